@@ -1,0 +1,125 @@
+# qlens: plain Makefile (pkg-config, -MMD header dependencies).
+#
+#   make            build ./qlens                 make test    unit + CLI + TUI tests
+#   make run        build and open the default model
+#   make asan       the same tests under ASan + UBSan (build-asan/)
+#   make bench      benchmarks (ratios against a baseline in the same run)
+#   make install    PREFIX=/usr/local DESTDIR=    make clean
+#
+# `make test`, `make run` and `make asan` first run scripts/deps.sh, which
+# installs missing Debian packages (as root) and is a no-op otherwise.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+OPT     ?= -O2 -march=native
+SAN     ?=
+
+PKGS      := ncursesw openblas libcjson gsl
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) check 2>/dev/null)
+# GSL's pkg-config names its own reference CBLAS; OpenBLAS provides cblas_*
+# (much faster), so drop -lgslcblas and let OpenBLAS serve GSL too.
+PKG_LIBS  := $(filter-out -lgslcblas,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+CHECK_LIBS := $(shell pkg-config --libs check 2>/dev/null)
+
+ifeq ($(SAN),1)
+OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDSAN := -fsanitize=address,undefined
+endif
+
+CFLAGS  ?= -g
+CFLAGS  += -std=c11 -D_GNU_SOURCE $(OPT) -Wall -Wextra -Wno-unused-parameter -MMD -MP -I. $(PKG_CFLAGS) -pthread
+LDLIBS  += $(PKG_LIBS) -lm -pthread
+LDFLAGS += $(LDSAN)
+
+# Layers, lowest first.  The library holds everything but main().
+ANALYSIS_SRC := $(wildcard analysis/*.c)
+QUANT_SRC    := $(wildcard quant/*.c)
+CORE_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+UI_SRC       := $(wildcard ui/*.c)
+LIB_SRC      := $(ANALYSIS_SRC) $(QUANT_SRC) $(CORE_SRC) $(UI_SRC)
+LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB          := $(BUILD)/libqlens.a
+
+TEST_SRC   := $(wildcard tests/check_*.c)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+TESTLIB_SRC := $(wildcard tests/testutil*.c)
+TESTLIB_OBJ := $(TESTLIB_SRC:%.c=$(BUILD)/%.o)
+BENCH_SRC  := $(wildcard bench/bench_*.c)
+BENCH_BIN  := $(BENCH_SRC:bench/%.c=$(BUILD)/bench/%)
+TOOL_SRC   := $(wildcard tests/tool_*.c)
+TOOL_BIN   := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
+
+QLENS := $(BUILD)/qlens
+
+.PHONY: all deps run test test-run asan bench bench-run install uninstall clean check-layers tests-build
+
+all: $(QLENS) qlens
+
+qlens: $(QLENS)
+	ln -sf $(QLENS) qlens
+
+$(QLENS): $(BUILD)/src/main.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(LIB): $(LIB_OBJ)
+	rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/check_%: $(BUILD)/tests/check_%.o $(TESTLIB_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/tests/tool_%: $(BUILD)/tests/tool_%.o $(TESTLIB_OBJ) $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) $(CHECK_LIBS)
+
+$(BUILD)/bench/bench_%: $(BUILD)/bench/bench_%.o $(LIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@sh scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	./qlens
+
+tests-build: $(QLENS) $(TEST_BIN) $(TOOL_BIN)
+
+test: deps
+	@$(MAKE) --no-print-directory check-layers
+	@$(MAKE) --no-print-directory tests-build
+	@sh tests/run.sh $(BUILD)
+
+test-run: tests-build
+	@sh tests/run.sh $(BUILD)
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 tests-build
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  QLENS_SANITIZED=1 sh tests/run.sh build-asan
+
+bench: deps
+	@$(MAKE) --no-print-directory $(QLENS) $(BENCH_BIN) $(TOOL_BIN)
+	@sh bench/run.sh $(BUILD)
+
+# The layer rule of DESIGN.md: numerics and the core never touch the
+# terminal; numerics never print or exit.
+check-layers:
+	@sh scripts/check-layers.sh
+
+install: $(QLENS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlens
+	install -m 755 $(QLENS) $(DESTDIR)$(PREFIX)/bin/qlens
+	cp -R assets/. $(DESTDIR)$(PREFIX)/share/qlens/
+
+uninstall:
+	rm -f $(DESTDIR)$(PREFIX)/bin/qlens
+	rm -rf $(DESTDIR)$(PREFIX)/share/qlens
+
+clean:
+	rm -rf build build-asan qlens
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,35 @@
+#!/bin/sh
+# Install the Debian packages qlens needs, when any is missing.
+# A no-op (and silent) when everything is present.  Runs apt-get as root;
+# as another user it says what to install instead.
+set -e
+missing=""
+need_pc() { pkg-config --exists "$1" 2>/dev/null || missing="$missing $2"; }
+need_bin() { command -v "$1" >/dev/null 2>&1 || missing="$missing $2"; }
+
+need_bin cc gcc
+need_bin make make
+need_bin pkg-config pkg-config
+if command -v pkg-config >/dev/null 2>&1; then
+    need_pc ncursesw libncurses-dev
+    need_pc openblas libopenblas-dev
+    need_pc libcjson libcjson-dev
+    need_pc gsl libgsl-dev
+    need_pc check check
+else
+    missing="$missing libncurses-dev libopenblas-dev libcjson-dev libgsl-dev check"
+fi
+need_bin tmux tmux          # the TUI tests drive the real binary in tmux
+# terminfo for tmux's TERM (screen / tmux-256color)
+[ -e /usr/share/terminfo/t/tmux-256color ] || [ -e /lib/terminfo/t/tmux-256color ] || missing="$missing ncurses-term"
+
+[ -z "$missing" ] && exit 0
+echo "qlens: installing missing Debian packages:$missing" >&2
+if [ "$(id -u)" != 0 ]; then
+    echo "qlens: not root; run: sudo apt-get update && sudo apt-get install -y$missing" >&2
+    exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

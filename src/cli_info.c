@@ -1,0 +1,125 @@
+/* qlens info: what a model file holds. */
+#include <stdio.h>
+#include <string.h>
+
+#include "src/cli.h"
+#include "src/commands.h"
+#include "src/model.h"
+
+static const char info_help[] =
+    "usage: qlens info [MODEL] [--json]\n\n"
+    "Print the model's format, architecture, configuration, every tensor\n"
+    "(canonical name, shape outermost first, dtype) and the parameter count.\n"
+    "MODEL defaults to $QLENS_MODEL, else the bundled stories260K.\n\n"
+    "  --json     one JSON object on stdout\n";
+
+static void shape_str(const struct qtensor *t, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, i ? " x %lld" : "%lld", (long long)t->shape[i]);
+}
+
+void info_print_summary(FILE *f, const struct qmodel *m)
+{
+    const struct qconfig *c = &m->cfg;
+    fprintf(f, "model      %s\n", m->path);
+    fprintf(f, "format     %s   architecture %s\n", qformat_name(m->format), c->arch);
+    fprintf(f, "dim %d  hidden %d  layers %d  heads %d  kv heads %d  head dim %d\n",
+            c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim);
+    fprintf(f, "vocab %d  context %d  rope theta %g (%s)  norm eps %g  output %s%s\n",
+            c->vocab_size, c->ctx_len, c->rope_theta,
+            c->rope_style == QROPE_HALF ? "rotate-half" : "interleaved", c->norm_eps,
+            c->tied_output ? "tied to token_embd" : "separate",
+            c->has_qkv_bias ? "  qkv bias" : "");
+    fprintf(f, "parameters %lld in %d tensors\n", (long long)qmodel_param_count(m), m->n_tensors);
+    if (m->tokenizer_path)
+        fprintf(f, "tokenizer  %s\n", m->tokenizer_path);
+}
+
+static void print_text(const struct qmodel *m)
+{
+    info_print_summary(stdout, m);
+    printf("\n%-28s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "params");
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct qtensor *t = &m->tensors[i];
+        char shape[64];
+        shape_str(t, shape, sizeof shape);
+        printf("%-28s %-16s %-5s %12lld\n", t->name, shape, qdtype_name(t->dtype),
+               (long long)t->nelem);
+    }
+}
+
+static void print_json(const struct qmodel *m)
+{
+    const struct qconfig *c = &m->cfg;
+    printf("{\"path\":");
+    cli_json_str(stdout, m->path);
+    printf(",\"format\":");
+    cli_json_str(stdout, qformat_name(m->format));
+    printf(",\"config\":{\"arch\":");
+    cli_json_str(stdout, c->arch);
+    printf(",\"dim\":%d,\"hidden_dim\":%d,\"n_layers\":%d,\"n_heads\":%d,\"n_kv_heads\":%d,"
+           "\"head_dim\":%d,\"vocab_size\":%d,\"ctx_len\":%d,\"rope_theta\":",
+           c->dim, c->hidden_dim, c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim,
+           c->vocab_size, c->ctx_len);
+    cli_json_num(stdout, c->rope_theta);
+    printf(",\"rope_style\":\"%s\",\"norm_eps\":", c->rope_style == QROPE_HALF ? "half" : "interleaved");
+    cli_json_num(stdout, c->norm_eps);
+    printf(",\"tied_output\":%s,\"qkv_bias\":%s},\"parameters\":%lld,\"tokenizer\":",
+           c->tied_output ? "true" : "false", c->has_qkv_bias ? "true" : "false",
+           (long long)qmodel_param_count(m));
+    if (m->tokenizer_path)
+        cli_json_str(stdout, m->tokenizer_path);
+    else
+        printf("null");
+    printf(",\"tensors\":[");
+    for (int i = 0; i < m->n_tensors; i++) {
+        const struct qtensor *t = &m->tensors[i];
+        printf("%s{\"name\":", i ? "," : "");
+        cli_json_str(stdout, t->name);
+        printf(",\"source_name\":");
+        cli_json_str(stdout, t->src_name);
+        printf(",\"layer\":%d,\"role\":\"%s\",\"dtype\":\"%s\",\"shape\":[", t->layer,
+               qrole_name(t->role), qdtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+        printf("],\"params\":%lld,\"offset\":%llu}", (long long)t->nelem,
+               (unsigned long long)t->file_offset);
+    }
+    printf("]}\n");
+}
+
+int cmd_info(int argc, char **argv)
+{
+    const char *model_arg = NULL;
+    int json = 0;
+    for (int i = 1; i < argc; i++) {
+        if (cli_is_help(argv[i])) {
+            fputs(info_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(argv[i], "--json")) {
+            json = 1;
+        } else if (argv[i][0] == '-') {
+            return cli_usage_error("info", "unknown option '%s'", argv[i]);
+        } else if (!model_arg) {
+            model_arg = argv[i];
+        } else {
+            return cli_usage_error("info", "unexpected argument '%s'", argv[i]);
+        }
+    }
+    struct qerr err = {0};
+    const char *path = cli_model_path(model_arg, &err);
+    if (!path)
+        return cli_fail(&err);
+    struct qmodel m;
+    if (qmodel_open(&m, path, &err))
+        return cli_fail(&err);
+    if (json)
+        print_json(&m);
+    else
+        print_text(&m);
+    qmodel_close(&m);
+    return EXIT_OK;
+}

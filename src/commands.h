@@ -1,0 +1,10 @@
+/* Entry points of the CLI commands, one src/cli_<name>.c each. */
+#ifndef QLENS_COMMANDS_H
+#define QLENS_COMMANDS_H
+
+int cmd_info(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+/* Without a subcommand: the dashboard on a terminal, else the summary. */
+int cmd_default(int argc, char **argv);
+
+#endif

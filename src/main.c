@@ -1,0 +1,50 @@
+/* qlens entry point: dispatch on the first word through cli_commands[]. */
+#include <stdio.h>
+#include <string.h>
+
+#include "src/cli.h"
+#include "src/commands.h"
+
+/* The one table of subcommands: `qlens --help` and dispatch loop over it. */
+const struct cli_command cli_commands[] = {
+    {"info", "[MODEL] [--json]", "model summary: format, architecture, shapes, dtypes, parameters", cmd_info},
+    {"stats", "[MODEL] [--tensor REGEX] [--per-channel rows|cols] [--json|--csv]", "per-tensor / per-channel statistics", cmd_stats},
+    {NULL, NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "qlens %s: see what quantization does to a language model\n\n"
+               "usage: qlens [MODEL]            open MODEL (default: stories260K)\n"
+               "       qlens COMMAND [ARGS]     run one headless command\n\n"
+               "commands:\n", QLENS_VERSION);
+    for (const struct cli_command *c = cli_commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+    fprintf(f, "\n'qlens COMMAND --help' describes one command.\n"
+               "Exit codes: 0 ok, 1 bad or unsupported input, 2 bad usage, "
+               "3 I/O error,\n4 internal or numerical failure, 130 interrupted.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        usage(stdout);
+        return EXIT_OK;
+    }
+    if (argc >= 2 && !strcmp(argv[1], "--version")) {
+        printf("qlens %s\n", QLENS_VERSION);
+        return EXIT_OK;
+    }
+    if (argc >= 2) {
+        for (const struct cli_command *c = cli_commands; c->name; c++)
+            if (!strcmp(argv[1], c->name))
+                return c->run(argc - 1, argv + 1);
+        /* Not a command: a model path, or a mistyped command. */
+        if (argv[1][0] == '-' ) {
+            fprintf(stderr, "qlens: unknown option '%s'\n", argv[1]);
+            usage(stderr);
+            return EXIT_USAGE;
+        }
+    }
+    return cmd_default(argc, argv);
+}

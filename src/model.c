@@ -1,0 +1,465 @@
+/* model: format detection, mapping, the tensor table and float access. */
+#include "src/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/gguf.h"
+#include "src/half.h"
+
+static const char *const dtype_names[QD__COUNT] = {"F32", "F16", "BF16"};
+static const size_t dtype_sizes[QD__COUNT] = {4, 2, 2};
+
+const char *qdtype_name(enum qdtype dt) { return dt < QD__COUNT ? dtype_names[dt] : "?"; }
+size_t qdtype_size(enum qdtype dt) { return dt < QD__COUNT ? dtype_sizes[dt] : 0; }
+
+const char *qformat_name(enum qformat f)
+{
+    switch (f) {
+    case QF_LLAMA2C: return "llama2.c";
+    case QF_GGUF: return "GGUF";
+    case QF_SAFETENSORS: return "safetensors";
+    }
+    return "?";
+}
+
+/* Suffix of a canonical name -> role.  One table: classification, role
+ * names and "is it a linear layer" all read it. */
+static const struct {
+    const char *suffix;
+    enum qrole role;
+    int linear;
+} role_table[] = {
+    {"token_embd", QR_TOK_EMBD, 0},
+    {"attn_norm", QR_ATTN_NORM, 0},
+    {"attn_q", QR_ATTN_Q, 1},
+    {"attn_k", QR_ATTN_K, 1},
+    {"attn_v", QR_ATTN_V, 1},
+    {"attn_output", QR_ATTN_OUT, 1},
+    {"attn_q_bias", QR_ATTN_Q_BIAS, 0},
+    {"attn_k_bias", QR_ATTN_K_BIAS, 0},
+    {"attn_v_bias", QR_ATTN_V_BIAS, 0},
+    {"ffn_norm", QR_FFN_NORM, 0},
+    {"ffn_gate", QR_FFN_GATE, 1},
+    {"ffn_up", QR_FFN_UP, 1},
+    {"ffn_down", QR_FFN_DOWN, 1},
+    {"output_norm", QR_OUT_NORM, 0},
+    {"output", QR_OUTPUT, 1},
+};
+#define N_ROLES (sizeof role_table / sizeof role_table[0])
+
+const char *qrole_name(enum qrole r)
+{
+    for (size_t i = 0; i < N_ROLES; i++)
+        if (role_table[i].role == r)
+            return role_table[i].suffix;
+    return "other";
+}
+
+int qrole_is_linear(enum qrole r)
+{
+    for (size_t i = 0; i < N_ROLES; i++)
+        if (role_table[i].role == r)
+            return role_table[i].linear;
+    return 0;
+}
+
+void qmodel_classify(const char *name, int *layer, enum qrole *role)
+{
+    *layer = -1;
+    *role = QR_OTHER;
+    const char *suffix = name;
+    if (!strncmp(name, "blk.", 4)) {
+        char *end;
+        long l = strtol(name + 4, &end, 10);
+        if (end == name + 4 || *end != '.' || l < 0 || l > 1000000)
+            return;
+        *layer = (int)l;
+        suffix = end + 1;
+    }
+    for (size_t i = 0; i < N_ROLES; i++) {
+        if (strcmp(suffix, role_table[i].suffix))
+            continue;
+        int global = role_table[i].role == QR_TOK_EMBD || role_table[i].role == QR_OUT_NORM ||
+                     role_table[i].role == QR_OUTPUT;
+        if (global == (*layer < 0))
+            *role = role_table[i].role;
+        return;
+    }
+}
+
+/* ---- mapping ---- */
+
+int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return qerr_set(err, QERR_IO, "%s: not a regular file", path);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return qerr_set(err, QERR_FORMAT, "%s: file is empty", path);
+    }
+    void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    int e = errno;
+    close(fd);
+    if (base == MAP_FAILED)
+        return qerr_set(err, QERR_IO, "%s: cannot map: %s", path, strerror(e));
+    struct qmap *maps = realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
+    if (!maps) {
+        munmap(base, (size_t)st.st_size);
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    }
+    m->maps = maps;
+    maps[m->n_maps] = (struct qmap){strdup(path), base, (size_t)st.st_size};
+    return m->n_maps++;
+}
+
+/* ---- tensor table ---- */
+
+int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
+                      enum qdtype dt, int ndim, const int64_t *shape, int map_index,
+                      uint64_t offset, struct qerr *err)
+{
+    const struct qmap *map = &m->maps[map_index];
+    const char *what = src_name && *src_name ? src_name : name;
+    if (strlen(name) >= QM_NAME_MAX)
+        return qerr_set(err, QERR_FORMAT, "%s: tensor name '%.40s...' too long", map->path, name);
+    if (dt >= QD__COUNT)
+        return qerr_set(err, QERR_UNSUPP, "%s: tensor %s: unknown dtype", map->path, what);
+    if (ndim < 1 || ndim > QM_MAX_DIMS)
+        return qerr_set(err, QERR_FORMAT, "%s: tensor %s: %d dimensions (1..%d supported)",
+                        map->path, what, ndim, QM_MAX_DIMS);
+    uint64_t n = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (shape[i] <= 0)
+            return qerr_set(err, QERR_FORMAT, "%s: tensor %s: dimension %d is %lld",
+                            map->path, what, i, (long long)shape[i]);
+        if ((uint64_t)shape[i] > (UINT64_C(1) << 62) / n)
+            return qerr_set(err, QERR_FORMAT, "%s: tensor %s: element count overflows",
+                            map->path, what);
+        n *= (uint64_t)shape[i];
+    }
+    uint64_t nbytes = n * qdtype_size(dt);
+    if (offset > map->size || nbytes > map->size - offset)
+        return qerr_set(err, QERR_FORMAT,
+                        "%s: tensor %s: data [%llu, %llu) runs past end of file (size %zu)",
+                        map->path, what, (unsigned long long)offset,
+                        (unsigned long long)(offset + nbytes), map->size);
+    if (m->n_tensors % 64 == 0) {
+        struct qtensor *t = realloc(m->tensors, (size_t)(m->n_tensors + 64) * sizeof *t);
+        if (!t)
+            return qerr_set(err, QERR_NOMEM, "out of memory");
+        m->tensors = t;
+    }
+    struct qtensor *t = &m->tensors[m->n_tensors];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    snprintf(t->src_name, sizeof t->src_name, "%s", src_name ? src_name : "");
+    qmodel_classify(name, &t->layer, &t->role);
+    t->dtype = dt;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++)
+        t->shape[i] = shape[i];
+    t->nelem = (int64_t)n;
+    t->nbytes = (size_t)nbytes;
+    t->file_offset = offset;
+    t->map_index = map_index;
+    t->data = (const uint8_t *)map->base + offset;
+    return m->n_tensors++;
+}
+
+int qmodel_find(const struct qmodel *m, const char *name)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!strcmp(m->tensors[i].name, name))
+            return i;
+    return -1;
+}
+
+struct qtensor *qmodel_get(struct qmodel *m, int layer, enum qrole role)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].layer == layer && m->tensors[i].role == role)
+            return &m->tensors[i];
+    return NULL;
+}
+
+int64_t qtensor_cols(const struct qtensor *t) { return t->shape[t->ndim - 1]; }
+int64_t qtensor_rows(const struct qtensor *t) { return t->nelem / t->shape[t->ndim - 1]; }
+
+int64_t qmodel_param_count(const struct qmodel *m)
+{
+    int64_t n = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        n += m->tensors[i].nelem;
+    return n;
+}
+
+/* ---- validation ---- */
+
+static int cmp_by_offset(const void *a, const void *b)
+{
+    const struct qtensor *x = *(const struct qtensor *const *)a, *y = *(const struct qtensor *const *)b;
+    if (x->map_index != y->map_index)
+        return x->map_index < y->map_index ? -1 : 1;
+    return x->file_offset < y->file_offset ? -1 : x->file_offset > y->file_offset;
+}
+
+static int check_overlaps(struct qmodel *m, struct qerr *err)
+{
+    if (m->n_tensors < 2)
+        return 0;
+    const struct qtensor **v = malloc((size_t)m->n_tensors * sizeof *v);
+    if (!v)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_tensors; i++)
+        v[i] = &m->tensors[i];
+    qsort(v, (size_t)m->n_tensors, sizeof *v, cmp_by_offset);
+    int rc = 0;
+    for (int i = 1; i < m->n_tensors && !rc; i++) {
+        const struct qtensor *a = v[i - 1], *b = v[i];
+        if (a->map_index == b->map_index && a->file_offset + a->nbytes > b->file_offset)
+            rc = qerr_set(err, QERR_FORMAT, "%s: tensors %s and %s overlap (offset %llu)",
+                          m->maps[a->map_index].path, a->name, b->name,
+                          (unsigned long long)b->file_offset);
+    }
+    free(v);
+    return rc;
+}
+
+static int check_config(const struct qmodel *m, struct qerr *err)
+{
+    const struct qconfig *c = &m->cfg;
+    if (c->dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 || c->n_kv_heads <= 0 ||
+        c->vocab_size <= 0 || c->hidden_dim <= 0 || c->head_dim <= 0)
+        return qerr_set(err, QERR_FORMAT,
+                        "%s: invalid config: dim %d, hidden %d, layers %d, heads %d, kv heads %d, "
+                        "vocab %d, head_dim %d", m->path, c->dim, c->hidden_dim, c->n_layers,
+                        c->n_heads, c->n_kv_heads, c->vocab_size, c->head_dim);
+    if (c->n_heads % c->n_kv_heads)
+        return qerr_set(err, QERR_FORMAT, "%s: %d heads not a multiple of %d kv heads", m->path,
+                        c->n_heads, c->n_kv_heads);
+    if (c->head_dim % 2)
+        return qerr_set(err, QERR_FORMAT, "%s: head_dim %d is odd (RoPE needs pairs)", m->path,
+                        c->head_dim);
+    return 0;
+}
+
+/* Expected shape of a required tensor, from the config. */
+static int expected_shape(const struct qconfig *c, enum qrole r, int64_t *rows, int64_t *cols)
+{
+    int64_t q = (int64_t)c->n_heads * c->head_dim, kv = (int64_t)c->n_kv_heads * c->head_dim;
+    switch (r) {
+    case QR_TOK_EMBD: case QR_OUTPUT: *rows = c->vocab_size; *cols = c->dim; return 1;
+    case QR_ATTN_NORM: case QR_FFN_NORM: case QR_OUT_NORM: *rows = 1; *cols = c->dim; return 1;
+    case QR_ATTN_Q: *rows = q; *cols = c->dim; return 1;
+    case QR_ATTN_K: case QR_ATTN_V: *rows = kv; *cols = c->dim; return 1;
+    case QR_ATTN_OUT: *rows = c->dim; *cols = q; return 1;
+    case QR_FFN_GATE: case QR_FFN_UP: *rows = c->hidden_dim; *cols = c->dim; return 1;
+    case QR_FFN_DOWN: *rows = c->dim; *cols = c->hidden_dim; return 1;
+    case QR_ATTN_Q_BIAS: *rows = 1; *cols = q; return 1;
+    case QR_ATTN_K_BIAS: case QR_ATTN_V_BIAS: *rows = 1; *cols = kv; return 1;
+    default: return 0;
+    }
+}
+
+static int check_tensor(struct qmodel *m, int layer, enum qrole r, struct qerr *err)
+{
+    struct qtensor *t = qmodel_get(m, layer, r);
+    char nm[64];
+    if (layer >= 0)
+        snprintf(nm, sizeof nm, "blk.%d.%s", layer, qrole_name(r));
+    else
+        snprintf(nm, sizeof nm, "%s", qrole_name(r));
+    if (!t)
+        return qerr_set(err, QERR_FORMAT, "%s: required tensor %s is missing", m->path, nm);
+    int64_t rows, cols;
+    if (expected_shape(&m->cfg, r, &rows, &cols) &&
+        (qtensor_rows(t) != rows || qtensor_cols(t) != cols))
+        return qerr_set(err, QERR_FORMAT, "%s: tensor %s is %lld x %lld, config says %lld x %lld",
+                        m->path, nm, (long long)qtensor_rows(t), (long long)qtensor_cols(t),
+                        (long long)rows, (long long)cols);
+    return 0;
+}
+
+int qmodel_validate(struct qmodel *m, struct qerr *err)
+{
+    static const enum qrole per_layer[] = {QR_ATTN_NORM, QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V,
+                                           QR_ATTN_OUT, QR_FFN_NORM, QR_FFN_GATE, QR_FFN_UP,
+                                           QR_FFN_DOWN};
+    static const enum qrole bias[] = {QR_ATTN_Q_BIAS, QR_ATTN_K_BIAS, QR_ATTN_V_BIAS};
+    int rc = check_config(m, err);
+    if (!rc)
+        rc = check_overlaps(m, err);
+    if (!rc)
+        rc = check_tensor(m, -1, QR_TOK_EMBD, err);
+    if (!rc)
+        rc = check_tensor(m, -1, QR_OUT_NORM, err);
+    if (!rc && !m->cfg.tied_output)
+        rc = check_tensor(m, -1, QR_OUTPUT, err);
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++) {
+        for (size_t i = 0; i < sizeof per_layer / sizeof *per_layer && !rc; i++)
+            rc = check_tensor(m, l, per_layer[i], err);
+        for (size_t i = 0; m->cfg.has_qkv_bias && i < 3 && !rc; i++)
+            rc = check_tensor(m, l, bias[i], err);
+    }
+    for (int i = 0; i < m->n_tensors && !rc; i++)
+        if (m->tensors[i].layer >= m->cfg.n_layers)
+            rc = qerr_set(err, QERR_FORMAT, "%s: tensor %s: layer %d but the model has %d layers",
+                          m->path, m->tensors[i].name, m->tensors[i].layer, m->cfg.n_layers);
+    return rc;
+}
+
+/* ---- float access ---- */
+
+void qtensor_read_f32(const struct qtensor *t, float *dst)
+{
+    const uint8_t *p = t->data;
+    size_t n = (size_t)t->nelem;
+    switch (t->dtype) {
+    case QD_F32:
+        memcpy(dst, p, n * sizeof(float));
+        break;
+    case QD_F16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            dst[i] = f16_to_f32(h);
+        }
+        break;
+    case QD_BF16:
+        for (size_t i = 0; i < n; i++) {
+            uint16_t h;
+            memcpy(&h, p + 2 * i, 2);
+            dst[i] = bf16_to_f32(h);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+const float *qtensor_f32_orig(struct qtensor *t)
+{
+    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
+        return t->data;
+    if (!t->f32) {
+        t->f32 = malloc((size_t)t->nelem * sizeof(float));
+        if (!t->f32)
+            return NULL;
+        qtensor_read_f32(t, t->f32);
+    }
+    return t->f32;
+}
+
+const float *qtensor_f32(struct qtensor *t)
+{
+    return t->override ? t->override : qtensor_f32_orig(t);
+}
+
+void qtensor_set_override(struct qtensor *t, float *w)
+{
+    free(t->override);
+    t->override = w;
+}
+
+void qmodel_clear_overrides(struct qmodel *m)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        qtensor_set_override(&m->tensors[i], NULL);
+}
+
+/* ---- open / close ---- */
+
+static int has_suffix(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int detect_and_load(struct qmodel *m, const char *path, struct qerr *err)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    if (S_ISDIR(st.st_mode) || has_suffix(path, ".safetensors") || has_suffix(path, ".json"))
+        return safetensors_load(m, path, err);
+    unsigned char magic[9] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t got = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (got >= 4 && !memcmp(magic, "GGUF", 4))
+        return gguf_model_load(m, path, err);
+    if (got == 9 && magic[8] == '{')   /* u64 header length, then JSON */
+        return safetensors_load(m, path, err);
+    return llama2c_load(m, path, err);
+}
+
+/* Display order: token_embd, then block by block, then the output side. */
+static int order_key(const struct qtensor *t)
+{
+    if (t->layer >= 0)
+        return t->layer;
+    return t->role == QR_TOK_EMBD ? -1 : 1 << 30;
+}
+
+static int cmp_tensor_order(const void *a, const void *b)
+{
+    const struct qtensor *x = a, *y = b;
+    int kx = order_key(x), ky = order_key(y);
+    if (kx != ky)
+        return kx < ky ? -1 : 1;
+    if (x->role != y->role)
+        return x->role < y->role ? -1 : 1;
+    return strcmp(x->name, y->name);
+}
+
+int qmodel_open(struct qmodel *m, const char *path, struct qerr *err)
+{
+    memset(m, 0, sizeof *m);
+    m->path = strdup(path);
+    if (!m->path)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    int rc = detect_and_load(m, path, err);
+    if (!rc)
+        rc = qmodel_validate(m, err);
+    if (!rc)
+        qsort(m->tensors, (size_t)m->n_tensors, sizeof *m->tensors, cmp_tensor_order);
+    if (rc)
+        qmodel_close(m);
+    return rc;
+}
+
+void qmodel_close(struct qmodel *m)
+{
+    for (int i = 0; i < m->n_tensors; i++) {
+        free(m->tensors[i].f32);
+        free(m->tensors[i].override);
+    }
+    free(m->tensors);
+    for (int i = 0; i < m->n_maps; i++) {
+        munmap(m->maps[i].base, m->maps[i].size);
+        free(m->maps[i].path);
+    }
+    free(m->maps);
+    if (m->gguf) {
+        gguf_free(m->gguf);
+        free(m->gguf);
+    }
+    free(m->tokenizer_path);
+    free(m->path);
+    memset(m, 0, sizeof *m);
+}

@@ -1,0 +1,185 @@
+/* model: one architecture-neutral view of a Llama-family checkpoint.
+ *
+ * Every loader (llama2.c .bin, GGUF, safetensors) fills the same struct:
+ * a config and a flat array of named tensors whose bytes stay in the
+ * memory-mapped file.  Names are canonical and follow GGUF's scheme, whatever
+ * the source format called them:
+ *
+ *   token_embd                 (vocab, dim)
+ *   blk.N.attn_norm            (dim)
+ *   blk.N.attn_q               (n_heads*head_dim, dim)      + blk.N.attn_q_bias
+ *   blk.N.attn_k               (n_kv_heads*head_dim, dim)   + blk.N.attn_k_bias
+ *   blk.N.attn_v               (n_kv_heads*head_dim, dim)   + blk.N.attn_v_bias
+ *   blk.N.attn_output          (dim, n_heads*head_dim)
+ *   blk.N.ffn_norm             (dim)
+ *   blk.N.ffn_gate             (hidden, dim)   w1
+ *   blk.N.ffn_up               (hidden, dim)   w3
+ *   blk.N.ffn_down             (dim, hidden)   w2
+ *   output_norm                (dim)
+ *   output                     (vocab, dim)    absent when tied to token_embd
+ *
+ * Shapes are written outermost first, as PyTorch does: a linear layer's
+ * weight is (out_features, in_features), row-major, so y = W x reads row r
+ * of W for output r.  (GGUF stores ne[] innermost first; the loader
+ * reverses it.)
+ *
+ * RoPE convention: every loader leaves Q/K rows in the layout its format
+ * uses and says which rotation that layout needs in cfg.rope_style.
+ * llama2.c and GGUF use interleaved pairs (x[2i], x[2i+1]); HF safetensors
+ * checkpoints use rotate-half (x[i], x[i+d/2]). */
+#ifndef QLENS_MODEL_H
+#define QLENS_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/qerr.h"
+
+#define QM_MAX_DIMS 4
+#define QM_NAME_MAX 96
+
+enum qdtype { QD_F32 = 0, QD_F16, QD_BF16, QD__COUNT };
+
+enum qformat { QF_LLAMA2C = 0, QF_GGUF, QF_SAFETENSORS };
+
+enum qrope { QROPE_INTERLEAVED = 0, QROPE_HALF };
+
+enum qrole {
+    QR_OTHER = 0,
+    QR_TOK_EMBD,
+    QR_ATTN_NORM,
+    QR_ATTN_Q,
+    QR_ATTN_K,
+    QR_ATTN_V,
+    QR_ATTN_OUT,
+    QR_ATTN_Q_BIAS,
+    QR_ATTN_K_BIAS,
+    QR_ATTN_V_BIAS,
+    QR_FFN_NORM,
+    QR_FFN_GATE,
+    QR_FFN_UP,
+    QR_FFN_DOWN,
+    QR_OUT_NORM,
+    QR_OUTPUT,
+    QR__COUNT
+};
+
+struct qconfig {
+    char arch[32];        /* "llama", "qwen2", "mistral", ...            */
+    int dim;              /* model width (d_model)                        */
+    int hidden_dim;       /* FFN width                                    */
+    int n_layers;
+    int n_heads;
+    int n_kv_heads;       /* grouped-query attention: n_heads % n_kv == 0 */
+    int head_dim;         /* usually dim / n_heads                        */
+    int vocab_size;
+    int ctx_len;          /* training context length                      */
+    float rope_theta;     /* 10000 for Llama-2                            */
+    float norm_eps;       /* RMSNorm epsilon                              */
+    int tied_output;      /* 1: logits use token_embd, no `output`        */
+    int has_qkv_bias;     /* Qwen2                                        */
+    enum qrope rope_style;
+};
+
+struct qtensor {
+    char name[QM_NAME_MAX]; /* canonical name, see top of file           */
+    char src_name[QM_NAME_MAX]; /* name in the source file ("" if none)  */
+    int layer;            /* block index, -1 outside blocks               */
+    enum qrole role;
+    enum qdtype dtype;
+    int ndim;
+    int64_t shape[QM_MAX_DIMS]; /* outermost first                       */
+    int64_t nelem;
+    size_t nbytes;
+    uint64_t file_offset; /* absolute offset of the data in its file     */
+    int map_index;        /* which of qmodel.maps holds the bytes         */
+    const void *data;     /* into the mapping; may be unaligned           */
+    float *f32;           /* float copy made on first access (owned), or
+                             NULL when `data` is usable as float directly */
+    float *override;      /* replacement weights (e.g. a dequantized copy
+                             from a quantizer); owned by the model when set
+                             through qmodel_set_override                  */
+};
+
+struct qmap {
+    char *path;
+    void *base;
+    size_t size;
+};
+
+struct qmodel {
+    char *path;           /* what the user gave                           */
+    enum qformat format;
+    struct qconfig cfg;
+    struct qtensor *tensors;
+    int n_tensors;
+    struct qmap *maps;
+    int n_maps;
+    char *tokenizer_path; /* llama2.c tokenizer.bin / HF tokenizer.json
+                             found beside the model, or NULL              */
+    struct gguf_file *gguf; /* parsed GGUF header (metadata, vocab) or NULL */
+};
+
+/* ---- opening ---- */
+
+/* Detect the format (magic bytes, then extension / directory layout) and
+ * load.  `path` may be a .bin (llama2.c), .gguf, .safetensors, a
+ * model.safetensors.index.json, or a directory holding safetensors. */
+int qmodel_open(struct qmodel *m, const char *path, struct qerr *err);
+void qmodel_close(struct qmodel *m);
+
+/* Per-format loaders, called by qmodel_open (m is zeroed, m->path set). */
+int llama2c_load(struct qmodel *m, const char *path, struct qerr *err);
+int gguf_model_load(struct qmodel *m, const char *path, struct qerr *err);
+int safetensors_load(struct qmodel *m, const char *path, struct qerr *err);
+
+/* ---- building (used by loaders) ---- */
+
+/* Map a whole file read-only; returns its index in m->maps or <0. */
+int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err);
+/* Append a tensor; fills nelem/nbytes from shape and dtype, checks that
+ * [offset, offset+nbytes) lies inside map `map_index` and that no dimension
+ * is zero or overflows.  Returns the index or <0. */
+int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
+                      enum qdtype dt, int ndim, const int64_t *shape,
+                      int map_index, uint64_t offset, struct qerr *err);
+/* Derive layer/role from the canonical name; used by qmodel_add_tensor. */
+void qmodel_classify(const char *name, int *layer, enum qrole *role);
+/* After all tensors are added: check overlaps between tensors of the same
+ * map, that required tensors exist with shapes matching cfg. */
+int qmodel_validate(struct qmodel *m, struct qerr *err);
+
+/* ---- access ---- */
+
+int qmodel_find(const struct qmodel *m, const char *name);  /* index or -1 */
+/* Tensor of block `layer` with `role` (layer -1 for global), or NULL. */
+struct qtensor *qmodel_get(struct qmodel *m, int layer, enum qrole role);
+
+/* The tensor's values as floats: the override when set, the mapped bytes
+ * when they are aligned F32, else a converted copy cached in t->f32.
+ * Returns NULL only when memory runs out. */
+const float *qtensor_f32(struct qtensor *t);
+/* Original (file) values as floats, ignoring any override. */
+const float *qtensor_f32_orig(struct qtensor *t);
+/* Convert the file bytes to floats into dst (t->nelem floats). */
+void qtensor_read_f32(const struct qtensor *t, float *dst);
+
+/* Install replacement weights (takes ownership of `w`, t->nelem floats);
+ * NULL removes the override. */
+void qtensor_set_override(struct qtensor *t, float *w);
+void qmodel_clear_overrides(struct qmodel *m);
+
+/* Rows and columns of the tensor seen as a matrix: cols = innermost dim,
+ * rows = product of the rest (a vector is 1 x n). */
+int64_t qtensor_rows(const struct qtensor *t);
+int64_t qtensor_cols(const struct qtensor *t);
+
+int64_t qmodel_param_count(const struct qmodel *m);
+const char *qdtype_name(enum qdtype dt);
+size_t qdtype_size(enum qdtype dt);
+const char *qformat_name(enum qformat f);
+const char *qrole_name(enum qrole r);
+/* Is this a linear-layer weight that quantizers act on? */
+int qrole_is_linear(enum qrole r);
+
+#endif

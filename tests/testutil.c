@@ -1,0 +1,98 @@
+#include "tests/testutil.h"
+
+#include <check.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+const char *tu_shared(const char *rel)
+{
+    static char buf[4][PATH_MAX];
+    static int slot;
+    const char *dir = getenv("QLENS_SHARED");
+    if (!dir || !*dir)
+        dir = "../shared";
+    char *b = buf[slot];
+    slot = (slot + 1) % 4;
+    snprintf(b, PATH_MAX, "%s/%s", dir, rel);
+    struct stat st;
+    return stat(b, &st) == 0 ? b : NULL;
+}
+
+static char tmpdir[PATH_MAX];
+
+static void rm_tmpdir(void)
+{
+    if (!tmpdir[0])
+        return;
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    if (system(cmd) != 0)
+        fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+const char *tu_tmpdir(void)
+{
+    if (!tmpdir[0]) {
+        const char *t = getenv("TMPDIR");
+        snprintf(tmpdir, sizeof tmpdir, "%s/qlens-check.XXXXXX", t && *t ? t : "/tmp");
+        if (!mkdtemp(tmpdir)) {
+            perror("mkdtemp");
+            exit(2);
+        }
+        atexit(rm_tmpdir);
+    }
+    return tmpdir;
+}
+
+const char *tu_tmpfile(const char *name)
+{
+    static char buf[4][PATH_MAX];
+    static int slot;
+    char *b = buf[slot];
+    slot = (slot + 1) % 4;
+    snprintf(b, PATH_MAX, "%s/%s", tu_tmpdir(), name);
+    return b;
+}
+
+int tu_write_file(const char *path, const void *data, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    size_t w = fwrite(data, 1, n, f);
+    return (fclose(f) == 0 && w == n) ? 0 : -1;
+}
+
+static unsigned long long rng = 88172645463325252ULL;
+
+void tu_seed(unsigned long long s) { rng = s ? s : 88172645463325252ULL; }
+
+double tu_uniform(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (double)(rng >> 11) * (1.0 / 9007199254740992.0);
+}
+
+double tu_normal(void)
+{
+    double u1 = tu_uniform(), u2 = tu_uniform();
+    if (u1 < 1e-300)
+        u1 = 1e-300;
+    return sqrt(-2.0 * log(u1)) * cos(2.0 * M_PI * u2);
+}
+
+int tu_run(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
