@@ -1,0 +1,62 @@
+/* tokenizer: text <-> token ids, bit-for-bit as llama.cpp tokenizes.
+ *
+ * Three vocabulary kinds share one struct:
+ *   SPM  SentencePiece-style (llama2.c tokenizer.bin, GGUF "llama"):
+ *        a space is prepended, spaces become U+2581, then adjacent pieces
+ *        merge greedily by highest score (a priority queue, O(n log n)),
+ *        with byte fallback <0xNN> for characters not in the vocabulary.
+ *   BPE  byte-level BPE (GGUF "gpt2", HF tokenizer.json model.type BPE):
+ *        the text is split by the pre-tokenizer of the model type (gpt-2,
+ *        llama3/llama-bpe, qwen2), every byte maps to a printable code point
+ *        (GPT-2's bytes_to_unicode), then pairs merge by lowest merge rank.
+ *
+ * All functions are thread-safe on a const tokenizer. */
+#ifndef QLENS_TOKENIZER_H
+#define QLENS_TOKENIZER_H
+
+#include <stddef.h>
+
+#include "analysis/qerr.h"
+
+struct tokenizer;
+struct qmodel;
+struct gguf_file;
+
+enum tok_kind { TOK_SPM = 0, TOK_BPE };
+
+/* The tokenizer that belongs to a loaded model: m->gguf's vocabulary for
+ * GGUF, m->tokenizer_path (tokenizer.bin for llama2.c, tokenizer.json for
+ * safetensors) otherwise. */
+int tok_load_for_model(struct tokenizer **out, const struct qmodel *m, struct qerr *err);
+/* llama2.c tokenizer.bin: int32 max_token_length, then per token f32 score,
+ * int32 len, len bytes.  vocab_size <= 0 reads tokens until end of file. */
+int tok_load_llama2c(struct tokenizer **out, const char *path, int vocab_size, struct qerr *err);
+int tok_load_gguf(struct tokenizer **out, const struct gguf_file *g, struct qerr *err);
+int tok_load_hf_json(struct tokenizer **out, const char *path, struct qerr *err);
+void tok_free(struct tokenizer *t);
+
+/* Encode `len` bytes of UTF-8 text; invalid UTF-8 -> QERR_FORMAT naming the
+ * byte offset.  *ids is malloc'd (free it); *n_ids may be 0 for empty text
+ * without BOS. */
+int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_bos,
+               int **ids, size_t *n_ids, struct qerr *err);
+
+/* Raw vocabulary string of `id` ("" when out of range). */
+const char *tok_piece(const struct tokenizer *t, int id);
+/* Decoded bytes of `id` written to buf (up to cap bytes, not NUL-terminated
+ * unless room remains); returns the full decoded length.  SPM: U+2581 ->
+ * space, and the leading space is stripped right after BOS (prev == BOS);
+ * <0xNN> -> the byte.  BPE: code points mapped back to bytes.  Control
+ * tokens (BOS/EOS) decode to nothing. */
+size_t tok_decode(const struct tokenizer *t, int prev, int id, char *buf, size_t cap);
+
+int tok_bos(const struct tokenizer *t);        /* -1 when none */
+int tok_eos(const struct tokenizer *t);        /* -1 when none */
+int tok_vocab_size(const struct tokenizer *t);
+enum tok_kind tok_kind(const struct tokenizer *t);
+/* "spm", "bpe/gpt2", "bpe/llama3", "bpe/qwen2" */
+const char *tok_name(const struct tokenizer *t);
+/* Does the tokenizer want BOS by default (GGUF add_bos_token; SPM: yes). */
+int tok_add_bos_default(const struct tokenizer *t);
+
+#endif
