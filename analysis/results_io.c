@@ -1,0 +1,598 @@
+/* results_io: parse + validate a store from JSON text, and write it back
+ * atomically.  Every error names the file and the JSON path of the value
+ * ("mine.json: results[3].benchmarks.mmlu.unit: ..."); a syntax error names
+ * the byte offset. */
+#include "analysis/results.h"
+
+#include <cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Where we are while validating: file name and JSON path. */
+struct vctx {
+    const char *name;
+    char path[256];
+    struct qerr *err;
+};
+
+static int vfail(struct vctx *c, const char *what)
+{
+    return qerr_set(c->err, QERR_FORMAT, "%s: %s: %s", c->name, c->path, what);
+}
+
+/* Append ".key" to the path; returns the old length to restore. */
+static size_t vpush(struct vctx *c, const char *key)
+{
+    size_t n = strlen(c->path);
+    snprintf(c->path + n, sizeof c->path - n, ".%s", key);
+    return n;
+}
+
+static const char *type_name(const cJSON *j)
+{
+    if (cJSON_IsNull(j)) return "null";
+    if (cJSON_IsBool(j)) return "a boolean";
+    if (cJSON_IsNumber(j)) return "a number";
+    if (cJSON_IsString(j)) return "a string";
+    if (cJSON_IsArray(j)) return "an array";
+    return "an object";
+}
+
+static int wrong_type(struct vctx *c, const cJSON *j, const char *want)
+{
+    char m[128];
+    snprintf(m, sizeof m, "expected %s, found %s", want, type_name(j));
+    return vfail(c, m);
+}
+
+/* A string field into dst[n]. required: missing is an error. */
+static int get_str(struct vctx *c, const cJSON *obj, const char *key, char *dst,
+                   size_t n, int required)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    size_t old = vpush(c, key);
+    int rc = QERR_OK;
+    if (!j) {
+        if (required)
+            rc = vfail(c, "missing required field");
+    } else if (!cJSON_IsString(j)) {
+        rc = wrong_type(c, j, "a string");
+    } else if (required && !j->valuestring[0]) {
+        rc = vfail(c, "must not be empty");
+    } else if (strlen(j->valuestring) >= n) {
+        char m[64];
+        snprintf(m, sizeof m, "string longer than %zu bytes", n - 1);
+        rc = vfail(c, m);
+    } else {
+        memcpy(dst, j->valuestring, strlen(j->valuestring) + 1);
+    }
+    c->path[old] = '\0';
+    return rc;
+}
+
+/* A number (or null when allow_null: *dst = NAN). */
+static int num_val(struct vctx *c, const cJSON *j, double *dst, double lo,
+                   int allow_null)
+{
+    if (allow_null && cJSON_IsNull(j)) {
+        *dst = NAN;
+        return QERR_OK;
+    }
+    if (!cJSON_IsNumber(j))
+        return wrong_type(c, j, allow_null ? "a number or null" : "a number");
+    if (!isfinite(j->valuedouble))
+        return vfail(c, "not a finite number");
+    if (j->valuedouble < lo) {
+        char m[64];
+        snprintf(m, sizeof m, "must be >= %g (found %g)", lo, j->valuedouble);
+        return vfail(c, m);
+    }
+    *dst = j->valuedouble;
+    return QERR_OK;
+}
+
+static int get_int(struct vctx *c, const cJSON *obj, const char *key, int *dst,
+                   int lo, int hi, int required)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    size_t old = vpush(c, key);
+    int rc = QERR_OK;
+    if (!j) {
+        if (required)
+            rc = vfail(c, "missing required field");
+    } else if (!required && cJSON_IsNull(j)) {
+        *dst = 0;
+    } else if (!cJSON_IsNumber(j) || j->valuedouble != floor(j->valuedouble)) {
+        rc = wrong_type(c, j, "an integer");
+    } else if (j->valuedouble < lo || j->valuedouble > hi) {
+        char m[64];
+        snprintf(m, sizeof m, "must be in %d..%d (found %g)", lo, hi, j->valuedouble);
+        rc = vfail(c, m);
+    } else {
+        *dst = (int)j->valuedouble;
+    }
+    c->path[old] = '\0';
+    return rc;
+}
+
+static int check_keys(struct vctx *c, const cJSON *obj, const char *const *known)
+{
+    for (const cJSON *k = obj->child; k; k = k->next) {
+        const char *const *p = known;
+        while (*p && strcmp(*p, k->string))
+            p++;
+        if (!*p) {
+            char m[160];
+            snprintf(m, sizeof m, "unknown field '%.100s'", k->string);
+            return vfail(c, m);
+        }
+    }
+    return QERR_OK;
+}
+
+static int parse_bits(struct vctx *c, const cJSON *obj, struct results_entry *e)
+{
+    static const char *const keys[] = {"w", "a", "kv", NULL};
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(obj, "bits");
+    size_t old = vpush(c, "bits");
+    int rc;
+    if (!b)
+        rc = vfail(c, "missing required field");
+    else if (!cJSON_IsObject(b))
+        rc = wrong_type(c, b, "an object {\"w\":..,\"a\":..,\"kv\":..}");
+    else if (!(rc = check_keys(c, b, keys)) &&
+             !(rc = get_int(c, b, "w", &e->w_bits, 1, 64, 1)) &&
+             !(rc = get_int(c, b, "a", &e->a_bits, 1, 64, 1)))
+        rc = get_int(c, b, "kv", &e->kv_bits, 1, 64, 1);
+    c->path[old] = '\0';
+    return rc;
+}
+
+/* One perplexity: a number, or {"value":.., "stderr":..}. */
+static int parse_ppl_one(struct vctx *c, const cJSON *j, struct results_entry *e)
+{
+    static const char *const keys[] = {"value", "stderr", NULL};
+    double v, se = NAN;
+    int rc;
+    if (cJSON_IsObject(j)) {
+        const cJSON *jv = cJSON_GetObjectItemCaseSensitive(j, "value");
+        const cJSON *js = cJSON_GetObjectItemCaseSensitive(j, "stderr");
+        if ((rc = check_keys(c, j, keys)))
+            return rc;
+        if (!jv) {
+            vpush(c, "value");
+            return vfail(c, "missing required field");
+        }
+        size_t old = vpush(c, "value");
+        if ((rc = num_val(c, jv, &v, 0, 0)))
+            return rc;
+        c->path[old] = '\0';
+        old = vpush(c, "stderr");
+        if (js && (rc = num_val(c, js, &se, 0, 1)))
+            return rc;
+        c->path[old] = '\0';
+    } else if ((rc = num_val(c, j, &v, 0, 0))) {
+        return rc;
+    }
+    if (v <= 0)
+        return vfail(c, "perplexity must be > 0");
+    if (strlen(j->string) >= sizeof e->ppl[0].dataset)
+        return vfail(c, "dataset name too long");
+    return results_entry_set_ppl(e, j->string, v, se, c->err);
+}
+
+static int parse_ppl(struct vctx *c, const cJSON *obj, struct results_entry *e)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "ppl");
+    if (!p || cJSON_IsNull(p))
+        return QERR_OK;
+    size_t old = vpush(c, "ppl");
+    int rc = QERR_OK;
+    if (!cJSON_IsObject(p))
+        rc = wrong_type(c, p, "an object {dataset: perplexity}");
+    for (const cJSON *d = cJSON_IsObject(p) ? p->child : NULL; d && !rc; d = d->next) {
+        size_t o2 = vpush(c, d->string);
+        if (results_entry_ppl(e, d->string))
+            rc = vfail(c, "duplicate dataset");
+        else
+            rc = parse_ppl_one(c, d, e);
+        c->path[o2] = '\0';
+    }
+    c->path[old] = '\0';
+    return rc;
+}
+
+static int parse_bench_one(struct vctx *c, const cJSON *j, struct results_entry *e)
+{
+    static const char *const keys[] = {"value", "metric", "unit", "stderr", NULL};
+    struct results_bench b = {.se = NAN};
+    int rc;
+    if (!cJSON_IsObject(j))
+        return wrong_type(c, j, "an object {\"value\":..,\"metric\":..,\"unit\":..}");
+    if ((rc = check_keys(c, j, keys)))
+        return rc;
+    const cJSON *jv = cJSON_GetObjectItemCaseSensitive(j, "value");
+    const cJSON *js = cJSON_GetObjectItemCaseSensitive(j, "stderr");
+    size_t old = vpush(c, "value");
+    if (!jv)
+        return vfail(c, "missing required field");
+    if ((rc = num_val(c, jv, &b.value, -INFINITY, 0)))
+        return rc;
+    c->path[old] = '\0';
+    old = vpush(c, "stderr");
+    if (js && (rc = num_val(c, js, &b.se, 0, 1)))
+        return rc;
+    c->path[old] = '\0';
+    if ((rc = get_str(c, j, "metric", b.metric, sizeof b.metric, 0)) ||
+        (rc = get_str(c, j, "unit", b.unit, sizeof b.unit, 1)))
+        return rc;
+    int known = 0;
+    for (const char *const *u = results_units; *u; u++)
+        known |= !strcmp(*u, b.unit);
+    if (!known) {
+        char m[200];
+        vpush(c, "unit");
+        snprintf(m, sizeof m, "unknown unit '%.40s' (known: percent, fraction, "
+                 "bleu, score, bias)", b.unit);
+        return vfail(c, m);
+    }
+    if (strlen(j->string) >= sizeof b.name)
+        return vfail(c, "benchmark name too long");
+    return results_entry_set_bench(e, j->string, b.value, b.metric, b.unit, b.se, c->err);
+}
+
+static int parse_benchmarks(struct vctx *c, const cJSON *obj, struct results_entry *e)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "benchmarks");
+    if (!p || cJSON_IsNull(p))
+        return QERR_OK;
+    size_t old = vpush(c, "benchmarks");
+    int rc = QERR_OK;
+    if (!cJSON_IsObject(p))
+        rc = wrong_type(c, p, "an object {benchmark: {...}}");
+    for (const cJSON *d = cJSON_IsObject(p) ? p->child : NULL; d && !rc; d = d->next) {
+        size_t o2 = vpush(c, d->string);
+        if (results_entry_bench(e, d->string))
+            rc = vfail(c, "duplicate benchmark");
+        else
+            rc = parse_bench_one(c, d, e);
+        c->path[o2] = '\0';
+    }
+    c->path[old] = '\0';
+    return rc;
+}
+
+static int parse_optnum(struct vctx *c, const cJSON *obj, const char *key, double *dst)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, key);
+    if (!j)
+        return QERR_OK;
+    size_t old = vpush(c, key);
+    int rc = num_val(c, j, dst, 0, 1);
+    c->path[old] = '\0';
+    return rc;
+}
+
+static int parse_settings(struct vctx *c, const cJSON *obj, struct results_entry *e)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(obj, "settings");
+    if (!j || cJSON_IsNull(j))
+        return QERR_OK;
+    size_t old = vpush(c, "settings");
+    int rc = QERR_OK;
+    if (!cJSON_IsObject(j))
+        rc = wrong_type(c, j, "an object");
+    else if (!(e->settings_json = cJSON_PrintUnformatted(j)))
+        rc = qerr_set(c->err, QERR_NOMEM, "out of memory");
+    c->path[old] = '\0';
+    return rc;
+}
+
+static int parse_entry(struct vctx *c, const cJSON *j, struct results_entry *e)
+{
+    static const char *const keys[] = {"id", "model", "method", "bits", "group_size",
+                                       "settings", "ppl", "benchmarks", "memory_gb",
+                                       "speed", "source", NULL};
+    int rc;
+    if (!cJSON_IsObject(j))
+        return wrong_type(c, j, "an object");
+    if ((rc = check_keys(c, j, keys)) ||
+        (rc = get_str(c, j, "id", e->id, sizeof e->id, 1)) ||
+        (rc = get_str(c, j, "model", e->model, sizeof e->model, 1)) ||
+        (rc = get_str(c, j, "method", e->method, sizeof e->method, 1)) ||
+        (rc = parse_bits(c, j, e)) ||
+        (rc = get_int(c, j, "group_size", &e->group_size, 0, 1 << 30, 0)) ||
+        (rc = parse_settings(c, j, e)) ||
+        (rc = parse_ppl(c, j, e)) ||
+        (rc = parse_benchmarks(c, j, e)) ||
+        (rc = parse_optnum(c, j, "memory_gb", &e->memory_gb)) ||
+        (rc = parse_optnum(c, j, "speed", &e->speed)))
+        return rc;
+    return get_str(c, j, "source", e->source, sizeof e->source, 0);
+}
+
+static int parse_header(struct vctx *c, const cJSON *root, struct results_store *s)
+{
+    static const char *const keys[] = {"schema", "source", "citation", "notes",
+                                       "results", NULL};
+    char schema[64] = "";
+    int rc;
+    if (!cJSON_IsObject(root))
+        return wrong_type(c, root, "an object {\"schema\": \"" RESULTS_SCHEMA "\", ...}");
+    if ((rc = check_keys(c, root, keys)) ||
+        (rc = get_str(c, root, "schema", schema, sizeof schema, 1)))
+        return rc;
+    if (strcmp(schema, RESULTS_SCHEMA)) {
+        char m[160];
+        snprintf(m, sizeof m, "schema '%.60s' is not '" RESULTS_SCHEMA "'", schema);
+        strcat(c->path, ".schema");
+        return vfail(c, m);
+    }
+    char src[sizeof s->source] = "", cit[sizeof s->citation] = "";
+    if ((rc = get_str(c, root, "source", src, sizeof src, 0)) ||
+        (rc = get_str(c, root, "citation", cit, sizeof cit, 0)))
+        return rc;
+    if (!s->source[0])
+        memcpy(s->source, src, sizeof src);
+    if (!s->citation[0])
+        memcpy(s->citation, cit, sizeof cit);
+    const cJSON *notes = cJSON_GetObjectItemCaseSensitive(root, "notes");
+    if (notes && !cJSON_IsArray(notes)) {
+        strcat(c->path, ".notes");
+        return wrong_type(c, notes, "an array of strings");
+    }
+    if (notes && !s->notes_json && !(s->notes_json = cJSON_PrintUnformatted(notes)))
+        return qerr_set(c->err, QERR_NOMEM, "out of memory");
+    return QERR_OK;
+}
+
+static int parse_results(struct vctx *c, const cJSON *root, struct results_store *s)
+{
+    const cJSON *arr = cJSON_GetObjectItemCaseSensitive(root, "results");
+    strcpy(c->path, "results");
+    if (!arr)
+        return vfail(c, "missing required field");
+    if (!cJSON_IsArray(arr))
+        return wrong_type(c, arr, "an array of entries");
+    int i = 0, rc = QERR_OK;
+    for (const cJSON *j = arr->child; j && !rc; j = j->next, i++) {
+        struct results_entry e;
+        results_entry_init(&e);
+        snprintf(c->path, sizeof c->path, "results[%d]", i);
+        rc = parse_entry(c, j, &e);
+        if (!rc && results_find(s, e.id) >= 0) {
+            char m[220];
+            snprintf(m, sizeof m, "duplicate id '%.160s'", e.id);
+            strcat(c->path, ".id");
+            rc = vfail(c, m);
+        }
+        if (!rc)
+            rc = results_add_entry(s, &e, c->err);
+        results_entry_free(&e);
+    }
+    return rc;
+}
+
+int results_parse(struct results_store *s, const char *text, const char *name,
+                  struct qerr *err)
+{
+    const char *end = NULL;
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        size_t off = end && end >= text ? (size_t)(end - text) : 0;
+        return qerr_set(err, QERR_FORMAT, "%s: offset %zu: JSON syntax error", name, off);
+    }
+    struct vctx c = {.name = name, .err = err};
+    strcpy(c.path, "(top)");
+    int n0 = s->n;
+    int rc = parse_header(&c, root, s);
+    if (!rc)
+        rc = parse_results(&c, root, s);
+    cJSON_Delete(root);
+    if (rc) /* all or nothing: drop what this file added */
+        while (s->n > n0)
+            results_entry_free(&s->e[--s->n]);
+    return rc;
+}
+
+/* Read a whole file into a NUL-terminated buffer. */
+static char *slurp(const char *path, struct qerr *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap);
+    while (buf) {
+        n += fread(buf + n, 1, cap - n - 1, f);
+        if (n < cap - 1)
+            break;
+        char *nb = realloc(buf, cap *= 2);
+        if (!nb)
+            free(buf);
+        buf = nb;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (!buf) {
+        qerr_set(err, QERR_NOMEM, "%s: out of memory reading", path);
+        return NULL;
+    }
+    if (bad) {
+        free(buf);
+        qerr_set(err, QERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int results_load(struct results_store *s, const char *path, struct qerr *err)
+{
+    char *text = slurp(path, err);
+    if (!text)
+        return err ? err->code : QERR_IO;
+    int rc = results_parse(s, text, path, err);
+    free(text);
+    return rc;
+}
+
+/* Exported for results_import.c. */
+char *results__slurp(const char *path, struct qerr *err);
+char *results__slurp(const char *path, struct qerr *err)
+{
+    return slurp(path, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* writing                                                             */
+
+static cJSON *num_or_null(double v)
+{
+    return isfinite(v) ? cJSON_CreateNumber(v) : cJSON_CreateNull();
+}
+
+static cJSON *entry_json(const struct results_entry *e)
+{
+    cJSON *o = cJSON_CreateObject(), *b = cJSON_CreateObject();
+    cJSON_AddStringToObject(o, "id", e->id);
+    cJSON_AddStringToObject(o, "model", e->model);
+    cJSON_AddStringToObject(o, "method", e->method);
+    cJSON_AddNumberToObject(b, "w", e->w_bits);
+    cJSON_AddNumberToObject(b, "a", e->a_bits);
+    cJSON_AddNumberToObject(b, "kv", e->kv_bits);
+    cJSON_AddItemToObject(o, "bits", b);
+    cJSON_AddItemToObject(o, "group_size",
+                          e->group_size ? cJSON_CreateNumber(e->group_size) : cJSON_CreateNull());
+    if (e->settings_json)
+        cJSON_AddItemToObject(o, "settings", cJSON_Parse(e->settings_json));
+    cJSON *p = cJSON_AddObjectToObject(o, "ppl");
+    for (int i = 0; i < e->n_ppl; i++) {
+        const struct results_ppl *q = &e->ppl[i];
+        if (isfinite(q->se)) {
+            cJSON *x = cJSON_AddObjectToObject(p, q->dataset);
+            cJSON_AddNumberToObject(x, "value", q->value);
+            cJSON_AddNumberToObject(x, "stderr", q->se);
+        } else {
+            cJSON_AddNumberToObject(p, q->dataset, q->value);
+        }
+    }
+    cJSON *bm = cJSON_AddObjectToObject(o, "benchmarks");
+    for (int i = 0; i < e->n_bench; i++) {
+        const struct results_bench *q = &e->bench[i];
+        cJSON *x = cJSON_AddObjectToObject(bm, q->name);
+        cJSON_AddNumberToObject(x, "value", q->value);
+        cJSON_AddStringToObject(x, "metric", q->metric);
+        cJSON_AddStringToObject(x, "unit", q->unit);
+        if (isfinite(q->se))
+            cJSON_AddNumberToObject(x, "stderr", q->se);
+    }
+    cJSON_AddItemToObject(o, "memory_gb", num_or_null(e->memory_gb));
+    cJSON_AddItemToObject(o, "speed", num_or_null(e->speed));
+    if (e->source[0])
+        cJSON_AddStringToObject(o, "source", e->source);
+    return o;
+}
+
+char *results_to_json(const struct results_store *s)
+{
+    cJSON *root = cJSON_CreateObject();
+    if (!root)
+        return NULL;
+    cJSON_AddStringToObject(root, "schema", RESULTS_SCHEMA);
+    cJSON_AddStringToObject(root, "source", s->source);
+    cJSON_AddStringToObject(root, "citation", s->citation);
+    if (s->notes_json)
+        cJSON_AddItemToObject(root, "notes", cJSON_Parse(s->notes_json));
+    cJSON *arr = cJSON_AddArrayToObject(root, "results");
+    for (int i = 0; i < s->n; i++)
+        cJSON_AddItemToArray(arr, entry_json(&s->e[i]));
+    char *txt = cJSON_Print(root);
+    cJSON_Delete(root);
+    return txt;
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = write(fd, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* fsync the directory holding path, so the rename itself is durable. */
+static int sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    int fd = open(dir, O_RDONLY | O_DIRECTORY);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int results_save(const struct results_store *s, const char *path, struct qerr *err)
+{
+    char tmp[PATH_MAX];
+    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
+        return qerr_set(err, QERR_ARG, "%s: path too long", path);
+    char *txt = results_to_json(s);
+    if (!txt)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory writing", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(txt);
+        return qerr_set(err, QERR_IO, "%s: cannot create a temporary file beside it: %s",
+                        path, strerror(e));
+    }
+    struct stat st;
+    fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
+    size_t n = strlen(txt);
+    txt[n] = '\n'; /* cJSON leaves no final newline; the NUL is not written */
+    int bad = write_all(fd, txt, n + 1) || fsync(fd);
+    int e = errno;
+    free(txt);
+    if (close(fd) && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad && rename(tmp, path)) {
+        bad = 1;
+        e = errno;
+    }
+    if (bad) {
+        unlink(tmp);
+        return qerr_set(err, QERR_IO, "%s: cannot write: %s (the old file is unchanged)",
+                        path, strerror(e));
+    }
+    if (sync_dir(path))
+        return qerr_set(err, QERR_IO, "%s: written, but syncing its directory failed: %s",
+                        path, strerror(errno));
+    return QERR_OK;
+}
