@@ -1,0 +1,441 @@
+/* forward: batched forward pass on OpenBLAS (see forward.h for semantics).
+ *
+ * Every projection is one cblas_sgemm over the whole chunk; attention runs
+ * per head on blocks of query rows so the causal upper triangle is mostly
+ * skipped: query block [r0, r1) only needs keys [0, r1).  K/V of a group are
+ * read in place (leading dimension kv_dim) by each of its query heads. */
+#include <cblas.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/forward.h"
+
+/* Query rows per attention block: small enough to skip most of the masked
+ * triangle, large enough for sgemm to run near peak. */
+#define FWD_ATT_BLOCK 64
+
+static void *fwd_alloc(size_t nfloat)
+{
+    /* 64-byte alignment: whole cache lines for sgemm packing and AVX-512. */
+    void *p = NULL;
+    size_t bytes = (nfloat ? nfloat : 1) * sizeof(float);
+    bytes = (bytes + 63) & ~(size_t)63;
+    if (posix_memalign(&p, 64, bytes) != 0)
+        return NULL;
+    return p;
+}
+
+static const float *fwd_w(const struct fwd *f, struct qtensor *t)
+{
+    if (!t)
+        return NULL;
+    return f->use_overrides ? qtensor_f32(t) : qtensor_f32_orig(t);
+}
+
+/* ---- setup ---- */
+
+static int check_shape(struct qtensor *t, int64_t rows, int64_t cols, const char *what,
+                       int layer, struct qerr *err)
+{
+    if (!t)
+        return qerr_set(err, QERR_FORMAT, "forward: layer %d: tensor %s missing", layer, what);
+    if (qtensor_rows(t) != rows || qtensor_cols(t) != cols)
+        return qerr_set(err, QERR_FORMAT, "forward: %s is %lld x %lld, expected %lld x %lld",
+                        t->name, (long long)qtensor_rows(t), (long long)qtensor_cols(t),
+                        (long long)rows, (long long)cols);
+    return 0;
+}
+
+static int bind_layer(struct fwd *f, int l, struct qerr *err)
+{
+    struct qmodel *m = f->m;
+    const struct qconfig *c = &f->cfg;
+    struct fwd_layer *L = &f->layers[l];
+    L->attn_norm = qmodel_get(m, l, QR_ATTN_NORM);
+    L->wq = qmodel_get(m, l, QR_ATTN_Q);
+    L->wk = qmodel_get(m, l, QR_ATTN_K);
+    L->wv = qmodel_get(m, l, QR_ATTN_V);
+    L->wo = qmodel_get(m, l, QR_ATTN_OUT);
+    L->ffn_norm = qmodel_get(m, l, QR_FFN_NORM);
+    L->w1 = qmodel_get(m, l, QR_FFN_GATE);
+    L->w2 = qmodel_get(m, l, QR_FFN_DOWN);
+    L->w3 = qmodel_get(m, l, QR_FFN_UP);
+    L->bq = qmodel_get(m, l, QR_ATTN_Q_BIAS);
+    L->bk = qmodel_get(m, l, QR_ATTN_K_BIAS);
+    L->bv = qmodel_get(m, l, QR_ATTN_V_BIAS);
+    int rc = 0;
+    if (!rc) rc = check_shape(L->attn_norm, 1, c->dim, "attn_norm", l, err);
+    if (!rc) rc = check_shape(L->wq, f->q_dim, c->dim, "attn_q", l, err);
+    if (!rc) rc = check_shape(L->wk, f->kv_dim, c->dim, "attn_k", l, err);
+    if (!rc) rc = check_shape(L->wv, f->kv_dim, c->dim, "attn_v", l, err);
+    if (!rc) rc = check_shape(L->wo, c->dim, f->q_dim, "attn_output", l, err);
+    if (!rc) rc = check_shape(L->ffn_norm, 1, c->dim, "ffn_norm", l, err);
+    if (!rc) rc = check_shape(L->w1, c->hidden_dim, c->dim, "ffn_gate", l, err);
+    if (!rc) rc = check_shape(L->w3, c->hidden_dim, c->dim, "ffn_up", l, err);
+    if (!rc) rc = check_shape(L->w2, c->dim, c->hidden_dim, "ffn_down", l, err);
+    if (!rc && L->bq) rc = check_shape(L->bq, 1, f->q_dim, "attn_q_bias", l, err);
+    if (!rc && L->bk) rc = check_shape(L->bk, 1, f->kv_dim, "attn_k_bias", l, err);
+    if (!rc && L->bv) rc = check_shape(L->bv, 1, f->kv_dim, "attn_v_bias", l, err);
+    return rc;
+}
+
+static int check_config(const struct qconfig *c, int max_tokens, struct qerr *err)
+{
+    if (c->dim <= 0 || c->hidden_dim <= 0 || c->n_layers <= 0 || c->n_heads <= 0 ||
+        c->n_kv_heads <= 0 || c->head_dim <= 0 || c->vocab_size <= 0)
+        return qerr_set(err, QERR_FORMAT, "forward: model config has a zero dimension");
+    if (c->n_heads % c->n_kv_heads)
+        return qerr_set(err, QERR_FORMAT, "forward: n_heads %d not a multiple of n_kv_heads %d",
+                        c->n_heads, c->n_kv_heads);
+    if (c->head_dim % 2)
+        return qerr_set(err, QERR_UNSUPP, "forward: odd head_dim %d (RoPE needs pairs)",
+                        c->head_dim);
+    if (max_tokens < 1 || max_tokens > (1 << 20))
+        return qerr_set(err, QERR_ARG, "forward: max_tokens %d out of range", max_tokens);
+    return 0;
+}
+
+/* cos/sin of pos * theta^(-2i/head_dim), as llama2.c computes them. */
+static void rope_tables(struct fwd *f)
+{
+    int hd = f->cfg.head_dim, half = hd / 2;
+    for (int i = 0; i < half; i++) {
+        float freq = 1.0f / powf(f->cfg.rope_theta, (float)(2 * i) / (float)hd);
+        for (int p = 0; p < f->max_tokens; p++) {
+            float val = (float)p * freq;
+            f->rope_cos[(size_t)p * half + i] = cosf(val);
+            f->rope_sin[(size_t)p * half + i] = sinf(val);
+        }
+    }
+}
+
+static int alloc_scratch(struct fwd *f)
+{
+    size_t T = (size_t)f->max_tokens;
+    const struct qconfig *c = &f->cfg;
+    size_t wide = (size_t)(c->dim > f->q_dim ? c->dim : f->q_dim);
+    f->x = fwd_alloc(T * c->dim);
+    f->xb = fwd_alloc(T * wide);
+    f->q = fwd_alloc(T * f->q_dim);
+    f->k = fwd_alloc(T * f->kv_dim);
+    f->v = fwd_alloc(T * f->kv_dim);
+    f->att = fwd_alloc((T < FWD_ATT_BLOCK ? T : FWD_ATT_BLOCK) * T);
+    f->hb = fwd_alloc(T * c->hidden_dim);
+    f->hb2 = fwd_alloc(T * c->hidden_dim);
+    f->rope_cos = fwd_alloc(T * (c->head_dim / 2));
+    f->rope_sin = fwd_alloc(T * (c->head_dim / 2));
+    return f->x && f->xb && f->q && f->k && f->v && f->att && f->hb && f->hb2 &&
+           f->rope_cos && f->rope_sin ? 0 : -1;
+}
+
+int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
+{
+    memset(f, 0, sizeof *f);
+    f->m = m;
+    f->cfg = m->cfg;
+    f->max_tokens = max_tokens;
+    f->use_overrides = 1;
+    const struct qconfig *c = &f->cfg;
+    int rc = check_config(c, max_tokens, err);
+    if (rc)
+        return rc;
+    f->q_dim = c->n_heads * c->head_dim;
+    f->kv_dim = c->n_kv_heads * c->head_dim;
+    f->layers = calloc((size_t)c->n_layers, sizeof *f->layers);
+    if (!f->layers)
+        return qerr_set(err, QERR_NOMEM, "forward: out of memory");
+    for (int l = 0; l < c->n_layers && !rc; l++)
+        rc = bind_layer(f, l, err);
+    f->tok_embd = qmodel_get(m, -1, QR_TOK_EMBD);
+    f->out_norm = qmodel_get(m, -1, QR_OUT_NORM);
+    f->output = c->tied_output ? f->tok_embd : qmodel_get(m, -1, QR_OUTPUT);
+    if (!f->output)
+        f->output = f->tok_embd; /* GGUF files may omit `output` when tied */
+    if (!rc) rc = check_shape(f->tok_embd, c->vocab_size, c->dim, "token_embd", -1, err);
+    if (!rc) rc = check_shape(f->out_norm, 1, c->dim, "output_norm", -1, err);
+    if (!rc) rc = check_shape(f->output, c->vocab_size, c->dim, "output", -1, err);
+    if (!rc && alloc_scratch(f) < 0)
+        rc = qerr_set(err, QERR_NOMEM, "forward: out of memory for %d-token scratch", max_tokens);
+    if (rc) {
+        fwd_free(f);
+        return rc;
+    }
+    rope_tables(f);
+    return 0;
+}
+
+void fwd_free(struct fwd *f)
+{
+    free(f->layers);
+    free(f->x); free(f->xb); free(f->q); free(f->k); free(f->v); free(f->att);
+    free(f->hb); free(f->hb2); free(f->rope_cos); free(f->rope_sin);
+    f->layers = NULL;
+    f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
+    f->rope_cos = f->rope_sin = NULL;
+}
+
+void fwd_use_overrides(struct fwd *f, int on)
+{
+    f->use_overrides = on ? 1 : 0;
+}
+
+/* ---- kernels ---- */
+
+/* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x. */
+static void rmsnorm_rows(float *o, const float *x, const float *w, int n, int d, float eps)
+{
+    for (int r = 0; r < n; r++) {
+        const float *xr = x + (size_t)r * d;
+        float *orow = o + (size_t)r * d;
+        float ss = 0.0f;
+        for (int j = 0; j < d; j++)
+            ss += xr[j] * xr[j];
+        ss = 1.0f / sqrtf(ss / d + eps);
+        for (int j = 0; j < d; j++)
+            orow[j] = w[j] * (ss * xr[j]);
+    }
+}
+
+/* y (n, out) = x (n, in) Wᵀ, W (out, in); beta 1 accumulates into y. */
+static void linear(float *y, const float *x, const float *W, int n, int in, int out, float beta)
+{
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W, in,
+                beta, y, out);
+}
+
+static void add_bias(float *y, const float *b, int n, int d)
+{
+    if (!b)
+        return;
+    for (int r = 0; r < n; r++)
+        for (int j = 0; j < d; j++)
+            y[(size_t)r * d + j] += b[j];
+}
+
+/* Rotate n rows (stride ld) of n_h heads each, position = row index. */
+static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h)
+{
+    int hd = f->cfg.head_dim, half = hd / 2;
+    int is_half = f->cfg.rope_style == QROPE_HALF;
+    for (int p = 0; p < n; p++) {
+        const float *cs = f->rope_cos + (size_t)p * half, *sn = f->rope_sin + (size_t)p * half;
+        for (int h = 0; h < n_h; h++) {
+            float *v = x + (size_t)p * ld + h * hd;
+            for (int i = 0; i < half; i++) {
+                int a = is_half ? i : 2 * i, b = is_half ? i + half : 2 * i + 1;
+                float v0 = v[a], v1 = v[b];
+                v[a] = v0 * cs[i] - v1 * sn[i];
+                v[b] = v0 * sn[i] + v1 * cs[i];
+            }
+        }
+    }
+}
+
+/* Row r of a score block: softmax over keys [0, r_abs], zero the rest. */
+static void softmax_causal_row(float *s, int r_abs, int width)
+{
+    int len = r_abs + 1;
+    float mx = s[0];
+    for (int j = 1; j < len; j++)
+        mx = s[j] > mx ? s[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j < len; j++) {
+        s[j] = expf(s[j] - mx);
+        sum += s[j];
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < len; j++)
+        s[j] *= inv;
+    for (int j = len; j < width; j++)
+        s[j] = 0.0f;
+}
+
+/* out (n, q_dim) = causal attention of q (n, q_dim) over k, v (n, kv_dim). */
+static void attention(struct fwd *f, float *out, int n)
+{
+    const struct qconfig *c = &f->cfg;
+    int hd = c->head_dim, kv_mul = c->n_heads / c->n_kv_heads;
+    float scale = 1.0f / sqrtf((float)hd);
+    for (int h = 0; h < c->n_heads; h++) {
+        const float *qh = f->q + h * hd;
+        const float *kh = f->k + (h / kv_mul) * hd, *vh = f->v + (h / kv_mul) * hd;
+        for (int r0 = 0; r0 < n; r0 += FWD_ATT_BLOCK) {
+            int r1 = r0 + FWD_ATT_BLOCK < n ? r0 + FWD_ATT_BLOCK : n;
+            int rows = r1 - r0; /* keys needed: [0, r1) */
+            /* att (rows, r1) = scale * Q[r0:r1] K[0:r1]ᵀ */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, scale,
+                        qh + (size_t)r0 * f->q_dim, f->q_dim, kh, f->kv_dim, 0.0f,
+                        f->att, r1);
+            for (int r = 0; r < rows; r++)
+                softmax_causal_row(f->att + (size_t)r * r1, r0 + r, r1);
+            /* out[r0:r1, head h] (rows, hd) = att (rows, r1) V[0:r1] (r1, hd) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f,
+                        f->att, r1, vh, f->kv_dim, 0.0f, out + (size_t)r0 * f->q_dim + h * hd,
+                        f->q_dim);
+        }
+    }
+}
+
+static void swiglu(float *hb, const float *hb2, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        float g = hb[i];
+        hb[i] = g / (1.0f + expf(-g)) * hb2[i];
+    }
+}
+
+/* ---- passes ---- */
+
+static int weights_missing(struct fwd *f, const char *what, int layer)
+{
+    return qerr_set(&f->err, QERR_NOMEM, "forward: layer %d: %s weights unavailable "
+                    "(out of memory converting to float)", layer, what);
+}
+
+static int call_lin(struct fwd *f, const struct fwd_hooks *h, int l, enum qrole role,
+                    float *x, int n, int in)
+{
+    if (!h || !h->linear_in)
+        return 0;
+    int rc = h->linear_in(h->ud, l, role, x, n, in);
+    if (rc < 0 && !f->err.msg[0])
+        qerr_set(&f->err, rc, "forward: layer %d: hook on %s input failed", l, qrole_name(role));
+    return rc < 0 ? rc : 0;
+}
+
+static int check_n(struct fwd *f, int n)
+{
+    if (n < 1 || n > f->max_tokens)
+        return qerr_set(&f->err, QERR_ARG, "forward: %d tokens, context holds 1..%d", n,
+                        f->max_tokens);
+    return 0;
+}
+
+int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
+{
+    qerr_clear(&f->err);
+    int rc = check_n(f, n);
+    if (rc)
+        return rc;
+    const float *e = fwd_w(f, f->tok_embd);
+    if (!e)
+        return weights_missing(f, "token_embd", -1);
+    int dim = f->cfg.dim;
+    for (int i = 0; i < n; i++) {
+        if (tokens[i] < 0 || tokens[i] >= f->cfg.vocab_size)
+            return qerr_set(&f->err, QERR_ARG, "forward: token %d at position %d outside "
+                            "the vocabulary (%d)", tokens[i], i, f->cfg.vocab_size);
+        memcpy(x + (size_t)i * dim, e + (size_t)tokens[i] * dim, (size_t)dim * sizeof(float));
+    }
+    return 0;
+}
+
+static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h)
+{
+    const struct fwd_layer *L = &f->layers[l];
+    int dim = f->cfg.dim, rc;
+    const float *an = fwd_w(f, L->attn_norm), *wq = fwd_w(f, L->wq), *wk = fwd_w(f, L->wk);
+    const float *wv = fwd_w(f, L->wv), *wo = fwd_w(f, L->wo);
+    if (!an || !wq || !wk || !wv || !wo)
+        return weights_missing(f, "attention", l);
+    rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps);
+    if ((rc = call_lin(f, h, l, QR_ATTN_Q, f->xb, n, dim)))
+        return rc;
+    linear(f->q, f->xb, wq, n, dim, f->q_dim, 0.0f);
+    linear(f->k, f->xb, wk, n, dim, f->kv_dim, 0.0f);
+    linear(f->v, f->xb, wv, n, dim, f->kv_dim, 0.0f);
+    add_bias(f->q, fwd_w(f, L->bq), n, f->q_dim);
+    add_bias(f->k, fwd_w(f, L->bk), n, f->kv_dim);
+    add_bias(f->v, fwd_w(f, L->bv), n, f->kv_dim);
+    rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads);
+    rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads);
+    if (h && h->kv && (rc = h->kv(h->ud, l, f->k, f->v, n, f->kv_dim)) < 0) {
+        if (!f->err.msg[0])
+            qerr_set(&f->err, rc, "forward: layer %d: K/V hook failed", l);
+        return rc;
+    }
+    attention(f, f->xb, n); /* xb (n, q_dim) = attention output */
+    if ((rc = call_lin(f, h, l, QR_ATTN_OUT, f->xb, n, f->q_dim)))
+        return rc;
+    linear(x, f->xb, wo, n, f->q_dim, dim, 1.0f); /* residual: x += out Woᵀ */
+    return 0;
+}
+
+static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h)
+{
+    const struct fwd_layer *L = &f->layers[l];
+    int dim = f->cfg.dim, hid = f->cfg.hidden_dim, rc;
+    const float *fn = fwd_w(f, L->ffn_norm), *w1 = fwd_w(f, L->w1), *w2 = fwd_w(f, L->w2);
+    const float *w3 = fwd_w(f, L->w3);
+    if (!fn || !w1 || !w2 || !w3)
+        return weights_missing(f, "feed-forward", l);
+    rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps);
+    if ((rc = call_lin(f, h, l, QR_FFN_GATE, f->xb, n, dim)))
+        return rc;
+    linear(f->hb, f->xb, w1, n, dim, hid, 0.0f);
+    linear(f->hb2, f->xb, w3, n, dim, hid, 0.0f);
+    swiglu(f->hb, f->hb2, (size_t)n * hid);
+    if ((rc = call_lin(f, h, l, QR_FFN_DOWN, f->hb, n, hid)))
+        return rc;
+    linear(x, f->hb, w2, n, hid, dim, 1.0f); /* residual: x += hb W2ᵀ */
+    return 0;
+}
+
+int fwd_block(struct fwd *f, int layer, float *x, int n, const struct fwd_hooks *hooks)
+{
+    qerr_clear(&f->err);
+    int rc = check_n(f, n);
+    if (rc)
+        return rc;
+    if (layer < 0 || layer >= f->cfg.n_layers)
+        return qerr_set(&f->err, QERR_ARG, "forward: layer %d out of range 0..%d", layer,
+                        f->cfg.n_layers - 1);
+    rc = block_attn(f, layer, x, n, hooks);
+    return rc ? rc : block_ffn(f, layer, x, n, hooks);
+}
+
+int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct fwd_hooks *h)
+{
+    qerr_clear(&f->err);
+    int rc = check_n(f, n);
+    if (rc)
+        return rc;
+    const float *on = fwd_w(f, f->out_norm), *wc = fwd_w(f, f->output);
+    if (!on || !wc)
+        return weights_missing(f, "output", -1);
+    rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps);
+    if ((rc = call_lin(f, h, -1, QR_OUTPUT, f->xb, n, f->cfg.dim)))
+        return rc;
+    linear(logits, f->xb, wc, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
+    return 0;
+}
+
+int fwd_chunk_from(struct fwd *f, const int *tokens, int n, int from, float *logits,
+                   const struct fwd_hooks *hooks)
+{
+    if (from < 0 || from >= n)
+        return qerr_set(&f->err, QERR_ARG, "forward: logits from position %d of %d", from, n);
+    int rc = fwd_embed(f, tokens, n, f->x);
+    for (int l = 0; l < f->cfg.n_layers && !rc; l++)
+        rc = fwd_block(f, l, f->x, n, hooks);
+    if (!rc)
+        rc = fwd_final(f, f->x + (size_t)from * f->cfg.dim, n - from, logits, hooks);
+    return rc;
+}
+
+int fwd_chunk(struct fwd *f, const int *tokens, int n, float *logits,
+              const struct fwd_hooks *hooks)
+{
+    return fwd_chunk_from(f, tokens, n, 0, logits, hooks);
+}
+
+double fwd_flops(const struct qconfig *c, int n, int n_logits)
+{
+    double q_dim = (double)c->n_heads * c->head_dim, kv_dim = (double)c->n_kv_heads * c->head_dim;
+    double per_tok = 2.0 * c->dim * (q_dim + 2 * kv_dim) + 2.0 * q_dim * c->dim +
+                     6.0 * c->dim * c->hidden_dim;
+    /* scores and values: 2 flops x head_dim per (query, key) pair, twice */
+    double att = 4.0 * q_dim * ((double)n * (n + 1) / 2.0);
+    return c->n_layers * (per_tok * n + att) + 2.0 * c->dim * c->vocab_size * n_logits;
+}

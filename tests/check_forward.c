@@ -1,0 +1,422 @@
+/* check_forward: the batched forward pass against the per-token reference,
+ * on stories260K (.bin and .gguf) and on small synthetic models that cover
+ * what stories260K does not (Qwen2 biases, rotate-half RoPE, separate
+ * output, MHA without GQA). */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/forward.h"
+#include "src/model.h"
+#include "tests/testutil.h"
+
+static float max_abs_diff(const float *a, const float *b, size_t n)
+{
+    float d = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float e = fabsf(a[i] - b[i]);
+        if (!(e <= d))
+            d = e; /* also catches NaN */
+    }
+    return d;
+}
+
+static void open_model(struct qmodel *m, const char *rel)
+{
+    struct qerr err = {0};
+    const char *p = tu_shared(rel);
+    ck_assert_msg(p != NULL, "shared file %s missing", rel);
+    ck_assert_msg(qmodel_open(m, p, &err) == 0, "%s", err.msg);
+}
+
+static int *random_tokens(int n, int vocab, unsigned long long seed)
+{
+    int *t = malloc((size_t)n * sizeof *t);
+    tu_seed(seed);
+    for (int i = 0; i < n; i++)
+        t[i] = (int)(tu_uniform() * vocab);
+    t[0] = 1; /* BOS */
+    return t;
+}
+
+/* ---- degenerate inputs ---- */
+
+START_TEST(test_bad_args)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    ck_assert_int_eq(fwd_init(&f, &m, 0, &err), QERR_ARG);
+    ck_assert_int_eq(fwd_init(&f, &m, 16, &err), 0);
+    float *logits = malloc((size_t)17 * m.cfg.vocab_size * sizeof(float));
+    int toks[17] = {1, 2, 3};
+    ck_assert_int_eq(fwd_chunk(&f, toks, 0, logits, NULL), QERR_ARG);
+    ck_assert_int_eq(fwd_chunk(&f, toks, 17, logits, NULL), QERR_ARG); /* > max_tokens */
+    toks[1] = m.cfg.vocab_size;
+    ck_assert_int_eq(fwd_chunk(&f, toks, 3, logits, NULL), QERR_ARG);
+    ck_assert_ptr_nonnull(strstr(f.err.msg, "position 1"));
+    toks[1] = -1;
+    ck_assert_int_eq(fwd_chunk(&f, toks, 3, logits, NULL), QERR_ARG);
+    float x[64];
+    ck_assert_int_eq(fwd_block(&f, m.cfg.n_layers, x, 1, NULL), QERR_ARG);
+    ck_assert_int_eq(fwd_ref_chunk(&m, toks, 0, 1, logits, &err), QERR_ARG);
+    free(logits);
+    fwd_free(&f);
+    fwd_free(&f); /* twice is harmless */
+    qmodel_close(&m);
+}
+END_TEST
+
+/* ---- fast path vs reference on stories260K ---- */
+
+static void compare_with_ref(const char *rel, int n)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, rel);
+    int V = m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 42);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
+    ck_assert_msg(fwd_ref_chunk(&m, toks, n, 1, b, &err) == 0, "%s", err.msg);
+    float d = max_abs_diff(a, b, (size_t)n * V);
+    ck_assert_msg(d <= 1e-4f, "%s: max |logit diff| %g > 1e-4", rel, d);
+    /* logits are not trivially equal to something constant */
+    ck_assert_float_ne(a[0], a[1]);
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    qmodel_close(&m);
+}
+
+START_TEST(test_ref_bin) { compare_with_ref("models/stories260K.bin", 200); }
+END_TEST
+START_TEST(test_ref_gguf) { compare_with_ref("models/stories260K.gguf", 130); }
+END_TEST
+
+START_TEST(test_bin_vs_gguf)
+{
+    struct qmodel m1, m2;
+    struct fwd f1, f2;
+    struct qerr err = {0};
+    open_model(&m1, "models/stories260K.bin");
+    open_model(&m2, "models/stories260K.gguf");
+    int n = 96, V = m1.cfg.vocab_size;
+    ck_assert_int_eq(V, m2.cfg.vocab_size);
+    int *toks = random_tokens(n, V, 7);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f1, &m1, n, &err), 0);
+    ck_assert_int_eq(fwd_init(&f2, &m2, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f1, toks, n, a, NULL), 0);
+    ck_assert_int_eq(fwd_chunk(&f2, toks, n, b, NULL), 0);
+    float d = max_abs_diff(a, b, (size_t)n * V);
+    ck_assert_msg(d <= 1e-4f, ".bin vs .gguf: max |logit diff| %g", d);
+    fwd_free(&f1); fwd_free(&f2);
+    free(a); free(b); free(toks);
+    qmodel_close(&m1); qmodel_close(&m2);
+}
+END_TEST
+
+/* Chunk-prefix property: causal attention means the logits of the first k
+ * positions do not depend on later tokens; fwd_chunk_from equals the tail. */
+START_TEST(test_causal_and_from)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    int n = 150, k = 70, V = m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 3);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, k, b, NULL), 0);
+    ck_assert_float_le(max_abs_diff(a, b, (size_t)k * V), 1e-5f);
+    ck_assert_int_eq(fwd_chunk_from(&f, toks, n, 100, b, NULL), 0);
+    ck_assert_float_le(max_abs_diff(a + (size_t)100 * V, b, (size_t)50 * V), 1e-5f);
+    ck_assert_int_eq(fwd_chunk_from(&f, toks, n, n, b, NULL), QERR_ARG);
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    qmodel_close(&m);
+}
+END_TEST
+
+/* ---- overrides: baseline and candidate in one process ---- */
+
+START_TEST(test_overrides)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    int n = 40, V = m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 11);
+    size_t sz = (size_t)n * V;
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    float *c = malloc(sz * sizeof(float)), *r = malloc(sz * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    struct qtensor *t = qmodel_get(&m, 2, QR_FFN_DOWN);
+    float *w = malloc((size_t)t->nelem * sizeof(float));
+    const float *orig = qtensor_f32_orig(t);
+    for (int64_t i = 0; i < t->nelem; i++)
+        w[i] = orig[i] * 0.5f;
+    qtensor_set_override(t, w);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, b, NULL), 0); /* candidate */
+    ck_assert_float_gt(max_abs_diff(a, b, sz), 1e-3f);
+    fwd_use_overrides(&f, 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, c, NULL), 0); /* baseline again */
+    ck_assert_float_eq(max_abs_diff(a, c, sz), 0.0f);
+    ck_assert_int_eq(fwd_ref_chunk(&m, toks, n, 1, r, &err), 0);
+    ck_assert_float_le(max_abs_diff(b, r, sz), 1e-4f);
+    fwd_free(&f);
+    free(a); free(b); free(c); free(r); free(toks);
+    qmodel_close(&m);
+}
+END_TEST
+
+/* ---- hooks ---- */
+
+struct hook_log {
+    int calls[QR__COUNT];
+    int kv_calls;
+    int bad_dims;
+    int zero_v; /* zero V of layer 0 */
+};
+
+static int log_lin(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
+{
+    struct hook_log *h = ud;
+    h->calls[role]++;
+    (void)x; (void)n; (void)layer;
+    if ((role == QR_FFN_DOWN && in_dim != 172) || (role != QR_FFN_DOWN && in_dim != 64))
+        h->bad_dims++;
+    return 0;
+}
+
+static int log_kv(void *ud, int layer, float *k, float *v, int n, int kv_dim)
+{
+    struct hook_log *h = ud;
+    h->kv_calls++;
+    if (kv_dim != 32)
+        h->bad_dims++;
+    if (h->zero_v && layer == 0)
+        memset(v, 0, (size_t)n * kv_dim * sizeof(float));
+    (void)k;
+    return 0;
+}
+
+static int fail_lin(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
+{
+    (void)ud; (void)x; (void)n; (void)in_dim;
+    return layer == 1 && role == QR_FFN_GATE ? QERR_CANCEL : 0;
+}
+
+START_TEST(test_hooks)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    ck_assert_int_eq(m.cfg.dim, 64); /* dims below are stories260K's */
+    int n = 20, V = m.cfg.vocab_size, L = m.cfg.n_layers;
+    int *toks = random_tokens(n, V, 5);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    struct hook_log log = {0};
+    struct fwd_hooks h = {&log, log_lin, log_kv};
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, b, &h), 0);
+    ck_assert_float_eq(max_abs_diff(a, b, (size_t)n * V), 0.0f); /* observing is free */
+    ck_assert_int_eq(log.calls[QR_ATTN_Q], L);
+    ck_assert_int_eq(log.calls[QR_ATTN_OUT], L);
+    ck_assert_int_eq(log.calls[QR_FFN_GATE], L);
+    ck_assert_int_eq(log.calls[QR_FFN_DOWN], L);
+    ck_assert_int_eq(log.calls[QR_OUTPUT], 1);
+    ck_assert_int_eq(log.calls[QR_ATTN_K] + log.calls[QR_FFN_UP], 0);
+    ck_assert_int_eq(log.kv_calls, L);
+    ck_assert_int_eq(log.bad_dims, 0);
+    log.zero_v = 1;
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, b, &h), 0);
+    ck_assert_float_gt(max_abs_diff(a, b, (size_t)n * V), 1e-3f); /* modifying works */
+    struct fwd_hooks hf = {NULL, fail_lin, NULL};
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, b, &hf), QERR_CANCEL);
+    ck_assert_ptr_nonnull(strstr(f.err.msg, "layer 1"));
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    qmodel_close(&m);
+}
+END_TEST
+
+/* ---- synthetic models: biases, rotate-half, separate output, MHA ---- */
+
+struct synth {
+    struct qmodel m;
+    float *arena;
+    size_t used;
+};
+
+static void synth_add(struct synth *s, const char *name, int layer, enum qrole role,
+                      int64_t rows, int64_t cols, float scale, float offset)
+{
+    struct qtensor *t = &s->m.tensors[s->m.n_tensors++];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->layer = layer;
+    t->role = role;
+    t->dtype = QD_F32;
+    t->ndim = rows == 1 ? 1 : 2;
+    t->shape[0] = rows == 1 ? cols : rows;
+    t->shape[1] = cols;
+    t->nelem = rows * cols;
+    t->nbytes = (size_t)t->nelem * 4;
+    float *p = s->arena + s->used;
+    for (int64_t i = 0; i < t->nelem; i++)
+        p[i] = offset + scale * (float)tu_normal();
+    t->data = p;
+    s->used += (size_t)t->nelem;
+}
+
+static void synth_build(struct synth *s, int bias, enum qrope rope, int tied, int kv_heads)
+{
+    memset(s, 0, sizeof *s);
+    struct qconfig *c = &s->m.cfg;
+    snprintf(c->arch, sizeof c->arch, "synthetic");
+    c->dim = 48; c->hidden_dim = 80; c->n_layers = 2; c->n_heads = 6; c->n_kv_heads = kv_heads;
+    c->head_dim = 8; c->vocab_size = 97; c->ctx_len = 256; c->rope_theta = 10000.0f;
+    c->norm_eps = 1e-6f; c->tied_output = tied; c->has_qkv_bias = bias; c->rope_style = rope;
+    int qd = c->n_heads * c->head_dim, kd = kv_heads * c->head_dim;
+    s->m.tensors = calloc(64, sizeof(struct qtensor));
+    s->arena = malloc(200000 * sizeof(float));
+    tu_seed(99);
+    synth_add(s, "token_embd", -1, QR_TOK_EMBD, c->vocab_size, c->dim, 1.0f, 0.0f);
+    for (int l = 0; l < c->n_layers; l++) {
+        synth_add(s, "attn_norm", l, QR_ATTN_NORM, 1, c->dim, 0.1f, 1.0f);
+        synth_add(s, "attn_q", l, QR_ATTN_Q, qd, c->dim, 0.3f, 0.0f);
+        synth_add(s, "attn_k", l, QR_ATTN_K, kd, c->dim, 0.3f, 0.0f);
+        synth_add(s, "attn_v", l, QR_ATTN_V, kd, c->dim, 0.3f, 0.0f);
+        if (bias) {
+            synth_add(s, "attn_q_bias", l, QR_ATTN_Q_BIAS, 1, qd, 0.5f, 0.0f);
+            synth_add(s, "attn_k_bias", l, QR_ATTN_K_BIAS, 1, kd, 0.5f, 0.0f);
+            synth_add(s, "attn_v_bias", l, QR_ATTN_V_BIAS, 1, kd, 0.5f, 0.0f);
+        }
+        synth_add(s, "attn_output", l, QR_ATTN_OUT, c->dim, qd, 0.15f, 0.0f);
+        synth_add(s, "ffn_norm", l, QR_FFN_NORM, 1, c->dim, 0.1f, 1.0f);
+        synth_add(s, "ffn_gate", l, QR_FFN_GATE, c->hidden_dim, c->dim, 0.15f, 0.0f);
+        synth_add(s, "ffn_up", l, QR_FFN_UP, c->hidden_dim, c->dim, 0.15f, 0.0f);
+        synth_add(s, "ffn_down", l, QR_FFN_DOWN, c->dim, c->hidden_dim, 0.1f, 0.0f);
+    }
+    synth_add(s, "output_norm", -1, QR_OUT_NORM, 1, c->dim, 0.1f, 1.0f);
+    if (!tied)
+        synth_add(s, "output", -1, QR_OUTPUT, c->vocab_size, c->dim, 0.2f, 0.0f);
+}
+
+static void synth_free(struct synth *s)
+{
+    free(s->arena);
+    free(s->m.tensors);
+}
+
+static float synth_diff(int bias, enum qrope rope, int tied, int kv_heads, float *spread)
+{
+    struct synth s;
+    struct fwd f;
+    struct qerr err = {0};
+    synth_build(&s, bias, rope, tied, kv_heads);
+    int n = 77, V = s.m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 1);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_msg(fwd_init(&f, &s.m, n, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    ck_assert_int_eq(fwd_ref_chunk(&s.m, toks, n, 1, b, &err), 0);
+    float d = max_abs_diff(a, b, (size_t)n * V);
+    float lo = a[0], hi = a[0];
+    for (size_t i = 0; i < (size_t)n * V; i++) {
+        lo = a[i] < lo ? a[i] : lo;
+        hi = a[i] > hi ? a[i] : hi;
+    }
+    *spread = hi - lo;
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    synth_free(&s);
+    return d;
+}
+
+START_TEST(test_synthetic_variants)
+{
+    static const struct { int bias; enum qrope rope; int tied, kv; } v[] = {
+        {1, QROPE_INTERLEAVED, 0, 2}, {0, QROPE_HALF, 1, 3}, {1, QROPE_HALF, 0, 6},
+        {0, QROPE_INTERLEAVED, 1, 1},
+    };
+    for (size_t i = 0; i < sizeof v / sizeof v[0]; i++) {
+        float spread;
+        float d = synth_diff(v[i].bias, v[i].rope, v[i].tied, v[i].kv, &spread);
+        ck_assert_msg(d <= 1e-4f * (spread > 1 ? spread : 1), "variant %zu: diff %g", i, d);
+        ck_assert_float_gt(spread, 1.0f);
+    }
+}
+END_TEST
+
+/* Rotate-half and interleaved differ on the same weights (so each test above
+ * really exercises its convention). */
+START_TEST(test_rope_styles_differ)
+{
+    struct synth s;
+    struct fwd f;
+    struct qerr err = {0};
+    int n = 12;
+    float *a = malloc((size_t)n * 97 * sizeof(float)), *b = malloc((size_t)n * 97 * sizeof(float));
+    int *toks = random_tokens(n, 97, 2);
+    synth_build(&s, 0, QROPE_INTERLEAVED, 1, 2);
+    ck_assert_int_eq(fwd_init(&f, &s.m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    fwd_free(&f);
+    s.m.cfg.rope_style = QROPE_HALF;
+    ck_assert_int_eq(fwd_init(&f, &s.m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, b, NULL), 0);
+    ck_assert_float_eq(max_abs_diff(a, b, 97), 0.0f); /* position 0: no rotation */
+    ck_assert_float_gt(max_abs_diff(a, b, (size_t)n * 97), 1e-3f);
+    fwd_free(&f);
+    synth_free(&s);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
+START_TEST(test_flops)
+{
+    struct qconfig c = {.dim = 768, .hidden_dim = 2048, .n_layers = 12, .n_heads = 12,
+                        .n_kv_heads = 12, .head_dim = 64, .vocab_size = 32000};
+    double per_tok_w = 2.0 * 12 * (4 * 768.0 * 768 + 3 * 768.0 * 2048);
+    double fl = fwd_flops(&c, 1, 0);
+    ck_assert(fabs(fl - per_tok_w - 12 * 4.0 * 768) < 1.0);
+    ck_assert(fabs(fwd_flops(&c, 1, 1) - fl - 2.0 * 768 * 32000) < 1.0);
+}
+END_TEST
+
+static Suite *forward_suite(void)
+{
+    Suite *s = suite_create("forward");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_bad_args);
+    tcase_add_test(tc, test_ref_bin);
+    tcase_add_test(tc, test_ref_gguf);
+    tcase_add_test(tc, test_bin_vs_gguf);
+    tcase_add_test(tc, test_causal_and_from);
+    tcase_add_test(tc, test_overrides);
+    tcase_add_test(tc, test_hooks);
+    tcase_add_test(tc, test_synthetic_variants);
+    tcase_add_test(tc, test_rope_styles_differ);
+    tcase_add_test(tc, test_flops);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    return tu_run(forward_suite());
+}
