@@ -12,6 +12,10 @@
  *   absmax   max |x|;  absmax_over_std = absmax / std
  *   frac_k3, frac_k6   fraction of values with |x - mean| > k*std, k = 3, 6
  *   frac_abs           fraction with |x| > opts.abs_thresh
+ *            "> k*std" is tested as > k*std*(1 + STATS_KTOL): a value whose
+ *            distance is exactly k std in exact arithmetic (a lone outlier
+ *            among n = k^2 + 1 equal values sits at exactly k std) is then
+ *            not counted, whatever rounding the moments went through.
  * A constant array has std 0; skew, kurt and absmax_over_std are then
  * reported as 0 (not NaN) and `degenerate` is set.  n == 0 gives all zeros.
  * All accumulation is in double. */
@@ -20,6 +24,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#define STATS_KTOL 1e-12
 
 struct stats_opts {
     double abs_thresh;    /* |x| > abs_thresh counted in frac_abs (default 6.0,
@@ -59,7 +65,8 @@ void stats_per_channel(const float *x, size_t rows, size_t cols,
  * clamped into the end bins; non-finite skipped).  Log-magnitude: bin b
  * counts finite values with floor(log2|x|) == emin + b (b in [0, nbins));
  * |x| below 2^emin (including 0) falls in `below`, above the top bin is
- * clamped into the last. */
+ * clamped into the last.  Both zero `counts` (and *below) first; `below`
+ * may be NULL. */
 struct stats_hist {
     int nbins;
     double lo, hi;        /* linear range, or 2^emin .. 2^(emin+nbins) */
