@@ -714,5 +714,7 @@ int gguf_model_load(struct qmodel *m, const char *path, struct qerr *err)
                         (long long)emb->shape[0]);
     m->cfg.vocab_size = (int)emb->shape[0];
     m->cfg.tied_output = qmodel_get(m, -1, QR_OUTPUT) == NULL;
+    if (qmodel_get(m, 0, QR_ATTN_Q_BIAS))  /* a llama-arch export of a biased model */
+        m->cfg.has_qkv_bias = 1;
     return 0;
 }

@@ -1,0 +1,641 @@
+/* gguf_write: GGUF builder, atomic save, and model export. */
+#include "src/gguf_write.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/half.h"
+#include "src/model.h"
+
+struct wbuf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+struct wtensor {
+    char *name;
+    uint32_t type;
+    uint32_t ndim;
+    uint64_t ne[4];        /* innermost first */
+    uint64_t nelem, nbytes, offset;
+    const float *data;     /* borrowed, or */
+    gguf_fill_fn fill;     /* produced at save time, or */
+    void *ctx;
+    const void *raw;       /* raw bytes */
+};
+
+struct gguf_writer {
+    uint32_t version, alignment;
+    uint64_t n_kv;
+    struct wbuf kv;        /* serialized key/values */
+    struct wtensor *t;
+    uint64_t n_t, cap_t;
+    uint64_t data_size;
+    struct qerr err;       /* first error from an add call */
+};
+
+static const uint8_t vsize[GGUF_T__COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
+
+static int werr(struct gguf_writer *w, int code, const char *fmt, const char *arg)
+{
+    if (!w->err.code)
+        qerr_set(&w->err, code, fmt, arg);
+    return code;
+}
+
+static int put(struct gguf_writer *w, struct wbuf *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        size_t cap = b->cap ? b->cap : 4096;
+        while (cap < b->n + n)
+            cap *= 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (!p)
+            return werr(w, QERR_NOMEM, "out of memory building GGUF%s", "");
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+    return 0;
+}
+
+static int put_u32(struct gguf_writer *w, uint32_t v) { return put(w, &w->kv, &v, 4); }
+static int put_u64(struct gguf_writer *w, uint64_t v) { return put(w, &w->kv, &v, 8); }
+
+static int put_str(struct gguf_writer *w, const char *s, size_t n)
+{
+    return put_u64(w, n) || put(w, &w->kv, s, n) ? QERR_NOMEM : 0;
+}
+
+struct gguf_writer *gguf_writer_new(uint32_t version)
+{
+    struct gguf_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return NULL;
+    w->version = version;
+    w->alignment = 32;
+    if (version != 2 && version != 3)
+        werr(w, QERR_ARG, "GGUF version must be 2 or 3%s", "");
+    return w;
+}
+
+void gguf_writer_free(struct gguf_writer *w)
+{
+    if (!w)
+        return;
+    for (uint64_t i = 0; i < w->n_t; i++)
+        free(w->t[i].name);
+    free(w->t);
+    free(w->kv.p);
+    free(w);
+}
+
+static int key_head(struct gguf_writer *w, const char *key, enum gguf_vtype t)
+{
+    if (!key || !*key)
+        return werr(w, QERR_ARG, "empty metadata key%s", "");
+    if (put_str(w, key, strlen(key)) || put_u32(w, (uint32_t)t))
+        return QERR_NOMEM;
+    w->n_kv++;
+    return 0;
+}
+
+int gguf_writer_add_scalar(struct gguf_writer *w, const char *key, enum gguf_vtype t,
+                           const void *value)
+{
+    if ((unsigned)t >= GGUF_T__COUNT || !vsize[t])
+        return werr(w, QERR_ARG, "metadata key %s: not a scalar type", key);
+    if (key_head(w, key, t))
+        return QERR_ARG;
+    return put(w, &w->kv, value, vsize[t]);
+}
+
+int gguf_writer_add_u32(struct gguf_writer *w, const char *key, uint32_t v)
+{
+    return gguf_writer_add_scalar(w, key, GGUF_T_U32, &v);
+}
+
+int gguf_writer_add_i32(struct gguf_writer *w, const char *key, int32_t v)
+{
+    return gguf_writer_add_scalar(w, key, GGUF_T_I32, &v);
+}
+
+int gguf_writer_add_f32(struct gguf_writer *w, const char *key, float v)
+{
+    return gguf_writer_add_scalar(w, key, GGUF_T_F32, &v);
+}
+
+int gguf_writer_add_bool(struct gguf_writer *w, const char *key, int v)
+{
+    uint8_t b = v != 0;
+    return gguf_writer_add_scalar(w, key, GGUF_T_BOOL, &b);
+}
+
+int gguf_writer_add_str(struct gguf_writer *w, const char *key, const char *val)
+{
+    if (key_head(w, key, GGUF_T_STRING))
+        return QERR_ARG;
+    return put_str(w, val, strlen(val));
+}
+
+int gguf_writer_add_array(struct gguf_writer *w, const char *key, enum gguf_vtype et,
+                          const void *elems, uint64_t n)
+{
+    if ((unsigned)et >= GGUF_T__COUNT || !vsize[et])
+        return werr(w, QERR_ARG, "metadata key %s: array element type must be a scalar", key);
+    if (key_head(w, key, GGUF_T_ARRAY) || put_u32(w, (uint32_t)et) || put_u64(w, n))
+        return QERR_NOMEM;
+    return n ? put(w, &w->kv, elems, (size_t)(n * vsize[et])) : 0;
+}
+
+int gguf_writer_add_str_array(struct gguf_writer *w, const char *key, const char *const *strs,
+                              uint64_t n)
+{
+    if (key_head(w, key, GGUF_T_ARRAY) || put_u32(w, GGUF_T_STRING) || put_u64(w, n))
+        return QERR_NOMEM;
+    for (uint64_t i = 0; i < n; i++)
+        if (put_str(w, strs[i], strlen(strs[i])))
+            return QERR_NOMEM;
+    return 0;
+}
+
+/* Copy a parsed value: scalars are re-narrowed from the widened union,
+ * arrays copied from the source bytes. */
+int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv)
+{
+    if (put_str(w, kv->key.ptr, (size_t)kv->key.len) || put_u32(w, (uint32_t)kv->type))
+        return QERR_NOMEM;
+    w->n_kv++;
+    if (kv->type == GGUF_T_STRING)
+        return put_str(w, kv->v.s.ptr, (size_t)kv->v.s.len);
+    if (kv->type != GGUF_T_ARRAY) {
+        uint8_t b[8];
+        if (kv->type == GGUF_T_F32) {
+            float f = (float)kv->v.f;
+            memcpy(b, &f, 4);
+        } else {
+            memcpy(b, &kv->v.u, 8);  /* little endian: low bytes first */
+        }
+        return put(w, &w->kv, b, vsize[kv->type]);
+    }
+    if (put_u32(w, (uint32_t)kv->arr_type) || put_u64(w, kv->arr_n))
+        return QERR_NOMEM;
+    if (kv->arr_type != GGUF_T_STRING)
+        return put(w, &w->kv, kv->arr_data, (size_t)(kv->arr_n * vsize[kv->arr_type]));
+    for (uint64_t i = 0; i < kv->arr_n; i++)
+        if (put_str(w, kv->arr_strs[i].ptr, (size_t)kv->arr_strs[i].len))
+            return QERR_NOMEM;
+    return 0;
+}
+
+int gguf_writer_set_alignment(struct gguf_writer *w, uint32_t alignment)
+{
+    if (!alignment || (alignment & (alignment - 1)) || w->n_t)
+        return werr(w, QERR_ARG, "alignment must be a power of two, set before tensors%s", "");
+    w->alignment = alignment;
+    return alignment == 32 ? 0 : gguf_writer_add_u32(w, "general.alignment", alignment);
+}
+
+/* ---- tensors ---- */
+
+static struct wtensor *new_tensor(struct gguf_writer *w, const char *name, uint32_t type, int ndim,
+                                  const int64_t *shape)
+{
+    if (ndim < 1 || ndim > 4) {
+        werr(w, QERR_ARG, "tensor %s: 1..4 dimensions", name);
+        return NULL;
+    }
+    if (w->n_t == w->cap_t) {
+        uint64_t cap = w->cap_t ? 2 * w->cap_t : 64;
+        struct wtensor *t = realloc(w->t, (size_t)cap * sizeof *t);
+        if (!t) {
+            werr(w, QERR_NOMEM, "out of memory building GGUF%s", "");
+            return NULL;
+        }
+        w->t = t;
+        w->cap_t = cap;
+    }
+    struct wtensor *t = &w->t[w->n_t];
+    memset(t, 0, sizeof *t);
+    t->name = strdup(name);
+    t->type = type;
+    t->ndim = (uint32_t)ndim;
+    t->nelem = 1;
+    for (int d = 0; d < ndim; d++) {
+        t->ne[d] = (uint64_t)shape[ndim - 1 - d];
+        t->nelem *= t->ne[d];
+    }
+    if (!t->name) {
+        werr(w, QERR_NOMEM, "out of memory building GGUF%s", "");
+        return NULL;
+    }
+    w->n_t++;
+    return t;
+}
+
+static void place(struct gguf_writer *w, struct wtensor *t)
+{
+    t->offset = w->data_size;
+    w->data_size += (t->nbytes + w->alignment - 1) / w->alignment * w->alignment;
+}
+
+static int add_float_tensor(struct gguf_writer *w, const char *name, uint32_t type, int ndim,
+                            const int64_t *shape, const float *data, gguf_fill_fn fill, void *ctx)
+{
+    if (type != GGML_T_F32 && type != GGML_T_F16 && type != GGML_T_BF16)
+        return werr(w, QERR_ARG, "tensor %s: writer converts to F32, F16 or BF16 only", name);
+    struct wtensor *t = new_tensor(w, name, type, ndim, shape);
+    if (!t)
+        return QERR_ARG;
+    t->data = data;
+    t->fill = fill;
+    t->ctx = ctx;
+    t->nbytes = t->nelem * (type == GGML_T_F32 ? 4 : 2);
+    place(w, t);
+    return 0;
+}
+
+int gguf_writer_add_tensor(struct gguf_writer *w, const char *name, uint32_t ggml_type, int ndim,
+                           const int64_t *shape, const float *data)
+{
+    return add_float_tensor(w, name, ggml_type, ndim, shape, data, NULL, NULL);
+}
+
+int gguf_writer_add_tensor_fill(struct gguf_writer *w, const char *name, uint32_t ggml_type,
+                                int ndim, const int64_t *shape, gguf_fill_fn fill, void *ctx)
+{
+    return add_float_tensor(w, name, ggml_type, ndim, shape, NULL, fill, ctx);
+}
+
+int gguf_writer_add_tensor_raw(struct gguf_writer *w, const char *name, uint32_t ggml_type,
+                               int ndim, const int64_t *shape, const void *bytes, uint64_t nbytes)
+{
+    struct wtensor *t = new_tensor(w, name, ggml_type, ndim, shape);
+    if (!t)
+        return QERR_ARG;
+    t->raw = bytes;
+    t->nbytes = nbytes;
+    place(w, t);
+    return 0;
+}
+
+/* ---- saving ---- */
+
+static int wr(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
+
+static int pad(FILE *f, uint64_t n)
+{
+    static const uint8_t zero[64];
+    while (n) {
+        size_t k = n < sizeof zero ? (size_t)n : sizeof zero;
+        if (wr(f, zero, k))
+            return -1;
+        n -= k;
+    }
+    return 0;
+}
+
+static int write_head(struct gguf_writer *w, FILE *f)
+{
+    uint64_t counts[2] = {w->n_t, w->n_kv};
+    if (wr(f, "GGUF", 4) || wr(f, &w->version, 4) || wr(f, counts, 16) || wr(f, w->kv.p, w->kv.n))
+        return -1;
+    uint64_t pos = 24 + w->kv.n;
+    for (uint64_t i = 0; i < w->n_t; i++) {
+        const struct wtensor *t = &w->t[i];
+        uint64_t len = strlen(t->name);
+        if (wr(f, &len, 8) || wr(f, t->name, (size_t)len) || wr(f, &t->ndim, 4) ||
+            wr(f, t->ne, 8 * t->ndim) || wr(f, &t->type, 4) || wr(f, &t->offset, 8))
+            return -1;
+        pos += 8 + len + 4 + 8 * t->ndim + 4 + 8;
+    }
+    return pad(f, (w->alignment - pos % w->alignment) % w->alignment);
+}
+
+/* Convert and write floats in chunks. */
+static int write_floats(FILE *f, const float *x, uint64_t n, uint32_t type)
+{
+    if (type == GGML_T_F32)
+        return wr(f, x, (size_t)n * 4);
+    uint16_t buf[4096];
+    for (uint64_t i = 0; i < n;) {
+        size_t k = n - i < 4096 ? (size_t)(n - i) : 4096;
+        for (size_t j = 0; j < k; j++)
+            buf[j] = type == GGML_T_F16 ? f32_to_f16(x[i + j]) : f32_to_bf16(x[i + j]);
+        if (wr(f, buf, k * 2))
+            return -1;
+        i += k;
+    }
+    return 0;
+}
+
+static int write_tensor(struct gguf_writer *w, FILE *f, const struct wtensor *t, struct qerr *err)
+{
+    int rc = 0;
+    if (t->raw) {
+        rc = wr(f, t->raw, (size_t)t->nbytes);
+    } else if (t->data) {
+        rc = write_floats(f, t->data, t->nelem, t->type);
+    } else {
+        float *buf = malloc((size_t)t->nelem * sizeof *buf);
+        if (!buf)
+            return qerr_set(err, QERR_NOMEM, "tensor %s: out of memory", t->name);
+        if (t->fill(t->ctx, buf, (int64_t)t->nelem) < 0) {
+            free(buf);
+            return qerr_set(err, QERR_ARG, "tensor %s: data source failed", t->name);
+        }
+        rc = write_floats(f, buf, t->nelem, t->type);
+        free(buf);
+    }
+    if (!rc)
+        rc = pad(f, (w->alignment - t->nbytes % w->alignment) % w->alignment);
+    return rc ? qerr_set(err, QERR_IO, "write failed: %s", strerror(errno)) : 0;
+}
+
+static int write_all(struct gguf_writer *w, FILE *f, struct qerr *err)
+{
+    if (write_head(w, f))
+        return qerr_set(err, QERR_IO, "write failed: %s", strerror(errno));
+    for (uint64_t i = 0; i < w->n_t; i++) {
+        int rc = write_tensor(w, f, &w->t[i], err);
+        if (rc)
+            return rc;
+    }
+    if (fflush(f) || fsync(fileno(f)))
+        return qerr_set(err, QERR_IO, "write failed: %s", strerror(errno));
+    return 0;
+}
+
+int gguf_writer_save(struct gguf_writer *w, const char *path, struct qerr *err)
+{
+    if (w->err.code)
+        return qerr_set(err, w->err.code, "%s: %s", path, w->err.msg);
+    char tmp[PATH_MAX];
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
+        return qerr_set(err, QERR_ARG, "%s: path too long", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return qerr_set(err, QERR_IO, "%s: cannot create: %s", path, strerror(errno));
+    fchmod(fd, 0644);
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        unlink(tmp);
+        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    }
+    int rc = write_all(w, f, err);
+    if (fclose(f) && !rc)
+        rc = qerr_set(err, QERR_IO, "close failed: %s", strerror(errno));
+    if (!rc && rename(tmp, path))
+        rc = qerr_set(err, QERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+    if (rc) {
+        unlink(tmp);
+        return qerr_prefix(err, "%s: ", path);
+    }
+    return 0;
+}
+
+/* ---- Q/K row order ---- */
+
+void gguf_permute_qk(const float *src, float *dst, int n_head, int head_dim, int64_t cols)
+{
+    int half = head_dim / 2;
+    for (int h = 0; h < n_head; h++)
+        for (int i = 0; i < half; i++)
+            for (int j = 0; j < 2; j++)
+                memcpy(dst + ((int64_t)h * head_dim + 2 * i + j) * cols,
+                       src + ((int64_t)h * head_dim + j * half + i) * cols,
+                       (size_t)cols * sizeof *dst);
+}
+
+void gguf_unpermute_qk(const float *src, float *dst, int n_head, int head_dim, int64_t cols)
+{
+    int half = head_dim / 2;
+    for (int h = 0; h < n_head; h++)
+        for (int i = 0; i < half; i++)
+            for (int j = 0; j < 2; j++)
+                memcpy(dst + ((int64_t)h * head_dim + j * half + i) * cols,
+                       src + ((int64_t)h * head_dim + 2 * i + j) * cols,
+                       (size_t)cols * sizeof *dst);
+}
+
+/* ---- model export ---- */
+
+struct src_tensor {
+    struct qtensor *t;
+    int use_override;
+    int permute_heads;     /* >0: rotate-half -> interleaved, this many heads */
+    int head_dim;
+};
+
+static int fill_from_model(void *ctx, float *dst, int64_t n)
+{
+    struct src_tensor *s = ctx;
+    const float *x = s->use_override ? qtensor_f32(s->t) : qtensor_f32_orig(s->t);
+    if (!x)
+        return -1;
+    if (s->permute_heads > 0)
+        gguf_permute_qk(x, dst, s->permute_heads, s->head_dim, n / ((int64_t)s->permute_heads * s->head_dim));
+    else
+        memcpy(dst, x, (size_t)n * sizeof *dst);
+    return 0;
+}
+
+static void add_config(struct gguf_writer *w, const struct qmodel *m)
+{
+    const struct qconfig *c = &m->cfg;
+    char name[256];
+    snprintf(name, sizeof name, "%s", m->path);
+    gguf_writer_add_str(w, "general.architecture", "llama");
+    gguf_writer_add_str(w, "general.name", basename(name));
+    gguf_writer_add_u32(w, "general.file_type", 0);  /* LLAMA_FTYPE_ALL_F32 */
+    gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
+    gguf_writer_add_u32(w, "llama.context_length", (uint32_t)c->ctx_len);
+    gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)c->dim);
+    gguf_writer_add_u32(w, "llama.feed_forward_length", (uint32_t)c->hidden_dim);
+    gguf_writer_add_u32(w, "llama.block_count", (uint32_t)c->n_layers);
+    gguf_writer_add_u32(w, "llama.attention.head_count", (uint32_t)c->n_heads);
+    gguf_writer_add_u32(w, "llama.attention.head_count_kv", (uint32_t)c->n_kv_heads);
+    gguf_writer_add_u32(w, "llama.rope.dimension_count", (uint32_t)c->head_dim);
+    if (c->head_dim * c->n_heads != c->dim) {
+        gguf_writer_add_u32(w, "llama.attention.key_length", (uint32_t)c->head_dim);
+        gguf_writer_add_u32(w, "llama.attention.value_length", (uint32_t)c->head_dim);
+    }
+    gguf_writer_add_f32(w, "llama.rope.freq_base", c->rope_theta);
+    gguf_writer_add_f32(w, "llama.attention.layer_norm_rms_epsilon", c->norm_eps);
+}
+
+/* llama2.c tokenizer.bin: i32 max_len, then per token {f32 score, i32 len,
+ * bytes}.  Converted as llama.cpp's convert-llama2c-to-ggml does: <unk>,
+ * <s>, </s> as unknown/control, <0xXX> as byte tokens, ' ' -> U+2581. */
+static int add_llama2c_vocab(struct gguf_writer *w, const struct qmodel *m, struct qerr *err);
+
+static void add_tokenizer(struct gguf_writer *w, const struct qmodel *m, struct qerr *err)
+{
+    if (m->gguf) {
+        for (uint64_t i = 0; i < m->gguf->n_kv; i++) {
+            struct gguf_str k = m->gguf->kv[i].key;
+            if (k.len > 10 && !memcmp(k.ptr, "tokenizer.", 10))
+                gguf_writer_copy_kv(w, &m->gguf->kv[i]);
+        }
+    } else if (m->format == QF_LLAMA2C && m->tokenizer_path) {
+        add_llama2c_vocab(w, m, err);
+    }
+}
+
+/* GGUF name of a canonical tensor name; 0 to skip the tensor. */
+static int gguf_name(const struct qmodel *m, const struct qtensor *t, char *out, size_t cap)
+{
+    if (t->role == QR_OTHER) {
+        if (m->format != QF_GGUF)
+            return 0;  /* e.g. HF rotary inv_freq buffers: recomputed */
+        snprintf(out, cap, "%s", t->src_name);
+        return 1;
+    }
+    size_t n = strlen(t->name);
+    if (t->role == QR_ATTN_Q_BIAS || t->role == QR_ATTN_K_BIAS || t->role == QR_ATTN_V_BIAS)
+        snprintf(out, cap, "%.*s.bias", (int)(n - 5), t->name);
+    else
+        snprintf(out, cap, "%s.weight", t->name);
+    return 1;
+}
+
+static int add_model_tensors(struct gguf_writer *w, struct qmodel *m, struct src_tensor *src,
+                             int use_overrides)
+{
+    const struct qconfig *c = &m->cfg;
+    for (int i = 0; i < m->n_tensors; i++) {
+        struct qtensor *t = &m->tensors[i];
+        char name[QM_NAME_MAX + 16];
+        if (!gguf_name(m, t, name, sizeof name))
+            continue;
+        src[i] = (struct src_tensor){t, use_overrides, 0, c->head_dim};
+        if (c->rope_style == QROPE_HALF) {
+            if (t->role == QR_ATTN_Q || t->role == QR_ATTN_Q_BIAS)
+                src[i].permute_heads = c->n_heads;
+            if (t->role == QR_ATTN_K || t->role == QR_ATTN_K_BIAS)
+                src[i].permute_heads = c->n_kv_heads;
+        }
+        if (gguf_writer_add_tensor_fill(w, name, GGML_T_F32, t->ndim, t->shape, fill_from_model,
+                                        &src[i]))
+            return -1;
+    }
+    return 0;
+}
+
+int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, struct qerr *err)
+{
+    struct gguf_writer *w = gguf_writer_new(3);
+    struct src_tensor *src = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *src);
+    if (!w || !src) {
+        gguf_writer_free(w);
+        free(src);
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    }
+    qerr_clear(err);
+    add_config(w, m);
+    add_tokenizer(w, m, err);
+    int rc = err && err->code ? err->code : 0;
+    if (!rc)
+        add_model_tensors(w, m, src, use_overrides);
+    if (!rc)
+        rc = gguf_writer_save(w, path, err);
+    gguf_writer_free(w);
+    free(src);
+    return rc;
+}
+
+/* ---- llama2.c vocabulary ---- */
+
+struct l2c_vocab {
+    char **text;
+    float *score;
+    int32_t *type;
+    int n;
+};
+
+static void l2c_vocab_free(struct l2c_vocab *v)
+{
+    for (int i = 0; v->text && i < v->n; i++)
+        free(v->text[i]);
+    free(v->text);
+    free(v->score);
+    free(v->type);
+}
+
+/* One token: ' ' -> "\xe2\x96\x81", special ids renamed, byte tokens typed. */
+static char *l2c_token(int id, const char *s, int32_t len, int32_t *type)
+{
+    static const char *const special[3] = {"<unk>", "<s>", "</s>"};
+    if (id < 3) {
+        *type = id == 0 ? 2 : 3;  /* UNKNOWN, CONTROL */
+        return strdup(special[id]);
+    }
+    *type = len == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' ? 6 : 1;  /* BYTE : NORMAL */
+    char *out = malloc((size_t)len * 3 + 1), *o = out;
+    if (!out)
+        return NULL;
+    for (int32_t i = 0; i < len; i++) {
+        if (s[i] == ' ') {
+            memcpy(o, "\xe2\x96\x81", 3);
+            o += 3;
+        } else {
+            *o++ = s[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+static int l2c_vocab_read(struct l2c_vocab *v, const char *path, int n, struct qerr *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    v->n = n;
+    v->text = calloc((size_t)n, sizeof *v->text);
+    v->score = calloc((size_t)n, sizeof *v->score);
+    v->type = calloc((size_t)n, sizeof *v->type);
+    int32_t maxlen, len;
+    int rc = !v->text || !v->score || !v->type ? qerr_set(err, QERR_NOMEM, "out of memory") : 0;
+    if (!rc && fread(&maxlen, 4, 1, f) != 1)
+        rc = qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length: file too short", path);
+    char buf[1024];
+    for (int i = 0; i < n && !rc; i++) {
+        long at = ftell(f);
+        if (fread(&v->score[i], 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1 || len < 0 ||
+            len >= (int32_t)sizeof buf || fread(buf, 1, (size_t)len, f) != (size_t)len)
+            rc = qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: truncated or bad length",
+                          path, at, i);
+        else if (!(v->text[i] = l2c_token(i, buf, len, &v->type[i])))
+            rc = qerr_set(err, QERR_NOMEM, "out of memory");
+    }
+    fclose(f);
+    return rc;
+}
+
+static int add_llama2c_vocab(struct gguf_writer *w, const struct qmodel *m, struct qerr *err)
+{
+    struct l2c_vocab v = {0};
+    int rc = l2c_vocab_read(&v, m->tokenizer_path, m->cfg.vocab_size, err);
+    if (!rc) {
+        gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
+        gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", (const char *const *)v.text,
+                                  (uint64_t)v.n);
+        gguf_writer_add_array(w, "tokenizer.ggml.scores", GGUF_T_F32, v.score, (uint64_t)v.n);
+        gguf_writer_add_array(w, "tokenizer.ggml.token_type", GGUF_T_I32, v.type, (uint64_t)v.n);
+        gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
+        gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
+        gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    }
+    l2c_vocab_free(&v);
+    return rc;
+}
