@@ -1,0 +1,128 @@
+/* keys: the key table.  Order matters: the first match wins, and the help
+ * overlay and README list print rows in this order. */
+#include "ui/keys.h"
+
+#include <string.h>
+
+#define ALL UVM_ALL
+#define L UVM(UV_LAYERS)
+#define T UVM(UV_TENSOR)
+#define Q UVM(UV_QUANT)
+#define R UVM(UV_RUNS)
+#define C UVM(UV_CORR)
+#define LISTS (L | R | C)
+
+const struct ui_key ui_keys[] = {
+    {'q', "q", ALL, UA_QUIT, "quit (asks nothing; the session file is already saved)", "quit"},
+    {'?', "?", ALL, UA_HELP, "show / hide this help", "help"},
+    {UIK_TAB, "Tab", ALL, UA_NEXT_VIEW, "next view", NULL},
+    {UIK_BTAB, "S-Tab", ALL, UA_PREV_VIEW, "previous view", NULL},
+    {'1', "1", ALL, UA_VIEW_LAYERS, "Layers view: every tensor with its statistics", NULL},
+    {'2', "2", ALL, UA_VIEW_TENSOR, "Tensor view: statistics, histogram, outlier map", NULL},
+    {'3', "3", ALL, UA_VIEW_QUANT, "Quant view: live quantization of the selected tensor", NULL},
+    {'4', "4", ALL, UA_VIEW_RUNS, "Runs view: perplexity of every configuration", NULL},
+    {'5', "5", ALL, UA_VIEW_CORR, "Correlation view: results store scatter / table", NULL},
+    {UIK_UP, "Up", ALL, UA_UP, "move up (pan up in maps)", NULL},
+    {'k', "k", ALL, UA_UP, "move up (pan up in maps)", NULL},
+    {UIK_DOWN, "Down", ALL, UA_DOWN, "move down (pan down in maps)", NULL},
+    {'j', "j", ALL, UA_DOWN, "move down (pan down in maps)", NULL},
+    {UIK_PPAGE, "PgUp", ALL, UA_PGUP, "page up", NULL},
+    {UIK_NPAGE, "PgDn", ALL, UA_PGDN, "page down", NULL},
+    {UIK_HOME, "Home", ALL, UA_HOME, "first row / top-left of the map", NULL},
+    {UIK_END, "End", ALL, UA_END, "last row", NULL},
+    {UIK_LEFT, "Left", T | Q, UA_LEFT, "pan left", NULL},
+    {'h', "h", T | Q, UA_LEFT, "pan left", NULL},
+    {UIK_RIGHT, "Right", T | Q, UA_RIGHT, "pan right", NULL},
+    {'l', "l", T | Q, UA_RIGHT, "pan right", NULL},
+    {UIK_ENTER, "Enter", L, UA_OPEN, "open the selected tensor", "open"},
+    {'\r', "Enter", L, UA_OPEN, "open the selected tensor", NULL},
+    {UIK_ESC, "Esc", T | Q, UA_BACK, "back to the Layers view", NULL},
+    {0407, "Backspace", T | Q, UA_BACK, "back to the Layers view", NULL},
+    {'s', "s", LISTS, UA_SORT_NEXT, "sort by the next column", "sort"},
+    {'S', "S", LISTS, UA_SORT_PREV, "sort by the previous column", NULL},
+    {'r', "r", LISTS, UA_SORT_REV, "reverse the sort order", "reverse"},
+    {'f', "f", L | R, UA_FILTER, "filter rows by name (substring; empty clears)", "filter"},
+    {'/', "/", L | R, UA_SEARCH, "jump to the next row whose name contains text", "jump"},
+    {'n', "n", L | R, UA_SEARCH_NEXT, "repeat the last jump", NULL},
+    {'+', "+", T | Q, UA_ZOOM_IN, "zoom in on the map (down to single values)", "zoom"},
+    {'=', "=", T | Q, UA_ZOOM_IN, "zoom in on the map", NULL},
+    {'-', "-", T | Q, UA_ZOOM_OUT, "zoom out on the map", "out"},
+    {']', "]", T | Q, UA_MARK_K_UP, "raise k of the k*std outlier mark", NULL},
+    {'[', "[", T | Q, UA_MARK_K_DOWN, "lower k of the k*std outlier mark", NULL},
+    {'p', "p", T, UA_PROFILE, "per-channel AbsMax profile: rows / columns / off", "profile"},
+    {'w', "w", T, UA_ACT_MAP, "weights / activation token x channel map", NULL},
+    {'m', "m", T | Q, UA_METHOD_NEXT, "next quantization method", "method"},
+    {'b', "b", T | Q, UA_BITS_UP, "one more bit", "bits+"},
+    {'B', "B", T | Q, UA_BITS_DOWN, "one bit fewer", "bits-"},
+    {'g', "g", T | Q, UA_GROUP_NEXT, "next group size (per-row, 32, 64, 128, 256)", "group"},
+    {'a', "a", T | Q, UA_SYM_TOGGLE, "symmetric / asymmetric", "sym/asym"},
+    {'o', "o", T | Q, UA_OPTION_NEXT, "cycle the method's option", NULL},
+    {'A', "A", T | Q | R, UA_APPLY_ALL, "apply this config to all layers, run perplexity", "all+PPL"},
+    {'P', "P", L | R, UA_BASELINE, "run the float baseline perplexity", "baseline"},
+    {'C', "C", L | T, UA_CALIBRATE, "calibration pass: activation statistics", "calib"},
+    {'c', "c", ALL, UA_CANCEL, "cancel the running job", NULL},
+    {'v', "v", R, UA_RUNS_MODE, "table / bar chart / size-vs-PPL plot", "chart"},
+    {'e', "e", R, UA_EXPORT, "export runs to qlens-runs.{json,csv,md}", "export"},
+    {'d', "d", R, UA_DELETE_RUN, "delete the selected run", NULL},
+    {'x', "x", C, UA_CORR_X, "next X variable", "X"},
+    {'y', "y", C, UA_CORR_Y, "next Y variable", "Y"},
+    {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
+    {'F', "F", C, UA_CORR_FILTER, "cycle the model-family filter", "family"},
+    {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
+    {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
+};
+const int ui_n_keys = sizeof ui_keys / sizeof ui_keys[0];
+
+enum ui_act ui_key_lookup(int key, enum ui_view view)
+{
+    for (int i = 0; i < ui_n_keys; i++)
+        if (ui_keys[i].key == key && (ui_keys[i].views & UVM(view)))
+            return ui_keys[i].act;
+    return UA_NONE;
+}
+
+static const char *const view_names[UV__COUNT] = {"Layers", "Tensor", "Quant", "Runs",
+                                                 "Correlation"};
+
+const char *ui_view_name(enum ui_view v)
+{
+    return (unsigned)v < UV__COUNT ? view_names[v] : "?";
+}
+
+static void views_str(unsigned mask, char *buf, size_t cap)
+{
+    if (mask == UVM_ALL) {
+        snprintf(buf, cap, "all");
+        return;
+    }
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int v = 0; v < UV__COUNT && o < cap; v++)
+        if (mask & UVM(v))
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", view_names[v]);
+}
+
+/* Keys with the same action, views and help are merged into one row
+ * ("Up, k"), so the list stays short. */
+void ui_keys_print_markdown(FILE *f)
+{
+    fprintf(f, "| Key | Views | Action |\n|---|---|---|\n");
+    for (int i = 0; i < ui_n_keys; i++) {
+        const struct ui_key *k = &ui_keys[i];
+        int dup = 0;
+        for (int j = 0; j < i && !dup; j++)
+            dup = ui_keys[j].act == k->act && ui_keys[j].views == k->views &&
+                  !strcmp(ui_keys[j].help, k->help);
+        if (dup)
+            continue;
+        char names[64], views[96];
+        size_t o = (size_t)snprintf(names, sizeof names, "`%s`", k->name);
+        for (int j = i + 1; j < ui_n_keys; j++)
+            if (ui_keys[j].act == k->act && ui_keys[j].views == k->views &&
+                !strcmp(ui_keys[j].help, k->help) && strcmp(ui_keys[j].name, k->name) &&
+                o < sizeof names)
+                o += (size_t)snprintf(names + o, sizeof names - o, ", `%s`", ui_keys[j].name);
+        views_str(k->views, views, sizeof views);
+        fprintf(f, "| %s | %s | %s |\n", names, views, k->help);
+    }
+}

@@ -1,0 +1,26 @@
+/* tui: the dashboard entry points (called from src/main.c only). */
+#ifndef QLENS_UI_TUI_H
+#define QLENS_UI_TUI_H
+
+#include <stdio.h>
+
+/* Open the dashboard on a model (NULL: $QLENS_MODEL, else the bundled
+ * stories260K) and run until the user quits.  Returns a process exit code
+ * (src/cli.h).  The terminal is restored on every exit path. */
+int tui_main(const char *model_arg);
+
+/* `qlens --print-keys`: the key list (Markdown) from the one key table. */
+int tui_print_keys(FILE *f);
+
+/* For the key-replay benchmark and tests: a dashboard on an already
+ * initialised curses screen (newterm), stepping one key at a time. */
+struct tui;
+struct tui *tui_open(const char *model_path, char *errbuf, int errcap);
+void tui_close(struct tui *t);
+/* Handle one key (curses key code) and redraw; returns 0 while running,
+ * 1 once the user quit. */
+int tui_step(struct tui *t, int key);
+/* Redraw the whole screen into curses' buffer and refresh. */
+void tui_draw(struct tui *t);
+
+#endif

@@ -1,0 +1,149 @@
+/* view_layers: the table of every tensor (rows from ui/vm_layers.c). */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+
+/* Columns that fit in width w (the name column shrinks first). */
+static int fit_cols(const struct vm_layers *v, int w, int *name_w)
+{
+    int n = vm_layers_ncols(v), used = 0, k;
+    *name_w = vl_cols[VL_NAME].width;
+    for (k = 0; k < n; k++) {
+        int cw = k == VL_NAME ? *name_w : vl_cols[k].width;
+        if (used + cw + 1 > w)
+            break;
+        used += cw + 1;
+    }
+    if (k == n && w - used > 0)
+        *name_w += (w - used) / 2 > 12 ? 12 : (w - used) / 2;
+    return k < 1 ? 1 : k;
+}
+
+static void draw_header(const struct vm_layers *v, int y, int ncols, int name_w, int w)
+{
+    draw_fill(y, 0, w, A_BOLD | A_UNDERLINE);
+    int x = 0;
+    for (int k = 0; k < ncols; k++) {
+        int cw = k == VL_NAME ? name_w : vl_cols[k].width;
+        char title[32];
+        const char *arrow = k == v->sort_col ? (v->sort_desc ? "v" : "^") : "";
+        snprintf(title, sizeof title, "%s%s", vl_cols[k].title, arrow);
+        int len = (int)strlen(title);
+        int off = vl_cols[k].right && len < cw ? cw - len : 0;
+        draw_text(y, x + off, cw, title, A_BOLD | A_UNDERLINE);
+        x += cw + 1;
+    }
+}
+
+static void draw_row(const struct tui *t, int i, int y, int ncols, int name_w)
+{
+    const struct vm_layers *v = &t->lay;
+    const struct vl_row *r = &v->rows[v->vis[i]];
+    int sel = i == v->sel;
+    int attr = sel ? draw_attr(DP_SEL) : draw_difficulty_attr(r->difficulty);
+    if (sel)
+        draw_fill(y, 0, t->w, attr);
+    int x = 0;
+    for (int k = 0; k < ncols; k++) {
+        int cw = k == VL_NAME ? name_w : vl_cols[k].width;
+        char cell[64];
+        vm_layers_cell(v, i, k, cell, sizeof cell);
+        int len = (int)strlen(cell);
+        int off = vl_cols[k].right && len < cw ? cw - len : 0;
+        draw_text(y, x + off, cw, cell, attr);
+        x += cw + 1;
+    }
+}
+
+static void draw_legend(const struct tui *t, int y)
+{
+    int x = draw_text(y, 0, t->w, "kurtosis: ", A_NORMAL);
+    x += draw_text(y, x, t->w - x, "<4 easy ", draw_difficulty_attr(0));
+    x += draw_text(y, x, t->w - x, "4-10 moderate ", draw_difficulty_attr(1));
+    x += draw_text(y, x, t->w - x, "10-50 hard ", draw_difficulty_attr(2));
+    x += draw_text(y, x, t->w - x, ">=50 extreme ", draw_difficulty_attr(3));
+    x += draw_text(y, x, t->w - x, "not quantized", draw_difficulty_attr(-1));
+    if (t->lay.filter[0])
+        draw_textf(y, x, t->w - x, A_BOLD, "  filter \"%s\": %d of %d", t->lay.filter,
+                   t->lay.n_vis, t->lay.n_rows);
+}
+
+void view_layers_draw(struct tui *t, int y0, int h)
+{
+    struct vm_layers *v = &t->lay;
+    int name_w, ncols = fit_cols(v, t->w, &name_w);
+    draw_header(v, y0, ncols, name_w, t->w);
+    int rows = h - 2;
+    t->list_y0 = y0 + 1;
+    t->list_h = rows;
+    vm_layers_move(v, 0, rows); /* keep the selection visible after a resize */
+    for (int k = 0; k < rows && v->top + k < v->n_vis; k++)
+        draw_row(t, v->top + k, y0 + 1 + k, ncols, name_w);
+    if (v->n_vis == 0)
+        draw_text(y0 + 1, 1, t->w - 1, "(no tensor matches the filter; f then Enter clears it)",
+                  A_BOLD);
+    draw_legend(t, y0 + h - 1);
+}
+
+static void open_selected(struct tui *t)
+{
+    const struct vl_row *r = vm_layers_selected(&t->lay);
+    if (!r)
+        return;
+    tui_select_tensor(t, r->tensor);
+    t->view = UV_TENSOR;
+}
+
+int view_layers_act(struct tui *t, enum ui_act a)
+{
+    struct vm_layers *v = &t->lay;
+    int page = t->list_h > 1 ? t->list_h : 10;
+    int ncols = vm_layers_ncols(v);
+    switch (a) {
+    case UA_UP: vm_layers_move(v, -1, page); break;
+    case UA_DOWN: vm_layers_move(v, 1, page); break;
+    case UA_PGUP: vm_layers_move(v, -page, page); break;
+    case UA_PGDN: vm_layers_move(v, page, page); break;
+    case UA_HOME: vm_layers_move(v, -v->n_vis, page); break;
+    case UA_END: vm_layers_move(v, v->n_vis, page); break;
+    case UA_OPEN: open_selected(t); return 1;
+    case UA_SORT_NEXT:
+    case UA_SORT_PREV: {
+        int c = (v->sort_col + (a == UA_SORT_NEXT ? 1 : ncols - 1)) % ncols;
+        /* Numbers sort largest first: that is where the trouble is. */
+        vm_layers_sort(v, c, c >= VL_STD);
+        tui_msg(t, 0, "sorted by %s", vl_cols[c].title);
+        break;
+    }
+    case UA_SORT_REV: vm_layers_sort(v, v->sort_col, !v->sort_desc); break;
+    case UA_SEARCH_NEXT:
+        if (!vm_layers_search(v, v->search))
+            tui_msg(t, 1, "no tensor name contains \"%s\"", v->search);
+        break;
+    default: return 0;
+    }
+    vm_layers_move(v, 0, page);
+    const struct vl_row *r = vm_layers_selected(v);
+    if (r)
+        tui_select_tensor(t, r->tensor);
+    return 1;
+}
+
+void view_layers_click(struct tui *t, int row, int dbl)
+{
+    struct vm_layers *v = &t->lay;
+    int i = v->top + row;
+    if (i < 0 || i >= v->n_vis)
+        return;
+    int was = v->sel;
+    vm_layers_move(v, i - v->sel, t->list_h);
+    const struct vl_row *r = vm_layers_selected(v);
+    if (r)
+        tui_select_tensor(t, r->tensor);
+    if (dbl || was == i) /* a second click on the selected row opens it */
+        open_selected(t);
+}

@@ -1,0 +1,225 @@
+/* view_tensor: statistics, outlier map, histogram with the quantizer grid,
+ * per-channel AbsMax profile, activation map (after calibration).
+ * Numbers come from ui/vm_map.c, ui/vm_hist.c and the layer rows. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_ext.h"
+
+static const struct vl_row *row_of(const struct tui *t, int ti)
+{
+    for (int i = 0; i < t->lay.n_rows; i++)
+        if (t->lay.rows[i].tensor == ti)
+            return &t->lay.rows[i];
+    return NULL;
+}
+
+static void draw_stats(const struct tui *t, int y, const struct qtensor *qt, const struct stats *s)
+{
+    char shape[64];
+    size_t o = 0;
+    for (int d = 0; d < qt->ndim; d++)
+        o += (size_t)snprintf(shape + o, sizeof shape - o, d ? "x%lld" : "%lld",
+                              (long long)qt->shape[d]);
+    draw_textf(y, 0, t->w, A_BOLD, "%s  %s %s  n=%llu%s", qt->name, shape, qdtype_name(qt->dtype),
+               (unsigned long long)s->n,
+               s->n_nonfinite ? "  NON-FINITE VALUES PRESENT" : "");
+    draw_textf(y + 1, 0, t->w, A_NORMAL,
+               "mean %.4g  std %.4g  min %.4g  max %.4g  AbsMax %.4g  AbsMax/std %.3g",
+               s->mean, s->std, s->min, s->max, s->absmax, s->absmax_over_std);
+    draw_textf(y + 2, 0, t->w, A_NORMAL,
+               "kurt %.4g (excess %.4g)  skew %.3g  >3sd %.3f%%  >6sd %.4f%%  |x|>%g %.4f%%",
+               s->kurt, s->exkurt, s->skew, 100 * s->frac_k3, 100 * s->frac_k6, s->abs_thresh,
+               100 * s->frac_abs);
+}
+
+/* The map: one or two heat cells per character. */
+static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
+{
+    struct vm_map *mp = &t->map;
+    int rpc = draw_heat_rows_per_char();
+    if (mp->gw != cols || mp->gh != rows * rpc)
+        vm_map_layout(mp, cols, rows * rpc);
+    int nl = draw.nlev;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            if (rpc == 2) {
+                float a = mp->cell[(2 * r) * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
+                int cur = vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c);
+                draw_heat2(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
+                           vm_map_level(mp, b, nl), b > mp->mark, cur);
+            } else {
+                float a = mp->cell[r * mp->gw + c];
+                draw_heat1(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
+                           vm_map_is_cursor(mp, r, c));
+            }
+        }
+}
+
+static void draw_map_info(struct tui *t, int y, const char *what)
+{
+    struct vm_map *mp = &t->map;
+    char cur[160];
+    vm_map_cursor_text(mp, cur, sizeof cur);
+    draw_textf(y, 0, t->w, A_NORMAL,
+               "%s %lldx%lld, %lldx%lld per cell, log colour %.3g..%.3g, %s > %g*std = %.3g | %s",
+               what, (long long)mp->rows, (long long)mp->cols, (long long)mp->bh,
+               (long long)mp->bw, mp->lo, mp->hi, draw.theme == DT_MONO ? "X" : "red",
+               t->mark_k, mp->mark, cur);
+}
+
+static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s, int nbins)
+{
+    const float *x = qtensor_f32_orig(qt);
+    if (!x)
+        return;
+    double a = s->absmax > 0 ? s->absmax : 1;
+    if (t->hist.nbins != nbins || t->hist.lo != -a || t->hist.hi != a)
+        vm_hist_build(&t->hist, x, (size_t)qt->nelem, -a, a, nbins);
+    float lev[512];
+    int n = tui_ext_grid(t, s, lev, 512);
+    vm_hist_set_grid(&t->hist, lev, n);
+}
+
+/* Bars of h rows (eighths), grid points as marks on the axis row. */
+void view_draw_hist(struct tui *t, const struct vm_hist *hs, int y0, int h, int w,
+                    const char *title)
+{
+    draw_textf(y0, 0, w, A_BOLD, "%s", title);
+    int maxh8 = (h - 2) * 8, ybot = y0 + h - 2;
+    for (int b = 0; b < hs->nbins && b < w; b++) {
+        int hh = vm_hist_height(hs, b, maxh8);
+        draw_vbar(ybot, b, hh, draw_attr(hs->grid[b] ? DP_GRID : DP_PLOT));
+        if (hs->grid[b])
+            draw_text(ybot + 1, b, 1, draw.utf8 ? "\u2534" : "|", draw_attr(DP_GRID));
+    }
+    char lo[32], hi[32];
+    snprintf(lo, sizeof lo, "%.3g", hs->lo);
+    snprintf(hi, sizeof hi, "%.3g", hs->hi);
+    draw_text(ybot + 1, 0, w, lo, A_DIM);
+    draw_text(ybot + 1, w - (int)strlen(hi), (int)strlen(hi), hi, A_DIM);
+}
+
+static void ensure_profile(struct tui *t, struct qtensor *qt)
+{
+    if (t->prof && t->prof_ti == t->ti && t->prof_for == t->prof_mode)
+        return;
+    const float *x = qtensor_f32_orig(qt);
+    int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
+    int64_t n = t->prof_mode == 1 ? rows : cols;
+    float *p = realloc(t->prof, (size_t)(n > 0 ? n : 1) * sizeof *p);
+    if (!p || !x)
+        return;
+    t->prof = p;
+    t->prof_n = n;
+    if (t->prof_mode == 1)
+        vm_absmax_rows(x, rows, cols, p);
+    else
+        vm_absmax_cols(x, rows, cols, p);
+    t->prof_ti = t->ti;
+    t->prof_for = t->prof_mode;
+}
+
+/* AbsMax per channel, max-pooled to the width (peaks survive). */
+static void draw_profile(struct tui *t, struct qtensor *qt, int y0, int h, int w)
+{
+    ensure_profile(t, qt);
+    if (!t->prof || w < 1)
+        return;
+    float pool[1024];
+    int m = w < 1024 ? w : 1024;
+    if (t->prof_n < m)
+        m = (int)t->prof_n;
+    vm_maxpool(t->prof, t->prof_n, pool, m);
+    float mx = 0;
+    for (int i = 0; i < m; i++)
+        mx = pool[i] > mx ? pool[i] : mx;
+    draw_textf(y0, 0, w, A_BOLD, "AbsMax per %s (%lld channels, max-pooled to %d columns; top %.4g)",
+               t->prof_mode == 1 ? "row (output channel)" : "column (input channel)",
+               (long long)t->prof_n, m, mx);
+    int maxh8 = (h - 1) * 8;
+    for (int i = 0; i < m; i++) {
+        int hh = mx > 0 ? (int)lround(pool[i] / mx * maxh8) : 0;
+        int hot = pool[i] > t->mark_k * (row_of(t, t->ti) ? row_of(t, t->ti)->st.std : 0);
+        draw_vbar(y0 + h - 1, i, hh, draw_attr(hot ? DP_MARK : DP_PLOT));
+    }
+}
+
+void view_tensor_draw(struct tui *t, int y0, int h)
+{
+    if (t->ti < 0) {
+        draw_text(y0, 0, t->w, "no tensor selected", A_BOLD);
+        return;
+    }
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    const struct vl_row *r = row_of(t, t->ti);
+    draw_stats(t, y0, qt, &r->st);
+    int hist_h = h >= 24 ? 9 : h >= 16 ? 6 : 4;
+    int map_rows = h - 3 - 1 - hist_h;
+    const char *what = "weights";
+    if (t->act_map && tui_ext_act_matrix(t, &t->map))
+        what = "activations (token x channel)";
+    else if (t->map.x != qtensor_f32_orig(qt)) {
+        vm_map_set(&t->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
+        t->map.gw = 0;
+    }
+    t->map.mark = t->mark_k * (t->act_map ? tui_ext_act_std(t) : r->st.std);
+    if (map_rows >= 1) {
+        draw_map(t, y0 + 3, 0, map_rows, t->w);
+        draw_map_info(t, y0 + 3 + map_rows, what);
+    }
+    int yh = y0 + h - hist_h;
+    if (t->prof_mode) {
+        draw_profile(t, qt, yh, hist_h, t->w);
+    } else {
+        ensure_hist(t, qt, &r->st, t->w);
+        char title[160];
+        tui_ext_grid_title(t, title, sizeof title);
+        view_draw_hist(t, &t->hist, yh, hist_h, t->w, title);
+    }
+}
+
+int view_tensor_act(struct tui *t, enum ui_act a)
+{
+    struct vm_map *mp = &t->map;
+    int page = mp->gh > 2 ? mp->gh / 2 : 1;
+    switch (a) {
+    case UA_UP: vm_map_move(mp, -1, 0); return 1;
+    case UA_DOWN: vm_map_move(mp, 1, 0); return 1;
+    case UA_LEFT: vm_map_move(mp, 0, -1); return 1;
+    case UA_RIGHT: vm_map_move(mp, 0, 1); return 1;
+    case UA_PGUP: vm_map_move(mp, -page, 0); return 1;
+    case UA_PGDN: vm_map_move(mp, page, 0); return 1;
+    case UA_HOME: mp->cur_r = mp->cur_c = 0; vm_map_move(mp, 0, 0); return 1;
+    case UA_END: mp->cur_r = mp->rows; mp->cur_c = mp->cols; vm_map_move(mp, 0, 0); return 1;
+    case UA_ZOOM_IN: vm_map_zoom(mp, 1); return 1;
+    case UA_ZOOM_OUT: vm_map_zoom(mp, -1); return 1;
+    case UA_MARK_K_UP: t->mark_k += 1; return 1;
+    case UA_MARK_K_DOWN: if (t->mark_k > 1) t->mark_k -= 1; return 1;
+    case UA_PROFILE: t->prof_mode = (t->prof_mode + 1) % 3; return 1;
+    case UA_BACK: t->view = UV_LAYERS; return 1;
+    case UA_ACT_MAP:
+        t->act_map = !t->act_map;
+        t->map.gw = 0;
+        if (t->act_map && !tui_ext_act_matrix(t, mp)) {
+            t->act_map = 0;
+            tui_msg(t, 1, "no activations for this tensor yet: C runs a calibration pass");
+        }
+        return 1;
+    default: return tui_ext_tensor_act(t, a);
+    }
+}
+
+void view_tensor_free(struct tui *t)
+{
+    vm_map_free(&t->map);
+    vm_hist_free(&t->hist);
+    free(t->prof);
+    t->prof = NULL;
+}

@@ -1,0 +1,100 @@
+/* vm_hist: log-scale histogram with a quantization grid overlay. */
+#include "ui/vm_hist.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/qerr.h"
+#include "analysis/stats.h"
+
+void vm_hist_init(struct vm_hist *h) { memset(h, 0, sizeof *h); }
+
+void vm_hist_free(struct vm_hist *h)
+{
+    free(h->counts);
+    free(h->grid);
+    vm_hist_init(h);
+}
+
+int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins)
+{
+    if (nbins < 1)
+        nbins = 1;
+    if (!(hi > lo)) { /* constant or empty: a unit-wide range around it */
+        lo = isfinite(lo) ? lo - 0.5 : -0.5;
+        hi = lo + 1;
+    }
+    if (nbins != h->nbins || !h->counts) {
+        uint64_t *c = realloc(h->counts, (size_t)nbins * sizeof *c);
+        unsigned char *g = c ? realloc(h->grid, (size_t)nbins) : NULL;
+        if (!c || !g) {
+            if (c)
+                h->counts = c;
+            return QERR_NOMEM;
+        }
+        h->counts = c;
+        h->grid = g;
+        h->nbins = nbins;
+    }
+    memset(h->grid, 0, (size_t)nbins);
+    h->lo = lo;
+    h->hi = hi;
+    stats_hist_linear(x, n, lo, hi, nbins, h->counts);
+    h->maxc = 0;
+    for (int b = 0; b < nbins; b++)
+        if (h->counts[b] > h->maxc)
+            h->maxc = h->counts[b];
+    return 0;
+}
+
+int vm_hist_height(const struct vm_hist *h, int b, int maxh)
+{
+    if (b < 0 || b >= h->nbins || h->counts[b] == 0 || h->maxc == 0)
+        return 0;
+    double t = log1p((double)h->counts[b]) / log1p((double)h->maxc);
+    int v = (int)lround(t * maxh);
+    return v < 1 ? 1 : v > maxh ? maxh : v;
+}
+
+int vm_hist_bin(const struct vm_hist *h, double v)
+{
+    if (h->nbins <= 0)
+        return 0;
+    double t = (v - h->lo) / (h->hi - h->lo);
+    int b = (int)floor(t * h->nbins);
+    return b < 0 ? 0 : b >= h->nbins ? h->nbins - 1 : b;
+}
+
+void vm_hist_set_grid(struct vm_hist *h, const float *levels, int n)
+{
+    if (!h->grid)
+        return;
+    memset(h->grid, 0, (size_t)h->nbins);
+    for (int i = 0; i < n; i++)
+        if (levels[i] >= h->lo && levels[i] <= h->hi)
+            h->grid[vm_hist_bin(h, levels[i])] = 1;
+}
+
+int vm_grid_uniform(int bits, int sym, double mn, double mx, float *out, int cap)
+{
+    if (bits < 1 || bits > 16 || cap <= 0)
+        return 0;
+    int n = 0;
+    if (sym) {
+        double amax = fmax(fabs(mn), fabs(mx));
+        int qmax = bits == 1 ? 1 : (1 << (bits - 1)) - 1;
+        double s = amax / qmax;
+        for (int k = -qmax; k <= qmax && n < cap; k++)
+            out[n++] = (float)(k * s);
+        return n;
+    }
+    int levels = 1 << bits;
+    double s = (mx - mn) / (levels - 1);
+    if (!(s > 0))
+        s = 1;
+    double z = round(-mn / s);
+    for (int k = 0; k < levels && n < cap; k++)
+        out[n++] = (float)((k - z) * s);
+    return n;
+}

@@ -1,0 +1,43 @@
+/* vm_hist: histogram rows of the Tensor / Quant views (no curses).
+ *
+ * Values are binned linearly over [lo, hi] (by default [-absmax, absmax]);
+ * bar heights are on a log scale, log(1 + count), so the few outliers in
+ * the tails stay visible next to a bulk of millions.  The quantizer's grid
+ * (its representable values) is overlaid as marks under the bins that
+ * contain a grid point. */
+#ifndef QLENS_UI_VM_HIST_H
+#define QLENS_UI_VM_HIST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct vm_hist {
+    int nbins;
+    double lo, hi;
+    uint64_t *counts;     /* (nbins) */
+    uint64_t maxc;
+    unsigned char *grid;  /* (nbins) 1 where a grid value falls          */
+};
+
+void vm_hist_init(struct vm_hist *h);
+void vm_hist_free(struct vm_hist *h);
+/* Bin x[0..n) over [lo, hi] into nbins (lo == hi widens the range). */
+int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins);
+/* Height in [0, maxh] of bin b on the log scale (0 only for empty bins;
+ * a non-empty bin is at least 1 so single outliers show). */
+int vm_hist_height(const struct vm_hist *h, int b, int maxh);
+/* Bin index of value v (clamped). */
+int vm_hist_bin(const struct vm_hist *h, double v);
+/* Mark the bins holding each of the n grid values. */
+void vm_hist_set_grid(struct vm_hist *h, const float *levels, int n);
+
+/* The representable values of a uniform b-bit grid over a tensor whose
+ * values lie in [mn, mx] with one scale (per-tensor view of the grid):
+ * symmetric: scale = absmax / (2^(b-1) - 1), levels k*scale for
+ *            k = -(2^(b-1)-1) .. 2^(b-1)-1  (2^b - 1 values);
+ * asymmetric: scale = (mx - mn) / (2^b - 1), levels mn + k*scale,
+ *            k = 0 .. 2^b-1 (zero point rounded as RTN does).
+ * Writes at most cap values; returns the count. */
+int vm_grid_uniform(int bits, int sym, double mn, double mx, float *out, int cap);
+
+#endif

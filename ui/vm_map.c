@@ -1,0 +1,236 @@
+/* vm_map: max-pooled outlier map with zoom, pan and a cursor. */
+#include "ui/vm_map.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/qerr.h"
+
+void vm_map_init(struct vm_map *mp)
+{
+    memset(mp, 0, sizeof *mp);
+    mp->bh = mp->bw = 1;
+}
+
+void vm_map_free(struct vm_map *mp)
+{
+    free(mp->cell);
+    vm_map_init(mp);
+}
+
+void vm_map_set(struct vm_map *mp, const float *x, int64_t rows, int64_t cols)
+{
+    mp->x = x;
+    mp->rows = rows > 0 ? rows : 0;
+    mp->cols = cols > 0 ? cols : 0;
+    mp->zoom = 0;
+    mp->r0 = mp->c0 = mp->cur_r = mp->cur_c = 0;
+}
+
+static int64_t ceil_div(int64_t a, int64_t b) { return b > 0 ? (a + b - 1) / b : a; }
+
+/* Block sizes for the zoom level: level 0 fits the axis into n cells. */
+static int64_t block_for(int64_t len, int n, int zoom)
+{
+    int64_t b = ceil_div(len, n > 0 ? n : 1);
+    for (int z = 0; z < zoom && b > 1; z++)
+        b = ceil_div(b, 2);
+    return b < 1 ? 1 : b;
+}
+
+/* Keep the cursor inside the matrix and on a block boundary, and the view
+ * around it. */
+static void clamp_view(struct vm_map *mp)
+{
+    mp->bh = block_for(mp->rows, mp->gh, mp->zoom);
+    mp->bw = block_for(mp->cols, mp->gw, mp->zoom);
+    if (mp->cur_r >= mp->rows) mp->cur_r = mp->rows - 1;
+    if (mp->cur_c >= mp->cols) mp->cur_c = mp->cols - 1;
+    if (mp->cur_r < 0) mp->cur_r = 0;
+    if (mp->cur_c < 0) mp->cur_c = 0;
+    mp->cur_r -= mp->cur_r % mp->bh;
+    mp->cur_c -= mp->cur_c % mp->bw;
+    int64_t vh = mp->bh * mp->gh, vw = mp->bw * mp->gw;
+    if (mp->cur_r < mp->r0) mp->r0 = mp->cur_r;
+    if (mp->cur_c < mp->c0) mp->c0 = mp->cur_c;
+    if (mp->cur_r >= mp->r0 + vh) mp->r0 = mp->cur_r - vh + mp->bh;
+    if (mp->cur_c >= mp->c0 + vw) mp->c0 = mp->cur_c - vw + mp->bw;
+    if (mp->r0 > 0 && mp->r0 + vh > mp->rows) mp->r0 = mp->rows - vh;
+    if (mp->c0 > 0 && mp->c0 + vw > mp->cols) mp->c0 = mp->cols - vw;
+    if (mp->r0 < 0) mp->r0 = 0;
+    if (mp->c0 < 0) mp->c0 = 0;
+    mp->r0 -= mp->r0 % mp->bh;
+    mp->c0 -= mp->c0 % mp->bw;
+}
+
+float vm_map_cell_ref(const float *x, int64_t rows, int64_t cols, int64_t r0, int64_t c0,
+                      int64_t bh, int64_t bw)
+{
+    if (r0 >= rows || c0 >= cols)
+        return -1;
+    float m = 0;
+    for (int64_t r = r0; r < r0 + bh && r < rows; r++)
+        for (int64_t c = c0; c < c0 + bw && c < cols; c++) {
+            float a = fabsf(x[r * cols + c]);
+            if (a > m || isnan(a))
+                m = isnan(a) ? INFINITY : a;
+        }
+    return m;
+}
+
+/* One pass over the visible rows: each row updates its grid row's cells.
+ * NaN counts as +Inf so a broken value is the loudest cell. */
+int vm_map_compute(struct vm_map *mp)
+{
+    int n = mp->gw * mp->gh;
+    for (int i = 0; i < n; i++)
+        mp->cell[i] = -1;
+    mp->lo = INFINITY;
+    mp->hi = 0;
+    if (!mp->x || mp->rows == 0 || mp->cols == 0)
+        return 0;
+    for (int i = 0; i < mp->gh; i++) {
+        int64_t rs = mp->r0 + (int64_t)i * mp->bh;
+        float *crow = mp->cell + (size_t)i * mp->gw;
+        for (int64_t r = rs; r < rs + mp->bh && r < mp->rows; r++) {
+            const float *xr = mp->x + r * mp->cols;
+            for (int j = 0; j < mp->gw; j++) {
+                int64_t cs = mp->c0 + (int64_t)j * mp->bw, ce = cs + mp->bw;
+                if (cs >= mp->cols)
+                    break;
+                if (ce > mp->cols)
+                    ce = mp->cols;
+                float m = crow[j] < 0 ? 0 : crow[j];
+                for (int64_t c = cs; c < ce; c++) {
+                    float a = fabsf(xr[c]);
+                    m = a > m ? a : (isnan(a) ? INFINITY : m);
+                }
+                crow[j] = m;
+            }
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        float v = mp->cell[i];
+        if (v > 0 && isfinite(v) && v < mp->lo) mp->lo = v;
+        if (isfinite(v) && v > mp->hi) mp->hi = v;
+    }
+    if (!isfinite(mp->lo))
+        mp->lo = mp->hi;
+    return 0;
+}
+
+int vm_map_layout(struct vm_map *mp, int gw, int gh)
+{
+    if (gw < 1) gw = 1;
+    if (gh < 1) gh = 1;
+    if (gw != mp->gw || gh != mp->gh || !mp->cell) {
+        float *c = realloc(mp->cell, (size_t)gw * (size_t)gh * sizeof *c);
+        if (!c)
+            return QERR_NOMEM;
+        mp->cell = c;
+        mp->gw = gw;
+        mp->gh = gh;
+    }
+    clamp_view(mp);
+    return vm_map_compute(mp);
+}
+
+int vm_map_zoom(struct vm_map *mp, int delta)
+{
+    int z = mp->zoom + delta;
+    if (z < 0)
+        z = 0;
+    /* Stop once both axes are at one value per cell. */
+    if (delta > 0 && mp->bh == 1 && mp->bw == 1)
+        z = mp->zoom;
+    mp->zoom = z;
+    /* Centre the view on the cursor. */
+    int64_t bh = block_for(mp->rows, mp->gh, z), bw = block_for(mp->cols, mp->gw, z);
+    mp->r0 = mp->cur_r - bh * (mp->gh / 2);
+    mp->c0 = mp->cur_c - bw * (mp->gw / 2);
+    clamp_view(mp);
+    return vm_map_compute(mp);
+}
+
+int vm_map_move(struct vm_map *mp, int dr, int dc)
+{
+    mp->cur_r += dr * mp->bh;
+    mp->cur_c += dc * mp->bw;
+    clamp_view(mp);
+    return vm_map_compute(mp);
+}
+
+int vm_map_level(const struct vm_map *mp, float v, int nlev)
+{
+    if (v < 0)
+        return -1;
+    if (!(v > 0) || !(mp->hi > mp->lo))
+        return v > 0 && mp->hi > 0 ? nlev - 1 : 0;
+    if (!isfinite(v))
+        return nlev - 1;
+    double t = (log(v) - log(mp->lo)) / (log(mp->hi) - log(mp->lo));
+    int l = (int)(t * (nlev - 1) + 0.5);
+    return l < 0 ? 0 : l >= nlev ? nlev - 1 : l;
+}
+
+int vm_map_is_cursor(const struct vm_map *mp, int i, int j)
+{
+    return mp->r0 + (int64_t)i * mp->bh == mp->cur_r && mp->c0 + (int64_t)j * mp->bw == mp->cur_c;
+}
+
+void vm_map_cursor_text(const struct vm_map *mp, char *buf, int cap)
+{
+    if (!mp->x || mp->rows == 0) {
+        snprintf(buf, (size_t)cap, "(empty)");
+        return;
+    }
+    int64_t r = mp->cur_r, c = mp->cur_c;
+    if (mp->bh == 1 && mp->bw == 1) {
+        snprintf(buf, (size_t)cap, "[row %lld, col %lld] = %.6g", (long long)r, (long long)c,
+                 mp->x[r * mp->cols + c]);
+        return;
+    }
+    int64_t re = r + mp->bh < mp->rows ? r + mp->bh : mp->rows;
+    int64_t ce = c + mp->bw < mp->cols ? c + mp->bw : mp->cols;
+    snprintf(buf, (size_t)cap, "rows %lld-%lld, cols %lld-%lld: max|x| %.4g",
+             (long long)r, (long long)re - 1, (long long)c, (long long)ce - 1,
+             vm_map_cell_ref(mp->x, mp->rows, mp->cols, r, c, mp->bh, mp->bw));
+}
+
+void vm_absmax_rows(const float *x, int64_t rows, int64_t cols, float *out)
+{
+    for (int64_t r = 0; r < rows; r++) {
+        float m = 0;
+        for (int64_t c = 0; c < cols; c++) {
+            float a = fabsf(x[r * cols + c]);
+            m = a > m ? a : m;
+        }
+        out[r] = m;
+    }
+}
+
+void vm_absmax_cols(const float *x, int64_t rows, int64_t cols, float *out)
+{
+    for (int64_t c = 0; c < cols; c++)
+        out[c] = 0;
+    for (int64_t r = 0; r < rows; r++)
+        for (int64_t c = 0; c < cols; c++) {
+            float a = fabsf(x[r * cols + c]);
+            out[c] = a > out[c] ? a : out[c];
+        }
+}
+
+void vm_maxpool(const float *in, int64_t n, float *out, int m)
+{
+    for (int j = 0; j < m; j++) {
+        int64_t s = n * j / m, e = n * (j + 1) / m;
+        if (e <= s)
+            e = s + 1;
+        float v = 0;
+        for (int64_t i = s; i < e && i < n; i++)
+            v = in[i] > v ? in[i] : v;
+        out[j] = n > 0 ? v : 0;
+    }
+}
