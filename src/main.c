@@ -1,9 +1,11 @@
 /* qlens entry point: dispatch on the first word through cli_commands[]. */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/cli.h"
 #include "src/commands.h"
+#include "ui/tui.h"
 
 /* The one table of subcommands: `qlens --help` and dispatch loop over it. */
 const struct cli_command cli_commands[] = {
@@ -31,6 +33,8 @@ int main(int argc, char **argv)
         usage(stdout);
         return EXIT_OK;
     }
+    if (argc >= 2 && !strcmp(argv[1], "--print-keys")) /* hidden: README key list */
+        return tui_print_keys(stdout);
     if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("qlens %s\n", QLENS_VERSION);
         return EXIT_OK;
@@ -46,5 +50,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
     }
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
+        return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
     return cmd_default(argc, argv);
 }
