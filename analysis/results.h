@@ -64,12 +64,12 @@ struct results_entry {
     int n_bench;
     double memory_gb;           /* NAN when unknown */
     double speed;               /* tokens/s, NAN when unknown */
-    char source[256];
+    char source[2048];          /* provenance (files, tables) */
 };
 
 struct results_store {
-    char source[256];
-    char citation[512];
+    char source[1024];
+    char citation[1024];
     char *notes_json;        /* owned JSON array of strings, or NULL */
     struct results_entry *e; /* (n) owned */
     int n, cap;

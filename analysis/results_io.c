@@ -24,14 +24,15 @@ struct vctx {
 
 static int vfail(struct vctx *c, const char *what)
 {
-    return qerr_set(c->err, QERR_FORMAT, "%s: %s: %s", c->name, c->path, what);
+    return qerr_set(c->err, QERR_FORMAT, "%s: %s: %s", c->name,
+                    c->path[0] ? c->path : "(top level)", what);
 }
 
 /* Append ".key" to the path; returns the old length to restore. */
 static size_t vpush(struct vctx *c, const char *key)
 {
     size_t n = strlen(c->path);
-    snprintf(c->path + n, sizeof c->path - n, ".%s", key);
+    snprintf(c->path + n, sizeof c->path - n, n ? ".%s" : "%s", key);
     return n;
 }
 
@@ -332,7 +333,7 @@ static int parse_header(struct vctx *c, const cJSON *root, struct results_store 
     if (strcmp(schema, RESULTS_SCHEMA)) {
         char m[160];
         snprintf(m, sizeof m, "schema '%.60s' is not '" RESULTS_SCHEMA "'", schema);
-        strcat(c->path, ".schema");
+        strcpy(c->path, "schema");
         return vfail(c, m);
     }
     char src[sizeof s->source] = "", cit[sizeof s->citation] = "";
@@ -345,7 +346,7 @@ static int parse_header(struct vctx *c, const cJSON *root, struct results_store 
         memcpy(s->citation, cit, sizeof cit);
     const cJSON *notes = cJSON_GetObjectItemCaseSensitive(root, "notes");
     if (notes && !cJSON_IsArray(notes)) {
-        strcat(c->path, ".notes");
+        strcpy(c->path, "notes");
         return wrong_type(c, notes, "an array of strings");
     }
     if (notes && !s->notes_json && !(s->notes_json = cJSON_PrintUnformatted(notes)))
@@ -390,7 +391,6 @@ int results_parse(struct results_store *s, const char *text, const char *name,
         return qerr_set(err, QERR_FORMAT, "%s: offset %zu: JSON syntax error", name, off);
     }
     struct vctx c = {.name = name, .err = err};
-    strcpy(c.path, "(top)");
     int n0 = s->n;
     int rc = parse_header(&c, root, s);
     if (!rc)

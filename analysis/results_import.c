@@ -1,0 +1,324 @@
+/* results_import: turn other tools' JSON into result entries.
+ *
+ *  - a qlens-results store (schema field)          -> its entries
+ *  - lm-evaluation-harness results (a "results" object of tasks, each with
+ *    "metric,filter" keys such as "acc,none" and "acc_stderr,none"; older
+ *    versions use plain "acc"/"acc_stderr")       -> one entry
+ *  - `qlens ppl --json` ({"model","text","n_ctx","ppl","stderr"}) -> one entry
+ *  - a JSON array of any of these.
+ * The entry's model is the --model override, else the file's model name
+ * reduced to its basename without .bin/.gguf/.safetensors, so that an
+ * lm-eval run on ".../stories260K" and a qlens run on ".../stories260K.bin"
+ * share a join key. */
+#include "analysis/results.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+char *results__slurp(const char *path, struct qerr *err);
+
+/* Basename without a model-file extension and without a trailing '/'. */
+static void model_label(const char *path, char *out, size_t n)
+{
+    char tmp[512];
+    snprintf(tmp, sizeof tmp, "%s", path);
+    size_t len = strlen(tmp);
+    while (len > 1 && tmp[len - 1] == '/')
+        tmp[--len] = '\0';
+    const char *b = strrchr(tmp, '/');
+    b = b ? b + 1 : tmp;
+    snprintf(out, n, "%s", b);
+    static const char *const ext[] = {".bin", ".gguf", ".safetensors", NULL};
+    for (const char *const *e = ext; *e; e++) {
+        size_t l = strlen(out), el = strlen(*e);
+        if (l > el && !strcmp(out + l - el, *e))
+            out[l - el] = '\0';
+    }
+}
+
+/* Model name, method, bits, id from the options over the file's values. */
+static void apply_opts(struct results_entry *e, const struct results_import_opts *o,
+                       const char *file_model)
+{
+    char lab[256];
+    model_label(file_model && *file_model ? file_model : "unknown", lab, sizeof lab);
+    snprintf(e->model, sizeof e->model, "%s", o && o->model && *o->model ? o->model : lab);
+    if (o && o->method && *o->method)
+        snprintf(e->method, sizeof e->method, "%s", o->method);
+    if (!e->method[0])
+        strcpy(e->method, "none");
+    if (o && o->w_bits) e->w_bits = o->w_bits;
+    if (o && o->a_bits) e->a_bits = o->a_bits;
+    if (o && o->kv_bits) e->kv_bits = o->kv_bits;
+    if (o && o->group_size) e->group_size = o->group_size;
+    if (o && o->id && *o->id)
+        snprintf(e->id, sizeof e->id, "%s", o->id);
+    else
+        results_default_id(e, e->id, sizeof e->id);
+}
+
+/* "pretrained=EleutherAI/pythia-160m,dtype=float32" -> the pretrained=. */
+static void model_from_args(const char *args, char *out, size_t n)
+{
+    const char *p = strstr(args, "pretrained=");
+    if (!p)
+        p = strstr(args, "model=");
+    if (!p)
+        return;
+    p = strchr(p, '=') + 1;
+    size_t len = strcspn(p, ",");
+    snprintf(out, n, "%.*s", (int)len, p);
+}
+
+static const char *metric_unit(const char *m)
+{
+    if (strstr(m, "bleu") || strstr(m, "chrf"))
+        return "bleu";
+    if (strstr(m, "acc") || strstr(m, "exact_match") || !strcmp(m, "f1") ||
+        !strcmp(m, "em") || !strncmp(m, "mc", 2) || strstr(m, "rouge"))
+        return "fraction";
+    return "score";
+}
+
+/* "acc,none" -> "acc"; "exact_match,strict-match" -> "exact_match_strict-match". */
+static void metric_name(const char *key, char *out, size_t n)
+{
+    snprintf(out, n, "%s", key);
+    char *c = strchr(out, ',');
+    if (c && !strcmp(c, ",none"))
+        *c = '\0';
+    else if (c)
+        *c = '_';
+}
+
+/* The stderr for metric key "acc,none" is "acc_stderr,none" (or "acc_stderr"). */
+static double metric_stderr(const cJSON *task, const char *key)
+{
+    char se[160];
+    const char *c = strchr(key, ',');
+    if (c)
+        snprintf(se, sizeof se, "%.*s_stderr%s", (int)(c - key), key, c);
+    else
+        snprintf(se, sizeof se, "%s_stderr", key);
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(task, se);
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
+/* The task's headline metric: acc, then exact_match*, then the first. */
+static const cJSON *primary_metric(const cJSON *task)
+{
+    const cJSON *first = NULL, *em = NULL;
+    for (const cJSON *m = task->child; m; m = m->next) {
+        if (!cJSON_IsNumber(m) || strstr(m->string, "_stderr") || strstr(m->string, "perplexity") ||
+            strstr(m->string, "bits_per_byte"))
+            continue;
+        if (!strcmp(m->string, "acc,none") || !strcmp(m->string, "acc"))
+            return m;
+        if (!em && !strncmp(m->string, "exact_match", 11))
+            em = m;
+        if (!first)
+            first = m;
+    }
+    return em ? em : first;
+}
+
+static int lmeval_task(struct results_entry *e, const cJSON *task, struct qerr *err)
+{
+    const cJSON *prim = primary_metric(task);
+    for (const cJSON *m = task->child; m; m = m->next) {
+        if (!cJSON_IsNumber(m) || strstr(m->string, "_stderr") || !isfinite(m->valuedouble))
+            continue;
+        char met[64], name[192];
+        metric_name(m->string, met, sizeof met);
+        int rc;
+        if (strstr(met, "perplexity")) { /* word/byte perplexity: a ppl dataset */
+            snprintf(name, sizeof name, "%s:%s", task->string, met);
+            if (m->valuedouble <= 0 || strlen(name) >= sizeof e->ppl[0].dataset)
+                continue;
+            rc = results_entry_set_ppl(e, name, m->valuedouble, metric_stderr(task, m->string), err);
+        } else {
+            if (strstr(met, "bits_per_byte"))
+                continue;
+            if (m == prim)
+                snprintf(name, sizeof name, "%s", task->string);
+            else
+                snprintf(name, sizeof name, "%s:%s", task->string, met);
+            if (strlen(name) >= sizeof e->bench[0].name)
+                continue;
+            rc = results_entry_set_bench(e, name, m->valuedouble, met, metric_unit(met),
+                                         metric_stderr(task, m->string), err);
+        }
+        if (rc)
+            return rc;
+    }
+    return QERR_OK;
+}
+
+static int import_lmeval(struct results_store *s, const cJSON *root, const char *name,
+                         const struct results_import_opts *o, struct qerr *err)
+{
+    struct results_entry e;
+    results_entry_init(&e);
+    char model[256] = "";
+    const cJSON *mn = cJSON_GetObjectItemCaseSensitive(root, "model_name");
+    const cJSON *cfg = cJSON_GetObjectItemCaseSensitive(root, "config");
+    const cJSON *ma = cfg ? cJSON_GetObjectItemCaseSensitive(cfg, "model_args") : NULL;
+    if (cJSON_IsString(ma))
+        model_from_args(ma->valuestring, model, sizeof model);
+    if (!model[0] && cJSON_IsString(mn))
+        snprintf(model, sizeof model, "%s", mn->valuestring);
+    int rc = QERR_OK;
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "results");
+    for (const cJSON *t = res->child; t && !rc; t = t->next)
+        if (cJSON_IsObject(t))
+            rc = lmeval_task(&e, t, err);
+    if (!rc && e.n_bench == 0 && e.n_ppl == 0)
+        rc = qerr_set(err, QERR_FORMAT, "%s: results: no numeric task metrics found "
+                      "(expected lm-evaluation-harness output like "
+                      "{\"results\": {\"arc_easy\": {\"acc,none\": 0.7}}})", name);
+    if (!rc) {
+        apply_opts(&e, o, model);
+        snprintf(e.source, sizeof e.source, "lm-evaluation-harness: %s", name);
+        if (cJSON_IsString(ma)) {
+            cJSON *st = cJSON_CreateObject();
+            cJSON_AddStringToObject(st, "model_args", ma->valuestring);
+            char *txt = cJSON_PrintUnformatted(st);
+            cJSON_Delete(st);
+            if (txt)
+                rc = results_entry_set_settings(&e, txt, err);
+            free(txt);
+        }
+    }
+    if (!rc)
+        rc = results_add_entry(s, &e, err);
+    results_entry_free(&e);
+    return rc;
+}
+
+/* Optional method/bits/group in a qlens output (runs on quantized models). */
+static void qlens_quant_fields(const cJSON *root, struct results_entry *e)
+{
+    const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "method");
+    const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "bits");
+    const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "group_size");
+    if (cJSON_IsString(m))
+        snprintf(e->method, sizeof e->method, "%s", m->valuestring);
+    if (cJSON_IsNumber(b) && b->valuedouble >= 1 && b->valuedouble <= 64)
+        e->w_bits = (int)b->valuedouble;
+    if (cJSON_IsObject(b)) {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "w");
+        const cJSON *a = cJSON_GetObjectItemCaseSensitive(b, "a");
+        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(b, "kv");
+        if (cJSON_IsNumber(w)) e->w_bits = (int)w->valuedouble;
+        if (cJSON_IsNumber(a)) e->a_bits = (int)a->valuedouble;
+        if (cJSON_IsNumber(kv)) e->kv_bits = (int)kv->valuedouble;
+    }
+    if (cJSON_IsNumber(g) && g->valuedouble > 0)
+        e->group_size = (int)g->valuedouble;
+}
+
+static int import_qlens_ppl(struct results_store *s, const cJSON *root, const char *name,
+                            const struct results_import_opts *o, struct qerr *err)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(root, "ppl");
+    const cJSON *se = cJSON_GetObjectItemCaseSensitive(root, "stderr");
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
+    const cJSON *nctx = cJSON_GetObjectItemCaseSensitive(root, "n_ctx");
+    if (!isfinite(p->valuedouble) || p->valuedouble <= 0)
+        return qerr_set(err, QERR_FORMAT, "%s: ppl: must be a positive number", name);
+    struct results_entry e;
+    results_entry_init(&e);
+    char ds[64];
+    model_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
+    char *dot = strrchr(ds, '.');
+    if (dot && dot != ds)
+        *dot = '\0';
+    qlens_quant_fields(root, &e);
+    apply_opts(&e, o, cJSON_IsString(model) ? model->valuestring : NULL);
+    snprintf(e.source, sizeof e.source, "qlens ppl: %s", name);
+    int rc = results_entry_set_ppl(&e, ds, p->valuedouble,
+                                   cJSON_IsNumber(se) ? se->valuedouble : NAN, err);
+    if (!rc && cJSON_IsNumber(nctx)) {
+        char st[64];
+        snprintf(st, sizeof st, "{\"n_ctx\":%d}", (int)nctx->valuedouble);
+        rc = results_entry_set_settings(&e, st, err);
+    }
+    if (!rc)
+        rc = results_add_entry(s, &e, err);
+    results_entry_free(&e);
+    return rc;
+}
+
+static int import_node(struct results_store *s, const cJSON *j, const char *text,
+                       const char *name, const struct results_import_opts *o,
+                       const char **kind, struct qerr *err)
+{
+    if (cJSON_IsObject(j) && cJSON_GetObjectItemCaseSensitive(j, "schema")) {
+        *kind = "store";
+        if (!text) /* a store nested in an array */
+            return qerr_set(err, QERR_UNSUPP, "%s: a results store inside an array "
+                            "is not supported; import it on its own", name);
+        return results_parse(s, text, name, err);
+    }
+    const cJSON *res = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "results") : NULL;
+    if (cJSON_IsObject(res)) {
+        *kind = "lm-eval";
+        return import_lmeval(s, j, name, o, err);
+    }
+    const cJSON *p = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "ppl") : NULL;
+    if (cJSON_IsNumber(p)) {
+        *kind = "qlens-ppl";
+        return import_qlens_ppl(s, j, name, o, err);
+    }
+    return qerr_set(err, QERR_FORMAT, "%s: not a format qlens can import (want a "
+                    "qlens-results store with \"schema\", lm-evaluation-harness output "
+                    "with a \"results\" object, or `qlens ppl --json` output with "
+                    "\"ppl\")", name);
+}
+
+int results_import_text(struct results_store *s, const char *text, const char *name,
+                        const struct results_import_opts *o, const char **kind,
+                        struct qerr *err)
+{
+    const char *dummy, *end = NULL;
+    if (!kind)
+        kind = &dummy;
+    *kind = "?";
+    cJSON *root = cJSON_ParseWithOpts(text, &end, 1);
+    if (!root) {
+        size_t off = end && end >= text ? (size_t)(end - text) : 0;
+        return qerr_set(err, QERR_FORMAT, "%s: offset %zu: JSON syntax error", name, off);
+    }
+    int rc = QERR_OK, n0 = s->n;
+    if (cJSON_IsArray(root)) {
+        int i = 0;
+        for (const cJSON *j = root->child; j && !rc; j = j->next, i++) {
+            rc = import_node(s, j, NULL, name, o, kind, err);
+            if (rc)
+                qerr_prefix(err, "[%d]: ", i);
+        }
+    } else {
+        rc = import_node(s, root, text, name, o, kind, err);
+    }
+    cJSON_Delete(root);
+    if (rc)
+        while (s->n > n0)
+            results_entry_free(&s->e[--s->n]);
+    return rc;
+}
+
+int results_import(struct results_store *s, const char *path,
+                   const struct results_import_opts *o, const char **kind,
+                   struct qerr *err)
+{
+    char *text = results__slurp(path, err);
+    if (!text)
+        return err ? err->code : QERR_IO;
+    int rc = results_import_text(s, text, path, o, kind, err);
+    free(text);
+    return rc;
+}
