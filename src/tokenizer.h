@@ -33,6 +33,9 @@ int tok_load_for_model(struct tokenizer **out, const struct qmodel *m, struct qe
 int tok_load_llama2c(struct tokenizer **out, const char *path, int vocab_size, struct qerr *err);
 int tok_load_gguf(struct tokenizer **out, const struct gguf_file *g, struct qerr *err);
 int tok_load_hf_json(struct tokenizer **out, const char *path, struct qerr *err);
+/* A standalone tokenizer file: .json (HF), a GGUF (vocabulary only; no
+ * tensors needed, e.g. llama.cpp's ggml-vocab-*.gguf), else llama2.c .bin. */
+int tok_load_file(struct tokenizer **out, const char *path, struct qerr *err);
 void tok_free(struct tokenizer *t);
 
 /* Encode `len` bytes of UTF-8 text; invalid UTF-8 -> QERR_FORMAT naming the

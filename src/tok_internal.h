@@ -1,0 +1,78 @@
+/* tok_internal: the tokenizer struct and helpers shared by tokenizer.c,
+ * tok_spm.c, tok_bpe.c, tok_pretok.c and tok_json.c.  Not a public API. */
+#ifndef QLENS_TOK_INTERNAL_H
+#define QLENS_TOK_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "src/tokenizer.h"
+
+/* llama.cpp's token types (GGUF tokenizer.ggml.token_type). */
+enum { TT_UNDEF = 0, TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4,
+       TT_UNUSED = 5, TT_BYTE = 6 };
+
+/* Pre-tokenizer (the regex of the model type, hand-written). */
+enum tok_pre { PRE_NONE = 0, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT };
+
+/* Open-addressing map from byte strings (not owned) to ints. */
+struct tok_map {
+    struct tok_slot { const char *key; uint32_t len; int val; } *slots;
+    size_t cap;           /* power of two, 0 when empty */
+    size_t n;
+};
+
+struct tokenizer {
+    enum tok_kind kind;
+    enum tok_pre pre;
+    int n_vocab;
+    char **piece;         /* (n_vocab) NUL-terminated, owned */
+    uint32_t *piece_len;  /* (n_vocab) */
+    float *score;         /* (n_vocab) SPM merge priority */
+    unsigned char *type;  /* (n_vocab) TT_* */
+    struct tok_map vocab; /* piece -> id; a later duplicate wins (llama.cpp) */
+    struct tok_map merges;/* "left right" -> rank; the first wins        */
+    char **merge_str;     /* (n_merges) owned keys of `merges` */
+    int n_merges;
+    int byte_id[256];     /* SPM <0xNN> token of each byte, -1 if none */
+    int bos, eos, unk;
+    int add_bos, add_space_prefix, ignore_merges;
+    char name[32];
+};
+
+/* Growable id vector. */
+struct tok_vec { int *v; size_t n, cap; };
+int tok_vec_push(struct tok_vec *v, int id);
+
+/* ---- map ---- */
+int tok_map_init(struct tok_map *m, size_t n_expected);
+/* replace: 1 overwrites an existing key, 0 keeps the first value. */
+int tok_map_put(struct tok_map *m, const char *key, uint32_t len, int val, int replace);
+int tok_map_get(const struct tok_map *m, const char *key, size_t len); /* -1 if absent */
+void tok_map_free(struct tok_map *m);
+
+/* ---- building ---- */
+struct tokenizer *tok_alloc(int n_vocab);
+/* Copy piece i (len bytes) and insert it into the vocab map. */
+int tok_set_piece(struct tokenizer *t, int i, const char *s, size_t len);
+/* After pieces/types are set: byte table, map, defaults. */
+int tok_finish(struct tokenizer *t, struct qerr *err);
+int tok_add_merge(struct tokenizer *t, int rank, const char *s, size_t len);
+/* "gpt-2", "llama-bpe", ... -> PRE_*; -1 when unknown. */
+int tok_pre_from_name(const char *name);
+
+/* ---- encoders (text already valid UTF-8) ---- */
+int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
+int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
+
+/* Pre-tokenizer: split text into words; calls emit(ctx, start, len) with
+ * byte ranges in order.  Returns 0 or QERR_NOMEM (or emit's error). */
+typedef int (*tok_emit_fn)(void *ctx, size_t start, size_t len);
+int tok_pretokenize(enum tok_pre pre, const char *text, size_t len, tok_emit_fn emit, void *ctx);
+
+/* GPT-2 bytes_to_unicode: the code point that stands for byte b. */
+uint32_t tok_byte_to_cp(unsigned char b);
+/* Inverse; -1 when cp stands for no byte. */
+int tok_cp_to_byte(uint32_t cp);
+
+#endif

@@ -1,0 +1,229 @@
+/* tok_json: Hugging Face tokenizer.json with a byte-level BPE model
+ * (GPT-2, Llama-3, Qwen2 style): model.vocab, model.merges (either
+ * "a b" strings or ["a","b"] pairs), added_tokens, and the pre-tokenizer
+ * recognised from its Split regex (llama3 / qwen2) or ByteLevel (gpt-2). */
+#include <cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/tok_internal.h"
+
+static char *slurp(const char *path, size_t *n, struct qerr *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qerr_set(err, QERR_IO, "%s: cannot open tokenizer", path);
+        return NULL;
+    }
+    char *buf = NULL;
+    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)sz + 1)) &&
+        fread(buf, 1, (size_t)sz, f) == (size_t)sz) {
+        buf[sz] = '\0';
+        *n = (size_t)sz;
+    } else {
+        free(buf);
+        buf = NULL;
+        qerr_set(err, QERR_IO, "%s: cannot read tokenizer", path);
+    }
+    fclose(f);
+    return buf;
+}
+
+/* Largest id in model.vocab and added_tokens, plus one. */
+static int count_vocab(const cJSON *vocab, const cJSON *added)
+{
+    int n = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab)
+        if (cJSON_IsNumber(e) && e->valueint >= n)
+            n = e->valueint + 1;
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (cJSON_IsNumber(id) && id->valueint >= n)
+            n = id->valueint + 1;
+    }
+    return n;
+}
+
+static int fill_vocab(struct tokenizer *t, const cJSON *vocab, const cJSON *added,
+                      const char *path, struct qerr *err)
+{
+    const cJSON *e;
+    cJSON_ArrayForEach(e, vocab) {
+        if (!cJSON_IsNumber(e) || e->valueint < 0)
+            return qerr_set(err, QERR_FORMAT, "%s: model.vocab[\"%s\"]: id is not a "
+                            "non-negative number", path, e->string);
+        if (tok_set_piece(t, e->valueint, e->string, strlen(e->string)) < 0)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+        t->type[e->valueint] = TT_NORMAL;
+    }
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        const cJSON *content = cJSON_GetObjectItemCaseSensitive(e, "content");
+        const cJSON *special = cJSON_GetObjectItemCaseSensitive(e, "special");
+        if (!cJSON_IsNumber(id) || id->valueint < 0 || !cJSON_IsString(content))
+            return qerr_set(err, QERR_FORMAT, "%s: added_tokens: entry without id/content",
+                            path);
+        if (tok_set_piece(t, id->valueint, content->valuestring, strlen(content->valuestring)) < 0)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+        t->type[id->valueint] = cJSON_IsTrue(special) ? TT_CONTROL : TT_USER;
+    }
+    return 0;
+}
+
+static int fill_merges(struct tokenizer *t, const cJSON *merges, const char *path,
+                       struct qerr *err)
+{
+    int n = cJSON_GetArraySize(merges);
+    t->merge_str = calloc((size_t)n + 1, sizeof *t->merge_str);
+    if (!t->merge_str || tok_map_init(&t->merges, (size_t)n) < 0)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    int i = 0;
+    const cJSON *e;
+    cJSON_ArrayForEach(e, merges) {
+        char *buf = NULL;
+        if (cJSON_IsString(e)) {
+            buf = strdup(e->valuestring);
+        } else if (cJSON_IsArray(e) && cJSON_GetArraySize(e) == 2 &&
+                   cJSON_IsString(cJSON_GetArrayItem(e, 0)) &&
+                   cJSON_IsString(cJSON_GetArrayItem(e, 1))) {
+            const char *a = cJSON_GetArrayItem(e, 0)->valuestring;
+            const char *b = cJSON_GetArrayItem(e, 1)->valuestring;
+            if ((buf = malloc(strlen(a) + strlen(b) + 2)))
+                sprintf(buf, "%s %s", a, b);
+        } else {
+            return qerr_set(err, QERR_FORMAT, "%s: model.merges[%d]: neither \"a b\" nor "
+                            "[\"a\",\"b\"]", path, i);
+        }
+        if (!buf)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+        t->n_merges = i + 1;
+        int rc = tok_add_merge(t, i, buf, strlen(buf));
+        free(buf);
+        if (rc < 0)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+        i++;
+    }
+    return 0;
+}
+
+/* Find the pre-tokenizer regex anywhere under pre_tokenizer. */
+static const char *find_split_regex(const cJSON *node)
+{
+    if (!node)
+        return NULL;
+    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(node, "pattern");
+    const cJSON *re = pat ? cJSON_GetObjectItemCaseSensitive(pat, "Regex") : NULL;
+    if (cJSON_IsString(re))
+        return re->valuestring;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, node) {
+        if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
+            const char *r = find_split_regex(c);
+            if (r)
+                return r;
+        }
+    }
+    return NULL;
+}
+
+static int detect_pre(struct tokenizer *t, const cJSON *root, const char *path, struct qerr *err)
+{
+    const char *re = find_split_regex(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"));
+    const char *name = "gpt-2";
+    if (re && strstr(re, "\\p{N}{1,3}"))
+        name = "llama3";
+    else if (re && strstr(re, "\\p{N}| ?"))
+        name = "qwen2";
+    else if (re && !strstr(re, "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+"))
+        return qerr_set(err, QERR_UNSUPP, "%s: pre_tokenizer: unsupported Split regex \"%.80s\"",
+                        path, re);
+    t->pre = (enum tok_pre)tok_pre_from_name(name);
+    snprintf(t->name, sizeof t->name, "bpe/%s", name);
+    const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
+    const cJSON *dt = dec ? cJSON_GetObjectItemCaseSensitive(dec, "type") : NULL;
+    if (cJSON_IsString(dt) && strcmp(dt->valuestring, "ByteLevel"))
+        return qerr_set(err, QERR_UNSUPP, "%s: decoder.type \"%s\": only byte-level BPE "
+                        "tokenizer.json files are supported", path, dt->valuestring);
+    return 0;
+}
+
+/* BOS: the special token that TemplateProcessing puts first, else a
+ * well-known name; EOS by well-known names. */
+static void detect_special(struct tokenizer *t, const cJSON *root)
+{
+    static const char *bos_names[] = {"<|begin_of_text|>", "<s>", "<|endoftext|>"};
+    static const char *eos_names[] = {"<|end_of_text|>", "</s>", "<|endoftext|>", "<|im_end|>"};
+    const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
+    const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
+    const cJSON *first = cJSON_IsArray(single) ? cJSON_GetArrayItem(single, 0) : NULL;
+    const cJSON *st = first ? cJSON_GetObjectItemCaseSensitive(first, "SpecialToken") : NULL;
+    const cJSON *sid = st ? cJSON_GetObjectItemCaseSensitive(st, "id") : NULL;
+    if (cJSON_IsString(sid)) {
+        t->bos = tok_map_get(&t->vocab, sid->valuestring, strlen(sid->valuestring));
+        t->add_bos = t->bos >= 0;
+    }
+    for (size_t i = 0; t->bos < 0 && i < sizeof bos_names / sizeof *bos_names; i++)
+        t->bos = tok_map_get(&t->vocab, bos_names[i], strlen(bos_names[i]));
+    for (size_t i = 0; t->eos < 0 && i < sizeof eos_names / sizeof *eos_names; i++)
+        t->eos = tok_map_get(&t->vocab, eos_names[i], strlen(eos_names[i]));
+}
+
+static int load_json(struct tokenizer **out, const cJSON *root, const char *path, struct qerr *err)
+{
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *type = model ? cJSON_GetObjectItemCaseSensitive(model, "type") : NULL;
+    const cJSON *vocab = model ? cJSON_GetObjectItemCaseSensitive(model, "vocab") : NULL;
+    const cJSON *merges = model ? cJSON_GetObjectItemCaseSensitive(model, "merges") : NULL;
+    const cJSON *added = cJSON_GetObjectItemCaseSensitive(root, "added_tokens");
+    if (!cJSON_IsString(type) || strcmp(type->valuestring, "BPE"))
+        return qerr_set(err, QERR_UNSUPP, "%s: model.type: only \"BPE\" is supported", path);
+    if (!cJSON_IsObject(vocab) || !cJSON_IsArray(merges))
+        return qerr_set(err, QERR_FORMAT, "%s: model.vocab (object) and model.merges (array) "
+                        "are required", path);
+    int n = count_vocab(vocab, added);
+    if (n <= 0)
+        return qerr_set(err, QERR_FORMAT, "%s: model.vocab: empty", path);
+    struct tokenizer *t = tok_alloc(n);
+    if (!t)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    t->kind = TOK_BPE;
+    t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
+    int rc = detect_pre(t, root, path, err);
+    if (rc == 0)
+        rc = fill_vocab(t, vocab, added, path, err);
+    if (rc == 0)
+        rc = fill_merges(t, merges, path, err);
+    if (rc == 0)
+        rc = tok_finish(t, err);
+    if (rc < 0) {
+        tok_free(t);
+        return rc;
+    }
+    detect_special(t, root);
+    *out = t;
+    return 0;
+}
+
+int tok_load_hf_json(struct tokenizer **out, const char *path, struct qerr *err)
+{
+    *out = NULL;
+    size_t n;
+    char *buf = slurp(path, &n, err);
+    if (!buf)
+        return err ? err->code : QERR_IO;
+    cJSON *root = cJSON_ParseWithLength(buf, n);
+    int rc;
+    if (!root) {
+        const char *at = cJSON_GetErrorPtr();
+        size_t off = at && at >= buf && at <= buf + n ? (size_t)(at - buf) : 0;
+        rc = qerr_set(err, QERR_FORMAT, "%s: offset %zu: invalid JSON", path, off);
+    } else {
+        rc = load_json(out, root, path, err);
+    }
+    cJSON_Delete(root);
+    free(buf);
+    return rc;
+}

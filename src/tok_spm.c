@@ -1,0 +1,129 @@
+/* tok_spm: SentencePiece-style encoding exactly as llama.cpp's
+ * llm_tokenizer_spm_session: split the escaped text into UTF-8 characters,
+ * then repeatedly merge the adjacent pair whose concatenation is the
+ * highest-scoring vocabulary piece (leftmost on ties), O(n log n) with a
+ * priority queue; leftover characters not in the vocabulary fall back to
+ * their <0xNN> byte tokens. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/tok_heap.h"
+#include "src/tok_internal.h"
+#include "src/unicode.h"
+
+struct spm_session {
+    const struct tokenizer *t;
+    struct tok_sym *sym;  /* (n_sym) */
+    size_t n_sym;
+    struct tok_heap heap;
+};
+
+static int try_add_bigram(struct spm_session *s, int left, int right)
+{
+    if (left < 0 || right < 0)
+        return 0;
+    size_t n = s->sym[left].n + s->sym[right].n;
+    /* left and right are adjacent, so their bytes are contiguous */
+    int id = tok_map_get(&s->t->vocab, s->sym[left].text, n);
+    if (id < 0)
+        return 0;
+    struct tok_bigram b = {.prio = s->t->score[id], .left = left, .right = right, .size = n};
+    return tok_heap_push(&s->heap, b) < 0 ? QERR_NOMEM : 0;
+}
+
+static int spm_merge(struct spm_session *s)
+{
+    for (size_t i = 1; i < s->n_sym; i++)
+        if (try_add_bigram(s, (int)i - 1, (int)i) < 0)
+            return QERR_NOMEM;
+    while (s->heap.n) {
+        struct tok_bigram b = tok_heap_pop(&s->heap);
+        struct tok_sym *l = &s->sym[b.left], *r = &s->sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+            continue; /* stale: one side merged since */
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            s->sym[r->next].prev = b.left;
+        if (try_add_bigram(s, l->prev, b.left) < 0 || try_add_bigram(s, b.left, l->next) < 0)
+            return QERR_NOMEM;
+    }
+    return 0;
+}
+
+static int spm_emit(const struct spm_session *s, struct tok_vec *out)
+{
+    const struct tokenizer *t = s->t;
+    for (int i = 0; i != -1; i = s->sym[i].next) {
+        const struct tok_sym *y = &s->sym[i];
+        int id = tok_map_get(&t->vocab, y->text, y->n);
+        if (id >= 0) {
+            if (tok_vec_push(out, id) < 0)
+                return QERR_NOMEM;
+            continue;
+        }
+        for (size_t j = 0; j < y->n; j++) { /* byte fallback */
+            int b = t->byte_id[(unsigned char)y->text[j]];
+            if (tok_vec_push(out, b >= 0 ? b : (t->unk >= 0 ? t->unk : 0)) < 0)
+                return QERR_NOMEM;
+        }
+    }
+    return 0;
+}
+
+/* " " + text with every space as U+2581 (llama_escape_whitespace). */
+static char *spm_escape(const struct tokenizer *t, const char *text, size_t len, size_t *out_n)
+{
+    size_t spaces = t->add_space_prefix;
+    for (size_t i = 0; i < len; i++)
+        spaces += text[i] == ' ';
+    char *e = malloc(len + t->add_space_prefix + 2 * spaces + 1);
+    if (!e)
+        return NULL;
+    size_t k = 0;
+    if (t->add_space_prefix) {
+        memcpy(e, "\xe2\x96\x81", 3);
+        k = 3;
+    }
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] == ' ') {
+            memcpy(e + k, "\xe2\x96\x81", 3);
+            k += 3;
+        } else {
+            e[k++] = text[i];
+        }
+    }
+    *out_n = k;
+    return e;
+}
+
+int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    size_t n;
+    char *e = spm_escape(t, text, len, &n);
+    if (!e)
+        return QERR_NOMEM;
+    struct spm_session s = {.t = t};
+    s.sym = malloc((n + 1) * sizeof *s.sym);
+    int rc = s.sym ? 0 : QERR_NOMEM;
+    for (size_t off = 0; rc == 0 && off < n;) { /* one symbol per UTF-8 character */
+        size_t cl = ucp_len_utf8((unsigned char)e[off]);
+        struct tok_sym *y = &s.sym[s.n_sym];
+        y->text = e + off;
+        y->n = cl < n - off ? cl : n - off;
+        off += y->n;
+        y->prev = (int)s.n_sym - 1;
+        y->next = off == n ? -1 : (int)s.n_sym + 1;
+        s.n_sym++;
+    }
+    if (rc == 0 && s.n_sym) {
+        rc = spm_merge(&s);
+        if (rc == 0)
+            rc = spm_emit(&s, out);
+    }
+    free(s.heap.a);
+    free(s.sym);
+    free(e);
+    return rc;
+}

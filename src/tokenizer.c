@@ -1,0 +1,682 @@
+/* tokenizer: loaders, vocabulary maps, encode dispatch and decoding.
+ * The merge algorithms live in tok_spm.c and tok_bpe.c, the pre-tokenizer
+ * regexes in tok_pretok.c, the tokenizer.json loader in tok_json.c. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "src/gguf.h"
+#include "src/model.h"
+#include "src/tok_internal.h"
+#include "src/unicode.h"
+
+/* ---- string map (FNV-1a, linear probing) ---- */
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)s[i]) * 1099511628211ull;
+    return h;
+}
+
+int tok_map_init(struct tok_map *m, size_t n_expected)
+{
+    size_t cap = 16;
+    while (cap < 2 * n_expected + 1)
+        cap <<= 1;
+    m->slots = calloc(cap, sizeof *m->slots);
+    m->cap = m->slots ? cap : 0;
+    m->n = 0;
+    return m->slots ? 0 : QERR_NOMEM;
+}
+
+int tok_map_put(struct tok_map *m, const char *key, uint32_t len, int val, int replace)
+{
+    if (2 * (m->n + 1) > m->cap) { /* grow: keeps the load under 1/2 */
+        struct tok_map g;
+        if (tok_map_init(&g, m->cap ? m->cap : 8) < 0)
+            return QERR_NOMEM;
+        for (size_t i = 0; i < m->cap; i++)
+            if (m->slots[i].key)
+                tok_map_put(&g, m->slots[i].key, m->slots[i].len, m->slots[i].val, 1);
+        free(m->slots);
+        *m = g;
+    }
+    size_t mask = m->cap - 1, i = hash_bytes(key, len) & mask;
+    for (;; i = (i + 1) & mask) {
+        struct tok_slot *s = &m->slots[i];
+        if (!s->key) {
+            s->key = key; s->len = len; s->val = val;
+            m->n++;
+            return 0;
+        }
+        if (s->len == len && !memcmp(s->key, key, len)) {
+            if (replace) {
+                s->key = key;
+                s->val = val;
+            }
+            return 0;
+        }
+    }
+}
+
+int tok_map_get(const struct tok_map *m, const char *key, size_t len)
+{
+    if (!m->cap)
+        return -1;
+    size_t mask = m->cap - 1, i = hash_bytes(key, len) & mask;
+    for (;; i = (i + 1) & mask) {
+        const struct tok_slot *s = &m->slots[i];
+        if (!s->key)
+            return -1;
+        if (s->len == len && !memcmp(s->key, key, len))
+            return s->val;
+    }
+}
+
+void tok_map_free(struct tok_map *m)
+{
+    free(m->slots);
+    memset(m, 0, sizeof *m);
+}
+
+int tok_vec_push(struct tok_vec *v, int id)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 64;
+        int *p = realloc(v->v, cap * sizeof *p);
+        if (!p)
+            return QERR_NOMEM;
+        v->v = p;
+        v->cap = cap;
+    }
+    v->v[v->n++] = id;
+    return 0;
+}
+
+/* ---- building ---- */
+
+struct tokenizer *tok_alloc(int n_vocab)
+{
+    struct tokenizer *t = calloc(1, sizeof *t);
+    if (!t)
+        return NULL;
+    t->n_vocab = n_vocab;
+    t->piece = calloc((size_t)n_vocab + 1, sizeof *t->piece);
+    t->piece_len = calloc((size_t)n_vocab + 1, sizeof *t->piece_len);
+    t->score = calloc((size_t)n_vocab + 1, sizeof *t->score);
+    t->type = calloc((size_t)n_vocab + 1, 1);
+    t->bos = t->eos = t->unk = -1;
+    if (!t->piece || !t->piece_len || !t->score || !t->type ||
+        tok_map_init(&t->vocab, (size_t)n_vocab) < 0) {
+        tok_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+int tok_set_piece(struct tokenizer *t, int i, const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (!p)
+        return QERR_NOMEM;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    free(t->piece[i]);
+    t->piece[i] = p;
+    t->piece_len[i] = (uint32_t)len;
+    return 0;
+}
+
+static int is_byte_piece(const char *p, uint32_t len, int *byte)
+{
+    unsigned v;
+    char tail;
+    if (len != 6 || strncmp(p, "<0x", 3) || p[5] != '>')
+        return 0;
+    if (sscanf(p + 3, "%2x%c", &v, &tail) != 2 || tail != '>')
+        return 0;
+    *byte = (int)v;
+    return 1;
+}
+
+/* Insert every piece into the vocab map (later duplicates win, as in
+ * llama.cpp's token_to_id) and find the byte tokens. */
+int tok_finish(struct tokenizer *t, struct qerr *err)
+{
+    for (int b = 0; b < 256; b++)
+        t->byte_id[b] = -1;
+    for (int i = 0; i < t->n_vocab; i++) {
+        if (!t->piece[i] && tok_set_piece(t, i, "", 0) < 0)
+            return qerr_set(err, QERR_NOMEM, "tokenizer: out of memory");
+        if (!t->piece_len[i]) { /* llama.cpp renames empty tokens */
+            char tmp[32];
+            int n = snprintf(tmp, sizeof tmp, "[EMPTY_%d]", i);
+            if (tok_set_piece(t, i, tmp, (size_t)n) < 0)
+                return qerr_set(err, QERR_NOMEM, "tokenizer: out of memory");
+        }
+        if (tok_map_put(&t->vocab, t->piece[i], t->piece_len[i], i, 1) < 0)
+            return qerr_set(err, QERR_NOMEM, "tokenizer: out of memory");
+    }
+    for (int b = 0; b < 256; b++) {
+        char buf[8];
+        snprintf(buf, sizeof buf, "<0x%02X>", b);
+        t->byte_id[b] = tok_map_get(&t->vocab, buf, 6);
+        if (t->byte_id[b] < 0) { /* llama.cpp: fall back to the byte itself */
+            char c = (char)b;
+            t->byte_id[b] = tok_map_get(&t->vocab, &c, 1);
+        }
+    }
+    return 0;
+}
+
+int tok_add_merge(struct tokenizer *t, int rank, const char *s, size_t len)
+{
+    char *p = malloc(len + 1);
+    if (!p)
+        return QERR_NOMEM;
+    memcpy(p, s, len);
+    p[len] = '\0';
+    t->merge_str[rank] = p;
+    /* llama.cpp splits at the first space after the first byte and emplaces,
+     * so the first occurrence of a pair keeps its rank. */
+    return tok_map_put(&t->merges, p, (uint32_t)len, rank, 0);
+}
+
+int tok_pre_from_name(const char *name)
+{
+    static const struct { const char *name; enum tok_pre pre; } names[] = {
+        {"gpt-2", PRE_GPT2}, {"gpt2", PRE_GPT2}, {"mpt", PRE_GPT2}, {"olmo", PRE_GPT2},
+        {"jais", PRE_GPT2}, {"trillion", PRE_GPT2},
+        {"llama3", PRE_LLAMA3}, {"llama-v3", PRE_LLAMA3}, {"llama-bpe", PRE_LLAMA3},
+        {"falcon3", PRE_LLAMA3}, {"smaug-bpe", PRE_LLAMA3},
+        {"qwen2", PRE_QWEN2}, {"deepseek-r1-qwen", PRE_QWEN2},
+        {"default", PRE_DEFAULT},
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(name, names[i].name))
+            return (int)names[i].pre;
+    return -1;
+}
+
+void tok_free(struct tokenizer *t)
+{
+    if (!t)
+        return;
+    if (t->piece)
+        for (int i = 0; i < t->n_vocab; i++)
+            free(t->piece[i]);
+    if (t->merge_str)
+        for (int i = 0; i < t->n_merges; i++)
+            free(t->merge_str[i]);
+    free(t->piece);
+    free(t->piece_len);
+    free(t->score);
+    free(t->type);
+    free(t->merge_str);
+    tok_map_free(&t->vocab);
+    tok_map_free(&t->merges);
+    free(t);
+}
+
+/* ---- llama2.c tokenizer.bin ---- */
+
+static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, int n,
+                               struct qerr *err)
+{
+    long off = ftell(f);
+    for (int i = 0; i < n; i++) {
+        float score;
+        int32_t len;
+        if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1)
+            return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: file ends before "
+                            "its score/length", path, off, i);
+        if (len < 0 || len > (1 << 20))
+            return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: length %d out of "
+                            "range", path, off + 4, i, (int)len);
+        char *buf = malloc((size_t)len + 1);
+        if (!buf)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+        if (fread(buf, 1, (size_t)len, f) != (size_t)len) {
+            free(buf);
+            return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: file ends inside "
+                            "its %d bytes", path, off + 8, i, (int)len);
+        }
+        buf[len] = '\0';
+        free(t->piece[i]);
+        t->piece[i] = buf;
+        t->piece_len[i] = (uint32_t)len;
+        t->score[i] = score;
+        off += 8 + len;
+    }
+    return 0;
+}
+
+/* Count tokens in the file when the caller does not know the vocab size. */
+static int count_llama2c_tokens(FILE *f)
+{
+    int n = 0;
+    for (;;) {
+        float score;
+        int32_t len;
+        if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1 || len < 0 ||
+            fseek(f, len, SEEK_CUR) != 0)
+            break;
+        n++;
+    }
+    fseek(f, 4, SEEK_SET);
+    return n;
+}
+
+/* llama2.c's export wrote U+2581 as ' ' and BOS/EOS as "\n<s>\n" /
+ * "\n</s>\n"; undo both so pieces (and merges) equal the GGUF vocabulary. */
+static int unexport_llama2c(struct tokenizer *t)
+{
+    for (int i = 0; i < t->n_vocab; i++) {
+        const char *p = t->piece[i];
+        size_t n = t->piece_len[i], sp = 0;
+        for (size_t j = 0; j < n; j++)
+            sp += p[j] == ' ';
+        if (!sp)
+            continue;
+        char *q = malloc(n + 2 * sp + 1);
+        if (!q)
+            return QERR_NOMEM;
+        size_t k = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (p[j] == ' ') {
+                memcpy(q + k, "\xe2\x96\x81", 3);
+                k += 3;
+            } else {
+                q[k++] = p[j];
+            }
+        }
+        q[k] = '\0';
+        free(t->piece[i]);
+        t->piece[i] = q;
+        t->piece_len[i] = (uint32_t)k;
+    }
+    static const char *fix[3] = {NULL, "<s>", "</s>"};
+    for (int i = 1; i < 3 && i < t->n_vocab; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "\n%s\n", fix[i]);
+        if (!strcmp(t->piece[i], want) && tok_set_piece(t, i, fix[i], strlen(fix[i])) < 0)
+            return QERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Types that llama2.c files do not store, inferred as llama.cpp's
+ * convert script would: <unk>, <s>, </s>, byte pieces, the rest normal. */
+static void infer_llama2c_types(struct tokenizer *t)
+{
+    for (int i = 0; i < t->n_vocab; i++) {
+        int b;
+        t->type[i] = TT_NORMAL;
+        if (is_byte_piece(t->piece[i], t->piece_len[i], &b))
+            t->type[i] = TT_BYTE;
+    }
+    if (t->n_vocab > 2) {
+        t->unk = 0; t->bos = 1; t->eos = 2;
+        t->type[0] = TT_UNKNOWN;
+        t->type[1] = t->type[2] = TT_CONTROL;
+    }
+}
+
+int tok_load_llama2c(struct tokenizer **out, const char *path, int vocab_size, struct qerr *err)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qerr_set(err, QERR_IO, "%s: cannot open tokenizer", path);
+    int32_t max_len;
+    if (fread(&max_len, 4, 1, f) != 1) {
+        fclose(f);
+        return qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length: file too short", path);
+    }
+    int n = vocab_size > 0 ? vocab_size : count_llama2c_tokens(f);
+    if (n <= 0) {
+        fclose(f);
+        return qerr_set(err, QERR_FORMAT, "%s: offset 4: no tokens", path);
+    }
+    struct tokenizer *t = tok_alloc(n);
+    if (!t) {
+        fclose(f);
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    }
+    int rc = read_llama2c_tokens(t, f, path, n, err);
+    fclose(f);
+    if (rc == 0) {
+        t->kind = TOK_SPM;
+        t->add_bos = 1;
+        t->add_space_prefix = 1;
+        snprintf(t->name, sizeof t->name, "spm");
+        infer_llama2c_types(t);
+        rc = unexport_llama2c(t) < 0 ? qerr_set(err, QERR_NOMEM, "%s: out of memory", path)
+                                     : tok_finish(t, err);
+    }
+    if (rc < 0) {
+        tok_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+/* ---- GGUF ---- */
+
+static const struct gguf_kv *gguf_array(const struct gguf_file *g, const char *key,
+                                        enum gguf_vtype et, uint64_t n, struct qerr *err)
+{
+    const struct gguf_kv *kv = gguf_find(g, key);
+    if (!kv)
+        return NULL;
+    if (kv->type != GGUF_T_ARRAY || kv->arr_type != et || (n && kv->arr_n != n)) {
+        qerr_set(err, QERR_FORMAT, "%s: offset %llu: %s: expected an array of %llu %s, "
+                 "found %s of %llu %s", g->path, (unsigned long long)kv->file_offset, key,
+                 (unsigned long long)n, gguf_vtype_name(et), gguf_vtype_name(kv->type),
+                 (unsigned long long)kv->arr_n, gguf_vtype_name(kv->arr_type));
+        return NULL;
+    }
+    return kv;
+}
+
+static int gguf_flag(const struct gguf_file *g, const char *key, int dflt)
+{
+    int64_t v;
+    return gguf_get_int(g, key, &v) == 0 ? v != 0 : dflt;
+}
+
+static int gguf_id(const struct gguf_file *g, const char *key, int n_vocab, int dflt)
+{
+    int64_t v;
+    if (gguf_get_int(g, key, &v) < 0)
+        return dflt;
+    return v >= 0 && v < n_vocab ? (int)v : -1;
+}
+
+static int gguf_vocab(struct tokenizer *t, const struct gguf_file *g, const struct gguf_kv *tok,
+                      struct qerr *err)
+{
+    const struct gguf_kv *sc, *ty;
+    uint64_t n = tok->arr_n;
+    for (uint64_t i = 0; i < n; i++)
+        if (tok_set_piece(t, (int)i, tok->arr_strs[i].ptr, tok->arr_strs[i].len) < 0)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", g->path);
+    qerr_clear(err);
+    sc = gguf_array(g, "tokenizer.ggml.scores", GGUF_T_F32, n, err);
+    if (!sc && err && err->code)
+        return err->code;
+    ty = gguf_array(g, "tokenizer.ggml.token_type", GGUF_T_I32, n, err);
+    if (!ty && err && err->code)
+        return err->code;
+    for (uint64_t i = 0; i < n; i++) {
+        int32_t tt = TT_NORMAL;
+        if (sc)
+            memcpy(&t->score[i], sc->arr_data + 4 * i, 4);
+        if (ty)
+            memcpy(&tt, ty->arr_data + 4 * i, 4);
+        t->type[i] = (unsigned char)(tt >= 0 && tt <= TT_BYTE ? tt : TT_UNDEF);
+    }
+    return 0;
+}
+
+static int gguf_merges(struct tokenizer *t, const struct gguf_file *g, struct qerr *err)
+{
+    qerr_clear(err);
+    const struct gguf_kv *mg = gguf_array(g, "tokenizer.ggml.merges", GGUF_T_STRING, 0, err);
+    if (!mg)
+        return err && err->code ? err->code
+               : qerr_set(err, QERR_FORMAT, "%s: tokenizer.ggml.merges: missing (needed "
+                          "by a gpt2 vocabulary)", g->path);
+    t->merge_str = calloc(mg->arr_n + 1, sizeof *t->merge_str);
+    if (!t->merge_str || tok_map_init(&t->merges, mg->arr_n) < 0)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", g->path);
+    t->n_merges = (int)mg->arr_n;
+    for (uint64_t i = 0; i < mg->arr_n; i++)
+        if (tok_add_merge(t, (int)i, mg->arr_strs[i].ptr, mg->arr_strs[i].len) < 0)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory", g->path);
+    return 0;
+}
+
+static int gguf_kind(struct tokenizer *t, const struct gguf_file *g, struct qerr *err)
+{
+    struct gguf_str s;
+    char model[32] = "", pre[64] = "default";
+    if (gguf_get_str(g, "tokenizer.ggml.model", &s) < 0)
+        return qerr_set(err, QERR_FORMAT, "%s: tokenizer.ggml.model: missing", g->path);
+    gguf_str_copy(s, model, sizeof model);
+    if (gguf_get_str(g, "tokenizer.ggml.pre", &s) == 0)
+        gguf_str_copy(s, pre, sizeof pre);
+    if (!strcmp(model, "llama")) {
+        t->kind = TOK_SPM;
+        snprintf(t->name, sizeof t->name, "spm");
+        return 0;
+    }
+    if (strcmp(model, "gpt2"))
+        return qerr_set(err, QERR_UNSUPP, "%s: tokenizer.ggml.model \"%s\" is not supported "
+                        "(only llama and gpt2)", g->path, model);
+    int p = tok_pre_from_name(pre);
+    if (p < 0)
+        return qerr_set(err, QERR_UNSUPP, "%s: tokenizer.ggml.pre \"%s\" is not supported "
+                        "(gpt-2, default, llama3/llama-bpe, qwen2)", g->path, pre);
+    t->kind = TOK_BPE;
+    t->pre = (enum tok_pre)p;
+    t->ignore_merges = t->pre == PRE_LLAMA3;
+    snprintf(t->name, sizeof t->name, "bpe/%s", pre);
+    return 0;
+}
+
+int tok_load_gguf(struct tokenizer **out, const struct gguf_file *g, struct qerr *err)
+{
+    *out = NULL;
+    qerr_clear(err);
+    const struct gguf_kv *tok = gguf_array(g, "tokenizer.ggml.tokens", GGUF_T_STRING, 0, err);
+    if (!tok)
+        return err && err->code ? err->code
+               : qerr_set(err, QERR_FORMAT, "%s: tokenizer.ggml.tokens: missing (no vocabulary "
+                          "in this GGUF)", g->path);
+    if (tok->arr_n == 0 || tok->arr_n > (1u << 24))
+        return qerr_set(err, QERR_FORMAT, "%s: offset %llu: tokenizer.ggml.tokens: %llu tokens",
+                        g->path, (unsigned long long)tok->file_offset,
+                        (unsigned long long)tok->arr_n);
+    struct tokenizer *t = tok_alloc((int)tok->arr_n);
+    if (!t)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", g->path);
+    int rc = gguf_kind(t, g, err);
+    if (rc == 0)
+        rc = gguf_vocab(t, g, tok, err);
+    if (rc == 0 && t->kind == TOK_BPE)
+        rc = gguf_merges(t, g, err);
+    if (rc == 0) {
+        int spm = t->kind == TOK_SPM;
+        t->bos = gguf_id(g, "tokenizer.ggml.bos_token_id", t->n_vocab, spm ? 1 : -1);
+        t->eos = gguf_id(g, "tokenizer.ggml.eos_token_id", t->n_vocab, spm ? 2 : -1);
+        t->unk = gguf_id(g, "tokenizer.ggml.unknown_token_id", t->n_vocab, spm ? 0 : -1);
+        t->add_bos = gguf_flag(g, "tokenizer.ggml.add_bos_token", spm);
+        t->add_space_prefix = gguf_flag(g, "tokenizer.ggml.add_space_prefix", spm);
+        rc = tok_finish(t, err);
+    }
+    if (rc < 0) {
+        tok_free(t);
+        return rc;
+    }
+    *out = t;
+    return 0;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+int tok_load_for_model(struct tokenizer **out, const struct qmodel *m, struct qerr *err)
+{
+    *out = NULL;
+    if (m->gguf)
+        return tok_load_gguf(out, m->gguf, err);
+    if (!m->tokenizer_path)
+        return qerr_set(err, QERR_IO, "%s: no tokenizer found beside the model (put "
+                        "tokenizer.bin or tokenizer.json next to it)", m->path);
+    if (ends_with(m->tokenizer_path, ".json"))
+        return tok_load_hf_json(out, m->tokenizer_path, err);
+    int rc = tok_load_llama2c(out, m->tokenizer_path, m->cfg.vocab_size, err);
+    return rc;
+}
+
+/* A vocabulary-only read of a GGUF: map, parse the header, copy the vocab. */
+static int load_gguf_file(struct tokenizer **out, const char *path, struct qerr *err)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return qerr_set(err, QERR_IO, "%s: cannot open", path);
+    struct stat st;
+    void *base = MAP_FAILED;
+    if (fstat(fd, &st) == 0 && st.st_size > 0)
+        base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (base == MAP_FAILED)
+        return qerr_set(err, QERR_IO, "%s: cannot map (empty file?)", path);
+    struct gguf_file g;
+    int rc = gguf_parse(&g, path, base, (size_t)st.st_size, err);
+    if (rc == 0) {
+        rc = tok_load_gguf(out, &g, err);
+        gguf_free(&g);
+    }
+    munmap(base, (size_t)st.st_size);
+    return rc;
+}
+
+int tok_load_file(struct tokenizer **out, const char *path, struct qerr *err)
+{
+    *out = NULL;
+    if (ends_with(path, ".json"))
+        return tok_load_hf_json(out, path, err);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return qerr_set(err, QERR_IO, "%s: cannot open", path);
+    char magic[4] = {0};
+    size_t got = fread(magic, 1, 4, f);
+    fclose(f);
+    if (got == 4 && !memcmp(magic, "GGUF", 4))
+        return load_gguf_file(out, path, err);
+    return tok_load_llama2c(out, path, 0, err);
+}
+
+/* ---- encode / decode ---- */
+
+int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_bos,
+               int **ids, size_t *n_ids, struct qerr *err)
+{
+    *ids = NULL;
+    *n_ids = 0;
+    if (!text && len)
+        return qerr_set(err, QERR_ARG, "tok_encode: NULL text");
+    size_t bad = ucp_validate(text, len);
+    if (bad < len)
+        return qerr_set(err, QERR_FORMAT, "byte offset %zu: invalid UTF-8 (byte 0x%02X)",
+                        bad, (unsigned char)text[bad]);
+    struct tok_vec v = {0};
+    int rc = 0;
+    if (add_bos && t->bos >= 0)
+        rc = tok_vec_push(&v, t->bos);
+    if (rc == 0 && len > 0)
+        rc = t->kind == TOK_SPM ? tok_spm_encode(t, text, len, &v)
+                                : tok_bpe_encode(t, text, len, &v);
+    if (rc < 0) {
+        free(v.v);
+        return qerr_set(err, rc, "tokenizer: out of memory encoding %zu bytes", len);
+    }
+    if (!v.v) /* callers may free() and index an empty result */
+        v.v = malloc(sizeof(int));
+    *ids = v.v;
+    *n_ids = v.n;
+    return 0;
+}
+
+const char *tok_piece(const struct tokenizer *t, int id)
+{
+    return id >= 0 && id < t->n_vocab ? t->piece[id] : "";
+}
+
+/* SPM piece: U+2581 -> ' ' (llama_unescape_whitespace). */
+static size_t spm_unescape(const char *p, size_t n, char *o)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        if (i + 3 <= n && !memcmp(p + i, "\xe2\x96\x81", 3)) {
+            o[k++] = ' ';
+            i += 3;
+        } else {
+            o[k++] = p[i++];
+        }
+    }
+    return k;
+}
+
+/* BPE piece: each code point stands for one byte (llama_decode_text). */
+static size_t bpe_unmap(const char *p, size_t n, char *o)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t l = ucp_decode((const unsigned char *)p + i, n - i, &cp);
+        int b = l ? tok_cp_to_byte(cp) : -1;
+        if (b < 0) { /* not a byte code point: keep the raw bytes */
+            l = l ? l : 1;
+            memcpy(o + k, p + i, l);
+            k += l;
+        } else {
+            o[k++] = (char)b;
+        }
+        i += l;
+    }
+    return k;
+}
+
+size_t tok_decode(const struct tokenizer *t, int prev, int id, char *buf, size_t cap)
+{
+    if (id < 0 || id >= t->n_vocab || t->type[id] == TT_CONTROL)
+        return 0;
+    const char *p = t->piece[id];
+    size_t n = t->piece_len[id], k;
+    char small[256], *tmp = n <= sizeof small ? small : malloc(n);
+    if (!tmp)
+        return 0;
+    if (t->type[id] == TT_BYTE && t->kind == TOK_SPM) {
+        int b;
+        is_byte_piece(p, (uint32_t)n, &b);
+        tmp[0] = (char)b;
+        k = 1;
+    } else if (t->type[id] == TT_UNKNOWN || t->type[id] == TT_USER) {
+        memcpy(tmp, p, n);
+        k = n;
+    } else if (t->kind == TOK_SPM) {
+        k = spm_unescape(p, n, tmp);
+    } else {
+        k = bpe_unmap(p, n, tmp);
+    }
+    size_t off = 0; /* SentencePiece drops the space that follows BOS */
+    if (t->kind == TOK_SPM && prev >= 0 && prev == t->bos && k > 0 && tmp[0] == ' ')
+        off = 1;
+    size_t out = k - off;
+    memcpy(buf, tmp + off, out < cap ? out : cap);
+    if (out < cap)
+        buf[out] = '\0';
+    if (tmp != small)
+        free(tmp);
+    return out;
+}
+
+int tok_bos(const struct tokenizer *t) { return t->bos; }
+int tok_eos(const struct tokenizer *t) { return t->eos; }
+int tok_vocab_size(const struct tokenizer *t) { return t->n_vocab; }
+enum tok_kind tok_kind(const struct tokenizer *t) { return t->kind; }
+const char *tok_name(const struct tokenizer *t) { return t->name; }
+int tok_add_bos_default(const struct tokenizer *t) { return t->add_bos; }

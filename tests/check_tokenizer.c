@@ -1,0 +1,351 @@
+/* Tokenizers: llama.cpp's own test vectors (every case, exactly), the
+ * llama2.c tokenizer.bin against the GGUF copy of the same vocabulary on
+ * whole texts, pre-tokenizer splits, decoding, tokenizer.json, errors. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/tok_internal.h"
+#include "src/tokenizer.h"
+#include "tests/testutil.h"
+
+static char *slurp(const char *path, size_t *n)
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    ck_assert_msg(f, "cannot open %s", path ? path : "(missing shared file)");
+    fseek(f, 0, SEEK_END);
+    long sz = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *b = malloc((size_t)sz + 1);
+    ck_assert(b && fread(b, 1, (size_t)sz, f) == (size_t)sz);
+    b[sz] = '\0';
+    fclose(f);
+    *n = (size_t)sz;
+    return b;
+}
+
+static struct tokenizer *load(const char *rel)
+{
+    const char *p = tu_shared(rel);
+    ck_assert_msg(p, "shared file %s missing", rel);
+    struct tokenizer *t;
+    struct qerr e = {0};
+    int rc = tok_load_file(&t, p, &e);
+    ck_assert_msg(rc == 0, "loading %s: %s", rel, e.msg);
+    return t;
+}
+
+static int *enc(const struct tokenizer *t, const char *s, size_t len, int bos, size_t *n)
+{
+    int *ids;
+    struct qerr e = {0};
+    ck_assert_msg(tok_encode(t, s, len, bos, &ids, n, &e) == 0, "encode: %s", e.msg);
+    return ids;
+}
+
+/* Compare against "id id id" (the .out format); returns 1 when equal and
+ * prints both sequences otherwise. */
+static int same_ids(const int *ids, size_t n, const char *want, const char *what)
+{
+    size_t k = 0;
+    const char *p = want;
+    int ok = 1;
+    char *end;
+    for (long v = strtol(p, &end, 10); end != p; p = end, v = strtol(p, &end, 10))
+        ok &= k < n && ids[k++] == v;
+    ok &= k == n;
+    if (!ok) {
+        fprintf(stderr, "%s\n  want:%s\n  got: ", what, want);
+        for (size_t i = 0; i < n; i++)
+            fprintf(stderr, " %d", ids[i]);
+        fprintf(stderr, "\n");
+    }
+    return ok;
+}
+
+/* ---- degenerate inputs ---- */
+
+START_TEST(test_missing_and_truncated)
+{
+    struct tokenizer *t = (void *)1;
+    struct qerr e = {0};
+    ck_assert_int_eq(tok_load_llama2c(&t, "/nonexistent/tokenizer.bin", 512, &e), QERR_IO);
+    ck_assert_ptr_null(t);
+    ck_assert(strstr(e.msg, "/nonexistent/tokenizer.bin"));
+    /* header + one token whose length runs past the end */
+    unsigned char bad[16] = {8, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 'a', 'b'};
+    const char *p = tu_tmpfile("trunc.bin");
+    ck_assert_int_eq(tu_write_file(p, bad, 14), 0);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 1, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "offset 12") && strstr(e.msg, "token 0"), "%s", e.msg);
+    ck_assert_int_eq(tu_write_file(p, bad, 2), 0);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT);
+    ck_assert_int_eq(tok_load_file(&t, "/nonexistent/x.gguf", &e), QERR_IO);
+}
+END_TEST
+
+START_TEST(test_empty_and_invalid_utf8)
+{
+    struct tokenizer *t = load("models/tok512.bin");
+    size_t n = 99;
+    int *ids = enc(t, "", 0, 0, &n);
+    ck_assert_uint_eq(n, 0);
+    free(ids);
+    ids = enc(t, "", 0, 1, &n);
+    ck_assert_uint_eq(n, 1);
+    ck_assert_int_eq(ids[0], tok_bos(t));
+    free(ids);
+    static const char *bad[] = {"abc\xff", "abc\xc3", "abc\xc0\xaf", "abc\xed\xa0\x80", "abc\xf4\x90\x80\x80"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        struct qerr e = {0};
+        ids = (int *)1;
+        ck_assert_int_eq(tok_encode(t, bad[i], strlen(bad[i]), 1, &ids, &n, &e), QERR_FORMAT);
+        ck_assert_msg(strstr(e.msg, "byte offset 3"), "case %zu: %s", i, e.msg);
+        ck_assert_ptr_null(ids);
+    }
+    ck_assert_str_eq(tok_piece(t, -1), "");
+    ck_assert_str_eq(tok_piece(t, 1 << 20), "");
+    char buf[8];
+    ck_assert_uint_eq(tok_decode(t, -1, -5, buf, sizeof buf), 0);
+    tok_free(t);
+    tok_free(NULL);
+}
+END_TEST
+
+/* ---- llama.cpp's vectors ---- */
+
+/* Run every case of ggml-vocab-NAME.gguf.inp/.out; all must match. */
+static void run_vectors(const char *name, int min_cases)
+{
+    char rel[128];
+    snprintf(rel, sizeof rel, "reference/tokenizer/ggml-vocab-%s.gguf", name);
+    struct tokenizer *t = load(rel);
+    size_t ni, no;
+    snprintf(rel, sizeof rel, "reference/tokenizer/ggml-vocab-%s.gguf.inp", name);
+    char *inp = slurp(tu_shared(rel), &ni);
+    snprintf(rel, sizeof rel, "reference/tokenizer/ggml-vocab-%s.gguf.out", name);
+    char *out = slurp(tu_shared(rel), &no);
+    static const char sep[] = "\n__ggml_vocab_test__\n";
+    char *p = inp, *o = out;
+    int cases = 0, failed = 0;
+    for (char *q; (q = strstr(p, sep)); p = q + strlen(sep)) {
+        char *eol = strchr(o, '\n');
+        ck_assert_msg(eol, "%s: .out has fewer lines than .inp has cases", name);
+        *eol = '\0';
+        size_t n;
+        int *ids = enc(t, p, (size_t)(q - p), 0, &n);
+        char what[160];
+        snprintf(what, sizeof what, "%s case %d \"%.*s\"", name, cases, (int)(q - p < 60 ? q - p : 60), p);
+        failed += !same_ids(ids, n, o, what);
+        free(ids);
+        o = eol + 1;
+        cases++;
+    }
+    ck_assert_msg(cases >= min_cases, "%s: only %d cases read", name, cases);
+    ck_assert_msg(failed == 0, "%s: %d of %d cases differ from llama.cpp (listed above)", name,
+                  failed, cases);
+    free(inp);
+    free(out);
+    tok_free(t);
+}
+
+START_TEST(test_vectors_llama_spm) { run_vectors("llama-spm", 30); }
+END_TEST
+START_TEST(test_vectors_gpt2) { run_vectors("gpt-2", 30); }
+END_TEST
+
+/* ---- tok512.bin ---- */
+
+START_TEST(test_tok512_known)
+{
+    struct tokenizer *t = load("models/tok512.bin");
+    ck_assert_int_eq(tok_vocab_size(t), 512);
+    ck_assert_int_eq(tok_bos(t), 1);
+    ck_assert_int_eq(tok_eos(t), 2);
+    ck_assert_str_eq(tok_piece(t, 1), "<s>");
+    ck_assert_str_eq(tok_piece(t, 403), "\xe2\x96\x81Once");
+    size_t n;
+    const char *s = "Once upon a time, there was a little girl.\nHi";
+    int *ids = enc(t, s, strlen(s), 1, &n);
+    ck_assert(same_ids(ids, n, "1 403 407 261 378 432 383 286 261 376 298 315 421 426 13 440 417",
+                       "tok512 sentence"));
+    free(ids);
+    /* byte fallback: U+4E2D has no piece, so its three bytes */
+    ids = enc(t, "\xe4\xb8\xad", 3, 0, &n);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_str_eq(tok_piece(t, ids[0]), "\xe2\x96\x81");
+    ck_assert_str_eq(tok_piece(t, ids[1]), "<0xE4>");
+    ck_assert_str_eq(tok_piece(t, ids[2]), "<0xB8>");
+    ck_assert_str_eq(tok_piece(t, ids[3]), "<0xAD>");
+    free(ids);
+    tok_free(t);
+}
+END_TEST
+
+/* Decode a sequence the way a generator prints it. */
+static char *decode_all(const struct tokenizer *t, const int *ids, size_t n, size_t *len)
+{
+    size_t cap = 16 * n + 16, k = 0;
+    char *s = malloc(cap);
+    for (size_t i = 0; i < n; i++) {
+        size_t m = tok_decode(t, i ? ids[i - 1] : -1, ids[i], s + k, cap - k);
+        ck_assert(m < cap - k);
+        k += m;
+    }
+    *len = k;
+    return s;
+}
+
+static void roundtrip(const struct tokenizer *t, const char *text, size_t len, int bos)
+{
+    size_t n, k;
+    int *ids = enc(t, text, len, bos, &n);
+    char *back = decode_all(t, ids, n, &k);
+    /* SPM without BOS keeps the space it prefixed */
+    size_t skip = tok_kind(t) == TOK_SPM && !bos;
+    ck_assert_msg(k == len + skip && !memcmp(back + skip, text, len),
+                  "round trip differs for \"%.40s\" (%zu vs %zu bytes)", text, k, len);
+    free(back);
+    free(ids);
+}
+
+START_TEST(test_roundtrip)
+{
+    static const char *texts[] = {"Hello world", "  two  spaces\n\ttab", "caf\xc3\xa9 \xf0\x9f\x98\x80 !",
+                                  "\n", "Once upon a time"};
+    const char *toks[] = {"models/tok512.bin", "reference/tokenizer/ggml-vocab-llama-spm.gguf",
+                          "reference/tokenizer/ggml-vocab-gpt-2.gguf"};
+    for (int j = 0; j < 3; j++) {
+        struct tokenizer *t = load(toks[j]);
+        for (size_t i = 0; i < sizeof texts / sizeof *texts; i++) {
+            roundtrip(t, texts[i], strlen(texts[i]), 1);
+            roundtrip(t, texts[i], strlen(texts[i]), 0);
+        }
+        tok_free(t);
+    }
+}
+END_TEST
+
+/* The llama2.c file and the GGUF carry one vocabulary: identical ids on the
+ * whole evaluation texts (what perplexity tokenizes in one call). */
+START_TEST(test_bin_vs_gguf_texts)
+{
+    struct tokenizer *a = load("models/tok512.bin"), *b = load("models/stories260K.gguf");
+    const char *texts[] = {"data/tinystories-eval.txt", "data/moby-dick-100k.txt"};
+    for (int i = 0; i < 2; i++) {
+        size_t len, na, nb;
+        char *s = slurp(tu_shared(texts[i]), &len);
+        int *ia = enc(a, s, len, 1, &na), *ib = enc(b, s, len, 1, &nb);
+        ck_assert_msg(na == nb, "%s: %zu vs %zu tokens", texts[i], na, nb);
+        ck_assert_msg(na > len / 8, "%s: implausibly few tokens (%zu)", texts[i], na);
+        for (size_t k = 0; k < na; k++)
+            ck_assert_msg(ia[k] == ib[k], "%s: token %zu: %d vs %d", texts[i], k, ia[k], ib[k]);
+        size_t back;
+        char *d = decode_all(a, ia, na, &back);
+        ck_assert_msg(back == len && !memcmp(d, s, len), "%s: decode differs", texts[i]);
+        free(d);
+        free(ia);
+        free(ib);
+        free(s);
+    }
+    tok_free(a);
+    tok_free(b);
+}
+END_TEST
+
+/* ---- pre-tokenizers ---- */
+
+struct words { char buf[512]; size_t k; const char *text; };
+
+static int collect(void *ctx, size_t start, size_t len)
+{
+    struct words *w = ctx;
+    w->k += (size_t)snprintf(w->buf + w->k, sizeof w->buf - w->k, "[%.*s]", (int)len, w->text + start);
+    return 0;
+}
+
+static void check_split(enum tok_pre pre, const char *text, const char *want)
+{
+    struct words w = {.text = text};
+    ck_assert_int_eq(tok_pretokenize(pre, text, strlen(text), collect, &w), 0);
+    ck_assert_msg(!strcmp(w.buf, want), "pre %d on \"%s\":\n  want %s\n  got  %s", pre, text, want, w.buf);
+}
+
+START_TEST(test_pretokenizers)
+{
+    const char *s = "I'm 12345 OK!!\n\n  x";
+    check_split(PRE_GPT2, s, "[I]['m][ 12345][ OK][!!][\n\n ][ x]");
+    check_split(PRE_LLAMA3, s, "[I]['m][ ][123][45][ OK][!!\n\n][ ][ x]");
+    check_split(PRE_QWEN2, s, "[I]['m][ ][1][2][3][4][5][ OK][!!\n\n][ ][ x]");
+    check_split(PRE_DEFAULT, s, "[I]['][m][ ][123][45][ OK][!!][\n\n ][ x]");
+    check_split(PRE_LLAMA3, "DON'T  \r\n", "[DON]['T][  \r\n]");
+    check_split(PRE_GPT2, "DON'T", "[DON]['][T]");
+    check_split(PRE_GPT2, "\xd0\xbf\xd1\x80\xd0\xb8 \xd0\xb2\xd0\xb5\xd1\x82", /* Cyrillic letters */
+                "[\xd0\xbf\xd1\x80\xd0\xb8][ \xd0\xb2\xd0\xb5\xd1\x82]");
+    check_split(PRE_GPT2, "", "");
+}
+END_TEST
+
+/* ---- tokenizer.json ---- */
+
+static const char hf_json[] =
+    "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":9,\"content\":\"<|endoftext|>\",\"special\":true}],"
+    "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
+    "\"decoder\":{\"type\":\"ByteLevel\"},"
+    "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"\\u0120\":3,\"ab\":4,"
+    "\"\\u0120a\":5,\"\\u0120ab\":6,\"abc\":7,\"bc\":8},"
+    "\"merges\":[\"a b\",[\"\\u0120\",\"ab\"],\"\\u0120 a\",\"ab c\",\"b c\"]}}";
+
+START_TEST(test_hf_json)
+{
+    const char *p = tu_tmpfile("tokenizer.json");
+    ck_assert_int_eq(tu_write_file(p, hf_json, strlen(hf_json)), 0);
+    struct tokenizer *t;
+    struct qerr e = {0};
+    ck_assert_msg(tok_load_hf_json(&t, p, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tok_vocab_size(t), 10);
+    ck_assert_int_eq(tok_kind(t), TOK_BPE);
+    ck_assert_int_eq(tok_eos(t), 9);
+    size_t n;
+    /* "abc ab": words "abc" and " ab"; ranks: a b(0) then ab c(3) -> abc;
+     * " ab": Ġ a(2) vs a b(0): a b first, then Ġ ab(1) -> Ġab */
+    int *ids = enc(t, "abc ab", 6, 0, &n);
+    ck_assert(same_ids(ids, n, "7 6", "hf json"));
+    free(ids);
+    ids = enc(t, "cb", 2, 0, &n); /* no merge applies */
+    ck_assert(same_ids(ids, n, "2 1", "hf json no merge"));
+    free(ids);
+    char buf[8];
+    ck_assert_uint_eq(tok_decode(t, -1, 6, buf, sizeof buf), 3);
+    ck_assert_str_eq(buf, " ab");
+    tok_free(t);
+    /* errors: not JSON, not BPE */
+    ck_assert_int_eq(tu_write_file(p, "{\"model\":", 9), 0);
+    ck_assert_int_eq(tok_load_hf_json(&t, p, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "offset"), "%s", e.msg);
+    const char *uni = "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}";
+    ck_assert_int_eq(tu_write_file(p, uni, strlen(uni)), 0);
+    ck_assert_int_eq(tok_load_hf_json(&t, p, &e), QERR_UNSUPP);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("tokenizer");
+    TCase *tc = tcase_create("core");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_missing_and_truncated);
+    tcase_add_test(tc, test_empty_and_invalid_utf8);
+    tcase_add_test(tc, test_vectors_llama_spm);
+    tcase_add_test(tc, test_vectors_gpt2);
+    tcase_add_test(tc, test_tok512_known);
+    tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_bin_vs_gguf_texts);
+    tcase_add_test(tc, test_pretokenizers);
+    tcase_add_test(tc, test_hf_json);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
