@@ -61,9 +61,10 @@ int vm_hist_bin(const struct vm_hist *h, double v)
 {
     if (h->nbins <= 0)
         return 0;
-    double t = (v - h->lo) / (h->hi - h->lo);
-    int b = (int)floor(t * h->nbins);
-    return b < 0 ? 0 : b >= h->nbins ? h->nbins - 1 : b;
+    double t = floor((v - h->lo) / (h->hi - h->lo) * h->nbins);
+    if (!(t >= 0)) /* also NaN */
+        return 0;
+    return t >= h->nbins ? h->nbins - 1 : (int)t;
 }
 
 void vm_hist_set_grid(struct vm_hist *h, const float *levels, int n)

@@ -1,0 +1,411 @@
+/* View-model tests of the dashboard (no terminal): key table, layer rows,
+ * outlier map, histogram and grid. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/testutil.h"
+#include "ui/keys.h"
+#include "ui/vm_hist.h"
+#include "ui/vm_layers.h"
+#include "ui/vm_map.h"
+
+/* ---- key table ---- */
+
+START_TEST(keys_no_conflicts)
+{
+    /* Two rows with the same key must not share a view: the first would
+     * silently shadow the second. */
+    for (int i = 0; i < ui_n_keys; i++)
+        for (int j = i + 1; j < ui_n_keys; j++)
+            ck_assert_msg(!(ui_keys[i].key == ui_keys[j].key &&
+                            (ui_keys[i].views & ui_keys[j].views)),
+                          "key %s bound twice", ui_keys[i].name);
+}
+END_TEST
+
+START_TEST(keys_every_view_can_quit_and_help)
+{
+    for (int v = 0; v < UV__COUNT; v++) {
+        ck_assert_int_eq(ui_key_lookup('q', v), UA_QUIT);
+        ck_assert_int_eq(ui_key_lookup('?', v), UA_HELP);
+        ck_assert_int_eq(ui_key_lookup('1' + v, v), UA_VIEW_LAYERS + v);
+    }
+    ck_assert_int_eq(ui_key_lookup('Z', UV_LAYERS), UA_NONE);
+    ck_assert_int_eq(ui_key_lookup('\n', UV_LAYERS), UA_OPEN);
+    ck_assert_int_eq(ui_key_lookup('\n', UV_CORR), UA_NONE);
+    ck_assert_int_eq(ui_key_lookup('b', UV_TENSOR), UA_BITS_UP);
+}
+END_TEST
+
+START_TEST(keys_every_row_documented)
+{
+    for (int i = 0; i < ui_n_keys; i++) {
+        ck_assert_ptr_nonnull(ui_keys[i].name);
+        ck_assert_msg(ui_keys[i].help && strlen(ui_keys[i].help) > 3, "key %s", ui_keys[i].name);
+        ck_assert_msg(ui_keys[i].views != 0, "key %s acts nowhere", ui_keys[i].name);
+    }
+    const char *path = tu_tmpfile("keys.md");
+    FILE *f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    ui_keys_print_markdown(f);
+    fclose(f);
+    f = fopen(path, "r");
+    char buf[16384];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    ck_assert_ptr_nonnull(strstr(buf, "| Key | Views | Action |"));
+    for (int i = 0; i < ui_n_keys; i++) {
+        char want[32];
+        snprintf(want, sizeof want, "`%s`", ui_keys[i].name);
+        ck_assert_msg(strstr(buf, want) != NULL, "key %s missing from the list", ui_keys[i].name);
+    }
+}
+END_TEST
+
+/* ---- a small in-memory model ---- */
+
+static float w_easy[64], w_heavy[64], w_norm[8];
+static struct qtensor tens[3];
+static struct qmodel model;
+
+static void add_t(int i, const char *name, float *data, int rows, int cols)
+{
+    struct qtensor *t = &tens[i];
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "%s", name);
+    qmodel_classify(name, &t->layer, &t->role);
+    t->dtype = QD_F32;
+    t->ndim = rows > 1 ? 2 : 1;
+    if (rows > 1) {
+        t->shape[0] = rows;
+        t->shape[1] = cols;
+    } else {
+        t->shape[0] = cols;
+    }
+    t->nelem = (int64_t)rows * cols;
+    t->nbytes = (size_t)t->nelem * 4;
+    t->data = data;
+}
+
+static void make_model(void)
+{
+    tu_seed(7);
+    for (int i = 0; i < 64; i++) {
+        w_easy[i] = (float)(0.1 * tu_normal());
+        w_heavy[i] = (float)(0.1 * tu_normal());
+    }
+    w_heavy[5] = 30; /* one huge outlier: kurtosis near 64 */
+    for (int i = 0; i < 8; i++)
+        w_norm[i] = 1.0f + 0.01f * i;
+    memset(&model, 0, sizeof model);
+    add_t(0, "blk.1.attn_q", w_heavy, 8, 8);
+    add_t(1, "blk.0.attn_norm", w_norm, 1, 8);
+    add_t(2, "blk.0.ffn_up", w_easy, 8, 8);
+    model.tensors = tens;
+    model.n_tensors = 3;
+    model.cfg.n_layers = 2;
+}
+
+START_TEST(layers_empty_model)
+{
+    struct qmodel m;
+    memset(&m, 0, sizeof m);
+    struct vm_layers v;
+    ck_assert_int_eq(vm_layers_init(&v, &m, NULL, NULL), 0);
+    ck_assert_int_eq(v.n_vis, 0);
+    ck_assert_ptr_null(vm_layers_selected(&v));
+    vm_layers_move(&v, 5, 10);
+    ck_assert_int_eq(vm_layers_search(&v, "x"), 0);
+    char buf[32];
+    vm_layers_cell(&v, 0, VL_NAME, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+    vm_layers_free(&v);
+}
+END_TEST
+
+START_TEST(layers_model_order_and_stats)
+{
+    make_model();
+    struct vm_layers v;
+    ck_assert_int_eq(vm_layers_init(&v, &model, NULL, NULL), 0);
+    ck_assert_int_eq(v.n_vis, 3);
+    /* Grouped by layer: blk.0 (norm, ffn_up in file order) before blk.1. */
+    char buf[64];
+    vm_layers_cell(&v, 0, VL_NAME, buf, sizeof buf);
+    ck_assert_str_eq(buf, "blk.0.attn_norm");
+    vm_layers_cell(&v, 2, VL_NAME, buf, sizeof buf);
+    ck_assert_str_eq(buf, "blk.1.attn_q");
+    vm_layers_cell(&v, 2, VL_SHAPE, buf, sizeof buf);
+    ck_assert_str_eq(buf, "8x8");
+    vm_layers_cell(&v, 2, VL_ABSMAX, buf, sizeof buf);
+    ck_assert_str_eq(buf, "30");
+    /* Difficulty: norm is not quantized; the outlier tensor is extreme. */
+    ck_assert_int_eq(v.rows[1].difficulty, -1);
+    ck_assert_int_eq(v.rows[0].difficulty, 3);
+    ck_assert_int_le(v.rows[2].difficulty, 1);
+    /* Activation columns appear only after calibration. */
+    ck_assert_int_eq(vm_layers_ncols(&v), VL_A_STD);
+    vm_layers_cell(&v, 0, VL_A_KURT, buf, sizeof buf);
+    ck_assert_str_eq(buf, "-");
+    vm_layers_free(&v);
+}
+END_TEST
+
+START_TEST(layers_sort_keeps_selection)
+{
+    make_model();
+    struct vm_layers v;
+    vm_layers_init(&v, &model, NULL, NULL);
+    vm_layers_move(&v, 1, 10); /* blk.0.ffn_up */
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);
+    vm_layers_sort(&v, VL_KURT, 1);
+    for (int i = 1; i < v.n_vis; i++)
+        ck_assert(v.rows[v.vis[i - 1]].st.kurt >= v.rows[v.vis[i]].st.kurt);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);
+    vm_layers_sort(&v, VL_KURT, 0);
+    ck_assert_int_eq(v.rows[v.vis[v.n_vis - 1]].tensor, 0); /* largest kurtosis last */
+    vm_layers_sort(&v, 999, 0); /* out of range falls back to model order */
+    ck_assert_int_eq(v.sort_col, VL_NAME);
+    vm_layers_free(&v);
+}
+END_TEST
+
+START_TEST(layers_filter_search_move)
+{
+    make_model();
+    struct vm_layers v;
+    vm_layers_init(&v, &model, NULL, NULL);
+    vm_layers_filter(&v, "blk.0");
+    ck_assert_int_eq(v.n_vis, 2);
+    vm_layers_filter(&v, "nothing");
+    ck_assert_int_eq(v.n_vis, 0);
+    ck_assert_ptr_null(vm_layers_selected(&v));
+    vm_layers_filter(&v, "");
+    ck_assert_int_eq(v.n_vis, 3);
+    /* Search wraps around and starts after the selection. */
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 0);
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
+    ck_assert_int_eq(vm_layers_search(&v, "zzz"), 0);
+    /* Move clamps and scrolls a 2-row window. */
+    vm_layers_move(&v, -100, 2);
+    ck_assert_int_eq(v.sel, 0);
+    vm_layers_move(&v, 100, 2);
+    ck_assert_int_eq(v.sel, 2);
+    ck_assert_int_eq(v.top, 1);
+    struct stats a = {0};
+    a.kurt = 12;
+    vm_layers_set_act(&v, 0, &a);
+    ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    vm_layers_free(&v);
+}
+END_TEST
+
+/* ---- outlier map ---- */
+
+START_TEST(map_degenerate)
+{
+    struct vm_map mp;
+    vm_map_init(&mp);
+    vm_map_set(&mp, NULL, 0, 0);
+    ck_assert_int_eq(vm_map_layout(&mp, 10, 4), 0);
+    for (int i = 0; i < 40; i++)
+        ck_assert(mp.cell[i] < 0);
+    ck_assert_int_eq(vm_map_zoom(&mp, 3), 0);
+    ck_assert_int_eq(vm_map_move(&mp, 5, 5), 0);
+    char buf[64];
+    vm_map_cursor_text(&mp, buf, sizeof buf);
+    ck_assert_str_eq(buf, "(empty)");
+    /* A 1x1 matrix on a 0x0 grid is clamped to 1x1 cells. */
+    float one = -2;
+    vm_map_set(&mp, &one, 1, 1);
+    ck_assert_int_eq(vm_map_layout(&mp, 0, 0), 0);
+    ck_assert(mp.cell[0] == 2);
+    vm_map_free(&mp);
+}
+END_TEST
+
+START_TEST(map_max_pool_keeps_outlier)
+{
+    enum { R = 300, C = 77 };
+    static float x[R * C];
+    tu_seed(3);
+    for (int i = 0; i < R * C; i++)
+        x[i] = (float)(0.01 * tu_normal());
+    x[123 * C + 45] = -9; /* one outlier */
+    x[7 * C + 3] = NAN;   /* and one broken value */
+    struct vm_map mp;
+    vm_map_init(&mp);
+    vm_map_set(&mp, x, R, C);
+    ck_assert_int_eq(vm_map_layout(&mp, 20, 9), 0);
+    ck_assert_int_eq(mp.bh, 34);
+    ck_assert_int_eq(mp.bw, 4);
+    int seen9 = 0, seen_inf = 0;
+    for (int i = 0; i < mp.gh; i++)
+        for (int j = 0; j < mp.gw; j++) {
+            float want = vm_map_cell_ref(x, R, C, mp.r0 + i * mp.bh, mp.c0 + j * mp.bw, mp.bh, mp.bw);
+            float got = mp.cell[i * mp.gw + j];
+            ck_assert_msg(got == want || (isinf(got) && isinf(want)), "cell %d,%d", i, j);
+            seen9 += got == 9;
+            seen_inf += isinf(got);
+        }
+    ck_assert_int_eq(seen9, 1);
+    ck_assert_int_eq(seen_inf, 1);
+    ck_assert(mp.hi == 9);
+    /* Zoom in until single values, cursor stays inside, text has coords. */
+    for (int z = 0; z < 20; z++)
+        vm_map_zoom(&mp, 1);
+    ck_assert_int_eq(mp.bh, 1);
+    ck_assert_int_eq(mp.bw, 1);
+    mp.cur_r = 123;
+    mp.cur_c = 45;
+    vm_map_move(&mp, 0, 0);
+    ck_assert(mp.cur_r >= mp.r0 && mp.cur_r < mp.r0 + mp.gh);
+    ck_assert(mp.cur_c >= mp.c0 && mp.cur_c < mp.c0 + mp.gw);
+    char buf[128];
+    vm_map_cursor_text(&mp, buf, sizeof buf);
+    ck_assert_str_eq(buf, "[row 123, col 45] = -9");
+    vm_map_move(&mp, 1000, 1000); /* clamps to the last value */
+    ck_assert_int_eq(mp.cur_r, R - 1);
+    ck_assert_int_eq(mp.cur_c, C - 1);
+    for (int i = 0; i < mp.gh; i++)
+        for (int j = 0; j < mp.gw; j++) {
+            float want = vm_map_cell_ref(x, R, C, mp.r0 + i, mp.c0 + j, 1, 1);
+            float got = mp.cell[i * mp.gw + j];
+            ck_assert(got == want || (isinf(got) && isinf(want)));
+        }
+    vm_map_zoom(&mp, -50);
+    ck_assert_int_eq(mp.zoom, 0);
+    vm_map_free(&mp);
+}
+END_TEST
+
+START_TEST(map_levels_monotone)
+{
+    struct vm_map mp;
+    vm_map_init(&mp);
+    mp.lo = 0.01f;
+    mp.hi = 10;
+    ck_assert_int_eq(vm_map_level(&mp, -1, 10), -1);
+    ck_assert_int_eq(vm_map_level(&mp, 0.01f, 10), 0);
+    ck_assert_int_eq(vm_map_level(&mp, 10, 10), 9);
+    ck_assert_int_eq(vm_map_level(&mp, INFINITY, 10), 9);
+    /* log scale: the geometric midpoint is the middle level */
+    ck_assert_int_eq(vm_map_level(&mp, (float)sqrt(0.1), 11), 5);
+    int prev = -1;
+    for (float v = 0.01f; v <= 10; v *= 1.3f) {
+        int l = vm_map_level(&mp, v, 10);
+        ck_assert_int_ge(l, prev);
+        prev = l;
+    }
+}
+END_TEST
+
+START_TEST(absmax_profiles_and_pool)
+{
+    float x[6] = {1, -5, 2, 0.5f, 3, -4};
+    float r[2], c[3], p[2];
+    vm_absmax_rows(x, 2, 3, r);
+    vm_absmax_cols(x, 2, 3, c);
+    ck_assert(r[0] == 5 && r[1] == 4);
+    ck_assert(c[0] == 1 && c[1] == 5 && c[2] == 4);
+    float in[7] = {0, 0, 0, 9, 0, 0, 1};
+    vm_maxpool(in, 7, p, 2);
+    ck_assert(p[0] == 9 || p[1] == 9);
+    ck_assert(fmaxf(p[0], p[1]) == 9);
+}
+END_TEST
+
+/* ---- histogram and grid ---- */
+
+START_TEST(hist_counts_and_heights)
+{
+    struct vm_hist h;
+    vm_hist_init(&h);
+    ck_assert_int_eq(vm_hist_build(&h, NULL, 0, 0, 0, 0), 0); /* empty, degenerate range */
+    ck_assert_int_eq(h.nbins, 1);
+    ck_assert_int_eq(vm_hist_height(&h, 0, 8), 0);
+    float x[1000];
+    tu_seed(5);
+    for (int i = 0; i < 1000; i++)
+        x[i] = (float)tu_normal();
+    x[0] = 100; /* clamped into the last bin */
+    ck_assert_int_eq(vm_hist_build(&h, x, 1000, -4, 4, 40), 0);
+    uint64_t sum = 0;
+    for (int b = 0; b < 40; b++)
+        sum += h.counts[b];
+    ck_assert_int_eq(sum, 1000);
+    ck_assert_int_ge(vm_hist_height(&h, 39, 16), 1); /* lone outlier visible */
+    ck_assert_int_eq(vm_hist_height(&h, 20, 16) <= 16, 1);
+    int bmax = 0;
+    for (int b = 0; b < 40; b++)
+        if (h.counts[b] == h.maxc)
+            bmax = b;
+    ck_assert_int_eq(vm_hist_height(&h, bmax, 16), 16);
+    ck_assert_int_eq(vm_hist_bin(&h, -1e9), 0);
+    ck_assert_int_eq(vm_hist_bin(&h, 1e9), 39);
+    vm_hist_free(&h);
+}
+END_TEST
+
+START_TEST(grid_uniform)
+{
+    float lev[64];
+    ck_assert_int_eq(vm_grid_uniform(0, 1, -1, 1, lev, 64), 0);
+    int n = vm_grid_uniform(4, 1, -0.5, 2, lev, 64);
+    ck_assert_int_eq(n, 15);
+    ck_assert_float_eq_tol(lev[0], -2, 1e-6);
+    ck_assert_float_eq_tol(lev[7], 0, 1e-6);
+    ck_assert_float_eq_tol(lev[14], 2, 1e-6);
+    n = vm_grid_uniform(2, 0, -1, 2, lev, 64);
+    ck_assert_int_eq(n, 4);
+    ck_assert_float_eq_tol(lev[0], -1, 1e-6);
+    ck_assert_float_eq_tol(lev[3], 2, 1e-6);
+    ck_assert_int_eq(vm_grid_uniform(8, 1, -1, 1, lev, 10), 10); /* cap respected */
+    struct vm_hist h;
+    vm_hist_init(&h);
+    float x[2] = {-2, 2};
+    vm_hist_build(&h, x, 2, -2, 2, 30);
+    n = vm_grid_uniform(2, 1, -2, 2, lev, 64); /* -2, 0, 2 */
+    vm_hist_set_grid(&h, lev, n);
+    int marks = 0;
+    for (int b = 0; b < 30; b++)
+        marks += h.grid[b];
+    ck_assert_int_eq(marks, 3);
+    vm_hist_free(&h);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ui_vm");
+    TCase *tc = tcase_create("keys");
+    tcase_add_test(tc, keys_no_conflicts);
+    tcase_add_test(tc, keys_every_view_can_quit_and_help);
+    tcase_add_test(tc, keys_every_row_documented);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("layers");
+    tcase_add_test(tc, layers_empty_model);
+    tcase_add_test(tc, layers_model_order_and_stats);
+    tcase_add_test(tc, layers_sort_keeps_selection);
+    tcase_add_test(tc, layers_filter_search_move);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("map");
+    tcase_add_test(tc, map_degenerate);
+    tcase_add_test(tc, map_max_pool_keeps_outlier);
+    tcase_add_test(tc, map_levels_monotone);
+    tcase_add_test(tc, absmax_profiles_and_pool);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("hist");
+    tcase_add_test(tc, hist_counts_and_heights);
+    tcase_add_test(tc, grid_uniform);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
