@@ -1,0 +1,41 @@
+/* cli_infer: helpers shared by the inference commands (ppl, acts,
+ * generate): open a model with its tokenizer, read and tokenize a text
+ * file with clear errors, parse numeric options, SIGINT as a cancel flag. */
+#ifndef QLENS_CLI_INFER_H
+#define QLENS_CLI_INFER_H
+
+#include <stddef.h>
+
+#include "analysis/qerr.h"
+#include "src/model.h"
+
+struct tokenizer;
+
+struct infer_model {
+    struct qmodel m;
+    struct tokenizer *tok;
+    int open;
+};
+
+/* Model (cli_model_path rules) and its tokenizer. */
+int infer_open(struct infer_model *im, const char *model_arg, struct qerr *err);
+void infer_close(struct infer_model *im);
+
+/* Whole file; errors name the file: cannot read, empty, invalid UTF-8 (with
+ * the byte offset).  *buf is NUL-terminated and malloc'd. */
+int infer_read_text(const char *path, char **buf, size_t *len, struct qerr *err);
+/* Read + tokenize with BOS (llama.cpp's perplexity input). */
+int infer_tokenize_file(const struct infer_model *im, const char *path, int **ids,
+                        size_t *n_ids, struct qerr *err);
+
+/* Byte offset of the first invalid UTF-8 sequence, or -1 when valid. */
+long infer_utf8_invalid_at(const char *s, size_t n);
+
+/* Parse an integer option value in [lo, hi]; returns 0 or -1. */
+int infer_parse_int(const char *s, long lo, long hi, long *out);
+
+/* SIGINT sets *infer_cancel_flag() (first Ctrl-C cancels cleanly). */
+void infer_catch_sigint(void);
+volatile int *infer_cancel_flag(void);
+
+#endif

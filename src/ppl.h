@@ -1,0 +1,89 @@
+/* ppl: perplexity and KL divergence over a token stream, as llama.cpp's
+ * llama-perplexity computes them.
+ *
+ * Default (llama.cpp) mode, for a stream already tokenized with BOS:
+ *   n_chunks = floor(n_tokens / n_ctx) (capped by max_chunks); chunk i is
+ *   tokens [i*n_ctx, (i+1)*n_ctx) with its first token replaced by BOS,
+ *   evaluated from position 0 with no cache across chunks; with
+ *   first = n_ctx/2 the logits at positions first .. n_ctx-2 predict tokens
+ *   first+1 .. n_ctx-1 (n_ctx-1-first scored tokens per chunk).
+ * Full-window mode (full = 1): first = 0, every position scores the next
+ * token (n_ctx-1 per chunk).
+ *
+ *   nll_t   = -log softmax(logits_t)[target_t]   (log-sum-exp in double)
+ *   PPL     = exp(mean nll)
+ *   stderr  = PPL * sqrt((mean nll² - mean nll²) / (N - 1))   (llama.cpp's
+ *             "PPL = x +/- y": a delta-method standard error)
+ *
+ * KL mode (kl = 1): every chunk runs twice in the same process, once with
+ * the float originals (fwd_use_overrides(f, 0): the baseline) and once with
+ * the overrides and hooks (the candidate), and for each scored position:
+ *   KL_t    = sum_v p_base(v) (log p_base(v) - log p_cand(v))
+ *   top-1   = argmax base == argmax candidate
+ *   Δp_t    = p_cand(target) - p_base(target)
+ * reported as llama.cpp --kl-divergence does: mean ± stderr, max, 99.9%,
+ * 99%, 95%, 90%, median, 10%, 5%, 1%, min (linear interpolation between
+ * sorted values), top-1 agreement ± stderr, mean Δp ± stderr and RMS Δp.
+ * No logits are written anywhere: memory is two (n_scored, vocab) buffers. */
+#ifndef QLENS_PPL_H
+#define QLENS_PPL_H
+
+#include <stddef.h>
+
+#include "analysis/qerr.h"
+#include "src/forward.h"
+
+struct ppl_opts {
+    int n_ctx;            /* tokens per chunk, even, >= 2, <= f->max_tokens */
+    int max_chunks;       /* 0 = every whole chunk of the stream          */
+    int full;             /* 1: score every position, not the second half */
+    int kl;               /* 1: baseline vs candidate KL divergence       */
+    int bos;              /* id put at the start of every chunk (< 0: keep) */
+    const struct fwd_hooks *hooks; /* applied to the candidate pass       */
+    /* Called after each chunk with the running estimate; a non-zero return
+     * cancels (QERR_CANCEL). */
+    int (*progress)(void *ud, int chunks_done, int n_chunks, double ppl_so_far);
+    void *progress_ud;
+    volatile int *cancel; /* checked between chunks; non-zero cancels     */
+};
+
+/* Summary of a sorted sample (KL or Δp). */
+struct ppl_dist {
+    double mean, stderr_mean, rms;
+    double min, p01, p05, p10, median, p90, p95, p99, p999, max;
+};
+
+struct ppl_result {
+    int n_ctx, n_chunks, first; /* first = scored positions start          */
+    size_t n_scored;      /* tokens scored in total                       */
+    double nll_mean;      /* mean negative log-likelihood (nats)          */
+    double ppl, ppl_stderr;
+    int kl;               /* the fields below are valid                   */
+    double base_ppl, base_ppl_stderr, base_nll_mean;
+    double ln_ppl_ratio;  /* mean nll cand - mean nll base = ln(PPL/PPLb) */
+    struct ppl_dist kld;  /* per-token KL (nats)                          */
+    struct ppl_dist dp;   /* per-token Δp of the correct token            */
+    double top1, top1_stderr; /* fraction of positions with equal argmax  */
+    double seconds;       /* wall time of the forward passes and scoring  */
+};
+
+/* How many chunks a stream of n_tokens gives (before max_chunks). */
+int ppl_n_chunks(size_t n_tokens, int n_ctx);
+/* Check options against the context and the stream; message says why. */
+int ppl_check(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o, struct qerr *err);
+/* Run it.  f must have max_tokens >= n_ctx.  Leaves f with overrides on. */
+int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_opts *o,
+            struct ppl_result *r, struct qerr *err);
+
+/* ---- scoring kernels (exposed for tests) ---- */
+/* log softmax(logits)[target] with log-sum-exp in double (llama.cpp's
+ * log_softmax); *argmax gets the index of the largest logit. */
+double ppl_logprob(const float *logits, int vocab, int target, int *argmax);
+/* KL(p_base || p_cand) for one position; also p_base(target), p_cand(target)
+ * and the argmaxes. */
+double ppl_kl(const float *base, const float *cand, int vocab, int target, double *pb_t,
+              double *pc_t, int *am_b, int *am_c);
+/* Summary of n values (sorts v in place). */
+void ppl_dist_compute(float *v, size_t n, struct ppl_dist *d);
+
+#endif
