@@ -181,9 +181,15 @@ static int rd_array(struct cur *c, struct gguf_kv *kv)
     kv->arr_strs = malloc((size_t)(kv->arr_n ? kv->arr_n : 1) * sizeof *kv->arr_strs);
     if (!kv->arr_strs)
         return qerr_set(c->err, QERR_NOMEM, "%s: out of memory (%s)", c->path, c->field);
-    for (uint64_t i = 0; i < kv->arr_n; i++)
-        if (rd_str(c, &kv->arr_strs[i]))
-            return qerr_prefix(c->err, "element %" PRIu64 ": ", i);
+    for (uint64_t i = 0; i < kv->arr_n; i++) {
+        size_t at = c->pos;
+        if (rd_str(c, &kv->arr_strs[i])) {  /* again, naming the element */
+            size_t fl = strlen(c->field);
+            snprintf(c->field + fl, sizeof c->field - fl, ": element %" PRIu64, i);
+            c->pos = at;
+            return rd_str(c, &kv->arr_strs[i]);
+        }
+    }
     return 0;
 }
 

@@ -252,6 +252,8 @@ static int add_float_tensor(struct gguf_writer *w, const char *name, uint32_t ty
 {
     if (type != GGML_T_F32 && type != GGML_T_F16 && type != GGML_T_BF16)
         return werr(w, QERR_ARG, "tensor %s: writer converts to F32, F16 or BF16 only", name);
+    if (!data && !fill)
+        return werr(w, QERR_ARG, "tensor %s: no data", name);
     struct wtensor *t = new_tensor(w, name, type, ndim, shape);
     if (!t)
         return QERR_ARG;
