@@ -14,6 +14,7 @@ const struct cli_command cli_commands[] = {
     {"ppl", "[MODEL] TEXT [--ctx N] [--chunks N] [--full] [--kl] [--json]", "perplexity as llama.cpp measures it; KL divergence vs float", cmd_ppl},
     {"results", "list|show|import|merge|validate [--store FILE] [--where FILTER] [--json|--csv]", "stored benchmark/perplexity results: list, show, import lm-eval/qlens output, merge", cmd_results},
     {"correlate", "[--x FIELD] [--y METRIC|--all] [--where FILTER] [--store FILE] [--json|--csv]", "correlate perplexity with benchmark scores (Pearson, Spearman, p, CI)", cmd_correlate},
+    {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,213 @@
+/* qlens tokenize: the token ids and pieces of a text, as the model's own
+ * tokenizer (and llama.cpp) produces them. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/cli.h"
+#include "src/commands.h"
+#include "src/model.h"
+#include "src/tokenizer.h"
+
+static const char tokenize_help[] =
+    "usage: qlens tokenize [MODEL] TEXT [--no-bos|--bos] [--json]\n"
+    "       qlens tokenize [MODEL] --file F [--no-bos|--bos] [--json]\n\n"
+    "Tokenize TEXT (or the file F; '-' reads stdin) exactly as llama.cpp does\n"
+    "and print one \"id<TAB>piece\" line per token.  Pieces are the raw\n"
+    "vocabulary strings with control bytes escaped (\\n, \\t, \\xNN, \\\\);\n"
+    "SentencePiece marks a space as U+2581, GPT-2 byte-level BPE as U+0120.\n\n"
+    "MODEL is a model (its tokenizer is used: GGUF vocabulary, tokenizer.bin\n"
+    "or tokenizer.json beside it) or a tokenizer file itself (llama2.c\n"
+    "tokenizer.bin, vocabulary-only .gguf, tokenizer.json).  It defaults to\n"
+    "$QLENS_MODEL, else the bundled stories260K.\n\n"
+    "  --file F   read the text from F instead of the command line\n"
+    "  --no-bos   do not prepend BOS    --bos   prepend BOS\n"
+    "             (default: what the vocabulary asks for; SentencePiece: yes)\n"
+    "  --json     {\"tokenizer\":..,\"n_tokens\":N,\"ids\":[..],\"pieces\":[..]}\n";
+
+struct tok_args {
+    const char *model, *text, *file;
+    int bos;              /* -1: vocabulary default */
+    int json;
+};
+
+static int parse_args(int argc, char **argv, struct tok_args *a)
+{
+    const char *pos[3];
+    int npos = 0;
+    memset(a, 0, sizeof *a);
+    a->bos = -1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--file")) {
+            if (++i >= argc)
+                return cli_usage_error("tokenize", "--file needs a path");
+            a->file = argv[i];
+        } else if (!strcmp(argv[i], "--no-bos")) {
+            a->bos = 0;
+        } else if (!strcmp(argv[i], "--bos")) {
+            a->bos = 1;
+        } else if (!strcmp(argv[i], "--json")) {
+            a->json = 1;
+        } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
+            return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
+        } else {
+            if (!strcmp(argv[i], "--") && ++i >= argc)
+                break;
+            if (npos == 2)
+                return cli_usage_error("tokenize", "too many arguments ('%s')", argv[i]);
+            pos[npos++] = argv[i];
+        }
+    }
+    int want_text = !a->file;
+    if (npos < want_text)
+        return cli_usage_error("tokenize", "no text given (TEXT or --file F)");
+    if (npos > want_text + 1)
+        return cli_usage_error("tokenize", "with --file, only MODEL may be given");
+    a->model = npos > want_text ? pos[0] : NULL;
+    a->text = want_text ? pos[npos - 1] : NULL;
+    return 0;
+}
+
+static char *read_all(const char *path, size_t *n, struct qerr *err)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        qerr_set(err, QERR_IO, "%s: cannot open", path);
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    for (size_t got; buf && (got = fread(buf + len, 1, cap - len, f)) > 0;) {
+        len += got;
+        if (len == cap) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b)
+                free(buf);
+            buf = b;
+        }
+    }
+    int bad = !buf || ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        free(buf);
+        qerr_set(err, buf ? QERR_IO : QERR_NOMEM, "%s: cannot read", path);
+        return NULL;
+    }
+    *n = len;
+    return buf;
+}
+
+static int ends_with(const char *s, const char *suf)
+{
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static int is_gguf(const char *path)
+{
+    char m[4] = {0};
+    FILE *f = fopen(path, "rb");
+    int yes = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "GGUF", 4);
+    if (f)
+        fclose(f);
+    return yes;
+}
+
+/* A GGUF or tokenizer.json needs no tensors: read the vocabulary only.
+ * Otherwise open the model; a file that is no model may be a tokenizer.bin. */
+static int load_tokenizer(struct tokenizer **t, const char *path, struct qerr *err)
+{
+    if (ends_with(path, ".json") || is_gguf(path))
+        return tok_load_file(t, path, err);
+    struct qmodel m;
+    int rc = qmodel_open(&m, path, err);
+    if (rc == 0) {
+        rc = tok_load_for_model(t, &m, err);
+        qmodel_close(&m);
+        return rc;
+    }
+    struct qerr e2 = {0};
+    if (tok_load_llama2c(t, path, 0, &e2) == 0)
+        return 0;
+    return rc;
+}
+
+/* Piece with control bytes made visible; UTF-8 passes through. */
+static void print_piece(const char *p)
+{
+    for (const unsigned char *s = (const unsigned char *)p; *s; s++) {
+        if (*s == '\n')
+            fputs("\\n", stdout);
+        else if (*s == '\t')
+            fputs("\\t", stdout);
+        else if (*s == '\r')
+            fputs("\\r", stdout);
+        else if (*s == '\\')
+            fputs("\\\\", stdout);
+        else if (*s < 0x20 || *s == 0x7f)
+            printf("\\x%02X", *s);
+        else
+            putchar(*s);
+    }
+}
+
+static void print_result(const struct tokenizer *t, const int *ids, size_t n, int json)
+{
+    if (!json) {
+        for (size_t i = 0; i < n; i++) {
+            printf("%d\t", ids[i]);
+            print_piece(tok_piece(t, ids[i]));
+            putchar('\n');
+        }
+        return;
+    }
+    printf("{\"tokenizer\":");
+    cli_json_str(stdout, tok_name(t));
+    printf(",\"vocab_size\":%d,\"n_tokens\":%zu,\"ids\":[", tok_vocab_size(t), n);
+    for (size_t i = 0; i < n; i++)
+        printf("%s%d", i ? "," : "", ids[i]);
+    printf("],\"pieces\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            putchar(',');
+        cli_json_str(stdout, tok_piece(t, ids[i]));
+    }
+    printf("]}\n");
+}
+
+int cmd_tokenize(int argc, char **argv)
+{
+    for (int i = 1; i < argc; i++)
+        if (cli_is_help(argv[i])) {
+            fputs(tokenize_help, stdout);
+            return EXIT_OK;
+        }
+    struct tok_args a;
+    if (parse_args(argc, argv, &a))
+        return EXIT_USAGE;
+    struct qerr err = {0};
+    const char *path = cli_model_path(a.model, &err);
+    if (!path)
+        return cli_fail(&err);
+    size_t len = a.text ? strlen(a.text) : 0;
+    char *buf = a.file ? read_all(a.file, &len, &err) : NULL;
+    if (a.file && !buf)
+        return cli_fail(&err);
+    struct tokenizer *t = NULL;
+    int *ids = NULL;
+    size_t n = 0;
+    int rc = load_tokenizer(&t, path, &err);
+    if (rc == 0) {
+        int bos = a.bos >= 0 ? a.bos : tok_add_bos_default(t);
+        rc = tok_encode(t, buf ? buf : a.text, len, bos, &ids, &n, &err);
+        if (rc < 0)
+            qerr_prefix(&err, "%s: ", a.file ? a.file : "TEXT argument");
+    }
+    if (rc == 0)
+        print_result(t, ids, n, a.json);
+    free(ids);
+    free(buf);
+    tok_free(t);
+    return rc == 0 ? EXIT_OK : cli_fail(&err);
+}

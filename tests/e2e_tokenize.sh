@@ -1,0 +1,57 @@
+#!/bin/sh
+# qlens tokenize: ids/pieces, JSON, BOS control, tokenizer sources, errors.
+. tests/lib.sh
+Q=$QLENS_BIN
+M=$QLENS_SHARED/models
+V=$QLENS_SHARED/reference/tokenizer
+
+expect_rc 0 "tokenize --help" -- "$Q" tokenize --help
+expect_grep "--no-bos" "$T_TMP/out" "help lists --no-bos"
+
+expect_rc 0 "tokenize default model" -- "$Q" tokenize "Hello world"
+printf '1\t<s>\n346\t\342\226\201He\n306\tll\n414\to\n263\t\342\226\201w\n304\tor\n341\tld\n' >"$T_TMP/want"
+if cmp -s "$T_TMP/out" "$T_TMP/want"; then pass "Hello world ids and pieces (tok512)"; else
+    fail "Hello world ids and pieces (tok512)"; sed 's/^/  | /' "$T_TMP/out"; fi
+
+expect_rc 0 "tokenize --no-bos" -- "$Q" tokenize "$M/tok512.bin" "Hello world" --no-bos
+expect_grep "^346	" "$T_TMP/out" "--no-bos starts with the first word"
+if grep -q "^1	" "$T_TMP/out"; then fail "--no-bos still has BOS"; else pass "--no-bos drops BOS"; fi
+
+# newline is a byte-fallback token, shown escaped
+expect_rc 0 "tokenize newline" -- "$Q" tokenize "$M/stories260K.gguf" "a
+b" --no-bos
+expect_grep '^13	<0x0A>$' "$T_TMP/out" "newline -> <0x0A>"
+
+# JSON is parseable and has as many pieces as ids
+expect_rc 0 "tokenize --json" -- "$Q" tokenize "$M/stories260K.gguf" "Once upon a time" --json
+if python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["ids"][0]==1 and len(d["ids"])==len(d["pieces"])==d["n_tokens"]>2' "$T_TMP/out"; then
+    pass "JSON parses, ids and pieces agree"; else fail "JSON output"; cat "$T_TMP/out"; fi
+
+# GPT-2 byte-level BPE from a vocabulary-only GGUF (llama.cpp's test vocab)
+expect_rc 0 "tokenize gpt-2 vocab" -- "$Q" tokenize "$V/ggml-vocab-gpt-2.gguf" "Hello world"
+printf '15496\tHello\n995\t\304\240world\n' >"$T_TMP/want"
+if cmp -s "$T_TMP/out" "$T_TMP/want"; then pass "gpt-2: Hello world = 15496 995"; else
+    fail "gpt-2 Hello world"; sed 's/^/  | /' "$T_TMP/out"; fi
+
+# whole eval text: llama2.c tokenizer.bin and the GGUF vocab agree, stdin too
+expect_rc 0 "tokenize --file (bin)" -- "$Q" tokenize "$M/tok512.bin" --file "$QLENS_SHARED/data/tinystories-eval.txt"
+mv "$T_TMP/out" "$T_TMP/bin.out"
+expect_rc 0 "tokenize --file (gguf)" -- "$Q" tokenize "$M/stories260K.gguf" --file "$QLENS_SHARED/data/tinystories-eval.txt"
+if cmp -s "$T_TMP/out" "$T_TMP/bin.out" && [ "$(wc -l <"$T_TMP/out")" -gt 50000 ]; then
+    pass "eval text: bin and gguf give the same $(wc -l <"$T_TMP/out") tokens"; else fail "eval text: bin vs gguf differ"; fi
+"$Q" tokenize "$M/tok512.bin" --file - <"$QLENS_SHARED/data/tinystories-eval.txt" >"$T_TMP/stdin.out" 2>&1
+if cmp -s "$T_TMP/stdin.out" "$T_TMP/bin.out"; then pass "--file - reads stdin"; else fail "--file - reads stdin"; fi
+
+# errors
+printf 'ok\377no' >"$T_TMP/bad.txt"
+expect_rc 1 "invalid UTF-8 -> exit 1" -- "$Q" tokenize --file "$T_TMP/bad.txt"
+expect_grep "bad.txt: byte offset 2: invalid UTF-8" "$T_TMP/err" "error names file and byte offset"
+expect_rc 3 "missing --file -> exit 3" -- "$Q" tokenize --file "$T_TMP/nope.txt"
+expect_rc 2 "no text -> exit 2" -- "$Q" tokenize
+expect_rc 2 "unknown option -> exit 2" -- "$Q" tokenize "x" --frobnicate
+expect_rc 3 "missing model -> exit 3" -- "$Q" tokenize "$T_TMP/none.gguf" "x"
+printf '{"model":{"type":"WordPiece"}}' >"$T_TMP/tokenizer.json"
+expect_rc 1 "unsupported tokenizer.json -> exit 1" -- "$Q" tokenize "$T_TMP/tokenizer.json" "x"
+expect_rc 0 "empty text -> only BOS" -- "$Q" tokenize ""
+if [ "$(cat "$T_TMP/out")" = "$(printf '1\t<s>')" ]; then pass "empty text prints BOS only"; else fail "empty text"; cat "$T_TMP/out"; fi
+t_done
