@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/fastmath.h"
 #include "src/forward.h"
 
 /* Query rows per attention block: small enough to skip most of the masked
@@ -232,23 +233,17 @@ static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h)
     }
 }
 
-/* Row r of a score block: softmax over keys [0, r_abs], zero the rest. */
+/* Row r of a score block: softmax over keys [0, r_abs], zero the rest
+ * (one fused max / exp+sum / scale pass, vectorized in fastmath.h). */
 static void softmax_causal_row(float *s, int r_abs, int width)
 {
     int len = r_abs + 1;
-    float mx = s[0];
-    for (int j = 1; j < len; j++)
-        mx = s[j] > mx ? s[j] : mx;
-    float sum = 0.0f;
-    for (int j = 0; j < len; j++) {
-        s[j] = expf(s[j] - mx);
-        sum += s[j];
-    }
-    float inv = 1.0f / sum;
+    float mx = fm_max(s, len);
+    float inv = 1.0f / fm_exp_sub_sum(s, len, mx);
     for (int j = 0; j < len; j++)
         s[j] *= inv;
-    for (int j = len; j < width; j++)
-        s[j] = 0.0f;
+    if (width > len)
+        memset(s + len, 0, (size_t)(width - len) * sizeof(float));
 }
 
 /* out (n, q_dim) = causal attention of q (n, q_dim) over k, v (n, kv_dim). */
@@ -274,14 +269,6 @@ static void attention(struct fwd *f, float *out, int n)
                         f->att, r1, vh, f->kv_dim, 0.0f, out + (size_t)r0 * f->q_dim + h * hd,
                         f->q_dim);
         }
-    }
-}
-
-static void swiglu(float *hb, const float *hb2, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        float g = hb[i];
-        hb[i] = g / (1.0f + expf(-g)) * hb2[i];
     }
 }
 
@@ -375,7 +362,7 @@ static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hoo
         return rc;
     linear(f->hb, f->xb, w1, n, dim, hid, 0.0f);
     linear(f->hb2, f->xb, w3, n, dim, hid, 0.0f);
-    swiglu(f->hb, f->hb2, (size_t)n * hid);
+    fm_swiglu(f->hb, f->hb2, (size_t)n * hid);
     if ((rc = call_lin(f, h, l, QR_FFN_DOWN, f->hb, n, hid)))
         return rc;
     linear(x, f->hb, w2, n, hid, dim, 1.0f); /* residual: x += hb W2ᵀ */

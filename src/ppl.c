@@ -4,6 +4,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "src/fastmath.h"
 #include "src/ppl.h"
 
 /* ---- scoring kernels ---- */
@@ -22,13 +23,11 @@ static float row_max(const float *x, int n, int *arg)
     return mx;
 }
 
-/* sum exp(x - mx) in double, as llama.cpp's log_softmax (expf per term). */
+/* sum exp(x - mx), as llama.cpp's log_softmax (vectorized in fastmath.h,
+ * partial sums flushed to double). */
 static double sum_exp(const float *x, int n, float mx)
 {
-    double s = 0.0;
-    for (int i = 0; i < n; i++)
-        s += expf(x[i] - mx);
-    return s;
+    return fm_sum_exp(x, n, mx);
 }
 
 double ppl_logprob(const float *logits, int vocab, int target, int *argmax)
