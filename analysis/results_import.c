@@ -218,6 +218,28 @@ static void qlens_quant_fields(const cJSON *root, struct results_entry *e)
     }
     if (cJSON_IsNumber(g) && g->valuedouble > 0)
         e->group_size = (int)g->valuedouble;
+    /* `qlens ppl --act-bits/--kv-bits` runs: 0 means not quantized */
+    const cJSON *ab = cJSON_GetObjectItemCaseSensitive(root, "act_bits");
+    const cJSON *kb = cJSON_GetObjectItemCaseSensitive(root, "kv_bits");
+    if (cJSON_IsNumber(ab) && ab->valuedouble >= 1 && ab->valuedouble <= 64)
+        e->a_bits = (int)ab->valuedouble;
+    if (cJSON_IsNumber(kb) && kb->valuedouble >= 1 && kb->valuedouble <= 64)
+        e->kv_bits = (int)kb->valuedouble;
+}
+
+/* {"n_ctx":..,"mode":..,"chunks":..} from a ppl output, as settings. */
+static char *ppl_settings(const cJSON *root)
+{
+    static const char *const keep[] = {"n_ctx", "mode", "chunks", "scored", NULL};
+    cJSON *st = cJSON_CreateObject();
+    for (const char *const *k = keep; *k; k++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, *k);
+        if (cJSON_IsNumber(j) || cJSON_IsString(j))
+            cJSON_AddItemToObject(st, *k, cJSON_Duplicate(j, 0));
+    }
+    char *txt = cJSON_PrintUnformatted(st);
+    cJSON_Delete(st);
+    return txt;
 }
 
 static int import_qlens_ppl(struct results_store *s, const cJSON *root, const char *name,
@@ -227,7 +249,7 @@ static int import_qlens_ppl(struct results_store *s, const cJSON *root, const ch
     const cJSON *se = cJSON_GetObjectItemCaseSensitive(root, "stderr");
     const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
     const cJSON *text = cJSON_GetObjectItemCaseSensitive(root, "text");
-    const cJSON *nctx = cJSON_GetObjectItemCaseSensitive(root, "n_ctx");
+    const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "mode");
     if (!isfinite(p->valuedouble) || p->valuedouble <= 0)
         return qerr_set(err, QERR_FORMAT, "%s: ppl: must be a positive number", name);
     struct results_entry e;
@@ -237,16 +259,18 @@ static int import_qlens_ppl(struct results_store *s, const cJSON *root, const ch
     char *dot = strrchr(ds, '.');
     if (dot && dot != ds)
         *dot = '\0';
+    /* full-window perplexity is a different number from llama.cpp's mode */
+    if (cJSON_IsString(mode) && !strcmp(mode->valuestring, "full") && strlen(ds) < 58)
+        strcat(ds, ":full");
     qlens_quant_fields(root, &e);
     apply_opts(&e, o, cJSON_IsString(model) ? model->valuestring : NULL);
     snprintf(e.source, sizeof e.source, "qlens ppl: %s", name);
     int rc = results_entry_set_ppl(&e, ds, p->valuedouble,
                                    cJSON_IsNumber(se) ? se->valuedouble : NAN, err);
-    if (!rc && cJSON_IsNumber(nctx)) {
-        char st[64];
-        snprintf(st, sizeof st, "{\"n_ctx\":%d}", (int)nctx->valuedouble);
+    char *st = rc ? NULL : ppl_settings(root);
+    if (st && strcmp(st, "{}"))
         rc = results_entry_set_settings(&e, st, err);
-    }
+    free(st);
     if (!rc)
         rc = results_add_entry(s, &e, err);
     results_entry_free(&e);

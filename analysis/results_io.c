@@ -503,22 +503,73 @@ static cJSON *entry_json(const struct results_entry *e)
     return o;
 }
 
+/* A growing text buffer for the writer. */
+struct sbuf {
+    char *p;
+    size_t n, cap;
+    int bad;
+};
+
+static void sb_put(struct sbuf *b, const char *s)
+{
+    size_t l = s ? strlen(s) : 0;
+    if (!s)
+        b->bad = 1;
+    if (b->bad)
+        return;
+    if (b->n + l + 1 > b->cap) {
+        size_t cap = (b->n + l + 1) * 2;
+        char *np = realloc(b->p, cap);
+        if (!np) {
+            b->bad = 1;
+            return;
+        }
+        b->p = np;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->n, s, l + 1);
+    b->n += l;
+}
+
+/* Put `"key": <compact JSON of j>` and free j. */
+static void sb_field(struct sbuf *b, const char *key, cJSON *j, const char *after)
+{
+    char *t = cJSON_PrintUnformatted(j);
+    sb_put(b, " \"");
+    sb_put(b, key);
+    sb_put(b, "\": ");
+    sb_put(b, t);
+    sb_put(b, after);
+    free(t);
+    cJSON_Delete(j);
+}
+
+/* Header fields one per line, then one entry per line: compact, readable
+ * and friendly to diffs (the same layout as the bundled assets). */
 char *results_to_json(const struct results_store *s)
 {
-    cJSON *root = cJSON_CreateObject();
-    if (!root)
-        return NULL;
-    cJSON_AddStringToObject(root, "schema", RESULTS_SCHEMA);
-    cJSON_AddStringToObject(root, "source", s->source);
-    cJSON_AddStringToObject(root, "citation", s->citation);
+    struct sbuf b = {0};
+    sb_put(&b, "{\n");
+    sb_field(&b, "schema", cJSON_CreateString(RESULTS_SCHEMA), ",\n");
+    sb_field(&b, "source", cJSON_CreateString(s->source), ",\n");
+    sb_field(&b, "citation", cJSON_CreateString(s->citation), ",\n");
     if (s->notes_json)
-        cJSON_AddItemToObject(root, "notes", cJSON_Parse(s->notes_json));
-    cJSON *arr = cJSON_AddArrayToObject(root, "results");
-    for (int i = 0; i < s->n; i++)
-        cJSON_AddItemToArray(arr, entry_json(&s->e[i]));
-    char *txt = cJSON_Print(root);
-    cJSON_Delete(root);
-    return txt;
+        sb_field(&b, "notes", cJSON_Parse(s->notes_json), ",\n");
+    sb_put(&b, " \"results\": [");
+    for (int i = 0; i < s->n; i++) {
+        cJSON *e = entry_json(&s->e[i]);
+        char *t = cJSON_PrintUnformatted(e);
+        cJSON_Delete(e);
+        sb_put(&b, i ? ",\n  " : "\n  ");
+        sb_put(&b, t);
+        free(t);
+    }
+    sb_put(&b, s->n ? "\n ]\n}" : "]\n}");
+    if (b.bad) {
+        free(b.p);
+        return NULL;
+    }
+    return b.p;
 }
 
 static int write_all(int fd, const char *p, size_t n)
