@@ -105,7 +105,8 @@ static int st_shape(const struct stfile *f, const char *name, const cJSON *e, in
     if (n < 0 || n > QM_MAX_DIMS)
         return qerr_set(err, QERR_FORMAT, "%s: offset 8: header: tensor %s: shape must be an "
                         "array of at most %d integers", f->path, name, QM_MAX_DIMS);
-    *nelem = 1;
+    uint64_t prod = 1;
+    int zero = 0;
     *ndim = n ? n : 1;
     shape[0] = 1;  /* a scalar is stored as one element */
     for (int d = 0; d < n; d++) {
@@ -114,11 +115,13 @@ static int st_shape(const struct stfile *f, const char *name, const cJSON *e, in
             return qerr_set(err, QERR_FORMAT, "%s: offset 8: header: tensor %s: shape[%d] is "
                             "not a valid dimension", f->path, name, d);
         shape[d] = (int64_t)v;
-        *nelem = v && *nelem > (UINT64_C(1) << 62) / v ? 0 : *nelem * v;
-        if (v && !*nelem)
+        zero |= v == 0;
+        if (v && prod > (UINT64_C(1) << 62) / v)
             return qerr_set(err, QERR_FORMAT, "%s: offset 8: header: tensor %s: element count "
                             "overflows", f->path, name);
+        prod *= v ? v : 1;
     }
+    *nelem = zero ? 0 : prod;
     return 0;
 }
 
