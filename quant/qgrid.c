@@ -34,8 +34,23 @@ void qgrid_from_range(struct qgrid *g, float lo, float hi, int bits, int sym,
     }
 }
 
-void qgrid_fit(struct qgrid *g, const float *x, int n, int stride,
-               const unsigned char *skip, int bits, int sym, float clip)
+void qgrid_from_minmax(struct qgrid *g, float lo, float hi, int bits)
+{
+    float levels = (float)((1 << bits) - 1);
+    g->qmin = 0.0f;
+    g->qmax = levels;
+    g->scale = (hi - lo) / levels;
+    if (!(g->scale > FLT_MIN) || !isfinite(g->scale)) {
+        /* constant vector: one level at lo, exactly */
+        g->scale = fabsf(lo) > FLT_MIN ? fabsf(lo) : 1.0f;
+        g->zero = -lo / g->scale;
+        return;
+    }
+    g->zero = -lo / g->scale;
+}
+
+void qgrid_minmax(const float *x, int n, int stride, const unsigned char *skip,
+                  float *lo_out, float *hi_out)
 {
     float lo = 0.0f, hi = 0.0f;
     int seen = 0;
@@ -50,6 +65,14 @@ void qgrid_fit(struct qgrid *g, const float *x, int n, int stride,
         lo = fminf(lo, v);
         hi = fmaxf(hi, v);
     }
+    *lo_out = lo, *hi_out = hi;
+}
+
+void qgrid_fit(struct qgrid *g, const float *x, int n, int stride,
+               const unsigned char *skip, int bits, int sym, float clip)
+{
+    float lo, hi;
+    qgrid_minmax(x, n, stride, skip, &lo, &hi);
     qgrid_from_range(g, lo * clip, hi * clip, bits, sym, 1);
 }
 

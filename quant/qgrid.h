@@ -21,6 +21,16 @@ struct qgrid {
 void qgrid_from_range(struct qgrid *g, float lo, float hi, int bits, int sym,
                       int round_zero);
 
+/* Asymmetric grid over exactly [lo, hi] (0 need not be inside), zero kept
+ * fractional: SpQR's second level, which quantizes vectors of positive
+ * scales where forcing 0 into the range would waste levels. */
+void qgrid_from_minmax(struct qgrid *g, float lo, float hi, int bits);
+
+/* min and max of n values x[0], x[stride], ... (skip as in qgrid_fit);
+ * 0, 0 when every value is skipped. */
+void qgrid_minmax(const float *x, int n, int stride, const unsigned char *skip,
+                  float *lo, float *hi);
+
 /* Fit to n values x[0], x[stride], ...; entries with skip[i] != 0 (skip may
  * be NULL) are ignored.  clip in (0,1] shrinks the range (AWQ's clipping
  * search); 1 = plain min/max. */
