@@ -37,6 +37,10 @@ struct tokenizer {
     int byte_id[256];     /* SPM <0xNN> token of each byte, -1 if none */
     int bos, eos, unk;
     int add_bos, add_space_prefix, ignore_merges;
+    /* SPM-style tokenizer.json (Llama-2 family on HF): merge by the rank of
+     * the pair in `merges` instead of by score; split_words: Metaspace
+     * pre-tokenizer with split, each word starts at a U+2581. */
+    int spm_by_rank, split_words;
     char name[32];
 };
 

@@ -129,8 +129,64 @@ static const char *find_split_regex(const cJSON *node)
     return NULL;
 }
 
+/* First object under node (node included) whose "type" is `type`. */
+static const cJSON *find_type(const cJSON *node, const char *type)
+{
+    if (!node || !(cJSON_IsObject(node) || cJSON_IsArray(node)))
+        return NULL;
+    const cJSON *ty = cJSON_IsObject(node) ? cJSON_GetObjectItemCaseSensitive(node, "type") : NULL;
+    if (cJSON_IsString(ty) && !strcmp(ty->valuestring, type))
+        return node;
+    const cJSON *c;
+    cJSON_ArrayForEach(c, node) {
+        const cJSON *r = find_type(c, type);
+        if (r)
+            return r;
+    }
+    return NULL;
+}
+
+static const char *str_at(const cJSON *o, const char *a, const char *b)
+{
+    const cJSON *x = o ? cJSON_GetObjectItemCaseSensitive(o, a) : NULL;
+    if (x && b)
+        x = cJSON_GetObjectItemCaseSensitive(x, b);
+    return cJSON_IsString(x) ? x->valuestring : NULL;
+}
+
+#define META "\xe2\x96\x81"
+
+/* SentencePiece-style BPE (Llama-2 / TinyLlama on HF): spaces become U+2581
+ * by a Replace normalizer or a Metaspace pre-tokenizer.  Returns 1 if so. */
+static int detect_spm_style(struct tokenizer *t, const cJSON *root)
+{
+    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const cJSON *rep = find_type(norm, "Replace"), *prep = find_type(norm, "Prepend");
+    const cJSON *meta = find_type(pre, "Metaspace");
+    const char *from = str_at(rep, "pattern", "String"), *to = str_at(rep, "content", NULL);
+    int replace = from && to && !strcmp(from, " ") && !strcmp(to, META);
+    if (!replace && !meta)
+        return 0;
+    t->kind = TOK_SPM;
+    t->spm_by_rank = 1;
+    const char *pp = str_at(prep, "prepend", NULL);
+    t->add_space_prefix = pp && !strcmp(pp, META);
+    if (meta) {
+        const char *scheme = str_at(meta, "prepend_scheme", NULL);
+        const cJSON *aps = cJSON_GetObjectItemCaseSensitive(meta, "add_prefix_space");
+        const cJSON *split = cJSON_GetObjectItemCaseSensitive(meta, "split");
+        t->add_space_prefix |= scheme ? strcmp(scheme, "never") != 0 : !cJSON_IsFalse(aps);
+        t->split_words = !cJSON_IsFalse(split);
+    }
+    snprintf(t->name, sizeof t->name, "spm/bpe-ranks");
+    return 1;
+}
+
 static int detect_pre(struct tokenizer *t, const cJSON *root, const char *path, struct qerr *err)
 {
+    if (detect_spm_style(t, root))
+        return 0;
     const char *re = find_split_regex(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"));
     const char *name = "gpt-2";
     if (re && strstr(re, "\\p{N}{1,3}"))
@@ -167,8 +223,29 @@ static void detect_special(struct tokenizer *t, const cJSON *root)
     }
     for (size_t i = 0; t->bos < 0 && i < sizeof bos_names / sizeof *bos_names; i++)
         t->bos = tok_map_get(&t->vocab, bos_names[i], strlen(bos_names[i]));
+    if (!pp && t->kind == TOK_SPM) /* SentencePiece models want BOS */
+        t->add_bos = t->bos >= 0;
     for (size_t i = 0; t->eos < 0 && i < sizeof eos_names / sizeof *eos_names; i++)
         t->eos = tok_map_get(&t->vocab, eos_names[i], strlen(eos_names[i]));
+}
+
+/* Byte tokens for decoding, unk, and no byte fallback unless asked. */
+static void spm_tokens(struct tokenizer *t, const cJSON *model)
+{
+    int fallback = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "byte_fallback"));
+    for (int b = 0; b < 256; b++) {
+        int id = t->byte_id[b];
+        if (id >= 0 && t->piece_len[id] == 6 && !strncmp(t->piece[id], "<0x", 3))
+            t->type[id] = TT_BYTE;
+        if (!fallback)
+            t->byte_id[b] = -1;
+    }
+    const char *unk = str_at(model, "unk_token", NULL);
+    if (unk) {
+        t->unk = tok_map_get(&t->vocab, unk, strlen(unk));
+        if (t->unk >= 0)
+            t->type[t->unk] = TT_UNKNOWN;
+    }
 }
 
 static int load_json(struct tokenizer **out, const cJSON *root, const char *path, struct qerr *err)
@@ -202,6 +279,8 @@ static int load_json(struct tokenizer **out, const cJSON *root, const char *path
         tok_free(t);
         return rc;
     }
+    if (t->kind == TOK_SPM)
+        spm_tokens(t, model);
     detect_special(t, root);
     *out = t;
     return 0;

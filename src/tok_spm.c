@@ -13,6 +13,7 @@
 
 struct spm_session {
     const struct tokenizer *t;
+    char *key;            /* "left right" scratch for rank lookups */
     struct tok_sym *sym;  /* (n_sym) */
     size_t n_sym;
     struct tok_heap heap;
@@ -24,10 +25,23 @@ static int try_add_bigram(struct spm_session *s, int left, int right)
         return 0;
     size_t n = s->sym[left].n + s->sym[right].n;
     /* left and right are adjacent, so their bytes are contiguous */
-    int id = tok_map_get(&s->t->vocab, s->sym[left].text, n);
-    if (id < 0)
-        return 0;
-    struct tok_bigram b = {.prio = s->t->score[id], .left = left, .right = right, .size = n};
+    double prio;
+    if (s->t->spm_by_rank) { /* HF BPE: the pair must be a listed merge */
+        size_t ln = s->sym[left].n;
+        memcpy(s->key, s->sym[left].text, ln);
+        s->key[ln] = ' ';
+        memcpy(s->key + ln + 1, s->sym[right].text, s->sym[right].n);
+        int rank = tok_map_get(&s->t->merges, s->key, n + 1);
+        if (rank < 0)
+            return 0;
+        prio = -(double)rank;
+    } else {
+        int id = tok_map_get(&s->t->vocab, s->sym[left].text, n);
+        if (id < 0)
+            return 0;
+        prio = s->t->score[id];
+    }
+    struct tok_bigram b = {.prio = prio, .left = left, .right = right, .size = n};
     return tok_heap_push(&s->heap, b) < 0 ? QERR_NOMEM : 0;
 }
 
@@ -98,6 +112,30 @@ static char *spm_escape(const struct tokenizer *t, const char *text, size_t len,
     return e;
 }
 
+/* Merge and emit one span of escaped text. */
+static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *out)
+{
+    int rc = 0;
+    s->n_sym = 0;
+    s->heap.n = 0;
+    for (size_t off = 0; off < n;) { /* one symbol per UTF-8 character */
+        size_t cl = ucp_len_utf8((unsigned char)e[off]);
+        struct tok_sym *y = &s->sym[s->n_sym];
+        y->text = e + off;
+        y->n = cl < n - off ? cl : n - off;
+        off += y->n;
+        y->prev = (int)s->n_sym - 1;
+        y->next = off == n ? -1 : (int)s->n_sym + 1;
+        s->n_sym++;
+    }
+    if (s->n_sym) {
+        rc = spm_merge(s);
+        if (rc == 0)
+            rc = spm_emit(s, out);
+    }
+    return rc;
+}
+
 int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
 {
     size_t n;
@@ -106,24 +144,21 @@ int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, stru
         return QERR_NOMEM;
     struct spm_session s = {.t = t};
     s.sym = malloc((n + 1) * sizeof *s.sym);
-    int rc = s.sym ? 0 : QERR_NOMEM;
-    for (size_t off = 0; rc == 0 && off < n;) { /* one symbol per UTF-8 character */
-        size_t cl = ucp_len_utf8((unsigned char)e[off]);
-        struct tok_sym *y = &s.sym[s.n_sym];
-        y->text = e + off;
-        y->n = cl < n - off ? cl : n - off;
-        off += y->n;
-        y->prev = (int)s.n_sym - 1;
-        y->next = off == n ? -1 : (int)s.n_sym + 1;
-        s.n_sym++;
-    }
-    if (rc == 0 && s.n_sym) {
-        rc = spm_merge(&s);
-        if (rc == 0)
-            rc = spm_emit(&s, out);
+    s.key = malloc(n + 2);
+    int rc = s.sym && s.key ? 0 : QERR_NOMEM;
+    size_t start = 0;
+    for (size_t i = 0; rc == 0 && i <= n; i++) {
+        /* words end before each U+2581 (Metaspace split) or at the end */
+        int cut = i == n || (t->split_words && i > start && i + 3 <= n &&
+                             !memcmp(e + i, "\xe2\x96\x81", 3));
+        if (cut) {
+            rc = spm_span(&s, e + start, i - start, out);
+            start = i;
+        }
     }
     free(s.heap.a);
     free(s.sym);
+    free(s.key);
     free(e);
     return rc;
 }

@@ -334,6 +334,61 @@ START_TEST(test_hf_json)
 }
 END_TEST
 
+/* SentencePiece-style tokenizer.json (Llama-2 on HF): U+2581 normalizer,
+ * merges by rank, byte fallback; Metaspace(split) keeps merges in words. */
+static struct tokenizer *spm_json(const char *norm_pre, const char *fallback)
+{
+    char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"added_tokens\":[{\"id\":1,\"content\":\"<s>\",\"special\":true}],%s,"
+             "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"byte_fallback\":%s,"
+             "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2,\"\u2581\":3,\"a\":4,\"b\":5,"
+             "\"\u2581a\":6,\"ab\":7,\"\u2581ab\":8,\"<0x0A>\":9,\"b\u2581\":10},"
+             "\"merges\":[\"b \u2581\",\"\u2581 a\",\"a b\",\"\u2581a b\"]}}", norm_pre, fallback);
+    const char *p = tu_tmpfile("spm.json");
+    ck_assert_int_eq(tu_write_file(p, buf, strlen(buf)), 0);
+    struct tokenizer *t;
+    struct qerr e = {0};
+    ck_assert_msg(tok_load_hf_json(&t, p, &e) == 0, "%s", e.msg);
+    ck_assert_int_eq(tok_kind(t), TOK_SPM);
+    return t;
+}
+
+START_TEST(test_hf_json_spm)
+{
+    static const char *norm =
+        "\"normalizer\":{\"type\":\"Sequence\",\"normalizers\":[{\"type\":\"Prepend\","
+        "\"prepend\":\"\u2581\"},{\"type\":\"Replace\",\"pattern\":{\"String\":\" \"},"
+        "\"content\":\"\u2581\"}]}";
+    static const char *meta =
+        "\"pre_tokenizer\":{\"type\":\"Metaspace\",\"replacement\":\"\u2581\","
+        "\"prepend_scheme\":\"first\",\"split\":true}";
+    size_t n;
+    struct tokenizer *t = spm_json(norm, "true");
+    int *ids = enc(t, "ab ab\n", 6, 1, &n);
+    /* one word: "b U+2581" (rank 0) merges first, so the first "ab" never
+     * forms: [U+2581 a][b U+2581][ab][<0x0A>] */
+    ck_assert(same_ids(ids, n, "1 6 10 7 9", "spm json, normalizer"));
+    char buf[8];
+    ck_assert_uint_eq(tok_decode(t, 1, 6, buf, sizeof buf), 1); /* space after BOS dropped */
+    ck_assert_str_eq(buf, "a");
+    ck_assert_uint_eq(tok_decode(t, 9, 9, buf, sizeof buf), 1);
+    ck_assert_int_eq(buf[0], '\n');
+    free(ids);
+    tok_free(t);
+    t = spm_json(meta, "true");
+    ids = enc(t, "ab ab\n", 6, 1, &n);
+    ck_assert(same_ids(ids, n, "1 8 8 9", "spm json, Metaspace split"));
+    free(ids);
+    tok_free(t);
+    t = spm_json(meta, "false");
+    ids = enc(t, "ab ab\n", 6, 0, &n);
+    ck_assert(same_ids(ids, n, "8 8 0", "spm json, no byte fallback -> unk"));
+    free(ids);
+    tok_free(t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tokenizer");
@@ -348,6 +403,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bin_vs_gguf_texts);
     tcase_add_test(tc, test_pretokenizers);
     tcase_add_test(tc, test_hf_json);
+    tcase_add_test(tc, test_hf_json_spm);
     suite_add_tcase(s, tc);
     return s;
 }

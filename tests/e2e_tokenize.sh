@@ -42,6 +42,41 @@ if cmp -s "$T_TMP/out" "$T_TMP/bin.out" && [ "$(wc -l <"$T_TMP/out")" -gt 50000 
 "$Q" tokenize "$M/tok512.bin" --file - <"$QLENS_SHARED/data/tinystories-eval.txt" >"$T_TMP/stdin.out" 2>&1
 if cmp -s "$T_TMP/stdin.out" "$T_TMP/bin.out"; then pass "--file - reads stdin"; else fail "--file - reads stdin"; fi
 
+# a Llama-style tokenizer.json (U+2581 normalizer, BPE merges built from the
+# SentencePiece scores as transformers' SentencePieceExtractor does) must give
+# the ids of the tokenizer.bin it was made from, on the whole eval text
+python3 - "$M/tok512.bin" "$T_TMP/hf/tokenizer.json" <<'PY'
+import json, os, struct, sys
+data = open(sys.argv[1], 'rb').read()
+off, pieces, scores = 4, [], []
+while off < len(data):
+    sc, n = struct.unpack_from('<fi', data, off); off += 8
+    pieces.append(data[off:off + n].decode('utf-8')); off += n; scores.append(sc)
+pieces = [p.replace(' ', '\u2581') for p in pieces]
+pieces[1], pieces[2] = '<s>', '</s>'
+vocab = {p: i for i, p in enumerate(pieces)}
+merges = []
+for i, m in enumerate(pieces):
+    local = [(m[:k], m[k:], scores[i]) for k in range(1, len(m)) if m[:k] in vocab and m[k:] in vocab]
+    merges.extend(sorted(local, key=lambda x: (vocab[x[0]], vocab[x[1]])))
+merges.sort(key=lambda v: v[2], reverse=True)
+sp = lambda i, c: {"id": i, "content": c, "special": True}
+tj = {"added_tokens": [sp(0, "<unk>"), sp(1, "<s>"), sp(2, "</s>")],
+      "normalizer": {"type": "Sequence", "normalizers": [{"type": "Prepend", "prepend": "\u2581"},
+                     {"type": "Replace", "pattern": {"String": " "}, "content": "\u2581"}]},
+      "pre_tokenizer": None,
+      "post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+                         {"Sequence": {"id": "A", "type_id": 0}}]},
+      "decoder": {"type": "Sequence", "decoders": [{"type": "ByteFallback"}, {"type": "Fuse"}]},
+      "model": {"type": "BPE", "unk_token": "<unk>", "byte_fallback": True,
+                "vocab": vocab, "merges": [a + ' ' + b for a, b, _ in merges]}}
+os.makedirs(os.path.dirname(sys.argv[2]), exist_ok=True)
+json.dump(tj, open(sys.argv[2], 'w'), ensure_ascii=False)
+PY
+expect_rc 0 "tokenize --file (HF Llama-style tokenizer.json)" -- "$Q" tokenize "$T_TMP/hf/tokenizer.json" --file "$QLENS_SHARED/data/tinystories-eval.txt"
+if cmp -s "$T_TMP/out" "$T_TMP/bin.out"; then pass "tokenizer.json (SPM-style BPE) = tokenizer.bin on the eval text"; else
+    fail "tokenizer.json vs tokenizer.bin differ"; diff "$T_TMP/out" "$T_TMP/bin.out" | head -5; fi
+
 # errors
 printf 'ok\377no' >"$T_TMP/bad.txt"
 expect_rc 1 "invalid UTF-8 -> exit 1" -- "$Q" tokenize --file "$T_TMP/bad.txt"
