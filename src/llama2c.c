@@ -91,7 +91,7 @@ static int read_header(struct qmodel *m, const struct qmap *map, int32_t h[7], s
                                          "n_kv_heads", "vocab_size", "seq_len"};
     static const int32_t limit[7] = {1 << 16, 1 << 20, 4096, 4096, 4096, 1 << 22, 1 << 24};
     for (int i = 0; i < 7; i++) {
-        int32_t v = i == 5 && h[i] < 0 ? -h[i] : h[i];
+        int64_t v = i == 5 && h[i] < 0 ? -(int64_t)h[i] : h[i];  /* no overflow at INT32_MIN */
         if (v <= 0 || v > limit[i])
             return qerr_set(err, QERR_FORMAT,
                             "%s: offset %d: header field %s = %d is out of range (1..%d); "
@@ -122,6 +122,18 @@ static void fill_config(struct qconfig *c, const int32_t h[7])
     c->rope_style = QROPE_INTERLEAVED;
 }
 
+/* Keep "<file>: ..." first and say which header the sizes came from. */
+static int explain(struct qerr *err, const struct qconfig *c)
+{
+    if (!err)
+        return QERR_FORMAT;
+    size_t n = strlen(err->msg);
+    snprintf(err->msg + n, sizeof err->msg - n,
+             " (llama2.c header: dim %d, hidden %d, %d layers, vocab %d%s)", c->dim, c->hidden_dim,
+             c->n_layers, c->vocab_size, c->tied_output ? "" : ", unshared classifier");
+    return err->code;
+}
+
 int llama2c_load(struct qmodel *m, const char *path, struct qerr *err)
 {
     int map = qmodel_map_file(m, path, err);
@@ -148,17 +160,17 @@ int llama2c_load(struct qmodel *m, const char *path, struct qerr *err)
         (rc = add_stack(&cur, "w2", "ffn_down", (int)L, D, H, err)) ||
         (rc = add_stack(&cur, "w3", "ffn_up", (int)L, H, D, err)) ||
         (rc = add_stack(&cur, "rms_final_weight", "output_norm", -1, 1, D, err)))
-        return qerr_prefix(err, "llama2.c checkpoint (dim %d, %d layers, vocab %d): ",
-                           c->dim, c->n_layers, c->vocab_size);
+        return explain(err, c);
     /* freq_cis_real / freq_cis_imag: RoPE tables the forward pass recomputes. */
+    uint64_t freq_at = cur.off;
     cur.off += 2 * (uint64_t)c->ctx_len * (uint64_t)(c->head_dim / 2) * sizeof(float);
-    if (!c->tied_output) {
-        if (cur.off > m->maps[map].size)
-            return qerr_set(err, QERR_FORMAT, "%s: freq_cis tables run past end of file",
-                            path);
-        if ((rc = add_stack(&cur, "wcls", "output", -1, V, D, err)))
-            return rc;
-    }
+    /* Checked even when nothing follows: a file cut short there is damaged. */
+    if (cur.off > m->maps[map].size)
+        return qerr_set(err, QERR_FORMAT, "%s: offset %llu: freq_cis tables (seq_len %d) run "
+                        "past end of file (size %zu)", path, (unsigned long long)freq_at,
+                        c->ctx_len, m->maps[map].size);
+    if (!c->tied_output && (rc = add_stack(&cur, "wcls", "output", -1, V, D, err)))
+        return explain(err, c);
     find_tokenizer(m, path);
     return 0;
 }
