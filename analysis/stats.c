@@ -125,40 +125,75 @@ static uint64_t chunk_scalar(const float *x, size_t n, double c, double s[5],
 }
 
 #if defined(__AVX512F__)
-/* 16 floats -> two halves of 8 doubles, shifted and accumulated. */
-#define ACC8(dv, S1, S2, S3, S4)                                   \
-    do {                                                           \
-        __m512d d_ = _mm512_sub_pd(dv, vc);                        \
-        __m512d d2_ = _mm512_mul_pd(d_, d_);                       \
-        S1 = _mm512_add_pd(S1, d_);                                \
-        S2 = _mm512_add_pd(S2, d2_);                               \
-        S3 = _mm512_fmadd_pd(d2_, d_, S3);                         \
-        S4 = _mm512_fmadd_pd(d2_, d2_, S4);                        \
+/* 8 floats -> 8 doubles, shifted by vc, powers added to S1..S4. */
+#define ACC8(f, S1, S2, S3, S4)                              \
+    do {                                                     \
+        __m512d d_ = _mm512_cvtps_pd(f);                     \
+        if (shifted)                                         \
+            d_ = _mm512_sub_pd(d_, vc);                      \
+        __m512d d2_ = _mm512_mul_pd(d_, d_);                 \
+        S1 = _mm512_add_pd(S1, d_);                          \
+        S2 = _mm512_add_pd(S2, d2_);                         \
+        S3 = _mm512_fmadd_pd(d2_, d_, S3);                   \
+        S4 = _mm512_fmadd_pd(d2_, d2_, S4);                  \
+        /* keep GCC from parking d, d^2 on the stack */      \
+        __asm__("" : "+v"(S1), "+v"(S2), "+v"(S3), "+v"(S4)); \
+    } while (0)
+
+/* One BLK-float block at p: min/max vectors and moment sums (two
+ * accumulator sets, a and b, to halve the add-latency chains). */
+#define BLK_VEC(p, mn, mx)                                                      \
+    do {                                                                       \
+        __m512 v0 = _mm512_loadu_ps(p), v1 = _mm512_loadu_ps((p) + 16);         \
+        __m512 v2 = _mm512_loadu_ps((p) + 32), v3 = _mm512_loadu_ps((p) + 48);  \
+        mn = _mm512_min_ps(_mm512_min_ps(v0, v1), _mm512_min_ps(v2, v3));       \
+        mx = _mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3));       \
+        ACC8(_mm512_castps512_ps256(v0), a1, a2, a3, a4);                       \
+        ACC8(_mm256_loadu_ps((p) + 8), b1, b2, b3, b4);                         \
+        ACC8(_mm512_castps512_ps256(v1), a1, a2, a3, a4);                       \
+        ACC8(_mm256_loadu_ps((p) + 24), b1, b2, b3, b4);                        \
+        ACC8(_mm512_castps512_ps256(v2), a1, a2, a3, a4);                       \
+        ACC8(_mm256_loadu_ps((p) + 40), b1, b2, b3, b4);                        \
+        ACC8(_mm512_castps512_ps256(v3), a1, a2, a3, a4);                       \
+        ACC8(_mm256_loadu_ps((p) + 56), b1, b2, b3, b4);                        \
+    } while (0)
+
+/* Min (or max) of each of four 16-lane vectors, stored as 4 floats, by a
+ * transposing tree: 8 shuffles and 5 min for four blocks instead of four
+ * separate horizontal reductions. */
+#define REDUCE4(OP, m0, m1, m2, m3, dst)                                        \
+    do {                                                                       \
+        __m512 r01 = OP(_mm512_shuffle_f32x4(m0, m1, 0x44), _mm512_shuffle_f32x4(m0, m1, 0xEE)); \
+        __m512 r23 = OP(_mm512_shuffle_f32x4(m2, m3, 0x44), _mm512_shuffle_f32x4(m2, m3, 0xEE)); \
+        __m512 s_ = OP(_mm512_shuffle_f32x4(r01, r23, 0x88), _mm512_shuffle_f32x4(r01, r23, 0xDD)); \
+        s_ = OP(s_, _mm512_permute_ps(s_, 0x4E));                              \
+        s_ = OP(s_, _mm512_permute_ps(s_, 0xB1));                              \
+        _mm_storeu_ps(dst, _mm512_castps512_ps128(_mm512_permutexvar_ps(pick, s_))); \
     } while (0)
 
 /* Vector kernel: assumes nothing about finiteness; the caller checks the
  * sums and falls back to chunk_scalar when any value was NaN/Inf. */
-static void chunk_vec(const float *x, size_t n, double c, double s[5],
-                      float *bmin, float *bmax)
+static inline __attribute__((always_inline)) void
+chunk_vec_impl(const float *x, size_t n, double c, double s[5], float *bmin, float *bmax,
+               const int shifted)
 {
     __m512d vc = _mm512_set1_pd(c);
     __m512d a1 = _mm512_setzero_pd(), a2 = a1, a3 = a1, a4 = a1;
     __m512d b1 = a1, b2 = a1, b3 = a1, b4 = a1;
-    size_t full = n / BLK * BLK;
-    for (size_t b0 = 0; b0 < full; b0 += BLK) {
-        const float *p = x + b0;
-        __m512 v0 = _mm512_loadu_ps(p), v1 = _mm512_loadu_ps(p + 16);
-        __m512 v2 = _mm512_loadu_ps(p + 32), v3 = _mm512_loadu_ps(p + 48);
-        __m512 mn = _mm512_min_ps(_mm512_min_ps(v0, v1), _mm512_min_ps(v2, v3));
-        __m512 mx = _mm512_max_ps(_mm512_max_ps(v0, v1), _mm512_max_ps(v2, v3));
-        ACC8(_mm512_cvtps_pd(_mm512_castps512_ps256(v0)), a1, a2, a3, a4);
-        ACC8(_mm512_cvtps_pd(_mm256_loadu_ps(p + 8)), b1, b2, b3, b4);
-        ACC8(_mm512_cvtps_pd(_mm512_castps512_ps256(v1)), a1, a2, a3, a4);
-        ACC8(_mm512_cvtps_pd(_mm256_loadu_ps(p + 24)), b1, b2, b3, b4);
-        ACC8(_mm512_cvtps_pd(_mm512_castps512_ps256(v2)), a1, a2, a3, a4);
-        ACC8(_mm512_cvtps_pd(_mm256_loadu_ps(p + 40)), b1, b2, b3, b4);
-        ACC8(_mm512_cvtps_pd(_mm512_castps512_ps256(v3)), a1, a2, a3, a4);
-        ACC8(_mm512_cvtps_pd(_mm256_loadu_ps(p + 56)), b1, b2, b3, b4);
+    const __m512i pick = _mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    size_t quad = n / (4 * BLK) * (4 * BLK), full = n / BLK * BLK, b0 = 0;
+    for (; b0 < quad; b0 += 4 * BLK) {
+        __m512 n0, n1, n2, n3, x0, x1, x2, x3;
+        BLK_VEC(x + b0, n0, x0);
+        BLK_VEC(x + b0 + BLK, n1, x1);
+        BLK_VEC(x + b0 + 2 * BLK, n2, x2);
+        BLK_VEC(x + b0 + 3 * BLK, n3, x3);
+        REDUCE4(_mm512_min_ps, n0, n1, n2, n3, bmin + b0 / BLK);
+        REDUCE4(_mm512_max_ps, x0, x1, x2, x3, bmax + b0 / BLK);
+    }
+    for (; b0 < full; b0 += BLK) {
+        __m512 mn, mx;
+        BLK_VEC(x + b0, mn, mx);
         bmin[b0 / BLK] = _mm512_reduce_min_ps(mn);
         bmax[b0 / BLK] = _mm512_reduce_max_ps(mx);
     }
@@ -177,6 +212,17 @@ static void chunk_vec(const float *x, size_t n, double c, double s[5],
         if (bad)
             s[1] = NAN; /* make the caller take the scalar path */
     }
+}
+
+/* c == 0 (data centred near 0, the usual weight tensor) skips the
+ * subtraction: one vector op in seven. */
+static void chunk_vec(const float *x, size_t n, double c, double s[5],
+                      float *bmin, float *bmax)
+{
+    if (c == 0)
+        chunk_vec_impl(x, n, 0, s, bmin, bmax, 0);
+    else
+        chunk_vec_impl(x, n, c, s, bmin, bmax, 1);
 }
 #else
 /* Portable build: the scalar kernel (non-finite values make the sums NaN
@@ -197,8 +243,31 @@ struct engine {
     float buf[CHUNK];     /* gathered chunk when stride != 1             */
     float *bmin, *bmax;   /* one summary per BLK floats                  */
     struct mom m;
+    float mn, mx;         /* over finite values so far                   */
     uint64_t nonfinite;
 };
+
+/* Min and max of the block summaries bmin[0..nb), bmax[0..nb). */
+static void fold(const float *bmin, const float *bmax, size_t nb, float *mn, float *mx)
+{
+    size_t b = 0;
+    float lo = *mn, hi = *mx;
+#if defined(__AVX512F__)
+    __m512 vl = _mm512_set1_ps(lo), vh = _mm512_set1_ps(hi);
+    for (; b + 16 <= nb; b += 16) {
+        vl = _mm512_min_ps(vl, _mm512_loadu_ps(bmin + b));
+        vh = _mm512_max_ps(vh, _mm512_loadu_ps(bmax + b));
+    }
+    lo = _mm512_reduce_min_ps(vl);
+    hi = _mm512_reduce_max_ps(vh);
+#endif
+    for (; b < nb; b++) {
+        lo = bmin[b] < lo ? bmin[b] : lo;
+        hi = bmax[b] > hi ? bmax[b] : hi;
+    }
+    *mn = lo;
+    *mx = hi;
+}
 
 static const float *eng_fetch(struct engine *e, size_t off, size_t len)
 {
@@ -208,14 +277,6 @@ static const float *eng_fetch(struct engine *e, size_t off, size_t len)
     for (size_t i = 0; i < len; i++)
         e->buf[i] = p[i * e->stride];
     return e->buf;
-}
-
-static double first_finite(const float *x, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (isfinite(x[i]))
-            return x[i];
-    return 0;
 }
 
 /* One chunk's moments with shift c; returns them, adds non-finite count. */
@@ -234,44 +295,144 @@ static void eng_chunk(struct engine *e, size_t off, size_t len)
 {
     const float *p = eng_fetch(e, off, len);
     float *bmin = e->bmin + off / BLK, *bmax = e->bmax + off / BLK;
-    double c = e->m.n > 0 ? e->m.mean : first_finite(p, len);
+    /* Shift by the running mean, or by 0 (cheaper, see chunk_vec) when
+     * that is within half a std of 0: sums of powers of x - c lose about
+     * (1 + |mean - c|/std)^4 ulps to cancellation, harmless up to a few
+     * std.  The first chunk tries 0 as well. */
+    double c = 0;
+    if (e->m.n > 0 && e->m.mean * e->m.mean * e->m.n > 0.25 * e->m.m2)
+        c = e->m.mean;
     uint64_t bad;
     struct mom cm = chunk_moments(e, p, len, c, bmin, bmax, &bad);
     /* The shift was far from this chunk's mean (first chunk, or the data
      * jumps): redo around the chunk's own mean, from L1, to keep m3/m4
      * free of cancellation. */
     double dm = cm.mean - c;
-    if (cm.n > 0 && dm * dm * cm.n > 64.0 * cm.m2)
+    if (cm.n > 0 && dm * dm * cm.n > 16.0 * cm.m2)
         cm = chunk_moments(e, p, len, cm.mean, bmin, bmax, &bad);
     e->nonfinite += bad;
     mom_merge(&e->m, &cm);
+    fold(bmin, bmax, (len + BLK - 1) / BLK, &e->mn, &e->mx);
 }
 
-/* Blocks that may hold a value beyond a threshold, counted exactly. */
+/* Threshold counts over one block, scalar: the reference's expression. */
+static void count_scalar(const float *p, size_t len, double mean, const double t[3],
+                         uint64_t c[3])
+{
+    for (size_t i = 0; i < len; i++) {
+        if (!isfinite(p[i]))
+            continue;
+        double d = fabs((double)p[i] - mean);
+        c[0] += d > t[0];
+        c[1] += d > t[1];
+        c[2] += fabs((double)p[i]) > t[2];
+    }
+}
+
+#if defined(__AVX512F__)
+/* The same counts, 8 doubles at a time; non-finite lanes masked out
+ * (|x| < inf is false for NaN and Inf).  Counters stay in vectors. */
+static void count_vec(const float *p, size_t len, double mean, const double t[3],
+                      uint64_t c[3])
+{
+    size_t i = 0;
+    __m512d vm = _mm512_set1_pd(mean), v3 = _mm512_set1_pd(t[0]);
+    __m512d v6 = _mm512_set1_pd(t[1]), va = _mm512_set1_pd(t[2]);
+    __m512i one = _mm512_set1_epi64(1), c3 = _mm512_setzero_si512(), c6 = c3, ca = c3;
+    __m256 inf = _mm256_set1_ps(INFINITY);
+    for (; i + 8 <= len; i += 8) {
+        __m256 f = _mm256_loadu_ps(p + i);
+        __m256 af = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), f);
+        __mmask8 fin = (__mmask8)_mm256_movemask_ps(_mm256_cmp_ps(af, inf, _CMP_LT_OQ));
+        __m512d x = _mm512_cvtps_pd(f);
+        __m512d d = _mm512_abs_pd(_mm512_sub_pd(x, vm));
+        c3 = _mm512_mask_add_epi64(c3, fin & _mm512_cmp_pd_mask(d, v3, _CMP_GT_OQ), c3, one);
+        c6 = _mm512_mask_add_epi64(c6, fin & _mm512_cmp_pd_mask(d, v6, _CMP_GT_OQ), c6, one);
+        ca = _mm512_mask_add_epi64(ca, fin & _mm512_cmp_pd_mask(_mm512_abs_pd(x), va, _CMP_GT_OQ),
+                                   ca, one);
+    }
+    c[0] += (uint64_t)_mm512_reduce_add_epi64(c3);
+    c[1] += (uint64_t)_mm512_reduce_add_epi64(c6);
+    c[2] += (uint64_t)_mm512_reduce_add_epi64(ca);
+    count_scalar(p + i, len - i, mean, t, c);
+}
+#else
+#define count_vec count_scalar
+#endif
+
+/* Float bounds (U, L) such that a block needs counting only if its max
+ * exceeds U or its min is below L; rounded outward (two float ulps) so
+ * the test can only over-select, never miss a value. */
+static void flag_bounds(double mean, double t3, double ta, float *U, float *L)
+{
+    double u = t3 > 0 ? mean + t3 : INFINITY, l = t3 > 0 ? mean - t3 : -INFINITY;
+    if (ta >= 0) { /* NaN threshold: |x| > NaN never holds */
+        u = fmin(u, ta);
+        l = fmax(l, -ta);
+    } else if (ta < 0) {
+        u = -INFINITY; /* every finite value counts */
+        l = INFINITY;
+    }
+    *U = nextafterf(nextafterf((float)u, -INFINITY), -INFINITY);
+    *L = nextafterf(nextafterf((float)l, INFINITY), INFINITY);
+}
+
+/* Indices of the blocks in [b0, b1) to count, into list; returns how many. */
+static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, float U,
+                   float L, uint32_t *list)
+{
+    int k = 0;
+    size_t b = b0;
+#if defined(__AVX512F__)
+    __m512 vu = _mm512_set1_ps(U), vl = _mm512_set1_ps(L);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)b0),
+                                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (; b + 16 <= b1; b += 16) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(bmax + b), vu, _CMP_GT_OQ)
+                      | _mm512_cmp_ps_mask(_mm512_loadu_ps(bmin + b), vl, _CMP_LT_OQ);
+        _mm512_mask_compressstoreu_epi32(list + k, m, idx);
+        k += __builtin_popcount(m);
+        idx = _mm512_add_epi32(idx, _mm512_set1_epi32(16));
+    }
+#endif
+    for (; b < b1; b++)
+        if (bmax[b] > U || bmin[b] < L)
+            list[k++] = (uint32_t)b;
+    return k;
+}
+
+#define PF_BLOCKS 8     /* pass 2 prefetches this many flagged blocks ahead */
+#define SCAN 1024       /* summaries scanned per round of pass 2 */
+
+/* Blocks that may hold a value beyond a threshold, counted exactly.  The
+ * flagged blocks are scattered, so they are prefetched a few ahead to
+ * overlap their memory latency. */
 static void eng_count(struct engine *e, struct stats *out)
 {
-    double mean = out->mean, t3 = 3.0 * out->std * (1 + STATS_KTOL);
-    double t6 = 6.0 * out->std * (1 + STATS_KTOL);
-    double ta = out->abs_thresh;
+    double mean = out->mean;
+    double t[3] = {3.0 * out->std * (1 + STATS_KTOL), 6.0 * out->std * (1 + STATS_KTOL),
+                   out->abs_thresh};
+    uint64_t c[3] = {0, 0, 0};
+    uint32_t list[SCAN];
+    float U, L;
+    flag_bounds(mean, t[0], t[2], &U, &L);
     size_t nb = (e->n + BLK - 1) / BLK;
-    for (size_t b = 0; b < nb; b++) {
-        double lo = e->bmin[b], hi = e->bmax[b];
-        if (!(lo <= hi))
-            continue; /* no finite value in this block */
-        double amax = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
-        if (!(hi - mean > t3 || mean - lo > t3 || amax > ta))
-            continue;
-        size_t off = b * BLK, len = e->n - off < BLK ? e->n - off : BLK;
-        const float *p = eng_fetch(e, off, len);
-        for (size_t i = 0; i < len; i++) {
-            if (!isfinite(p[i]))
-                continue;
-            double d = fabs((double)p[i] - mean);
-            out->n_k3 += d > t3;
-            out->n_k6 += d > t6;
-            out->n_abs += fabs((double)p[i]) > ta;
+    for (size_t b0 = 0; b0 < nb; b0 += SCAN) {
+        int k = collect(e->bmin, e->bmax, b0, b0 + SCAN < nb ? b0 + SCAN : nb, U, L,
+                        list + 0);
+        for (int i = 0; i < k; i++) {
+            if (e->stride == 1 && i + PF_BLOCKS < k) {
+                const char *q = (const char *)(e->x + (size_t)list[i + PF_BLOCKS] * BLK);
+                for (int l = 0; l < BLK * 4; l += 64)
+                    __builtin_prefetch(q + l);
+            }
+            size_t off = (size_t)list[i] * BLK, len = e->n - off < BLK ? e->n - off : BLK;
+            count_vec(eng_fetch(e, off, len), len, mean, t, c);
         }
     }
+    out->n_k3 = c[0];
+    out->n_k6 = c[1];
+    out->n_abs = c[2];
 }
 
 /* Fill the derived fields from n, mean, m2..m4, min, max. */
@@ -309,12 +470,7 @@ static void eng_run(struct engine *e, const struct stats_opts *o, struct stats *
     out->abs_thresh = opt_thresh(o);
     for (size_t off = 0; off < e->n; off += CHUNK)
         eng_chunk(e, off, e->n - off < CHUNK ? e->n - off : CHUNK);
-    size_t nb = (e->n + BLK - 1) / BLK;
-    float mn = INFINITY, mx = -INFINITY;
-    for (size_t b = 0; b < nb; b++) {
-        mn = e->bmin[b] < mn ? e->bmin[b] : mn;
-        mx = e->bmax[b] > mx ? e->bmax[b] : mx;
-    }
+    float mn = e->mn, mx = e->mx;
     out->n_nonfinite = e->nonfinite;
     out->n = (uint64_t)e->m.n;
     if (out->n == 0)
@@ -353,6 +509,8 @@ void stats_compute_strided(const float *x, size_t n, size_t stride,
     e->bmin = sum;
     e->bmax = sum + nb;
     e->m = (struct mom){0};
+    e->mn = INFINITY;
+    e->mx = -INFINITY;
     e->nonfinite = 0;
     eng_run(e, o, out);
     if (sum != stack)
