@@ -8,6 +8,8 @@ int cmd_ppl(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_correlate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
+int cmd_quant(int argc, char **argv);
+int cmd_sweep(int argc, char **argv);
 /* Without a subcommand: the dashboard on a terminal, else the summary. */
 int cmd_default(int argc, char **argv);
 

@@ -1,0 +1,630 @@
+/* qlens quant: quantize every linear layer of a model with one method,
+ * layer by layer, and compare it with the float model on evaluation text.
+ * Also the pieces `qlens sweep` shares (src/cli_quant.h). */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "src/cli.h"
+#include "src/cli_quant.h"
+#include "src/commands.h"
+#include "src/gguf_write.h"
+#include "src/tokenizer.h"
+
+#define OVERLAP_WINDOW 200
+
+const char qcli_common_help[] =
+    "Evaluation (as qlens ppl: llama.cpp's method, second half of each chunk):\n"
+    "  --eval TEXT        evaluation text (default $QLENS_SHARED/data/tinystories-eval.txt)\n"
+    "  --ctx N            tokens per chunk (even; default min(512, model context))\n"
+    "  --chunks N         evaluate only the first N chunks (default: all)\n"
+    "  --force-ctx        allow --ctx beyond the model's training context\n"
+    "Calibration (GPTQ, AWQ, SpQR, LLM.int8, SmoothQuant):\n"
+    "  --calib TEXT       calibration text (default $QLENS_SHARED/data/tinystories-calib.txt);\n"
+    "                     it must share no 200-byte window with the evaluation text\n"
+    "  --calib-chunks N   calibration chunks (default 32, fewer if the text is short)\n"
+    "  --calib-ctx N      tokens per calibration chunk (default: --ctx)\n"
+    "  --per-block        capture a block's four linear inputs in one float pass\n"
+    "                     (default: sequential, re-capture after each step as GPTQ does)\n"
+    "  --quant-output     also quantize the output matrix (token_embd when tied)\n"
+    "  --quant-embed      also quantize token_embd as a lookup table (RTN)\n"
+    "  --allow-overlap    run even when calibration and evaluation text overlap\n"
+    "Activations and KV cache (fake quantization during evaluation):\n"
+    "  --act-group G      channels per activation group (default 0: whole token)\n"
+    "  --kv-axis token|channel  token: K and V per token; channel: K per channel,\n"
+    "                     V per token (KIVI).  Default token\n"
+    "  --kv-group G       K/V group (default: head_dim per token, all tokens per channel)\n";
+
+void qcli_opts_default(struct qcli_opts *o, const char *cmd)
+{
+    memset(o, 0, sizeof *o);
+    o->cmd = cmd;
+    o->ctx = o->chunks = o->calib_ctx = -1;
+    o->calib_chunks = 32;
+    o->act_group = 0;
+    o->kv_group = -1;
+    o->sequential = 1;
+}
+
+static int num_opt(const struct qcli_opts *o, const char *name, const char *val, long lo,
+                   long hi, long *out)
+{
+    if (!val || infer_parse_int(val, lo, hi, out) < 0) {
+        cli_usage_error(o->cmd, "%s wants an integer in %ld..%ld, got '%s'", name, lo, hi,
+                        val ? val : "(nothing)");
+        return -1;
+    }
+    return 1;
+}
+
+static int str_opt(const struct qcli_opts *o, const char *name, const char *val, const char **out)
+{
+    if (!val) {
+        cli_usage_error(o->cmd, "%s wants a value", name);
+        return -1;
+    }
+    *out = val;
+    return 1;
+}
+
+static int flag_opt(const char *s, struct qcli_opts *o)
+{
+    int *f = !strcmp(s, "--per-block") ? &o->sequential
+           : !strcmp(s, "--quant-output") ? &o->quant_output
+           : !strcmp(s, "--quant-embed") ? &o->quant_embed
+           : !strcmp(s, "--force-ctx") ? &o->force_ctx
+           : !strcmp(s, "--allow-overlap") ? &o->allow_overlap
+           : !strcmp(s, "--json") ? &o->json : NULL;
+    if (!f)
+        return 0;
+    *f = f != &o->sequential;
+    return 1;
+}
+
+int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
+{
+    const char *s = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    int rc;
+    if (flag_opt(s, o))
+        return 1;
+    if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
+    else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
+    else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
+    else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
+    else if (!strcmp(s, "--calib-ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->calib_ctx);
+    else if (!strcmp(s, "--calib-chunks")) rc = num_opt(o, s, v, 1, 1 << 20, &o->calib_chunks);
+    else if (!strcmp(s, "--act-group")) rc = num_opt(o, s, v, 0, 1 << 20, &o->act_group);
+    else if (!strcmp(s, "--kv-group")) rc = num_opt(o, s, v, 0, 1 << 20, &o->kv_group);
+    else if (!strcmp(s, "--kv-axis")) {
+        if (!v || (strcmp(v, "token") && strcmp(v, "channel"))) {
+            cli_usage_error(o->cmd, "--kv-axis wants 'token' or 'channel', got '%s'",
+                            v ? v : "(nothing)");
+            return -1;
+        }
+        o->kv_axis_channel = !strcmp(v, "channel");
+        rc = 1;
+    } else
+        return 0;
+    if (rc > 0)
+        (*i)++;
+    return rc;
+}
+
+void qcli_model_name(const char *path, char *buf, size_t n)
+{
+    const char *b = strrchr(path, '/');
+    b = b && b[1] ? b + 1 : path;
+    snprintf(buf, n, "%s", b);
+    char *dot = strrchr(buf, '.');
+    if (dot && dot != buf)
+        *dot = '\0';
+}
+
+/* ---- setup ---- */
+
+static const char *default_text(const char *given, const char *rel, const char *what,
+                                struct qerr *err)
+{
+    if (given)
+        return given;
+    const char *p = cli_shared_file(rel);
+    if (!p)
+        qerr_set(err, QERR_ARG, "no %s text: pass --%s FILE, or set QLENS_SHARED to a folder "
+                 "with %s", what, what, rel);
+    return p;
+}
+
+static int tokenize(struct qcli_env *e, const char *path, const char *text, size_t len,
+                    int **ids, size_t *n, struct qerr *err)
+{
+    int rc = tok_encode(e->im.tok, text, len, tok_add_bos_default(e->im.tok), ids, n, err);
+    return rc < 0 ? qerr_prefix(err, "%s: ", path) : 0;
+}
+
+/* Read both texts, refuse overlapping ones, tokenize. */
+static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
+{
+    char *ct = NULL, *et = NULL;
+    size_t cn = 0, en = 0;
+    int rc = infer_read_text(e->calib_path, &ct, &cn, err);
+    if (!rc)
+        rc = infer_read_text(e->eval_path, &et, &en, err);
+    if (!rc && !o->allow_overlap) {
+        long at = qrun_text_overlap(ct, cn, et, en, OVERLAP_WINDOW);
+        if (at >= 0)
+            rc = qerr_set(err, QERR_ARG, "%s: the %d bytes at offset %ld also appear in the "
+                          "calibration text %s; evaluation must not see calibration data "
+                          "(--allow-overlap runs anyway)", e->eval_path, OVERLAP_WINDOW, at,
+                          e->calib_path);
+    }
+    if (!rc)
+        rc = tokenize(e, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
+    if (!rc)
+        rc = tokenize(e, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
+    free(ct);
+    free(et);
+    return rc;
+}
+
+static int pick_ctx(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
+{
+    int ctx_len = e->im.m.cfg.ctx_len > 0 ? e->im.m.cfg.ctx_len : 512;
+    e->n_ctx = o->ctx > 0 ? (int)o->ctx : (ctx_len < 512 ? ctx_len : 512);
+    e->calib_ctx = o->calib_ctx > 0 ? (int)o->calib_ctx : e->n_ctx;
+    int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
+    if (big > ctx_len && !o->force_ctx)
+        return qerr_set(err, QERR_ARG, "context %d exceeds the model's context (%d tokens); "
+                        "--force-ctx evaluates it anyway, as llama.cpp does", big, ctx_len);
+    if (e->n_ctx % 2)
+        return qerr_set(err, QERR_ARG, "--ctx %d: must be even", e->n_ctx);
+    return 0;
+}
+
+int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
+{
+    memset(e, 0, sizeof *e);
+    e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib", err);
+    if (!e->calib_path)
+        return err->code;
+    e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", err);
+    if (!e->eval_path)
+        return err->code;
+    int rc = infer_open(&e->im, o->model, err);
+    if (!rc)
+        rc = pick_ctx(e, o, err);
+    if (!rc)
+        rc = load_texts(e, o, err);
+    int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
+    if (!rc && !(rc = fwd_init(&e->f, &e->im.m, big, err)))
+        e->f_ok = 1;
+    return rc;
+}
+
+void qcli_teardown(struct qcli_env *e)
+{
+    if (e->f_ok)
+        fwd_free(&e->f);
+    free(e->calib_ids);
+    free(e->eval_ids);
+    if (e->im.open)
+        infer_close(&e->im);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- running one configuration ---- */
+
+static int quant_progress(void *ud, int layer, int n_layers, const char *what)
+{
+    (void)ud;
+    fprintf(stderr, "\r\033[Kquantizing %s (%d/%d)", what, layer + 1, n_layers);
+    return 0;
+}
+
+static int eval_progress(void *ud, int done, int total, double ppl)
+{
+    (void)ud;
+    fprintf(stderr, "\r\033[Kevaluating chunk %d/%d  PPL %.4f", done, total, ppl);
+    if (done == total)
+        fputs("\r\033[K", stderr);
+    return 0;
+}
+
+static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_opts *po)
+{
+    memset(po, 0, sizeof *po);
+    po->n_ctx = e->n_ctx;
+    po->max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
+    po->bos = tok_bos(e->im.tok);
+    po->cancel = infer_cancel_flag();
+    if (isatty(2) && !o->json)
+        po->progress = eval_progress;
+}
+
+int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+                   struct qerr *err)
+{
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    qmodel_clear_overrides(&e->im.m);
+    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+}
+
+int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct qcli_result *res, struct qerr *err)
+{
+    memset(res, 0, sizeof *res);
+    struct qrun_opts ro;
+    qrun_opts_default(&ro);
+    ro.spec = *spec;
+    ro.sequential = o->sequential;
+    ro.quant_output = o->quant_output;
+    ro.quant_embed = o->quant_embed;
+    ro.calib_ctx = e->calib_ctx;
+    ro.calib_chunks = (int)o->calib_chunks;
+    ro.bos = tok_bos(e->im.tok);
+    ro.act_bits = act_bits;
+    ro.act_group = (int)o->act_group;
+    ro.kv_bits = kv_bits;
+    ro.kv_group = (int)o->kv_group;
+    ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
+    ro.cancel = infer_cancel_flag();
+    if (isatty(2) && !o->json)
+        ro.progress = quant_progress;
+    qmodel_clear_overrides(&e->im.m);
+    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    if (ro.progress)
+        fputs("\r\033[K", stderr);
+    if (rc < 0)
+        return rc;
+    struct ppl_opts po;
+    struct fwd_hooks hooks;
+    ppl_setup(e, o, &po);
+    qrun_eval_hooks(&res->run, &hooks);
+    po.kl = 1;
+    po.hooks = &hooks;
+    rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
+    res->eval_seconds = res->ppl.seconds;
+    return rc;
+}
+
+void qcli_result_free(struct qcli_result *res)
+{
+    qrun_free(&res->run);
+}
+
+/* ---- qlens quant ---- */
+
+static const char quant_help_head[] =
+    "usage: qlens quant [MODEL] --method M [--bits B] [--group G] [--asym|--sym]\n"
+    "                   [--opt k=v,...] [--calib TEXT] [--eval TEXT] [--ctx N]\n"
+    "                   [--chunks N] [--calib-chunks N] [--act-bits A]\n"
+    "                   [--kv-bits K [--kv-axis token|channel] [--kv-group G]]\n"
+    "                   [--save-gguf OUT] [--layers] [--json]\n\n"
+    "Quantize every linear layer of MODEL (q, k, v, o, gate, up, down of each\n"
+    "block) layer by layer as the GPTQ reference does: each block calibrates on\n"
+    "the outputs of the already-quantized blocks before it.  Then evaluate the\n"
+    "float and the quantized model on the same chunks and report perplexity of\n"
+    "both, the change in %, the KL divergence of the quantized model's next-token\n"
+    "distribution from the float one (mean, 99th percentile, max), how often\n"
+    "both pick the same top token, the model size and bits per weight.\n"
+    "MODEL defaults to $QLENS_MODEL, else the bundled stories260K.\n\n"
+    "  --method M     quantizer (below)\n"
+    "  --bits B       weight bits 2..8 (default: the method's); 16 keeps the\n"
+    "                 weights float (for activation / KV-only runs)\n"
+    "  --group G      group size along a row; 0 or 'row' = one scale per output\n"
+    "                 channel; -1 or 'tensor' = one per tensor (default: method's)\n"
+    "  --asym / --sym asymmetric (zero point) or symmetric grid\n"
+    "  --opt k=v,...  method options (below)\n"
+    "  --act-bits A   fake-quantize the input of every quantized linear per token\n"
+    "                 (W8A8: 8).  Default 8 for llm.int8 and smoothquant, else 0\n"
+    "  --kv-bits K    fake-quantize K and V (asymmetric) to K bits (0 = off)\n"
+    "  --save-gguf OUT  write the quantized (dequantized to F32) model as GGUF\n"
+    "  --layers       per-tensor error table (text output)\n"
+    "  --json         one JSON object on stdout\n\n";
+
+static const char quant_help_tail[] =
+    "\nProgress goes to stderr when it is a terminal; Ctrl-C cancels (exit 130).\n"
+    "Sizes count every non-quantized tensor at 16 bits, and the float model at 16.\n";
+
+/* The registry as help text: names, defaults and options. */
+static void print_methods(FILE *f)
+{
+    fprintf(f, "Methods (--method, lower case):\n");
+    for (int i = 0; quant_registry[i]; i++) {
+        const struct quantizer *q = quant_registry[i];
+        char lower[32];
+        size_t k = 0;
+        for (; q->name[k] && k < sizeof lower - 1; k++)
+            lower[k] = (char)(q->name[k] >= 'A' && q->name[k] <= 'Z' ? q->name[k] + 32 : q->name[k]);
+        lower[k] = '\0';
+        fprintf(f, "  %-12s %s\n", lower, q->summary);
+        fprintf(f, "               default %d bits, group %d, %s%s\n", q->def_bits, q->def_group,
+                q->def_sym ? "symmetric" : "asymmetric",
+                q->needs_calib ? ", needs calibration" : "");
+        for (int p = 0; p < q->n_params; p++)
+            fprintf(f, "               %s=%g  %s (%g..%g)\n", q->params[p].name, q->params[p].def,
+                    q->params[p].help, q->params[p].min, q->params[p].max);
+    }
+}
+
+struct quant_args {
+    struct qcli_opts c;
+    const char *method, *opts, *save;
+    long bits, act_bits, kv_bits;
+    int group, group_set, sym, layers;
+};
+
+/* "128", "0", "row", "channel", "-1", "tensor". */
+static int parse_group(const char *cmd, const char *v, int *out)
+{
+    long g;
+    if (v && (!strcmp(v, "row") || !strcmp(v, "channel")))
+        g = 0;
+    else if (v && !strcmp(v, "tensor"))
+        g = -1;
+    else if (!v || infer_parse_int(v, -1, 1 << 24, &g) < 0)
+        return cli_usage_error(cmd, "--group wants a size, 0/row or -1/tensor, got '%s'",
+                               v ? v : "(nothing)"), -1;
+    *out = (int)g;
+    return 0;
+}
+
+static int quant_opt(struct quant_args *a, int argc, char **argv, int *i)
+{
+    const char *s = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    const char **sp = !strcmp(s, "--method") ? &a->method : !strcmp(s, "--opt") ? &a->opts
+                    : !strcmp(s, "--save-gguf") ? &a->save : NULL;
+    long *np = !strcmp(s, "--bits") ? &a->bits : !strcmp(s, "--act-bits") ? &a->act_bits
+             : !strcmp(s, "--kv-bits") ? &a->kv_bits : NULL;
+    if (sp) {
+        if (!v)
+            return cli_usage_error("quant", "%s wants a value", s), -1;
+        *sp = v;
+    } else if (np) {
+        long lo = np == &a->bits ? 2 : 0;
+        if (!v || infer_parse_int(v, lo, 16, np) < 0 || (np == &a->bits && *np > 8 && *np != 16) ||
+            (np != &a->bits && *np == 1))
+            return cli_usage_error("quant", "%s wants %s, got '%s'", s,
+                                   np == &a->bits ? "2..8 or 16" : "0 or 2..16",
+                                   v ? v : "(nothing)"), -1;
+    } else if (!strcmp(s, "--group")) {
+        if (parse_group("quant", v, &a->group) < 0)
+            return -1;
+        a->group_set = 1;
+    } else if (!strcmp(s, "--asym") || !strcmp(s, "--sym")) {
+        a->sym = !strcmp(s, "--sym");
+        return 1;
+    } else if (!strcmp(s, "--layers")) {
+        a->layers = 1;
+        return 1;
+    } else
+        return 0;
+    (*i)++;
+    return 1;
+}
+
+static int quant_parse(int argc, char **argv, struct quant_args *a)
+{
+    memset(a, 0, sizeof *a);
+    qcli_opts_default(&a->c, "quant");
+    a->bits = a->act_bits = a->kv_bits = -1;
+    a->sym = -1;
+    for (int i = 1; i < argc; i++) {
+        int rc = qcli_parse_common(&a->c, argc, argv, &i);
+        if (!rc)
+            rc = quant_opt(a, argc, argv, &i);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error("quant", "unknown option '%s'", argv[i]), -1;
+        if (a->c.model)
+            return cli_usage_error("quant", "too many arguments ('%s')", argv[i]), -1;
+        a->c.model = argv[i];
+    }
+    if (!a->method)
+        return cli_usage_error("quant", "--method is required (one of the registry names, "
+                               "e.g. rtn, gptq, awq, spqr, llm.int8, smoothquant)"), -1;
+    return 0;
+}
+
+/* The spec from the arguments; bits 16 = weights float. */
+static int make_spec(const struct quant_args *a, struct quant_spec *spec, struct qerr *err)
+{
+    int bits = a->bits == 16 ? -1 : (int)a->bits;
+    int rc = quant_spec_parse(spec, a->method, bits, a->group_set ? a->group : QUANT_GROUP_DEFAULT,
+                              a->sym, a->opts, err);
+    if (rc < 0)
+        return rc;
+    if (a->bits == 16)
+        spec->bits = 16;
+    return 0;
+}
+
+/* W8A8 methods quantize activations to 8 bits unless told otherwise. */
+static int default_act_bits(const struct quant_spec *spec, long given)
+{
+    if (given >= 0)
+        return (int)given;
+    const char *n = spec->method->name;
+    return !strcmp(n, "SmoothQuant") || !strcmp(n, "LLM.int8") ? 8 : 0;
+}
+
+/* ---- output ---- */
+
+static double delta_pct(const struct ppl_result *p)
+{
+    return p->base_ppl > 0 ? 100.0 * (p->ppl / p->base_ppl - 1.0) : NAN;
+}
+
+static void json_kv(const char *key, double v)
+{
+    printf(",\"%s\":", key);
+    cli_json_num(stdout, v);
+}
+
+static void print_layers_json(const struct qrun *r)
+{
+    printf(",\"layers\":[");
+    for (int i = 0; i < r->n_t; i++) {
+        const struct qrun_tensor *t = &r->t[i];
+        printf("%s{\"name\":", i ? "," : "");
+        cli_json_str(stdout, t->name);
+        printf(",\"rows\":%d,\"cols\":%d", t->rows, t->cols);
+        json_kv("bits_per_weight", t->rep.bits_per_weight);
+        json_kv("mse", t->rep.mse);
+        json_kv("sqnr_db", t->rep.sqnr_db);
+        json_kv("max_abs_err", t->rep.max_abs_err);
+        json_kv("rel_fro", t->rep.rel_fro);
+        json_kv("out_err", t->rep.out_err);
+        printf(",\"outliers\":%ld,\"outlier_features\":%d", t->rep.n_outliers,
+               t->rep.n_outlier_features);
+        json_kv("chosen", t->rep.chosen);
+        json_kv("seconds", t->seconds);
+        printf("}");
+    }
+    printf("]");
+}
+
+static void print_quant_json(const struct qcli_env *e, const struct quant_args *a,
+                             const struct quant_spec *spec, const struct qcli_result *res)
+{
+    const struct ppl_result *p = &res->ppl;
+    const struct qrun *r = &res->run;
+    char sbuf[256];
+    quant_spec_format(spec, sbuf, sizeof sbuf);
+    printf("{\"model\":");
+    cli_json_str(stdout, e->im.m.path);
+    printf(",\"method\":");
+    cli_json_str(stdout, spec->method->name);
+    printf(",\"spec\":");
+    cli_json_str(stdout, sbuf);
+    printf(",\"bits\":%d,\"group\":%d,\"sym\":%s,\"act_bits\":%d,\"kv_bits\":%d,\"kv_axis\":\"%s\"",
+           spec->bits, spec->group, spec->sym ? "true" : "false", r->o.act_bits, r->o.kv_bits,
+           a->c.kv_axis_channel ? "channel" : "token");
+    printf(",\"sequential\":%s,\"calib\":{\"text\":", a->c.sequential ? "true" : "false");
+    cli_json_str(stdout, e->calib_path);
+    printf(",\"tokens\":%zu,\"chunks\":%d,\"ctx\":%d},\"eval\":{\"text\":", e->n_calib,
+           r->n_chunks, r->ctx);
+    cli_json_str(stdout, e->eval_path);
+    printf(",\"tokens\":%zu,\"chunks\":%d,\"ctx\":%d,\"scored\":%zu}", e->n_eval, p->n_chunks,
+           p->n_ctx, p->n_scored);
+    json_kv("ppl_float", p->base_ppl);
+    json_kv("ppl_float_stderr", p->base_ppl_stderr);
+    json_kv("ppl", p->ppl);
+    json_kv("ppl_stderr", p->ppl_stderr);
+    json_kv("delta_ppl_pct", delta_pct(p));
+    printf(",\"kl\":{\"mean\":");
+    cli_json_num(stdout, p->kld.mean);
+    json_kv("stderr", p->kld.stderr_mean);
+    json_kv("median", p->kld.median);
+    json_kv("p99", p->kld.p99);
+    json_kv("max", p->kld.max);
+    printf("}");
+    json_kv("top1", p->top1);
+    json_kv("top1_stderr", p->top1_stderr);
+    json_kv("size_mib_float", qrun_size_mib_float(r));
+    json_kv("size_mib", qrun_size_mib(r));
+    json_kv("bits_per_weight", spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r));
+    printf(",\"quantized_weights\":%lld,\"params\":%lld", (long long)r->n_quant,
+           (long long)r->n_params);
+    printf(",\"seconds\":{\"calib\":");
+    cli_json_num(stdout, r->calib_seconds);
+    json_kv("quantize", r->quant_seconds);
+    json_kv("quant_total", r->seconds);
+    json_kv("eval", res->eval_seconds);
+    printf("}");
+    print_layers_json(r);
+    printf("}\n");
+}
+
+static void print_layers_text(const struct qrun *r)
+{
+    printf("\n%-22s %11s %7s %9s %9s %9s %8s\n", "tensor", "shape", "bits/w", "SQNR dB",
+           "rel err", "out err", "outliers");
+    for (int i = 0; i < r->n_t; i++) {
+        const struct qrun_tensor *t = &r->t[i];
+        char shape[32];
+        snprintf(shape, sizeof shape, "%dx%d", t->rows, t->cols);
+        printf("%-22s %11s %7.3f %9.2f %9.5f %9.5f %8ld\n", t->name, shape,
+               t->rep.bits_per_weight, t->rep.sqnr_db, t->rep.rel_fro, t->rep.out_err,
+               t->rep.n_outliers + t->rep.n_outlier_features);
+    }
+}
+
+static void print_quant_text(const struct qcli_env *e, const struct quant_args *a,
+                             const struct quant_spec *spec, const struct qcli_result *res)
+{
+    const struct ppl_result *p = &res->ppl;
+    const struct qrun *r = &res->run;
+    const struct qconfig *c = &e->im.m.cfg;
+    char sbuf[256];
+    quant_spec_format(spec, sbuf, sizeof sbuf);
+    printf("model       %s (%s, %d layers, dim %d, %.3f M params)\n", e->im.m.path, c->arch,
+           c->n_layers, c->dim, (double)r->n_params / 1e6);
+    printf("method      %s", spec->bits >= 16 ? "weights float" : sbuf);
+    if (r->o.act_bits)
+        printf("\n            activations %d-bit per token", r->o.act_bits);
+    if (r->o.kv_bits)
+        printf("\n            K/V cache %d-bit (%s)", r->o.kv_bits,
+               a->c.kv_axis_channel ? "K per channel, V per token" : "per token");
+    printf("\n");
+    if (r->n_chunks)
+        printf("calib       %s: %d chunks x %d tokens (%s)\n", e->calib_path, r->n_chunks, r->ctx,
+               a->c.sequential ? "sequential, layer by layer" : "per block");
+    printf("eval        %s: %d chunks x %d tokens, %zu scored\n", e->eval_path, p->n_chunks,
+           p->n_ctx, p->n_scored);
+    printf("                      float        quantized\n");
+    printf("perplexity       %10.4f       %10.4f +/- %.4f  (%+.2f %%)\n", p->base_ppl, p->ppl,
+           p->ppl_stderr, delta_pct(p));
+    printf("KL divergence    mean %.6f  p99 %.6f  max %.6f\n", p->kld.mean, p->kld.p99,
+           p->kld.max);
+    printf("top-1 agreement  %.2f %% +/- %.2f %%\n", 100 * p->top1, 100 * p->top1_stderr);
+    printf("size             %.3f MiB -> %.3f MiB  (%.3f bits/weight over %lld quantized "
+           "weights)\n", qrun_size_mib_float(r), qrun_size_mib(r),
+           spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r), (long long)r->n_quant);
+    printf("time             calibration %.2f s, quantization %.2f s, evaluation %.2f s\n",
+           r->calib_seconds, r->quant_seconds, res->eval_seconds);
+    if (a->layers)
+        print_layers_text(r);
+}
+
+int cmd_quant(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        fputs(quant_help_head, stdout);
+        print_methods(stdout);
+        fputc('\n', stdout);
+        fputs(qcli_common_help, stdout);
+        fputs(quant_help_tail, stdout);
+        return EXIT_OK;
+    }
+    struct quant_args a;
+    if (quant_parse(argc, argv, &a) < 0)
+        return EXIT_USAGE;
+    struct qerr err = {0};
+    struct quant_spec spec;
+    if (make_spec(&a, &spec, &err) < 0)
+        return cli_usage_error("quant", "%s", err.msg);
+    struct qcli_env e;
+    struct qcli_result res;
+    memset(&res, 0, sizeof res);
+    infer_catch_sigint();
+    int rc = qcli_setup(&e, &a.c, &err);
+    if (!rc)
+        rc = qcli_run(&e, &a.c, &spec, default_act_bits(&spec, a.act_bits),
+                      a.kv_bits > 0 ? (int)a.kv_bits : 0, &res, &err);
+    if (!rc && a.save)
+        rc = gguf_write_model(&e.im.m, a.save, 1, &err);
+    if (!rc && a.c.json)
+        print_quant_json(&e, &a, &spec, &res);
+    else if (!rc)
+        print_quant_text(&e, &a, &spec, &res);
+    qcli_result_free(&res);
+    qcli_teardown(&e);
+    return rc ? cli_fail(&err) : EXIT_OK;
+}

@@ -1,0 +1,66 @@
+/* cli_quant: what `qlens quant` and `qlens sweep` share: the evaluation
+ * options, opening the model and the two texts, and running one
+ * quantization configuration against the float baseline. */
+#ifndef QLENS_CLI_QUANT_H
+#define QLENS_CLI_QUANT_H
+
+#include <stddef.h>
+
+#include "src/cli_infer.h"
+#include "src/forward.h"
+#include "src/ppl.h"
+#include "src/qrun.h"
+
+/* Options common to quant and sweep (-1 = default). */
+struct qcli_opts {
+    const char *cmd;               /* "quant" / "sweep" for messages     */
+    const char *model, *calib, *eval;
+    long ctx, chunks, calib_ctx, calib_chunks;
+    long act_group, kv_group;
+    int kv_axis_channel;
+    int sequential;                /* 1 default; --per-block sets 0      */
+    int quant_output, quant_embed, force_ctx, json, allow_overlap;
+};
+
+struct qcli_env {
+    struct infer_model im;
+    const char *calib_path, *eval_path;
+    int *calib_ids, *eval_ids;
+    size_t n_calib, n_eval;
+    int n_ctx, calib_ctx;
+    struct fwd f;
+    int f_ok;
+};
+
+/* One configuration's outcome. */
+struct qcli_result {
+    struct qrun run;               /* reports, sizes, times              */
+    struct ppl_result ppl;         /* kl = 1: base_* is the float model  */
+    double eval_seconds;
+};
+
+void qcli_opts_default(struct qcli_opts *o, const char *cmd);
+/* If argv[*i] is a common option, consume it (and its value) and return 1;
+ * 0 when it is not one; -1 (usage message printed) on a bad value. */
+int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);
+/* The help text of the common options. */
+extern const char qcli_common_help[];
+
+/* Open the model, read and tokenize both texts, check they do not overlap,
+ * prepare the forward pass. */
+int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err);
+void qcli_teardown(struct qcli_env *e);
+
+/* Quantize with spec (+ act/kv bits), evaluate against the float model
+ * (KL mode), leave the model without overrides. */
+int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct qcli_result *res, struct qerr *err);
+void qcli_result_free(struct qcli_result *res);
+/* Float perplexity only (the baseline row of a sweep). */
+int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+                   struct qerr *err);
+
+/* Basename of a path without directories and the extension. */
+void qcli_model_name(const char *path, char *buf, size_t n);
+
+#endif

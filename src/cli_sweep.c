@@ -1,0 +1,559 @@
+/* qlens sweep: a grid of whole-model quantization runs (methods x bits x
+ * groups x options x activation bits x KV bits) against one float
+ * baseline, written as one results file (analysis/results.h) and
+ * optionally CSV. */
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "analysis/results.h"
+#include "src/cli.h"
+#include "src/cli_quant.h"
+#include "src/commands.h"
+
+#define SW_MAX_LIST 32
+
+static const char sweep_help[] =
+    "usage: qlens sweep [MODEL] --methods M,... --bits B,... [--groups G,...]\n"
+    "                   [--opts 'k=v,..;k=v,..'] [--act-bits A,...] [--kv-bits K,...]\n"
+    "                   [--asym|--sym] [...evaluation options] --out FILE.json\n"
+    "                   [--csv FILE.csv] [--append] [--json]\n\n"
+    "Run `qlens quant` for every combination and write all of them, plus the\n"
+    "float baseline (measured once), into one results file (schema\n"
+    "qlens-results/1: `qlens results show FILE`, the dashboard and `qlens\n"
+    "correlate` read it).  Each entry has the perplexity on the evaluation text;\n"
+    "its settings hold the spec, bits per weight, size, KL divergence (mean, p99,\n"
+    "max), top-1 agreement and the change in perplexity.\n\n"
+    "  --methods LIST   registry names, lower case (rtn,gptq,awq,spqr,llm.int8,\n"
+    "                   smoothquant)\n"
+    "  --bits LIST      weight bits 2..8; 16 keeps weights float (KV/act-only rows)\n"
+    "  --groups LIST    group sizes; 0/row = per output channel, -1/tensor\n"
+    "                   (default: each method's own default)\n"
+    "  --opts ALTS      method options; alternatives separated by ';', each\n"
+    "                   'k=v,k=v' (e.g. 'outliers=1;outliers=0' for SpQR)\n"
+    "  --act-bits LIST  activation bits (0 = off; default: 8 for llm.int8 and\n"
+    "                   smoothquant, else 0)\n"
+    "  --kv-bits LIST   K/V cache bits (0 = off, default 0)\n"
+    "  --out FILE       results file (JSON) to write (atomically)\n"
+    "  --csv FILE       the same rows as CSV for spreadsheets\n"
+    "  --append         add to (or replace entries of the same id in) an existing --out\n"
+    "  --json           print the results file on stdout instead of a table\n\n"
+    "Combinations that make no sense are skipped with a note: LLM.int8 at other\n"
+    "than 8 bits, group sizes for the per-channel methods LLM.int8 and SmoothQuant,\n"
+    "repeated float-weight (--bits 16) runs.\n\n";
+
+struct sweep_args {
+    struct qcli_opts c;
+    const char *methods[SW_MAX_LIST];
+    int n_methods;
+    int bits[SW_MAX_LIST], n_bits;
+    int groups[SW_MAX_LIST], n_groups;
+    int act[SW_MAX_LIST], n_act;
+    int kv[SW_MAX_LIST], n_kv;
+    char *opts[SW_MAX_LIST];
+    int n_opts;
+    char *buf;                     /* owned copies of the lists          */
+    const char *out, *csv;
+    int sym, append;
+};
+
+/* One finished row (for the table and the CSV). */
+struct sweep_row {
+    char id[160], method[32], spec[256];
+    int w, a, kv, group, sym;
+    double ppl, se, dppl, kl_mean, kl_p99, kl_max, top1, bpw, size_mib, t_quant, t_eval;
+};
+
+/* ---- argument lists ---- */
+
+static int split(char *s, char sep, char **items, int max)
+{
+    int n = 0;
+    for (char *p = s; p && n < max;) {
+        char *next = strchr(p, sep);
+        if (next)
+            *next++ = '\0';
+        items[n++] = p;
+        p = next;
+    }
+    return n;
+}
+
+static int int_list(const char *opt, char *val, int lo, int hi, int *out, int *n)
+{
+    char *items[SW_MAX_LIST];
+    int k = split(val, ',', items, SW_MAX_LIST);
+    for (int i = 0; i < k; i++) {
+        long v;
+        if (!strcmp(opt, "--groups") && (!strcmp(items[i], "row") || !strcmp(items[i], "channel")))
+            v = 0;
+        else if (!strcmp(opt, "--groups") && !strcmp(items[i], "tensor"))
+            v = -1;
+        else if (infer_parse_int(items[i], lo, hi, &v) < 0)
+            return cli_usage_error("sweep", "%s: '%s' is not an integer in %d..%d", opt, items[i],
+                                   lo, hi), -1;
+        out[i] = (int)v;
+    }
+    *n = k;
+    return 0;
+}
+
+static int check_bits(const struct sweep_args *a)
+{
+    for (int i = 0; i < a->n_bits; i++)
+        if (a->bits[i] > 8 && a->bits[i] != 16)
+            return cli_usage_error("sweep", "--bits: %d is neither 2..8 nor 16", a->bits[i]), -1;
+    for (int i = 0; i < a->n_act; i++)
+        if (a->act[i] == 1)
+            return cli_usage_error("sweep", "--act-bits: 1 bit is not supported"), -1;
+    for (int i = 0; i < a->n_kv; i++)
+        if (a->kv[i] == 1)
+            return cli_usage_error("sweep", "--kv-bits: 1 bit is not supported"), -1;
+    return 0;
+}
+
+/* A list option: copy its value into a->buf space and split it. */
+static int list_opt(struct sweep_args *a, const char *s, const char *v, char **space)
+{
+    size_t n = strlen(v) + 1;
+    char *copy = *space;
+    memcpy(copy, v, n);
+    *space += n;
+    if (!strcmp(s, "--methods"))
+        a->n_methods = split(copy, ',', (char **)a->methods, SW_MAX_LIST);
+    else if (!strcmp(s, "--bits"))
+        return int_list(s, copy, 2, 16, a->bits, &a->n_bits);
+    else if (!strcmp(s, "--groups"))
+        return int_list(s, copy, -1, 1 << 24, a->groups, &a->n_groups);
+    else if (!strcmp(s, "--act-bits"))
+        return int_list(s, copy, 0, 16, a->act, &a->n_act);
+    else if (!strcmp(s, "--kv-bits"))
+        return int_list(s, copy, 0, 16, a->kv, &a->n_kv);
+    else if (!strcmp(s, "--opts"))
+        a->n_opts = split(copy, ';', a->opts, SW_MAX_LIST);
+    return 0;
+}
+
+static int is_list_opt(const char *s)
+{
+    static const char *const names[] = {"--methods", "--bits", "--groups", "--act-bits",
+                                        "--kv-bits", "--opts", NULL};
+    for (int i = 0; names[i]; i++)
+        if (!strcmp(s, names[i]))
+            return 1;
+    return 0;
+}
+
+static int sweep_opt(struct sweep_args *a, int argc, char **argv, int *i, char **space)
+{
+    const char *s = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
+    if (!strcmp(s, "--asym") || !strcmp(s, "--sym")) {
+        a->sym = !strcmp(s, "--sym");
+        return 1;
+    }
+    if (!strcmp(s, "--append")) {
+        a->append = 1;
+        return 1;
+    }
+    int lst = is_list_opt(s);
+    if (!lst && strcmp(s, "--out") && strcmp(s, "--csv"))
+        return 0;
+    if (!v)
+        return cli_usage_error("sweep", "%s wants a value", s), -1;
+    (*i)++;
+    if (!strcmp(s, "--out"))
+        a->out = v;
+    else if (!strcmp(s, "--csv"))
+        a->csv = v;
+    else if (list_opt(a, s, v, space) < 0)
+        return -1;
+    return 1;
+}
+
+static int sweep_parse(int argc, char **argv, struct sweep_args *a)
+{
+    memset(a, 0, sizeof *a);
+    qcli_opts_default(&a->c, "sweep");
+    a->sym = -1;
+    size_t total = 1;
+    for (int i = 0; i < argc; i++)
+        total += strlen(argv[i]) + 1;
+    char *space = a->buf = malloc(total);
+    if (!space)
+        return cli_usage_error("sweep", "out of memory"), -1;
+    for (int i = 1; i < argc; i++) {
+        int rc = qcli_parse_common(&a->c, argc, argv, &i);
+        if (!rc)
+            rc = sweep_opt(a, argc, argv, &i, &space);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            continue;
+        if (argv[i][0] == '-' && argv[i][1])
+            return cli_usage_error("sweep", "unknown option '%s'", argv[i]), -1;
+        if (a->c.model)
+            return cli_usage_error("sweep", "too many arguments ('%s')", argv[i]), -1;
+        a->c.model = argv[i];
+    }
+    if (!a->n_methods || !a->n_bits)
+        return cli_usage_error("sweep", "--methods and --bits are required"), -1;
+    if (!a->out)
+        return cli_usage_error("sweep", "--out FILE.json is required"), -1;
+    return check_bits(a);
+}
+
+/* ---- one configuration ---- */
+
+struct sweep_state {
+    struct sweep_args *a;
+    struct qcli_env e;
+    struct results_store store;
+    struct sweep_row *rows;
+    int n_rows, n_failed, first_fail;
+    char model[128];
+};
+
+struct sweep_cfg {
+    struct quant_spec spec;
+    int act, kv;
+    const char *opts;
+};
+
+/* Why a combination is skipped, or NULL to run it.  Float-weight runs
+ * (--bits 16) do not depend on the method or group: they run once. */
+static const char *skip_reason(const struct sweep_cfg *c, int group_given,
+                               const struct sweep_state *st, const char *id)
+{
+    const char *n = c->spec.method->name;
+    int per_channel = !strcmp(n, "LLM.int8") || !strcmp(n, "SmoothQuant");
+    for (int i = 0; i < st->n_rows; i++)
+        if (!strcmp(st->rows[i].id, id))
+            return "the same configuration already ran in this sweep";
+    if (c->spec.bits >= 16)
+        return NULL;
+    if (!strcmp(n, "LLM.int8") && c->spec.bits != 8)
+        return "LLM.int8 is an 8-bit method";
+    if (per_channel && group_given && c->spec.group != 0)
+        return "vector-wise (per output channel) method: groups do not apply";
+    return NULL;
+}
+
+static void make_id(const char *model, const struct sweep_cfg *c, int kv_channel, char *buf,
+                    size_t n)
+{
+    char spec[256] = "float";
+    if (c->spec.bits < 16)
+        quant_spec_format(&c->spec, spec, sizeof spec);
+    int k = snprintf(buf, n, "%s/%s", model, spec);
+    if (c->act > 0 && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - k, " a%d", c->act);
+    if (c->kv > 0 && k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - k, " kv%d%s", c->kv, kv_channel ? "-channel" : "");
+}
+
+static void fill_row(struct sweep_row *row, const struct sweep_cfg *c, const struct qcli_result *r,
+                     const char *id)
+{
+    const struct ppl_result *p = &r->ppl;
+    memset(row, 0, sizeof *row);
+    snprintf(row->id, sizeof row->id, "%s", id);
+    snprintf(row->method, sizeof row->method, "%s", c->spec.bits >= 16 ? "float" : c->spec.method->name);
+    if (c->spec.bits < 16)
+        quant_spec_format(&c->spec, row->spec, sizeof row->spec);
+    else
+        snprintf(row->spec, sizeof row->spec, "float");
+    row->w = c->spec.bits >= 16 ? 16 : c->spec.bits;
+    row->a = r->run.o.act_bits ? r->run.o.act_bits : 16;
+    row->kv = c->kv ? c->kv : 16;
+    row->group = c->spec.group;
+    row->sym = c->spec.sym;
+    row->ppl = p->ppl;
+    row->se = p->ppl_stderr;
+    row->dppl = 100.0 * (p->ppl / p->base_ppl - 1.0);
+    row->kl_mean = p->kld.mean;
+    row->kl_p99 = p->kld.p99;
+    row->kl_max = p->kld.max;
+    row->top1 = p->top1;
+    row->bpw = c->spec.bits >= 16 ? 16.0 : qrun_bits_per_weight(&r->run);
+    row->size_mib = qrun_size_mib(&r->run);
+    row->t_quant = r->run.seconds;
+    row->t_eval = r->eval_seconds;
+}
+
+static void float_row(struct sweep_row *row, const struct ppl_result *p, double size_mib,
+                      const char *model)
+{
+    memset(row, 0, sizeof *row);
+    snprintf(row->id, sizeof row->id, "%s/float", model);
+    snprintf(row->method, sizeof row->method, "float");
+    snprintf(row->spec, sizeof row->spec, "float");
+    row->w = row->a = row->kv = 16;
+    row->ppl = p->ppl;
+    row->se = p->ppl_stderr;
+    row->top1 = 1.0;
+    row->bpw = 16.0;
+    row->size_mib = size_mib;
+    row->t_eval = p->seconds;
+}
+
+/* The settings object of an entry (JSON text). */
+static void settings_json(const struct sweep_row *r, const struct qcli_env *e,
+                          const struct qcli_opts *o, int n_chunks_calib, char *buf, size_t n)
+{
+    snprintf(buf, n,
+             "{\"spec\":\"%s\",\"group\":%d,\"sym\":%s,\"bits_per_weight\":%.6g,"
+             "\"size_mib\":%.6g,\"kl_mean\":%.6g,\"kl_p99\":%.6g,\"kl_max\":%.6g,"
+             "\"top1\":%.6g,\"delta_ppl_pct\":%.6g,\"ctx\":%d,\"chunks\":%ld,"
+             "\"calib_ctx\":%d,\"calib_chunks\":%d,\"sequential\":%s,\"kv_axis\":\"%s\","
+             "\"seconds_quant\":%.4g,\"seconds_eval\":%.4g}",
+             r->spec, r->group, r->sym ? "true" : "false", r->bpw, r->size_mib, r->kl_mean,
+             r->kl_p99, r->kl_max, r->top1, r->dppl, e->n_ctx, o->chunks > 0 ? o->chunks : 0,
+             e->calib_ctx, n_chunks_calib, o->sequential ? "true" : "false",
+             o->kv_axis_channel ? "channel" : "token", r->t_quant, r->t_eval);
+}
+
+static int add_entry(struct results_store *s, const struct sweep_row *r, const struct qcli_env *e,
+                     const struct qcli_opts *o, int n_chunks_calib, struct qerr *err)
+{
+    struct results_entry en;
+    char model[128], dataset[64], settings[1024];
+    results_entry_init(&en);
+    qcli_model_name(e->im.m.path, model, sizeof model);
+    qcli_model_name(e->eval_path, dataset, sizeof dataset);
+    snprintf(en.id, sizeof en.id, "%s", r->id);
+    snprintf(en.model, sizeof en.model, "%s", model);
+    snprintf(en.method, sizeof en.method, "%s", r->method);
+    en.w_bits = r->w;
+    en.a_bits = r->a;
+    en.kv_bits = r->kv;
+    en.group_size = r->group > 0 ? r->group : 0;
+    en.memory_gb = r->size_mib / 1024.0;
+    snprintf(en.source, sizeof en.source, "qlens %s sweep", QLENS_VERSION);
+    settings_json(r, e, o, n_chunks_calib, settings, sizeof settings);
+    int rc = results_entry_set_settings(&en, settings, err);
+    if (!rc)
+        rc = results_entry_set_ppl(&en, dataset, r->ppl, r->se, err);
+    if (!rc)
+        rc = results_put_entry(s, &en, err);
+    results_entry_free(&en);
+    return rc;
+}
+
+/* ---- output ---- */
+
+static void print_row(const struct sweep_row *r)
+{
+    printf("%-44s %9.4f %+8.2f%% %10.6f %10.6f %7.2f%% %7.3f %8.2f\n", r->id, r->ppl, r->dppl,
+           r->kl_mean, r->kl_p99, 100 * r->top1, r->bpw, r->t_quant + r->t_eval);
+    fflush(stdout);
+}
+
+static int write_csv(const char *path, const struct sweep_row *rows, int n, struct qerr *err)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return qerr_set(err, QERR_IO, "%s: cannot write the CSV file", path);
+    fprintf(f, "id,method,spec,w_bits,a_bits,kv_bits,group,sym,ppl,ppl_stderr,delta_ppl_pct,"
+               "kl_mean,kl_p99,kl_max,top1,bits_per_weight,size_mib,seconds_quant,seconds_eval\n");
+    for (int i = 0; i < n; i++) {
+        const struct sweep_row *r = &rows[i];
+        fprintf(f, "\"%s\",%s,\"%s\",%d,%d,%d,%d,%d,%.6f,%.6f,%.4f,%.8f,%.8f,%.8f,%.6f,%.4f,"
+                   "%.6f,%.4f,%.4f\n", r->id, r->method, r->spec, r->w, r->a, r->kv, r->group,
+                r->sym, r->ppl, r->se, r->dppl, r->kl_mean, r->kl_p99, r->kl_max, r->top1, r->bpw,
+                r->size_mib, r->t_quant, r->t_eval);
+    }
+    if (fclose(f) != 0)
+        return qerr_set(err, QERR_IO, "%s: error writing the CSV file", path);
+    return 0;
+}
+
+/* ---- the grid ---- */
+
+
+static int push_row(struct sweep_state *st, const struct sweep_row *r)
+{
+    struct sweep_row *nr = realloc(st->rows, (size_t)(st->n_rows + 1) * sizeof *nr);
+    if (!nr)
+        return QERR_NOMEM;
+    st->rows = nr;
+    st->rows[st->n_rows++] = *r;
+    if (!st->a->c.json)
+        print_row(r);
+    return 0;
+}
+
+static void note(struct sweep_state *st, const char *id, const char *why)
+{
+    fprintf(stderr, "qlens sweep: skipping %s: %s\n", id, why);
+}
+
+/* Run one configuration and record it; QERR_CANCEL stops the grid, other
+ * failures are reported and the grid goes on. */
+static int run_cfg(struct sweep_state *st, struct sweep_cfg *c, struct qerr *err)
+{
+    char id[160];
+    make_id(st->model, c, st->a->c.kv_axis_channel, id, sizeof id);
+    struct qcli_result res;
+    int rc = qcli_run(&st->e, &st->a->c, &c->spec, c->act, c->kv, &res, err);
+    if (rc == QERR_CANCEL) {
+        qcli_result_free(&res);
+        return rc;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "qlens sweep: %s failed: %s\n", id, err->msg);
+        if (!st->n_failed++)
+            st->first_fail = rc;
+        qcli_result_free(&res);
+        qerr_clear(err);
+        return 0;
+    }
+    struct sweep_row row;
+    fill_row(&row, c, &res, id);
+    rc = add_entry(&st->store, &row, &st->e, &st->a->c, res.run.n_chunks, err);
+    if (!rc)
+        rc = push_row(st, &row);
+    qcli_result_free(&res);
+    return rc;
+}
+
+static int default_act(const struct quant_spec *s)
+{
+    const char *n = s->method->name;
+    return !strcmp(n, "SmoothQuant") || !strcmp(n, "LLM.int8") ? 8 : 0;
+}
+
+/* Every combination of one method. */
+static int run_method(struct sweep_state *st, const char *method, struct qerr *err)
+{
+    struct sweep_args *a = st->a;
+    int ng = a->n_groups ? a->n_groups : 1, no = a->n_opts ? a->n_opts : 1;
+    int na = a->n_act ? a->n_act : 1, nk = a->n_kv ? a->n_kv : 1;
+    int rc = 0;
+    for (int b = 0; b < a->n_bits && !rc; b++)
+    for (int g = 0; g < ng && !rc; g++)
+    for (int o = 0; o < no && !rc; o++)
+    for (int ai = 0; ai < na && !rc; ai++)
+    for (int k = 0; k < nk && !rc; k++) {
+        struct sweep_cfg c = {.opts = a->n_opts ? a->opts[o] : NULL};
+        int bits = a->bits[b] == 16 ? -1 : a->bits[b];
+        int group = a->n_groups ? a->groups[g] : QUANT_GROUP_DEFAULT;
+        char label[200];
+        snprintf(label, sizeof label, "%s w%d g%s %s", method, a->bits[b],
+                 a->n_groups ? "" : "default", c.opts ? c.opts : "");
+        if (quant_spec_parse(&c.spec, method, bits, group, a->sym, c.opts, err) < 0) {
+            note(st, label, err->msg);
+            qerr_clear(err);
+            continue;
+        }
+        if (a->bits[b] == 16)
+            c.spec.bits = 16;
+        c.act = a->n_act ? a->act[ai] : default_act(&c.spec);
+        c.kv = a->n_kv ? a->kv[k] : 0;
+        make_id(st->model, &c, a->c.kv_axis_channel, label, sizeof label);
+        const char *why = skip_reason(&c, a->n_groups > 0, st, label);
+        if (why) {
+            note(st, label, why);
+            continue;
+        }
+        rc = run_cfg(st, &c, err);
+    }
+    return rc;
+}
+
+static int baseline(struct sweep_state *st, struct qerr *err)
+{
+    struct ppl_result p;
+    int rc = qcli_run_float(&st->e, &st->a->c, &p, err);
+    if (rc < 0)
+        return rc;
+    struct sweep_row row;
+    double mib = (double)qmodel_param_count(&st->e.im.m) * 2.0 / (1024.0 * 1024.0);
+    float_row(&row, &p, mib, st->model);
+    rc = add_entry(&st->store, &row, &st->e, &st->a->c, 0, err);
+    return rc ? rc : push_row(st, &row);
+}
+
+static int open_store(struct sweep_state *st, struct qerr *err)
+{
+    results_store_init(&st->store);
+    snprintf(st->store.source, sizeof st->store.source, "qlens %s sweep", QLENS_VERSION);
+    if (st->a->append && access(st->a->out, F_OK) == 0)
+        return results_load(&st->store, st->a->out, err);
+    return 0;
+}
+
+static int finish(struct sweep_state *st, struct qerr *err)
+{
+    int rc = results_save(&st->store, st->a->out, err);
+    if (!rc && st->a->csv)
+        rc = write_csv(st->a->csv, st->rows, st->n_rows, err);
+    if (!rc && st->a->c.json) {
+        char *j = results_to_json(&st->store);
+        if (!j)
+            return qerr_set(err, QERR_NOMEM, "out of memory");
+        fputs(j, stdout);
+        fputc('\n', stdout);
+        free(j);
+    }
+    return rc;
+}
+
+static int sweep_run(struct sweep_state *st, struct qerr *err)
+{
+    int rc = open_store(st, err);
+    if (!rc)
+        rc = qcli_setup(&st->e, &st->a->c, err);
+    if (rc)
+        return rc;
+    qcli_model_name(st->e.im.m.path, st->model, sizeof st->model);
+    if (!st->a->c.json)
+        printf("%-44s %9s %9s %10s %10s %8s %7s %8s\n", "configuration", "PPL", "dPPL", "KL mean",
+               "KL p99", "top-1", "bits/w", "time s");
+    rc = baseline(st, err);
+    for (int m = 0; m < st->a->n_methods && !rc; m++)
+        rc = run_method(st, st->a->methods[m], err);
+    if (rc == QERR_CANCEL) { /* keep what finished */
+        struct qerr e2 = {0};
+        if (st->n_rows > 0)
+            finish(st, &e2);
+        return rc;
+    }
+    return rc ? rc : finish(st, err);
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+    if (argc >= 2 && cli_is_help(argv[1])) {
+        fputs(sweep_help, stdout);
+        fputs(qcli_common_help, stdout);
+        printf("\nProgress goes to stderr when it is a terminal; Ctrl-C cancels (exit 130)\n"
+               "after writing the configurations that finished.\n");
+        return EXIT_OK;
+    }
+    struct sweep_args a;
+    struct sweep_state st;
+    memset(&st, 0, sizeof st);
+    if (sweep_parse(argc, argv, &a) < 0) {
+        free(a.buf);
+        return EXIT_USAGE;
+    }
+    st.a = &a;
+    struct qerr err = {0};
+    infer_catch_sigint();
+    int rc = sweep_run(&st, &err);
+    qcli_teardown(&st.e);
+    results_store_free(&st.store);
+    free(st.rows);
+    free(a.buf);
+    if (rc)
+        return cli_fail(&err);
+    if (st.n_failed) {
+        fprintf(stderr, "qlens sweep: %d configuration(s) failed (see above)\n", st.n_failed);
+        return cli_exit_code(st.first_fail);
+    }
+    return EXIT_OK;
+}

@@ -1,0 +1,149 @@
+/* qrun: whole-model quantization, layer by layer, as the GPTQ reference
+ * (gptq/llama.py, "true sequential") does it.
+ *
+ *   H = token_embd[calibration chunks]           (n_chunks, ctx, dim)
+ *   for each block L:
+ *     for each step (the linears that share one input), in order
+ *         1. attn_q, attn_k, attn_v   (input rmsnorm(x)*attn_norm)
+ *         2. attn_output              (input attention output)
+ *         3. ffn_gate, ffn_up         (input rmsnorm(x)*ffn_norm)
+ *         4. ffn_down                 (input silu(gate)*up)
+ *       run block L over every chunk of H, with the steps already done
+ *       installed as overrides, and capture that step's input (XᵀX, mean
+ *       and max |x| per channel: src/calib.h); the pass stops at the
+ *       captured linear (nothing after it is needed)
+ *       quantize each linear of the step from its FLOAT original with that
+ *       calibration (quant/quant.h) and install Ŵ (qtensor_set_override)
+ *     H = block L (quantized) applied to H
+ * so every layer calibrates on the outputs of the already-quantized ones.
+ * sequential = 0 captures the four inputs of a block in one float pass
+ * instead (cheaper, "per block").  Memory: H plus one chunk of scratch,
+ * plus one site's calibration ((in_dim)² doubles at most).
+ *
+ * Linears that share an input are quantized as ONE stacked matrix when the
+ * method uses activation statistics (AWQ, SmoothQuant, LLM.int8), as the
+ * AWQ and SmoothQuant references do, so q/k/v (and gate/up) get one set of
+ * per-input-channel scales / float features; their reports are split back
+ * per tensor.  Other methods quantize each matrix on its own.
+ *
+ * Activations and KV cache (W8A8, KV8/KV4) are fake-quantized during the
+ * EVALUATION pass through qrun_eval_hooks: every input of a quantized
+ * linear is quantized per token, symmetric, in groups of act_group
+ * (0 = the whole row), the way a W8A8 kernel would see it:
+ *     x' = s ⊙ Q_tok(x / s)  with the method's smoothing scales s (1 when
+ * none), and LLM.int8's outlier features kept in float; K and V are
+ * quantized asymmetrically per token (groups of kv_group, default
+ * head_dim) or, with kv_axis = CALIB_PER_CHANNEL, K per channel over the
+ * tokens of a chunk (groups of kv_group tokens, 0 = all) and V per token
+ * (KIVI).  Calibration itself always sees float activations.
+ *
+ * Sizes: a quantized linear costs its report's bits_per_weight; every
+ * other tensor is counted at 16 bits (an FP16 checkpoint), and so is the
+ * float model, so size_mib compares like with like. */
+#ifndef QLENS_QRUN_H
+#define QLENS_QRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/qerr.h"
+#include "quant/quant.h"
+#include "src/calib.h"
+#include "src/forward.h"
+#include "src/model.h"
+
+struct qrun_opts {
+    struct quant_spec spec;      /* method, bits, group, sym, options    */
+    int sequential;              /* 1 (default): recapture after each step;
+                                    0: one capture per block             */
+    int quant_output;            /* also quantize the classifier (token_embd
+                                    when tied), calibrated on its input  */
+    int quant_embed;             /* also quantize token_embd as a lookup
+                                    table (RTN with the spec's grid)     */
+    int calib_ctx;               /* tokens per calibration chunk         */
+    int calib_chunks;            /* chunks used (<= what the stream has) */
+    int bos;                     /* id put at the start of every chunk, <0 keep */
+    /* evaluation-time fake quantization (0 = off) */
+    int act_bits, act_group;
+    int kv_bits, kv_group;       /* kv_group < 0: default (head_dim / 0) */
+    enum calib_axis kv_axis;
+    /* progress: after each quantized step; nonzero return cancels */
+    int (*progress)(void *ud, int layer, int n_layers, const char *what);
+    void *progress_ud;
+    volatile int *cancel;
+};
+
+/* Report of one quantized tensor. */
+struct qrun_tensor {
+    char name[QM_NAME_MAX];
+    int layer;
+    enum qrole role;
+    int rows, cols;
+    struct quant_report rep;
+    double seconds;              /* quantization time (a stacked step's
+                                    time is split by rows)               */
+};
+
+struct qrun {
+    struct qmodel *m;
+    struct qrun_opts o;
+    struct qrun_tensor *t;       /* (n_t) in quantization order          */
+    int n_t;
+    /* per (layer, site) of CALIB_ATTN_IN..CALIB_FFN_DOWN, and the
+     * classifier input at index n_layers*4: smoothing scales s and
+     * float-kept features from the method (NULL when none) */
+    float **in_scale;            /* (n_layers*4 + 1) -> (in_dim) or NULL */
+    unsigned char **fp_cols;     /* (n_layers*4 + 1) -> (in_dim) or NULL */
+    unsigned char *quantized;    /* (n_layers*4 + 1) the site's linears are
+                                    quantized (act quant applies there)  */
+    int n_chunks, ctx;           /* calibration actually used            */
+    int64_t n_params;            /* all tensors                          */
+    int64_t n_quant;             /* weights in quantized tensors         */
+    double quant_bits;           /* Σ bits over quantized tensors        */
+    double calib_seconds;        /* forward passes over calibration data */
+    double quant_seconds;        /* quantizer apply() time               */
+    double seconds;              /* whole qrun_quantize                  */
+    double *work;                /* internal scratch                     */
+};
+
+/* Defaults: sequential, float embedding and classifier, calib_ctx 512,
+ * calib_chunks 32, bos -1, no activation / KV quantization. */
+void qrun_opts_default(struct qrun_opts *o);
+
+/* Quantize every linear of m (installing overrides) with calibration
+ * chunks cut from `tokens` (a stream already tokenized with BOS; chunk i
+ * is tokens [i*ctx, (i+1)*ctx) with its first token set to o->bos when
+ * >= 0).  f must be an fwd context on m with max_tokens >= o->calib_ctx.
+ * Methods that need no calibration skip the capture passes.  On failure
+ * or cancel (QERR_CANCEL) the overrides installed so far stay; call
+ * qmodel_clear_overrides to undo.  r is valid for qrun_free either way. */
+int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tokens,
+                  const struct qrun_opts *o, struct qerr *err);
+void qrun_free(struct qrun *r);
+
+/* Hooks that fake-quantize activations and K/V for the evaluation of the
+ * quantized model (act_bits / kv_bits of the options; with both 0 every
+ * callback is NULL).  ud is r. */
+void qrun_eval_hooks(struct qrun *r, struct fwd_hooks *h);
+
+/* Mean bits per weight over the quantized tensors (0 when none). */
+double qrun_bits_per_weight(const struct qrun *r);
+/* Model size in MiB: float = every parameter at 16 bits; quantized =
+ * quantized linears at their bits/weight, the rest at 16 bits. */
+double qrun_size_mib_float(const struct qrun *r);
+double qrun_size_mib(const struct qrun *r);
+
+/* Fold the smoothing scales of the norm-fed sites (attn_q/k/v after
+ * attn_norm, ffn_gate/up after ffn_norm) into the model, as a deployed
+ * SmoothQuant / AWQ checkpoint stores them: norm weight /= s and
+ * W := Ŵ·diag(s) (overrides), and those sites' scales become 1 for the
+ * evaluation hooks.  The function the model computes is unchanged up to
+ * float rounding; the activations a W8A8 kernel sees are then x/s. */
+int qrun_fold_scales(struct qrun *r, struct qerr *err);
+
+/* Do two texts share a window of `win` bytes?  Returns the offset in b of
+ * the first shared window, or -1 when none (calibration and evaluation
+ * text must not overlap). */
+long qrun_text_overlap(const char *a, size_t na, const char *b, size_t nb, size_t win);
+
+#endif
