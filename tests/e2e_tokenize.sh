@@ -77,6 +77,64 @@ expect_rc 0 "tokenize --file (HF Llama-style tokenizer.json)" -- "$Q" tokenize "
 if cmp -s "$T_TMP/out" "$T_TMP/bin.out"; then pass "tokenizer.json (SPM-style BPE) = tokenizer.bin on the eval text"; else
     fail "tokenizer.json vs tokenizer.bin differ"; diff "$T_TMP/out" "$T_TMP/bin.out" | head -5; fi
 
+# The hand-written pre-tokenizers against the real regexes, on the texts and
+# 400 random strings of tricky characters.  Needs Python's `regex` module
+# (Debian python3-regex) for \p{L}; without it this check is skipped, said so.
+PRETOK=${QLENS_BUILD:-$(dirname "$Q")}/tests/tool_pretok
+if ! python3 -c 'import regex' 2>/dev/null; then
+    echo "SKIP: pre-tokenizer vs regex (python3 regex module missing)"
+elif [ ! -x "$PRETOK" ]; then
+    fail "tool_pretok not built ($PRETOK)"
+else
+    python3 - "$PRETOK" "$T_TMP" "$QLENS_SHARED" <<'PY' >"$T_TMP/pretok.log" 2>&1
+import random, regex, subprocess, sys
+tool, tmp, shared = sys.argv[1:4]
+gpt2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+l3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+qw = l3.replace(r"\p{N}{1,3}", r"\p{N}")
+def split(pat, segs):
+    out = []
+    for s in segs:
+        pos = 0
+        for m in regex.finditer(pat, s):
+            if m.start() > pos: out.append(s[pos:m.start()])
+            out.append(m.group()); pos = m.end()
+        if pos < len(s): out.append(s[pos:])
+    return out
+def default(t):
+    segs = [t]
+    for p in [r"[\p{P}\$\+<=>\^`\|]+", gpt2, r"\p{N}+", r"[0-9][0-9][0-9]"]:
+        segs = split(p, segs)
+    return segs
+ref = {"gpt2": lambda t: regex.findall(gpt2, t), "llama3": lambda t: regex.findall(l3, t),
+       "qwen2": lambda t: regex.findall(qw, t), "default": default}
+random.seed(7)
+pool = list("aAzZ09 '\n\r\t.,!?-_$+<=>^`|\"") + ["'s", "'T", "'re", "'LL", "   ", "\r\n"] + [chr(c) for c in (
+    0xa0, 0x3000, 0x2028, 0x85, 0x1680, 0xe9, 0xdf, 0x416, 0x4e2d, 0x1f600, 0x301, 0x663, 0xb2,
+    0xbd, 0x2167, 0x212a, 0xff10, 0x200d, 0xfe0f, 0x2581, 0x120, 0x1780, 0x17b6)]
+texts = [''.join(random.choice(pool) for _ in range(random.randint(0, 40))) for _ in range(400)]
+for f in ("reference/tokenizer/ggml-vocab-gpt-2.gguf.inp", "data/moby-dick-100k.txt"):
+    texts.append(open(shared + "/" + f, encoding="utf-8").read())
+open(tmp + "/pretok.txt", "w", encoding="utf-8").write("\0".join(texts))
+bad = 0
+for name, fn in ref.items():
+    out = subprocess.run([tool, name, tmp + "/pretok.txt"], capture_output=True, text=True).stdout
+    got = [[]]
+    for line in out.splitlines():
+        if line == "--": got.append([])
+        else: got[-1].append(bytes.fromhex(line).decode())
+    for t, g in zip(texts, got):
+        if g != ref[name](t):
+            bad += 1
+            print(name, repr(t[:60]), "\n  regex:", ref[name](t)[:20], "\n  qlens:", g[:20])
+    bad += len(got) != len(texts)
+print("mismatches", bad)
+sys.exit(bad != 0)
+PY
+    if [ $? = 0 ]; then pass "pre-tokenizers gpt2/llama3/qwen2/default = real regexes (402 texts each)"; else
+        fail "pre-tokenizer differs from the regex"; head -20 "$T_TMP/pretok.log"; fi
+fi
+
 # errors
 printf 'ok\377no' >"$T_TMP/bad.txt"
 expect_rc 1 "invalid UTF-8 -> exit 1" -- "$Q" tokenize --file "$T_TMP/bad.txt"
