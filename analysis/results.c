@@ -4,6 +4,7 @@
 #include "analysis/results.h"
 
 #include <cJSON.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -212,10 +213,14 @@ double results_entry_value(const struct results_entry *e, const char *f)
     return b ? b->value : NAN;
 }
 
+/* Case-insensitive on model and method: `--method rtn` on the command line
+ * and "RTN" in a sweep file name the same quantizer. */
 void results_join_key(const struct results_entry *e, char *buf, size_t n)
 {
     snprintf(buf, n, "%s|%s|w%da%dkv%d|g%d", e->model, e->method, e->w_bits,
              e->a_bits, e->kv_bits, e->group_size);
+    for (char *p = buf; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
 }
 
 void results_default_id(const struct results_entry *e, char *buf, size_t n)
@@ -339,7 +344,7 @@ static int fill_num(double *dst, double src, int replace, const char *what,
         *dst = src;
         return QERR_OK;
     }
-    return qerr_set(err, QERR_ARG, "joining into '%s': %s differs (%g vs %g)",
+    return qerr_set(err, QERR_FORMAT, "joining into '%s': %s differs (%g vs %g)",
                     id, what, *dst, src);
 }
 
@@ -351,7 +356,7 @@ int results_join_into(struct results_entry *dst, const struct results_entry *src
         const struct results_ppl *p = &src->ppl[i];
         const struct results_ppl *q = results_entry_ppl(dst, p->dataset);
         if (q && !replace && !num_eq(q->value, p->value))
-            return qerr_set(err, QERR_ARG, "joining into '%s': ppl.%s differs (%g vs %g)",
+            return qerr_set(err, QERR_FORMAT, "joining into '%s': ppl.%s differs (%g vs %g)",
                             dst->id, p->dataset, q->value, p->value);
         if ((rc = results_entry_set_ppl(dst, p->dataset, p->value, p->se, err)))
             return rc;
@@ -360,7 +365,7 @@ int results_join_into(struct results_entry *dst, const struct results_entry *src
         const struct results_bench *b = &src->bench[i];
         const struct results_bench *q = results_entry_bench(dst, b->name);
         if (q && !replace && !num_eq(q->value, b->value))
-            return qerr_set(err, QERR_ARG, "joining into '%s': benchmarks.%s differs (%g vs %g)",
+            return qerr_set(err, QERR_FORMAT, "joining into '%s': benchmarks.%s differs (%g vs %g)",
                             dst->id, b->name, q->value, b->value);
         if ((rc = results_entry_set_bench(dst, b->name, b->value, b->metric,
                                           b->unit, b->se, err)))
@@ -420,7 +425,7 @@ static int merge_one(struct results_store *dst, const struct results_entry *e,
         }
         if (entries_equal(&dst->e[i], e))
             return QERR_OK;
-        return qerr_set(err, QERR_ARG,
+        return qerr_set(err, QERR_FORMAT,
                         "duplicate result id '%s' with different values "
                         "(use replace or join to combine)", e->id);
     }

@@ -19,7 +19,8 @@
  * Validation errors name the file and the JSON path of the bad value, e.g.
  *   "mine.json: results[3].benchmarks.mmlu.unit: unknown unit 'pct' ...".
  *
- * The join key of an entry is model + method + bits (w/a/kv) + group_size:
+ * The join key of an entry is model + method + bits (w/a/kv) + group_size
+ * (model and method compared without regard to case):
  * entries with the same key describe the same quantized model and may be
  * combined (results_join_into), e.g. a perplexity run and an lm-eval run.
  *
@@ -102,7 +103,7 @@ double results_ppl_mean(const struct results_entry *e);
  * "bench.<benchmark>", "memory_gb", "speed", "bits" (= w), "w", "a", "kv",
  * "group_size".  NAN when the entry lacks it. */
 double results_entry_value(const struct results_entry *e, const char *field);
-/* "model|method|w4a16kv16|g128": the join key, written into buf. */
+/* "model|method|w4a16kv16|g128" in lower case: the join key, into buf. */
 void results_join_key(const struct results_entry *e, char *buf, size_t n);
 /* A default id "model/method/w4a16kv16[/g128]" written into buf. */
 void results_default_id(const struct results_entry *e, char *buf, size_t n);
@@ -135,13 +136,14 @@ int results_find(const struct results_store *s, const char *id);
 int results_find_key(const struct results_store *s, const struct results_entry *e);
 /* Combine src into dst (same join key): perplexities and benchmarks that
  * dst lacks are added; memory/speed/group/settings fill gaps.  A value both
- * have with a different number is QERR_ARG unless `replace` (src wins). */
+ * have with a different number is QERR_FORMAT (conflicting data) unless
+ * `replace` (src wins). */
 int results_join_into(struct results_entry *dst, const struct results_entry *src,
                       int replace, struct qerr *err);
 
 /* How results_merge treats an id present in both stores. */
 enum results_merge_mode {
-    RESULTS_MERGE_STRICT = 0, /* same id: error unless the entries are equal */
+    RESULTS_MERGE_STRICT = 0, /* same id: QERR_FORMAT unless the entries are equal */
     RESULTS_MERGE_REPLACE,    /* same id: the later entry wins                */
     RESULTS_MERGE_JOIN,       /* same join key: results_join_into (no replace)*/
 };

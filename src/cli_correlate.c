@@ -384,7 +384,8 @@ static int run_single(const struct copts *o, struct sel *s)
     fill_y(s, o->y);
     if (corr_compute(s->x, s->y, (size_t)s->n, &c, &err)) {
         qerr_prefix(&err, "correlate %s with %s over %d selected entries: ", o->x, o->y, s->n);
-        return cli_fail(&err);
+        int code = cli_fail(&err);
+        return err.code == QERR_NUMERIC ? EXIT_DATA : code; /* degenerate data */
     }
     if (o->fmt == CLI_JSON) single_json(o, s, &c);
     else if (o->fmt == CLI_CSV) single_csv(s);

@@ -69,6 +69,10 @@ static int cmp_str(const void *a, const void *b)
 
 int cli_results_load_papers(struct results_store *s, struct qerr *err)
 {
+    const char *env = getenv("QLENS_ASSETS");
+    if (env && *env && !has_results(env))
+        return qerr_set(err, QERR_IO, "QLENS_ASSETS=%s has no results/ directory "
+                        "(point it at the qlens assets directory)", env);
     const char *dir = cli_assets_dir();
     if (!dir)
         return qerr_set(err, QERR_IO, "bundled results not found: set QLENS_ASSETS to "
@@ -232,7 +236,7 @@ static void list_text(const struct results_store *s, const struct filter *f)
         snprintf(bits, sizeof bits, "%d/%d/%d", e->w_bits, e->a_bits, e->kv_bits);
         snprintf(grp, sizeof grp, e->group_size ? "%d" : "-", e->group_size);
         fmt_num(ppl, sizeof ppl, results_ppl_mean(e), "%.4g");
-        fmt_num(mem, sizeof mem, e->memory_gb, "%.2f");
+        fmt_num(mem, sizeof mem, e->memory_gb, "%.4g");
         fmt_num(spd, sizeof spd, e->speed, "%.2f");
         printf("%-44s %-16s %-10s %-11s %5s %9s %5d %8s %7s\n", e->id, e->model, e->method,
                bits, grp, ppl, e->n_bench, mem, spd);

@@ -249,7 +249,7 @@ START_TEST(merge_modes)
     results_entry_free(&e);
     make_entry(&e, "p", 11); /* same id, other numbers */
     results_add_entry(&b, &e, NULL);
-    ck_assert_int_eq(results_merge(&a, &b, RESULTS_MERGE_STRICT, NULL, NULL, &err), QERR_ARG);
+    ck_assert_int_eq(results_merge(&a, &b, RESULTS_MERGE_STRICT, NULL, NULL, &err), QERR_FORMAT);
     ck_assert_int_eq(results_merge(&a, &b, RESULTS_MERGE_REPLACE, NULL, NULL, &err), QERR_OK);
     ck_assert_double_eq(results_entry_value(&a.e[0], "ppl.wikitext2"), 11);
     results_store_free(&b);
@@ -271,7 +271,7 @@ START_TEST(merge_modes)
     ck_assert_double_eq(results_entry_value(&a.e[0], "ppl.wikitext2"), 11);
     /* a conflicting value under the same key is an error */
     results_entry_set_bench(&b.e[0], "arc_easy", 0.7, "acc", "fraction", NAN, NULL);
-    ck_assert_int_eq(results_merge(&a, &b, RESULTS_MERGE_JOIN, NULL, NULL, &err), QERR_ARG);
+    ck_assert_int_eq(results_merge(&a, &b, RESULTS_MERGE_JOIN, NULL, NULL, &err), QERR_FORMAT);
     ck_assert_ptr_nonnull(strstr(err.msg, "benchmarks.arc_easy differs"));
     results_entry_free(&e);
     results_store_free(&a);
