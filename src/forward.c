@@ -214,13 +214,14 @@ static void add_bias(float *y, const float *b, int n, int d)
             y[(size_t)r * d + j] += b[j];
 }
 
-/* Rotate n rows (stride ld) of n_h heads each, position = row index. */
-static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h)
+/* Rotate n rows (stride ld) of n_h heads each; row p is at position pos0+p. */
+static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h, int pos0)
 {
     int hd = f->cfg.head_dim, half = hd / 2;
     int is_half = f->cfg.rope_style == QROPE_HALF;
     for (int p = 0; p < n; p++) {
-        const float *cs = f->rope_cos + (size_t)p * half, *sn = f->rope_sin + (size_t)p * half;
+        const float *cs = f->rope_cos + (size_t)(pos0 + p) * half;
+        const float *sn = f->rope_sin + (size_t)(pos0 + p) * half;
         for (int h = 0; h < n_h; h++) {
             float *v = x + (size_t)p * ld + h * hd;
             for (int i = 0; i < half; i++) {
@@ -246,27 +247,30 @@ static void softmax_causal_row(float *s, int r_abs, int width)
         memset(s + len, 0, (size_t)(width - len) * sizeof(float));
 }
 
-/* out (n, q_dim) = causal attention of q (n, q_dim) over k, v (n, kv_dim). */
-static void attention(struct fwd *f, float *out, int n)
+/* out (n, q_dim) = causal attention of q (n, q_dim), rows at positions
+ * pos0 .. pos0+n-1, over keys/values K, V (pos0+n, kv_dim) at positions
+ * 0 .. pos0+n-1.  Query block [r0, r1) needs keys [0, pos0+r1). */
+static void attention(struct fwd *f, float *out, int n, int pos0, const float *K,
+                      const float *V)
 {
     const struct qconfig *c = &f->cfg;
     int hd = c->head_dim, kv_mul = c->n_heads / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
     for (int h = 0; h < c->n_heads; h++) {
         const float *qh = f->q + h * hd;
-        const float *kh = f->k + (h / kv_mul) * hd, *vh = f->v + (h / kv_mul) * hd;
+        const float *kh = K + (h / kv_mul) * hd, *vh = V + (h / kv_mul) * hd;
         for (int r0 = 0; r0 < n; r0 += FWD_ATT_BLOCK) {
             int r1 = r0 + FWD_ATT_BLOCK < n ? r0 + FWD_ATT_BLOCK : n;
-            int rows = r1 - r0; /* keys needed: [0, r1) */
-            /* att (rows, r1) = scale * Q[r0:r1] K[0:r1]ᵀ */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, r1, hd, scale,
+            int rows = r1 - r0, keys = pos0 + r1;
+            /* att (rows, keys) = scale * Q[r0:r1] K[0:keys]ᵀ */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
                         qh + (size_t)r0 * f->q_dim, f->q_dim, kh, f->kv_dim, 0.0f,
-                        f->att, r1);
+                        f->att, keys);
             for (int r = 0; r < rows; r++)
-                softmax_causal_row(f->att + (size_t)r * r1, r0 + r, r1);
-            /* out[r0:r1, head h] (rows, hd) = att (rows, r1) V[0:r1] (r1, hd) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, r1, 1.0f,
-                        f->att, r1, vh, f->kv_dim, 0.0f, out + (size_t)r0 * f->q_dim + h * hd,
+                softmax_causal_row(f->att + (size_t)r * keys, pos0 + r0 + r, keys);
+            /* out[r0:r1, head h] (rows, hd) = att (rows, keys) V[0:keys] (keys, hd) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f,
+                        f->att, keys, vh, f->kv_dim, 0.0f, out + (size_t)r0 * f->q_dim + h * hd,
                         f->q_dim);
         }
     }
@@ -318,8 +322,12 @@ int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
     return 0;
 }
 
-static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h)
+/* Attention half of block l; with a cache, the n rows are positions
+ * cache->pos .. cache->pos+n-1 and their K/V are appended to it. */
+static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h,
+                      struct fwd_cache *cache)
 {
+    int pos0 = cache ? cache->pos : 0;
     const struct fwd_layer *L = &f->layers[l];
     int dim = f->cfg.dim, rc;
     const float *an = fwd_w(f, L->attn_norm), *wq = fwd_w(f, L->wq), *wk = fwd_w(f, L->wk);
@@ -335,14 +343,22 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     add_bias(f->q, fwd_w(f, L->bq), n, f->q_dim);
     add_bias(f->k, fwd_w(f, L->bk), n, f->kv_dim);
     add_bias(f->v, fwd_w(f, L->bv), n, f->kv_dim);
-    rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads);
-    rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads);
+    rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads, pos0);
+    rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads, pos0);
     if (h && h->kv && (rc = h->kv(h->ud, l, f->k, f->v, n, f->kv_dim)) < 0) {
         if (!f->err.msg[0])
             qerr_set(&f->err, rc, "forward: layer %d: K/V hook failed", l);
         return rc;
     }
-    attention(f, f->xb, n); /* xb (n, q_dim) = attention output */
+    const float *K = f->k, *V = f->v;
+    if (cache) {
+        size_t base = (size_t)l * cache->cap * f->kv_dim, off = (size_t)pos0 * f->kv_dim;
+        memcpy(cache->k + base + off, f->k, (size_t)n * f->kv_dim * sizeof(float));
+        memcpy(cache->v + base + off, f->v, (size_t)n * f->kv_dim * sizeof(float));
+        K = cache->k + base;
+        V = cache->v + base;
+    }
+    attention(f, f->xb, n, pos0, K, V); /* xb (n, q_dim) = attention output */
     if ((rc = call_lin(f, h, l, QR_ATTN_OUT, f->xb, n, f->q_dim)))
         return rc;
     linear(x, f->xb, wo, n, f->q_dim, dim, 1.0f); /* residual: x += out Woᵀ */
@@ -378,7 +394,7 @@ int fwd_block(struct fwd *f, int layer, float *x, int n, const struct fwd_hooks 
     if (layer < 0 || layer >= f->cfg.n_layers)
         return qerr_set(&f->err, QERR_ARG, "forward: layer %d out of range 0..%d", layer,
                         f->cfg.n_layers - 1);
-    rc = block_attn(f, layer, x, n, hooks);
+    rc = block_attn(f, layer, x, n, hooks, NULL);
     return rc ? rc : block_ffn(f, layer, x, n, hooks);
 }
 
@@ -415,6 +431,49 @@ int fwd_chunk(struct fwd *f, const int *tokens, int n, float *logits,
               const struct fwd_hooks *hooks)
 {
     return fwd_chunk_from(f, tokens, n, 0, logits, hooks);
+}
+
+int fwd_cache_init(struct fwd_cache *c, const struct fwd *f, struct qerr *err)
+{
+    memset(c, 0, sizeof *c);
+    c->cap = f->max_tokens;
+    size_t n = (size_t)f->cfg.n_layers * c->cap * f->kv_dim;
+    c->k = fwd_alloc(n);
+    c->v = fwd_alloc(n);
+    if (!c->k || !c->v) {
+        fwd_cache_free(c);
+        return qerr_set(err, QERR_NOMEM, "forward: out of memory for a %d-token KV cache", c->cap);
+    }
+    return 0;
+}
+
+void fwd_cache_free(struct fwd_cache *c)
+{
+    free(c->k);
+    free(c->v);
+    c->k = c->v = NULL;
+    c->pos = 0;
+}
+
+int fwd_step(struct fwd *f, struct fwd_cache *c, const int *tokens, int n, float *logits,
+             const struct fwd_hooks *hooks)
+{
+    int rc = fwd_embed(f, tokens, n, f->x);
+    if (rc)
+        return rc;
+    if (c->pos + n > c->cap || c->cap > f->max_tokens)
+        return qerr_set(&f->err, QERR_ARG, "forward: KV cache full (%d + %d > %d tokens)",
+                        c->pos, n, c->cap);
+    for (int l = 0; l < f->cfg.n_layers && !rc; l++) {
+        rc = block_attn(f, l, f->x, n, hooks, c);
+        if (!rc)
+            rc = block_ffn(f, l, f->x, n, hooks);
+    }
+    if (!rc)
+        rc = fwd_final(f, f->x + (size_t)(n - 1) * f->cfg.dim, 1, logits, hooks);
+    if (!rc)
+        c->pos += n;
+    return rc;
 }
 
 double fwd_flops(const struct qconfig *c, int n, int n_logits)

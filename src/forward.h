@@ -114,6 +114,19 @@ int fwd_chunk(struct fwd *f, const int *tokens, int n, float *logits /* (n, voca
 int fwd_chunk_from(struct fwd *f, const int *tokens, int n, int from,
                    float *logits /* (n-from, vocab) */, const struct fwd_hooks *hooks);
 
+/* Incremental decoding (generation): a KV cache of max_tokens positions.
+ * fwd_step runs n new tokens at positions pos .. pos+n-1 (causal over the
+ * cache and themselves), appends their K/V, advances pos, and writes the
+ * logits of the last one.  Equal to fwd_chunk over the whole prefix. */
+struct fwd_cache {
+    int pos, cap;         /* tokens cached, capacity (= f->max_tokens)    */
+    float *k, *v;         /* (n_layers, cap, kv_dim)                      */
+};
+int fwd_cache_init(struct fwd_cache *c, const struct fwd *f, struct qerr *err);
+void fwd_cache_free(struct fwd_cache *c);
+int fwd_step(struct fwd *f, struct fwd_cache *c, const int *tokens, int n,
+             float *logits /* (vocab) */, const struct fwd_hooks *hooks);
+
 /* Plain per-token reference (src/forward_ref.c): llama2.c's run.c with a
  * KV cache, one token at a time, scalar loops, no BLAS, no hooks.  logits
  * (n, vocab) for positions 0..n-1.  Reads qtensor_f32() weights when

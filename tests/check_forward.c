@@ -145,6 +145,36 @@ START_TEST(test_causal_and_from)
 }
 END_TEST
 
+/* Incremental decoding equals the whole-chunk pass at every position. */
+START_TEST(test_step_cache)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct fwd_cache c;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    int n = 90, V = m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 21);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+    ck_assert_int_eq(fwd_cache_init(&c, &f, &err), 0);
+    ck_assert_int_eq(fwd_step(&f, &c, toks, 10, b, NULL), 0); /* a prompt */
+    ck_assert_float_le(max_abs_diff(a + (size_t)9 * V, b, (size_t)V), 1e-4f);
+    for (int p = 10; p < n; p++) {
+        ck_assert_int_eq(fwd_step(&f, &c, toks + p, 1, b, NULL), 0);
+        float d = max_abs_diff(a + (size_t)p * V, b, (size_t)V);
+        ck_assert_msg(d <= 1e-4f, "position %d: diff %g", p, d);
+    }
+    ck_assert_int_eq(c.pos, n);
+    ck_assert_int_eq(fwd_step(&f, &c, toks, 1, b, NULL), QERR_ARG); /* full */
+    fwd_cache_free(&c);
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    qmodel_close(&m);
+}
+END_TEST
+
 /* ---- overrides: baseline and candidate in one process ---- */
 
 START_TEST(test_overrides)
@@ -407,6 +437,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_ref_gguf);
     tcase_add_test(tc, test_bin_vs_gguf);
     tcase_add_test(tc, test_causal_and_from);
+    tcase_add_test(tc, test_step_cache);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_hooks);
     tcase_add_test(tc, test_synthetic_variants);
