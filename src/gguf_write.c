@@ -291,7 +291,7 @@ int gguf_writer_add_tensor_raw(struct gguf_writer *w, const char *name, uint32_t
 
 /* ---- saving ---- */
 
-static int wr(FILE *f, const void *p, size_t n) { return fwrite(p, 1, n, f) == n ? 0 : -1; }
+static int wr(FILE *f, const void *p, size_t n) { return !n || fwrite(p, 1, n, f) == n ? 0 : -1; }
 
 static int pad(FILE *f, uint64_t n)
 {
