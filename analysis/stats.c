@@ -245,6 +245,15 @@ struct engine {
     struct mom m;
     float mn, mx;         /* over finite values so far                   */
     uint64_t nonfinite;
+    double abs_thresh;
+    /* Candidates for pass 2 (large inputs only, ci != NULL): values of
+     * chunk i beyond the bounds (u, l) set from the running mean/std,
+     * copied out while the chunk is in L1.  If the final bounds turn out
+     * no wider than (u, l), pass 2 counts these instead of re-reading. */
+    struct cinfo { float u, l; size_t begin, end; int ok; } *ci;
+    float *cand;
+    size_t ncand, capcand, maxcand;
+    int collecting;
 };
 
 /* Min and max of the block summaries bmin[0..nb), bmax[0..nb). */
@@ -291,6 +300,92 @@ static struct mom chunk_moments(struct engine *e, const float *p, size_t len,
     return mom_from_sums(s[0], c, s);
 }
 
+/* Float bounds (U, L) such that a block needs counting only if its max
+ * exceeds U or its min is below L; rounded outward (two float ulps) so
+ * the test can only over-select, never miss a value. */
+static void flag_bounds(double mean, double t3, double ta, float *U, float *L)
+{
+    double u = t3 > 0 ? mean + t3 : INFINITY, l = t3 > 0 ? mean - t3 : -INFINITY;
+    if (ta >= 0) { /* NaN threshold: |x| > NaN never holds */
+        u = fmin(u, ta);
+        l = fmax(l, -ta);
+    } else if (ta < 0) {
+        u = -INFINITY; /* every finite value counts */
+        l = INFINITY;
+    }
+    *U = nextafterf(nextafterf((float)u, -INFINITY), -INFINITY);
+    *L = nextafterf(nextafterf((float)l, INFINITY), INFINITY);
+}
+
+#define CAND_MARGIN 0.95 /* candidates beyond 0.95 * 3 running std */
+
+static int cand_reserve(struct engine *e, size_t need)
+{
+    if (e->ncand + need <= e->capcand)
+        return 0;
+    if (e->ncand + need > e->maxcand)
+        return -1;
+    size_t cap = e->capcand * 2 > e->ncand + need ? e->capcand * 2 : e->ncand + need;
+    cap = cap < e->maxcand ? cap : e->maxcand;
+    float *p = realloc(e->cand, cap * sizeof *p);
+    if (!p)
+        return -1;
+    e->cand = p;
+    e->capcand = cap;
+    return 0;
+}
+
+/* Values of one block beyond (U, L), appended to e->cand (room for BLK +
+ * 16 reserved: the vector path stores whole vectors). */
+static void cand_block(struct engine *e, const float *p, size_t len, float U, float L)
+{
+    float *dst = e->cand + e->ncand;
+    size_t k = 0, i = 0;
+#if defined(__AVX512F__)
+    __m512 vu = _mm512_set1_ps(U), vl = _mm512_set1_ps(L);
+    for (; i + 16 <= len; i += 16) {
+        __m512 v = _mm512_loadu_ps(p + i);
+        __mmask16 m = _mm512_cmp_ps_mask(v, vu, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, vl, _CMP_LT_OQ);
+        if (m) {
+            _mm512_storeu_ps(dst + k, _mm512_maskz_compress_ps(m, v));
+            k += (size_t)__builtin_popcount(m);
+        }
+    }
+#endif
+    for (; i < len; i++)
+        if (p[i] > U || p[i] < L)
+            dst[k++] = p[i];
+    e->ncand += k;
+}
+
+static void eng_extract(struct engine *e, size_t off, size_t len, const float *p,
+                        const float *bmin, const float *bmax)
+{
+    if (!e->ci)
+        return;
+    struct cinfo *ci = &e->ci[off / CHUNK];
+    ci->ok = 0;
+    if (!e->collecting || e->m.n == 0)
+        return;
+    float U, L;
+    flag_bounds(e->m.mean, 3.0 * CAND_MARGIN * sqrt(e->m.m2 / e->m.n), e->abs_thresh, &U, &L);
+    ci->begin = e->ncand;
+    for (size_t b = 0; b * BLK < len; b++) {
+        if (!(bmax[b] > U || bmin[b] < L))
+            continue;
+        if (cand_reserve(e, BLK + 16)) {
+            e->collecting = 0; /* too many: this and later chunks re-read */
+            return;
+        }
+        size_t bl = len - b * BLK < BLK ? len - b * BLK : BLK;
+        cand_block(e, p + b * BLK, bl, U, L);
+    }
+    ci->end = e->ncand;
+    ci->u = U;
+    ci->l = L;
+    ci->ok = 1;
+}
+
 static void eng_chunk(struct engine *e, size_t off, size_t len)
 {
     const float *p = eng_fetch(e, off, len);
@@ -313,6 +408,7 @@ static void eng_chunk(struct engine *e, size_t off, size_t len)
     e->nonfinite += bad;
     mom_merge(&e->m, &cm);
     fold(bmin, bmax, (len + BLK - 1) / BLK, &e->mn, &e->mx);
+    eng_extract(e, off, len, p, bmin, bmax);
 }
 
 /* Threshold counts over one block, scalar: the reference's expression. */
@@ -360,23 +456,6 @@ static void count_vec(const float *p, size_t len, double mean, const double t[3]
 #define count_vec count_scalar
 #endif
 
-/* Float bounds (U, L) such that a block needs counting only if its max
- * exceeds U or its min is below L; rounded outward (two float ulps) so
- * the test can only over-select, never miss a value. */
-static void flag_bounds(double mean, double t3, double ta, float *U, float *L)
-{
-    double u = t3 > 0 ? mean + t3 : INFINITY, l = t3 > 0 ? mean - t3 : -INFINITY;
-    if (ta >= 0) { /* NaN threshold: |x| > NaN never holds */
-        u = fmin(u, ta);
-        l = fmax(l, -ta);
-    } else if (ta < 0) {
-        u = -INFINITY; /* every finite value counts */
-        l = INFINITY;
-    }
-    *U = nextafterf(nextafterf((float)u, -INFINITY), -INFINITY);
-    *L = nextafterf(nextafterf((float)l, INFINITY), INFINITY);
-}
-
 /* Indices of the blocks in [b0, b1) to count, into list; returns how many. */
 static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, float U,
                    float L, uint32_t *list)
@@ -390,7 +469,8 @@ static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, f
     for (; b + 16 <= b1; b += 16) {
         __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(bmax + b), vu, _CMP_GT_OQ)
                       | _mm512_cmp_ps_mask(_mm512_loadu_ps(bmin + b), vl, _CMP_LT_OQ);
-        _mm512_mask_compressstoreu_epi32(list + k, m, idx);
+        /* compress in a register: the memory form is slow on Zen 4 */
+        _mm512_storeu_si512(list + k, _mm512_maskz_compress_epi32(m, idx));
         k += __builtin_popcount(m);
         idx = _mm512_add_epi32(idx, _mm512_set1_epi32(16));
     }
@@ -404,22 +484,15 @@ static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, f
 #define PF_BLOCKS 8     /* pass 2 prefetches this many flagged blocks ahead */
 #define SCAN 1024       /* summaries scanned per round of pass 2 */
 
-/* Blocks that may hold a value beyond a threshold, counted exactly.  The
- * flagged blocks are scattered, so they are prefetched a few ahead to
- * overlap their memory latency. */
-static void eng_count(struct engine *e, struct stats *out)
+/* Count blocks [b0, b1) whose summaries reach beyond (U, L).  Flagged
+ * blocks are scattered, so they are prefetched a few ahead to overlap
+ * their memory latency. */
+static void count_blocks(struct engine *e, size_t b0, size_t b1, float U, float L,
+                         double mean, const double t[3], uint64_t c[3])
 {
-    double mean = out->mean;
-    double t[3] = {3.0 * out->std * (1 + STATS_KTOL), 6.0 * out->std * (1 + STATS_KTOL),
-                   out->abs_thresh};
-    uint64_t c[3] = {0, 0, 0};
-    uint32_t list[SCAN];
-    float U, L;
-    flag_bounds(mean, t[0], t[2], &U, &L);
-    size_t nb = (e->n + BLK - 1) / BLK;
-    for (size_t b0 = 0; b0 < nb; b0 += SCAN) {
-        int k = collect(e->bmin, e->bmax, b0, b0 + SCAN < nb ? b0 + SCAN : nb, U, L,
-                        list + 0);
+    uint32_t list[SCAN + 16]; /* + 16: collect stores whole vectors */
+    for (; b0 < b1; b0 += SCAN) {
+        int k = collect(e->bmin, e->bmax, b0, b0 + SCAN < b1 ? b0 + SCAN : b1, U, L, list);
         for (int i = 0; i < k; i++) {
             if (e->stride == 1 && i + PF_BLOCKS < k) {
                 const char *q = (const char *)(e->x + (size_t)list[i + PF_BLOCKS] * BLK);
@@ -429,6 +502,32 @@ static void eng_count(struct engine *e, struct stats *out)
             size_t off = (size_t)list[i] * BLK, len = e->n - off < BLK ? e->n - off : BLK;
             count_vec(eng_fetch(e, off, len), len, mean, t, c);
         }
+    }
+}
+
+/* Pass 2: exact threshold counts.  A chunk whose candidate bounds are no
+ * wider than the final ones has every value that can count among its
+ * candidates; other chunks re-read their flagged blocks. */
+static void eng_count(struct engine *e, struct stats *out)
+{
+    double mean = out->mean;
+    double t[3] = {3.0 * out->std * (1 + STATS_KTOL), 6.0 * out->std * (1 + STATS_KTOL),
+                   out->abs_thresh};
+    uint64_t c[3] = {0, 0, 0};
+    float U, L;
+    flag_bounds(mean, t[0], t[2], &U, &L);
+    size_t nb = (e->n + BLK - 1) / BLK, nch = (e->n + CHUNK - 1) / CHUNK;
+    size_t bad0 = 0; /* first chunk of the current run of chunks to re-read */
+    for (size_t i = 0; i <= nch; i++) {
+        const struct cinfo *ci = e->ci && i < nch ? &e->ci[i] : NULL;
+        int good = ci && ci->ok && ci->u <= U && ci->l >= L;
+        if (!good && i < nch)
+            continue;
+        size_t b1 = i * (CHUNK / BLK) < nb ? i * (CHUNK / BLK) : nb;
+        count_blocks(e, bad0 * (CHUNK / BLK), b1, U, L, mean, t, c);
+        bad0 = i + 1;
+        if (good)
+            count_vec(e->cand + ci->begin, ci->end - ci->begin, mean, t, c);
     }
     out->n_k3 = c[0];
     out->n_k6 = c[1];
@@ -512,7 +611,19 @@ void stats_compute_strided(const float *x, size_t n, size_t stride,
     e->mn = INFINITY;
     e->mx = -INFINITY;
     e->nonfinite = 0;
+    e->abs_thresh = opt_thresh(o);
+    e->ci = NULL;
+    e->cand = NULL;
+    e->ncand = e->capcand = 0;
+    e->collecting = 0;
+    if (nb > STACK_BLOCKS) { /* small inputs stay in cache: re-reading is cheap */
+        e->ci = malloc((n + CHUNK - 1) / CHUNK * sizeof *e->ci);
+        e->maxcand = n / 16;
+        e->collecting = e->ci && cand_reserve(e, n / 256 + BLK + 16) == 0;
+    }
     eng_run(e, o, out);
+    free(e->ci);
+    free(e->cand);
     if (sum != stack)
         free(sum);
     free(e);

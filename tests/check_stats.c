@@ -51,7 +51,7 @@ static void expect_same(const struct stats *f, const struct stats *r, const char
                   (unsigned long long)r->n_k6, (unsigned long long)r->n_abs);
     ck_assert(f->frac_k3 == r->frac_k3 && f->frac_k6 == r->frac_k6 && f->frac_abs == r->frac_abs);
     ck_assert(f->degenerate == r->degenerate);
-    ck_assert(f->abs_thresh == r->abs_thresh);
+    ck_assert(f->abs_thresh == r->abs_thresh || (isnan(f->abs_thresh) && isnan(r->abs_thresh)));
 }
 
 static void both(const float *x, size_t n, const struct stats_opts *o, struct stats *f,
@@ -231,6 +231,36 @@ START_TEST(test_heavy_tails_counts)
     struct stats s;
     both(x, n, NULL, &s, "heavy tails");
     ck_assert(s.n_k6 > 0 && s.kurt > 6);
+    free(x);
+}
+END_TEST
+
+/* Pass 2 takes candidates collected against the running std where that
+ * was no wider than the final one, and re-reads elsewhere: make the std
+ * drift both ways along the array, and overflow the candidate store. */
+START_TEST(test_drift_and_many_candidates)
+{
+    tu_seed(20);
+    size_t n = 400000;
+    float *x = malloc(n * sizeof *x);
+    for (int order = 0; order < 2; order++) {
+        for (size_t i = 0; i < n; i++) {
+            int first = i < n / 2;
+            x[i] = (float)(tu_normal() * ((first ^ order) ? 1.0 : 4.0));
+        }
+        struct stats s;
+        both(x, n, NULL, &s, order ? "std 4 then 1" : "std 1 then 4");
+        ck_assert(s.n_k3 > 100 && s.n_abs > 100);
+        struct stats_opts o = {.abs_thresh = 0.01}; /* nearly all values count */
+        both(x, n, &o, &s, "abs 0.01");
+        ck_assert(s.n_abs > n * 9 / 10);
+        o.abs_thresh = -1; /* every finite value */
+        both(x, n, &o, &s, "abs -1");
+        ck_assert(s.n_abs == n);
+        o.abs_thresh = NAN; /* none */
+        both(x, n, &o, &s, "abs NaN");
+        ck_assert(s.n_abs == 0);
+    }
     free(x);
 }
 END_TEST
@@ -418,6 +448,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_large_mean);
     tcase_add_test(t, test_heavy_tails_counts);
     tcase_add_test(t, test_strided);
+    tcase_add_test(t, test_drift_and_many_candidates);
     tcase_add_test(t, test_two_point_exact);
     tcase_add_test(t, test_uniform_normal);
     suite_add_tcase(s, t);
