@@ -76,6 +76,43 @@ int corr_ranks(const double *v, size_t n, double *rank, struct qerr *err)
     return QERR_OK;
 }
 
+/* Exact two-sided permutation p of Spearman's rho for small n: the share
+ * of the n! orderings of y's ranks whose |sum cx*cy| reaches the observed
+ * one (the rank variances do not change under permutation, so the sum
+ * ranks the orderings as rho does).  The t approximation is poor there:
+ * n = 3 with rho = 1 has p = 1/3, not ~0. */
+static double spearman_exact_p(const double *rx, const double *ry, size_t n)
+{
+    double cx[CORR_EXACT_MAX], cy[CORR_EXACT_MAX], m = (n + 1) / 2.0, obs = 0;
+    for (size_t i = 0; i < n; i++) {
+        cx[i] = rx[i] - m;
+        cy[i] = ry[i] - m;
+        obs += cx[i] * cy[i];
+    }
+    double tol = 1e-9 * (1 + fabs(obs));
+    size_t c[CORR_EXACT_MAX] = {0}, hit = 0, total = 0;
+    for (size_t i = 0;;) { /* Heap's algorithm: every ordering once */
+        double sum = 0;
+        for (size_t k = 0; k < n; k++)
+            sum += cx[k] * cy[k];
+        total++;
+        hit += fabs(sum) >= fabs(obs) - tol;
+        while (i < n && c[i] >= i) {
+            c[i] = 0;
+            i++;
+        }
+        if (i >= n)
+            break;
+        size_t j = (i % 2) ? c[i] : 0;
+        double t = cy[j];
+        cy[j] = cy[i];
+        cy[i] = t;
+        c[i]++;
+        i = 1;
+    }
+    return (double)hit / (double)total;
+}
+
 static int is_constant(const double *v, size_t n)
 {
     for (size_t i = 1; i < n; i++)
@@ -148,7 +185,7 @@ static int fill(const double *xs, const double *ys, double *rx, double *ry,
     o->x_mean = gsl_stats_mean(xs, 1, n);
     o->y_mean = gsl_stats_mean(ys, 1, n);
     o->r_p = corr_p_value(o->r, n);
-    o->rho_p = corr_p_value(o->rho, n);
+    o->rho_p = n <= CORR_EXACT_MAX ? spearman_exact_p(rx, ry, n) : corr_p_value(o->rho, n);
     fisher_ci(o->r, n, &o->r_lo, &o->r_hi);
     return QERR_OK;
 }

@@ -13,6 +13,9 @@
 
 #include "analysis/qerr.h"
 
+/* Up to this n, Spearman's p is exact (all n! orderings, 40320 at 8). */
+#define CORR_EXACT_MAX 8
+
 struct corr_result {
     size_t n;          /* complete pairs used                          */
     size_t n_missing;  /* pairs dropped because x or y was NAN         */
@@ -20,7 +23,8 @@ struct corr_result {
     double r_p;        /* two-sided p, t = r sqrt((n-2)/(1-r^2)), df n-2 */
     double r_lo, r_hi; /* 95% CI of r via Fisher z (n = 3: [-1, 1])    */
     double rho;        /* Spearman rank correlation (ties: mean ranks) */
-    double rho_p;      /* two-sided p, same t approximation            */
+    double rho_p;      /* two-sided p: exact permutation test for
+                          n <= CORR_EXACT_MAX, else the t approximation */
     double slope;      /* least squares y = intercept + slope * x      */
     double intercept;
     double x_mean, y_mean;

@@ -201,6 +201,52 @@ START_TEST(spearman_ties)
 }
 END_TEST
 
+/* Test-side exact Spearman p: recursive enumeration of orderings, rho of
+ * each by the two-pass formula on ranks. */
+static void perm_count(double *ry, size_t k, size_t n, const double *rx, double obs,
+                       long *hit, long *total)
+{
+    if (k == n) {
+        (*total)++;
+        *hit += fabs(pearson2(rx, ry, n)) >= fabs(obs) - 1e-9;
+        return;
+    }
+    for (size_t i = k; i < n; i++) {
+        double t = ry[k]; ry[k] = ry[i]; ry[i] = t;
+        perm_count(ry, k + 1, n, rx, obs, hit, total);
+        t = ry[k]; ry[k] = ry[i]; ry[i] = t;
+    }
+}
+
+START_TEST(spearman_exact_small_n)
+{
+    /* perfect rank agreement: p = 2 / n! */
+    double x[] = {1, 2, 3, 4, 5, 6, 7, 8}, y[] = {2, 3, 5, 8, 13, 21, 34, 55};
+    struct corr_result c;
+    const double want[] = {0, 0, 0, 2.0 / 6, 2.0 / 24, 2.0 / 120, 2.0 / 720};
+    for (size_t n = 3; n <= 6; n++) {
+        ck_assert_int_eq(corr_compute(x, y, n, &c, NULL), QERR_OK);
+        ck_assert_double_eq_tol(c.rho_p, want[n], 1e-12);
+    }
+    /* ties, n = 7: against the recursive enumeration here */
+    double a[] = {3, 1, 4, 1, 5, 9, 2}, b[] = {2, 7, 1, 8, 2, 8, 1};
+    double ra[7], rb[7];
+    corr_ranks(a, 7, ra, NULL);
+    corr_ranks(b, 7, rb, NULL);
+    long hit = 0, total = 0;
+    double obs = pearson2(ra, rb, 7);
+    perm_count(rb, 0, 7, ra, obs, &hit, &total);
+    ck_assert_int_eq(total, 5040);
+    ck_assert_int_eq(corr_compute(a, b, 7, &c, NULL), QERR_OK);
+    ck_assert_double_eq_tol(c.rho, obs, 1e-12);
+    ck_assert_double_eq_tol(c.rho_p, (double)hit / total, 1e-12);
+    /* n = 9 uses the t approximation */
+    double x9[] = {1, 2, 3, 4, 5, 6, 7, 8, 9}, y9[] = {1, 3, 2, 5, 4, 7, 6, 9, 8};
+    ck_assert_int_eq(corr_compute(x9, y9, 9, &c, NULL), QERR_OK);
+    ck_assert_double_eq_tol(c.rho_p, corr_p_value(c.rho, 9), 1e-15);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("correlate");
@@ -217,6 +263,7 @@ int main(void)
     tcase_add_test(t, p_values_known);
     tcase_add_test(t, random_vs_two_pass);
     tcase_add_test(t, spearman_ties);
+    tcase_add_test(t, spearman_exact_small_n);
     suite_add_tcase(s, t);
     return tu_run(s);
 }
