@@ -5,6 +5,8 @@
 int cmd_info(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_ppl(int argc, char **argv);
+int cmd_acts(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_results(int argc, char **argv);
 int cmd_correlate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);

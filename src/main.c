@@ -12,6 +12,8 @@ const struct cli_command cli_commands[] = {
     {"info", "[MODEL] [--json]", "model summary: format, architecture, shapes, dtypes, parameters", cmd_info},
     {"stats", "[MODEL] [--tensor REGEX] [--per-channel rows|cols] [--json|--csv]", "per-tensor / per-channel statistics", cmd_stats},
     {"ppl", "[MODEL] TEXT [--ctx N] [--chunks N] [--full] [--kl] [--json]", "perplexity as llama.cpp measures it; KL divergence vs float", cmd_ppl},
+    {"acts", "[MODEL] TEXT [--ctx N] [--chunks N] [--json]", "activation and K/V statistics per layer over a text", cmd_acts},
+    {"generate", "[MODEL] --prompt P [-n N] [--temp T] [--seed S]", "continue a prompt (greedy at temp 0)", cmd_generate},
     {"results", "list|show|import|merge|validate [--store FILE] [--where FILTER] [--json|--csv]", "stored benchmark/perplexity results: list, show, import lm-eval/qlens output, merge", cmd_results},
     {"correlate", "[--x FIELD] [--y METRIC|--all] [--where FILTER] [--store FILE] [--json|--csv]", "correlate perplexity with benchmark scores (Pearson, Spearman, p, CI)", cmd_correlate},
     {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},

@@ -416,6 +416,69 @@ START_TEST(test_rope_styles_differ)
 }
 END_TEST
 
+/* The same random model written as GGUF (interleaved RoPE rows),
+ * safetensors (HF rotate-half rows) and llama2.c by tool_genmodel: the
+ * logits agree, so both RoPE conventions and the Qwen2 biases are right
+ * through the real loaders. */
+static void gen_model(const char *fmt, const char *arch, const char *out)
+{
+    const char *b = getenv("QLENS_BUILD");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format %s --arch %s --dim 64 "
+             "--hidden 96 --layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 5 "
+             "'%s' >/dev/null 2>&1", b ? b : "build", fmt, arch, out);
+    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed (QLENS_BUILD=%s): %s", b ? b : "", cmd);
+}
+
+static float *model_logits(const char *path, const int *toks, int n, struct qconfig *cfg)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m, path, &err) == 0, "%s", err.msg);
+    float *lg = malloc((size_t)n * m.cfg.vocab_size * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_chunk(&f, toks, n, lg, NULL), 0);
+    *cfg = m.cfg;
+    fwd_free(&f);
+    qmodel_close(&m);
+    return lg;
+}
+
+START_TEST(test_formats_agree)
+{
+    static const char *arch[2] = {"llama", "qwen2"};
+    int n = 60;
+    int *toks = random_tokens(n, 300, 4);
+    for (int a = 0; a < 2; a++) {
+        char g[512], st[512];
+        snprintf(g, sizeof g, "%s", tu_tmpfile(a ? "q.gguf" : "l.gguf"));
+        snprintf(st, sizeof st, "%s", tu_tmpfile(a ? "q-st" : "l-st"));
+        gen_model("gguf", arch[a], g);
+        gen_model("safetensors", arch[a], st);
+        struct qconfig cg, cs;
+        float *lg = model_logits(g, toks, n, &cg), *ls = model_logits(st, toks, n, &cs);
+        ck_assert_int_eq(cg.rope_style, QROPE_INTERLEAVED);
+        ck_assert_int_eq(cs.rope_style, QROPE_HALF);
+        ck_assert_int_eq(cg.has_qkv_bias, a);
+        float d = max_abs_diff(lg, ls, (size_t)n * 300);
+        ck_assert_msg(d <= 1e-4f, "%s: gguf vs safetensors logits differ by %g", arch[a], d);
+        if (a == 0) {
+            char l2[512];
+            snprintf(l2, sizeof l2, "%s", tu_tmpfile("l.bin"));
+            gen_model("llama2c", "llama", l2);
+            struct qconfig c2;
+            float *lb = model_logits(l2, toks, n, &c2);
+            ck_assert_float_le(max_abs_diff(lg, lb, (size_t)n * 300), 1e-4f);
+            free(lb);
+        }
+        free(lg);
+        free(ls);
+    }
+    free(toks);
+}
+END_TEST
+
 START_TEST(test_flops)
 {
     struct qconfig c = {.dim = 768, .hidden_dim = 2048, .n_layers = 12, .n_heads = 12,
@@ -442,6 +505,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_hooks);
     tcase_add_test(tc, test_synthetic_variants);
     tcase_add_test(tc, test_rope_styles_differ);
+    tcase_add_test(tc, test_formats_agree);
     tcase_add_test(tc, test_flops);
     suite_add_tcase(s, tc);
     return s;
