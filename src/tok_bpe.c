@@ -50,22 +50,31 @@ struct bpe_ctx {
     struct tok_sym *sym;
     size_t n_sym;
     struct tok_heap heap;
+    int ref;              /* use the plain reference merge loop */
     char enc[256][4];     /* UTF-8 of each byte's code point */
     unsigned char enc_len[256];
 };
+
+/* -rank of the merge "l r"; 0 when the pair is not a merge. */
+static int merge_prio(void *ctx, const struct tok_sym *l, const struct tok_sym *r, double *prio)
+{
+    struct bpe_ctx *c = ctx;
+    memcpy(c->key, l->text, l->n);
+    c->key[l->n] = ' ';
+    memcpy(c->key + l->n + 1, r->text, r->n);
+    int rank = tok_map_get(&c->t->merges, c->key, l->n + r->n + 1);
+    *prio = -(double)rank;
+    return rank >= 0;
+}
 
 static int add_bigram(struct bpe_ctx *c, int left, int right)
 {
     if (left < 0 || right < 0)
         return 0;
     const struct tok_sym *l = &c->sym[left], *r = &c->sym[right];
-    memcpy(c->key, l->text, l->n);
-    c->key[l->n] = ' ';
-    memcpy(c->key + l->n + 1, r->text, r->n);
-    int rank = tok_map_get(&c->t->merges, c->key, l->n + r->n + 1);
-    if (rank < 0)
+    struct tok_bigram b = {.left = left, .right = right, .size = l->n + r->n};
+    if (!merge_prio(c, l, r, &b.prio))
         return 0;
-    struct tok_bigram b = {.prio = -(double)rank, .left = left, .right = right, .size = l->n + r->n};
     return tok_heap_push(&c->heap, b) < 0 ? QERR_NOMEM : 0;
 }
 
@@ -159,13 +168,14 @@ static int bpe_word(void *ctx, size_t start, size_t len)
         y->next = off == n ? -1 : (int)c->n_sym + 1;
         c->n_sym++;
     }
-    int rc = bpe_merge(c);
+    int rc = c->ref ? tok_merge_ref(c->sym, c->n_sym, merge_prio, c) : bpe_merge(c);
     return rc < 0 ? rc : bpe_emit(c);
 }
 
-int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+static int bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out,
+                      int ref)
 {
-    struct bpe_ctx c = {.t = t, .text = text, .out = out};
+    struct bpe_ctx c = {.t = t, .text = text, .out = out, .ref = ref};
     for (int b = 0; b < 256; b++)
         c.enc_len[b] = (unsigned char)ucp_encode(tok_byte_to_cp((unsigned char)b), c.enc[b]);
     int rc = tok_pretokenize(t->pre, text, len, bpe_word, &c);
@@ -174,4 +184,14 @@ int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, stru
     free(c.sym);
     free(c.heap.a);
     return rc;
+}
+
+int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    return bpe_encode(t, text, len, out, 0);
+}
+
+int tok_bpe_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    return bpe_encode(t, text, len, out, 1);
 }

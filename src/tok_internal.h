@@ -69,6 +69,16 @@ int tok_pre_from_name(const char *name);
 int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
 int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
 
+/* Plain O(n^2) references of the two encoders (llama2.c's loop: rescan
+ * every adjacent pair, merge the best, repeat); tests compare them with the
+ * priority-queue versions above. */
+int tok_spm_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
+int tok_bpe_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
+struct tok_sym;
+/* Priority of merging l with its right neighbour r; 0 if they cannot merge. */
+typedef int (*tok_prio_fn)(void *ctx, const struct tok_sym *l, const struct tok_sym *r, double *prio);
+int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx);
+
 /* Pre-tokenizer: split text into words; calls emit(ctx, start, len) with
  * byte ranges in order.  Returns 0 or QERR_NOMEM (or emit's error). */
 typedef int (*tok_emit_fn)(void *ctx, size_t start, size_t len);

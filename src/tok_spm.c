@@ -19,29 +19,32 @@ struct spm_session {
     struct tok_heap heap;
 };
 
+/* Priority of merging symbols [l, l+ln) and [l+ln, l+ln+rn) (adjacent,
+ * so contiguous); 0 when they cannot merge. */
+static int pair_prio(const struct tokenizer *t, const char *l, size_t ln, size_t rn, char *key,
+                     double *prio)
+{
+    if (t->spm_by_rank) { /* HF BPE: the pair must be a listed merge */
+        memcpy(key, l, ln);
+        key[ln] = ' ';
+        memcpy(key + ln + 1, l + ln, rn);
+        int rank = tok_map_get(&t->merges, key, ln + rn + 1);
+        *prio = -(double)rank;
+        return rank >= 0;
+    }
+    int id = tok_map_get(&t->vocab, l, ln + rn);
+    if (id >= 0)
+        *prio = t->score[id];
+    return id >= 0;
+}
+
 static int try_add_bigram(struct spm_session *s, int left, int right)
 {
     if (left < 0 || right < 0)
         return 0;
-    size_t n = s->sym[left].n + s->sym[right].n;
-    /* left and right are adjacent, so their bytes are contiguous */
-    double prio;
-    if (s->t->spm_by_rank) { /* HF BPE: the pair must be a listed merge */
-        size_t ln = s->sym[left].n;
-        memcpy(s->key, s->sym[left].text, ln);
-        s->key[ln] = ' ';
-        memcpy(s->key + ln + 1, s->sym[right].text, s->sym[right].n);
-        int rank = tok_map_get(&s->t->merges, s->key, n + 1);
-        if (rank < 0)
-            return 0;
-        prio = -(double)rank;
-    } else {
-        int id = tok_map_get(&s->t->vocab, s->sym[left].text, n);
-        if (id < 0)
-            return 0;
-        prio = s->t->score[id];
-    }
-    struct tok_bigram b = {.prio = prio, .left = left, .right = right, .size = n};
+    struct tok_bigram b = {.left = left, .right = right, .size = s->sym[left].n + s->sym[right].n};
+    if (!pair_prio(s->t, s->sym[left].text, s->sym[left].n, s->sym[right].n, s->key, &b.prio))
+        return 0;
     return tok_heap_push(&s->heap, b) < 0 ? QERR_NOMEM : 0;
 }
 
@@ -63,6 +66,53 @@ static int spm_merge(struct spm_session *s)
         if (try_add_bigram(s, l->prev, b.left) < 0 || try_add_bigram(s, b.left, l->next) < 0)
             return QERR_NOMEM;
     }
+    return 0;
+}
+
+static int ref_prio(void *ctx, const struct tok_sym *l, const struct tok_sym *r, double *prio)
+{
+    struct spm_session *s = ctx;
+    return pair_prio(s->t, l->text, l->n, r->n, s->key, prio);
+}
+
+/* Reference for spm_merge: llama2.c's plain loop (rescan, merge the best). */
+static int spm_merge_ref(struct spm_session *s)
+{
+    return tok_merge_ref(s->sym, s->n_sym, ref_prio, s);
+}
+
+int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx)
+{
+    double *pr = malloc((n + 1) * sizeof *pr); /* pr[i]: pair (i, next(i)) */
+    char *ok = malloc(n + 1);
+    if (!pr || !ok) {
+        free(pr);
+        free(ok);
+        return QERR_NOMEM;
+    }
+    for (size_t i = 0; i + 1 < n; i++)
+        ok[i] = (char)prio(ctx, &sym[i], &sym[i + 1], &pr[i]);
+    if (n)
+        ok[n - 1] = 0;
+    for (;;) {
+        int best = -1;
+        for (int i = 0; i != -1; i = sym[i].next) /* leftmost wins ties */
+            if (ok[i] && (best < 0 || pr[i] > pr[best]))
+                best = i;
+        if (best < 0)
+            break;
+        struct tok_sym *l = &sym[best], *r = &sym[l->next];
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            sym[r->next].prev = best;
+        ok[best] = l->next >= 0 && prio(ctx, l, &sym[l->next], &pr[best]);
+        if (l->prev >= 0)
+            ok[l->prev] = (char)prio(ctx, &sym[l->prev], l, &pr[l->prev]);
+    }
+    free(pr);
+    free(ok);
     return 0;
 }
 
@@ -113,7 +163,7 @@ static char *spm_escape(const struct tokenizer *t, const char *text, size_t len,
 }
 
 /* Merge and emit one span of escaped text. */
-static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *out)
+static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *out, int ref)
 {
     int rc = 0;
     s->n_sym = 0;
@@ -129,14 +179,15 @@ static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *ou
         s->n_sym++;
     }
     if (s->n_sym) {
-        rc = spm_merge(s);
+        rc = ref ? spm_merge_ref(s) : spm_merge(s);
         if (rc == 0)
             rc = spm_emit(s, out);
     }
     return rc;
 }
 
-int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+static int spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out,
+                      int ref)
 {
     size_t n;
     char *e = spm_escape(t, text, len, &n);
@@ -152,7 +203,7 @@ int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, stru
         int cut = i == n || (t->split_words && i > start && i + 3 <= n &&
                              !memcmp(e + i, "\xe2\x96\x81", 3));
         if (cut) {
-            rc = spm_span(&s, e + start, i - start, out);
+            rc = spm_span(&s, e + start, i - start, out, ref);
             start = i;
         }
     }
@@ -161,4 +212,14 @@ int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, stru
     free(s.key);
     free(e);
     return rc;
+}
+
+int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    return spm_encode(t, text, len, out, 0);
+}
+
+int tok_spm_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    return spm_encode(t, text, len, out, 1);
 }

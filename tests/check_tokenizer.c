@@ -258,6 +258,43 @@ START_TEST(test_bin_vs_gguf_texts)
 }
 END_TEST
 
+/* ---- fast (priority queue) vs plain reference loop ---- */
+
+static void fast_vs_ref(const struct tokenizer *t, const char *s, size_t len, const char *what)
+{
+    struct tok_vec a = {0}, b = {0};
+    int (*fast)(const struct tokenizer *, const char *, size_t, struct tok_vec *) =
+        tok_kind(t) == TOK_SPM ? tok_spm_encode : tok_bpe_encode;
+    int (*ref)(const struct tokenizer *, const char *, size_t, struct tok_vec *) =
+        tok_kind(t) == TOK_SPM ? tok_spm_encode_ref : tok_bpe_encode_ref;
+    ck_assert_int_eq(fast(t, s, len, &a), 0);
+    ck_assert_int_eq(ref(t, s, len, &b), 0);
+    ck_assert_msg(a.n == b.n, "%s: fast %zu tokens, ref %zu", what, a.n, b.n);
+    for (size_t i = 0; i < a.n; i++)
+        ck_assert_msg(a.v[i] == b.v[i], "%s: token %zu: fast %d, ref %d", what, i, a.v[i], b.v[i]);
+    free(a.v);
+    free(b.v);
+}
+
+START_TEST(test_fast_vs_ref)
+{
+    const char *toks[] = {"models/tok512.bin", "reference/tokenizer/ggml-vocab-llama-spm.gguf",
+                          "reference/tokenizer/ggml-vocab-gpt-2.gguf"};
+    size_t len, ilen;
+    char *moby = slurp(tu_shared("data/moby-dick-100k.txt"), &len);
+    char *inp = slurp(tu_shared("reference/tokenizer/ggml-vocab-llama-spm.gguf.inp"), &ilen);
+    for (int j = 0; j < 3; j++) {
+        struct tokenizer *t = load(toks[j]);
+        fast_vs_ref(t, moby, 6000, toks[j]);   /* O(n^2) ref: keep it short */
+        fast_vs_ref(t, inp, ilen, toks[j]);
+        fast_vs_ref(t, "a", 1, toks[j]);
+        tok_free(t);
+    }
+    free(moby);
+    free(inp);
+}
+END_TEST
+
 /* ---- pre-tokenizers ---- */
 
 struct words { char buf[512]; size_t k; const char *text; };
@@ -400,6 +437,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_vectors_gpt2);
     tcase_add_test(tc, test_tok512_known);
     tcase_add_test(tc, test_roundtrip);
+    tcase_add_test(tc, test_fast_vs_ref);
     tcase_add_test(tc, test_bin_vs_gguf_texts);
     tcase_add_test(tc, test_pretokenizers);
     tcase_add_test(tc, test_hf_json);
