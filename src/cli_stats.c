@@ -1,5 +1,341 @@
-/* TEMPORARY stub: being written. */
+/* qlens stats: statistics of every tensor (and channel) of a model, as an
+ * aligned table, JSON or CSV.  Also the default summary that `qlens MODEL`
+ * prints when it is not on a terminal. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "src/cli.h"
 #include "src/commands.h"
-int cmd_stats(int argc, char **argv) { (void)argc; (void)argv; return 4; }
-int cmd_default(int argc, char **argv) { return cmd_info(argc, argv); }
+#include "src/model.h"
+#include "src/tstats.h"
+
+static const char stats_help[] =
+    "usage: qlens stats [MODEL] [--tensor REGEX] [--per-channel rows|cols]\n"
+    "                   [--abs-thresh T] [--json|--csv]\n\n"
+    "Statistics of every tensor of MODEL (default: $QLENS_MODEL, else the\n"
+    "bundled stories260K): count, mean, population std, min, max, AbsMax,\n"
+    "skewness, Pearson kurtosis (3 for a normal distribution) and excess\n"
+    "kurtosis (kurtosis - 3), the fraction of values beyond 3 and 6 std from\n"
+    "the mean and beyond |T|, AbsMax/std and the number of NaN/Inf values\n"
+    "(excluded from everything else).\n\n"
+    "  --tensor REGEX        only tensors whose name matches (POSIX extended\n"
+    "                        regex, unanchored: 'attn_q$', '^blk\\.0\\.')\n"
+    "  --per-channel rows    also each row (output channel of a linear weight)\n"
+    "  --per-channel cols    also each column (input channel)\n"
+    "  --abs-thresh T        count |x| > T (default 6, LLM.int8's threshold)\n"
+    "  --json                one JSON object: {\"tensors\": [...]}, with a\n"
+    "                        \"channels\" array per tensor under --per-channel\n"
+    "  --csv                 one header row, then one row per tensor (and\n"
+    "                        channel; the channel column is empty for tensors)\n";
+
+struct stats_args {
+    const char *model;
+    const char *regex;
+    enum tstats_channels channels;
+    double abs_thresh;
+    enum cli_fmt fmt;
+};
+
+/* Returns -1 to continue, else an exit code. */
+static int parse_args(int argc, char **argv, struct stats_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->abs_thresh = 6.0;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        int has_val = i + 1 < argc;
+        if (cli_is_help(s)) {
+            fputs(stats_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(s, "--json")) {
+            a->fmt = CLI_JSON;
+        } else if (!strcmp(s, "--csv")) {
+            a->fmt = CLI_CSV;
+        } else if (!strcmp(s, "--tensor")) {
+            if (!has_val)
+                return cli_usage_error("stats", "--tensor needs a regular expression");
+            a->regex = argv[++i];
+        } else if (!strcmp(s, "--per-channel")) {
+            const char *v = has_val ? argv[++i] : "";
+            if (!strcmp(v, "rows"))
+                a->channels = TSTATS_ROWS;
+            else if (!strcmp(v, "cols"))
+                a->channels = TSTATS_COLS;
+            else
+                return cli_usage_error("stats", "--per-channel takes 'rows' or 'cols', not '%s'", v);
+        } else if (!strcmp(s, "--abs-thresh")) {
+            char *end = NULL;
+            const char *v = has_val ? argv[++i] : "";
+            a->abs_thresh = strtod(v, &end);
+            if (!*v || *end || !isfinite(a->abs_thresh) || a->abs_thresh < 0)
+                return cli_usage_error("stats", "--abs-thresh needs a number >= 0, not '%s'", v);
+        } else if (s[0] == '-' && s[1]) {
+            return cli_usage_error("stats", "unknown option '%s'", s);
+        } else if (!a->model) {
+            a->model = s;
+        } else {
+            return cli_usage_error("stats", "unexpected argument '%s'", s);
+        }
+    }
+    return -1;
+}
+
+static void shape_str(const struct qtensor *t, char *buf, size_t cap)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < t->ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, i ? "x%lld" : "%lld", (long long)t->shape[i]);
+}
+
+/* ---- text ---- */
+
+static void text_header(FILE *f, int w, double thresh)
+{
+    char tcol[32];
+    snprintf(tcol, sizeof tcol, ">|%g|%%", thresh);
+    fprintf(f, "%-*s %-11s %10s %10s %10s %10s %10s %8s %8s %8s %8s %8s %8s %9s %6s\n", w,
+            "tensor", "shape", "mean", "std", "min", "max", "absmax", "skew", "kurt", "exkurt",
+            ">3sd%", ">6sd%", tcol, "amax/std", "nonfin");
+}
+
+static void text_line(FILE *f, int w, const char *name, const char *shape,
+                      const struct stats *s)
+{
+    fprintf(f, "%-*s %-11s %10.4g %10.4g %10.4g %10.4g %10.4g %8.3f %8.3f %8.3f %8.4f %8.4f "
+               "%8.4f %9.3f %6llu\n",
+            w, name, shape, s->mean, s->std, s->min, s->max, s->absmax, s->skew, s->kurt,
+            s->exkurt, 100 * s->frac_k3, 100 * s->frac_k6, 100 * s->frac_abs,
+            s->absmax_over_std, (unsigned long long)s->n_nonfinite);
+}
+
+static void print_text(FILE *f, const struct qmodel *m, const struct tstats *ts,
+                       const struct stats_args *a)
+{
+    int w = 6;
+    for (int i = 0; i < ts->n; i++) {
+        int l = (int)strlen(m->tensors[ts->rows[i].tensor].name);
+        w = l > w ? l : w;
+    }
+    text_header(f, w, a->abs_thresh);
+    for (int i = 0; i < ts->n; i++) {
+        const struct tstats_row *r = &ts->rows[i];
+        const struct qtensor *t = &m->tensors[r->tensor];
+        char shape[64];
+        shape_str(t, shape, sizeof shape);
+        text_line(f, w, t->name, shape, &r->st);
+        for (int64_t c = 0; c < r->n_channels; c++) {
+            char lab[48], sh[32];
+            snprintf(lab, sizeof lab, "  %s %lld", a->channels == TSTATS_ROWS ? "row" : "col",
+                     (long long)c);
+            snprintf(sh, sizeof sh, "%lld", (long long)(a->channels == TSTATS_ROWS ? r->cols : r->rows));
+            text_line(f, w, lab, sh, &r->ch[c]);
+        }
+    }
+}
+
+/* ---- JSON ---- */
+
+static void jnum(const char *key, double v)
+{
+    printf(",\"%s\":", key);
+    if (isfinite(v))
+        printf("%.17g", v);
+    else
+        printf("null");
+}
+
+static void json_stats(const struct stats *s)
+{
+    printf("\"n\":%llu,\"n_nonfinite\":%llu", (unsigned long long)s->n,
+           (unsigned long long)s->n_nonfinite);
+    jnum("mean", s->mean);
+    jnum("std", s->std);
+    jnum("min", s->min);
+    jnum("max", s->max);
+    jnum("absmax", s->absmax);
+    jnum("skew", s->skew);
+    jnum("kurtosis", s->kurt);
+    jnum("excess_kurtosis", s->exkurt);
+    jnum("absmax_over_std", s->absmax_over_std);
+    printf(",\"n_beyond_3std\":%llu,\"n_beyond_6std\":%llu,\"n_beyond_abs\":%llu",
+           (unsigned long long)s->n_k3, (unsigned long long)s->n_k6,
+           (unsigned long long)s->n_abs);
+    jnum("frac_beyond_3std", s->frac_k3);
+    jnum("frac_beyond_6std", s->frac_k6);
+    jnum("frac_beyond_abs", s->frac_abs);
+    printf(",\"degenerate\":%s", s->degenerate ? "true" : "false");
+}
+
+static void print_json(const struct qmodel *m, const struct tstats *ts,
+                       const struct stats_args *a)
+{
+    printf("{\"model\":");
+    cli_json_str(stdout, m->path);
+    printf(",\"format\":\"%s\"", qformat_name(m->format));
+    jnum("abs_thresh", a->abs_thresh);
+    printf(",\"per_channel\":");
+    if (a->channels == TSTATS_NONE)
+        printf("null");
+    else
+        printf("\"%s\"", tstats_channels_name(a->channels));
+    printf(",\"tensors\":[");
+    for (int i = 0; i < ts->n; i++) {
+        const struct tstats_row *r = &ts->rows[i];
+        const struct qtensor *t = &m->tensors[r->tensor];
+        printf("%s\n{\"name\":", i ? "," : "");
+        cli_json_str(stdout, t->name);
+        printf(",\"layer\":%d,\"role\":\"%s\",\"dtype\":\"%s\",\"shape\":[", t->layer,
+               qrole_name(t->role), qdtype_name(t->dtype));
+        for (int d = 0; d < t->ndim; d++)
+            printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+        printf("],");
+        json_stats(&r->st);
+        if (a->channels != TSTATS_NONE) {
+            printf(",\"channels\":[");
+            for (int64_t c = 0; c < r->n_channels; c++) {
+                printf("%s{\"index\":%lld,", c ? "," : "", (long long)c);
+                json_stats(&r->ch[c]);
+                printf("}");
+            }
+            printf("]");
+        }
+        printf("}");
+    }
+    printf("]}\n");
+}
+
+/* ---- CSV ---- */
+
+static void csv_num(double v)
+{
+    if (isfinite(v))
+        printf(",%.17g", v);
+    else
+        printf(",");
+}
+
+static void csv_line(const struct qtensor *t, const char *shape, long long ch,
+                     const struct stats *s)
+{
+    printf("%s,", t->name); /* canonical names hold no comma or quote */
+    if (ch >= 0)
+        printf("%lld", ch);
+    printf(",%d,%s,%s,%s,%llu,%llu", t->layer, qrole_name(t->role), qdtype_name(t->dtype),
+           shape, (unsigned long long)s->n, (unsigned long long)s->n_nonfinite);
+    double v[] = {s->mean, s->std, s->min, s->max, s->absmax, s->skew, s->kurt, s->exkurt,
+                  s->absmax_over_std, s->frac_k3, s->frac_k6, s->frac_abs};
+    for (size_t k = 0; k < sizeof v / sizeof *v; k++)
+        csv_num(v[k]);
+    printf(",%llu,%llu,%llu\n", (unsigned long long)s->n_k3, (unsigned long long)s->n_k6,
+           (unsigned long long)s->n_abs);
+}
+
+static void print_csv(const struct qmodel *m, const struct tstats *ts)
+{
+    printf("tensor,channel,layer,role,dtype,shape,n,n_nonfinite,mean,std,min,max,absmax,"
+           "skew,kurtosis,excess_kurtosis,absmax_over_std,frac_beyond_3std,frac_beyond_6std,"
+           "frac_beyond_abs,n_beyond_3std,n_beyond_6std,n_beyond_abs\n");
+    for (int i = 0; i < ts->n; i++) {
+        const struct tstats_row *r = &ts->rows[i];
+        const struct qtensor *t = &m->tensors[r->tensor];
+        char shape[64];
+        shape_str(t, shape, sizeof shape);
+        csv_line(t, shape, -1, &r->st);
+        for (int64_t c = 0; c < r->n_channels; c++)
+            csv_line(t, shape, (long long)c, &r->ch[c]);
+    }
+}
+
+/* ---- commands ---- */
+
+static int run_stats(const struct stats_args *a)
+{
+    struct qerr err = {0};
+    const char *path = cli_model_path(a->model, &err);
+    if (!path)
+        return cli_fail(&err);
+    struct qmodel m;
+    if (qmodel_open(&m, path, &err))
+        return cli_fail(&err);
+    struct tstats_opts o;
+    tstats_opts_default(&o);
+    o.st.abs_thresh = a->abs_thresh;
+    o.channels = a->channels;
+    unsigned char *sel = NULL;
+    int rc = EXIT_OK;
+    if (a->regex) {
+        int n = tstats_select(&m, a->regex, &sel, &err);
+        if (n < 0) {
+            rc = n == QERR_ARG ? cli_usage_error("stats", "%s", err.msg) : cli_fail(&err);
+            goto out;
+        }
+        if (n == 0) {
+            rc = cli_usage_error("stats", "no tensor name matches '%s' (see 'qlens info' for "
+                                 "the names)", a->regex);
+            goto out;
+        }
+        o.select = sel;
+    }
+    struct tstats ts;
+    if (tstats_compute(&m, &o, &ts, &err)) {
+        rc = cli_fail(&err);
+    } else if (a->fmt == CLI_JSON) {
+        print_json(&m, &ts, a);
+    } else if (a->fmt == CLI_CSV) {
+        print_csv(&m, &ts);
+    } else {
+        print_text(stdout, &m, &ts, a);
+    }
+    tstats_free(&ts);
+out:
+    free(sel);
+    qmodel_close(&m);
+    return rc;
+}
+
+int cmd_stats(int argc, char **argv)
+{
+    struct stats_args a;
+    int rc = parse_args(argc, argv, &a);
+    return rc >= 0 ? rc : run_stats(&a);
+}
+
+int default_summary(const char *model_arg)
+{
+    struct qerr err = {0};
+    const char *path = cli_model_path(model_arg, &err);
+    if (!path)
+        return cli_fail(&err);
+    struct qmodel m;
+    if (qmodel_open(&m, path, &err))
+        return cli_fail(&err);
+    struct tstats ts;
+    struct stats_args a = {.abs_thresh = 6.0};
+    int rc = EXIT_OK;
+    if (tstats_compute(&m, NULL, &ts, &err)) {
+        rc = cli_fail(&err);
+    } else {
+        info_print_summary(stdout, &m);
+        printf("\n");
+        print_text(stdout, &m, &ts, &a);
+        printf("\nkurt is Pearson kurtosis (3 for a normal distribution); exkurt = kurt - 3.\n"
+               "'qlens --help' lists the commands; 'qlens stats --help' the columns.\n");
+    }
+    tstats_free(&ts);
+    qmodel_close(&m);
+    return rc;
+}
+
+/* `qlens` or `qlens MODEL` off a terminal (main.c sends a terminal to the
+ * dashboard). */
+int cmd_default(int argc, char **argv)
+{
+    if (argc > 2) {
+        fprintf(stderr, "qlens: unexpected argument '%s'\nTry 'qlens --help'.\n", argv[2]);
+        return EXIT_USAGE;
+    }
+    return default_summary(argc == 2 ? argv[1] : NULL);
+}

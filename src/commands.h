@@ -15,4 +15,11 @@ int cmd_sweep(int argc, char **argv);
 /* Without a subcommand: the dashboard on a terminal, else the summary. */
 int cmd_default(int argc, char **argv);
 
+#include <stdio.h>
+struct qmodel;
+/* src/cli_info.c: the model summary lines (format, config, parameters). */
+void info_print_summary(FILE *f, const struct qmodel *m);
+/* src/cli_stats.c: `qlens [MODEL]` off a terminal: summary + stats table. */
+int default_summary(const char *model_arg);
+
 #endif
