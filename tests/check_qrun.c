@@ -1,0 +1,418 @@
+/* check_qrun: whole-model quantization on the real stories260K: degenerate
+ * input, RTN 8-bit is near lossless, GPTQ beats RTN at 3 bits, cancel,
+ * scale folding keeps the float function, W8A8 / KV runs, and the
+ * calibration / evaluation texts do not overlap. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "quant/quant.h"
+#include "src/forward.h"
+#include "src/model.h"
+#include "src/ppl.h"
+#include "src/qrun.h"
+#include "src/tokenizer.h"
+#include "tests/testutil.h"
+
+/* Small but real: 8 calibration chunks of 128 tokens, 6 evaluation
+ * chunks of 256 tokens (kept short so the suite stays fast). */
+#define CALIB_CTX 128
+#define CALIB_CHUNKS 8
+#define EVAL_CTX 256
+#define EVAL_CHUNKS 6
+
+static struct qmodel M;
+static struct tokenizer *TOK;
+static struct fwd F;
+static int *CAL, *EV;
+static size_t N_CAL, N_EV;
+
+static char *read_file(const char *path, size_t max, size_t *n)
+{
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "cannot open %s", path ? path : "(null)");
+    char *b = malloc(max + 1);
+    *n = fread(b, 1, max, f);
+    b[*n] = '\0';
+    fclose(f);
+    return b;
+}
+
+static void tokenize(const char *rel, size_t max, int **ids, size_t *n)
+{
+    size_t len;
+    char *text = read_file(tu_shared(rel), max, &len);
+    while (len > 0 && ((unsigned char)text[len - 1] & 0xC0) == 0x80) /* cut at a char start */
+        len--;
+    if (len > 0 && (unsigned char)text[len - 1] >= 0xC0)
+        len--;
+    struct qerr err = {0};
+    ck_assert_msg(tok_encode(TOK, text, len, 1, ids, n, &err) == 0, "%s", err.msg);
+    free(text);
+}
+
+static void setup(void)
+{
+    struct qerr err = {0};
+    const char *path = tu_shared("models/stories260K.bin");
+    ck_assert_msg(path != NULL, "stories260K.bin not found: set QLENS_SHARED");
+    ck_assert_msg(qmodel_open(&M, path, &err) == 0, "%s", err.msg);
+    ck_assert_msg(tok_load_for_model(&TOK, &M, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fwd_init(&F, &M, EVAL_CTX, &err) == 0, "%s", err.msg);
+    tokenize("data/tinystories-calib.txt", 12000, &CAL, &N_CAL);
+    tokenize("data/tinystories-eval.txt", 18000, &EV, &N_EV);
+    ck_assert_uint_ge(N_CAL, (size_t)CALIB_CTX * CALIB_CHUNKS);
+    ck_assert_uint_ge(N_EV, (size_t)EVAL_CTX * EVAL_CHUNKS);
+}
+
+static void teardown(void)
+{
+    fwd_free(&F);
+    tok_free(TOK);
+    qmodel_close(&M);
+    free(CAL);
+    free(EV);
+}
+
+static void opts(struct qrun_opts *o, const char *method, int bits, int group)
+{
+    struct qerr err = {0};
+    qrun_opts_default(o);
+    ck_assert_msg(quant_spec_parse(&o->spec, method, bits, group, -1, NULL, &err) == 0, "%s",
+                  err.msg);
+    o->calib_ctx = CALIB_CTX;
+    o->calib_chunks = CALIB_CHUNKS;
+    o->bos = tok_bos(TOK);
+}
+
+/* Quantize with o, evaluate against float (KL mode), leave no overrides. */
+static void run(const struct qrun_opts *o, struct ppl_result *pr, struct qrun *r)
+{
+    struct qerr err = {0};
+    qmodel_clear_overrides(&M);
+    ck_assert_msg(qrun_quantize(r, &F, CAL, N_CAL, o, &err) == 0, "%s", err.msg);
+    struct fwd_hooks h;
+    qrun_eval_hooks(r, &h);
+    struct ppl_opts po = {.n_ctx = EVAL_CTX, .max_chunks = EVAL_CHUNKS, .kl = 1,
+                          .bos = tok_bos(TOK), .hooks = &h};
+    ck_assert_msg(ppl_run(&F, EV, N_EV, &po, pr, &err) == 0, "%s", err.msg);
+    qmodel_clear_overrides(&M);
+}
+
+/* ---- degenerate input ---- */
+
+START_TEST(test_overlap_degenerate)
+{
+    ck_assert_int_eq(qrun_text_overlap("", 0, "", 0, 4), -1);
+    ck_assert_int_eq(qrun_text_overlap("abc", 3, "abc", 3, 0), -1);
+    ck_assert_int_eq(qrun_text_overlap("abc", 3, "abc", 3, 4), -1);   /* window too long */
+    ck_assert_int_eq(qrun_text_overlap("abcd", 4, "abcd", 4, 4), 0);
+    ck_assert_int_eq(qrun_text_overlap("xxabcdyy", 8, "0123abcd", 8, 4), 4);
+    ck_assert_int_eq(qrun_text_overlap("abcd", 4, "abcx", 4, 4), -1);
+    /* a window straddling the end of a is not a match */
+    ck_assert_int_eq(qrun_text_overlap("zzab", 4, "abcd", 4, 3), -1);
+}
+END_TEST
+
+/* The shared calibration and evaluation texts share no 200-byte window. */
+START_TEST(test_shared_texts_disjoint)
+{
+    size_t na, nb;
+    char *a = read_file(tu_shared("data/tinystories-calib.txt"), 1 << 22, &na);
+    char *b = read_file(tu_shared("data/tinystories-eval.txt"), 1 << 22, &nb);
+    ck_assert_uint_gt(na, 10000);
+    ck_assert_uint_gt(nb, 10000);
+    ck_assert_int_eq(qrun_text_overlap(a, na, b, nb, 200), -1);
+    /* and the check does find a planted copy */
+    memcpy(b + 5000, a + 1234, 200);
+    ck_assert_int_eq(qrun_text_overlap(a, na, b, nb, 200), 5000);
+    free(a);
+    free(b);
+}
+END_TEST
+
+START_TEST(test_bad_options)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    qrun_opts_default(&o);
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_ARG); /* no method */
+    qrun_free(&r);
+    opts(&o, "gptq", 4, 128);
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, 50, &o, &err), QERR_ARG); /* < one chunk */
+    ck_assert_msg(strstr(err.msg, "too short") != NULL, "%s", err.msg);
+    qrun_free(&r);
+    o.calib_ctx = EVAL_CTX * 2; /* beyond the forward context */
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_ARG);
+    qrun_free(&r);
+    ck_assert_ptr_null(M.tensors[0].override);
+}
+END_TEST
+
+/* bits 16: weights stay float, nothing quantized, the model is unchanged */
+START_TEST(test_float_weights)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct ppl_result p;
+    opts(&o, "rtn", 4, 128);
+    o.spec.bits = 16;
+    run(&o, &p, &r);
+    ck_assert_int_eq(r.n_t, 0);
+    ck_assert_int_eq((int)r.n_quant, 0);
+    ck_assert_double_eq_tol(p.ppl, p.base_ppl, 1e-9);
+    ck_assert_double_eq_tol(p.kld.max, 0.0, 1e-9);
+    ck_assert_double_eq_tol(qrun_size_mib(&r), qrun_size_mib_float(&r), 1e-12);
+    qrun_free(&r);
+}
+END_TEST
+
+/* ---- the findings ---- */
+
+START_TEST(test_rtn8_near_lossless)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct ppl_result p;
+    opts(&o, "rtn", 8, 128);
+    run(&o, &p, &r);
+    ck_assert_int_eq(r.n_t, 5 * 7); /* every linear of every block, nothing else */
+    ck_assert_int_eq((int)r.n_quant, 5 * (64 * 64 * 2 + 32 * 64 * 2 + 172 * 64 * 3));
+    double dppl = fabs(p.ppl / p.base_ppl - 1);
+    ck_assert_msg(dppl < 0.01, "RTN 8-bit changes PPL by %.3f%%", 100 * dppl);
+    ck_assert_msg(p.kld.mean < 0.005, "RTN 8-bit KL %g", p.kld.mean);
+    ck_assert_msg(p.top1 > 0.95, "top-1 %g", p.top1);
+    double bpw = qrun_bits_per_weight(&r);
+    ck_assert_msg(bpw > 8.0 && bpw < 8.6, "bits/weight %g", bpw);
+    ck_assert(qrun_size_mib(&r) < qrun_size_mib_float(&r) * 0.65);
+    for (int i = 0; i < r.n_t; i++) /* overrides were installed and reported */
+        ck_assert_msg(r.t[i].rep.sqnr_db > 35, "%s SQNR %g", r.t[i].name, r.t[i].rep.sqnr_db);
+    qrun_free(&r);
+}
+END_TEST
+
+START_TEST(test_gptq_beats_rtn_3bit)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct ppl_result pr, pg;
+    opts(&o, "rtn", 3, 128);
+    run(&o, &pr, &r);
+    qrun_free(&r);
+    opts(&o, "gptq", 3, 128);
+    run(&o, &pg, &r);
+    ck_assert_double_eq_tol(pg.base_ppl, pr.base_ppl, 1e-9); /* same float baseline */
+    ck_assert_msg(pg.kld.mean < 0.8 * pr.kld.mean, "KL GPTQ %g vs RTN %g", pg.kld.mean,
+                  pr.kld.mean);
+    ck_assert_msg(pg.ppl < pr.ppl, "PPL GPTQ %g vs RTN %g", pg.ppl, pr.ppl);
+    ck_assert_msg(pg.top1 > pr.top1, "top-1 GPTQ %g vs RTN %g", pg.top1, pr.top1);
+    ck_assert_int_eq(r.n_chunks, CALIB_CHUNKS);
+    ck_assert(r.calib_seconds > 0);
+    for (int i = 0; i < r.n_t; i++) /* GPTQ had a Hessian: output errors exist */
+        ck_assert_msg(r.t[i].rep.out_err >= 0 && r.t[i].rep.out_err < 1, "%s", r.t[i].name);
+    qrun_free(&r);
+}
+END_TEST
+
+/* Errors fall as bits rise, for the same method, over the whole model. */
+START_TEST(test_bits_monotone)
+{
+    double kl_prev = -1;
+    for (int bits = 8; bits >= 3; bits -= 5) {
+        struct qrun r;
+        struct qrun_opts o;
+        struct ppl_result p;
+        opts(&o, "gptq", bits, 0);
+        o.sequential = 0; /* also exercises the per-block capture */
+        run(&o, &p, &r);
+        ck_assert(isfinite(p.ppl));
+        ck_assert_msg(p.kld.mean > kl_prev, "KL %g at %d bits vs %g", p.kld.mean, bits, kl_prev);
+        kl_prev = p.kld.mean;
+        qrun_free(&r);
+    }
+}
+END_TEST
+
+/* ---- cancel ---- */
+
+static int cancel_after_two(void *ud, int layer, int n_layers, const char *what)
+{
+    int *calls = ud;
+    return ++*calls >= 2;
+}
+
+START_TEST(test_cancel)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    volatile int flag = 1;
+    opts(&o, "gptq", 4, 128);
+    o.cancel = &flag;
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_CANCEL);
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+    int calls = 0;
+    opts(&o, "gptq", 4, 128);
+    o.progress = cancel_after_two;
+    o.progress_ud = &calls;
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_CANCEL);
+    ck_assert_int_eq(calls, 2);
+    ck_assert_int_eq(r.n_t, 4); /* q, k, v, then o: stopped after the second step */
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+}
+END_TEST
+
+/* ---- scale folding keeps the float function ---- */
+
+static double max_logit_diff_after_fold(const char *method)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    opts(&o, method, method[0] == 'a' ? 4 : 8, method[0] == 'a' ? 128 : 0);
+    qmodel_clear_overrides(&M);
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_nonnull(r.in_scale[0]); /* attn_in scales of layer 0 */
+    ck_assert_ptr_nonnull(r.in_scale[2]); /* ffn_in */
+    qmodel_clear_overrides(&M);           /* float weights, keep the scales */
+    ck_assert_msg(qrun_fold_scales(&r, &err) == 0, "%s", err.msg);
+    ck_assert_ptr_null(r.in_scale[0]);
+    ck_assert_ptr_nonnull(qmodel_get(&M, 0, QR_ATTN_NORM)->override);
+    int n = 64, v = M.cfg.vocab_size;
+    float *a = malloc((size_t)n * v * sizeof(float)), *b = malloc((size_t)n * v * sizeof(float));
+    fwd_use_overrides(&F, 0);
+    ck_assert_int_eq(fwd_chunk(&F, EV, n, a, NULL), 0);
+    fwd_use_overrides(&F, 1);
+    ck_assert_int_eq(fwd_chunk(&F, EV, n, b, NULL), 0);
+    double d = 0;
+    for (size_t i = 0; i < (size_t)n * v; i++)
+        d = fmax(d, fabs((double)a[i] - b[i]));
+    free(a);
+    free(b);
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+    return d;
+}
+
+START_TEST(test_fold_keeps_function)
+{
+    double ds = max_logit_diff_after_fold("smoothquant");
+    ck_assert_msg(ds < 1e-4, "SmoothQuant fold changes logits by %g", ds);
+    double da = max_logit_diff_after_fold("awq");
+    ck_assert_msg(da < 1e-4, "AWQ fold changes logits by %g", da);
+}
+END_TEST
+
+/* W8A8 through the hooks (x' = s * Q(x/s)) equals W8A8 of the folded
+ * model (norms / s, W * s, plain per-token quantization). */
+START_TEST(test_w8a8_hook_equals_fold)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    opts(&o, "smoothquant", 8, 0);
+    o.act_bits = 8;
+    qmodel_clear_overrides(&M);
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    int n = 64, v = M.cfg.vocab_size;
+    float *a = malloc((size_t)n * v * sizeof(float)), *b = malloc((size_t)n * v * sizeof(float));
+    struct fwd_hooks h;
+    qrun_eval_hooks(&r, &h);
+    ck_assert_int_eq(fwd_chunk(&F, EV, n, a, &h), 0);
+    ck_assert_msg(qrun_fold_scales(&r, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(fwd_chunk(&F, EV, n, b, &h), 0);
+    double d = 0, mag = 0;
+    for (size_t i = 0; i < (size_t)n * v; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        mag = fmax(mag, fabs((double)a[i]));
+    }
+    /* identical up to float rounding (measured 1.2e-5 on logits of scale 23) */
+    ck_assert_msg(d < 1e-3, "hook vs fold differ by %g (logit scale %g)", d, mag);
+    free(a);
+    free(b);
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+}
+END_TEST
+
+/* ---- activations and KV cache ---- */
+
+START_TEST(test_w8a8_and_kv)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct ppl_result p8, pkv8, pkv4, pa4;
+    opts(&o, "smoothquant", 8, 0);
+    o.act_bits = 8;
+    run(&o, &p8, &r);
+    ck_assert_msg(fabs(p8.ppl / p8.base_ppl - 1) < 0.02, "W8A8 dPPL %g", p8.ppl / p8.base_ppl);
+    qrun_free(&r);
+    opts(&o, "rtn", 8, 0);
+    o.spec.bits = 16;
+    o.kv_bits = 8;
+    run(&o, &pkv8, &r);
+    ck_assert_msg(fabs(pkv8.ppl / pkv8.base_ppl - 1) < 0.02, "KV8 dPPL %g", pkv8.ppl / pkv8.base_ppl);
+    ck_assert(pkv8.kld.mean > 0); /* the hook did act */
+    qrun_free(&r);
+    o.kv_bits = 4;
+    run(&o, &pkv4, &r);
+    ck_assert_msg(pkv4.kld.mean > 3 * pkv8.kld.mean, "KV4 KL %g vs KV8 %g", pkv4.kld.mean,
+                  pkv8.kld.mean);
+    qrun_free(&r);
+    o.kv_bits = 0;
+    o.act_bits = 4;
+    run(&o, &pa4, &r);
+    ck_assert_msg(pa4.kld.mean > 3 * p8.kld.mean, "A4 KL %g vs W8A8 %g", pa4.kld.mean, p8.kld.mean);
+    qrun_free(&r);
+}
+END_TEST
+
+/* LLM.int8 and AWQ quantize q/k/v stacked: one set of side results per input. */
+START_TEST(test_stacked_and_output)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    opts(&o, "llm.int8", 8, 0);
+    o.quant_output = 1;
+    qmodel_clear_overrides(&M);
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(r.n_t, 5 * 7 + 1); /* + the tied classifier (token_embd) */
+    ck_assert_str_eq(r.t[r.n_t - 1].name, "token_embd");
+    ck_assert_ptr_nonnull(qmodel_get(&M, -1, QR_TOK_EMBD)->override);
+    for (int i = 0; i < 3; i++) /* q, k, v: same outlier-feature count */
+        ck_assert_int_eq(r.t[i].rep.n_outlier_features, r.t[0].rep.n_outlier_features);
+    ck_assert(r.quantized[5 * 4]); /* the classifier input site */
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+}
+END_TEST
+
+int main(void)
+{
+    Suite *s = suite_create("qrun");
+    TCase *d = tcase_create("degenerate");
+    tcase_add_test(d, test_overlap_degenerate);
+    tcase_add_test(d, test_shared_texts_disjoint);
+    suite_add_tcase(s, d);
+    TCase *m = tcase_create("model");
+    tcase_add_checked_fixture(m, setup, teardown);
+    tcase_set_timeout(m, 120);
+    tcase_add_test(m, test_bad_options);
+    tcase_add_test(m, test_float_weights);
+    tcase_add_test(m, test_rtn8_near_lossless);
+    tcase_add_test(m, test_gptq_beats_rtn_3bit);
+    tcase_add_test(m, test_bits_monotone);
+    tcase_add_test(m, test_cancel);
+    tcase_add_test(m, test_fold_keeps_function);
+    tcase_add_test(m, test_w8a8_hook_equals_fold);
+    tcase_add_test(m, test_w8a8_and_kv);
+    tcase_add_test(m, test_stacked_and_output);
+    suite_add_tcase(s, m);
+    return tu_run(s);
+}
