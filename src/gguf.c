@@ -645,7 +645,10 @@ static int read_config(struct ld *l)
     if ((rc = cfg_int(l, "rope.dimension_count", hd, &hd)) ||
         (rc = cfg_int(l, "attention.key_length", hd, &c->head_dim)))
         return rc;
-    c->rope_style = QROPE_INTERLEAVED;
+    /* llama.cpp's llama_model_rope_type(): LLAMA (and Mistral, stored as
+     * llama) is NORM = interleaved pairs, its HF converter permutes Q/K to
+     * match; QWEN2 is NEOX = rotate-half, stored in HF order unpermuted. */
+    c->rope_style = strcmp(l->arch, "qwen2") ? QROPE_INTERLEAVED : QROPE_HALF;
     c->has_qkv_bias = !strcmp(l->arch, "qwen2");
     return 0;
 }

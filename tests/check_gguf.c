@@ -689,6 +689,7 @@ START_TEST(test_load_variants)
     ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
     ck_assert_str_eq(m.cfg.arch, "qwen2");
     ck_assert(m.cfg.has_qkv_bias && m.cfg.n_kv_heads == 1 && !m.cfg.tied_output);
+    ck_assert_int_eq(m.cfg.rope_style, QROPE_HALF);  /* llama.cpp: QWEN2 -> NEOX */
     ck_assert(m.cfg.rope_theta == 500000.0f && m.cfg.norm_eps == 1e-6f);
     struct qtensor *qb = qmodel_get(&m, 0, QR_ATTN_Q_BIAS);
     ck_assert(qb && !strcmp(qb->name, "blk.0.attn_q_bias") && !strcmp(qb->src_name, "blk.0.attn_q.bias"));
@@ -700,7 +701,7 @@ START_TEST(test_load_variants)
     p = write_variant("mistral.gguf", "mistral", 0, 0, GGML_T_F32);
     ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
     ck_assert_str_eq(m.cfg.arch, "mistral");
-    ck_assert(!m.cfg.has_qkv_bias && m.cfg.tied_output);
+    ck_assert(!m.cfg.has_qkv_bias && m.cfg.tied_output && m.cfg.rope_style == QROPE_INTERLEAVED);
     qmodel_close(&m);
 
     p = write_variant("llama_bias.gguf", "llama", 1, 0, GGML_T_F32);  /* optional biases */

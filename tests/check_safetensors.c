@@ -471,6 +471,41 @@ START_TEST(test_cross_format)
 }
 END_TEST
 
+/* Qwen2: GGUF keeps HF's rotate-half rows (no permutation), so the GGUF
+ * and safetensors files of one generated model hold identical tensors. */
+START_TEST(test_cross_format_qwen2)
+{
+    struct qmodel g, s;
+    const char *pg = tu_tmpfile("q.gguf"), *ps = tu_tmpfile("q.st");
+    gen("gguf", "--arch qwen2", pg);
+    gen("safetensors", "--arch qwen2", ps);
+    open_ok(&g, pg);
+    open_ok(&s, ps);
+    ck_assert(g.cfg.rope_style == QROPE_HALF && s.cfg.rope_style == QROPE_HALF);
+    ck_assert(g.cfg.has_qkv_bias && s.cfg.has_qkv_bias && g.n_tensors == s.n_tensors);
+    for (int i = 0; i < g.n_tensors; i++) {
+        struct qtensor *a = &g.tensors[i], *b = &s.tensors[qmodel_find(&s, a->name)];
+        ck_assert_msg(!memcmp(qtensor_f32(a), qtensor_f32(b), a->nbytes), "%s", a->name);
+    }
+    /* exported as llama arch, Q/K (and their biases) become interleaved */
+    const char *pe = tu_tmpfile("q_export.gguf");
+    struct qerr e = {0};
+    ck_assert_msg(gguf_write_model(&g, pe, 0, &e) == 0, "%s", e.msg);
+    struct qmodel x;
+    open_ok(&x, pe);
+    ck_assert(x.cfg.rope_style == QROPE_INTERLEAVED && x.cfg.has_qkv_bias);
+    struct qtensor *qb = qmodel_get(&g, 1, QR_ATTN_Q_BIAS);
+    float tmp[64];
+    gguf_permute_qk(qtensor_f32(qb), tmp, g.cfg.n_heads, g.cfg.head_dim, 1);
+    ck_assert(!memcmp(tmp, qtensor_f32(qmodel_get(&x, 1, QR_ATTN_Q_BIAS)), qb->nbytes));
+    ck_assert(!memcmp(qtensor_f32(qmodel_get(&g, 1, QR_ATTN_V_BIAS)),
+                      qtensor_f32(qmodel_get(&x, 1, QR_ATTN_V_BIAS)), qb->nbytes / 2));
+    qmodel_close(&x);
+    qmodel_close(&g);
+    qmodel_close(&s);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("safetensors");
@@ -485,6 +520,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_bad_config);
     tcase_add_test(tc, test_random_damage);
     tcase_add_test(tc, test_cross_format);
+    tcase_add_test(tc, test_cross_format_qwen2);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -8,9 +8,10 @@
  * Weights ~ N(0, 0.02), norm weights ~ 1 + N(0, 0.02), biases ~ N(0, 0.02).
  * Every tensor draws from its own generator seeded by (seed, canonical
  * name), so the SAME seed gives the SAME model in all three formats: the
- * safetensors output holds Q/K rows in HF rotate-half order (the inverse of
- * llama.cpp's permute), GGUF and llama2.c in interleaved order.  Tests rely
- * on this to compare loaders across formats.
+ * safetensors output (and GGUF with --arch qwen2, as llama.cpp stores it)
+ * holds Q/K rows in HF rotate-half order (the inverse of llama.cpp's
+ * permute), GGUF llama/mistral and llama2.c in interleaved order.  Tests
+ * rely on this to compare loaders across formats.
  *
  * OUT: a file for gguf / llama2c; a directory for safetensors (config.json,
  * model.safetensors, or model-0000i-of-0000N.safetensors + index with
@@ -189,10 +190,14 @@ struct fillctx {
     const struct gt *t;
 };
 
+/* GGUF's qwen2 arch is rotate-half (HF order, as llama.cpp's converter
+ * leaves it); llama / mistral are interleaved. */
 static int fill(void *ctx, float *dst, int64_t n)
 {
     struct fillctx *c = ctx;
     (void)n;
+    if (!strcmp(c->g->o.arch, "qwen2"))
+        return values_hf(c->g, c->t, dst);
     values(c->g, c->t, dst);
     return 0;
 }
