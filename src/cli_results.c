@@ -245,6 +245,18 @@ static void list_text(const struct results_store *s, const struct filter *f)
     printf("%d of %d entries\n", shown, s->n);
 }
 
+/* A CSV field: quoted, with inner quotes doubled. */
+static void csv_str(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"')
+            putchar('"');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
 static void list_csv(const struct results_store *s, const struct filter *f)
 {
     printf("id,model,method,w,a,kv,group_size,ppl_mean,n_benchmarks,memory_gb,speed\n");
@@ -256,9 +268,17 @@ static void list_csv(const struct results_store *s, const struct filter *f)
         fmt_num(ppl, sizeof ppl, results_ppl_mean(e), "%.9g");
         fmt_num(mem, sizeof mem, e->memory_gb, "%.9g");
         fmt_num(spd, sizeof spd, e->speed, "%.9g");
-        printf("\"%s\",\"%s\",\"%s\",%d,%d,%d,%d,%s,%d,%s,%s\n", e->id, e->model, e->method,
-               e->w_bits, e->a_bits, e->kv_bits, e->group_size, ppl[0] == '-' ? "" : ppl,
-               e->n_bench, mem[0] == '-' ? "" : mem, spd[0] == '-' ? "" : spd);
+        csv_str(e->id);
+        putchar(',');
+        csv_str(e->model);
+        putchar(',');
+        csv_str(e->method);
+        char grp[16] = "";
+        if (e->group_size)
+            snprintf(grp, sizeof grp, "%d", e->group_size);
+        printf(",%d,%d,%d,%s,%s,%d,%s,%s\n", e->w_bits, e->a_bits, e->kv_bits, grp,
+               ppl[0] == '-' ? "" : ppl, e->n_bench, mem[0] == '-' ? "" : mem,
+               spd[0] == '-' ? "" : spd);
     }
 }
 
