@@ -527,7 +527,7 @@ static int check_opts(struct qrun *r, struct fwd *f, size_t n_tokens, struct qer
         return qerr_set(err, QERR_ARG, "calibration needs at least one chunk");
     size_t avail = n_tokens / (size_t)o->calib_ctx;
     if (avail == 0)
-        return qerr_set(err, QERR_ARG, "calibration text too short: %zu tokens, one chunk needs %d",
+        return qerr_set(err, QERR_FORMAT, "calibration text too short: %zu tokens, one chunk needs %d",
                         n_tokens, o->calib_ctx);
     r->ctx = o->calib_ctx;
     r->n_chunks = avail < (size_t)o->calib_chunks ? (int)avail : o->calib_chunks;

@@ -142,7 +142,7 @@ START_TEST(test_bad_options)
     ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_ARG); /* no method */
     qrun_free(&r);
     opts(&o, "gptq", 4, 128);
-    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, 50, &o, &err), QERR_ARG); /* < one chunk */
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, 50, &o, &err), QERR_FORMAT); /* < one chunk */
     ck_assert_msg(strstr(err.msg, "too short") != NULL, "%s", err.msg);
     qrun_free(&r);
     o.calib_ctx = EVAL_CTX * 2; /* beyond the forward context */

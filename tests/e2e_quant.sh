@@ -1,0 +1,85 @@
+#!/bin/sh
+# qlens quant / qlens sweep end to end on stories260K: usage errors, JSON
+# output parsed, the saved GGUF reproduces the quantized perplexity, a
+# sweep writes a valid results file and CSV, SIGINT cancels with 130.
+. tests/lib.sh
+Q=$QLENS_BIN
+D=$QLENS_SHARED/data
+SMALL="--ctx 128 --chunks 3 --calib-ctx 128 --calib-chunks 4"
+
+# jcheck FILE 'python expression on d' NAME
+jcheck() {
+    if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1" 2>"$T_TMP/pyerr"; then
+        pass "$3"; else fail "$3"; head -c 600 "$1" | sed 's/^/  | /'; sed 's/^/  py: /' "$T_TMP/pyerr"; fi
+}
+
+expect_rc 0 "quant --help" -- "$Q" quant --help
+for m in rtn gptq awq spqr llm.int8 smoothquant; do
+    expect_grep "^  $m " "$T_TMP/out" "help lists method $m"
+done
+expect_grep "tinystories-calib.txt" "$T_TMP/out" "help names the default calibration text"
+expect_rc 0 "sweep --help" -- "$Q" sweep --help
+expect_grep "--append" "$T_TMP/out" "sweep help lists --append"
+
+# usage errors
+expect_rc 2 "quant without --method" -- "$Q" quant --bits 4
+expect_rc 2 "quant unknown method" -- "$Q" quant --method nope
+expect_grep "nope" "$T_TMP/err" "unknown method named in the message"
+expect_rc 2 "quant --bits 9" -- "$Q" quant --method rtn --bits 9
+expect_rc 2 "quant --kv-axis bad" -- "$Q" quant --method rtn --kv-axis diagonal
+expect_rc 2 "quant unknown option" -- "$Q" quant --method rtn --frobnicate
+expect_rc 2 "quant bad --opt" -- "$Q" quant --method gptq --opt damp=-3
+expect_rc 2 "sweep without --out" -- "$Q" sweep --methods rtn --bits 4
+expect_rc 2 "sweep bad bits list" -- "$Q" sweep --methods rtn --bits 4,x --out "$T_TMP/s.json"
+
+# data errors
+expect_rc 3 "quant missing eval text" -- "$Q" quant --method rtn --eval "$T_TMP/none.txt"
+head -c 3000 "$D/tinystories-eval.txt" >"$T_TMP/short.txt"
+expect_rc 2 "quant with overlapping calib/eval" -- "$Q" quant --method gptq --calib "$T_TMP/short.txt" --eval "$T_TMP/short.txt"
+expect_grep "also appear" "$T_TMP/err" "overlap is explained"
+head -c 200 "$D/tinystories-calib.txt" >"$T_TMP/tiny.txt"
+expect_rc 1 "quant with too short calibration text" -- "$Q" quant --method gptq --calib "$T_TMP/tiny.txt" $SMALL
+expect_grep "too short" "$T_TMP/err" "short calibration text is explained"
+
+# RTN 8-bit: JSON parses and is near lossless
+expect_rc 0 "quant rtn 8 --json" -- "$Q" quant --method rtn --bits 8 $SMALL --json
+cp "$T_TMP/out" "$T_TMP/rtn8.json"
+jcheck "$T_TMP/rtn8.json" 'd["method"]=="RTN" and d["bits"]==8 and len(d["layers"])==35 and abs(d["delta_ppl_pct"])<1 and d["kl"]["mean"]<0.01 and 8<d["bits_per_weight"]<8.6 and d["size_mib"]<d["size_mib_float"] and d["eval"]["chunks"]==3' "rtn 8: 35 layers, |dPPL|<1%, KL small, 8.x bits/weight"
+
+# GPTQ 3-bit, saved as GGUF; qlens ppl on the file gives the same PPL
+expect_rc 0 "quant gptq 3 --save-gguf" -- "$Q" quant --method gptq --bits 3 $SMALL --json --save-gguf "$T_TMP/q3.gguf"
+cp "$T_TMP/out" "$T_TMP/gptq3.json"
+jcheck "$T_TMP/gptq3.json" 'd["method"]=="GPTQ" and d["calib"]["chunks"]==4 and d["kl"]["mean"]>0 and d["ppl"]>d["ppl_float"] and all(l["out_err"]>=0 for l in d["layers"])' "gptq 3: calibrated, KL and PPL worse than float"
+expect_rc 0 "ppl on the saved GGUF" -- "$Q" ppl "$T_TMP/q3.gguf" "$D/tinystories-eval.txt" --ctx 128 --chunks 3 --json
+python3 - "$T_TMP/out" "$T_TMP/gptq3.json" <<'PY' && pass "saved GGUF reproduces the quantized PPL" || fail "saved GGUF PPL differs"
+import json, sys
+a = json.load(open(sys.argv[1]))["ppl"]; b = json.load(open(sys.argv[2]))["ppl"]
+sys.exit(0 if abs(a - b) <= 1e-4 * b else 1)
+PY
+
+# W8A8 and KV4 rows run and say what they did
+expect_rc 0 "quant smoothquant (W8A8 by default)" -- "$Q" quant --method smoothquant $SMALL --json
+jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5' "smoothquant defaults to W8A8, small change"
+expect_rc 0 "quant float weights + KV4 (channel)" -- "$Q" quant --method rtn --bits 16 --kv-bits 4 --kv-axis channel $SMALL --json
+jcheck "$T_TMP/out" 'd["kv_bits"]==4 and d["kv_axis"]=="channel" and d["bits_per_weight"]==16 and d["quantized_weights"]==0 and d["kl"]["mean"]>0' "KV4 with float weights"
+expect_rc 0 "quant text output" -- "$Q" quant --method awq --bits 4 $SMALL --layers
+expect_grep "^perplexity " "$T_TMP/out" "text output has the perplexity line"
+expect_grep "^blk.4.ffn_down " "$T_TMP/out" "--layers prints every tensor"
+
+# sweep: one results file, a CSV, the skipped combination is noted
+expect_rc 0 "sweep" -- "$Q" sweep --methods rtn,llm.int8 --bits 8,4 --groups 0 $SMALL --out "$T_TMP/s.json" --csv "$T_TMP/s.csv"
+expect_grep "LLM.int8 is an 8-bit method" "$T_TMP/err" "sweep notes the skipped LLM.int8 4-bit"
+jcheck "$T_TMP/s.json" 'd["schema"]=="qlens-results/1" and len(d["results"])==4 and d["results"][0]["method"]=="float" and all("tinystories-eval" in e["ppl"] for e in d["results"]) and all("kl_mean" in e["settings"] for e in d["results"])' "sweep file: float + 3 runs, perplexity and KL"
+if [ "$(wc -l <"$T_TMP/s.csv")" = 5 ]; then pass "CSV has a header and 4 rows"; else fail "CSV rows"; cat "$T_TMP/s.csv"; fi
+expect_rc 0 "results show reads the sweep file" -- "$Q" results list --store "$T_TMP/s.json"
+expect_rc 0 "sweep --append (KV8, float weights)" -- "$Q" sweep --methods rtn --bits 16 --kv-bits 8 $SMALL --out "$T_TMP/s.json" --append
+jcheck "$T_TMP/s.json" 'len(d["results"])==5 and any(e["bits"]["kv"]==8 and e["bits"]["w"]==16 for e in d["results"])' "append adds the KV8 row, keeps the rest"
+
+# SIGINT cancels cleanly with exit 130
+"$Q" quant --method gptq --bits 4 --calib-chunks 64 >"$T_TMP/out" 2>"$T_TMP/err" &
+pid=$!
+sleep 1
+kill -INT $pid
+wait $pid; rc=$?
+if [ "$rc" = 130 ]; then pass "SIGINT cancels with exit 130"; else fail "SIGINT gave exit $rc"; cat "$T_TMP/err"; fi
+t_done
