@@ -2,8 +2,12 @@
 #include "quant/qgrid.h"
 
 #include <float.h>
-#include <stddef.h>
 #include <math.h>
+#include <stddef.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 void qgrid_from_range(struct qgrid *g, float lo, float hi, int bits, int sym,
                       int round_zero)
@@ -49,9 +53,37 @@ void qgrid_from_minmax(struct qgrid *g, float lo, float hi, int bits)
     g->zero = -lo / g->scale;
 }
 
+/* Contiguous, nothing skipped: the hot case (RTN of every group). */
+static void minmax_contig(const float *x, int n, float *lo_out, float *hi_out)
+{
+    float lo = x[0], hi = x[0];
+    int i = 0;
+#if defined(__AVX512F__)
+    if (n >= 16) {
+        __m512 vlo = _mm512_loadu_ps(x), vhi = vlo;
+        for (i = 16; i + 16 <= n; i += 16) {
+            __m512 v = _mm512_loadu_ps(x + i);
+            vlo = _mm512_min_ps(vlo, v);
+            vhi = _mm512_max_ps(vhi, v);
+        }
+        lo = _mm512_reduce_min_ps(vlo);
+        hi = _mm512_reduce_max_ps(vhi);
+    }
+#endif
+    for (; i < n; i++) {
+        lo = x[i] < lo ? x[i] : lo;
+        hi = x[i] > hi ? x[i] : hi;
+    }
+    *lo_out = lo, *hi_out = hi;
+}
+
 void qgrid_minmax(const float *x, int n, int stride, const unsigned char *skip,
                   float *lo_out, float *hi_out)
 {
+    if (!skip && stride == 1 && n > 0) {
+        minmax_contig(x, n, lo_out, hi_out);
+        return;
+    }
     float lo = 0.0f, hi = 0.0f;
     int seen = 0;
     for (int i = 0; i < n; i++) {
@@ -62,10 +94,34 @@ void qgrid_minmax(const float *x, int n, int stride, const unsigned char *skip,
             lo = hi = v;
             seen = 1;
         }
-        lo = fminf(lo, v);
-        hi = fmaxf(hi, v);
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
     }
     *lo_out = lo, *hi_out = hi;
+}
+
+void qgrid_q_row_ref(const struct qgrid *g, const float *x, int n, float *out)
+{
+    for (int i = 0; i < n; i++)
+        out[i] = qgrid_q(g, x[i]);
+}
+
+void qgrid_q_row(const struct qgrid *g, const float *x, int n, float *out)
+{
+    int i = 0;
+#if defined(__AVX512F__)
+    /* same operations as qgrid_q, in the same order: bit-identical */
+    __m512 sc = _mm512_set1_ps(g->scale), z = _mm512_set1_ps(g->zero);
+    __m512 qlo = _mm512_set1_ps(g->qmin), qhi = _mm512_set1_ps(g->qmax);
+    for (; i + 16 <= n; i += 16) {
+        __m512 q = _mm512_add_ps(_mm512_div_ps(_mm512_loadu_ps(x + i), sc), z);
+        q = _mm512_roundscale_ps(q, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_ps(_mm512_max_ps(q, qlo), qhi);
+        _mm512_storeu_ps(out + i, _mm512_mul_ps(sc, _mm512_sub_ps(q, z)));
+    }
+#endif
+    for (; i < n; i++)
+        out[i] = qgrid_q(g, x[i]);
 }
 
 void qgrid_fit(struct qgrid *g, const float *x, int n, int stride,
@@ -94,8 +150,7 @@ static void rtn_segment(const float *w, int n, const unsigned char *skip,
     else
         qgrid_fit(&g, w, n, 1, skip, bits, sym, clip);
     if (!skip) {
-        for (int i = 0; i < n; i++)
-            out[i] = qgrid_q(&g, w[i]);
+        qgrid_q_row(&g, w, n, out);
         return;
     }
     for (int i = 0; i < n; i++)
@@ -117,8 +172,8 @@ static void tensor_grid(const float *w, int rows, int cols,
                 lo = hi = v;
                 seen = 1;
             }
-            lo = fminf(lo, v);
-            hi = fmaxf(hi, v);
+            lo = v < lo ? v : lo;
+            hi = v > hi ? v : hi;
         }
     qgrid_from_range(g, lo * clip, hi * clip, bits, sym, 1);
 }

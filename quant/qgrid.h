@@ -45,6 +45,11 @@ static inline float qgrid_q(const struct qgrid *g, float x)
     return g->scale * (q - g->zero);
 }
 
+/* Quantize-dequantize n contiguous values (AVX-512 when built for it;
+ * bit-identical to calling qgrid_q on each, which qgrid_q_row_ref does). */
+void qgrid_q_row(const struct qgrid *g, const float *x, int n, float *out);
+void qgrid_q_row_ref(const struct qgrid *g, const float *x, int n, float *out);
+
 /* RTN of a whole matrix with the spec's grouping (group > 0 size along a
  * row, 0 per row, -1 per tensor).  skip_cols (cols) marks input columns
  * that stay float: copied unchanged, excluded from the ranges.  clip as in

@@ -71,6 +71,31 @@ START_TEST(fast_matches_ref)
 }
 END_TEST
 
+/* The vector kernel does qgrid_q's operations in the same order. */
+START_TEST(row_kernel_bit_identical)
+{
+    tu_seed(16);
+    float *x = tq_matrix(1, 1003, 3), a[1003], b[1003];
+    x[7] = 0.5f, x[8] = -0.5f, x[9] = 1.5f;   /* exact ties: half to even */
+    for (int bits = 2; bits <= 8; bits += 3)
+        for (int sym = 0; sym < 2; sym++) {
+            struct qgrid g;
+            qgrid_from_range(&g, -2.5f, 4.0f, bits, sym, 1);
+            for (int n = 0; n <= 1003; n += n < 40 ? 1 : 241) {
+                qgrid_q_row(&g, x, n, a);
+                qgrid_q_row_ref(&g, x, n, b);
+                ck_assert_int_eq(memcmp(a, b, n * sizeof *a), 0);
+            }
+        }
+    struct qgrid g = {.scale = 1, .zero = 0, .qmin = -8, .qmax = 7};
+    qgrid_q_row(&g, x + 7, 3, a);
+    ck_assert_float_eq(a[0], 0);
+    ck_assert_float_eq(a[1], 0);
+    ck_assert_float_eq(a[2], 2);
+    free(x);
+}
+END_TEST
+
 /* Error bound: |w - ŵ| <= scale/2 inside the group's range, and a group
  * has at most 2^b (asym) or 2^b - 1 (sym) distinct values. */
 START_TEST(error_bound_and_levels)
@@ -191,6 +216,7 @@ static Suite *suite(void)
     tcase_add_test(tc, degenerate_single_value);
     tcase_add_test(tc, exact_grids);
     tcase_add_test(tc, fast_matches_ref);
+    tcase_add_test(tc, row_kernel_bit_identical);
     tcase_add_test(tc, error_bound_and_levels);
     tcase_add_test(tc, zero_group_exact);
     tcase_add_test(tc, short_last_group);
