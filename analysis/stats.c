@@ -237,10 +237,13 @@ static void chunk_vec(const float *x, size_t n, double c, double s[5],
 
 /* ---- the engine (contiguous or strided input) ---- */
 
+static void ref_strided(const float *x, size_t n, size_t stride, const struct stats_opts *o,
+                        struct stats *out);
+
 struct engine {
     const float *x;
     size_t n, stride;
-    float buf[CHUNK];     /* gathered chunk when stride != 1             */
+    float *buf;           /* (CHUNK) gathered chunk when stride != 1     */
     float *bmin, *bmax;   /* one summary per BLK floats                  */
     struct mom m;
     float mn, mx;         /* over finite values so far                   */
@@ -585,48 +588,36 @@ static void eng_run(struct engine *e, const struct stats_opts *o, struct stats *
 void stats_compute_strided(const float *x, size_t n, size_t stride,
                            const struct stats_opts *o, struct stats *out)
 {
-    struct engine *e = malloc(sizeof *e);
+    struct engine e = {.x = x, .n = n, .stride = stride ? stride : 1};
     float stack[2 * STACK_BLOCKS];
     size_t nb = (n + BLK - 1) / BLK;
     float *sum = nb <= STACK_BLOCKS ? stack : malloc(2 * nb * sizeof(float));
-    if (!e || !sum) {
+    if (e.stride != 1)
+        e.buf = malloc(CHUNK * sizeof(float));
+    if (!sum || (e.stride != 1 && !e.buf)) {
         /* Out of memory: the reference needs none and is exact. */
-        free(e);
+        free(e.buf);
         if (sum != stack)
             free(sum);
-        if (stride == 1) {
-            stats_compute_ref(x, n, o, out);
-            return;
-        }
-        memset(out, 0, sizeof *out);
-        out->abs_thresh = opt_thresh(o);
+        ref_strided(x, n, e.stride, o, out);
         return;
     }
-    e->x = x;
-    e->n = n;
-    e->stride = stride ? stride : 1;
-    e->bmin = sum;
-    e->bmax = sum + nb;
-    e->m = (struct mom){0};
-    e->mn = INFINITY;
-    e->mx = -INFINITY;
-    e->nonfinite = 0;
-    e->abs_thresh = opt_thresh(o);
-    e->ci = NULL;
-    e->cand = NULL;
-    e->ncand = e->capcand = 0;
-    e->collecting = 0;
+    e.bmin = sum;
+    e.bmax = sum + nb;
+    e.mn = INFINITY;
+    e.mx = -INFINITY;
+    e.abs_thresh = opt_thresh(o);
     if (nb > STACK_BLOCKS) { /* small inputs stay in cache: re-reading is cheap */
-        e->ci = malloc((n + CHUNK - 1) / CHUNK * sizeof *e->ci);
-        e->maxcand = n / 16;
-        e->collecting = e->ci && cand_reserve(e, n / 256 + BLK + 16) == 0;
+        e.ci = malloc((n + CHUNK - 1) / CHUNK * sizeof *e.ci);
+        e.maxcand = n / 16;
+        e.collecting = e.ci && cand_reserve(&e, n / 256 + BLK + 16) == 0;
     }
-    eng_run(e, o, out);
-    free(e->ci);
-    free(e->cand);
+    eng_run(&e, o, out);
+    free(e.ci);
+    free(e.cand);
+    free(e.buf);
     if (sum != stack)
         free(sum);
-    free(e);
 }
 
 void stats_compute(const float *x, size_t n, const struct stats_opts *o,
@@ -637,21 +628,21 @@ void stats_compute(const float *x, size_t n, const struct stats_opts *o,
 
 /* ---- reference: the definitions, plainly ---- */
 
-void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,
-                       struct stats *out)
+static void ref_strided(const float *x, size_t n, size_t stride, const struct stats_opts *o,
+                        struct stats *out)
 {
     memset(out, 0, sizeof *out);
     out->abs_thresh = opt_thresh(o);
     double sum = 0, mn = INFINITY, mx = -INFINITY;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i])) {
+        if (!isfinite(x[i * stride])) {
             out->n_nonfinite++;
             continue;
         }
         out->n++;
-        sum += x[i];
-        mn = x[i] < mn ? x[i] : mn;
-        mx = x[i] > mx ? x[i] : mx;
+        sum += x[i * stride];
+        mn = x[i * stride] < mn ? x[i * stride] : mn;
+        mx = x[i * stride] > mx ? x[i * stride] : mx;
     }
     if (out->n == 0)
         return;
@@ -660,9 +651,9 @@ void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,
     out->mean = sum / (double)out->n;
     double m2 = 0, m3 = 0, m4 = 0;
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i]))
+        if (!isfinite(x[i * stride]))
             continue;
-        double d = (double)x[i] - out->mean;
+        double d = (double)x[i * stride] - out->mean;
         m2 += d * d;
         m3 += d * d * d;
         m4 += d * d * d * d;
@@ -671,12 +662,18 @@ void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,
     double t3 = 3.0 * out->std * (1 + STATS_KTOL);
     double t6 = 6.0 * out->std * (1 + STATS_KTOL);
     for (size_t i = 0; i < n; i++) {
-        if (!isfinite(x[i]))
+        if (!isfinite(x[i * stride]))
             continue;
-        double d = fabs((double)x[i] - out->mean);
+        double d = fabs((double)x[i * stride] - out->mean);
         out->n_k3 += d > t3;
         out->n_k6 += d > t6;
-        out->n_abs += fabs((double)x[i]) > out->abs_thresh;
+        out->n_abs += fabs((double)x[i * stride]) > out->abs_thresh;
     }
     fractions(out);
+}
+
+void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,
+                       struct stats *out)
+{
+    ref_strided(x, n, 1, o, out);
 }
