@@ -36,7 +36,7 @@ const struct ui_key ui_keys[] = {
     {'l', "l", T | Q, UA_RIGHT, "pan right", NULL},
     {UIK_ENTER, "Enter", L, UA_OPEN, "open the selected tensor", "open"},
     {'\r', "Enter", L, UA_OPEN, "open the selected tensor", NULL},
-    {UIK_ESC, "Esc", T | Q, UA_BACK, "back to the Layers view", NULL},
+    {UIK_ESC, "Esc", ALL, UA_BACK, "close help / prompt; back to the Layers view", NULL},
     {0407, "Backspace", T | Q, UA_BACK, "back to the Layers view", NULL},
     {'s', "s", LISTS, UA_SORT_NEXT, "sort by the next column", "sort"},
     {'S', "S", LISTS, UA_SORT_PREV, "sort by the previous column", NULL},

@@ -344,7 +344,7 @@ static int global_act(struct tui *t, enum ui_act a)
             tui_msg(t, 0, "cancelling %s ...", t->job.label);
         }
         return 1;
-    default: return 0;
+    default: return tui_ext_global_act(t, a);
     }
 }
 

@@ -13,6 +13,8 @@ void tui_ext_tensor_changed(struct tui *t);
 /* Draw / act for UV_QUANT, UV_RUNS, UV_CORR. */
 void tui_ext_draw(struct tui *t, int y0, int h);
 int tui_ext_act(struct tui *t, enum ui_act a);
+/* Job keys (calibrate, baseline, apply to all) from any view. */
+int tui_ext_global_act(struct tui *t, enum ui_act a);
 /* Quantizer keys pressed in the Tensor view. */
 int tui_ext_tensor_act(struct tui *t, enum ui_act a);
 void tui_ext_click(struct tui *t, int row, int dbl);

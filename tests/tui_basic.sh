@@ -1,0 +1,126 @@
+#!/bin/sh
+# Screen test of the dashboard: drive the real binary in tmux (private
+# socket), send keys, capture the pane and assert on the text.  Every wait
+# polls capture-pane with a deadline, so the test cannot hang.
+. "$(dirname "$0")/lib.sh"
+command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
+
+# One private server per start (a fresh socket avoids racing a dying one).
+nstart=0
+TM="tmux -L qlens-test-$$-0 -f /dev/null"
+trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
+SCREEN="$T_TMP/screen"
+
+# start W H [ENV...]: the dashboard in a fresh session; its exit code goes
+# to $T_TMP/rc when it ends.
+start() {
+    w=$1; h=$2; shift 2
+    rm -f "$T_TMP/rc"
+    $TM kill-server 2>/dev/null
+    nstart=$((nstart + 1))
+    TM="tmux -L qlens-test-$$-$nstart -f /dev/null"
+    $TM new-session -d -x "$w" -y "$h" \
+        "env QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' $* '$QLENS_BIN'; echo \$? >'$T_TMP/rc'; sleep 30"
+    $TM set-option -g status off >/dev/null 2>&1
+}
+cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
+# wait_for REGEX NAME [SECONDS]: poll the screen until REGEX shows.
+wait_for() {
+    n=$(( ${3:-10} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        cap
+        if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
+        sleep 0.1; n=$((n - 1))
+    done
+    fail "$2 (no /$1/ on screen)"; sed 's/^/  | /' "$SCREEN" | head -45
+    return 1
+}
+keys() { $TM send-keys "$@"; }
+wait_exit() {
+    n=100
+    while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
+    if [ -f "$T_TMP/rc" ]; then
+        rc=$(cat "$T_TMP/rc")
+        if [ "$rc" = "${1:-0}" ]; then pass "$2 (exit $rc)"; else fail "$2 (exit $rc, wanted ${1:-0})"; fi
+    else
+        fail "$2 (still running)"
+    fi
+}
+
+start 120 40
+wait_for 'blk\.0\.attn_q' "opens the default model in the Layers view"
+wait_for '1 Layers.*2 Tensor.*3 Quant.*4 Runs.*5 Correlation' "tab bar lists every view"
+wait_for 'q quit.*\? help' "key bar shows keys"
+grep -q 'Kurt' "$SCREEN" && pass "kurtosis column" || fail "kurtosis column"
+
+# Navigate: down twice selects blk.0.attn_q (token_embd, attn_norm, attn_q).
+keys Down Down
+keys s s s s s  # sort: Shape, Type, Std, AbsMax, Kurt (largest first)
+wait_for 'Kurtv' "sorted by kurtosis (header arrow)"
+cap
+first=$(sed -n 3p "$SCREEN" | awk '{print $1}')
+[ "$first" = "blk.3.attn_norm" ] && pass "largest kurtosis first ($first)" || fail "largest kurtosis first (got '$first')"
+keys r
+wait_for 'Kurt\^' "reverse sort"
+
+# Jump with / and open the tensor.
+keys / b l k . 2 . a t t n _ o u t p u t Enter
+keys Enter
+wait_for 'blk\.2\.attn_output +64x64 F32' "jump + Enter opens the tensor view"
+wait_for 'weights 64x64' "outlier map header"
+wait_for 'kurt 4\.644' "tensor statistics shown"
+wait_for 'grid marks: RTN 4 bit' "histogram with quantizer grid"
+
+# Zoom to single values: coordinates of the cursor.
+keys + + + + + + + +
+wait_for '\[row 0, col 0\] = ' "zoom down to single values with coordinates"
+keys Right Right Down
+wait_for '\[row 1, col 2\] = ' "pan moves the cursor"
+keys p
+wait_for 'AbsMax per row' "per-channel AbsMax profile"
+keys p
+wait_for 'AbsMax per column' "column profile"
+
+# Live quantization: bits change updates the view.
+keys 3
+wait_for 'RTN.*4 bit' "quant view shows RTN 4-bit"
+keys b
+wait_for 'RTN.*5 bit' "b adds a bit"
+wait_for 'SQNR' "error report"
+
+# Help overlay.
+keys 1 '?'
+wait_for 'Keys in the Layers view' "help overlay"
+wait_for 'open the selected tensor' "help lists table entries"
+keys Escape
+wait_for 'Kurt\^' "help closes"
+
+# Resize to 20x8 and back: no crash, "too small" message, then normal.
+$TM resize-window -x 20 -y 8 2>/dev/null
+wait_for 'too small' "20x8 says the terminal is too small"
+$TM resize-window -x 120 -y 40 2>/dev/null
+wait_for 'blk\.0\.attn_q' "back to 120x40 redraws the layers"
+
+keys q
+wait_exit 0 "q quits with exit 0"
+
+# SIGTERM: flag, clean exit (130), terminal restored (no alternate screen).
+start 100 30
+wait_for 'blk\.0' "second start"
+pane=$($TM display-message -p '#{pane_pid}' 2>/dev/null)
+pid=$(pgrep -P "$pane" 2>/dev/null | head -1)
+if [ -n "$pid" ]; then kill -TERM "$pid"; fi
+wait_exit 130 "SIGTERM exits cleanly"
+cap
+alt=$($TM display-message -p '#{alternate_on}' 2>/dev/null)
+[ "$alt" = "0" ] && pass "terminal left the alternate screen" || fail "alternate screen still on ($alt)"
+
+# ASCII fallback and mono theme.
+start 100 30 QLENS_ASCII=1 NO_COLOR=1
+wait_for 'blk\.0' "ASCII / NO_COLOR start"
+keys Enter
+wait_for 'weights' "ASCII tensor view"
+if grep -q '▀' "$SCREEN"; then fail "ASCII mode drew half blocks"; else pass "ASCII mode has no UTF-8 glyphs"; fi
+keys q
+wait_exit 0 "quit from ASCII mode"
+t_done

@@ -1,0 +1,398 @@
+/* jobs: calibration, slow live quantization, whole-model runs (worker
+ * thread side).  Every pass reads the FLOAT originals for calibration
+ * (fwd_use_overrides(f, 0)); the whole-model run installs overrides,
+ * evaluates with KL against the float model in the same pass, and clears
+ * them again so the dashboard keeps showing the original weights. */
+#include "ui/jobs.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "src/cli.h"
+#include "src/cli_infer.h"
+#include "src/forward.h"
+#include "src/ppl.h"
+#include "src/qrun.h"
+#include "src/tokenizer.h"
+
+void jobs_data_init(struct jobs_data *d, struct qmodel *m)
+{
+    memset(d, 0, sizeof *d);
+    d->m = m;
+    d->bos = -1;
+    d->n_ctx = m->cfg.ctx_len > 0 && m->cfg.ctx_len < 512 ? m->cfg.ctx_len : 512;
+    /* Small models: the whole evaluation text, as llama.cpp does; large
+     * ones a prefix so a run takes minutes, not hours (the chunk count is
+     * stored with every run). */
+    d->max_chunks = qmodel_param_count(m) > 20000000 ? 16 : 0;
+    d->calib_chunks = 16;
+}
+
+void jobs_data_free(struct jobs_data *d)
+{
+    if (d->tok)
+        tok_free(d->tok);
+    free(d->calib);
+    free(d->eval);
+    d->tok = NULL;
+    d->calib = d->eval = NULL;
+}
+
+void jobs_site_free(struct jobs_site_calib *s)
+{
+    free(s->xtx);
+    free(s->mean_abs);
+    free(s->max_abs);
+    memset(s, 0, sizeof *s);
+    s->site = -1;
+}
+
+void jobs_acts_free(struct jobs_acts *a)
+{
+    if (a->x)
+        for (int i = 0; i < a->n_layers * 4; i++)
+            free(a->x[i]);
+    free(a->x);
+    free(a->st);
+    free(a->dim);
+    memset(a, 0, sizeof *a);
+}
+
+int jobs_site_of_role(enum qrole r)
+{
+    switch (r) {
+    case QR_ATTN_Q: case QR_ATTN_K: case QR_ATTN_V: return CALIB_ATTN_IN;
+    case QR_ATTN_OUT: return CALIB_ATTN_OUT;
+    case QR_FFN_GATE: case QR_FFN_UP: return CALIB_FFN_IN;
+    case QR_FFN_DOWN: return CALIB_FFN_DOWN;
+    default: return -1;
+    }
+}
+
+static int load_tokens(struct jobs_data *d, const char *rel, int **ids, size_t *n, struct qerr *err)
+{
+    if (*ids)
+        return 0;
+    const char *path = cli_shared_file(rel);
+    if (!path)
+        return qerr_set(err, QERR_IO, "%s not found: set QLENS_SHARED to the folder holding data/",
+                        rel);
+    char *text = NULL;
+    size_t len = 0;
+    int rc = infer_read_text(path, &text, &len, err);
+    if (rc == 0)
+        rc = tok_encode(d->tok, text, len, 1, ids, n, err);
+    free(text);
+    return rc;
+}
+
+static int load_data(struct jobs_data *d, int need_eval, struct qerr *err)
+{
+    if (!d->tok) {
+        int rc = tok_load_for_model(&d->tok, d->m, err);
+        if (rc < 0)
+            return rc;
+        d->bos = tok_bos(d->tok);
+    }
+    int rc = load_tokens(d, "data/tinystories-calib.txt", &d->calib, &d->n_calib, err);
+    if (rc == 0 && need_eval) {
+        rc = load_tokens(d, "data/tinystories-eval.txt", &d->eval, &d->n_eval, err);
+        snprintf(d->eval_name, sizeof d->eval_name, "tinystories-eval");
+    }
+    return rc;
+}
+
+/* Run blocks 0..last_layer over calibration chunks with hooks; progress
+ * covers [p0, p1) of the bar. */
+static int calib_pass(struct jobs_data *d, struct fwd *f, const struct fwd_hooks *h, int last_layer,
+                      int chunks, struct worker *w, double p0, double p1, struct qerr *err)
+{
+    int ctx = d->n_ctx;
+    int have = (int)(d->n_calib / (size_t)ctx);
+    if (chunks > have)
+        chunks = have;
+    if (chunks < 1)
+        return qerr_set(err, QERR_ARG, "calibration text shorter than one %d-token chunk", ctx);
+    int *toks = malloc((size_t)ctx * sizeof *toks);
+    float *x = malloc((size_t)ctx * (size_t)d->m->cfg.dim * sizeof *x);
+    int rc = toks && x ? 0 : qerr_set(err, QERR_NOMEM, "out of memory for calibration");
+    for (int c = 0; c < chunks && rc == 0; c++) {
+        memcpy(toks, d->calib + (size_t)c * ctx, (size_t)ctx * sizeof *toks);
+        if (d->bos >= 0)
+            toks[0] = d->bos;
+        rc = fwd_embed(f, toks, ctx, x);
+        for (int l = 0; l <= last_layer && rc == 0; l++)
+            rc = fwd_block(f, l, x, ctx, h);
+        if (rc < 0 && rc != QERR_CANCEL)
+            qerr_set(err, rc, "%s", f->err.msg);
+        if (worker_cancelled(w))
+            rc = qerr_set(err, QERR_CANCEL, "cancelled");
+        worker_progress(w, p0 + (p1 - p0) * (c + 1) / chunks);
+    }
+    free(toks);
+    free(x);
+    return rc;
+}
+
+/* XᵀX and per-channel |x| of one site (the current tensor's input). */
+static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site, struct qerr *err)
+{
+    struct jobs_site_calib *s = j->site;
+    if (s->xtx && s->layer == layer && s->site == site)
+        return 0;
+    jobs_site_free(s);
+    struct jobs_data *d = j->data;
+    int rc = load_data(d, 0, err);
+    if (rc < 0)
+        return rc;
+    struct fwd f;
+    struct calib c;
+    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
+        return rc;
+    fwd_use_overrides(&f, 0);
+    if ((rc = calib_init(&c, &d->m->cfg, err)) < 0) {
+        fwd_free(&f);
+        return rc;
+    }
+    rc = calib_select(&c, layer, site, CALIB_HESSIAN | CALIB_CHANNEL);
+    struct fwd_hooks h;
+    calib_hooks(&c, &h);
+    if (rc == 0)
+        rc = calib_pass(d, &f, &h, layer, d->calib_chunks, w, 0, 0.5, err);
+    struct calib_acc *a = calib_get(&c, layer, site);
+    if (rc == 0 && a) {
+        size_t dim = (size_t)a->dim;
+        s->xtx = a->xtx;
+        a->xtx = NULL; /* take ownership */
+        s->max_abs = a->max_abs;
+        a->max_abs = NULL;
+        s->mean_abs = malloc(dim * sizeof *s->mean_abs);
+        for (size_t i = 0; s->mean_abs && i < dim; i++)
+            s->mean_abs[i] = a->n_rows ? (float)(a->sum_abs[i] / (double)a->n_rows) : 0;
+        s->dim = a->dim;
+        s->n_tokens = (long)a->n_rows;
+        s->layer = layer;
+        s->site = site;
+    }
+    calib_free(&c);
+    fwd_free(&f);
+    return rc;
+}
+
+static int quant_progress(void *ud, double frac)
+{
+    struct worker *w = ud;
+    worker_progress(w, 0.5 + 0.5 * frac);
+    return worker_cancelled(w);
+}
+
+static int job_quant(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct qtensor *t = &j->data->m->tensors[j->ti];
+    const float *x = qtensor_f32_orig(t);
+    struct quant_calib qc;
+    memset(&qc, 0, sizeof qc);
+    const struct quant_calib *calib = NULL;
+    if (vm_quant_needs_calib(&j->q)) {
+        int site = jobs_site_of_role(t->role);
+        if (site < 0)
+            return qerr_set(err, QERR_UNSUPP, "%s needs calibration inputs; %s has no captured input",
+                            vm_quant_method(&j->q)->name, t->name);
+        int rc = calib_site(j, w, t->layer, site, err);
+        if (rc < 0)
+            return rc;
+        qc.xtx = j->site->xtx;
+        qc.n_tokens = j->site->n_tokens;
+        qc.act_mean_abs = j->site->mean_abs;
+        qc.act_max_abs = j->site->max_abs;
+        calib = &qc;
+    }
+    struct quant_ctl ctl = {quant_progress, w, NULL};
+    int rc = vm_quant_apply(&j->q, j->ti, x, qtensor_rows(t), qtensor_cols(t), calib, &ctl);
+    if (rc < 0)
+        qerr_set(err, rc, "%s", j->q.msg);
+    return rc;
+}
+
+/* Activation statistics of every site, plus the first chunk's inputs. */
+struct capture {
+    struct fwd_hooks inner;
+    struct jobs_acts *a;
+    int on;
+};
+
+static int capture_hook(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
+{
+    struct capture *cp = ud;
+    int rc = cp->inner.linear_in ? cp->inner.linear_in(cp->inner.ud, layer, role, x, n, in_dim) : 0;
+    int site = jobs_site_of_role(role);
+    if (rc < 0 || !cp->on || site < 0 || layer < 0 || layer >= cp->a->n_layers)
+        return rc;
+    int k = layer * 4 + site, rows = n < cp->a->rows ? n : cp->a->rows;
+    if (!cp->a->x[k]) {
+        cp->a->x[k] = malloc((size_t)rows * (size_t)in_dim * sizeof(float));
+        if (!cp->a->x[k])
+            return QERR_NOMEM;
+        memcpy(cp->a->x[k], x, (size_t)rows * (size_t)in_dim * sizeof(float));
+        cp->a->dim[k] = in_dim;
+    }
+    return 0;
+}
+
+static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    struct jobs_acts *a = j->acts;
+    int L = d->m->cfg.n_layers, rc = load_data(d, 0, err);
+    if (rc < 0)
+        return rc;
+    a->n_layers = L;
+    a->rows = d->n_ctx < 256 ? d->n_ctx : 256;
+    a->st = calloc((size_t)L * 4, sizeof *a->st);
+    a->x = calloc((size_t)L * 4, sizeof *a->x);
+    a->dim = calloc((size_t)L * 4, sizeof *a->dim);
+    if (!a->st || !a->x || !a->dim)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    struct fwd f;
+    struct calib c;
+    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
+        return rc;
+    fwd_use_overrides(&f, 0);
+    if ((rc = calib_init(&c, &d->m->cfg, err)) < 0) {
+        fwd_free(&f);
+        return rc;
+    }
+    for (int s = CALIB_ATTN_IN; s <= CALIB_FFN_DOWN && rc == 0; s++)
+        rc = calib_select(&c, -1, s, CALIB_STATS);
+    struct capture cp;
+    calib_hooks(&c, &cp.inner);
+    cp.a = a;
+    cp.on = 1;
+    struct fwd_hooks h = {&cp, capture_hook, NULL};
+    if (rc == 0)
+        rc = calib_pass(d, &f, &h, L - 1, d->calib_chunks, w, 0, 1, err);
+    for (int l = 0; l < L && rc == 0; l++)
+        for (int s = 0; s < 4; s++)
+            calib_acc_stats(calib_get(&c, l, s), &a->st[l * 4 + s]);
+    a->have = rc == 0;
+    calib_free(&c);
+    fwd_free(&f);
+    return rc;
+}
+
+/* The whole-model job spends the first half of the bar quantizing. */
+static int ppl_progress(void *ud, int done, int n, double ppl)
+{
+    (void)ppl;
+    struct worker *w = ud;
+    double p0 = w->kind == JOB_APPLY_ALL ? 0.5 : 0;
+    worker_progress(w, p0 + (1 - p0) * done / (n ? n : 1));
+    return worker_cancelled(w);
+}
+
+static int run_ppl(struct jobs_ctx *j, struct worker *w, struct fwd *f, int kl, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    struct ppl_opts po;
+    memset(&po, 0, sizeof po);
+    po.n_ctx = d->n_ctx;
+    po.max_chunks = d->max_chunks;
+    po.kl = kl;
+    po.bos = d->bos;
+    po.progress = ppl_progress;
+    po.progress_ud = w;
+    struct ppl_result r;
+    int rc = ppl_check(f, d->n_eval, &po, err);
+    if (rc == 0)
+        rc = ppl_run(f, d->eval, d->n_eval, &po, &r, err);
+    if (rc < 0)
+        return rc;
+    j->run.ppl = r.ppl;
+    j->run.ppl_se = r.ppl_stderr;
+    j->run.base_ppl = kl ? r.base_ppl : r.ppl;
+    j->run.kl = kl ? r.kld.mean : 0;
+    j->run.top1 = kl ? r.top1 : 1;
+    j->run.n_ctx = r.n_ctx;
+    j->run.n_chunks = r.n_chunks;
+    return 0;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
+{
+    (void)what;
+    struct worker *w = ud;
+    worker_progress(w, 0.5 * (layer + 1) / (n_layers ? n_layers : 1));
+    return worker_cancelled(w);
+}
+
+static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    double t0 = now_s();
+    int rc = load_data(d, 1, err);
+    if (rc < 0)
+        return rc;
+    struct fwd f;
+    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
+        return rc;
+    j->run.size_mib = (double)qmodel_param_count(d->m) * 2.0 / (1024.0 * 1024.0);
+    if (j->kind == JOB_BASELINE) {
+        fwd_use_overrides(&f, 0);
+        snprintf(j->run.method, sizeof j->run.method, "float");
+        snprintf(j->run.spec, sizeof j->run.spec, "float (F32 weights)");
+        j->run.bits = 16;
+        j->run.bpw = 16;
+        rc = run_ppl(j, w, &f, 0, err);
+    } else {
+        struct qrun qr;
+        struct qrun_opts o;
+        qrun_opts_default(&o);
+        o.spec = j->spec;
+        o.calib_ctx = d->n_ctx;
+        o.calib_chunks = d->calib_chunks;
+        o.bos = d->bos;
+        o.progress = qrun_progress;
+        o.progress_ud = w;
+        rc = qrun_quantize(&qr, &f, d->calib, d->n_calib, &o, err);
+        if (rc == 0) {
+            struct fwd_hooks h;
+            qrun_eval_hooks(&qr, &h);
+            j->run.bpw = qrun_bits_per_weight(&qr);
+            j->run.size_mib = qrun_size_mib(&qr);
+            fwd_use_overrides(&f, 1);
+            rc = run_ppl(j, w, &f, 1, err);
+        }
+        qrun_free(&qr);
+        qmodel_clear_overrides(d->m);
+        snprintf(j->run.method, sizeof j->run.method, "%s", j->spec.method->name);
+        quant_spec_format(&j->spec, j->run.spec, sizeof j->run.spec);
+        j->run.bits = j->spec.bits;
+        j->run.group = j->spec.group;
+        j->run.sym = j->spec.sym;
+    }
+    fwd_free(&f);
+    j->run.seconds = now_s() - t0;
+    return rc;
+}
+
+int jobs_run(struct worker *w, void *arg)
+{
+    struct jobs_ctx *j = arg;
+    switch (j->kind) {
+    case JOB_QUANT: return job_quant(j, w, &w->err);
+    case JOB_CALIB: return job_calib(j, w, &w->err);
+    case JOB_BASELINE:
+    case JOB_APPLY_ALL: return job_ppl(j, w, &w->err);
+    default: return qerr_set(&w->err, QERR_ARG, "unknown job");
+    }
+}

@@ -1,0 +1,95 @@
+/* jobs: the long work of the dashboard, run on the worker thread
+ * (ui/worker.h): calibration, live quantization of a slow method,
+ * whole-model quantization + perplexity, the float baseline.  No curses.
+ *
+ * Each job takes a context allocated by the main thread and fills its
+ * results there; the main thread reads them after worker_poll().  Only one
+ * job runs at a time, so the shared token streams need no lock. */
+#ifndef QLENS_UI_JOBS_H
+#define QLENS_UI_JOBS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "analysis/stats.h"
+#include "quant/quant.h"
+#include "src/calib.h"
+#include "src/model.h"
+#include "ui/vm_quant.h"
+#include "ui/worker.h"
+
+enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL };
+
+/* Text and tokens (loaded on first use by a job). */
+struct jobs_data {
+    struct qmodel *m;
+    struct tokenizer *tok;
+    int bos;
+    int *calib;  size_t n_calib;  /* tinystories-calib.txt with BOS */
+    int *eval;   size_t n_eval;   /* tinystories-eval.txt with BOS  */
+    char eval_name[64];           /* dataset name for the results   */
+    int n_ctx;                    /* perplexity / calibration chunk  */
+    int max_chunks;               /* 0 = all                          */
+    int calib_chunks;
+};
+
+/* Calibration of one linear input site (GPTQ / AWQ / SpQR ... inputs). */
+struct jobs_site_calib {
+    int layer, site, dim;         /* site -1: none                    */
+    double *xtx;                  /* (dim, dim)                       */
+    float *mean_abs, *max_abs;    /* (dim)                            */
+    long n_tokens;
+};
+
+/* Activation capture of the 'C' pass: per (layer, site) statistics and the
+ * first tokens of one chunk as a (tokens, channels) matrix. */
+struct jobs_acts {
+    int n_layers;
+    int have;                     /* a pass completed                 */
+    struct stats *st;             /* (n_layers * 4)                   */
+    float **x;                    /* (n_layers * 4) -> (rows, dim)    */
+    int *dim;                     /* (n_layers * 4)                   */
+    int rows;                     /* tokens captured                  */
+};
+
+/* One finished perplexity run. */
+struct jobs_run {
+    char method[64];              /* "float" for the baseline          */
+    char spec[160];               /* quant_spec_format text            */
+    int bits, group, sym;
+    double bpw;                   /* mean bits per quantized weight    */
+    double size_mib;              /* qrun_size_mib (16-bit for float)  */
+    double ppl, ppl_se;
+    double base_ppl;              /* float PPL of the same pass (KL)   */
+    double kl, top1;              /* mean KL (nats), top-1 agreement   */
+    double seconds;
+    int n_ctx, n_chunks;
+};
+
+struct jobs_ctx {
+    enum job_kind kind;
+    struct jobs_data *data;
+    /* JOB_QUANT */
+    struct vm_quant q;            /* settings copy + result            */
+    int ti;
+    struct jobs_site_calib *site; /* cache owned by the caller         */
+    /* JOB_CALIB */
+    struct jobs_acts *acts;
+    /* JOB_APPLY_ALL */
+    struct quant_spec spec;
+    /* JOB_BASELINE / JOB_APPLY_ALL */
+    struct jobs_run run;
+};
+
+void jobs_data_init(struct jobs_data *d, struct qmodel *m);
+void jobs_data_free(struct jobs_data *d);
+void jobs_site_free(struct jobs_site_calib *s);
+void jobs_acts_free(struct jobs_acts *a);
+
+/* The calibration site whose input feeds a tensor role (-1 for none). */
+int jobs_site_of_role(enum qrole r);
+
+/* Worker entry point for every kind (arg is a struct jobs_ctx). */
+int jobs_run(struct worker *w, void *arg);
+
+#endif

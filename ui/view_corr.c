@@ -1,0 +1,142 @@
+/* view_corr: scatter of two results-store variables with the fitted
+ * line, Pearson r, Spearman rho, p-values and n; or a table of r for X
+ * against every benchmark. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/cli_results.h"
+#include "ui/ext_int.h"
+
+/* Papers' data plus this session's runs (all models in the session file). */
+static void corr_load(struct tui *t)
+{
+    struct tui_corr *c = t->corr;
+    c->loaded = 1;
+    struct results_store s;
+    results_store_init(&s);
+    struct qerr err;
+    qerr_clear(&err);
+    if (cli_results_load_papers(&s, &err) < 0)
+        tui_msg(t, 1, "bundled results: %s", err.msg);
+    struct results_store mine;
+    results_store_init(&mine);
+    const char *sp = t->runs->vm.path;
+    FILE *f = sp[0] ? fopen(sp, "r") : NULL;
+    if (f) {
+        fclose(f);
+        if (results_load(&mine, sp, &err) == 0)
+            results_merge(&s, &mine, RESULTS_MERGE_REPLACE, NULL, NULL, &err);
+    }
+    results_store_free(&mine);
+    int x = c->vm.n_vars ? c->vm.x : -1, y = c->vm.n_vars ? c->vm.y : -1;
+    vm_corr_set_store(&c->vm, &s);
+    if (x >= 0 && x < c->vm.n_vars && y >= 0 && y < c->vm.n_vars) {
+        c->vm.x = x;
+        c->vm.y = y;
+        vm_corr_compute(&c->vm);
+    }
+    results_store_free(&s);
+}
+
+static void draw_scatter(struct tui *t, int y0, int h)
+{
+    struct vm_corr *v = &t->corr->vm;
+    const struct corr_result *r = &v->res;
+    if (v->rc == 0)
+        draw_textf(y0, 0, t->w, A_BOLD, "Pearson r %.4f (p %.3g, 95%% CI %.3f..%.3f)  Spearman rho %.4f (p %.3g)  n %zu",
+                   r->r, r->r_p, r->r_lo, r->r_hi, r->rho, r->rho_p, r->n);
+    else
+        draw_textf(y0, 0, t->w, draw_attr(DP_ERR), "n %zu: %s", v->n, v->msg);
+    if (v->n == 0)
+        return;
+    double x0 = INFINITY, x1 = -INFINITY, p0 = INFINITY, p1 = -INFINITY;
+    for (size_t i = 0; i < v->n; i++) {
+        x0 = fmin(x0, v->xs[i]);
+        x1 = fmax(x1, v->xs[i]);
+        p0 = fmin(p0, v->ys[i]);
+        p1 = fmax(p1, v->ys[i]);
+    }
+    if (!(x1 > x0)) { x0 -= 0.5; x1 += 0.5; }
+    if (!(p1 > p0)) { p0 -= 0.5; p1 += 0.5; }
+    struct draw_canvas c;
+    int cw = t->w - 10, ch = h - 3;
+    if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
+        return;
+    if (v->rc == 0) { /* fitted line across the x range */
+        double ya = r->intercept + r->slope * x0, yb = r->intercept + r->slope * x1;
+        draw_canvas_line(&c, 0, (int)lround((p1 - ya) / (p1 - p0) * (c.ph - 1)), c.pw - 1,
+                         (int)lround((p1 - yb) / (p1 - p0) * (c.ph - 1)), DP_PLOT2);
+    }
+    for (size_t i = 0; i < v->n; i++)
+        draw_canvas_set(&c, (int)lround((v->xs[i] - x0) / (x1 - x0) * (c.pw - 1)),
+                        (int)lround((p1 - v->ys[i]) / (p1 - p0) * (c.ph - 1)), DP_MARK);
+    draw_canvas_blit(&c, y0 + 1, 8);
+    draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", p1);
+    draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", p0);
+    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g", x0, cw - 20, "", x1);
+    draw_canvas_free(&c);
+}
+
+static void draw_table(struct tui *t, int y0, int h)
+{
+    struct vm_corr *v = &t->corr->vm;
+    draw_textf(y0, 0, t->w, A_BOLD | A_UNDERLINE, "%-36s %8s %9s %8s %9s %5s", "Y (benchmark)",
+               "r", "p", "rho", "p", "n");
+    int row = 0;
+    double sum = 0;
+    int cnt = 0;
+    for (int i = v->n_bench_from; i < v->n_vars; i++) {
+        struct corr_result r;
+        if (vm_corr_pair(v, v->x, i, &r) < 0)
+            continue;
+        sum += fabs(r.r);
+        cnt++;
+        if (row < h - 2)
+            draw_textf(y0 + 1 + row++, 0, t->w, i == v->y ? draw_attr(DP_SEL) : (int)A_NORMAL,
+                       "%-36.36s %8.4f %9.3g %8.4f %9.3g %5zu", v->vars[i], r.r, r.r_p, r.rho,
+                       r.rho_p, r.n);
+    }
+    draw_textf(y0 + h - 1, 0, t->w, A_BOLD, "mean |r| over %d benchmarks with >= 3 pairs: %.4f", cnt,
+               cnt ? sum / cnt : 0);
+}
+
+void view_corr_draw(struct tui *t, int y0, int h)
+{
+    struct tui_corr *c = t->corr;
+    if (!c->loaded)
+        corr_load(t);
+    struct vm_corr *v = &c->vm;
+    if (v->n_vars == 0) {
+        draw_text(y0 + 1, 2, t->w - 2, "The results store is empty (no bundled data found; set QLENS_ASSETS).", A_BOLD);
+        return;
+    }
+    draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   (%d entries; x/y pick, F filter, t table)",
+               v->vars[v->x], v->vars[v->y], v->fam[v->f], v->s.n);
+    if (c->table)
+        draw_table(t, y0 + 1, h - 1);
+    else
+        draw_scatter(t, y0 + 1, h - 1);
+}
+
+int view_corr_act(struct tui *t, enum ui_act a)
+{
+    struct tui_corr *c = t->corr;
+    struct vm_corr *v = &c->vm;
+    if (v->n_vars == 0)
+        return 0;
+    switch (a) {
+    case UA_CORR_X: case UA_DOWN: v->x = (v->x + 1) % v->n_vars; break;
+    case UA_UP: v->x = (v->x + v->n_vars - 1) % v->n_vars; break;
+    case UA_CORR_Y: case UA_PGDN: v->y = (v->y + 1) % v->n_vars; break;
+    case UA_PGUP: v->y = (v->y + v->n_vars - 1) % v->n_vars; break;
+    case UA_CORR_FILTER: v->f = (v->f + 1) % (v->n_fam ? v->n_fam : 1); break;
+    case UA_CORR_TABLE: c->table = !c->table; return 1;
+    default: return 0;
+    }
+    vm_corr_compute(v);
+    return 1;
+}

@@ -1,0 +1,212 @@
+/* view_quant: live quantization of the current tensor: settings by single
+ * keys, error report, |W - Ŵ| heatmap, histogram of Ŵ with the grid.
+ * RTN-class methods on tensors up to SYNC_MAX values run inside the key
+ * handler (one frame); the rest run on the worker with progress. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui/ext_int.h"
+
+#define SYNC_MAX (4 << 20)
+
+static int is_linear_like(const struct qtensor *qt)
+{
+    return qt->ndim == 2 && (qrole_is_linear(qt->role) || qt->role == QR_TOK_EMBD);
+}
+
+/* Start (or run at once) the quantization of the current tensor. */
+void quant_refresh(struct tui *t)
+{
+    struct tui_quant *q = t->q;
+    if (!q->stale || t->ti < 0)
+        return;
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    if (!is_linear_like(qt)) {
+        q->stale = 0;
+        vm_quant_free(&q->cur);
+        snprintf(q->cur.msg, sizeof q->cur.msg, "%s is not a weight matrix; quantizers leave it in float",
+                 qt->name);
+        q->cur.rc = QERR_ARG;
+        return;
+    }
+    if (!vm_quant_needs_calib(&q->cur) && qt->nelem <= SYNC_MAX) {
+        vm_quant_apply(&q->cur, t->ti, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt),
+                       NULL, NULL);
+        q->stale = 0;
+        q->gen++;
+        return;
+    }
+    if (worker_busy(&t->job))
+        return; /* retried when the running job ends */
+    struct jobs_ctx *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->kind = JOB_QUANT;
+    j->data = &q->data;
+    j->ti = t->ti;
+    j->site = &q->site;
+    vm_quant_init(&j->q);
+    j->q.method = q->cur.method;
+    j->q.bits = q->cur.bits;
+    j->q.group = q->cur.group;
+    j->q.sym = q->cur.sym;
+    j->q.opt_step = q->cur.opt_step;
+    char label[96];
+    vm_quant_describe(&q->cur, label, sizeof label);
+    q->stale = 0;
+    ext_start_job(t, j, label);
+}
+
+void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+{
+    struct tui_quant *q = t->q;
+    if (rc == 0 || j->q.rc < 0) {
+        vm_quant_take_result(&q->cur, &j->q);
+        q->gen++;
+    }
+    if (rc < 0) {
+        q->cur.rc = rc;
+        snprintf(q->cur.msg, sizeof q->cur.msg, "%s", t->job.err.msg);
+    }
+    vm_quant_free(&j->q);
+}
+
+static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
+{
+    const struct quant_report *r = &vq->rep;
+    char oe[32];
+    if (r->out_err >= 0)
+        snprintf(oe, sizeof oe, "%.4g", r->out_err);
+    else
+        snprintf(oe, sizeof oe, "n/a");
+    draw_textf(y, 0, t->w, A_NORMAL,
+               "MSE %.4g  SQNR %.2f dB  max err %.4g  rel |dW|_F %.4g  bits/weight %.3f", r->mse,
+               r->sqnr_db, r->max_abs_err, r->rel_fro, r->bits_per_weight);
+    draw_textf(y + 1, 0, t->w, A_NORMAL,
+               "outliers kept %ld (%.3f%%)  float input features %d  output err %s  %.1f ms  [%s]",
+               r->n_outliers, 100 * r->outlier_frac, r->n_outlier_features, oe, vq->ms, vq->desc);
+}
+
+static void draw_emap(struct tui *t, int y0, int rows)
+{
+    struct tui_quant *q = t->q;
+    struct vm_map *mp = &q->emap;
+    if (mp->x != q->cur.err) {
+        vm_map_set(mp, q->cur.err, q->cur.rows, q->cur.cols);
+        mp->gw = 0;
+    }
+    int rpc = draw_heat_rows_per_char();
+    if (mp->gw != t->w || mp->gh != rows * rpc)
+        vm_map_layout(mp, t->w, rows * rpc);
+    else
+        vm_map_compute(mp);
+    mp->mark = q->cur.rep.max_abs_err > 0 ? INFINITY : 0; /* no mark: colour is the error */
+    int nl = draw.nlev;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < t->w; c++) {
+            if (rpc == 2) {
+                float a = mp->cell[2 * r * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
+                draw_heat2(y0 + r, c, vm_map_level(mp, a, nl), 0, vm_map_level(mp, b, nl), 0,
+                           vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c));
+            } else {
+                draw_heat1(y0 + r, c, vm_map_level(mp, mp->cell[r * mp->gw + c], nl), 0,
+                           vm_map_is_cursor(mp, r, c));
+            }
+        }
+    char cur[160];
+    vm_map_cursor_text(mp, cur, sizeof cur);
+    draw_textf(y0 + rows, 0, t->w, A_NORMAL, "|W - Wq| max per cell (%lldx%lld values), log colour %.3g..%.3g | %s",
+               (long long)mp->bh, (long long)mp->bw, mp->lo, mp->hi, cur);
+}
+
+static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
+{
+    struct tui_quant *q = t->q;
+    double a = s->absmax > 0 ? s->absmax : 1;
+    if (q->qhist_for != q->gen || q->qhist.nbins != t->w) {
+        vm_hist_build(&q->qhist, q->cur.wq, (size_t)(q->cur.rows * q->cur.cols), -a, a, t->w);
+        q->qhist_for = q->gen;
+    }
+    float lev[512];
+    int n = vm_quant_grid(&q->cur, s->min, s->max, lev, 512);
+    vm_hist_set_grid(&q->qhist, lev, n);
+    view_draw_hist(t, &q->qhist, y0, h, t->w,
+                   "histogram of Wq (log counts); marks: per-tensor grid of these bits");
+}
+
+void view_quant_draw(struct tui *t, int y0, int h)
+{
+    struct tui_quant *q = t->q;
+    if (t->ti < 0)
+        return;
+    quant_refresh(t);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    char desc[160];
+    vm_quant_describe(&q->cur, desc, sizeof desc);
+    draw_textf(y0, 0, t->w, A_BOLD, "%s %lldx%lld  |  %s%s", qt->name, (long long)qtensor_rows(qt),
+               (long long)qtensor_cols(qt), desc,
+               vm_quant_needs_calib(&q->cur) ? "  (calibrated on tinystories-calib)" : "");
+    if (worker_busy(&t->job) && t->job.kind == JOB_QUANT) {
+        draw_textf(y0 + 2, 2, t->w - 2, A_BOLD, "quantizing on the worker thread: %d%%  (c cancels)",
+                   atomic_load(&t->job.permille) / 10);
+        return;
+    }
+    if (q->cur.rc < 0 || q->cur.ti != t->ti || !q->cur.wq) {
+        draw_textf(y0 + 2, 2, t->w - 2, draw_attr(DP_ERR), "%s",
+                   q->cur.msg[0] ? q->cur.msg : "no result yet");
+        return;
+    }
+    draw_report(t, y0 + 1, &q->cur);
+    int hist_h = h >= 24 ? 8 : h >= 14 ? 5 : 3;
+    int map_rows = h - 3 - 1 - hist_h;
+    if (map_rows >= 1)
+        draw_emap(t, y0 + 3, map_rows);
+    const struct stats *s = NULL;
+    for (int i = 0; i < t->lay.n_rows; i++)
+        if (t->lay.rows[i].tensor == t->ti)
+            s = &t->lay.rows[i].st;
+    if (s)
+        draw_qhist(t, y0 + h - hist_h, hist_h, s);
+}
+
+/* Settings keys act in the Tensor view too (the grid overlay follows). */
+int quant_act(struct tui *t, enum ui_act a)
+{
+    struct tui_quant *q = t->q;
+    switch (a) {
+    case UA_METHOD_NEXT: vm_quant_next_method(&q->cur); break;
+    case UA_BITS_UP: vm_quant_add_bits(&q->cur, 1); break;
+    case UA_BITS_DOWN: vm_quant_add_bits(&q->cur, -1); break;
+    case UA_GROUP_NEXT: vm_quant_next_group(&q->cur); break;
+    case UA_SYM_TOGGLE: vm_quant_toggle_sym(&q->cur); break;
+    case UA_OPTION_NEXT: vm_quant_next_option(&q->cur); break;
+    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
+    case UA_CALIBRATE: {
+        if (worker_busy(&t->job)) {
+            tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
+            return 1;
+        }
+        struct jobs_ctx *j = calloc(1, sizeof *j);
+        if (!j)
+            return 1;
+        j->kind = JOB_CALIB;
+        j->data = &q->data;
+        jobs_acts_free(&q->acts);
+        j->acts = &q->acts;
+        ext_start_job(t, j, "calibration (activation statistics)");
+        return 1;
+    }
+    default: return 0;
+    }
+    char d[160];
+    vm_quant_describe(&q->cur, d, sizeof d);
+    tui_msg(t, 0, "quantizer: %s", d);
+    q->stale = 1;
+    if (t->view == UV_QUANT)
+        quant_refresh(t);
+    return 1;
+}

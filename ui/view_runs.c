@@ -1,0 +1,218 @@
+/* view_runs: perplexity comparison: table, bar chart, size-vs-PPL plot
+ * with the Pareto front.  Rows from ui/vm_runs.c. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ui/ext_int.h"
+
+int runs_start(struct tui *t, enum job_kind kind)
+{
+    if (worker_busy(&t->job)) {
+        tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
+        return -1;
+    }
+    struct jobs_ctx *j = calloc(1, sizeof *j);
+    if (!j)
+        return -1;
+    j->kind = kind;
+    j->data = &t->q->data;
+    char label[128];
+    if (kind == JOB_APPLY_ALL) {
+        struct qerr err;
+        if (vm_quant_spec(&t->q->cur, &j->spec, &err) < 0) {
+            tui_msg(t, 1, "%s", err.msg);
+            free(j);
+            return -1;
+        }
+        char d[100];
+        vm_quant_describe(&t->q->cur, d, sizeof d);
+        snprintf(label, sizeof label, "all layers %s + PPL", d);
+    } else {
+        snprintf(label, sizeof label, "float baseline PPL");
+    }
+    return ext_start_job(t, j, label);
+}
+
+void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+{
+    struct vm_runs *v = &t->runs->vm;
+    if (rc < 0) {
+        tui_msg(t, rc != QERR_CANCEL, "%s: %s", j->kind == JOB_BASELINE ? "baseline" : "run",
+                rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
+        return;
+    }
+    vm_runs_add(v, &j->run);
+    struct qerr err;
+    qerr_clear(&err);
+    if (vm_runs_save(v, &err) < 0)
+        tui_msg(t, 1, "session not saved: %s", err.msg);
+    else
+        tui_msg(t, 0, "%s: PPL %.4f (%.1f s), saved to %s", j->run.spec, j->run.ppl,
+                j->run.seconds, v->path);
+    if (t->corr)
+        t->corr->loaded = 0; /* the correlation store includes our runs */
+}
+
+static void draw_table(struct tui *t, int y0, int h)
+{
+    struct vm_runs *v = &t->runs->vm;
+    unsigned char front[VM_RUNS_MAX];
+    vm_runs_pareto(v, front);
+    int x = 0;
+    draw_fill(y0, 0, t->w, A_BOLD | A_UNDERLINE);
+    for (int c = 0; c < VR__NCOL; c++) {
+        draw_text(y0, x, vr_cols[c].width, vr_cols[c].title, A_BOLD | A_UNDERLINE);
+        x += vr_cols[c].width + 1;
+    }
+    t->list_y0 = y0 + 1;
+    t->list_h = h - 1;
+    vm_runs_move(v, 0, h - 1);
+    for (int k = 0; k < h - 1 && v->top + k < v->n; k++) {
+        int i = v->top + k, y = y0 + 1 + k;
+        int attr = i == v->sel ? draw_attr(DP_SEL) : front[i] ? (int)A_BOLD : (int)A_NORMAL;
+        if (i == v->sel)
+            draw_fill(y, 0, t->w, attr);
+        x = 0;
+        for (int c = 0; c < VR__NCOL; c++) {
+            char cell[96];
+            vm_runs_cell(v, i, c, cell, sizeof cell);
+            draw_text(y, x, vr_cols[c].width, cell, attr);
+            x += vr_cols[c].width + 1;
+        }
+    }
+}
+
+static void draw_bars(struct tui *t, int y0, int h)
+{
+    struct vm_runs *v = &t->runs->vm;
+    double mx = 0;
+    for (int i = 0; i < v->n; i++)
+        mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
+    draw_text(y0, 0, t->w, "PPL per configuration (bar length = PPL; bold = Pareto front)", A_BOLD);
+    int lw = 32, bw = t->w - lw - 12;
+    for (int i = 0; i < v->n && i < h - 1; i++) {
+        int y = y0 + 1 + i;
+        draw_text(y, 0, lw - 1, v->r[i].spec, i == v->sel ? draw_attr(DP_SEL) : (int)A_NORMAL);
+        int len = mx > 0 ? (int)lround(v->r[i].ppl / mx * bw) : 0;
+        for (int k = 0; k < len; k++)
+            draw_text(y, lw + k, 1, draw.utf8 ? "\u2588" : "#",
+                      draw_attr(!strcmp(v->r[i].method, "float") ? DP_EASY : DP_PLOT));
+        draw_textf(y, lw + len + 1, t->w - lw - len - 1, A_NORMAL, "%.4f", v->r[i].ppl);
+    }
+}
+
+/* Size (x) vs PPL (y) on a braille canvas; Pareto front joined by lines. */
+static void draw_plot(struct tui *t, int y0, int h)
+{
+    struct vm_runs *v = &t->runs->vm;
+    double x0 = INFINITY, x1 = -INFINITY, p0 = INFINITY, p1 = -INFINITY;
+    for (int i = 0; i < v->n; i++) {
+        x0 = fmin(x0, v->r[i].size_mib);
+        x1 = fmax(x1, v->r[i].size_mib);
+        p0 = fmin(p0, v->r[i].ppl);
+        p1 = fmax(p1, v->r[i].ppl);
+    }
+    if (!(x1 > x0)) { x0 -= 0.5; x1 += 0.5; }
+    if (!(p1 > p0)) { p0 -= 0.5; p1 += 0.5; }
+    draw_textf(y0, 0, t->w, A_BOLD, "size (MiB, x) vs PPL (y); line = Pareto front; PPL %.4g..%.4g",
+               p0, p1);
+    struct draw_canvas c;
+    int cw = t->w - 10, ch = h - 3;
+    if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
+        return;
+    unsigned char front[VM_RUNS_MAX];
+    vm_runs_pareto(v, front);
+    int px[512], py[512];
+    for (int i = 0; i < v->n && i < 512; i++) {
+        px[i] = (int)lround((v->r[i].size_mib - x0) / (x1 - x0) * (c.pw - 1));
+        py[i] = (int)lround((p1 - v->r[i].ppl) / (p1 - p0) * (c.ph - 1));
+    }
+    /* join front points in size order */
+    int last = -1;
+    for (int pass = 0; pass < v->n && pass < 512; pass++) {
+        int best = -1;
+        for (int i = 0; i < v->n && i < 512; i++)
+            if (front[i] && (last < 0 || px[i] > px[last] || (px[i] == px[last] && i > last)) &&
+                (best < 0 || px[i] < px[best]))
+                best = i;
+        if (best < 0 || best == last)
+            break;
+        if (last >= 0)
+            draw_canvas_line(&c, px[last], py[last], px[best], py[best], DP_PLOT2);
+        last = best;
+    }
+    for (int i = 0; i < v->n && i < 512; i++)
+        for (int d = -1; d <= 1; d++) {
+            draw_canvas_set(&c, px[i] + d, py[i], DP_MARK);
+            draw_canvas_set(&c, px[i], py[i] + d, DP_MARK);
+        }
+    draw_canvas_blit(&c, y0 + 1, 8);
+    draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", p1);
+    draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", p0);
+    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g MiB", x0, cw - 24, "", x1);
+    draw_canvas_free(&c);
+}
+
+void view_runs_draw(struct tui *t, int y0, int h)
+{
+    struct vm_runs *v = &t->runs->vm;
+    static const char *const modes[] = {"table", "bar chart", "size vs PPL"};
+    draw_textf(y0, 0, t->w, A_NORMAL,
+               "%d runs of %s on %s (n_ctx %d), session %s  [%s; v switches]", v->n, v->model,
+               v->dataset, t->q->data.n_ctx, v->path, modes[t->runs->mode]);
+    if (v->n == 0) {
+        draw_text(y0 + 2, 2, t->w - 2,
+                  "No runs yet. P measures the float baseline; in the Quant view pick a method "
+                  "and bits, then A quantizes every layer and measures PPL.",
+                  A_BOLD);
+        return;
+    }
+    switch (t->runs->mode) {
+    case 0: draw_table(t, y0 + 1, h - 1); break;
+    case 1: draw_bars(t, y0 + 1, h - 1); break;
+    default: draw_plot(t, y0 + 1, h - 1); break;
+    }
+}
+
+int view_runs_act(struct tui *t, enum ui_act a)
+{
+    struct tui_runs *r = t->runs;
+    struct vm_runs *v = &r->vm;
+    int page = t->list_h > 1 ? t->list_h : 10;
+    struct qerr err;
+    qerr_clear(&err);
+    switch (a) {
+    case UA_UP: vm_runs_move(v, -1, page); return 1;
+    case UA_DOWN: vm_runs_move(v, 1, page); return 1;
+    case UA_PGUP: vm_runs_move(v, -page, page); return 1;
+    case UA_PGDN: vm_runs_move(v, page, page); return 1;
+    case UA_HOME: vm_runs_move(v, -v->n, page); return 1;
+    case UA_END: vm_runs_move(v, v->n, page); return 1;
+    case UA_RUNS_MODE: r->mode = (r->mode + 1) % 3; return 1;
+    case UA_SORT_NEXT: case UA_SORT_PREV: {
+        int c = ((v->sort_col < 0 ? 0 : v->sort_col) + (a == UA_SORT_NEXT ? 1 : VR__NCOL - 1)) % VR__NCOL;
+        vm_runs_sort(v, c, c == VR_TOP1);
+        tui_msg(t, 0, "runs sorted by %s", vr_cols[c].title);
+        return 1;
+    }
+    case UA_SORT_REV: vm_runs_sort(v, v->sort_col, !v->sort_desc); return 1;
+    case UA_BASELINE: runs_start(t, JOB_BASELINE); return 1;
+    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
+    case UA_DELETE_RUN:
+        vm_runs_delete(v, v->sel);
+        if (vm_runs_save(v, &err) < 0)
+            tui_msg(t, 1, "%s", err.msg);
+        return 1;
+    case UA_EXPORT:
+        if (vm_runs_export(v, "qlens-runs", &err) < 0)
+            tui_msg(t, 1, "export: %s", err.msg);
+        else
+            tui_msg(t, 0, "exported %d runs to qlens-runs.json, .csv, .md", v->n);
+        return 1;
+    default: return 0;
+    }
+}

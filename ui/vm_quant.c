@@ -1,0 +1,189 @@
+/* vm_quant: settings, apply and error map of the live quantization. */
+#include "ui/vm_quant.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "ui/vm_hist.h"
+
+const int vm_quant_groups[] = {-1, 0, 32, 64, 128, 256};
+const int vm_quant_n_groups = (int)(sizeof vm_quant_groups / sizeof vm_quant_groups[0]);
+
+void vm_quant_init(struct vm_quant *q)
+{
+    memset(q, 0, sizeof *q);
+    q->method = 0;
+    const struct quantizer *m = quant_registry[0];
+    q->bits = m ? m->def_bits : 4;
+    q->group = m ? m->def_group : 128;
+    q->sym = m ? m->def_sym : 1;
+    q->ti = -1;
+}
+
+void vm_quant_free(struct vm_quant *q)
+{
+    free(q->wq);
+    free(q->err);
+    q->wq = q->err = NULL;
+    q->ti = -1;
+}
+
+const struct quantizer *vm_quant_method(const struct vm_quant *q)
+{
+    return quant_registry[q->method];
+}
+
+/* A new method starts from its own defaults (bits, group, sym): LLM.int8
+ * is an 8-bit method, GPTQ a 4-bit one. */
+void vm_quant_next_method(struct vm_quant *q)
+{
+    q->method = (q->method + 1) % quant_count();
+    const struct quantizer *m = vm_quant_method(q);
+    q->bits = m->def_bits;
+    q->group = m->def_group;
+    q->sym = m->def_sym;
+    q->opt_step = 0;
+}
+
+void vm_quant_add_bits(struct vm_quant *q, int delta)
+{
+    int b = q->bits + delta;
+    q->bits = b < 2 ? 2 : b > 8 ? 8 : b;
+}
+
+void vm_quant_next_group(struct vm_quant *q)
+{
+    int i = 0;
+    while (i < vm_quant_n_groups && vm_quant_groups[i] != q->group)
+        i++;
+    q->group = vm_quant_groups[(i + 1) % vm_quant_n_groups];
+}
+
+void vm_quant_toggle_sym(struct vm_quant *q) { q->sym = !q->sym; }
+
+void vm_quant_next_option(struct vm_quant *q)
+{
+    const struct quantizer *m = vm_quant_method(q);
+    if (m->n_params == 0)
+        return;
+    const struct quant_param *p = &m->params[0];
+    int is_switch = p->is_int && p->min == 0 && p->max == 1;
+    q->opt_step = (q->opt_step + 1) % (is_switch ? 2 : 5);
+}
+
+static double option_value(const struct quant_param *p, int step)
+{
+    if (p->is_int && p->min == 0 && p->max == 1)
+        return step ? 1 - p->def : p->def;
+    static const double mult[] = {1, 2, 4, 0.5, 0.25};
+    double v = p->def * mult[step % 5];
+    if (p->is_int)
+        v = round(v);
+    return v < p->min ? p->min : v > p->max ? p->max : v;
+}
+
+int vm_quant_spec(const struct vm_quant *q, struct quant_spec *spec, struct qerr *err)
+{
+    const struct quantizer *m = vm_quant_method(q);
+    int rc = quant_spec_parse(spec, m->name, q->bits, q->group, q->sym, NULL, err);
+    if (rc == 0 && m->n_params > 0)
+        spec->opt[0] = option_value(&m->params[0], q->opt_step);
+    return rc;
+}
+
+const char *vm_quant_group_name(int group, char *buf, int cap)
+{
+    if (group < 0)
+        snprintf(buf, (size_t)cap, "tensor");
+    else if (group == 0)
+        snprintf(buf, (size_t)cap, "row");
+    else
+        snprintf(buf, (size_t)cap, "g%d", group);
+    return buf;
+}
+
+void vm_quant_describe(const struct vm_quant *q, char *buf, int cap)
+{
+    const struct quantizer *m = vm_quant_method(q);
+    char g[16];
+    int o = snprintf(buf, (size_t)cap, "%s %d bit %s %s", m->name, q->bits,
+                     vm_quant_group_name(q->group, g, sizeof g), q->sym ? "sym" : "asym");
+    if (m->n_params > 0 && o > 0 && o < cap)
+        snprintf(buf + o, (size_t)(cap - o), " %s=%g", m->params[0].name,
+                 option_value(&m->params[0], q->opt_step));
+}
+
+int vm_quant_needs_calib(const struct vm_quant *q)
+{
+    return vm_quant_method(q)->needs_calib != QUANT_CALIB_NONE;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int64_t cols,
+                   const struct quant_calib *calib, const struct quant_ctl *ctl)
+{
+    struct qerr err;
+    qerr_clear(&err);
+    struct quant_spec spec;
+    q->rc = vm_quant_spec(q, &spec, &err);
+    if (q->rc == 0 && (rows > (1 << 30) || cols > (1 << 30) || !w))
+        q->rc = qerr_set(&err, QERR_ARG, "tensor too large or empty");
+    size_t n = (size_t)(rows * cols);
+    if (q->rc == 0 && (q->ti != ti || q->rows * q->cols != rows * cols || !q->wq)) {
+        vm_quant_free(q);
+        q->wq = malloc((n ? n : 1) * sizeof *q->wq);
+        q->err = malloc((n ? n : 1) * sizeof *q->err);
+        if (!q->wq || !q->err)
+            q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld copy",
+                             (long long)rows, (long long)cols);
+    }
+    q->ti = ti;
+    q->rows = rows;
+    q->cols = cols;
+    double t0 = now_ms();
+    if (q->rc == 0)
+        q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, NULL, &q->rep, ctl, &err);
+    q->ms = now_ms() - t0;
+    if (q->rc == 0) {
+        for (size_t i = 0; i < n; i++)
+            q->err[i] = fabsf(w[i] - q->wq[i]);
+        quant_spec_format(&spec, q->desc, sizeof q->desc);
+        q->msg[0] = '\0';
+    } else {
+        snprintf(q->msg, sizeof q->msg, "%s", err.msg);
+        memset(&q->rep, 0, sizeof q->rep);
+    }
+    return q->rc;
+}
+
+void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
+{
+    free(dst->wq);
+    free(dst->err);
+    dst->wq = src->wq;
+    dst->err = src->err;
+    dst->ti = src->ti;
+    dst->rows = src->rows;
+    dst->cols = src->cols;
+    dst->rep = src->rep;
+    dst->rc = src->rc;
+    dst->ms = src->ms;
+    memcpy(dst->msg, src->msg, sizeof dst->msg);
+    memcpy(dst->desc, src->desc, sizeof dst->desc);
+    src->wq = src->err = NULL;
+    src->ti = -1;
+}
+
+int vm_quant_grid(const struct vm_quant *q, double mn, double mx, float *lev, int cap)
+{
+    return vm_grid_uniform(q->bits, q->sym, mn, mx, lev, cap);
+}

@@ -1,0 +1,63 @@
+/* vm_quant: the live quantization of one tensor (no curses).
+ *
+ * Settings are changed by single keys (method from quant_registry, bits
+ * 2..8, group size from vm_quant_groups[], symmetric/asymmetric, the
+ * method's first option cycled through x1, x2, x4, x1/2, x1/4 of its
+ * default, or toggled when it is a 0/1 switch).  Applying fills the
+ * dequantized copy Ŵ, the error map |W - Ŵ| (both (rows, cols)) and the
+ * quantizer's report (quant/quant.h definitions). */
+#ifndef QLENS_UI_VM_QUANT_H
+#define QLENS_UI_VM_QUANT_H
+
+#include <stdint.h>
+
+#include "quant/quant.h"
+
+extern const int vm_quant_groups[];   /* -1 tensor, 0 row, 32, 64, 128, 256 */
+extern const int vm_quant_n_groups;
+
+struct vm_quant {
+    int method;           /* index in quant_registry                      */
+    int bits;             /* 2..8                                          */
+    int group;            /* one of vm_quant_groups                        */
+    int sym;
+    int opt_step;         /* 0..4: x1, x2, x4, x1/2, x1/4 (or switch 0/1) */
+    /* last result */
+    int ti;               /* tensor the result belongs to (-1 none)        */
+    int64_t rows, cols;
+    float *wq;            /* (rows, cols) Ŵ                                */
+    float *err;           /* (rows, cols) |W - Ŵ|                          */
+    struct quant_report rep;
+    int rc;               /* 0, or the QERR_* of the last apply            */
+    char msg[800];        /* its message                                   */
+    char desc[160];       /* quant_spec_format of the result's spec       */
+    double ms;            /* wall time of the apply                        */
+};
+
+void vm_quant_init(struct vm_quant *q);
+void vm_quant_free(struct vm_quant *q);
+const struct quantizer *vm_quant_method(const struct vm_quant *q);
+/* Key actions: change one setting (results are then stale). */
+void vm_quant_next_method(struct vm_quant *q);
+void vm_quant_add_bits(struct vm_quant *q, int delta);
+void vm_quant_next_group(struct vm_quant *q);
+void vm_quant_toggle_sym(struct vm_quant *q);
+void vm_quant_next_option(struct vm_quant *q);
+/* The spec of the current settings. */
+int vm_quant_spec(const struct vm_quant *q, struct quant_spec *spec, struct qerr *err);
+/* "RTN 4 bit g128 sym" / group text ("tensor", "row", "g128"). */
+void vm_quant_describe(const struct vm_quant *q, char *buf, int cap);
+const char *vm_quant_group_name(int group, char *buf, int cap);
+/* Does the method need calibration the caller must supply? */
+int vm_quant_needs_calib(const struct vm_quant *q);
+/* Quantize w (rows, cols) for tensor ti; calib/ctl may be NULL.  Fills
+ * wq, err, rep, desc, ms; on failure rc/msg.  Returns rc. */
+int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int64_t cols,
+                   const struct quant_calib *calib, const struct quant_ctl *ctl);
+/* Move a finished result from src into dst (settings stay dst's). */
+void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src);
+/* Grid values over [mn, mx] for the histogram overlay (see
+ * vm_grid_uniform); returns the count. */
+int vm_quant_grid(const struct vm_quant *q, double mn, double mx, float *lev, int cap);
+
+#endif

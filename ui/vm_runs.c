@@ -1,0 +1,339 @@
+/* vm_runs: perplexity runs, session persistence and export. */
+#include "ui/vm_runs.h"
+
+#include <cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/results.h"
+
+const struct vr_coldef vr_cols[VR__NCOL] = {
+    {"Configuration", 30}, {"Bits", 4}, {"Group", 6}, {"b/w", 6}, {"MiB", 8},
+    {"PPL", 15},           {"dPPL%", 8}, {"KL", 8},   {"Top1%", 7}, {"Time s", 7},
+};
+
+void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path)
+{
+    memset(v, 0, sizeof *v);
+    snprintf(v->model, sizeof v->model, "%s", model ? model : "");
+    snprintf(v->dataset, sizeof v->dataset, "%s", dataset ? dataset : "tinystories-eval");
+    snprintf(v->path, sizeof v->path, "%s", path ? path : "");
+    v->sort_col = -1;
+}
+
+void vm_runs_free(struct vm_runs *v)
+{
+    free(v->r);
+    v->r = NULL;
+    v->n = v->cap = 0;
+}
+
+const char *vm_runs_default_path(void)
+{
+    static char buf[1024];
+    const char *e = getenv("QLENS_SESSION");
+    if (e && *e)
+        return e;
+    const char *home = getenv("HOME");
+    snprintf(buf, sizeof buf, "%s/.qlens-session.json", home && *home ? home : ".");
+    return buf;
+}
+
+static double jnum(const cJSON *o, const char *k, double def)
+{
+    const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
+    return cJSON_IsNumber(x) ? x->valuedouble : def;
+}
+
+static void from_entry(const struct results_entry *e, const char *dataset, struct jobs_run *r)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->method, sizeof r->method, "%s", e->method);
+    r->bits = e->w_bits;
+    r->group = e->group_size;
+    const struct results_ppl *p = results_entry_ppl(e, dataset);
+    r->ppl = p ? p->value : NAN;
+    r->ppl_se = p ? p->se : NAN;
+    cJSON *s = e->settings_json ? cJSON_Parse(e->settings_json) : NULL;
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(s, "spec");
+    snprintf(r->spec, sizeof r->spec, "%s", cJSON_IsString(spec) ? spec->valuestring : e->method);
+    r->bpw = jnum(s, "bpw", e->w_bits);
+    r->size_mib = jnum(s, "size_mib", isnan(e->memory_gb) ? NAN : e->memory_gb * 1024);
+    r->kl = jnum(s, "kl", 0);
+    r->top1 = jnum(s, "top1", 1);
+    r->base_ppl = jnum(s, "base_ppl", NAN);
+    r->seconds = jnum(s, "seconds", NAN);
+    r->n_ctx = (int)jnum(s, "n_ctx", 0);
+    r->n_chunks = (int)jnum(s, "n_chunks", 0);
+    r->sym = (int)jnum(s, "sym", 1);
+    cJSON_Delete(s);
+}
+
+int vm_runs_load(struct vm_runs *v, struct qerr *err)
+{
+    FILE *f = v->path[0] ? fopen(v->path, "r") : NULL;
+    if (!f)
+        return 0; /* no session yet */
+    fclose(f);
+    struct results_store s;
+    results_store_init(&s);
+    int rc = results_load(&s, v->path, err);
+    for (int i = 0; rc == 0 && i < s.n; i++)
+        if (!strcmp(s.e[i].model, v->model)) {
+            struct jobs_run r;
+            from_entry(&s.e[i], v->dataset, &r);
+            vm_runs_add(v, &r);
+        }
+    results_store_free(&s);
+    v->sel = 0;
+    return rc;
+}
+
+static int to_entry(const struct vm_runs *v, const struct jobs_run *r, struct results_entry *e,
+                    struct qerr *err)
+{
+    results_entry_init(e);
+    snprintf(e->id, sizeof e->id, "%.60s/%.90s", v->model, r->spec);
+    snprintf(e->model, sizeof e->model, "%s", v->model);
+    snprintf(e->method, sizeof e->method, "%s", r->method);
+    e->w_bits = r->bits;
+    e->group_size = r->group > 0 ? r->group : 0;
+    e->memory_gb = r->size_mib / 1024;
+    snprintf(e->source, sizeof e->source, "qlens dashboard run");
+    char js[1024];
+    snprintf(js, sizeof js,
+             "{\"spec\":\"%s\",\"bpw\":%.6g,\"size_mib\":%.6g,\"kl\":%.6g,\"top1\":%.6g,"
+             "\"base_ppl\":%.8g,\"seconds\":%.4g,\"n_ctx\":%d,\"n_chunks\":%d,\"sym\":%d}",
+             r->spec, r->bpw, r->size_mib, r->kl, r->top1, isnan(r->base_ppl) ? 0 : r->base_ppl,
+             isnan(r->seconds) ? 0 : r->seconds, r->n_ctx, r->n_chunks, r->sym);
+    int rc = results_entry_set_settings(e, js, err);
+    if (rc == 0 && isfinite(r->ppl) && r->ppl > 0)
+        rc = results_entry_set_ppl(e, v->dataset, r->ppl, r->ppl_se, err);
+    return rc;
+}
+
+/* Keep other models' entries of the file; replace this model's. */
+int vm_runs_save(const struct vm_runs *v, struct qerr *err)
+{
+    if (!v->path[0])
+        return 0;
+    struct results_store s, old;
+    results_store_init(&s);
+    results_store_init(&old);
+    FILE *f = fopen(v->path, "r");
+    int rc = 0;
+    if (f) {
+        fclose(f);
+        rc = results_load(&old, v->path, err);
+    }
+    snprintf(s.source, sizeof s.source, "qlens dashboard session");
+    for (int i = 0; rc == 0 && i < old.n; i++)
+        if (strcmp(old.e[i].model, v->model))
+            rc = results_add_entry(&s, &old.e[i], err);
+    for (int i = 0; rc == 0 && i < v->n; i++) {
+        struct results_entry e;
+        rc = to_entry(v, &v->r[i], &e, err);
+        if (rc == 0)
+            rc = results_put_entry(&s, &e, err);
+        results_entry_free(&e);
+    }
+    if (rc == 0)
+        rc = results_save(&s, v->path, err);
+    results_store_free(&s);
+    results_store_free(&old);
+    return rc;
+}
+
+int vm_runs_add(struct vm_runs *v, const struct jobs_run *run)
+{
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->r[i].spec, run->spec)) {
+            v->r[i] = *run;
+            v->sel = i;
+            return 0;
+        }
+    if (v->n >= VM_RUNS_MAX)
+        return QERR_ARG;
+    if (v->n == v->cap) {
+        int cap = v->cap ? 2 * v->cap : 16;
+        struct jobs_run *r = realloc(v->r, (size_t)cap * sizeof *r);
+        if (!r)
+            return QERR_NOMEM;
+        v->r = r;
+        v->cap = cap;
+    }
+    v->r[v->n] = *run;
+    v->sel = v->n++;
+    return 0;
+}
+
+void vm_runs_delete(struct vm_runs *v, int i)
+{
+    if (i < 0 || i >= v->n)
+        return;
+    memmove(v->r + i, v->r + i + 1, (size_t)(v->n - i - 1) * sizeof *v->r);
+    v->n--;
+    if (v->sel >= v->n)
+        v->sel = v->n > 0 ? v->n - 1 : 0;
+}
+
+static double float_ppl(const struct vm_runs *v)
+{
+    for (int i = 0; i < v->n; i++)
+        if (!strcmp(v->r[i].method, "float"))
+            return v->r[i].ppl;
+    return NAN;
+}
+
+double vm_runs_dppl(const struct vm_runs *v, int i)
+{
+    const struct jobs_run *r = &v->r[i];
+    double base = r->base_ppl > 0 ? r->base_ppl : float_ppl(v);
+    return base > 0 ? 100 * (r->ppl / base - 1) : NAN;
+}
+
+void vm_runs_pareto(const struct vm_runs *v, unsigned char *front)
+{
+    for (int i = 0; i < v->n; i++) {
+        front[i] = isfinite(v->r[i].ppl) && isfinite(v->r[i].size_mib);
+        for (int j = 0; j < v->n && front[i]; j++) {
+            const struct jobs_run *a = &v->r[i], *b = &v->r[j];
+            if (j != i && b->size_mib <= a->size_mib && b->ppl <= a->ppl &&
+                (b->size_mib < a->size_mib || b->ppl < a->ppl))
+                front[i] = 0;
+        }
+    }
+}
+
+static double key(const struct vm_runs *v, int i, int col)
+{
+    const struct jobs_run *r = &v->r[i];
+    switch (col) {
+    case VR_BITS: return r->bits;
+    case VR_GROUP: return r->group;
+    case VR_BPW: return r->bpw;
+    case VR_SIZE: return r->size_mib;
+    case VR_PPL: return r->ppl;
+    case VR_DPPL: return vm_runs_dppl(v, i);
+    case VR_KL: return r->kl;
+    case VR_TOP1: return r->top1;
+    case VR_TIME: return r->seconds;
+    default: return 0;
+    }
+}
+
+/* Insertion sort: a session has tens of runs. */
+void vm_runs_sort(struct vm_runs *v, int col, int desc)
+{
+    if (col < 0 || col >= VR__NCOL)
+        col = VR_SPEC;
+    v->sort_col = col;
+    v->sort_desc = desc;
+    for (int i = 1; i < v->n; i++)
+        for (int j = i; j > 0; j--) {
+            int c;
+            if (col == VR_SPEC)
+                c = strcmp(v->r[j - 1].spec, v->r[j].spec);
+            else {
+                double a = key(v, j - 1, col), b = key(v, j, col);
+                c = a < b ? -1 : a > b ? 1 : 0;
+            }
+            if (desc ? c >= 0 : c <= 0)
+                break;
+            struct jobs_run t = v->r[j];
+            v->r[j] = v->r[j - 1];
+            v->r[j - 1] = t;
+            if (v->sel == j)
+                v->sel = j - 1;
+            else if (v->sel == j - 1)
+                v->sel = j;
+        }
+}
+
+void vm_runs_move(struct vm_runs *v, int delta, int height)
+{
+    if (v->n == 0)
+        return;
+    long s = (long)v->sel + delta;
+    v->sel = (int)(s < 0 ? 0 : s >= v->n ? v->n - 1 : s);
+    if (height < 1)
+        height = 1;
+    if (v->sel < v->top)
+        v->top = v->sel;
+    if (v->sel >= v->top + height)
+        v->top = v->sel - height + 1;
+}
+
+static const char *group_text(int g, char *buf, int cap)
+{
+    if (g < 0)
+        snprintf(buf, (size_t)cap, "tensor");
+    else if (g == 0)
+        snprintf(buf, (size_t)cap, "row");
+    else
+        snprintf(buf, (size_t)cap, "%d", g);
+    return buf;
+}
+
+void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
+{
+    buf[0] = '\0';
+    if (i < 0 || i >= v->n)
+        return;
+    const struct jobs_run *r = &v->r[i];
+    int fl = !strcmp(r->method, "float");
+    switch (col) {
+    case VR_SPEC: snprintf(buf, (size_t)cap, "%s", r->spec); break;
+    case VR_BITS: snprintf(buf, (size_t)cap, "%d", r->bits); break;
+    case VR_GROUP: if (fl) snprintf(buf, (size_t)cap, "-"); else group_text(r->group, buf, cap); break;
+    case VR_BPW: snprintf(buf, (size_t)cap, "%.3g", r->bpw); break;
+    case VR_SIZE: snprintf(buf, (size_t)cap, "%.3g", r->size_mib); break;
+    case VR_PPL: snprintf(buf, (size_t)cap, "%.4f+-%.3f", r->ppl, r->ppl_se); break;
+    case VR_DPPL: snprintf(buf, (size_t)cap, "%+.2f", vm_runs_dppl(v, i)); break;
+    case VR_KL: snprintf(buf, (size_t)cap, fl ? "-" : "%.4f", r->kl); break;
+    case VR_TOP1: snprintf(buf, (size_t)cap, fl ? "-" : "%.2f", 100 * r->top1); break;
+    case VR_TIME: snprintf(buf, (size_t)cap, "%.1f", r->seconds); break;
+    }
+}
+
+int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err)
+{
+    char path[1200];
+    struct vm_runs tmp = *v;
+    snprintf(tmp.path, sizeof tmp.path, "%s.json", prefix);
+    if (remove(tmp.path) != 0) { /* fresh file: only this model's runs */ }
+    int rc = vm_runs_save(&tmp, err);
+    if (rc < 0)
+        return rc;
+    const char *ext[2] = {"csv", "md"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s.%s", prefix, ext[k]);
+        FILE *f = fopen(path, "w");
+        if (!f)
+            return qerr_set(err, QERR_IO, "%s: cannot write", path);
+        if (k == 0)
+            fprintf(f, "model,spec,method,bits,group,bpw,size_mib,ppl,ppl_se,dppl_pct,kl,top1,seconds\n");
+        else
+            fprintf(f, "| Configuration | Bits | Group | b/w | MiB | PPL | dPPL %% | KL | Top-1 %% | Time s |\n"
+                       "|---|---|---|---|---|---|---|---|---|---|\n");
+        for (int i = 0; i < v->n; i++) {
+            const struct jobs_run *r = &v->r[i];
+            if (k == 0) {
+                fprintf(f, "\"%s\",\"%s\",%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.3f\n",
+                        v->model, r->spec, r->method, r->bits, r->group, r->bpw, r->size_mib,
+                        r->ppl, r->ppl_se, vm_runs_dppl(v, i), r->kl, r->top1, r->seconds);
+            } else {
+                char c[VR__NCOL][64];
+                for (int j = 0; j < VR__NCOL; j++)
+                    vm_runs_cell(v, i, j, c[j], 64);
+                fprintf(f, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", c[0], c[1], c[2],
+                        c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
+            }
+        }
+        if (fclose(f) != 0)
+            return qerr_set(err, QERR_IO, "%s: write failed", path);
+    }
+    return 0;
+}

@@ -1,0 +1,63 @@
+/* vm_runs: rows of the Runs view and the session file (no curses).
+ *
+ * Every finished perplexity run (the float baseline and each whole-model
+ * configuration) of the current model is one row.  The session file is a
+ * results store (analysis/results.h, schema qlens-results/1): one entry
+ * per run with id "<model>/<spec>" (a rerun of the same configuration
+ * replaces it), method, bits, group_size, ppl.<dataset> with its standard
+ * error, memory_gb, speed, and the rest in settings (spec, bpw, size_mib,
+ * kl, top1, base_ppl, seconds, n_ctx, n_chunks).  It is written atomically
+ * (temp file + rename, results_save) after every change, and entries of
+ * other models in the same file are kept.
+ *
+ * ΔPPL % = 100 (PPL / PPL_float - 1), with PPL_float measured in the same
+ * KL pass when the run has one, else the baseline row.  The Pareto front
+ * holds the runs no other run beats on both size and PPL. */
+#ifndef QLENS_UI_VM_RUNS_H
+#define QLENS_UI_VM_RUNS_H
+
+#include "analysis/qerr.h"
+#include "ui/jobs.h"
+
+#define VM_RUNS_MAX 512 /* rows kept; views size their scratch by it */
+
+enum vr_col {
+    VR_SPEC = 0, VR_BITS, VR_GROUP, VR_BPW, VR_SIZE, VR_PPL, VR_DPPL, VR_KL, VR_TOP1, VR_TIME,
+    VR__NCOL
+};
+
+struct vr_coldef { const char *title; int width; };
+extern const struct vr_coldef vr_cols[VR__NCOL];
+
+struct vm_runs {
+    char model[256];
+    char dataset[64];
+    char path[1024];      /* session file ("" = not persisted)            */
+    struct jobs_run *r;   /* (n) in the order shown                       */
+    int n, cap;
+    int sel, top;
+    int sort_col, sort_desc;
+};
+
+void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path);
+void vm_runs_free(struct vm_runs *v);
+/* Read the runs of v->model from the session file (a missing file is an
+ * empty session, not an error). */
+int vm_runs_load(struct vm_runs *v, struct qerr *err);
+/* Write every run back (atomic). */
+int vm_runs_save(const struct vm_runs *v, struct qerr *err);
+/* Add a run, replacing one with the same spec; selects it. */
+int vm_runs_add(struct vm_runs *v, const struct jobs_run *run);
+void vm_runs_delete(struct vm_runs *v, int i);
+void vm_runs_sort(struct vm_runs *v, int col, int desc);
+void vm_runs_move(struct vm_runs *v, int delta, int height);
+double vm_runs_dppl(const struct vm_runs *v, int i);
+/* front[i] = 1 when run i is on the size/PPL Pareto front. */
+void vm_runs_pareto(const struct vm_runs *v, unsigned char *front);
+void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap);
+/* prefix.json (results store), prefix.csv, prefix.md. */
+int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err);
+/* Default session file: $QLENS_SESSION, else $HOME/.qlens-session.json. */
+const char *vm_runs_default_path(void);
+
+#endif
