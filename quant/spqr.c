@@ -29,6 +29,7 @@ struct spqr {
     const struct quant_spec *spec;
     const struct gptq_hess *h;
     int rows, cols, bits, sym, qq_bits, qq_group, outliers;
+    int plain;              /* reference paths (O(n²) leave-one-out)      */
     double thr;             /* absolute outlier threshold                 */
     struct qgrid *grid;     /* (rows) current group's grids               */
     float *lo, *hi;         /* (rows) ranges being fitted                 */
@@ -54,10 +55,11 @@ static double group_err(const float *w, int n, const float *d, const unsigned ch
     return e;
 }
 
-/* Mark (skip[i] = 1) the weights of one row's group whose removal lowers
- * the group's weighted error by more than thr. */
-static void loo_outliers(struct spqr *S, const float *w, int n, const float *d,
-                         unsigned char *mark)
+/* Mark (mark[i] = 1) the weights of one row's group whose removal lowers
+ * the group's weighted error by more than thr: the reference, refitting
+ * the grid without each weight in turn (O(n²) per row). */
+static void loo_outliers_ref(struct spqr *S, const float *w, int n, const float *d,
+                             unsigned char *mark)
 {
     memset(S->skip, 0, n);
     double base = group_err(w, n, d, S->skip, S->bits, S->sym);
@@ -65,6 +67,42 @@ static void loo_outliers(struct spqr *S, const float *w, int n, const float *d,
         S->skip[i] = 1;
         mark[i] = base - group_err(w, n, d, S->skip, S->bits, S->sym) > S->thr;
         S->skip[i] = 0;
+    }
+}
+
+/* The same in O(n): a grid depends only on the min and max of the values
+ * it is fitted to, so leaving out weight i changes the grid only when i is
+ * the unique argmin or argmax.  Otherwise the reduction is just weight i's
+ * own error term. */
+static void loo_outliers(struct spqr *S, const float *w, int n, const float *d,
+                         unsigned char *mark)
+{
+    struct qgrid g;
+    if (n <= 0)
+        return;
+    qgrid_fit(&g, w, n, 1, NULL, S->bits, S->sym, 1.0f);
+    int imin = 0, imax = 0, nmin = 0, nmax = 0;
+    double base = 0;
+    for (int i = 0; i < n; i++) {
+        double t = (qgrid_q(&g, w[i]) - w[i]) / d[i];
+        base += t * t;
+        imin = w[i] < w[imin] ? i : imin;
+        imax = w[i] > w[imax] ? i : imax;
+    }
+    for (int i = 0; i < n; i++)
+        nmin += w[i] == w[imin], nmax += w[i] == w[imax];
+    memset(S->skip, 0, n);
+    for (int i = 0; i < n; i++) {
+        double red;
+        if ((i == imin && nmin == 1) || (i == imax && nmax == 1)) {
+            S->skip[i] = 1;
+            red = base - group_err(w, n, d, S->skip, S->bits, S->sym);
+            S->skip[i] = 0;
+        } else {
+            double t = (qgrid_q(&g, w[i]) - w[i]) / d[i];
+            red = t * t;
+        }
+        mark[i] = red > S->thr;
     }
 }
 
@@ -91,7 +129,9 @@ static void s_group_start(void *ud, const float *w, int ld, int c0, int n)
     for (long r = 0; r < S->rows; r++) {
         const float *wr = w + r * ld;
         float lo, hi;
-        if (S->outliers)
+        if (S->outliers && S->plain)
+            loo_outliers_ref(S, wr, n, S->d, S->mark);
+        else if (S->outliers)
             loo_outliers(S, wr, n, S->d, S->mark);
         qgrid_minmax(wr, n, 1, S->outliers ? S->mark : NULL, &lo, &hi);
         /* the zero point stays fractional when the second level quantizes it */
@@ -168,7 +208,7 @@ static int spqr_common(const struct quant_spec *spec, const float *w, int rows, 
     struct spqr S = {.spec = spec, .h = &h, .rows = rows, .cols = cols, .bits = spec->bits,
                      .sym = spec->sym, .qq_bits = (int)qi_opt(spec, "qq_bits"),
                      .qq_group = (int)qi_opt(spec, "qq_group"),
-                     .outliers = qi_opt(spec, "outliers") != 0};
+                     .outliers = qi_opt(spec, "outliers") != 0, .plain = plain};
     S.grid = malloc(rows * sizeof *S.grid);
     S.lo = malloc(rows * sizeof *S.lo), S.hi = malloc(rows * sizeof *S.hi);
     S.skip = malloc(glen), S.mark = malloc(glen);
