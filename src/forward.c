@@ -12,6 +12,11 @@
 #include "src/fastmath.h"
 #include "src/forward.h"
 
+/* Below this many weights per block, OpenBLAS's thread hand-off costs more
+ * than the matmuls (stories260K: 50K weights per block, ~30% of the time in
+ * sched_yield at 2 threads); such models run BLAS single-threaded. */
+#define FWD_SMALL_BLOCK_WEIGHTS (1 << 20)
+
 /* Query rows per attention block: small enough to skip most of the masked
  * triangle, large enough for sgemm to run near peak. */
 #define FWD_ATT_BLOCK 64
@@ -163,7 +168,24 @@ int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
         return rc;
     }
     rope_tables(f);
+    double per_block = (double)c->dim * (2 * f->q_dim + 2 * f->kv_dim) + 3.0 * c->dim * c->hidden_dim;
+    f->blas_threads = per_block < FWD_SMALL_BLOCK_WEIGHTS ? 1 : 0;
     return 0;
+}
+
+/* Apply the BLAS thread policy for one pass; returns the setting to restore. */
+static int blas_enter(const struct fwd *f)
+{
+    int prev = openblas_get_num_threads();
+    if (f->blas_threads > 0 && f->blas_threads != prev)
+        openblas_set_num_threads(f->blas_threads);
+    return prev;
+}
+
+static void blas_leave(const struct fwd *f, int prev)
+{
+    if (f->blas_threads > 0 && f->blas_threads != prev)
+        openblas_set_num_threads(prev);
 }
 
 void fwd_free(struct fwd *f)
@@ -174,6 +196,26 @@ void fwd_free(struct fwd *f)
     f->layers = NULL;
     f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
     f->rope_cos = f->rope_sin = NULL;
+}
+
+static int touch(struct qtensor *t)
+{
+    if (!t)
+        return 0;
+    return qtensor_f32_orig(t) && qtensor_f32(t) ? 0 : -1;
+}
+
+int fwd_prepare(struct fwd *f)
+{
+    int bad = touch(f->tok_embd) | touch(f->out_norm) | touch(f->output);
+    for (int l = 0; l < f->cfg.n_layers; l++) {
+        struct fwd_layer *L = &f->layers[l];
+        struct qtensor *ts[] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
+                                L->bv, L->ffn_norm, L->w1, L->w2, L->w3};
+        for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
+            bad |= touch(ts[i]);
+    }
+    return bad ? qerr_set(&f->err, QERR_NOMEM, "forward: out of memory converting weights") : 0;
 }
 
 void fwd_use_overrides(struct fwd *f, int on)
@@ -419,11 +461,13 @@ int fwd_chunk_from(struct fwd *f, const int *tokens, int n, int from, float *log
 {
     if (from < 0 || from >= n)
         return qerr_set(&f->err, QERR_ARG, "forward: logits from position %d of %d", from, n);
+    int prev = blas_enter(f);
     int rc = fwd_embed(f, tokens, n, f->x);
     for (int l = 0; l < f->cfg.n_layers && !rc; l++)
         rc = fwd_block(f, l, f->x, n, hooks);
     if (!rc)
         rc = fwd_final(f, f->x + (size_t)from * f->cfg.dim, n - from, logits, hooks);
+    blas_leave(f, prev);
     return rc;
 }
 
@@ -464,6 +508,7 @@ int fwd_step(struct fwd *f, struct fwd_cache *c, const int *tokens, int n, float
     if (c->pos + n > c->cap || c->cap > f->max_tokens)
         return qerr_set(&f->err, QERR_ARG, "forward: KV cache full (%d + %d > %d tokens)",
                         c->pos, n, c->cap);
+    int prev = blas_enter(f);
     for (int l = 0; l < f->cfg.n_layers && !rc; l++) {
         rc = block_attn(f, l, f->x, n, hooks, c);
         if (!rc)
@@ -471,6 +516,7 @@ int fwd_step(struct fwd *f, struct fwd_cache *c, const int *tokens, int n, float
     }
     if (!rc)
         rc = fwd_final(f, f->x + (size_t)(n - 1) * f->cfg.dim, 1, logits, hooks);
+    blas_leave(f, prev);
     if (!rc)
         c->pos += n;
     return rc;

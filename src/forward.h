@@ -76,6 +76,9 @@ struct fwd {
     int max_tokens;
     int use_overrides;    /* 1: qtensor_f32 (default), 0: qtensor_f32_orig */
     int q_dim, kv_dim;    /* n_heads*head_dim, n_kv_heads*head_dim        */
+    int blas_threads;     /* OpenBLAS threads during a pass: 1 for small
+                             models (thread hand-off dominates), 0 = leave
+                             OpenBLAS's setting; may be changed by callers */
     struct fwd_layer *layers; /* (n_layers)                              */
     struct qtensor *tok_embd, *out_norm, *output; /* output = tok_embd when tied */
     /* scratch, sized once for max_tokens = T */
@@ -94,6 +97,10 @@ struct fwd {
  * pass needs exists with the right shape. */
 int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err);
 void fwd_free(struct fwd *f);
+/* Convert every weight the pass reads (originals and overrides) to float
+ * now, so several threads may then run passes on the same model, each with
+ * its own struct fwd, without racing on the lazy conversion.  <0: no memory. */
+int fwd_prepare(struct fwd *f);
 /* 1: read overrides (quantized weights) when set; 0: float originals. */
 void fwd_use_overrides(struct fwd *f, int on);
 

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <unistd.h>
 
 #include "src/fastmath.h"
 #include "src/ppl.h"
@@ -122,36 +124,39 @@ int ppl_check(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o, st
     return 0;
 }
 
-struct ppl_acc {
+/* Per-chunk sums, kept apart so that chunks may finish in any order (two
+ * workers) and are still combined in chunk order: the result does not
+ * depend on the number of workers. */
+struct chunk_sums {
     double nll, nll2, bnll, bnll2;
-    size_t count, same_top;
-    float *kld, *dp;      /* (n_scored total) per-token samples, KL mode  */
+    size_t same_top;
 };
 
 static void score_chunk(const struct ppl_opts *o, int vocab, const int *targets, int n_score,
-                        const float *lc, const float *lb, struct ppl_acc *a)
+                        const float *lc, const float *lb, struct chunk_sums *cs, float *kld,
+                        float *dp)
 {
+    memset(cs, 0, sizeof *cs);
     for (int j = 0; j < n_score; j++) {
         const float *c = lc + (size_t)j * vocab;
         int t = targets[j], amc, amb;
         if (!o->kl) {
             double v = -ppl_logprob(c, vocab, t, &amc);
-            a->nll += v;
-            a->nll2 += v * v;
+            cs->nll += v;
+            cs->nll2 += v * v;
         } else {
             const float *b = lb + (size_t)j * vocab;
             double pb, pc;
             double kl = ppl_kl(b, c, vocab, t, &pb, &pc, &amb, &amc);
             double v = -log(pc), vb = -log(pb);
-            a->nll += v;
-            a->nll2 += v * v;
-            a->bnll += vb;
-            a->bnll2 += vb * vb;
-            a->kld[a->count] = (float)kl;
-            a->dp[a->count] = (float)(pc - pb);
-            a->same_top += amb == amc;
+            cs->nll += v;
+            cs->nll2 += v * v;
+            cs->bnll += vb;
+            cs->bnll2 += vb * vb;
+            kld[j] = (float)kl;
+            dp[j] = (float)(pc - pb);
+            cs->same_top += amb == amc;
         }
-        a->count++;
     }
 }
 
@@ -165,20 +170,38 @@ static void ppl_from_sums(double nll, double nll2, size_t count, double *mean, d
     *se = count > 1 && var > 0 ? sqrt(var / (count - 1)) * *ppl : 0;
 }
 
-static void finish(struct ppl_result *r, struct ppl_acc *a, int kl)
+struct ppl_job {
+    const struct ppl_opts *o;
+    const int *tokens;
+    int n_chunks, first, n_score, vocab;
+    pthread_mutex_t mu;
+    int next, done, stop, rc;
+    struct qerr err;
+    struct chunk_sums *sums; /* (n_chunks)                                 */
+    unsigned char *is_done;  /* (n_chunks)                                 */
+    float *kld, *dp;         /* (n_chunks * n_score), KL mode              */
+};
+
+static void finish(struct ppl_result *r, struct ppl_job *j)
 {
-    r->n_scored = a->count;
-    ppl_from_sums(a->nll, a->nll2, a->count, &r->nll_mean, &r->ppl, &r->ppl_stderr);
-    if (!kl)
+    double n = 0, n2 = 0, b = 0, b2 = 0;
+    size_t top = 0, count = (size_t)j->n_chunks * j->n_score;
+    for (int c = 0; c < j->n_chunks; c++) {
+        n += j->sums[c].nll; n2 += j->sums[c].nll2;
+        b += j->sums[c].bnll; b2 += j->sums[c].bnll2;
+        top += j->sums[c].same_top;
+    }
+    r->n_scored = count;
+    ppl_from_sums(n, n2, count, &r->nll_mean, &r->ppl, &r->ppl_stderr);
+    if (!j->o->kl)
         return;
     r->kl = 1;
-    ppl_from_sums(a->bnll, a->bnll2, a->count, &r->base_nll_mean, &r->base_ppl,
-                  &r->base_ppl_stderr);
+    ppl_from_sums(b, b2, count, &r->base_nll_mean, &r->base_ppl, &r->base_ppl_stderr);
     r->ln_ppl_ratio = r->nll_mean - r->base_nll_mean;
-    ppl_dist_compute(a->kld, a->count, &r->kld);
-    ppl_dist_compute(a->dp, a->count, &r->dp);
-    r->top1 = (double)a->same_top / a->count;
-    r->top1_stderr = a->count > 1 ? sqrt(r->top1 * (1 - r->top1) / (a->count - 1)) : 0;
+    ppl_dist_compute(j->kld, count, &r->kld);
+    ppl_dist_compute(j->dp, count, &r->dp);
+    r->top1 = (double)top / count;
+    r->top1_stderr = count > 1 ? sqrt(r->top1 * (1 - r->top1) / (count - 1)) : 0;
 }
 
 static double now_s(void)
@@ -190,7 +213,7 @@ static double now_s(void)
 
 /* One chunk: candidate (and baseline) logits of the scored positions. */
 static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int first,
-                     float *lc, float *lb, struct qerr *err)
+                     float *lc, float *lb)
 {
     int rc = 0;
     if (o->kl) {
@@ -200,14 +223,135 @@ static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, i
     }
     if (!rc)
         rc = fwd_chunk_from(f, toks, o->n_ctx, first, lc, o->hooks);
-    if (rc)
-        qerr_set(err, rc, "%s", f->err.msg);
     return rc;
 }
 
-static int cancelled(const struct ppl_opts *o)
+struct ppl_worker {
+    struct ppl_job *job;
+    struct fwd *f;
+    int is_main;          /* only the calling thread reports progress     */
+    float *lc, *lb;       /* (n_ctx-first, vocab) candidate / baseline     */
+    int *buf;             /* (n_ctx) chunk tokens with BOS                 */
+};
+
+static void job_fail(struct ppl_job *j, int rc, const char *msg)
 {
-    return o->cancel && *o->cancel;
+    pthread_mutex_lock(&j->mu);
+    if (!j->rc) {
+        j->rc = rc;
+        qerr_set(&j->err, rc, "%s", msg);
+    }
+    j->stop = 1;
+    pthread_mutex_unlock(&j->mu);
+}
+
+/* Running PPL over the chunks done so far (progress display only). */
+static double running_ppl(struct ppl_job *j)
+{
+    double n = 0;
+    size_t cnt = 0;
+    pthread_mutex_lock(&j->mu);
+    for (int c = 0; c < j->n_chunks; c++)
+        if (j->is_done[c]) {
+            n += j->sums[c].nll;
+            cnt += (size_t)j->n_score;
+        }
+    int done = j->done;
+    pthread_mutex_unlock(&j->mu);
+    (void)done;
+    return cnt ? exp(n / cnt) : 0;
+}
+
+static void *worker(void *arg)
+{
+    struct ppl_worker *w = arg;
+    struct ppl_job *j = w->job;
+    const struct ppl_opts *o = j->o;
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        int c = j->next, stop = j->stop || c >= j->n_chunks;
+        if (!stop)
+            j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (stop)
+            break;
+        if (o->cancel && *o->cancel) {
+            job_fail(j, QERR_CANCEL, "perplexity: cancelled");
+            break;
+        }
+        const int *src = j->tokens + (size_t)c * o->n_ctx;
+        memcpy(w->buf, src, (size_t)o->n_ctx * sizeof(int));
+        if (o->bos >= 0)
+            w->buf[0] = o->bos;
+        int rc = run_chunk(w->f, o, w->buf, j->first, w->lc, w->lb);
+        if (rc) {
+            job_fail(j, rc, w->f->err.msg);
+            break;
+        }
+        size_t off = (size_t)c * j->n_score;
+        score_chunk(o, j->vocab, src + j->first + 1, j->n_score, w->lc, w->lb, &j->sums[c],
+                    o->kl ? j->kld + off : NULL, o->kl ? j->dp + off : NULL);
+        pthread_mutex_lock(&j->mu);
+        j->is_done[c] = 1;
+        int done = ++j->done;
+        pthread_mutex_unlock(&j->mu);
+        if (w->is_main && o->progress &&
+            o->progress(o->progress_ud, done, j->n_chunks, running_ppl(j)))
+            job_fail(j, QERR_CANCEL, "perplexity: cancelled");
+    }
+    return NULL;
+}
+
+static int worker_init(struct ppl_worker *w, struct ppl_job *j, struct fwd *f, int is_main)
+{
+    size_t rows = (size_t)(j->o->n_ctx - j->first);
+    w->job = j;
+    w->f = f;
+    w->is_main = is_main;
+    w->lc = malloc(rows * j->vocab * sizeof(float));
+    w->lb = j->o->kl ? malloc(rows * j->vocab * sizeof(float)) : NULL;
+    w->buf = malloc((size_t)j->o->n_ctx * sizeof(int));
+    return w->lc && w->buf && (!j->o->kl || w->lb) ? 0 : -1;
+}
+
+static void worker_free(struct ppl_worker *w)
+{
+    free(w->lc);
+    free(w->lb);
+    free(w->buf);
+}
+
+/* Two workers when the model is small enough that BLAS runs single-
+ * threaded, there are no hooks (they are not thread-safe) and there are
+ * two CPUs; else one. */
+static int n_workers(const struct fwd *f, const struct ppl_opts *o, int n_chunks)
+{
+    if (o->max_workers == 1 || o->hooks || n_chunks < 2 || f->blas_threads != 1)
+        return 1;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    return cpus >= 2 ? 2 : 1;
+}
+
+/* The second worker: its own forward context on the same model (weights
+ * converted up front by fwd_prepare so the workers only read them). */
+static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
+{
+    struct fwd f2;
+    struct ppl_worker w1 = {0};
+    struct qerr e2 = {0};
+    pthread_t th;
+    if (fwd_prepare(f) < 0 || fwd_init(&f2, f->m, f->max_tokens, &e2) != 0) {
+        worker(w0); /* fall back to one worker */
+        return;
+    }
+    f2.use_overrides = f->use_overrides;
+    f2.blas_threads = f->blas_threads;
+    int spawned = worker_init(&w1, j, &f2, 0) == 0 && pthread_create(&th, NULL, worker, &w1) == 0;
+    worker(w0);
+    if (spawned)
+        pthread_join(th, NULL);
+    worker_free(&w1);
+    fwd_free(&f2);
 }
 
 int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_opts *o,
@@ -217,44 +361,41 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
     int rc = ppl_check(f, n_tokens, o, err);
     if (rc)
         return rc;
-    int n_ctx = o->n_ctx, vocab = f->cfg.vocab_size;
-    int n_chunks = ppl_n_chunks(n_tokens, n_ctx);
-    if (o->max_chunks > 0 && o->max_chunks < n_chunks)
-        n_chunks = o->max_chunks;
-    int first = o->full ? 0 : n_ctx / 2, n_score = n_ctx - 1 - first;
-    r->n_ctx = n_ctx;
-    r->first = first;
-    size_t rows = (size_t)(n_ctx - first), total = (size_t)n_chunks * n_score;
-    struct ppl_acc a = {0};
-    float *lc = malloc(rows * vocab * sizeof(float));
-    float *lb = o->kl ? malloc(rows * vocab * sizeof(float)) : NULL;
-    int *buf = malloc((size_t)n_ctx * sizeof(int));
+    struct ppl_job j = {.o = o, .tokens = tokens, .vocab = f->cfg.vocab_size};
+    j.n_chunks = ppl_n_chunks(n_tokens, o->n_ctx);
+    if (o->max_chunks > 0 && o->max_chunks < j.n_chunks)
+        j.n_chunks = o->max_chunks;
+    j.first = o->full ? 0 : o->n_ctx / 2;
+    j.n_score = o->n_ctx - 1 - j.first;
+    r->n_ctx = o->n_ctx;
+    r->first = j.first;
+    size_t total = (size_t)j.n_chunks * j.n_score;
+    j.sums = calloc((size_t)j.n_chunks, sizeof *j.sums);
+    j.is_done = calloc((size_t)j.n_chunks, 1);
     if (o->kl) {
-        a.kld = malloc(total * sizeof(float));
-        a.dp = malloc(total * sizeof(float));
+        j.kld = malloc(total * sizeof(float));
+        j.dp = malloc(total * sizeof(float));
     }
-    if (!lc || !buf || (o->kl && (!lb || !a.kld || !a.dp)))
-        rc = qerr_set(err, QERR_NOMEM, "perplexity: out of memory for %zu x %d logits", rows, vocab);
+    struct ppl_worker w0 = {0};
+    if (!j.sums || !j.is_done || (o->kl && (!j.kld || !j.dp)) || worker_init(&w0, &j, f, 1) < 0)
+        rc = qerr_set(err, QERR_NOMEM, "perplexity: out of memory for %d x %d logits",
+                      o->n_ctx - j.first, j.vocab);
+    pthread_mutex_init(&j.mu, NULL);
     double t0 = now_s();
-    for (int c = 0; c < n_chunks && !rc; c++) {
-        if (cancelled(o)) {
-            rc = qerr_set(err, QERR_CANCEL, "perplexity: cancelled after %d chunks", c);
-            break;
-        }
-        const int *src = tokens + (size_t)c * n_ctx;
-        memcpy(buf, src, (size_t)n_ctx * sizeof(int));
-        if (o->bos >= 0)
-            buf[0] = o->bos;
-        if ((rc = run_chunk(f, o, buf, first, lc, lb, err)))
-            break;
-        score_chunk(o, vocab, src + first + 1, n_score, lc, lb, &a);
-        r->n_chunks = c + 1;
-        if (o->progress && o->progress(o->progress_ud, c + 1, n_chunks, exp(a.nll / a.count)))
-            rc = qerr_set(err, QERR_CANCEL, "perplexity: cancelled after %d chunks", c + 1);
-    }
+    if (!rc && n_workers(f, o, j.n_chunks) == 2)
+        run_two(&j, f, &w0);
+    else if (!rc)
+        worker(&w0);
     r->seconds = now_s() - t0;
+    r->n_chunks = j.done;
+    if (!rc && j.rc) {
+        rc = j.rc;
+        qerr_set(err, rc, "%s after %d chunks", j.err.msg, j.done);
+    }
     if (!rc)
-        finish(r, &a, o->kl);
-    free(lc); free(lb); free(buf); free(a.kld); free(a.dp);
+        finish(r, &j);
+    pthread_mutex_destroy(&j.mu);
+    worker_free(&w0);
+    free(j.sums); free(j.is_done); free(j.kld); free(j.dp);
     return rc;
 }

@@ -45,6 +45,9 @@ struct ppl_opts {
     int (*progress)(void *ud, int chunks_done, int n_chunks, double ppl_so_far);
     void *progress_ud;
     volatile int *cancel; /* checked between chunks; non-zero cancels     */
+    int max_workers;      /* 0 = auto: two chunks at a time on two CPUs for
+                             small models without hooks; 1 = serial.  The
+                             result is the same either way.              */
 };
 
 /* Summary of a sorted sample (KL or Δp). */

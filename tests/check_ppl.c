@@ -218,7 +218,8 @@ START_TEST(test_progress_cancel)
     struct qerr err = {0};
     env_open(&e, 200, 32);
     struct prog p = {0};
-    struct ppl_opts o = {.n_ctx = 32, .bos = 1, .progress = on_progress, .progress_ud = &p};
+    struct ppl_opts o = {.n_ctx = 32, .bos = 1, .progress = on_progress, .progress_ud = &p,
+                         .max_workers = 1};
     struct ppl_result r;
     ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r, &err), 0);
     ck_assert_int_eq(p.calls, 6);
@@ -230,6 +231,30 @@ START_TEST(test_progress_cancel)
     o.cancel = &flag;
     ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r, &err), QERR_CANCEL);
     ck_assert_int_eq(r.n_chunks, 0);
+    o.max_workers = 0; /* two workers: cancel still stops everything */
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r, &err), QERR_CANCEL);
+    env_close(&e);
+}
+END_TEST
+
+/* Two workers (small model, no hooks) give bit-identical results to one. */
+START_TEST(test_workers_deterministic)
+{
+    struct env e;
+    struct qerr err = {0};
+    env_open(&e, 64 * 9 + 5, 64);
+    ck_assert_int_eq(e.f.blas_threads, 1); /* stories260K counts as small */
+    for (int kl = 0; kl <= 1; kl++) {
+        struct ppl_opts o = {.n_ctx = 64, .bos = 1, .kl = kl, .max_workers = 1};
+        struct ppl_result r1, r2;
+        ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r1, &err), 0);
+        o.max_workers = 0;
+        ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+        ck_assert_int_eq(r2.n_chunks, 9);
+        ck_assert_double_eq(r1.ppl, r2.ppl);
+        ck_assert_double_eq(r1.ppl_stderr, r2.ppl_stderr);
+        ck_assert_double_eq(r1.kld.p99, r2.kld.p99);
+    }
     env_close(&e);
 }
 END_TEST
@@ -347,6 +372,7 @@ static Suite *ppl_suite(void)
     tcase_add_test(tc, test_method_vs_direct);
     tcase_add_test(tc, test_progress_cancel);
     tcase_add_test(tc, test_kl_same_process);
+    tcase_add_test(tc, test_workers_deterministic);
     tcase_add_test(tc, test_llamacpp_bin_512);
     tcase_add_test(tc, test_llamacpp_gguf_128);
     suite_add_tcase(s, tc);
