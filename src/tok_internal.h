@@ -41,6 +41,8 @@ struct tokenizer {
      * the pair in `merges` instead of by score; split_words: Metaspace
      * pre-tokenizer with split, each word starts at a U+2581. */
     int spm_by_rank, split_words;
+    int *user_ids;        /* (n_user) user-defined tokens, longest first */
+    int n_user;
     char name[32];
 };
 
@@ -68,6 +70,9 @@ int tok_pre_from_name(const char *name);
 /* ---- encoders (text already valid UTF-8) ---- */
 int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
 int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
+/* SPM on one fragment between user-defined tokens; prefix: add the space. */
+int tok_spm_encode_frag(const struct tokenizer *t, const char *text, size_t len, int prefix,
+                        struct tok_vec *out);
 
 /* Plain O(n^2) references of the two encoders (llama2.c's loop: rescan
  * every adjacent pair, merge the best, repeat); tests compare them with the

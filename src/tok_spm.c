@@ -137,16 +137,16 @@ static int spm_emit(const struct spm_session *s, struct tok_vec *out)
 }
 
 /* " " + text with every space as U+2581 (llama_escape_whitespace). */
-static char *spm_escape(const struct tokenizer *t, const char *text, size_t len, size_t *out_n)
+static char *spm_escape(const char *text, size_t len, int prefix, size_t *out_n)
 {
-    size_t spaces = t->add_space_prefix;
+    size_t spaces = (size_t)prefix;
     for (size_t i = 0; i < len; i++)
         spaces += text[i] == ' ';
-    char *e = malloc(len + t->add_space_prefix + 2 * spaces + 1);
+    char *e = malloc(len + 3 * spaces + 1);
     if (!e)
         return NULL;
     size_t k = 0;
-    if (t->add_space_prefix) {
+    if (prefix) {
         memcpy(e, "\xe2\x96\x81", 3);
         k = 3;
     }
@@ -187,10 +187,10 @@ static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *ou
 }
 
 static int spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out,
-                      int ref)
+                      int ref, int prefix)
 {
     size_t n;
-    char *e = spm_escape(t, text, len, &n);
+    char *e = spm_escape(text, len, prefix, &n);
     if (!e)
         return QERR_NOMEM;
     struct spm_session s = {.t = t};
@@ -216,10 +216,16 @@ static int spm_encode(const struct tokenizer *t, const char *text, size_t len, s
 
 int tok_spm_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
 {
-    return spm_encode(t, text, len, out, 0);
+    return spm_encode(t, text, len, out, 0, t->add_space_prefix);
+}
+
+int tok_spm_encode_frag(const struct tokenizer *t, const char *text, size_t len, int prefix,
+                        struct tok_vec *out)
+{
+    return spm_encode(t, text, len, out, 0, prefix);
 }
 
 int tok_spm_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
 {
-    return spm_encode(t, text, len, out, 1);
+    return spm_encode(t, text, len, out, 1, t->add_space_prefix);
 }

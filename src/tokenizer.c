@@ -145,6 +145,38 @@ static int is_byte_piece(const char *p, uint32_t len, int *byte)
     return 1;
 }
 
+static const struct tokenizer *sort_tok;
+
+static int longer_first(const void *a, const void *b)
+{
+    int x = *(const int *)a, y = *(const int *)b;
+    uint32_t lx = sort_tok->piece_len[x], ly = sort_tok->piece_len[y];
+    return lx != ly ? (lx < ly) - (lx > ly) : (x > y) - (x < y);
+}
+
+/* User-defined tokens are cut out of the text before merging, longest
+ * first (llama.cpp's tokenizer_st_partition with parse_special off). */
+static int collect_user_tokens(struct tokenizer *t)
+{
+    free(t->user_ids);
+    t->user_ids = NULL;
+    t->n_user = 0;
+    for (int i = 0; i < t->n_vocab; i++)
+        t->n_user += t->type[i] == TT_USER;
+    if (!t->n_user)
+        return 0;
+    t->user_ids = malloc((size_t)t->n_user * sizeof *t->user_ids);
+    if (!t->user_ids)
+        return QERR_NOMEM;
+    int k = 0;
+    for (int i = 0; i < t->n_vocab; i++)
+        if (t->type[i] == TT_USER)
+            t->user_ids[k++] = i;
+    sort_tok = t; /* loading is single-threaded */
+    qsort(t->user_ids, (size_t)k, sizeof *t->user_ids, longer_first);
+    return 0;
+}
+
 /* Insert every piece into the vocab map (later duplicates win, as in
  * llama.cpp's token_to_id) and find the byte tokens. */
 int tok_finish(struct tokenizer *t, struct qerr *err)
@@ -163,6 +195,8 @@ int tok_finish(struct tokenizer *t, struct qerr *err)
         if (tok_map_put(&t->vocab, t->piece[i], t->piece_len[i], i, 1) < 0)
             return qerr_set(err, QERR_NOMEM, "tokenizer: out of memory");
     }
+    if (collect_user_tokens(t) < 0)
+        return qerr_set(err, QERR_NOMEM, "tokenizer: out of memory");
     for (int b = 0; b < 256; b++) {
         char buf[8];
         snprintf(buf, sizeof buf, "<0x%02X>", b);
@@ -219,6 +253,7 @@ void tok_free(struct tokenizer *t)
     free(t->score);
     free(t->type);
     free(t->merge_str);
+    free(t->user_ids);
     tok_map_free(&t->vocab);
     tok_map_free(&t->merges);
     free(t);
@@ -571,6 +606,73 @@ int tok_load_file(struct tokenizer **out, const char *path, struct qerr *err)
 
 /* ---- encode / decode ---- */
 
+/* A span of the text: raw (id < 0) or one user-defined token. */
+struct frag { size_t off, len; int id; };
+struct frags { struct frag *f; size_t n, cap; };
+
+static int frag_push(struct frags *v, size_t off, size_t len, int id)
+{
+    if (v->n == v->cap) {
+        size_t cap = v->cap ? 2 * v->cap : 16;
+        struct frag *p = realloc(v->f, cap * sizeof *p);
+        if (!p)
+            return QERR_NOMEM;
+        v->f = p;
+        v->cap = cap;
+    }
+    v->f[v->n++] = (struct frag){off, len, id};
+    return 0;
+}
+
+/* Cut every occurrence of user token `id` out of the raw fragments. */
+static int cut_token(const struct tokenizer *t, const char *text, int id, struct frags *in,
+                     struct frags *out)
+{
+    const char *p = t->piece[id];
+    size_t pl = t->piece_len[id];
+    out->n = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        struct frag f = in->f[i];
+        size_t pos = f.off, end = f.off + f.len;
+        const char *m;
+        while (f.id < 0 && (m = memmem(text + pos, end - pos, p, pl))) {
+            size_t at = (size_t)(m - text);
+            if ((at > pos && frag_push(out, pos, at - pos, -1) < 0) || frag_push(out, at, pl, id) < 0)
+                return QERR_NOMEM;
+            pos = at + pl;
+        }
+        if (f.id >= 0 ? frag_push(out, f.off, f.len, f.id) < 0
+                      : pos < end && frag_push(out, pos, end - pos, -1) < 0)
+            return QERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Encode around user-defined tokens; SPM adds its space after each one. */
+static int encode_parts(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *v)
+{
+    struct frags a = {0}, b = {0};
+    int rc = frag_push(&a, 0, len, -1);
+    for (int u = 0; rc == 0 && u < t->n_user; u++) {
+        rc = cut_token(t, text, t->user_ids[u], &a, &b);
+        struct frags tmp = a; a = b; b = tmp;
+    }
+    int prev_special = 1;
+    for (size_t i = 0; rc == 0 && i < a.n; i++) {
+        const struct frag *f = &a.f[i];
+        if (f->id >= 0)
+            rc = tok_vec_push(v, f->id);
+        else if (t->kind == TOK_SPM)
+            rc = tok_spm_encode_frag(t, text + f->off, f->len, t->add_space_prefix && prev_special, v);
+        else
+            rc = tok_bpe_encode(t, text + f->off, f->len, v);
+        prev_special = f->id >= 0;
+    }
+    free(a.f);
+    free(b.f);
+    return rc;
+}
+
 int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_bos,
                int **ids, size_t *n_ids, struct qerr *err)
 {
@@ -586,7 +688,9 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_
     int rc = 0;
     if (add_bos && t->bos >= 0)
         rc = tok_vec_push(&v, t->bos);
-    if (rc == 0 && len > 0)
+    if (rc == 0 && len > 0 && t->n_user)
+        rc = encode_parts(t, text, len, &v);
+    else if (rc == 0 && len > 0)
         rc = t->kind == TOK_SPM ? tok_spm_encode(t, text, len, &v)
                                 : tok_bpe_encode(t, text, len, &v);
     if (rc < 0) {

@@ -331,7 +331,8 @@ END_TEST
 /* ---- tokenizer.json ---- */
 
 static const char hf_json[] =
-    "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":9,\"content\":\"<|endoftext|>\",\"special\":true}],"
+    "{\"version\":\"1.0\",\"added_tokens\":[{\"id\":9,\"content\":\"<|endoftext|>\",\"special\":true},"
+    "{\"id\":10,\"content\":\"<x>\",\"special\":false}],"
     "\"pre_tokenizer\":{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":true},"
     "\"decoder\":{\"type\":\"ByteLevel\"},"
     "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"\\u0120\":3,\"ab\":4,"
@@ -345,7 +346,7 @@ START_TEST(test_hf_json)
     struct tokenizer *t;
     struct qerr e = {0};
     ck_assert_msg(tok_load_hf_json(&t, p, &e) == 0, "%s", e.msg);
-    ck_assert_int_eq(tok_vocab_size(t), 10);
+    ck_assert_int_eq(tok_vocab_size(t), 11);
     ck_assert_int_eq(tok_kind(t), TOK_BPE);
     ck_assert_int_eq(tok_eos(t), 9);
     size_t n;
@@ -356,6 +357,11 @@ START_TEST(test_hf_json)
     free(ids);
     ids = enc(t, "cb", 2, 0, &n); /* no merge applies */
     ck_assert(same_ids(ids, n, "2 1", "hf json no merge"));
+    free(ids);
+    /* a user-defined (non-special) added token is cut out first; a special
+     * one is plain text, as llama.cpp does with parse_special off */
+    ids = enc(t, "abc<x>ab<x><x>", 14, 0, &n);
+    ck_assert(same_ids(ids, n, "7 10 4 10 10", "hf json user token"));
     free(ids);
     char buf[8];
     ck_assert_uint_eq(tok_decode(t, -1, 6, buf, sizeof buf), 3);
@@ -377,7 +383,8 @@ static struct tokenizer *spm_json(const char *norm_pre, const char *fallback)
 {
     char buf[1024];
     snprintf(buf, sizeof buf,
-             "{\"added_tokens\":[{\"id\":1,\"content\":\"<s>\",\"special\":true}],%s,"
+             "{\"added_tokens\":[{\"id\":1,\"content\":\"<s>\",\"special\":true},"
+             "{\"id\":11,\"content\":\"<x>\",\"special\":false}],%s,"
              "\"model\":{\"type\":\"BPE\",\"unk_token\":\"<unk>\",\"byte_fallback\":%s,"
              "\"vocab\":{\"<unk>\":0,\"<s>\":1,\"</s>\":2,\"\u2581\":3,\"a\":4,\"b\":5,"
              "\"\u2581a\":6,\"ab\":7,\"\u2581ab\":8,\"<0x0A>\":9,\"b\u2581\":10},"
@@ -416,6 +423,10 @@ START_TEST(test_hf_json_spm)
     t = spm_json(meta, "true");
     ids = enc(t, "ab ab\n", 6, 1, &n);
     ck_assert(same_ids(ids, n, "1 8 8 9", "spm json, Metaspace split"));
+    free(ids);
+    /* after a user-defined token SPM adds its space again (llama.cpp) */
+    ids = enc(t, "ab<x>ab", 7, 0, &n);
+    ck_assert(same_ids(ids, n, "8 11 8", "spm json, user token"));
     free(ids);
     tok_free(t);
     t = spm_json(meta, "false");
