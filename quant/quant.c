@@ -379,6 +379,8 @@ int quant_apply(const struct quant_spec *spec, const float *w, int rows,
     rep->outlier_frac = mr.outlier_frac;
     rep->n_outlier_features = mr.n_outlier_features;
     rep->chosen = mr.chosen;
+    if (ctl && ctl->no_out_err)
+        return 0;
     rc = quant_out_err(w, out, rows, cols, calib, &rep->out_err);
     if (rc < 0)
         return qerr_set(err, rc, "%s: out of memory computing the output error", q->name);

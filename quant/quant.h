@@ -130,6 +130,9 @@ struct quant_ctl {
     int (*progress)(void *ud, double frac);
     void *ud;
     volatile int *cancel;
+    int no_out_err;              /* 1: skip the report's out_err (-1); it
+                                    costs two (rows,cols)x(cols,cols)
+                                    products when xtx is given          */
 };
 
 typedef int (*quant_apply_fn)(const struct quant_spec *spec,
