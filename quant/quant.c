@@ -345,6 +345,14 @@ int quant_apply(const struct quant_spec *spec, const float *w, int rows,
                 struct quant_side *side, struct quant_report *rep,
                 const struct quant_ctl *ctl, struct qerr *err)
 {
+    return quant_apply_ex(spec, w, rows, cols, calib, out, side, rep, ctl, 0, err);
+}
+
+int quant_apply_ex(const struct quant_spec *spec, const float *w, int rows,
+                   int cols, const struct quant_calib *calib, float *out,
+                   struct quant_side *side, struct quant_report *rep,
+                   const struct quant_ctl *ctl, unsigned flags, struct qerr *err)
+{
     if (!spec || !spec->method || !w || !out)
         return qerr_set(err, QERR_ARG, "quant_apply: NULL spec, method, weights or output");
     const struct quantizer *q = spec->method;
@@ -379,7 +387,7 @@ int quant_apply(const struct quant_spec *spec, const float *w, int rows,
     rep->outlier_frac = mr.outlier_frac;
     rep->n_outlier_features = mr.n_outlier_features;
     rep->chosen = mr.chosen;
-    if (ctl && ctl->no_out_err)
+    if (flags & QUANT_NO_OUT_ERR)
         return 0;
     rc = quant_out_err(w, out, rows, cols, calib, &rep->out_err);
     if (rc < 0)

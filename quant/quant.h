@@ -130,9 +130,6 @@ struct quant_ctl {
     int (*progress)(void *ud, double frac);
     void *ud;
     volatile int *cancel;
-    int no_out_err;              /* 1: skip the report's out_err (-1); it
-                                    costs two (rows,cols)x(cols,cols)
-                                    products when xtx is given          */
 };
 
 typedef int (*quant_apply_fn)(const struct quant_spec *spec,
@@ -179,6 +176,16 @@ int quant_apply(const struct quant_spec *spec, const float *w, int rows,
                 int cols, const struct quant_calib *calib, float *out,
                 struct quant_side *side, struct quant_report *rep,
                 const struct quant_ctl *ctl, struct qerr *err);
+
+/* quant_apply with flags: QUANT_NO_OUT_ERR skips the report's out_err
+ * (left -1), which costs two (rows,cols)x(cols,cols) products when xtx is
+ * given -- for live, repeated quantization of one tensor. */
+enum { QUANT_NO_OUT_ERR = 1 };
+int quant_apply_ex(const struct quant_spec *spec, const float *w, int rows,
+                   int cols, const struct quant_calib *calib, float *out,
+                   struct quant_side *side, struct quant_report *rep,
+                   const struct quant_ctl *ctl, unsigned flags,
+                   struct qerr *err);
 
 /* The error part of a report (mse, sqnr, max_abs, rel_fro) of n values;
  * sets bits_per_weight, leaves the other fields zero and out_err -1. */

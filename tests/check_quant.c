@@ -142,15 +142,14 @@ START_TEST(out_err_matches_direct)
     ck_assert_double_eq_tol(viah, direct, 1e-3 * direct);
     ck_assert_int_eq(quant_out_err(w, wq, 12, 40, NULL, &viah), 0);
     ck_assert_double_eq(viah, -1);
-    /* through quant_apply, and switched off by ctl.no_out_err */
+    /* through quant_apply, and switched off by QUANT_NO_OUT_ERR */
     struct quant_spec s;
     struct quant_report r;
     struct qerr e = {0};
     quant_spec_parse(&s, "rtn", 3, 8, 0, NULL, &e);
     ck_assert_int_eq(quant_apply(&s, w, 12, 40, &t.c, wq, NULL, &r, NULL, &e), 0);
     ck_assert_double_eq_tol(r.out_err, tq_out_err(w, wq, 12, 40, t.x, t.n), 1e-3 * r.out_err);
-    struct quant_ctl ctl = {.no_out_err = 1};
-    ck_assert_int_eq(quant_apply(&s, w, 12, 40, &t.c, wq, NULL, &r, &ctl, &e), 0);
+    ck_assert_int_eq(quant_apply_ex(&s, w, 12, 40, &t.c, wq, NULL, &r, NULL, QUANT_NO_OUT_ERR, &e), 0);
     ck_assert_double_eq(r.out_err, -1);
     ck_assert(r.rel_fro > 0);
     free(w), free(wq);
