@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/gguf_write.h"
+#include "src/model.h"
 #include "src/tok_internal.h"
 #include "src/tokenizer.h"
 #include "tests/testutil.h"
@@ -328,6 +330,103 @@ START_TEST(test_pretokenizers)
 }
 END_TEST
 
+/* ---- GGUF vocabularies written by the test ---- */
+
+/* A vocab-only GGUF: tokens a b c abc, optional scores/merges/pre. */
+static const char *write_vocab(const char *name, const char *model, const char *pre,
+                               int n_scores, int merges)
+{
+    static const char *const toks[] = {"a", "b", "c", "abc"};
+    static const char *const mg[] = {"a b"};
+    const float scores[4] = {-1, -2, -3, -4};
+    struct gguf_writer *w = gguf_writer_new(3);
+    gguf_writer_add_str(w, "tokenizer.ggml.model", model);
+    if (pre)
+        gguf_writer_add_str(w, "tokenizer.ggml.pre", pre);
+    gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", toks, 4);
+    if (n_scores)
+        gguf_writer_add_array(w, "tokenizer.ggml.scores", GGUF_T_F32, scores, (uint64_t)n_scores);
+    if (merges)
+        gguf_writer_add_str_array(w, "tokenizer.ggml.merges", mg, 1);
+    const char *p = tu_tmpfile(name);
+    struct qerr e = {0};
+    ck_assert_msg(gguf_writer_save(w, p, &e) == 0, "%s", e.msg);
+    gguf_writer_free(w);
+    return p;
+}
+
+static void expect_load_error(const char *path, int code, const char *needle)
+{
+    struct tokenizer *t = (void *)1;
+    struct qerr e = {0};
+    ck_assert_int_eq(tok_load_file(&t, path, &e), code);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, needle) && strstr(e.msg, path), "message \"%s\" lacks %s", e.msg, needle);
+}
+
+START_TEST(test_gguf_vocab_errors)
+{
+    expect_load_error(write_vocab("s.gguf", "llama", NULL, 3, 0), QERR_FORMAT, "tokenizer.ggml.scores");
+    expect_load_error(write_vocab("b.gguf", "bert", NULL, 4, 0), QERR_UNSUPP, "bert");
+    expect_load_error(write_vocab("p.gguf", "gpt2", "no-such-pre", 0, 1), QERR_UNSUPP, "no-such-pre");
+    expect_load_error(write_vocab("m.gguf", "gpt2", "gpt-2", 0, 0), QERR_FORMAT, "tokenizer.ggml.merges");
+    struct gguf_writer *w = gguf_writer_new(3);
+    gguf_writer_add_str(w, "general.architecture", "llama");
+    const char *p = tu_tmpfile("empty.gguf");
+    struct qerr e = {0};
+    ck_assert_int_eq(gguf_writer_save(w, p, &e), 0);
+    gguf_writer_free(w);
+    expect_load_error(p, QERR_FORMAT, "tokenizer.ggml.tokens");
+}
+END_TEST
+
+/* llama3 looks a whole word up before merging (ignore_merges); gpt-2 does
+ * not, so the same vocab gives [abc] for llama3 and [a][b][c] for gpt-2 (the
+ * only merge makes "ab", no token, which falls back to its single bytes). */
+START_TEST(test_gguf_ignore_merges)
+{
+    struct tokenizer *t;
+    struct qerr e = {0};
+    size_t n;
+    ck_assert_msg(tok_load_file(&t, write_vocab("l3.gguf", "gpt2", "llama-bpe", 0, 1), &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(tok_name(t), "bpe/llama-bpe");
+    ck_assert_int_eq(tok_add_bos_default(t), 0);
+    int *ids = enc(t, "abc", 3, 0, &n);
+    ck_assert(same_ids(ids, n, "3", "llama3 ignore_merges"));
+    free(ids);
+    tok_free(t);
+    ck_assert_msg(tok_load_file(&t, write_vocab("g2.gguf", "gpt2", "gpt-2", 0, 1), &e) == 0, "%s", e.msg);
+    ids = enc(t, "abc", 3, 0, &n); /* "ab" is no token: its bytes, then c */
+    ck_assert(same_ids(ids, n, "0 1 2", "gpt-2 merges"));
+    free(ids);
+    tok_free(t);
+}
+END_TEST
+
+/* The tokenizer that comes with an opened model, both formats. */
+START_TEST(test_load_for_model)
+{
+    const char *models[] = {"models/stories260K.bin", "models/stories260K.gguf"};
+    int *ids[2];
+    size_t n[2];
+    for (int i = 0; i < 2; i++) {
+        struct qmodel m;
+        struct tokenizer *t;
+        struct qerr e = {0};
+        ck_assert_msg(qmodel_open(&m, tu_shared(models[i]), &e) == 0, "%s", e.msg);
+        ck_assert_msg(tok_load_for_model(&t, &m, &e) == 0, "%s: %s", models[i], e.msg);
+        ck_assert_int_eq(tok_vocab_size(t), m.cfg.vocab_size);
+        ids[i] = enc(t, "Tom had a red ball.", 19, 1, &n[i]);
+        tok_free(t);
+        qmodel_close(&m);
+    }
+    ck_assert_uint_eq(n[0], n[1]);
+    ck_assert_int_eq(memcmp(ids[0], ids[1], n[0] * sizeof(int)), 0);
+    free(ids[0]);
+    free(ids[1]);
+}
+END_TEST
+
 /* ---- tokenizer.json ---- */
 
 static const char hf_json[] =
@@ -451,6 +550,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_fast_vs_ref);
     tcase_add_test(tc, test_bin_vs_gguf_texts);
     tcase_add_test(tc, test_pretokenizers);
+    tcase_add_test(tc, test_gguf_vocab_errors);
+    tcase_add_test(tc, test_gguf_ignore_merges);
+    tcase_add_test(tc, test_load_for_model);
     tcase_add_test(tc, test_hf_json);
     tcase_add_test(tc, test_hf_json_spm);
     suite_add_tcase(s, tc);
