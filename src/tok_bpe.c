@@ -188,7 +188,16 @@ static int bpe_encode(const struct tokenizer *t, const char *text, size_t len, s
 
 int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
 {
-    return bpe_encode(t, text, len, out, 0);
+    if (!t->bpe_prefix_space || (len && text[0] == ' '))
+        return bpe_encode(t, text, len, out, 0);
+    char *sp = malloc(len + 1); /* HF ByteLevel(add_prefix_space) */
+    if (!sp)
+        return QERR_NOMEM;
+    sp[0] = ' ';
+    memcpy(sp + 1, text, len);
+    int rc = bpe_encode(t, sp, len + 1, out, 0);
+    free(sp);
+    return rc;
 }
 
 int tok_bpe_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)

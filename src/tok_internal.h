@@ -41,6 +41,7 @@ struct tokenizer {
      * the pair in `merges` instead of by score; split_words: Metaspace
      * pre-tokenizer with split, each word starts at a U+2581. */
     int spm_by_rank, split_words;
+    int bpe_prefix_space; /* HF ByteLevel add_prefix_space: " " + text */
     int *user_ids;        /* (n_user) user-defined tokens, longest first */
     int n_user;
     char name[32];

@@ -187,16 +187,21 @@ static int detect_pre(struct tokenizer *t, const cJSON *root, const char *path, 
 {
     if (detect_spm_style(t, root))
         return 0;
-    const char *re = find_split_regex(cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer"));
+    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
+    const char *re = find_split_regex(pre);
+    const cJSON *bl = find_type(pre, "ByteLevel");
     const char *name = "gpt-2";
-    if (re && strstr(re, "\\p{N}{1,3}"))
+    t->bpe_prefix_space = bl && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bl, "add_prefix_space"));
+    if (!re && bl && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bl, "use_regex")))
+        name = "none"; /* ByteLevel without its regex: the text is one word */
+    else if (re && strstr(re, "\\p{N}{1,3}"))
         name = "llama3";
     else if (re && strstr(re, "\\p{N}| ?"))
         name = "qwen2";
     else if (re && !strstr(re, "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+"))
         return qerr_set(err, QERR_UNSUPP, "%s: pre_tokenizer: unsupported Split regex \"%.80s\"",
                         path, re);
-    t->pre = (enum tok_pre)tok_pre_from_name(name);
+    t->pre = strcmp(name, "none") ? (enum tok_pre)tok_pre_from_name(name) : PRE_NONE;
     snprintf(t->name, sizeof t->name, "bpe/%s", name);
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     const cJSON *dt = dec ? cJSON_GetObjectItemCaseSensitive(dec, "type") : NULL;
@@ -213,7 +218,8 @@ static void detect_special(struct tokenizer *t, const cJSON *root)
     static const char *bos_names[] = {"<|begin_of_text|>", "<s>", "<|endoftext|>"};
     static const char *eos_names[] = {"<|end_of_text|>", "</s>", "<|endoftext|>", "<|im_end|>"};
     const cJSON *pp = cJSON_GetObjectItemCaseSensitive(root, "post_processor");
-    const cJSON *single = pp ? cJSON_GetObjectItemCaseSensitive(pp, "single") : NULL;
+    const cJSON *tp = find_type(pp, "TemplateProcessing"); /* may sit in a Sequence */
+    const cJSON *single = tp ? cJSON_GetObjectItemCaseSensitive(tp, "single") : NULL;
     const cJSON *first = cJSON_IsArray(single) ? cJSON_GetArrayItem(single, 0) : NULL;
     const cJSON *st = first ? cJSON_GetObjectItemCaseSensitive(first, "SpecialToken") : NULL;
     const cJSON *sid = st ? cJSON_GetObjectItemCaseSensitive(st, "id") : NULL;

@@ -294,6 +294,7 @@ static int run_chain(const struct cps *c, enum tok_pre pre, struct offs *a, stru
     case PRE_LLAMA3: one = SP_LLAMA3; break;
     case PRE_QWEN2: one = SP_QWEN2; break;
     case PRE_DEFAULT: chain = chain_default; n = 4; break;
+    case PRE_NONE: n = 0; break;   /* the whole text is one word */
     default: one = SP_GPT2; break;
     }
     int rc = offs_push(a, c->n);

@@ -476,6 +476,62 @@ START_TEST(test_hf_json)
 }
 END_TEST
 
+/* Byte-level tokenizer.json variants: pre_tokenizer and post_processor. */
+static struct tokenizer *bl_json(const char *pre, const char *post)
+{
+    char buf[2048];
+    snprintf(buf, sizeof buf,
+             "{\"added_tokens\":[{\"id\":10,\"content\":\"<|begin_of_text|>\",\"special\":true}],"
+             "\"pre_tokenizer\":%s,\"post_processor\":%s,\"decoder\":{\"type\":\"ByteLevel\"},"
+             "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"c\":2,\"\\u0120\":3,"
+             "\"ab\":4,\"\\u0120a\":5,\"\\u0120ab\":6,\"abc\":7,\"bc\":8,\"c\\u0120\":9},"
+             "\"merges\":[\"c \\u0120\",\"a b\",\"\\u0120 ab\",\"\\u0120 a\"]}}", pre, post);
+    const char *p = tu_tmpfile("bl.json");
+    ck_assert_int_eq(tu_write_file(p, buf, strlen(buf)), 0);
+    struct tokenizer *t;
+    struct qerr e = {0};
+    ck_assert_msg(tok_load_hf_json(&t, p, &e) == 0, "%s", e.msg);
+    return t;
+}
+
+START_TEST(test_hf_json_bytelevel_variants)
+{
+    size_t n;
+    /* Llama-3 layout: Split(regex) + ByteLevel(use_regex false), BOS from a
+     * TemplateProcessing inside a Sequence */
+    struct tokenizer *t = bl_json(
+        "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+        "\"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?\\\\p{L}+|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n]*|\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},"
+        "\"behavior\":\"Isolated\"},{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}]}",
+        "{\"type\":\"Sequence\",\"processors\":[{\"type\":\"ByteLevel\"},{\"type\":\"TemplateProcessing\","
+        "\"single\":[{\"SpecialToken\":{\"id\":\"<|begin_of_text|>\",\"type_id\":0}},{\"Sequence\":{\"id\":\"A\"}}]}]}");
+    ck_assert_str_eq(tok_name(t), "bpe/llama3");
+    ck_assert_int_eq(tok_bos(t), 10);
+    ck_assert_int_eq(tok_add_bos_default(t), 1);
+    int *ids = enc(t, "c ab", 4, 1, &n); /* words "c", " ab" */
+    ck_assert(same_ids(ids, n, "10 2 6", "llama3 json"));
+    free(ids);
+    tok_free(t);
+    /* ByteLevel without regex: one word, so "c\u0120" merges across it */
+    t = bl_json("{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}", "null");
+    ck_assert_str_eq(tok_name(t), "bpe/none");
+    ids = enc(t, "c ab", 4, 0, &n);
+    ck_assert(same_ids(ids, n, "9 4", "no-regex json"));
+    free(ids);
+    tok_free(t);
+    /* add_prefix_space: "ab" is encoded as " ab" */
+    t = bl_json("{\"type\":\"ByteLevel\",\"add_prefix_space\":true,\"use_regex\":true}", "null");
+    ck_assert_str_eq(tok_name(t), "bpe/gpt-2");
+    ids = enc(t, "ab", 2, 0, &n);
+    ck_assert(same_ids(ids, n, "6", "add_prefix_space json"));
+    free(ids);
+    ids = enc(t, " ab", 3, 0, &n); /* no second space */
+    ck_assert(same_ids(ids, n, "6", "add_prefix_space json, leading space"));
+    free(ids);
+    tok_free(t);
+}
+END_TEST
+
 /* SentencePiece-style tokenizer.json (Llama-2 on HF): U+2581 normalizer,
  * merges by rank, byte fallback; Metaspace(split) keeps merges in words. */
 static struct tokenizer *spm_json(const char *norm_pre, const char *fallback)
@@ -555,6 +611,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_load_for_model);
     tcase_add_test(tc, test_hf_json);
     tcase_add_test(tc, test_hf_json_spm);
+    tcase_add_test(tc, test_hf_json_bytelevel_variants);
     suite_add_tcase(s, tc);
     return s;
 }
