@@ -210,7 +210,10 @@ static int job_quant(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         qc.act_max_abs = j->site->max_abs;
         calib = &qc;
     }
-    struct quant_ctl ctl = {quant_progress, w, NULL};
+    struct quant_ctl ctl;
+    memset(&ctl, 0, sizeof ctl);
+    ctl.progress = quant_progress;
+    ctl.ud = w;
     int rc = vm_quant_apply(&j->q, j->ti, x, qtensor_rows(t), qtensor_cols(t), calib, &ctl);
     if (rc < 0)
         qerr_set(err, rc, "%s", j->q.msg);

@@ -23,6 +23,9 @@ void vm_hist_init(struct vm_hist *h);
 void vm_hist_free(struct vm_hist *h);
 /* Bin x[0..n) over [lo, hi] into nbins (lo == hi widens the range). */
 int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins);
+/* Fast linear histogram, same bins as stats_hist_linear (its reference);
+ * QERR_NOMEM when scratch cannot be allocated. */
+int vm_hist_linear(const float *x, size_t n, double lo, double hi, int nbins, uint64_t *counts);
 /* Height in [0, maxh] of bin b on the log scale (0 only for empty bins;
  * a non-empty bin is at least 1 so single outliers show). */
 int vm_hist_height(const struct vm_hist *h, int b, int maxh);

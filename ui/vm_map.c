@@ -80,8 +80,61 @@ float vm_map_cell_ref(const float *x, int64_t rows, int64_t cols, int64_t r0, in
     return m;
 }
 
-/* One pass over the visible rows: each row updates its grid row's cells.
- * NaN counts as +Inf so a broken value is the loudest cell. */
+/* max |x| over n values; NaN makes it +Inf so a broken value is the
+ * loudest cell.  16 independent lanes let the compiler vectorize without
+ * reassociating a float reduction. */
+static float span_absmax(const float *x, int64_t n, float m)
+{
+    float acc[16] = {0};
+    unsigned nan = 0;
+    int64_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        for (int k = 0; k < 16; k++) {
+            float a = fabsf(x[i + k]);
+            acc[k] = a > acc[k] ? a : acc[k];
+            nan |= a != a;
+        }
+    for (; i < n; i++) {
+        float a = fabsf(x[i]);
+        acc[0] = a > acc[0] ? a : acc[0];
+        nan |= a != a;
+    }
+    for (int k = 0; k < 16; k++)
+        m = acc[k] > m ? acc[k] : m;
+    return nan ? INFINITY : m;
+}
+
+/* Grid row by grid row: first the column-wise max over the block's rows
+ * into tmp (lanes are columns, so it vectorizes and reads each row once,
+ * contiguously), then each cell takes the max over its bw columns. */
+static void grid_row(struct vm_map *mp, int i, float *tmp, unsigned char *bad, int64_t vw)
+{
+    int64_t rs = mp->r0 + (int64_t)i * mp->bh;
+    memset(tmp, 0, (size_t)vw * sizeof *tmp);
+    memset(bad, 0, (size_t)vw);
+    for (int64_t r = rs; r < rs + mp->bh && r < mp->rows; r++) {
+        const float *xr = mp->x + r * mp->cols + mp->c0;
+        for (int64_t c = 0; c < vw; c++) {
+            float a = fabsf(xr[c]);
+            tmp[c] = a > tmp[c] ? a : tmp[c];
+            bad[c] |= a != a;
+        }
+    }
+    float *crow = mp->cell + (size_t)i * mp->gw;
+    for (int j = 0; j < mp->gw; j++) {
+        int64_t cs = (int64_t)j * mp->bw, ce = cs + mp->bw < vw ? cs + mp->bw : vw;
+        if (cs >= vw)
+            break;
+        float m = 0;
+        int nan = 0;
+        for (int64_t c = cs; c < ce; c++) {
+            m = tmp[c] > m ? tmp[c] : m;
+            nan |= bad[c];
+        }
+        crow[j] = nan ? INFINITY : m;
+    }
+}
+
 int vm_map_compute(struct vm_map *mp)
 {
     int n = mp->gw * mp->gh;
@@ -91,26 +144,20 @@ int vm_map_compute(struct vm_map *mp)
     mp->hi = 0;
     if (!mp->x || mp->rows == 0 || mp->cols == 0)
         return 0;
-    for (int i = 0; i < mp->gh; i++) {
-        int64_t rs = mp->r0 + (int64_t)i * mp->bh;
-        float *crow = mp->cell + (size_t)i * mp->gw;
-        for (int64_t r = rs; r < rs + mp->bh && r < mp->rows; r++) {
-            const float *xr = mp->x + r * mp->cols;
-            for (int j = 0; j < mp->gw; j++) {
-                int64_t cs = mp->c0 + (int64_t)j * mp->bw, ce = cs + mp->bw;
-                if (cs >= mp->cols)
-                    break;
-                if (ce > mp->cols)
-                    ce = mp->cols;
-                float m = crow[j] < 0 ? 0 : crow[j];
-                for (int64_t c = cs; c < ce; c++) {
-                    float a = fabsf(xr[c]);
-                    m = a > m ? a : (isnan(a) ? INFINITY : m);
-                }
-                crow[j] = m;
-            }
-        }
+    int64_t vw = mp->bw * mp->gw;
+    if (vw > mp->cols - mp->c0)
+        vw = mp->cols - mp->c0;
+    float *tmp = malloc((size_t)(vw > 0 ? vw : 1) * sizeof *tmp);
+    unsigned char *bad = malloc((size_t)(vw > 0 ? vw : 1));
+    if (!tmp || !bad) {
+        free(tmp);
+        free(bad);
+        return QERR_NOMEM;
     }
+    for (int i = 0; i < mp->gh && mp->r0 + (int64_t)i * mp->bh < mp->rows; i++)
+        grid_row(mp, i, tmp, bad, vw);
+    free(tmp);
+    free(bad);
     for (int i = 0; i < n; i++) {
         float v = mp->cell[i];
         if (v > 0 && isfinite(v) && v < mp->lo) mp->lo = v;
@@ -201,25 +248,21 @@ void vm_map_cursor_text(const struct vm_map *mp, char *buf, int cap)
 
 void vm_absmax_rows(const float *x, int64_t rows, int64_t cols, float *out)
 {
-    for (int64_t r = 0; r < rows; r++) {
-        float m = 0;
-        for (int64_t c = 0; c < cols; c++) {
-            float a = fabsf(x[r * cols + c]);
-            m = a > m ? a : m;
-        }
-        out[r] = m;
-    }
+    for (int64_t r = 0; r < rows; r++)
+        out[r] = span_absmax(x + r * cols, cols, 0);
 }
 
 void vm_absmax_cols(const float *x, int64_t rows, int64_t cols, float *out)
 {
     for (int64_t c = 0; c < cols; c++)
         out[c] = 0;
-    for (int64_t r = 0; r < rows; r++)
-        for (int64_t c = 0; c < cols; c++) {
-            float a = fabsf(x[r * cols + c]);
+    for (int64_t r = 0; r < rows; r++) {
+        const float *xr = x + r * cols;
+        for (int64_t c = 0; c < cols; c++) { /* vectorizes: lanes are columns */
+            float a = fabsf(xr[c]);
             out[c] = a > out[c] ? a : out[c];
         }
+    }
 }
 
 void vm_maxpool(const float *in, int64_t n, float *out, int m)

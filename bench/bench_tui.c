@@ -1,0 +1,163 @@
+/* bench_tui: key-replay frame times of the dashboard on a 110M-shape model.
+ *
+ * Writes a random-weight model with the shapes of Llama-110M (dim 768,
+ * hidden 2048, 12 heads, vocab 32000; 2 layers instead of 12: every
+ * tensor has its full 110M shape, only the count differs) with
+ * tests/tool_genmodel, opens it in the dashboard on a virtual 120x40
+ * terminal (newterm to /dev/null), replays keys and times each frame
+ * (key handling + full redraw + refresh).  Target: every frame < 50 ms.
+ * Ratios: frame time over the 50 ms budget, and over a baseline pass that
+ * reads the same tensor once (sum of |x|), measured in the same run. */
+#define _XOPEN_SOURCE_EXTENDED 1
+#include <curses.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ui/draw.h"
+#include "ui/keys.h"
+#include "ui/tui.h"
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct series { const char *name; double max, sum; int n; };
+
+static void step(struct tui *t, struct series *s, int key)
+{
+    double t0 = now_ms();
+    tui_step(t, key);
+    double dt = now_ms() - t0;
+    s->sum += dt;
+    s->n++;
+    if (dt > s->max)
+        s->max = dt;
+}
+
+static void report(const struct series *s, double base_ms)
+{
+    printf("%-34s frames %3d  mean %7.2f ms  max %7.2f ms  max/50ms %.2f  max/scan %.1f  %s\n",
+           s->name, s->n, s->sum / s->n, s->max, s->max / 50, s->max / base_ms,
+           s->max < 50 ? "ok" : "SLOW");
+}
+
+/* Baseline: one read of n floats (what any view of the tensor must at
+ * least do once). */
+static double scan_ms(int64_t n)
+{
+    float *x = malloc((size_t)n * sizeof *x);
+    for (int64_t i = 0; i < n; i++)
+        x[i] = (float)(i % 1000) * 1e-3f - 0.5f;
+    double best = 1e9, sink = 0;
+    for (int r = 0; r < 5; r++) {
+        double t0 = now_ms(), s = 0;
+        for (int64_t i = 0; i < n; i++)
+            s += fabsf(x[i]);
+        double dt = now_ms() - t0;
+        sink += s;
+        best = dt < best ? dt : best;
+    }
+    free(x);
+    return best + (sink == 12345 ? 1e-9 : 0);
+}
+
+int main(void)
+{
+    const char *build = getenv("QLENS_BUILD");
+    char model[512], cmd[1400];
+    snprintf(model, sizeof model, "/tmp/qlens-bench-tui-%d.gguf", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "'%s/tests/tool_genmodel' --format gguf --dim 768 --hidden 2048 --layers 2 "
+             "--heads 12 --vocab 32000 --ctx 1024 --dtype f16 '%s' >/dev/null",
+             build ? build : "build", model);
+    double t0 = now_ms();
+    if (system(cmd) != 0) {
+        fprintf(stderr, "bench_tui: cannot generate the model (%s)\n", cmd);
+        return 1;
+    }
+    printf("generated a 110M-shape model (2 layers) in %.0f ms\n", now_ms() - t0);
+    setlocale(LC_ALL, "");
+    setenv("LINES", "40", 1);
+    setenv("COLUMNS", "120", 1);
+    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+    SCREEN *scr = newterm("xterm-256color", out, in);
+    if (!scr) {
+        fprintf(stderr, "bench_tui: newterm failed\n");
+        remove(model);
+        return 1;
+    }
+    draw_init();
+    char err[800];
+    t0 = now_ms();
+    struct tui *t = tui_open(model, err, sizeof err);
+    double open_ms = now_ms() - t0;
+    if (!t) {
+        endwin();
+        delscreen(scr);
+        fprintf(stderr, "bench_tui: %s\n", err);
+        remove(model);
+        return 1;
+    }
+    tui_draw(t);
+    struct series nav = {"layers: Down/PgDn/sort", 0, 0, 0};
+    for (int i = 0; i < 20; i++)
+        step(t, &nav, UIK_DOWN);
+    step(t, &nav, UIK_NPAGE);
+    step(t, &nav, 's');
+    step(t, &nav, 's');
+    step(t, &nav, UIK_HOME);
+    /* token_embd (32000 x 768, the largest tensor): open, zoom, pan */
+    struct series map = {"tensor view 32000x768: open/zoom/pan", 0, 0, 0};
+    tui_step(t, '/');
+    for (const char *p = "token_embd"; *p; p++)
+        tui_step(t, *p);
+    tui_step(t, '\n');
+    step(t, &map, '\n');
+    for (int i = 0; i < 6; i++)
+        step(t, &map, '+');
+    for (int i = 0; i < 10; i++)
+        step(t, &map, UIK_RIGHT);
+    for (int i = 0; i < 6; i++)
+        step(t, &map, '-');
+    step(t, &map, 'p');
+    step(t, &map, 'p');
+    step(t, &map, 'p');
+    /* live RTN on the largest block layer (ffn 2048 x 768 / 768 x 2048) */
+    struct series rtn = {"quant view: live RTN bits/group", 0, 0, 0};
+    tui_step(t, '1');
+    tui_step(t, '/');
+    for (const char *p = "blk.0.ffn_down"; *p; p++)
+        tui_step(t, *p);
+    tui_step(t, '\n');
+    step(t, &rtn, '3');
+    for (int i = 0; i < 4; i++)
+        step(t, &rtn, 'b');
+    for (int i = 0; i < 4; i++)
+        step(t, &rtn, 'B');
+    step(t, &rtn, 'g');
+    step(t, &rtn, 'a');
+    double base = scan_ms(2048 * 768);
+    double base_big = scan_ms(32000LL * 768);
+    printf("open + statistics of every tensor: %.0f ms\n", open_ms);
+    printf("baseline scan: %.2f ms (2048x768), %.2f ms (32000x768)\n", base, base_big);
+    report(&nav, base);
+    report(&map, base_big);
+    report(&rtn, base);
+    int slow = nav.max >= 50 || map.max >= 50 || rtn.max >= 50;
+    tui_close(t);
+    endwin();
+    delscreen(scr);
+    fclose(out);
+    fclose(in);
+    remove(model);
+    printf("every frame under 50 ms: %s\n", slow ? "NO" : "yes");
+    return 0;
+}
