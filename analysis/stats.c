@@ -3,14 +3,19 @@
  * Fast path, exact and single-threaded, built to run near memory speed:
  *
  *   pass 1  one streaming pass in chunks of CHUNK floats.  Each chunk sums
- *           powers of d = x - c in double (c = the running mean, so the sums
- *           stay well conditioned even for 1e4 + N(0,1)), turns them into
- *           central moments and merges them into the running total with the
- *           pairwise-update formulas of Chan/Pebay.  Alongside, every block
- *           of BLK floats leaves its min and max in a small summary array.
- *   pass 2  only blocks whose [min, max] can reach beyond mean +- 3 std,
- *           mean +- 6 std or +-abs_thresh are read again and counted exactly
- *           (same double expression as the reference, so counts agree).
+ *           powers of d = x - c in double (c = the running mean, or 0 when
+ *           the data sit within half a std of 0, so the sums stay well
+ *           conditioned even for 1e4 + N(0,1)), turns them into central
+ *           moments and merges them into the running total with the
+ *           pairwise-update formulas of Chan/Pebay.  Every block of BLK
+ *           floats leaves its min and max in a summary array, and while the
+ *           chunk is in L1 the few values beyond 0.95 * 3 running std (or
+ *           beyond abs_thresh) are copied out as candidates.
+ *   pass 2  exact counts beyond mean +- 3 std, mean +- 6 std, +-abs_thresh
+ *           (same double expression as the reference, so counts agree): from
+ *           the candidates of each chunk whose candidate bounds were no
+ *           wider than the final ones, else by re-reading only the blocks
+ *           whose [min, max] can reach a threshold.
  *
  * A chunk holding NaN/Inf makes its double sums non-finite (finite floats
  * cannot overflow a double sum of CHUNK powers <= 4), which sends that
@@ -320,6 +325,31 @@ static void flag_bounds(double mean, double t3, double ta, float *U, float *L)
     *L = nextafterf(nextafterf((float)l, INFINITY), INFINITY);
 }
 
+/* Indices of the blocks in [b0, b1) to count, into list; returns how many. */
+static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, float U,
+                   float L, uint32_t *list)
+{
+    int k = 0;
+    size_t b = b0;
+#if defined(__AVX512F__)
+    __m512 vu = _mm512_set1_ps(U), vl = _mm512_set1_ps(L);
+    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)b0),
+                                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+    for (; b + 16 <= b1; b += 16) {
+        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(bmax + b), vu, _CMP_GT_OQ)
+                      | _mm512_cmp_ps_mask(_mm512_loadu_ps(bmin + b), vl, _CMP_LT_OQ);
+        /* compress in a register: the memory form is slow on Zen 4 */
+        _mm512_storeu_si512(list + k, _mm512_maskz_compress_epi32(m, idx));
+        k += __builtin_popcount(m);
+        idx = _mm512_add_epi32(idx, _mm512_set1_epi32(16));
+    }
+#endif
+    for (; b < b1; b++)
+        if (bmax[b] > U || bmin[b] < L)
+            list[k++] = (uint32_t)b;
+    return k;
+}
+
 #define CAND_MARGIN 0.95 /* candidates beyond 0.95 * 3 running std */
 
 static int cand_reserve(struct engine *e, size_t need)
@@ -349,10 +379,9 @@ static void cand_block(struct engine *e, const float *p, size_t len, float U, fl
     for (; i + 16 <= len; i += 16) {
         __m512 v = _mm512_loadu_ps(p + i);
         __mmask16 m = _mm512_cmp_ps_mask(v, vu, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, vl, _CMP_LT_OQ);
-        if (m) {
-            _mm512_storeu_ps(dst + k, _mm512_maskz_compress_ps(m, v));
-            k += (size_t)__builtin_popcount(m);
-        }
+        /* unconditional store: a branch on m would mispredict */
+        _mm512_storeu_ps(dst + k, _mm512_maskz_compress_ps(m, v));
+        k += (size_t)__builtin_popcount(m);
     }
 #endif
     for (; i < len; i++)
@@ -373,14 +402,14 @@ static void eng_extract(struct engine *e, size_t off, size_t len, const float *p
     float U, L;
     flag_bounds(e->m.mean, 3.0 * CAND_MARGIN * sqrt(e->m.m2 / e->m.n), e->abs_thresh, &U, &L);
     ci->begin = e->ncand;
-    for (size_t b = 0; b * BLK < len; b++) {
-        if (!(bmax[b] > U || bmin[b] < L))
-            continue;
-        if (cand_reserve(e, BLK + 16)) {
-            e->collecting = 0; /* too many: this and later chunks re-read */
-            return;
-        }
-        size_t bl = len - b * BLK < BLK ? len - b * BLK : BLK;
+    uint32_t list[CHUNK / BLK + 16];
+    int k = collect(bmin, bmax, 0, (len + BLK - 1) / BLK, U, L, list);
+    if (cand_reserve(e, (size_t)k * BLK + 16)) {
+        e->collecting = 0; /* too many: this and later chunks re-read */
+        return;
+    }
+    for (int i = 0; i < k; i++) {
+        size_t b = list[i], bl = len - b * BLK < BLK ? len - b * BLK : BLK;
         cand_block(e, p + b * BLK, bl, U, L);
     }
     ci->end = e->ncand;
@@ -458,31 +487,6 @@ static void count_vec(const float *p, size_t len, double mean, const double t[3]
 #else
 #define count_vec count_scalar
 #endif
-
-/* Indices of the blocks in [b0, b1) to count, into list; returns how many. */
-static int collect(const float *bmin, const float *bmax, size_t b0, size_t b1, float U,
-                   float L, uint32_t *list)
-{
-    int k = 0;
-    size_t b = b0;
-#if defined(__AVX512F__)
-    __m512 vu = _mm512_set1_ps(U), vl = _mm512_set1_ps(L);
-    __m512i idx = _mm512_add_epi32(_mm512_set1_epi32((int)b0),
-                                   _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
-    for (; b + 16 <= b1; b += 16) {
-        __mmask16 m = _mm512_cmp_ps_mask(_mm512_loadu_ps(bmax + b), vu, _CMP_GT_OQ)
-                      | _mm512_cmp_ps_mask(_mm512_loadu_ps(bmin + b), vl, _CMP_LT_OQ);
-        /* compress in a register: the memory form is slow on Zen 4 */
-        _mm512_storeu_si512(list + k, _mm512_maskz_compress_epi32(m, idx));
-        k += __builtin_popcount(m);
-        idx = _mm512_add_epi32(idx, _mm512_set1_epi32(16));
-    }
-#endif
-    for (; b < b1; b++)
-        if (bmax[b] > U || bmin[b] < L)
-            list[k++] = (uint32_t)b;
-    return k;
-}
 
 #define PF_BLOCKS 8     /* pass 2 prefetches this many flagged blocks ahead */
 #define SCAN 1024       /* summaries scanned per round of pass 2 */
