@@ -152,10 +152,10 @@ struct row {
 static void row_text(const struct row *r)
 {
     if (r->rc) {
-        printf("%-28s %-8s %3zu   -- %s\n", r->y, r->unit, r->c.n, r->why);
+        printf("%-30s %-8s %3zu   -- %s\n", r->y, r->unit, r->c.n, r->why);
         return;
     }
-    printf("%-28s %-8s %3zu %8.4f  [%7.4f, %7.4f] %9.2g %8.4f %9.2g\n", r->y, r->unit,
+    printf("%-30s %-8s %3zu %8.4f  [%7.4f, %7.4f] %9.2g %8.4f %9.2g\n", r->y, r->unit,
            r->c.n, r->c.r, r->c.r_lo, r->c.r_hi, r->c.r_p, r->c.rho, r->c.rho_p);
 }
 
@@ -206,7 +206,7 @@ static void table_head(const struct copts *o, const struct sel *s, int nrow)
         printf("x = %s over %d selected entr%s%s%s; %d benchmark%s\n", o->x, s->n,
                s->n == 1 ? "y" : "ies", o->where ? " where " : "", o->where ? o->where : "",
                nrow, nrow == 1 ? "" : "s");
-        printf("%-28s %-8s %3s %8s  %-18s %9s %8s %9s\n", "benchmark (y)", "unit", "n",
+        printf("%-30s %-8s %3s %8s  %-18s %9s %8s %9s\n", "benchmark (y)", "unit", "n",
                "r", "95% CI of r", "p", "rho", "p(rho)");
     }
 }
@@ -393,6 +393,15 @@ static int run_single(const struct copts *o, struct sel *s)
     return EXIT_OK;
 }
 
+/* Does any selected entry have a finite value for field f? */
+static int has_field(const struct sel *s, const char *f)
+{
+    for (int i = 0; i < s->n; i++)
+        if (isfinite(results_entry_value(s->e[i], f)))
+            return 1;
+    return 0;
+}
+
 int cmd_correlate(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++)
@@ -420,6 +429,12 @@ int cmd_correlate(int argc, char **argv)
         rc = EXIT_DATA;
         fprintf(stderr, "qlens: no stored result matches the selection%s%s\n",
                 o.where ? " " : "", o.where ? o.where : "");
+    } else if (!has_field(&s, o.x) || (!o.all && !has_field(&s, o.y))) {
+        rc = EXIT_DATA;
+        fprintf(stderr, "qlens: none of the %d selected entries has a value for '%s' "
+                "(fields: ppl_mean, ppl.DATASET, a benchmark name, memory_gb, speed, bits, "
+                "a, kv, group_size; see 'qlens results show ID')\n", s.n,
+                has_field(&s, o.x) ? o.y : o.x);
     } else {
         rc = o.all ? run_table(&o, &s) : run_single(&o, &s);
     }

@@ -41,6 +41,8 @@ expect_grep "x is constant" "$T_TMP/err" "constant column message"
 expect_rc 1 "correlate empty selection" -- "$Q" correlate --where 'model=nothing'
 expect_rc 1 "correlate without X values (Li has no perplexity)" -- "$Q" correlate --all --where 'id=li2024/*'
 if grep -qi nan "$T_TMP/out"; then fail "no NaN in degenerate table"; else pass "no NaN in degenerate table"; fi
+expect_rc 1 "unknown --y field" -- "$Q" correlate --y mmlux --where 'model=Qwen*'
+expect_grep "has a value for 'mmlux'" "$T_TMP/err" "unknown field named"
 expect_rc 2 "bad filter" -- "$Q" correlate --where 'bits=three'
 expect_grep "not a number" "$T_TMP/err" "bad filter message"
 
