@@ -6,8 +6,10 @@
  * read in place (leading dimension kv_dim) by each of its query heads. */
 #include <cblas.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/fastmath.h"
 #include "src/forward.h"
@@ -170,6 +172,11 @@ int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
     rope_tables(f);
     double per_block = (double)c->dim * (2 * f->q_dim + 2 * f->kv_dim) + 3.0 * c->dim * c->hidden_dim;
     f->blas_threads = per_block < FWD_SMALL_BLOCK_WEIGHTS ? 1 : 0;
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) { /* small: one block of scores */
+        size_t T = (size_t)max_tokens;
+        f->att2 = fwd_alloc((T < FWD_ATT_BLOCK ? T : FWD_ATT_BLOCK) * T);
+        f->att_threads = f->att2 && !f->blas_threads ? 2 : 1;
+    }
     return 0;
 }
 
@@ -192,8 +199,9 @@ void fwd_free(struct fwd *f)
 {
     free(f->layers);
     free(f->x); free(f->xb); free(f->q); free(f->k); free(f->v); free(f->att);
-    free(f->hb); free(f->hb2); free(f->rope_cos); free(f->rope_sin);
+    free(f->hb); free(f->hb2); free(f->rope_cos); free(f->rope_sin); free(f->att2);
     f->layers = NULL;
+    f->att2 = NULL;
     f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
     f->rope_cos = f->rope_sin = NULL;
 }
@@ -289,33 +297,73 @@ static void softmax_causal_row(float *s, int r_abs, int width)
         memset(s + len, 0, (size_t)(width - len) * sizeof(float));
 }
 
+/* One attention job: heads h0, h0+hstep, ... of one block, scores in att
+ * (FWD_ATT_BLOCK, T) of its own. */
+struct att_job {
+    const struct fwd *f;
+    float *out, *att;
+    const float *K, *V;
+    int n, pos0, h0, hstep;
+};
+
 /* out (n, q_dim) = causal attention of q (n, q_dim), rows at positions
  * pos0 .. pos0+n-1, over keys/values K, V (pos0+n, kv_dim) at positions
  * 0 .. pos0+n-1.  Query block [r0, r1) needs keys [0, pos0+r1). */
-static void attention(struct fwd *f, float *out, int n, int pos0, const float *K,
-                      const float *V)
+static void *attention_heads(void *arg)
 {
+    const struct att_job *j = arg;
+    const struct fwd *f = j->f;
     const struct qconfig *c = &f->cfg;
     int hd = c->head_dim, kv_mul = c->n_heads / c->n_kv_heads;
     float scale = 1.0f / sqrtf((float)hd);
-    for (int h = 0; h < c->n_heads; h++) {
+    for (int h = j->h0; h < c->n_heads; h += j->hstep) {
         const float *qh = f->q + h * hd;
-        const float *kh = K + (h / kv_mul) * hd, *vh = V + (h / kv_mul) * hd;
-        for (int r0 = 0; r0 < n; r0 += FWD_ATT_BLOCK) {
-            int r1 = r0 + FWD_ATT_BLOCK < n ? r0 + FWD_ATT_BLOCK : n;
-            int rows = r1 - r0, keys = pos0 + r1;
+        const float *kh = j->K + (h / kv_mul) * hd, *vh = j->V + (h / kv_mul) * hd;
+        for (int r0 = 0; r0 < j->n; r0 += FWD_ATT_BLOCK) {
+            int r1 = r0 + FWD_ATT_BLOCK < j->n ? r0 + FWD_ATT_BLOCK : j->n;
+            int rows = r1 - r0, keys = j->pos0 + r1;
             /* att (rows, keys) = scale * Q[r0:r1] K[0:keys]ᵀ */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
                         qh + (size_t)r0 * f->q_dim, f->q_dim, kh, f->kv_dim, 0.0f,
-                        f->att, keys);
+                        j->att, keys);
             for (int r = 0; r < rows; r++)
-                softmax_causal_row(f->att + (size_t)r * keys, pos0 + r0 + r, keys);
+                softmax_causal_row(j->att + (size_t)r * keys, j->pos0 + r0 + r, keys);
             /* out[r0:r1, head h] (rows, hd) = att (rows, keys) V[0:keys] (keys, hd) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f,
-                        f->att, keys, vh, f->kv_dim, 0.0f, out + (size_t)r0 * f->q_dim + h * hd,
-                        f->q_dim);
+                        j->att, keys, vh, f->kv_dim, 0.0f,
+                        j->out + (size_t)r0 * f->q_dim + h * hd, f->q_dim);
         }
     }
+    return NULL;
+}
+
+/* The per-head matmuls are small (64 query rows x head_dim): OpenBLAS's
+ * own threads would synchronize ~200 times per layer.  With two attention
+ * threads, heads are split between two single-threaded BLAS callers. */
+static void attention(struct fwd *f, float *out, int n, int pos0, const float *K,
+                      const float *V)
+{
+    struct att_job j0 = {f, out, f->att, K, V, n, pos0, 0, 1};
+    pthread_t th;
+    if (f->att_threads < 2 || !f->att2 || f->cfg.n_heads < 2) {
+        attention_heads(&j0);
+        return;
+    }
+    struct att_job j1 = j0;
+    j0.hstep = j1.hstep = 2;
+    j1.h0 = 1;
+    j1.att = f->att2;
+    int prev = openblas_get_num_threads();
+    if (prev != 1)
+        openblas_set_num_threads(1);
+    int spawned = pthread_create(&th, NULL, attention_heads, &j1) == 0;
+    attention_heads(&j0);
+    if (spawned)
+        pthread_join(th, NULL);
+    else
+        attention_heads(&j1);
+    if (prev != 1)
+        openblas_set_num_threads(prev);
 }
 
 /* ---- passes ---- */

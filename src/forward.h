@@ -86,7 +86,11 @@ struct fwd {
     float *xb;            /* (T, max(dim, q_dim)) normed input / attn out  */
     float *q;             /* (T, q_dim)                                   */
     float *k, *v;         /* (T, kv_dim)                                  */
-    float *att;           /* (T, T)        scores of one head             */
+    float *att;           /* (min(T,64), T) scores of one head, one block  */
+    float *att2;          /* the same for the second attention thread      */
+    int att_threads;      /* 2: heads split over two threads (default for
+                             large models; needs att2, allocated when the
+                             machine has two CPUs)                        */
     float *hb, *hb2;      /* (T, hidden_dim)                              */
     float *rope_cos, *rope_sin; /* (T, head_dim/2) angle tables           */
     struct qerr err;      /* message of the last failure                  */

@@ -95,6 +95,30 @@ static void compare_with_ref(const char *rel, int n)
 
 START_TEST(test_ref_bin) { compare_with_ref("models/stories260K.bin", 200); }
 END_TEST
+
+/* The two-thread attention path (default for large models) on a small one. */
+START_TEST(test_att_threads)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    int n = 150, V = m.cfg.vocab_size;
+    int *toks = random_tokens(n, V, 8);
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_ref_chunk(&m, toks, n, 1, b, &err), 0);
+    for (int bt = 0; bt <= 1; bt++) {
+        f.blas_threads = bt;
+        f.att_threads = f.att2 ? 2 : 1;
+        ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+        ck_assert_float_le(max_abs_diff(a, b, (size_t)n * V), 1e-4f);
+    }
+    fwd_free(&f);
+    free(a); free(b); free(toks);
+    qmodel_close(&m);
+}
+END_TEST
 START_TEST(test_ref_gguf) { compare_with_ref("models/stories260K.gguf", 130); }
 END_TEST
 
@@ -500,6 +524,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_ref_bin);
     tcase_add_test(tc, test_ref_gguf);
+    tcase_add_test(tc, test_att_threads);
     tcase_add_test(tc, test_bin_vs_gguf);
     tcase_add_test(tc, test_causal_and_from);
     tcase_add_test(tc, test_step_cache);
