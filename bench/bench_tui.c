@@ -35,11 +35,16 @@ static void step(struct tui *t, struct series *s, int key)
 {
     double t0 = now_ms();
     tui_step(t, key);
-    double dt = now_ms() - t0;
-    s->sum += dt;
-    s->n++;
-    if (dt > s->max)
-        s->max = dt;
+    for (;;) { /* each key's frame, then the frames that finish its work */
+        double dt = now_ms() - t0;
+        s->sum += dt;
+        s->n++;
+        if (dt > s->max)
+            s->max = dt;
+        t0 = now_ms();
+        if (!tui_idle(t))
+            break;
+    }
 }
 
 static void report(const struct series *s, double base_ms)
@@ -158,6 +163,9 @@ int main(void)
     fclose(out);
     fclose(in);
     remove(model);
-    printf("every frame under 50 ms: %s\n", slow ? "NO" : "yes");
+    double la[1] = {0};
+    getloadavg(la, 1);
+    printf("every frame under 50 ms: %s (load average %.1f on %ld CPUs during the run)\n",
+           slow ? "NO" : "yes", la[0], sysconf(_SC_NPROCESSORS_ONLN));
     return 0;
 }

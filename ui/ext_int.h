@@ -22,6 +22,7 @@ struct tui_quant {
     struct vm_hist qhist;         /* histogram of Ŵ                       */
     int qhist_for;                /* result generation the hist shows     */
     int gen;                      /* bumps with every new result          */
+    int emap_gen;                 /* result generation the error map shows */
 };
 
 struct tui_runs {

@@ -452,6 +452,21 @@ static void apply_winch(void)
         resizeterm(ws.ws_row, ws.ws_col);
 }
 
+int tui_pending(const struct tui *t)
+{
+    if (t->view == UV_TENSOR && !t->help_on)
+        return vm_map_pending(&t->map) || vm_hist_pending(&t->hist);
+    return 0;
+}
+
+int tui_idle(struct tui *t)
+{
+    if (!tui_pending(t) && !tui_ext_tick(t))
+        return 0;
+    tui_draw(t); /* each draw advances the pending work by one step */
+    return 1;
+}
+
 static void main_loop(struct tui *t)
 {
     tui_draw(t);
@@ -460,13 +475,15 @@ static void main_loop(struct tui *t)
             apply_winch();
             tui_draw(t);
         }
+        /* Pending map / histogram steps: poll keys without waiting. */
+        timeout(tui_pending(t) || tui_ext_tick(t) ? 0 : 100);
         int ch = getch();
         int finished = worker_poll(&t->job);
         if (finished)
             tui_ext_job_done(t);
         if (ch != ERR)
             tui_step(t, ch == '\r' ? '\n' : ch);
-        else if (finished || worker_busy(&t->job) || tui_ext_tick(t))
+        else if (finished || worker_busy(&t->job) || tui_pending(t) || tui_ext_tick(t))
             tui_draw(t);
     }
 }

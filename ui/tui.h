@@ -20,6 +20,9 @@ void tui_close(struct tui *t);
 /* Handle one key (curses key code) and redraw; returns 0 while running,
  * 1 once the user quit. */
 int tui_step(struct tui *t, int key);
+/* Continue pending map / histogram work by one frame; 1 when a frame was
+ * drawn (call again), 0 when idle. */
+int tui_idle(struct tui *t);
 /* Redraw the whole screen into curses' buffer and refresh. */
 void tui_draw(struct tui *t);
 

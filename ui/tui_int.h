@@ -11,6 +11,11 @@
 #include "ui/vm_map.h"
 #include "ui/worker.h"
 
+/* Values a frame may scan for a map or histogram; bigger work continues
+ * on the following frames (idle ticks), so no frame blocks on a huge
+ * tensor. */
+#define TUI_STEP_VALUES (1u << 20)
+
 struct tui_quant;         /* ui/view_quant.c */
 struct tui_runs;          /* ui/view_runs.c  */
 struct tui_corr;          /* ui/view_corr.c  */
@@ -29,6 +34,7 @@ struct tui {
     int ti;               /* tensor shown (-1 none)                        */
     struct vm_map map;
     struct vm_hist hist;
+    const float *hist_x;  /* values the histogram was built from          */
     float *prof;          /* per-channel AbsMax (rows or cols), prof_n     */
     int64_t prof_n;
     int prof_mode;        /* 0 off, 1 rows (output channels), 2 columns    */
@@ -56,6 +62,8 @@ struct tui {
 /* Status-bar message (printf-style); err marks it as an error. */
 void tui_msg(struct tui *t, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* Is a map or histogram still being computed in steps? */
+int tui_pending(const struct tui *t);
 /* Make tensor `ti` the current tensor of the Tensor and Quant views. */
 void tui_select_tensor(struct tui *t, int ti);
 

@@ -118,7 +118,12 @@ void tui_ext_job_done(struct tui *t)
         quant_refresh(t); /* settings changed while the worker was busy */
 }
 
-int tui_ext_tick(struct tui *t) { (void)t; return 0; }
+int tui_ext_tick(struct tui *t)
+{
+    if (!t->q || t->view != UV_QUANT)
+        return 0;
+    return vm_map_pending(&t->q->emap) || vm_hist_pending(&t->q->qhist);
+}
 
 void tui_ext_draw(struct tui *t, int y0, int h)
 {

@@ -100,10 +100,14 @@ static void draw_emap(struct tui *t, int y0, int rows)
         mp->gw = 0;
     }
     int rpc = draw_heat_rows_per_char();
+    mp->budget = TUI_STEP_VALUES;
     if (mp->gw != t->w || mp->gh != rows * rpc)
         vm_map_layout(mp, t->w, rows * rpc);
-    else
+    else if (q->emap_gen != q->gen) /* a new result in the same buffer */
         vm_map_compute(mp);
+    else
+        vm_map_step(mp);
+    q->emap_gen = q->gen;
     mp->mark = q->cur.rep.max_abs_err > 0 ? INFINITY : 0; /* no mark: colour is the error */
     int nl = draw.nlev;
     for (int r = 0; r < rows; r++)
@@ -128,8 +132,12 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     struct tui_quant *q = t->q;
     double a = s->absmax > 0 ? s->absmax : 1;
     if (q->qhist_for != q->gen || q->qhist.nbins != t->w) {
-        vm_hist_build(&q->qhist, q->cur.wq, (size_t)(q->cur.rows * q->cur.cols), -a, a, t->w);
+        /* The frame that quantized already spent its time: bin from the
+         * next frame on. */
+        vm_hist_begin(&q->qhist, q->cur.wq, (size_t)(q->cur.rows * q->cur.cols), -a, a, t->w);
         q->qhist_for = q->gen;
+    } else {
+        vm_hist_step(&q->qhist, TUI_STEP_VALUES);
     }
     float lev[512];
     int n = vm_quant_grid(&q->cur, s->min, s->max, lev, 512);

@@ -44,8 +44,11 @@ static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
 {
     struct vm_map *mp = &t->map;
     int rpc = draw_heat_rows_per_char();
+    mp->budget = TUI_STEP_VALUES;
     if (mp->gw != cols || mp->gh != rows * rpc)
         vm_map_layout(mp, cols, rows * rpc);
+    else
+        vm_map_step(mp);
     int nl = draw.nlev;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
@@ -80,8 +83,11 @@ static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s
     if (!x)
         return;
     double a = s->absmax > 0 ? s->absmax : 1;
-    if (t->hist.nbins != nbins || t->hist.lo != -a || t->hist.hi != a)
-        vm_hist_build(&t->hist, x, (size_t)qt->nelem, -a, a, nbins);
+    if (t->hist.nbins != nbins || t->hist.lo != -a || t->hist.hi != a || t->hist_x != x) {
+        vm_hist_begin(&t->hist, x, (size_t)qt->nelem, -a, a, nbins);
+        t->hist_x = x;
+    }
+    vm_hist_step(&t->hist, TUI_STEP_VALUES);
     float lev[512];
     int n = tui_ext_grid(t, s, lev, 512);
     vm_hist_set_grid(&t->hist, lev, n);
@@ -181,6 +187,11 @@ void view_tensor_draw(struct tui *t, int y0, int h)
         ensure_hist(t, qt, &r->st, t->w);
         char title[160];
         tui_ext_grid_title(t, title, sizeof title);
+        if (vm_hist_pending(&t->hist)) {
+            size_t l = strlen(title);
+            snprintf(title + l, sizeof title - l, "  (binning %d%%)",
+                     (int)(100.0 * t->hist.done / (t->hist.n ? t->hist.n : 1)));
+        }
         view_draw_hist(t, &t->hist, yh, hist_h, t->w, title);
     }
 }

@@ -19,6 +19,40 @@ void vm_hist_free(struct vm_hist *h)
 
 int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins)
 {
+    int rc = vm_hist_begin(h, x, n, lo, hi, nbins);
+    while (rc == 0 && vm_hist_pending(h))
+        rc = vm_hist_step(h, 0);
+    return rc;
+}
+
+int vm_hist_pending(const struct vm_hist *h) { return h->x && h->done < h->n; }
+
+/* Accumulate the next slice (budget values, 0 = all): counts of a slice
+ * add up exactly, so a histogram built in steps equals one built at once. */
+int vm_hist_step(struct vm_hist *h, size_t budget)
+{
+    if (!vm_hist_pending(h))
+        return 0;
+    size_t m = h->n - h->done;
+    if (budget > 0 && m > budget)
+        m = budget;
+    uint64_t *part = malloc((size_t)h->nbins * sizeof *part);
+    if (!part)
+        return QERR_NOMEM;
+    if (vm_hist_linear(h->x + h->done, m, h->lo, h->hi, h->nbins, part) < 0)
+        stats_hist_linear(h->x + h->done, m, h->lo, h->hi, h->nbins, part);
+    for (int b = 0; b < h->nbins; b++) {
+        h->counts[b] += part[b];
+        if (h->counts[b] > h->maxc)
+            h->maxc = h->counts[b];
+    }
+    free(part);
+    h->done += m;
+    return 0;
+}
+
+int vm_hist_begin(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins)
+{
     if (nbins < 1)
         nbins = 1;
     if (!(hi > lo)) { /* constant or empty: a unit-wide range around it */
@@ -31,6 +65,10 @@ int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double
         if (!c || !g) {
             if (c)
                 h->counts = c;
+            if (g)
+                h->grid = g;
+            h->nbins = 0; /* nothing valid to draw */
+            h->x = NULL;
             return QERR_NOMEM;
         }
         h->counts = c;
@@ -40,12 +78,11 @@ int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double
     memset(h->grid, 0, (size_t)nbins);
     h->lo = lo;
     h->hi = hi;
-    if (vm_hist_linear(x, n, lo, hi, nbins, h->counts) < 0)
-        stats_hist_linear(x, n, lo, hi, nbins, h->counts); /* no scratch memory */
+    memset(h->counts, 0, (size_t)nbins * sizeof *h->counts);
     h->maxc = 0;
-    for (int b = 0; b < nbins; b++)
-        if (h->counts[b] > h->maxc)
-            h->maxc = h->counts[b];
+    h->x = x;
+    h->n = x ? n : 0;
+    h->done = 0;
     return 0;
 }
 

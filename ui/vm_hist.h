@@ -17,12 +17,19 @@ struct vm_hist {
     uint64_t *counts;     /* (nbins) */
     uint64_t maxc;
     unsigned char *grid;  /* (nbins) 1 where a grid value falls          */
+    const float *x;       /* values being binned (not owned)              */
+    size_t n, done;       /* done < n: more slices to add (vm_hist_step)   */
 };
 
 void vm_hist_init(struct vm_hist *h);
 void vm_hist_free(struct vm_hist *h);
 /* Bin x[0..n) over [lo, hi] into nbins (lo == hi widens the range). */
 int vm_hist_build(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins);
+/* The same in slices: begin, then step(budget values) while pending, so
+ * a frame never bins more than `budget` values; x must stay valid. */
+int vm_hist_begin(struct vm_hist *h, const float *x, size_t n, double lo, double hi, int nbins);
+int vm_hist_step(struct vm_hist *h, size_t budget);
+int vm_hist_pending(const struct vm_hist *h);
 /* Fast linear histogram, same bins as stats_hist_linear (its reference);
  * QERR_NOMEM when scratch cannot be allocated. */
 int vm_hist_linear(const float *x, size_t n, double lo, double hi, int nbins, uint64_t *counts);

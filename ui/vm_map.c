@@ -135,6 +135,7 @@ static void grid_row(struct vm_map *mp, int i, float *tmp, unsigned char *bad, i
     }
 }
 
+/* Cells of rows not computed yet stay -1 (drawn as empty). */
 int vm_map_compute(struct vm_map *mp)
 {
     int n = mp->gw * mp->gh;
@@ -142,7 +143,22 @@ int vm_map_compute(struct vm_map *mp)
         mp->cell[i] = -1;
     mp->lo = INFINITY;
     mp->hi = 0;
-    if (!mp->x || mp->rows == 0 || mp->cols == 0)
+    mp->next_row = 0;
+    if (!mp->x || mp->rows == 0 || mp->cols == 0) {
+        mp->next_row = mp->gh;
+        return 0;
+    }
+    return vm_map_step(mp);
+}
+
+int vm_map_pending(const struct vm_map *mp)
+{
+    return mp->next_row < mp->gh && mp->x && mp->r0 + (int64_t)mp->next_row * mp->bh < mp->rows;
+}
+
+int vm_map_step(struct vm_map *mp)
+{
+    if (!vm_map_pending(mp))
         return 0;
     int64_t vw = mp->bw * mp->gw;
     if (vw > mp->cols - mp->c0)
@@ -154,16 +170,20 @@ int vm_map_compute(struct vm_map *mp)
         free(bad);
         return QERR_NOMEM;
     }
-    for (int i = 0; i < mp->gh && mp->r0 + (int64_t)i * mp->bh < mp->rows; i++)
-        grid_row(mp, i, tmp, bad, vw);
+    int64_t done = 0;
+    int first = mp->next_row;
+    while (vm_map_pending(mp) && (mp->budget <= 0 || done < mp->budget)) {
+        grid_row(mp, mp->next_row++, tmp, bad, vw);
+        done += mp->bh * vw;
+    }
     free(tmp);
     free(bad);
-    for (int i = 0; i < n; i++) {
+    for (int i = first * mp->gw; i < mp->next_row * mp->gw; i++) {
         float v = mp->cell[i];
         if (v > 0 && isfinite(v) && v < mp->lo) mp->lo = v;
         if (isfinite(v) && v > mp->hi) mp->hi = v;
     }
-    if (!isfinite(mp->lo))
+    if (!vm_map_pending(mp) && !isfinite(mp->lo))
         mp->lo = mp->hi;
     return 0;
 }

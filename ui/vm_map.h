@@ -26,6 +26,8 @@ struct vm_map {
     float *cell;          /* (gh, gw) max |x| per block; -1 outside      */
     float lo, hi;         /* smallest positive / largest cell in view     */
     double mark;          /* threshold k*std for the outlier mark         */
+    int64_t budget;       /* values per compute step (0 = all at once)    */
+    int next_row;         /* first grid row not computed yet              */
 };
 
 void vm_map_init(struct vm_map *mp);
@@ -38,8 +40,12 @@ int vm_map_layout(struct vm_map *mp, int gw, int gh);
 int vm_map_zoom(struct vm_map *mp, int delta);
 /* Move the cursor by (dr, dc) cells; pans as needed; recomputes. */
 int vm_map_move(struct vm_map *mp, int dr, int dc);
-/* Recompute cells for the current viewport. */
+/* Recompute cells for the current viewport.  With a budget, only the
+ * first rows are computed (about `budget` values); vm_map_step continues
+ * while vm_map_pending, so a huge matrix never blocks a frame. */
 int vm_map_compute(struct vm_map *mp);
+int vm_map_step(struct vm_map *mp);
+int vm_map_pending(const struct vm_map *mp);
 /* Colour level in [0, nlev) of a cell value on the log scale; -1 for
  * cells outside the matrix. */
 int vm_map_level(const struct vm_map *mp, float v, int nlev);
