@@ -48,6 +48,11 @@ def main():
         row = ranges[i:i + 4]
         out.write('   ' + ''.join(' {0x%05X, 0x%03X},' % r for r in row) + '\n')
     out.write('};\n')
+    out.write('/* flags of U+0000..U+00FF, the common case, without a search */\n')
+    out.write('const uint16_t ucp_latin1[256] = {\n')
+    for i in range(0, 256, 8):
+        out.write('   ' + ''.join(' 0x%03X,' % flags(c) for c in range(i, i + 8)) + '\n')
+    out.write('};\n')
 
 
 if __name__ == '__main__':

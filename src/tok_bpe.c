@@ -27,17 +27,9 @@ int tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 256)
         return (cp >= 33 && cp <= 126) || (cp >= 161 && cp <= 172) || cp >= 174 ? (int)cp : -1;
-    static int inv[68];
-    static int ready;
-    if (!__atomic_load_n(&ready, __ATOMIC_ACQUIRE)) {
-        for (int b = 0; b < 256; b++) {
-            uint32_t c = tok_byte_to_cp((unsigned char)b);
-            if (c >= 256)
-                inv[c - 256] = b;
-        }
-        __atomic_store_n(&ready, 1, __ATOMIC_RELEASE);
-    }
-    return cp - 256 < 68 ? inv[cp - 256] : -1;
+    /* the 68 other bytes in increasing order: 0..32, 127..160, 173 */
+    uint32_t k = cp - 256;
+    return k < 33 ? (int)k : k < 67 ? (int)(127 + k - 33) : k == 67 ? 173 : -1;
 }
 
 struct bpe_ctx {

@@ -145,12 +145,11 @@ static int is_byte_piece(const char *p, uint32_t len, int *byte)
     return 1;
 }
 
-static const struct tokenizer *sort_tok;
-
-static int longer_first(const void *a, const void *b)
+static int longer_first(const void *a, const void *b, void *ctx)
 {
+    const struct tokenizer *t = ctx;
     int x = *(const int *)a, y = *(const int *)b;
-    uint32_t lx = sort_tok->piece_len[x], ly = sort_tok->piece_len[y];
+    uint32_t lx = t->piece_len[x], ly = t->piece_len[y];
     return lx != ly ? (lx < ly) - (lx > ly) : (x > y) - (x < y);
 }
 
@@ -172,8 +171,7 @@ static int collect_user_tokens(struct tokenizer *t)
     for (int i = 0; i < t->n_vocab; i++)
         if (t->type[i] == TT_USER)
             t->user_ids[k++] = i;
-    sort_tok = t; /* loading is single-threaded */
-    qsort(t->user_ids, (size_t)k, sizeof *t->user_ids, longer_first);
+    qsort_r(t->user_ids, (size_t)k, sizeof *t->user_ids, longer_first, t);
     return 0;
 }
 

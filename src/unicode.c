@@ -1,9 +1,6 @@
 /* unicode: UTF-8 and category lookup (see unicode.h). */
 #include "src/unicode.h"
 
-static unsigned short latin1_flags[256];
-static int latin1_ready;
-
 static unsigned flags_search(uint32_t cp)
 {
     int lo = 0, hi = ucp_n_ranges - 1;
@@ -19,15 +16,8 @@ static unsigned flags_search(uint32_t cp)
 
 unsigned ucp_flags(uint32_t cp)
 {
-    if (cp < 256) {
-        /* Benign race: every thread writes the same values. */
-        if (!__atomic_load_n(&latin1_ready, __ATOMIC_ACQUIRE)) {
-            for (uint32_t c = 0; c < 256; c++)
-                latin1_flags[c] = (unsigned short)flags_search(c);
-            __atomic_store_n(&latin1_ready, 1, __ATOMIC_RELEASE);
-        }
-        return latin1_flags[cp];
-    }
+    if (cp < 256)
+        return ucp_latin1[cp];
     if (cp > 0x10FFFF)
         return UCP_UNDEF;
     return flags_search(cp);

@@ -29,6 +29,7 @@ struct ucp_range {
 extern const struct ucp_range ucp_ranges[];
 extern const int ucp_n_ranges;
 extern const char ucp_unicode_version[];
+extern const uint16_t ucp_latin1[256];
 
 /* Category flags of a code point (UCP_UNDEF beyond U+10FFFF). */
 unsigned ucp_flags(uint32_t cp);

@@ -10,6 +10,7 @@
 #include "src/model.h"
 #include "src/tok_internal.h"
 #include "src/tokenizer.h"
+#include "src/unicode.h"
 #include "tests/testutil.h"
 
 static char *slurp(const char *path, size_t *n)
@@ -294,6 +295,39 @@ START_TEST(test_fast_vs_ref)
     }
     free(moby);
     free(inp);
+}
+END_TEST
+
+/* ---- Unicode tables and the GPT-2 byte map ---- */
+
+START_TEST(test_unicode_and_byte_map)
+{
+    for (int b = 0; b < 256; b++) { /* bytes_to_unicode is a bijection */
+        uint32_t cp = tok_byte_to_cp((unsigned char)b);
+        ck_assert_msg(cp < 324 && tok_cp_to_byte(cp) == b, "byte %d -> U+%04X", b, cp);
+    }
+    ck_assert_uint_eq(tok_byte_to_cp(' '), 0x120);   /* the famous G-dot */
+    ck_assert_uint_eq(tok_byte_to_cp('\n'), 0x10A);
+    ck_assert_int_eq(tok_cp_to_byte(0x144), -1);     /* past the 68 mapped */
+    ck_assert_uint_eq(ucp_flags('A'), UCP_LETTER);
+    ck_assert_uint_eq(ucp_flags('7'), UCP_NUMBER);
+    ck_assert_uint_eq(ucp_flags('\n'), UCP_CONTROL | UCP_SPACE);
+    ck_assert_uint_eq(ucp_flags(0xA0), UCP_SEPARATOR | UCP_SPACE);  /* NBSP */
+    ck_assert_uint_eq(ucp_flags(0x4E2D), UCP_LETTER);              /* CJK */
+    ck_assert_uint_eq(ucp_flags(0x0663), UCP_NUMBER);              /* Arabic-Indic 3 */
+    ck_assert_uint_eq(ucp_flags(0x0301), UCP_ACCENT);              /* combining acute */
+    ck_assert_uint_eq(ucp_flags(0x3000), UCP_SEPARATOR | UCP_SPACE);
+    ck_assert_uint_eq(ucp_flags(0x1F600), UCP_SYMBOL);             /* emoji */
+    ck_assert_uint_eq(ucp_flags(0x10FFFF), UCP_UNDEF);
+    ck_assert_uint_eq(ucp_flags(0x110000), UCP_UNDEF);
+    uint32_t cp;
+    ck_assert_uint_eq(ucp_decode((const unsigned char *)"\xf0\x9f\x98\x80", 4, &cp), 4);
+    ck_assert_uint_eq(cp, 0x1F600);
+    ck_assert_uint_eq(ucp_decode((const unsigned char *)"\xf0\x9f\x98", 3, &cp), 0);
+    ck_assert_uint_eq(ucp_validate("ok\xe2\x96", 4), 2);
+    char buf[4];
+    ck_assert_uint_eq(ucp_encode(0x2581, buf), 3);
+    ck_assert_int_eq(memcmp(buf, "\xe2\x96\x81", 3), 0);
 }
 END_TEST
 
@@ -605,6 +639,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_roundtrip);
     tcase_add_test(tc, test_fast_vs_ref);
     tcase_add_test(tc, test_bin_vs_gguf_texts);
+    tcase_add_test(tc, test_unicode_and_byte_map);
     tcase_add_test(tc, test_pretokenizers);
     tcase_add_test(tc, test_gguf_vocab_errors);
     tcase_add_test(tc, test_gguf_ignore_merges);
