@@ -52,6 +52,9 @@ TOOL_BIN   := $(TOOL_SRC:tests/%.c=$(BUILD)/tests/%)
 
 QLENS := $(BUILD)/qlens
 
+# Keep test/bench objects: they are not throw-away intermediates.
+.SECONDARY:
+
 .PHONY: all deps run test test-run asan bench bench-run install uninstall clean check-layers tests-build
 
 all: $(QLENS) qlens
@@ -104,6 +107,11 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory $(QLENS) $(BENCH_BIN) $(TOOL_BIN)
 	@sh bench/run.sh $(BUILD)
+
+# The stories260K quantization table of the README (qlens sweep, a few minutes).
+.PHONY: results-table
+results-table: $(QLENS)
+	@BUILD=$(BUILD) sh scripts/results-table.sh
 
 # The layer rule of DESIGN.md: numerics and the core never touch the
 # terminal; numerics never print or exit.
