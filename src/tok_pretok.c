@@ -137,6 +137,38 @@ static void split_gpt2_seg(struct seg *s)
 
 static int is_crlf(uint32_t c) { return c == '\r' || c == '\n'; }
 
+/* \p{N}{1,max}: runs of digits cut every `max`; returns the new position. */
+static size_t llama3_digits(struct seg *s, size_t pos, size_t max)
+{
+    size_t ini = pos;
+    while (flg(s, pos) & UCP_NUMBER) {
+        if (++pos - ini >= max) {
+            add_tok(s, pos);
+            ini = pos;
+        }
+    }
+    add_tok(s, pos);
+    return pos;
+}
+
+/* \s*[\r\n]+ | \s+(?!\S) | \s+ | any single code point. */
+static size_t llama3_space(struct seg *s, size_t pos)
+{
+    size_t nws = 0, last_crlf = 0;
+    while (flg(s, pos + nws) & UCP_SPACE) {
+        if (is_crlf(cpt(s, pos + nws)))
+            last_crlf = pos + nws + 1;
+        nws++;
+    }
+    if (last_crlf > 0) {
+        add_tok(s, last_crlf);
+        return last_crlf;
+    }
+    if (!whitespace_tail(s, &pos, nws))
+        add_tok(s, ++pos);
+    return pos;
+}
+
 /* llama3 (max_digits 3) and qwen2 (max_digits 1). */
 static void split_llama3_seg(struct seg *s, size_t max_digits)
 {
@@ -157,15 +189,8 @@ static void split_llama3_seg(struct seg *s, size_t max_digits)
             add_tok(s, pos);
             continue;
         }
-        if (f & UCP_NUMBER) { /* \p{N}{1,max} */
-            size_t ini = pos;
-            while (flg(s, pos) & UCP_NUMBER) {
-                if (++pos - ini >= max_digits) {
-                    add_tok(s, pos);
-                    ini = pos;
-                }
-            }
-            add_tok(s, pos);
+        if (f & UCP_NUMBER) {
+            pos = llama3_digits(s, pos, max_digits);
             continue;
         }
         /* ?[^\s\p{L}\p{N}]+[\r\n]* */
@@ -179,19 +204,7 @@ static void split_llama3_seg(struct seg *s, size_t max_digits)
             add_tok(s, pos);
             continue;
         }
-        size_t nws = 0, last_crlf = 0;
-        while (flg(s, pos + nws) & UCP_SPACE) {
-            if (is_crlf(cpt(s, pos + nws)))
-                last_crlf = pos + nws + 1;
-            nws++;
-        }
-        if (last_crlf > 0) { /* \s*[\r\n]+ */
-            pos = last_crlf;
-            add_tok(s, pos);
-            continue;
-        }
-        if (!whitespace_tail(s, &pos, nws))
-            add_tok(s, ++pos);
+        pos = llama3_space(s, pos);
     }
 }
 
