@@ -77,6 +77,17 @@ expect_rc 0 "tokenize --file (HF Llama-style tokenizer.json)" -- "$Q" tokenize "
 if cmp -s "$T_TMP/out" "$T_TMP/bin.out"; then pass "tokenizer.json (SPM-style BPE) = tokenizer.bin on the eval text"; else
     fail "tokenizer.json vs tokenizer.bin differ"; diff "$T_TMP/out" "$T_TMP/bin.out" | head -5; fi
 
+# the same tokenizer.json beside a safetensors model: tok_load_for_model finds it
+GEN=${QLENS_BUILD:-$(dirname "$Q")}/tests/tool_genmodel
+if [ -x "$GEN" ] && "$GEN" --format safetensors --dim 16 --hidden 32 --layers 1 --heads 2 \
+        --vocab 512 --ctx 64 "$T_TMP/hf" >/dev/null 2>&1; then
+    expect_rc 0 "tokenize a safetensors model dir" -- "$Q" tokenize "$T_TMP/hf" "Hello world"
+    if [ "$(head -2 "$T_TMP/out" | tr '\n' ' ')" = "$(printf '1\t<s> 346\t\342\226\201He ')" ]; then
+        pass "safetensors model uses its tokenizer.json"; else fail "safetensors tokenizer.json"; cat "$T_TMP/out"; fi
+else
+    fail "tool_genmodel could not write a safetensors model ($GEN)"
+fi
+
 # The hand-written pre-tokenizers against the real regexes, on the texts and
 # 400 random strings of tricky characters.  Needs Python's `regex` module
 # (Debian python3-regex) for \p{L}; without it this check is skipped, said so.
