@@ -386,6 +386,8 @@ static int rd_header(struct cur *c, struct gguf_file *g)
     c->pos = 4;
     if (rd_u32(c, &g->version, "version"))
         return QERR_FORMAT;
+    if (g->version == 0x02000000u || g->version == 0x03000000u)
+        return fail_at(c, 4, QERR_UNSUPP, "big-endian GGUF is not supported");
     if (g->version != 2 && g->version != 3) {
         char msg[120];
         snprintf(msg, sizeof msg, "version %" PRIu32 " is not supported (2 and 3 are)", g->version);

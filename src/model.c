@@ -156,6 +156,11 @@ int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
                         "%s: tensor %s: data [%llu, %llu) runs past end of file (size %zu)",
                         map->path, what, (unsigned long long)offset,
                         (unsigned long long)(offset + nbytes), map->size);
+    int dup = qmodel_find(m, name);  /* e.g. "x.weight" and "x" in one GGUF */
+    if (dup >= 0)
+        return qerr_set(err, QERR_FORMAT, "%s: tensor %s: its name %s is already taken by %s",
+                        map->path, what, name,
+                        m->tensors[dup].src_name[0] ? m->tensors[dup].src_name : name);
     if (m->n_tensors % 64 == 0) {
         struct qtensor *t = realloc(m->tensors, (size_t)(m->n_tensors + 64) * sizeof *t);
         if (!t)

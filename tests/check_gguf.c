@@ -157,6 +157,8 @@ START_TEST(test_versions)
     expect_fail(b, 24, QERR_UNSUPP, "version 1");
     put_u32(b, 4, 4);
     expect_fail(b, 24, QERR_FORMAT, "version 4");
+    put_u32(b, 4, 0x03000000u);
+    expect_fail(b, 24, QERR_UNSUPP, "big-endian GGUF is not supported");
     for (uint32_t v = 2; v <= 3; v++) {  /* empty but valid */
         put_u32(b, 4, v);
         struct gguf_file g;

@@ -86,6 +86,8 @@ START_TEST(test_add_tensor_checks)
     ck_assert_int_eq(qmodel_add_tensor(&m, longname, NULL, QD_F32, 2, s2, map, 0, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "too long"), "%s", e.msg);
     ck_assert_int_eq(m.n_tensors, 1);
+    ck_assert_int_eq(qmodel_add_tensor(&m, "a", "A2", QD_F32, 2, s2, map, 128, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "tensor A2: its name a is already taken by A"), "%s", e.msg);
     /* many tensors: the table grows */
     for (int i = 0; i < 200; i++) {
         char n[16];

@@ -335,6 +335,10 @@ START_TEST(test_bad_headers)
     p = raw_file("{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
                  "\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[4,12]}}", 0, 12);
     open_fails(p, QERR_FORMAT, "overlap");
+    /* two HF names for one canonical tensor */
+    p = raw_file("{\"model.norm.weight\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0,8]},"
+                 "\"output_norm\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[8,16]}}", 0, 16);
+    open_fails(p, QERR_FORMAT, "tensor output_norm: its name output_norm is already taken by model.norm.weight");
     /* a valid header but missing required tensors */
     p = raw_file("{\"__metadata__\":{\"a\":\"b\"},\"rotary.inv_freq\":{\"dtype\":\"F32\",\"shape\":[0],"
                  "\"data_offsets\":[0,0]}}", 0, 0);
