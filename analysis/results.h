@@ -164,8 +164,9 @@ struct results_import_opts {
 };
 /* Detect the kind of JSON file and append its entries to s:
  * a qlens-results store, an lm-evaluation-harness results file, a
- * `qlens ppl --json` output, or a list/array of such.  *kind (may be NULL)
- * gets "store", "lm-eval", "qlens-ppl". */
+ * `qlens ppl --json` output, a `qlens quant --json` output (the quantized
+ * entry plus MODEL/float), or an array of such.  *kind (may be NULL) gets
+ * "store", "lm-eval", "qlens-ppl" or "qlens-quant". */
 int results_import(struct results_store *s, const char *path,
                    const struct results_import_opts *o, const char **kind,
                    struct qerr *err);

@@ -5,6 +5,8 @@
  *    "metric,filter" keys such as "acc,none" and "acc_stderr,none"; older
  *    versions use plain "acc"/"acc_stderr")       -> one entry
  *  - `qlens ppl --json` ({"model","text","n_ctx","ppl","stderr"}) -> one entry
+ *  - `qlens quant --json` ({"model","method","spec","bits","group","ppl",
+ *    "ppl_float",...}) -> the quantized entry and the float baseline
  *  - a JSON array of any of these.
  * The entry's model is the --model override, else the file's model name
  * reduced to its basename without .bin/.gguf/.safetensors, so that an
@@ -204,6 +206,8 @@ static void qlens_quant_fields(const cJSON *root, struct results_entry *e)
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "method");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "bits");
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "group_size");
+    if (!g) /* qlens quant: "group" (0 = per row, -1 = per tensor: no group) */
+        g = cJSON_GetObjectItemCaseSensitive(root, "group");
     if (cJSON_IsString(m))
         snprintf(e->method, sizeof e->method, "%s", m->valuestring);
     if (cJSON_IsNumber(b) && b->valuedouble >= 1 && b->valuedouble <= 64)
@@ -277,6 +281,96 @@ static int import_qlens_ppl(struct results_store *s, const cJSON *root, const ch
     return rc;
 }
 
+static double num_at(const cJSON *o, const char *key)
+{
+    const cJSON *j = cJSON_GetObjectItemCaseSensitive(o, key);
+    return cJSON_IsNumber(j) ? j->valuedouble : NAN;
+}
+
+/* The quantized run's settings from a `qlens quant --json` output. */
+static char *quant_settings(const cJSON *root)
+{
+    static const char *const keep[] = {"spec", "sym", "bits_per_weight", "delta_ppl_pct",
+                                       "top1", "size_mib", "ppl_float", NULL};
+    cJSON *st = cJSON_CreateObject();
+    for (const char *const *k = keep; *k; k++) {
+        const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, *k);
+        if (j && !cJSON_IsObject(j) && !cJSON_IsArray(j))
+            cJSON_AddItemToObject(st, *k, cJSON_Duplicate(j, 0));
+    }
+    const cJSON *kl = cJSON_GetObjectItemCaseSensitive(root, "kl");
+    if (cJSON_IsObject(kl)) {
+        cJSON_AddNumberToObject(st, "kl_mean", num_at(kl, "mean"));
+        cJSON_AddNumberToObject(st, "kl_p99", num_at(kl, "p99"));
+    }
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "eval");
+    if (cJSON_IsObject(ev)) {
+        cJSON_AddNumberToObject(st, "ctx", num_at(ev, "ctx"));
+        cJSON_AddNumberToObject(st, "chunks", num_at(ev, "chunks"));
+    }
+    char *txt = cJSON_PrintUnformatted(st); /* NaN prints as null */
+    cJSON_Delete(st);
+    return txt;
+}
+
+/* One entry of a `qlens quant --json` run: the quantized model, and the
+ * float model measured on the same chunks (id MODEL/float, as qlens sweep
+ * names it). */
+static int quant_entry(struct results_store *s, const cJSON *root, const char *name,
+                       const struct results_import_opts *o, int is_float, struct qerr *err)
+{
+    const cJSON *model = cJSON_GetObjectItemCaseSensitive(root, "model");
+    const cJSON *ev = cJSON_GetObjectItemCaseSensitive(root, "eval");
+    const cJSON *text = cJSON_IsObject(ev) ? cJSON_GetObjectItemCaseSensitive(ev, "text") : NULL;
+    const cJSON *spec = cJSON_GetObjectItemCaseSensitive(root, "spec");
+    struct results_entry e;
+    results_entry_init(&e);
+    char ds[64];
+    model_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
+    char *dot = strrchr(ds, '.');
+    if (dot && dot != ds)
+        *dot = '\0';
+    double ppl = num_at(root, is_float ? "ppl_float" : "ppl");
+    double se = num_at(root, is_float ? "ppl_float_stderr" : "ppl_stderr");
+    double mib = num_at(root, is_float ? "size_mib_float" : "size_mib");
+    struct results_import_opts oo = o ? *o : (struct results_import_opts){0};
+    if (is_float) {
+        strcpy(e.method, "float");
+        oo.method = NULL;
+        oo.w_bits = oo.a_bits = oo.kv_bits = oo.group_size = 0;
+        oo.id = NULL;
+    } else {
+        qlens_quant_fields(root, &e);
+    }
+    apply_opts(&e, &oo, cJSON_IsString(model) ? model->valuestring : NULL);
+    if (is_float || (!(o && o->id && *o->id) && cJSON_IsString(spec)))
+        snprintf(e.id, sizeof e.id, "%s/%s", e.model, is_float ? "float" : spec->valuestring);
+    e.memory_gb = isfinite(mib) ? mib / 1024.0 : NAN;
+    snprintf(e.source, sizeof e.source, "qlens quant: %s", name);
+    int rc = results_entry_set_ppl(&e, ds, ppl, se, err);
+    char *st = rc || is_float ? NULL : quant_settings(root);
+    if (st)
+        rc = results_entry_set_settings(&e, st, err);
+    free(st);
+    if (!rc)
+        rc = results_put_entry(s, &e, err);
+    results_entry_free(&e);
+    return rc;
+}
+
+static int import_qlens_quant(struct results_store *s, const cJSON *root, const char *name,
+                              const struct results_import_opts *o, struct qerr *err)
+{
+    double p = num_at(root, "ppl");
+    if (!isfinite(p) || p <= 0)
+        return qerr_set(err, QERR_FORMAT, "%s: ppl: must be a positive number", name);
+    int rc = quant_entry(s, root, name, o, 0, err);
+    double pf = num_at(root, "ppl_float");
+    if (!rc && isfinite(pf) && pf > 0)
+        rc = quant_entry(s, root, name, o, 1, err);
+    return rc;
+}
+
 static int import_node(struct results_store *s, const cJSON *j, const char *text,
                        const char *name, const struct results_import_opts *o,
                        const char **kind, struct qerr *err)
@@ -294,6 +388,11 @@ static int import_node(struct results_store *s, const cJSON *j, const char *text
         return import_lmeval(s, j, name, o, err);
     }
     const cJSON *p = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "ppl") : NULL;
+    const cJSON *spec = cJSON_IsObject(j) ? cJSON_GetObjectItemCaseSensitive(j, "spec") : NULL;
+    if (cJSON_IsNumber(p) && cJSON_IsString(spec)) {
+        *kind = "qlens-quant";
+        return import_qlens_quant(s, j, name, o, err);
+    }
     if (cJSON_IsNumber(p)) {
         *kind = "qlens-ppl";
         return import_qlens_ppl(s, j, name, o, err);

@@ -405,6 +405,53 @@ START_TEST(import_old_lmeval_and_qlens_ppl)
 }
 END_TEST
 
+START_TEST(import_qlens_quant)
+{
+    /* the shape `qlens quant --json` prints (abridged) */
+    const char *q =
+        "{\"model\":\"/m/stories260K.bin\",\"method\":\"RTN\",\"spec\":\"RTN w4 g32 asym\","
+        "\"bits\":4,\"group\":32,\"sym\":false,\"act_bits\":0,\"kv_bits\":8,"
+        "\"eval\":{\"text\":\"/d/tinystories-eval.txt\",\"chunks\":4,\"ctx\":128},"
+        "\"ppl_float\":3.8742445,\"ppl_float_stderr\":0.395,\"ppl\":4.6095,\"ppl_stderr\":0.52,"
+        "\"delta_ppl_pct\":18.98,\"kl\":{\"mean\":0.0917,\"p99\":0.645},\"top1\":0.853,"
+        "\"size_mib_float\":0.496,\"size_mib\":0.1892,\"bits_per_weight\":4.64,\"layers\":[]}";
+    struct results_store s;
+    struct qerr err;
+    const char *kind;
+    results_store_init(&s);
+    ck_assert_msg(results_import_text(&s, q, "q.json", NULL, &kind, &err) == QERR_OK, "%s", err.msg);
+    ck_assert_str_eq(kind, "qlens-quant");
+    ck_assert_int_eq(s.n, 2);
+    const struct results_entry *e = &s.e[results_find(&s, "stories260K/RTN w4 g32 asym")];
+    ck_assert_str_eq(e->method, "RTN");
+    ck_assert_int_eq(e->w_bits, 4);
+    ck_assert_int_eq(e->a_bits, 16);
+    ck_assert_int_eq(e->kv_bits, 8);
+    ck_assert_int_eq(e->group_size, 32);
+    ck_assert_double_eq(results_entry_ppl(e, "tinystories-eval")->value, 4.6095);
+    ck_assert_double_eq(results_entry_ppl(e, "tinystories-eval")->se, 0.52);
+    ck_assert_double_eq_tol(e->memory_gb, 0.1892 / 1024, 1e-15);
+    ck_assert_ptr_nonnull(strstr(e->settings_json, "\"kl_mean\":0.0917"));
+    int f = results_find(&s, "stories260K/float");
+    ck_assert_int_ge(f, 0);
+    ck_assert_str_eq(s.e[f].method, "float");
+    ck_assert_int_eq(s.e[f].w_bits, 16);
+    ck_assert_int_eq(s.e[f].kv_bits, 16);
+    ck_assert_double_eq(results_entry_ppl(&s.e[f], "tinystories-eval")->value, 3.8742445);
+    /* a rerun printing one digit differently joins, a real change does not */
+    struct results_entry a, b;
+    results_entry_copy(&a, e, NULL);
+    results_entry_copy(&b, e, NULL);
+    results_entry_set_ppl(&b, "tinystories-eval", 4.6095 * (1 + 3e-9), NAN, NULL);
+    ck_assert_int_eq(results_join_into(&a, &b, 0, &err), QERR_OK);
+    results_entry_set_ppl(&b, "tinystories-eval", 4.7, NAN, NULL);
+    ck_assert_int_eq(results_join_into(&a, &b, 0, &err), QERR_FORMAT);
+    results_entry_free(&a);
+    results_entry_free(&b);
+    results_store_free(&s);
+}
+END_TEST
+
 /* --- the bundled assets against the papers' source files ------------ */
 
 static const char *asset(const char *name)
@@ -554,6 +601,7 @@ int main(void)
     t = tcase_create("import");
     tcase_add_test(t, import_lmeval);
     tcase_add_test(t, import_old_lmeval_and_qlens_ppl);
+    tcase_add_test(t, import_qlens_quant);
     suite_add_tcase(s, t);
     t = tcase_create("assets");
     tcase_set_timeout(t, 20);

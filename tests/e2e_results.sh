@@ -95,6 +95,14 @@ if "$Q" sweep --help >/dev/null 2>&1 && [ -n "$QLENS_SHARED" ]; then
     expect_grep "^n += 3 complete pairs" "$T_TMP/out" "3 joined configurations correlated"
 fi
 
+# a real `qlens quant --json` joins the sweep entry of the same configuration
+if "$Q" quant --help >/dev/null 2>&1 && [ -f "$T_TMP/sweep.json" ]; then
+    expect_rc 0 "qlens quant --json" -- "$Q" quant --method rtn --bits 4 --group 32 --ctx 64 --chunks 2 --json
+    cp "$T_TMP/out" "$T_TMP/quant.json"
+    expect_rc 0 "import quant output into the sweep" -- "$Q" results import "$T_TMP/quant.json" --into "$T_TMP/sweep.json"
+    expect_grep "qlens-quant, 0 entries added, 2 joined" "$T_TMP/err" "quant run and float baseline joined the sweep's"
+fi
+
 # --- merge, validation errors, I/O errors --------------------------------
 expect_rc 0 "merge papers + mine" -- "$Q" results merge papers "$T_TMP/mine.json" -o "$T_TMP/all.json"
 expect_rc 0 "validate merged" -- "$Q" results validate "$T_TMP/all.json"
