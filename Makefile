@@ -118,6 +118,9 @@ results-table: $(QLENS)
 check-layers:
 	@sh scripts/check-layers.sh
 
+# qlens finds its bundled data in $(PREFIX)/share/qlens as a last resort.
+$(BUILD)/src/cli_results.o: CFLAGS += -DQLENS_PREFIX='"$(PREFIX)"'
+
 install: $(QLENS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlens
 	install -m 755 $(QLENS) $(DESTDIR)$(PREFIX)/bin/qlens
