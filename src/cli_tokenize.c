@@ -11,7 +11,8 @@
 
 static const char tokenize_help[] =
     "usage: qlens tokenize [MODEL] TEXT [--no-bos|--bos] [--json]\n"
-    "       qlens tokenize [MODEL] --file F [--no-bos|--bos] [--json]\n\n"
+    "       qlens tokenize [MODEL] --file F [--no-bos|--bos] [--json]\n"
+    "       qlens tokenize [MODEL] --decode IDS [--json]\n\n"
     "Tokenize TEXT (or the file F; '-' reads stdin) exactly as llama.cpp does\n"
     "and print one \"id<TAB>piece\" line per token.  Pieces are the raw\n"
     "vocabulary strings with control bytes escaped (\\n, \\t, \\xNN, \\\\);\n"
@@ -23,12 +24,16 @@ static const char tokenize_help[] =
     "  --file F   read the text from F instead of the command line\n"
     "  --no-bos   do not prepend BOS    --bos   prepend BOS\n"
     "             (default: what the vocabulary asks for; SentencePiece: yes)\n"
-    "  --json     {\"tokenizer\":..,\"n_tokens\":N,\"ids\":[..],\"pieces\":[..]}\n";
+    "  --json     {\"tokenizer\":..,\"n_tokens\":N,\"ids\":[..],\"pieces\":[..]}\n"
+    "  --decode   the other way: TEXT (or F) holds token ids (\"1 403 407\",\n"
+    "             \"[1,403,407]\"); print the text they decode to (--json:\n"
+    "             {\"text\":..}); the space SentencePiece puts after BOS is dropped\n";
 
 struct tok_args {
     const char *model, *text, *file;
     int bos;              /* -1: vocabulary default */
     int json;
+    int decode;           /* the text is a list of ids to turn into text */
 };
 
 static int parse_args(int argc, char **argv, struct tok_args *a)
@@ -37,8 +42,15 @@ static int parse_args(int argc, char **argv, struct tok_args *a)
     int npos = 0;
     memset(a, 0, sizeof *a);
     a->bos = -1;
+    int opts = 1;
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--file")) {
+        if (opts && !strcmp(argv[i], "--")) {
+            opts = 0;
+        } else if (!opts || argv[i][0] != '-' || !argv[i][1]) {
+            if (npos == 2)
+                return cli_usage_error("tokenize", "too many arguments ('%s')", argv[i]);
+            pos[npos++] = argv[i];
+        } else if (!strcmp(argv[i], "--file")) {
             if (++i >= argc)
                 return cli_usage_error("tokenize", "--file needs a path");
             a->file = argv[i];
@@ -48,14 +60,10 @@ static int parse_args(int argc, char **argv, struct tok_args *a)
             a->bos = 1;
         } else if (!strcmp(argv[i], "--json")) {
             a->json = 1;
-        } else if (argv[i][0] == '-' && argv[i][1] && strcmp(argv[i], "--")) {
-            return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
+        } else if (!strcmp(argv[i], "--decode")) {
+            a->decode = 1;
         } else {
-            if (!strcmp(argv[i], "--") && ++i >= argc)
-                break;
-            if (npos == 2)
-                return cli_usage_error("tokenize", "too many arguments ('%s')", argv[i]);
-            pos[npos++] = argv[i];
+            return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
         }
     }
     int want_text = !a->file;
@@ -152,6 +160,51 @@ static void print_piece(const char *p)
     }
 }
 
+/* --decode: ids separated by spaces, commas or brackets -> text bytes. */
+static int decode_ids(const struct tokenizer *t, const char *s, size_t len, int json,
+                      struct qerr *err)
+{
+    size_t cap = 4 * len + 64, k = 0;
+    char *out = malloc(cap), *end;
+    if (!out)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    int prev = -1;
+    for (size_t i = 0; i < len;) {
+        if (strchr(" \t\r\n,[]", s[i]) && s[i]) {
+            i++;
+            continue;
+        }
+        long id = strtol(s + i, &end, 10);
+        if (end == s + i || id < 0 || id >= tok_vocab_size(t)) {
+            free(out);
+            return qerr_set(err, QERR_FORMAT, "byte offset %zu: \"%.12s\" is not a token id "
+                            "(0..%d)", i, s + i, tok_vocab_size(t) - 1);
+        }
+        i = (size_t)(end - s);
+        size_t need = tok_decode(t, prev, (int)id, NULL, 0);
+        if (k + need + 1 > cap) {
+            char *o = realloc(out, cap = 2 * (k + need + 1));
+            if (!o) {
+                free(out);
+                return qerr_set(err, QERR_NOMEM, "out of memory");
+            }
+            out = o;
+        }
+        k += tok_decode(t, prev, (int)id, out + k, cap - k);
+        prev = (int)id;
+    }
+    out[k] = '\0';
+    if (json) {
+        printf("{\"text\":");
+        cli_json_str(stdout, out); /* stops at a NUL byte, which JSON text cannot hold anyway */
+        printf("}\n");
+    } else {
+        fwrite(out, 1, k, stdout);
+    }
+    free(out);
+    return 0;
+}
+
 static void print_result(const struct tokenizer *t, const int *ids, size_t n, int json)
 {
     if (!json) {
@@ -200,11 +253,12 @@ int cmd_tokenize(int argc, char **argv)
     int rc = load_tokenizer(&t, path, &err);
     if (rc == 0) {
         int bos = a.bos >= 0 ? a.bos : tok_add_bos_default(t);
-        rc = tok_encode(t, buf ? buf : a.text, len, bos, &ids, &n, &err);
+        rc = a.decode ? decode_ids(t, buf ? buf : a.text, len, a.json, &err)
+                      : tok_encode(t, buf ? buf : a.text, len, bos, &ids, &n, &err);
         if (rc < 0)
             qerr_prefix(&err, "%s: ", a.file ? a.file : "TEXT argument");
     }
-    if (rc == 0)
+    if (rc == 0 && !a.decode)
         print_result(t, ids, n, a.json);
     free(ids);
     free(buf);

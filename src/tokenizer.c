@@ -768,7 +768,8 @@ size_t tok_decode(const struct tokenizer *t, int prev, int id, char *buf, size_t
     if (t->kind == TOK_SPM && prev >= 0 && prev == t->bos && k > 0 && tmp[0] == ' ')
         off = 1;
     size_t out = k - off;
-    memcpy(buf, tmp + off, out < cap ? out : cap);
+    if (cap) /* cap 0 (buf may be NULL) asks for the length only */
+        memcpy(buf, tmp + off, out < cap ? out : cap);
     if (out < cap)
         buf[out] = '\0';
     if (tmp != small)

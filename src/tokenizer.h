@@ -47,7 +47,8 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_
 /* Raw vocabulary string of `id` ("" when out of range). */
 const char *tok_piece(const struct tokenizer *t, int id);
 /* Decoded bytes of `id` written to buf (up to cap bytes, not NUL-terminated
- * unless room remains); returns the full decoded length.  SPM: U+2581 ->
+ * unless room remains); returns the full decoded length (cap 0 with buf
+ * NULL just measures).  SPM: U+2581 ->
  * space, and the leading space is stripped right after BOS (prev == BOS);
  * <0xNN> -> the byte.  BPE: code points mapped back to bytes.  Control
  * tokens (BOS/EOS) decode to nothing. */

@@ -42,6 +42,20 @@ if cmp -s "$T_TMP/out" "$T_TMP/bin.out" && [ "$(wc -l <"$T_TMP/out")" -gt 50000 
 "$Q" tokenize "$M/tok512.bin" --file - <"$QLENS_SHARED/data/tinystories-eval.txt" >"$T_TMP/stdin.out" 2>&1
 if cmp -s "$T_TMP/stdin.out" "$T_TMP/bin.out"; then pass "--file - reads stdin"; else fail "--file - reads stdin"; fi
 
+# --decode turns the ids back into the exact text (BOS and its space dropped)
+cut -f1 "$T_TMP/bin.out" >"$T_TMP/ids.txt"
+expect_rc 0 "tokenize --decode --file" -- "$Q" tokenize "$M/tok512.bin" --decode --file "$T_TMP/ids.txt"
+if cmp -s "$T_TMP/out" "$QLENS_SHARED/data/tinystories-eval.txt"; then pass "decode(encode(eval text)) = eval text"; else
+    fail "decode(encode(eval text)) differs"; fi
+"$Q" tokenize "$V/ggml-vocab-gpt-2.gguf" --file "$QLENS_SHARED/data/moby-dick-100k.txt" | cut -f1 >"$T_TMP/gids.txt"
+expect_rc 0 "gpt-2 --decode" -- "$Q" tokenize "$V/ggml-vocab-gpt-2.gguf" --decode --file "$T_TMP/gids.txt"
+if cmp -s "$T_TMP/out" "$QLENS_SHARED/data/moby-dick-100k.txt"; then pass "gpt-2 decode(encode(moby)) = moby"; else
+    fail "gpt-2 decode(encode(moby)) differs"; fi
+expect_rc 0 "--decode --json" -- "$Q" tokenize "$M/tok512.bin" --decode "[1,403,407]" --json
+expect_grep '^\{"text":"Once upon"\}$' "$T_TMP/out" "--decode --json text"
+expect_rc 1 "--decode bad id -> exit 1" -- "$Q" tokenize "$M/tok512.bin" --decode "1 512"
+expect_grep "byte offset 2.*not a token id \(0\.\.511\)" "$T_TMP/err" "bad id message"
+
 # a Llama-style tokenizer.json (U+2581 normalizer, BPE merges built from the
 # SentencePiece scores as transformers' SentencePieceExtractor does) must give
 # the ids of the tokenizer.bin it was made from, on the whole eval text
