@@ -121,6 +121,11 @@ int results_load(struct results_store *s, const char *path, struct qerr *err);
  * the directory.  On failure the old file is left as it was. */
 int results_save(const struct results_store *s, const char *path,
                  struct qerr *err);
+/* Serialise read-modify-write cycles on a store file between processes:
+ * an exclusive flock on the directory holding path (no lock file is left
+ * behind).  Returns a descriptor for results_unlock, or a negative QERR_*. */
+int results_lock(const char *path, struct qerr *err);
+void results_unlock(int fd);
 /* The store as JSON text (malloc'd, caller frees), NULL on no memory. */
 char *results_to_json(const struct results_store *s);
 /* Append a deep copy of e; a duplicate id is QERR_ARG.  An empty id gets

@@ -430,6 +430,10 @@ static int do_import(struct ropts *o)
     struct results_store dst;
     struct qerr err = {0};
     results_store_init(&dst);
+    /* two imports into one store at once must not lose either's entries */
+    int lock = o->into ? results_lock(o->into, &err) : -1;
+    if (o->into && lock < 0)
+        return cli_fail(&err);
     int rc = o->into ? load_target(o->into, &dst, &err) : QERR_OK;
     for (int i = 0; i < o->n_files && !rc; i++) {
         struct results_store t;
@@ -454,6 +458,7 @@ static int do_import(struct ropts *o)
             printf("%s\n", txt);
         free(txt);
     }
+    results_unlock(lock);
     results_store_free(&dst);
     return rc ? cli_fail(&err) : EXIT_OK;
 }

@@ -103,6 +103,14 @@ if "$Q" quant --help >/dev/null 2>&1 && [ -f "$T_TMP/sweep.json" ]; then
     expect_grep "qlens-quant, 0 entries added, 2 joined" "$T_TMP/err" "quant run and float baseline joined the sweep's"
 fi
 
+# concurrent imports into one store: the directory lock keeps every entry
+for b in 2 3 4 5 6 7 8 9 10 11 12 13; do
+    "$Q" results import "$T_TMP/lm4.json" --model "par$b" --into "$T_TMP/par.json" 2>/dev/null &
+done
+wait
+expect_rc 0 "validate concurrently written store" -- "$Q" results validate "$T_TMP/par.json"
+expect_grep "ok, 12 entries" "$T_TMP/out" "12 concurrent imports, 12 entries"
+
 # --- merge, validation errors, I/O errors --------------------------------
 expect_rc 0 "merge papers + mine" -- "$Q" results merge papers "$T_TMP/mine.json" -o "$T_TMP/all.json"
 expect_rc 0 "validate merged" -- "$Q" results validate "$T_TMP/all.json"
