@@ -154,7 +154,10 @@ static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr
         rc = infer_read_text(e->eval_path, &et, &en, err);
     if (!rc && !o->allow_overlap) {
         long at = qrun_text_overlap(ct, cn, et, en, OVERLAP_WINDOW);
-        if (at >= 0)
+        if (at == -2)
+            rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
+                          "evaluation texts");
+        else if (at >= 0)
             rc = qerr_set(err, QERR_ARG, "%s: the %d bytes at offset %ld also appear in the "
                           "calibration text %s; evaluation must not see calibration data "
                           "(--allow-overlap runs anyway)", e->eval_path, OVERLAP_WINDOW, at,

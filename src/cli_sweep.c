@@ -66,6 +66,7 @@ struct sweep_row {
     char id[160], method[32], spec[256];
     int w, a, kv, group, sym;
     double ppl, se, dppl, kl_mean, kl_p99, kl_max, top1, bpw, size_mib, t_quant, t_eval;
+    double outlier_frac;           /* weights kept float / quantized weights */
 };
 
 /* ---- argument lists ---- */
@@ -280,6 +281,10 @@ static void fill_row(struct sweep_row *row, const struct sweep_cfg *c, const str
     row->top1 = p->top1;
     row->bpw = c->spec.bits >= 16 ? 16.0 : qrun_bits_per_weight(&r->run);
     row->size_mib = qrun_size_mib(&r->run);
+    double n_out = 0;
+    for (int i = 0; i < r->run.n_t; i++)
+        n_out += (double)r->run.t[i].rep.n_outliers;
+    row->outlier_frac = r->run.n_quant > 0 ? n_out / (double)r->run.n_quant : 0.0;
     row->t_quant = r->run.seconds;
     row->t_eval = r->eval_seconds;
 }
@@ -309,11 +314,11 @@ static void settings_json(const struct sweep_row *r, const struct qcli_env *e,
              "\"size_mib\":%.6g,\"kl_mean\":%.6g,\"kl_p99\":%.6g,\"kl_max\":%.6g,"
              "\"top1\":%.6g,\"delta_ppl_pct\":%.6g,\"ctx\":%d,\"chunks\":%ld,"
              "\"calib_ctx\":%d,\"calib_chunks\":%d,\"sequential\":%s,\"kv_axis\":\"%s\","
-             "\"seconds_quant\":%.4g,\"seconds_eval\":%.4g}",
+             "\"seconds_quant\":%.4g,\"seconds_eval\":%.4g,\"outlier_frac\":%.6g}",
              r->spec, r->group, r->sym ? "true" : "false", r->bpw, r->size_mib, r->kl_mean,
              r->kl_p99, r->kl_max, r->top1, r->dppl, e->n_ctx, o->chunks > 0 ? o->chunks : 0,
              e->calib_ctx, n_chunks_calib, o->sequential ? "true" : "false",
-             o->kv_axis_channel ? "channel" : "token", r->t_quant, r->t_eval);
+             o->kv_axis_channel ? "channel" : "token", r->t_quant, r->t_eval, r->outlier_frac);
 }
 
 static int add_entry(struct results_store *s, const struct sweep_row *r, const struct qcli_env *e,
@@ -358,13 +363,14 @@ static int write_csv(const char *path, const struct sweep_row *rows, int n, stru
     if (!f)
         return qerr_set(err, QERR_IO, "%s: cannot write the CSV file", path);
     fprintf(f, "id,method,spec,w_bits,a_bits,kv_bits,group,sym,ppl,ppl_stderr,delta_ppl_pct,"
-               "kl_mean,kl_p99,kl_max,top1,bits_per_weight,size_mib,seconds_quant,seconds_eval\n");
+               "kl_mean,kl_p99,kl_max,top1,bits_per_weight,size_mib,seconds_quant,seconds_eval,"
+               "outlier_frac\n");
     for (int i = 0; i < n; i++) {
         const struct sweep_row *r = &rows[i];
         fprintf(f, "\"%s\",%s,\"%s\",%d,%d,%d,%d,%d,%.6f,%.6f,%.4f,%.8f,%.8f,%.8f,%.6f,%.4f,"
-                   "%.6f,%.4f,%.4f\n", r->id, r->method, r->spec, r->w, r->a, r->kv, r->group,
+                   "%.6f,%.4f,%.4f,%.6f\n", r->id, r->method, r->spec, r->w, r->a, r->kv, r->group,
                 r->sym, r->ppl, r->se, r->dppl, r->kl_mean, r->kl_p99, r->kl_max, r->top1, r->bpw,
-                r->size_mib, r->t_quant, r->t_eval);
+                r->size_mib, r->t_quant, r->t_eval, r->outlier_frac);
     }
     if (fclose(f) != 0)
         return qerr_set(err, QERR_IO, "%s: error writing the CSV file", path);

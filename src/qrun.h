@@ -142,8 +142,9 @@ double qrun_size_mib(const struct qrun *r);
 int qrun_fold_scales(struct qrun *r, struct qerr *err);
 
 /* Do two texts share a window of `win` bytes?  Returns the offset in b of
- * the first shared window, or -1 when none (calibration and evaluation
- * text must not overlap). */
+ * the first shared window, -1 when none (calibration and evaluation text
+ * must not overlap), -2 when out of memory.  Rabin-Karp: a hash set of the
+ * windows of a, every hit verified byte for byte; O(na + nb). */
 long qrun_text_overlap(const char *a, size_t na, const char *b, size_t nb, size_t win);
 
 #endif
