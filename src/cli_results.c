@@ -67,6 +67,18 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Keep every file's source and citation when several are loaded together. */
+static void append_meta(char *dst, size_t n, const char *add)
+{
+    if (!add[0] || strstr(dst, add))
+        return;
+    size_t l = strlen(dst);
+    if (l && l + 3 < n)
+        snprintf(dst + l, n - l, " | %s", add);
+    else if (!l)
+        snprintf(dst, n, "%s", add);
+}
+
 int cli_results_load_papers(struct results_store *s, struct qerr *err)
 {
     const char *env = getenv("QLENS_ASSETS");
@@ -96,8 +108,15 @@ int cli_results_load_papers(struct results_store *s, struct qerr *err)
     for (int i = 0; i < n; i++) {
         char p[PATH_MAX + 256];
         snprintf(p, sizeof p, "%s/%s", rd, names[i]);
+        struct results_store t;
+        results_store_init(&t);
         if (!rc && names[i])
-            rc = results_load(s, p, err);
+            rc = results_load(&t, p, err);
+        if (!rc)
+            rc = results_merge(s, &t, RESULTS_MERGE_STRICT, NULL, NULL, err);
+        append_meta(s->source, sizeof s->source, t.source);
+        append_meta(s->citation, sizeof s->citation, t.citation);
+        results_store_free(&t);
         free(names[i]);
     }
     return rc;
@@ -114,6 +133,8 @@ int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *
                                               : results_load(&t, paths[i], err);
         if (!rc)
             rc = results_merge(s, &t, RESULTS_MERGE_STRICT, NULL, NULL, err);
+        append_meta(s->source, sizeof s->source, t.source);
+        append_meta(s->citation, sizeof s->citation, t.citation);
         if (rc && i > 0)
             qerr_prefix(err, "merging %s: ", paths[i]);
         results_store_free(&t);
