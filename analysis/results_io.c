@@ -328,6 +328,14 @@ static int parse_header(struct vctx *c, const cJSON *root, struct results_store 
     int rc;
     if (!cJSON_IsObject(root))
         return wrong_type(c, root, "an object {\"schema\": \"" RESULTS_SCHEMA "\", ...}");
+    const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "results");
+    if (!cJSON_GetObjectItemCaseSensitive(root, "schema") &&
+        (cJSON_IsObject(res) || cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(root, "ppl")))) {
+        strcpy(c->path, "schema");
+        return vfail(c, "missing: this looks like lm-evaluation-harness or qlens ppl/quant "
+                     "output, not a results store; convert it with 'qlens results import "
+                     "FILE --into STORE'");
+    }
     if ((rc = check_keys(c, root, keys)) ||
         (rc = get_str(c, root, "schema", schema, sizeof schema, 1)))
         return rc;

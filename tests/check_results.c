@@ -47,6 +47,7 @@ START_TEST(empty_and_syntax)
     bad("{\"schema\": ", "offset 11");
     bad("[]", "expected an object");
     bad("{\"results\": []}", "schema: missing required field");
+    bad("{\"results\": {\"arc\": {\"acc\": 0.5}}}", "qlens results import");
     bad("{\"schema\": \"qlens-results/2\", \"results\": []}", "is not 'qlens-results/1'");
     bad("{\"schema\": \"qlens-results/1\"}", "results: missing required field");
     bad("{\"schema\": \"qlens-results/1\", \"results\": {}}", "results: expected an array");
