@@ -262,8 +262,8 @@ void draw_canvas_set(struct draw_canvas *c, int px, int py, int role)
     int cx = draw.utf8 ? px / 2 : px, cy = draw.utf8 ? py / 4 : py;
     size_t i = (size_t)cy * c->w + cx;
     c->dots[i] |= draw.utf8 ? bit[py % 4][px % 2] : 1;
-    if (role > c->col[i])
-        c->col[i] = (uint8_t)role; /* higher roles (fit line, front) win */
+    if (role == DP_MARK || (c->col[i] != DP_MARK && role > c->col[i]))
+        c->col[i] = (uint8_t)role; /* points win over lines */
 }
 
 void draw_canvas_line(struct draw_canvas *c, int x0, int y0, int x1, int y1, int role)
@@ -297,8 +297,8 @@ void draw_canvas_blit(const struct draw_canvas *c, int y, int x)
                 u[2] = (char)(0x80 | (cp & 0x3f));
                 u[3] = '\0';
                 mvaddstr(y + r, x + k, u);
-            } else {
-                mvaddch(y + r, x + k, '*');
+            } else { /* points ('o') stand out from lines ('.') */
+                mvaddch(y + r, x + k, c->col[(size_t)r * c->w + k] == DP_MARK ? 'o' : '.');
             }
             attroff(a);
         }

@@ -42,6 +42,20 @@ static void corr_load(struct tui *t)
     results_store_free(&s);
 }
 
+/* Axis transform: log10 when the values span more than two decades and
+ * are all positive (perplexities of collapsed models reach 1e5). */
+static int want_log(const double *v, size_t n)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t i = 0; i < n; i++) {
+        lo = fmin(lo, v[i]);
+        hi = fmax(hi, v[i]);
+    }
+    return n > 0 && lo > 0 && hi / lo > 100;
+}
+
+static double ax(double v, int lg) { return lg ? log10(v) : v; }
+
 static void draw_scatter(struct tui *t, int y0, int h)
 {
     struct vm_corr *v = &t->corr->vm;
@@ -53,12 +67,13 @@ static void draw_scatter(struct tui *t, int y0, int h)
         draw_textf(y0, 0, t->w, draw_attr(DP_ERR), "n %zu: %s", v->n, v->msg);
     if (v->n == 0)
         return;
+    int lx = want_log(v->xs, v->n), ly = want_log(v->ys, v->n);
     double x0 = INFINITY, x1 = -INFINITY, p0 = INFINITY, p1 = -INFINITY;
     for (size_t i = 0; i < v->n; i++) {
-        x0 = fmin(x0, v->xs[i]);
-        x1 = fmax(x1, v->xs[i]);
-        p0 = fmin(p0, v->ys[i]);
-        p1 = fmax(p1, v->ys[i]);
+        x0 = fmin(x0, ax(v->xs[i], lx));
+        x1 = fmax(x1, ax(v->xs[i], lx));
+        p0 = fmin(p0, ax(v->ys[i], ly));
+        p1 = fmax(p1, ax(v->ys[i], ly));
     }
     if (!(x1 > x0)) { x0 -= 0.5; x1 += 0.5; }
     if (!(p1 > p0)) { p0 -= 0.5; p1 += 0.5; }
@@ -66,18 +81,31 @@ static void draw_scatter(struct tui *t, int y0, int h)
     int cw = t->w - 10, ch = h - 3;
     if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
         return;
-    if (v->rc == 0) { /* fitted line across the x range */
-        double ya = r->intercept + r->slope * x0, yb = r->intercept + r->slope * x1;
-        draw_canvas_line(&c, 0, (int)lround((p1 - ya) / (p1 - p0) * (c.ph - 1)), c.pw - 1,
-                         (int)lround((p1 - yb) / (p1 - p0) * (c.ph - 1)), DP_PLOT2);
+    if (v->rc == 0) { /* the least-squares line (in data units), sampled per dot column */
+        int prev = -1;
+        for (int px = 0; px < c.pw; px++) {
+            double xv = x0 + (x1 - x0) * px / (c.pw > 1 ? c.pw - 1 : 1);
+            double yv = r->intercept + r->slope * (lx ? pow(10, xv) : xv);
+            if (ly && !(yv > 0))
+                continue;
+            int py = (int)lround((p1 - ax(yv, ly)) / (p1 - p0) * (c.ph - 1));
+            if (py < -c.ph || py > 2 * c.ph)
+                continue;
+            if (prev >= 0 && abs(py - prev) > 1)
+                draw_canvas_line(&c, px - 1, prev, px, py, DP_PLOT2);
+            else
+                draw_canvas_set(&c, px, py, DP_PLOT2);
+            prev = py;
+        }
     }
     for (size_t i = 0; i < v->n; i++)
-        draw_canvas_set(&c, (int)lround((v->xs[i] - x0) / (x1 - x0) * (c.pw - 1)),
-                        (int)lround((p1 - v->ys[i]) / (p1 - p0) * (c.ph - 1)), DP_MARK);
+        draw_canvas_set(&c, (int)lround((ax(v->xs[i], lx) - x0) / (x1 - x0) * (c.pw - 1)),
+                        (int)lround((p1 - ax(v->ys[i], ly)) / (p1 - p0) * (c.ph - 1)), DP_MARK);
     draw_canvas_blit(&c, y0 + 1, 8);
-    draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", p1);
-    draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", p0);
-    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g", x0, cw - 20, "", x1);
+    draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", ly ? pow(10, p1) : p1);
+    draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", ly ? pow(10, p0) : p0);
+    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g%s", lx ? pow(10, x0) : x0, cw - 24,
+               "", lx ? pow(10, x1) : x1, lx ? " (log x)" : "");
     draw_canvas_free(&c);
 }
 

@@ -291,7 +291,11 @@ void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
     case VR_BPW: snprintf(buf, (size_t)cap, "%.3g", r->bpw); break;
     case VR_SIZE: snprintf(buf, (size_t)cap, "%.3g", r->size_mib); break;
     case VR_PPL: snprintf(buf, (size_t)cap, "%.4f+-%.3f", r->ppl, r->ppl_se); break;
-    case VR_DPPL: snprintf(buf, (size_t)cap, "%+.2f", vm_runs_dppl(v, i)); break;
+    case VR_DPPL: {
+        double d = vm_runs_dppl(v, i);
+        snprintf(buf, (size_t)cap, "%+.2f", fabs(d) < 0.005 ? 0.0 : d);
+        break;
+    }
     case VR_KL: snprintf(buf, (size_t)cap, fl ? "-" : "%.4f", r->kl); break;
     case VR_TOP1: snprintf(buf, (size_t)cap, fl ? "-" : "%.2f", 100 * r->top1); break;
     case VR_TIME: snprintf(buf, (size_t)cap, "%.1f", r->seconds); break;
