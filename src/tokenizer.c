@@ -751,9 +751,8 @@ size_t tok_decode(const struct tokenizer *t, int prev, int id, char *buf, size_t
     char small[256], *tmp = n <= sizeof small ? small : malloc(n);
     if (!tmp)
         return 0;
-    if (t->type[id] == TT_BYTE && t->kind == TOK_SPM) {
-        int b;
-        is_byte_piece(p, (uint32_t)n, &b);
+    int b;
+    if (t->type[id] == TT_BYTE && t->kind == TOK_SPM && is_byte_piece(p, (uint32_t)n, &b)) {
         tmp[0] = (char)b;
         k = 1;
     } else if (t->type[id] == TT_UNKNOWN || t->type[id] == TT_USER) {
