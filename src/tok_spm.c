@@ -83,6 +83,8 @@ static int spm_merge_ref(struct spm_session *s)
 
 int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx)
 {
+    if (n == 0)
+        return 0;
     double *pr = malloc((n + 1) * sizeof *pr); /* pr[i]: pair (i, next(i)) */
     char *ok = malloc(n + 1);
     if (!pr || !ok) {
@@ -92,8 +94,7 @@ int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx)
     }
     for (size_t i = 0; i + 1 < n; i++)
         ok[i] = (char)prio(ctx, &sym[i], &sym[i + 1], &pr[i]);
-    if (n)
-        ok[n - 1] = 0;
+    ok[n - 1] = 0;
     for (;;) {
         int best = -1;
         for (int i = 0; i != -1; i = sym[i].next) /* leftmost wins ties */
