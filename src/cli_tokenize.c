@@ -98,8 +98,9 @@ static char *read_all(const char *path, size_t *n, struct qerr *err)
     if (f != stdin)
         fclose(f);
     if (bad) {
+        qerr_set(err, buf ? QERR_IO : QERR_NOMEM, buf ? "%s: cannot read" : "%s: out of memory",
+                 path);
         free(buf);
-        qerr_set(err, buf ? QERR_IO : QERR_NOMEM, "%s: cannot read", path);
         return NULL;
     }
     *n = len;
