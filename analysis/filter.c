@@ -115,9 +115,11 @@ static void setting_text(const struct results_entry *e, const char *key, char *b
     cJSON_Delete(o);
 }
 
-static const char *text_field(const struct results_entry *e, const char *key,
-                              char *buf, size_t n)
+const char *filter_text_field(const struct results_entry *e, const char *key, char *buf,
+                              size_t n)
 {
+    if (!is_text_key(key))
+        return NULL;
     if (!strcmp(key, "id")) return e->id;
     if (!strcmp(key, "model")) return e->model;
     if (!strcmp(key, "method")) return e->method;
@@ -131,7 +133,7 @@ static int clause_match(const struct filter_clause *c, const struct results_entr
     int hit = 0;
     if (c->text) {
         char buf[256];
-        const char *v = text_field(e, c->key, buf, sizeof buf);
+        const char *v = filter_text_field(e, c->key, buf, sizeof buf);
         for (int i = 0; i < c->n_alt && !hit; i++)
             hit = fnmatch(c->alt[i].pat, v, FNM_CASEFOLD) == 0;
     } else {

@@ -40,6 +40,10 @@ struct filter {
 /* Parse text (NULL or "" = match all).  QERR_ARG with a message naming the
  * clause on a syntax error. */
 int filter_parse(struct filter *f, const char *text, struct qerr *err);
+/* The text field `key` (id, model, method, source, settings.KEY) of e, or
+ * NULL when key is not a text field.  buf (n bytes) holds settings values. */
+const char *filter_text_field(const struct results_entry *e, const char *key, char *buf,
+                              size_t n);
 /* Does entry e satisfy every clause? */
 int filter_match(const struct filter *f, const struct results_entry *e);
 

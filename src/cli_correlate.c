@@ -18,7 +18,7 @@
 #define PLOT_H 16
 
 struct copts {
-    const char *x, *y, *where;
+    const char *x, *y, *where, *by;
     char *stores[MAX_STORES];
     int n_stores;
     int all;
@@ -36,7 +36,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
         "usage: qlens correlate [--x FIELD] [--y METRIC | --all] [--where FILTER]\n"
-        "                       [--store FILE]... [--json|--csv]\n\n"
+        "                       [--by FIELD] [--store FILE]... [--json|--csv]\n\n"
         "Pearson r (two-sided p from the t distribution, 95%% CI by Fisher z),\n"
         "Spearman rho (ties get mean ranks) and the least-squares line between X and\n"
         "Y over the entries FILTER selects.  X defaults to ppl_mean, the mean\n"
@@ -45,6 +45,8 @@ static void usage(FILE *f)
         "--all, every benchmark in the selection gets a row and the average |r| is\n"
         "printed.  Entries lacking X or Y are left out of that pair (n says how many\n"
         "remain); fewer than 3 pairs or a constant column gives no r, with a reason.\n"
+        "--by FIELD (a text field: model, method, settings.KEY) repeats --all for\n"
+        "each value of FIELD in the selection and prints one summary line each.\n"
         "The store defaults to the bundled papers' data ('papers').\n\n"
         "example (Jin et al. 2024, Table 3 selection):\n"
         "  qlens correlate --all --where 'model=Qwen*,method=GPTQ|SpQR,bits=3..4'\n");
@@ -58,11 +60,12 @@ static int parse(struct copts *o, int argc, char **argv)
         const char *a = argv[i];
         int has = i + 1 < argc;
         if ((!strcmp(a, "--x") || !strcmp(a, "--y") || !strcmp(a, "--where") ||
-             !strcmp(a, "--store")) && !has)
+             !strcmp(a, "--store") || !strcmp(a, "--by")) && !has)
             return cli_usage_error("correlate", "%s needs a value", a);
         if (!strcmp(a, "--x")) o->x = argv[++i];
         else if (!strcmp(a, "--y")) o->y = argv[++i];
         else if (!strcmp(a, "--where")) o->where = argv[++i];
+        else if (!strcmp(a, "--by")) o->by = argv[++i];
         else if (!strcmp(a, "--store")) {
             if (o->n_stores == MAX_STORES)
                 return cli_usage_error("correlate", "too many --store files");
@@ -74,6 +77,11 @@ static int parse(struct copts *o, int argc, char **argv)
     }
     if (o->all && o->y)
         return cli_usage_error("correlate", "give --y METRIC or --all, not both");
+    if (o->by && o->y)
+        return cli_usage_error("correlate", "--by goes with --all, not --y");
+    if (o->by && !filter_text_field(&(struct results_entry){0}, o->by, (char[8]){0}, 8))
+        return cli_usage_error("correlate", "--by wants a text field (model, method, id, "
+                               "source, settings.KEY), not '%s'", o->by);
     if (!o->y)
         o->all = 1;
     return 0;
@@ -261,6 +269,124 @@ static int run_table(const struct copts *o, struct sel *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* --by FIELD: the table's average |r| per group                       */
+
+/* Average |r| and |rho| over the benchmarks of a selection; k = how many
+ * benchmarks had a correlation.  -1 on no memory. */
+static int table_means(struct sel *s, int *k, double *mr, double *mrho)
+{
+    const char **names;
+    int nn = bench_names(s, &names);
+    if (nn < 0)
+        return -1;
+    *k = 0;
+    *mr = *mrho = 0;
+    for (int i = 0; i < nn; i++) {
+        struct corr_result c;
+        fill_y(s, names[i]);
+        if (corr_compute(s->x, s->y, (size_t)s->n, &c, NULL) == QERR_OK) {
+            (*k)++;
+            *mr += fabs(c.r);
+            *mrho += fabs(c.rho);
+        }
+    }
+    if (*k) {
+        *mr /= *k;
+        *mrho /= *k;
+    }
+    free(names);
+    return 0;
+}
+
+/* The entries of s whose field equals value, into g (arrays sized s->n). */
+static void subset(const struct sel *s, const char *field, const char *value, struct sel *g)
+{
+    g->n = 0;
+    for (int i = 0; i < s->n; i++) {
+        char buf[256];
+        if (!strcmp(filter_text_field(s->e[i], field, buf, sizeof buf), value)) {
+            g->e[g->n] = s->e[i];
+            g->x[g->n++] = s->x[i];
+        }
+    }
+}
+
+static void by_line(const struct copts *o, const char *v, int n, int k, double mr,
+                    double mrho, int first)
+{
+    if (o->fmt == CLI_JSON) {
+        printf("%s\n  {\"value\": ", first ? "" : ",");
+        cli_json_str(stdout, v);
+        printf(", \"n_entries\": %d, \"n_metrics\": %d, \"mean_abs_r\": ", n, k);
+        cli_json_num(stdout, k ? mr : NAN);
+        printf(", \"mean_abs_rho\": ");
+        cli_json_num(stdout, k ? mrho : NAN);
+        printf("}");
+    } else if (o->fmt == CLI_CSV) {
+        printf("\"%s\",%d,%d,", v, n, k);
+        if (k)
+            printf("%.9g,%.9g\n", mr, mrho);
+        else
+            printf(",\n");
+    } else if (k) {
+        printf("%-32s %7d %8d %9.4f %10.4f\n", v, n, k, mr, mrho);
+    } else {
+        printf("%-32s %7d %8d   -- no benchmark with 3+ pairs and varying values\n", v, n, k);
+    }
+}
+
+static int run_by(const struct copts *o, struct sel *s)
+{
+    struct sel g = {malloc(sizeof *g.e * (size_t)s->n), malloc(sizeof *g.x * (size_t)s->n),
+                    malloc(sizeof *g.y * (size_t)s->n), 0};
+    const char **seen = malloc(sizeof *seen * (size_t)s->n);
+    char (*vals)[256] = malloc(sizeof *vals * (size_t)s->n);
+    int nv = 0, rc = (g.e && g.x && g.y && seen && vals) ? EXIT_OK : EXIT_INTERNAL, any = 0;
+    if (o->fmt == CLI_JSON) {
+        printf("{\"x\": ");
+        cli_json_str(stdout, o->x);
+        printf(", \"by\": ");
+        cli_json_str(stdout, o->by);
+        printf(", \"where\": ");
+        cli_json_str(stdout, o->where ? o->where : "");
+        printf(", \"groups\": [");
+    } else if (o->fmt == CLI_CSV) {
+        printf("value,n_entries,n_metrics,mean_abs_r,mean_abs_rho\n");
+    } else {
+        printf("x = %s, by %s, over %d selected entries%s%s\n", o->x, o->by, s->n,
+               o->where ? " where " : "", o->where ? o->where : "");
+        printf("%-32s %7s %8s %9s %10s\n", o->by, "entries", "metrics", "avg |r|", "avg |rho|");
+    }
+    for (int i = 0; i < s->n && !rc; i++) {
+        const char *v = filter_text_field(s->e[i], o->by, vals[nv], sizeof vals[nv]);
+        int dup = 0;
+        for (int j = 0; j < nv && !dup; j++)
+            dup = !strcmp(seen[j], v);
+        if (dup)
+            continue;
+        seen[nv++] = v;
+        subset(s, o->by, v, &g);
+        int k;
+        double mr, mrho;
+        if (table_means(&g, &k, &mr, &mrho))
+            rc = EXIT_INTERNAL;
+        else
+            by_line(o, v, g.n, k, mr, mrho, nv == 1);
+        any |= k > 0;
+    }
+    if (o->fmt == CLI_JSON)
+        printf("\n]}\n");
+    free(g.e);
+    free(g.x);
+    free(g.y);
+    free(seen);
+    free(vals);
+    if (rc)
+        fprintf(stderr, "qlens: out of memory\n");
+    return rc ? rc : any ? EXIT_OK : EXIT_DATA;
+}
+
+/* ------------------------------------------------------------------ */
 /* one Y: numbers, points and a scatter plot                           */
 
 static void range_of(const double *v, const double *w, int n, double *lo, double *hi)
@@ -436,7 +562,7 @@ int cmd_correlate(int argc, char **argv)
                 "a, kv, group_size; see 'qlens results show ID')\n", s.n,
                 has_field(&s, o.x) ? o.y : o.x);
     } else {
-        rc = o.all ? run_table(&o, &s) : run_single(&o, &s);
+        rc = o.by ? run_by(&o, &s) : o.all ? run_table(&o, &s) : run_single(&o, &s);
     }
     free(s.e);
     free(s.x);

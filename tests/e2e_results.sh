@@ -33,6 +33,10 @@ expect_grep "least-squares line" "$T_TMP/out" "single Y: scatter plot drawn"
 expect_rc 0 "correlate --csv" -- "$Q" correlate --y gsm8k --where 'method=GPTQ|SpQR,bits=3..4' --csv
 expect_grep '^"jin2024/Qwen-7B-Chat/GPTQ-3",15\.1033' "$T_TMP/out" "CSV points: id,x,y"
 
+expect_rc 0 "correlate --by model" -- "$Q" correlate --by model --where 'model=Qwen*,method=GPTQ|SpQR,bits=3..4'
+expect_grep "^Qwen-7B-Chat +4 +26 +0\.9305" "$T_TMP/out" "per-model average |r| (7B: SNLI constant, 26 metrics)"
+expect_rc 2 "--by a numeric field" -- "$Q" correlate --by bits
+
 # degenerate selections: clear message, no NaN, exit 1
 expect_rc 1 "correlate n<3" -- "$Q" correlate --y mmlu --where 'id=jin2024/Qwen-7B-Chat/GPTQ-[34]'
 expect_grep "at least 3 complete pairs, have 2" "$T_TMP/err" "n<3 message"
