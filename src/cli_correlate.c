@@ -335,13 +335,8 @@ static void by_line(const struct copts *o, const char *v, int n, int k, double m
     }
 }
 
-static int run_by(const struct copts *o, struct sel *s)
+static void by_head(const struct copts *o, int n)
 {
-    struct sel g = {malloc(sizeof *g.e * (size_t)s->n), malloc(sizeof *g.x * (size_t)s->n),
-                    malloc(sizeof *g.y * (size_t)s->n), 0};
-    const char **seen = malloc(sizeof *seen * (size_t)s->n);
-    char (*vals)[256] = malloc(sizeof *vals * (size_t)s->n);
-    int nv = 0, rc = (g.e && g.x && g.y && seen && vals) ? EXIT_OK : EXIT_INTERNAL, any = 0;
     if (o->fmt == CLI_JSON) {
         printf("{\"x\": ");
         cli_json_str(stdout, o->x);
@@ -353,10 +348,20 @@ static int run_by(const struct copts *o, struct sel *s)
     } else if (o->fmt == CLI_CSV) {
         printf("value,n_entries,n_metrics,mean_abs_r,mean_abs_rho\n");
     } else {
-        printf("x = %s, by %s, over %d selected entries%s%s\n", o->x, o->by, s->n,
+        printf("x = %s, by %s, over %d selected entries%s%s\n", o->x, o->by, n,
                o->where ? " where " : "", o->where ? o->where : "");
         printf("%-32s %7s %8s %9s %10s\n", o->by, "entries", "metrics", "avg |r|", "avg |rho|");
     }
+}
+
+static int run_by(const struct copts *o, struct sel *s)
+{
+    struct sel g = {malloc(sizeof *g.e * (size_t)s->n), malloc(sizeof *g.x * (size_t)s->n),
+                    malloc(sizeof *g.y * (size_t)s->n), 0};
+    const char **seen = malloc(sizeof *seen * (size_t)s->n);
+    char (*vals)[256] = malloc(sizeof *vals * (size_t)s->n);
+    int nv = 0, rc = (g.e && g.x && g.y && seen && vals) ? EXIT_OK : EXIT_INTERNAL, any = 0;
+    by_head(o, s->n);
     for (int i = 0; i < s->n && !rc; i++) {
         const char *v = filter_text_field(s->e[i], o->by, vals[nv], sizeof vals[nv]);
         int dup = 0;
