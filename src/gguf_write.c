@@ -490,6 +490,11 @@ static void add_tokenizer(struct gguf_writer *w, const struct qmodel *m, struct 
         }
     } else if (m->format == QF_LLAMA2C && m->tokenizer_path) {
         add_llama2c_vocab(w, m, err);
+    } else {
+        /* llama.cpp requires tokenizer.ggml.model; "no_vocab" loads the
+         * weights with <arch>.vocab_size and no tokenizer (an HF
+         * tokenizer.json is not converted). */
+        gguf_writer_add_str(w, "tokenizer.ggml.model", "no_vocab");
     }
 }
 

@@ -463,6 +463,8 @@ START_TEST(test_cross_format)
     struct qmodel x;
     open_ok(&x, pe);
     ck_assert(x.cfg.rope_style == QROPE_INTERLEAVED);
+    struct gguf_str tm;  /* llama.cpp needs a tokenizer model, even "none" */
+    ck_assert(gguf_get_str(x.gguf, "tokenizer.ggml.model", &tm) == 0 && gguf_str_eq(tm, "no_vocab"));
     for (int i = 0; i < g.n_tensors; i++)
         ck_assert_msg(!memcmp(qtensor_f32(&g.tensors[i]), qtensor_f32(&x.tensors[i]),
                               (size_t)g.tensors[i].nelem * 4), "export %s", g.tensors[i].name);
