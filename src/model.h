@@ -26,7 +26,8 @@
  * RoPE convention: every loader leaves Q/K rows in the layout its format
  * uses and says which rotation that layout needs in cfg.rope_style.
  * llama2.c and GGUF use interleaved pairs (x[2i], x[2i+1]); HF safetensors
- * checkpoints use rotate-half (x[i], x[i+d/2]). */
+ * checkpoints use rotate-half (x[i], x[i+d/2]), and so does GGUF's qwen2
+ * architecture (llama.cpp's NEOX rope; its converter does not permute). */
 #ifndef QLENS_MODEL_H
 #define QLENS_MODEL_H
 
