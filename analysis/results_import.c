@@ -177,6 +177,12 @@ static int import_lmeval(struct results_store *s, const cJSON *root, const char 
     for (const cJSON *t = res->child; t && !rc; t = t->next)
         if (cJSON_IsObject(t))
             rc = lmeval_task(&e, t, err);
+    /* lm-eval >= 0.4 puts group aggregates (mmlu over its subtasks) here;
+     * some versions repeat them in "results": those are kept from there */
+    const cJSON *grp = cJSON_GetObjectItemCaseSensitive(root, "groups");
+    for (const cJSON *t = cJSON_IsObject(grp) ? grp->child : NULL; t && !rc; t = t->next)
+        if (cJSON_IsObject(t) && !cJSON_GetObjectItemCaseSensitive(res, t->string))
+            rc = lmeval_task(&e, t, err);
     if (!rc && e.n_bench == 0 && e.n_ppl == 0)
         rc = qerr_set(err, QERR_FORMAT, "%s: results: no numeric task metrics found "
                       "(expected lm-evaluation-harness output like "

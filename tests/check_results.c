@@ -322,7 +322,8 @@ static const char *LMEVAL =
     "  \"wikitext\": {\"alias\": \"wikitext\", \"word_perplexity,none\": 9.71,\n"
     "               \"byte_perplexity,none\": 1.53, \"bits_per_byte,none\": 0.61,\n"
     "               \"word_perplexity_stderr,none\": \"N/A\"}},\n"
-    " \"groups\": {}, \"versions\": {\"arc_easy\": 1.0},\n"
+    " \"groups\": {\"mmlu\": {\"acc,none\": 0.45, \"acc_stderr,none\": 0.004, \"alias\": \"mmlu\"},\n"
+    "            \"arc_easy\": {\"acc,none\": 0.1}}, \"versions\": {\"arc_easy\": 1.0},\n"
     " \"config\": {\"model\": \"hf\", \"model_args\": \"pretrained=/models/tiny-q4,dtype=float32\",\n"
     "            \"batch_size\": \"auto\"},\n"
     " \"model_name\": \"/models/tiny-q4\", \"git_hash\": \"abc\"}\n";
@@ -362,6 +363,9 @@ START_TEST(import_lmeval)
     ck_assert(isnan(results_entry_ppl(e, "wikitext:word_perplexity")->se));
     ck_assert_ptr_null(results_entry_bench(e, "wikitext:bits_per_byte"));
     ck_assert_ptr_nonnull(strstr(e->settings_json, "pretrained=/models/tiny-q4"));
+    /* a group aggregate is imported; one also in "results" keeps that value */
+    ck_assert_double_eq(results_entry_bench(e, "mmlu")->value, 0.45);
+    ck_assert_double_eq(results_entry_bench(e, "arc_easy")->value, 0.7563);
     results_store_free(&s);
 }
 END_TEST
