@@ -11,6 +11,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <dirent.h>
+#include <unistd.h>
 
 #include "analysis/filter.h"
 #include "analysis/results.h"
@@ -459,11 +460,25 @@ END_TEST
 
 /* --- the bundled assets against the papers' source files ------------ */
 
+/* $QLENS_ASSETS, else ./assets (tests/run.sh runs from the repository
+ * root), else ../../assets from the binary (BUILD/tests/check_results). */
 static const char *asset(const char *name)
 {
-    static char buf[1024];
+    static char buf[2048];
     const char *dir = getenv("QLENS_ASSETS");
     snprintf(buf, sizeof buf, "%s/results/%s", dir && *dir ? dir : "assets", name);
+    struct stat st;
+    if ((dir && *dir) || stat(buf, &st) == 0)
+        return buf;
+    char exe[1024];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n > 0) {
+        exe[n] = '\0';
+        char *slash = strrchr(exe, '/');
+        if (slash)
+            *slash = '\0';
+        snprintf(buf, sizeof buf, "%s/../../assets/results/%s", exe, name);
+    }
     return buf;
 }
 
