@@ -22,6 +22,7 @@
  * chunk through the scalar path that filters them.  stats_compute_ref is
  * the plain two-pass definition the tests hold the fast path to. */
 #include "analysis/stats.h"
+#include "analysis/stats_mom.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -52,47 +53,26 @@ struct mom {
     double n, mean, m2, m3, m4;
 };
 
-/* a <- a U b (Chan et al. 1979; Pebay 2008 for m3, m4). */
+/* a <- a U b */
 static void mom_merge(struct mom *a, const struct mom *b)
 {
-    if (b->n == 0)
-        return;
-    if (a->n == 0) {
-        *a = *b;
-        return;
-    }
-    double na = a->n, nb = b->n, n = na + nb;
-    double d = b->mean - a->mean, dn = d / n, dn2 = dn * dn;
-    double m2 = a->m2 + b->m2 + d * dn * na * nb;
-    double m3 = a->m3 + b->m3 + d * dn2 * na * nb * (na - nb)
-                + 3.0 * dn * (na * b->m2 - nb * a->m2);
-    double m4 = a->m4 + b->m4 + d * dn2 * dn * na * nb * (na * na - na * nb + nb * nb)
-                + 6.0 * dn2 * (na * na * b->m2 + nb * nb * a->m2)
-                + 4.0 * dn * (na * b->m3 - nb * a->m3);
-    a->n = n;
-    a->mean += dn * nb;
-    a->m2 = m2;
-    a->m3 = m3;
-    a->m4 = m4;
+    stats_mom_merge(&a->n, &a->mean, &a->m2, &a->m3, &a->m4, b->n, b->mean, b->m2, b->m3,
+                    b->m4);
 }
 
 /* Shifted power sums s[k] = sum (x-c)^k, k = 1..4, over cnt values ->
  * central moments. */
 static struct mom mom_from_sums(double cnt, double c, const double s[5])
 {
+    double m[3];
     struct mom r = {0};
     if (cnt == 0)
         return r;
-    double m = s[1] / cnt;
     r.n = cnt;
-    r.mean = c + m;
-    r.m2 = s[2] - s[1] * m;
-    if (r.m2 < 0)
-        r.m2 = 0;
-    r.m3 = s[3] - 3.0 * m * s[2] + 2.0 * m * m * s[1];
-    r.m4 = s[4] - 4.0 * m * s[3] + 6.0 * m * m * s[2] - 3.0 * m * m * m * s[1];
-    if (r.m4 < 0)
-        r.m4 = 0;
+    r.mean = stats_mom_from_sums(cnt, c, s, m);
+    r.m2 = m[0];
+    r.m3 = m[1];
+    r.m4 = m[2];
     return r;
 }
 

@@ -7,14 +7,21 @@
  * definition, so per-column numbers agree with stats_compute_ref on the
  * gathered column. */
 #include "analysis/stats.h"
+#include "analysis/stats_mom.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
 /* Per-column working arrays, cols entries each. */
 struct colacc {
     double *cnt, *sum, *m2, *m3, *m4;
+    double *shift;        /* AVX-512 path: per-column shift           */
+    unsigned char *redo;  /* columns to recompute on their own         */
     float *mn, *mx;
     uint64_t *bad;
 };
@@ -30,7 +37,12 @@ static int colacc_alloc(struct colacc *a, size_t cols)
     a->mn = malloc(cols * sizeof(float));
     a->mx = malloc(cols * sizeof(float));
     a->bad = calloc(cols, sizeof(uint64_t));
-    return a->cnt && a->sum && a->m2 && a->m3 && a->m4 && a->mn && a->mx && a->bad ? 0 : -1;
+    a->shift = calloc(cols, sizeof(double));
+    a->redo = calloc(cols, 1);
+    return a->cnt && a->sum && a->m2 && a->m3 && a->m4 && a->mn && a->mx && a->bad &&
+                   a->shift && a->redo
+               ? 0
+               : -1;
 }
 
 static void colacc_free(struct colacc *a)
@@ -43,7 +55,13 @@ static void colacc_free(struct colacc *a)
     free(a->mn);
     free(a->mx);
     free(a->bad);
+    free(a->shift);
+    free(a->redo);
 }
+
+#if !defined(__AVX512F__)
+/* Portable columns: three streaming passes (mean, central moments,
+ * counts), each an element-wise loop over the row. */
 
 /* The column loops below are element-wise over j (no reductions), so
  * they vectorize exactly; ask GCC to do it at -O2 as well. */
@@ -193,6 +211,214 @@ static void cols_pass_counts(const float *x, size_t rows, size_t cols, struct co
     free(c3);
 }
 
+#endif /* !__AVX512F__ */
+
+#if defined(__AVX512F__)
+/* AVX-512 columns.  The matrix is streamed in tiles of TR rows x SW
+ * columns (a tile's rows are consecutive in memory, so the stream stays
+ * sequential); a tile's per-column accumulators stay in registers while it
+ * walks down its TR rows.  Sums are of powers of x - c_j with c_j the mean
+ * of the column's first SHIFT_ROWS rows, so they add up over the whole
+ * column; a column whose final mean is more than 8 std from c_j (where
+ * that shift would cost precision) is recomputed exactly on its own. */
+
+#define SW 16          /* tile width: one cache line of floats */
+#define TR 16          /* tile height */
+#define SHIFT_ROWS 64
+#define PF_LINES 4   /* software prefetch distance, in tiles */
+
+/* One half (8 columns) of a tile row: finite mask, then the sums. */
+#define HALF_SUMS(f, fin, vc, n, s1, s2, s3, s4, lo, hi)                              \
+    do {                                                                              \
+        __m512d d_ = _mm512_maskz_sub_pd(fin, _mm512_cvtps_pd(f), vc);                \
+        __m512d d2_ = _mm512_mul_pd(d_, d_);                                          \
+        n = _mm512_mask_add_pd(n, fin, n, one);                                       \
+        s1 = _mm512_add_pd(s1, d_);                                                   \
+        s2 = _mm512_add_pd(s2, d2_);                                                  \
+        s3 = _mm512_fmadd_pd(d2_, d_, s3);                                            \
+        s4 = _mm512_fmadd_pd(d2_, d2_, s4);                                           \
+        lo = _mm256_mask_min_ps(lo, fin, lo, f);                                      \
+        hi = _mm256_mask_max_ps(hi, fin, hi, f);                                      \
+    } while (0)
+
+#define LD(p, m) _mm512_maskz_loadu_pd(m, p)
+#define ST(p, m, v) _mm512_mask_storeu_pd(p, m, v)
+
+/* Rows [r0, r1) of the SW columns at j0 (lanes in m) added to the
+ * column accumulators: cnt, sum = S1, m2..m4 = S2..S4, mn, mx. */
+static void tile_sums(const float *x, size_t cols, size_t r0, size_t r1, size_t j0,
+                      __mmask16 m, struct colacc *a)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    const __m512d one = _mm512_set1_pd(1.0);
+    __mmask8 m0 = (__mmask8)m, m1 = (__mmask8)(m >> 8);
+    size_t k = j0 + 8;
+    __m512d c0 = LD(a->shift + j0, m0), c1 = LD(a->shift + k, m1);
+    __m512d n0 = LD(a->cnt + j0, m0), a1 = LD(a->sum + j0, m0), a2 = LD(a->m2 + j0, m0);
+    __m512d a3 = LD(a->m3 + j0, m0), a4 = LD(a->m4 + j0, m0);
+    __m512d n1 = LD(a->cnt + k, m1), b1 = LD(a->sum + k, m1), b2 = LD(a->m2 + k, m1);
+    __m512d b3 = LD(a->m3 + k, m1), b4 = LD(a->m4 + k, m1);
+    __m256 l0 = _mm256_maskz_loadu_ps(m0, a->mn + j0), l1 = _mm256_maskz_loadu_ps(m1, a->mn + k);
+    __m256 h0 = _mm256_maskz_loadu_ps(m0, a->mx + j0), h1 = _mm256_maskz_loadu_ps(m1, a->mx + k);
+    for (size_t r = r0; r < r1; r++) {
+        /* TR interleaved streams are more than the hardware prefetcher
+         * follows: fetch this row's line PF_LINES tiles ahead */
+        _mm_prefetch((const char *)(x + r * cols + j0) + PF_LINES * 64, _MM_HINT_T0);
+        __m512 f = _mm512_maskz_loadu_ps(m, x + r * cols + j0);
+        __mmask16 fin = _mm512_mask_cmp_ps_mask(m, _mm512_abs_ps(f), inf, _CMP_LT_OQ);
+        __m256 f0 = _mm512_castps512_ps256(f);
+        __m256 f1 = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(f), 1));
+        HALF_SUMS(f0, (__mmask8)fin, c0, n0, a1, a2, a3, a4, l0, h0);
+        HALF_SUMS(f1, (__mmask8)(fin >> 8), c1, n1, b1, b2, b3, b4, l1, h1);
+    }
+    ST(a->cnt + j0, m0, n0), ST(a->sum + j0, m0, a1), ST(a->m2 + j0, m0, a2);
+    ST(a->m3 + j0, m0, a3), ST(a->m4 + j0, m0, a4);
+    ST(a->cnt + k, m1, n1), ST(a->sum + k, m1, b1), ST(a->m2 + k, m1, b2);
+    ST(a->m3 + k, m1, b3), ST(a->m4 + k, m1, b4);
+    _mm256_mask_storeu_ps(a->mn + j0, m0, l0), _mm256_mask_storeu_ps(a->mn + k, m1, l1);
+    _mm256_mask_storeu_ps(a->mx + j0, m0, h0), _mm256_mask_storeu_ps(a->mx + k, m1, h1);
+}
+
+/* c_j: mean of the finite values in the column's first SHIFT_ROWS rows. */
+static void col_shifts(const float *x, size_t rows, size_t cols, struct colacc *a)
+{
+    size_t nr = rows < SHIFT_ROWS ? rows : SHIFT_ROWS;
+    for (size_t j = 0; j < cols; j++) {
+        double s = 0, n = 0;
+        for (size_t r = 0; r < nr; r++) {
+            float v = x[r * cols + j];
+            if (isfinite(v)) {
+                s += v;
+                n++;
+            }
+        }
+        a->shift[j] = n > 0 ? s / n : 0;
+    }
+}
+
+/* cnt, mean (in sum[]), central m2..m4, min, max, bad; redo[] flags the
+ * columns to recompute on their own. */
+static void cols_moments(const float *x, size_t rows, size_t cols, struct colacc *a)
+{
+    for (size_t j = 0; j < cols; j++) {
+        a->mn[j] = INFINITY;
+        a->mx[j] = -INFINITY;
+    }
+    col_shifts(x, rows, cols, a);
+    for (size_t r0 = 0; r0 < rows; r0 += TR) {
+        size_t r1 = r0 + TR < rows ? r0 + TR : rows;
+        for (size_t j0 = 0; j0 < cols; j0 += SW) {
+            size_t w = cols - j0 < SW ? cols - j0 : SW;
+            tile_sums(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a);
+        }
+    }
+    for (size_t j = 0; j < cols; j++) {
+        double s[5] = {a->cnt[j], a->sum[j], a->m2[j], a->m3[j], a->m4[j]}, cm[3];
+        double mean = stats_mom_from_sums(s[0], a->shift[j], s, cm);
+        double dm = mean - a->shift[j];
+        a->redo[j] = s[0] > 0 && dm * dm * s[0] > 64.0 * cm[0];
+        a->sum[j] = mean;
+        a->m2[j] = cm[0];
+        a->m3[j] = cm[1];
+        a->m4[j] = cm[2];
+        a->bad[j] = (uint64_t)rows - (uint64_t)s[0];
+    }
+}
+
+/* Threshold counts of rows [r0, r1) for the SW columns at j0 (lanes in
+ * m), counters in registers, added to c3/c6/ca. */
+static void tile_counts(const float *x, size_t cols, size_t r0, size_t r1, size_t j0,
+                        __mmask16 m, const struct colacc *a, uint64_t *c3, uint64_t *c6,
+                        uint64_t *ca)
+{
+    const __m512 inf = _mm512_set1_ps(INFINITY);
+    const __m512i one = _mm512_set1_epi64(1);
+    for (int h = 0; h < 2; h++) {
+        size_t j = j0 + 8 * (size_t)h;
+        __mmask8 mh = (__mmask8)(m >> (8 * h));
+        if (!mh)
+            break;
+        /* after cols_moments: sum[] = mean, m2..m4[] = 3 std, 6 std, T */
+        const double *mean = a->sum, *t3 = a->m2, *t6 = a->m3, *ta = a->m4;
+        __m512d vm = LD(mean + j, mh), v3 = LD(t3 + j, mh), v6 = LD(t6 + j, mh), va = LD(ta + j, mh);
+        __m512i k3 = _mm512_maskz_loadu_epi64(mh, c3 + j), k6 = _mm512_maskz_loadu_epi64(mh, c6 + j);
+        __m512i ka = _mm512_maskz_loadu_epi64(mh, ca + j);
+        for (size_t r = r0; r < r1; r++) {
+            if (h == 0)
+                _mm_prefetch((const char *)(x + r * cols + j) + PF_LINES * 64, _MM_HINT_T0);
+            __m256 f = _mm256_maskz_loadu_ps(mh, x + r * cols + j);
+            __mmask8 fin = _mm256_mask_cmp_ps_mask(mh, _mm256_andnot_ps(_mm256_set1_ps(-0.0f), f),
+                                                   _mm512_castps512_ps256(inf), _CMP_LT_OQ);
+            __m512d v = _mm512_cvtps_pd(f), d = _mm512_abs_pd(_mm512_sub_pd(v, vm));
+            k3 = _mm512_mask_add_epi64(k3, _mm512_mask_cmp_pd_mask(fin, d, v3, _CMP_GT_OQ), k3, one);
+            k6 = _mm512_mask_add_epi64(k6, _mm512_mask_cmp_pd_mask(fin, d, v6, _CMP_GT_OQ), k6, one);
+            ka = _mm512_mask_add_epi64(ka, _mm512_mask_cmp_pd_mask(fin, _mm512_abs_pd(v), va, _CMP_GT_OQ),
+                                       ka, one);
+        }
+        _mm512_mask_storeu_epi64(c3 + j, mh, k3);
+        _mm512_mask_storeu_epi64(c6 + j, mh, k6);
+        _mm512_mask_storeu_epi64(ca + j, mh, ka);
+    }
+}
+#undef LD
+#undef ST
+
+static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc *a,
+                        struct stats *out)
+{
+    uint64_t *c = calloc(cols, 3 * sizeof(uint64_t));
+    for (size_t j = 0; j < cols; j++) {
+        double sd = out[j].std * (1 + STATS_KTOL);
+        a->sum[j] = out[j].mean;
+        a->m2[j] = 3.0 * sd;
+        a->m3[j] = 6.0 * sd;
+        a->m4[j] = out[j].abs_thresh;
+    }
+    if (!c) { /* no memory: the portable pass counts straight into out */
+        for (size_t r = 0; r < rows; r++)
+            for (size_t j = 0; j < cols; j++) {
+                float v = x[r * cols + j];
+                double d = fabs((double)v - a->sum[j]);
+                if (!isfinite(v))
+                    continue;
+                out[j].n_k3 += d > a->m2[j];
+                out[j].n_k6 += d > a->m3[j];
+                out[j].n_abs += fabs((double)v) > a->m4[j];
+            }
+        return;
+    }
+    for (size_t r0 = 0; r0 < rows; r0 += TR) {
+        size_t r1 = r0 + TR < rows ? r0 + TR : rows;
+        for (size_t j0 = 0; j0 < cols; j0 += SW) {
+            size_t w = cols - j0 < SW ? cols - j0 : SW;
+            tile_counts(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a, c, c + cols,
+                        c + 2 * cols);
+        }
+    }
+    for (size_t j = 0; j < cols; j++) {
+        out[j].n_k3 = c[j];
+        out[j].n_k6 = c[cols + j];
+        out[j].n_abs = c[2 * cols + j];
+    }
+    free(c);
+}
+#else
+/* Portable build: the three vectorizable streaming passes above. */
+static void cols_moments(const float *x, size_t rows, size_t cols, struct colacc *a)
+{
+    cols_pass_sum(x, rows, cols, a);
+    for (size_t j = 0; j < cols; j++)
+        a->sum[j] = a->cnt[j] > 0 ? a->sum[j] / a->cnt[j] : 0; /* now the mean */
+    cols_pass_moments(x, rows, cols, a);
+}
+
+static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc *a,
+                        struct stats *out)
+{
+    cols_pass_counts(x, rows, cols, a, out);
+}
+#endif
+
 /* Derived fields, mirroring stats.c's finish() (kept separate so the
  * analysis layer's fast engine stays private to stats.c). */
 static void col_finish(struct stats *s, double m2, double m3, double m4)
@@ -220,15 +446,12 @@ static void per_cols(const float *x, size_t rows, size_t cols, double thresh,
     struct colacc a;
     if (colacc_alloc(&a, cols)) {
         colacc_free(&a);
-        struct stats_opts o = {.abs_thresh = thresh};
+        struct stats_opts o1 = {.abs_thresh = thresh};
         for (size_t j = 0; j < cols; j++) /* no memory: exact but slow */
-            stats_compute_strided(x + j, rows, cols, &o, &out[j]);
+            stats_compute_strided(x + j, rows, cols, &o1, &out[j]);
         return;
     }
-    cols_pass_sum(x, rows, cols, &a);
-    for (size_t j = 0; j < cols; j++)
-        a.sum[j] = a.cnt[j] > 0 ? a.sum[j] / a.cnt[j] : 0; /* now the mean */
-    cols_pass_moments(x, rows, cols, &a);
+    cols_moments(x, rows, cols, &a);
     for (size_t j = 0; j < cols; j++) {
         struct stats *s = &out[j];
         memset(s, 0, sizeof *s);
@@ -242,7 +465,11 @@ static void per_cols(const float *x, size_t rows, size_t cols, double thresh,
         s->mean = a.sum[j];
         col_finish(s, a.m2[j], a.m3[j], a.m4[j]);
     }
-    cols_pass_counts(x, rows, cols, &a, out);
+    cols_counts(x, rows, cols, &a, out);
+    struct stats_opts o = {.abs_thresh = thresh};
+    for (size_t j = 0; j < cols; j++)
+        if (a.redo[j])
+            stats_compute_strided(x + j, rows, cols, &o, &out[j]);
     for (size_t j = 0; j < cols; j++) {
         double n = (double)out[j].n;
         out[j].frac_k3 = n > 0 ? (double)out[j].n_k3 / n : 0;
