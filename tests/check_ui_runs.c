@@ -1,0 +1,428 @@
+/* View-model tests of the Quant, Runs and Correlation views (no terminal):
+ * live-quantization settings and results, runs table, ΔPPL, Pareto front,
+ * session file round trip and export, correlation variables and filter. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/results.h"
+#include "quant/quant.h"
+#include "tests/testutil.h"
+#include "ui/jobs.h"
+#include "ui/vm_corr.h"
+#include "ui/vm_quant.h"
+#include "ui/vm_runs.h"
+
+/* ---- live quantization ---- */
+
+START_TEST(quant_settings_cycle)
+{
+    struct vm_quant q;
+    vm_quant_init(&q);
+    const struct quantizer *m0 = vm_quant_method(&q);
+    ck_assert_ptr_eq(m0, quant_registry[0]);
+    ck_assert_int_eq(q.bits, m0->def_bits);
+    for (int i = 0; i < quant_count(); i++) {
+        vm_quant_next_method(&q);
+        const struct quantizer *m = vm_quant_method(&q);
+        ck_assert_int_eq(q.bits, m->def_bits); /* each method starts at its defaults */
+        ck_assert_int_eq(q.group, m->def_group);
+    }
+    ck_assert_ptr_eq(vm_quant_method(&q), m0); /* wrapped around */
+    vm_quant_add_bits(&q, -100);
+    ck_assert_int_eq(q.bits, 2);
+    vm_quant_add_bits(&q, 100);
+    ck_assert_int_eq(q.bits, 8);
+    int g0 = q.group;
+    for (int i = 0; i < vm_quant_n_groups; i++)
+        vm_quant_next_group(&q);
+    ck_assert_int_eq(q.group, g0);
+    int s0 = q.sym;
+    vm_quant_toggle_sym(&q);
+    ck_assert_int_ne(q.sym, s0);
+    char d[160];
+    vm_quant_describe(&q, d, sizeof d);
+    ck_assert_ptr_nonnull(strstr(d, "8 bit"));
+    struct quant_spec spec;
+    struct qerr err;
+    ck_assert_int_eq(vm_quant_spec(&q, &spec, &err), 0);
+    ck_assert_int_eq(spec.bits, 8);
+    ck_assert_int_eq(spec.group, q.group);
+    ck_assert_int_eq(spec.sym, q.sym);
+}
+END_TEST
+
+START_TEST(quant_option_switch_toggles)
+{
+    struct vm_quant q;
+    vm_quant_init(&q);
+    /* SpQR's first option is the outlier switch: two states only. */
+    while (strcmp(vm_quant_method(&q)->name, "SpQR"))
+        vm_quant_next_method(&q);
+    struct quant_spec spec;
+    struct qerr err;
+    vm_quant_spec(&q, &spec, &err);
+    double a = spec.opt[0];
+    vm_quant_next_option(&q);
+    vm_quant_spec(&q, &spec, &err);
+    ck_assert(spec.opt[0] == 1 - a);
+    vm_quant_next_option(&q);
+    vm_quant_spec(&q, &spec, &err);
+    ck_assert(spec.opt[0] == a);
+}
+END_TEST
+
+START_TEST(quant_apply_matches_registry)
+{
+    enum { R = 16, C = 96 };
+    static float w[R * C], ref[R * C];
+    tu_seed(11);
+    for (int i = 0; i < R * C; i++)
+        w[i] = (float)tu_normal();
+    w[17] = 12; /* an outlier */
+    struct vm_quant q;
+    vm_quant_init(&q); /* RTN */
+    q.bits = 3;
+    q.group = 32;
+    ck_assert_int_eq(vm_quant_apply(&q, 5, w, R, C, NULL, NULL), 0);
+    struct quant_spec spec;
+    struct qerr err;
+    vm_quant_spec(&q, &spec, &err);
+    struct quant_report rep;
+    ck_assert_int_eq(quant_apply(&spec, w, R, C, NULL, ref, NULL, &rep, NULL, &err), 0);
+    double maxe = 0;
+    for (int i = 0; i < R * C; i++) {
+        ck_assert(q.wq[i] == ref[i]);
+        ck_assert(q.err[i] == fabsf(w[i] - ref[i]));
+        maxe = fmax(maxe, q.err[i]);
+    }
+    ck_assert_double_eq_tol(q.rep.max_abs_err, maxe, 1e-6);
+    ck_assert_double_eq_tol(q.rep.sqnr_db, rep.sqnr_db, 1e-9);
+    ck_assert_int_eq(q.ti, 5);
+    ck_assert(strlen(q.desc) > 0);
+    /* take_result moves the buffers */
+    struct vm_quant dst;
+    vm_quant_init(&dst);
+    vm_quant_take_result(&dst, &q);
+    ck_assert_ptr_null(q.wq);
+    ck_assert_ptr_nonnull(dst.wq);
+    ck_assert_int_eq(dst.ti, 5);
+    vm_quant_free(&dst);
+    vm_quant_free(&q);
+}
+END_TEST
+
+START_TEST(quant_apply_errors)
+{
+    struct vm_quant q;
+    vm_quant_init(&q);
+    ck_assert_int_lt(vm_quant_apply(&q, 0, NULL, 4, 4, NULL, NULL), 0);
+    ck_assert(strlen(q.msg) > 0);
+    float w[16] = {0};
+    w[3] = NAN; /* quant_apply names the bad value */
+    ck_assert_int_lt(vm_quant_apply(&q, 0, w, 4, 4, NULL, NULL), 0);
+    ck_assert(strlen(q.msg) > 0);
+    /* GPTQ without calibration: an error, not a crash */
+    vm_quant_next_method(&q);
+    ck_assert(vm_quant_needs_calib(&q));
+    w[3] = 1;
+    ck_assert_int_lt(vm_quant_apply(&q, 0, w, 4, 4, NULL, NULL), 0);
+    vm_quant_free(&q);
+}
+END_TEST
+
+START_TEST(quant_grid_counts)
+{
+    struct vm_quant q;
+    vm_quant_init(&q);
+    float lev[300];
+    q.bits = 4;
+    q.sym = 1;
+    ck_assert_int_eq(vm_quant_grid(&q, -1, 2, lev, 300), 15);
+    q.sym = 0;
+    ck_assert_int_eq(vm_quant_grid(&q, -1, 2, lev, 300), 16);
+    ck_assert_int_eq(jobs_site_of_role(QR_ATTN_K), CALIB_ATTN_IN);
+    ck_assert_int_eq(jobs_site_of_role(QR_FFN_DOWN), CALIB_FFN_DOWN);
+    ck_assert_int_eq(jobs_site_of_role(QR_OUTPUT), -1);
+}
+END_TEST
+
+/* ---- runs ---- */
+
+static struct jobs_run mkrun(const char *method, const char *spec, int bits, double size,
+                             double ppl, double base)
+{
+    struct jobs_run r;
+    memset(&r, 0, sizeof r);
+    snprintf(r.method, sizeof r.method, "%s", method);
+    snprintf(r.spec, sizeof r.spec, "%s", spec);
+    r.bits = bits;
+    r.group = 128;
+    r.bpw = bits + 0.25;
+    r.size_mib = size;
+    r.ppl = ppl;
+    r.ppl_se = 0.1;
+    r.base_ppl = base;
+    r.kl = 0.01 * bits;
+    r.top1 = 0.9;
+    r.seconds = 2;
+    r.n_ctx = 512;
+    r.n_chunks = 3;
+    r.sym = 0;
+    return r;
+}
+
+static void fill(struct vm_runs *v)
+{
+    struct jobs_run r = mkrun("float", "float (F32 weights)", 16, 1.0, 8.0, NAN);
+    vm_runs_add(v, &r);
+    r = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 10.0, 8.0);
+    vm_runs_add(v, &r);
+    r = mkrun("RTN", "RTN w3 g128 asym", 3, 0.25, 40.0, 8.0);
+    vm_runs_add(v, &r);
+    r = mkrun("RTN", "RTN w8 g128 asym", 8, 0.5, 8.0, 8.0);
+    vm_runs_add(v, &r);
+    r = mkrun("RTN", "RTN w6 g128 asym", 6, 0.6, 9.0, NAN); /* dominated by w8 */
+    vm_runs_add(v, &r);
+}
+
+START_TEST(runs_empty)
+{
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", tu_tmpfile("none.json"));
+    struct qerr err;
+    ck_assert_int_eq(vm_runs_load(&v, &err), 0); /* missing file: empty session */
+    ck_assert_int_eq(v.n, 0);
+    unsigned char front[1];
+    vm_runs_pareto(&v, front);
+    vm_runs_move(&v, 3, 5);
+    vm_runs_delete(&v, 0);
+    char buf[32];
+    vm_runs_cell(&v, 0, VR_PPL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
+    vm_runs_free(&v);
+}
+END_TEST
+
+START_TEST(runs_table_dppl_pareto)
+{
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", "");
+    fill(&v);
+    ck_assert_int_eq(v.n, 5);
+    ck_assert_double_eq_tol(vm_runs_dppl(&v, 1), 25.0, 1e-9);   /* own KL baseline */
+    ck_assert_double_eq_tol(vm_runs_dppl(&v, 4), 12.5, 1e-9);   /* float row */
+    char buf[64];
+    vm_runs_cell(&v, 0, VR_DPPL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "+0.00");
+    vm_runs_cell(&v, 1, VR_PPL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "10.0000+-0.100");
+    vm_runs_cell(&v, 0, VR_KL, buf, sizeof buf);
+    ck_assert_str_eq(buf, "-");
+    unsigned char front[VM_RUNS_MAX];
+    vm_runs_pareto(&v, front);
+    ck_assert_int_eq(front[0], 0); /* float: bigger than w8, same PPL */
+    ck_assert_int_eq(front[1], 1);
+    ck_assert_int_eq(front[2], 1);
+    ck_assert_int_eq(front[3], 1);
+    ck_assert_int_eq(front[4], 0);
+    /* a rerun of the same configuration replaces its row */
+    struct jobs_run r = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 9.5, 8.0);
+    vm_runs_add(&v, &r);
+    ck_assert_int_eq(v.n, 5);
+    ck_assert_int_eq(v.sel, 1);
+    ck_assert(v.r[1].ppl == 9.5);
+    /* sort by PPL keeps the selected run selected */
+    vm_runs_sort(&v, VR_PPL, 0);
+    for (int i = 1; i < v.n; i++)
+        ck_assert(v.r[i - 1].ppl <= v.r[i].ppl);
+    ck_assert_str_eq(v.r[v.sel].spec, "RTN w4 g128 asym");
+    vm_runs_sort(&v, VR_PPL, 1);
+    ck_assert(v.r[0].ppl == 40.0);
+    vm_runs_delete(&v, 0);
+    ck_assert_int_eq(v.n, 4);
+    vm_runs_free(&v);
+}
+END_TEST
+
+START_TEST(runs_session_roundtrip_and_export)
+{
+    const char *path = tu_tmpfile("session.json");
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", path);
+    fill(&v);
+    struct qerr err;
+    ck_assert_msg(vm_runs_save(&v, &err) == 0, "%s", err.msg);
+    /* another model's runs in the same file survive our saves */
+    struct vm_runs o;
+    vm_runs_init(&o, "other.gguf", "eval", path);
+    ck_assert_int_eq(vm_runs_load(&o, &err), 0);
+    ck_assert_int_eq(o.n, 0);
+    struct jobs_run r = mkrun("GPTQ", "GPTQ w4 g128 asym", 4, 0.3, 9.0, 8.0);
+    vm_runs_add(&o, &r);
+    ck_assert_int_eq(vm_runs_save(&o, &err), 0);
+    vm_runs_delete(&v, 4);
+    ck_assert_int_eq(vm_runs_save(&v, &err), 0);
+    struct results_store s;
+    results_store_init(&s);
+    ck_assert_msg(results_load(&s, path, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.n, 5); /* 4 of m.bin + 1 of other.gguf */
+    results_store_free(&s);
+    struct vm_runs w;
+    vm_runs_init(&w, "m.bin", "eval", path);
+    ck_assert_int_eq(vm_runs_load(&w, &err), 0);
+    ck_assert_int_eq(w.n, 4);
+    int k = -1;
+    for (int i = 0; i < w.n; i++)
+        if (!strcmp(w.r[i].spec, "RTN w4 g128 asym"))
+            k = i;
+    ck_assert_int_ge(k, 0);
+    ck_assert_double_eq_tol(w.r[k].ppl, 10.0, 1e-9);
+    ck_assert_double_eq_tol(w.r[k].ppl_se, 0.1, 1e-9);
+    ck_assert_double_eq_tol(w.r[k].base_ppl, 8.0, 1e-9);
+    ck_assert_double_eq_tol(w.r[k].size_mib, 0.3, 1e-9);
+    ck_assert_double_eq_tol(w.r[k].kl, 0.04, 1e-9);
+    ck_assert_int_eq(w.r[k].bits, 4);
+    ck_assert_int_eq(w.r[k].group, 128);
+    ck_assert_int_eq(w.r[k].n_chunks, 3);
+    /* export */
+    char prefix[1024];
+    snprintf(prefix, sizeof prefix, "%s", tu_tmpfile("export"));
+    ck_assert_int_eq(vm_runs_export(&w, prefix, &err), 0);
+    char p[1100], line[512];
+    snprintf(p, sizeof p, "%s.csv", prefix);
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    int lines = 0;
+    while (fgets(line, sizeof line, f))
+        lines++;
+    fclose(f);
+    ck_assert_int_eq(lines, 1 + w.n);
+    snprintf(p, sizeof p, "%s.json", prefix);
+    results_store_init(&s);
+    ck_assert_int_eq(results_load(&s, p, &err), 0);
+    ck_assert_int_eq(s.n, w.n);
+    results_store_free(&s);
+    snprintf(p, sizeof p, "%s.md", prefix);
+    f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(strstr(line, "| Configuration |"));
+    fclose(f);
+    vm_runs_free(&v);
+    vm_runs_free(&o);
+    vm_runs_free(&w);
+}
+END_TEST
+
+START_TEST(runs_bad_session_file)
+{
+    const char *path = tu_tmpfile("bad.json");
+    tu_write_file(path, "{\"schema\": 3", 12);
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", path);
+    struct qerr err;
+    qerr_clear(&err);
+    ck_assert_int_lt(vm_runs_load(&v, &err), 0);
+    ck_assert_ptr_nonnull(strstr(err.msg, "bad.json"));
+    vm_runs_free(&v);
+}
+END_TEST
+
+/* ---- correlation ---- */
+
+static void add_entry(struct results_store *s, const char *model, int bits, double ppl, double acc)
+{
+    struct results_entry e;
+    struct qerr err;
+    results_entry_init(&e);
+    snprintf(e.model, sizeof e.model, "%s", model);
+    snprintf(e.method, sizeof e.method, "RTN");
+    e.w_bits = bits;
+    results_entry_set_ppl(&e, "wikitext2", ppl, NAN, &err);
+    if (!isnan(acc))
+        results_entry_set_bench(&e, "mmlu", acc, "acc", "percent", NAN, &err);
+    ck_assert_int_eq(results_add_entry(s, &e, &err), 0);
+    results_entry_free(&e);
+}
+
+START_TEST(corr_empty_and_degenerate)
+{
+    struct vm_corr v;
+    vm_corr_init(&v);
+    vm_corr_compute(&v);
+    ck_assert_int_lt(v.rc, 0);
+    ck_assert(strlen(v.msg) > 0);
+    struct results_store s;
+    results_store_init(&s);
+    add_entry(&s, "A", 4, 10, 50);
+    add_entry(&s, "A", 8, 9, 55);
+    ck_assert_int_eq(vm_corr_set_store(&v, &s), 0);
+    ck_assert_int_eq(v.n, 2);
+    ck_assert_int_lt(v.rc, 0); /* fewer than 3 pairs */
+    vm_corr_free(&v);
+}
+END_TEST
+
+START_TEST(corr_variables_filter_and_r)
+{
+    struct results_store s;
+    results_store_init(&s);
+    add_entry(&s, "A", 2, 40, 20);
+    add_entry(&s, "A", 3, 20, 40);
+    add_entry(&s, "A", 4, 10, 50);
+    add_entry(&s, "A", 8, 9, 51);
+    add_entry(&s, "B", 4, 12, NAN); /* no benchmark: dropped from pairs */
+    add_entry(&s, "B", 2, 30, 25);
+    add_entry(&s, "B", 3, 15, 45);
+    add_entry(&s, "B", 8, 11, 48);
+    struct vm_corr v;
+    vm_corr_init(&v);
+    ck_assert_int_eq(vm_corr_set_store(&v, &s), 0);
+    ck_assert_int_eq(s.n, 0); /* ownership moved */
+    ck_assert_int_ge(vm_corr_var(&v, "ppl.wikitext2"), 0);
+    ck_assert_int_ge(vm_corr_var(&v, "bits"), 0);
+    ck_assert_int_eq(vm_corr_var(&v, "mmlu"), v.n_bench_from);
+    ck_assert_str_eq(v.vars[v.x], "ppl_mean");
+    ck_assert_str_eq(v.vars[v.y], "mmlu");
+    ck_assert_int_eq(v.n, 7);
+    ck_assert_int_eq(v.rc, 0);
+    ck_assert(v.res.r < -0.8); /* higher perplexity, lower accuracy */
+    ck_assert_int_eq(v.n_fam, 3); /* all, A, B */
+    v.f = 1;
+    vm_corr_compute(&v);
+    ck_assert_int_eq(v.n, 4);
+    struct corr_result r;
+    ck_assert_int_eq(vm_corr_pair(&v, v.x, v.y, &r), 0);
+    ck_assert_double_eq_tol(r.r, v.res.r, 1e-12);
+    ck_assert_int_lt(vm_corr_pair(&v, -1, 0, &r), 0);
+    vm_corr_free(&v);
+}
+END_TEST
+
+static Suite *suite(void)
+{
+    Suite *s = suite_create("ui_runs");
+    TCase *tc = tcase_create("quant");
+    tcase_add_test(tc, quant_settings_cycle);
+    tcase_add_test(tc, quant_option_switch_toggles);
+    tcase_add_test(tc, quant_apply_matches_registry);
+    tcase_add_test(tc, quant_apply_errors);
+    tcase_add_test(tc, quant_grid_counts);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("runs");
+    tcase_add_test(tc, runs_empty);
+    tcase_add_test(tc, runs_table_dppl_pareto);
+    tcase_add_test(tc, runs_session_roundtrip_and_export);
+    tcase_add_test(tc, runs_bad_session_file);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("corr");
+    tcase_add_test(tc, corr_empty_and_degenerate);
+    tcase_add_test(tc, corr_variables_filter_and_r);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void) { return tu_run(suite()); }
