@@ -16,7 +16,7 @@ const struct cli_command cli_commands[] = {
     {"generate", "[MODEL] --prompt P [-n N] [--temp T] [--seed S]", "continue a prompt (greedy at temp 0)", cmd_generate},
     {"results", "list|show|import|merge|validate [--store FILE] [--where FILTER] [--json|--csv]", "stored benchmark/perplexity results: list, show, import lm-eval/qlens output, merge", cmd_results},
     {"correlate", "[--x FIELD] [--y METRIC|--all] [--where FILTER] [--store FILE] [--json|--csv]", "correlate perplexity with benchmark scores (Pearson, Spearman, p, CI)", cmd_correlate},
-    {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
+    {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--decode] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {NULL, NULL, NULL, NULL},
