@@ -1,0 +1,76 @@
+#!/bin/sh
+# Screen test of the Runs, Correlation and Quant job paths: a session file
+# from an earlier run is shown, exported, a perplexity job starts on the
+# worker (progress bar) and is cancelled, a slow method quantizes on the
+# worker, the correlation view shows statistics.  Bounded waits only.
+. "$(dirname "$0")/lib.sh"
+command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
+TM="tmux -L qlens-views-$$ -f /dev/null"
+trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
+SCREEN="$T_TMP/screen"
+cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
+wait_for() {
+    n=$(( ${3:-10} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        cap
+        if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
+        sleep 0.1; n=$((n - 1))
+    done
+    fail "$2 (no /$1/ on screen)"; sed 's/^/  | /' "$SCREEN" | head -45
+    return 1
+}
+keys() { $TM send-keys "$@"; }
+
+# A session written by an earlier dashboard run (schema qlens-results/1).
+cat >"$T_TMP/session.json" <<'EOF'
+{"schema": "qlens-results/1", "source": "qlens dashboard session", "results": [
+ {"id": "stories260K.bin/float (F32 weights)", "model": "stories260K.bin", "method": "float",
+  "bits": {"w": 16, "a": 16, "kv": 16}, "ppl": {"tinystories-eval": {"value": 7.8806, "stderr": 0.085}},
+  "memory_gb": 0.000484, "settings": {"spec": "float (F32 weights)", "bpw": 16, "size_mib": 0.496,
+  "kl": 0, "top1": 1, "base_ppl": 0, "seconds": 6.5, "n_ctx": 512, "n_chunks": 303, "sym": 1}},
+ {"id": "stories260K.bin/RTN w4 g128 asym", "model": "stories260K.bin", "method": "RTN",
+  "bits": {"w": 4, "a": 16, "kv": 16}, "group_size": 128,
+  "ppl": {"tinystories-eval": {"value": 9.4706, "stderr": 0.104}}, "memory_gb": 0.000176,
+  "settings": {"spec": "RTN w4 g128 asym", "bpw": 4.29, "size_mib": 0.18, "kl": 0.2653,
+  "top1": 0.7313, "base_ppl": 7.8806, "seconds": 21, "n_ctx": 512, "n_chunks": 303, "sym": 0}}]}
+EOF
+
+$TM new-session -d -x 120 -y 40 \
+    "cd '$T_TMP' && env QLENS_SHARED='$QLENS_SHARED' QLENS_SESSION='$T_TMP/session.json' '$QLENS_BIN'; echo \$? >'$T_TMP/rc'; sleep 30"
+wait_for 'blk\.0\.attn_q' "dashboard starts with a session file"
+keys 4
+wait_for 'RTN w4 g128 asym +4 +128 +4\.29 +0\.18 +9\.4706\+-0\.104 +\+20\.18' "runs from the session, with dPPL %"
+wait_for 'float \(F32 weights\) +16' "baseline row"
+keys v
+wait_for 'PPL per configuration' "bar chart"
+keys v
+wait_for 'Pareto front' "size vs PPL plot"
+keys v e
+wait_for 'exported 2 runs' "export"
+[ -s "$T_TMP/qlens-runs.csv" ] && [ "$(wc -l <"$T_TMP/qlens-runs.csv")" = 3 ] && pass "CSV export has 2 runs" || fail "CSV export"
+grep -q '| RTN w4 g128 asym |' "$T_TMP/qlens-runs.md" && pass "Markdown export" || fail "Markdown export"
+
+# Start the float baseline on the worker, see progress, cancel it.
+keys P
+wait_for 'float baseline PPL +[0-9]+%' "baseline runs on the worker with a progress bar"
+keys 1 Down Enter
+wait_for 'blk\.0\.attn_norm  64 F32  n=64' "keys still answered during the job (tensor opened)"
+wait_for 'float baseline PPL +[0-9]+%' "job still running"
+keys c
+wait_for 'cancelled' "c cancels the job" 30
+
+# A slow method on the worker: GPTQ calibrates the layer input first.
+keys 1 Down Down 3 m
+wait_for 'GPTQ 4 bit g128' "GPTQ selected"
+wait_for 'SQNR' "GPTQ result arrives from the worker" 30
+wait_for 'output err 0\.[0-9]' "layer-output error from calibration"
+
+keys 5
+wait_for 'Pearson r -?[0-9.]+ .*Spearman rho -?[0-9.]+ .* n [0-9]+' "correlation statistics"
+keys t
+wait_for 'mean \|r\| over [0-9]+ benchmarks' "correlation table"
+keys q
+n=100; while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
+[ "$(cat "$T_TMP/rc" 2>/dev/null)" = 0 ] && pass "quit" || fail "quit (rc $(cat "$T_TMP/rc" 2>/dev/null))"
+grep -q '"RTN w4 g128 asym"' "$T_TMP/session.json" && pass "session file kept" || fail "session file kept"
+t_done
