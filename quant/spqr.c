@@ -32,7 +32,8 @@ struct spqr {
     int plain;              /* reference paths (O(n²) leave-one-out)      */
     double thr;             /* absolute outlier threshold                 */
     struct qgrid *grid;     /* (rows) current group's grids               */
-    float *lo, *hi;         /* (rows) ranges being fitted                 */
+    float *sc, *zp;         /* (rows) scales / zero points of one group   */
+    unsigned char *deg;     /* (rows) row's group is all zero             */
     unsigned char *skip;    /* (group) LOO mask for one row               */
     unsigned char *mark;    /* (group) likely outliers of one row         */
     float *d;               /* (group) U_jj of the group's columns        */
@@ -121,6 +122,37 @@ static void quantize_stat(float *v, int rows, int qq_bits, int qq_group)
     }
 }
 
+/* An all-zero row group gets the fallback scale 1, far from every real
+ * scale; left alone it would stretch the 3-bit grid of its second-level
+ * group and spoil the neighbours' scales.  Any scale represents zeros, so
+ * give it the mean of the real ones. */
+static void fix_degenerate(struct spqr *S, const unsigned char *deg)
+{
+    double sum = 0;
+    int n = 0;
+    for (long r = 0; r < S->rows; r++)
+        if (!deg[r])
+            sum += S->grid[r].scale, n++;
+    for (long r = 0; r < S->rows && n > 0; r++)
+        if (deg[r])
+            S->grid[r].scale = (float)(sum / n), S->grid[r].zero = 0.0f;
+}
+
+/* Second level: scales (and zero points, asymmetric) over rows to
+ * qq_bits in groups of qq_group rows. */
+static void quantize_stats(struct spqr *S)
+{
+    for (long r = 0; r < S->rows; r++)
+        S->sc[r] = S->grid[r].scale, S->zp[r] = S->grid[r].zero;
+    quantize_stat(S->sc, S->rows, S->qq_bits, S->qq_group);
+    if (!S->sym)
+        quantize_stat(S->zp, S->rows, S->qq_bits, S->qq_group);
+    for (long r = 0; r < S->rows; r++) {
+        S->grid[r].scale = S->sc[r] > 0 ? S->sc[r] : S->grid[r].scale;
+        S->grid[r].zero = S->sym ? 0.0f : S->zp[r];
+    }
+}
+
 static void s_group_start(void *ud, const float *w, int ld, int c0, int n)
 {
     struct spqr *S = ud;
@@ -136,18 +168,12 @@ static void s_group_start(void *ud, const float *w, int ld, int c0, int n)
         qgrid_minmax(wr, n, 1, S->outliers ? S->mark : NULL, &lo, &hi);
         /* the zero point stays fractional when the second level quantizes it */
         qgrid_from_range(&S->grid[r], lo, hi, S->bits, S->sym, S->qq_bits <= 0);
+        S->deg[r] = lo == 0.0f && hi == 0.0f;
     }
     if (S->qq_bits <= 0)
         return;
-    for (long r = 0; r < S->rows; r++)
-        S->lo[r] = S->grid[r].scale, S->hi[r] = S->grid[r].zero;
-    quantize_stat(S->lo, S->rows, S->qq_bits, S->qq_group);
-    if (!S->sym)
-        quantize_stat(S->hi, S->rows, S->qq_bits, S->qq_group);
-    for (long r = 0; r < S->rows; r++) {
-        S->grid[r].scale = S->lo[r] > 0 ? S->lo[r] : S->grid[r].scale;
-        S->grid[r].zero = S->sym ? 0.0f : S->hi[r];
-    }
+    fix_degenerate(S, S->deg);
+    quantize_stats(S);
 }
 
 static void s_quant_col(void *ud, int j, const float *w, float *q, float d)
@@ -210,11 +236,12 @@ static int spqr_common(const struct quant_spec *spec, const float *w, int rows, 
                      .qq_group = (int)qi_opt(spec, "qq_group"),
                      .outliers = qi_opt(spec, "outliers") != 0, .plain = plain};
     S.grid = malloc(rows * sizeof *S.grid);
-    S.lo = malloc(rows * sizeof *S.lo), S.hi = malloc(rows * sizeof *S.hi);
+    S.sc = malloc(rows * sizeof *S.sc), S.zp = malloc(rows * sizeof *S.zp);
+    S.deg = malloc(rows);
     S.skip = malloc(glen), S.mark = malloc(glen);
     S.d = malloc(glen * sizeof *S.d);
     float *work = malloc((size_t)rows * cols * sizeof *work);
-    if (!S.grid || !S.lo || !S.hi || !S.skip || !S.mark || !S.d || !work) {
+    if (!S.grid || !S.sc || !S.zp || !S.deg || !S.skip || !S.mark || !S.d || !work) {
         rc = qerr_set(err, QERR_NOMEM, "SpQR: out of memory for a %d x %d layer", rows, cols);
         goto done;
     }
@@ -230,7 +257,8 @@ static int spqr_common(const struct quant_spec *spec, const float *w, int rows, 
         rep->bits_per_weight = spqr_bpw(&S, spec->group);
     }
 done:
-    free(S.grid), free(S.lo), free(S.hi), free(S.skip), free(S.mark), free(S.d), free(work);
+    free(S.grid), free(S.sc), free(S.zp), free(S.deg), free(S.skip), free(S.mark), free(S.d);
+    free(work);
     gptq_hess_free(&h);
     return rc;
 }

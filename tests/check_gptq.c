@@ -136,6 +136,26 @@ START_TEST(dead_columns)
 }
 END_TEST
 
+/* An all-zero group that comes first (nothing feeds errors into it) stays
+ * exactly zero; the rest of its row is quantized normally. */
+START_TEST(zero_group)
+{
+    tu_seed(27);
+    int rows = 6, cols = 70;   /* groups of 16: the last one has 6 columns */
+    struct tq_calib t;
+    tq_calib_make(&t, cols, 300, 0.8, 0, 1);
+    float *w = tq_matrix(rows, cols, 0.02), *o = malloc(rows * cols * 4);
+    memset(w + 2 * cols, 0, 16 * sizeof *w);
+    struct quant_report r;
+    run("gptq", 3, 16, NULL, w, rows, cols, &t.c, o, &r);
+    for (int c = 0; c < 16; c++)
+        ck_assert_float_eq(o[2 * cols + c], 0);
+    ck_assert(tq_rel(w + 2 * cols + 16, o + 2 * cols + 16, cols - 16) < 0.5);
+    free(w), free(o);
+    tq_calib_free(&t);
+}
+END_TEST
+
 /* Rank-deficient H (fewer tokens than inputs) with damp=0: the Cholesky
  * fails, the damping is raised and the result is still finite. */
 START_TEST(singular_hessian_damping)
@@ -312,6 +332,7 @@ static Suite *suite(void)
     tcase_add_test(tc, blocked_matches_plain);
     tcase_add_test(tc, identity_hessian_is_rtn);
     tcase_add_test(tc, dead_columns);
+    tcase_add_test(tc, zero_group);
     tcase_add_test(tc, singular_hessian_damping);
     tcase_add_test(tc, hessian_factor_is_right);
     tcase_add_test(tc, beats_rtn_on_output_error);

@@ -3,6 +3,7 @@
  * switches (outliers off, group size, unquantized statistics). */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,44 @@ START_TEST(blocked_matches_plain)
         ck_assert_int_le(labs(ra.n_outliers - rb.n_outliers), 2);
     }
     free(w), free(a), free(b);
+    tq_calib_free(&t);
+}
+END_TEST
+
+/* A first group of zeros stays exactly zero (act order off so it is
+ * quantized first), with and without outlier detection. */
+START_TEST(zero_group)
+{
+    tu_seed(47);
+    struct tq_calib t;
+    tq_calib_make(&t, C, 300, 0.5, 0, 1);
+    float *w = tq_matrix(R, C, 0.02), *o = malloc(R * C * 4);
+    memset(w + 4 * C, 0, 16 * sizeof *w);
+    struct quant_report r;
+    spqr(3, 16, "act_order=0", w, &t.c, o, &r);
+    for (int c = 0; c < 16; c++)
+        ck_assert_float_eq(o[4 * C + c], 0);
+    spqr(3, 16, "act_order=0,outliers=0", w, &t.c, o, &r);
+    for (int c = 0; c < 16; c++)
+        ck_assert_float_eq(o[4 * C + c], 0);
+    /* the zero row's degenerate statistics must not spoil the 3-bit
+     * quantization of its neighbours' scales (same second-level group) */
+    float *clean = tq_matrix(R, C, 0.02), *oc = malloc(R * C * 4);
+    memcpy(clean, w, R * C * sizeof *w);
+    for (int c = 0; c < 16; c++)
+        clean[4 * C + c] = 0.01f * (c % 3 - 1);
+    spqr(3, 16, "act_order=0,outliers=0", clean, &t.c, oc, &r);
+    double e0 = 0, ec = 0;
+    for (int rr = 0; rr < 16; rr++)
+        for (int c = 0; c < 16 && rr != 4; c++) {
+            double a = o[rr * C + c] - w[rr * C + c], b = oc[rr * C + c] - clean[rr * C + c];
+            e0 += a * a, ec += b * b;
+        }
+    if (getenv("QLENS_VERBOSE"))
+        fprintf(stderr, "zero row: neighbours %g, clean %g\n", e0, ec);
+    ck_assert_msg(e0 < 1.5 * ec, "neighbours' error %g with a zero row, %g without", e0, ec);
+    free(clean), free(oc);
+    free(w), free(o);
     tq_calib_free(&t);
 }
 END_TEST
@@ -173,6 +212,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocked_matches_plain);
     tcase_add_test(tc, bits_per_weight_accounting);
+    tcase_add_test(tc, zero_group);
     tcase_add_test(tc, planted_outliers_kept);
     tcase_add_test(tc, outlier_fraction_falls_with_bits);
     tcase_add_test(tc, ablation_directions);
