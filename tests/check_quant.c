@@ -365,6 +365,39 @@ START_TEST(shared_cancel)
 }
 END_TEST
 
+struct prog { int n; double last; int monotone; };
+
+static int record(void *ud, double frac)
+{
+    struct prog *p = ud;
+    p->monotone &= frac >= p->last && frac <= 1.0;
+    p->last = frac;
+    p->n++;
+    return 0;
+}
+
+/* Methods that report progress report it in [0, 1], never backwards, and
+ * end at 1. */
+START_TEST(shared_progress)
+{
+    struct tq_calib t;
+    tu_seed(9);
+    tq_calib_make(&t, C, NT, 0.5, 0, 1);
+    float *w = tq_matrix(R, C, 0.02), *out = malloc(R * C * sizeof *out);
+    struct quant_spec s;
+    struct qerr e = {0};
+    spec_for(&s, _i, 4, 32);
+    struct prog p = {0, 0, 1};
+    struct quant_ctl ctl = {.progress = record, .ud = &p};
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, NULL, &ctl, &e), 0);
+    ck_assert(p.monotone);
+    if (p.n)
+        ck_assert_double_eq_tol(p.last, 1.0, 1e-12);
+    free(w), free(out);
+    tq_calib_free(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("quant");
@@ -387,6 +420,7 @@ static Suite *suite(void)
     tcase_add_loop_test(sh, shared_planted_outliers, 0, n);
     tcase_add_loop_test(sh, shared_deterministic, 0, n);
     tcase_add_loop_test(sh, shared_cancel, 0, n);
+    tcase_add_loop_test(sh, shared_progress, 0, n);
     suite_add_tcase(s, sh);
     return s;
 }
