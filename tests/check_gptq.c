@@ -179,6 +179,22 @@ START_TEST(singular_hessian_damping)
 }
 END_TEST
 
+/* Not a Gram matrix at all (indefinite): a numerical error, not a crash. */
+START_TEST(indefinite_hessian_error)
+{
+    double xtx[] = {1, 50, 50, 1};
+    float w[] = {0.1f, -0.2f, 0.3f, 0.05f}, o[4];
+    struct quant_spec s;
+    struct qerr e = {0};
+    spec(&s, "gptq", 4, 0, NULL);
+    struct quant_calib c = {.xtx = xtx};
+    ck_assert_int_eq(quant_apply(&s, w, 2, 2, &c, o, NULL, NULL, NULL, &e), QERR_NUMERIC);
+    ck_assert_msg(strstr(e.msg, "not positive definite"), "%s", e.msg);
+    spec(&s, "spqr", 3, 0, NULL);
+    ck_assert_int_eq(quant_apply(&s, w, 2, 2, &c, o, NULL, NULL, NULL, &e), QERR_NUMERIC);
+}
+END_TEST
+
 /* U from gptq_hess_init: upper triangular with Uᵀ U = (H + λI)⁻¹. */
 START_TEST(hessian_factor_is_right)
 {
@@ -334,6 +350,7 @@ static Suite *suite(void)
     tcase_add_test(tc, dead_columns);
     tcase_add_test(tc, zero_group);
     tcase_add_test(tc, singular_hessian_damping);
+    tcase_add_test(tc, indefinite_hessian_error);
     tcase_add_test(tc, hessian_factor_is_right);
     tcase_add_test(tc, beats_rtn_on_output_error);
     tcase_add_test(tc, real_model_beats_rtn);
