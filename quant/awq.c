@@ -34,6 +34,7 @@ struct awq {
     float *ws;          /* (rows, cols) W·diag(s)                         */
     float *q;           /* (rows, cols) Q(ws) then Δ                      */
     float *dh;          /* (rows, glen) Δ_g · H_gg scratch                */
+    int plain;          /* plain double loops instead of sgemm (reference) */
 };
 
 static void awq_scales(const float *mean, int cols, double a, float *s)
@@ -66,10 +67,31 @@ static void delta(struct awq *A, float clip)
             A->q[r * A->cols + c] = A->w[r * A->cols + c] - A->q[r * A->cols + c] / A->s[c];
 }
 
+/* Reference of group_errs: the quadratic forms written out. */
+static void group_errs_ref(struct awq *A, double *err)
+{
+    int cols = A->cols, glen = qgrid_glen(cols, A->spec->group);
+    int ng = qgrid_ngroups(cols, A->spec->group), tensor = A->spec->group < 0;
+    for (long r = 0; r < A->rows; r++)
+        for (int k = 0; k < ng; k++) {
+            int c0 = k * glen, n = cols - c0 < glen ? cols - c0 : glen;
+            const float *d = A->q + r * cols + c0;
+            double e = 0;
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                    e += (double)d[i] * A->hf[(long)(c0 + i) * cols + c0 + j] * d[j];
+            err[tensor ? 0 : r * ng + k] += e;
+        }
+}
+
 /* Add each (row, group)'s Δ_g H_gg Δ_gᵀ into err[r * ng + k] (one
  * accumulator when per tensor). */
 static void group_errs(struct awq *A, double *err)
 {
+    if (A->plain) {
+        group_errs_ref(A, err);
+        return;
+    }
     int cols = A->cols, glen = qgrid_glen(cols, A->spec->group);
     int ng = qgrid_ngroups(cols, A->spec->group), tensor = A->spec->group < 0;
     for (int k = 0; k < ng; k++) {
@@ -95,7 +117,9 @@ static int search_exponent(struct awq *A, const struct quant_ctl *ctl, double *b
         awq_scales(A->mean, A->cols, a, A->s);
         scale_w(A);
         delta(A, 1.0f);
-        if (qi_hform(A->q, A->rows, A->cols, A->hf, NULL, &loss) < 0)
+        if (A->plain)
+            qi_hform_ref(A->q, A->rows, A->cols, A->hf, NULL, &loss);
+        else if (qi_hform(A->q, A->rows, A->cols, A->hf, NULL, &loss) < 0)
             return QERR_NOMEM;
         if (loss < best)
             best = loss, *best_a = a;
@@ -174,11 +198,12 @@ static int awq_run(struct awq *A, const struct quant_calib *calib, float *out,
     return rc;
 }
 
-int awq_apply(const struct quant_spec *spec, const float *w, int rows, int cols,
-              const struct quant_calib *calib, float *out, struct quant_side *side,
-              struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err)
+static int awq_common(const struct quant_spec *spec, const float *w, int rows, int cols,
+                      const struct quant_calib *calib, float *out, struct quant_side *side,
+                      struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err,
+                      int plain)
 {
-    struct awq A = {.spec = spec, .w = w, .rows = rows, .cols = cols};
+    struct awq A = {.spec = spec, .w = w, .rows = rows, .cols = cols, .plain = plain};
     size_t n = (size_t)rows * cols;
     int glen = qgrid_glen(cols, spec->group);
     A.hf = awq_hessian(calib, cols);
@@ -200,6 +225,20 @@ int awq_apply(const struct quant_spec *spec, const float *w, int rows, int cols,
         qerr_set(err, rc, "AWQ: cancelled");
     free(A.hf), free(A.mean), free(A.s), free(A.ws), free(A.q), free(A.dh);
     return rc;
+}
+
+int awq_apply(const struct quant_spec *spec, const float *w, int rows, int cols,
+              const struct quant_calib *calib, float *out, struct quant_side *side,
+              struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err)
+{
+    return awq_common(spec, w, rows, cols, calib, out, side, rep, ctl, err, 0);
+}
+
+int awq_apply_ref(const struct quant_spec *spec, const float *w, int rows, int cols,
+                  const struct quant_calib *calib, float *out, struct quant_side *side,
+                  struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err)
+{
+    return awq_common(spec, w, rows, cols, calib, out, side, rep, ctl, err, 1);
 }
 
 static const struct quant_param awq_params[] = {

@@ -223,6 +223,22 @@ int qi_hform(const float *d, int rows, int cols, const float *hf,
     return 0;
 }
 
+void qi_hform_ref(const float *d, int rows, int cols, const float *hf,
+                  double *row_err, double *total)
+{
+    double tot = 0;
+    for (long r = 0; r < rows; r++) {
+        double s = 0;
+        for (long i = 0; i < cols; i++)
+            for (long j = 0; j < cols; j++)
+                s += (double)d[r * cols + i] * hf[i * cols + j] * d[r * cols + j];
+        if (row_err)
+            row_err[r] = s;
+        tot += s;
+    }
+    *total = tot;
+}
+
 /* ‖A Xᵀ‖_F² for A (rows, cols), X (n_x, cols). */
 static int sample_sq(const float *a, int rows, int cols, const float *x, int n_x,
                      double *out)

@@ -80,6 +80,14 @@ int qi_hform(const float *d, int rows, int cols, const float *hf,
  * else from the sample x; returns 0, or -1 when neither is present. */
 int qi_act_max(const struct quant_calib *c, int cols, float *out);
 int qi_act_mean(const struct quant_calib *c, int cols, float *out);
+/* Plain double loops, same result (tests compare). */
+void qi_hform_ref(const float *d, int rows, int cols, const float *hf,
+                  double *row_err, double *total);
+/* AWQ with the plain error kernels. */
+int awq_apply_ref(const struct quant_spec *, const float *, int, int,
+                  const struct quant_calib *, float *, struct quant_side *,
+                  struct quant_report *, const struct quant_ctl *,
+                  struct qerr *);
 /* xtx (double) -> float copy; NULL on allocation failure. */
 float *qi_xtx_float(const double *xtx, int cols);
 

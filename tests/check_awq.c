@@ -8,6 +8,7 @@
 
 #include "quant/qgrid.h"
 #include "quant/quant.h"
+#include "quant/quant_impl.h"
 #include "tests/testutil.h"
 #include "tests/testutil_quant.h"
 
@@ -154,6 +155,44 @@ START_TEST(dead_channel)
 }
 END_TEST
 
+/* The sgemm-based searches against the plain double loops: same exponent,
+ * same clipping, same output (up to float summation order). */
+START_TEST(fast_matches_plain)
+{
+    tu_seed(36);
+    int rows = 12, cols = 70;
+    struct tq_calib t;
+    tq_calib_make(&t, cols, 200, 0.6, 3, 10);
+    float *w = tq_matrix(rows, cols, 0.02), *a = malloc(rows * cols * 4),
+          *b = malloc(rows * cols * 4);
+    int groups[] = {16, 0, -1};
+    for (int gi = 0; gi < 3; gi++) {
+        struct quant_spec s;
+        struct qerr e = {0};
+        struct quant_report ra, rb;
+        quant_spec_parse(&s, "awq", 3, groups[gi], 0, NULL, &e);
+        ck_assert_int_eq(quant_apply(&s, w, rows, cols, &t.c, a, NULL, &ra, NULL, &e), 0);
+        memset(&rb, 0, sizeof rb);
+        ck_assert_int_eq(awq_apply_ref(&s, w, rows, cols, &t.c, b, NULL, &rb, NULL, &e), 0);
+        ck_assert_double_eq(ra.chosen, rb.chosen);
+        int diff = 0;
+        for (int i = 0; i < rows * cols; i++)
+            diff += fabsf(a[i] - b[i]) > 1e-6f;
+        ck_assert_msg(diff <= rows * cols / 100, "group %d: %d differ", groups[gi], diff);
+    }
+    /* and the quadratic form itself */
+    float *hf = qi_xtx_float(t.xtx, cols);
+    double fr[12], rr[12], ft, rt;
+    ck_assert_int_eq(qi_hform(w, rows, cols, hf, fr, &ft), 0);
+    qi_hform_ref(w, rows, cols, hf, rr, &rt);
+    for (int r = 0; r < rows; r++)
+        ck_assert_double_eq_tol(fr[r], rr[r], 1e-4 * rr[r]);
+    ck_assert_double_eq_tol(ft, rt, 1e-4 * rt);
+    free(hf), free(w), free(a), free(b);
+    tq_calib_free(&t);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("awq");
@@ -164,6 +203,7 @@ static Suite *suite(void)
     tcase_add_test(tc, beats_rtn_with_outlier_channels);
     tcase_add_test(tc, sample_only_calibration);
     tcase_add_test(tc, dead_channel);
+    tcase_add_test(tc, fast_matches_plain);
     suite_add_tcase(s, tc);
     return s;
 }
