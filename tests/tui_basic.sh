@@ -53,6 +53,21 @@ wait_for '1 Layers.*2 Tensor.*3 Quant.*4 Runs.*5 Correlation' "tab bar lists eve
 wait_for 'q quit.*\? help' "key bar shows keys"
 grep -q 'Kurt' "$SCREEN" && pass "kurtosis column" || fail "kurtosis column"
 
+# Mouse, xterm X10 encoding: ESC [ M <button+32> <x+33> <y+33>, then release.
+click() {
+    keys -l "$(printf '\033[M %s%s' "$1" "$2")"
+    keys -l "$(printf '\033[M#%s%s' "$1" "$2")"
+}
+click G '!'   # x 38, y 0: the "4 Runs" tab
+wait_for 'runs of stories260K' "mouse click on a tab"
+click '#' '!' # x 2, y 0: " qlens " title, then the Layers tab at x 8
+click ')' '!'
+wait_for 'Tensor\^ +Shape' "click back to Layers"
+click '#' '&' # row 3 of the list (y 5): blk.0.attn_k; a second click opens it
+click '#' '&'
+wait_for 'blk\.0\.attn_k  32x64 F32' "click a row twice opens the tensor"
+keys 1 Home
+
 # Navigate: down twice selects blk.0.attn_q (token_embd, attn_norm, attn_q).
 keys Down Down
 keys s s s s s  # sort: Shape, Type, Std, AbsMax, Kurt (largest first)
