@@ -38,6 +38,13 @@ if [ -x "$GEN" ]; then
     expect_rc 0 "info gguf f16 vocab 32000" -- "$QLENS_BIN" info "$T_TMP/v.gguf" --json
     json_check "$T_TMP/out" "j['config']['vocab_size']==32000 and j['tensors'][0]['dtype']=='F16'" "gguf json: vocab from file, f16"
 
+    expect_rc 0 "genmodel gguf v2" -- "$GEN" --format gguf --gguf-version 2 --dim 32 --hidden 64 --layers 1 --heads 2 --vocab 64 --ctx 16 --tied "$T_TMP/v2.gguf"
+    expect_rc 0 "info gguf v2" -- "$QLENS_BIN" info "$T_TMP/v2.gguf"
+    expect_grep "output +tied to token_embd" "$T_TMP/out" "gguf v2: tied output"
+    expect_rc 2 "genmodel bad arguments" -- "$GEN" --format gguf --dim 30 --heads 4 "$T_TMP/x.gguf"
+    expect_rc 0 "genmodel --help" -- "$GEN" --help
+    expect_grep "usage: tool_genmodel" "$T_TMP/out" "genmodel usage on stdout"
+
     expect_rc 0 "genmodel llama2c" -- "$GEN" --format llama2c --dim 32 --hidden 64 --layers 1 --heads 2 --vocab 64 --ctx 16 "$T_TMP/g.bin"
     expect_rc 0 "info llama2c generated" -- "$QLENS_BIN" info "$T_TMP/g.bin"
     expect_grep "output +separate" "$T_TMP/out" "llama2c: unshared classifier"

@@ -543,6 +543,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
 int main(int argc, char **argv)
 {
     struct gen g = {0};
+    if (argc == 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+        usage(stdout);
+        return 0;
+    }
     if (argc < 2 || parse_args(argc, argv, &g.o)) {
         usage(stderr);
         return 2;
