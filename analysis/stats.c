@@ -277,7 +277,7 @@ static const float *eng_fetch(struct engine *e, size_t off, size_t len)
 }
 
 /* One chunk's moments with shift c; returns them, adds non-finite count. */
-static struct mom chunk_moments(struct engine *e, const float *p, size_t len,
+static struct mom chunk_moments(const float *p, size_t len,
                                 double c, float *bmin, float *bmax, uint64_t *bad)
 {
     double s[5];
@@ -410,13 +410,13 @@ static void eng_chunk(struct engine *e, size_t off, size_t len)
     if (e->m.n > 0 && e->m.mean * e->m.mean * e->m.n > 0.25 * e->m.m2)
         c = e->m.mean;
     uint64_t bad;
-    struct mom cm = chunk_moments(e, p, len, c, bmin, bmax, &bad);
+    struct mom cm = chunk_moments(p, len, c, bmin, bmax, &bad);
     /* The shift was far from this chunk's mean (first chunk, or the data
      * jumps): redo around the chunk's own mean, from L1, to keep m3/m4
      * free of cancellation. */
     double dm = cm.mean - c;
     if (cm.n > 0 && dm * dm * cm.n > 16.0 * cm.m2)
-        cm = chunk_moments(e, p, len, cm.mean, bmin, bmax, &bad);
+        cm = chunk_moments(p, len, cm.mean, bmin, bmax, &bad);
     e->nonfinite += bad;
     mom_merge(&e->m, &cm);
     fold(bmin, bmax, (len + BLK - 1) / BLK, &e->mn, &e->mx);
