@@ -10,7 +10,7 @@
 /* The one table of subcommands: `qlens --help` and dispatch loop over it. */
 const struct cli_command cli_commands[] = {
     {"info", "[MODEL] [--json]", "model summary: format, architecture, shapes, dtypes, parameters", cmd_info},
-    {"stats", "[MODEL] [--tensor REGEX] [--per-channel rows|cols] [--json|--csv]", "per-tensor / per-channel statistics", cmd_stats},
+    {"stats", "[MODEL] [--tensor REGEX] [--per-channel rows|cols] [--abs-thresh T] [--json|--csv]", "per-tensor / per-channel statistics", cmd_stats},
     {"ppl", "[MODEL] TEXT [--ctx N] [--chunks N] [--full] [--kl] [--json]", "perplexity as llama.cpp measures it; KL divergence vs float", cmd_ppl},
     {"acts", "[MODEL] TEXT [--ctx N] [--chunks N] [--json]", "activation and K/V statistics per layer over a text", cmd_acts},
     {"generate", "[MODEL] --prompt P [-n N] [--temp T] [--seed S]", "continue a prompt (greedy at temp 0)", cmd_generate},
