@@ -151,6 +151,35 @@ static void print_all(struct calib *c, const struct acts_args *a, const char *mo
         printf("]}\n");
 }
 
+/* Every chunk through the model with capture hooks on all layers. */
+static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, struct calib *c,
+                   struct qerr *err)
+{
+    struct fwd f;
+    struct fwd_hooks h;
+    int rc = fwd_init(&f, &im->m, n_ctx, err);
+    float *logits = malloc((size_t)im->m.cfg.vocab_size * sizeof(float));
+    if (!rc && !logits)
+        rc = qerr_set(err, QERR_NOMEM, "acts: out of memory");
+    if (!rc && calib_select(c, -1, -1, CALIB_STATS | CALIB_CHANNEL) < 0)
+        rc = qerr_set(err, c->err.code, "%s", c->err.msg);
+    calib_hooks(c, &h);
+    for (int k = 0; k < chunks && !rc; k++) {
+        int *t = ids + (size_t)k * n_ctx;
+        if (tok_bos(im->tok) >= 0)
+            t[0] = tok_bos(im->tok);
+        /* logits only for the last position: the statistics are the point */
+        rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
+        if (rc)
+            qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : f.err.msg);
+        else if (*infer_cancel_flag())
+            rc = qerr_set(err, QERR_CANCEL, "acts: interrupted");
+    }
+    free(logits);
+    fwd_free(&f);
+    return rc;
+}
+
 static int run(struct infer_model *im, const struct acts_args *a, const char *text,
                struct qerr *err)
 {
@@ -164,40 +193,18 @@ static int run(struct infer_model *im, const struct acts_args *a, const char *te
     int rc = infer_tokenize_file(im, text, &ids, &n, err);
     if (rc)
         return rc;
-    if (n < (size_t)n_ctx && n >= 2)
-        n_ctx = (int)n; /* a short text is one shorter chunk */
-    int chunks = (int)(n / (size_t)n_ctx) < a->chunks ? (int)(n / (size_t)n_ctx) : (int)a->chunks;
     if (n < 2) {
         free(ids);
         return qerr_set(err, QERR_FORMAT, "%s: text too short (%zu tokens)", text, n);
     }
-    struct fwd f;
+    if (n < (size_t)n_ctx)
+        n_ctx = (int)n; /* a short text is one shorter chunk */
+    size_t avail = n / (size_t)n_ctx;
+    int chunks = avail < (size_t)a->chunks ? (int)avail : (int)a->chunks;
     struct calib c;
-    struct fwd_hooks h;
-    float *logits = malloc((size_t)im->m.cfg.vocab_size * sizeof(float));
-    if (!(rc = fwd_init(&f, &im->m, n_ctx, err))) {
-        if (!(rc = calib_init(&c, &im->m.cfg, err)) &&
-            !(rc = calib_select(&c, -1, -1, CALIB_STATS | CALIB_CHANNEL))) {
-            calib_hooks(&c, &h);
-            for (int k = 0; k < chunks && !rc; k++) {
-                int *t = ids + (size_t)k * n_ctx;
-                t[0] = tok_bos(im->tok) >= 0 ? tok_bos(im->tok) : t[0];
-                /* logits only for the last position: the statistics are the point */
-                rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
-                if (rc)
-                    qerr_set(err, rc, "%s", c.err.msg[0] ? c.err.msg : f.err.msg);
-                else if (*infer_cancel_flag())
-                    rc = qerr_set(err, QERR_CANCEL, "acts: interrupted");
-            }
-            if (!rc)
-                print_all(&c, a, im->m.path, text, n_ctx, chunks);
-        } else if (!rc) {
-            rc = qerr_set(err, c.err.code, "%s", c.err.msg);
-        }
-        calib_free(&c);
-        fwd_free(&f);
-    }
-    free(logits);
+    if (!(rc = calib_init(&c, &im->m.cfg, err)) && !(rc = capture(im, ids, n_ctx, chunks, &c, err)))
+        print_all(&c, a, im->m.path, text, n_ctx, chunks);
+    calib_free(&c);
     free(ids);
     return rc;
 }

@@ -172,56 +172,62 @@ struct gen_out {
     double seconds;
 };
 
-static int generate(struct infer_model *im, const struct gen_args *a, struct gen_out *g,
-                    struct qerr *err)
-{
-    int rc = tok_encode(im->tok, a->prompt, strlen(a->prompt), 1, &g->ids, &g->n_prompt, err);
-    if (rc)
-        return rc;
-    int ctx = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512, V = im->m.cfg.vocab_size;
-    if ((long)g->n_prompt >= ctx)
-        return qerr_set(err, QERR_ARG, "prompt has %zu tokens, the context holds %d",
-                        g->n_prompt, ctx);
-    size_t total = g->n_prompt + (size_t)a->n < (size_t)ctx ? g->n_prompt + a->n : (size_t)ctx;
-    int *ids = realloc(g->ids, total * sizeof(int));
-    float *logits = malloc((size_t)V * sizeof(float));
-    struct cand *buf = malloc((size_t)V * sizeof *buf);
+/* Everything one generation run owns. */
+struct gen_state {
     struct fwd f;
-    struct fwd_cache c = {0};
-    struct calib cal = {0};
+    struct fwd_cache c;
+    struct calib cal;
     struct fwd_hooks hooks;
-    if (ids)
-        g->ids = ids;
-    if (!ids || !logits || !buf) {
-        free(logits); free(buf);
+    const struct fwd_hooks *hp; /* NULL without fake-quant               */
+    float *logits;        /* (vocab)                                      */
+    struct cand *buf;     /* (vocab) sampling scratch                     */
+    uint64_t rng;
+};
+
+static int gen_setup(struct gen_state *st, struct infer_model *im, const struct gen_args *a,
+                     int total, struct qerr *err)
+{
+    memset(st, 0, sizeof *st);
+    int V = im->m.cfg.vocab_size, rc;
+    st->logits = malloc((size_t)V * sizeof(float));
+    st->buf = malloc((size_t)V * sizeof *st->buf);
+    if (!st->logits || !st->buf)
         return qerr_set(err, QERR_NOMEM, "generate: out of memory");
-    }
-    if (!(rc = fwd_init(&f, &im->m, (int)total, err)) && !(rc = fwd_cache_init(&c, &f, err)))
-        rc = calib_init(&cal, &im->m.cfg, err);
-    cal.act_bits = (int)a->act_bits;
-    cal.kv_bits = (int)a->kv_bits;
-    calib_hooks(&cal, &hooks);
-    const struct fwd_hooks *hp = a->act_bits || a->kv_bits ? &hooks : NULL;
-    uint64_t rng = a->have_seed ? a->seed : (uint64_t)time(NULL);
-    rng = rng * 2654435761ULL + 0x9E3779B97F4A7C15ULL; /* never 0 */
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if ((rc = fwd_init(&st->f, &im->m, total, err)) || (rc = fwd_cache_init(&st->c, &st->f, err)) ||
+        (rc = calib_init(&st->cal, &im->m.cfg, err)))
+        return rc;
+    st->cal.act_bits = (int)a->act_bits;
+    st->cal.kv_bits = (int)a->kv_bits;
+    calib_hooks(&st->cal, &st->hooks);
+    st->hp = a->act_bits || a->kv_bits ? &st->hooks : NULL;
+    st->rng = a->have_seed ? a->seed : (uint64_t)time(NULL);
+    st->rng = st->rng * 2654435761ULL + 0x9E3779B97F4A7C15ULL; /* never 0 */
+    return 0;
+}
+
+static void gen_free(struct gen_state *st)
+{
+    calib_free(&st->cal);
+    fwd_cache_free(&st->c);
+    fwd_free(&st->f);
+    free(st->logits);
+    free(st->buf);
+}
+
+/* The prompt in one step, then one token per step until EOS/BOS or total. */
+static int gen_loop(struct gen_state *st, struct infer_model *im, const struct gen_args *a,
+                    struct gen_out *g, size_t total, FILE *out, struct qerr *err)
+{
+    int V = im->m.cfg.vocab_size;
     g->n = g->n_prompt;
-    FILE *out = a->json ? NULL : stdout;
-    if (!rc && out && *a->prompt)
-        fputs(a->prompt, out);
-    /* the prompt in one step, then one token per step */
-    for (size_t step = g->n_prompt; !rc && step < total; step++) {
+    for (size_t step = g->n_prompt; step < total; step++) {
         size_t from = step == g->n_prompt ? 0 : step - 1;
-        if ((rc = fwd_step(&f, &c, g->ids + from, (int)(step - from), logits, hp))) {
-            qerr_set(err, rc, "%s", f.err.msg);
-            break;
-        }
-        if (*infer_cancel_flag()) {
-            rc = qerr_set(err, QERR_CANCEL, "generate: interrupted");
-            break;
-        }
-        int next = sample(logits, V, a, &rng, buf);
+        int rc = fwd_step(&st->f, &st->c, g->ids + from, (int)(step - from), st->logits, st->hp);
+        if (rc)
+            return qerr_set(err, rc, "%s", st->f.err.msg);
+        if (*infer_cancel_flag())
+            return qerr_set(err, QERR_CANCEL, "generate: interrupted");
+        int next = sample(st->logits, V, a, &st->rng, st->buf);
         if (next == tok_eos(im->tok) || next == tok_bos(im->tok))
             break;
         char piece[256];
@@ -229,15 +235,40 @@ static int generate(struct infer_model *im, const struct gen_args *a, struct gen
         emit(out, &g->text, &g->text_len, piece, pl < sizeof piece ? pl : sizeof piece);
         g->ids[g->n++] = next;
     }
+    return 0;
+}
+
+static int generate(struct infer_model *im, const struct gen_args *a, struct gen_out *g,
+                    struct qerr *err)
+{
+    int rc = tok_encode(im->tok, a->prompt, strlen(a->prompt), 1, &g->ids, &g->n_prompt, err);
+    if (rc)
+        return rc;
+    int ctx = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;
+    if (g->n_prompt == 0)
+        return qerr_set(err, QERR_ARG, "empty prompt and the tokenizer has no BOS: give --prompt");
+    if ((long)g->n_prompt >= ctx)
+        return qerr_set(err, QERR_ARG, "prompt has %zu tokens, the context holds %d",
+                        g->n_prompt, ctx);
+    size_t total = g->n_prompt + (size_t)a->n < (size_t)ctx ? g->n_prompt + a->n : (size_t)ctx;
+    int *ids = realloc(g->ids, total * sizeof(int));
+    if (!ids)
+        return qerr_set(err, QERR_NOMEM, "generate: out of memory");
+    g->ids = ids;
+    struct gen_state st;
+    FILE *out = a->json ? NULL : stdout;
+    struct timespec t0, t1;
+    rc = gen_setup(&st, im, a, (int)total, err);
+    if (!rc && out && *a->prompt)
+        fputs(a->prompt, out);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (!rc)
+        rc = gen_loop(&st, im, a, g, total, out, err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     g->seconds = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
     if (out)
         fputc('\n', out);
-    calib_free(&cal);
-    fwd_cache_free(&c);
-    fwd_free(&f);
-    free(logits);
-    free(buf);
+    gen_free(&st);
     return rc;
 }
 
