@@ -289,11 +289,13 @@ static struct mom chunk_moments(const float *p, size_t len,
 }
 
 /* Float bounds (U, L) such that a block needs counting only if its max
- * exceeds U or its min is below L; rounded outward (two float ulps) so
- * the test can only over-select, never miss a value. */
+ * exceeds U or its min is below L.  Widened outward (by far more than the
+ * rounding of x - mean in double, then two float ulps) so the test can
+ * only over-select, never miss a value. */
 static void flag_bounds(double mean, double t3, double ta, float *U, float *L)
 {
-    double u = t3 > 0 ? mean + t3 : INFINITY, l = t3 > 0 ? mean - t3 : -INFINITY;
+    double mar = 1e-9 * (fabs(mean) + t3);
+    double u = t3 > 0 ? mean + t3 - mar : INFINITY, l = t3 > 0 ? mean - t3 + mar : -INFINITY;
     if (ta >= 0) { /* NaN threshold: |x| > NaN never holds */
         u = fmin(u, ta);
         l = fmax(l, -ta);
