@@ -265,6 +265,36 @@ START_TEST(test_drift_and_many_candidates)
 }
 END_TEST
 
+/* Many random shapes of data through the fast path (candidates, re-reads,
+ * shifts), each against the reference. */
+START_TEST(test_random_configs)
+{
+    tu_seed(21);
+    for (int k = 0; k < 24; k++) {
+        size_t n = 65537 + (size_t)(tu_uniform() * 250000);
+        double mu = (k % 3 == 0) ? 0 : (tu_uniform() - 0.5) * pow(10, (int)(tu_uniform() * 6));
+        double sigma = pow(10, (tu_uniform() - 0.5) * 8);
+        float *x = malloc(n * sizeof *x);
+        for (size_t i = 0; i < n; i++) {
+            double z = tu_normal();
+            switch (k % 4) {
+            case 1: z = tu_uniform() - 0.5; break;                       /* light tails */
+            case 2: z = log(tu_uniform() + 1e-12) * (tu_uniform() < 0.5 ? 1 : -1); break; /* Laplace */
+            case 3: z *= 1 + 4.0 * i / n; break;                         /* std drifts */
+            }
+            x[i] = (float)(mu + sigma * z);
+        }
+        if (k % 5 == 4)
+            for (size_t i = 7; i < n; i += 10007)
+                x[i] = (i & 1) ? NAN : -INFINITY;
+        struct stats_opts o = {.abs_thresh = fabs(mu) + sigma * (0.5 + 4 * tu_uniform())};
+        struct stats s;
+        both(x, n, &o, &s, "random config");
+        free(x);
+    }
+}
+END_TEST
+
 START_TEST(test_strided)
 {
     tu_seed(16);
@@ -459,6 +489,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_heavy_tails_counts);
     tcase_add_test(t, test_strided);
     tcase_add_test(t, test_drift_and_many_candidates);
+    tcase_add_test(t, test_random_configs);
     tcase_add_test(t, test_two_point_exact);
     tcase_add_test(t, test_uniform_normal);
     suite_add_tcase(s, t);
