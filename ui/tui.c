@@ -69,9 +69,10 @@ static int stats_progress(void *ctx, int done, int total)
     return sig_quit != 0;
 }
 
-static struct tui *tui_new(const char *path, char *errbuf, int errcap)
+static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code)
 {
     struct tui *t = calloc(1, sizeof *t);
+    *code = QERR_NOMEM;
     if (!t) {
         snprintf(errbuf, (size_t)errcap, "out of memory");
         return NULL;
@@ -80,9 +81,11 @@ static struct tui *tui_new(const char *path, char *errbuf, int errcap)
     qerr_clear(&err);
     if (qmodel_open(&t->m, path, &err) < 0) {
         snprintf(errbuf, (size_t)errcap, "%s", err.msg);
+        *code = err.code ? err.code : QERR_FORMAT;
         free(t);
         return NULL;
     }
+    *code = 0;
     t->model_open = 1;
     const char *base = strrchr(path, '/');
     snprintf(t->model_name, sizeof t->model_name, "%s", base ? base + 1 : path);
@@ -115,7 +118,8 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
 
 struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
 {
-    struct tui *t = tui_new(model_path, errbuf, errcap);
+    int code;
+    struct tui *t = tui_new(model_path, errbuf, errcap, &code);
     if (t && tui_load(t, errbuf, errcap) < 0) {
         tui_close(t);
         return NULL;
@@ -277,13 +281,20 @@ void view_help_draw(struct tui *t, int y0, int h)
 static int help_act(struct tui *t, enum ui_act a)
 {
     switch (a) {
-    case UA_DOWN: t->help_top++; return 1;
+    case UA_DOWN: t->help_top++; break;
     case UA_UP: if (t->help_top > 0) t->help_top--; return 1;
-    case UA_PGDN: t->help_top += t->body_h - 2; return 1;
+    case UA_PGDN: t->help_top += t->body_h - 2; break;
     case UA_PGUP: t->help_top = 0; return 1;
     case UA_HELP: case UA_BACK: t->help_on = 0; return 1;
     default: return 0;
     }
+    int n = 0; /* keep the last page in view */
+    for (int i = 0; i < ui_n_keys; i++)
+        n += (ui_keys[i].views & UVM(t->view)) != 0;
+    int maxtop = n - (t->body_h - 1);
+    if (t->help_top > (maxtop > 0 ? maxtop : 0))
+        t->help_top = maxtop > 0 ? maxtop : 0;
+    return 1;
 }
 
 /* ---- input ---- */
@@ -497,10 +508,11 @@ int tui_main(const char *model_arg)
         return cli_fail(&err);
     setlocale(LC_ALL, "");
     char msg[800];
-    struct tui *t = tui_new(path, msg, sizeof msg);
+    int code;
+    struct tui *t = tui_new(path, msg, sizeof msg, &code);
     if (!t) {
         fprintf(stderr, "qlens: %s\n", msg);
-        return EXIT_DATA;
+        return cli_exit_code(code);
     }
     screen_start();
     if (tui_load(t, msg, sizeof msg) < 0) {

@@ -57,6 +57,18 @@ void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
         t->corr->loaded = 0; /* the correlation store includes our runs */
 }
 
+/* The configuration column takes what the numbers leave (16..48). */
+static int col_w(const struct tui *t, int c)
+{
+    if (c != VR_SPEC)
+        return vr_cols[c].width;
+    int rest = 0;
+    for (int k = 1; k < VR__NCOL; k++)
+        rest += vr_cols[k].width + 1;
+    int w = t->w - rest - 1;
+    return w < 16 ? 16 : w > 48 ? 48 : w;
+}
+
 static void draw_table(struct tui *t, int y0, int h)
 {
     struct vm_runs *v = &t->runs->vm;
@@ -65,8 +77,8 @@ static void draw_table(struct tui *t, int y0, int h)
     int x = 0;
     draw_fill(y0, 0, t->w, A_BOLD | A_UNDERLINE);
     for (int c = 0; c < VR__NCOL; c++) {
-        draw_text(y0, x, vr_cols[c].width, vr_cols[c].title, A_BOLD | A_UNDERLINE);
-        x += vr_cols[c].width + 1;
+        draw_text(y0, x, col_w(t, c), vr_cols[c].title, A_BOLD | A_UNDERLINE);
+        x += col_w(t, c) + 1;
     }
     t->list_y0 = y0 + 1;
     t->list_h = h - 1;
@@ -80,8 +92,8 @@ static void draw_table(struct tui *t, int y0, int h)
         for (int c = 0; c < VR__NCOL; c++) {
             char cell[96];
             vm_runs_cell(v, i, c, cell, sizeof cell);
-            draw_text(y, x, vr_cols[c].width, cell, attr);
-            x += vr_cols[c].width + 1;
+            draw_text(y, x, col_w(t, c), cell, attr);
+            x += col_w(t, c) + 1;
         }
     }
 }
