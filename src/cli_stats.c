@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "src/cli.h"
 #include "src/commands.h"
@@ -251,6 +252,23 @@ static void print_csv(const struct qmodel *m, const struct tstats *ts)
 
 /* ---- commands ---- */
 
+/* "tensor 12/111" on stderr while a big model is measured, if a person is
+ * watching (stderr a terminal); erased when done. */
+static int show_progress(void *ud, int done, int total)
+{
+    (void)ud;
+    if (done < total)
+        fprintf(stderr, "\rqlens stats: tensor %d/%d", done + 1, total);
+    else
+        fprintf(stderr, "\r%*s\r", 40, "");
+    return 0;
+}
+
+static int progress_wanted(const struct qmodel *m)
+{
+    return isatty(STDERR_FILENO) && qmodel_param_count(m) > 20000000;
+}
+
 static int run_stats(const struct stats_args *a)
 {
     struct qerr err = {0};
@@ -264,6 +282,8 @@ static int run_stats(const struct stats_args *a)
     tstats_opts_default(&o);
     o.st.abs_thresh = a->abs_thresh;
     o.channels = a->channels;
+    if (progress_wanted(&m))
+        o.progress = show_progress;
     unsigned char *sel = NULL;
     int rc = EXIT_OK;
     if (a->regex) {
@@ -314,8 +334,12 @@ int default_summary(const char *model_arg)
         return cli_fail(&err);
     struct tstats ts;
     struct stats_args a = {.abs_thresh = 6.0};
+    struct tstats_opts o;
+    tstats_opts_default(&o);
+    if (progress_wanted(&m))
+        o.progress = show_progress;
     int rc = EXIT_OK;
-    if (tstats_compute(&m, NULL, &ts, &err)) {
+    if (tstats_compute(&m, &o, &ts, &err)) {
         rc = cli_fail(&err);
     } else {
         info_print_summary(stdout, &m);
