@@ -110,6 +110,12 @@ wait_for 'open the selected tensor' "help lists table entries"
 keys Escape
 wait_for 'Kurt\^' "help closes"
 
+keys T
+wait_for 'theme: 8-colour' "T switches to the 8-colour theme"
+keys T
+wait_for 'theme: mono' "T switches to monochrome"
+keys T
+
 # Resize to 20x8 and back: no crash, "too small" message, then normal.
 $TM resize-window -x 20 -y 8 2>/dev/null
 wait_for 'too small' "20x8 says the terminal is too small"

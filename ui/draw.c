@@ -15,7 +15,8 @@ struct draw_ctx draw;
  * perceptually rising path through the xterm cube (navy, teal, green,
  * yellow); the mark colour (red) is kept out of both ramps. */
 static const short ramp256[] = {17, 18, 24, 30, 36, 35, 71, 113, 185, 226};
-static const short ramp8[] = {COLOR_BLUE, COLOR_CYAN, COLOR_GREEN, COLOR_YELLOW, COLOR_WHITE};
+/* Four steps so the pairs fit the 64 of an 8-colour terminal (TERM=screen). */
+static const short ramp8[] = {COLOR_BLUE, COLOR_CYAN, COLOR_GREEN, COLOR_YELLOW};
 static const char ramp_ascii[] = " .:-=+*#%@";
 #define N256 ((int)(sizeof ramp256 / sizeof ramp256[0]))
 #define N8 ((int)(sizeof ramp8 / sizeof ramp8[0]))

@@ -1,6 +1,6 @@
 /* draw: curses drawing primitives shared by the views.
  *
- * Themes: DT_256 (a 10-step heat ramp on the 256-colour cube), DT_8 (five
+ * Themes: DT_256 (a 10-step heat ramp on the 256-colour cube), DT_8 (four
  * steps from the 8 ANSI colours), DT_MONO (no colour: attributes and
  * character ramps).  NO_COLOR in the environment starts in DT_MONO.
  * Glyphs: UTF-8 half blocks (two heat cells per character), eighth blocks
