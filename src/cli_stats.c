@@ -218,10 +218,27 @@ static void csv_num(double v)
         printf(",");
 }
 
+/* A CSV field, quoted (RFC 4180) only when it needs to be. */
+static void csv_str(const char *v)
+{
+    if (!strpbrk(v, ",\"\n\r")) {
+        fputs(v, stdout);
+        return;
+    }
+    putchar('"');
+    for (; *v; v++) {
+        if (*v == '"')
+            putchar('"');
+        putchar(*v);
+    }
+    putchar('"');
+}
+
 static void csv_line(const struct qtensor *t, const char *shape, long long ch,
                      const struct stats *s)
 {
-    printf("%s,", t->name); /* canonical names hold no comma or quote */
+    csv_str(t->name);
+    putchar(',');
     if (ch >= 0)
         printf("%lld", ch);
     printf(",%d,%s,%s,%s,%llu,%llu", t->layer, qrole_name(t->role), qdtype_name(t->dtype),
