@@ -56,6 +56,28 @@ static int want_log(const double *v, size_t n)
 
 static double ax(double v, int lg) { return lg ? log10(v) : v; }
 
+/* The least-squares line (in data units), sampled per dot column so it
+ * stays right on log axes too. */
+static void fit_line(struct draw_canvas *c, const struct corr_result *r, int lx, int ly, double x0,
+                     double x1, double p0, double p1)
+{
+    int prev = -1;
+    for (int px = 0; px < c->pw; px++) {
+        double xv = x0 + (x1 - x0) * px / (c->pw > 1 ? c->pw - 1 : 1);
+        double yv = r->intercept + r->slope * (lx ? pow(10, xv) : xv);
+        if (ly && !(yv > 0))
+            continue;
+        int py = (int)lround((p1 - ax(yv, ly)) / (p1 - p0) * (c->ph - 1));
+        if (py < -c->ph || py > 2 * c->ph)
+            continue;
+        if (prev >= 0 && abs(py - prev) > 1)
+            draw_canvas_line(c, px - 1, prev, px, py, DP_PLOT2);
+        else
+            draw_canvas_set(c, px, py, DP_PLOT2);
+        prev = py;
+    }
+}
+
 static void draw_scatter(struct tui *t, int y0, int h)
 {
     struct vm_corr *v = &t->corr->vm;
@@ -81,23 +103,8 @@ static void draw_scatter(struct tui *t, int y0, int h)
     int cw = t->w - 10, ch = h - 3;
     if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
         return;
-    if (v->rc == 0) { /* the least-squares line (in data units), sampled per dot column */
-        int prev = -1;
-        for (int px = 0; px < c.pw; px++) {
-            double xv = x0 + (x1 - x0) * px / (c.pw > 1 ? c.pw - 1 : 1);
-            double yv = r->intercept + r->slope * (lx ? pow(10, xv) : xv);
-            if (ly && !(yv > 0))
-                continue;
-            int py = (int)lround((p1 - ax(yv, ly)) / (p1 - p0) * (c.ph - 1));
-            if (py < -c.ph || py > 2 * c.ph)
-                continue;
-            if (prev >= 0 && abs(py - prev) > 1)
-                draw_canvas_line(&c, px - 1, prev, px, py, DP_PLOT2);
-            else
-                draw_canvas_set(&c, px, py, DP_PLOT2);
-            prev = py;
-        }
-    }
+    if (v->rc == 0)
+        fit_line(&c, r, lx, ly, x0, x1, p0, p1);
     for (size_t i = 0; i < v->n; i++)
         draw_canvas_set(&c, (int)lround((ax(v->xs[i], lx) - x0) / (x1 - x0) * (c.pw - 1)),
                         (int)lround((p1 - ax(v->ys[i], ly)) / (p1 - p0) * (c.ph - 1)), DP_MARK);
