@@ -88,6 +88,19 @@ static inline float fm_max(const float *x, int n)
     return _mm512_reduce_max_ps(mx);
 }
 
+/* x[i] *= a */
+static inline void fm_scale(float *x, int n, float a)
+{
+    __m512 va = _mm512_set1_ps(a);
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(x + i, _mm512_mul_ps(_mm512_loadu_ps(x + i), va));
+    if (i < n) {
+        __mmask16 k = (__mmask16)((1u << (n - i)) - 1);
+        _mm512_mask_storeu_ps(x + i, k, _mm512_mul_ps(_mm512_maskz_loadu_ps(k, x + i), va));
+    }
+}
+
 /* hb[i] = silu(hb[i]) * hb2[i] */
 static inline void fm_swiglu(float *hb, const float *hb2, size_t n)
 {
@@ -121,6 +134,12 @@ static inline float fm_max(const float *x, int n)
     for (int i = 1; i < n; i++)
         m = x[i] > m ? x[i] : m;
     return m;
+}
+
+static inline void fm_scale(float *x, int n, float a)
+{
+    for (int i = 0; i < n; i++)
+        x[i] *= a;
 }
 
 static inline double fm_sum_exp(const float *x, int n, float m)

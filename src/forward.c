@@ -284,18 +284,15 @@ static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h, int
     }
 }
 
-/* Row r of a score block: unnormalized softmax over keys [0, r_abs]
- * (exp(s - max), one fused max / exp+sum pass vectorized in fastmath.h),
- * zeros beyond; returns 1/sum, applied to the (short) output row after
- * the value matmul instead of to the (long) score row. */
-static float softmax_causal_row(float *s, int r_abs, int width)
+/* Row r of a score block: softmax over keys [0, r_abs], zero the rest
+ * (fused max, exp+sum and scale passes, vectorized in fastmath.h). */
+static void softmax_causal_row(float *s, int r_abs, int width)
 {
     int len = r_abs + 1;
     float mx = fm_max(s, len);
-    float inv = 1.0f / fm_exp_sub_sum(s, len, mx);
+    fm_scale(s, len, 1.0f / fm_exp_sub_sum(s, len, mx));
     if (width > len)
         memset(s + len, 0, (size_t)(width - len) * sizeof(float));
-    return inv;
 }
 
 /* One attention job: heads h0, h0+hstep, ... of one block, scores in att
@@ -327,16 +324,12 @@ static void *attention_heads(void *arg)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
                         qh + (size_t)r0 * f->q_dim, f->q_dim, kh, f->kv_dim, 0.0f,
                         j->att, keys);
-            float inv[FWD_ATT_BLOCK];
             for (int r = 0; r < rows; r++)
-                inv[r] = softmax_causal_row(j->att + (size_t)r * keys, j->pos0 + r0 + r, keys);
+                softmax_causal_row(j->att + (size_t)r * keys, j->pos0 + r0 + r, keys);
             /* out[r0:r1, head h] (rows, hd) = att (rows, keys) V[0:keys] (keys, hd) */
-            float *o = j->out + (size_t)r0 * f->q_dim + h * hd;
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f,
-                        j->att, keys, vh, f->kv_dim, 0.0f, o, f->q_dim);
-            for (int r = 0; r < rows; r++)
-                for (int d = 0; d < hd; d++)
-                    o[(size_t)r * f->q_dim + d] *= inv[r];
+                        j->att, keys, vh, f->kv_dim, 0.0f,
+                        j->out + (size_t)r0 * f->q_dim + h * hd, f->q_dim);
         }
     }
     return NULL;
