@@ -482,8 +482,12 @@ int fwd_block(struct fwd *f, int layer, float *x, int n, const struct fwd_hooks 
     if (layer < 0 || layer >= f->cfg.n_layers)
         return qerr_set(&f->err, QERR_ARG, "forward: layer %d out of range 0..%d", layer,
                         f->cfg.n_layers - 1);
+    int prev = blas_enter(f); /* also when a runner calls blocks directly */
     rc = block_attn(f, layer, x, n, hooks, NULL);
-    return rc ? rc : block_ffn(f, layer, x, n, hooks);
+    if (!rc)
+        rc = block_ffn(f, layer, x, n, hooks);
+    blas_leave(f, prev);
+    return rc;
 }
 
 int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct fwd_hooks *h)
@@ -498,7 +502,9 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps);
     if ((rc = call_lin(f, h, -1, QR_OUTPUT, f->xb, n, f->cfg.dim)))
         return rc;
+    int prev = blas_enter(f);
     linear(logits, f->xb, wc, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
+    blas_leave(f, prev);
     return 0;
 }
 
