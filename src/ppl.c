@@ -256,9 +256,7 @@ static double running_ppl(struct ppl_job *j)
             n += j->sums[c].nll;
             cnt += (size_t)j->n_score;
         }
-    int done = j->done;
     pthread_mutex_unlock(&j->mu);
-    (void)done;
     return cnt ? exp(n / cnt) : 0;
 }
 

@@ -199,6 +199,37 @@ START_TEST(test_step_cache)
 }
 END_TEST
 
+/* The layer-by-layer entry points a streaming runner uses give the same
+ * logits as fwd_chunk, with caller-owned residual buffers. */
+START_TEST(test_layer_streaming)
+{
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    open_model(&m, "models/stories260K.bin");
+    int n = 64, V = m.cfg.vocab_size, D = m.cfg.dim;
+    int *t1 = random_tokens(n, V, 31), *t2 = random_tokens(n, V, 32);
+    float *x1 = malloc((size_t)n * D * sizeof(float)), *x2 = malloc((size_t)n * D * sizeof(float));
+    float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(fwd_embed(&f, t1, n, x1), 0);
+    ck_assert_int_eq(fwd_embed(&f, t2, n, x2), 0);
+    for (int l = 0; l < m.cfg.n_layers; l++) { /* layer-major over two chunks */
+        ck_assert_int_eq(fwd_block(&f, l, x1, n, NULL), 0);
+        ck_assert_int_eq(fwd_block(&f, l, x2, n, NULL), 0);
+    }
+    ck_assert_int_eq(fwd_final(&f, x2, n, b, NULL), 0);
+    ck_assert_int_eq(fwd_chunk(&f, t2, n, a, NULL), 0);
+    ck_assert_float_eq(max_abs_diff(a, b, (size_t)n * V), 0.0f);
+    ck_assert_int_eq(fwd_final(&f, x1, n, b, NULL), 0);
+    ck_assert_int_eq(fwd_chunk(&f, t1, n, a, NULL), 0);
+    ck_assert_float_eq(max_abs_diff(a, b, (size_t)n * V), 0.0f);
+    fwd_free(&f);
+    free(x1); free(x2); free(a); free(b); free(t1); free(t2);
+    qmodel_close(&m);
+}
+END_TEST
+
 /* ---- overrides: baseline and candidate in one process ---- */
 
 START_TEST(test_overrides)
@@ -528,6 +559,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_bin_vs_gguf);
     tcase_add_test(tc, test_causal_and_from);
     tcase_add_test(tc, test_step_cache);
+    tcase_add_test(tc, test_layer_streaming);
     tcase_add_test(tc, test_overrides);
     tcase_add_test(tc, test_hooks);
     tcase_add_test(tc, test_synthetic_variants);
