@@ -95,6 +95,43 @@ then pass "stats csv: header + 47 rows, same numbers as JSON"; else fail "stats 
 
 expect_rc 0 "stats --tensor --per-channel rows --json" -- "$Q" stats "$BIN" --tensor 'ffn_down$' --per-channel rows --json
 json_check "$T_TMP/out" "len(j['tensors'])==5 and j['per_channel']=='rows' and all(len(t['channels'])==64 and t['channels'][3]['index']==3 and t['channels'][0]['n']==172 for t in j['tensors'])" "per-channel rows: 5 tensors x 64 channels of 172"
+# per-channel values, independently: blk.0.ffn_down (dim, hidden) from the raw file
+cat >"$T_TMP/chan.py" <<'EOF'
+import json, math, struct, sys
+path, jrows, jcols = sys.argv[1:4]
+raw = open(path, 'rb').read()
+dim, hidden, L, heads, kvh, vocab, ctx = struct.unpack('<7i', raw[:28])
+vocab, kv = abs(vocab), dim * kvh // heads
+# token_embd, attn norms, wq, wk, wv, wo, ffn norms, w1, then w2 (ffn_down)
+off = 28 + 4 * (vocab * dim + L * dim + 2 * L * dim * dim + 2 * L * dim * kv + L * dim + L * hidden * dim)
+w = struct.unpack('<%df' % (dim * hidden), raw[off:off + 4 * dim * hidden])  # layer 0
+def moments(x):
+    n = len(x); mean = sum(x) / n
+    m2 = sum((v - mean) ** 2 for v in x) / n
+    m4 = sum((v - mean) ** 4 for v in x) / n
+    return dict(n=n, mean=mean, std=math.sqrt(m2), kurtosis=m4 / m2 ** 2, min=min(x), max=max(x),
+                n_beyond_3std=sum(abs(v - mean) > 3 * math.sqrt(m2) for v in x))
+bad = []
+for jpath, axis in ((jrows, 'rows'), (jcols, 'cols')):
+    t = json.load(open(jpath))['tensors'][0]
+    assert t['name'] == 'blk.0.ffn_down' and t['shape'] == [dim, hidden], t['shape']
+    assert len(t['channels']) == (dim if axis == 'rows' else hidden)
+    for c in (0, 3, len(t['channels']) - 1):
+        x = w[c * hidden:(c + 1) * hidden] if axis == 'rows' else w[c::hidden]
+        want, got = moments(x), t['channels'][c]
+        for k, v in want.items():
+            if abs(got[k] - v) > (1e-9 * max(abs(v), want['std']) if isinstance(v, float) else 0):
+                bad.append('%s %d %s: qlens %r, python %r' % (axis, c, k, got[k], v))
+print('\n'.join(bad) if bad else 'ok')
+sys.exit(1 if bad else 0)
+EOF
+"$Q" stats "$BIN" --tensor '^blk\.0\.ffn_down$' --per-channel rows --json >"$T_TMP/rows.json" 2>&1
+"$Q" stats "$BIN" --tensor '^blk\.0\.ffn_down$' --per-channel cols --json >"$T_TMP/cols.json" 2>&1
+if python3 "$T_TMP/chan.py" "$BIN" "$T_TMP/rows.json" "$T_TMP/cols.json" >"$T_TMP/py" 2>&1; then
+    pass "per-channel rows and cols of blk.0.ffn_down match pure python"
+else
+    fail "per-channel values differ from pure python"; sed 's/^/  | /' "$T_TMP/py" | head
+fi
 expect_rc 0 "stats --per-channel cols --csv" -- "$Q" stats "$BIN" --tensor '^blk\.0\.attn_k$' --per-channel cols --csv
 [ "$(wc -l <"$T_TMP/out")" = 66 ] && pass "per-channel cols csv: header + tensor + 64 columns" || fail "per-channel cols csv: $(wc -l <"$T_TMP/out") lines"
 expect_rc 0 "stats --abs-thresh 0.5 --json" -- "$Q" stats "$BIN" --tensor '^blk\.0\.attn_q$' --abs-thresh 0.5 --json
