@@ -344,7 +344,12 @@ static void print_methods(FILE *f)
             lower[k] = (char)(q->name[k] >= 'A' && q->name[k] <= 'Z' ? q->name[k] + 32 : q->name[k]);
         lower[k] = '\0';
         fprintf(f, "  %-12s %s\n", lower, q->summary);
-        fprintf(f, "               default %d bits, group %d, %s%s\n", q->def_bits, q->def_group,
+        char grp[32];
+        if (q->def_group > 0)
+            snprintf(grp, sizeof grp, "groups of %d", q->def_group);
+        else
+            snprintf(grp, sizeof grp, "%s", q->def_group ? "per tensor" : "per output channel");
+        fprintf(f, "               default %d bits, %s, %s%s\n", q->def_bits, grp,
                 q->def_sym ? "symmetric" : "asymmetric",
                 q->needs_calib ? ", needs calibration" : "");
         for (int p = 0; p < q->n_params; p++)
