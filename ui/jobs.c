@@ -280,7 +280,7 @@ static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     for (int l = 0; l < L && rc == 0; l++)
         for (int s = 0; s < 4; s++)
             calib_acc_stats(calib_get(&c, l, s), &a->st[l * 4 + s]);
-    a->have = rc == 0;
+    /* a->have is set by the main thread once the job is joined */
     calib_free(&c);
     fwd_free(&f);
     return rc;

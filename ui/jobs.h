@@ -45,7 +45,8 @@ struct jobs_site_calib {
  * first tokens of one chunk as a (tokens, channels) matrix. */
 struct jobs_acts {
     int n_layers;
-    int have;                     /* a pass completed                 */
+    int have;                     /* a pass completed (set by the main
+                                     thread after the job is joined)  */
     struct stats *st;             /* (n_layers * 4)                   */
     float **x;                    /* (n_layers * 4) -> (rows, dim)    */
     int *dim;                     /* (n_layers * 4)                   */

@@ -105,6 +105,7 @@ void tui_ext_job_done(struct tui *t)
     case JOB_QUANT: quant_job_done(t, j, rc); break;
     case JOB_CALIB:
         if (rc == 0) {
+            t->q->acts.have = 1;
             acts_to_layers(t);
             tui_msg(t, 0, "calibration done: activation columns in Layers, w shows the map");
         } else {
@@ -138,6 +139,12 @@ void tui_ext_draw(struct tui *t, int y0, int h)
 static int quant_map_act(struct tui *t, enum ui_act a)
 {
     struct vm_map *mp = &t->q->emap;
+    if (a == UA_BACK) {
+        t->view = UV_LAYERS;
+        return 1;
+    }
+    if (mp->x != t->q->cur.err || !mp->x || t->q->cur.ti != t->ti)
+        return 0; /* no valid result on screen yet */
     switch (a) {
     case UA_UP: vm_map_move(mp, -1, 0); return 1;
     case UA_DOWN: vm_map_move(mp, 1, 0); return 1;
@@ -146,7 +153,6 @@ static int quant_map_act(struct tui *t, enum ui_act a)
     case UA_ZOOM_IN: vm_map_zoom(mp, 1); return 1;
     case UA_ZOOM_OUT: vm_map_zoom(mp, -1); return 1;
     case UA_HOME: mp->cur_r = mp->cur_c = 0; vm_map_move(mp, 0, 0); return 1;
-    case UA_BACK: t->view = UV_LAYERS; return 1;
     default: return 0;
     }
 }

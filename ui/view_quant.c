@@ -13,6 +13,17 @@
 
 #define SYNC_MAX (4 << 20)
 
+/* The error map points into q->cur.err: forget it whenever the result's
+ * buffers may have been freed or replaced. */
+static void emap_reset(struct tui_quant *q)
+{
+    vm_map_set(&q->emap, NULL, 0, 0);
+    q->emap.gw = 0;
+    q->qhist.x = NULL; /* the histogram of Wq reads q->cur.wq in steps */
+    q->qhist.n = q->qhist.done = 0;
+    q->gen++;
+}
+
 static int is_linear_like(const struct qtensor *qt)
 {
     return qt->ndim == 2 && (qrole_is_linear(qt->role) || qt->role == QR_TOK_EMBD);
@@ -28,6 +39,7 @@ void quant_refresh(struct tui *t)
     if (!is_linear_like(qt)) {
         q->stale = 0;
         vm_quant_free(&q->cur);
+        emap_reset(q);
         snprintf(q->cur.msg, sizeof q->cur.msg, "%s is not a weight matrix; quantizers leave it in float",
                  qt->name);
         q->cur.rc = QERR_ARG;
@@ -37,7 +49,7 @@ void quant_refresh(struct tui *t)
         vm_quant_apply(&q->cur, t->ti, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt),
                        NULL, NULL);
         q->stale = 0;
-        q->gen++;
+        emap_reset(q);
         return;
     }
     if (worker_busy(&t->job))
@@ -66,7 +78,7 @@ void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
     struct tui_quant *q = t->q;
     if (rc == 0 || j->q.rc < 0) {
         vm_quant_take_result(&q->cur, &j->q);
-        q->gen++;
+        emap_reset(q);
     }
     if (rc < 0) {
         q->cur.rc = rc;
