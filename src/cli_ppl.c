@@ -14,7 +14,7 @@
 
 static const char ppl_help[] =
     "usage: qlens ppl [MODEL] TEXT [--ctx N] [--force-ctx] [--chunks N] [--full] [--kl]\n"
-    "                 [--act-bits B] [--kv-bits B] [--kv-group G] [--json]\n\n"
+    "                 [--kl-base M] [--act-bits B] [--kv-bits B] [--kv-group G] [--json]\n\n"
     "Perplexity of MODEL on the UTF-8 text file TEXT, computed as llama.cpp's\n"
     "llama-perplexity does: the whole file is tokenized with BOS, cut into\n"
     "chunks of N tokens, the first token of each chunk is set to BOS, each chunk\n"
@@ -35,6 +35,8 @@ static const char ppl_help[] =
     "  --kl           also run the float baseline in the same process and report\n"
     "                 KL divergence, top-1 agreement and delta-p (like llama.cpp\n"
     "                 --kl-divergence); useful with --act-bits / --kv-bits\n"
+    "  --kl-base M    KL against another model file M (same tokenizer), e.g. the\n"
+    "                 float original of a saved quantized MODEL; implies --kl\n"
     "  --json         one JSON object on stdout\n"
     "Progress goes to stderr when it is a terminal.  Ctrl-C cancels (exit 130).\n";
 
@@ -43,6 +45,7 @@ struct ppl_args {
     int n_pos;
     long ctx, chunks, act_bits, kv_bits, kv_group;
     int full, kl, json, force_ctx;
+    const char *kl_base;
 };
 
 static int parse_num(const char *opt, const char *val, long lo, long hi, long *out)
@@ -75,6 +78,11 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         } else if (!strcmp(s, "--full")) a->full = 1;
         else if (!strcmp(s, "--kl")) a->kl = 1;
         else if (!strcmp(s, "--force-ctx")) a->force_ctx = 1;
+        else if (!strcmp(s, "--kl-base") && v) {
+            a->kl_base = v;
+            a->kl = 1;
+            i++;
+        }
         else if (!strcmp(s, "--json")) a->json = 1;
         else if (s[0] == '-' && s[1])
             return cli_usage_error("ppl", "unknown option '%s'", s), -1;
@@ -176,6 +184,20 @@ static void print_text(const char *model, const char *text, size_t n_tok, const 
            r->seconds > 0 ? (double)r->n_chunks * r->n_ctx / r->seconds : 0.0);
 }
 
+/* The --kl-base model and its forward context. */
+static int open_base(const char *path, struct qmodel *m, struct fwd *f, int n_ctx,
+                     struct qerr *err)
+{
+    int rc = qmodel_open(m, path, err);
+    if (rc)
+        return rc;
+    if ((rc = fwd_init(f, m, n_ctx, err))) {
+        qerr_prefix(err, "--kl-base %s: ", path);
+        qmodel_close(m);
+    }
+    return rc;
+}
+
 static int run(struct infer_model *im, const struct ppl_args *a, const char *text,
                struct ppl_result *r, size_t *n_tok, struct qerr *err)
 {
@@ -190,14 +212,19 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
     int rc = infer_tokenize_file(im, text, &ids, n_tok, err);
     if (rc)
         return rc;
-    struct fwd f;
-    struct calib cal;
+    struct fwd f, fb;
+    struct qmodel base;
+    struct calib cal = {0};
     struct fwd_hooks hooks;
+    int have_base = 0;
     if ((rc = fwd_init(&f, &im->m, n_ctx, err))) {
         free(ids);
         return rc;
     }
-    rc = calib_init(&cal, &im->m.cfg, err);
+    if (a->kl_base && !(rc = open_base(a->kl_base, &base, &fb, n_ctx, err)))
+        have_base = 1;
+    if (!rc)
+        rc = calib_init(&cal, &im->m.cfg, err);
     cal.act_bits = (int)a->act_bits;
     cal.kv_bits = (int)a->kv_bits;
     cal.kv_group = (int)a->kv_group;
@@ -205,6 +232,7 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
     struct ppl_opts o = {.n_ctx = n_ctx, .max_chunks = (int)a->chunks, .full = a->full,
                          .kl = a->kl, .bos = tok_bos(im->tok), .cancel = infer_cancel_flag()};
     o.hooks = a->act_bits || a->kv_bits ? &hooks : NULL;
+    o.base = have_base ? &fb : NULL;
     if (isatty(2) && !a->json)
         o.progress = progress_cb;
     if (!rc)
@@ -213,6 +241,10 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
         qerr_prefix(err, "%s: ", text);
     calib_free(&cal);
     fwd_free(&f);
+    if (have_base) {
+        fwd_free(&fb);
+        qmodel_close(&base);
+    }
     free(ids);
     return rc;
 }

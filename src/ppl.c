@@ -118,6 +118,11 @@ int ppl_check(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o, st
                         o->n_ctx, f->max_tokens);
     if (o->max_chunks < 0)
         return qerr_set(err, QERR_ARG, "--chunks %d: must be positive", o->max_chunks);
+    if (o->kl && o->base && (o->base->cfg.vocab_size != f->cfg.vocab_size ||
+                             o->base->max_tokens < o->n_ctx))
+        return qerr_set(err, QERR_ARG, "baseline model: vocabulary %d vs %d or context %d < %d",
+                        o->base->cfg.vocab_size, f->cfg.vocab_size, o->base->max_tokens,
+                        o->n_ctx);
     if (ppl_n_chunks(n_tokens, o->n_ctx) < 1)
         return qerr_set(err, QERR_FORMAT, "text too short: %zu tokens, one chunk needs %d",
                         n_tokens, o->n_ctx);
@@ -216,7 +221,11 @@ static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, i
                      float *lc, float *lb)
 {
     int rc = 0;
-    if (o->kl) {
+    if (o->kl && o->base) {
+        rc = fwd_chunk_from(o->base, toks, o->n_ctx, first, lb, NULL);
+        if (rc)
+            qerr_set(&f->err, rc, "baseline model: %s", o->base->err.msg);
+    } else if (o->kl) {
         fwd_use_overrides(f, 0);
         rc = fwd_chunk_from(f, toks, o->n_ctx, first, lb, NULL);
         fwd_use_overrides(f, 1);
@@ -324,7 +333,7 @@ static void worker_free(struct ppl_worker *w)
  * two CPUs; else one. */
 static int n_workers(const struct fwd *f, const struct ppl_opts *o, int n_chunks)
 {
-    if (o->max_workers == 1 || o->hooks || n_chunks < 2 || f->blas_threads != 1)
+    if (o->max_workers == 1 || o->hooks || o->base || n_chunks < 2 || f->blas_threads != 1)
         return 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus >= 2 ? 2 : 1;

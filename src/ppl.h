@@ -16,8 +16,9 @@
  *             "PPL = x +/- y": a delta-method standard error)
  *
  * KL mode (kl = 1): every chunk runs twice in the same process, once with
- * the float originals (fwd_use_overrides(f, 0): the baseline) and once with
- * the overrides and hooks (the candidate), and for each scored position:
+ * the float originals (fwd_use_overrides(f, 0): the baseline; or o->base,
+ * another model) and once with the overrides and hooks (the candidate), and
+ * for each scored position:
  *   KL_t    = sum_v p_base(v) (log p_base(v) - log p_cand(v))
  *   top-1   = argmax base == argmax candidate
  *   Δp_t    = p_cand(target) - p_base(target)
@@ -45,6 +46,10 @@ struct ppl_opts {
     int (*progress)(void *ud, int chunks_done, int n_chunks, double ppl_so_far);
     void *progress_ud;
     volatile int *cancel; /* checked between chunks; non-zero cancels     */
+    struct fwd *base;     /* KL mode: baseline from this context (another
+                             model file with the same vocabulary, e.g. the
+                             float original of a saved quantized model)
+                             instead of f's float originals; NULL = f    */
     int max_workers;      /* 0 = auto: two chunks at a time on two CPUs for
                              small models without hooks; 1 = serial.  The
                              result is the same either way.              */

@@ -74,6 +74,21 @@ expect_rc 0 "ppl --kl --kv-bits 3" -- "$Q" ppl "$MOBY" --ctx 128 --chunks 2 --kl
 expect_grep "^KLD +mean" "$T_TMP/out" "KL report in text form"
 expect_grep "same top-1" "$T_TMP/out" "top-1 agreement in text form"
 
+# ---- KL against another model file ----
+expect_rc 0 "ppl --kl-base (.bin vs its .gguf copy)" -- "$Q" ppl "$S/models/stories260K.bin" "$MOBY" --ctx 128 --chunks 3 --kl-base "$S/models/stories260K.gguf" --json
+kmax=$(sed -n 's/.*"kld":{[^}]*"max":\([-0-9.eE+]*\).*/\1/p' "$T_TMP/out")
+top1=$(json_num top1 "$T_TMP/out")
+awk -v k="$kmax" -v t="$top1" 'BEGIN { exit !(k < 1e-6 && t == 1) }' &&
+    pass "the .bin and .gguf copies agree (max KL $kmax)" || fail "bin vs gguf KL max '$kmax' top1 '$top1'"
+if [ -x "$QLENS_BUILD/tests/tool_genmodel" ]; then
+    "$QLENS_BUILD/tests/tool_genmodel" --format gguf --dim 32 --hidden 64 --layers 1 --heads 2 --vocab 300 --ctx 128 "$T_TMP/v300.gguf" >/dev/null 2>&1
+    expect_rc 2 "--kl-base with another vocabulary" -- "$Q" ppl "$MOBY" --ctx 64 --kl-base "$T_TMP/v300.gguf"
+    expect_grep "vocabulary 300 vs 512" "$T_TMP/err" "vocabulary mismatch named"
+else
+    fail "tool_genmodel missing in \$QLENS_BUILD ($QLENS_BUILD)"
+fi
+expect_rc 3 "--kl-base missing file" -- "$Q" ppl "$MOBY" --ctx 64 --kl-base "$T_TMP/nope.gguf"
+
 # ---- ppl: errors ----
 : >"$T_TMP/empty.txt"
 expect_rc 1 "empty text file" -- "$Q" ppl "$T_TMP/empty.txt"
