@@ -287,6 +287,24 @@ START_TEST(test_kl_same_process)
     ck_assert(r.kld.min >= 0);
     ck_assert(r.top1 < 1.0 && r.top1 > 0.0);
     ck_assert_double_eq_tol(r.ln_ppl_ratio, log(r.ppl / r.base_ppl), 1e-9);
+    /* the same baseline from a second copy of the model (o.base) */
+    struct qmodel m2;
+    struct fwd f2;
+    struct ppl_result rb;
+    ck_assert_int_eq(qmodel_open(&m2, tu_shared("models/stories260K.gguf"), &err), 0);
+    ck_assert_int_eq(fwd_init(&f2, &m2, 64, &err), 0);
+    o.kl = 1;
+    o.base = &f2;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &rb, &err), 0);
+    ck_assert_double_eq_tol(rb.kld.mean, r.kld.mean, 1e-6 * r.kld.mean);
+    ck_assert_double_eq_tol(rb.base_ppl, r.base_ppl, 1e-6 * r.base_ppl);
+    ck_assert_double_eq(rb.top1, r.top1);
+    fwd_free(&f2);
+    ck_assert_int_eq(fwd_init(&f2, &m2, 32, &err), 0); /* too short a context */
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &rb, &err), QERR_ARG);
+    fwd_free(&f2);
+    qmodel_close(&m2);
+    o.base = NULL;
     qmodel_clear_overrides(&e.m);
     o.kl = 0;
     ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &plain, &err), 0);
