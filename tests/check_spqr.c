@@ -87,6 +87,30 @@ START_TEST(zero_group)
 }
 END_TEST
 
+/* With its extras switched off (no outliers, 16-bit statistics, no act
+ * order) SpQR is GPTQ: same engine, same grid. */
+START_TEST(extras_off_is_gptq)
+{
+    tu_seed(48);
+    struct tq_calib t;
+    tq_calib_make(&t, C, 300, 0.8, 0, 1);
+    float *w = tq_matrix(R, C, 0.02), *a = malloc(R * C * 4), *b = malloc(R * C * 4);
+    int groups[] = {16, 0, 48};
+    for (int gi = 0; gi < 3; gi++) {
+        struct quant_report r;
+        spqr(3, groups[gi], "outliers=0,qq_bits=0,act_order=0", w, &t.c, a, &r);
+        struct quant_spec s;
+        struct qerr e = {0};
+        quant_spec_parse(&s, "gptq", 3, groups[gi], 0, NULL, &e);
+        ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, b, NULL, &r, NULL, &e), 0);
+        for (int i = 0; i < R * C; i++)
+            ck_assert_float_eq(a[i], b[i]);
+    }
+    free(w), free(a), free(b);
+    tq_calib_free(&t);
+}
+END_TEST
+
 /* The paper's count: b + (3 + 3)/16 + 4·16/(16·16) = b + 0.625 bits with
  * 3-bit statistics, plus 32 bits per outlier. */
 START_TEST(bits_per_weight_accounting)
@@ -213,6 +237,7 @@ static Suite *suite(void)
     tcase_add_test(tc, blocked_matches_plain);
     tcase_add_test(tc, bits_per_weight_accounting);
     tcase_add_test(tc, zero_group);
+    tcase_add_test(tc, extras_off_is_gptq);
     tcase_add_test(tc, planted_outliers_kept);
     tcase_add_test(tc, outlier_fraction_falls_with_bits);
     tcase_add_test(tc, ablation_directions);
