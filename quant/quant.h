@@ -17,7 +17,8 @@
  * Groups run along the input dimension (a row of W): spec.group > 0 is the
  * group size (a size that does not divide cols leaves a shorter last
  * group), 0 is one group per output channel (row), -1 is one scale for the
- * whole tensor.
+ * whole tensor (SpQR, whose statistics are per row by construction, treats
+ * -1 as 0).
  *
  * Equivalent-function rule (AWQ, SmoothQuant).  These methods quantize
  * W·diag(s) for per-input-channel scales s.  `out` is ALWAYS the matrix
