@@ -398,6 +398,16 @@ START_TEST(corr_variables_filter_and_r)
     ck_assert_int_eq(vm_corr_pair(&v, v.x, v.y, &r), 0);
     ck_assert_double_eq_tol(r.r, v.res.r, 1e-12);
     ck_assert_int_lt(vm_corr_pair(&v, -1, 0, &r), 0);
+    /* where-expression: bits 3..8 of every model */
+    v.f = 0;
+    struct qerr err;
+    ck_assert_int_eq(vm_corr_set_where(&v, "bits=3..8", &err), 0);
+    ck_assert_int_eq(v.n, 5);
+    ck_assert_int_lt(vm_corr_set_where(&v, "bits=", &err), 0); /* syntax error keeps it */
+    ck_assert_int_eq(v.n, 5);
+    ck_assert_str_eq(v.where_text, "bits=3..8");
+    ck_assert_int_eq(vm_corr_set_where(&v, "", &err), 0);
+    ck_assert_int_eq(v.n, 7);
     vm_corr_free(&v);
 }
 END_TEST

@@ -77,6 +77,9 @@ keys 5
 wait_for 'Pearson r -?[0-9.]+ .*Spearman rho -?[0-9.]+ .* n [0-9]+' "correlation statistics"
 keys t
 wait_for 'mean \|r\| over [0-9]+ benchmarks' "correlation table"
+keys t f m e t h o d = G P T Q Enter
+wait_for 'where: method=GPTQ' "where filter on the correlation"
+wait_for 'n [0-9]+' "statistics under the filter"
 keys q
 n=100; while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ "$(cat "$T_TMP/rc" 2>/dev/null)" = 0 ] && pass "quit" || fail "quit (rc $(cat "$T_TMP/rc" 2>/dev/null))"

@@ -67,6 +67,7 @@ const struct ui_key ui_keys[] = {
     {'x', "x", C, UA_CORR_X, "next X variable", "X"},
     {'y', "y", C, UA_CORR_Y, "next Y variable", "Y"},
     {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
+    {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
     {'F', "F", C, UA_CORR_FILTER, "cycle the model-family filter", "family"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},

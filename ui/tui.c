@@ -177,7 +177,8 @@ static void draw_status(struct tui *t, int y)
     draw_fill(y, 0, t->w, draw_attr(DP_STATUS));
     if (t->prompt_act) {
         draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s: %s_",
-                   t->prompt_act == UA_FILTER ? "filter" : "jump to", t->prompt);
+                   t->prompt_act == UA_FILTER ? "filter"
+                   : t->prompt_act == UA_CORR_WHERE ? "where" : "jump to", t->prompt);
         return;
     }
     int x = 0;
@@ -343,7 +344,7 @@ static int global_act(struct tui *t, enum ui_act a)
     case UA_VIEW_CORR:
         switch_view(t, a - UA_VIEW_LAYERS);
         return 1;
-    case UA_FILTER: case UA_SEARCH: start_prompt(t, a); return 1;
+    case UA_FILTER: case UA_SEARCH: case UA_CORR_WHERE: start_prompt(t, a); return 1;
     case UA_THEME:
         draw_theme_apply((draw.theme + 1) % DT__COUNT);
         tui_msg(t, 0, "theme: %s", draw_theme_name(draw.theme));

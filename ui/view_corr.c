@@ -149,8 +149,9 @@ void view_corr_draw(struct tui *t, int y0, int h)
         draw_text(y0 + 1, 2, t->w - 2, "The results store is empty (no bundled data found; set QLENS_ASSETS).", A_BOLD);
         return;
     }
-    draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   (%d entries; x/y pick, F filter, t table)",
-               v->vars[v->x], v->vars[v->y], v->fam[v->f], v->s.n);
+    draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   where: %s   (%d entries)",
+               v->vars[v->x], v->vars[v->y], v->fam[v->f], v->where_text[0] ? v->where_text : "-",
+               v->s.n);
     if (c->table)
         draw_table(t, y0 + 1, h - 1);
     else

@@ -187,6 +187,16 @@ void tui_ext_click(struct tui *t, int row, int dbl)
 
 void tui_ext_prompt_done(struct tui *t, enum ui_act a, const char *s)
 {
+    if (a == UA_CORR_WHERE) {
+        struct qerr err;
+        qerr_clear(&err);
+        if (vm_corr_set_where(&t->corr->vm, s, &err) < 0)
+            tui_msg(t, 1, "%s", err.msg);
+        else
+            tui_msg(t, 0, s[0] ? "where %s: %zu pairs" : "where cleared%s: %zu pairs", s,
+                    t->corr->vm.n);
+        return;
+    }
     if (a == UA_FILTER) {
         vm_layers_filter(&t->lay, s);
         tui_msg(t, 0, s[0] ? "filter \"%s\": %d tensors" : "filter cleared%s: %d tensors",

@@ -104,6 +104,8 @@ static size_t collect(const struct vm_corr *v, int xi, int yi, double *xs, doubl
         const struct results_entry *e = &v->s.e[i];
         if (v->f > 0 && strcmp(e->model, v->fam[v->f]))
             continue;
+        if (v->where.n > 0 && !filter_match(&v->where, e))
+            continue;
         double a = results_entry_value(e, v->vars[xi]), b = results_entry_value(e, v->vars[yi]);
         if (isfinite(a) && isfinite(b)) {
             xs[n] = a;
@@ -131,6 +133,18 @@ int vm_corr_pair(const struct vm_corr *v, int xi, int yi, struct corr_result *ou
     free(xs);
     free(ys);
     return rc;
+}
+
+int vm_corr_set_where(struct vm_corr *v, const char *text, struct qerr *err)
+{
+    struct filter f;
+    int rc = filter_parse(&f, text, err);
+    if (rc < 0)
+        return rc;
+    v->where = f;
+    snprintf(v->where_text, sizeof v->where_text, "%s", text ? text : "");
+    vm_corr_compute(v);
+    return 0;
 }
 
 void vm_corr_compute(struct vm_corr *v)

@@ -4,7 +4,8 @@
  * session's own runs.  Variables are every perplexity dataset
  * ("ppl.<dataset>"), "ppl_mean", "bits", "memory_gb" and every benchmark
  * name found in the store.  For the chosen X, Y and model filter the pairs
- * of entries that have both values are correlated (analysis/correlate.h:
+ * of entries that pass the model filter and the `where` expression
+ * (analysis/filter.h) and have both values are correlated (analysis/correlate.h:
  * Pearson r with p, Spearman rho with p, least-squares line, n). */
 #ifndef QLENS_UI_VM_CORR_H
 #define QLENS_UI_VM_CORR_H
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include "analysis/correlate.h"
+#include "analysis/filter.h"
 #include "analysis/results.h"
 
 struct vm_corr {
@@ -22,6 +24,8 @@ struct vm_corr {
     int x, y;             /* indices into vars                            */
     char (*fam)[256];     /* (n_fam) model names; filter 0 = all          */
     int n_fam, f;
+    struct filter where;  /* analysis/filter.h expression (all clauses hold) */
+    char where_text[128];
     double *xs, *ys;      /* (n) the pairs shown, both finite             */
     size_t n;
     struct corr_result res;
@@ -39,5 +43,8 @@ void vm_corr_compute(struct vm_corr *v);
 /* Statistics of variable x against variable yi under the filter. */
 int vm_corr_pair(const struct vm_corr *v, int xi, int yi, struct corr_result *out);
 int vm_corr_var(const struct vm_corr *v, const char *name);   /* index or -1 */
+/* Entry filter, e.g. "method=GPTQ|SpQR,bits=3..4" ("" = all); recomputes.
+ * A syntax error keeps the old filter and returns QERR_ARG. */
+int vm_corr_set_where(struct vm_corr *v, const char *text, struct qerr *err);
 
 #endif
