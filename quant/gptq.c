@@ -19,32 +19,19 @@
  * trailing size_t is the hidden length of the character argument. */
 void dpotrf_(const char *uplo, const int *n, double *a, const int *lda, int *info,
              size_t uplo_len);
-
-/* ---- Hessian -> upper Cholesky factor of its inverse ------------------ */
-
 void dtrtri_(const char *uplo, const char *diag, const int *n, double *a, const int *lda,
              int *info, size_t uplo_len, size_t diag_len);
 
+/* ---- Hessian -> upper Cholesky factor of its inverse ------------------ */
+
 /* GPTQ needs U upper with Uᵀ U = H⁻¹.  With P the reversal permutation and
- * L L ᵀ = P H P (Cholesky), H⁻¹ = P L⁻ᵀ L⁻¹ P = Vᵀ V for V = P L⁻¹ P, which
+ * L Lᵀ = P H P (Cholesky), H⁻¹ = P L⁻ᵀ L⁻¹ P = Vᵀ V for V = P L⁻¹ P, which
  * is upper triangular: one potrf and one trtri (2n³/3 flops) instead of
- * potrf + potri + potrf (4n³/3).  a (n, n) holds H on entry; u gets V
- * row-major (lower triangle zero). */
+ * potrf + potri + potrf (4n³/3).  a (n, n) holds P H P on entry (build_h
+ * writes it reversed); u gets V row-major (lower triangle zero). */
 static int inv_upper_chol(double *a, int n, float *u)
 {
     long nn = n;
-    for (long i = 0; i < nn / 2; i++)   /* a <- P a P: reverse rows and columns */
-        for (long j = 0; j < nn; j++) {
-            double t = a[i * nn + j];
-            a[i * nn + j] = a[(nn - 1 - i) * nn + (nn - 1 - j)];
-            a[(nn - 1 - i) * nn + (nn - 1 - j)] = t;
-        }
-    if (nn % 2)   /* middle row: reverse it in place */
-        for (long j = 0, i = nn / 2; j < nn / 2; j++) {
-            double t = a[i * nn + j];
-            a[i * nn + j] = a[i * nn + nn - 1 - j];
-            a[i * nn + nn - 1 - j] = t;
-        }
     int info = 0;
     dpotrf_("L", &n, a, &n, &info, 1);     /* column-major lower L */
     if (!info)
@@ -67,6 +54,8 @@ static int cmp_diag_desc(const void *pa, const void *pb, void *ud)
     return a - b;  /* stable: ties keep the original order */
 }
 
+/* h = P H P: the permuted (act order), dead-fixed, damped Hessian, written
+ * reversed for inv_upper_chol. */
 static void build_h(double *h, const double *xtx, int n, const struct gptq_hess *g,
                     double damp_abs)
 {
@@ -76,7 +65,7 @@ static void build_h(double *h, const double *xtx, int n, const struct gptq_hess 
             double v = xtx[(long)pi * n + pj];
             if (g->dead[pi] || g->dead[pj])
                 v = pi == pj ? 1.0 : 0.0;
-            h[i * n + j] = v + (i == j ? damp_abs : 0.0);
+            h[(n - 1 - i) * n + (n - 1 - j)] = v + (i == j ? damp_abs : 0.0);
         }
 }
 
