@@ -332,6 +332,9 @@ static int check_calib(const struct quantizer *q, const struct quant_calib *c, i
                        struct qerr *err)
 {
     int need = q->needs_calib;
+    if (c && c->dim && c->dim != cols)
+        return qerr_set(err, QERR_ARG, "%s: calibration has %d channels but the layer has %d inputs",
+                        q->name, c->dim, cols);
     int has_h = c && c->xtx, has_x = c && c->x && c->n_x > 0;
     int has_act = c && (c->act_max_abs || c->act_mean_abs);
     if ((need & QUANT_CALIB_HESSIAN) && !has_h)

@@ -77,6 +77,8 @@ struct quant_calib {
     const float *act_max_abs;    /* (cols) max |x| per input channel     */
     const float *x;              /* (n_x, cols) a sample of real inputs  */
     int n_x;
+    int dim;                     /* channels of the above when known; if
+                                    nonzero it must equal cols (checked) */
 };
 
 /* Which calibration fields a method needs (bit mask in needs_calib). */

@@ -205,6 +205,10 @@ START_TEST(shared_bad_input)
     ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
     ck_assert_msg(strstr(e.msg, "xtx row 2 col 9"), "%s", e.msg);
     t.xtx[2 * C + 9] = t.xtx[9 * C + 2];
+    t.c.dim = C + 1;   /* calibration of another layer */
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
+    ck_assert_msg(strstr(e.msg, "101 channels") && strstr(e.msg, "100 inputs"), "%s", e.msg);
+    t.c.dim = C;
     s.bits = 9;
     ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
     s.bits = 4;
