@@ -132,6 +132,26 @@ static void ensure_profile(struct tui *t, struct qtensor *qt)
     t->prof_for = t->prof_mode;
 }
 
+/* "#12 4.33, #40 3.9, #7 3.1": the three channels with the largest
+ * AbsMax (where the outlier features are). */
+static void top_channels(const float *p, int64_t n, char *buf, int cap)
+{
+    int64_t best[3] = {-1, -1, -1};
+    for (int64_t i = 0; i < n; i++)
+        for (int k = 0; k < 3; k++)
+            if (best[k] < 0 || p[i] > p[best[k]]) {
+                for (int j = 2; j > k; j--)
+                    best[j] = best[j - 1];
+                best[k] = i;
+                break;
+            }
+    int o = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < 3 && best[k] >= 0 && o < cap; k++)
+        o += snprintf(buf + o, (size_t)(cap - o), "%s#%lld %.4g", k ? ", " : "", (long long)best[k],
+                      p[best[k]]);
+}
+
 /* AbsMax per channel, max-pooled to the width (peaks survive). */
 static void draw_profile(struct tui *t, struct qtensor *qt, int y0, int h, int w)
 {
@@ -146,9 +166,10 @@ static void draw_profile(struct tui *t, struct qtensor *qt, int y0, int h, int w
     float mx = 0;
     for (int i = 0; i < m; i++)
         mx = pool[i] > mx ? pool[i] : mx;
-    draw_textf(y0, 0, w, A_BOLD, "AbsMax per %s (%lld channels, max-pooled to %d columns; top %.4g)",
-               t->prof_mode == 1 ? "row (output channel)" : "column (input channel)",
-               (long long)t->prof_n, m, mx);
+    char top[96];
+    top_channels(t->prof, t->prof_n, top, sizeof top);
+    draw_textf(y0, 0, w, A_BOLD, "AbsMax per %s (%lld, max-pooled to %d columns); largest: %s",
+               t->prof_mode == 1 ? "row" : "column", (long long)t->prof_n, m, top);
     int maxh8 = (h - 1) * 8;
     for (int i = 0; i < m; i++) {
         int hh = mx > 0 ? (int)lround(pool[i] / mx * maxh8) : 0;
