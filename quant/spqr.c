@@ -8,7 +8,9 @@
  *  - second level: the scales of one column group (a vector over rows) are
  *    themselves quantized to qq_bits (3) in groups of qq_group (16)
  *    consecutive rows, each with a 16-bit scale and zero; the zero points
- *    likewise (asymmetric only);
+ *    likewise (asymmetric only).  Unlike the reference, this grid spans
+ *    exactly [min, max] of the statistics (the reference widens it to
+ *    include 0, which wastes levels and can round a scale to 0);
  *  - outliers: before a group's statistics are fitted, a weight whose
  *    leave-one-out reduction of the group's Hessian-weighted error exceeds
  *    the threshold is left out of the min/max; then while quantizing,
