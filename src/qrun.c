@@ -320,6 +320,9 @@ static int quant_step(struct qrun_ctx *q, int layer, const struct qrun_step *st)
                             qrole_name(st->roles[i]));
     }
     const struct calib_acc *a = calib_get(&q->cal, layer, st->site);
+    const struct qrun_opts *o = &q->r->o;
+    if (a && a->n_rows && o->on_calib && o->on_calib(o->on_calib_ud, layer, st->site, a))
+        return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
     return quant_group(q, ts, st->n, layer * N_SITES + st->site, a && a->n_rows ? a : NULL);
 }
 
@@ -488,6 +491,8 @@ static int run_output(struct qrun_ctx *q, int with_calib)
         if (rc < 0)
             rc = pass_error(q, rc);
     }
+    if (!rc && with_calib && r->o.on_calib && r->o.on_calib(r->o.on_calib_ud, -1, -1, &acc))
+        rc = qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
     if (!rc)
         rc = quant_group(q, &t, 1, r->m->cfg.n_layers * N_SITES, with_calib ? &acc : NULL);
     if (!rc)

@@ -67,6 +67,11 @@ struct qrun_opts {
     int act_bits, act_group;
     int kv_bits, kv_group;       /* kv_group < 0: default (head_dim / 0) */
     enum calib_axis kv_axis;
+    /* observer: called with each captured calibration (layer -1, site
+     * n/a = -1 for the classifier input) right before it is used; nonzero
+     * return cancels.  For tests and views (e.g. Hessian statistics). */
+    int (*on_calib)(void *ud, int layer, int site, const struct calib_acc *a);
+    void *on_calib_ud;
     /* progress: after each quantized step; nonzero return cancels */
     int (*progress)(void *ud, int layer, int n_layers, const char *what);
     void *progress_ud;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "quant/quant.h"
+#include "src/calib.h"
 #include "src/forward.h"
 #include "src/model.h"
 #include "src/ppl.h"
@@ -236,6 +237,95 @@ START_TEST(test_bits_monotone)
 }
 END_TEST
 
+/* ---- each layer calibrates on the outputs of the quantized ones ---- */
+
+struct seen {
+    double *xtx[4];                /* layer 1's four sites, copied */
+    int dim[4];
+};
+
+static int keep_layer1(void *ud, int layer, int site, const struct calib_acc *a)
+{
+    struct seen *s = ud;
+    if (layer == 1 && site >= 0 && site < 4) {
+        size_t n = (size_t)a->dim * a->dim;
+        s->xtx[site] = malloc(n * sizeof(double));
+        memcpy(s->xtx[site], a->xtx, n * sizeof(double));
+        s->dim[site] = a->dim;
+    }
+    return 0;
+}
+
+/* The Hessians of layer 1 recomputed directly: calibration chunks through
+ * the (now fully quantized) block 0, then block 1 with capture hooks. */
+static void reference_layer1(struct calib *c)
+{
+    struct qerr err = {0};
+    struct fwd_hooks h;
+    ck_assert_int_eq(calib_init(c, &M.cfg, &err), 0);
+    ck_assert_int_eq(calib_select(c, 1, -1, CALIB_HESSIAN), 0);
+    calib_hooks(c, &h);
+    float *x = malloc((size_t)CALIB_CTX * M.cfg.dim * sizeof(float));
+    int *buf = malloc(CALIB_CTX * sizeof(int));
+    fwd_use_overrides(&F, 1);
+    for (int ch = 0; ch < CALIB_CHUNKS; ch++) {
+        memcpy(buf, CAL + (size_t)ch * CALIB_CTX, CALIB_CTX * sizeof(int));
+        buf[0] = tok_bos(TOK);
+        ck_assert_int_eq(fwd_embed(&F, buf, CALIB_CTX, x), 0);
+        ck_assert_int_eq(fwd_block(&F, 0, x, CALIB_CTX, NULL), 0);
+        ck_assert_int_eq(fwd_block(&F, 1, x, CALIB_CTX, &h), 0);
+    }
+    free(x);
+    free(buf);
+}
+
+static double rel_diff(const double *a, const double *b, int dim)
+{
+    double d = 0, m = 0;
+    for (size_t i = 0; i < (size_t)dim * dim; i++) {
+        d = fmax(d, fabs(a[i] - b[i]));
+        m = fmax(m, fabs(b[i]));
+    }
+    return d / m;
+}
+
+/* Sequential mode: every site of layer 1 was captured with everything
+ * before it quantized, so the fully quantized model reproduces each
+ * Hessian.  Per-block mode captured attn_output's input with float q/k/v,
+ * so that one differs (its attn_in, fed only by block 0, still matches). */
+START_TEST(test_sequential_calibration)
+{
+    for (int seq = 1; seq >= 0; seq--) {
+        struct seen sn;
+        memset(&sn, 0, sizeof sn);
+        struct qrun r;
+        struct qrun_opts o;
+        struct qerr err = {0};
+        struct calib c;
+        opts(&o, "gptq", 3, 0);
+        o.sequential = seq;
+        o.on_calib = keep_layer1;
+        o.on_calib_ud = &sn;
+        qmodel_clear_overrides(&M);
+        ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        reference_layer1(&c);
+        for (int site = 0; site < 4; site++) {
+            ck_assert_ptr_nonnull(sn.xtx[site]);
+            double d = rel_diff(sn.xtx[site], calib_get(&c, 1, site)->xtx, sn.dim[site]);
+            if (seq || site == CALIB_ATTN_IN)
+                ck_assert_msg(d < 1e-6, "seq %d site %d differs by %g", seq, site, d);
+            else
+                ck_assert_msg(d > 1e-4, "per-block site %d matches the quantized model (%g)",
+                              site, d);
+            free(sn.xtx[site]);
+        }
+        calib_free(&c);
+        qrun_free(&r);
+        qmodel_clear_overrides(&M);
+    }
+}
+END_TEST
+
 /* ---- cancel ---- */
 
 static int cancel_after_two(void *ud, int layer, int n_layers, const char *what)
@@ -408,6 +498,7 @@ int main(void)
     tcase_add_test(m, test_rtn8_near_lossless);
     tcase_add_test(m, test_gptq_beats_rtn_3bit);
     tcase_add_test(m, test_bits_monotone);
+    tcase_add_test(m, test_sequential_calibration);
     tcase_add_test(m, test_cancel);
     tcase_add_test(m, test_fold_keeps_function);
     tcase_add_test(m, test_w8a8_hook_equals_fold);
