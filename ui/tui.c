@@ -434,11 +434,15 @@ static void install_signals(void)
     sigaction(SIGABRT, &sa, NULL);
 }
 
-static void screen_start(void)
+/* newterm, not initscr: an unknown TERM is a message and an exit code,
+ * not ncurses exiting the process. */
+static SCREEN *screen_start(void)
 {
     if (tcgetattr(STDIN_FILENO, &saved_tio) == 0)
         have_tio = 1;
-    initscr();
+    SCREEN *scr = newterm(NULL, stdout, stdin);
+    if (!scr)
+        return NULL;
     cbreak();
     noecho();
     nonl();
@@ -451,8 +455,9 @@ static void screen_start(void)
     mouseinterval(200);
     timeout(100);
     draw_init();
-    /* After initscr, so our SIGWINCH flag replaces ncurses' handler. */
+    /* After newterm, so our SIGWINCH flag replaces ncurses' handler. */
     install_signals();
+    return scr;
 }
 
 /* SIGWINCH: ask the kernel for the size and let curses adopt it. */
@@ -515,9 +520,17 @@ int tui_main(const char *model_arg)
         fprintf(stderr, "qlens: %s\n", msg);
         return cli_exit_code(code);
     }
-    screen_start();
+    SCREEN *scr = screen_start();
+    if (!scr) {
+        const char *term = getenv("TERM");
+        fprintf(stderr, "qlens: cannot use the terminal (TERM=%s); the headless commands "
+                        "work without one: qlens --help\n", term ? term : "unset");
+        tui_close(t);
+        return EXIT_IO;
+    }
     if (tui_load(t, msg, sizeof msg) < 0) {
         endwin(); /* before printing: the message must land on a sane terminal */
+        delscreen(scr);
         fprintf(stderr, "qlens: %s\n", msg);
         tui_close(t);
         return EXIT_INTERNAL;
@@ -526,6 +539,7 @@ int tui_main(const char *model_arg)
     int interrupted = sig_quit != 0;
     worker_stop(&t->job);
     endwin();
+    delscreen(scr);
     tui_close(t);
     return interrupted ? EXIT_CANCEL : EXIT_OK;
 }
