@@ -57,6 +57,10 @@ a = json.load(open(sys.argv[1]))["ppl"]; b = json.load(open(sys.argv[2]))["ppl"]
 sys.exit(0 if abs(a - b) <= 1e-4 * b else 1)
 PY
 
+# per-block capture, classifier and embedding included (tied: one token_embd)
+expect_rc 0 "quant --per-block --quant-output --quant-embed" -- "$Q" quant --method gptq --bits 4 --per-block --quant-output --quant-embed $SMALL --json
+jcheck "$T_TMP/out" 'd["sequential"]==False and len(d["layers"])==36 and d["layers"][-1]["name"]=="token_embd" and d["quantized_weights"]==d["params"]-(5*2*64+64)' "per-block run quantizes the 35 linears and the tied token_embd"
+
 # W8A8 and KV4 rows run and say what they did
 expect_rc 0 "quant smoothquant (W8A8 by default)" -- "$Q" quant --method smoothquant $SMALL --json
 jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5' "smoothquant defaults to W8A8, small change"
