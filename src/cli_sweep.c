@@ -10,6 +10,8 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include <cjson/cJSON.h>
+
 #include "analysis/results.h"
 #include "src/cli.h"
 #include "src/cli_quant.h"
@@ -216,7 +218,46 @@ struct sweep_state {
     struct sweep_row *rows;
     int n_rows, n_failed, first_fail;
     char model[128];
+    cJSON *notes;                  /* strings for the store's "notes"     */
 };
+
+/* Add a note (the store keeps each distinct text once). */
+static void add_note(struct sweep_state *st, const char *text)
+{
+    if (!st->notes && !(st->notes = cJSON_CreateArray()))
+        return;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, st->notes)
+        if (cJSON_IsString(n) && !strcmp(n->valuestring, text))
+            return;
+    cJSON_AddItemToArray(st->notes, cJSON_CreateString(text));
+}
+
+/* Merge the notes into the store (after those it already has). */
+static int store_notes(struct sweep_state *st)
+{
+    if (!st->notes)
+        return 0;
+    cJSON *all = st->store.notes_json ? cJSON_Parse(st->store.notes_json) : cJSON_CreateArray();
+    if (!all)
+        return QERR_NOMEM;
+    const cJSON *n;
+    cJSON_ArrayForEach(n, st->notes) {
+        int dup = 0;
+        const cJSON *o;
+        cJSON_ArrayForEach(o, all)
+            dup |= cJSON_IsString(o) && !strcmp(o->valuestring, n->valuestring);
+        if (!dup)
+            cJSON_AddItemToArray(all, cJSON_CreateString(n->valuestring));
+    }
+    char *txt = cJSON_PrintUnformatted(all);
+    cJSON_Delete(all);
+    if (!txt)
+        return QERR_NOMEM;
+    free(st->store.notes_json);
+    st->store.notes_json = txt;
+    return 0;
+}
 
 struct sweep_cfg {
     struct quant_spec spec;
@@ -394,7 +435,10 @@ static int push_row(struct sweep_state *st, const struct sweep_row *r)
 
 static void note(struct sweep_state *st, const char *id, const char *why)
 {
+    char buf[1024];
     fprintf(stderr, "qlens sweep: skipping %s: %s\n", id, why);
+    snprintf(buf, sizeof buf, "skipped %s: %s", id, why);
+    add_note(st, buf);
 }
 
 /* Run one configuration and record it; QERR_CANCEL stops the grid, other
@@ -494,6 +538,8 @@ static int open_store(struct sweep_state *st, struct qerr *err)
 
 static int finish(struct sweep_state *st, struct qerr *err)
 {
+    if (store_notes(st) < 0)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
     int rc = results_save(&st->store, st->a->out, err);
     if (!rc && st->a->csv)
         rc = write_csv(st->a->csv, st->rows, st->n_rows, err);
@@ -508,6 +554,31 @@ static int finish(struct sweep_state *st, struct qerr *err)
     return rc;
 }
 
+/* Notes saying how the numbers were measured. */
+static void describe_setup(struct sweep_state *st)
+{
+    const struct qcli_env *e = &st->e;
+    const struct qcli_opts *o = &st->a->c;
+    char buf[1024];
+    const char *ev = strrchr(e->eval_path, '/'), *ca = strrchr(e->calib_path, '/');
+    ev = ev ? ev + 1 : e->eval_path;
+    ca = ca ? ca + 1 : e->calib_path;
+    int n_ev = ppl_n_chunks(e->n_eval, e->n_ctx);
+    if (o->chunks > 0 && o->chunks < n_ev)
+        n_ev = (int)o->chunks;
+    snprintf(buf, sizeof buf, "%s: evaluation %s, %d chunks x %d tokens (llama.cpp method: "
+             "second half of each chunk scored); KL divergence against the float model on "
+             "the same chunks", st->model, ev, n_ev, e->n_ctx);
+    add_note(st, buf);
+    int n_cal = (int)(e->n_calib / (size_t)e->calib_ctx);
+    if (n_cal > o->calib_chunks)
+        n_cal = (int)o->calib_chunks;
+    snprintf(buf, sizeof buf, "%s: calibration %s, %d chunks x %d tokens, %s", st->model,
+             ca, n_cal, e->calib_ctx,
+             o->sequential ? "sequential (layer by layer, GPTQ order)" : "per block");
+    add_note(st, buf);
+}
+
 static int sweep_run(struct sweep_state *st, struct qerr *err)
 {
     int rc = open_store(st, err);
@@ -516,6 +587,7 @@ static int sweep_run(struct sweep_state *st, struct qerr *err)
     if (rc)
         return rc;
     qcli_model_name(st->e.im.m.path, st->model, sizeof st->model);
+    describe_setup(st);
     if (!st->a->c.json)
         printf("%-44s %9s %9s %10s %10s %8s %7s %8s\n", "configuration", "PPL", "dPPL", "KL mean",
                "KL p99", "top-1", "bits/w", "time s");
@@ -553,6 +625,7 @@ int cmd_sweep(int argc, char **argv)
     int rc = sweep_run(&st, &err);
     qcli_teardown(&st.e);
     results_store_free(&st.store);
+    cJSON_Delete(st.notes);
     free(st.rows);
     free(a.buf);
     if (rc)
