@@ -73,7 +73,7 @@ expect_grep "^blk.4.ffn_down " "$T_TMP/out" "--layers prints every tensor"
 # sweep: one results file, a CSV, the skipped combination is noted
 expect_rc 0 "sweep" -- "$Q" sweep --methods rtn,llm.int8 --bits 8,4 --groups 0 $SMALL --out "$T_TMP/s.json" --csv "$T_TMP/s.csv"
 expect_grep "LLM.int8 is an 8-bit method" "$T_TMP/err" "sweep notes the skipped LLM.int8 4-bit"
-jcheck "$T_TMP/s.json" 'd["schema"]=="qlens-results/1" and len(d["results"])==4 and d["results"][0]["method"]=="float" and all("tinystories-eval" in e["ppl"] for e in d["results"]) and all("kl_mean" in e["settings"] for e in d["results"])' "sweep file: float + 3 runs, perplexity and KL"
+jcheck "$T_TMP/s.json" 'd["schema"]=="qlens-results/1" and len(d["results"])==4 and d["results"][0]["method"]=="float" and all("tinystories-eval" in e["ppl"] for e in d["results"]) and all("kl_mean" in e["settings"] for e in d["results"]) and any(n.startswith("skipped") for n in d["notes"])' "sweep file: float + 3 runs, perplexity, KL, notes"
 if [ "$(wc -l <"$T_TMP/s.csv")" = 5 ]; then pass "CSV has a header and 4 rows"; else fail "CSV rows"; cat "$T_TMP/s.csv"; fi
 expect_rc 0 "results show reads the sweep file" -- "$Q" results list --store "$T_TMP/s.json"
 expect_rc 0 "sweep --append (KV8, float weights)" -- "$Q" sweep --methods rtn --bits 16 --kv-bits 8 $SMALL --out "$T_TMP/s.json" --append
