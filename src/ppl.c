@@ -1,4 +1,5 @@
 /* ppl: perplexity / KL divergence over chunks (method in ppl.h). */
+#include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -353,10 +354,15 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     }
     f2.use_overrides = f->use_overrides;
     f2.blas_threads = f->blas_threads;
+    /* OpenBLAS's thread count is process-wide: set it once here, so the
+     * workers' passes find it already at 1 and never change it. */
+    int prev = openblas_get_num_threads();
+    openblas_set_num_threads(1);
     int spawned = worker_init(&w1, j, &f2, 0) == 0 && pthread_create(&th, NULL, worker, &w1) == 0;
     worker(w0);
     if (spawned)
         pthread_join(th, NULL);
+    openblas_set_num_threads(prev);
     worker_free(&w1);
     fwd_free(&f2);
 }
