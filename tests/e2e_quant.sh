@@ -79,6 +79,9 @@ expect_rc 0 "results show reads the sweep file" -- "$Q" results list --store "$T
 expect_rc 0 "sweep --append (KV8, float weights)" -- "$Q" sweep --methods rtn --bits 16 --kv-bits 8 $SMALL --out "$T_TMP/s.json" --append
 jcheck "$T_TMP/s.json" 'len(d["results"])==5 and any(e["bits"]["kv"]==8 and e["bits"]["w"]==16 for e in d["results"])' "append adds the KV8 row, keeps the rest"
 
+expect_rc 0 "sweep --json" -- "$Q" sweep --methods gptq --bits 4 --opts 'act_order=0;act_order=1' $SMALL --out "$T_TMP/s2.json" --json
+jcheck "$T_TMP/out" 'len(d["results"])==3 and len(set(e["id"] for e in d["results"]))==3 and d==json.load(open(sys.argv[1].replace("/out","/s2.json")))' "sweep --json prints the file it wrote (option alternatives get their own ids)"
+
 # SIGINT cancels cleanly with exit 130
 "$Q" quant --method gptq --bits 4 --calib-chunks 64 >"$T_TMP/out" 2>"$T_TMP/err" &
 pid=$!
