@@ -767,11 +767,14 @@ long qrun_text_overlap(const char *a, size_t na, const char *b, size_t nb, size_
             h -= pw * (unsigned char)a[i - win];
         if (i + 1 < win)
             continue;
-        size_t slot = (size_t)(h * 0x9E3779B97F4A7C15ULL >> 7) & (cap - 1);
-        while (at[slot] != (size_t)-1)
-            slot = (slot + 1) & (cap - 1);
-        hs[slot] = h;
-        at[slot] = i + 1 - win;
+        size_t slot = (size_t)(h * 0x9E3779B97F4A7C15ULL >> 7) & (cap - 1), off = i + 1 - win;
+        int dup = 0; /* repeated windows are stored once: chains stay short */
+        for (; at[slot] != (size_t)-1 && !dup; slot = (slot + 1) & (cap - 1))
+            dup = hs[slot] == h && !memcmp(a + at[slot], a + off, win);
+        if (!dup) {
+            hs[slot] = h;
+            at[slot] = off;
+        }
     }
     long found = -1;
     h = 0;

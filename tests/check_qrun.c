@@ -114,6 +114,18 @@ START_TEST(test_overlap_degenerate)
     ck_assert_int_eq(qrun_text_overlap("abcd", 4, "abcx", 4, 4), -1);
     /* a window straddling the end of a is not a match */
     ck_assert_int_eq(qrun_text_overlap("zzab", 4, "abcd", 4, 3), -1);
+    /* repetitive text stays linear (identical windows are stored once) */
+    size_t n = 200000;
+    char *x = malloc(n), *y = malloc(n);
+    memset(x, 'x', n);
+    memset(y, 'y', n);
+    ck_assert_int_eq(qrun_text_overlap(x, n, y, n, 200), -1);
+    y[n - 1] = 'x';
+    ck_assert_int_eq(qrun_text_overlap(x, n, y, n, 200), -1);
+    memset(y + n - 200, 'x', 200);
+    ck_assert_int_eq(qrun_text_overlap(x, n, y, n, 200), (long)(n - 200));
+    free(x);
+    free(y);
 }
 END_TEST
 
