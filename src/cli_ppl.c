@@ -14,7 +14,8 @@
 
 static const char ppl_help[] =
     "usage: qlens ppl [MODEL] TEXT [--ctx N] [--force-ctx] [--chunks N] [--full] [--kl]\n"
-    "                 [--kl-base M] [--act-bits B] [--kv-bits B] [--kv-group G] [--json]\n\n"
+    "                 [--kl-base M] [--act-bits B] [--kv-bits B] [--kv-group G]\n"
+    "                 [--k-per-channel] [--json]\n\n"
     "Perplexity of MODEL on the UTF-8 text file TEXT, computed as llama.cpp's\n"
     "llama-perplexity does: the whole file is tokenized with BOS, cut into\n"
     "chunks of N tokens, the first token of each chunk is set to BOS, each chunk\n"
@@ -31,7 +32,10 @@ static const char ppl_help[] =
     "  --full         score every position of each chunk, not the second half\n"
     "  --act-bits B   fake-quantize every linear-layer input per token to B bits\n"
     "  --kv-bits B    fake-quantize K and V per token to B bits\n"
-    "  --kv-group G   channels per K/V quantization group (default: a whole row)\n"
+    "  --kv-group G   K/V values per scale along the quantized axis (default:\n"
+    "                 a whole row per token / column per channel)\n"
+    "  --k-per-channel  quantize K per channel over tokens (KIVI; V stays per\n"
+    "                 token): K's outlier channels then get their own scales\n"
     "  --kl           also run the float baseline in the same process and report\n"
     "                 KL divergence, top-1 agreement and delta-p (like llama.cpp\n"
     "                 --kl-divergence); useful with --act-bits / --kv-bits\n"
@@ -44,7 +48,7 @@ struct ppl_args {
     const char *pos[2];
     int n_pos;
     long ctx, chunks, act_bits, kv_bits, kv_group;
-    int full, kl, json, force_ctx;
+    int full, kl, json, force_ctx, k_per_channel;
     const char *kl_base;
 };
 
@@ -78,6 +82,7 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         } else if (!strcmp(s, "--full")) a->full = 1;
         else if (!strcmp(s, "--kl")) a->kl = 1;
         else if (!strcmp(s, "--force-ctx")) a->force_ctx = 1;
+        else if (!strcmp(s, "--k-per-channel")) a->k_per_channel = 1;
         else if (!strcmp(s, "--kl-base") && v) {
             a->kl_base = v;
             a->kl = 1;
@@ -135,7 +140,8 @@ static void print_json(const char *model, const char *text, size_t n_tok, const 
     cli_json_num(stdout, r->ppl);
     printf(",\"stderr\":"); cli_json_num(stdout, r->ppl_stderr);
     printf(",\"nll\":"); cli_json_num(stdout, r->nll_mean);
-    printf(",\"act_bits\":%ld,\"kv_bits\":%ld,\"seconds\":", a->act_bits, a->kv_bits);
+    printf(",\"act_bits\":%ld,\"kv_bits\":%ld,\"k_axis\":\"%s\",\"seconds\":", a->act_bits,
+           a->kv_bits, a->k_per_channel ? "channel" : "token");
     cli_json_num(stdout, r->seconds);
     printf(",\"tokens_per_s\":"); cli_json_num(stdout, r->seconds > 0 ? evald / r->seconds : 0);
     if (r->kl) {
@@ -154,8 +160,8 @@ static void print_json(const char *model, const char *text, size_t n_tok, const 
 static void print_dist_text(const char *name, const struct ppl_dist *d, double scale,
                             const char *unit)
 {
-    printf("%-6s mean %.6f%s +/- %.6f  rms %.6f%s\n", name, d->mean * scale, unit,
-           d->stderr_mean * scale, d->rms * scale, unit);
+    printf("%-6s mean %.6f%s +/- %.6f%s  rms %.6f%s\n", name, d->mean * scale, unit,
+           d->stderr_mean * scale, unit, d->rms * scale, unit);
     printf("       max %.6f  99.9%% %.6f  99%% %.6f  95%% %.6f  90%% %.6f  median %.6f\n",
            d->max * scale, d->p999 * scale, d->p99 * scale, d->p95 * scale, d->p90 * scale,
            d->median * scale);
@@ -171,7 +177,8 @@ static void print_text(const char *model, const char *text, size_t n_tok, const 
            a->full ? "full window" : "llama.cpp (second half of each chunk)", r->n_ctx,
            r->n_chunks, r->n_scored);
     if (a->act_bits || a->kv_bits)
-        printf("fake-quant  activations %ld bits, K/V %ld bits\n", a->act_bits, a->kv_bits);
+        printf("fake-quant  activations %ld bits, K/V %ld bits (K per %s)\n", a->act_bits,
+               a->kv_bits, a->k_per_channel ? "channel" : "token");
     printf("PPL = %.4f +/- %.5f\n", r->ppl, r->ppl_stderr);
     if (r->kl) {
         printf("baseline PPL = %.4f +/- %.5f   ln(PPL/PPL_base) = %.6f\n", r->base_ppl,
@@ -228,6 +235,7 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
     cal.act_bits = (int)a->act_bits;
     cal.kv_bits = (int)a->kv_bits;
     cal.kv_group = (int)a->kv_group;
+    cal.k_axis = a->k_per_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     calib_hooks(&cal, &hooks);
     struct ppl_opts o = {.n_ctx = n_ctx, .max_chunks = (int)a->chunks, .full = a->full,
                          .kl = a->kl, .bos = tok_bos(im->tok), .cancel = infer_cancel_flag()};
