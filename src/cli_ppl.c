@@ -15,7 +15,7 @@
 static const char ppl_help[] =
     "usage: qlens ppl [MODEL] TEXT [--ctx N] [--force-ctx] [--chunks N] [--full] [--kl]\n"
     "                 [--kl-base M] [--act-bits B] [--kv-bits B] [--kv-group G]\n"
-    "                 [--k-per-channel] [--json]\n\n"
+    "                 [--k-per-channel] [--asym] [--json]\n\n"
     "Perplexity of MODEL on the UTF-8 text file TEXT, computed as llama.cpp's\n"
     "llama-perplexity does: the whole file is tokenized with BOS, cut into\n"
     "chunks of N tokens, the first token of each chunk is set to BOS, each chunk\n"
@@ -34,6 +34,8 @@ static const char ppl_help[] =
     "  --kv-bits B    fake-quantize K and V per token to B bits\n"
     "  --kv-group G   K/V values per scale along the quantized axis (default:\n"
     "                 a whole row per token / column per channel)\n"
+    "  --asym         asymmetric (min/max, zero point) instead of symmetric\n"
+    "                 (absmax) fake-quant grids\n"
     "  --k-per-channel  quantize K per channel over tokens (KIVI; V stays per\n"
     "                 token): K's outlier channels then get their own scales\n"
     "  --kl           also run the float baseline in the same process and report\n"
@@ -48,7 +50,7 @@ struct ppl_args {
     const char *pos[2];
     int n_pos;
     long ctx, chunks, act_bits, kv_bits, kv_group;
-    int full, kl, json, force_ctx, k_per_channel;
+    int full, kl, json, force_ctx, k_per_channel, asym;
     const char *kl_base;
 };
 
@@ -83,6 +85,7 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         else if (!strcmp(s, "--kl")) a->kl = 1;
         else if (!strcmp(s, "--force-ctx")) a->force_ctx = 1;
         else if (!strcmp(s, "--k-per-channel")) a->k_per_channel = 1;
+        else if (!strcmp(s, "--asym")) a->asym = 1;
         else if (!strcmp(s, "--kl-base") && v) {
             a->kl_base = v;
             a->kl = 1;
@@ -236,6 +239,7 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
     cal.kv_bits = (int)a->kv_bits;
     cal.kv_group = (int)a->kv_group;
     cal.k_axis = a->k_per_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
+    cal.act_asym = cal.kv_asym = a->asym;
     calib_hooks(&cal, &hooks);
     struct ppl_opts o = {.n_ctx = n_ctx, .max_chunks = (int)a->chunks, .full = a->full,
                          .kl = a->kl, .bos = tok_bos(im->tok), .cancel = infer_cancel_flag()};

@@ -81,6 +81,12 @@ kt=$(sed -n 's/.*"kld":{"mean":\([-0-9.eE+]*\).*/\1/p' "$T_TMP/kvt")
 awk -v c="$kc" -v t="$kt" 'BEGIN { exit !(c > 0 && t > 2 * c) }' &&
     pass "4-bit K per channel beats per token (KL $kc vs $kt)" || fail "KV4 KL per channel '$kc' vs per token '$kt'"
 
+expect_rc 0 "ppl --act-bits 4 --asym" -- "$Q" ppl "$MOBY" --ctx 128 --chunks 4 --kl --act-bits 4 --asym --json
+ka=$(sed -n 's/.*"kld":{"mean":\([-0-9.eE+]*\).*/\1/p' "$T_TMP/out")
+awk -v a="$ka" -v s="$kmean" 'BEGIN { exit !(a > 0 && a < s) }' &&
+    pass "asymmetric 4-bit activations lose less than symmetric (KL $ka < $kmean)" ||
+    fail "asym KL '$ka' vs sym '$kmean'"
+
 # ---- KL against another model file ----
 expect_rc 0 "ppl --kl-base (.bin vs its .gguf copy)" -- "$Q" ppl "$S/models/stories260K.bin" "$MOBY" --ctx 128 --chunks 3 --kl-base "$S/models/stories260K.gguf" --json
 kmax=$(sed -n 's/.*"kld":{[^}]*"max":\([-0-9.eE+]*\).*/\1/p' "$T_TMP/out")
