@@ -30,6 +30,12 @@
  * calibration chunk and calls fwd_embed, fwd_block(layer) for one layer at a
  * time, and fwd_final.
  *
+ * Threads: a struct fwd belongs to one thread at a time.  Small models run
+ * OpenBLAS single-threaded during a pass (blas_threads = 1) and perplexity
+ * then runs two chunks at once on two contexts (src/ppl.c); large models
+ * let OpenBLAS thread the projections and split attention heads over two
+ * threads of their own (att_threads = 2).
+ *
  * Errors: functions return 0 or a negative QERR_* code; the message is in
  * f->err.  A hook returning a negative value aborts the pass with that
  * code (use QERR_CANCEL for cancellation). */
