@@ -47,6 +47,7 @@ void qcli_opts_default(struct qcli_opts *o, const char *cmd)
     o->act_group = 0;
     o->kv_group = -1;
     o->sequential = 1;
+    o->need_calib = 1;
 }
 
 static int num_opt(const struct qcli_opts *o, const char *name, const char *val, long lo,
@@ -149,10 +150,10 @@ static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr
 {
     char *ct = NULL, *et = NULL;
     size_t cn = 0, en = 0;
-    int rc = infer_read_text(e->calib_path, &ct, &cn, err);
+    int rc = e->calib_path ? infer_read_text(e->calib_path, &ct, &cn, err) : 0;
     if (!rc)
         rc = infer_read_text(e->eval_path, &et, &en, err);
-    if (!rc && !o->allow_overlap) {
+    if (!rc && ct && !o->allow_overlap) {
         long at = qrun_text_overlap(ct, cn, et, en, OVERLAP_WINDOW);
         if (at == -2)
             rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
@@ -163,7 +164,7 @@ static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr
                           "(--allow-overlap runs anyway)", e->eval_path, OVERLAP_WINDOW, at,
                           e->calib_path);
     }
-    if (!rc)
+    if (!rc && ct)
         rc = tokenize(e, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
     if (!rc)
         rc = tokenize(e, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
@@ -189,8 +190,9 @@ static int pick_ctx(struct qcli_env *e, const struct qcli_opts *o, struct qerr *
 int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
 {
     memset(e, 0, sizeof *e);
-    e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib", err);
-    if (!e->calib_path)
+    /* RTN and float-weight runs read no calibration text */
+    if (o->need_calib &&
+        !(e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib", err)))
         return err->code;
     e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", err);
     if (!e->eval_path)
@@ -515,7 +517,10 @@ static void print_quant_json(const struct qcli_env *e, const struct quant_args *
            spec->bits, spec->group, spec->sym ? "true" : "false", r->o.act_bits, r->o.kv_bits,
            a->c.kv_axis_channel ? "channel" : "token");
     printf(",\"sequential\":%s,\"calib\":{\"text\":", a->c.sequential ? "true" : "false");
-    cli_json_str(stdout, e->calib_path);
+    if (e->calib_path)
+        cli_json_str(stdout, e->calib_path);
+    else
+        fputs("null", stdout);
     printf(",\"tokens\":%zu,\"chunks\":%d,\"ctx\":%d},\"eval\":{\"text\":", e->n_calib,
            r->n_chunks, r->ctx);
     cli_json_str(stdout, e->eval_path);
@@ -621,6 +626,7 @@ int cmd_quant(int argc, char **argv)
     struct qcli_env e;
     struct qcli_result res;
     memset(&res, 0, sizeof res);
+    a.c.need_calib = spec.bits < 16 && spec.method->needs_calib;
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a.c, &err);
     if (!rc)

@@ -20,6 +20,8 @@ struct qcli_opts {
     int kv_axis_channel;
     int sequential;                /* 1 default; --per-block sets 0      */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    int need_calib;                /* read the calibration text (default 1;
+                                      0 for RTN / float-weight runs)      */
 };
 
 struct qcli_env {

@@ -560,7 +560,8 @@ static void describe_setup(struct sweep_state *st)
     const struct qcli_env *e = &st->e;
     const struct qcli_opts *o = &st->a->c;
     char buf[1024];
-    const char *ev = strrchr(e->eval_path, '/'), *ca = strrchr(e->calib_path, '/');
+    const char *ev = strrchr(e->eval_path, '/');
+    const char *ca = e->calib_path ? strrchr(e->calib_path, '/') : NULL;
     ev = ev ? ev + 1 : e->eval_path;
     ca = ca ? ca + 1 : e->calib_path;
     int n_ev = ppl_n_chunks(e->n_eval, e->n_ctx);
@@ -570,6 +571,8 @@ static void describe_setup(struct sweep_state *st)
              "second half of each chunk scored); KL divergence against the float model on "
              "the same chunks", st->model, ev, n_ev, e->n_ctx);
     add_note(st, buf);
+    if (!e->calib_path)
+        return;
     int n_cal = (int)(e->n_calib / (size_t)e->calib_ctx);
     if (n_cal > o->calib_chunks)
         n_cal = (int)o->calib_chunks;
@@ -579,8 +582,23 @@ static void describe_setup(struct sweep_state *st)
     add_note(st, buf);
 }
 
+/* Does any method of the grid (at bits < 16) need calibration? */
+static int grid_needs_calib(const struct sweep_args *a)
+{
+    int quantized = 0;
+    for (int b = 0; b < a->n_bits; b++)
+        quantized |= a->bits[b] < 16;
+    for (int m = 0; m < a->n_methods && quantized; m++) {
+        const struct quantizer *q = quant_find(a->methods[m]);
+        if (!q || q->needs_calib) /* unknown names are reported later */
+            return 1;
+    }
+    return 0;
+}
+
 static int sweep_run(struct sweep_state *st, struct qerr *err)
 {
+    st->a->c.need_calib = grid_needs_calib(st->a);
     int rc = open_store(st, err);
     if (!rc)
         rc = qcli_setup(&st->e, &st->a->c, err);

@@ -37,6 +37,7 @@ expect_rc 3 "quant missing eval text" -- "$Q" quant --method rtn --eval "$T_TMP/
 head -c 3000 "$D/tinystories-eval.txt" >"$T_TMP/short.txt"
 expect_rc 2 "quant with overlapping calib/eval" -- "$Q" quant --method gptq --calib "$T_TMP/short.txt" --eval "$T_TMP/short.txt"
 expect_grep "also appear" "$T_TMP/err" "overlap is explained"
+expect_rc 0 "RTN reads no calibration text (no overlap check)" -- "$Q" quant --method rtn --calib "$T_TMP/short.txt" --eval "$T_TMP/short.txt" --ctx 64 --calib-ctx 64
 head -c 200 "$D/tinystories-calib.txt" >"$T_TMP/tiny.txt"
 expect_rc 1 "quant with too short calibration text" -- "$Q" quant --method gptq --calib "$T_TMP/tiny.txt" $SMALL
 expect_grep "too short" "$T_TMP/err" "short calibration text is explained"
