@@ -62,6 +62,12 @@ PY
 expect_rc 0 "quant --per-block --quant-output --quant-embed" -- "$Q" quant --method gptq --bits 4 --per-block --quant-output --quant-embed $SMALL --json
 jcheck "$T_TMP/out" 'd["sequential"]==False and len(d["layers"])==36 and d["layers"][-1]["name"]=="token_embd" and d["quantized_weights"]==d["params"]-(5*2*64+64)' "per-block run quantizes the 35 linears and the tied token_embd"
 
+# an untied classifier on a generated Qwen2-style model (GQA, q/k/v biases)
+G=${QLENS_BUILD:-build}/tests/tool_genmodel
+expect_rc 0 "generate a small qwen2 GGUF" -- "$G" --format gguf --dim 64 --hidden 128 --layers 2 --heads 4 --kv-heads 2 --vocab 32000 --ctx 256 --arch qwen2 --vocab-from "$QLENS_SHARED/reference/tokenizer/ggml-vocab-llama-spm.gguf" "$T_TMP/qwen.gguf"
+expect_rc 0 "quant qwen2 awq + output + W8A8 + KV8" -- "$Q" quant "$T_TMP/qwen.gguf" --method awq --bits 4 --quant-output --act-bits 8 --kv-bits 8 --ctx 64 --chunks 2 --calib-ctx 64 --calib-chunks 2 --json
+jcheck "$T_TMP/out" 'len(d["layers"])==15 and d["layers"][-1]["name"]=="output" and d["layers"][-1]["rows"]==32000 and d["act_bits"]==8 and d["kl"]["mean"]>0' "untied output quantized last, with calibration"
+
 # W8A8 and KV4 rows run and say what they did
 expect_rc 0 "quant smoothquant (W8A8 by default)" -- "$Q" quant --method smoothquant $SMALL --json
 jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5' "smoothquant defaults to W8A8, small change"
