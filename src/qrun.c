@@ -167,6 +167,7 @@ static void make_calib(const struct calib_acc *a, float *mean_abs, struct quant_
         return;
     qc->xtx = a->xtx;
     qc->n_tokens = (long)a->n_rows;
+    qc->dim = a->dim; /* quant_apply checks it against the layer's columns */
     if (a->sum_abs && a->max_abs) {
         for (int j = 0; j < a->dim; j++)
             mean_abs[j] = (float)(a->sum_abs[j] / (double)a->n_rows);
