@@ -31,10 +31,11 @@
  * time, and fwd_final.
  *
  * Threads: a struct fwd belongs to one thread at a time.  Small models run
- * OpenBLAS single-threaded during a pass (blas_threads = 1) and perplexity
- * then runs two chunks at once on two contexts (src/ppl.c); large models
+ * OpenBLAS single-threaded during a pass (blas_threads = 1); large models
  * let OpenBLAS thread the projections and split attention heads over two
- * threads of their own (att_threads = 2).
+ * threads of their own (att_threads = 2).  Perplexity over several chunks
+ * instead runs two single-threaded contexts side by side, one chunk each
+ * (src/ppl.c): no synchronization inside a chunk at all.
  *
  * Errors: functions return 0 or a negative QERR_* code; the message is in
  * f->err.  A hook returning a negative value aborts the pass with that

@@ -329,12 +329,12 @@ static void worker_free(struct ppl_worker *w)
     free(w->buf);
 }
 
-/* Two workers when the model is small enough that BLAS runs single-
- * threaded, there are no hooks (they are not thread-safe) and there are
- * two CPUs; else one. */
+/* Two workers (each single-threaded: no synchronization inside a chunk at
+ * all) when there are two chunks, two CPUs, no hooks (they are not
+ * thread-safe) and no second baseline model; else one. */
 static int n_workers(const struct fwd *f, const struct ppl_opts *o, int n_chunks)
 {
-    if (o->max_workers == 1 || o->hooks || o->base || n_chunks < 2 || f->blas_threads != 1)
+    if (o->max_workers == 1 || o->hooks || o->base || n_chunks < 2)
         return 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus >= 2 ? 2 : 1;
@@ -353,7 +353,9 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
         return;
     }
     f2.use_overrides = f->use_overrides;
-    f2.blas_threads = f->blas_threads;
+    int bt = f->blas_threads, at = f->att_threads;
+    f->blas_threads = f2.blas_threads = 1; /* one core per worker */
+    f->att_threads = f2.att_threads = 1;
     /* OpenBLAS's thread count is process-wide: set it once here, so the
      * workers' passes find it already at 1 and never change it. */
     int prev = openblas_get_num_threads();
@@ -363,6 +365,8 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     if (spawned)
         pthread_join(th, NULL);
     openblas_set_num_threads(prev);
+    f->blas_threads = bt;
+    f->att_threads = at;
     worker_free(&w1);
     fwd_free(&f2);
 }

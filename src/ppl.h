@@ -50,9 +50,10 @@ struct ppl_opts {
                              model file with the same vocabulary, e.g. the
                              float original of a saved quantized model)
                              instead of f's float originals; NULL = f    */
-    int max_workers;      /* 0 = auto: two chunks at a time on two CPUs for
-                             small models without hooks; 1 = serial.  The
-                             result is the same either way.              */
+    int max_workers;      /* 0 = auto: two chunks at a time, one per CPU,
+                             each single-threaded (no hooks, no base);
+                             1 = one chunk at a time.  The result is the
+                             same either way (bit for bit).             */
 };
 
 /* Summary of a sorted sample (KL or Δp). */

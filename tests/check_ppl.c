@@ -255,6 +255,19 @@ START_TEST(test_workers_deterministic)
         ck_assert_double_eq(r1.ppl_stderr, r2.ppl_stderr);
         ck_assert_double_eq(r1.kld.p99, r2.kld.p99);
     }
+    /* the large-model thread policy is set aside during the two-worker run
+     * and restored after it */
+    e.f.blas_threads = 0;
+    e.f.att_threads = e.f.att2 ? 2 : 1;
+    int at = e.f.att_threads;
+    struct ppl_opts o = {.n_ctx = 64, .bos = 1, .max_workers = 1};
+    struct ppl_result r1, r2;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r1, &err), 0);
+    o.max_workers = 0;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+    ck_assert_double_eq_tol(r1.ppl, r2.ppl, 1e-9 * r1.ppl);
+    ck_assert_int_eq(e.f.blas_threads, 0);
+    ck_assert_int_eq(e.f.att_threads, at);
     env_close(&e);
 }
 END_TEST
