@@ -296,8 +296,11 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
     float *mean_abs = malloc((size_t)cols * sizeof(float));
     struct quant_side side = {malloc((size_t)cols * sizeof(float)), malloc((size_t)cols), 0, 0};
     int rc = mean_abs && side.in_scale && side.fp_cols ? 0 : qerr_set(q->err, QERR_NOMEM, "out of memory");
+    if (!rc && a && a->dim != cols) /* a broken invariant of the site tables */
+        rc = qerr_set(q->err, QERR_ARG, "%s: calibration has %d channels, the layer %d",
+                      ts[0]->name, a->dim, cols);
     struct quant_calib qc;
-    make_calib(a, mean_abs, &qc);
+    make_calib(rc ? NULL : a, mean_abs, &qc);
     int joint = n > 1 && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
     if (!rc && joint)
         rc = quant_joint(q, ts, n, &qc, &side);
