@@ -166,8 +166,8 @@ static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, stru
     calib_hooks(c, &h);
     for (int k = 0; k < chunks && !rc; k++) {
         int *t = ids + (size_t)k * n_ctx;
-        if (tok_bos(im->tok) >= 0)
-            t[0] = tok_bos(im->tok);
+        if (infer_bos(im) >= 0)
+            t[0] = infer_bos(im);
         /* logits only for the last position: the statistics are the point */
         rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
         if (rc)

@@ -241,7 +241,8 @@ static int gen_loop(struct gen_state *st, struct infer_model *im, const struct g
 static int generate(struct infer_model *im, const struct gen_args *a, struct gen_out *g,
                     struct qerr *err)
 {
-    int rc = tok_encode(im->tok, a->prompt, strlen(a->prompt), 1, &g->ids, &g->n_prompt, err);
+    int rc = tok_encode(im->tok, a->prompt, strlen(a->prompt),
+                        tok_add_bos_default(im->tok), &g->ids, &g->n_prompt, err);
     if (rc)
         return rc;
     int ctx = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;

@@ -28,6 +28,11 @@ int infer_open(struct infer_model *im, const char *model_arg, struct qerr *err)
     return rc;
 }
 
+int infer_bos(const struct infer_model *im)
+{
+    return tok_add_bos_default(im->tok) ? tok_bos(im->tok) : -1;
+}
+
 void infer_close(struct infer_model *im)
 {
     if (im->tok)
@@ -123,7 +128,7 @@ int infer_tokenize_file(const struct infer_model *im, const char *path, int **id
     int rc = infer_read_text(path, &text, &len, err);
     if (rc)
         return rc;
-    rc = tok_encode(im->tok, text, len, 1, ids, n_ids, err);
+    rc = tok_encode(im->tok, text, len, tok_add_bos_default(im->tok), ids, n_ids, err);
     if (rc)
         qerr_prefix(err, "%s: ", path);
     free(text);

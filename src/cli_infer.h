@@ -24,9 +24,14 @@ void infer_close(struct infer_model *im);
 /* Whole file; errors name the file: cannot read, empty, invalid UTF-8 (with
  * the byte offset).  *buf is NUL-terminated and malloc'd. */
 int infer_read_text(const char *path, char **buf, size_t *len, struct qerr *err);
-/* Read + tokenize with BOS (llama.cpp's perplexity input). */
+/* Read + tokenize, with BOS when the tokenizer adds one by default (GGUF
+ * add_bos_token; SentencePiece: yes) -- llama.cpp's perplexity input. */
 int infer_tokenize_file(const struct infer_model *im, const char *path, int **ids,
                         size_t *n_ids, struct qerr *err);
+
+/* The id llama.cpp puts at the start of each chunk: BOS when the tokenizer
+ * adds BOS by default, else -1 (chunks keep their first token). */
+int infer_bos(const struct infer_model *im);
 
 /* Byte offset of the first invalid UTF-8 sequence, or -1 when valid. */
 long infer_utf8_invalid_at(const char *s, size_t n);

@@ -242,7 +242,7 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
     cal.act_asym = cal.kv_asym = a->asym;
     calib_hooks(&cal, &hooks);
     struct ppl_opts o = {.n_ctx = n_ctx, .max_chunks = (int)a->chunks, .full = a->full,
-                         .kl = a->kl, .bos = tok_bos(im->tok), .cancel = infer_cancel_flag()};
+                         .kl = a->kl, .bos = infer_bos(im), .cancel = infer_cancel_flag()};
     o.hooks = a->act_bits || a->kv_bits ? &hooks : NULL;
     o.base = have_base ? &fb : NULL;
     if (isatty(2) && !a->json)
