@@ -114,6 +114,10 @@ int ppl_check(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o, st
 {
     if (o->n_ctx < 2 || o->n_ctx % 2)
         return qerr_set(err, QERR_ARG, "context %d: must be even and at least 2", o->n_ctx);
+    if (!o->full && o->n_ctx < 4)
+        return qerr_set(err, QERR_ARG, "context %d: the llama.cpp method scores positions "
+                        "n_ctx/2 .. n_ctx-2, none at this size (use at least 4, or full-window "
+                        "mode)", o->n_ctx);
     if (o->n_ctx > f->max_tokens)
         return qerr_set(err, QERR_ARG, "context %d exceeds the forward context (%d tokens)",
                         o->n_ctx, f->max_tokens);

@@ -127,6 +127,11 @@ START_TEST(test_check_errors)
     ck_assert_int_eq(ppl_check(&e.f, 100, &o, &err), QERR_ARG);
     o.n_ctx = 0;
     ck_assert_int_eq(ppl_check(&e.f, 100, &o, &err), QERR_ARG);
+    o.n_ctx = 2; /* nothing to score in the llama.cpp mode, one token in full */
+    ck_assert_int_eq(ppl_check(&e.f, 100, &o, &err), QERR_ARG);
+    o.full = 1;
+    ck_assert_int_eq(ppl_check(&e.f, 100, &o, &err), 0);
+    o.full = 0;
     o.n_ctx = 128; /* beyond the forward context */
     ck_assert_int_eq(ppl_check(&e.f, 1000, &o, &err), QERR_ARG);
     o.n_ctx = 64;
