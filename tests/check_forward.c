@@ -95,6 +95,10 @@ static void compare_with_ref(const char *rel, int n)
 
 START_TEST(test_ref_bin) { compare_with_ref("models/stories260K.bin", 200); }
 END_TEST
+START_TEST(test_ref_one_token) { compare_with_ref("models/stories260K.bin", 1); }
+END_TEST
+START_TEST(test_ref_block_edge) { compare_with_ref("models/stories260K.bin", 65); }
+END_TEST
 
 /* The two-thread attention path (default for large models) on a small one. */
 START_TEST(test_att_threads)
@@ -555,6 +559,8 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_bad_args);
     tcase_add_test(tc, test_ref_bin);
     tcase_add_test(tc, test_ref_gguf);
+    tcase_add_test(tc, test_ref_one_token);
+    tcase_add_test(tc, test_ref_block_edge);
     tcase_add_test(tc, test_att_threads);
     tcase_add_test(tc, test_bin_vs_gguf);
     tcase_add_test(tc, test_causal_and_from);
