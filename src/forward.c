@@ -508,6 +508,15 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     return 0;
 }
 
+/* The cancel flag, checked between blocks so a long chunk stops early. */
+static int cancelled(struct fwd *f, int layer)
+{
+    if (!f->cancel || !*f->cancel)
+        return 0;
+    qerr_set(&f->err, QERR_CANCEL, "forward: cancelled before layer %d", layer);
+    return 1;
+}
+
 int fwd_chunk_from(struct fwd *f, const int *tokens, int n, int from, float *logits,
                    const struct fwd_hooks *hooks)
 {
@@ -516,7 +525,7 @@ int fwd_chunk_from(struct fwd *f, const int *tokens, int n, int from, float *log
     int prev = blas_enter(f);
     int rc = fwd_embed(f, tokens, n, f->x);
     for (int l = 0; l < f->cfg.n_layers && !rc; l++)
-        rc = fwd_block(f, l, f->x, n, hooks);
+        rc = cancelled(f, l) ? QERR_CANCEL : fwd_block(f, l, f->x, n, hooks);
     if (!rc)
         rc = fwd_final(f, f->x + (size_t)from * f->cfg.dim, n - from, logits, hooks);
     blas_leave(f, prev);
@@ -562,7 +571,7 @@ int fwd_step(struct fwd *f, struct fwd_cache *c, const int *tokens, int n, float
                         c->pos, n, c->cap);
     int prev = blas_enter(f);
     for (int l = 0; l < f->cfg.n_layers && !rc; l++) {
-        rc = block_attn(f, l, f->x, n, hooks, c);
+        rc = cancelled(f, l) ? QERR_CANCEL : block_attn(f, l, f->x, n, hooks, c);
         if (!rc)
             rc = block_ffn(f, l, f->x, n, hooks);
     }

@@ -357,6 +357,7 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
         return;
     }
     f2.use_overrides = f->use_overrides;
+    f2.cancel = f->cancel;
     int bt = f->blas_threads, at = f->att_threads;
     f->blas_threads = f2.blas_threads = 1; /* one core per worker */
     f->att_threads = f2.att_threads = 1;
@@ -402,12 +403,16 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
         rc = qerr_set(err, QERR_NOMEM, "perplexity: out of memory for %d x %d logits",
                       o->n_ctx - j.first, j.vocab);
     pthread_mutex_init(&j.mu, NULL);
+    volatile int *saved_cancel = f->cancel;
+    if (o->cancel)
+        f->cancel = o->cancel; /* also between blocks of a chunk */
     double t0 = now_s();
     if (!rc && n_workers(f, o, j.n_chunks) == 2)
         run_two(&j, f, &w0);
     else if (!rc)
         worker(&w0);
     r->seconds = now_s() - t0;
+    f->cancel = saved_cancel;
     r->n_chunks = j.done;
     if (!rc && j.rc) {
         rc = j.rc;

@@ -62,6 +62,13 @@ START_TEST(test_bad_args)
     ck_assert_int_eq(fwd_chunk(&f, toks, 3, logits, NULL), QERR_ARG);
     float x[64];
     ck_assert_int_eq(fwd_block(&f, m.cfg.n_layers, x, 1, NULL), QERR_ARG);
+    volatile int stop = 1; /* the cancel flag stops a pass between blocks */
+    toks[1] = 2;
+    f.cancel = &stop;
+    ck_assert_int_eq(fwd_chunk(&f, toks, 3, logits, NULL), QERR_CANCEL);
+    stop = 0;
+    ck_assert_int_eq(fwd_chunk(&f, toks, 3, logits, NULL), 0);
+    f.cancel = NULL;
     ck_assert_int_eq(fwd_ref_chunk(&m, toks, 0, 1, logits, &err), QERR_ARG);
     free(logits);
     fwd_free(&f);
