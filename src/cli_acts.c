@@ -164,6 +164,7 @@ static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, stru
     if (!rc && calib_select(c, -1, -1, CALIB_STATS | CALIB_CHANNEL) < 0)
         rc = qerr_set(err, c->err.code, "%s", c->err.msg);
     calib_hooks(c, &h);
+    f.cancel = infer_cancel_flag();
     for (int k = 0; k < chunks && !rc; k++) {
         int *t = ids + (size_t)k * n_ctx;
         if (infer_bos(im) >= 0)

@@ -196,6 +196,7 @@ static int gen_setup(struct gen_state *st, struct infer_model *im, const struct 
     if ((rc = fwd_init(&st->f, &im->m, total, err)) || (rc = fwd_cache_init(&st->c, &st->f, err)) ||
         (rc = calib_init(&st->cal, &im->m.cfg, err)))
         return rc;
+    st->f.cancel = infer_cancel_flag();
     st->cal.act_bits = (int)a->act_bits;
     st->cal.kv_bits = (int)a->kv_bits;
     calib_hooks(&st->cal, &st->hooks);

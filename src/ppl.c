@@ -297,7 +297,7 @@ static void *worker(void *arg)
             w->buf[0] = o->bos;
         int rc = run_chunk(w->f, o, w->buf, j->first, w->lc, w->lb);
         if (rc) {
-            job_fail(j, rc, w->f->err.msg);
+            job_fail(j, rc, rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
             break;
         }
         size_t off = (size_t)c * j->n_score;
