@@ -92,7 +92,15 @@ jcheck "$T_TMP/out" 'len(d["results"])==3 and len(set(e["id"] for e in d["result
 # SIGINT cancels cleanly with exit 130
 "$Q" quant --method gptq --bits 4 --calib-chunks 64 >"$T_TMP/out" 2>"$T_TMP/err" &
 pid=$!
-sleep 2
+# wait until the handler is installed (SigCgt has SIGINT, bit 1): a
+# background job starts with SIGINT ignored, so an early signal would be lost
+i=0
+while [ $i -lt 100 ]; do
+    m=$(sed -n 's/^SigCgt:[[:space:]]*//p' /proc/$pid/status 2>/dev/null)
+    [ -n "$m" ] && [ $((0x$m & 2)) != 0 ] && break
+    sleep 0.1; i=$((i + 1))
+done
+sleep 0.5
 kill -INT $pid
 wait $pid; rc=$?
 # exit 130 and the library's message: cancelled cleanly, not killed by the signal
