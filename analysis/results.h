@@ -179,4 +179,10 @@ int results_import_text(struct results_store *s, const char *text,
                         const char *name, const struct results_import_opts *o,
                         const char **kind, struct qerr *err);
 
+/* The label of a model or text path in entries: its basename without a
+ * trailing '/' and without a .bin/.gguf/.safetensors/.txt extension (so
+ * "Qwen2-0.5B/" stays "Qwen2-0.5B").  Every writer and importer uses it, so
+ * their entries join. */
+void results_label(const char *path, char *out, size_t n);
+
 #endif

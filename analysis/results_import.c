@@ -22,8 +22,7 @@
 
 char *results__slurp(const char *path, struct qerr *err);
 
-/* Basename without a model-file extension and without a trailing '/'. */
-static void model_label(const char *path, char *out, size_t n)
+void results_label(const char *path, char *out, size_t n)
 {
     char tmp[512];
     snprintf(tmp, sizeof tmp, "%s", path);
@@ -33,7 +32,7 @@ static void model_label(const char *path, char *out, size_t n)
     const char *b = strrchr(tmp, '/');
     b = b ? b + 1 : tmp;
     snprintf(out, n, "%s", b);
-    static const char *const ext[] = {".bin", ".gguf", ".safetensors", NULL};
+    static const char *const ext[] = {".bin", ".gguf", ".safetensors", ".txt", NULL};
     for (const char *const *e = ext; *e; e++) {
         size_t l = strlen(out), el = strlen(*e);
         if (l > el && !strcmp(out + l - el, *e))
@@ -46,7 +45,7 @@ static void apply_opts(struct results_entry *e, const struct results_import_opts
                        const char *file_model)
 {
     char lab[256];
-    model_label(file_model && *file_model ? file_model : "unknown", lab, sizeof lab);
+    results_label(file_model && *file_model ? file_model : "unknown", lab, sizeof lab);
     snprintf(e->model, sizeof e->model, "%s", o && o->model && *o->model ? o->model : lab);
     if (o && o->method && *o->method)
         snprintf(e->method, sizeof e->method, "%s", o->method);
@@ -265,10 +264,7 @@ static int import_qlens_ppl(struct results_store *s, const cJSON *root, const ch
     struct results_entry e;
     results_entry_init(&e);
     char ds[64];
-    model_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
-    char *dot = strrchr(ds, '.');
-    if (dot && dot != ds)
-        *dot = '\0';
+    results_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
     /* full-window perplexity is a different number from llama.cpp's mode */
     if (cJSON_IsString(mode) && !strcmp(mode->valuestring, "full") && strlen(ds) < 58)
         strcat(ds, ":full");
@@ -332,10 +328,7 @@ static int quant_entry(struct results_store *s, const cJSON *root, const char *n
     struct results_entry e;
     results_entry_init(&e);
     char ds[64];
-    model_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
-    char *dot = strrchr(ds, '.');
-    if (dot && dot != ds)
-        *dot = '\0';
+    results_label(cJSON_IsString(text) ? text->valuestring : "text", ds, sizeof ds);
     double ppl = num_at(root, is_float ? "ppl_float" : "ppl");
     double se = num_at(root, is_float ? "ppl_float_stderr" : "ppl_stderr");
     double mib = num_at(root, is_float ? "size_mib_float" : "size_mib");

@@ -114,16 +114,6 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
     return rc;
 }
 
-void qcli_model_name(const char *path, char *buf, size_t n)
-{
-    const char *b = strrchr(path, '/');
-    b = b && b[1] ? b + 1 : path;
-    snprintf(buf, n, "%s", b);
-    char *dot = strrchr(buf, '.');
-    if (dot && dot != buf)
-        *dot = '\0';
-}
-
 /* ---- setup ---- */
 
 static const char *default_text(const char *given, const char *rel, const char *what,

@@ -62,7 +62,4 @@ void qcli_result_free(struct qcli_result *res);
 int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                    struct qerr *err);
 
-/* Basename of a path without directories and the extension. */
-void qcli_model_name(const char *path, char *buf, size_t n);
-
 #endif

@@ -368,8 +368,8 @@ static int add_entry(struct results_store *s, const struct sweep_row *r, const s
     struct results_entry en;
     char model[128], dataset[64], settings[1024];
     results_entry_init(&en);
-    qcli_model_name(e->im.m.path, model, sizeof model);
-    qcli_model_name(e->eval_path, dataset, sizeof dataset);
+    results_label(e->im.m.path, model, sizeof model);
+    results_label(e->eval_path, dataset, sizeof dataset);
     snprintf(en.id, sizeof en.id, "%s", r->id);
     snprintf(en.model, sizeof en.model, "%s", model);
     snprintf(en.method, sizeof en.method, "%s", r->method);
@@ -604,7 +604,7 @@ static int sweep_run(struct sweep_state *st, struct qerr *err)
         rc = qcli_setup(&st->e, &st->a->c, err);
     if (rc)
         return rc;
-    qcli_model_name(st->e.im.m.path, st->model, sizeof st->model);
+    results_label(st->e.im.m.path, st->model, sizeof st->model);
     describe_setup(st);
     if (!st->a->c.json)
         printf("%-44s %9s %9s %10s %10s %8s %7s %8s\n", "configuration", "PPL", "dPPL", "KL mean",

@@ -42,6 +42,26 @@ static void bad(const char *text, const char *want)
     ck_assert_msg(strncmp(err.msg, "t.json: ", 8) == 0, "no file name: %s", err.msg);
 }
 
+/* One label for model and text paths, shared by sweep, quant and imports:
+ * a dot inside a model name ("Qwen2-0.5B") is not an extension. */
+START_TEST(labels)
+{
+    char b[64];
+    results_label("/m/Qwen2-0.5B/", b, sizeof b);
+    ck_assert_str_eq(b, "Qwen2-0.5B");
+    results_label("/m/Qwen2-0.5B", b, sizeof b);
+    ck_assert_str_eq(b, "Qwen2-0.5B");
+    results_label("models/stories260K.bin", b, sizeof b);
+    ck_assert_str_eq(b, "stories260K");
+    results_label("x.gguf", b, sizeof b);
+    ck_assert_str_eq(b, "x");
+    results_label("/d/wiki.test.txt", b, sizeof b);
+    ck_assert_str_eq(b, "wiki.test");
+    results_label("model.safetensors", b, sizeof b);
+    ck_assert_str_eq(b, "model");
+}
+END_TEST
+
 START_TEST(empty_and_syntax)
 {
     bad("", "offset 0");
@@ -607,6 +627,7 @@ int main(void)
 {
     Suite *s = suite_create("results");
     TCase *t = tcase_create("validation");
+    tcase_add_test(t, labels);
     tcase_add_test(t, empty_and_syntax);
     tcase_add_test(t, validation_paths);
     tcase_add_test(t, failed_parse_adds_nothing);
