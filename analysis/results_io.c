@@ -2,6 +2,7 @@
  * atomically.  Every error names the file and the JSON path of the value
  * ("mine.json: results[3].benchmarks.mmlu.unit: ..."); a syntax error names
  * the byte offset. */
+#include "analysis/afile.h"
 #include "analysis/results.h"
 
 #include <cJSON.h>
@@ -581,21 +582,6 @@ char *results_to_json(const struct results_store *s)
     return b.p;
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        p += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 static void dir_of(const char *path, char *dir, size_t n)
 {
     snprintf(dir, n, "%s", path);
@@ -633,56 +619,19 @@ void results_unlock(int fd)
         close(fd); /* closing drops the flock */
 }
 
-/* fsync the directory holding path, so the rename itself is durable. */
-static int sync_dir(const char *path)
-{
-    char dir[PATH_MAX];
-    dir_of(path, dir, sizeof dir);
-    int fd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 int results_save(const struct results_store *s, const char *path, struct qerr *err)
 {
-    char tmp[PATH_MAX];
-    if ((size_t)snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= sizeof tmp)
-        return qerr_set(err, QERR_ARG, "%s: path too long", path);
     char *txt = results_to_json(s);
     if (!txt)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory writing", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(txt);
-        return qerr_set(err, QERR_IO, "%s: cannot create a temporary file beside it: %s",
-                        path, strerror(e));
+    struct afile a;
+    int rc = afile_open(&a, path, err);
+    if (!rc) {
+        /* cJSON leaves no final newline */
+        fputs(txt, a.f);
+        fputc('\n', a.f);
+        rc = afile_commit(&a, err);
     }
-    struct stat st;
-    fchmod(fd, stat(path, &st) == 0 ? (st.st_mode & 07777) : 0644);
-    size_t n = strlen(txt);
-    txt[n] = '\n'; /* cJSON leaves no final newline; the NUL is not written */
-    int bad = write_all(fd, txt, n + 1) || fsync(fd);
-    int e = errno;
     free(txt);
-    if (close(fd) && !bad) {
-        bad = 1;
-        e = errno;
-    }
-    if (!bad && rename(tmp, path)) {
-        bad = 1;
-        e = errno;
-    }
-    if (bad) {
-        unlink(tmp);
-        return qerr_set(err, QERR_IO, "%s: cannot write: %s (the old file is unchanged)",
-                        path, strerror(e));
-    }
-    if (sync_dir(path))
-        return qerr_set(err, QERR_IO, "%s: written, but syncing its directory failed: %s",
-                        path, strerror(errno));
-    return QERR_OK;
+    return rc;
 }

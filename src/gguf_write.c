@@ -1,4 +1,5 @@
 /* gguf_write: GGUF builder, atomic save, and model export. */
+#include "analysis/afile.h"
 #include "src/gguf_write.h"
 
 #include <errno.h>
@@ -371,8 +372,6 @@ static int write_all(struct gguf_writer *w, FILE *f, struct qerr *err)
         if (rc)
             return rc;
     }
-    if (fflush(f) || fsync(fileno(f)))
-        return qerr_set(err, QERR_IO, "write failed: %s", strerror(errno));
     return 0;
 }
 
@@ -380,29 +379,16 @@ int gguf_writer_save(struct gguf_writer *w, const char *path, struct qerr *err)
 {
     if (w->err.code)
         return qerr_set(err, w->err.code, "%s: %s", path, w->err.msg);
-    char tmp[PATH_MAX];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp)
-        return qerr_set(err, QERR_ARG, "%s: path too long", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0)
-        return qerr_set(err, QERR_IO, "%s: cannot create: %s", path, strerror(errno));
-    fchmod(fd, 0644);
-    FILE *f = fdopen(fd, "wb");
-    if (!f) {
-        close(fd);
-        unlink(tmp);
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    }
-    int rc = write_all(w, f, err);
-    if (fclose(f) && !rc)
-        rc = qerr_set(err, QERR_IO, "close failed: %s", strerror(errno));
-    if (!rc && rename(tmp, path))
-        rc = qerr_set(err, QERR_IO, "cannot rename %s: %s", tmp, strerror(errno));
+    struct afile a;
+    int rc = afile_open(&a, path, err);
+    if (rc)
+        return rc;
+    rc = write_all(w, a.f, err);
     if (rc) {
-        unlink(tmp);
+        afile_abort(&a);
         return qerr_prefix(err, "%s: ", path);
     }
-    return 0;
+    return afile_commit(&a, err);
 }
 
 /* ---- Q/K row order ---- */
