@@ -128,10 +128,13 @@ static const char *default_text(const char *given, const char *rel, const char *
     return p;
 }
 
+/* BOS follows infer_bos(), the rule of `qlens ppl` (llama.cpp's): only
+ * when the tokenizer adds BOS by default, so quant, sweep and ppl score
+ * the same tokens. */
 static int tokenize(struct qcli_env *e, const char *path, const char *text, size_t len,
                     int **ids, size_t *n, struct qerr *err)
 {
-    int rc = tok_encode(e->im.tok, text, len, tok_add_bos_default(e->im.tok), ids, n, err);
+    int rc = tok_encode(e->im.tok, text, len, infer_bos(&e->im) >= 0, ids, n, err);
     return rc < 0 ? qerr_prefix(err, "%s: ", path) : 0;
 }
 
@@ -232,7 +235,7 @@ static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_
     memset(po, 0, sizeof *po);
     po->n_ctx = e->n_ctx;
     po->max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
-    po->bos = tok_bos(e->im.tok);
+    po->bos = infer_bos(&e->im); /* as qlens ppl */
     po->cancel = infer_cancel_flag();
     if (isatty(2) && !o->json)
         po->progress = eval_progress;
@@ -259,7 +262,7 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     ro.quant_embed = o->quant_embed;
     ro.calib_ctx = e->calib_ctx;
     ro.calib_chunks = (int)o->calib_chunks;
-    ro.bos = tok_bos(e->im.tok);
+    ro.bos = infer_bos(&e->im); /* calibration chunks as evaluation chunks */
     ro.act_bits = act_bits;
     ro.act_group = (int)o->act_group;
     ro.kv_bits = kv_bits;

@@ -68,6 +68,24 @@ expect_rc 0 "generate a small qwen2 GGUF" -- "$G" --format gguf --dim 64 --hidde
 expect_rc 0 "quant qwen2 awq + output + W8A8 + KV8" -- "$Q" quant "$T_TMP/qwen.gguf" --method awq --bits 4 --quant-output --act-bits 8 --kv-bits 8 --ctx 64 --chunks 2 --calib-ctx 64 --calib-chunks 2 --json
 jcheck "$T_TMP/out" 'len(d["layers"])==15 and d["layers"][-1]["name"]=="output" and d["layers"][-1]["rows"]==32000 and d["act_bits"]==8 and d["kl"]["mean"]>0' "untied output quantized last, with calibration"
 
+# BOS rule shared with qlens ppl: a gpt2-style vocabulary adds no BOS by
+# default, so chunks keep their first token; quant and sweep must score the
+# same tokens as ppl (same float perplexity)
+expect_rc 0 "generate a gpt2-vocab GGUF" -- "$G" --format gguf --dim 32 --hidden 64 --layers 1 --heads 2 --kv-heads 2 --vocab 50257 --ctx 128 --vocab-from "$QLENS_SHARED/reference/tokenizer/ggml-vocab-gpt-2.gguf" "$T_TMP/gpt2.gguf"
+expect_rc 0 "ppl on the gpt2-vocab model" -- "$Q" ppl "$T_TMP/gpt2.gguf" "$D/tinystories-eval.txt" --ctx 64 --chunks 3 --json
+cp "$T_TMP/out" "$T_TMP/gpt2-ppl.json"
+expect_rc 0 "quant --bits 16 on the gpt2-vocab model" -- "$Q" quant "$T_TMP/gpt2.gguf" --method rtn --bits 16 --ctx 64 --chunks 3 --json
+cp "$T_TMP/out" "$T_TMP/gpt2-quant.json"
+expect_rc 0 "sweep float baseline on the gpt2-vocab model" -- "$Q" sweep "$T_TMP/gpt2.gguf" --methods rtn --bits 16 --ctx 64 --chunks 3 --out "$T_TMP/gpt2-sweep.json"
+python3 - "$T_TMP/gpt2-ppl.json" "$T_TMP/gpt2-quant.json" "$T_TMP/gpt2-sweep.json" <<'PY' && pass "quant/sweep float PPL = ppl PPL without BOS (gpt2 vocab)" || fail "quant/sweep float PPL differs from ppl"
+import json, sys
+p = json.load(open(sys.argv[1]))["ppl"]; q = json.load(open(sys.argv[2]))
+s = [e for e in json.load(open(sys.argv[3]))["results"] if e["method"] == "float"][0]
+sp = list(s["ppl"].values())[0]; sp = sp["value"] if isinstance(sp, dict) else sp
+ok = all(abs(x - p) <= 1e-6 * p for x in (q["ppl_float"], q["ppl"], sp))
+print(p, q["ppl_float"], q["ppl"], sp); sys.exit(0 if ok else 1)
+PY
+
 # W8A8 and KV4 rows run and say what they did
 expect_rc 0 "quant smoothquant (W8A8 by default)" -- "$Q" quant --method smoothquant $SMALL --json
 jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5' "smoothquant defaults to W8A8, small change"
