@@ -343,7 +343,9 @@ static int quant_entry(struct results_store *s, const cJSON *root, const char *n
     }
     apply_opts(&e, &oo, cJSON_IsString(model) ? model->valuestring : NULL);
     if (is_float || (!(o && o->id && *o->id) && cJSON_IsString(spec)))
-        snprintf(e.id, sizeof e.id, "%s/%s", e.model, is_float ? "float" : spec->valuestring);
+        /* ids are at most 159 bytes: keep both halves visible when long */
+        snprintf(e.id, sizeof e.id, "%.80s/%.78s", e.model,
+                 is_float ? "float" : spec->valuestring);
     e.memory_gb = isfinite(mib) ? mib / 1024.0 : NAN;
     snprintf(e.source, sizeof e.source, "qlens quant: %s", name);
     int rc = results_entry_set_ppl(&e, ds, ppl, se, err);

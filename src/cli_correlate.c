@@ -371,7 +371,7 @@ static int run_by(const struct copts *o, struct sel *s)
             continue;
         seen[nv++] = v;
         subset(s, o->by, v, &g);
-        int k;
+        int k = 0;
         double mr, mrho;
         if (table_means(&g, &k, &mr, &mrho))
             rc = EXIT_INTERNAL;

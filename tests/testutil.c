@@ -55,7 +55,10 @@ const char *tu_tmpfile(const char *name)
     static int slot;
     char *b = buf[slot];
     slot = (slot + 1) % 4;
-    snprintf(b, PATH_MAX, "%s/%s", tu_tmpdir(), name);
+    if ((size_t)snprintf(b, PATH_MAX, "%s/%s", tu_tmpdir(), name) >= PATH_MAX) {
+        fprintf(stderr, "tu_tmpfile: path too long\n");
+        exit(2);
+    }
     return b;
 }
 
