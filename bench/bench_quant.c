@@ -21,16 +21,10 @@
 #include <time.h>
 
 #include "quant/quant.h"
+#include "bench/bench.h"
 
 #define REPS 5
 #define NTOK 2048
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static unsigned long long rng = 0x9E3779B97F4A7C15ULL;
 static double unif(void)
@@ -98,18 +92,12 @@ static void free_layer(struct layer *L)
     free(L->w), free(L->out), free(L->x), free(L->mean_abs), free(L->max_abs), free(L->xtx);
 }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 static double baseline_once(struct layer *L, float *y)
 {
-    double t0 = now();
+    double t0 = bench_wall();
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, L->rows, NTOK, L->cols, 1.0f, L->w,
                 L->cols, L->x, L->cols, 0.0f, y, NTOK);
-    return now() - t0;
+    return bench_wall() - t0;
 }
 
 /* mode 0: the method's apply alone; 1: quant_apply with the report. */
@@ -118,11 +106,11 @@ static double method_once(struct layer *L, const struct quant_spec *s, int mode,
 {
     struct qerr e = {0};
     struct quant_report mr;
-    double t0 = now();
+    double t0 = bench_wall();
     int rc = mode ? quant_apply(s, L->w, L->rows, L->cols, &L->calib, L->out, NULL, rep, NULL, &e)
                   : s->method->apply(s, L->w, L->rows, L->cols, &L->calib, L->out, NULL, &mr,
                                      NULL, &e);
-    double t = now() - t0;
+    double t = bench_wall() - t0;
     if (rc < 0) {
         fprintf(stderr, "bench_quant: %s\n", e.msg);
         exit(1);
@@ -142,9 +130,9 @@ static void measure(struct layer *L, const struct quant_spec *s, double med[3],
         tr[r] = method_once(L, s, 1, rep);
     }
     free(y);
-    qsort(tb, REPS, sizeof *tb, cmp_d);
-    qsort(tm, REPS, sizeof *tm, cmp_d);
-    qsort(tr, REPS, sizeof *tr, cmp_d);
+    bench_sort(tb, REPS);
+    bench_sort(tm, REPS);
+    bench_sort(tr, REPS);
     med[0] = tb[REPS / 2], med[1] = tm[REPS / 2], med[2] = tr[REPS / 2];
 }
 

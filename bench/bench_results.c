@@ -19,28 +19,10 @@
 
 #include "analysis/correlate.h"
 #include "analysis/results.h"
+#include "bench/bench.h"
 
 #define REPS 7
 #define NPAIRS 100000
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
 
 static char *slurp(const char *path)
 {
@@ -78,34 +60,34 @@ static int bench_store(const char *path)
     double tp[REPS], tr[REPS], tw[REPS], tc[REPS];
     int n = 0;
     for (int k = 0; k < REPS; k++) {
-        double t0 = now();
+        double t0 = bench_wall();
         cJSON *j = cJSON_Parse(text);
-        tp[k] = now() - t0;
-        t0 = now();
+        tp[k] = bench_wall() - t0;
+        t0 = bench_wall();
         char *c = cJSON_PrintUnformatted(j);
-        tc[k] = now() - t0;
+        tc[k] = bench_wall() - t0;
         free(c);
         cJSON_Delete(j);
         struct results_store s;
         struct qerr err;
         results_store_init(&s);
-        t0 = now();
+        t0 = bench_wall();
         if (results_parse(&s, text, path, &err)) {
             fprintf(stderr, "bench_results: %s\n", err.msg);
             free(text);
             return 1;
         }
-        tr[k] = now() - t0;
+        tr[k] = bench_wall() - t0;
         n = s.n;
-        t0 = now();
+        t0 = bench_wall();
         char *w = results_to_json(&s);
-        tw[k] = now() - t0;
+        tw[k] = bench_wall() - t0;
         free(w);
         results_store_free(&s);
     }
     printf("store: %s, %d entries, %zu bytes\n", path, n, strlen(text));
-    report("results_parse (validate + build)", median(tr, REPS), "cJSON_Parse alone", median(tp, REPS));
-    report("results_to_json", median(tw, REPS), "cJSON_PrintUnformatted", median(tc, REPS));
+    report("results_parse (validate + build)", bench_median(tr, REPS), "cJSON_Parse alone", bench_median(tp, REPS));
+    report("results_to_json", bench_median(tw, REPS), "cJSON_PrintUnformatted", bench_median(tc, REPS));
     free(text);
     return 0;
 }
@@ -124,17 +106,17 @@ static int bench_corr(void)
     double tf[REPS], tb[REPS], sink = 0;
     for (int k = 0; k < REPS; k++) {
         struct corr_result c;
-        double t0 = now();
+        double t0 = bench_wall();
         corr_compute(x, y, NPAIRS, &c, NULL);
-        tf[k] = now() - t0;
-        t0 = now();
+        tf[k] = bench_wall() - t0;
+        t0 = bench_wall();
         sink += corr_pearson_ref(x, y, NPAIRS);
-        tb[k] = now() - t0;
+        tb[k] = bench_wall() - t0;
         sink += c.r;
     }
     printf("correlate: %d pairs (checksum %.6f)\n", NPAIRS, sink / REPS);
-    report("corr_compute (r, rho, p, CI, fit)", median(tf, REPS), "corr_pearson_ref (r only)",
-           median(tb, REPS));
+    report("corr_compute (r, rho, p, CI, fit)", bench_median(tf, REPS), "corr_pearson_ref (r only)",
+           bench_median(tb, REPS));
     free(x);
     free(y);
     return 0;

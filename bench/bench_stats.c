@@ -22,19 +22,13 @@
 
 #include "analysis/stats.h"
 #include "src/model.h"
+#include "bench/bench.h"
 
 #define REPS 7
 
 /* The thread's CPU clock, not the wall clock: the machine is shared, and
  * time spent descheduled would otherwise land in whichever of the two
  * measurements it happened to hit. */
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* The baseline: the fastest plain read we can write, four independent
  * vector accumulators so it is bound by memory, not by add latency. */
 static float plain_sum(const float *x, size_t n)
@@ -72,12 +66,6 @@ struct tset {
 
 static volatile float sink;
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
 /* Median seconds for one pass over all tensors of `t`: [0] read, [1] stats. */
 static void measure(const struct tset *t, double med[2])
 {
@@ -85,23 +73,23 @@ static void measure(const struct tset *t, double med[2])
     struct stats_opts o;
     stats_opts_default(&o);
     for (int r = 0; r < REPS; r++) {
-        double t0 = now();
+        double t0 = bench_thread_cpu();
         float s = 0;
         for (int i = 0; i < t->count; i++)
             s += plain_sum(t->x[i], t->n[i]);
         sink = s;
-        double t1 = now();
+        double t1 = bench_thread_cpu();
         struct stats st;
         for (int i = 0; i < t->count; i++) {
             stats_compute(t->x[i], t->n[i], &o, &st);
             sink = (float)st.kurt;
         }
-        double t2 = now();
+        double t2 = bench_thread_cpu();
         tr[r] = t1 - t0;
         ts[r] = t2 - t1;
     }
-    qsort(tr, REPS, sizeof *tr, cmp_d);
-    qsort(ts, REPS, sizeof *ts, cmp_d);
+    bench_sort(tr, REPS);
+    bench_sort(ts, REPS);
     med[0] = tr[REPS / 2];
     med[1] = ts[REPS / 2];
 }
@@ -232,20 +220,20 @@ static void bench_channels(void)
     }
     double tr[REPS], trow[REPS], tcol[REPS];
     for (int r = 0; r < REPS; r++) {
-        double t0 = now();
+        double t0 = bench_thread_cpu();
         sink = plain_sum(x, n);
-        double t1 = now();
+        double t1 = bench_thread_cpu();
         stats_per_channel(x, R, C, STATS_ROWS, NULL, out);
-        double t2 = now();
+        double t2 = bench_thread_cpu();
         stats_per_channel(x, R, C, STATS_COLS, NULL, out);
-        double t3 = now();
+        double t3 = bench_thread_cpu();
         tr[r] = t1 - t0;
         trow[r] = t2 - t1;
         tcol[r] = t3 - t2;
     }
-    qsort(tr, REPS, sizeof *tr, cmp_d);
-    qsort(trow, REPS, sizeof *trow, cmp_d);
-    qsort(tcol, REPS, sizeof *tcol, cmp_d);
+    bench_sort(tr, REPS);
+    bench_sort(trow, REPS);
+    bench_sort(tcol, REPS);
     double b = n * sizeof(float) * 1e-9, gr = b / tr[REPS / 2];
     printf("stats  %-44s %8.1f MB  read %6.2f GB/s  rows %6.2f GB/s (%.2f)  cols %6.2f GB/s (%.2f)\n",
            "(d) per channel, 32000x768", b * 1e3, gr, b / trow[REPS / 2],

@@ -15,23 +15,11 @@
 
 #include "src/tok_internal.h"
 #include "src/tokenizer.h"
+#include "bench/bench.h"
 
 #define REPS 5
 
 typedef int (*enc_fn)(const struct tokenizer *, const char *, size_t, struct tok_vec *);
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median seconds of `reps` encodings; *n_tok gets the token count. */
 static double time_enc(enc_fn f, const struct tokenizer *t, const char *s, size_t len, int reps,
@@ -40,16 +28,16 @@ static double time_enc(enc_fn f, const struct tokenizer *t, const char *s, size_
     double ts[REPS];
     for (int r = 0; r < reps; r++) {
         struct tok_vec v = {0};
-        double t0 = now();
+        double t0 = bench_wall();
         if (f(t, s, len, &v) < 0) {
             fprintf(stderr, "bench_tokenize: encode failed\n");
             exit(4);
         }
-        ts[r] = now() - t0;
+        ts[r] = bench_wall() - t0;
         *n_tok = v.n;
         free(v.v);
     }
-    qsort(ts, (size_t)reps, sizeof *ts, cmp_d);
+    bench_sort(ts, reps);
     return ts[reps / 2];
 }
 
