@@ -191,25 +191,49 @@ static int parse_ppl_one(struct vctx *c, const cJSON *j, struct results_entry *e
     return results_entry_set_ppl(e, j->string, v, se, c->err);
 }
 
-static int parse_ppl(struct vctx *c, const cJSON *obj, struct results_entry *e)
+/* An optional object member `key` mapping names to values ({dataset: ppl},
+ * {benchmark: {...}}): each name once, each value through parse_one. */
+static int parse_map(struct vctx *c, const cJSON *obj, const char *key, const char *shape,
+                     const char *what, const void *(*find)(const struct results_entry *, const char *),
+                     int (*parse_one)(struct vctx *, const cJSON *, struct results_entry *),
+                     struct results_entry *e)
 {
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "ppl");
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, key);
     if (!p || cJSON_IsNull(p))
         return QERR_OK;
-    size_t old = vpush(c, "ppl");
+    size_t old = vpush(c, key);
     int rc = QERR_OK;
     if (!cJSON_IsObject(p))
-        rc = wrong_type(c, p, "an object {dataset: perplexity}");
+        rc = wrong_type(c, p, shape);
     for (const cJSON *d = cJSON_IsObject(p) ? p->child : NULL; d && !rc; d = d->next) {
         size_t o2 = vpush(c, d->string);
-        if (results_entry_ppl(e, d->string))
-            rc = vfail(c, "duplicate dataset");
-        else
-            rc = parse_ppl_one(c, d, e);
+        if (find(e, d->string)) {
+            char m[64];
+            snprintf(m, sizeof m, "duplicate %s", what);
+            rc = vfail(c, m);
+        } else {
+            rc = parse_one(c, d, e);
+        }
         c->path[o2] = '\0';
     }
     c->path[old] = '\0';
     return rc;
+}
+
+static const void *find_ppl(const struct results_entry *e, const char *name)
+{
+    return results_entry_ppl(e, name);
+}
+
+static const void *find_bench(const struct results_entry *e, const char *name)
+{
+    return results_entry_bench(e, name);
+}
+
+static int parse_ppl(struct vctx *c, const cJSON *obj, struct results_entry *e)
+{
+    return parse_map(c, obj, "ppl", "an object {dataset: perplexity}", "dataset", find_ppl,
+                     parse_ppl_one, e);
 }
 
 static int parse_bench_one(struct vctx *c, const cJSON *j, struct results_entry *e)
@@ -253,23 +277,8 @@ static int parse_bench_one(struct vctx *c, const cJSON *j, struct results_entry 
 
 static int parse_benchmarks(struct vctx *c, const cJSON *obj, struct results_entry *e)
 {
-    const cJSON *p = cJSON_GetObjectItemCaseSensitive(obj, "benchmarks");
-    if (!p || cJSON_IsNull(p))
-        return QERR_OK;
-    size_t old = vpush(c, "benchmarks");
-    int rc = QERR_OK;
-    if (!cJSON_IsObject(p))
-        rc = wrong_type(c, p, "an object {benchmark: {...}}");
-    for (const cJSON *d = cJSON_IsObject(p) ? p->child : NULL; d && !rc; d = d->next) {
-        size_t o2 = vpush(c, d->string);
-        if (results_entry_bench(e, d->string))
-            rc = vfail(c, "duplicate benchmark");
-        else
-            rc = parse_bench_one(c, d, e);
-        c->path[o2] = '\0';
-    }
-    c->path[old] = '\0';
-    return rc;
+    return parse_map(c, obj, "benchmarks", "an object {benchmark: {...}}", "benchmark",
+                     find_bench, parse_bench_one, e);
 }
 
 static int parse_optnum(struct vctx *c, const cJSON *obj, const char *key, double *dst)
