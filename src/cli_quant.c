@@ -48,6 +48,7 @@ void qcli_opts_default(struct qcli_opts *o, const char *cmd)
     o->kv_group = -1;
     o->sequential = 1;
     o->need_calib = 1;
+    o->kl_cache_mib = 1024;
 }
 
 static int num_opt(const struct qcli_opts *o, const char *name, const char *val, long lo,
@@ -203,6 +204,7 @@ int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
 
 void qcli_teardown(struct qcli_env *e)
 {
+    ppl_cache_free(&e->cache);
     if (e->f_ok)
         fwd_free(&e->f);
     free(e->calib_ids);
@@ -237,6 +239,7 @@ static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_
     po->max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
     po->bos = infer_bos(&e->im); /* as qlens ppl */
     po->cancel = infer_cancel_flag();
+    po->cache = e->cache.logits ? &e->cache : NULL;
     if (isatty(2) && !o->json)
         po->progress = eval_progress;
 }
@@ -247,6 +250,11 @@ int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_res
     struct ppl_opts po;
     ppl_setup(e, o, &po);
     qmodel_clear_overrides(&e->im.m);
+    ppl_cache_free(&e->cache);
+    if (o->kl_cache_mib > 0 &&
+        ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
+                       (size_t)o->kl_cache_mib << 20))
+        po.cache = &e->cache;
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
@@ -282,7 +290,8 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     ppl_setup(e, o, &po);
     qrun_eval_hooks(&res->run, &hooks);
     po.kl = 1;
-    po.hooks = &hooks;
+    /* without fake-quant hooks two chunks run at a time */
+    po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;

@@ -22,6 +22,9 @@ struct qcli_opts {
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
+    long kl_cache_mib;             /* keep the float baseline's logits for
+                                      KL runs when they fit (MiB; 0 = off,
+                                      recompute them for every run)       */
 };
 
 struct qcli_env {
@@ -32,6 +35,8 @@ struct qcli_env {
     int n_ctx, calib_ctx;
     struct fwd f;
     int f_ok;
+    struct ppl_cache cache;        /* float logits of the evaluation chunks,
+                                      filled by qcli_run_float            */
 };
 
 /* One configuration's outcome. */
@@ -58,7 +63,9 @@ void qcli_teardown(struct qcli_env *e);
 int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct qcli_result *res, struct qerr *err);
 void qcli_result_free(struct qcli_result *res);
-/* Float perplexity only (the baseline row of a sweep). */
+/* Float perplexity only (the baseline row of a sweep).  Also keeps the
+ * float logits for the qcli_run calls that follow when they fit in
+ * o->kl_cache_mib, so those skip the float forward pass. */
 int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                    struct qerr *err);
 

@@ -43,6 +43,9 @@ static const char sweep_help[] =
     "  --out FILE       results file (JSON) to write (atomically)\n"
     "  --csv FILE       the same rows as CSV for spreadsheets\n"
     "  --append         add to (or replace entries of the same id in) an existing --out\n"
+    "  --kl-cache-mib N keep the float model's logits of the evaluation chunks in\n"
+    "                   memory (up to N MiB, default 1024; 0 = off) so KL runs skip\n"
+    "                   the float forward pass; larger sets are recomputed per run\n"
     "  --json           print the results file on stdout instead of a table\n\n"
     "Combinations that make no sense are skipped with a note: LLM.int8 at other\n"
     "than 8 bits, group sizes for the per-channel methods LLM.int8 and SmoothQuant,\n"
@@ -160,6 +163,13 @@ static int sweep_opt(struct sweep_args *a, int argc, char **argv, int *i, char *
     }
     if (!strcmp(s, "--append")) {
         a->append = 1;
+        return 1;
+    }
+    if (!strcmp(s, "--kl-cache-mib")) {
+        if (!v || infer_parse_int(v, 0, 1 << 24, &a->c.kl_cache_mib) < 0)
+            return cli_usage_error("sweep", "--kl-cache-mib wants a size in MiB (0 = off), "
+                                   "got '%s'", v ? v : "(nothing)"), -1;
+        (*i)++;
         return 1;
     }
     int lst = is_list_opt(s);

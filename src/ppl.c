@@ -190,6 +190,7 @@ struct ppl_job {
     struct chunk_sums *sums; /* (n_chunks)                                 */
     unsigned char *is_done;  /* (n_chunks)                                 */
     float *kld, *dp;         /* (n_chunks * n_score), KL mode              */
+    struct ppl_cache *cache; /* validated o->cache or NULL                 */
 };
 
 static void finish(struct ppl_result *r, struct ppl_job *j)
@@ -221,16 +222,17 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* One chunk: candidate (and baseline) logits of the scored positions. */
+/* One chunk: candidate (and baseline, unless it is cached) logits of the
+ * scored positions. */
 static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int first,
-                     float *lc, float *lb)
+                     float *lc, float *lb, int base_cached)
 {
-    int rc = 0;
-    if (o->kl && o->base) {
+    int rc = 0, need_base = o->kl && !base_cached;
+    if (need_base && o->base) {
         rc = fwd_chunk_from(o->base, toks, o->n_ctx, first, lb, NULL);
         if (rc)
             qerr_set(&f->err, rc, "baseline model: %s", o->base->err.msg);
-    } else if (o->kl) {
+    } else if (need_base) {
         fwd_use_overrides(f, 0);
         rc = fwd_chunk_from(f, toks, o->n_ctx, first, lb, NULL);
         fwd_use_overrides(f, 1);
@@ -274,6 +276,25 @@ static double running_ppl(struct ppl_job *j)
     return cnt ? exp(n / cnt) : 0;
 }
 
+/* Point the logit buffers of chunk c into the cache: the rows a run fills,
+ * or the stored baseline (returns 1: no baseline pass needed). */
+static int cache_rows(const struct ppl_job *j, int c, float **lc, float **lb)
+{
+    const struct ppl_cache *k = j->cache;
+    if (!k)
+        return 0;
+    float *rows = k->logits + (size_t)c * k->rows * (size_t)k->vocab;
+    if (k->filled) {
+        *lb = rows;
+        return 1;
+    }
+    if (j->o->kl)
+        *lb = rows;
+    else
+        *lc = rows;
+    return 0;
+}
+
 static void *worker(void *arg)
 {
     struct ppl_worker *w = arg;
@@ -295,13 +316,15 @@ static void *worker(void *arg)
         memcpy(w->buf, src, (size_t)o->n_ctx * sizeof(int));
         if (o->bos >= 0)
             w->buf[0] = o->bos;
-        int rc = run_chunk(w->f, o, w->buf, j->first, w->lc, w->lb);
+        float *lc = w->lc, *lb = w->lb;
+        int cached = cache_rows(j, c, &lc, &lb);
+        int rc = run_chunk(w->f, o, w->buf, j->first, lc, lb, cached);
         if (rc) {
             job_fail(j, rc, rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
             break;
         }
         size_t off = (size_t)c * j->n_score;
-        score_chunk(o, j->vocab, src + j->first + 1, j->n_score, w->lc, w->lb, &j->sums[c],
+        score_chunk(o, j->vocab, src + j->first + 1, j->n_score, lc, lb, &j->sums[c],
                     o->kl ? j->kld + off : NULL, o->kl ? j->dp + off : NULL);
         pthread_mutex_lock(&j->mu);
         j->is_done[c] = 1;
@@ -376,6 +399,60 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     fwd_free(&f2);
 }
 
+/* Chunks a run of o over n_tokens evaluates. */
+static int run_n_chunks(size_t n_tokens, const struct ppl_opts *o)
+{
+    int n = ppl_n_chunks(n_tokens, o->n_ctx);
+    return o->max_chunks > 0 && o->max_chunks < n ? o->max_chunks : n;
+}
+
+size_t ppl_cache_bytes(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o)
+{
+    int first = o->full ? 0 : o->n_ctx / 2;
+    return (size_t)run_n_chunks(n_tokens, o) * (size_t)(o->n_ctx - first) *
+           (size_t)f->cfg.vocab_size * sizeof(float);
+}
+
+int ppl_cache_init(struct ppl_cache *c, const struct fwd *f, const int *tokens,
+                   size_t n_tokens, const struct ppl_opts *o, size_t budget)
+{
+    memset(c, 0, sizeof *c);
+    size_t bytes = ppl_cache_bytes(f, n_tokens, o);
+    if (o->n_ctx < 2 || bytes == 0 || bytes > budget || !(c->logits = malloc(bytes)))
+        return 0;
+    c->tokens = tokens;
+    c->n_tokens = n_tokens;
+    c->n_ctx = o->n_ctx;
+    c->first = o->full ? 0 : o->n_ctx / 2;
+    c->n_chunks = run_n_chunks(n_tokens, o);
+    c->vocab = f->cfg.vocab_size;
+    c->bos = o->bos;
+    c->rows = (size_t)(o->n_ctx - c->first);
+    return 1;
+}
+
+void ppl_cache_free(struct ppl_cache *c)
+{
+    free(c->logits);
+    memset(c, 0, sizeof *c);
+}
+
+/* The cache must hold exactly the chunks of this run. */
+static int cache_check(const struct ppl_job *j, const struct ppl_opts *o, size_t n_tokens,
+                       struct qerr *err)
+{
+    const struct ppl_cache *c = o->cache;
+    if (!c)
+        return 0;
+    if (!c->logits || c->tokens != j->tokens || c->n_tokens != n_tokens || c->n_ctx != o->n_ctx ||
+        c->first != j->first || c->n_chunks != j->n_chunks || c->vocab != j->vocab ||
+        c->bos != o->bos)
+        return qerr_set(err, QERR_ARG, "perplexity: the baseline cache was made for other "
+                        "chunks (%d x %d tokens) than this run (%d x %d)", c->n_chunks,
+                        c->n_ctx, j->n_chunks, o->n_ctx);
+    return 0;
+}
+
 int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_opts *o,
             struct ppl_result *r, struct qerr *err)
 {
@@ -384,11 +461,12 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
     if (rc)
         return rc;
     struct ppl_job j = {.o = o, .tokens = tokens, .vocab = f->cfg.vocab_size};
-    j.n_chunks = ppl_n_chunks(n_tokens, o->n_ctx);
-    if (o->max_chunks > 0 && o->max_chunks < j.n_chunks)
-        j.n_chunks = o->max_chunks;
+    j.n_chunks = run_n_chunks(n_tokens, o);
     j.first = o->full ? 0 : o->n_ctx / 2;
     j.n_score = o->n_ctx - 1 - j.first;
+    if ((rc = cache_check(&j, o, n_tokens, err)))
+        return rc;
+    j.cache = o->cache;
     r->n_ctx = o->n_ctx;
     r->first = j.first;
     size_t total = (size_t)j.n_chunks * j.n_score;
@@ -420,6 +498,8 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
     }
     if (!rc)
         finish(r, &j);
+    if (!rc && j.cache && j.done == j.n_chunks)
+        j.cache->filled = 1;
     pthread_mutex_destroy(&j.mu);
     worker_free(&w0);
     free(j.sums); free(j.is_done); free(j.kld); free(j.dp);

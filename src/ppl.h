@@ -34,6 +34,8 @@
 #include "analysis/qerr.h"
 #include "src/forward.h"
 
+struct ppl_cache;
+
 struct ppl_opts {
     int n_ctx;            /* tokens per chunk, even, >= 2, <= f->max_tokens */
     int max_chunks;       /* 0 = every whole chunk of the stream          */
@@ -54,7 +56,39 @@ struct ppl_opts {
                              each single-threaded (no hooks, no base);
                              1 = one chunk at a time.  The result is the
                              same either way (bit for bit).             */
+    struct ppl_cache *cache; /* baseline logits kept across runs (below);
+                             NULL = none                                 */
 };
+
+/* Baseline logits kept across KL runs on the same chunks: a sweep scores
+ * many candidates against one float model, and the float forward pass of
+ * every chunk would otherwise be repeated for each of them.
+ *   empty (filled = 0): a run stores its baseline logits (KL mode: the
+ *     baseline pass; plain mode: the evaluated model's logits, so the
+ *     caller runs it on the float model) and sets filled when every
+ *     chunk is done;
+ *   filled: KL runs read the baseline from it and skip the baseline
+ *     pass.  The stored rows are the raw logits the baseline pass
+ *     produces, so KL, top-1 and Δp are bit-identical to recomputing.
+ * Memory: n_chunks * (n_ctx - first) * vocab floats (every row the
+ * forward pass writes for a chunk, scored or not). */
+struct ppl_cache {
+    const int *tokens;    /* the stream and options it was made for       */
+    size_t n_tokens;
+    int n_ctx, first, n_chunks, vocab, bos;
+    size_t rows;          /* rows per chunk: n_ctx - first               */
+    float *logits;        /* (n_chunks * rows, vocab) baseline logits     */
+    int filled;
+};
+
+/* Bytes a cache for runs of o over n_tokens would take. */
+size_t ppl_cache_bytes(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o);
+/* Prepare an empty cache for runs of o over tokens when it takes at most
+ * budget bytes: returns 1 (allocated), 0 (too large or out of memory:
+ * c->logits stays NULL and runs must recompute; pass o->cache = NULL). */
+int ppl_cache_init(struct ppl_cache *c, const struct fwd *f, const int *tokens,
+                   size_t n_tokens, const struct ppl_opts *o, size_t budget);
+void ppl_cache_free(struct ppl_cache *c);
 
 /* Summary of a sorted sample (KL or Δp). */
 struct ppl_dist {

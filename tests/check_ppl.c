@@ -331,6 +331,98 @@ START_TEST(test_kl_same_process)
 }
 END_TEST
 
+
+static void assert_same_kl(const struct ppl_result *a, const struct ppl_result *b)
+{
+    ck_assert_int_eq(a->n_chunks, b->n_chunks);
+    ck_assert_double_eq(a->ppl, b->ppl);
+    ck_assert_double_eq(a->base_ppl, b->base_ppl);
+    ck_assert_double_eq(a->base_ppl_stderr, b->base_ppl_stderr);
+    ck_assert_double_eq(a->kld.mean, b->kld.mean);
+    ck_assert_double_eq(a->kld.p99, b->kld.p99);
+    ck_assert_double_eq(a->kld.max, b->kld.max);
+    ck_assert_double_eq(a->kld.min, b->kld.min);
+    ck_assert_double_eq(a->top1, b->top1);
+    ck_assert_double_eq(a->dp.mean, b->dp.mean);
+    ck_assert_double_eq(a->dp.rms, b->dp.rms);
+}
+
+static int cancel_after_one(void *ud, int done, int n, double ppl)
+{
+    (void)ud; (void)n; (void)ppl;
+    return done >= 1;
+}
+
+/* Baseline logits kept in a cache give the same KL, top-1 and Δp as the
+ * baseline pass recomputed for every run, bit for bit. */
+START_TEST(test_kl_cache)
+{
+    struct env e;
+    struct qerr err = {0};
+    struct ppl_cache c;
+    struct ppl_result plain, cached_plain, r1, r2;
+    env_open(&e, 64 * 5 + 7, 64);
+    struct ppl_opts o = {.n_ctx = 64, .bos = 1, .max_chunks = 4};
+    /* degenerate: over budget, no cache; a cache for other chunks refused */
+    ck_assert_int_eq(ppl_cache_init(&c, &e.f, e.toks, e.n, &o, 1000), 0);
+    ck_assert_ptr_null(c.logits);
+    ck_assert_int_eq((int)ppl_cache_bytes(&e.f, e.n, &o), 4 * 32 * 512 * 4);
+    ck_assert_int_eq(ppl_cache_init(&c, &e.f, e.toks, e.n, &o, 1 << 30), 1);
+    o.max_chunks = 3;
+    o.cache = &c;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &plain, &err), QERR_ARG);
+    ck_assert_ptr_nonnull(strstr(err.msg, "baseline cache"));
+    o.max_chunks = 4;
+    /* a cancelled run leaves it empty */
+    o.progress = cancel_after_one;
+    o.max_workers = 1;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &plain, &err), QERR_CANCEL);
+    ck_assert_int_eq(c.filled, 0);
+    o.progress = NULL;
+    o.max_workers = 0;
+    /* the float run fills it (two workers) and is unchanged by it */
+    o.cache = NULL;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &plain, &err), 0);
+    o.cache = &c;
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &cached_plain, &err), 0);
+    ck_assert_int_eq(c.filled, 1);
+    ck_assert_double_eq(plain.ppl, cached_plain.ppl);
+    /* candidate: one perturbed matrix */
+    struct qtensor *t = qmodel_get(&e.m, 1, QR_FFN_DOWN);
+    float *w = malloc((size_t)t->nelem * sizeof(float));
+    const float *src = qtensor_f32_orig(t);
+    for (int64_t i = 0; i < t->nelem; i++)
+        w[i] = src[i] * (i % 3 ? 1.3f : -0.5f);
+    qtensor_set_override(t, w);
+    o.kl = 1;
+    for (int workers = 0; workers <= 1; workers++) {
+        o.max_workers = workers;
+        o.cache = NULL;
+        ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r1, &err), 0);
+        o.cache = &c;
+        ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+        ck_assert(r1.kld.mean > 1e-4 && r1.top1 < 1.0);
+        assert_same_kl(&r1, &r2);
+        ck_assert_double_eq(r2.base_ppl, plain.ppl);
+    }
+    /* the baseline really comes from the cache: flatten one chunk's rows */
+    memset(c.logits, 0, c.rows * (size_t)c.vocab * sizeof(float));
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+    ck_assert(r2.base_ppl != plain.ppl && r2.kld.mean != r1.kld.mean);
+    /* a KL run fills an empty cache from its own baseline pass */
+    ppl_cache_free(&c);
+    ck_assert_int_eq(ppl_cache_init(&c, &e.f, e.toks, e.n, &o, 1 << 30), 1);
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+    ck_assert_int_eq(c.filled, 1);
+    assert_same_kl(&r1, &r2);
+    ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
+    assert_same_kl(&r1, &r2);
+    ppl_cache_free(&c);
+    ck_assert_ptr_null(c.logits);
+    env_close(&e);
+}
+END_TEST
+
 /* ---- llama.cpp reference ---- */
 
 static double ref_value(const char *text, int n_ctx, const char *field)
@@ -409,6 +501,7 @@ static Suite *ppl_suite(void)
     tcase_add_test(tc, test_progress_cancel);
     tcase_add_test(tc, test_kl_same_process);
     tcase_add_test(tc, test_workers_deterministic);
+    tcase_add_test(tc, test_kl_cache);
     tcase_add_test(tc, test_llamacpp_bin_512);
     tcase_add_test(tc, test_llamacpp_gguf_128);
     suite_add_tcase(s, tc);

@@ -107,6 +107,21 @@ jcheck "$T_TMP/s.json" 'len(d["results"])==5 and any(e["bits"]["kv"]==8 and e["b
 expect_rc 0 "sweep --json" -- "$Q" sweep --methods gptq --bits 4 --opts 'act_order=0;act_order=1' $SMALL --out "$T_TMP/s2.json" --json
 jcheck "$T_TMP/out" 'len(d["results"])==3 and len(set(e["id"] for e in d["results"]))==3 and d==json.load(open(sys.argv[1].replace("/out","/s2.json")))' "sweep --json prints the file it wrote (option alternatives get their own ids)"
 
+# the float logits kept across a sweep (default) give the same numbers as
+# recomputing them for every configuration (--kl-cache-mib 0)
+for mib in 0 1024; do
+    expect_rc 0 "sweep --kl-cache-mib $mib" -- "$Q" sweep --methods rtn --bits 4 --kv-bits 0,8 $SMALL --out "$T_TMP/c$mib.json"
+done
+expect_rc 2 "sweep --kl-cache-mib bad" -- "$Q" sweep --methods rtn --bits 4 --kl-cache-mib lots --out "$T_TMP/cx.json"
+python3 - "$T_TMP/c0.json" "$T_TMP/c1024.json" <<'PY' && pass "cached float logits: same KL, top-1, PPL as recomputed" || fail "cached float logits change the results"
+import json, sys
+def rows(p):
+    return [(e["id"], e["ppl"], {k: v for k, v in e["settings"].items() if not k.startswith("seconds")})
+            for e in json.load(open(p))["results"]]
+a, b = rows(sys.argv[1]), rows(sys.argv[2])
+sys.exit(0 if a == b and len(a) == 3 and a[1][2]["kl_mean"] > 0 else 1)
+PY
+
 # SIGINT cancels cleanly with exit 130
 "$Q" quant --method gptq --bits 4 --calib-chunks 64 >"$T_TMP/out" 2>"$T_TMP/err" &
 pid=$!
