@@ -1,4 +1,5 @@
 #include "src/cli.h"
+#include "src/model.h"
 
 #include <limits.h>
 #include <math.h>
@@ -114,6 +115,14 @@ const char *cli_model_path(const char *arg, struct qerr *err)
              "QLENS_MODEL=/path/to/model, or QLENS_SHARED to a folder with "
              "models/stories260K.bin");
     return NULL;
+}
+
+int cli_open_model(struct qmodel *m, const char *arg, struct qerr *err)
+{
+    const char *path = cli_model_path(arg, err);
+    if (!path)
+        return err && err->code ? err->code : QERR_ARG;
+    return qmodel_open(m, path, err);
 }
 
 int cli_is_help(const char *a)

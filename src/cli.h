@@ -47,6 +47,10 @@ const char *cli_shared_dir(void);
  * <shared>/models/stories260K.bin when it exists.  NULL (with a message in
  * err saying how to point qlens at a model) when none. */
 const char *cli_model_path(const char *arg, struct qerr *err);
+/* Resolve the model as cli_model_path does and open it (struct qmodel is
+ * declared in src/model.h).  Returns 0 or <0 with err filled. */
+struct qmodel;
+int cli_open_model(struct qmodel *m, const char *arg, struct qerr *err);
 /* A file under the shared dir ("data/tinystories-eval.txt"), or NULL. */
 const char *cli_shared_file(const char *rel);
 

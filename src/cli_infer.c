@@ -13,16 +13,13 @@
 int infer_open(struct infer_model *im, const char *model_arg, struct qerr *err)
 {
     memset(im, 0, sizeof *im);
-    const char *path = cli_model_path(model_arg, err);
-    if (!path)
-        return err->code ? err->code : QERR_ARG;
-    int rc = qmodel_open(&im->m, path, err);
+    int rc = cli_open_model(&im->m, model_arg, err);
     if (rc)
         return rc;
     im->open = 1;
     rc = tok_load_for_model(&im->tok, &im->m, err);
     if (rc) {
-        qerr_prefix(err, "%s: tokenizer: ", path);
+        qerr_prefix(err, "%s: tokenizer: ", im->m.path);
         infer_close(im);
     }
     return rc;

@@ -110,11 +110,8 @@ int cmd_info(int argc, char **argv)
         }
     }
     struct qerr err = {0};
-    const char *path = cli_model_path(model_arg, &err);
-    if (!path)
-        return cli_fail(&err);
     struct qmodel m;
-    if (qmodel_open(&m, path, &err))
+    if (cli_open_model(&m, model_arg, &err))
         return cli_fail(&err);
     if (json)
         print_json(&m);

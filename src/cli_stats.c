@@ -289,11 +289,8 @@ static int progress_wanted(const struct qmodel *m)
 static int run_stats(const struct stats_args *a)
 {
     struct qerr err = {0};
-    const char *path = cli_model_path(a->model, &err);
-    if (!path)
-        return cli_fail(&err);
     struct qmodel m;
-    if (qmodel_open(&m, path, &err))
+    if (cli_open_model(&m, a->model, &err))
         return cli_fail(&err);
     struct tstats_opts o;
     tstats_opts_default(&o);
@@ -343,11 +340,8 @@ int cmd_stats(int argc, char **argv)
 int default_summary(const char *model_arg)
 {
     struct qerr err = {0};
-    const char *path = cli_model_path(model_arg, &err);
-    if (!path)
-        return cli_fail(&err);
     struct qmodel m;
-    if (qmodel_open(&m, path, &err))
+    if (cli_open_model(&m, model_arg, &err))
         return cli_fail(&err);
     struct tstats ts;
     struct stats_args a = {.abs_thresh = 6.0};
