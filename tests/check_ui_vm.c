@@ -33,7 +33,9 @@ START_TEST(keys_every_view_can_quit_and_help)
         ck_assert_int_eq(ui_key_lookup('?', v), UA_HELP);
         ck_assert_int_eq(ui_key_lookup('1' + v, v), UA_VIEW_LAYERS + v);
     }
-    ck_assert_int_eq(ui_key_lookup('Z', UV_LAYERS), UA_NONE);
+    ck_assert_int_eq(ui_key_lookup('Z', UV_LAYERS), UA_FOLD_ALL);
+    ck_assert_int_eq(ui_key_lookup('Z', UV_TENSOR), UA_NONE);
+    ck_assert_int_eq(ui_key_lookup('Q', UV_LAYERS), UA_NONE);
     ck_assert_int_eq(ui_key_lookup('\n', UV_LAYERS), UA_OPEN);
     ck_assert_int_eq(ui_key_lookup('\n', UV_CORR), UA_NONE);
     ck_assert_int_eq(ui_key_lookup('b', UV_TENSOR), UA_BITS_UP);
@@ -69,7 +71,7 @@ END_TEST
 /* ---- a small in-memory model ---- */
 
 static float w_easy[64], w_heavy[64], w_norm[8];
-static struct qtensor tens[3];
+static struct qtensor tens[4];
 static struct qmodel model;
 
 static void add_t(int i, const char *name, float *data, int rows, int cols)
@@ -91,6 +93,11 @@ static void add_t(int i, const char *name, float *data, int rows, int cols)
     t->data = data;
 }
 
+/* Display lines of this model in model order:
+ *   0 - blk.0 attention (1)     1 blk.0.attn_norm (tensor 1)
+ *   2 - blk.0 FFN (1)           3 blk.0.ffn_up    (tensor 2)
+ *   4 - blk.1 attention (2)     5 blk.1.attn_q    (tensor 0)
+ *                               6 blk.1.attn_k    (tensor 3) */
 static void make_model(void)
 {
     tu_seed(7);
@@ -105,9 +112,17 @@ static void make_model(void)
     add_t(0, "blk.1.attn_q", w_heavy, 8, 8);
     add_t(1, "blk.0.attn_norm", w_norm, 1, 8);
     add_t(2, "blk.0.ffn_up", w_easy, 8, 8);
+    add_t(3, "blk.1.attn_k", w_easy, 8, 8);
     model.tensors = tens;
-    model.n_tensors = 3;
+    model.n_tensors = 4;
     model.cfg.n_layers = 2;
+}
+
+static void cell_is(const struct vm_layers *v, int line, int col, const char *want)
+{
+    char buf[64];
+    vm_layers_cell(v, line, col, buf, sizeof buf);
+    ck_assert_str_eq(buf, want);
 }
 
 START_TEST(layers_empty_model)
@@ -117,12 +132,14 @@ START_TEST(layers_empty_model)
     struct vm_layers v;
     ck_assert_int_eq(vm_layers_init(&v, &m, NULL, NULL), 0);
     ck_assert_int_eq(v.n_vis, 0);
+    ck_assert_int_eq(v.n_lines, 0);
     ck_assert_ptr_null(vm_layers_selected(&v));
+    ck_assert_int_eq(vm_layers_line_group(&v, 0), -1);
     vm_layers_move(&v, 5, 10);
+    vm_layers_toggle(&v, 0);
+    vm_layers_toggle_all(&v);
     ck_assert_int_eq(vm_layers_search(&v, "x"), 0);
-    char buf[32];
-    vm_layers_cell(&v, 0, VL_NAME, buf, sizeof buf);
-    ck_assert_str_eq(buf, "");
+    cell_is(&v, 0, VL_NAME, "");
     vm_layers_free(&v);
 }
 END_TEST
@@ -132,25 +149,91 @@ START_TEST(layers_model_order_and_stats)
     make_model();
     struct vm_layers v;
     ck_assert_int_eq(vm_layers_init(&v, &model, NULL, NULL), 0);
-    ck_assert_int_eq(v.n_vis, 3);
-    /* Grouped by layer: blk.0 (norm, ffn_up in file order) before blk.1. */
-    char buf[64];
-    vm_layers_cell(&v, 0, VL_NAME, buf, sizeof buf);
-    ck_assert_str_eq(buf, "blk.0.attn_norm");
-    vm_layers_cell(&v, 2, VL_NAME, buf, sizeof buf);
-    ck_assert_str_eq(buf, "blk.1.attn_q");
-    vm_layers_cell(&v, 2, VL_SHAPE, buf, sizeof buf);
-    ck_assert_str_eq(buf, "8x8");
-    vm_layers_cell(&v, 2, VL_ABSMAX, buf, sizeof buf);
-    ck_assert_str_eq(buf, "30");
+    ck_assert_int_eq(v.n_vis, 4);
+    ck_assert_int_eq(v.n_lines, 7);
+    ck_assert(v.grouped);
+    /* The first tensor is selected, not its header, and the header shows. */
+    ck_assert_int_eq(v.sel, 1);
+    ck_assert_int_eq(v.top, 0);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
+    /* Grouped by layer, attention before FFN, file order inside a group. */
+    cell_is(&v, 0, VL_NAME, "- blk.0 attention (1)");
+    cell_is(&v, 1, VL_NAME, "blk.0.attn_norm");
+    cell_is(&v, 2, VL_NAME, "- blk.0 FFN (1)");
+    cell_is(&v, 4, VL_NAME, "- blk.1 attention (2)");
+    cell_is(&v, 5, VL_NAME, "blk.1.attn_q");
+    cell_is(&v, 6, VL_NAME, "blk.1.attn_k");
+    cell_is(&v, 5, VL_SHAPE, "8x8");
+    cell_is(&v, 5, VL_ABSMAX, "30");
+    ck_assert_int_eq(vm_layers_line_group(&v, 5), -1);
+    ck_assert_int_eq(vm_layers_line_group(&v, 4), v.rows[0].gi);
+    /* Header: parameters of all its tensors, maxima over quantized ones. */
+    cell_is(&v, 4, VL_SHAPE, "128 params");
+    cell_is(&v, 4, VL_ABSMAX, "30");
+    char hk[32], rk[32];
+    vm_layers_cell(&v, 4, VL_KURT, hk, sizeof hk);
+    vm_layers_cell(&v, 5, VL_KURT, rk, sizeof rk);
+    ck_assert_str_eq(hk, rk); /* the heavy tensor's kurtosis */
+    ck_assert_int_eq(v.groups[v.rows[0].gi].difficulty, 3);
+    /* A group of norms only: nothing quantized, no maxima. */
+    cell_is(&v, 0, VL_SHAPE, "8 params");
+    cell_is(&v, 0, VL_KURT, "-");
+    cell_is(&v, 0, VL_OUTL, "-");
+    ck_assert_int_eq(v.groups[v.rows[1].gi].difficulty, -1);
     /* Difficulty: norm is not quantized; the outlier tensor is extreme. */
     ck_assert_int_eq(v.rows[1].difficulty, -1);
     ck_assert_int_eq(v.rows[0].difficulty, 3);
     ck_assert_int_le(v.rows[2].difficulty, 1);
     /* Activation columns appear only after calibration. */
     ck_assert_int_eq(vm_layers_ncols(&v), VL_A_STD);
-    vm_layers_cell(&v, 0, VL_A_KURT, buf, sizeof buf);
-    ck_assert_str_eq(buf, "-");
+    cell_is(&v, 1, VL_A_KURT, "-");
+    vm_layers_free(&v);
+}
+END_TEST
+
+START_TEST(layers_fold_groups)
+{
+    make_model();
+    struct vm_layers v;
+    vm_layers_init(&v, &model, NULL, NULL);
+    /* Folding the group of the selected tensor moves the cursor to its header. */
+    vm_layers_toggle(&v, v.rows[1].gi);
+    ck_assert_int_eq(v.n_lines, 6);
+    ck_assert_int_eq(v.sel, 0);
+    ck_assert_ptr_null(vm_layers_selected(&v));
+    cell_is(&v, 0, VL_NAME, "+ blk.0 attention (1)");
+    cell_is(&v, 1, VL_NAME, "- blk.0 FFN (1)");
+    /* A jump into a folded group unfolds it. */
+    vm_layers_move(&v, 10, 10);
+    ck_assert_int_eq(vm_layers_search(&v, "attn_norm"), 1);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
+    ck_assert_int_eq(v.n_lines, 7);
+    /* Fold all (cursor to the header of its group), then unfold all. */
+    ck_assert_int_eq(vm_layers_toggle_all(&v), 1);
+    ck_assert_int_eq(v.n_lines, 3);
+    ck_assert_int_eq(vm_layers_line_group(&v, v.sel), v.rows[1].gi);
+    ck_assert_int_eq(vm_layers_toggle_all(&v), 0);
+    ck_assert_int_eq(v.n_lines, 7);
+    /* Selecting a tensor of a folded group unfolds it. */
+    vm_layers_toggle(&v, v.rows[3].gi);
+    ck_assert_int_eq(v.n_lines, 5);
+    vm_layers_select_tensor(&v, 3, 10);
+    ck_assert_int_eq(v.n_lines, 7);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 3);
+    /* Sorted by a number the list is flat: no headers, folding inert. */
+    vm_layers_toggle(&v, v.rows[2].gi);
+    vm_layers_sort(&v, VL_KURT, 1);
+    ck_assert(!v.grouped);
+    ck_assert_int_eq(v.n_lines, 4);
+    for (int i = 0; i < v.n_lines; i++)
+        ck_assert_int_eq(vm_layers_line_group(&v, i), -1);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 3);
+    vm_layers_toggle(&v, 0);
+    ck_assert_int_eq(v.n_lines, 4);
+    /* Back in model order, the folded group is still folded. */
+    vm_layers_sort(&v, VL_NAME, 0);
+    ck_assert_int_eq(v.n_lines, 6);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 3);
     vm_layers_free(&v);
 }
 END_TEST
@@ -160,7 +243,7 @@ START_TEST(layers_sort_keeps_selection)
     make_model();
     struct vm_layers v;
     vm_layers_init(&v, &model, NULL, NULL);
-    vm_layers_move(&v, 1, 10); /* blk.0.ffn_up */
+    vm_layers_move(&v, 2, 10); /* blk.0.ffn_up */
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);
     vm_layers_sort(&v, VL_KURT, 1);
     for (int i = 1; i < v.n_vis; i++)
@@ -168,8 +251,13 @@ START_TEST(layers_sort_keeps_selection)
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);
     vm_layers_sort(&v, VL_KURT, 0);
     ck_assert_int_eq(v.rows[v.vis[v.n_vis - 1]].tensor, 0); /* largest kurtosis last */
+    /* Equal keys keep model order in both directions. */
+    vm_layers_sort(&v, VL_DTYPE, 1);
+    ck_assert_int_eq(v.rows[v.vis[0]].tensor, 1);
+    ck_assert_int_eq(v.rows[v.vis[3]].tensor, 3);
     vm_layers_sort(&v, 999, 0); /* out of range falls back to model order */
     ck_assert_int_eq(v.sort_col, VL_NAME);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);
     vm_layers_free(&v);
 }
 END_TEST
@@ -181,14 +269,25 @@ START_TEST(layers_filter_search_move)
     vm_layers_init(&v, &model, NULL, NULL);
     vm_layers_filter(&v, "blk.0");
     ck_assert_int_eq(v.n_vis, 2);
+    ck_assert_int_eq(v.n_lines, 4);
     vm_layers_filter(&v, "nothing");
     ck_assert_int_eq(v.n_vis, 0);
+    ck_assert_int_eq(v.n_lines, 0);
     ck_assert_ptr_null(vm_layers_selected(&v));
+    /* A header counts the matching tensors of its group. */
+    vm_layers_filter(&v, "attn_k");
+    ck_assert_int_eq(v.n_lines, 2);
+    cell_is(&v, 0, VL_NAME, "- blk.1 attention (1/2)");
+    cell_is(&v, 0, VL_SHAPE, "64 params");
     vm_layers_filter(&v, "");
-    ck_assert_int_eq(v.n_vis, 3);
-    /* Search wraps around and starts after the selection. */
+    ck_assert_int_eq(v.n_vis, 4);
+    /* Search starts after the selection and wraps around. */
+    vm_layers_move(&v, -100, 10); /* header of blk.0 attention */
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
+    ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
     ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 0);
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
     ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
     ck_assert_int_eq(vm_layers_search(&v, "zzz"), 0);
@@ -196,12 +295,18 @@ START_TEST(layers_filter_search_move)
     vm_layers_move(&v, -100, 2);
     ck_assert_int_eq(v.sel, 0);
     vm_layers_move(&v, 100, 2);
-    ck_assert_int_eq(v.sel, 2);
-    ck_assert_int_eq(v.top, 1);
+    ck_assert_int_eq(v.sel, 6);
+    ck_assert_int_eq(v.top, 5);
+    /* Activations: the header shows the group's maximum. */
     struct stats a = {0};
     a.kurt = 12;
     vm_layers_set_act(&v, 0, &a);
+    a.kurt = 20;
+    vm_layers_set_act(&v, 3, &a);
     ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    cell_is(&v, 4, VL_A_KURT, "20");
+    cell_is(&v, 5, VL_A_KURT, "12");
+    cell_is(&v, 2, VL_A_KURT, "-");
     vm_layers_free(&v);
 }
 END_TEST
@@ -392,6 +497,7 @@ static Suite *suite(void)
     tc = tcase_create("layers");
     tcase_add_test(tc, layers_empty_model);
     tcase_add_test(tc, layers_model_order_and_stats);
+    tcase_add_test(tc, layers_fold_groups);
     tcase_add_test(tc, layers_sort_keeps_selection);
     tcase_add_test(tc, layers_filter_search_move);
     suite_add_tcase(s, tc);

@@ -53,6 +53,28 @@ wait_for '1 Layers.*2 Tensor.*3 Quant.*4 Runs.*5 Correlation' "tab bar lists eve
 wait_for 'q quit.*\? help' "key bar shows keys"
 grep -q 'Kurt' "$SCREEN" && pass "kurtosis column" || fail "kurtosis column"
 
+# Grouped by layer: header rows with a summary; z / Z / Enter fold them.
+wait_for '^- embedding \(1\) +32\.8K params' "embedding group header with parameters"
+wait_for '^- blk\.0 attention \(5\) +12\.4K params +1\.594 +7\.611 +0\.024' "attention header: maxima"
+wait_for '^- blk\.1 FFN \(4\) +33\.1K params' "FFN group header"
+keys z
+wait_for '^\+ embedding \(1\)' "z folds the group under the cursor"
+grep -q '^token_embd' "$SCREEN" && fail "folded group still shows its tensor" || pass "folded group hides its tensor"
+keys Enter
+wait_for '^token_embd' "Enter on a header unfolds it"
+keys Z
+wait_for '^\+ output \(1\)' "Z folds every group"
+grep -q '^blk\.' "$SCREEN" && fail "Z left a tensor row" || pass "Z leaves only headers"
+keys Z
+wait_for '^blk\.0\.attn_q' "Z again unfolds all"
+keys s s s s s
+wait_for 'flat, by Kurt' "sorted by a number: flat list"
+grep -q '^- blk' "$SCREEN" && fail "sorted list still has headers" || pass "sorted list has no headers"
+keys z
+wait_for 'flat while sorted' "z in a flat list explains itself"
+keys S S S S S
+wait_for '^- blk\.0 attention' "back to model order: groups again"
+
 # Mouse, xterm X10 encoding: ESC [ M <button+32> <x+33> <y+33>, then release.
 click() {
     keys -l "$(printf '\033[M %s%s' "$1" "$2")"
@@ -63,9 +85,22 @@ wait_for 'runs of stories260K' "mouse click on a tab"
 click '#' '!' # x 2, y 0: " qlens " title, then the Layers tab at x 8
 click ')' '!'
 wait_for 'Tensor\^ +Shape' "click back to Layers"
-click '#' '&' # row 3 of the list (y 5): blk.0.attn_k; a second click opens it
-click '#' '&'
+keys Home
+# List rows from y 2: embedding header, token_embd, blk.0 attention header,
+# attn_norm, attn_q, attn_k (y 7).  A second click opens the tensor.
+click '#' '('
+click '#' '('
 wait_for 'blk\.0\.attn_k  32x64 F32' "click a row twice opens the tensor"
+keys 1 Home
+sleep 0.5
+click '#' '%' # y 4: the blk.0 attention header; a second click folds it
+click '#' '%'
+wait_for '^\+ blk\.0 attention \(5\)' "click a header twice folds it"
+sleep 0.5     # past the double-click interval
+click '#' "'" # y 6: below the folded group, now the first row of blk.0 FFN
+sleep 0.5
+keys Enter
+wait_for 'blk\.0\.ffn_norm  64 F32' "a click below a folded group selects the right row"
 keys 1 Home
 
 # Navigate: down twice selects blk.0.attn_q (token_embd, attn_norm, attn_q).
@@ -120,7 +155,7 @@ keys T
 $TM resize-window -x 20 -y 8 2>/dev/null
 wait_for 'too small' "20x8 says the terminal is too small"
 $TM resize-window -x 120 -y 40 2>/dev/null
-wait_for 'blk\.0\.attn_q' "back to 120x40 redraws the layers"
+wait_for '^blk\.2\.attn_output +64x64' "back to 120x40 redraws the layers (selection visible)"
 
 keys q
 wait_exit 0 "q quits with exit 0"

@@ -61,7 +61,7 @@ grep -q '| RTN w4 g128 asym |' "$T_TMP/qlens-runs.md" && pass "Markdown export" 
 # Start the float baseline on the worker, see progress, cancel it.
 keys P
 wait_for 'float baseline PPL +[0-9]+%' "baseline runs on the worker with a progress bar"
-keys 1 Down Enter
+keys 1 Down Down Enter   # token_embd, the blk.0 attention header, attn_norm
 wait_for 'blk\.0\.attn_norm  64 F32  n=64' "keys still answered during the job (tensor opened)"
 wait_for 'float baseline PPL +[0-9]+%' "job still running"
 keys c

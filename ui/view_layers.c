@@ -42,9 +42,12 @@ static void draw_header(const struct vm_layers *v, int y, int ncols, int name_w,
 static void draw_row(const struct tui *t, int i, int y, int ncols, int name_w)
 {
     const struct vm_layers *v = &t->lay;
-    const struct vl_row *r = &v->rows[v->vis[i]];
+    int g = vm_layers_line_group(v, i);
+    int diff = g >= 0 ? v->groups[g].difficulty : v->rows[v->line[i]].difficulty;
     int sel = i == v->sel;
-    int attr = sel ? draw_attr(DP_SEL) : draw_difficulty_attr(r->difficulty);
+    int attr = sel ? draw_attr(DP_SEL) : draw_difficulty_attr(diff);
+    if (g >= 0)
+        attr |= A_BOLD;
     if (sel)
         draw_fill(y, 0, t->w, attr);
     int x = 0;
@@ -67,6 +70,12 @@ static void draw_legend(const struct tui *t, int y)
     x += draw_text(y, x, t->w - x, "10-50 hard ", draw_difficulty_attr(2));
     x += draw_text(y, x, t->w - x, ">=50 extreme ", draw_difficulty_attr(3));
     x += draw_text(y, x, t->w - x, "not quantized", draw_difficulty_attr(-1));
+    if (t->lay.grouped && !t->lay.filter[0])
+        draw_text(y, x, t->w - x, "  headers: max of group",
+                  A_NORMAL);
+    else if (!t->lay.grouped && !t->lay.filter[0])
+        draw_textf(y, x, t->w - x, A_NORMAL, "  flat, by %s",
+                   vl_cols[t->lay.sort_col].title);
     if (t->lay.filter[0])
         draw_textf(y, x, t->w - x, A_BOLD, "  filter \"%s\": %d of %d", t->lay.filter,
                    t->lay.n_vis, t->lay.n_rows);
@@ -81,7 +90,7 @@ void view_layers_draw(struct tui *t, int y0, int h)
     t->list_y0 = y0 + 1;
     t->list_h = rows;
     vm_layers_move(v, 0, rows); /* keep the selection visible after a resize */
-    for (int k = 0; k < rows && v->top + k < v->n_vis; k++)
+    for (int k = 0; k < rows && v->top + k < v->n_lines; k++)
         draw_row(t, v->top + k, y0 + 1 + k, ncols, name_w);
     if (v->n_vis == 0)
         draw_text(y0 + 1, 1, t->w - 1, "(no tensor matches the filter; f then Enter clears it)",
@@ -89,11 +98,25 @@ void view_layers_draw(struct tui *t, int y0, int h)
     draw_legend(t, y0 + h - 1);
 }
 
+static void fold(struct tui *t, int g)
+{
+    struct vm_layers *v = &t->lay;
+    if (!v->grouped) {
+        tui_msg(t, 0, "the list is flat while sorted by %s; s back to Tensor shows groups",
+                vl_cols[v->sort_col].title);
+        return;
+    }
+    if (g >= 0)
+        vm_layers_toggle(v, g);
+}
+
 static void open_selected(struct tui *t)
 {
     const struct vl_row *r = vm_layers_selected(&t->lay);
-    if (!r)
+    if (!r) {
+        fold(t, vm_layers_line_group(&t->lay, t->lay.sel));
         return;
+    }
     tui_select_tensor(t, r->tensor);
     t->view = UV_TENSOR;
 }
@@ -110,7 +133,23 @@ int view_layers_act(struct tui *t, enum ui_act a)
     case UA_PGDN: vm_layers_move(v, page, page); break;
     case UA_HOME: vm_layers_move(v, -v->n_vis, page); break;
     case UA_END: vm_layers_move(v, v->n_vis, page); break;
-    case UA_OPEN: open_selected(t); return 1;
+    case UA_OPEN:
+        open_selected(t);
+        if (t->view == UV_TENSOR)
+            return 1;
+        break;
+    case UA_FOLD: {
+        const struct vl_row *r = vm_layers_selected(v);
+        fold(t, r ? r->gi : vm_layers_line_group(v, v->sel));
+        break;
+    }
+    case UA_FOLD_ALL:
+        if (!v->grouped)
+            fold(t, -1);
+        else
+            tui_msg(t, 0, vm_layers_toggle_all(v) ? "all groups folded (Z unfolds)"
+                                                  : "all groups unfolded");
+        break;
     case UA_SORT_NEXT:
     case UA_SORT_PREV: {
         int c = (v->sort_col + (a == UA_SORT_NEXT ? 1 : ncols - 1)) % ncols;
@@ -137,7 +176,7 @@ void view_layers_click(struct tui *t, int row, int dbl)
 {
     struct vm_layers *v = &t->lay;
     int i = v->top + row;
-    if (i < 0 || i >= v->n_vis)
+    if (i < 0 || i >= v->n_lines)
         return;
     int was = v->sel;
     vm_layers_move(v, i - v->sel, t->list_h);

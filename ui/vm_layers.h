@@ -1,8 +1,14 @@
 /* vm_layers: the rows of the Layers view (ncdu's dirlist_: the view reads
  * prepared rows and never computes statistics).  No curses.
  *
- * One row per tensor, in model order grouped by layer (token_embd, blk.0.*,
- * ..., output_norm, output) until the user sorts by another column.
+ * One row per tensor.  In model order (sort column Tensor) the rows are
+ * grouped, each group under a header line: "embedding", "blk.N attention"
+ * (attn_norm, q, k, v, output, biases), "blk.N FFN" (ffn_norm, gate, up,
+ * down), "output" (output_norm, output).  A header summarizes its group's
+ * tensors that pass the filter (count, parameters, and the maximum AbsMax,
+ * kurtosis and outlier % over the ones a quantizer touches) and can be
+ * collapsed.  Sorted by a number column, the list is flat (no headers, no
+ * collapsing): "which tensor is worst" is a question about the whole model.
  * Difficulty (the row colour) comes from the Pearson kurtosis of the
  * weights, the quantity Li et al. 2024 found to explain which tensors lose
  * most at low bits:
@@ -28,10 +34,28 @@ enum vl_col {
 struct vl_row {
     int tensor;           /* index in model->tensors                    */
     int group;            /* -1 embedding, N for blk.N, n_layers after  */
+    int gi;               /* index in vm_layers.groups                  */
     struct stats st;      /* weights                                     */
     int has_act;
     struct stats act;     /* the layer's input activations (calibration) */
     int difficulty;       /* see top of file                             */
+};
+
+/* Kinds of group inside a block (their order in the list). */
+enum vl_kind { VLK_MAIN = 0, VLK_ATTN, VLK_FFN, VLK_OTHER };
+
+struct vl_group {
+    char name[32];        /* "embedding", "blk.3 attention", "output"    */
+    int group, kind;      /* sort key: (vl_row.group, enum vl_kind)       */
+    int n;                /* tensors in the group                         */
+    int n_match;          /* ... that pass the filter                     */
+    long long params;     /* elements of the matching tensors             */
+    int n_quant;          /* matching tensors a quantizer touches         */
+    double absmax, kurt, outl;          /* max over those (weights)        */
+    int has_act;
+    double a_std, a_absmax, a_kurt, a_outl; /* max over input activations */
+    int difficulty;       /* worst row difficulty (-1 when none quantized) */
+    int collapsed;
 };
 
 struct vm_layers {
@@ -40,12 +64,18 @@ struct vm_layers {
     int n_rows;
     int *vis;             /* row indices after filter + sort (n_vis)    */
     int n_vis;
+    struct vl_group *groups;
+    int n_groups;
+    int *line;            /* display lines (n_lines): >= 0 a row index,
+                             -1-g the header of group g                   */
+    int n_lines;
+    int grouped;          /* headers shown (model order)                  */
     int sort_col;         /* enum vl_col; VL_NAME = model order          */
     int sort_desc;
     char filter[64];
     char search[64];
-    int sel;              /* index into vis                              */
-    int top;              /* first visible index (scroll)                */
+    int sel;              /* index into line                             */
+    int top;              /* first visible line (scroll)                 */
     int has_act;          /* any row has activation statistics          */
 };
 
@@ -73,17 +103,29 @@ int vm_layers_ncols(const struct vm_layers *v);
 void vm_layers_sort(struct vm_layers *v, int col, int desc);
 /* Substring filter on the name ("" clears); keeps selection if visible. */
 void vm_layers_filter(struct vm_layers *v, const char *substr);
-/* Select the next visible row after the current one whose name contains
- * `substr` (wrapping).  Returns 1 when found. */
+/* Select the next tensor after the selection, in list order, whose name
+ * contains `substr` (wrapping; a collapsed group holding it is expanded).
+ * Returns 1 when found. */
 int vm_layers_search(struct vm_layers *v, const char *substr);
+/* Group of display line i when it is a header, else -1. */
+int vm_layers_line_group(const struct vm_layers *v, int i);
+/* Collapse / expand group g (no effect in a flat, sorted list); a
+ * selection inside it moves to its header. */
+void vm_layers_toggle(struct vm_layers *v, int g);
+/* Collapse every group, or expand every group when all are collapsed.
+ * Returns 1 when the groups are now collapsed. */
+int vm_layers_toggle_all(struct vm_layers *v);
 /* Move the selection by delta rows (clamped) and keep it in a window of
  * `height` rows by adjusting top. */
 void vm_layers_move(struct vm_layers *v, int delta, int height);
-/* The selected row, or NULL when nothing is visible. */
+/* The selected row, or NULL when nothing is visible or the selection is
+ * a group header (see vm_layers_line_group(v, v->sel)). */
 const struct vl_row *vm_layers_selected(const struct vm_layers *v);
-/* Select the row of tensor index `ti` if visible. */
+/* Select the row of tensor index `ti` if it passes the filter (its group
+ * is expanded when collapsed). */
 void vm_layers_select_tensor(struct vm_layers *v, int ti, int height);
-/* Text of one cell of visible row i. */
+/* Text of one cell of display line i (a header's cells summarize its
+ * group: "- blk.0 attention (4)", parameters, maxima). */
 void vm_layers_cell(const struct vm_layers *v, int i, int col, char *buf, size_t cap);
 /* Install activation statistics for tensor `ti` (copied). */
 void vm_layers_set_act(struct vm_layers *v, int ti, const struct stats *act);
