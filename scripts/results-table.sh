@@ -6,12 +6,14 @@
 # one CSV per sweep, $OUT/stories260K.md (the markdown table), and replaces
 # the text between the markers
 #   <!-- results-table:begin -->  ...  <!-- results-table:end -->
-# in README.md and docs/readme-runner.md when they have them.
+# in README.md and docs/readme-runner.md when they have them (TABLE_FILES
+# overrides that list, e.g. TABLE_FILES=/tmp/README-copy.md; '' = none).
 #
 # Evaluation is bounded for speed: the first 40 chunks of 512 tokens of
 # tinystories-eval.txt (10,200 scored tokens), calibration 16 chunks of 512
 # tokens of tinystories-calib.txt.  Environment: BUILD (default build),
-# QLENS_BIN, OUT (default $BUILD/results), EVAL_CHUNKS, CALIB_CHUNKS.
+# QLENS_BIN, OUT (default $BUILD/results), EVAL_CHUNKS, CALIB_CHUNKS,
+# TABLE_FILES.
 set -e
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -90,7 +92,7 @@ table=$OUT/stories260K.md
         "$EVAL_CHUNKS" "$CALIB_CHUNKS" "$((t1 - t0))"
 } >"$table"
 
-for f in README.md docs/readme-runner.md; do
+for f in ${TABLE_FILES-README.md docs/readme-runner.md}; do
     [ -f "$f" ] && grep -q '<!-- results-table:begin -->' "$f" || continue
     awk -v tbl="$table" '
         /<!-- results-table:begin -->/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }

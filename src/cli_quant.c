@@ -290,8 +290,8 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     ppl_setup(e, o, &po);
     qrun_eval_hooks(&res->run, &hooks);
     po.kl = 1;
-    /* without fake-quant hooks two chunks run at a time */
     po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
+    po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;

@@ -357,11 +357,11 @@ static void worker_free(struct ppl_worker *w)
 }
 
 /* Two workers (each single-threaded: no synchronization inside a chunk at
- * all) when there are two chunks, two CPUs, no hooks (they are not
- * thread-safe) and no second baseline model; else one. */
+ * all) when there are two chunks, two CPUs, no hooks (unless the caller
+ * says they are thread-safe) and no second baseline model; else one. */
 static int n_workers(const struct fwd *f, const struct ppl_opts *o, int n_chunks)
 {
-    if (o->max_workers == 1 || o->hooks || o->base || n_chunks < 2)
+    if (o->max_workers == 1 || (o->hooks && !o->hooks_mt) || o->base || n_chunks < 2)
         return 1;
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
     return cpus >= 2 ? 2 : 1;

@@ -43,6 +43,8 @@ struct ppl_opts {
     int kl;               /* 1: baseline vs candidate KL divergence       */
     int bos;              /* id put at the start of every chunk (< 0: keep) */
     const struct fwd_hooks *hooks; /* applied to the candidate pass       */
+    int hooks_mt;         /* 1: the hooks may run on two threads at once
+                             (then two chunks still run at a time)      */
     /* Called after each chunk with the running estimate; a non-zero return
      * cancels (QERR_CANCEL). */
     int (*progress)(void *ud, int chunks_done, int n_chunks, double ppl_so_far);
@@ -53,7 +55,8 @@ struct ppl_opts {
                              float original of a saved quantized model)
                              instead of f's float originals; NULL = f    */
     int max_workers;      /* 0 = auto: two chunks at a time, one per CPU,
-                             each single-threaded (no hooks, no base);
+                             each single-threaded (no base; no hooks
+                             unless hooks_mt);
                              1 = one chunk at a time.  The result is the
                              same either way (bit for bit).             */
     struct ppl_cache *cache; /* baseline logits kept across runs (below);

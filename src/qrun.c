@@ -131,12 +131,7 @@ static int alloc_sites(struct qrun *r)
     r->in_scale = calloc((size_t)n, sizeof *r->in_scale);
     r->fp_cols = calloc((size_t)n, sizeof *r->fp_cols);
     r->quantized = calloc((size_t)n, 1);
-    int maxd = r->m->cfg.hidden_dim;
-    int qd = r->m->cfg.n_heads * r->m->cfg.head_dim;
-    if (r->m->cfg.dim > maxd) maxd = r->m->cfg.dim;
-    if (qd > maxd) maxd = qd;
-    r->work = malloc((size_t)maxd * sizeof(double));
-    return r->in_scale && r->fp_cols && r->quantized && r->work ? 0 : QERR_NOMEM;
+    return r->in_scale && r->fp_cols && r->quantized ? 0 : QERR_NOMEM;
 }
 
 void qrun_free(struct qrun *r)
@@ -152,7 +147,6 @@ void qrun_free(struct qrun *r)
     free(r->fp_cols);
     free(r->quantized);
     free(r->t);
-    free(r->work);
     memset(r, 0, sizeof *r);
 }
 
@@ -615,11 +609,11 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
 /* ---- evaluation hooks: activation and KV fake quantization ---- */
 
 /* One token's activation as a W8A8 kernel sees it: x' = s ⊙ Q(x / s) with
- * float-kept features excluded from the range and left as they were. */
-static int act_quant_row(struct qrun *r, float *x, int dim, const float *s,
-                         const unsigned char *fp, struct qerr *err)
+ * float-kept features excluded from the range and left as they were
+ * (saved in keep, (dim), when fp is set). */
+static int act_quant_row(const struct qrun *r, float *x, int dim, const float *s,
+                         const unsigned char *fp, float *keep, struct qerr *err)
 {
-    double *keep = r->work; /* (dim) float-kept values */
     for (int j = 0; j < dim; j++) {
         if (fp && fp[j]) {
             keep[j] = x[j];
@@ -632,7 +626,7 @@ static int act_quant_row(struct qrun *r, float *x, int dim, const float *s,
     int rc = actq_rows(x, 1, (size_t)dim, r->o.act_bits, g, 0, err);
     for (int j = 0; j < dim; j++) {
         if (fp && fp[j])
-            x[j] = (float)keep[j];
+            x[j] = keep[j];
         else if (s)
             x[j] *= s[j];
     }
@@ -647,12 +641,18 @@ static int eval_linear(void *ud, int layer, enum qrole role, float *x, int n, in
                         : (site < 0 || layer >= nl ? -1 : layer * N_SITES + site);
     if (!r->o.act_bits || idx < 0 || !r->quantized[idx])
         return 0;
-    struct qerr err;
-    for (int t = 0; t < n; t++)
+    struct qerr err = {0};
+    /* scratch of this call only: the hooks may run on two threads at once */
+    float *keep = r->fp_cols[idx] ? malloc((size_t)in_dim * sizeof(float)) : NULL;
+    if (r->fp_cols[idx] && !keep)
+        return QERR_NOMEM;
+    int rc = 0;
+    for (int t = 0; t < n && !rc; t++)
         if (act_quant_row(r, x + (size_t)t * in_dim, in_dim, r->in_scale[idx], r->fp_cols[idx],
-                          &err) < 0)
-            return err.code;
-    return 0;
+                          keep, &err) < 0)
+            rc = err.code ? err.code : QERR_ARG;
+    free(keep);
+    return rc;
 }
 
 static int kv_quant(struct qrun *r, float *x, int n, int kv_dim, int per_channel)

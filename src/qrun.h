@@ -108,7 +108,6 @@ struct qrun {
     double calib_seconds;        /* forward passes over calibration data */
     double quant_seconds;        /* quantizer apply() time               */
     double seconds;              /* whole qrun_quantize                  */
-    double *work;                /* internal scratch                     */
 };
 
 /* Defaults: sequential, float embedding and classifier, calib_ctx 512,
@@ -128,7 +127,8 @@ void qrun_free(struct qrun *r);
 
 /* Hooks that fake-quantize activations and K/V for the evaluation of the
  * quantized model (act_bits / kv_bits of the options; with both 0 every
- * callback is NULL).  ud is r. */
+ * callback is NULL).  ud is r.  They only read r, so two forward passes
+ * may call them at the same time (ppl_opts.hooks_mt). */
 void qrun_eval_hooks(struct qrun *r, struct fwd_hooks *h);
 
 /* Mean bits per weight over the quantized tensors (0 when none). */

@@ -474,6 +474,39 @@ START_TEST(test_w8a8_and_kv)
 }
 END_TEST
 
+/* The evaluation hooks only read the run: two chunks at a time
+ * (hooks_mt) give exactly what one worker gives, with LLM.int8's
+ * float-kept features, W8A8 and K per channel. */
+START_TEST(test_eval_hooks_two_workers)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    opts(&o, "llm.int8", 8, 0);
+    o.act_bits = 8;
+    o.kv_bits = 4;
+    o.kv_axis = CALIB_PER_CHANNEL;
+    qmodel_clear_overrides(&M);
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    struct fwd_hooks h;
+    qrun_eval_hooks(&r, &h);
+    struct ppl_opts po = {.n_ctx = EVAL_CTX, .max_chunks = EVAL_CHUNKS, .kl = 1,
+                          .bos = tok_bos(TOK), .hooks = &h, .max_workers = 1};
+    struct ppl_result one, two;
+    ck_assert_msg(ppl_run(&F, EV, N_EV, &po, &one, &err) == 0, "%s", err.msg);
+    po.max_workers = 0;
+    po.hooks_mt = 1;
+    ck_assert_msg(ppl_run(&F, EV, N_EV, &po, &two, &err) == 0, "%s", err.msg);
+    ck_assert(one.kld.mean > 0);
+    ck_assert_double_eq(one.ppl, two.ppl);
+    ck_assert_double_eq(one.kld.mean, two.kld.mean);
+    ck_assert_double_eq(one.kld.max, two.kld.max);
+    ck_assert_double_eq(one.top1, two.top1);
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+}
+END_TEST
+
 /* LLM.int8 and AWQ quantize q/k/v stacked: one set of side results per input. */
 START_TEST(test_stacked_and_output)
 {
@@ -516,6 +549,7 @@ int main(void)
     tcase_add_test(m, test_w8a8_hook_equals_fold);
     tcase_add_test(m, test_w8a8_and_kv);
     tcase_add_test(m, test_stacked_and_output);
+    tcase_add_test(m, test_eval_hooks_two_workers);
     suite_add_tcase(s, m);
     return tu_run(s);
 }
