@@ -317,6 +317,61 @@ START_TEST(runs_session_roundtrip_and_export)
 }
 END_TEST
 
+/* The Runs view labels its model as qlens sweep / quant and imports do
+ * ("m", not "m.bin"), reads sessions written with the file name, and keeps
+ * this model's entries it did not write. */
+START_TEST(runs_label_joins_and_old_sessions)
+{
+    const char *path = tu_tmpfile("old-session.json");
+    const char *text =
+        "{\"schema\": \"qlens-results/1\", \"source\": \"qlens dashboard session\", \"results\": [\n"
+        " {\"id\": \"m.bin/float (F32 weights)\", \"model\": \"m.bin\", \"method\": \"float\",\n"
+        "  \"bits\": {\"w\": 16, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 8.0},\n"
+        "  \"settings\": {\"spec\": \"float (F32 weights)\", \"bpw\": 16}},\n"
+        " {\"id\": \"m/lm-eval\", \"model\": \"m\", \"method\": \"none\", \"source\": \"lm-eval r.json\",\n"
+        "  \"bits\": {\"w\": 16, \"a\": 16, \"kv\": 16},\n"
+        "  \"benchmarks\": {\"hellaswag\": {\"value\": 0.3, \"unit\": \"fraction\"}}},\n"
+        " {\"id\": \"m/RTN-w4\", \"model\": \"m\", \"method\": \"RTN\", \"source\": \"qlens sweep\",\n"
+        "  \"bits\": {\"w\": 4, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 9.5}}]}\n";
+    tu_write_file(path, text, strlen(text));
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", path);
+    ck_assert_str_eq(v.model, "m");
+    struct qerr err;
+    qerr_clear(&err);
+    ck_assert_msg(vm_runs_load(&v, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(v.n, 1); /* the old dashboard run only */
+    ck_assert_double_eq_tol(v.r[0].ppl, 8.0, 1e-12);
+    struct jobs_run r = mkrun("RTN", "RTN w8 g128 asym", 8, 0.3, 8.01, 8.0);
+    vm_runs_add(&v, &r);
+    ck_assert_msg(vm_runs_save(&v, &err) == 0, "%s", err.msg);
+    struct results_store s;
+    results_store_init(&s);
+    ck_assert_msg(results_load(&s, path, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.n, 4); /* 2 dashboard runs + lm-eval + sweep entry */
+    int n_label = 0;
+    for (int i = 0; i < s.n; i++) {
+        ck_assert_str_eq(s.e[i].model, "m"); /* the old label moved */
+        n_label++;
+    }
+    ck_assert_int_eq(n_label, 4);
+    results_store_free(&s);
+    struct vm_runs w;
+    vm_runs_init(&w, "dir/m.bin", "eval", path);
+    ck_assert_int_eq(vm_runs_load(&w, &err), 0);
+    ck_assert_int_eq(w.n, 2);
+    vm_runs_delete(&w, 0);
+    vm_runs_delete(&w, 0);
+    ck_assert_int_eq(vm_runs_save(&w, &err), 0);
+    results_store_init(&s);
+    ck_assert_int_eq(results_load(&s, path, &err), 0);
+    ck_assert_int_eq(s.n, 2); /* deleting runs leaves the others alone */
+    results_store_free(&s);
+    vm_runs_free(&v);
+    vm_runs_free(&w);
+}
+END_TEST
+
 START_TEST(runs_bad_session_file)
 {
     const char *path = tu_tmpfile("bad.json");
@@ -426,6 +481,7 @@ static Suite *suite(void)
     tcase_add_test(tc, runs_empty);
     tcase_add_test(tc, runs_table_dppl_pareto);
     tcase_add_test(tc, runs_session_roundtrip_and_export);
+    tcase_add_test(tc, runs_label_joins_and_old_sessions);
     tcase_add_test(tc, runs_bad_session_file);
     suite_add_tcase(s, tc);
     tc = tcase_create("corr");

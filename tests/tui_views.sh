@@ -57,6 +57,14 @@ keys v e
 wait_for 'exported 2 runs' "export"
 [ -s "$T_TMP/qlens-runs.csv" ] && [ "$(wc -l <"$T_TMP/qlens-runs.csv")" = 3 ] && pass "CSV export has 2 runs" || fail "CSV export"
 grep -q '| RTN w4 g128 asym |' "$T_TMP/qlens-runs.md" && pass "Markdown export" || fail "Markdown export"
+# Runs are labelled as qlens sweep / quant / imports label the model
+# (results_label: no .bin), so they join in the Correlation view; the
+# session above used the file name and is rewritten under the label.
+keys Home d
+wait_for '^1 runs of stories260K on tinystories-eval' "Runs view labels the model stories260K"
+wait_for 'Correlation +stories260K\.bin' "tab bar still shows the file name"
+grep -q '"model": *"stories260K"' "$T_TMP/session.json" && pass "session rewritten under the label" || fail "session rewritten under the label"
+grep -q '"stories260K\.bin"' "$T_TMP/session.json" && fail "old file-name label left in the session" || pass "no file-name label left"
 
 # Start the float baseline on the worker, see progress, cancel it.
 keys P

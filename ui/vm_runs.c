@@ -17,7 +17,8 @@ const struct vr_coldef vr_cols[VR__NCOL] = {
 void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path)
 {
     memset(v, 0, sizeof *v);
-    snprintf(v->model, sizeof v->model, "%s", model ? model : "");
+    results_label(model ? model : "", v->model, sizeof v->model);
+    snprintf(v->file, sizeof v->file, "%s", model ? model : "");
     snprintf(v->dataset, sizeof v->dataset, "%s", dataset ? dataset : "tinystories-eval");
     snprintf(v->path, sizeof v->path, "%s", path ? path : "");
     v->sort_col = -1;
@@ -71,6 +72,18 @@ static void from_entry(const struct results_entry *e, const char *dataset, struc
     cJSON_Delete(s);
 }
 
+#define VR_SOURCE "qlens dashboard run"
+
+/* An entry this dashboard wrote for this model (under its label, or under
+ * the file name as sessions before the label change did). */
+static int is_mine(const struct vm_runs *v, const struct results_entry *e)
+{
+    /* Nothing but the dashboard ever labelled a model with its file name. */
+    if (v->file[0] && strcmp(v->file, v->model) && !strcmp(e->model, v->file))
+        return 1;
+    return !strcmp(e->source, VR_SOURCE) && !strcmp(e->model, v->model);
+}
+
 int vm_runs_load(struct vm_runs *v, struct qerr *err)
 {
     FILE *f = v->path[0] ? fopen(v->path, "r") : NULL;
@@ -81,7 +94,7 @@ int vm_runs_load(struct vm_runs *v, struct qerr *err)
     results_store_init(&s);
     int rc = results_load(&s, v->path, err);
     for (int i = 0; rc == 0 && i < s.n; i++)
-        if (!strcmp(s.e[i].model, v->model)) {
+        if (is_mine(v, &s.e[i])) {
             struct jobs_run r;
             from_entry(&s.e[i], v->dataset, &r);
             vm_runs_add(v, &r);
@@ -89,6 +102,35 @@ int vm_runs_load(struct vm_runs *v, struct qerr *err)
     results_store_free(&s);
     v->sel = 0;
     return rc;
+}
+
+/* A number, or nothing when it is not finite (JSON has no NaN; a missing
+ * field reads back as the default). */
+static void add_num(cJSON *o, const char *k, double x)
+{
+    if (isfinite(x))
+        cJSON_AddNumberToObject(o, k, x);
+}
+
+static void settings_json(const struct jobs_run *r, char *buf, size_t cap)
+{
+    cJSON *o = cJSON_CreateObject();
+    char *txt = NULL;
+    if (o && cJSON_AddStringToObject(o, "spec", r->spec)) {
+        add_num(o, "bpw", r->bpw);
+        add_num(o, "size_mib", r->size_mib);
+        add_num(o, "kl", r->kl);
+        add_num(o, "top1", r->top1);
+        add_num(o, "base_ppl", isnan(r->base_ppl) ? 0 : r->base_ppl);
+        add_num(o, "seconds", isnan(r->seconds) ? 0 : r->seconds);
+        cJSON_AddNumberToObject(o, "n_ctx", r->n_ctx);
+        cJSON_AddNumberToObject(o, "n_chunks", r->n_chunks);
+        cJSON_AddNumberToObject(o, "sym", r->sym);
+        txt = cJSON_PrintUnformatted(o);
+    }
+    snprintf(buf, cap, "%s", txt && strlen(txt) < cap ? txt : "{}");
+    free(txt);
+    cJSON_Delete(o);
 }
 
 static int to_entry(const struct vm_runs *v, const struct jobs_run *r, struct results_entry *e,
@@ -101,20 +143,17 @@ static int to_entry(const struct vm_runs *v, const struct jobs_run *r, struct re
     e->w_bits = r->bits;
     e->group_size = r->group > 0 ? r->group : 0;
     e->memory_gb = r->size_mib / 1024;
-    snprintf(e->source, sizeof e->source, "qlens dashboard run");
+    snprintf(e->source, sizeof e->source, VR_SOURCE);
     char js[1024];
-    snprintf(js, sizeof js,
-             "{\"spec\":\"%s\",\"bpw\":%.6g,\"size_mib\":%.6g,\"kl\":%.6g,\"top1\":%.6g,"
-             "\"base_ppl\":%.8g,\"seconds\":%.4g,\"n_ctx\":%d,\"n_chunks\":%d,\"sym\":%d}",
-             r->spec, r->bpw, r->size_mib, r->kl, r->top1, isnan(r->base_ppl) ? 0 : r->base_ppl,
-             isnan(r->seconds) ? 0 : r->seconds, r->n_ctx, r->n_chunks, r->sym);
+    settings_json(r, js, sizeof js);
     int rc = results_entry_set_settings(e, js, err);
     if (rc == 0 && isfinite(r->ppl) && r->ppl > 0)
         rc = results_entry_set_ppl(e, v->dataset, r->ppl, r->ppl_se, err);
     return rc;
 }
 
-/* Keep other models' entries of the file; replace this model's. */
+/* Keep every entry of the file but this model's dashboard runs, which are
+ * replaced (entries under the old file-name label move to the label). */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err)
 {
     if (!v->path[0])
@@ -130,7 +169,7 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
     }
     snprintf(s.source, sizeof s.source, "qlens dashboard session");
     for (int i = 0; rc == 0 && i < old.n; i++)
-        if (strcmp(old.e[i].model, v->model))
+        if (!is_mine(v, &old.e[i]))
             rc = results_add_entry(&s, &old.e[i], err);
     for (int i = 0; rc == 0 && i < v->n; i++) {
         struct results_entry e;

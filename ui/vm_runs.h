@@ -8,7 +8,8 @@
  * error, memory_gb, speed, and the rest in settings (spec, bpw, size_mib,
  * kl, top1, base_ppl, seconds, n_ctx, n_chunks).  It is written atomically
  * (temp file + rename, results_save) after every change, and entries of
- * other models in the same file are kept.
+ * other models in the same file are kept, and so are this model's entries
+ * that the dashboard did not write (imports, sweep results).
  *
  * ΔPPL % = 100 (PPL / PPL_float - 1), with PPL_float measured in the same
  * KL pass when the run has one, else the baseline row.  The Pareto front
@@ -30,7 +31,10 @@ struct vr_coldef { const char *title; int width; };
 extern const struct vr_coldef vr_cols[VR__NCOL];
 
 struct vm_runs {
-    char model[256];
+    char model[256];      /* results_label(): "stories260K", as qlens sweep,
+                             quant and imports label it, so entries join  */
+    char file[256];       /* the name given ("stories260K.bin"): sessions
+                             written before the label change used it      */
     char dataset[64];
     char path[1024];      /* session file ("" = not persisted)            */
     struct jobs_run *r;   /* (n) in the order shown                       */
@@ -41,8 +45,8 @@ struct vm_runs {
 
 void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path);
 void vm_runs_free(struct vm_runs *v);
-/* Read the runs of v->model from the session file (a missing file is an
- * empty session, not an error). */
+/* Read the dashboard runs of v->model (or of v->file, an older session)
+ * from the session file (a missing file is an empty session, not an error). */
 int vm_runs_load(struct vm_runs *v, struct qerr *err);
 /* Write every run back (atomic). */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err);
