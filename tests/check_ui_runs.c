@@ -114,6 +114,87 @@ START_TEST(quant_apply_matches_registry)
 }
 END_TEST
 
+/* Every RTN output value of the scope must be one of the scope's levels. */
+static void assert_on_levels(const struct vm_quant *q, const struct vq_scope *sc,
+                             const float *lev, int n)
+{
+    double step = n > 1 ? fabs(lev[1] - lev[0]) : 1;
+    for (int64_t i = sc->r0; i < sc->r1; i++)
+        for (int64_t j = sc->c0; j < sc->c1; j++) {
+            double v = q->wq[i * q->cols + j], best = INFINITY;
+            for (int k = 0; k < n; k++)
+                best = fmin(best, fabs(v - lev[k]));
+            ck_assert_msg(best <= 1e-5 * step, "wq[%lld,%lld] = %g is %g off the grid",
+                          (long long)i, (long long)j, v, best);
+        }
+}
+
+/* The histogram marks of a per-group / per-channel quantizer are the
+ * levels of the group under the cursor: exactly the values RTN writes. */
+START_TEST(quant_scope_levels_match_rtn)
+{
+    enum { R = 4, C = 100 }; /* 100 = 3 groups of 32 and a last one of 4 */
+    static float w[R * C];
+    tu_seed(5);
+    for (int i = 0; i < R * C; i++)
+        w[i] = (float)(0.1 * tu_normal()) + 0.05f; /* off-centre: zero point matters */
+    for (int j = 0; j < C; j++)
+        w[2 * C + j] *= 10; /* a loud row */
+    for (int j = 64; j < 96; j++)
+        w[C + j] = 0; /* an all-zero group */
+    struct vm_quant q;
+    vm_quant_init(&q); /* RTN */
+    struct vq_scope sc;
+    float lev[512];
+    char txt[96];
+    static const int64_t at[][2] = {{2, 50}, {3, 97}, {1, 70}, {0, 0}, {9, -4}};
+    for (int sym = 0; sym <= 1; sym++)
+        for (int bits = 2; bits <= 4; bits++) {
+            q.bits = bits;
+            q.sym = sym;
+            q.group = 32;
+            ck_assert_int_eq(vm_quant_apply(&q, 0, w, R, C, NULL, NULL), 0);
+            for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+                vm_quant_scope(&q, R, C, at[k][0], at[k][1], &sc);
+                int n = vm_quant_grid_scope(&q, w, C, &sc, -1, 1, lev, 512);
+                ck_assert_int_eq(n, sym ? (1 << bits) - 1 : 1 << bits);
+                assert_on_levels(&q, &sc, lev, n);
+            }
+            q.group = 0; /* per row */
+            ck_assert_int_eq(vm_quant_apply(&q, 0, w, R, C, NULL, NULL), 0);
+            vm_quant_scope(&q, R, C, 2, 50, &sc);
+            int n = vm_quant_grid_scope(&q, w, C, &sc, -1, 1, lev, 512);
+            assert_on_levels(&q, &sc, lev, n);
+        }
+    /* Scope bounds and captions; out-of-range cursors clamp. */
+    q.group = 32;
+    vm_quant_scope(&q, R, C, 2, 50, &sc);
+    vm_quant_scope_text(&sc, txt, sizeof txt);
+    ck_assert_str_eq(txt, "of row 2, cols 32-63 (cursor's group)");
+    vm_quant_scope(&q, R, C, 9, 99, &sc);
+    ck_assert_int_eq(sc.r0, 3);
+    ck_assert_int_eq(sc.c0, 96);
+    ck_assert_int_eq(sc.c1, 100); /* the short last group */
+    q.group = 0;
+    vm_quant_scope(&q, R, C, 1, 70, &sc);
+    vm_quant_scope_text(&sc, txt, sizeof txt);
+    ck_assert_str_eq(txt, "of row 1 (cursor's channel)");
+    ck_assert_int_eq(sc.c1 - sc.c0, C);
+    /* Per tensor: the caller's min/max, w is not read. */
+    q.group = -1;
+    q.sym = 1;
+    q.bits = 2;
+    vm_quant_scope(&q, R, C, 1, 70, &sc);
+    ck_assert_int_eq(sc.kind, VQS_TENSOR);
+    vm_quant_scope_text(&sc, txt, sizeof txt);
+    ck_assert_str_eq(txt, "(per-tensor scale)");
+    ck_assert_int_eq(vm_quant_grid_scope(&q, NULL, C, &sc, -3, 1.5, lev, 512), 3);
+    ck_assert_float_eq_tol(lev[0], -3, 1e-6);
+    ck_assert_float_eq_tol(lev[2], 3, 1e-6);
+    vm_quant_free(&q);
+}
+END_TEST
+
 START_TEST(quant_apply_errors)
 {
     struct vm_quant q;
@@ -474,6 +555,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quant_settings_cycle);
     tcase_add_test(tc, quant_option_switch_toggles);
     tcase_add_test(tc, quant_apply_matches_registry);
+    tcase_add_test(tc, quant_scope_levels_match_rtn);
     tcase_add_test(tc, quant_apply_errors);
     tcase_add_test(tc, quant_grid_counts);
     suite_add_tcase(s, tc);

@@ -119,13 +119,29 @@ keys Enter
 wait_for 'blk\.2\.attn_output +64x64 F32' "jump + Enter opens the tensor view"
 wait_for 'weights 64x64' "outlier map header"
 wait_for 'kurt 4\.644' "tensor statistics shown"
-wait_for 'grid marks: RTN 4 bit' "histogram with quantizer grid"
+wait_for 'log histogram; RTN 4 bit g128 asym grid of row 0, cols 0-63 \(cursor.s group\)' "histogram with the grid of the cursor's group"
 
 # Zoom to single values: coordinates of the cursor.
 keys + + + + + + + +
 wait_for '\[row 0, col 0\] = ' "zoom down to single values with coordinates"
 keys Right Right Down
 wait_for '\[row 1, col 2\] = ' "pan moves the cursor"
+# The grid marks follow the scale under the cursor: its group, its row,
+# or the tensor (g cycles 128, 256, tensor, row, 32, 64, 128).
+wait_for 'grid of row 1, cols 0-63 \(cursor.s group\)' "grid marks of the group under the cursor"
+keys g g
+wait_for 'RTN 4 bit tensor asym grid \(per-tensor scale\)' "per-tensor grid marks"
+tensor_axis=$(grep '┴' "$SCREEN")
+keys g
+wait_for 'grid of row 1 \(cursor.s channel\)' "per-channel grid marks: the cursor's row"
+keys g Right Right Right Right Right Right Right Right Right Right Right Right Right Right Right
+keys Right Right Right Right Right Right Right Right Right Right Right Right Right Right Right
+wait_for '\[row 1, col 32\]' "cursor in the second group of 32"
+wait_for 'grid of row 1, cols 32-63 \(cursor.s group\)' "g32: the group under the cursor"
+group_axis=$(grep '┴' "$SCREEN")
+[ -n "$group_axis" ] && [ "$group_axis" != "$tensor_axis" ] && pass "a group's marks differ from the tensor's" || fail "group marks equal the per-tensor marks"
+keys g g
+wait_for 'RTN 4 bit g128 asym grid' "back to g128"
 keys p
 wait_for 'AbsMax per row' "per-channel AbsMax profile"
 keys p
@@ -137,6 +153,7 @@ wait_for 'RTN.*4 bit' "quant view shows RTN 4-bit"
 keys b
 wait_for 'RTN.*5 bit' "b adds a bit"
 wait_for 'SQNR' "error report"
+wait_for 'log histogram of Wq; marks: grid of row [0-9]+, cols [0-9]+-[0-9]+ \(cursor.s group\)' "Quant view: marks of the error map cursor's group"
 
 # Help overlay.
 keys 1 '?'

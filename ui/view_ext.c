@@ -211,16 +211,41 @@ void tui_ext_prompt_done(struct tui *t, enum ui_act a, const char *s)
     }
 }
 
-int tui_ext_grid(struct tui *t, const struct stats *s, float *lev, int cap)
+/* The scale scope under the weight map's cursor (the whole tensor while
+ * the map shows activations: their cursor is a token, not a weight). */
+static void cursor_scope(struct tui *t, struct vq_scope *sc)
 {
-    return vm_quant_grid(&t->q->cur, s->min, s->max, lev, cap);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
+    int weights = !t->act_map && t->map.x == qtensor_f32_orig(qt);
+    vm_quant_scope(&t->q->cur, rows, cols, weights ? t->map.cur_r : 0,
+                   weights ? t->map.cur_c : 0, sc);
+    if (!weights)
+        *sc = (struct vq_scope){VQS_TENSOR, 0, rows, 0, cols};
 }
 
+int tui_ext_grid(struct tui *t, const struct stats *s, float *lev, int cap)
+{
+    if (t->ti < 0)
+        return 0;
+    struct vq_scope sc;
+    cursor_scope(t, &sc);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    return vm_quant_grid_scope(&t->q->cur, qtensor_f32_orig(qt), qtensor_cols(qt), &sc, s->min,
+                               s->max, lev, cap);
+}
+
+/* Short enough for 80 columns with a 128-wide group. */
 void tui_ext_grid_title(struct tui *t, char *buf, int cap)
 {
-    char d[160];
+    char d[160], where[96] = "(per-tensor scale)";
     vm_quant_describe(&t->q->cur, d, sizeof d);
-    snprintf(buf, (size_t)cap, "histogram (log counts), grid marks: %.100s (per-tensor scale)", d);
+    if (t->ti >= 0) {
+        struct vq_scope sc;
+        cursor_scope(t, &sc);
+        vm_quant_scope_text(&sc, where, sizeof where);
+    }
+    snprintf(buf, (size_t)cap, "log histogram; %.100s grid %s", d, where);
 }
 
 int tui_ext_act_matrix(struct tui *t, struct vm_map *mp)

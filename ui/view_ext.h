@@ -25,7 +25,9 @@ void tui_ext_job_done(struct tui *t);
 /* Called every idle tick; returns 1 when the screen needs a redraw. */
 int tui_ext_tick(struct tui *t);
 /* The current quantizer's grid for a tensor with stats s (histogram
- * overlay); returns the number of values written. */
+ * overlay): the levels of the scale that covers the weight map's cursor
+ * (its group, its row, or the tensor); returns the number of values
+ * written.  The title says which. */
 int tui_ext_grid(struct tui *t, const struct stats *s, float *lev, int cap);
 void tui_ext_grid_title(struct tui *t, char *buf, int cap);
 /* Point mp at the activation (tokens, channels) matrix feeding the current

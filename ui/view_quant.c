@@ -151,11 +151,19 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     } else {
         vm_hist_step(&q->qhist, TUI_STEP_VALUES);
     }
+    /* The grid of the scale under the error map's cursor: with RTN the
+     * values of Wq in that group sit exactly on the marks. */
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    struct vq_scope sc;
+    vm_quant_scope(&q->cur, q->cur.rows, q->cur.cols, q->emap.cur_r, q->emap.cur_c, &sc);
     float lev[512];
-    int n = vm_quant_grid(&q->cur, s->min, s->max, lev, 512);
+    int n = vm_quant_grid_scope(&q->cur, qtensor_f32_orig(qt), q->cur.cols, &sc, s->min, s->max,
+                                lev, 512);
     vm_hist_set_grid(&q->qhist, lev, n);
-    view_draw_hist(t, &q->qhist, y0, h, t->w,
-                   "histogram of Wq (log counts); marks: per-tensor grid of these bits");
+    char where[96], title[200];
+    vm_quant_scope_text(&sc, where, sizeof where);
+    snprintf(title, sizeof title, "log histogram of Wq; marks: grid %s", where);
+    view_draw_hist(t, &q->qhist, y0, h, t->w, title);
 }
 
 void view_quant_draw(struct tui *t, int y0, int h)

@@ -161,11 +161,15 @@ int vm_grid_uniform(int bits, int sym, double mn, double mx, float *out, int cap
             out[n++] = (float)(k * s);
         return n;
     }
+    /* quant/quant.h: the asymmetric grid spans [min(w, 0), max(w, 0)]
+     * and its zero point is rint()ed, so 0 is always representable. */
+    mn = fmin(mn, 0);
+    mx = fmax(mx, 0);
     int levels = 1 << bits;
     double s = (mx - mn) / (levels - 1);
     if (!(s > 0))
         s = 1;
-    double z = round(-mn / s);
+    double z = rint(-mn / s);
     for (int k = 0; k < levels && n < cap; k++)
         out[n++] = (float)((k - z) * s);
     return n;

@@ -41,12 +41,13 @@ int vm_hist_bin(const struct vm_hist *h, double v);
 /* Mark the bins holding each of the n grid values. */
 void vm_hist_set_grid(struct vm_hist *h, const float *levels, int n);
 
-/* The representable values of a uniform b-bit grid over a tensor whose
- * values lie in [mn, mx] with one scale (per-tensor view of the grid):
+/* The representable values of a uniform b-bit grid over values that lie
+ * in [mn, mx] and share one scale (a tensor, a row or a group):
  * symmetric: scale = absmax / (2^(b-1) - 1), levels k*scale for
  *            k = -(2^(b-1)-1) .. 2^(b-1)-1  (2^b - 1 values);
- * asymmetric: scale = (mx - mn) / (2^b - 1), levels mn + k*scale,
- *            k = 0 .. 2^b-1 (zero point rounded as RTN does).
+ * asymmetric: over [min(mn, 0), max(mx, 0)] as quant/quant.h's grid,
+ *            scale = (hi - lo) / (2^b - 1), zero = rint(-lo / scale),
+ *            levels (k - zero)*scale, k = 0 .. 2^b-1.
  * Writes at most cap values; returns the count. */
 int vm_grid_uniform(int bits, int sym, double mn, double mx, float *out, int cap);
 

@@ -187,3 +187,49 @@ int vm_quant_grid(const struct vm_quant *q, double mn, double mx, float *lev, in
 {
     return vm_grid_uniform(q->bits, q->sym, mn, mx, lev, cap);
 }
+
+void vm_quant_scope(const struct vm_quant *q, int64_t rows, int64_t cols, int64_t r, int64_t c,
+                    struct vq_scope *sc)
+{
+    const struct quantizer *m = vm_quant_method(q);
+    int g = q->group;
+    if (g < 0 && m && !strcmp(m->name, "SpQR"))
+        g = 0; /* SpQR's statistics are per row by construction */
+    r = r < 0 ? 0 : r >= rows ? rows - 1 : r;
+    c = c < 0 ? 0 : c >= cols ? cols - 1 : c;
+    sc->kind = g < 0 ? VQS_TENSOR : g == 0 ? VQS_ROW : VQS_GROUP;
+    sc->r0 = g < 0 ? 0 : r;
+    sc->r1 = g < 0 ? rows : r + 1;
+    sc->c0 = g > 0 ? c / g * g : 0;
+    sc->c1 = g > 0 ? (sc->c0 + g < cols ? sc->c0 + g : cols) : cols;
+}
+
+int vm_quant_grid_scope(const struct vm_quant *q, const float *w, int64_t cols,
+                        const struct vq_scope *sc, double tmin, double tmax, float *lev, int cap)
+{
+    double mn = tmin, mx = tmax;
+    if (sc->kind != VQS_TENSOR && w) {
+        mn = INFINITY;
+        mx = -INFINITY;
+        for (int64_t i = sc->r0; i < sc->r1; i++)
+            for (int64_t j = sc->c0; j < sc->c1; j++) {
+                double v = w[i * cols + j];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+            }
+        if (mn > mx)
+            mn = mx = 0;
+    }
+    return vm_grid_uniform(q->bits, q->sym, mn, mx, lev, cap);
+}
+
+void vm_quant_scope_text(const struct vq_scope *sc, char *buf, int cap)
+{
+    if (sc->kind == VQS_TENSOR)
+        snprintf(buf, (size_t)cap, "(per-tensor scale)");
+    else if (sc->kind == VQS_ROW)
+        snprintf(buf, (size_t)cap, "of row %lld (cursor's channel)", (long long)sc->r0);
+    else
+        snprintf(buf, (size_t)cap, "of row %lld, cols %lld-%lld (cursor's group)",
+                 (long long)sc->r0, (long long)sc->c0, (long long)sc->c1 - 1);
+}

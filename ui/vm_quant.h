@@ -60,4 +60,23 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src);
  * vm_grid_uniform); returns the count. */
 int vm_quant_grid(const struct vm_quant *q, double mn, double mx, float *lev, int cap);
 
+/* The values that share one scale with value (r, c) of a (rows, cols)
+ * matrix under the current group setting (quant/quant.h: groups run along
+ * a row; 0 = the row; -1 = the tensor, which SpQR treats as the row). */
+enum vq_scope_kind { VQS_TENSOR = 0, VQS_ROW, VQS_GROUP };
+struct vq_scope {
+    int kind;
+    int64_t r0, r1, c0, c1; /* rows [r0, r1) x cols [c0, c1)               */
+};
+void vm_quant_scope(const struct vm_quant *q, int64_t rows, int64_t cols, int64_t r, int64_t c,
+                    struct vq_scope *sc);
+/* Grid values of the scale of that scope: the uniform grid over the
+ * scope's [min, max] of w (row-major, `cols` per row); for the tensor
+ * scope over [tmin, tmax] without reading w.  Returns the count. */
+int vm_quant_grid_scope(const struct vm_quant *q, const float *w, int64_t cols,
+                        const struct vq_scope *sc, double tmin, double tmax, float *lev, int cap);
+/* "(per-tensor scale)", "of row 3 (cursor's channel)",
+ * "of row 3, cols 128-255 (cursor's group)": the end of a caption. */
+void vm_quant_scope_text(const struct vq_scope *sc, char *buf, int cap);
+
 #endif
