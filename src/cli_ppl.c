@@ -249,6 +249,8 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
         o.progress = progress_cb;
     if (!rc)
         rc = ppl_run(&f, ids, *n_tok, &o, r, err);
+    if (o.progress && rc)
+        fputc('\n', stderr); /* the error goes below the progress line */
     if (rc == QERR_FORMAT && !strncmp(err->msg, "text too short", 14))
         qerr_prefix(err, "%s: ", text);
     calib_free(&cal);

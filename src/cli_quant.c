@@ -51,6 +51,19 @@ void qcli_opts_default(struct qcli_opts *o, const char *cmd)
     o->kl_cache_mib = 1024;
 }
 
+void qcli_config_label(const struct quant_spec *spec, int act_bits, int kv_bits, int kv_channel,
+                       char *buf, size_t n)
+{
+    char w[256] = "float";
+    if (spec->bits < 16)
+        quant_spec_format(spec, w, sizeof w);
+    int k = snprintf(buf, n, "%s", w);
+    if (act_bits > 0 && k >= 0 && (size_t)k < n)
+        k += snprintf(buf + k, n - k, " a%d", act_bits);
+    if (kv_bits > 0 && k >= 0 && (size_t)k < n)
+        snprintf(buf + k, n - k, " kv%d%s", kv_bits, kv_channel ? "-channel" : "");
+}
+
 static int num_opt(const struct qcli_opts *o, const char *name, const char *val, long lo,
                    long hi, long *out)
 {
@@ -218,18 +231,30 @@ void qcli_teardown(struct qcli_env *e)
 
 static int quant_progress(void *ud, int layer, int n_layers, const char *what)
 {
-    (void)ud;
-    fprintf(stderr, "\r\033[Kquantizing %s (%d/%d)", what, layer + 1, n_layers);
+    const struct qcli_env *e = ud;
+    fprintf(stderr, "\r\033[K%s%squantizing %s", e->label ? e->label : "",
+            e->label ? ": " : "", what);
+    if (layer >= 0)
+        fprintf(stderr, " (block %d/%d)", layer + 1, n_layers);
     return 0;
 }
 
 static int eval_progress(void *ud, int done, int total, double ppl)
 {
-    (void)ud;
-    fprintf(stderr, "\r\033[Kevaluating chunk %d/%d  PPL %.4f", done, total, ppl);
-    if (done == total)
-        fputs("\r\033[K", stderr);
+    const struct qcli_env *e = ud;
+    fprintf(stderr, "\r\033[K%s%sevaluating chunk %d/%d  PPL %.4f", e->label ? e->label : "",
+            e->label ? ": " : "", done, total, ppl);
     return 0;
+}
+
+/* ppl_run with the progress line cleared afterwards (also on cancel). */
+static int run_ppl(struct qcli_env *e, const struct ppl_opts *po, struct ppl_result *r,
+                   struct qerr *err)
+{
+    int rc = ppl_run(&e->f, e->eval_ids, e->n_eval, po, r, err);
+    if (po->progress)
+        fputs("\r\033[K", stderr);
+    return rc;
 }
 
 static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_opts *po)
@@ -240,8 +265,10 @@ static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_
     po->bos = infer_bos(&e->im); /* as qlens ppl */
     po->cancel = infer_cancel_flag();
     po->cache = e->cache.logits ? &e->cache : NULL;
-    if (isatty(2) && !o->json)
+    if (isatty(2) && !o->json) {
         po->progress = eval_progress;
+        po->progress_ud = e;
+    }
 }
 
 int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
@@ -255,7 +282,7 @@ int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_res
         ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
                        (size_t)o->kl_cache_mib << 20))
         po.cache = &e->cache;
-    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+    return run_ppl(e, &po, pr, err);
 }
 
 int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
@@ -277,8 +304,10 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     ro.kv_group = (int)o->kv_group;
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = infer_cancel_flag();
-    if (isatty(2) && !o->json)
+    if (isatty(2) && !o->json) {
         ro.progress = quant_progress;
+        ro.progress_ud = e;
+    }
     qmodel_clear_overrides(&e->im.m);
     int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
     if (ro.progress)
@@ -292,7 +321,7 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     po.kl = 1;
     po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
     po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
-    rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
+    rc = run_ppl(e, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;
 }
@@ -507,8 +536,8 @@ static void print_quant_json(const struct qcli_env *e, const struct quant_args *
 {
     const struct ppl_result *p = &res->ppl;
     const struct qrun *r = &res->run;
-    char sbuf[256];
-    quant_spec_format(spec, sbuf, sizeof sbuf);
+    char sbuf[300];
+    qcli_config_label(spec, r->o.act_bits, r->o.kv_bits, a->c.kv_axis_channel, sbuf, sizeof sbuf);
     printf("{\"model\":");
     cli_json_str(stdout, e->im.m.path);
     printf(",\"method\":");

@@ -37,6 +37,8 @@ struct qcli_env {
     int f_ok;
     struct ppl_cache cache;        /* float logits of the evaluation chunks,
                                       filled by qcli_run_float            */
+    const char *label;             /* shown before the progress (a sweep's
+                                      configuration), NULL = none         */
 };
 
 /* One configuration's outcome. */
@@ -47,6 +49,12 @@ struct qcli_result {
 };
 
 void qcli_opts_default(struct qcli_opts *o, const char *cmd);
+/* A configuration's name: the weight spec (quant_spec_format) or "float"
+ * for bits >= 16, then " aA" and " kvK" ("-channel" for K per channel)
+ * when activations / KV are quantized.  Sweep ids are MODEL/<this>, and
+ * `qlens quant --json` prints it as "spec", so imports of both join. */
+void qcli_config_label(const struct quant_spec *spec, int act_bits, int kv_bits, int kv_channel,
+                       char *buf, size_t n);
 /* If argv[*i] is a common option, consume it (and its value) and return 1;
  * 0 when it is not one; -1 (usage message printed) on a bad value. */
 int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);

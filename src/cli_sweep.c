@@ -214,6 +214,10 @@ static int sweep_parse(int argc, char **argv, struct sweep_args *a)
     }
     if (!a->n_methods || !a->n_bits)
         return cli_usage_error("sweep", "--methods and --bits are required"), -1;
+    for (int m = 0; m < a->n_methods; m++) /* a typo should not cost a sweep */
+        if (!quant_find(a->methods[m]))
+            return cli_usage_error("sweep", "--methods: unknown method '%s' (rtn, gptq, awq, "
+                                   "spqr, llm.int8, smoothquant)", a->methods[m]), -1;
     if (!a->out)
         return cli_usage_error("sweep", "--out FILE.json is required"), -1;
     return check_bits(a);
@@ -231,16 +235,17 @@ struct sweep_state {
     cJSON *notes;                  /* strings for the store's "notes"     */
 };
 
-/* Add a note (the store keeps each distinct text once). */
-static void add_note(struct sweep_state *st, const char *text)
+/* Add a note (the store keeps each distinct text once); 1 when new. */
+static int add_note(struct sweep_state *st, const char *text)
 {
     if (!st->notes && !(st->notes = cJSON_CreateArray()))
-        return;
+        return 1;
     const cJSON *n;
     cJSON_ArrayForEach(n, st->notes)
         if (cJSON_IsString(n) && !strcmp(n->valuestring, text))
-            return;
+            return 0;
     cJSON_AddItemToArray(st->notes, cJSON_CreateString(text));
+    return 1;
 }
 
 /* Merge the notes into the store (after those it already has). */
@@ -282,6 +287,9 @@ static const char *skip_reason(const struct sweep_cfg *c, int group_given,
 {
     const char *n = c->spec.method->name;
     int per_channel = !strcmp(n, "LLM.int8") || !strcmp(n, "SmoothQuant");
+    if (c->spec.bits >= 16 && c->act <= 0 && c->kv <= 0)
+        return "float weights without activation or KV quantization are the float baseline "
+               "(its row is already there)";
     for (int i = 0; i < st->n_rows; i++)
         if (!strcmp(st->rows[i].id, id))
             return "the same configuration already ran in this sweep";
@@ -297,14 +305,10 @@ static const char *skip_reason(const struct sweep_cfg *c, int group_given,
 static void make_id(const char *model, const struct sweep_cfg *c, int kv_channel, char *buf,
                     size_t n)
 {
-    char spec[256] = "float";
-    if (c->spec.bits < 16)
-        quant_spec_format(&c->spec, spec, sizeof spec);
-    int k = snprintf(buf, n, "%s/%s", model, spec);
-    if (c->act > 0 && k >= 0 && (size_t)k < n)
-        k += snprintf(buf + k, n - k, " a%d", c->act);
-    if (c->kv > 0 && k >= 0 && (size_t)k < n)
-        snprintf(buf + k, n - k, " kv%d%s", c->kv, kv_channel ? "-channel" : "");
+    char label[300];
+    qcli_config_label(&c->spec, c->act, c->kv, kv_channel, label, sizeof label);
+    if (snprintf(buf, n, "%s/%s", model, label) >= (int)n) /* results ids: 159 bytes */
+        buf[n - 1] = '\0';
 }
 
 static void fill_row(struct sweep_row *row, const struct sweep_cfg *c, const struct qcli_result *r,
@@ -403,8 +407,8 @@ static int add_entry(struct results_store *s, const struct sweep_row *r, const s
 
 static void print_row(const struct sweep_row *r)
 {
-    printf("%-44s %9.4f %+8.2f%% %10.6f %10.6f %7.2f%% %7.3f %8.2f\n", r->id, r->ppl, r->dppl,
-           r->kl_mean, r->kl_p99, 100 * r->top1, r->bpw, r->t_quant + r->t_eval);
+    printf("%10.4f %+9.2f%% %9.6f %9.6f %7.2f%% %7.3f %7.2f  %s\n", r->ppl, r->dppl, r->kl_mean,
+           r->kl_p99, 100 * r->top1, r->bpw, r->t_quant + r->t_eval, r->id);
     fflush(stdout);
 }
 
@@ -446,9 +450,9 @@ static int push_row(struct sweep_state *st, const struct sweep_row *r)
 static void note(struct sweep_state *st, const char *id, const char *why)
 {
     char buf[1024];
-    fprintf(stderr, "qlens sweep: skipping %s: %s\n", id, why);
     snprintf(buf, sizeof buf, "skipped %s: %s", id, why);
-    add_note(st, buf);
+    if (add_note(st, buf)) /* say it once */
+        fprintf(stderr, "qlens sweep: skipping %s: %s\n", id, why);
 }
 
 /* Run one configuration and record it; QERR_CANCEL stops the grid, other
@@ -458,7 +462,9 @@ static int run_cfg(struct sweep_state *st, struct sweep_cfg *c, struct qerr *err
     char id[160];
     make_id(st->model, c, st->a->c.kv_axis_channel, id, sizeof id);
     struct qcli_result res;
+    st->e.label = id;
     int rc = qcli_run(&st->e, &st->a->c, &c->spec, c->act, c->kv, &res, err);
+    st->e.label = NULL;
     if (rc == QERR_CANCEL) {
         qcli_result_free(&res);
         return rc;
@@ -617,8 +623,8 @@ static int sweep_run(struct sweep_state *st, struct qerr *err)
     results_label(st->e.im.m.path, st->model, sizeof st->model);
     describe_setup(st);
     if (!st->a->c.json)
-        printf("%-44s %9s %9s %10s %10s %8s %7s %8s\n", "configuration", "PPL", "dPPL", "KL mean",
-               "KL p99", "top-1", "bits/w", "time s");
+        printf("%10s %10s %9s %9s %8s %7s %7s  %s\n", "PPL", "dPPL", "KL mean", "KL p99",
+               "top-1", "bits/w", "time s", "configuration");
     rc = baseline(st, err);
     for (int m = 0; m < st->a->n_methods && !rc; m++)
         rc = run_method(st, st->a->methods[m], err);

@@ -191,6 +191,7 @@ struct ppl_job {
     unsigned char *is_done;  /* (n_chunks)                                 */
     float *kld, *dp;         /* (n_chunks * n_score), KL mode              */
     struct ppl_cache *cache; /* validated o->cache or NULL                 */
+    int reported;            /* chunks done at the last progress call      */
 };
 
 static void finish(struct ppl_result *r, struct ppl_job *j)
@@ -330,9 +331,11 @@ static void *worker(void *arg)
         j->is_done[c] = 1;
         int done = ++j->done;
         pthread_mutex_unlock(&j->mu);
-        if (w->is_main && o->progress &&
-            o->progress(o->progress_ud, done, j->n_chunks, running_ppl(j)))
-            job_fail(j, QERR_CANCEL, "perplexity: cancelled");
+        if (w->is_main && o->progress) {
+            j->reported = done; /* only this thread reads it */
+            if (o->progress(o->progress_ud, done, j->n_chunks, running_ppl(j)))
+                job_fail(j, QERR_CANCEL, "perplexity: cancelled");
+        }
     }
     return NULL;
 }
@@ -491,6 +494,10 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
         worker(&w0);
     r->seconds = now_s() - t0;
     f->cancel = saved_cancel;
+    /* the other worker may have finished the last chunk: report it, so a
+     * progress display always ends at n/n */
+    if (!rc && !j.rc && o->progress && j.reported != j.done)
+        o->progress(o->progress_ud, j.done, j.n_chunks, running_ppl(&j));
     r->n_chunks = j.done;
     if (!rc && j.rc) {
         rc = j.rc;

@@ -242,6 +242,35 @@ START_TEST(test_progress_cancel)
 }
 END_TEST
 
+static int last_progress(void *ud, int done, int total, double ppl)
+{
+    int *last = ud;
+    ck_assert(done > last[0] && done <= total && isfinite(ppl));
+    last[0] = done;
+    last[1] = total;
+    return 0;
+}
+
+/* With two workers only the calling thread reports, and the other one may
+ * finish the last chunk: the last report still says n of n. */
+START_TEST(test_progress_ends_at_total)
+{
+    struct env e;
+    struct qerr err = {0};
+    env_open(&e, 32 * 7 + 3, 32);
+    for (int rep = 0; rep < 8; rep++) {
+        int last[2] = {0, 0};
+        struct ppl_opts o = {.n_ctx = 32, .bos = 1, .progress = last_progress,
+                             .progress_ud = last};
+        struct ppl_result r;
+        ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r, &err), 0);
+        ck_assert_int_eq(last[0], 7);
+        ck_assert_int_eq(last[1], 7);
+    }
+    env_close(&e);
+}
+END_TEST
+
 /* Two workers (small model, no hooks) give bit-identical results to one. */
 START_TEST(test_workers_deterministic)
 {
@@ -499,6 +528,7 @@ static Suite *ppl_suite(void)
     tcase_add_test(tc, test_check_errors);
     tcase_add_test(tc, test_method_vs_direct);
     tcase_add_test(tc, test_progress_cancel);
+    tcase_add_test(tc, test_progress_ends_at_total);
     tcase_add_test(tc, test_kl_same_process);
     tcase_add_test(tc, test_workers_deterministic);
     tcase_add_test(tc, test_kl_cache);

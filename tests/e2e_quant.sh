@@ -31,6 +31,8 @@ expect_rc 2 "quant unknown option" -- "$Q" quant --method rtn --frobnicate
 expect_rc 2 "quant bad --opt" -- "$Q" quant --method gptq --opt damp=-3
 expect_rc 2 "sweep without --out" -- "$Q" sweep --methods rtn --bits 4
 expect_rc 2 "sweep bad bits list" -- "$Q" sweep --methods rtn --bits 4,x --out "$T_TMP/s.json"
+expect_rc 2 "sweep with a misspelt method stops before running" -- "$Q" sweep --methods rtn,gtpq --bits 4 --out "$T_TMP/s.json"
+expect_grep "unknown method 'gtpq'" "$T_TMP/err" "the misspelt method is named"
 
 # data errors
 expect_rc 3 "quant missing eval text" -- "$Q" quant --method rtn --eval "$T_TMP/none.txt"
@@ -88,9 +90,9 @@ PY
 
 # W8A8 and KV4 rows run and say what they did
 expect_rc 0 "quant smoothquant (W8A8 by default)" -- "$Q" quant --method smoothquant $SMALL --json
-jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5' "smoothquant defaults to W8A8, small change"
+jcheck "$T_TMP/out" 'd["act_bits"]==8 and d["bits"]==8 and abs(d["delta_ppl_pct"])<5 and d["spec"].endswith(" a8")' "smoothquant defaults to W8A8, small change"
 expect_rc 0 "quant float weights + KV4 (channel)" -- "$Q" quant --method rtn --bits 16 --kv-bits 4 --kv-axis channel $SMALL --json
-jcheck "$T_TMP/out" 'd["kv_bits"]==4 and d["kv_axis"]=="channel" and d["bits_per_weight"]==16 and d["quantized_weights"]==0 and d["kl"]["mean"]>0' "KV4 with float weights"
+jcheck "$T_TMP/out" 'd["kv_bits"]==4 and d["kv_axis"]=="channel" and d["bits_per_weight"]==16 and d["quantized_weights"]==0 and d["kl"]["mean"]>0 and d["spec"]=="float kv4-channel"' "KV4 with float weights (spec names the configuration as sweep ids do)"
 expect_rc 0 "quant text output" -- "$Q" quant --method awq --bits 4 $SMALL --layers
 expect_grep "^perplexity " "$T_TMP/out" "text output has the perplexity line"
 expect_grep "^blk.4.ffn_down " "$T_TMP/out" "--layers prints every tensor"
