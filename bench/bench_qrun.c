@@ -16,7 +16,13 @@
  *   - the interactive targets of issue 4 at 768x768 (attn_q): GPTQ
  *     < 200 ms, RTN < 5 ms (RTN from a second, calibration-free run).
  * Per-tensor times include quant_apply's report (errors and layer-output
- * error from XᵀX). */
+ * error from XᵀX).
+ *
+ * Also the evaluation of one sweep configuration on stories260K (40 chunks
+ * of 512 tokens of tinystories-eval.txt, KL against the float model), the
+ * way `qlens sweep` ran it before (float pass recomputed, one chunk at a
+ * time) beside the way it runs now (float logits cached once per sweep,
+ * two chunks at a time), for RTN w4 and for W4A8 (activation hooks). */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +34,7 @@
 #include "quant/quant.h"
 #include "src/forward.h"
 #include "src/model.h"
+#include "src/ppl.h"
 #include "src/qrun.h"
 #include "src/tokenizer.h"
 
@@ -176,8 +183,118 @@ static void report(const struct qrun *g, const struct qrun *rtn, double base, in
     printf("qrun  peak RSS %.0f MiB\n", ru.ru_maxrss / 1024.0);
 }
 
+static int *text_tokens(const struct tokenizer *tok, const char *rel, size_t *n)
+{
+    const char *sh = getenv("QLENS_SHARED");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", sh ? sh : "../shared", rel);
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *text = malloc(1 << 20);
+    size_t len = text ? fread(text, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    int *ids = NULL;
+    struct qerr err = {0};
+    if (text && tok_encode(tok, text, len, tok_add_bos_default(tok), &ids, n, &err) < 0)
+        fprintf(stderr, "bench_qrun: %s\n", err.msg);
+    free(text);
+    return ids;
+}
+
+/* One KL evaluation; returns seconds (or -1) and the KL mean in *kl. */
+static double kl_eval(struct fwd *f, const int *ids, size_t n, struct ppl_opts *po, double *kl)
+{
+    struct ppl_result r;
+    struct qerr err = {0};
+    double t0 = now();
+    if (ppl_run(f, ids, n, po, &r, &err) < 0) {
+        fprintf(stderr, "bench_qrun: %s\n", err.msg);
+        return -1;
+    }
+    *kl = r.kld.mean;
+    return now() - t0;
+}
+
+/* Before / after of one configuration's evaluation in a sweep. */
+static void sweep_config(struct fwd *f, const int *ids, size_t n, struct ppl_cache *c,
+                         int act_bits, int bos)
+{
+    struct qrun r = {0};
+    struct qrun_opts o;
+    struct qerr err = {0};
+    struct fwd_hooks h;
+    qrun_opts_default(&o);
+    o.act_bits = act_bits;
+    qmodel_clear_overrides(f->m);
+    if (quant_spec_parse(&o.spec, "rtn", 4, 128, -1, NULL, &err) < 0 ||
+        qrun_quantize(&r, f, ids, n, &o, &err) < 0) {
+        fprintf(stderr, "bench_qrun: %s\n", err.msg);
+        qrun_free(&r);
+        return;
+    }
+    qrun_eval_hooks(&r, &h);
+    struct ppl_opts before = {.n_ctx = CTX, .max_chunks = 40, .kl = 1, .bos = bos, .hooks = &h};
+    struct ppl_opts after = before;
+    after.hooks = h.linear_in || h.kv ? &h : NULL;
+    after.hooks_mt = 1;
+    after.cache = c;
+    double kb, ka;
+    double tb = kl_eval(f, ids, n, &before, &kb), ta = kl_eval(f, ids, n, &after, &ka);
+    if (tb > 0 && ta > 0)
+        printf("sweep RTN w4%s: evaluation %.2f s before (float pass recomputed, one chunk at "
+               "a time), %.2f s now = %.2fx faster; KL mean %s (%.6f)\n",
+               act_bits ? " a8" : "", tb, ta, tb / ta, kb == ka ? "identical" : "DIFFERS", ka);
+    qrun_free(&r);
+    qmodel_clear_overrides(f->m);
+}
+
+/* A sweep's evaluation on stories260K, before and after the float cache. */
+static void bench_sweep_eval(void)
+{
+    const char *sh = getenv("QLENS_SHARED");
+    char path[1024];
+    snprintf(path, sizeof path, "%s/models/stories260K.bin", sh ? sh : "../shared");
+    struct qmodel m;
+    struct tokenizer *tok = NULL;
+    struct fwd f;
+    struct qerr err = {0};
+    size_t n = 0;
+    if (qmodel_open(&m, path, &err) < 0) {
+        printf("sweep skipped: %s\n", err.msg);
+        return;
+    }
+    int *ids = NULL;
+    if (tok_load_for_model(&tok, &m, &err) == 0 && fwd_init(&f, &m, CTX, &err) == 0) {
+        ids = text_tokens(tok, "data/tinystories-eval.txt", &n);
+        int bos = tok_add_bos_default(tok) ? tok_bos(tok) : -1;
+        struct ppl_opts fo = {.n_ctx = CTX, .max_chunks = 40, .bos = bos};
+        struct ppl_cache c;
+        struct ppl_result fr;
+        if (ids && n >= (size_t)CTX * 40 && ppl_cache_init(&c, &f, ids, n, &fo, 1u << 30)) {
+            fo.cache = &c;
+            double t0 = now();
+            if (ppl_run(&f, ids, n, &fo, &fr, &err) == 0) {
+                printf("sweep float baseline (fills the cache, %.1f MiB, once per sweep): "
+                       "%.2f s\n", ppl_cache_bytes(&f, n, &fo) / 1048576.0, now() - t0);
+                sweep_config(&f, ids, n, &c, 0, bos);
+                sweep_config(&f, ids, n, &c, 8, bos);
+            }
+            ppl_cache_free(&c);
+        } else {
+            printf("sweep skipped: evaluation text missing or short\n");
+        }
+        fwd_free(&f);
+    }
+    free(ids);
+    if (tok)
+        tok_free(tok);
+    qmodel_close(&m);
+}
+
 int main(void)
 {
+    bench_sweep_eval();
     char path[] = "/tmp/qlens-bench-qrun-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0 || gen_model(path) != 0) {

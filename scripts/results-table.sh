@@ -94,6 +94,10 @@ table=$OUT/stories260K.md
 
 for f in ${TABLE_FILES-README.md docs/readme-runner.md}; do
     [ -f "$f" ] && grep -q '<!-- results-table:begin -->' "$f" || continue
+    if ! grep -q '<!-- results-table:end -->' "$f"; then # never cut the rest of the file
+        echo "results-table: $f has the begin marker but no end marker; left as it is" >&2
+        continue
+    fi
     awk -v tbl="$table" '
         /<!-- results-table:begin -->/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }
         /<!-- results-table:end -->/ { skip = 0 }
