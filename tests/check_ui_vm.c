@@ -42,6 +42,41 @@ START_TEST(keys_every_view_can_quit_and_help)
 }
 END_TEST
 
+/* The help overlay lists each action once with all its keys. */
+START_TEST(keys_help_entries_merge_aliases)
+{
+    char names[64];
+    int up = -1, k = -1, enter = -1, enter2 = -1;
+    for (int i = 0; i < ui_n_keys; i++) {
+        if (ui_keys[i].act == UA_UP && up < 0) up = i;
+        else if (ui_keys[i].act == UA_UP) k = i;
+        if (ui_keys[i].act == UA_OPEN && enter < 0) enter = i;
+        else if (ui_keys[i].act == UA_OPEN) enter2 = i;
+    }
+    ck_assert_int_ge(k, 0);
+    ck_assert_int_ge(enter2, 0);
+    ck_assert_int_eq(ui_key_entry(up, UVM(UV_LAYERS), names, sizeof names), 1);
+    ck_assert_str_eq(names, "Up, k");
+    ck_assert_int_eq(ui_key_entry(k, UVM(UV_LAYERS), names, sizeof names), 0);
+    ck_assert_int_eq(ui_key_entry(enter, UVM(UV_LAYERS), names, sizeof names), 1);
+    ck_assert_str_eq(names, "Enter"); /* Enter and CR are one key to a person */
+    ck_assert_int_eq(ui_key_entry(enter2, UVM(UV_LAYERS), names, sizeof names), 0);
+    ck_assert_int_eq(ui_key_entry(enter, UVM(UV_CORR), names, sizeof names), 0);
+    ck_assert_int_eq(ui_key_entry(-1, UVM_ALL, names, sizeof names), 0);
+    /* Every action of a view appears in exactly one entry. */
+    for (int v = 0; v < UV__COUNT; v++)
+        for (int i = 0; i < ui_n_keys; i++) {
+            if (!(ui_keys[i].views & UVM(v)))
+                continue;
+            int entries = 0;
+            for (int j = 0; j < ui_n_keys; j++)
+                if (ui_keys[j].act == ui_keys[i].act && !strcmp(ui_keys[j].help, ui_keys[i].help))
+                    entries += ui_key_entry(j, UVM(v), names, sizeof names);
+            ck_assert_int_eq(entries, 1);
+        }
+}
+END_TEST
+
 START_TEST(keys_every_row_documented)
 {
     for (int i = 0; i < ui_n_keys; i++) {
@@ -493,6 +528,7 @@ static Suite *suite(void)
     tcase_add_test(tc, keys_no_conflicts);
     tcase_add_test(tc, keys_every_view_can_quit_and_help);
     tcase_add_test(tc, keys_every_row_documented);
+    tcase_add_test(tc, keys_help_entries_merge_aliases);
     suite_add_tcase(s, tc);
     tc = tcase_create("layers");
     tcase_add_test(tc, layers_empty_model);

@@ -196,4 +196,26 @@ wait_for 'weights' "ASCII tensor view"
 if grep -q '▀' "$SCREEN"; then fail "ASCII mode drew half blocks"; else pass "ASCII mode has no UTF-8 glyphs"; fi
 keys q
 wait_exit 0 "quit from ASCII mode"
+
+# 80x24 in the C locale without colour, after a calibration pass: every
+# number whole, hidden columns marked and reachable with Left/Right.
+start 80 24 LANG=C LC_ALL=C NO_COLOR=1
+wait_for '^token_embd ' "80x24 C-locale start"
+keys C
+wait_for 'calibration done: activation columns in Layers \(Right\)' "calibration pass (C)" 60
+wait_for '^Tensor\^ .* >$' "80 columns: '>' marks the activation columns to the right"
+keys Right Right Right Right
+wait_for '^Tensor\^ +< .*A\.Kurt +A\.Out6%$' "Right shows the activation columns"
+keys Left Left Left Left
+wait_for '^Tensor\^ +Shape' "Left goes back"
+keys 3
+wait_for '^SQNR [0-9.]+ dB  b/w [0-9]+\.[0-9]{3}  MSE' "80 columns: the report keeps bits/weight whole"
+keys 5
+wait_for '^r -?[0-9.]+ \(p [^)]*\)  rho -?[0-9.]+ \(p [^)]*\)  n [0-9]+$' "80 columns: the correlation line keeps every number"
+keys 1 '?'
+wait_for '^  Up, k ' "help lists aliases on one line"
+cap
+[ "$(grep -c '^  Enter ' "$SCREEN")" = 1 ] && pass "help lists Enter once" || fail "help lists Enter twice"
+keys Escape q
+wait_exit 0 "quit from 80x24"
 t_done

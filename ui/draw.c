@@ -149,6 +149,29 @@ int draw_textf(int y, int x, int w, int attr, const char *fmt, ...)
     return draw_text(y, x, w, buf, attr);
 }
 
+int draw_wrap(int y, int x, int w, int maxlines, const char *s, int attr)
+{
+    int lines = 0;
+    while (s && *s && lines < maxlines && w > 0) {
+        while (*s == ' ')
+            s++;
+        int n = (int)strlen(s), cut = n;
+        if (n > w) { /* break at the last space that fits */
+            cut = w;
+            while (cut > 0 && s[cut] != ' ')
+                cut--;
+            if (cut == 0)
+                cut = w;
+        }
+        char line[512];
+        snprintf(line, sizeof line, "%.*s", cut < 511 ? cut : 511, s);
+        draw_text(y + lines, x, w, line, attr);
+        lines++;
+        s += cut;
+    }
+    return lines;
+}
+
 void draw_fill(int y, int x, int w, int attr)
 {
     int maxx = getmaxx(stdscr);

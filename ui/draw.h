@@ -46,6 +46,9 @@ int draw_textf(int y, int x, int w, int attr, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 /* Fill w columns with spaces in attr. */
 void draw_fill(int y, int x, int w, int attr);
+/* Word-wrapped text in at most maxlines rows of width w; returns the rows
+ * used.  Words longer than w are cut. */
+int draw_wrap(int y, int x, int w, int maxlines, const char *s, int attr);
 /* Attribute for a difficulty class (-1..3) of vm_layers. */
 int draw_difficulty_attr(int d);
 

@@ -34,6 +34,10 @@ const struct ui_key ui_keys[] = {
     {'h', "h", T | Q, UA_LEFT, "pan left", NULL},
     {UIK_RIGHT, "Right", T | Q, UA_RIGHT, "pan right", NULL},
     {'l', "l", T | Q, UA_RIGHT, "pan right", NULL},
+    {UIK_LEFT, "Left", L, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
+    {'h', "h", L, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
+    {UIK_RIGHT, "Right", L, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
+    {'l', "l", L, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
     {UIK_ENTER, "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", "open"},
     {'\r', "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", NULL},
     {UIK_ESC, "Esc", ALL, UA_BACK, "close help / prompt; back to the Layers view", NULL},
@@ -82,6 +86,30 @@ enum ui_act ui_key_lookup(int key, enum ui_view view)
         if (ui_keys[i].key == key && (ui_keys[i].views & UVM(view)))
             return ui_keys[i].act;
     return UA_NONE;
+}
+
+static int same_entry(const struct ui_key *a, const struct ui_key *b, unsigned mask)
+{
+    return a->act == b->act && (a->views & mask) && (b->views & mask) && !strcmp(a->help, b->help);
+}
+
+int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
+{
+    const struct ui_key *k = &ui_keys[i];
+    if (i < 0 || i >= ui_n_keys || !(k->views & mask))
+        return 0;
+    for (int j = 0; j < i; j++)
+        if (same_entry(&ui_keys[j], k, mask))
+            return 0;
+    size_t o = (size_t)snprintf(names, cap, "%s", k->name);
+    for (int j = i + 1; j < ui_n_keys && o < cap; j++) {
+        int seen = !strcmp(ui_keys[j].name, k->name);
+        for (int m = i + 1; m < j && !seen; m++)
+            seen = same_entry(&ui_keys[m], k, mask) && !strcmp(ui_keys[m].name, ui_keys[j].name);
+        if (same_entry(&ui_keys[j], k, mask) && !seen)
+            o += (size_t)snprintf(names + o, cap - o, ", %s", ui_keys[j].name);
+    }
+    return 1;
 }
 
 static const char *const view_names[UV__COUNT] = {"Layers", "Tensor", "Quant", "Runs",

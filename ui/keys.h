@@ -56,6 +56,11 @@ extern const int ui_n_keys;
 enum ui_act ui_key_lookup(int key, enum ui_view view);
 /* Short name of a view ("Layers"). */
 const char *ui_view_name(enum ui_view v);
+/* Help rows: rows with the same action and help text that act in a view
+ * of `mask` are one entry.  For the first row of an entry, writes its key
+ * names ("Up, k"; a name bound twice is listed once) and returns 1; for
+ * the others (and rows outside mask) returns 0. */
+int ui_key_entry(int i, unsigned mask, char *names, size_t cap);
 /* Print the key list as a Markdown table (the README's key list). */
 void ui_keys_print_markdown(FILE *f);
 

@@ -111,7 +111,7 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
     const struct vl_row *r = vm_layers_selected(&t->lay);
     if (r)
         tui_select_tensor(t, r->tensor);
-    tui_msg(t, 0, "%s: %d tensors, %lld parameters. Enter opens a tensor, ? lists every key.",
+    tui_msg(t, 0, "%s: %d tensors, %lld parameters; Enter opens, ? lists every key",
             t->model_name, t->m.n_tensors, (long long)qmodel_param_count(&t->m));
     return 0;
 }
@@ -264,17 +264,17 @@ void view_help_draw(struct tui *t, int y0, int h)
     draw_textf(y0, 1, t->w - 2, A_BOLD, "Keys in the %s view (? or Esc closes, Up/Down scroll)",
                ui_view_name(t->view));
     int row = 0, shown = 0;
+    char names[64];
     for (int i = 0; i < ui_n_keys; i++) {
-        const struct ui_key *k = &ui_keys[i];
-        if (!(k->views & UVM(t->view)))
+        if (!ui_key_entry(i, UVM(t->view), names, sizeof names))
             continue;
         if (row++ < t->help_top)
             continue;
         int y = y0 + 1 + shown;
         if (y >= y0 + h)
             break;
-        draw_text(y, 2, 10, k->name, draw_attr(DP_KEY));
-        draw_text(y, 13, t->w - 14, k->help, A_NORMAL);
+        draw_text(y, 2, 13, names, draw_attr(DP_KEY));
+        draw_text(y, 16, t->w - 17, ui_keys[i].help, A_NORMAL);
         shown++;
     }
 }
@@ -290,8 +290,9 @@ static int help_act(struct tui *t, enum ui_act a)
     default: return 0;
     }
     int n = 0; /* keep the last page in view */
+    char names[64];
     for (int i = 0; i < ui_n_keys; i++)
-        n += (ui_keys[i].views & UVM(t->view)) != 0;
+        n += ui_key_entry(i, UVM(t->view), names, sizeof names);
     int maxtop = n - (t->body_h - 1);
     if (t->help_top > (maxtop > 0 ? maxtop : 0))
         t->help_top = maxtop > 0 ? maxtop : 0;

@@ -25,6 +25,8 @@ struct tui {
     int model_open;
     char model_name[256];
     struct vm_layers lay;
+    int lay_col0;         /* first column after the name (Left/Right)     */
+    int lay_more;         /* columns hidden: 1 to the right, 2 to the left */
     enum ui_view view;
     int help_on, help_top;
     int h, w;             /* screen size                                  */

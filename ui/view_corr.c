@@ -82,9 +82,15 @@ static void draw_scatter(struct tui *t, int y0, int h)
 {
     struct vm_corr *v = &t->corr->vm;
     const struct corr_result *r = &v->res;
+    char line[256];
+    snprintf(line, sizeof line,
+             "Pearson r %.4f (p %.3g, 95%% CI %.3f..%.3f)  Spearman rho %.4f (p %.3g)  n %zu", r->r,
+             r->r_p, r->r_lo, r->r_hi, r->rho, r->rho_p, r->n);
+    if ((int)strlen(line) > t->w) /* every number whole at 80 columns */
+        snprintf(line, sizeof line, "r %.4f (p %.2g, CI %.2f..%.2f)  rho %.4f (p %.2g)  n %zu", r->r,
+                 r->r_p, r->r_lo, r->r_hi, r->rho, r->rho_p, r->n);
     if (v->rc == 0)
-        draw_textf(y0, 0, t->w, A_BOLD, "Pearson r %.4f (p %.3g, 95%% CI %.3f..%.3f)  Spearman rho %.4f (p %.3g)  n %zu",
-                   r->r, r->r_p, r->r_lo, r->r_hi, r->rho, r->rho_p, r->n);
+        draw_text(y0, 0, t->w, line, A_BOLD);
     else
         draw_textf(y0, 0, t->w, draw_attr(DP_ERR), "n %zu: %s", v->n, v->msg);
     if (v->n == 0)
@@ -111,8 +117,10 @@ static void draw_scatter(struct tui *t, int y0, int h)
     draw_canvas_blit(&c, y0 + 1, 8);
     draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", ly ? pow(10, p1) : p1);
     draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", ly ? pow(10, p0) : p0);
-    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g%s", lx ? pow(10, x0) : x0, cw - 24,
-               "", lx ? pow(10, x1) : x1, lx ? " (log x)" : "");
+    char right[48];
+    int rl = snprintf(right, sizeof right, "%.4g%s", lx ? pow(10, x1) : x1, lx ? " (log x)" : "");
+    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%.4g", lx ? pow(10, x0) : x0);
+    draw_text(y0 + ch + 1, t->w - rl > 20 ? t->w - rl : 20, rl, right, A_DIM);
     draw_canvas_free(&c);
 }
 

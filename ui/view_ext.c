@@ -107,7 +107,8 @@ void tui_ext_job_done(struct tui *t)
         if (rc == 0) {
             t->q->acts.have = 1;
             acts_to_layers(t);
-            tui_msg(t, 0, "calibration done: activation columns in Layers, w shows the map");
+            tui_msg(t, 0, t->w < 120 ? "calibration done: activation columns in Layers (Right), w: map"
+                                      : "calibration done: activation columns in Layers, w shows the map");
         } else {
             tui_msg(t, rc != QERR_CANCEL, "calibration: %s", rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
         }

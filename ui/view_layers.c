@@ -7,28 +7,38 @@
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 
-/* Columns that fit in width w (the name column shrinks first). */
-static int fit_cols(const struct vm_layers *v, int w, int *name_w)
+/* The columns shown: the name, then from the first scrolled-to column
+ * (Left/Right move it) as many as fit in width w; the name column grows
+ * when there is room.  Returns the count written to cols[]. */
+static int fit_cols(const struct tui *t, int w, int *cols, int *name_w)
 {
-    int n = vm_layers_ncols(v), used = 0, k;
+    const struct vm_layers *v = &t->lay;
+    int n = vm_layers_ncols(v), used = vl_cols[VL_NAME].width + 1, k = 1;
     *name_w = vl_cols[VL_NAME].width;
-    for (k = 0; k < n; k++) {
-        int cw = k == VL_NAME ? *name_w : vl_cols[k].width;
-        if (used + cw + 1 > w)
+    cols[0] = VL_NAME;
+    for (int c = t->lay_col0 > 0 ? t->lay_col0 : 1; c < n; c++) {
+        if (used + vl_cols[c].width + 1 > w)
             break;
-        used += cw + 1;
+        used += vl_cols[c].width + 1;
+        cols[k++] = c;
     }
-    if (k == n && w - used > 0)
+    if (cols[k - 1] == n - 1 && w - used > 0)
         *name_w += (w - used) / 2 > 12 ? 12 : (w - used) / 2;
-    return k < 1 ? 1 : k;
+    return k;
 }
 
-static void draw_header(const struct vm_layers *v, int y, int ncols, int name_w, int w)
+static int col_w(int c, int name_w)
+{
+    return c == VL_NAME ? name_w : vl_cols[c].width;
+}
+
+static void draw_header(const struct vm_layers *v, int y, const int *cols, int ncols, int name_w,
+                        int w)
 {
     draw_fill(y, 0, w, A_BOLD | A_UNDERLINE);
     int x = 0;
-    for (int k = 0; k < ncols; k++) {
-        int cw = k == VL_NAME ? name_w : vl_cols[k].width;
+    for (int i = 0; i < ncols; i++) {
+        int k = cols[i], cw = col_w(k, name_w);
         char title[32];
         const char *arrow = k == v->sort_col ? (v->sort_desc ? "v" : "^") : "";
         snprintf(title, sizeof title, "%s%s", vl_cols[k].title, arrow);
@@ -39,7 +49,7 @@ static void draw_header(const struct vm_layers *v, int y, int ncols, int name_w,
     }
 }
 
-static void draw_row(const struct tui *t, int i, int y, int ncols, int name_w)
+static void draw_row(const struct tui *t, int i, int y, const int *cols, int ncols, int name_w)
 {
     const struct vm_layers *v = &t->lay;
     int g = vm_layers_line_group(v, i);
@@ -51,8 +61,8 @@ static void draw_row(const struct tui *t, int i, int y, int ncols, int name_w)
     if (sel)
         draw_fill(y, 0, t->w, attr);
     int x = 0;
-    for (int k = 0; k < ncols; k++) {
-        int cw = k == VL_NAME ? name_w : vl_cols[k].width;
+    for (int j = 0; j < ncols; j++) {
+        int k = cols[j], cw = col_w(k, name_w);
         char cell[64];
         vm_layers_cell(v, i, k, cell, sizeof cell);
         int len = (int)strlen(cell);
@@ -70,12 +80,15 @@ static void draw_legend(const struct tui *t, int y)
     x += draw_text(y, x, t->w - x, "10-50 hard ", draw_difficulty_attr(2));
     x += draw_text(y, x, t->w - x, ">=50 extreme ", draw_difficulty_attr(3));
     x += draw_text(y, x, t->w - x, "not quantized", draw_difficulty_attr(-1));
-    if (t->lay.grouped && !t->lay.filter[0])
-        draw_text(y, x, t->w - x, "  headers: max of group",
-                  A_NORMAL);
-    else if (!t->lay.grouped && !t->lay.filter[0])
-        draw_textf(y, x, t->w - x, A_NORMAL, "  flat, by %s",
-                   vl_cols[t->lay.sort_col].title);
+    char extra[64] = "";
+    if (t->lay_more)
+        snprintf(extra, sizeof extra, "  Left/Right: columns");
+    else if (t->lay.grouped)
+        snprintf(extra, sizeof extra, "  headers: max of group");
+    else
+        snprintf(extra, sizeof extra, "  flat, by %s", vl_cols[t->lay.sort_col].title);
+    if (!t->lay.filter[0] && (int)strlen(extra) <= t->w - x) /* whole or not at all */
+        draw_text(y, x, t->w - x, extra, A_NORMAL);
     if (t->lay.filter[0])
         draw_textf(y, x, t->w - x, A_BOLD, "  filter \"%s\": %d of %d", t->lay.filter,
                    t->lay.n_vis, t->lay.n_rows);
@@ -84,14 +97,20 @@ static void draw_legend(const struct tui *t, int y)
 void view_layers_draw(struct tui *t, int y0, int h)
 {
     struct vm_layers *v = &t->lay;
-    int name_w, ncols = fit_cols(v, t->w, &name_w);
-    draw_header(v, y0, ncols, name_w, t->w);
+    int cols[VL__NCOL], name_w, ncols = fit_cols(t, t->w, cols, &name_w);
+    t->lay_more = (cols[ncols - 1] < vm_layers_ncols(v) - 1) | (ncols > 1 && cols[1] > 1) << 1;
+    draw_header(v, y0, cols, ncols, name_w, t->w);
+    /* Arrows in the header say that Left/Right show more columns. */
+    if (t->lay_more & 1)
+        draw_text(y0, t->w - 2, 2, " >", A_BOLD | A_REVERSE);
+    if (t->lay_more & 2)
+        draw_text(y0, name_w - 1, 2, "< ", A_BOLD | A_REVERSE);
     int rows = h - 2;
     t->list_y0 = y0 + 1;
     t->list_h = rows;
     vm_layers_move(v, 0, rows); /* keep the selection visible after a resize */
     for (int k = 0; k < rows && v->top + k < v->n_lines; k++)
-        draw_row(t, v->top + k, y0 + 1 + k, ncols, name_w);
+        draw_row(t, v->top + k, y0 + 1 + k, cols, ncols, name_w);
     if (v->n_vis == 0)
         draw_text(y0 + 1, 1, t->w - 1, "(no tensor matches the filter; f then Enter clears it)",
                   A_BOLD);
@@ -133,6 +152,16 @@ int view_layers_act(struct tui *t, enum ui_act a)
     case UA_PGDN: vm_layers_move(v, page, page); break;
     case UA_HOME: vm_layers_move(v, -v->n_vis, page); break;
     case UA_END: vm_layers_move(v, v->n_vis, page); break;
+    case UA_LEFT:
+    case UA_RIGHT: {
+        int c = t->lay_col0 > 0 ? t->lay_col0 : 1;
+        if (a == UA_RIGHT && (t->lay_more & 1)) /* stop once the last column shows */
+            c++;
+        else if (a == UA_LEFT)
+            c--;
+        t->lay_col0 = c < 1 ? 1 : c >= ncols ? ncols - 1 : c;
+        break;
+    }
     case UA_OPEN:
         open_selected(t);
         if (t->view == UV_TENSOR)

@@ -95,12 +95,22 @@ static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
         snprintf(oe, sizeof oe, "%.4g", r->out_err);
     else
         snprintf(oe, sizeof oe, "n/a");
-    draw_textf(y, 0, t->w, A_NORMAL,
-               "MSE %.4g  SQNR %.2f dB  max err %.4g  rel |dW|_F %.4g  bits/weight %.3f", r->mse,
-               r->sqnr_db, r->max_abs_err, r->rel_fro, r->bits_per_weight);
-    draw_textf(y + 1, 0, t->w, A_NORMAL,
-               "outliers kept %ld (%.3f%%)  float input features %d  output err %s  %.1f ms  [%s]",
-               r->n_outliers, 100 * r->outlier_frac, r->n_outlier_features, oe, vq->ms, vq->desc);
+    /* Two layouts: the long one reads better, the short one keeps every
+     * number whole at 80 columns (a cut "bits/weight 4.3" reads as 4). */
+    char a[256], b[256];
+    snprintf(a, sizeof a, "MSE %.4g  SQNR %.2f dB  max err %.4g  rel |dW|_F %.4g  bits/weight %.3f",
+             r->mse, r->sqnr_db, r->max_abs_err, r->rel_fro, r->bits_per_weight);
+    if ((int)strlen(a) > t->w)
+        snprintf(a, sizeof a, "SQNR %.2f dB  b/w %.3f  MSE %.3g  max err %.3g  rel|dW| %.3g",
+                 r->sqnr_db, r->bits_per_weight, r->mse, r->max_abs_err, r->rel_fro);
+    snprintf(b, sizeof b,
+             "outliers kept %ld (%.3f%%)  float input features %d  output err %s  %.1f ms  [%.60s]",
+             r->n_outliers, 100 * r->outlier_frac, r->n_outlier_features, oe, vq->ms, vq->desc);
+    if ((int)strlen(b) > t->w)
+        snprintf(b, sizeof b, "output err %s  outliers kept %ld (%.3f%%)  float in-features %d  %.1f ms",
+                 oe, r->n_outliers, 100 * r->outlier_frac, r->n_outlier_features, vq->ms);
+    draw_text(y, 0, t->w, a, A_NORMAL);
+    draw_text(y + 1, 0, t->w, b, A_NORMAL);
 }
 
 static void draw_emap(struct tui *t, int y0, int rows)

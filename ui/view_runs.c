@@ -174,10 +174,10 @@ void view_runs_draw(struct tui *t, int y0, int h)
     struct vm_runs *v = &t->runs->vm;
     static const char *const modes[] = {"table", "bar chart", "size vs PPL"};
     draw_textf(y0, 0, t->w, A_NORMAL,
-               "%d runs of %s on %s (n_ctx %d), session %s  [%s; v switches]", v->n, v->model,
-               v->dataset, t->q->data.n_ctx, v->path, modes[t->runs->mode]);
+               "%d runs of %s on %s (n_ctx %d)  [%s; v switches]  session %s", v->n, v->model,
+               v->dataset, t->q->data.n_ctx, modes[t->runs->mode], v->path);
     if (v->n == 0) {
-        draw_text(y0 + 2, 2, t->w - 2,
+        draw_wrap(y0 + 2, 2, t->w - 3, h - 2,
                   "No runs yet. P measures the float baseline; in the Quant view pick a method "
                   "and bits, then A quantizes every layer and measures PPL.",
                   A_BOLD);

@@ -33,10 +33,16 @@ static void draw_stats(const struct tui *t, int y, const struct qtensor *qt, con
     draw_textf(y + 1, 0, t->w, A_NORMAL,
                "mean %.4g  std %.4g  min %.4g  max %.4g  AbsMax %.4g  AbsMax/std %.3g",
                s->mean, s->std, s->min, s->max, s->absmax, s->absmax_over_std);
-    draw_textf(y + 2, 0, t->w, A_NORMAL,
-               "kurt %.4g (excess %.4g)  skew %.3g  >3sd %.3f%%  >6sd %.4f%%  |x|>%g %.4f%%",
-               s->kurt, s->exkurt, s->skew, 100 * s->frac_k3, 100 * s->frac_k6, s->abs_thresh,
-               100 * s->frac_abs);
+    char line[256];
+    snprintf(line, sizeof line,
+             "kurt %.4g (excess %.4g)  skew %.3g  >3sd %.3f%%  >6sd %.4f%%  |x|>%g %.4f%%", s->kurt,
+             s->exkurt, s->skew, 100 * s->frac_k3, 100 * s->frac_k6, s->abs_thresh,
+             100 * s->frac_abs);
+    if ((int)strlen(line) > t->w) /* narrow: no excess kurtosis (it is kurt - 3) */
+        snprintf(line, sizeof line, "kurt %.4g  skew %.3g  >3sd %.3f%%  >6sd %.4f%%  |x|>%g %.4f%%",
+                 s->kurt, s->skew, 100 * s->frac_k3, 100 * s->frac_k6, s->abs_thresh,
+                 100 * s->frac_abs);
+    draw_text(y + 2, 0, t->w, line, A_NORMAL);
 }
 
 /* The map: one or two heat cells per character. */
@@ -68,13 +74,17 @@ static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
 static void draw_map_info(struct tui *t, int y, const char *what)
 {
     struct vm_map *mp = &t->map;
-    char cur[160];
+    char cur[160], line[400];
     vm_map_cursor_text(mp, cur, sizeof cur);
-    draw_textf(y, 0, t->w, A_NORMAL,
-               "%s %lldx%lld, %lldx%lld per cell, log colour %.3g..%.3g, %s > %g*std = %.3g | %s",
-               what, (long long)mp->rows, (long long)mp->cols, (long long)mp->bh,
-               (long long)mp->bw, mp->lo, mp->hi, draw.theme == DT_MONO ? "X" : "red",
-               t->mark_k, mp->mark, cur);
+    snprintf(line, sizeof line,
+             "%s %lldx%lld, %lldx%lld per cell, log colour %.3g..%.3g, %s > %g*std = %.3g | %s",
+             what, (long long)mp->rows, (long long)mp->cols, (long long)mp->bh, (long long)mp->bw,
+             mp->lo, mp->hi, draw.theme == DT_MONO ? "X" : "red", t->mark_k, mp->mark, cur);
+    if ((int)strlen(line) > t->w) /* narrow: the cursor (what moves) first */
+        snprintf(line, sizeof line, "%s | %s %lldx%lld, %lldx%lld/cell, %s > %g*std", cur, what,
+                 (long long)mp->rows, (long long)mp->cols, (long long)mp->bh, (long long)mp->bw,
+                 draw.theme == DT_MONO ? "X" : "red", t->mark_k);
+    draw_text(y, 0, t->w, line, A_NORMAL);
 }
 
 static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s, int nbins)
