@@ -278,10 +278,15 @@ int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_res
     ppl_setup(e, o, &po);
     qmodel_clear_overrides(&e->im.m);
     ppl_cache_free(&e->cache);
+    size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
     if (o->kl_cache_mib > 0 &&
         ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
                        (size_t)o->kl_cache_mib << 20))
         po.cache = &e->cache;
+    else if (o->kl_cache_mib > 0)
+        fprintf(stderr, "qlens %s: the float logits of the evaluation chunks (%.0f MiB) do not "
+                "fit in --kl-cache-mib %ld: the float model runs again for each "
+                "configuration\n", o->cmd, need / 1048576.0, o->kl_cache_mib);
     return run_ppl(e, &po, pr, err);
 }
 

@@ -533,7 +533,9 @@ static int run_method(struct sweep_state *st, const char *method, struct qerr *e
 static int baseline(struct sweep_state *st, struct qerr *err)
 {
     struct ppl_result p;
+    st->e.label = "float baseline";
     int rc = qcli_run_float(&st->e, &st->a->c, &p, err);
+    st->e.label = NULL;
     if (rc < 0)
         return rc;
     struct sweep_row row;

@@ -114,6 +114,11 @@ jcheck "$T_TMP/out" 'len(d["results"])==3 and len(set(e["id"] for e in d["result
 for mib in 0 1024; do
     expect_rc 0 "sweep --kl-cache-mib $mib" -- "$Q" sweep --methods rtn --bits 4 --kv-bits 0,8 $SMALL --out "$T_TMP/c$mib.json"
 done
+expect_rc 0 "sweep --kl-cache-mib 0 says nothing about the cache" -- "$Q" sweep --methods rtn --bits 4 $SMALL --kl-cache-mib 0 --out "$T_TMP/cz.json"
+if grep -q "do not fit" "$T_TMP/err"; then fail "cache off: no 'do not fit' message"; else pass "cache off: no 'do not fit' message"; fi
+head -c 120000 "$D/tinystories-eval.txt" >"$T_TMP/ev120k.txt"
+expect_rc 0 "sweep with a cache budget too small" -- "$Q" sweep --methods rtn --bits 4 --ctx 128 --chunks 80 --eval "$T_TMP/ev120k.txt" --kl-cache-mib 1 --out "$T_TMP/cs.json"
+expect_grep "do not fit in --kl-cache-mib 1" "$T_TMP/err" "a float-logit set over budget is said, and recomputed"
 expect_rc 2 "sweep --kl-cache-mib bad" -- "$Q" sweep --methods rtn --bits 4 --kl-cache-mib lots --out "$T_TMP/cx.json"
 python3 - "$T_TMP/c0.json" "$T_TMP/c1024.json" <<'PY' && pass "cached float logits: same KL, top-1, PPL as recomputed" || fail "cached float logits change the results"
 import json, sys
