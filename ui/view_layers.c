@@ -98,6 +98,8 @@ void view_layers_draw(struct tui *t, int y0, int h)
 {
     struct vm_layers *v = &t->lay;
     int cols[VL__NCOL], name_w, ncols = fit_cols(t, t->w, cols, &name_w);
+    if (cols[ncols - 1] < vm_layers_ncols(v) - 1) /* room for the '>' mark */
+        ncols = fit_cols(t, t->w - 2, cols, &name_w);
     t->lay_more = (cols[ncols - 1] < vm_layers_ncols(v) - 1) | (ncols > 1 && cols[1] > 1) << 1;
     draw_header(v, y0, cols, ncols, name_w, t->w);
     /* Arrows in the header say that Left/Right show more columns. */

@@ -174,8 +174,8 @@ void view_runs_draw(struct tui *t, int y0, int h)
     struct vm_runs *v = &t->runs->vm;
     static const char *const modes[] = {"table", "bar chart", "size vs PPL"};
     draw_textf(y0, 0, t->w, A_NORMAL,
-               "%d runs of %s on %s (n_ctx %d)  [%s; v switches]  session %s", v->n, v->model,
-               v->dataset, t->q->data.n_ctx, modes[t->runs->mode], v->path);
+               "%d run%s of %s on %s (n_ctx %d)  [%s; v switches]  session %s", v->n,
+               v->n == 1 ? "" : "s", v->model, v->dataset, t->q->data.n_ctx, modes[t->runs->mode], v->path);
     if (v->n == 0) {
         draw_wrap(y0 + 2, 2, t->w - 3, h - 2,
                   "No runs yet. P measures the float baseline; in the Quant view pick a method "
