@@ -413,7 +413,13 @@ START_TEST(runs_label_joins_and_old_sessions)
         "  \"bits\": {\"w\": 16, \"a\": 16, \"kv\": 16},\n"
         "  \"benchmarks\": {\"hellaswag\": {\"value\": 0.3, \"unit\": \"fraction\"}}},\n"
         " {\"id\": \"m/RTN-w4\", \"model\": \"m\", \"method\": \"RTN\", \"source\": \"qlens sweep\",\n"
-        "  \"bits\": {\"w\": 4, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 9.5}}]}\n";
+        "  \"bits\": {\"w\": 4, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 9.5}},\n"
+        /* a dashboard run an lm-eval import was joined into */
+        " {\"id\": \"m/RTN w8 g128 asym\", \"model\": \"m\", \"method\": \"RTN\",\n"
+        "  \"source\": \"qlens dashboard run\", \"group_size\": 128,\n"
+        "  \"bits\": {\"w\": 8, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 7.9, \"wiki\": 12.5},\n"
+        "  \"benchmarks\": {\"hellaswag\": {\"value\": 0.31, \"unit\": \"fraction\"}},\n"
+        "  \"settings\": {\"spec\": \"RTN w8 g128 asym\", \"bpw\": 8.35}}]}\n";
     tu_write_file(path, text, strlen(text));
     struct vm_runs v;
     vm_runs_init(&v, "m.bin", "eval", path);
@@ -421,21 +427,27 @@ START_TEST(runs_label_joins_and_old_sessions)
     struct qerr err;
     qerr_clear(&err);
     ck_assert_msg(vm_runs_load(&v, &err) == 0, "%s", err.msg);
-    ck_assert_int_eq(v.n, 1); /* the old dashboard run only */
+    ck_assert_int_eq(v.n, 2); /* the dashboard runs only */
     ck_assert_double_eq_tol(v.r[0].ppl, 8.0, 1e-12);
     struct jobs_run r = mkrun("RTN", "RTN w8 g128 asym", 8, 0.3, 8.01, 8.0);
-    vm_runs_add(&v, &r);
+    vm_runs_add(&v, &r); /* a rerun replaces the run */
+    ck_assert_int_eq(v.n, 2);
     ck_assert_msg(vm_runs_save(&v, &err) == 0, "%s", err.msg);
     struct results_store s;
     results_store_init(&s);
     ck_assert_msg(results_load(&s, path, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(s.n, 4); /* 2 dashboard runs + lm-eval + sweep entry */
-    int n_label = 0;
-    for (int i = 0; i < s.n; i++) {
+    for (int i = 0; i < s.n; i++)
         ck_assert_str_eq(s.e[i].model, "m"); /* the old label moved */
-        n_label++;
-    }
-    ck_assert_int_eq(n_label, 4);
+    int k = results_find(&s, "m/RTN w8 g128 asym");
+    ck_assert_int_ge(k, 0);
+    /* the rerun's perplexity, the joined benchmark and other dataset kept */
+    ck_assert_ptr_nonnull(results_entry_ppl(&s.e[k], "eval"));
+    ck_assert_ptr_nonnull(results_entry_ppl(&s.e[k], "wiki"));
+    ck_assert_double_eq_tol(results_entry_ppl(&s.e[k], "eval")->value, 8.01, 1e-9);
+    ck_assert_double_eq_tol(results_entry_ppl(&s.e[k], "wiki")->value, 12.5, 1e-9);
+    ck_assert_ptr_nonnull(results_entry_bench(&s.e[k], "hellaswag"));
+    ck_assert_double_eq_tol(results_entry_bench(&s.e[k], "hellaswag")->value, 0.31, 1e-9);
     results_store_free(&s);
     struct vm_runs w;
     vm_runs_init(&w, "dir/m.bin", "eval", path);

@@ -152,6 +152,25 @@ static int to_entry(const struct vm_runs *v, const struct jobs_run *r, struct re
     return rc;
 }
 
+/* Put run entry e into s.  When the file already holds it (same id) with
+ * more, e.g. lm-eval benchmarks joined into it by `qlens results import
+ * --into`, those stay: e's values win, the rest is kept. */
+static int put_keeping(struct results_store *s, const struct results_store *old,
+                       const struct results_entry *e, struct qerr *err)
+{
+    int k = results_find(old, e->id);
+    if (k < 0)
+        return results_put_entry(s, e, err);
+    struct results_entry m;
+    int rc = results_entry_copy(&m, &old->e[k], err);
+    if (rc == 0)
+        rc = results_join_into(&m, e, 1, err);
+    if (rc == 0)
+        rc = results_put_entry(s, &m, err);
+    results_entry_free(&m);
+    return rc;
+}
+
 /* Keep every entry of the file but this model's dashboard runs, which are
  * replaced (entries under the old file-name label move to the label). */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err)
@@ -175,7 +194,7 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
         struct results_entry e;
         rc = to_entry(v, &v->r[i], &e, err);
         if (rc == 0)
-            rc = results_put_entry(&s, &e, err);
+            rc = put_keeping(&s, &old, &e, err);
         results_entry_free(&e);
     }
     if (rc == 0)
