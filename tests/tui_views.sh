@@ -100,4 +100,37 @@ $TM new-session -d -x 80 -y 24 \
 n=100; while [ "$n" -gt 0 ] && [ ! -s "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
 [ "$(cat "$T_TMP/rc" 2>/dev/null)" = 3 ] && pass "missing model exits 3" || fail "missing model (rc $(cat "$T_TMP/rc" 2>/dev/null))"
 expect_grep 'missing\.bin' "$T_TMP/err" "error names the file"
+
+# Dashboard runs join lm-eval results imported into the session file (same
+# model label and join key): the Correlation view pairs their PPL with the
+# benchmark.
+S2="$T_TMP/session2.json"
+cat >"$S2" <<'EOF'
+{"schema": "qlens-results/1", "source": "qlens dashboard session", "results": [
+ {"id": "stories260K/float (F32 weights)", "model": "stories260K", "method": "float", "source": "qlens dashboard run",
+  "bits": {"w": 16, "a": 16, "kv": 16}, "ppl": {"tinystories-eval": 7.8806}, "settings": {"spec": "float (F32 weights)", "bpw": 16}},
+ {"id": "stories260K/RTN w8 g128 asym", "model": "stories260K", "method": "RTN", "source": "qlens dashboard run",
+  "bits": {"w": 8, "a": 16, "kv": 16}, "group_size": 128, "ppl": {"tinystories-eval": 7.8702}, "settings": {"spec": "RTN w8 g128 asym", "bpw": 8.35}},
+ {"id": "stories260K/RTN w4 g128 asym", "model": "stories260K", "method": "RTN", "source": "qlens dashboard run",
+  "bits": {"w": 4, "a": 16, "kv": 16}, "group_size": 128, "ppl": {"tinystories-eval": 9.4706}, "settings": {"spec": "RTN w4 g128 asym", "bpw": 4.29}}]}
+EOF
+lm() { printf '{"results": {"hellaswag": {"acc,none": %s}}, "config": {"model_args": "pretrained=/m/stories260K"}}\n' "$1" >"$T_TMP/lm.json"; }
+lm 0.30; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method float --bits 16 >/dev/null 2>&1
+lm 0.29; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method RTN --bits 8 --group 128 >/dev/null 2>&1
+lm 0.27; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method RTN --bits 4 --group 128 >/dev/null 2>&1
+[ "$(grep -c hellaswag "$S2")" = 3 ] && pass "lm-eval results joined into the dashboard runs" || fail "lm-eval import did not join ($(grep -c hellaswag "$S2"))"
+$TM kill-server 2>/dev/null
+TM="tmux -L qlens-views2-$$ -f /dev/null"
+$TM new-session -d -x 120 -y 40 \
+    "env QLENS_SHARED='$QLENS_SHARED' QLENS_SESSION='$S2' HOME='$T_TMP' '$QLENS_BIN'; sleep 30"
+wait_for 'blk\.0\.attn_q' "dashboard starts on the joined session"
+keys 4
+wait_for '^3 runs of stories260K' "the three runs"
+keys 5 f m o d e l = s t o r i e s 2 6 0 K Enter
+wait_for 'where: model=stories260K' "correlation filtered to this model"
+n=0
+while [ $n -lt 80 ] && ! grep -q 'Y: hellaswag ' "$SCREEN"; do keys y; sleep 0.05; cap; n=$((n + 1)); done
+wait_for 'Y: hellaswag ' "Y = the imported benchmark"
+wait_for 'Pearson r -0\.9[0-9]+ .* n 3$' "dashboard PPL pairs with the lm-eval benchmark (n 3)"
+keys q
 t_done
