@@ -514,6 +514,59 @@ START_TEST(corr_empty_and_degenerate)
 }
 END_TEST
 
+/* y / x step to the next variable that has pairs under the filters. */
+START_TEST(corr_step_skips_empty_variables)
+{
+    struct results_store s;
+    results_store_init(&s);
+    struct qerr err;
+    /* Model P: benchmarks p1..p5 only; model Q: benchmark "q" only. */
+    for (int i = 0; i < 4; i++) {
+        struct results_entry e;
+        results_entry_init(&e);
+        snprintf(e.model, sizeof e.model, "P");
+        snprintf(e.method, sizeof e.method, "RTN");
+        e.w_bits = 2 + i;
+        results_entry_set_ppl(&e, "wikitext2", 10 + i, NAN, &err);
+        for (int b = 1; b <= 5; b++) {
+            char name[8];
+            snprintf(name, sizeof name, "p%d", b);
+            results_entry_set_bench(&e, name, 30 + i * b, "acc", "percent", NAN, &err);
+        }
+        ck_assert_int_eq(results_add_entry(&s, &e, &err), 0);
+        results_entry_free(&e);
+        results_entry_init(&e);
+        snprintf(e.model, sizeof e.model, "Q");
+        snprintf(e.method, sizeof e.method, "RTN");
+        e.w_bits = 2 + i;
+        results_entry_set_ppl(&e, "wikitext2", 20 + i, NAN, &err);
+        results_entry_set_bench(&e, "q", 40 - i, "acc", "percent", NAN, &err);
+        ck_assert_int_eq(results_add_entry(&s, &e, &err), 0);
+        results_entry_free(&e);
+    }
+    struct vm_corr v;
+    vm_corr_init(&v);
+    ck_assert_int_eq(vm_corr_set_store(&v, &s), 0);
+    ck_assert_int_eq(vm_corr_set_where(&v, "model=Q", &err), 0);
+    /* From any benchmark, y reaches "q" in one step: p1..p5 have no pairs. */
+    v.y = vm_corr_var(&v, "p1");
+    vm_corr_step(&v, 1, 1);
+    ck_assert_str_eq(v.vars[v.y], "q");
+    ck_assert_int_eq(v.n, 4);
+    ck_assert_int_eq(v.rc, 0);
+    vm_corr_step(&v, 1, -1); /* backwards skips them too (wraps to ppl/bits) */
+    ck_assert(strncmp(v.vars[v.y], "p", 1) != 0 || !strcmp(v.vars[v.y], "ppl_mean") ||
+              !strncmp(v.vars[v.y], "ppl.", 4));
+    ck_assert_int_ge((int)v.n, 3);
+    /* Nothing has pairs: a plain step. */
+    ck_assert_int_eq(vm_corr_set_where(&v, "model=nobody", &err), 0);
+    int y0 = v.y;
+    vm_corr_step(&v, 1, 1);
+    ck_assert_int_eq(v.y, (y0 + 1) % v.n_vars);
+    vm_corr_free(&v);
+}
+END_TEST
+
 START_TEST(corr_variables_filter_and_r)
 {
     struct results_store s;
@@ -581,6 +634,7 @@ static Suite *suite(void)
     tc = tcase_create("corr");
     tcase_add_test(tc, corr_empty_and_degenerate);
     tcase_add_test(tc, corr_variables_filter_and_r);
+    tcase_add_test(tc, corr_step_skips_empty_variables);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -173,10 +173,11 @@ int view_corr_act(struct tui *t, enum ui_act a)
     if (v->n_vars == 0)
         return 0;
     switch (a) {
-    case UA_CORR_X: case UA_DOWN: v->x = (v->x + 1) % v->n_vars; break;
-    case UA_UP: v->x = (v->x + v->n_vars - 1) % v->n_vars; break;
-    case UA_CORR_Y: case UA_PGDN: v->y = (v->y + 1) % v->n_vars; break;
-    case UA_PGUP: v->y = (v->y + v->n_vars - 1) % v->n_vars; break;
+    /* Only variables that have pairs: a filtered store has few. */
+    case UA_CORR_X: case UA_DOWN: vm_corr_step(v, 0, 1); return 1;
+    case UA_UP: vm_corr_step(v, 0, -1); return 1;
+    case UA_CORR_Y: case UA_PGDN: vm_corr_step(v, 1, 1); return 1;
+    case UA_PGUP: vm_corr_step(v, 1, -1); return 1;
     case UA_CORR_FILTER: v->f = (v->f + 1) % (v->n_fam ? v->n_fam : 1); break;
     case UA_CORR_TABLE: c->table = !c->table; return 1;
     default: return 0;

@@ -135,6 +135,25 @@ int vm_corr_pair(const struct vm_corr *v, int xi, int yi, struct corr_result *ou
     return rc;
 }
 
+void vm_corr_step(struct vm_corr *v, int axis, int dir)
+{
+    if (v->n_vars <= 0)
+        return;
+    int *cur = axis ? &v->y : &v->x, other = axis ? v->x : v->y;
+    int d = dir < 0 ? v->n_vars - 1 : 1, pick = (*cur + d) % v->n_vars;
+    for (int k = 1; k < v->n_vars; k++) {
+        int c = (*cur + k * d) % v->n_vars;
+        struct corr_result r;
+        vm_corr_pair(v, axis ? other : c, axis ? c : other, &r);
+        if (c != other && r.n >= 3) {
+            pick = c;
+            break;
+        }
+    }
+    *cur = pick;
+    vm_corr_compute(v);
+}
+
 int vm_corr_set_where(struct vm_corr *v, const char *text, struct qerr *err)
 {
     struct filter f;

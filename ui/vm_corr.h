@@ -43,6 +43,11 @@ void vm_corr_compute(struct vm_corr *v);
 /* Statistics of variable x against variable yi under the filter. */
 int vm_corr_pair(const struct vm_corr *v, int xi, int yi, struct corr_result *out);
 int vm_corr_var(const struct vm_corr *v, const char *name);   /* index or -1 */
+/* Move X (axis 0) or Y (axis 1) by dir (+1/-1) to the next variable with
+ * at least 3 complete pairs against the other axis under the filters, so
+ * a filtered view does not cycle through a hundred empty variables; when
+ * no variable has, a plain step.  Recomputes. */
+void vm_corr_step(struct vm_corr *v, int axis, int dir);
 /* Entry filter, e.g. "method=GPTQ|SpQR,bits=3..4" ("" = all); recomputes.
  * A syntax error keeps the old filter and returns QERR_ARG. */
 int vm_corr_set_where(struct vm_corr *v, const char *text, struct qerr *err);
