@@ -95,9 +95,9 @@ static int same_entry(const struct ui_key *a, const struct ui_key *b, unsigned m
 
 int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
 {
-    const struct ui_key *k = &ui_keys[i];
-    if (i < 0 || i >= ui_n_keys || !(k->views & mask))
+    if (i < 0 || i >= ui_n_keys || !(ui_keys[i].views & mask))
         return 0;
+    const struct ui_key *k = &ui_keys[i];
     for (int j = 0; j < i; j++)
         if (same_entry(&ui_keys[j], k, mask))
             return 0;
