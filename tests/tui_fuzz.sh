@@ -15,7 +15,7 @@ n=50; while [ "$n" -gt 0 ] && ! $TM capture-pane -p 2>/dev/null | grep -q 'blk\.
 # One tmux command per key; awk's rand() with a fixed seed picks them.
 awk 'BEGIN {
     srand(42)
-    n = split("1 2 3 4 5 ? j k l h s S r n b B g a o m w p + - [ ] T v t x y F c d e Up Down Left Right PgUp PgDn Home End Enter Escape Tab BTab BSpace", k, " ")
+    n = split("1 2 3 4 5 ? j k l h s S r n z Z b B g a o m w p + - [ ] T v t x y F c d e Up Down Left Right PgUp PgDn Home End Enter Escape Tab BTab BSpace", k, " ")
     split("120x40 20x8 50x11 40x10 80x24 30x12 200x60 60x16", sz, " ")
     for (i = 0; i < 400; i++) {
         if (rand() < 0.03) { split(sz[int(rand() * 8) + 1], wh, "x"); print "resize " wh[1] " " wh[2]; continue }
