@@ -30,6 +30,7 @@
 #include "src/model.h"
 #include "src/ppl.h"
 #include "src/tokenizer.h"
+#include "bench/bench.h"
 
 #define N_CTX 512
 
@@ -43,13 +44,6 @@ static double cpu_s(void)
            ru.ru_stime.tv_usec * 1e-6;
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 /* GFLOP/s of C (m, n) = A (m, k) Bᵀ, best of a few timed runs; *per_cpu
  * gets GFLOP per CPU-second over all runs. */
 static double sgemm_gflops(int m, int n, int k, double min_s, double *per_cpu)
@@ -59,19 +53,19 @@ static double sgemm_gflops(int m, int n, int k, double min_s, double *per_cpu)
     for (size_t i = 0; i < (size_t)m * k; i++) a[i] = (float)(i % 7) * 0.1f;
     for (size_t i = 0; i < (size_t)n * k; i++) b[i] = (float)(i % 5) * 0.1f;
     double best = 0;
-    double t_end = now() + min_s;
+    double t_end = bench_wall() + min_s;
     do {
-        double t0 = now();
+        double t0 = bench_wall();
         int reps = 0;
         do {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, n, k, 1.0f, a, k, b, k,
                         0.0f, c, n);
             reps++;
-        } while (now() - t0 < 0.05);
-        double g = 2.0 * m * n * k * reps / (now() - t0) / 1e9;
+        } while (bench_wall() - t0 < 0.05);
+        double g = 2.0 * m * n * k * reps / (bench_wall() - t0) / 1e9;
         flops += 2.0 * m * n * k * reps;
         best = g > best ? g : best;
-    } while (now() < t_end);
+    } while (bench_wall() < t_end);
     *per_cpu = flops / (cpu_s() - c0) / 1e9;
     free(a); free(b); free(c);
     return best;

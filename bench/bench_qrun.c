@@ -37,22 +37,10 @@
 #include "src/ppl.h"
 #include "src/qrun.h"
 #include "src/tokenizer.h"
+#include "bench/bench.h"
 
 #define CTX 512
 #define CHUNKS 4
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median time of the tensors of role `role` in a run. */
 static double median_time(const struct qrun *r, enum qrole role, int *rows, int *cols)
@@ -67,8 +55,7 @@ static double median_time(const struct qrun *r, enum qrole role, int *rows, int 
         }
     if (!n)
         return 0;
-    qsort(t, (size_t)n, sizeof *t, cmp_d);
-    return t[n / 2];
+    return bench_median(t, n);
 }
 
 /* One sgemm of a (rows, cols) layer over n tokens: the cost of pushing the
@@ -80,10 +67,10 @@ static double sgemm_time(int rows, int cols, int n)
     float *y = malloc((size_t)n * rows * sizeof(float));
     double best = 1e30;
     for (int rep = 0; rep < 3 && w && x && y; rep++) {
-        double t0 = now();
+        double t0 = bench_wall();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, rows, cols, 1.0f, x, cols, w,
                     cols, 0.0f, y, rows);
-        double dt = now() - t0;
+        double dt = bench_wall() - t0;
         if (dt < best)
             best = dt;
     }
@@ -128,10 +115,10 @@ static int *calib_tokens(const struct tokenizer *tok, size_t *n)
 static double forward_time(struct fwd *f, const int *ids)
 {
     float *logits = malloc((size_t)CTX * f->cfg.vocab_size * sizeof(float));
-    double t0 = now();
+    double t0 = bench_wall();
     for (int c = 0; c < CHUNKS && logits; c++)
         fwd_chunk(f, ids + (size_t)c * CTX, CTX, logits, NULL);
-    double dt = now() - t0;
+    double dt = bench_wall() - t0;
     free(logits);
     return dt;
 }
@@ -207,13 +194,13 @@ static double kl_eval(struct fwd *f, const int *ids, size_t n, struct ppl_opts *
 {
     struct ppl_result r;
     struct qerr err = {0};
-    double t0 = now();
+    double t0 = bench_wall();
     if (ppl_run(f, ids, n, po, &r, &err) < 0) {
         fprintf(stderr, "bench_qrun: %s\n", err.msg);
         return -1;
     }
     *kl = r.kld.mean;
-    return now() - t0;
+    return bench_wall() - t0;
 }
 
 /* Before / after of one configuration's evaluation in a sweep. */
@@ -273,10 +260,10 @@ static void bench_sweep_eval(void)
         struct ppl_result fr;
         if (ids && n >= (size_t)CTX * 40 && ppl_cache_init(&c, &f, ids, n, &fo, 1u << 30)) {
             fo.cache = &c;
-            double t0 = now();
+            double t0 = bench_wall();
             if (ppl_run(&f, ids, n, &fo, &fr, &err) == 0) {
                 printf("sweep float baseline (fills the cache, %.1f MiB, once per sweep): "
-                       "%.2f s\n", ppl_cache_bytes(&f, n, &fo) / 1048576.0, now() - t0);
+                       "%.2f s\n", ppl_cache_bytes(&f, n, &fo) / 1048576.0, bench_wall() - t0);
                 sweep_config(&f, ids, n, &c, 0, bos);
                 sweep_config(&f, ids, n, &c, 8, bos);
             }

@@ -21,27 +21,21 @@
 #include "ui/draw.h"
 #include "ui/keys.h"
 #include "ui/tui.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
+#include "bench/bench.h"
 
 struct series { const char *name; double max, sum; int n; };
 
 static void step(struct tui *t, struct series *s, int key)
 {
-    double t0 = now_ms();
+    double t0 = (1e3 * bench_wall());
     tui_step(t, key);
     for (;;) { /* each key's frame, then the frames that finish its work */
-        double dt = now_ms() - t0;
+        double dt = (1e3 * bench_wall()) - t0;
         s->sum += dt;
         s->n++;
         if (dt > s->max)
             s->max = dt;
-        t0 = now_ms();
+        t0 = (1e3 * bench_wall());
         if (!tui_idle(t))
             break;
     }
@@ -63,10 +57,10 @@ static double scan_ms(int64_t n)
         x[i] = (float)(i % 1000) * 1e-3f - 0.5f;
     double best = 1e9, sink = 0;
     for (int r = 0; r < 5; r++) {
-        double t0 = now_ms(), s = 0;
+        double t0 = (1e3 * bench_wall()), s = 0;
         for (int64_t i = 0; i < n; i++)
             s += fabsf(x[i]);
-        double dt = now_ms() - t0;
+        double dt = (1e3 * bench_wall()) - t0;
         sink += s;
         best = dt < best ? dt : best;
     }
@@ -83,12 +77,12 @@ int main(void)
              "'%s/tests/tool_genmodel' --format gguf --dim 768 --hidden 2048 --layers 2 "
              "--heads 12 --vocab 32000 --ctx 1024 --dtype f16 '%s' >/dev/null",
              build ? build : "build", model);
-    double t0 = now_ms();
+    double t0 = (1e3 * bench_wall());
     if (system(cmd) != 0) {
         fprintf(stderr, "bench_tui: cannot generate the model (%s)\n", cmd);
         return 1;
     }
-    printf("generated a 110M-shape model (2 layers) in %.0f ms\n", now_ms() - t0);
+    printf("generated a 110M-shape model (2 layers) in %.0f ms\n", (1e3 * bench_wall()) - t0);
     setlocale(LC_ALL, "");
     setenv("LINES", "40", 1);
     setenv("COLUMNS", "120", 1);
@@ -101,9 +95,9 @@ int main(void)
     }
     draw_init();
     char err[800];
-    t0 = now_ms();
+    t0 = (1e3 * bench_wall());
     struct tui *t = tui_open(model, err, sizeof err);
-    double open_ms = now_ms() - t0;
+    double open_ms = (1e3 * bench_wall()) - t0;
     if (!t) {
         endwin();
         delscreen(scr);
