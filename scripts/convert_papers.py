@@ -6,7 +6,7 @@
 Reads jin2024_results.json and li2024_results.json (defaults:
 ../shared/reference) and writes assets/results/jin2024.json and
 assets/results/li2024.json in schema "qlens-results/1" (documented in
-docs/readme-results.md and analysis/results.h).  Values are copied as
+README.md and analysis/results.h).  Values are copied as
 published; only the layout and the unit labels change.  Run once; the
 output is committed as the project's bundled data.
 """

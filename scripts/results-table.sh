@@ -6,7 +6,7 @@
 # one CSV per sweep, $OUT/stories260K.md (the markdown table), and replaces
 # the text between the markers
 #   <!-- results-table:begin -->  ...  <!-- results-table:end -->
-# in README.md and docs/readme-runner.md when they have them (TABLE_FILES
+# in README.md when it has them (TABLE_FILES
 # overrides that list, e.g. TABLE_FILES=/tmp/README-copy.md; '' = none).
 #
 # Evaluation is bounded for speed: the first 40 chunks of 512 tokens of
@@ -92,7 +92,7 @@ table=$OUT/stories260K.md
         "$EVAL_CHUNKS" "$CALIB_CHUNKS" "$((t1 - t0))"
 } >"$table"
 
-for f in ${TABLE_FILES-README.md docs/readme-runner.md}; do
+for f in ${TABLE_FILES-README.md}; do
     [ -f "$f" ] && grep -q '<!-- results-table:begin -->' "$f" || continue
     if ! grep -q '<!-- results-table:end -->' "$f"; then # never cut the rest of the file
         echo "results-table: $f has the begin marker but no end marker; left as it is" >&2
