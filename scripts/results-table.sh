@@ -93,14 +93,15 @@ table=$OUT/stories260K.md
 } >"$table"
 
 for f in ${TABLE_FILES-README.md}; do
-    [ -f "$f" ] && grep -q '<!-- results-table:begin -->' "$f" || continue
-    if ! grep -q '<!-- results-table:end -->' "$f"; then # never cut the rest of the file
+    # Markers count only alone on their line: prose may quote them.
+    [ -f "$f" ] && grep -qx '<!-- results-table:begin -->' "$f" || continue
+    if ! grep -qx '<!-- results-table:end -->' "$f"; then # never cut the rest of the file
         echo "results-table: $f has the begin marker but no end marker; left as it is" >&2
         continue
     fi
     awk -v tbl="$table" '
-        /<!-- results-table:begin -->/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }
-        /<!-- results-table:end -->/ { skip = 0 }
+        /^<!-- results-table:begin -->$/ { print; while ((getline l < tbl) > 0) print l; skip = 1; next }
+        /^<!-- results-table:end -->$/ { skip = 0 }
         !skip { print }' "$f" >"$f.tmp" && mv "$f.tmp" "$f"
     echo "results-table: updated $f" >&2
 done
