@@ -234,7 +234,7 @@ static uint64_t tensor_bytes(struct cur *c, const struct gguf_tinfo *ti)
             fail_at(c, ti->file_offset, QERR_FORMAT, msg);
             return 0;
         }
-        if (ti->ne[d] > (UINT64_C(1) << 62) / n) {
+        if (ti->ne[d] > (UINT64_C(1) << 60) / n) {  /* n * 8 bytes must not wrap */
             fail_at(c, ti->file_offset, QERR_FORMAT, "element count overflows");
             return 0;
         }

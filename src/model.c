@@ -145,7 +145,8 @@ int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
         if (shape[i] <= 0)
             return qerr_set(err, QERR_FORMAT, "%s: tensor %s: dimension %d is %lld",
                             map->path, what, i, (long long)shape[i]);
-        if ((uint64_t)shape[i] > (UINT64_C(1) << 62) / n)
+        /* 2^60 elements keep the byte count (<= 8 per element) inside 64 bits */
+        if ((uint64_t)shape[i] > (UINT64_C(1) << 60) / n)
             return qerr_set(err, QERR_FORMAT, "%s: tensor %s: element count overflows",
                             map->path, what);
         n *= (uint64_t)shape[i];

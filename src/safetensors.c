@@ -116,7 +116,7 @@ static int st_shape(const struct stfile *f, const char *name, const cJSON *e, in
                             "not a valid dimension", f->path, name, d);
         shape[d] = (int64_t)v;
         zero |= v == 0;
-        if (v && prod > (UINT64_C(1) << 62) / v)
+        if (v && prod > (UINT64_C(1) << 60) / v)  /* bytes (x4) must not wrap */
             return qerr_set(err, QERR_FORMAT, "%s: offset 8: header: tensor %s: element count "
                             "overflows", f->path, name);
         prod *= v ? v : 1;

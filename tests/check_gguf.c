@@ -471,6 +471,10 @@ START_TEST(test_bad_dims_and_types)
     put_u64(c, ti_ne_at(&q), UINT64_C(1) << 40);
     put_u64(c, ti_ne_at(&q) + 8, UINT64_C(1) << 40);
     expect_fail(c, n, QERR_FORMAT, "element count overflows");
+    memcpy(c, b, n);  /* 2^62 elements: the byte count (x4) must not wrap */
+    put_u64(c, ti_ne_at(&q), UINT64_C(1) << 40);
+    put_u64(c, ti_ne_at(&q) + 8, UINT64_C(1) << 22);
+    expect_fail(c, n, QERR_FORMAT, "element count overflows");
     memcpy(c, b, n);
     put_u64(c, ti_ne_at(&q), UINT64_MAX);
     expect_fail(c, n, QERR_FORMAT, "dimension 0 is 18446744073709551615");

@@ -76,6 +76,10 @@ START_TEST(test_add_tensor_checks)
     ck_assert_msg(strstr(e.msg, "tensor C: dimension 0 is 0"), "%s", e.msg);
     ck_assert_int_eq(qmodel_add_tensor(&m, "d", NULL, QD_F16, 2, big, map, 0, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "element count overflows"), "%s", e.msg);
+    /* 2^62 floats: the element count fits but the byte count (2^64) wraps to 0 */
+    int64_t wrap[2] = {INT64_C(1) << 40, INT64_C(1) << 22};
+    ck_assert_int_eq(qmodel_add_tensor(&m, "d", NULL, QD_F32, 2, wrap, map, 0, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "element count overflows"), "%s", e.msg);
     ck_assert_int_eq(qmodel_add_tensor(&m, "e", NULL, QD_F32, 5, s2, map, 0, &e), QERR_FORMAT);
     ck_assert_int_eq(qmodel_add_tensor(&m, "e", NULL, QD_F32, 0, s2, map, 0, &e), QERR_FORMAT);
     ck_assert_int_eq(qmodel_add_tensor(&m, "f", NULL, QD__COUNT, 2, s2, map, 0, &e), QERR_UNSUPP);

@@ -325,6 +325,9 @@ START_TEST(test_bad_headers)
     open_fails(p, QERR_FORMAT, "shape[0] is not a valid dimension");
     p = raw_file("{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,1099511627776],\"data_offsets\":[0,8]}}", 0, 8);
     open_fails(p, QERR_FORMAT, "tensor x: element count overflows");
+    /* 2^62 floats need 2^64 bytes: must not wrap to an empty span */
+    p = raw_file("{\"x\":{\"dtype\":\"F32\",\"shape\":[1099511627776,4194304],\"data_offsets\":[0,0]}}", 0, 8);
+    open_fails(p, QERR_FORMAT, "tensor x: element count overflows");
     p = raw_file("{\"x\":{\"dtype\":\"F32\",\"shape\":2,\"data_offsets\":[0,8]}}", 0, 8);
     open_fails(p, QERR_FORMAT, "tensor x: shape must be an array");
     p = raw_file("{\"x\":{\"dtype\":\"F32\",\"shape\":[2],\"data_offsets\":[0]}}", 0, 8);
