@@ -145,6 +145,16 @@ int infer_parse_int(const char *s, long lo, long hi, long *out)
     return 0;
 }
 
+int infer_parse_opt(const char *cmd, const char *opt, const char *val, long lo, long hi,
+                    long *out)
+{
+    if (infer_parse_int(val, lo, hi, out) == 0)
+        return 0;
+    cli_usage_error(cmd, "%s wants an integer in %ld..%ld, got '%s'", opt, lo, hi,
+                    val ? val : "(nothing)");
+    return -1;
+}
+
 static volatile int cancel_flag;
 
 static void on_sigint(int sig)

@@ -38,6 +38,10 @@ long infer_utf8_invalid_at(const char *s, size_t n);
 
 /* Parse an integer option value in [lo, hi]; returns 0 or -1. */
 int infer_parse_int(const char *s, long lo, long hi, long *out);
+/* The same for option opt of command cmd: on a bad or missing value prints
+ * "qlens CMD: OPT wants an integer in LO..HI, got 'VAL'" and returns -1. */
+int infer_parse_opt(const char *cmd, const char *opt, const char *val, long lo, long hi,
+                    long *out);
 
 /* SIGINT sets *infer_cancel_flag() (first Ctrl-C cancels cleanly). */
 void infer_catch_sigint(void);

@@ -54,16 +54,6 @@ struct ppl_args {
     const char *kl_base;
 };
 
-static int parse_num(const char *opt, const char *val, long lo, long hi, long *out)
-{
-    if (!val || infer_parse_int(val, lo, hi, out) < 0) {
-        cli_usage_error("ppl", "%s wants an integer in %ld..%ld, got '%s'", opt, lo, hi,
-                        val ? val : "");
-        return -1;
-    }
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, struct ppl_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -74,11 +64,9 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
                   : !strcmp(s, "--act-bits") ? &a->act_bits : !strcmp(s, "--kv-bits") ? &a->kv_bits
                   : !strcmp(s, "--kv-group") ? &a->kv_group : NULL;
         if (dst) {
-            long lo = dst == &a->ctx ? -1000000000L : dst == &a->chunks ? 1 : 0;
-            if (dst == &a->act_bits || dst == &a->kv_bits)
-                lo = 2;
-            if (parse_num(s, v, lo, dst == &a->act_bits || dst == &a->kv_bits ? 16 : 1000000000L,
-                          dst) < 0)
+            int bits = dst == &a->act_bits || dst == &a->kv_bits;
+            long lo = bits ? 2 : dst == &a->chunks ? 1 : 0; /* --ctx 0: run() says why */
+            if (infer_parse_opt("ppl", s, v, lo, bits ? 16 : 1000000000L, dst) < 0)
                 return -1;
             i++;
         } else if (!strcmp(s, "--full")) a->full = 1;
@@ -86,7 +74,9 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         else if (!strcmp(s, "--force-ctx")) a->force_ctx = 1;
         else if (!strcmp(s, "--k-per-channel")) a->k_per_channel = 1;
         else if (!strcmp(s, "--asym")) a->asym = 1;
-        else if (!strcmp(s, "--kl-base") && v) {
+        else if (!strcmp(s, "--kl-base")) {
+            if (!v)
+                return cli_usage_error("ppl", "--kl-base wants a model file"), -1;
             a->kl_base = v;
             a->kl = 1;
             i++;

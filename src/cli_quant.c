@@ -67,12 +67,7 @@ void qcli_config_label(const struct quant_spec *spec, int act_bits, int kv_bits,
 static int num_opt(const struct qcli_opts *o, const char *name, const char *val, long lo,
                    long hi, long *out)
 {
-    if (!val || infer_parse_int(val, lo, hi, out) < 0) {
-        cli_usage_error(o->cmd, "%s wants an integer in %ld..%ld, got '%s'", name, lo, hi,
-                        val ? val : "(nothing)");
-        return -1;
-    }
-    return 1;
+    return infer_parse_opt(o->cmd, name, val, lo, hi, out) < 0 ? -1 : 1;
 }
 
 static int str_opt(const struct qcli_opts *o, const char *name, const char *val, const char **out)

@@ -116,6 +116,10 @@ expect_rc 2 "ctx beyond the model" -- "$Q" ppl "$S/models/stories260K.gguf" "$MO
 expect_grep "exceeds the model's context \(128" "$T_TMP/err" "ctx message names the model context"
 expect_rc 2 "odd ctx" -- "$Q" ppl "$MOBY" --ctx 63
 expect_rc 2 "ctx < 2" -- "$Q" ppl "$MOBY" --ctx 0
+expect_rc 2 "negative ctx is refused, not the default" -- "$Q" ppl "$MOBY" --ctx -4
+expect_grep "ctx wants an integer in 0\.\." "$T_TMP/err" "negative ctx message names the range"
+expect_rc 2 "kl-base without a file" -- "$Q" ppl "$MOBY" --kl-base
+expect_grep "kl-base wants a model file" "$T_TMP/err" "kl-base message says what it wants"
 expect_rc 2 "ctx 2 scores nothing in llama.cpp mode" -- "$Q" ppl "$MOBY" --ctx 2
 expect_rc 0 "ctx 2 in full-window mode" -- "$Q" ppl "$MOBY" --ctx 2 --full --chunks 5
 expect_rc 2 "missing TEXT" -- "$Q" ppl
