@@ -4,15 +4,7 @@
 # worker (progress bar) and is cancelled, a slow method quantizes on the
 # worker, the correlation view shows statistics.  Bounded waits only.
 . "$(dirname "$0")/lib.sh"
-command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; 
-# A missing model on a terminal: a message naming the file, exit 3 (I/O).
-rm -f "$T_TMP/rc"
-$TM new-session -d -x 80 -y 24 \
-    "env QLENS_SHARED='$QLENS_SHARED' '$QLENS_BIN' '$T_TMP/missing.bin' 2>'$T_TMP/err'; echo \$? >'$T_TMP/rc'; sleep 30"
-n=100; while [ "$n" -gt 0 ] && [ ! -s "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
-[ "$(cat "$T_TMP/rc" 2>/dev/null)" = 3 ] && pass "missing model exits 3" || fail "missing model (rc $(cat "$T_TMP/rc" 2>/dev/null))"
-expect_grep 'missing\.bin' "$T_TMP/err" "error names the file"
-t_done; }
+command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
 TM="tmux -L qlens-views-$$ -f /dev/null"
 trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
 SCREEN="$T_TMP/screen"
