@@ -137,6 +137,19 @@ static int calib_pass(struct jobs_data *d, struct fwd *f, const struct fwd_hooks
     return rc;
 }
 
+/* A forward pass on the float weights and an empty accumulator set; on
+ * success the caller frees both. */
+static int calib_open(struct jobs_data *d, struct fwd *f, struct calib *c, struct qerr *err)
+{
+    int rc = load_data(d, 0, err);
+    if (rc < 0 || (rc = fwd_init(f, d->m, d->n_ctx, err)) < 0)
+        return rc;
+    fwd_use_overrides(f, 0);
+    if ((rc = calib_init(c, &d->m->cfg, err)) < 0)
+        fwd_free(f);
+    return rc;
+}
+
 /* XᵀX and per-channel |x| of one site (the current tensor's input). */
 static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site, struct qerr *err)
 {
@@ -145,18 +158,11 @@ static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site,
         return 0;
     jobs_site_free(s);
     struct jobs_data *d = j->data;
-    int rc = load_data(d, 0, err);
-    if (rc < 0)
-        return rc;
     struct fwd f;
     struct calib c;
-    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
+    int rc = calib_open(d, &f, &c, err);
+    if (rc < 0)
         return rc;
-    fwd_use_overrides(&f, 0);
-    if ((rc = calib_init(&c, &d->m->cfg, err)) < 0) {
-        fwd_free(&f);
-        return rc;
-    }
     rc = calib_select(&c, layer, site, CALIB_HESSIAN | CALIB_CHANNEL);
     struct fwd_hooks h;
     calib_hooks(&c, &h);
@@ -170,6 +176,8 @@ static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site,
         s->max_abs = a->max_abs;
         a->max_abs = NULL;
         s->mean_abs = malloc(dim * sizeof *s->mean_abs);
+        if (!s->mean_abs)
+            rc = qerr_set(err, QERR_NOMEM, "out of memory");
         for (size_t i = 0; s->mean_abs && i < dim; i++)
             s->mean_abs[i] = a->n_rows ? (float)(a->sum_abs[i] / (double)a->n_rows) : 0;
         s->dim = a->dim;
@@ -177,6 +185,8 @@ static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site,
         s->layer = layer;
         s->site = site;
     }
+    if (rc < 0)
+        jobs_site_free(s); /* never a half-filled cache entry */
     calib_free(&c);
     fwd_free(&f);
     return rc;
@@ -249,7 +259,10 @@ static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
 {
     struct jobs_data *d = j->data;
     struct jobs_acts *a = j->acts;
-    int L = d->m->cfg.n_layers, rc = load_data(d, 0, err);
+    int L = d->m->cfg.n_layers;
+    struct fwd f;
+    struct calib c;
+    int rc = calib_open(d, &f, &c, err);
     if (rc < 0)
         return rc;
     a->n_layers = L;
@@ -258,16 +271,7 @@ static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     a->x = calloc((size_t)L * 4, sizeof *a->x);
     a->dim = calloc((size_t)L * 4, sizeof *a->dim);
     if (!a->st || !a->x || !a->dim)
-        return qerr_set(err, QERR_NOMEM, "out of memory");
-    struct fwd f;
-    struct calib c;
-    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
-        return rc;
-    fwd_use_overrides(&f, 0);
-    if ((rc = calib_init(&c, &d->m->cfg, err)) < 0) {
-        fwd_free(&f);
-        return rc;
-    }
+        rc = qerr_set(err, QERR_NOMEM, "out of memory");
     for (int s = CALIB_ATTN_IN; s <= CALIB_FFN_DOWN && rc == 0; s++)
         rc = calib_select(&c, -1, s, CALIB_STATS);
     struct capture cp;
