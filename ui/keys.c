@@ -93,7 +93,8 @@ static int same_entry(const struct ui_key *a, const struct ui_key *b, unsigned m
     return a->act == b->act && (a->views & mask) && (b->views & mask) && !strcmp(a->help, b->help);
 }
 
-int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
+/* ui_key_entry with each name between quote marks q. */
+static int key_entry(int i, unsigned mask, const char *q, char *names, size_t cap)
 {
     if (i < 0 || i >= ui_n_keys || !(ui_keys[i].views & mask))
         return 0;
@@ -101,15 +102,20 @@ int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
     for (int j = 0; j < i; j++)
         if (same_entry(&ui_keys[j], k, mask))
             return 0;
-    size_t o = (size_t)snprintf(names, cap, "%s", k->name);
+    size_t o = (size_t)snprintf(names, cap, "%s%s%s", q, k->name, q);
     for (int j = i + 1; j < ui_n_keys && o < cap; j++) {
         int seen = !strcmp(ui_keys[j].name, k->name);
         for (int m = i + 1; m < j && !seen; m++)
             seen = same_entry(&ui_keys[m], k, mask) && !strcmp(ui_keys[m].name, ui_keys[j].name);
         if (same_entry(&ui_keys[j], k, mask) && !seen)
-            o += (size_t)snprintf(names + o, cap - o, ", %s", ui_keys[j].name);
+            o += (size_t)snprintf(names + o, cap - o, ", %s%s%s", q, ui_keys[j].name, q);
     }
     return 1;
+}
+
+int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
+{
+    return key_entry(i, mask, "", names, cap);
 }
 
 static const char *const view_names[UV__COUNT] = {"Layers", "Tensor", "Quant", "Runs",
@@ -133,26 +139,16 @@ static void views_str(unsigned mask, char *buf, size_t cap)
             o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", view_names[v]);
 }
 
-/* Keys with the same action, views and help are merged into one row
- * ("Up, k"), so the list stays short. */
+/* Keys with the same action and help are merged into one row ("Up, k"),
+ * as in the help overlay, so the list stays short. */
 void ui_keys_print_markdown(FILE *f)
 {
     fprintf(f, "| Key | Views | Action |\n|---|---|---|\n");
     for (int i = 0; i < ui_n_keys; i++) {
-        const struct ui_key *k = &ui_keys[i];
-        int dup = 0;
-        for (int j = 0; j < i && !dup; j++)
-            dup = ui_keys[j].act == k->act && ui_keys[j].views == k->views &&
-                  !strcmp(ui_keys[j].help, k->help);
-        if (dup)
-            continue;
         char names[64], views[96];
-        size_t o = (size_t)snprintf(names, sizeof names, "`%s`", k->name);
-        for (int j = i + 1; j < ui_n_keys; j++)
-            if (ui_keys[j].act == k->act && ui_keys[j].views == k->views &&
-                !strcmp(ui_keys[j].help, k->help) && strcmp(ui_keys[j].name, k->name) &&
-                o < sizeof names)
-                o += (size_t)snprintf(names + o, sizeof names - o, ", `%s`", ui_keys[j].name);
+        if (!key_entry(i, UVM_ALL, "`", names, sizeof names))
+            continue;
+        const struct ui_key *k = &ui_keys[i];
         views_str(k->views, views, sizeof views);
         fprintf(f, "| %s | %s | %s |\n", names, views, k->help);
     }
