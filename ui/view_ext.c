@@ -81,16 +81,26 @@ int ext_start_job(struct tui *t, struct jobs_ctx *j, const char *label)
     return 0;
 }
 
+/* Index (layer * 4 + site) of the input site of tensor ti in a, or -1
+ * when it has none (not a linear layer, or no pass yet). */
+static int act_index(const struct tui *t, const struct jobs_acts *a, int ti)
+{
+    if (!a->have || ti < 0)
+        return -1;
+    const struct qtensor *qt = &t->m.tensors[ti];
+    int s = jobs_site_of_role(qt->role);
+    return s >= 0 && qt->layer >= 0 && qt->layer < a->n_layers ? qt->layer * 4 + s : -1;
+}
+
 /* Activation statistics of the 'C' pass go into the Layers rows: each
  * linear gets the statistics of its input site. */
 static void acts_to_layers(struct tui *t)
 {
     struct jobs_acts *a = &t->q->acts;
-    for (int i = 0; i < t->m.n_tensors && a->have; i++) {
-        const struct qtensor *qt = &t->m.tensors[i];
-        int s = jobs_site_of_role(qt->role);
-        if (s >= 0 && qt->layer >= 0 && qt->layer < a->n_layers)
-            vm_layers_set_act(&t->lay, i, &a->st[qt->layer * 4 + s]);
+    for (int i = 0; i < t->m.n_tensors; i++) {
+        int k = act_index(t, a, i);
+        if (k >= 0)
+            vm_layers_set_act(&t->lay, i, &a->st[k]);
     }
 }
 
@@ -252,13 +262,9 @@ void tui_ext_grid_title(struct tui *t, char *buf, int cap)
 int tui_ext_act_matrix(struct tui *t, struct vm_map *mp)
 {
     struct jobs_acts *a = &t->q->acts;
-    if (!a->have || t->ti < 0)
+    int k = act_index(t, a, t->ti);
+    if (k < 0 || !a->x[k])
         return 0;
-    const struct qtensor *qt = &t->m.tensors[t->ti];
-    int s = jobs_site_of_role(qt->role);
-    if (s < 0 || qt->layer < 0 || qt->layer >= a->n_layers || !a->x[qt->layer * 4 + s])
-        return 0;
-    int k = qt->layer * 4 + s;
     if (mp->x != a->x[k]) {
         vm_map_set(mp, a->x[k], a->rows, a->dim[k]);
         mp->gw = 0;
@@ -268,10 +274,6 @@ int tui_ext_act_matrix(struct tui *t, struct vm_map *mp)
 
 double tui_ext_act_std(struct tui *t)
 {
-    struct jobs_acts *a = &t->q->acts;
-    if (!a->have || t->ti < 0)
-        return 0;
-    const struct qtensor *qt = &t->m.tensors[t->ti];
-    int s = jobs_site_of_role(qt->role);
-    return s >= 0 && qt->layer >= 0 ? a->st[qt->layer * 4 + s].std : 0;
+    int k = act_index(t, &t->q->acts, t->ti);
+    return k >= 0 ? t->q->acts.st[k].std : 0;
 }
