@@ -361,17 +361,19 @@ static int global_act(struct tui *t, enum ui_act a)
     }
 }
 
+static void key_event(struct tui *t, int ch);
+
 static void mouse_event(struct tui *t)
 {
     MEVENT ev;
     if (getmouse(&ev) != OK)
         return;
     if (ev.bstate & BUTTON4_PRESSED) {
-        tui_step(t, KEY_UP);
+        key_event(t, KEY_UP);
         return;
     }
     if (ev.bstate & BUTTON5_PRESSED) {
-        tui_step(t, KEY_DOWN);
+        key_event(t, KEY_DOWN);
         return;
     }
     if (!(ev.bstate & (BUTTON1_CLICKED | BUTTON1_PRESSED | BUTTON1_DOUBLE_CLICKED)))
@@ -392,7 +394,8 @@ static void mouse_event(struct tui *t)
     }
 }
 
-int tui_step(struct tui *t, int ch)
+/* One key or mouse event, without drawing (the wheel arrives as Up/Down). */
+static void key_event(struct tui *t, int ch)
 {
     if (ch == KEY_MOUSE) {
         mouse_event(t);
@@ -411,6 +414,11 @@ int tui_step(struct tui *t, int ch)
                 global_act(t, a);
         }
     }
+}
+
+int tui_step(struct tui *t, int ch)
+{
+    key_event(t, ch);
     tui_draw(t);
     return t->quit;
 }
