@@ -31,18 +31,30 @@ static char *slurp(const char *path, size_t *n, struct qerr *err)
     return buf;
 }
 
-/* Largest id in model.vocab and added_tokens, plus one. */
+/* Ids at or above this are refused: the vocabulary arrays are sized by the
+ * largest id, so one stray id must not make us allocate gigabytes (the
+ * same bound as a GGUF vocabulary). */
+#define TOK_JSON_MAX_ID (1 << 24)
+
+/* Largest id in model.vocab and added_tokens, plus one; -1 when an id is
+ * beyond TOK_JSON_MAX_ID. */
 static int count_vocab(const cJSON *vocab, const cJSON *added)
 {
     int n = 0;
     const cJSON *e;
     cJSON_ArrayForEach(e, vocab)
-        if (cJSON_IsNumber(e) && e->valueint >= n)
+        if (cJSON_IsNumber(e) && e->valuedouble >= n) {
+            if (e->valuedouble >= TOK_JSON_MAX_ID)
+                return -1;
             n = e->valueint + 1;
+        }
     cJSON_ArrayForEach(e, added) {
         const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
-        if (cJSON_IsNumber(id) && id->valueint >= n)
+        if (cJSON_IsNumber(id) && id->valuedouble >= n) {
+            if (id->valuedouble >= TOK_JSON_MAX_ID)
+                return -1;
             n = id->valueint + 1;
+        }
     }
     return n;
 }
@@ -267,7 +279,10 @@ static int load_json(struct tokenizer **out, const cJSON *root, const char *path
         return qerr_set(err, QERR_FORMAT, "%s: model.vocab (object) and model.merges (array) "
                         "are required", path);
     int n = count_vocab(vocab, added);
-    if (n <= 0)
+    if (n < 0)
+        return qerr_set(err, QERR_FORMAT, "%s: model.vocab / added_tokens: an id is %d or "
+                        "more", path, TOK_JSON_MAX_ID);
+    if (n == 0)
         return qerr_set(err, QERR_FORMAT, "%s: model.vocab: empty", path);
     struct tokenizer *t = tok_alloc(n);
     if (!t)

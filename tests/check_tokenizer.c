@@ -507,6 +507,16 @@ START_TEST(test_hf_json)
     const char *uni = "{\"model\":{\"type\":\"Unigram\",\"vocab\":[]}}";
     ck_assert_int_eq(tu_write_file(p, uni, strlen(uni)), 0);
     ck_assert_int_eq(tok_load_hf_json(&t, p, &e), QERR_UNSUPP);
+    /* one huge id must not size the vocabulary (nor overflow n at INT_MAX) */
+    const char *huge[] = {
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":2147483647},\"merges\":[]}}",
+        "{\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0},\"merges\":[]},"
+        "\"added_tokens\":[{\"id\":100000000,\"content\":\"x\"}]}"};
+    for (int i = 0; i < 2; i++) {
+        ck_assert_int_eq(tu_write_file(p, huge[i], strlen(huge[i])), 0);
+        ck_assert_int_eq(tok_load_hf_json(&t, p, &e), QERR_FORMAT);
+        ck_assert_msg(strstr(e.msg, "an id is 16777216 or more"), "%s", e.msg);
+    }
 }
 END_TEST
 
