@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -83,4 +84,42 @@ void afile_abort(struct afile *a)
     a->f = NULL;
     if (a->tmp[0])
         unlink(a->tmp);
+}
+
+char *afile_read(const char *path, size_t max, size_t *n, struct qerr *err)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = malloc(cap);
+    /* grow by doubling; one byte is always kept free for the NUL */
+    for (size_t got; buf && (got = fread(buf + len, 1, cap - 1 - len, f)) > 0;) {
+        len += got;
+        if (max && len > max)
+            break;
+        if (len == cap - 1) {
+            char *b = realloc(buf, cap *= 2);
+            if (!b)
+                free(buf);
+            buf = b;
+        }
+    }
+    int e = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (!buf || e || (max && len > max)) {
+        if (!buf)
+            qerr_set(err, QERR_NOMEM, "%s: out of memory reading it", path);
+        else if (e)
+            qerr_set(err, QERR_IO, "%s: cannot read: %s", path, strerror(e));
+        else
+            qerr_set(err, QERR_FORMAT, "%s: larger than %zu bytes", path, max);
+        free(buf);
+        return NULL;
+    }
+    buf[len] = '\0';
+    *n = len;
+    return buf;
 }

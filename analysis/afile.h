@@ -26,4 +26,11 @@ int afile_open(struct afile *a, const char *path, struct qerr *err);
 int afile_commit(struct afile *a, struct qerr *err);
 void afile_abort(struct afile *a);
 
+/* The reading side: a whole file in a NUL-terminated buffer (owned by the
+ * caller; *n bytes, the NUL not counted, so a file may hold NUL bytes).
+ * `max` > 0 refuses a larger file.  NULL with "PATH: cannot open: ...",
+ * "PATH: cannot read: ...", "PATH: larger than MAX bytes" or out of
+ * memory in err. */
+char *afile_read(const char *path, size_t max, size_t *n, struct qerr *err);
+
 #endif

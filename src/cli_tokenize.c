@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/afile.h"
 #include "src/cli.h"
 #include "src/commands.h"
 #include "src/model.h"
@@ -74,37 +75,6 @@ static int parse_args(int argc, char **argv, struct tok_args *a)
     a->model = npos > want_text ? pos[0] : NULL;
     a->text = want_text ? pos[npos - 1] : NULL;
     return 0;
-}
-
-static char *read_all(const char *path, size_t *n, struct qerr *err)
-{
-    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
-    if (!f) {
-        qerr_set(err, QERR_IO, "%s: cannot open", path);
-        return NULL;
-    }
-    size_t cap = 1 << 16, len = 0;
-    char *buf = malloc(cap);
-    for (size_t got; buf && (got = fread(buf + len, 1, cap - len, f)) > 0;) {
-        len += got;
-        if (len == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b)
-                free(buf);
-            buf = b;
-        }
-    }
-    int bad = !buf || ferror(f);
-    if (f != stdin)
-        fclose(f);
-    if (bad) {
-        qerr_set(err, buf ? QERR_IO : QERR_NOMEM, buf ? "%s: cannot read" : "%s: out of memory",
-                 path);
-        free(buf);
-        return NULL;
-    }
-    *n = len;
-    return buf;
 }
 
 static int ends_with(const char *s, const char *suf)
@@ -245,7 +215,9 @@ int cmd_tokenize(int argc, char **argv)
     if (!path)
         return cli_fail(&err);
     size_t len = a.text ? strlen(a.text) : 0;
-    char *buf = a.file ? read_all(a.file, &len, &err) : NULL;
+    /* afile_read NUL-terminates: --decode parses the ids with strtol */
+    char *buf = a.file ? afile_read(strcmp(a.file, "-") ? a.file : "/dev/stdin", 0, &len, &err)
+                       : NULL;
     if (a.file && !buf)
         return cli_fail(&err);
     struct tokenizer *t = NULL;

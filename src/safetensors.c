@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "analysis/afile.h"
 #include "src/model.h"
 
 #define ST_MAX_HEADER (256u << 20)  /* a header above 256 MiB is not sane */
@@ -220,31 +221,15 @@ static int st_load_file(struct qmodel *m, const char *path, struct qerr *err)
 
 static cJSON *read_json(const char *path, struct qerr *err)
 {
-    FILE *fp = fopen(path, "rb");
-    if (!fp) {
-        qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+    size_t n = 0;
+    char *buf = afile_read(path, 64u << 20, &n, err);  /* config / index: small */
+    if (!buf)
         return NULL;
-    }
-    char *buf = NULL;
-    size_t n = 0, cap = 0;
-    for (;;) {
-        if (n + 65536 > cap) {
-            char *b = cap > (64u << 20) ? NULL : realloc(buf, cap = cap * 2 + 65536);
-            if (!b)
-                break;
-            buf = b;
-        }
-        size_t k = fread(buf + n, 1, cap - n, fp);
-        n += k;
-        if (!k)
-            break;
-    }
-    fclose(fp);
     const char *end = NULL;
-    cJSON *j = buf ? cJSON_ParseWithLengthOpts(buf, n, &end, 0) : NULL;
+    cJSON *j = cJSON_ParseWithLengthOpts(buf, n, &end, 0);
     if (!j)
         qerr_set(err, QERR_FORMAT, "%s: offset %zu: invalid JSON", path,
-                 end && buf && end >= buf ? (size_t)(end - buf) : 0);
+                 end && end >= buf ? (size_t)(end - buf) : 0);
     free(buf);
     return j;
 }

@@ -7,29 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/afile.h"
 #include "src/tok_internal.h"
-
-static char *slurp(const char *path, size_t *n, struct qerr *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        qerr_set(err, QERR_IO, "%s: cannot open tokenizer", path);
-        return NULL;
-    }
-    char *buf = NULL;
-    long sz = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
-    if (sz >= 0 && fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)sz + 1)) &&
-        fread(buf, 1, (size_t)sz, f) == (size_t)sz) {
-        buf[sz] = '\0';
-        *n = (size_t)sz;
-    } else {
-        free(buf);
-        buf = NULL;
-        qerr_set(err, QERR_IO, "%s: cannot read tokenizer", path);
-    }
-    fclose(f);
-    return buf;
-}
 
 /* Ids at or above this are refused: the vocabulary arrays are sized by the
  * largest id, so one stray id must not make us allocate gigabytes (the
@@ -311,7 +290,7 @@ int tok_load_hf_json(struct tokenizer **out, const char *path, struct qerr *err)
 {
     *out = NULL;
     size_t n;
-    char *buf = slurp(path, &n, err);
+    char *buf = afile_read(path, 0, &n, err);
     if (!buf)
         return err ? err->code : QERR_IO;
     cJSON *root = cJSON_ParseWithLength(buf, n);

@@ -109,6 +109,49 @@ START_TEST(failed_write_keeps_old)
 }
 END_TEST
 
+/* afile_read: missing and empty files first, then NUL bytes, growth past
+ * the first buffer (exact multiples of it too) and the size cap. */
+START_TEST(read_whole_files)
+{
+    struct qerr err = {0};
+    size_t n = 99;
+    ck_assert_ptr_null(afile_read(tu_tmpfile("absent.txt"), 0, &n, &err));
+    ck_assert_int_eq(err.code, QERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "absent.txt: cannot open: "));
+    const char *p = tu_tmpfile("read.bin");
+    ck_assert_int_eq(tu_write_file(p, "", 0), 0);
+    char *b = afile_read(p, 0, &n, &err);
+    ck_assert_ptr_nonnull(b);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(b[0], '\0');
+    free(b);
+    ck_assert_int_eq(tu_write_file(p, "a\0b", 3), 0);
+    b = afile_read(p, 0, &n, &err);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(memcmp(b, "a\0b", 4), 0);
+    free(b);
+    static const size_t sizes[] = {65535, 65536, 65537, 131071, 200000};
+    static char big[200000];
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (char)('a' + i % 26);
+    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+        ck_assert_int_eq(tu_write_file(p, big, sizes[k]), 0);
+        b = afile_read(p, 0, &n, &err);
+        ck_assert_ptr_nonnull(b);
+        ck_assert_uint_eq(n, sizes[k]);
+        ck_assert_int_eq(memcmp(b, big, n), 0);
+        ck_assert_int_eq(b[n], '\0');
+        free(b);
+    }
+    b = afile_read(p, 200000, &n, &err);  /* exactly the cap: read */
+    ck_assert_ptr_nonnull(b);
+    free(b);
+    ck_assert_ptr_null(afile_read(p, 199999, &n, &err));
+    ck_assert_int_eq(err.code, QERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "read.bin: larger than 199999 bytes"));
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("afile");
@@ -117,6 +160,7 @@ int main(void)
     tcase_add_test(t, write_and_replace);
     tcase_add_test(t, abort_keeps_old);
     tcase_add_test(t, failed_write_keeps_old);
+    tcase_add_test(t, read_whole_files);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

@@ -47,6 +47,11 @@ cut -f1 "$T_TMP/bin.out" >"$T_TMP/ids.txt"
 expect_rc 0 "tokenize --decode --file" -- "$Q" tokenize "$M/tok512.bin" --decode --file "$T_TMP/ids.txt"
 if cmp -s "$T_TMP/out" "$QLENS_SHARED/data/tinystories-eval.txt"; then pass "decode(encode(eval text)) = eval text"; else
     fail "decode(encode(eval text)) differs"; fi
+# ids piped in without a final newline: the last id ends at the end of the input
+printf '1 403 407' | "$Q" tokenize "$M/tok512.bin" --decode --file - >"$T_TMP/pipe.out" 2>&1
+"$Q" tokenize "$M/tok512.bin" --decode '1 403 407' >"$T_TMP/arg.out" 2>&1
+if [ -s "$T_TMP/arg.out" ] && cmp -s "$T_TMP/pipe.out" "$T_TMP/arg.out"; then pass "--decode --file - (pipe, no newline)"; else
+    fail "--decode --file - (pipe, no newline): $(cat "$T_TMP/pipe.out")"; fi
 "$Q" tokenize "$V/ggml-vocab-gpt-2.gguf" --file "$QLENS_SHARED/data/moby-dick-100k.txt" | cut -f1 >"$T_TMP/gids.txt"
 expect_rc 0 "gpt-2 --decode" -- "$Q" tokenize "$V/ggml-vocab-gpt-2.gguf" --decode --file "$T_TMP/gids.txt"
 if cmp -s "$T_TMP/out" "$QLENS_SHARED/data/moby-dick-100k.txt"; then pass "gpt-2 decode(encode(moby)) = moby"; else
