@@ -248,12 +248,12 @@ void calib_acc_stats(const struct calib_acc *a, struct stats *o)
 
 /* ---- hooks ---- */
 
-static int site_of(enum qrole r)
+int calib_site_of_role(enum qrole r)
 {
     switch (r) {
-    case QR_ATTN_Q: return CALIB_ATTN_IN;
+    case QR_ATTN_Q: case QR_ATTN_K: case QR_ATTN_V: return CALIB_ATTN_IN;
     case QR_ATTN_OUT: return CALIB_ATTN_OUT;
-    case QR_FFN_GATE: return CALIB_FFN_IN;
+    case QR_FFN_GATE: case QR_FFN_UP: return CALIB_FFN_IN;
     case QR_FFN_DOWN: return CALIB_FFN_DOWN;
     default: return -1;
     }
@@ -264,7 +264,7 @@ static int site_of(enum qrole r)
 static int hook_linear(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
 {
     struct calib *c = ud;
-    int site = site_of(role);
+    int site = calib_site_of_role(role);
     if (layer < 0 || site < 0)
         return 0;
     if (c->act_bits && actq_rows(x, (size_t)n, (size_t)in_dim, c->act_bits,

@@ -108,5 +108,8 @@ struct calib_acc *calib_get(struct calib *c, int layer, int site);
 /* The accumulated statistics in stats.h form. */
 void calib_acc_stats(const struct calib_acc *a, struct stats *out);
 const char *calib_site_name(int site);
+/* The site whose input linear role r reads (attn_k/v read CALIB_ATTN_IN,
+ * ffn_up CALIB_FFN_IN), or -1 (norms, embeddings, the classifier). */
+int calib_site_of_role(enum qrole r);
 
 #endif

@@ -57,17 +57,6 @@ static double now_s(void)
     return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-static int site_of_role(enum qrole r)
-{
-    switch (r) {
-    case QR_ATTN_Q: case QR_ATTN_K: case QR_ATTN_V: return CALIB_ATTN_IN;
-    case QR_ATTN_OUT: return CALIB_ATTN_OUT;
-    case QR_FFN_GATE: case QR_FFN_UP: return CALIB_FFN_IN;
-    case QR_FFN_DOWN: return CALIB_FFN_DOWN;
-    default: return -1;
-    }
-}
-
 static int cancelled(const struct qrun_opts *o)
 {
     return o->cancel && *o->cancel;
@@ -331,7 +320,7 @@ static int cap_linear(void *ud, int layer, enum qrole role, float *x, int n, int
     struct capture *k = ud;
     if (layer < 0)
         return role == QR_OUTPUT && k->out_acc ? calib_acc_add(k->c, k->out_acc, x, n, in_dim) : 0;
-    int site = site_of_role(role);
+    int site = calib_site_of_role(role);
     if (layer != k->layer || site < 0 || !(k->mask & (1u << site)))
         return 0;
     int rc = calib_acc_add(k->c, calib_get(k->c, layer, site), x, n, in_dim);
@@ -636,7 +625,7 @@ static int act_quant_row(const struct qrun *r, float *x, int dim, const float *s
 static int eval_linear(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
 {
     struct qrun *r = ud;
-    int nl = r->m->cfg.n_layers, site = site_of_role(role);
+    int nl = r->m->cfg.n_layers, site = calib_site_of_role(role);
     int idx = layer < 0 ? (role == QR_OUTPUT ? nl * N_SITES : -1)
                         : (site < 0 || layer >= nl ? -1 : layer * N_SITES + site);
     if (!r->o.act_bits || idx < 0 || !r->quantized[idx])
