@@ -14,6 +14,7 @@
 
 #include "analysis/filter.h"
 #include "src/cli.h"
+#include "src/cli_infer.h"
 #include "src/commands.h"
 
 #ifndef QLENS_PREFIX
@@ -199,7 +200,10 @@ static int parse_opt(struct ropts *o, int argc, char **argv, int *i, const char 
         if (need(*i, argc, cmd, a))
             return EXIT_USAGE;
         char *val = argv[++*i];
-        if (!strcmp(a, "--store") && o->n_stores < MAX_FILES) o->stores[o->n_stores++] = val;
+        long g;
+        if (!strcmp(a, "--store") && o->n_stores == MAX_FILES)
+            return cli_usage_error(cmd, "at most %d --store files", MAX_FILES);
+        if (!strcmp(a, "--store")) o->stores[o->n_stores++] = val;
         else if (!strcmp(a, "--where")) o->where = val;
         else if (!strcmp(a, "--into")) o->into = val;
         else if (!strcmp(a, "-o")) o->out = val;
@@ -208,8 +212,9 @@ static int parse_opt(struct ropts *o, int argc, char **argv, int *i, const char 
         else if (!strcmp(a, "--id")) o->imp.id = val;
         else if (!strcmp(a, "--bits") && parse_bits(val, &o->imp))
             return cli_usage_error(cmd, "--bits wants W or W,A,KV (1..64), not '%s'", val);
-        else if (!strcmp(a, "--group") && (o->imp.group_size = atoi(val)) <= 0)
+        else if (!strcmp(a, "--group") && infer_parse_int(val, 1, 1 << 30, &g) < 0)
             return cli_usage_error(cmd, "--group wants a positive group size, not '%s'", val);
+        else if (!strcmp(a, "--group")) o->imp.group_size = (int)g;
         return 0;
     }
     if (!strcmp(a, "--json")) o->fmt = CLI_JSON;
@@ -218,7 +223,9 @@ static int parse_opt(struct ropts *o, int argc, char **argv, int *i, const char 
     else if (!strcmp(a, "--join")) o->join = 1;
     else if (a[0] == '-' && a[1])
         return cli_usage_error(cmd, "unknown option '%s'", a);
-    else if (o->n_files < MAX_FILES) o->files[o->n_files++] = argv[*i];
+    else if (o->n_files == MAX_FILES)
+        return cli_usage_error(cmd, "at most %d files", MAX_FILES);
+    else o->files[o->n_files++] = argv[*i];
     return 0;
 }
 

@@ -9,6 +9,10 @@ expect_grep "import FILE" "$T_TMP/out" "results help names import"
 expect_rc 0 "correlate --help" -- "$Q" correlate --help
 expect_rc 2 "results without subcommand" -- "$Q" results
 expect_rc 2 "results bad subcommand" -- "$Q" results frobnicate
+expect_rc 2 "import --group with trailing junk" -- "$Q" results import x.json --group 12abc
+expect_grep "group wants a positive group size" "$T_TMP/err" "bad --group names the option"
+expect_rc 2 "merge of more files than it holds is refused, not cut" -- "$Q" results merge $(seq -f "$T_TMP/m%g.json" 1 65)
+expect_grep "at most 64 files" "$T_TMP/err" "too many files says the limit"
 expect_rc 2 "correlate --y and --all" -- "$Q" correlate --y mmlu --all
 
 # --- bundled data ------------------------------------------------------
