@@ -175,6 +175,7 @@ START_TEST(layers_empty_model)
     vm_layers_toggle_all(&v);
     ck_assert_int_eq(vm_layers_search(&v, "x"), 0);
     cell_is(&v, 0, VL_NAME, "");
+    ck_assert_ptr_null(vm_layers_row(&v, 0));
     vm_layers_free(&v);
 }
 END_TEST
@@ -290,6 +291,11 @@ START_TEST(layers_sort_keeps_selection)
     vm_layers_sort(&v, VL_DTYPE, 1);
     ck_assert_int_eq(v.rows[v.vis[0]].tensor, 1);
     ck_assert_int_eq(v.rows[v.vis[3]].tensor, 3);
+    /* Sorting reorders vis only: the row of tensor i is still rows[i]. */
+    for (int i = 0; i < model.n_tensors; i++)
+        ck_assert_int_eq(vm_layers_row(&v, i)->tensor, i);
+    ck_assert_ptr_null(vm_layers_row(&v, -1));
+    ck_assert_ptr_null(vm_layers_row(&v, model.n_tensors));
     vm_layers_sort(&v, 999, 0); /* out of range falls back to model order */
     ck_assert_int_eq(v.sort_col, VL_NAME);
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 2);

@@ -203,12 +203,9 @@ void view_quant_draw(struct tui *t, int y0, int h)
     int map_rows = h - 3 - 1 - hist_h;
     if (map_rows >= 1)
         draw_emap(t, y0 + 3, map_rows);
-    const struct stats *s = NULL;
-    for (int i = 0; i < t->lay.n_rows; i++)
-        if (t->lay.rows[i].tensor == t->ti)
-            s = &t->lay.rows[i].st;
-    if (s)
-        draw_qhist(t, y0 + h - hist_h, hist_h, s);
+    const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
+    if (r)
+        draw_qhist(t, y0 + h - hist_h, hist_h, &r->st);
 }
 
 /* Settings keys act in the Tensor view too (the grid overlay follows). */

@@ -12,14 +12,6 @@
 #include "ui/tui_int.h"
 #include "ui/view_ext.h"
 
-static const struct vl_row *row_of(const struct tui *t, int ti)
-{
-    for (int i = 0; i < t->lay.n_rows; i++)
-        if (t->lay.rows[i].tensor == ti)
-            return &t->lay.rows[i];
-    return NULL;
-}
-
 static void draw_stats(const struct tui *t, int y, const struct qtensor *qt, const struct stats *s)
 {
     char shape[64];
@@ -181,9 +173,11 @@ static void draw_profile(struct tui *t, struct qtensor *qt, int y0, int h, int w
     draw_textf(y0, 0, w, A_BOLD, "AbsMax per %s (%lld, max-pooled to %d columns); largest: %s",
                t->prof_mode == 1 ? "row" : "column", (long long)t->prof_n, m, top);
     int maxh8 = (h - 1) * 8;
+    const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
+    double std = r ? r->st.std : 0;
     for (int i = 0; i < m; i++) {
         int hh = mx > 0 ? (int)lround(pool[i] / mx * maxh8) : 0;
-        int hot = pool[i] > t->mark_k * (row_of(t, t->ti) ? row_of(t, t->ti)->st.std : 0);
+        int hot = pool[i] > t->mark_k * std;
         draw_vbar(y0 + h - 1, i, hh, draw_attr(hot ? DP_MARK : DP_PLOT));
     }
 }
@@ -195,7 +189,7 @@ void view_tensor_draw(struct tui *t, int y0, int h)
         return;
     }
     struct qtensor *qt = &t->m.tensors[t->ti];
-    const struct vl_row *r = row_of(t, t->ti);
+    const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
     draw_stats(t, y0, qt, &r->st);
     int hist_h = h >= 24 ? 9 : h >= 16 ? 6 : 4;
     int map_rows = h - 3 - 1 - hist_h;

@@ -500,13 +500,17 @@ void vm_layers_cell(const struct vm_layers *v, int i, int col, char *buf, size_t
     }
 }
 
+const struct vl_row *vm_layers_row(const struct vm_layers *v, int ti)
+{
+    return ti >= 0 && ti < v->n_rows ? &v->rows[ti] : NULL;
+}
+
 void vm_layers_set_act(struct vm_layers *v, int ti, const struct stats *act)
 {
-    for (int i = 0; i < v->n_rows; i++)
-        if (v->rows[i].tensor == ti) {
-            v->rows[i].act = *act;
-            v->rows[i].has_act = 1;
-            v->has_act = 1;
-        }
+    if (ti < 0 || ti >= v->n_rows)
+        return;
+    v->rows[ti].act = *act;
+    v->rows[ti].has_act = 1;
+    v->has_act = 1;
     rebuild(v); /* group maxima */
 }

@@ -121,6 +121,9 @@ void vm_layers_move(struct vm_layers *v, int delta, int height);
 /* The selected row, or NULL when nothing is visible or the selection is
  * a group header (see vm_layers_line_group(v, v->sel)). */
 const struct vl_row *vm_layers_selected(const struct vm_layers *v);
+/* The row of tensor index ti (rows stay in tensor order; sorting and
+ * filtering reorder vis and line only), or NULL when out of range. */
+const struct vl_row *vm_layers_row(const struct vm_layers *v, int ti);
 /* Select the row of tensor index `ti` if it passes the filter (its group
  * is expanded when collapsed). */
 void vm_layers_select_tensor(struct vm_layers *v, int ti, int height);
