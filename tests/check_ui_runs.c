@@ -224,9 +224,9 @@ START_TEST(quant_grid_counts)
     ck_assert_int_eq(vm_quant_grid(&q, -1, 2, lev, 300), 15);
     q.sym = 0;
     ck_assert_int_eq(vm_quant_grid(&q, -1, 2, lev, 300), 16);
-    ck_assert_int_eq(jobs_site_of_role(QR_ATTN_K), CALIB_ATTN_IN);
-    ck_assert_int_eq(jobs_site_of_role(QR_FFN_DOWN), CALIB_FFN_DOWN);
-    ck_assert_int_eq(jobs_site_of_role(QR_OUTPUT), -1);
+    ck_assert_int_eq(calib_site_of_role(QR_ATTN_K), CALIB_ATTN_IN);
+    ck_assert_int_eq(calib_site_of_role(QR_FFN_DOWN), CALIB_FFN_DOWN);
+    ck_assert_int_eq(calib_site_of_role(QR_OUTPUT), -1);
 }
 END_TEST
 

@@ -61,17 +61,6 @@ void jobs_acts_free(struct jobs_acts *a)
     memset(a, 0, sizeof *a);
 }
 
-int jobs_site_of_role(enum qrole r)
-{
-    switch (r) {
-    case QR_ATTN_Q: case QR_ATTN_K: case QR_ATTN_V: return CALIB_ATTN_IN;
-    case QR_ATTN_OUT: return CALIB_ATTN_OUT;
-    case QR_FFN_GATE: case QR_FFN_UP: return CALIB_FFN_IN;
-    case QR_FFN_DOWN: return CALIB_FFN_DOWN;
-    default: return -1;
-    }
-}
-
 static int load_tokens(struct jobs_data *d, const char *rel, int **ids, size_t *n, struct qerr *err)
 {
     if (*ids)
@@ -207,7 +196,7 @@ static int job_quant(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     memset(&qc, 0, sizeof qc);
     const struct quant_calib *calib = NULL;
     if (vm_quant_needs_calib(&j->q)) {
-        int site = jobs_site_of_role(t->role);
+        int site = calib_site_of_role(t->role);
         if (site < 0)
             return qerr_set(err, QERR_UNSUPP, "%s needs calibration inputs; %s has no captured input",
                             vm_quant_method(&j->q)->name, t->name);
@@ -241,7 +230,7 @@ static int capture_hook(void *ud, int layer, enum qrole role, float *x, int n, i
 {
     struct capture *cp = ud;
     int rc = cp->inner.linear_in ? cp->inner.linear_in(cp->inner.ud, layer, role, x, n, in_dim) : 0;
-    int site = jobs_site_of_role(role);
+    int site = calib_site_of_role(role);
     if (rc < 0 || !cp->on || site < 0 || layer < 0 || layer >= cp->a->n_layers)
         return rc;
     int k = layer * 4 + site, rows = n < cp->a->rows ? n : cp->a->rows;

@@ -87,9 +87,6 @@ void jobs_data_free(struct jobs_data *d);
 void jobs_site_free(struct jobs_site_calib *s);
 void jobs_acts_free(struct jobs_acts *a);
 
-/* The calibration site whose input feeds a tensor role (-1 for none). */
-int jobs_site_of_role(enum qrole r);
-
 /* Worker entry point for every kind (arg is a struct jobs_ctx). */
 int jobs_run(struct worker *w, void *arg);
 

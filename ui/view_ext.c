@@ -88,7 +88,7 @@ static int act_index(const struct tui *t, const struct jobs_acts *a, int ti)
     if (!a->have || ti < 0)
         return -1;
     const struct qtensor *qt = &t->m.tensors[ti];
-    int s = jobs_site_of_role(qt->role);
+    int s = calib_site_of_role(qt->role);
     return s >= 0 && qt->layer >= 0 && qt->layer < a->n_layers ? qt->layer * 4 + s : -1;
 }
 
