@@ -14,6 +14,7 @@
 
 #include "src/half.h"
 #include "src/model.h"
+#include "src/tokenizer.h"
 
 struct wbuf {
     uint8_t *p;
@@ -548,87 +549,38 @@ int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, stru
 
 /* ---- llama2.c vocabulary ---- */
 
-struct l2c_vocab {
-    char **text;
-    float *score;
-    int32_t *type;
-    int n;
-};
-
-static void l2c_vocab_free(struct l2c_vocab *v)
-{
-    for (int i = 0; v->text && i < v->n; i++)
-        free(v->text[i]);
-    free(v->text);
-    free(v->score);
-    free(v->type);
-}
-
-/* One token: ' ' -> "\xe2\x96\x81", special ids renamed, byte tokens typed. */
-static char *l2c_token(int id, const char *s, int32_t len, int32_t *type)
-{
-    static const char *const special[3] = {"<unk>", "<s>", "</s>"};
-    if (id < 3) {
-        *type = id == 0 ? 2 : 3;  /* UNKNOWN, CONTROL */
-        return strdup(special[id]);
-    }
-    *type = len == 6 && !memcmp(s, "<0x", 3) && s[5] == '>' ? 6 : 1;  /* BYTE : NORMAL */
-    char *out = malloc((size_t)len * 3 + 1), *o = out;
-    if (!out)
-        return NULL;
-    for (int32_t i = 0; i < len; i++) {
-        if (s[i] == ' ') {
-            memcpy(o, "\xe2\x96\x81", 3);
-            o += 3;
-        } else {
-            *o++ = s[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
-static int l2c_vocab_read(struct l2c_vocab *v, const char *path, int n, struct qerr *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    v->n = n;
-    v->text = calloc((size_t)n, sizeof *v->text);
-    v->score = calloc((size_t)n, sizeof *v->score);
-    v->type = calloc((size_t)n, sizeof *v->type);
-    int32_t maxlen, len;
-    int rc = !v->text || !v->score || !v->type ? qerr_set(err, QERR_NOMEM, "out of memory") : 0;
-    if (!rc && fread(&maxlen, 4, 1, f) != 1)
-        rc = qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length: file too short", path);
-    char buf[1024];
-    for (int i = 0; i < n && !rc; i++) {
-        long at = ftell(f);
-        if (fread(&v->score[i], 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1 || len < 0 ||
-            len >= (int32_t)sizeof buf || fread(buf, 1, (size_t)len, f) != (size_t)len)
-            rc = qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: truncated or bad length",
-                          path, at, i);
-        else if (!(v->text[i] = l2c_token(i, buf, len, &v->type[i])))
-            rc = qerr_set(err, QERR_NOMEM, "out of memory");
-    }
-    fclose(f);
-    return rc;
-}
-
+/* Read by the tokenizer's own loader, which already converts as llama.cpp's
+ * convert-llama2c-to-ggml does (' ' -> U+2581, "\n<s>\n" -> "<s>", token
+ * types inferred); only the arrays GGUF wants are built here. */
 static int add_llama2c_vocab(struct gguf_writer *w, const struct qmodel *m, struct qerr *err)
 {
-    struct l2c_vocab v = {0};
-    int rc = l2c_vocab_read(&v, m->tokenizer_path, m->cfg.vocab_size, err);
-    if (!rc) {
+    struct tokenizer *t;
+    int rc = tok_load_llama2c(&t, m->tokenizer_path, m->cfg.vocab_size, err);
+    if (rc)
+        return rc;
+    int n = tok_vocab_size(t);
+    const char **text = malloc((size_t)n * sizeof *text);
+    float *score = malloc((size_t)n * sizeof *score);
+    int32_t *type = malloc((size_t)n * sizeof *type);
+    if (text && score && type) {
+        for (int i = 0; i < n; i++) {
+            text[i] = tok_piece(t, i);
+            score[i] = tok_score(t, i);
+            type[i] = tok_type(t, i);
+        }
         gguf_writer_add_str(w, "tokenizer.ggml.model", "llama");
-        gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", (const char *const *)v.text,
-                                  (uint64_t)v.n);
-        gguf_writer_add_array(w, "tokenizer.ggml.scores", GGUF_T_F32, v.score, (uint64_t)v.n);
-        gguf_writer_add_array(w, "tokenizer.ggml.token_type", GGUF_T_I32, v.type, (uint64_t)v.n);
+        gguf_writer_add_str_array(w, "tokenizer.ggml.tokens", text, (uint64_t)n);
+        gguf_writer_add_array(w, "tokenizer.ggml.scores", GGUF_T_F32, score, (uint64_t)n);
+        gguf_writer_add_array(w, "tokenizer.ggml.token_type", GGUF_T_I32, type, (uint64_t)n);
         gguf_writer_add_u32(w, "tokenizer.ggml.unknown_token_id", 0);
         gguf_writer_add_u32(w, "tokenizer.ggml.bos_token_id", 1);
         gguf_writer_add_u32(w, "tokenizer.ggml.eos_token_id", 2);
+    } else {
+        rc = qerr_set(err, QERR_NOMEM, "%s: out of memory", m->tokenizer_path);
     }
-    l2c_vocab_free(&v);
+    free(text);
+    free(score);
+    free(type);
+    tok_free(t);
     return rc;
 }

@@ -707,6 +707,16 @@ const char *tok_piece(const struct tokenizer *t, int id)
     return id >= 0 && id < t->n_vocab ? t->piece[id] : "";
 }
 
+float tok_score(const struct tokenizer *t, int id)
+{
+    return id >= 0 && id < t->n_vocab ? t->score[id] : 0.0f;
+}
+
+int tok_type(const struct tokenizer *t, int id)
+{
+    return id >= 0 && id < t->n_vocab ? t->type[id] : 0;
+}
+
 /* SPM piece: U+2581 -> ' ' (llama_unescape_whitespace). */
 static size_t spm_unescape(const char *p, size_t n, char *o)
 {

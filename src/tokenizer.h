@@ -46,6 +46,11 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_
 
 /* Raw vocabulary string of `id` ("" when out of range). */
 const char *tok_piece(const struct tokenizer *t, int id);
+/* The piece's SentencePiece score and llama.cpp token type (GGUF
+ * tokenizer.ggml.scores / token_type: 1 normal, 2 unknown, 3 control,
+ * 4 user-defined, 6 byte); 0 for an id out of range. */
+float tok_score(const struct tokenizer *t, int id);
+int tok_type(const struct tokenizer *t, int id);
 /* Decoded bytes of `id` written to buf (up to cap bytes, not NUL-terminated
  * unless room remains); returns the full decoded length (cap 0 with buf
  * NULL just measures).  SPM: U+2581 ->
