@@ -123,6 +123,12 @@ int cli_results_load_papers(struct results_store *s, struct qerr *err)
     return rc;
 }
 
+/* One store argument: a file, or "papers" for the bundled data. */
+static int load_one(struct results_store *t, const char *path, struct qerr *err)
+{
+    return !strcmp(path, "papers") ? cli_results_load_papers(t, err) : results_load(t, path, err);
+}
+
 int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *err)
 {
     if (n == 0)
@@ -130,8 +136,7 @@ int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *
     for (int i = 0; i < n; i++) {
         struct results_store t;
         results_store_init(&t);
-        int rc = !strcmp(paths[i], "papers") ? cli_results_load_papers(&t, err)
-                                              : results_load(&t, paths[i], err);
+        int rc = load_one(&t, paths[i], err);
         if (!rc)
             rc = results_merge(s, &t, RESULTS_MERGE_STRICT, NULL, NULL, err);
         append_meta(s->source, sizeof s->source, t.source);
@@ -503,8 +508,7 @@ static int do_merge(struct ropts *o)
     int rc = QERR_OK;
     for (int i = 0; i < o->n_files && !rc; i++) {
         results_store_init(&t);
-        rc = !strcmp(o->files[i], "papers") ? cli_results_load_papers(&t, &err)
-                                             : results_load(&t, o->files[i], &err);
+        rc = load_one(&t, o->files[i], &err);
         if (!rc)
             rc = results_merge(&dst, &t, mode, NULL, NULL, &err);
         results_store_free(&t);
