@@ -523,35 +523,6 @@ static void eng_count(struct engine *e, struct stats *out)
     out->n_abs = c[2];
 }
 
-/* Fill the derived fields from n, mean, m2..m4, min, max. */
-static void finish(struct stats *s, double m2, double m3, double m4)
-{
-    uint64_t n = s->n;
-    s->absmax = fabs(s->min) > fabs(s->max) ? fabs(s->min) : fabs(s->max);
-    if (n < 2 || s->min == s->max || m2 <= 0) {
-        if (n > 0 && s->min == s->max)
-            s->mean = s->min; /* exact, so |x - mean| > 0 never counts */
-        s->std = s->skew = s->kurt = s->exkurt = s->absmax_over_std = 0;
-        s->degenerate = 1;
-        return;
-    }
-    double var = m2 / (double)n;
-    s->std = sqrt(var);
-    s->skew = (m3 / (double)n) / (var * s->std);
-    s->kurt = (m4 / (double)n) / (var * var);
-    s->exkurt = s->kurt - 3.0;
-    s->absmax_over_std = s->absmax / s->std;
-    s->degenerate = 0;
-}
-
-static void fractions(struct stats *s)
-{
-    double n = (double)s->n;
-    s->frac_k3 = n > 0 ? (double)s->n_k3 / n : 0;
-    s->frac_k6 = n > 0 ? (double)s->n_k6 / n : 0;
-    s->frac_abs = n > 0 ? (double)s->n_abs / n : 0;
-}
-
 static void eng_run(struct engine *e, const struct stats_opts *o, struct stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -566,9 +537,9 @@ static void eng_run(struct engine *e, const struct stats_opts *o, struct stats *
     out->min = mn;
     out->max = mx;
     out->mean = e->m.mean;
-    finish(out, e->m.m2, e->m.m3, e->m.m4);
+    stats_finish(out, e->m.m2, e->m.m3, e->m.m4);
     eng_count(e, out);
-    fractions(out);
+    stats_fractions(out);
 }
 
 void stats_compute_strided(const float *x, size_t n, size_t stride,
@@ -644,7 +615,7 @@ static void ref_strided(const float *x, size_t n, size_t stride, const struct st
         m3 += d * d * d;
         m4 += d * d * d * d;
     }
-    finish(out, m2, m3, m4);
+    stats_finish(out, m2, m3, m4);
     double t3 = 3.0 * out->std * (1 + STATS_KTOL);
     double t6 = 6.0 * out->std * (1 + STATS_KTOL);
     for (size_t i = 0; i < n; i++) {
@@ -655,7 +626,7 @@ static void ref_strided(const float *x, size_t n, size_t stride, const struct st
         out->n_k6 += d > t6;
         out->n_abs += fabs((double)x[i * stride]) > out->abs_thresh;
     }
-    fractions(out);
+    stats_fractions(out);
 }
 
 void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,

@@ -419,27 +419,6 @@ static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc 
 }
 #endif
 
-/* Derived fields, mirroring stats.c's finish() (kept separate so the
- * analysis layer's fast engine stays private to stats.c). */
-static void col_finish(struct stats *s, double m2, double m3, double m4)
-{
-    s->absmax = fabs(s->min) > fabs(s->max) ? fabs(s->min) : fabs(s->max);
-    if (s->n < 2 || s->min == s->max || m2 <= 0) {
-        if (s->n > 0 && s->min == s->max)
-            s->mean = s->min;
-        s->std = s->skew = s->kurt = s->exkurt = s->absmax_over_std = 0;
-        s->degenerate = 1;
-        return;
-    }
-    double n = (double)s->n, var = m2 / n;
-    s->std = sqrt(var);
-    s->skew = (m3 / n) / (var * s->std);
-    s->kurt = (m4 / n) / (var * var);
-    s->exkurt = s->kurt - 3.0;
-    s->absmax_over_std = s->absmax / s->std;
-    s->degenerate = 0;
-}
-
 static void per_cols(const float *x, size_t rows, size_t cols, double thresh,
                      struct stats *out)
 {
@@ -463,19 +442,15 @@ static void per_cols(const float *x, size_t rows, size_t cols, double thresh,
         s->min = a.mn[j];
         s->max = a.mx[j];
         s->mean = a.sum[j];
-        col_finish(s, a.m2[j], a.m3[j], a.m4[j]);
+        stats_finish(s, a.m2[j], a.m3[j], a.m4[j]);
     }
     cols_counts(x, rows, cols, &a, out);
     struct stats_opts o = {.abs_thresh = thresh};
     for (size_t j = 0; j < cols; j++)
         if (a.redo[j])
             stats_compute_strided(x + j, rows, cols, &o, &out[j]);
-    for (size_t j = 0; j < cols; j++) {
-        double n = (double)out[j].n;
-        out[j].frac_k3 = n > 0 ? (double)out[j].n_k3 / n : 0;
-        out[j].frac_k6 = n > 0 ? (double)out[j].n_k6 / n : 0;
-        out[j].frac_abs = n > 0 ? (double)out[j].n_abs / n : 0;
-    }
+    for (size_t j = 0; j < cols; j++)
+        stats_fractions(&out[j]);
     colacc_free(&a);
 }
 

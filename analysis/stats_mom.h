@@ -7,6 +7,10 @@
 #ifndef QLENS_STATS_MOM_H
 #define QLENS_STATS_MOM_H
 
+#include <math.h>
+
+#include "analysis/stats.h"
+
 /* (n, mean, m2, m3, m4) <- itself U (nb, mb, m2b, m3b, m4b). */
 static inline void stats_mom_merge(double *n_, double *mean, double *m2, double *m3,
                                    double *m4, double nb, double mb, double m2b,
@@ -50,6 +54,37 @@ static inline double stats_mom_from_sums(double cnt, double c, const double s[5]
     m[0] = m[0] < 0 ? 0 : m[0];
     m[2] = m[2] < 0 ? 0 : m[2];
     return c + u;
+}
+
+/* Fill the derived fields of s from n, mean, m2..m4, min, max (shared by
+ * the whole-array, reference and per-column paths). */
+static inline void stats_finish(struct stats *s, double m2, double m3, double m4)
+{
+    uint64_t n = s->n;
+    s->absmax = fabs(s->min) > fabs(s->max) ? fabs(s->min) : fabs(s->max);
+    if (n < 2 || s->min == s->max || m2 <= 0) {
+        if (n > 0 && s->min == s->max)
+            s->mean = s->min; /* exact, so |x - mean| > 0 never counts */
+        s->std = s->skew = s->kurt = s->exkurt = s->absmax_over_std = 0;
+        s->degenerate = 1;
+        return;
+    }
+    double var = m2 / (double)n;
+    s->std = sqrt(var);
+    s->skew = (m3 / (double)n) / (var * s->std);
+    s->kurt = (m4 / (double)n) / (var * var);
+    s->exkurt = s->kurt - 3.0;
+    s->absmax_over_std = s->absmax / s->std;
+    s->degenerate = 0;
+}
+
+/* frac_* from the n_* counts. */
+static inline void stats_fractions(struct stats *s)
+{
+    double n = (double)s->n;
+    s->frac_k3 = n > 0 ? (double)s->n_k3 / n : 0;
+    s->frac_k6 = n > 0 ? (double)s->n_k6 / n : 0;
+    s->frac_abs = n > 0 ? (double)s->n_abs / n : 0;
 }
 
 #endif
