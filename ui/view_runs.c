@@ -45,7 +45,11 @@ void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
                 rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
         return;
     }
-    vm_runs_add(v, &j->run);
+    if (vm_runs_add(v, &j->run) < 0) {
+        tui_msg(t, 1, "%s: PPL %.4f, not kept: the session holds %d runs (d deletes one)",
+                j->run.spec, j->run.ppl, v->n);
+        return;
+    }
     struct qerr err;
     qerr_clear(&err);
     if (vm_runs_save(v, &err) < 0)
@@ -138,16 +142,16 @@ static void draw_plot(struct tui *t, int y0, int h)
         return;
     unsigned char front[VM_RUNS_MAX];
     vm_runs_pareto(v, front);
-    int px[512], py[512];
-    for (int i = 0; i < v->n && i < 512; i++) {
+    int px[VM_RUNS_MAX], py[VM_RUNS_MAX];
+    for (int i = 0; i < v->n; i++) {
         px[i] = (int)lround((v->r[i].size_mib - x0) / (x1 - x0) * (c.pw - 1));
         py[i] = (int)lround((p1 - v->r[i].ppl) / (p1 - p0) * (c.ph - 1));
     }
     /* join front points in size order */
     int last = -1;
-    for (int pass = 0; pass < v->n && pass < 512; pass++) {
+    for (int pass = 0; pass < v->n; pass++) {
         int best = -1;
-        for (int i = 0; i < v->n && i < 512; i++)
+        for (int i = 0; i < v->n; i++)
             if (front[i] && (last < 0 || px[i] > px[last] || (px[i] == px[last] && i > last)) &&
                 (best < 0 || px[i] < px[best]))
                 best = i;
@@ -157,7 +161,7 @@ static void draw_plot(struct tui *t, int y0, int h)
             draw_canvas_line(&c, px[last], py[last], px[best], py[best], DP_PLOT2);
         last = best;
     }
-    for (int i = 0; i < v->n && i < 512; i++)
+    for (int i = 0; i < v->n; i++)
         for (int d = -1; d <= 1; d++) {
             draw_canvas_set(&c, px[i] + d, py[i], DP_MARK);
             draw_canvas_set(&c, px[i], py[i] + d, DP_MARK);
