@@ -59,40 +59,6 @@ static int merge_prio(void *ctx, const struct tok_sym *l, const struct tok_sym *
     return rank >= 0;
 }
 
-static int add_bigram(struct bpe_ctx *c, int left, int right)
-{
-    if (left < 0 || right < 0)
-        return 0;
-    const struct tok_sym *l = &c->sym[left], *r = &c->sym[right];
-    struct tok_bigram b = {.left = left, .right = right, .size = l->n + r->n};
-    if (!merge_prio(c, l, r, &b.prio))
-        return 0;
-    return tok_heap_push(&c->heap, b) < 0 ? QERR_NOMEM : 0;
-}
-
-static int bpe_merge(struct bpe_ctx *c)
-{
-    c->heap.n = 0;
-    for (size_t i = 1; i < c->n_sym; i++)
-        if (add_bigram(c, (int)i - 1, (int)i) < 0)
-            return QERR_NOMEM;
-    while (c->heap.n) {
-        struct tok_bigram b = tok_heap_pop(&c->heap);
-        struct tok_sym *l = &c->sym[b.left], *r = &c->sym[b.right];
-        /* stale when either side changed: same test as comparing texts */
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue;
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            c->sym[r->next].prev = b.left;
-        if (add_bigram(c, l->prev, b.left) < 0 || add_bigram(c, b.left, l->next) < 0)
-            return QERR_NOMEM;
-    }
-    return 0;
-}
-
 static int bpe_emit(struct bpe_ctx *c)
 {
     const struct tokenizer *t = c->t;
@@ -160,7 +126,8 @@ static int bpe_word(void *ctx, size_t start, size_t len)
         y->next = off == n ? -1 : (int)c->n_sym + 1;
         c->n_sym++;
     }
-    int rc = c->ref ? tok_merge_ref(c->sym, c->n_sym, merge_prio, c) : bpe_merge(c);
+    int rc = c->ref ? tok_merge_ref(c->sym, c->n_sym, merge_prio, c)
+                    : tok_merge_heap(c->sym, c->n_sym, &c->heap, merge_prio, c);
     return rc < 0 ? rc : bpe_emit(c);
 }
 

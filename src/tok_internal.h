@@ -84,6 +84,11 @@ struct tok_sym;
 /* Priority of merging l with its right neighbour r; 0 if they cannot merge. */
 typedef int (*tok_prio_fn)(void *ctx, const struct tok_sym *l, const struct tok_sym *r, double *prio);
 int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx);
+/* The O(n log n) merge both encoders use: the best pair (highest prio,
+ * leftmost on ties) from a priority queue, stale entries skipped. */
+struct tok_heap;
+int tok_merge_heap(struct tok_sym *sym, size_t n, struct tok_heap *heap, tok_prio_fn prio,
+                   void *ctx);
 
 /* Pre-tokenizer: split text into words; calls emit(ctx, start, len) with
  * byte ranges in order.  Returns 0 or QERR_NOMEM (or emit's error). */

@@ -38,47 +38,56 @@ static int pair_prio(const struct tokenizer *t, const char *l, size_t ln, size_t
     return id >= 0;
 }
 
-static int try_add_bigram(struct spm_session *s, int left, int right)
-{
-    if (left < 0 || right < 0)
-        return 0;
-    struct tok_bigram b = {.left = left, .right = right, .size = s->sym[left].n + s->sym[right].n};
-    if (!pair_prio(s->t, s->sym[left].text, s->sym[left].n, s->sym[right].n, s->key, &b.prio))
-        return 0;
-    return tok_heap_push(&s->heap, b) < 0 ? QERR_NOMEM : 0;
-}
-
-static int spm_merge(struct spm_session *s)
-{
-    for (size_t i = 1; i < s->n_sym; i++)
-        if (try_add_bigram(s, (int)i - 1, (int)i) < 0)
-            return QERR_NOMEM;
-    while (s->heap.n) {
-        struct tok_bigram b = tok_heap_pop(&s->heap);
-        struct tok_sym *l = &s->sym[b.left], *r = &s->sym[b.right];
-        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
-            continue; /* stale: one side merged since */
-        l->n += r->n;
-        r->n = 0;
-        l->next = r->next;
-        if (r->next >= 0)
-            s->sym[r->next].prev = b.left;
-        if (try_add_bigram(s, l->prev, b.left) < 0 || try_add_bigram(s, b.left, l->next) < 0)
-            return QERR_NOMEM;
-    }
-    return 0;
-}
-
 static int ref_prio(void *ctx, const struct tok_sym *l, const struct tok_sym *r, double *prio)
 {
     struct spm_session *s = ctx;
     return pair_prio(s->t, l->text, l->n, r->n, s->key, prio);
 }
 
+static int spm_merge(struct spm_session *s)
+{
+    return tok_merge_heap(s->sym, s->n_sym, &s->heap, ref_prio, s);
+}
+
 /* Reference for spm_merge: llama2.c's plain loop (rescan, merge the best). */
 static int spm_merge_ref(struct spm_session *s)
 {
     return tok_merge_ref(s->sym, s->n_sym, ref_prio, s);
+}
+
+static int push_pair(struct tok_sym *sym, struct tok_heap *heap, int left, int right,
+                     tok_prio_fn prio, void *ctx)
+{
+    if (left < 0 || right < 0)
+        return 0;
+    struct tok_bigram b = {.left = left, .right = right, .size = sym[left].n + sym[right].n};
+    if (!prio(ctx, &sym[left], &sym[right], &b.prio))
+        return 0;
+    return tok_heap_push(heap, b) < 0 ? QERR_NOMEM : 0;
+}
+
+int tok_merge_heap(struct tok_sym *sym, size_t n, struct tok_heap *heap, tok_prio_fn prio,
+                   void *ctx)
+{
+    heap->n = 0;
+    for (size_t i = 1; i < n; i++)
+        if (push_pair(sym, heap, (int)i - 1, (int)i, prio, ctx) < 0)
+            return QERR_NOMEM;
+    while (heap->n) {
+        struct tok_bigram b = tok_heap_pop(heap);
+        struct tok_sym *l = &sym[b.left], *r = &sym[b.right];
+        if (l->n == 0 || r->n == 0 || l->n + r->n != b.size)
+            continue; /* stale: one side merged since */
+        l->n += r->n;
+        r->n = 0;
+        l->next = r->next;
+        if (r->next >= 0)
+            sym[r->next].prev = b.left;
+        if (push_pair(sym, heap, l->prev, b.left, prio, ctx) < 0 ||
+            push_pair(sym, heap, b.left, l->next, prio, ctx) < 0)
+            return QERR_NOMEM;
+    }
+    return 0;
 }
 
 int tok_merge_ref(struct tok_sym *sym, size_t n, tok_prio_fn prio, void *ctx)
@@ -168,7 +177,6 @@ static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *ou
 {
     int rc = 0;
     s->n_sym = 0;
-    s->heap.n = 0;
     for (size_t off = 0; off < n;) { /* one symbol per UTF-8 character */
         size_t cl = ucp_len_utf8((unsigned char)e[off]);
         struct tok_sym *y = &s->sym[s->n_sym];
