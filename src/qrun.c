@@ -318,8 +318,12 @@ static int quant_step(struct qrun_ctx *q, int layer, const struct qrun_step *st)
 static int cap_linear(void *ud, int layer, enum qrole role, float *x, int n, int in_dim)
 {
     struct capture *k = ud;
-    if (layer < 0)
-        return role == QR_OUTPUT && k->out_acc ? calib_acc_add(k->c, k->out_acc, x, n, in_dim) : 0;
+    if (layer < 0) { /* the classifier input: no need for the logits */
+        if (role != QR_OUTPUT || !k->out_acc)
+            return 0;
+        int rc = calib_acc_add(k->c, k->out_acc, x, n, in_dim);
+        return rc < 0 ? rc : QRUN_STOP;
+    }
     int site = calib_site_of_role(role);
     if (layer != k->layer || site < 0 || !(k->mask & (1u << site)))
         return 0;
@@ -457,23 +461,28 @@ static int run_output(struct qrun_ctx *q, int with_calib)
 {
     struct qrun *r = q->r;
     struct qtensor *t = classifier(r->m);
-    int dim = q->f->cfg.dim, vocab = q->f->cfg.vocab_size;
+    int dim = q->f->cfg.dim;
     struct calib_acc acc = {.want = CALIB_HESSIAN | CALIB_CHANNEL, .dim = dim};
-    float *logits = NULL;
     int rc = 0;
     if (with_calib) {
         acc.xtx = calloc((size_t)dim * dim, sizeof(double));
         acc.sum_abs = calloc((size_t)dim, sizeof(double));
         acc.max_abs = calloc((size_t)dim, sizeof(float));
-        logits = malloc((size_t)r->ctx * vocab * sizeof(float));
-        if (!acc.xtx || !acc.sum_abs || !acc.max_abs || !logits)
+        if (!acc.xtx || !acc.sum_abs || !acc.max_abs)
             rc = qerr_set(q->err, QERR_NOMEM, "out of memory for the classifier calibration");
         struct capture k = {&q->cal, -2, 0, -1, &acc};
         struct fwd_hooks h = {&k, cap_linear, NULL};
         size_t cd = (size_t)r->ctx * dim;
         double t0 = now_s();
-        for (int c = 0; c < r->n_chunks && !rc; c++)
-            rc = cancelled(&r->o) ? QERR_CANCEL : fwd_final(q->f, q->h + c * cd, r->ctx, logits, &h);
+        /* the hook stops each pass at the classifier's input, so no
+         * (ctx, vocab) logits are computed or written */
+        for (int c = 0; c < r->n_chunks && !rc; c++) {
+            rc = cancelled(&r->o) ? QERR_CANCEL : fwd_final(q->f, q->h + c * cd, r->ctx, NULL, &h);
+            if (rc == QRUN_STOP) {
+                rc = 0;
+                qerr_clear(&q->f->err);
+            }
+        }
         r->calib_seconds += now_s() - t0;
         if (rc < 0)
             rc = pass_error(q, rc);
@@ -487,7 +496,6 @@ static int run_output(struct qrun_ctx *q, int with_calib)
     free(acc.xtx);
     free(acc.sum_abs);
     free(acc.max_abs);
-    free(logits);
     return rc;
 }
 

@@ -507,14 +507,38 @@ START_TEST(test_eval_hooks_two_workers)
 }
 END_TEST
 
+/* on_calib: keep a copy of the classifier input's (layer -1) calibration. */
+struct out_calib {
+    int seen, dim;
+    long n_rows;
+    double trace, sum_abs0;
+};
+
+static int keep_out_calib(void *ud, int layer, int site, const struct calib_acc *a)
+{
+    struct out_calib *oc = ud;
+    if (layer >= 0)
+        return 0;
+    oc->seen++;
+    oc->dim = a->dim;
+    oc->n_rows = (long)a->n_rows;
+    for (int j = 0; j < a->dim; j++)
+        oc->trace += a->xtx[(size_t)j * a->dim + j];
+    oc->sum_abs0 = a->sum_abs[0];
+    return 0;
+}
+
 /* LLM.int8 and AWQ quantize q/k/v stacked: one set of side results per input. */
 START_TEST(test_stacked_and_output)
 {
     struct qrun r;
     struct qrun_opts o;
     struct qerr err = {0};
+    struct out_calib oc = {0};
     opts(&o, "llm.int8", 8, 0);
     o.quant_output = 1;
+    o.on_calib = keep_out_calib;
+    o.on_calib_ud = &oc;
     qmodel_clear_overrides(&M);
     ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
     ck_assert_int_eq(r.n_t, 5 * 7 + 1); /* + the tied classifier (token_embd) */
@@ -523,6 +547,12 @@ START_TEST(test_stacked_and_output)
     for (int i = 0; i < 3; i++) /* q, k, v: same outlier-feature count */
         ck_assert_int_eq(r.t[i].rep.n_outlier_features, r.t[0].rep.n_outlier_features);
     ck_assert(r.quantized[5 * 4]); /* the classifier input site */
+    /* its calibration saw every row of every chunk (the pass stops at the
+     * classifier's input, after capturing it) */
+    ck_assert_int_eq(oc.seen, 1);
+    ck_assert_int_eq(oc.n_rows, (long)r.n_chunks * r.ctx);
+    ck_assert(oc.trace > 0 && isfinite(oc.trace));
+    ck_assert(oc.sum_abs0 > 0);
     qrun_free(&r);
     qmodel_clear_overrides(&M);
 }
