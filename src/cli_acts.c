@@ -184,14 +184,11 @@ static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, stru
 static int run(struct infer_model *im, const struct acts_args *a, const char *text,
                struct qerr *err)
 {
-    int ctx_len = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;
-    int n_ctx = a->ctx > 0 ? (int)a->ctx : (ctx_len < 512 ? ctx_len : 512);
-    if (n_ctx > ctx_len && !a->force_ctx)
-        return qerr_set(err, QERR_ARG, "--ctx %d exceeds the model's context (%d tokens)",
-                        n_ctx, ctx_len);
-    int *ids;
+    int n_ctx, *ids;
     size_t n;
-    int rc = infer_tokenize_file(im, text, &ids, &n, err);
+    int rc = infer_pick_ctx(im, "--ctx", a->ctx, a->force_ctx, &n_ctx, err);
+    if (!rc)
+        rc = infer_tokenize_file(im, text, &ids, &n, err);
     if (rc)
         return rc;
     if (n < 2) {

@@ -246,7 +246,7 @@ static int generate(struct infer_model *im, const struct gen_args *a, struct gen
                         tok_add_bos_default(im->tok), &g->ids, &g->n_prompt, err);
     if (rc)
         return rc;
-    int ctx = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;
+    int ctx = infer_model_ctx(im);
     if (g->n_prompt == 0)
         return qerr_set(err, QERR_ARG, "empty prompt and the tokenizer has no BOS: give --prompt");
     if ((long)g->n_prompt >= ctx)

@@ -132,6 +132,23 @@ int infer_tokenize_file(const struct infer_model *im, const char *path, int **id
     return rc;
 }
 
+int infer_model_ctx(const struct infer_model *im)
+{
+    return im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;
+}
+
+int infer_pick_ctx(const struct infer_model *im, const char *opt, long given, int force,
+                   int *n_ctx, struct qerr *err)
+{
+    int ctx_len = infer_model_ctx(im);
+    *n_ctx = given >= 0 ? (int)given : (ctx_len < 512 ? ctx_len : 512);
+    if (*n_ctx > ctx_len && !force)
+        return qerr_set(err, QERR_ARG, "%s %d exceeds the model's context (%d tokens); "
+                        "--force-ctx evaluates it anyway, as llama.cpp does", opt, *n_ctx,
+                        ctx_len);
+    return 0;
+}
+
 int infer_parse_int(const char *s, long lo, long hi, long *out)
 {
     if (!s || !*s)

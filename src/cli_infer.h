@@ -36,6 +36,14 @@ int infer_bos(const struct infer_model *im);
 /* Byte offset of the first invalid UTF-8 sequence, or -1 when valid. */
 long infer_utf8_invalid_at(const char *s, size_t n);
 
+/* The model's context (GGUF context_length; 512 when it does not say). */
+int infer_model_ctx(const struct infer_model *im);
+/* *n_ctx = given when >= 0, else min(512, the model's context); beyond the
+ * model's context only with force (as llama.cpp allows), else QERR_ARG
+ * naming option opt. */
+int infer_pick_ctx(const struct infer_model *im, const char *opt, long given, int force,
+                   int *n_ctx, struct qerr *err);
+
 /* Parse an integer option value in [lo, hi]; returns 0 or -1. */
 int infer_parse_int(const char *s, long lo, long hi, long *out);
 /* The same for option opt of command cmd: on a bad or missing value prints

@@ -201,12 +201,9 @@ static int open_base(const char *path, struct qmodel *m, struct fwd *f, int n_ct
 static int run(struct infer_model *im, const struct ppl_args *a, const char *text,
                struct ppl_result *r, size_t *n_tok, struct qerr *err)
 {
-    int *ids = NULL;
-    int ctx_len = im->m.cfg.ctx_len > 0 ? im->m.cfg.ctx_len : 512;
-    int n_ctx = a->ctx >= 0 ? (int)a->ctx : (ctx_len < 512 ? ctx_len : 512);
-    if (n_ctx > ctx_len && !a->force_ctx)
-        return qerr_set(err, QERR_ARG, "--ctx %d exceeds the model's context (%d tokens); "
-                        "--force-ctx evaluates it anyway, as llama.cpp does", n_ctx, ctx_len);
+    int *ids = NULL, n_ctx;
+    if (infer_pick_ctx(im, "--ctx", a->ctx, a->force_ctx, &n_ctx, err))
+        return err->code;
     if (n_ctx < 2 || n_ctx % 2)
         return qerr_set(err, QERR_ARG, "--ctx %d: must be even and at least 2", n_ctx);
     int rc = infer_tokenize_file(im, text, &ids, n_tok, err);

@@ -177,13 +177,12 @@ static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr
 
 static int pick_ctx(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
 {
-    int ctx_len = e->im.m.cfg.ctx_len > 0 ? e->im.m.cfg.ctx_len : 512;
-    e->n_ctx = o->ctx > 0 ? (int)o->ctx : (ctx_len < 512 ? ctx_len : 512);
-    e->calib_ctx = o->calib_ctx > 0 ? (int)o->calib_ctx : e->n_ctx;
-    int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
-    if (big > ctx_len && !o->force_ctx)
-        return qerr_set(err, QERR_ARG, "context %d exceeds the model's context (%d tokens); "
-                        "--force-ctx evaluates it anyway, as llama.cpp does", big, ctx_len);
+    int rc = infer_pick_ctx(&e->im, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
+    if (!rc)
+        rc = infer_pick_ctx(&e->im, "--calib-ctx", o->calib_ctx > 0 ? o->calib_ctx : e->n_ctx,
+                            o->force_ctx, &e->calib_ctx, err);
+    if (rc)
+        return rc;
     if (e->n_ctx % 2)
         return qerr_set(err, QERR_ARG, "--ctx %d: must be even", e->n_ctx);
     return 0;
