@@ -69,8 +69,10 @@ void tui_ext_tensor_changed(struct tui *t)
 
 int ext_start_job(struct tui *t, struct jobs_ctx *j, const char *label)
 {
-    if (worker_start(&t->job, j->kind, label, jobs_run, j) < 0) {
-        tui_msg(t, 1, "cannot start %s: a job is running", label);
+    int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
+    if (rc < 0) {
+        tui_msg(t, 1, "cannot start %s: %s", label,
+                rc == QERR_ARG ? "a job is running" : t->job.err.msg);
         if (j->kind == JOB_QUANT)
             vm_quant_free(&j->q);
         free(j);
