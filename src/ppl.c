@@ -26,24 +26,19 @@ static float row_max(const float *x, int n, int *arg)
     return mx;
 }
 
-/* sum exp(x - mx), as llama.cpp's log_softmax (vectorized in fastmath.h,
+/* log-softmax as llama.cpp's: sum exp(x - max) by fm_sum_exp (fastmath.h,
  * partial sums flushed to double). */
-static double sum_exp(const float *x, int n, float mx)
-{
-    return fm_sum_exp(x, n, mx);
-}
-
 double ppl_logprob(const float *logits, int vocab, int target, int *argmax)
 {
     float mx = row_max(logits, vocab, argmax);
-    return (double)(logits[target] - mx) - log(sum_exp(logits, vocab, mx));
+    return (double)(logits[target] - mx) - log(fm_sum_exp(logits, vocab, mx));
 }
 
 double ppl_kl(const float *base, const float *cand, int vocab, int target, double *pb_t,
               double *pc_t, int *am_b, int *am_c)
 {
     float mb = row_max(base, vocab, am_b), mc = row_max(cand, vocab, am_c);
-    double lzb = log(sum_exp(base, vocab, mb)), lzc = log(sum_exp(cand, vocab, mc));
+    double lzb = log(fm_sum_exp(base, vocab, mb)), lzc = log(fm_sum_exp(cand, vocab, mc));
     double kl = 0.0;
     for (int i = 0; i < vocab; i++) {
         double lpb = (double)(base[i] - mb) - lzb, lpc = (double)(cand[i] - mc) - lzc;
