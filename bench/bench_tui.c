@@ -53,6 +53,8 @@ static void report(const struct series *s, double base_ms)
 static double scan_ms(int64_t n)
 {
     float *x = malloc((size_t)n * sizeof *x);
+    if (!x)
+        return NAN;
     for (int64_t i = 0; i < n; i++)
         x[i] = (float)(i % 1000) * 1e-3f - 0.5f;
     double best = 1e9, sink = 0;
