@@ -76,10 +76,13 @@ struct sweep_row {
 
 /* ---- argument lists ---- */
 
+/* Items of a sep-separated list, or -1 when it has more than max. */
 static int split(char *s, char sep, char **items, int max)
 {
     int n = 0;
-    for (char *p = s; p && n < max;) {
+    for (char *p = s; p;) {
+        if (n == max)
+            return -1;
         char *next = strchr(p, sep);
         if (next)
             *next++ = '\0';
@@ -93,6 +96,8 @@ static int int_list(const char *opt, char *val, int lo, int hi, int *out, int *n
 {
     char *items[SW_MAX_LIST];
     int k = split(val, ',', items, SW_MAX_LIST);
+    if (k < 0)
+        return cli_usage_error("sweep", "%s: more than %d values", opt, SW_MAX_LIST), -1;
     for (int i = 0; i < k; i++) {
         long v;
         if (!strcmp(opt, "--groups") && (!strcmp(items[i], "row") || !strcmp(items[i], "channel")))
@@ -129,8 +134,9 @@ static int list_opt(struct sweep_args *a, const char *s, const char *v, char **s
     char *copy = *space;
     memcpy(copy, v, n);
     *space += n;
+    int k = 0;
     if (!strcmp(s, "--methods"))
-        a->n_methods = split(copy, ',', (char **)a->methods, SW_MAX_LIST);
+        k = a->n_methods = split(copy, ',', (char **)a->methods, SW_MAX_LIST);
     else if (!strcmp(s, "--bits"))
         return int_list(s, copy, 2, 16, a->bits, &a->n_bits);
     else if (!strcmp(s, "--groups"))
@@ -140,7 +146,9 @@ static int list_opt(struct sweep_args *a, const char *s, const char *v, char **s
     else if (!strcmp(s, "--kv-bits"))
         return int_list(s, copy, 0, 16, a->kv, &a->n_kv);
     else if (!strcmp(s, "--opts"))
-        a->n_opts = split(copy, ';', a->opts, SW_MAX_LIST);
+        k = a->n_opts = split(copy, ';', a->opts, SW_MAX_LIST);
+    if (k < 0)
+        return cli_usage_error("sweep", "%s: more than %d values", s, SW_MAX_LIST), -1;
     return 0;
 }
 

@@ -28,6 +28,8 @@ expect_grep "nope" "$T_TMP/err" "unknown method named in the message"
 expect_rc 2 "quant --bits 9" -- "$Q" quant --method rtn --bits 9
 expect_rc 2 "quant --kv-axis bad" -- "$Q" quant --method rtn --kv-axis diagonal
 expect_rc 2 "quant unknown option" -- "$Q" quant --method rtn --frobnicate
+expect_rc 2 "sweep list longer than it holds is refused, not cut" -- "$Q" sweep --methods rtn --bits "$(printf '4,%.0s' $(seq 32))4" --out "$T_TMP/long.json"
+expect_grep "bits: more than 32 values" "$T_TMP/err" "long list says the limit"
 expect_rc 2 "quant bad --opt" -- "$Q" quant --method gptq --opt damp=-3
 expect_rc 2 "sweep without --out" -- "$Q" sweep --methods rtn --bits 4
 expect_rc 2 "sweep bad bits list" -- "$Q" sweep --methods rtn --bits 4,x --out "$T_TMP/s.json"
