@@ -28,8 +28,9 @@ static void corr_load(struct tui *t)
     FILE *f = sp[0] ? fopen(sp, "r") : NULL;
     if (f) {
         fclose(f);
-        if (results_load(&mine, sp, &err) == 0)
-            results_merge(&s, &mine, RESULTS_MERGE_REPLACE, NULL, NULL, &err);
+        if (results_load(&mine, sp, &err) < 0 ||
+            results_merge(&s, &mine, RESULTS_MERGE_REPLACE, NULL, NULL, &err) < 0)
+            tui_msg(t, 1, "session file not shown: %s", err.msg);
     }
     results_store_free(&mine);
     int x = c->vm.n_vars ? c->vm.x : -1, y = c->vm.n_vars ? c->vm.y : -1;
