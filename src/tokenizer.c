@@ -1,13 +1,9 @@
 /* tokenizer: loaders, vocabulary maps, encode dispatch and decoding.
  * The merge algorithms live in tok_spm.c and tok_bpe.c, the pre-tokenizer
  * regexes in tok_pretok.c, the tokenizer.json loader in tok_json.c. */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "src/gguf.h"
 #include "src/model.h"
@@ -563,26 +559,21 @@ int tok_load_for_model(struct tokenizer **out, const struct qmodel *m, struct qe
     return rc;
 }
 
-/* A vocabulary-only read of a GGUF: map, parse the header, copy the vocab. */
+/* A vocabulary-only read of a GGUF: map (as the model loader does, through
+ * a model that holds nothing else), parse the header, copy the vocab. */
 static int load_gguf_file(struct tokenizer **out, const char *path, struct qerr *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return qerr_set(err, QERR_IO, "%s: cannot open", path);
-    struct stat st;
-    void *base = MAP_FAILED;
-    if (fstat(fd, &st) == 0 && st.st_size > 0)
-        base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-    close(fd);
-    if (base == MAP_FAILED)
-        return qerr_set(err, QERR_IO, "%s: cannot map (empty file?)", path);
+    struct qmodel m = {0};
+    int map = qmodel_map_file(&m, path, err);
+    int rc = map < 0 ? map : 0;
     struct gguf_file g;
-    int rc = gguf_parse(&g, path, base, (size_t)st.st_size, err);
+    if (rc == 0)
+        rc = gguf_parse(&g, path, m.maps[map].base, m.maps[map].size, err);
     if (rc == 0) {
         rc = tok_load_gguf(out, &g, err);
         gguf_free(&g);
     }
-    munmap(base, (size_t)st.st_size);
+    qmodel_close(&m);
     return rc;
 }
 
