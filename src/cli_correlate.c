@@ -169,10 +169,13 @@ static void row_text(const struct row *r)
 
 static void row_csv(const struct row *r)
 {
-    printf("\"%s\",%s,%zu,", r->y, r->unit, r->c.n);
-    if (r->rc)
-        printf(",,,,,,,,\"%s\"\n", r->why);
-    else
+    cli_results_csv_str(r->y);
+    printf(",%s,%zu,", r->unit, r->c.n);
+    if (r->rc) {
+        printf(",,,,,,,,");
+        cli_results_csv_str(r->why);
+        putchar('\n');
+    } else
         printf("%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,%.9g,\n", r->c.r, r->c.r_lo, r->c.r_hi,
                r->c.r_p, r->c.rho, r->c.rho_p, r->c.slope, r->c.intercept);
 }
@@ -323,7 +326,8 @@ static void by_line(const struct copts *o, const char *v, int n, int k, double m
         cli_json_num(stdout, k ? mrho : NAN);
         printf("}");
     } else if (o->fmt == CLI_CSV) {
-        printf("\"%s\",%d,%d,", v, n, k);
+        cli_results_csv_str(v);
+        printf(",%d,%d,", n, k);
         if (k)
             printf("%.9g,%.9g\n", mr, mrho);
         else
@@ -504,8 +508,10 @@ static void single_csv(const struct sel *s)
 {
     printf("id,x,y\n");
     for (int i = 0; i < s->n; i++)
-        if (isfinite(s->x[i]) && isfinite(s->y[i]))
-            printf("\"%s\",%.9g,%.9g\n", s->e[i]->id, s->x[i], s->y[i]);
+        if (isfinite(s->x[i]) && isfinite(s->y[i])) {
+            cli_results_csv_str(s->e[i]->id);
+            printf(",%.9g,%.9g\n", s->x[i], s->y[i]);
+        }
 }
 
 static int run_single(const struct copts *o, struct sel *s)

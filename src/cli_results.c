@@ -278,8 +278,7 @@ static void list_text(const struct results_store *s, const struct filter *f)
     printf("%d of %d entries\n", shown, s->n);
 }
 
-/* A CSV field: quoted, with inner quotes doubled. */
-static void csv_str(const char *s)
+void cli_results_csv_str(const char *s)
 {
     putchar('"');
     for (; *s; s++) {
@@ -301,11 +300,11 @@ static void list_csv(const struct results_store *s, const struct filter *f)
         fmt_num(ppl, sizeof ppl, results_ppl_mean(e), "%.9g");
         fmt_num(mem, sizeof mem, e->memory_gb, "%.9g");
         fmt_num(spd, sizeof spd, e->speed, "%.9g");
-        csv_str(e->id);
+        cli_results_csv_str(e->id);
         putchar(',');
-        csv_str(e->model);
+        cli_results_csv_str(e->model);
         putchar(',');
-        csv_str(e->method);
+        cli_results_csv_str(e->method);
         char grp[16] = "";
         if (e->group_size)
             snprintf(grp, sizeof grp, "%d", e->group_size);

@@ -17,5 +17,7 @@ int cli_results_load_papers(struct results_store *s, struct qerr *err);
  * n == 0 loads the bundled data.  Duplicate ids with different values are
  * an error. */
 int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *err);
+/* A CSV field on stdout: quoted, with inner quotes doubled. */
+void cli_results_csv_str(const char *s);
 
 #endif
