@@ -13,14 +13,6 @@ static const char info_help[] =
     "MODEL defaults to $QLENS_MODEL, else the bundled stories260K.\n\n"
     "  --json     one JSON object on stdout\n";
 
-static void shape_str(const struct qtensor *t, char *buf, size_t cap)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < t->ndim && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, i ? " x %lld" : "%lld", (long long)t->shape[i]);
-}
-
 void info_print_summary(FILE *f, const struct qmodel *m)
 {
     const struct qconfig *c = &m->cfg;
@@ -45,7 +37,7 @@ static void print_text(const struct qmodel *m)
     for (int i = 0; i < m->n_tensors; i++) {
         const struct qtensor *t = &m->tensors[i];
         char shape[64];
-        shape_str(t, shape, sizeof shape);
+        qtensor_shape_str(t, " x ", shape, sizeof shape);
         printf("%-28s %-16s %-5s %12lld\n", t->name, shape, qdtype_name(t->dtype),
                (long long)t->nelem);
     }

@@ -83,14 +83,6 @@ static int parse_args(int argc, char **argv, struct stats_args *a)
     return -1;
 }
 
-static void shape_str(const struct qtensor *t, char *buf, size_t cap)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < t->ndim && o < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, i ? "x%lld" : "%lld", (long long)t->shape[i]);
-}
-
 /* ---- text ---- */
 
 static void text_header(FILE *f, int w, double thresh)
@@ -125,7 +117,7 @@ static void print_text(FILE *f, const struct qmodel *m, const struct tstats *ts,
         const struct tstats_row *r = &ts->rows[i];
         const struct qtensor *t = &m->tensors[r->tensor];
         char shape[64];
-        shape_str(t, shape, sizeof shape);
+        qtensor_shape_str(t, "x", shape, sizeof shape);
         text_line(f, w, t->name, shape, &r->st);
         for (int64_t c = 0; c < r->n_channels; c++) {
             char lab[48], sh[32];
@@ -260,7 +252,7 @@ static void print_csv(const struct qmodel *m, const struct tstats *ts)
         const struct tstats_row *r = &ts->rows[i];
         const struct qtensor *t = &m->tensors[r->tensor];
         char shape[64];
-        shape_str(t, shape, sizeof shape);
+        qtensor_shape_str(t, "x", shape, sizeof shape);
         csv_line(t, shape, -1, &r->st);
         for (int64_t c = 0; c < r->n_channels; c++)
             csv_line(t, shape, (long long)c, &r->ch[c]);

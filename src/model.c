@@ -204,6 +204,15 @@ struct qtensor *qmodel_get(struct qmodel *m, int layer, enum qrole role)
 int64_t qtensor_cols(const struct qtensor *t) { return t->shape[t->ndim - 1]; }
 int64_t qtensor_rows(const struct qtensor *t) { return t->nelem / t->shape[t->ndim - 1]; }
 
+void qtensor_shape_str(const struct qtensor *t, const char *sep, char *buf, size_t cap)
+{
+    size_t o = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (int i = 0; i < t->ndim && o < cap; i++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", i ? sep : "", (long long)t->shape[i]);
+}
+
 int64_t qmodel_param_count(const struct qmodel *m)
 {
     int64_t n = 0;

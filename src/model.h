@@ -174,6 +174,9 @@ void qmodel_clear_overrides(struct qmodel *m);
  * rows = product of the rest (a vector is 1 x n). */
 int64_t qtensor_rows(const struct qtensor *t);
 int64_t qtensor_cols(const struct qtensor *t);
+/* The shape outermost first with `sep` between dimensions ("64x512",
+ * "64 x 512") into buf (cap bytes, cut to fit). */
+void qtensor_shape_str(const struct qtensor *t, const char *sep, char *buf, size_t cap);
 
 int64_t qmodel_param_count(const struct qmodel *m);
 const char *qdtype_name(enum qdtype dt);

@@ -70,6 +70,11 @@ START_TEST(test_add_tensor_checks)
     int64_t s2[2] = {4, 8}, s0[2] = {0, 8}, big[2] = {INT64_C(1) << 40, INT64_C(1) << 40};
     ck_assert_int_eq(qmodel_add_tensor(&m, "a", "A", QD_F32, 2, s2, map, 0, &e), 0);
     ck_assert_int_eq(m.tensors[0].nbytes, 128);
+    char sh[16];
+    qtensor_shape_str(&m.tensors[0], " x ", sh, sizeof sh);
+    ck_assert_str_eq(sh, "4 x 8");
+    qtensor_shape_str(&m.tensors[0], "x", sh, 3);  /* cut to fit, terminated */
+    ck_assert_str_eq(sh, "4x");
     ck_assert_int_eq(qmodel_add_tensor(&m, "b", NULL, QD_F32, 2, s2, map, 129, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "tensor b: data [129, 257) runs past end of file (size 256)"), "%s", e.msg);
     ck_assert_int_eq(qmodel_add_tensor(&m, "c", "C", QD_F32, 2, s0, map, 0, &e), QERR_FORMAT);
