@@ -529,7 +529,7 @@ START_TEST(corr_step_skips_empty_variables)
         e.w_bits = 2 + i;
         results_entry_set_ppl(&e, "wikitext2", 10 + i, NAN, &err);
         for (int b = 1; b <= 5; b++) {
-            char name[8];
+            char name[16];
             snprintf(name, sizeof name, "p%d", b);
             results_entry_set_bench(&e, name, 30 + i * b, "acc", "percent", NAN, &err);
         }
