@@ -59,6 +59,11 @@ const char *gguf_vtype_name(enum gguf_vtype t)
     return (unsigned)t < GGUF_T__COUNT ? vtype_names[t] : "?";
 }
 
+size_t gguf_vtype_size(enum gguf_vtype t)
+{
+    return (unsigned)t < GGUF_T__COUNT ? vtype_sizes[t] : 0;
+}
+
 /* ---- bounds-checked cursor ---- */
 
 struct cur {

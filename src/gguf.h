@@ -90,6 +90,8 @@ void gguf_str_copy(struct gguf_str s, char *buf, size_t cap);
 int gguf_str_eq(struct gguf_str s, const char *c);
 
 const char *gguf_vtype_name(enum gguf_vtype t);
+/* Bytes of a scalar of type t; 0 for string, array and unknown types. */
+size_t gguf_vtype_size(enum gguf_vtype t);
 const char *ggml_type_name(uint32_t t);   /* "q4_K", ... or "type 123" */
 
 #endif

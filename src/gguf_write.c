@@ -43,8 +43,6 @@ struct gguf_writer {
     struct qerr err;       /* first error from an add call */
 };
 
-static const uint8_t vsize[GGUF_T__COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
-
 static int werr(struct gguf_writer *w, int code, const char *fmt, const char *arg)
 {
     if (!w->err.code)
@@ -113,11 +111,11 @@ static int key_head(struct gguf_writer *w, const char *key, enum gguf_vtype t)
 int gguf_writer_add_scalar(struct gguf_writer *w, const char *key, enum gguf_vtype t,
                            const void *value)
 {
-    if ((unsigned)t >= GGUF_T__COUNT || !vsize[t])
+    if (!gguf_vtype_size(t))
         return werr(w, QERR_ARG, "metadata key %s: not a scalar type", key);
     if (key_head(w, key, t))
         return QERR_ARG;
-    return put(w, &w->kv, value, vsize[t]);
+    return put(w, &w->kv, value, gguf_vtype_size(t));
 }
 
 int gguf_writer_add_u32(struct gguf_writer *w, const char *key, uint32_t v)
@@ -151,11 +149,11 @@ int gguf_writer_add_str(struct gguf_writer *w, const char *key, const char *val)
 int gguf_writer_add_array(struct gguf_writer *w, const char *key, enum gguf_vtype et,
                           const void *elems, uint64_t n)
 {
-    if ((unsigned)et >= GGUF_T__COUNT || !vsize[et])
+    if (!gguf_vtype_size(et))
         return werr(w, QERR_ARG, "metadata key %s: array element type must be a scalar", key);
     if (key_head(w, key, GGUF_T_ARRAY) || put_u32(w, (uint32_t)et) || put_u64(w, n))
         return QERR_NOMEM;
-    return n ? put(w, &w->kv, elems, (size_t)(n * vsize[et])) : 0;
+    return n ? put(w, &w->kv, elems, (size_t)(n * gguf_vtype_size(et))) : 0;
 }
 
 int gguf_writer_add_str_array(struct gguf_writer *w, const char *key, const char *const *strs,
@@ -186,12 +184,12 @@ int gguf_writer_copy_kv(struct gguf_writer *w, const struct gguf_kv *kv)
         } else {
             memcpy(b, &kv->v.u, 8);  /* little endian: low bytes first */
         }
-        return put(w, &w->kv, b, vsize[kv->type]);
+        return put(w, &w->kv, b, gguf_vtype_size(kv->type));
     }
     if (put_u32(w, (uint32_t)kv->arr_type) || put_u64(w, kv->arr_n))
         return QERR_NOMEM;
     if (kv->arr_type != GGUF_T_STRING)
-        return put(w, &w->kv, kv->arr_data, (size_t)(kv->arr_n * vsize[kv->arr_type]));
+        return put(w, &w->kv, kv->arr_data, (size_t)(kv->arr_n * gguf_vtype_size(kv->arr_type)));
     for (uint64_t i = 0; i < kv->arr_n; i++)
         if (put_str(w, kv->arr_strs[i].ptr, (size_t)kv->arr_strs[i].len))
             return QERR_NOMEM;
