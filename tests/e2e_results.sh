@@ -14,6 +14,14 @@ expect_grep "group wants a positive group size" "$T_TMP/err" "bad --group names 
 expect_rc 2 "merge of more files than it holds is refused, not cut" -- "$Q" results merge $(seq -f "$T_TMP/m%g.json" 1 65)
 expect_grep "at most 64 files" "$T_TMP/err" "too many files says the limit"
 expect_rc 2 "correlate --y and --all" -- "$Q" correlate --y mmlu --all
+cat >"$T_TMP/quote.json" <<'EOF'
+{"schema":"qlens-results/1","source":"t","results":[
+{"id":"a \"q\" 1","model":"m","method":"x","bits":{"w":4,"a":16,"kv":16},"ppl":{"w":9},"benchmarks":{"b":{"value":50,"unit":"percent"}}},
+{"id":"a2","model":"m","method":"y","bits":{"w":4,"a":16,"kv":16},"ppl":{"w":10},"benchmarks":{"b":{"value":48,"unit":"percent"}}},
+{"id":"a3","model":"m","method":"z","bits":{"w":4,"a":16,"kv":16},"ppl":{"w":12},"benchmarks":{"b":{"value":40,"unit":"percent"}}}]}
+EOF
+expect_rc 0 "correlate --csv with a quote in an id" -- "$Q" correlate --store "$T_TMP/quote.json" --y b --csv
+expect_grep '^"a ""q"" 1",9,50$' "$T_TMP/out" "correlate CSV doubles the quote inside the id"
 
 # --- bundled data ------------------------------------------------------
 expect_rc 0 "list bundled" -- "$Q" results list
