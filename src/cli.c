@@ -76,8 +76,9 @@ const char *cli_shared_dir(void)
             *slash = '\0';
             char cand[PATH_MAX + 16];
             snprintf(cand, sizeof cand, "%s/../shared", exe);
-            if (is_dir(cand) && strlen(cand) < sizeof buf) {
-                snprintf(buf, sizeof buf, "%s", cand);
+            size_t len = strlen(cand);
+            if (is_dir(cand) && len < sizeof buf) {
+                memcpy(buf, cand, len + 1);
                 return buf;
             }
         }

@@ -664,7 +664,7 @@ static int read_config(struct ld *l)
  * "blk.3.attn_q_bias"; anything else is kept as it is. */
 static void canonical_name(struct gguf_str s, char *out, size_t cap)
 {
-    char src[QM_NAME_MAX * 2];
+    char src[QM_NAME_MAX]; /* add_tensor refused longer names already */
     gguf_str_copy(s, src, sizeof src);
     size_t n = strlen(src);
     if (n > 7 && !strcmp(src + n - 7, ".weight"))

@@ -497,7 +497,7 @@ static int gguf_kind(struct tokenizer *t, const struct gguf_file *g, struct qerr
     t->kind = TOK_BPE;
     t->pre = (enum tok_pre)p;
     t->ignore_merges = t->pre == PRE_LLAMA3;
-    snprintf(t->name, sizeof t->name, "bpe/%s", pre);
+    snprintf(t->name, sizeof t->name, "bpe/%.27s", pre);
     return 0;
 }
 
