@@ -12,6 +12,7 @@
  * reduced to its basename without .bin/.gguf/.safetensors, so that an
  * lm-eval run on ".../stories260K" and a qlens run on ".../stories260K.bin"
  * share a join key. */
+#include "analysis/afile.h"
 #include "analysis/results.h"
 
 #include <cJSON.h>
@@ -19,8 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-char *results__slurp(const char *path, struct qerr *err);
 
 void results_label(const char *path, char *out, size_t n)
 {
@@ -439,7 +438,8 @@ int results_import(struct results_store *s, const char *path,
                    const struct results_import_opts *o, const char **kind,
                    struct qerr *err)
 {
-    char *text = results__slurp(path, err);
+    size_t len;
+    char *text = afile_read(path, 0, &len, err);
     if (!text)
         return err ? err->code : QERR_IO;
     int rc = results_import_text(s, text, path, o, kind, err);

@@ -421,43 +421,10 @@ int results_parse(struct results_store *s, const char *text, const char *name,
     return rc;
 }
 
-/* Read a whole file into a NUL-terminated buffer. */
-static char *slurp(const char *path, struct qerr *err)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
-        return NULL;
-    }
-    size_t cap = 1 << 16, n = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        n += fread(buf + n, 1, cap - n - 1, f);
-        if (n < cap - 1)
-            break;
-        char *nb = realloc(buf, cap *= 2);
-        if (!nb)
-            free(buf);
-        buf = nb;
-    }
-    int bad = ferror(f);
-    fclose(f);
-    if (!buf) {
-        qerr_set(err, QERR_NOMEM, "%s: out of memory reading", path);
-        return NULL;
-    }
-    if (bad) {
-        free(buf);
-        qerr_set(err, QERR_IO, "%s: read error", path);
-        return NULL;
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
 int results_load(struct results_store *s, const char *path, struct qerr *err)
 {
-    char *text = slurp(path, err);
+    size_t n;
+    char *text = afile_read(path, 0, &n, err);
     if (!text)
         return err ? err->code : QERR_IO;
     int rc = results_parse(s, text, path, err);
@@ -465,12 +432,6 @@ int results_load(struct results_store *s, const char *path, struct qerr *err)
     return rc;
 }
 
-/* Exported for results_import.c. */
-char *results__slurp(const char *path, struct qerr *err);
-char *results__slurp(const char *path, struct qerr *err)
-{
-    return slurp(path, err);
-}
 
 /* ------------------------------------------------------------------ */
 /* writing                                                             */

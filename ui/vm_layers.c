@@ -419,14 +419,6 @@ static void fmt_num(double x, char *buf, size_t cap)
         snprintf(buf, cap, "%.4g", x);
 }
 
-static void shape_text(const struct qtensor *t, char *buf, size_t cap)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int d = 0; d < t->ndim && o < cap; d++)
-        o += (size_t)snprintf(buf + o, cap - o, d ? "x%lld" : "%lld", (long long)t->shape[d]);
-}
-
 static void fmt_count(long long n, char *buf, size_t cap)
 {
     if (n >= 1000000000LL)
@@ -487,7 +479,7 @@ void vm_layers_cell(const struct vm_layers *v, int i, int col, char *buf, size_t
     const struct qtensor *t = &v->m->tensors[r->tensor];
     switch (col) {
     case VL_NAME: snprintf(buf, cap, "%s", t->name); return;
-    case VL_SHAPE: shape_text(t, buf, cap); return;
+    case VL_SHAPE: qtensor_shape_str(t, "x", buf, cap); return;
     case VL_DTYPE: snprintf(buf, cap, "%s", qdtype_name(t->dtype)); return;
     case VL_OUTL: snprintf(buf, cap, "%.3f", 100 * r->st.frac_k6); return;
     case VL_A_OUTL:
