@@ -9,6 +9,7 @@
 
 #include "src/fastmath.h"
 #include "src/ppl.h"
+#include "src/qclock.h"
 
 /* ---- scoring kernels ---- */
 
@@ -209,13 +210,6 @@ static void finish(struct ppl_result *r, struct ppl_job *j)
     ppl_dist_compute(j->dp, count, &r->dp);
     r->top1 = (double)top / count;
     r->top1_stderr = count > 1 ? sqrt(r->top1 * (1 - r->top1) / (count - 1)) : 0;
-}
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 /* One chunk: candidate (and baseline, unless it is cached) logits of the
@@ -482,12 +476,12 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
     volatile int *saved_cancel = f->cancel;
     if (o->cancel)
         f->cancel = o->cancel; /* also between blocks of a chunk */
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     if (!rc && n_workers(f, o, j.n_chunks) == 2)
         run_two(&j, f, &w0);
     else if (!rc)
         worker(&w0);
-    r->seconds = now_s() - t0;
+    r->seconds = qclock_seconds() - t0;
     f->cancel = saved_cancel;
     /* the other worker may have finished the last chunk: report it, so a
      * progress display always ends at n/n */

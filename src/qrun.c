@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "quant/actquant.h"
+#include "src/qclock.h"
 
 /* A capture pass returns this from its hook once the wanted input has been
  * seen, so fwd_block stops there instead of computing the rest. */
@@ -49,13 +50,6 @@ struct capture {
     int stop_site;        /* stop the block after this site, -1: never   */
     struct calib_acc *out_acc; /* classifier input (layer -1), or NULL    */
 };
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
 
 static int cancelled(const struct qrun_opts *o)
 {
@@ -173,9 +167,9 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     int rc = quant_apply(spec, w, rows, cols, qc, out, side, &rep, &ctl, q->err);
-    double dt = now_s() - t0;
+    double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
     if (rc < 0) {
         free(out);
@@ -241,10 +235,10 @@ static int quant_joint(struct qrun_ctx *q, struct qtensor **ts, int n,
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     if (!rc && (rc = quant_apply(&r->o.spec, w, total, cols, qc, out, side, &rep, &ctl, q->err)) < 0)
         qerr_prefix(q->err, "%s (stacked with %d more): ", ts[0]->name, n - 1);
-    double dt = now_s() - t0;
+    double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
     if (!rc)
         rc = split_joint(q, ts, n, w, out, &rep, qc, dt);
@@ -353,7 +347,7 @@ static int capture_block(struct qrun_ctx *q, int layer, unsigned mask, int stop_
     struct capture k = {&q->cal, layer, mask, stop_site, NULL};
     struct fwd_hooks h = {&k, cap_linear, NULL};
     size_t cd = (size_t)r->ctx * q->f->cfg.dim;
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     int rc = 0;
     for (int c = 0; c < r->n_chunks && !rc; c++) {
         if (cancelled(&r->o)) {
@@ -367,7 +361,7 @@ static int capture_block(struct qrun_ctx *q, int layer, unsigned mask, int stop_
             qerr_clear(&q->f->err);
         }
     }
-    r->calib_seconds += now_s() - t0;
+    r->calib_seconds += qclock_seconds() - t0;
     return rc < 0 ? pass_error(q, rc) : 0;
 }
 
@@ -381,11 +375,11 @@ static int advance_block(struct qrun_ctx *q, int layer)
 {
     struct qrun *r = q->r;
     size_t cd = (size_t)r->ctx * q->f->cfg.dim;
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     int rc = 0;
     for (int c = 0; c < r->n_chunks && !rc; c++)
         rc = cancelled(&r->o) ? QERR_CANCEL : fwd_block(q->f, layer, q->h + c * cd, r->ctx, NULL);
-    r->calib_seconds += now_s() - t0;
+    r->calib_seconds += qclock_seconds() - t0;
     return rc < 0 ? pass_error(q, rc) : 0;
 }
 
@@ -397,7 +391,7 @@ static int embed_chunks(struct qrun_ctx *q)
     int *buf = malloc((size_t)r->ctx * sizeof(int));
     if (!buf)
         return qerr_set(q->err, QERR_NOMEM, "out of memory");
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     int rc = 0;
     for (int c = 0; c < r->n_chunks && !rc; c++) {
         memcpy(buf, q->tokens + (size_t)c * r->ctx, (size_t)r->ctx * sizeof(int));
@@ -406,7 +400,7 @@ static int embed_chunks(struct qrun_ctx *q)
         rc = fwd_embed(q->f, buf, r->ctx, q->h + c * cd);
     }
     free(buf);
-    r->calib_seconds += now_s() - t0;
+    r->calib_seconds += qclock_seconds() - t0;
     return rc < 0 ? pass_error(q, rc) : 0;
 }
 
@@ -473,7 +467,7 @@ static int run_output(struct qrun_ctx *q, int with_calib)
         struct capture k = {&q->cal, -2, 0, -1, &acc};
         struct fwd_hooks h = {&k, cap_linear, NULL};
         size_t cd = (size_t)r->ctx * dim;
-        double t0 = now_s();
+        double t0 = qclock_seconds();
         /* the hook stops each pass at the classifier's input, so no
          * (ctx, vocab) logits are computed or written */
         for (int c = 0; c < r->n_chunks && !rc; c++) {
@@ -483,7 +477,7 @@ static int run_output(struct qrun_ctx *q, int with_calib)
                 qerr_clear(&q->f->err);
             }
         }
-        r->calib_seconds += now_s() - t0;
+        r->calib_seconds += qclock_seconds() - t0;
         if (rc < 0)
             rc = pass_error(q, rc);
     }
@@ -572,7 +566,7 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     r->m = f->m;
     r->o = *o;
     r->n_params = qmodel_param_count(f->m);
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     if (alloc_sites(r) < 0)
         return qerr_set(err, QERR_NOMEM, "out of memory");
     int rc = check_opts(r, f, n_tokens, err);
@@ -599,7 +593,7 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     calib_free(&q.cal);
     free(q.h);
     free(q.scratch);
-    r->seconds = now_s() - t0;
+    r->seconds = qclock_seconds() - t0;
     return rc;
 }
 

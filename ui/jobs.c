@@ -17,6 +17,7 @@
 #include "src/ppl.h"
 #include "src/qrun.h"
 #include "src/tokenizer.h"
+#include "src/qclock.h"
 
 void jobs_data_init(struct jobs_data *d, struct qmodel *m)
 {
@@ -316,13 +317,6 @@ static int run_ppl(struct jobs_ctx *j, struct worker *w, struct fwd *f, int kl, 
     return 0;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
 {
     (void)what;
@@ -334,7 +328,7 @@ static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
 static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
 {
     struct jobs_data *d = j->data;
-    double t0 = now_s();
+    double t0 = qclock_seconds();
     int rc = load_data(d, 1, err);
     if (rc < 0)
         return rc;
@@ -377,7 +371,7 @@ static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         j->run.sym = j->spec.sym;
     }
     fwd_free(&f);
-    j->run.seconds = now_s() - t0;
+    j->run.seconds = qclock_seconds() - t0;
     return rc;
 }
 
