@@ -62,6 +62,14 @@ void jobs_acts_free(struct jobs_acts *a)
     memset(a, 0, sizeof *a);
 }
 
+int jobs_acts_index(const struct jobs_acts *a, const struct qtensor *qt)
+{
+    if (!a->have || !qt)
+        return -1;
+    int s = calib_site_of_role(qt->role);
+    return s >= 0 && qt->layer >= 0 && qt->layer < a->n_layers ? qt->layer * 4 + s : -1;
+}
+
 static int load_tokens(struct jobs_data *d, const char *rel, int **ids, size_t *n, struct qerr *err)
 {
     if (*ids)

@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include "ui/view.h"
+
 #define ALL UVM_ALL
 #define L UVM(UV_LAYERS)
 #define T UVM(UV_TENSOR)
@@ -118,12 +120,9 @@ int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
     return key_entry(i, mask, "", names, cap);
 }
 
-static const char *const view_names[UV__COUNT] = {"Layers", "Tensor", "Quant", "Runs",
-                                                 "Correlation"};
-
 const char *ui_view_name(enum ui_view v)
 {
-    return (unsigned)v < UV__COUNT ? view_names[v] : "?";
+    return (unsigned)v < UV__COUNT ? ui_views[v]->name : "?";
 }
 
 static void views_str(unsigned mask, char *buf, size_t cap)
@@ -136,7 +135,7 @@ static void views_str(unsigned mask, char *buf, size_t cap)
     buf[0] = '\0';
     for (int v = 0; v < UV__COUNT && o < cap; v++)
         if (mask & UVM(v))
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", view_names[v]);
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", ui_view_name(v));
 }
 
 /* Keys with the same action and help are merged into one row ("Up, k"),

@@ -10,8 +10,12 @@
 
 #include <stdio.h>
 
-/* Views (tabs), in tab order. */
-enum ui_view { UV_LAYERS = 0, UV_TENSOR, UV_QUANT, UV_RUNS, UV_CORR, UV__COUNT };
+#include "ui/views.h"
+
+/* Views (tabs), in tab order: UV_LAYERS, UV_TENSOR, ... (ui/views.h). */
+#define UI_VIEW_ENUM(id, prefix) UV_##id,
+enum ui_view { UI_VIEWS(UI_VIEW_ENUM) UV__COUNT };
+#undef UI_VIEW_ENUM
 #define UVM(v) (1u << (v))
 #define UVM_ALL ((1u << UV__COUNT) - 1)
 

@@ -9,13 +9,24 @@
 #include <string.h>
 
 #include "src/cli_results.h"
-#include "ui/ext_int.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_runs.h"
+#include "ui/vm_corr.h"
+
+struct tui_corr {
+    struct vm_corr vm;
+    int loaded_gen;               /* t->runs_gen of the loaded store, -1  */
+    int table;                    /* 1: r of X against every benchmark    */
+};
+
+static struct tui_corr *st(struct tui *t) { return t->vs[UV_CORR]; }
 
 /* Papers' data plus this session's runs (all models in the session file). */
 static void corr_load(struct tui *t)
 {
-    struct tui_corr *c = t->corr;
-    c->loaded = 1;
+    struct tui_corr *c = st(t);
+    c->loaded_gen = t->runs_gen;
     struct results_store s;
     results_store_init(&s);
     struct qerr err;
@@ -24,7 +35,7 @@ static void corr_load(struct tui *t)
         tui_msg(t, 1, "bundled results: %s", err.msg);
     struct results_store mine;
     results_store_init(&mine);
-    const char *sp = t->runs->vm.path;
+    const char *sp = view_runs_session_path(t);
     FILE *f = sp[0] ? fopen(sp, "r") : NULL;
     if (f) {
         fclose(f);
@@ -81,7 +92,7 @@ static void fit_line(struct draw_canvas *c, const struct corr_result *r, int lx,
 
 static void draw_scatter(struct tui *t, int y0, int h)
 {
-    struct vm_corr *v = &t->corr->vm;
+    struct vm_corr *v = &st(t)->vm;
     const struct corr_result *r = &v->res;
     char line[256];
     snprintf(line, sizeof line,
@@ -127,7 +138,7 @@ static void draw_scatter(struct tui *t, int y0, int h)
 
 static void draw_table(struct tui *t, int y0, int h)
 {
-    struct vm_corr *v = &t->corr->vm;
+    struct vm_corr *v = &st(t)->vm;
     draw_textf(y0, 0, t->w, A_BOLD | A_UNDERLINE, "%-36s %8s %9s %8s %9s %5s", "Y (benchmark)",
                "r", "p", "rho", "p", "n");
     int row = 0;
@@ -148,10 +159,10 @@ static void draw_table(struct tui *t, int y0, int h)
                cnt ? sum / cnt : 0);
 }
 
-void view_corr_draw(struct tui *t, int y0, int h)
+static void corr_draw(struct tui *t, int y0, int h)
 {
-    struct tui_corr *c = t->corr;
-    if (!c->loaded)
+    struct tui_corr *c = st(t);
+    if (c->loaded_gen != t->runs_gen)
         corr_load(t);
     struct vm_corr *v = &c->vm;
     if (v->n_vars == 0) {
@@ -167,10 +178,16 @@ void view_corr_draw(struct tui *t, int y0, int h)
         draw_scatter(t, y0 + 1, h - 1);
 }
 
-int view_corr_act(struct tui *t, enum ui_act a)
+static int corr_act(struct tui *t, enum ui_act a, int shown)
 {
-    struct tui_corr *c = t->corr;
+    if (!shown)
+        return 0;
+    struct tui_corr *c = st(t);
     struct vm_corr *v = &c->vm;
+    if (a == UA_CORR_WHERE) {
+        tui_prompt(t, a, "where");
+        return 1;
+    }
     if (v->n_vars == 0)
         return 0;
     switch (a) {
@@ -186,3 +203,48 @@ int view_corr_act(struct tui *t, enum ui_act a)
     vm_corr_compute(v);
     return 1;
 }
+
+static void corr_prompt_done(struct tui *t, enum ui_act a, const char *s)
+{
+    struct vm_corr *v = &st(t)->vm;
+    struct qerr err;
+    qerr_clear(&err);
+    if (a != UA_CORR_WHERE)
+        return;
+    if (vm_corr_set_where(v, s, &err) < 0)
+        tui_msg(t, 1, "%s", err.msg);
+    else
+        tui_msg(t, 0, s[0] ? "where %s: %zu pairs" : "where cleared%s: %zu pairs", s, v->n);
+}
+
+static int corr_init(struct tui *t)
+{
+    struct tui_corr *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    vm_corr_init(&c->vm);
+    c->loaded_gen = -1;
+    t->vs[UV_CORR] = c;
+    return 0;
+}
+
+static void corr_free(struct tui *t)
+{
+    struct tui_corr *c = st(t);
+    if (!c)
+        return;
+    vm_corr_free(&c->vm);
+    free(c);
+    t->vs[UV_CORR] = NULL;
+}
+
+const struct view_ops view_corr_ops = {
+    .name = "Correlation",
+    .min_w = 40,
+    .min_h = 6,
+    .init = corr_init,
+    .free = corr_free,
+    .draw = corr_draw,
+    .act = corr_act,
+    .prompt_done = corr_prompt_done,
+};

@@ -9,9 +9,27 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ui/ext_int.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_quant.h"
+#include "ui/view_tensor.h"
+#include "ui/vm_hist.h"
+#include "ui/vm_map.h"
 
 #define SYNC_MAX (4 << 20)
+
+struct tui_quant {
+    struct vm_quant cur;          /* settings + the result shown         */
+    int stale;                    /* settings or tensor changed           */
+    struct jobs_site_calib site;  /* calibration of the current site      */
+    struct vm_map emap;           /* |W - Ŵ| heatmap                      */
+    struct vm_hist qhist;         /* histogram of Ŵ                       */
+    int qhist_for;                /* result generation the hist shows     */
+    int gen;                      /* bumps with every new result          */
+    int emap_gen;                 /* result generation the error map shows */
+};
+
+static struct tui_quant *st(struct tui *t) { return t->vs[UV_QUANT]; }
 
 /* The error map points into q->cur.err: forget it whenever the result's
  * buffers may have been freed or replaced. */
@@ -30,9 +48,9 @@ static int is_linear_like(const struct qtensor *qt)
 }
 
 /* Start (or run at once) the quantization of the current tensor. */
-void quant_refresh(struct tui *t)
+static void quant_refresh(struct tui *t)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     if (!q->stale || t->ti < 0)
         return;
     struct qtensor *qt = &t->m.tensors[t->ti];
@@ -58,7 +76,7 @@ void quant_refresh(struct tui *t)
     if (!j)
         return;
     j->kind = JOB_QUANT;
-    j->data = &q->data;
+    j->data = &t->data;
     j->ti = t->ti;
     j->site = &q->site;
     vm_quant_init(&j->q);
@@ -70,12 +88,12 @@ void quant_refresh(struct tui *t)
     char label[96];
     vm_quant_describe(&q->cur, label, sizeof label);
     q->stale = 0;
-    ext_start_job(t, j, label);
+    tui_start_job(t, j, UV_QUANT, label);
 }
 
-void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+static void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     if (rc == 0 || j->q.rc < 0) {
         vm_quant_take_result(&q->cur, &j->q);
         emap_reset(q);
@@ -115,7 +133,7 @@ static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
 
 static void draw_emap(struct tui *t, int y0, int rows)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     struct vm_map *mp = &q->emap;
     if (mp->x != q->cur.err) {
         vm_map_set(mp, q->cur.err, q->cur.rows, q->cur.cols);
@@ -151,7 +169,7 @@ static void draw_emap(struct tui *t, int y0, int rows)
 
 static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     double a = s->absmax > 0 ? s->absmax : 1;
     if (q->qhist_for != q->gen || q->qhist.nbins != t->w) {
         /* The frame that quantized already spent its time: bin from the
@@ -173,12 +191,12 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     char where[96], title[200];
     vm_quant_scope_text(&sc, where, sizeof where);
     snprintf(title, sizeof title, "log histogram of Wq; marks: grid %s", where);
-    view_draw_hist(t, &q->qhist, y0, h, t->w, title);
+    view_tensor_draw_hist(t, &q->qhist, y0, h, t->w, title);
 }
 
-void view_quant_draw(struct tui *t, int y0, int h)
+static void quant_draw(struct tui *t, int y0, int h)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     if (t->ti < 0)
         return;
     quant_refresh(t);
@@ -208,10 +226,34 @@ void view_quant_draw(struct tui *t, int y0, int h)
         draw_qhist(t, y0 + h - hist_h, hist_h, &r->st);
 }
 
-/* Settings keys act in the Tensor view too (the grid overlay follows). */
-int quant_act(struct tui *t, enum ui_act a)
+static int quant_map_act(struct tui *t, enum ui_act a)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
+    struct vm_map *mp = &q->emap;
+    if (a == UA_BACK) {
+        tui_show(t, UV_LAYERS);
+        return 1;
+    }
+    if (mp->x != q->cur.err || !mp->x || q->cur.ti != t->ti)
+        return 0; /* no valid result on screen yet */
+    switch (a) {
+    case UA_UP: vm_map_move(mp, -1, 0); return 1;
+    case UA_DOWN: vm_map_move(mp, 1, 0); return 1;
+    case UA_LEFT: vm_map_move(mp, 0, -1); return 1;
+    case UA_RIGHT: vm_map_move(mp, 0, 1); return 1;
+    case UA_ZOOM_IN: vm_map_zoom(mp, 1); return 1;
+    case UA_ZOOM_OUT: vm_map_zoom(mp, -1); return 1;
+    case UA_HOME: mp->cur_r = mp->cur_c = 0; vm_map_move(mp, 0, 0); return 1;
+    default: return 0;
+    }
+}
+
+/* Settings keys act in the Tensor view too (the grid overlay follows). */
+static int quant_act(struct tui *t, enum ui_act a, int shown)
+{
+    struct tui_quant *q = st(t);
+    if (shown && quant_map_act(t, a))
+        return 1;
     switch (a) {
     case UA_METHOD_NEXT: vm_quant_next_method(&q->cur); break;
     case UA_BITS_UP: vm_quant_add_bits(&q->cur, 1); break;
@@ -219,22 +261,6 @@ int quant_act(struct tui *t, enum ui_act a)
     case UA_GROUP_NEXT: vm_quant_next_group(&q->cur); break;
     case UA_SYM_TOGGLE: vm_quant_toggle_sym(&q->cur); break;
     case UA_OPTION_NEXT: vm_quant_next_option(&q->cur); break;
-    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
-    case UA_CALIBRATE: {
-        if (worker_busy(&t->job)) {
-            tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
-            return 1;
-        }
-        struct jobs_ctx *j = calloc(1, sizeof *j);
-        if (!j)
-            return 1;
-        j->kind = JOB_CALIB;
-        j->data = &q->data;
-        jobs_acts_free(&q->acts);
-        j->acts = &q->acts;
-        ext_start_job(t, j, "calibration (activation statistics)");
-        return 1;
-    }
     default: return 0;
     }
     char d[160];
@@ -245,3 +271,82 @@ int quant_act(struct tui *t, enum ui_act a)
         quant_refresh(t);
     return 1;
 }
+
+static void quant_tensor_changed(struct tui *t)
+{
+    st(t)->stale = 1;
+    if (t->view == UV_QUANT)
+        quant_refresh(t);
+}
+
+static int quant_pending(struct tui *t)
+{
+    return vm_map_pending(&st(t)->emap) || vm_hist_pending(&st(t)->qhist);
+}
+
+static int quant_init(struct tui *t)
+{
+    struct tui_quant *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    vm_quant_init(&q->cur);
+    q->stale = 1;
+    q->site.site = -1;
+    vm_map_init(&q->emap);
+    vm_hist_init(&q->qhist);
+    q->qhist_for = -1;
+    t->vs[UV_QUANT] = q;
+    return 0;
+}
+
+static void quant_free(struct tui *t)
+{
+    struct tui_quant *q = st(t);
+    if (!q)
+        return;
+    vm_quant_free(&q->cur);
+    jobs_site_free(&q->site);
+    vm_map_free(&q->emap);
+    vm_hist_free(&q->qhist);
+    free(q);
+    t->vs[UV_QUANT] = NULL;
+}
+
+void view_quant_describe(struct tui *t, char *buf, int cap)
+{
+    vm_quant_describe(&st(t)->cur, buf, cap);
+}
+
+int view_quant_spec(struct tui *t, struct quant_spec *spec, struct qerr *err)
+{
+    return vm_quant_spec(&st(t)->cur, spec, err);
+}
+
+void view_quant_scope(struct tui *t, int64_t rows, int64_t cols, int64_t r, int64_t c,
+                      struct vq_scope *sc)
+{
+    vm_quant_scope(&st(t)->cur, rows, cols, r, c, sc);
+}
+
+int view_quant_grid(struct tui *t, const struct vq_scope *sc, const struct stats *s, float *lev,
+                    int cap)
+{
+    if (t->ti < 0)
+        return 0;
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    return vm_quant_grid_scope(&st(t)->cur, qtensor_f32_orig(qt), qtensor_cols(qt), sc, s->min,
+                               s->max, lev, cap);
+}
+
+const struct view_ops view_quant_ops = {
+    .name = "Quant",
+    .min_w = 50,
+    .min_h = 8,
+    .init = quant_init,
+    .free = quant_free,
+    .draw = quant_draw,
+    .act = quant_act,
+    .job_done = quant_job_done,
+    .tensor_changed = quant_tensor_changed,
+    .pending = quant_pending,
+};

@@ -7,39 +7,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ui/ext_int.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_quant.h"
+#include "ui/view_runs.h"
+#include "ui/vm_runs.h"
 
-int runs_start(struct tui *t, enum job_kind kind)
+struct tui_runs {
+    struct vm_runs vm;
+    int mode;                     /* 0 table, 1 bars, 2 size vs PPL       */
+};
+
+static struct tui_runs *st(struct tui *t) { return t->vs[UV_RUNS]; }
+
+static int runs_start(struct tui *t, enum job_kind kind)
 {
-    if (worker_busy(&t->job)) {
-        tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
+    if (tui_job_busy(t))
         return -1;
-    }
     struct jobs_ctx *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
     j->kind = kind;
-    j->data = &t->q->data;
+    j->data = &t->data;
     char label[128];
     if (kind == JOB_APPLY_ALL) {
         struct qerr err;
-        if (vm_quant_spec(&t->q->cur, &j->spec, &err) < 0) {
+        if (view_quant_spec(t, &j->spec, &err) < 0) {
             tui_msg(t, 1, "%s", err.msg);
             free(j);
             return -1;
         }
         char d[100];
-        vm_quant_describe(&t->q->cur, d, sizeof d);
+        view_quant_describe(t, d, sizeof d);
         snprintf(label, sizeof label, "all layers %s + PPL", d);
     } else {
         snprintf(label, sizeof label, "float baseline PPL");
     }
-    return ext_start_job(t, j, label);
+    return tui_start_job(t, j, UV_RUNS, label);
 }
 
-void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+static void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     if (rc < 0) {
         tui_msg(t, rc != QERR_CANCEL, "%s: %s", j->kind == JOB_BASELINE ? "baseline" : "run",
                 rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
@@ -57,12 +66,11 @@ void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
     else
         tui_msg(t, 0, "%s: PPL %.4f (%.1f s), saved to %s", j->run.spec, j->run.ppl,
                 j->run.seconds, v->path);
-    if (t->corr)
-        t->corr->loaded = 0; /* the correlation store includes our runs */
+    t->runs_gen++; /* the correlation store includes our runs */
 }
 
 /* The configuration column takes what the numbers leave (16..48). */
-static int col_w(const struct tui *t, int c)
+static int col_w(struct tui *t, int c)
 {
     if (c != VR_SPEC)
         return vr_cols[c].width;
@@ -75,7 +83,7 @@ static int col_w(const struct tui *t, int c)
 
 static void draw_table(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     unsigned char front[VM_RUNS_MAX];
     vm_runs_pareto(v, front);
     int x = 0;
@@ -104,7 +112,7 @@ static void draw_table(struct tui *t, int y0, int h)
 
 static void draw_bars(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     double mx = 0;
     for (int i = 0; i < v->n; i++)
         mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
@@ -124,7 +132,7 @@ static void draw_bars(struct tui *t, int y0, int h)
 /* Size (x) vs PPL (y) on a braille canvas; Pareto front joined by lines. */
 static void draw_plot(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     double x0 = INFINITY, x1 = -INFINITY, p0 = INFINITY, p1 = -INFINITY;
     for (int i = 0; i < v->n; i++) {
         x0 = fmin(x0, v->r[i].size_mib);
@@ -173,13 +181,13 @@ static void draw_plot(struct tui *t, int y0, int h)
     draw_canvas_free(&c);
 }
 
-void view_runs_draw(struct tui *t, int y0, int h)
+static void runs_draw(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     static const char *const modes[] = {"table", "bar chart", "size vs PPL"};
     draw_textf(y0, 0, t->w, A_NORMAL,
                "%d run%s of %s on %s (n_ctx %d)  [%s; v switches]  session %s", v->n,
-               v->n == 1 ? "" : "s", v->model, v->dataset, t->q->data.n_ctx, modes[t->runs->mode], v->path);
+               v->n == 1 ? "" : "s", v->model, v->dataset, t->data.n_ctx, modes[st(t)->mode], v->path);
     if (v->n == 0) {
         draw_wrap(y0 + 2, 2, t->w - 3, h - 2,
                   "No runs yet. P measures the float baseline; in the Quant view pick a method "
@@ -187,16 +195,22 @@ void view_runs_draw(struct tui *t, int y0, int h)
                   A_BOLD);
         return;
     }
-    switch (t->runs->mode) {
+    switch (st(t)->mode) {
     case 0: draw_table(t, y0 + 1, h - 1); break;
     case 1: draw_bars(t, y0 + 1, h - 1); break;
     default: draw_plot(t, y0 + 1, h - 1); break;
     }
 }
 
-int view_runs_act(struct tui *t, enum ui_act a)
+static int runs_act(struct tui *t, enum ui_act a, int shown)
 {
-    struct tui_runs *r = t->runs;
+    if (a == UA_BASELINE || a == UA_APPLY_ALL) { /* from every view */
+        runs_start(t, a == UA_BASELINE ? JOB_BASELINE : JOB_APPLY_ALL);
+        return 1;
+    }
+    if (!shown)
+        return 0;
+    struct tui_runs *r = st(t);
     struct vm_runs *v = &r->vm;
     int page = t->list_h > 1 ? t->list_h : 10;
     struct qerr err;
@@ -216,10 +230,9 @@ int view_runs_act(struct tui *t, enum ui_act a)
         return 1;
     }
     case UA_SORT_REV: vm_runs_sort(v, v->sort_col, !v->sort_desc); return 1;
-    case UA_BASELINE: runs_start(t, JOB_BASELINE); return 1;
-    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
     case UA_DELETE_RUN:
         vm_runs_delete(v, v->sel);
+        t->runs_gen++;
         if (vm_runs_save(v, &err) < 0)
             tui_msg(t, 1, "%s", err.msg);
         return 1;
@@ -232,3 +245,51 @@ int view_runs_act(struct tui *t, enum ui_act a)
     default: return 0;
     }
 }
+
+static void runs_click(struct tui *t, int row, int dbl)
+{
+    struct vm_runs *v = &st(t)->vm;
+    (void)dbl;
+    vm_runs_move(v, v->top + row - v->sel, t->list_h);
+}
+
+static int runs_init(struct tui *t)
+{
+    struct tui_runs *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    t->vs[UV_RUNS] = r;
+    vm_runs_init(&r->vm, t->model_name, "tinystories-eval", vm_runs_default_path());
+    struct qerr err;
+    qerr_clear(&err);
+    if (vm_runs_load(&r->vm, &err) < 0)
+        tui_msg(t, 1, "session file: %s", err.msg);
+    return 0;
+}
+
+static void runs_free(struct tui *t)
+{
+    struct tui_runs *r = st(t);
+    if (!r)
+        return;
+    vm_runs_free(&r->vm);
+    free(r);
+    t->vs[UV_RUNS] = NULL;
+}
+
+const char *view_runs_session_path(struct tui *t)
+{
+    return st(t)->vm.path;
+}
+
+const struct view_ops view_runs_ops = {
+    .name = "Runs",
+    .min_w = 40,
+    .min_h = 4,
+    .init = runs_init,
+    .free = runs_free,
+    .draw = runs_draw,
+    .act = runs_act,
+    .click = runs_click,
+    .job_done = runs_job_done,
+};

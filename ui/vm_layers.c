@@ -350,7 +350,8 @@ int vm_layers_search(struct vm_layers *v, const char *substr)
 {
     if (!substr || !*substr || v->n_vis == 0)
         return 0;
-    snprintf(v->search, sizeof v->search, "%s", substr);
+    if (substr != v->search) /* `n` repeats with v->search itself */
+        snprintf(v->search, sizeof v->search, "%s", substr);
     int start = search_start(v);
     for (int k = 0; k < v->n_vis; k++) {
         int row = v->vis[(start + k) % v->n_vis];
