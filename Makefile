@@ -119,7 +119,7 @@ check-layers:
 	@sh scripts/check-layers.sh
 
 # qlens finds its bundled data in $(PREFIX)/share/qlens as a last resort.
-$(BUILD)/src/cli_results.o: CFLAGS += -DQLENS_PREFIX='"$(PREFIX)"'
+$(BUILD)/src/paths.o: CFLAGS += -DQLENS_PREFIX='"$(PREFIX)"'
 
 install: $(QLENS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlens

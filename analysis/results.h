@@ -185,4 +185,11 @@ int results_import_text(struct results_store *s, const char *text,
  * their entries join. */
 void results_label(const char *path, char *out, size_t n);
 
+/* Load every *.json file of folder dir (file-name order, at most 64) into
+ * s; a duplicate id with different values is an error.  The files'
+ * source and citation texts are joined with " | " (results_dir.c). */
+int results_load_dir(struct results_store *s, const char *dir, struct qerr *err);
+/* Append text add to dst (capacity n) with " | " unless already there. */
+void results_append_meta(char *dst, size_t n, const char *add);
+
 #endif

@@ -42,7 +42,7 @@ int main(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc >= 2 && !strcmp(argv[1], "--print-keys")) /* hidden: README key list */
-        return tui_print_keys(stdout);
+        return cli_exit_code(tui_print_keys(stdout));
     if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("qlens %s\n", QLENS_VERSION);
         return EXIT_OK;
@@ -59,6 +59,6 @@ int main(int argc, char **argv)
         }
     }
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
-        return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
+        return cli_exit_code(tui_main(argc >= 2 ? argv[1] : NULL)); /* the dashboard */
     return cmd_default(argc, argv);
 }

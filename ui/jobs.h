@@ -91,6 +91,13 @@ void jobs_acts_free(struct jobs_acts *a);
  * or -1 when there are none (not a linear layer, or no pass yet). */
 int jobs_acts_index(const struct jobs_acts *a, const struct qtensor *qt);
 
+/* The pipeline settings (src/pipeline.h) of the whole-model jobs: the
+ * dashboard's context and chunk counts, qlens quant's defaults otherwise
+ * (spec NULL: the float baseline). */
+struct pipe_opts;
+void jobs_pipe_opts(const struct jobs_data *d, const struct quant_spec *spec,
+                    struct pipe_opts *o);
+
 /* Worker entry point for every kind (arg is a struct jobs_ctx). */
 int jobs_run(struct worker *w, void *arg);
 

@@ -14,7 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "src/cli.h"
+#include "src/paths.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 
@@ -563,16 +563,18 @@ int tui_main(const char *model_arg)
 {
     struct qerr err;
     qerr_clear(&err);
-    const char *path = cli_model_path(model_arg, &err);
-    if (!path)
-        return cli_fail(&err);
+    char path[4096];
+    if (paths_model(model_arg, path, sizeof path, &err) < 0) {
+        fprintf(stderr, "qlens: %s\n", err.msg);
+        return err.code;
+    }
     setlocale(LC_ALL, "");
     char msg[800];
     int code;
     struct tui *t = tui_new(path, msg, sizeof msg, &code);
     if (!t) {
         fprintf(stderr, "qlens: %s\n", msg);
-        return cli_exit_code(code);
+        return code;
     }
     SCREEN *scr = screen_start();
     if (!scr) {
@@ -580,14 +582,14 @@ int tui_main(const char *model_arg)
         fprintf(stderr, "qlens: cannot use the terminal (TERM=%s); the headless commands "
                         "work without one: qlens --help\n", term ? term : "unset");
         tui_close(t);
-        return EXIT_IO;
+        return QERR_IO;
     }
     if (tui_load(t, msg, sizeof msg) < 0) {
         endwin(); /* before printing: the message must land on a sane terminal */
         delscreen(scr);
         fprintf(stderr, "qlens: %s\n", msg);
         tui_close(t);
-        return EXIT_INTERNAL;
+        return QERR_NOMEM;
     }
     main_loop(t);
     int interrupted = sig_quit != 0;
@@ -595,11 +597,11 @@ int tui_main(const char *model_arg)
     endwin();
     delscreen(scr);
     tui_close(t);
-    return interrupted ? EXIT_CANCEL : EXIT_OK;
+    return interrupted ? QERR_CANCEL : QERR_OK;
 }
 
 int tui_print_keys(FILE *f)
 {
     ui_keys_print_markdown(f);
-    return ferror(f) ? EXIT_IO : EXIT_OK;
+    return ferror(f) ? QERR_IO : QERR_OK;
 }

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cli_results.h"
+#include "src/paths.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 #include "ui/view_runs.h"
@@ -31,7 +31,7 @@ static void corr_load(struct tui *t)
     results_store_init(&s);
     struct qerr err;
     qerr_clear(&err);
-    if (cli_results_load_papers(&s, &err) < 0)
+    if (paths_load_papers(&s, &err) < 0)
         tui_msg(t, 1, "bundled results: %s", err.msg);
     struct results_store mine;
     results_store_init(&mine);
