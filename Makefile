@@ -113,7 +113,7 @@ bench: deps
 results-table: $(QLENS)
 	@BUILD=$(BUILD) sh scripts/results-table.sh
 
-# The layer rule of DESIGN.md: numerics and the core never touch the
+# The layer rule of ARCHITECTURE.md: numerics and the core never touch the
 # terminal; numerics never print or exit.
 check-layers:
 	@sh scripts/check-layers.sh

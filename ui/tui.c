@@ -191,6 +191,19 @@ int tui_job_busy(struct tui *t)
 
 int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
 {
+    /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
+     * (qtensor_f32_orig) is made on the main thread before any job runs,
+     * so both threads only read it.  The statistics pass at load made
+     * them all unless it was interrupted: then this loop finishes it. */
+    for (int i = 0; i < t->m.n_tensors; i++)
+        if (!qtensor_f32_orig(&t->m.tensors[i])) {
+            tui_msg(t, 1, "cannot start %s: out of memory converting %s to float", label,
+                    t->m.tensors[i].name);
+            if (ui_views[owner]->job_done)
+                ui_views[owner]->job_done(t, j, QERR_CANCEL);
+            free(j);
+            return -1;
+        }
     j->owner = owner;
     int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
     if (rc < 0) {
