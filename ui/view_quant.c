@@ -23,6 +23,7 @@ struct tui_quant {
     int stale;                    /* settings or tensor changed           */
     struct jobs_site_calib site;  /* calibration of the current site      */
     struct vm_map emap;           /* |W - Ŵ| heatmap                      */
+    struct vm_map kmap;           /* weights kept in float, same grid     */
     struct vm_hist qhist;         /* histogram of Ŵ                       */
     int qhist_for;                /* result generation the hist shows     */
     int gen;                      /* bumps with every new result          */
@@ -37,6 +38,8 @@ static void emap_reset(struct tui_quant *q)
 {
     vm_map_set(&q->emap, NULL, 0, 0);
     q->emap.gw = 0;
+    vm_map_set(&q->kmap, NULL, 0, 0);
+    q->kmap.gw = 0;
     q->qhist.x = NULL; /* the histogram of Wq reads q->cur.wq in steps */
     q->qhist.n = q->qhist.done = 0;
     q->gen++;
@@ -131,6 +134,41 @@ static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
     draw_text(y + 1, 0, t->w, b, A_NORMAL);
 }
 
+/* One colour scale for every run of a tensor, so runs compare by colour:
+ * log |W - Ŵ| from AbsMax(W) / 4096 (below a 12-bit step) to AbsMax(W)
+ * (an error as large as the largest weight). */
+static void emap_scale(struct tui *t, struct vm_map *mp)
+{
+    const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
+    double a = r && r->st.absmax > 0 && isfinite(r->st.absmax) ? r->st.absmax : 0;
+    mp->fix_hi = (float)a;
+    mp->fix_lo = (float)(a / 4096);
+}
+
+/* The weights the method kept in float (SpQR's outliers) on the error
+ * map's grid: 1 in a cell holding at least one. */
+static int kept_in_cell(struct tui_quant *q, int i)
+{
+    return q->cur.kept && q->kmap.cell && i < q->kmap.gw * q->kmap.gh && q->kmap.cell[i] > 0;
+}
+
+/* Legend: the colour ramp, the fixed scale, the kept-weight mark. */
+static int draw_emap_legend(struct tui *t, int y, const struct vm_map *mp)
+{
+    struct tui_quant *q = st(t);
+    int x = 0, nl = draw.nlev;
+    for (int l = 0; l < nl && x < t->w; l++)
+        draw_heat1(y, x++, l, 0, 0);
+    float lo, hi;
+    vm_map_scale(mp, &lo, &hi);
+    char kept[64] = "";
+    if (q->cur.kept)
+        snprintf(kept, sizeof kept, "; %s = kept in float (%ld)",
+                 draw.theme == DT_MONO ? "X" : "red", q->cur.rep.n_outliers);
+    return x + draw_textf(y, x, t->w - x, A_NORMAL, " %.2g..%.3g log |W-Wq|, one scale per tensor%s",
+                          lo, hi, kept);
+}
+
 static void draw_emap(struct tui *t, int y0, int rows)
 {
     struct tui_quant *q = st(t);
@@ -148,23 +186,34 @@ static void draw_emap(struct tui *t, int y0, int rows)
     else
         vm_map_step(mp);
     q->emap_gen = q->gen;
-    mp->mark = q->cur.rep.max_abs_err > 0 ? INFINITY : 0; /* no mark: colour is the error */
+    mp->mark = INFINITY; /* colour is the error; marks are kept weights */
+    emap_scale(t, mp);
+    if (q->cur.kept) {
+        if (q->kmap.x != q->cur.kept) {
+            vm_map_set(&q->kmap, q->cur.kept, q->cur.rows, q->cur.cols);
+            q->kmap.gw = 0;
+        }
+        vm_map_follow(&q->kmap, mp);
+    }
     int nl = draw.nlev;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < t->w; c++) {
             if (rpc == 2) {
-                float a = mp->cell[2 * r * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
-                draw_heat2(y0 + r, c, vm_map_level(mp, a, nl), 0, vm_map_level(mp, b, nl), 0,
+                int i = 2 * r * mp->gw + c, k = (2 * r + 1) * mp->gw + c;
+                draw_heat2(y0 + r, c, vm_map_level(mp, mp->cell[i], nl), kept_in_cell(q, i),
+                           vm_map_level(mp, mp->cell[k], nl), kept_in_cell(q, k),
                            vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c));
             } else {
-                draw_heat1(y0 + r, c, vm_map_level(mp, mp->cell[r * mp->gw + c], nl), 0,
+                int i = r * mp->gw + c;
+                draw_heat1(y0 + r, c, vm_map_level(mp, mp->cell[i], nl), kept_in_cell(q, i),
                            vm_map_is_cursor(mp, r, c));
             }
         }
     char cur[160];
     vm_map_cursor_text(mp, cur, sizeof cur);
-    draw_textf(y0 + rows, 0, t->w, A_NORMAL, "|W - Wq| max per cell (%lldx%lld values), log colour %.3g..%.3g | %s",
-               (long long)mp->bh, (long long)mp->bw, mp->lo, mp->hi, cur);
+    int x = draw_emap_legend(t, y0 + rows, mp);
+    if (x + 3 + (int)strlen(cur) <= t->w) /* the cursor whole or on the map's title */
+        draw_textf(y0 + rows, x, t->w - x, A_NORMAL, " | %s", cur);
 }
 
 static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
@@ -293,6 +342,7 @@ static int quant_init(struct tui *t)
     q->stale = 1;
     q->site.site = -1;
     vm_map_init(&q->emap);
+    vm_map_init(&q->kmap);
     vm_hist_init(&q->qhist);
     q->qhist_for = -1;
     t->vs[UV_QUANT] = q;
@@ -307,6 +357,7 @@ static void quant_free(struct tui *t)
     vm_quant_free(&q->cur);
     jobs_site_free(&q->site);
     vm_map_free(&q->emap);
+    vm_map_free(&q->kmap);
     vm_hist_free(&q->qhist);
     free(q);
     t->vs[UV_QUANT] = NULL;

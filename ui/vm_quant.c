@@ -27,7 +27,8 @@ void vm_quant_free(struct vm_quant *q)
 {
     free(q->wq);
     free(q->err);
-    q->wq = q->err = NULL;
+    free(q->kept);
+    q->wq = q->err = q->kept = NULL;
     q->ti = -1;
 }
 
@@ -150,9 +151,21 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     q->rows = rows;
     q->cols = cols;
     double t0 = now_ms();
+    struct quant_side side;
+    memset(&side, 0, sizeof side);
+    free(q->kept);
+    q->kept = NULL;
+    if (q->rc == 0 && (side.fp_weights = malloc(n ? n : 1)) == NULL)
+        q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld mask",
+                         (long long)rows, (long long)cols);
     if (q->rc == 0)
-        q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, NULL, &q->rep, ctl, &err);
+        q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, &side, &q->rep, ctl, &err);
     q->ms = now_ms() - t0;
+    if (q->rc == 0 && side.has_fp_weights && q->rep.n_outliers > 0 &&
+        (q->kept = malloc(n * sizeof *q->kept)))
+        for (size_t i = 0; i < n; i++)
+            q->kept[i] = side.fp_weights[i] ? 1.0f : 0.0f;
+    free(side.fp_weights);
     if (q->rc == 0) {
         for (size_t i = 0; i < n; i++)
             q->err[i] = fabsf(w[i] - q->wq[i]);
@@ -169,8 +182,10 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
 {
     free(dst->wq);
     free(dst->err);
+    free(dst->kept);
     dst->wq = src->wq;
     dst->err = src->err;
+    dst->kept = src->kept;
     dst->ti = src->ti;
     dst->rows = src->rows;
     dst->cols = src->cols;
@@ -179,7 +194,7 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
     dst->ms = src->ms;
     memcpy(dst->msg, src->msg, sizeof dst->msg);
     memcpy(dst->desc, src->desc, sizeof dst->desc);
-    src->wq = src->err = NULL;
+    src->wq = src->err = src->kept = NULL;
     src->ti = -1;
 }
 

@@ -27,6 +27,9 @@ struct vm_quant {
     int64_t rows, cols;
     float *wq;            /* (rows, cols) Ŵ                                */
     float *err;           /* (rows, cols) |W - Ŵ|                          */
+    float *kept;          /* (rows, cols) 1 where the method kept the weight
+                             in float (SpQR outliers), else 0; NULL when
+                             it kept none                                 */
     struct quant_report rep;
     int rc;               /* 0, or the QERR_* of the last apply            */
     char msg[800];        /* its message                                   */
