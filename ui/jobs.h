@@ -70,6 +70,8 @@ struct jobs_run {
 struct jobs_ctx {
     enum job_kind kind;
     int owner;                    /* view that started it (ui/view.h)  */
+    int quiet;                    /* started by itself: no "started"
+                                     message over the user's last one  */
     struct jobs_data *data;
     /* JOB_QUANT */
     struct vm_quant q;            /* settings copy + result            */

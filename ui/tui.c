@@ -172,10 +172,10 @@ void tui_show(struct tui *t, enum ui_view v)
     t->help_top = 0;
 }
 
-void tui_prompt(struct tui *t, enum ui_act a, const char *label)
+void tui_prompt(struct tui *t, enum ui_view owner, enum ui_act a, const char *label)
 {
     t->prompt_act = a;
-    t->prompt_view = t->view;
+    t->prompt_view = owner;
     t->prompt_label = label;
     t->prompt_len = 0;
     t->prompt[0] = '\0';
@@ -215,7 +215,8 @@ int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const c
         return -1;
     }
     t->job_ctx = j;
-    tui_msg(t, 0, "started: %s", label);
+    if (!j->quiet)
+        tui_msg(t, 0, "started: %s", label);
     return 0;
 }
 

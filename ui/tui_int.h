@@ -58,9 +58,9 @@ void tui_msg(struct tui *t, int err, const char *fmt, ...)
 void tui_select_tensor(struct tui *t, int ti);
 /* Show view v. */
 void tui_show(struct tui *t, enum ui_view v);
-/* Open the one-line prompt for action a of the shown view; label is a
- * static string ("filter").  Enter calls the view's prompt_done. */
-void tui_prompt(struct tui *t, enum ui_act a, const char *label);
+/* Open the one-line prompt for action a of view owner; label is a static
+ * string ("filter").  Enter calls the owner's prompt_done. */
+void tui_prompt(struct tui *t, enum ui_view owner, enum ui_act a, const char *label);
 /* Start j (allocated by the caller; the frame owns it from here on) on
  * the worker; view `owner` gets job_done.  On failure says why, calls
  * the owner's job_done with the error and returns -1. */

@@ -185,7 +185,7 @@ static int corr_act(struct tui *t, enum ui_act a, int shown)
     struct tui_corr *c = st(t);
     struct vm_corr *v = &c->vm;
     if (a == UA_CORR_WHERE) {
-        tui_prompt(t, a, "where");
+        tui_prompt(t, UV_CORR, a, "where");
         return 1;
     }
     if (v->n_vars == 0)

@@ -264,8 +264,8 @@ static int layers_act(struct tui *t, enum ui_act a, int shown)
         break;
     }
     case UA_SORT_REV: vm_layers_sort(v, v->sort_col, !v->sort_desc); break;
-    case UA_FILTER: tui_prompt(t, a, "filter"); return 1;
-    case UA_SEARCH: tui_prompt(t, a, "jump to"); return 1;
+    case UA_FILTER: tui_prompt(t, UV_LAYERS, a, "filter"); return 1;
+    case UA_SEARCH: tui_prompt(t, UV_LAYERS, a, "jump to"); return 1;
     case UA_SEARCH_NEXT:
         if (!v->search[0])
             tui_msg(t, 1, "nothing to repeat yet: / jumps to a name");

@@ -79,6 +79,7 @@ static void quant_refresh(struct tui *t)
     if (!j)
         return;
     j->kind = JOB_QUANT;
+    j->quiet = 1; /* follows a key or a finished job: keep its message */
     j->data = &t->data;
     j->ti = t->ti;
     j->site = &q->site;
@@ -97,6 +98,16 @@ static void quant_refresh(struct tui *t)
 static void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
 {
     struct tui_quant *q = st(t);
+    char now[160], then[160];
+    vm_quant_describe(&q->cur, now, sizeof now);
+    vm_quant_describe(&j->q, then, sizeof then);
+    if (strcmp(now, then) || j->ti != t->ti) {
+        /* Settings or tensor changed while it ran (another result may be
+         * on screen already): drop it and run the current ones. */
+        vm_quant_free(&j->q);
+        q->stale = 1;
+        return;
+    }
     if (rc == 0 || j->q.rc < 0) {
         vm_quant_take_result(&q->cur, &j->q);
         emap_reset(q);
@@ -243,6 +254,20 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     view_tensor_draw_hist(t, &q->qhist, y0, h, t->w, title);
 }
 
+/* Does the result on screen belong to the current settings and tensor?
+ * (Not while a change waits for the worker.) */
+static int result_current(struct tui *t)
+{
+    struct tui_quant *q = st(t);
+    struct quant_spec spec;
+    struct qerr err;
+    char d[160];
+    if (q->cur.rc < 0 || !q->cur.wq || q->cur.ti != t->ti || vm_quant_spec(&q->cur, &spec, &err) < 0)
+        return 0;
+    quant_spec_format(&spec, d, sizeof d);
+    return !strcmp(d, q->cur.desc);
+}
+
 static void quant_draw(struct tui *t, int y0, int h)
 {
     struct tui_quant *q = st(t);
@@ -250,10 +275,13 @@ static void quant_draw(struct tui *t, int y0, int h)
         return;
     quant_refresh(t);
     struct qtensor *qt = &t->m.tensors[t->ti];
-    char desc[160];
+    char desc[160], bpw[48] = "";
     vm_quant_describe(&q->cur, desc, sizeof desc);
-    draw_textf(y0, 0, t->w, A_BOLD, "%s %lldx%lld  |  %s%s", qt->name, (long long)qtensor_rows(qt),
-               (long long)qtensor_cols(qt), desc,
+    int current = result_current(t);
+    if (current) /* "2 bit" says little: SpQR g16 stores 5.5 bits per weight */
+        snprintf(bpw, sizeof bpw, " = %.2f bits/weight", q->cur.rep.bits_per_weight);
+    draw_textf(y0, 0, t->w, A_BOLD, "%s %lldx%lld  |  %s%s%s", qt->name,
+               (long long)qtensor_rows(qt), (long long)qtensor_cols(qt), desc, bpw,
                vm_quant_needs_calib(&q->cur) ? "  (calibrated on tinystories-calib)" : "");
     if (worker_busy(&t->job) && t->job.kind == JOB_QUANT) {
         draw_textf(y0 + 2, 2, t->w - 2, A_BOLD, "quantizing on the worker thread: %d%%  (c cancels)",
@@ -266,6 +294,10 @@ static void quant_draw(struct tui *t, int y0, int h)
         return;
     }
     draw_report(t, y0 + 1, &q->cur);
+    if (!current) /* the numbers are of other settings: say so, never mix */
+        draw_textf(y0 + 2, 0, t->w, draw_attr(DP_ERR) | A_BOLD,
+                   "STALE: these numbers are for %s; the new settings run when the job "
+                   "ends (c cancels it)", q->cur.desc);
     int hist_h = h >= 24 ? 8 : h >= 14 ? 5 : 3;
     int map_rows = h - 3 - 1 - hist_h;
     if (map_rows >= 1)
@@ -305,6 +337,8 @@ static int quant_act(struct tui *t, enum ui_act a, int shown)
         return 1;
     switch (a) {
     case UA_METHOD_NEXT: vm_quant_next_method(&q->cur); break;
+    case UA_METHOD_PREV: vm_quant_prev_method(&q->cur); break;
+    case UA_QUANT_COMMAND: tui_prompt(t, UV_QUANT, a, "set (method spqr, bits 2, group 16)"); return 1;
     case UA_BITS_UP: vm_quant_add_bits(&q->cur, 1); break;
     case UA_BITS_DOWN: vm_quant_add_bits(&q->cur, -1); break;
     case UA_GROUP_NEXT: vm_quant_next_group(&q->cur); break;
@@ -319,6 +353,25 @@ static int quant_act(struct tui *t, enum ui_act a, int shown)
     if (t->view == UV_QUANT)
         quant_refresh(t);
     return 1;
+}
+
+static void quant_prompt_done(struct tui *t, enum ui_act a, const char *s)
+{
+    struct tui_quant *q = st(t);
+    struct qerr err;
+    qerr_clear(&err);
+    if (a != UA_QUANT_COMMAND || !s[0])
+        return;
+    if (vm_quant_command(&q->cur, s, &err) < 0) {
+        tui_msg(t, 1, "%s", err.msg);
+        return;
+    }
+    char d[160];
+    vm_quant_describe(&q->cur, d, sizeof d);
+    tui_msg(t, 0, "quantizer: %s", d);
+    q->stale = 1;
+    if (t->view == UV_QUANT)
+        quant_refresh(t);
 }
 
 static void quant_tensor_changed(struct tui *t)
@@ -397,6 +450,7 @@ const struct view_ops view_quant_ops = {
     .free = quant_free,
     .draw = quant_draw,
     .act = quant_act,
+    .prompt_done = quant_prompt_done,
     .job_done = quant_job_done,
     .tensor_changed = quant_tensor_changed,
     .pending = quant_pending,

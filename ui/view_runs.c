@@ -195,6 +195,11 @@ static void runs_draw(struct tui *t, int y0, int h)
                   A_BOLD);
         return;
     }
+    char note[160];
+    if (vm_runs_storage_note(v, note, sizeof note) && h > 4) {
+        h--;
+        draw_text(y0 + h, 0, t->w, note, draw_attr(DP_ERR) | A_BOLD);
+    }
     switch (st(t)->mode) {
     case 0: draw_table(t, y0 + 1, h - 1); break;
     case 1: draw_bars(t, y0 + 1, h - 1); break;

@@ -24,6 +24,30 @@ void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, con
     v->sort_col = -1;
 }
 
+int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap)
+{
+    double best = 0.25; /* bits per weight: below this, equal enough */
+    int found = 0;
+    for (int i = 0; i < v->n; i++) {
+        const struct jobs_run *a = &v->r[i];
+        if (a->bits >= 16 || !(a->bpw > 0))
+            continue;
+        double lo = a->bpw, hi = a->bpw;
+        for (int k = 0; k < v->n; k++)
+            if (v->r[k].bits == a->bits && v->r[k].bpw > 0) {
+                lo = v->r[k].bpw < lo ? v->r[k].bpw : lo;
+                hi = v->r[k].bpw > hi ? v->r[k].bpw : hi;
+            }
+        if (hi - lo > best) {
+            best = hi - lo;
+            found = 1;
+            snprintf(buf, (size_t)cap, "runs at %d bits store %.2f-%.2f bits/weight: compare PPL "
+                     "at equal b/w, not equal bits", a->bits, lo, hi);
+        }
+    }
+    return found;
+}
+
 void vm_runs_free(struct vm_runs *v)
 {
     free(v->r);

@@ -56,6 +56,11 @@ void vm_runs_delete(struct vm_runs *v, int i);
 void vm_runs_sort(struct vm_runs *v, int col, int desc);
 void vm_runs_move(struct vm_runs *v, int delta, int height);
 double vm_runs_dppl(const struct vm_runs *v, int i);
+/* When quantized runs with the same Bits store different bits per weight
+ * (SpQR g16 "2 bit" = 5.5 b/w, GPTQ g128 "2 bit" = 2.26), a warning that
+ * their PPL is not compared at equal storage; returns 1 and fills buf
+ * for the widest such spread, else 0. */
+int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap);
 /* front[i] = 1 when run i is on the size/PPL Pareto front. */
 void vm_runs_pareto(const struct vm_runs *v, unsigned char *front);
 void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap);
