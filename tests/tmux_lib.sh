@@ -26,7 +26,8 @@ wait_for() {
         if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
         sleep 0.1; n=$((n - 1))
     done
-    fail "$2 (no /$1/ on screen)"; grep -v '^[▀ ]*$' "$SCREEN" | cut -c1-160 | sed 's/^/  | /' | head -30
+    fail "$2 (no /$1/ on screen)"
+    { head -4 "$SCREEN"; echo ...; tail -3 "$SCREEN"; } | cut -c1-200 | sed 's/^/  | /'
     return 1
 }
 # absent REGEX NAME: the current screen does not show REGEX.

@@ -122,6 +122,7 @@ static int calib_pass(struct jobs_data *d, struct fwd *f, const struct fwd_hooks
         memcpy(toks, d->calib + (size_t)c * ctx, (size_t)ctx * sizeof *toks);
         if (d->bos >= 0)
             toks[0] = d->bos;
+        worker_phase(w, "calibration chunk", c, chunks);
         rc = fwd_embed(f, toks, ctx, x);
         for (int l = 0; l <= last_layer && rc == 0; l++)
             rc = fwd_block(f, l, x, ctx, h);
@@ -194,6 +195,7 @@ static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site,
 static int quant_progress(void *ud, double frac)
 {
     struct worker *w = ud;
+    worker_phase(w, "quantizing the tensor", 0, 0);
     worker_progress(w, 0.5 + 0.5 * frac);
     return worker_cancelled(w);
 }
@@ -294,6 +296,7 @@ static int ppl_progress(void *ud, int done, int n, double ppl)
 {
     (void)ppl;
     struct worker *w = ud;
+    worker_phase(w, "evaluating chunk", done, n);
     double p0 = w->kind == JOB_APPLY_ALL ? 0.5 : 0;
     worker_progress(w, p0 + (1 - p0) * done / (n ? n : 1));
     return worker_cancelled(w);
@@ -303,6 +306,8 @@ static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
 {
     (void)what;
     struct worker *w = ud;
+    if (layer >= 0) /* the output side is done after the last block */
+        worker_phase(w, "quantizing block", layer + 1, n_layers);
     worker_progress(w, 0.5 * (layer + 1) / (n_layers ? n_layers : 1));
     return worker_cancelled(w);
 }

@@ -15,7 +15,7 @@
 #define LISTS (L | R | C)
 
 const struct ui_key ui_keys[] = {
-    {'q', "q", ALL, UA_QUIT, "quit (asks nothing; the session file is already saved)", "quit"},
+    {'q', "q", ALL, UA_QUIT, "quit (asks first while a job runs; the session file is always saved)", "quit"},
     {'?', "?", ALL, UA_HELP, "show / hide this help", "help"},
     {UIK_TAB, "Tab", ALL, UA_NEXT_VIEW, "next view", NULL},
     {UIK_BTAB, "S-Tab", ALL, UA_PREV_VIEW, "previous view", NULL},
@@ -90,6 +90,15 @@ enum ui_act ui_key_lookup(int key, enum ui_view view)
         if (ui_keys[i].key == key && (ui_keys[i].views & UVM(view)))
             return ui_keys[i].act;
     return UA_NONE;
+}
+
+unsigned ui_key_views(int key)
+{
+    unsigned m = 0;
+    for (int i = 0; i < ui_n_keys; i++)
+        if (ui_keys[i].key == key)
+            m |= ui_keys[i].views;
+    return m;
 }
 
 static int same_entry(const struct ui_key *a, const struct ui_key *b, unsigned mask)

@@ -58,6 +58,8 @@ extern const int ui_n_keys;
 
 /* The action bound to `key` in `view`, or UA_NONE. */
 enum ui_act ui_key_lookup(int key, enum ui_view view);
+/* Mask of the views where `key` acts (0: bound nowhere). */
+unsigned ui_key_views(int key);
 /* Short name of a view ("Layers"). */
 const char *ui_view_name(enum ui_view v);
 /* Help rows: rows with the same action and help text that act in a view

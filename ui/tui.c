@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "src/paths.h"
+#include "src/qclock.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 
@@ -53,6 +54,18 @@ void tui_msg(struct tui *t, int err, const char *fmt, ...)
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
     t->msg_err = err;
+    t->msg_time = qclock_seconds();
+}
+
+/* Messages go after TUI_MSG_SECONDS (errors after twice that); 1 when
+ * one just went (the screen needs a redraw). */
+static int msg_expire(struct tui *t)
+{
+    double age = qclock_seconds() - t->msg_time;
+    if (!t->msg[0] || age < TUI_MSG_SECONDS * (t->msg_err ? 2 : 1))
+        return 0;
+    t->msg[0] = '\0';
+    return 1;
 }
 
 /* ---- opening ---- */
@@ -249,19 +262,29 @@ static void draw_status(struct tui *t, int y)
                    t->prompt);
         return;
     }
-    int x = 0;
+    int x = 0, mlen = (int)strlen(t->msg);
     if (worker_busy(&t->job)) {
+        /* label, percent, bar, phase with its step and time left; what
+         * does not fit beside the message goes (the message stays whole) */
         int pm = atomic_load(&t->job.permille);
-        int bw = t->w / 4 < 30 ? t->w / 4 : 30;
-        x += draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s %3d%% ", t->job.label,
-                        pm / 10);
+        char st[128], label[100];
+        worker_status(&t->job, qclock_seconds(), st, sizeof st);
+        snprintf(label, sizeof label, "%.*s", t->w / 3, t->job.label);
+        int full = (int)(strlen(label) + strlen(st)) + 40, bw = t->w / 8 < 20 ? t->w / 8 : 20;
+        int level = mlen + full <= t->w ? 0 : mlen + full - (int)strlen(label) <= t->w ? 1 : 2;
+        if (level == 0)
+            x += draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s ", label);
+        x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS) | A_BOLD, "%3d%% ", pm / 10);
         int fill = bw * pm / 1000;
-        for (int i = 0; i < bw && x < t->w; i++, x++)
+        for (int i = 0; level < 2 && i < bw && x < t->w; i++, x++)
             draw_text(y, x, 1, i < fill ? (draw.utf8 ? "\u2588" : "#") : (draw.utf8 ? "\u2591" : "."),
                       draw_attr(DP_STATUS));
-        x += draw_text(y, x, t->w - x, " (c cancels) ", draw_attr(DP_STATUS));
+        if (level < 2)
+            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels ", st);
     }
-    draw_text(y, x, t->w - x, t->msg, t->msg_err ? draw_attr(DP_ERR) : draw_attr(DP_STATUS));
+    char fit[sizeof t->msg];
+    draw_fit(t->msg, t->w - x, fit, sizeof fit);
+    draw_text(y, x, t->w - x, fit, t->msg_err ? draw_attr(DP_ERR) : draw_attr(DP_STATUS));
 }
 
 static void draw_keybar(struct tui *t, int y)
@@ -390,7 +413,15 @@ static void prompt_key(struct tui *t, int ch)
 static int global_act(struct tui *t, enum ui_act a)
 {
     switch (a) {
-    case UA_QUIT: t->quit = 1; return 1;
+    case UA_QUIT:
+        if (worker_busy(&t->job) && !t->quit_armed) { /* do not drop a long job by accident */
+            t->quit_armed = 1;
+            tui_msg(t, 1, "%s is running: q again quits and cancels it, any other key keeps it",
+                    t->job.label);
+            return 1;
+        }
+        t->quit = 1;
+        return 1;
     case UA_HELP: t->help_on = 1; t->help_top = 0; return 1;
     case UA_NEXT_VIEW: tui_show(t, (enum ui_view)(t->view + 1)); return 1;
     case UA_PREV_VIEW: tui_show(t, (enum ui_view)(t->view - 1 + UV__COUNT)); return 1;
@@ -426,6 +457,27 @@ static int dispatch(struct tui *t, enum ui_act a)
 }
 
 static void key_event(struct tui *t, int ch);
+
+/* A key that does nothing here says so, and where it acts. */
+static void unused_key(struct tui *t, int ch)
+{
+    if (ch < 32 || ch >= 127)
+        return;
+    unsigned m = ui_key_views(ch);
+    if (!m) {
+        tui_msg(t, 1, "%c: no such key (? lists every key)", ch);
+        return;
+    }
+    char where[96];
+    int o = 0;
+    where[0] = '\0';
+    for (int v = 0; v < UV__COUNT && o < (int)sizeof where; v++)
+        if (m & UVM(v))
+            o += snprintf(where + o, sizeof where - (size_t)o, "%s%s", o ? ", " : "",
+                          ui_view_name((enum ui_view)v));
+    tui_msg(t, 1, "%c does nothing in the %s view (it acts in %s)", ch,
+            ui_view_name(t->view), where);
+}
 
 static void mouse_event(struct tui *t)
 {
@@ -468,9 +520,16 @@ static void key_event(struct tui *t, int ch)
     } else {
         enum ui_act a = ui_key_lookup(ch, t->view);
         int done = t->help_on && help_act(t, a);
+        if (a != UA_QUIT && t->quit_armed) {
+            t->quit_armed = 0;
+            if (worker_busy(&t->job))
+                tui_msg(t, 0, "still running: %s", t->job.label);
+        }
         if (!done && a != UA_NONE) {
             t->help_on = 0;
             dispatch(t, a);
+        } else if (a == UA_NONE) {
+            unused_key(t, ch);
         }
     }
 }
@@ -568,7 +627,7 @@ static void main_loop(struct tui *t)
             job_finish(t);
         if (ch != ERR)
             tui_step(t, ch == '\r' ? '\n' : ch);
-        else if (finished || worker_busy(&t->job) || tui_pending(t))
+        else if (finished || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
             tui_draw(t);
     }
 }

@@ -17,6 +17,8 @@
  * on the following frames (idle ticks), so no frame blocks on a huge
  * tensor. */
 #define TUI_STEP_VALUES (1u << 20)
+/* Seconds a status message stays (errors twice as long). */
+#define TUI_MSG_SECONDS 10
 
 struct tui {
     struct qmodel m;
@@ -46,7 +48,9 @@ struct tui {
 
     char msg[256];
     int msg_err;
+    double msg_time;      /* when it was set (qclock seconds)             */
     int quit;
+    int quit_armed;       /* q pressed once while a job runs              */
     int tab_x[UV__COUNT + 1]; /* tab start columns for mouse clicks     */
     int list_y0, list_h;  /* list rows of the current view (mouse)        */
 };
