@@ -312,6 +312,40 @@ static void fill(struct vm_runs *v)
     vm_runs_add(v, &r);
 }
 
+/* Runs are keyed by configuration and evaluation (item 2): a baseline at
+ * n_ctx 128 (the GGUF's context) is a new row, not a replacement of the
+ * n_ctx 512 one, and dPPL compares within one context. */
+START_TEST(runs_keyed_by_context)
+{
+    struct vm_runs v;
+    vm_runs_init(&v, "stories260K.bin", "eval", "");
+    struct jobs_run f512 = mkrun("float", "float (F32 weights)", 16, 1.0, 7.88, NAN);
+    f512.n_ctx = 512, f512.n_chunks = 303, f512.base_ppl = NAN;
+    struct jobs_run f128 = f512;
+    f128.n_ctx = 128, f128.n_chunks = 1212, f128.ppl = 9.5;
+    struct jobs_run q512 = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 9.47, NAN);
+    q512.n_ctx = 512, q512.n_chunks = 303, q512.base_ppl = NAN;
+    vm_runs_add(&v, &f512);
+    vm_runs_add(&v, &q512);
+    vm_runs_add(&v, &f128);
+    ck_assert_int_eq(v.n, 3);
+    ck_assert_double_eq_tol(vm_runs_dppl(&v, 1), 100 * (9.47 / 7.88 - 1), 1e-9);
+    char c[32];
+    vm_runs_cell(&v, 2, VR_CTX, c, sizeof c);
+    ck_assert_str_eq(c, "128");
+    f128.ppl = 9.4; /* a rerun at the same context replaces its row */
+    vm_runs_add(&v, &f128);
+    ck_assert_int_eq(v.n, 3);
+    ck_assert_double_eq(v.r[2].ppl, 9.4);
+    /* No baseline at this context: no dPPL rather than a wrong one. */
+    struct jobs_run q128 = q512;
+    q128.n_ctx = 256;
+    vm_runs_add(&v, &q128);
+    ck_assert(isnan(vm_runs_dppl(&v, 3)));
+    vm_runs_free(&v);
+}
+END_TEST
+
 /* Same Bits, different storage: a warning, with the spread (item 3). */
 START_TEST(runs_storage_note)
 {
@@ -690,6 +724,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quant_option_switch_toggles);
     tcase_add_test(tc, quant_command);
     tcase_add_test(tc, runs_storage_note);
+    tcase_add_test(tc, runs_keyed_by_context);
     tcase_add_test(tc, quant_apply_matches_registry);
     tcase_add_test(tc, quant_scope_levels_match_rtn);
     tcase_add_test(tc, quant_apply_errors);

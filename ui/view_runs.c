@@ -16,6 +16,11 @@
 struct tui_runs {
     struct vm_runs vm;
     int mode;                     /* 0 table, 1 bars, 2 size vs PPL       */
+    int col0;                     /* first number column shown (Left/Right) */
+    int more;                     /* columns hidden: 1 right, 2 left      */
+    int del_armed;                /* d pressed once: the next d deletes   */
+    struct jobs_run undo;         /* the last deleted run (u restores)    */
+    int have_undo;
 };
 
 static struct tui_runs *st(struct tui *t) { return t->vs[UV_RUNS]; }
@@ -69,16 +74,33 @@ static void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
     t->runs_gen++; /* the correlation store includes our runs */
 }
 
-/* The configuration column takes what the numbers leave (16..48). */
-static int col_w(struct tui *t, int c)
+/* The columns shown: the configuration, then from the scrolled-to column
+ * (Left/Right) as many as fit; the configuration takes what the numbers
+ * leave (at least 16, at most its longest text).  Returns the count. */
+static int fit_cols(struct tui *t, int *cols, int *spec_w)
 {
-    if (c != VR_SPEC)
-        return vr_cols[c].width;
-    int rest = 0;
+    struct tui_runs *r = st(t);
+    struct vm_runs *v = &r->vm;
+    int longest = 16;
+    for (int i = 0; i < v->n; i++)
+        longest = (int)strlen(v->r[i].spec) > longest ? (int)strlen(v->r[i].spec) : longest;
+    int rest = 0, all = 0;
     for (int k = 1; k < VR__NCOL; k++)
+        all += vr_cols[k].width + 1;
+    if (16 + 1 + all <= t->w) /* everything fits: no scrolling */
+        r->col0 = 1;
+    int n = 0;
+    cols[n++] = VR_SPEC;
+    for (int k = r->col0 > 0 ? r->col0 : 1; k < VR__NCOL; k++) {
+        if (16 + 1 + rest + vr_cols[k].width + 1 > t->w)
+            break;
         rest += vr_cols[k].width + 1;
+        cols[n++] = k;
+    }
     int w = t->w - rest - 1;
-    return w < 16 ? 16 : w > 48 ? 48 : w;
+    *spec_w = w < 16 ? 16 : w > longest ? longest : w;
+    r->more = (cols[n - 1] < VR__NCOL - 1) | (r->col0 > 1) << 1;
+    return n;
 }
 
 static void draw_table(struct tui *t, int y0, int h)
@@ -86,12 +108,20 @@ static void draw_table(struct tui *t, int y0, int h)
     struct vm_runs *v = &st(t)->vm;
     unsigned char front[VM_RUNS_MAX];
     vm_runs_pareto(v, front);
-    int x = 0;
+    int cols[VR__NCOL], sw, nc = fit_cols(t, cols, &sw), x = 0;
     draw_fill(y0, 0, t->w, A_BOLD | A_UNDERLINE);
-    for (int c = 0; c < VR__NCOL; c++) {
-        draw_text(y0, x, col_w(t, c), vr_cols[c].title, A_BOLD | A_UNDERLINE);
-        x += col_w(t, c) + 1;
+    for (int j = 0; j < nc; j++) {
+        int c = cols[j], cw = c == VR_SPEC ? sw : vr_cols[c].width;
+        draw_text(y0, x, cw, vr_cols[c].title, A_BOLD | A_UNDERLINE);
+        if (c == v->sort_col) /* in the gap after the title: never clipped */
+            draw_text(y0, x + (int)strlen(vr_cols[c].title) < x + cw ? x + (int)strlen(vr_cols[c].title) : x + cw,
+                      1, v->sort_desc ? "v" : "^", A_BOLD | A_UNDERLINE);
+        x += cw + 1;
     }
+    if (st(t)->more & 1)
+        draw_text(y0, t->w - 2, 2, " >", A_BOLD | A_REVERSE);
+    if (st(t)->more & 2)
+        draw_text(y0, sw - 1, 2, "< ", A_BOLD | A_REVERSE);
     t->list_y0 = y0 + 1;
     t->list_h = h - 1;
     vm_runs_move(v, 0, h - 1);
@@ -101,11 +131,12 @@ static void draw_table(struct tui *t, int y0, int h)
         if (i == v->sel)
             draw_fill(y, 0, t->w, attr);
         x = 0;
-        for (int c = 0; c < VR__NCOL; c++) {
+        for (int j = 0; j < nc; j++) {
+            int c = cols[j], cw = c == VR_SPEC ? sw : vr_cols[c].width;
             char cell[96];
             vm_runs_cell(v, i, c, cell, sizeof cell);
-            draw_text(y, x, col_w(t, c), cell, attr);
-            x += col_w(t, c) + 1;
+            draw_text(y, x, cw, cell, attr);
+            x += cw + 1;
         }
     }
 }
@@ -113,15 +144,23 @@ static void draw_table(struct tui *t, int y0, int h)
 static void draw_bars(struct tui *t, int y0, int h)
 {
     struct vm_runs *v = &st(t)->vm;
-    double mx = 0;
+    /* Log scale from half the best PPL: 7.9, 9.3 and 22.7 stay apart even
+     * next to a collapsed run at 50000. */
+    double mx = 0, mn = INFINITY;
     for (int i = 0; i < v->n; i++)
-        mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
-    draw_text(y0, 0, t->w, "PPL per configuration (bar length = PPL; bold = Pareto front)", A_BOLD);
+        if (v->r[i].ppl > 0 && isfinite(v->r[i].ppl)) {
+            mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
+            mn = v->r[i].ppl < mn ? v->r[i].ppl : mn;
+        }
+    double lo = log(mn / 2), span = mx > 0 ? log(mx) - lo : 0;
+    draw_textf(y0, 0, t->w, A_BOLD, "PPL per configuration (log scale from %.3g; bold = Pareto front)",
+               mn / 2);
     int lw = 32, bw = t->w - lw - 12;
     for (int i = 0; i < v->n && i < h - 1; i++) {
         int y = y0 + 1 + i;
         draw_text(y, 0, lw - 1, v->r[i].spec, i == v->sel ? draw_attr(DP_SEL) : (int)A_NORMAL);
-        int len = mx > 0 ? (int)lround(v->r[i].ppl / mx * bw) : 0;
+        double p = v->r[i].ppl;
+        int len = span > 0 && p > 0 && isfinite(p) ? (int)lround((log(p) - lo) / span * bw) : 0;
         for (int k = 0; k < len; k++)
             draw_text(y, lw + k, 1, draw.utf8 ? "\u2588" : "#",
                       draw_attr(!strcmp(v->r[i].method, "float") ? DP_EASY : DP_PLOT));
@@ -217,6 +256,8 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
         return 0;
     struct tui_runs *r = st(t);
     struct vm_runs *v = &r->vm;
+    if (a != UA_DELETE_RUN)
+        r->del_armed = 0;
     int page = t->list_h > 1 ? t->list_h : 10;
     struct qerr err;
     qerr_clear(&err);
@@ -235,11 +276,38 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
         return 1;
     }
     case UA_SORT_REV: vm_runs_sort(v, v->sort_col, !v->sort_desc); return 1;
-    case UA_DELETE_RUN:
+    case UA_LEFT: case UA_RIGHT:
+        r->col0 += a == UA_RIGHT ? (r->more & 1) : -((r->more & 2) != 0);
+        return 1;
+    case UA_DELETE_RUN: /* twice: a run can take an hour to measure */
+        if (v->n == 0)
+            return 1;
+        if (!r->del_armed) {
+            r->del_armed = 1;
+            tui_msg(t, 1, "d again deletes \"%s\" (any other key keeps it)", v->r[v->sel].spec);
+            return 1;
+        }
+        r->undo = v->r[v->sel];
+        r->have_undo = 1;
         vm_runs_delete(v, v->sel);
         t->runs_gen++;
         if (vm_runs_save(v, &err) < 0)
             tui_msg(t, 1, "%s", err.msg);
+        else
+            tui_msg(t, 0, "deleted \"%s\"; u brings it back", r->undo.spec);
+        return 1;
+    case UA_UNDO:
+        if (!r->have_undo) {
+            tui_msg(t, 1, "nothing to undo");
+            return 1;
+        }
+        r->have_undo = 0;
+        vm_runs_add(v, &r->undo);
+        t->runs_gen++;
+        if (vm_runs_save(v, &err) < 0)
+            tui_msg(t, 1, "%s", err.msg);
+        else
+            tui_msg(t, 0, "restored \"%s\"", r->undo.spec);
         return 1;
     case UA_EXPORT:
         if (vm_runs_export(v, "qlens-runs", &err) < 0)
