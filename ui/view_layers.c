@@ -23,6 +23,11 @@ static struct layers_state *st(struct tui *t) { return t->vs[UV_LAYERS]; }
 static int fit_cols(struct tui *t, int w, int *cols, int *name_w)
 {
     const struct vm_layers *v = &t->lay;
+    int all = vl_cols[VL_NAME].width + 1;
+    for (int c = 1; c < vm_layers_ncols(v); c++)
+        all += vl_cols[c].width + 1;
+    if (all <= w) /* everything fits (say, after a resize): no scrolling */
+        st(t)->col0 = 1;
     int col0 = st(t)->col0;
     int n = vm_layers_ncols(v), used = vl_cols[VL_NAME].width + 1, k = 1;
     *name_w = vl_cols[VL_NAME].width;

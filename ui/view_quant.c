@@ -156,13 +156,6 @@ static void emap_scale(struct tui *t, struct vm_map *mp)
     mp->fix_lo = (float)(a / 4096);
 }
 
-/* The weights the method kept in float (SpQR's outliers) on the error
- * map's grid: 1 in a cell holding at least one. */
-static int kept_in_cell(struct tui_quant *q, int i)
-{
-    return q->cur.kept && q->kmap.cell && i < q->kmap.gw * q->kmap.gh && q->kmap.cell[i] > 0;
-}
-
 /* Legend: the colour ramp, the fixed scale, the kept-weight mark. */
 static int draw_emap_legend(struct tui *t, int y, const struct vm_map *mp)
 {
@@ -188,38 +181,16 @@ static void draw_emap(struct tui *t, int y0, int rows)
         vm_map_set(mp, q->cur.err, q->cur.rows, q->cur.cols);
         mp->gw = 0;
     }
-    int rpc = draw_heat_rows_per_char();
-    mp->budget = TUI_STEP_VALUES;
-    if (mp->gw != t->w || mp->gh != rows * rpc)
-        vm_map_layout(mp, t->w, rows * rpc);
-    else if (q->emap_gen != q->gen) /* a new result in the same buffer */
-        vm_map_compute(mp);
-    else
-        vm_map_step(mp);
-    q->emap_gen = q->gen;
     mp->mark = INFINITY; /* colour is the error; marks are kept weights */
     emap_scale(t, mp);
-    if (q->cur.kept) {
-        if (q->kmap.x != q->cur.kept) {
-            vm_map_set(&q->kmap, q->cur.kept, q->cur.rows, q->cur.cols);
-            q->kmap.gw = 0;
-        }
-        vm_map_follow(&q->kmap, mp);
+    if (q->cur.kept && q->kmap.x != q->cur.kept) {
+        vm_map_set(&q->kmap, q->cur.kept, q->cur.rows, q->cur.cols);
+        q->kmap.gw = 0;
     }
-    int nl = draw.nlev;
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < t->w; c++) {
-            if (rpc == 2) {
-                int i = 2 * r * mp->gw + c, k = (2 * r + 1) * mp->gw + c;
-                draw_heat2(y0 + r, c, vm_map_level(mp, mp->cell[i], nl), kept_in_cell(q, i),
-                           vm_map_level(mp, mp->cell[k], nl), kept_in_cell(q, k),
-                           vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c));
-            } else {
-                int i = r * mp->gw + c;
-                draw_heat1(y0 + r, c, vm_map_level(mp, mp->cell[i], nl), kept_in_cell(q, i),
-                           vm_map_is_cursor(mp, r, c));
-            }
-        }
+    /* a new result in the same buffer is computed afresh */
+    view_tensor_heatmap(mp, q->cur.kept ? &q->kmap : NULL, q->emap_gen != q->gen, y0, 0, rows,
+                        t->w);
+    q->emap_gen = q->gen;
     char cur[160];
     vm_map_cursor_text(mp, cur, sizeof cur);
     int x = draw_emap_legend(t, y0 + rows, mp);

@@ -101,30 +101,53 @@ static void draw_stats(struct tui *t, int y, const struct qtensor *qt, const str
     draw_text(y + 2, 0, t->w, line, A_NORMAL);
 }
 
+/* Is grid cell i marked: a kept weight in marks, else above k*std? */
+static int heat_mark(const struct vm_map *mp, const struct vm_map *marks, int i)
+{
+    if (marks)
+        return marks->x && marks->cell && i < marks->gw * marks->gh && marks->cell[i] > 0;
+    return mp->cell[i] > mp->mark;
+}
+
+void view_tensor_heatmap(struct vm_map *mp, struct vm_map *marks, int fresh, int y0, int x0,
+                         int rows, int cols)
+{
+    int rpc = draw_heat_rows_per_char();
+    /* The grid is the screen, or the matrix when it is smaller: then each
+     * value fills several cells instead of leaving the screen black. */
+    int gw = mp->cols > 0 && mp->cols < cols ? (int)mp->cols : cols;
+    int gh = mp->rows > 0 && mp->rows < rows * rpc ? (int)mp->rows : rows * rpc;
+    mp->budget = TUI_STEP_VALUES;
+    if (mp->gw != gw || mp->gh != gh)
+        vm_map_layout(mp, gw, gh);
+    else if (fresh)
+        vm_map_compute(mp);
+    else
+        vm_map_step(mp);
+    if (marks && marks->x)
+        vm_map_follow(marks, mp);
+    int nl = draw.nlev, sh = rows * rpc;
+    for (int r = 0; r < rows; r++)
+        for (int c = 0; c < cols; c++) {
+            int j = (int)((long)c * gw / cols);
+            if (rpc == 2) {
+                int ia = (int)((long)(2 * r) * gh / sh), ib = (int)((long)(2 * r + 1) * gh / sh);
+                int a = ia * mp->gw + j, b = ib * mp->gw + j;
+                draw_heat2(y0 + r, x0 + c, vm_map_level(mp, mp->cell[a], nl), heat_mark(mp, marks, a),
+                           vm_map_level(mp, mp->cell[b], nl), heat_mark(mp, marks, b),
+                           vm_map_is_cursor(mp, ia, j) || vm_map_is_cursor(mp, ib, j));
+            } else {
+                int ia = (int)((long)r * gh / sh), a = ia * mp->gw + j;
+                draw_heat1(y0 + r, x0 + c, vm_map_level(mp, mp->cell[a], nl), heat_mark(mp, marks, a),
+                           vm_map_is_cursor(mp, ia, j));
+            }
+        }
+}
+
 /* The map: one or two heat cells per character. */
 static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
 {
-    struct vm_map *mp = &st(t)->map;
-    int rpc = draw_heat_rows_per_char();
-    mp->budget = TUI_STEP_VALUES;
-    if (mp->gw != cols || mp->gh != rows * rpc)
-        vm_map_layout(mp, cols, rows * rpc);
-    else
-        vm_map_step(mp);
-    int nl = draw.nlev;
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < cols; c++) {
-            if (rpc == 2) {
-                float a = mp->cell[(2 * r) * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
-                int cur = vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c);
-                draw_heat2(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
-                           vm_map_level(mp, b, nl), b > mp->mark, cur);
-            } else {
-                float a = mp->cell[r * mp->gw + c];
-                draw_heat1(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
-                           vm_map_is_cursor(mp, r, c));
-            }
-        }
+    view_tensor_heatmap(&st(t)->map, NULL, 0, y0, x0, rows, cols);
 }
 
 static void draw_map_info(struct tui *t, int y, const char *what)
