@@ -504,7 +504,7 @@ static void mouse_event(struct tui *t)
     if (t->list_h > 0 && ev.y >= t->list_y0 && ev.y < t->list_y0 + t->list_h) {
         int dbl = (ev.bstate & BUTTON1_DOUBLE_CLICKED) != 0;
         if (ui_views[t->view]->click)
-            ui_views[t->view]->click(t, ev.y - t->list_y0, dbl);
+            ui_views[t->view]->click(t, ev.y - t->list_y0, ev.x, dbl);
     }
 }
 

@@ -24,8 +24,9 @@ struct view_ops {
      * shown view and the frame passed on it (keys a view serves from
      * every view, such as starting its jobs).  Returns 1 when handled. */
     int (*act)(struct tui *t, enum ui_act a, int shown);
-    /* Click on row `row` of the list area (t->list_y0 / list_h). */
-    void (*click)(struct tui *t, int row, int dbl);
+    /* Click on row `row` (column `col` of the screen) of the area the
+     * view declared clickable when drawing (t->list_y0 / list_h). */
+    void (*click)(struct tui *t, int row, int col, int dbl);
     /* The prompt this view opened (tui_prompt) was confirmed with s. */
     void (*prompt_done)(struct tui *t, enum ui_act a, const char *s);
     /* The job this view started (tui_start_job) ended with rc (<0: its

@@ -76,14 +76,29 @@ static void draw_row(const struct tui *t, int i, int y, const int *cols, int nco
         attr |= A_BOLD;
     if (sel)
         draw_fill(y, 0, t->w, attr);
+    /* The activation columns carry the activations' own difficulty (a
+     * kurtosis of 79 is extreme whatever the weights are); on a header,
+     * that of the group's largest activation kurtosis. */
+    char ak[64], *end;
+    vm_layers_cell(v, i, VL_A_KURT, ak, sizeof ak);
+    double akv = strtod(ak, &end);
+    int adiff = diff >= 0 && end != ak ? vm_layers_kurt_level(akv) : diff;
     int x = 0;
     for (int j = 0; j < ncols; j++) {
-        int k = cols[j], cw = col_w(k, name_w);
+        int k = cols[j], cw = col_w(k, name_w), act = k >= VL_A_STD;
         char cell[64];
         vm_layers_cell(v, i, k, cell, sizeof cell);
+        /* Without colour the level is a text mark on the kurtosis. */
+        if (draw.theme == DT_MONO && (k == VL_KURT || k == VL_A_KURT) && cell[0]) {
+            static const char *const mark[] = {"", "+", "!", "!!"};
+            int d = k == VL_KURT ? diff : adiff;
+            size_t l = strlen(cell);
+            snprintf(cell + l, sizeof cell - l, "%s", d >= 0 && d <= 3 ? mark[d] : "");
+        }
         int len = (int)strlen(cell);
         int off = vl_cols[k].right && len < cw ? cw - len : 0;
-        draw_text(y, x + off, cw, cell, attr);
+        int ca = act && !sel && adiff != diff ? draw_difficulty_attr(adiff) | (g >= 0 ? (int)A_BOLD : 0) : attr;
+        draw_text(y, x + off, cw, cell, ca);
         x += cw + 1;
     }
 }
@@ -91,10 +106,11 @@ static void draw_row(const struct tui *t, int i, int y, const int *cols, int nco
 static void draw_legend(struct tui *t, int y)
 {
     int x = draw_text(y, 0, t->w, "kurtosis: ", A_NORMAL);
+    int mono = draw.theme == DT_MONO; /* the marks on the kurtosis, then */
     x += draw_text(y, x, t->w - x, "<4 easy ", draw_difficulty_attr(0));
-    x += draw_text(y, x, t->w - x, "4-10 moderate ", draw_difficulty_attr(1));
-    x += draw_text(y, x, t->w - x, "10-50 hard ", draw_difficulty_attr(2));
-    x += draw_text(y, x, t->w - x, ">=50 extreme ", draw_difficulty_attr(3));
+    x += draw_text(y, x, t->w - x, mono ? "4-10 moderate+ " : "4-10 moderate ", draw_difficulty_attr(1));
+    x += draw_text(y, x, t->w - x, mono ? "10-50 hard! " : "10-50 hard ", draw_difficulty_attr(2));
+    x += draw_text(y, x, t->w - x, mono ? ">=50 extreme!! " : ">=50 extreme ", draw_difficulty_attr(3));
     x += draw_text(y, x, t->w - x, "not quantized", draw_difficulty_attr(-1));
     char extra[64] = "";
     if (st(t)->more)
@@ -286,7 +302,7 @@ static int layers_act(struct tui *t, enum ui_act a, int shown)
     return 1;
 }
 
-static void layers_click(struct tui *t, int row, int dbl)
+static void layers_click(struct tui *t, int row, int col, int dbl)
 {
     struct vm_layers *v = &t->lay;
     int i = v->top + row;

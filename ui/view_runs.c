@@ -319,10 +319,11 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
     }
 }
 
-static void runs_click(struct tui *t, int row, int dbl)
+static void runs_click(struct tui *t, int row, int col, int dbl)
 {
     struct vm_runs *v = &st(t)->vm;
     (void)dbl;
+    (void)col;
     vm_runs_move(v, v->top + row - v->sel, t->list_h);
 }
 

@@ -25,6 +25,7 @@ struct tensor_state {
     int prof_ti, prof_for;
     double mark_k;        /* outlier mark at k*std                         */
     int act_map;          /* show the activation token x channel map       */
+    int map_cols;         /* screen columns of the map (clicks)            */
 };
 
 static struct tensor_state *st(struct tui *t) { return t->vs[UV_TENSOR]; }
@@ -144,10 +145,29 @@ void view_tensor_heatmap(struct vm_map *mp, struct vm_map *marks, int fresh, int
         }
 }
 
-/* The map: one or two heat cells per character. */
+/* The map: one or two heat cells per character; clicks move its cursor. */
 static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
 {
     view_tensor_heatmap(&st(t)->map, NULL, 0, y0, x0, rows, cols);
+    t->list_y0 = y0;
+    t->list_h = rows;
+    st(t)->map_cols = cols;
+}
+
+/* The value under screen cell (row, col) of the map becomes the cursor. */
+static void tensor_click(struct tui *t, int row, int col, int dbl)
+{
+    struct vm_map *mp = &st(t)->map;
+    int rpc = draw_heat_rows_per_char(), cols = st(t)->map_cols;
+    if (mp->gw < 1 || mp->gh < 1 || cols < 1 || t->list_h < 1)
+        return;
+    int i = (int)((long)row * rpc * mp->gh / (t->list_h * rpc));
+    int j = (int)((long)col * mp->gw / cols);
+    mp->cur_r = mp->r0 + (int64_t)i * mp->bh;
+    mp->cur_c = mp->c0 + (int64_t)j * mp->bw;
+    vm_map_move(mp, 0, 0);
+    if (dbl) /* a double click zooms in there */
+        vm_map_zoom(mp, 1);
 }
 
 static void draw_map_info(struct tui *t, int y, const char *what)
@@ -166,15 +186,16 @@ static void draw_map_info(struct tui *t, int y, const char *what)
     draw_text(y, 0, t->w, line, A_NORMAL);
 }
 
-static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s, int nbins)
+/* The histogram of the n values x (the weights, or the activations the
+ * map shows), whose statistics are s. */
+static void ensure_hist(struct tui *t, const float *x, size_t n, const struct stats *s, int nbins)
 {
     struct tensor_state *ts = st(t);
-    const float *x = qtensor_f32_orig(qt);
     if (!x)
         return;
     double a = s->absmax > 0 ? s->absmax : 1;
     if (ts->hist.nbins != nbins || ts->hist.lo != -a || ts->hist.hi != a || ts->hist_x != x) {
-        vm_hist_begin(&ts->hist, x, (size_t)qt->nelem, -a, a, nbins);
+        vm_hist_begin(&ts->hist, x, n, -a, a, nbins);
         ts->hist_x = x;
     }
     vm_hist_step(&ts->hist, TUI_STEP_VALUES);
@@ -182,8 +203,8 @@ static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s
     struct vq_scope sc;
     cursor_scope(t, &sc);
     float lev[512];
-    int n = view_quant_grid(t, &sc, s, lev, 512);
-    vm_hist_set_grid(&ts->hist, lev, n);
+    int nl = ts->act_map ? 0 : view_quant_grid(t, &sc, s, lev, 512); /* a weight grid */
+    vm_hist_set_grid(&ts->hist, lev, nl);
 }
 
 /* Bars of h rows (eighths), grid points as marks on the axis row. */
@@ -284,17 +305,26 @@ static void tensor_draw(struct tui *t, int y0, int h)
     }
     struct qtensor *qt = &t->m.tensors[t->ti];
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
-    draw_stats(t, y0, qt, &r->st);
     int hist_h = h >= 24 ? 9 : h >= 16 ? 6 : 4;
     int map_rows = h - 3 - 1 - hist_h;
     const char *what = "weights";
-    if (ts->act_map && act_matrix(t, &ts->map))
+    /* With the activation map everything above and below it describes
+     * the activations: statistics, histogram, outlier mark. */
+    int act = ts->act_map && act_matrix(t, &ts->map);
+    const struct stats *s = &r->st;
+    if (act) {
         what = "activations (token x channel)";
-    else if (ts->map.x != qtensor_f32_orig(qt)) {
+        s = &t->acts.st[jobs_acts_index(&t->acts, qt)];
+    } else if (ts->map.x != qtensor_f32_orig(qt)) {
         vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
         ts->map.gw = 0;
     }
-    ts->map.mark = ts->mark_k * (ts->act_map ? act_std(t) : r->st.std);
+    draw_stats(t, y0, qt, s);
+    if (act)
+        draw_textf(y0, 0, t->w, A_BOLD, "activations into %s: %lldx%lld (tokens x channels); "
+                   "statistics over every calibration token%s", qt->name, (long long)ts->map.rows,
+                   (long long)ts->map.cols, s->n_nonfinite ? "  NON-FINITE VALUES PRESENT" : "");
+    ts->map.mark = ts->mark_k * (act ? act_std(t) : r->st.std);
     if (map_rows >= 1) {
         draw_map(t, y0 + 3, 0, map_rows, t->w);
         draw_map_info(t, y0 + 3 + map_rows, what);
@@ -303,9 +333,14 @@ static void tensor_draw(struct tui *t, int y0, int h)
     if (ts->prof_mode) {
         draw_profile(t, qt, yh, hist_h, t->w);
     } else {
-        ensure_hist(t, qt, &r->st, t->w);
+        if (act)
+            ensure_hist(t, ts->map.x, (size_t)(ts->map.rows * ts->map.cols), s, t->w);
+        else
+            ensure_hist(t, qtensor_f32_orig(qt), (size_t)qt->nelem, s, t->w);
         char title[160];
         grid_title(t, title, sizeof title);
+        if (act)
+            snprintf(title, sizeof title, "log histogram of the activations shown");
         if (vm_hist_pending(&ts->hist)) {
             size_t l = strlen(title);
             snprintf(title + l, sizeof title - l, "  (binning %d%%)",
@@ -395,6 +430,7 @@ const struct view_ops view_tensor_ops = {
     .free = tensor_free,
     .draw = tensor_draw,
     .act = tensor_act,
+    .click = tensor_click,
     .tensor_changed = tensor_changed,
     .pending = tensor_pending,
 };

@@ -12,17 +12,16 @@ const struct vl_coldef vl_cols[VL__NCOL] = {
     {"A.AbsMax", 9, 1}, {"A.Kurt", 8, 1}, {"A.Out6%", 8, 1},
 };
 
+int vm_layers_kurt_level(double kurt)
+{
+    return kurt < 4 ? 0 : kurt < 10 ? 1 : kurt < 50 ? 2 : 3;
+}
+
 int vm_layers_difficulty(const struct qtensor *t, const struct stats *st)
 {
     if (!qrole_is_linear(t->role) && t->role != QR_TOK_EMBD)
         return -1;
-    if (st->kurt < 4)
-        return 0;
-    if (st->kurt < 10)
-        return 1;
-    if (st->kurt < 50)
-        return 2;
-    return 3;
+    return vm_layers_kurt_level(st->kurt);
 }
 
 static int group_of(const struct qmodel *m, const struct qtensor *t)
