@@ -346,6 +346,23 @@ START_TEST(runs_keyed_by_context)
 }
 END_TEST
 
+/* Families join case and separator variants of one model name (item 6). */
+START_TEST(corr_family_names)
+{
+    static const char *const in[][2] = {
+        {"LLaMA2-7B-chat", "llama"}, {"llama2_7b_chat", "llama"}, {"LlaMA2_13B", "llama"},
+        {"ChatGLM3_6B", "chatglm"}, {"chatglm3_6b_32k", "chatglm"}, {"Qwen-7B-Chat", "qwen"},
+        {"stories260K", "stories"}, {"OPT_125M", "opt"}, {"7B", "7B"}, {"", ""}};
+    char f[16];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        vm_corr_family(in[i][0], f, sizeof f);
+        ck_assert_str_eq(f, in[i][1]);
+    }
+    vm_corr_family("averyveryverylongname", f, 8); /* bounded */
+    ck_assert_str_eq(f, "averyve");
+}
+END_TEST
+
 /* Same Bits, different storage: a warning, with the spread (item 3). */
 START_TEST(runs_storage_note)
 {
@@ -725,6 +742,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quant_command);
     tcase_add_test(tc, runs_storage_note);
     tcase_add_test(tc, runs_keyed_by_context);
+    tcase_add_test(tc, corr_family_names);
     tcase_add_test(tc, quant_apply_matches_registry);
     tcase_add_test(tc, quant_scope_levels_match_rtn);
     tcase_add_test(tc, quant_apply_errors);

@@ -12,7 +12,7 @@
 #define Q UVM(UV_QUANT)
 #define R UVM(UV_RUNS)
 #define C UVM(UV_CORR)
-#define LISTS (L | R | C)
+#define LISTS (L | R)
 
 const struct ui_key ui_keys[] = {
     {'q', "q", ALL, UA_QUIT, "quit (asks first while a job runs; the session file is always saved)", "quit"},
@@ -79,7 +79,7 @@ const struct ui_key ui_keys[] = {
     {'y', "y", C, UA_CORR_Y, "next Y variable", "Y"},
     {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
     {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
-    {'F', "F", C, UA_CORR_FILTER, "cycle the model-family filter", "family"},
+    {'F', "F", C, UA_CORR_FILTER, "cycle the model family (families with a perplexity; all)", "family"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
 };

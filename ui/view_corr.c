@@ -169,6 +169,18 @@ static void corr_draw(struct tui *t, int y0, int h)
         draw_text(y0 + 1, 2, t->w - 2, "The results store is empty (no bundled data found; set QLENS_ASSETS).", A_BOLD);
         return;
     }
+    /* The user's runs join the plot only with benchmark scores: say how. */
+    int mine = 0, scored = 0;
+    for (int i = 0; i < v->s.n; i++)
+        if (!strcmp(v->s.e[i].source, "qlens dashboard run")) {
+            mine++;
+            scored += v->s.e[i].n_bench > 0;
+        }
+    if (mine > 0 && scored == 0 && h > 8) {
+        h--;
+        draw_textf(y0 + h, 0, t->w, A_BOLD, "Your %d runs have no benchmark scores yet: qlens results "
+                   "import LM-EVAL.json --into %s", mine, view_runs_session_path(t));
+    }
     draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   where: %s   (%d entries)",
                v->vars[v->x], v->vars[v->y], v->fam[v->f], v->where_text[0] ? v->where_text : "-",
                v->s.n);
