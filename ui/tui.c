@@ -16,6 +16,7 @@
 
 #include "src/cli.h"
 #include "ui/draw.h"
+#include "ui/screen.h"
 #include "ui/tui_int.h"
 #include "ui/view_ext.h"
 
@@ -351,6 +352,12 @@ static int global_act(struct tui *t, enum ui_act a)
         tui_msg(t, 0, "theme: %s", draw_theme_name(draw.theme));
         return 1;
     case UA_REDRAW: clearok(curscr, TRUE); return 1;
+    case UA_SCREEN_SAVE: {
+        char m[300];
+        int e = screen_save(m, sizeof m);
+        tui_msg(t, e != 0, "%s", m);
+        return 1;
+    }
     case UA_CANCEL:
         if (worker_busy(&t->job)) {
             worker_request_cancel(&t->job);
