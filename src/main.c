@@ -5,6 +5,7 @@
 
 #include "src/cli.h"
 #include "src/commands.h"
+#include "ui/demo.h"
 #include "ui/tui.h"
 
 /* The one table of subcommands: `qlens --help` and dispatch loop over it. */
@@ -20,6 +21,7 @@ const struct cli_command cli_commands[] = {
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
+    {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
     {NULL, NULL, NULL, NULL},
 };
 
