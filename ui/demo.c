@@ -6,15 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <unistd.h>
 
 #include "analysis/afile.h"
-#include "src/cli.h"
 #include "src/svg.h"
 #include "ui/draw.h"
 #include "ui/keys.h"
 #include "ui/screen.h"
-#include "ui/tui.h"
 
 /* The story of the seeds on stories260K: an outlier-heavy layer, 2-bit
  * GPTQ breaking the model, SpQR keeping its outliers (and what that costs
@@ -372,63 +369,14 @@ void demo_draw(struct demo *d, int h, int w)
 }
 
 /* ------------------------------------------------------------------ */
-/* the command                                                          */
 
-static const char demo_help[] =
-    "usage: qlens demo [SCRIPT] [--model MODEL] [--pace X]\n\n"
-    "Play a tour of the dashboard: each step drives the dashboard as a person\n"
-    "would, with a caption at the bottom of the screen.  Without SCRIPT, the\n"
-    "built-in tour of stories260K: the outlier-heavy layer, 2-bit GPTQ breaking\n"
-    "the model, SpQR keeping its outliers (and their cost in bits/weight), the\n"
-    "perplexity table and the correlation with benchmarks.  --pace X multiplies\n"
-    "every hold time (0.1 = ten times faster).  While it plays: Space pauses,\n"
-    "Right (or .) next step, Left (or ,) previous step, q quits.  Runs land in\n"
-    "the session file as in the dashboard.  Script format: see ui/demo.h and\n"
-    "the README; --print-script prints the built-in one.\n";
-
-int cmd_demo(int argc, char **argv)
+int demo_load(struct demo *d, const char *script, struct qerr *err)
 {
-    const char *script = NULL, *model = NULL;
-    double pace = 1;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (cli_is_help(a)) {
-            fputs(demo_help, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--print-script")) {
-            fputs(demo_builtin, stdout);
-            return EXIT_OK;
-        } else if (!strcmp(a, "--model") && v) {
-            model = argv[++i];
-        } else if (!strcmp(a, "--pace") && v) {
-            char *end;
-            pace = strtod(argv[++i], &end);
-            if (*end || !(pace >= 0 && pace <= 100))
-                return cli_usage_error("demo", "--pace wants a number in 0..100, got '%s'", v);
-        } else if (a[0] == '-' && a[1])
-            return cli_usage_error("demo", "unknown option '%s'", a);
-        else if (!script)
-            script = a;
-        else
-            return cli_usage_error("demo", "too many arguments ('%s')", a);
-    }
-    struct qerr err = {0};
-    struct demo d;
-    size_t tlen;
-    char *text = script ? afile_read(script, 1 << 20, &tlen, &err) : NULL;
+    size_t n;
+    char *text = script ? afile_read(script, 1 << 20, &n, err) : NULL;
     if (script && !text)
-        return cli_fail(&err);
-    int rc = demo_parse(&d, text ? text : demo_builtin, script ? script : "built-in", &err);
+        return err->code ? err->code : QERR_IO;
+    int rc = demo_parse(d, text ? text : demo_builtin, script ? script : "built-in", err);
     free(text);
-    if (rc)
-        return cli_fail(&err);
-    d.pace = pace;
-    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
-        demo_free(&d);
-        fprintf(stderr, "qlens demo: needs a terminal (it plays in the dashboard)\n");
-        return EXIT_USAGE;
-    }
-    rc = tui_demo(model, &d);
-    demo_free(&d);
     return rc;
 }

@@ -78,7 +78,7 @@ void demo_draw(struct demo *d, int h, int w);
  * struct demo (for demo_next). */
 int demo_screen_shows(void *ud, const char *text);
 
-/* `qlens demo [SCRIPT] [--model M] [--pace X]` */
-int cmd_demo(int argc, char **argv);
+/* The script file (NULL: the built-in tour), parsed into d. */
+int demo_load(struct demo *d, const char *script, struct qerr *err);
 
 #endif
