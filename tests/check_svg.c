@@ -222,7 +222,7 @@ START_TEST(labels_spread_and_random)
     check_no_overlap(l, 10, 0, 0, 400, 300);
     /* random clouds: whatever is placed never overlaps */
     tu_seed(7);
-    for (int rep = 0; rep < 20; rep++) {
+    for (int rep = 0; rep < 6; rep++) {
         for (int i = 0; i < 200; i++)
             l[i] = (struct svg_label){.x = 400 * tu_uniform(), .y = 300 * tu_uniform(),
                                       .text = i % 2 ? "SpQR w3 g16" : "RTN w8"};
@@ -285,6 +285,7 @@ int main(void)
 {
     Suite *s = suite_create("svg");
     TCase *t = tcase_create("svg");
+    tcase_set_timeout(t, 60); /* the random clouds under the sanitizers */
     tcase_add_test(t, empty_and_escape);
     tcase_add_test(t, printf_long);
     tcase_add_test(t, fmt_numbers);
