@@ -156,14 +156,16 @@ void doc_table(struct rdoc *d, int ncol, const char *const *head, const char *al
         sb_puts(b, "\n");
         return;
     }
-    sb_puts(b, "<table><thead><tr>");
-    for (int i = 0; i < ncol; i++) {
+    int named = 0; /* a key/value table has no header row */
+    for (int i = 0; i < ncol; i++)
+        named |= head[i][0] != 0;
+    sb_puts(b, named ? "<table><thead><tr>" : "<table>");
+    for (int i = 0; named && i < ncol; i++) {
         sb_printf(b, "<th class=\"%c\">", align[i]);
         sb_esc(b, head[i]);
         sb_puts(b, "</th>");
     }
-    /* the alignment of the body cells rides on a colgroup-free class */
-    sb_puts(b, "</tr></thead><tbody>\n");
+    sb_puts(b, named ? "</tr></thead><tbody>\n" : "<tbody>\n");
     snprintf(d->align, sizeof d->align, "%s", align);
 }
 

@@ -187,6 +187,8 @@ static void fig_pareto(struct rdoc *d, const struct run *r, int n, int kind, con
     const char *names[8];
     int nn = 0, shapes[8];
     for (int i = 0; i < n; i++) {
+        if (!svg_ok(&p, x[i], y[i]))
+            continue; /* no marker, no legend entry (float has no KL) */
         int k = method_index(r, n, i, names, &nn);
         shapes[k] = k % 4;
         svg_points(&p, x + i, y + i, 1, method_color[k], k % 4, front[i] ? 4.5 : 3.5);
