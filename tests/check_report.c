@@ -174,6 +174,42 @@ START_TEST(md_and_notes)
 }
 END_TEST
 
+/* The dashboard's session file names its settings bpw / kl (the sweep:
+ * bits_per_weight / kl_mean); ΔPPL comes from the float entry. */
+START_TEST(session_runs)
+{
+    const char *sess = tu_tmpfile("session.json");
+    const char *js =
+        "{\"schema\": \"qlens-results/1\", \"results\": ["
+        "{\"id\": \"stories260K/float\", \"model\": \"stories260K\", \"method\": \"float\","
+        " \"bits\": {\"w\": 16, \"a\": 16, \"kv\": 16}, \"settings\": {\"spec\": \"float (F32 "
+        "weights)\", \"bpw\": 16, \"kl\": 0, \"top1\": 1}, \"ppl\": {\"tinystories-eval\": 8}},"
+        "{\"id\": \"stories260K/g\", \"model\": \"stories260K\", \"method\": \"GPTQ\","
+        " \"bits\": {\"w\": 2, \"a\": 16, \"kv\": 16}, \"group_size\": 128, \"settings\": "
+        "{\"spec\": \"GPTQ w2 g128 asym\", \"bpw\": 2.26, \"kl\": 4.45, \"top1\": 0.09}, "
+        "\"ppl\": {\"tinystories-eval\": 600}}]}";
+    ck_assert_int_eq(tu_write_file(sess, js, strlen(js)), 0);
+    struct report_opts o;
+    struct report_notes notes;
+    struct qerr err = {0};
+    const char *out = tu_tmpfile("s.html");
+    opts(&o, out);
+    o.top = 0;
+    o.runs = sess;
+    ck_assert_int_eq(report_write(&o, &notes, &err), 0);
+    ck_assert_int_eq(notes.n, 0);
+    char *s = slurp(out);
+    ck_assert(strstr(s, "<td class=\"l\">GPTQ w2 g128 asym</td>"));
+    ck_assert(strstr(s, ">2.26</td>"));
+    ck_assert(strstr(s, ">+7400.0%</td>")); /* 600 / 8 - 1 */
+    ck_assert(strstr(s, ">4.4500</td>"));
+    ck_assert(strstr(s, ">9.0%</td>"));
+    ck_assert(strstr(s, "float baseline 8.000"));
+    ck_assert(strstr(s, "id=\"runs-kl\""));
+    free(s);
+}
+END_TEST
+
 START_TEST(cannot_write)
 {
     struct report_opts o;
@@ -201,6 +237,7 @@ int main(void)
     tcase_add_test(t, pareto);
     tcase_add_test(t, html_whole);
     tcase_add_test(t, md_and_notes);
+    tcase_add_test(t, session_runs);
     tcase_add_test(t, cannot_write);
     suite_add_tcase(s, t);
     return tu_run(s);
