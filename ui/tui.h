@@ -10,6 +10,9 @@
  * caller maps it to an exit code).  The terminal is restored on every
  * exit path. */
 int tui_main(const char *model_arg);
+/* The dashboard playing a scripted tour (ui/demo.h); returns as tui_main. */
+struct demo;
+int tui_demo(const char *model_arg, struct demo *d);
 
 /* `qlens --print-keys`: the key list (Markdown) from the one key table;
  * 0 or QERR_IO. */

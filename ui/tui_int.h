@@ -51,6 +51,7 @@ struct tui {
     double msg_time;      /* when it was set (qclock seconds)             */
     int quit;
     int quit_armed;       /* q pressed once while a job runs              */
+    struct demo *demo;    /* a scripted tour playing (ui/demo.h), or NULL  */
     int tab_x[UV__COUNT + 1]; /* tab start columns for mouse clicks     */
     int list_y0, list_h;  /* list rows of the current view (mouse)        */
 };
