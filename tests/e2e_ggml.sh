@@ -23,6 +23,27 @@ for f in pure-Q4_0 pure-Q8_0 pure-Q6_K pure-IQ4_XS mix-Q4_K_M imat-Q4_K_S; do
     fi
 done
 
+# ---- qlens's quantizers reproduce llama-quantize --pure [--imatrix] ----
+# quant --quant-output --quant-embed quantizes every matrix, as --pure does;
+# its perplexity must be the one of llama.cpp's file, digit for digit.
+ppl_of() { python3 -c "import json,sys; print(json.load(open(sys.argv[1]))['ppl'])" "$1" 2>/dev/null; }
+for pair in q4_0:pure-Q4_0 q6_k:pure-Q6_K iq4_xs:pure-IQ4_XS q4_k:imat-Q4_K_S q2_k:imat-Q2_K; do
+    m=${pair%%:*}; f=${pair#*:}
+    im=""; case $f in imat-*) im="--imatrix $R/model.imatrix";; esac
+    expect_rc 0 "quant --method $m $im" -- "$QLENS_BIN" quant "$R/model-f32.gguf" --method "$m" $im \
+        --eval "$TXT" --ctx 128 --chunks 20 --quant-output --quant-embed --json
+    mine=$(ppl_of "$T_TMP/out")
+    expect_rc 0 "ppl $f" -- "$QLENS_BIN" ppl "$R/$f.gguf" "$TXT" --ctx 128 --chunks 20 --json
+    theirs=$(ppl_of "$T_TMP/out")
+    if [ -n "$mine" ] && [ "$mine" = "$theirs" ]; then pass "quant $m ${im:+(imatrix) }= llama.cpp's $f: ppl $mine"
+    else fail "quant $m ${im:+(imatrix) }ppl $mine, llama.cpp's $f $theirs"; fi
+done
+expect_rc 1 "imatrix of another model refused" -- "$QLENS_BIN" quant --method q4_k --imatrix "$R/model.imatrix" --chunks 2
+expect_grep "model.imatrix: entry blk.0.[a-z_]*.weight: nval [0-9]+ but blk.0.[a-z_]* has [0-9]+ columns" "$T_TMP/err" "imatrix mismatch: file, entry and field named"
+printf 'junk' >"$T_TMP/junk.imatrix"
+expect_rc 1 "damaged imatrix refused" -- "$QLENS_BIN" quant "$R/model-f32.gguf" --method q4_k --imatrix "$T_TMP/junk.imatrix" --chunks 2
+expect_grep "junk.imatrix: offset 0: entry count" "$T_TMP/err" "damaged imatrix: file and field named"
+
 # ---- info ----
 expect_rc 0 "info mix-Q4_K_M" -- "$QLENS_BIN" info "$R/mix-Q4_K_M.gguf"
 expect_grep "blk.0.ffn_down +256 x 512 +Q6_K" "$T_TMP/out" "info: ffn_down of Q4_K_M is Q6_K"
