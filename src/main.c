@@ -19,6 +19,7 @@ const struct cli_command cli_commands[] = {
     {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--decode] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
+    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {NULL, NULL, NULL, NULL},
 };
 
