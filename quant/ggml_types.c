@@ -7,6 +7,7 @@
 #include "quant/ggml_types.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 
 #if defined(__AVX512F__) || defined(__F16C__)
@@ -387,19 +388,23 @@ const struct ggt_traits *ggt_by_name(const char *name)
     return NULL;
 }
 
+/* A dense copy in id order, built once (pthread_once: callers may be on
+ * several threads). */
+static struct ggt_traits dense[GGT__LIMIT];
+static int n_dense;
+static pthread_once_t dense_once = PTHREAD_ONCE_INIT;
+
+static void build_dense(void)
+{
+    for (int i = 0; i < GGT__LIMIT; i++)
+        if (traits[i].name)
+            dense[n_dense++] = traits[i];
+}
+
 const struct ggt_traits *ggt_all(int *n)
 {
-    /* a dense copy in id order, built once (the table is constant) */
-    static struct ggt_traits dense[GGT__LIMIT];
-    static int count = -1;
-    if (count < 0) {
-        int c = 0;
-        for (int i = 0; i < GGT__LIMIT; i++)
-            if (traits[i].name)
-                dense[c++] = traits[i];
-        __atomic_store_n(&count, c, __ATOMIC_RELEASE);
-    }
-    *n = __atomic_load_n(&count, __ATOMIC_ACQUIRE);
+    pthread_once(&dense_once, build_dense);
+    *n = n_dense;
     return dense;
 }
 
