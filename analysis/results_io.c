@@ -566,8 +566,12 @@ static void dir_of(const char *path, char *dir, size_t n)
 
 int results_lock(const char *path, struct qerr *err)
 {
-    char dir[PATH_MAX];
-    dir_of(path, dir, sizeof dir);
+    /* the directory the save will write in: the target's, for a link */
+    char target[PATH_MAX], dir[PATH_MAX];
+    int rc = afile_target(path, target, sizeof target, err);
+    if (rc)
+        return rc;
+    dir_of(target, dir, sizeof dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return qerr_set(err, QERR_IO, "%s: cannot open its directory: %s", path,

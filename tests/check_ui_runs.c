@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "analysis/results.h"
 #include "quant/quant.h"
@@ -476,6 +477,18 @@ START_TEST(runs_bad_session_file)
     ck_assert_int_lt(vm_runs_load(&v, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "bad.json"));
     vm_runs_free(&v);
+    /* QLENS_SESSION on a FIFO or a device: refused at once (a FIFO used to
+     * block the dashboard's start, /dev/zero to fill the memory) */
+    const char *fifo = tu_tmpfile("session.fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *bad[2] = {fifo, "/dev/zero"};
+    for (int k = 0; k < 2; k++) {
+        vm_runs_init(&v, "m.bin", "eval", bad[k]);
+        ck_assert_int_lt(vm_runs_load(&v, &err), 0);
+        ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
+        ck_assert_int_lt(vm_runs_save(&v, &err), 0);
+        vm_runs_free(&v);
+    }
 }
 END_TEST
 

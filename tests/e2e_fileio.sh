@@ -31,4 +31,52 @@ if [ -w /dev/full ]; then
 else
     pass "no /dev/full here: write-error checks skipped"
 fi
+
+# --- saving onto links, devices, FIFOs ----------------------------------
+cat >"$T_TMP/one.json" <<'J'
+{"schema":"qlens-results/1","source":"t","results":[
+{"id":"one","model":"m","method":"x","bits":{"w":4,"a":16,"kv":16},"ppl":{"w":9}}]}
+J
+cp "$T_TMP/one.json" "$T_TMP/real.json"
+ln -s real.json "$T_TMP/link.json"
+expect_rc 0 "merge -o through a symlink" -- "$Q" results merge "$T_TMP/one.json" papers -o "$T_TMP/link.json"
+if [ -L "$T_TMP/link.json" ] && grep -q jin2024 "$T_TMP/real.json"; then pass "the link stays a link, its target is written"
+else fail "merge -o replaced the symlink instead of writing its target"; fi
+mkfifo "$T_TMP/fifo.json"
+expect_rc 3 "merge -o onto a FIFO is refused" -- timeout 20 "$Q" results merge "$T_TMP/one.json" -o "$T_TMP/fifo.json"
+expect_grep "fifo.json: not a regular file \(a FIFO\)" "$T_TMP/err" "the FIFO is named"
+[ -p "$T_TMP/fifo.json" ] && pass "the FIFO is still a FIFO" || fail "the FIFO was replaced"
+expect_rc 3 "import --into a character device is refused" -- timeout 20 "$Q" results import "$T_TMP/one.json" --into /dev/null
+expect_grep "/dev/null: not a regular file \(a character device\)" "$T_TMP/err" "the device is named"
+[ -c /dev/null ] && pass "/dev/null is still a device" || fail "/dev/null was replaced"
+ln -s nowhere/x.json "$T_TMP/dangling.json"
+expect_rc 3 "import --into a dangling symlink is refused" -- "$Q" results import "$T_TMP/one.json" --into "$T_TMP/dangling.json"
+ln -s real.json "$T_TMP/link2.json"
+expect_rc 0 "sweep --out through a symlink" -- "$Q" sweep --methods rtn --bits 8 --ctx 64 --chunks 1 --out "$T_TMP/link2.json"
+if [ -L "$T_TMP/link2.json" ] && grep -q '"method":"RTN"' "$T_TMP/real.json"; then pass "sweep wrote the link's target"
+else fail "sweep --out replaced the symlink"; fi
+expect_rc 3 "sweep --out onto a FIFO is refused before running" -- timeout 20 "$Q" sweep --methods rtn --bits 8 --ctx 64 --chunks 1 --out "$T_TMP/fifo.json"
+
+# --- reading what is not a regular file, or too much ---------------------
+expect_rc 3 "results list --store /dev/zero" -- timeout 20 "$Q" results list --store /dev/zero
+expect_grep "/dev/zero: not a regular file" "$T_TMP/err" "--store names the device"
+expect_rc 3 "results import --into /dev/zero" -- timeout 20 "$Q" results import "$T_TMP/one.json" --into /dev/zero
+expect_rc 3 "results import of /dev/zero" -- timeout 20 "$Q" results import /dev/zero
+expect_rc 3 "tokenize --file /dev/zero" -- timeout 20 "$Q" tokenize --file /dev/zero
+expect_rc 3 "tokenize --file FIFO does not block" -- timeout 20 "$Q" tokenize --file "$T_TMP/fifo.json"
+expect_rc 3 "tokenize with /dev/zero as the model" -- timeout 20 "$Q" tokenize /dev/zero hello
+expect_grep "not a regular file" "$T_TMP/err" "the device model is refused by name"
+mkfifo "$T_TMP/model.bin"
+expect_rc 3 "info on a FIFO does not block" -- timeout 20 "$Q" info "$T_TMP/model.bin"
+expect_grep "model.bin: not a regular file \(a FIFO\)" "$T_TMP/err" "the FIFO model is named"
+expect_rc 3 "ppl on a FIFO model does not block" -- timeout 20 "$Q" ppl "$T_TMP/model.bin" "$D/tinystories-eval.txt"
+expect_rc 3 "ppl on /dev/zero as the text" -- timeout 20 "$Q" ppl /dev/zero
+head -c 67108864 /dev/zero >"$T_TMP/zeros.bin"
+expect_rc 1 "a 64 MB zero file is no llama2.c tokenizer" -- timeout 60 "$Q" tokenize "$T_TMP/zeros.bin" hello
+expect_grep "not a llama2.c" "$T_TMP/err" "the zero file is explained"
+rm -f "$T_TMP/zeros.bin"
+printf 'hello world' | "$Q" tokenize --file - >"$T_TMP/out" 2>"$T_TMP/err" && grep -q "ld$" "$T_TMP/out" &&
+    pass "tokenize --file - still reads a pipe" || fail "tokenize --file - from a pipe"
+expect_rc 1 "tokenize --file - from /dev/zero stops at the cap" -- timeout 60 sh -c "'$Q' tokenize --file - </dev/zero"
+expect_grep "standard input: larger than" "$T_TMP/err" "the stdin cap is named"
 t_done

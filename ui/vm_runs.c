@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/results.h"
 
@@ -86,10 +87,10 @@ static int is_mine(const struct vm_runs *v, const struct results_entry *e)
 
 int vm_runs_load(struct vm_runs *v, struct qerr *err)
 {
-    FILE *f = v->path[0] ? fopen(v->path, "r") : NULL;
-    if (!f)
+    /* not fopen: on a FIFO it would block the dashboard's start; what is
+     * there but not a regular file, results_load refuses */
+    if (!v->path[0] || access(v->path, F_OK) != 0)
         return 0; /* no session yet */
-    fclose(f);
     struct results_store s;
     results_store_init(&s);
     int rc = results_load(&s, v->path, err);
@@ -180,12 +181,9 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
     struct results_store s, old;
     results_store_init(&s);
     results_store_init(&old);
-    FILE *f = fopen(v->path, "r");
     int rc = 0;
-    if (f) {
-        fclose(f);
+    if (access(v->path, F_OK) == 0)
         rc = results_load(&old, v->path, err);
-    }
     snprintf(s.source, sizeof s.source, "qlens dashboard session");
     for (int i = 0; rc == 0 && i < old.n; i++)
         if (!is_mine(v, &old.e[i]))
