@@ -20,6 +20,7 @@ else
     missing="$missing libncurses-dev libopenblas-dev libcjson-dev libgsl-dev check"
 fi
 need_bin tmux tmux          # the TUI tests drive the real binary in tmux
+need_bin python3 python3    # the CLI tests check JSON output with it
 # terminfo for tmux's TERM (screen / tmux-256color)
 [ -e /usr/share/terminfo/t/tmux-256color ] || [ -e /lib/terminfo/t/tmux-256color ] || missing="$missing ncurses-term"
 
