@@ -79,4 +79,18 @@ printf 'hello world' | "$Q" tokenize --file - >"$T_TMP/out" 2>"$T_TMP/err" && gr
     pass "tokenize --file - still reads a pipe" || fail "tokenize --file - from a pipe"
 expect_rc 1 "tokenize --file - from /dev/zero stops at the cap" -- timeout 60 sh -c "'$Q' tokenize --file - </dev/zero"
 expect_grep "standard input: larger than" "$T_TMP/err" "the stdin cap is named"
+
+# --- an import is checked with the rules of loading: the store stays loadable
+bad_import() { # NAME JSON PATTERN
+    printf '%s\n' "$2" >"$T_TMP/imp.json"
+    cp "$T_TMP/one.json" "$T_TMP/store.json"
+    expect_rc 1 "import refuses $1" -- "$Q" results import "$T_TMP/imp.json" --into "$T_TMP/store.json"
+    expect_grep "$3" "$T_TMP/err" "the refusal of $1 says what is wrong"
+    cmp -s "$T_TMP/one.json" "$T_TMP/store.json" && pass "store untouched after $1" || fail "store changed by $1"
+    expect_rc 0 "store still validates after $1" -- "$Q" results validate "$T_TMP/store.json"
+}
+bad_import "bits.w 100" '{"ppl":9.5,"model":"m","bits":{"w":100,"a":16,"kv":16}}' "bits.w: must be in 1..64"
+bad_import "a negative stderr" '{"ppl":9.5,"stderr":-1,"model":"m"}' "stderr: must be >= 0"
+bad_import "model name /" '{"ppl":9.5,"model":"/"}' "model: must not be empty"
+bad_import "a negative lm-eval stderr" '{"results":{"arc":{"acc,none":0.5,"acc_stderr,none":-0.1}},"config":{"model_args":"pretrained=x"}}' "arc.stderr: must be >= 0"
 t_done
