@@ -93,4 +93,26 @@ bad_import "bits.w 100" '{"ppl":9.5,"model":"m","bits":{"w":100,"a":16,"kv":16}}
 bad_import "a negative stderr" '{"ppl":9.5,"stderr":-1,"model":"m"}' "stderr: must be >= 0"
 bad_import "model name /" '{"ppl":9.5,"model":"/"}' "model: must not be empty"
 bad_import "a negative lm-eval stderr" '{"results":{"arc":{"acc,none":0.5,"acc_stderr,none":-0.1}},"config":{"model_args":"pretrained=x"}}' "arc.stderr: must be >= 0"
+
+# --- non-finite weights: exit 1 naming the tensor or the overflow, never a number
+mkdir -p "$T_TMP/nf"
+cp "$S/models/tok512.bin" "$T_TMP/nf/tokenizer.bin"
+python3 - "$S/models/stories260K.bin" "$T_TMP/nf" <<'PY'
+import array, struct, sys
+d = open(sys.argv[1], 'rb').read()
+dim, hid, nl, nh, nkv, vocab, seq = struct.unpack('<7i', d[:28])
+w = array.array('f'); w.frombytes(d[28:])
+nan = array.array('f', w); nan[vocab * dim + nl * dim + 10] = float('nan')  # blk.0.attn_q row 0 col 10
+open(sys.argv[2] + '/nanq.bin', 'wb').write(d[:28] + nan.tobytes())
+huge = array.array('f', [x * 1e30 for x in w])   # squares overflow float32
+open(sys.argv[2] + '/huge.bin', 'wb').write(d[:28] + huge.tobytes())
+PY
+expect_rc 1 "ppl on a NaN weight" -- "$Q" ppl "$T_TMP/nf/nanq.bin" "$D/tinystories-eval.txt" --ctx 64 --chunks 2
+expect_grep "blk.0.attn_q: weight 10 \(row 0\) is NaN" "$T_TMP/err" "ppl names the NaN tensor"
+expect_rc 1 "quant on a NaN weight" -- "$Q" quant "$T_TMP/nf/nanq.bin" --method rtn --bits 4 $SMALL
+expect_grep "blk.0.attn_q: weight row 0 col 10 is NaN" "$T_TMP/err" "quant names the NaN tensor"
+expect_rc 1 "ppl on huge weights reports the overflow" -- "$Q" ppl "$T_TMP/nf/huge.bin" "$D/tinystories-eval.txt" --ctx 64 --chunks 2
+expect_grep "overflows float32" "$T_TMP/err" "the overflow is named"
+if grep -q "PPL" "$T_TMP/out"; then fail "no perplexity printed for huge weights"; else pass "no perplexity printed for huge weights"; fi
+expect_rc 1 "quant on huge weights" -- "$Q" quant "$T_TMP/nf/huge.bin" --method gptq --bits 4 $SMALL
 t_done
