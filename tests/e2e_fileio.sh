@@ -115,4 +115,52 @@ expect_rc 1 "ppl on huge weights reports the overflow" -- "$Q" ppl "$T_TMP/nf/hu
 expect_grep "overflows float32" "$T_TMP/err" "the overflow is named"
 if grep -q "PPL" "$T_TMP/out"; then fail "no perplexity printed for huge weights"; else pass "no perplexity printed for huge weights"; fi
 expect_rc 1 "quant on huge weights" -- "$Q" quant "$T_TMP/nf/huge.bin" --method gptq --bits 4 $SMALL
+
+# --- sweep: the CSV replaced atomically and quoted, an interrupted or
+# --append run keeps what the store held and what others added meanwhile
+mkdir -p "$T_TMP/sw"
+cp "$S/models/stories260K.bin" "$T_TMP/sw/my\"model.bin"
+cp "$S/models/tok512.bin" "$T_TMP/sw/tokenizer.bin"
+echo "old,csv" >"$T_TMP/sw/runs.csv"
+ln "$T_TMP/sw/runs.csv" "$T_TMP/sw/keep.csv"   # a second name for the old CSV's inode
+expect_rc 0 "sweep with a quote in the model name" -- "$Q" sweep "$T_TMP/sw/my\"model.bin" --methods rtn --bits 8 --ctx 64 --chunks 1 --out "$T_TMP/sw/s.json" --csv "$T_TMP/sw/runs.csv"
+grep -q '^old,csv$' "$T_TMP/sw/keep.csv" && pass "the CSV is replaced by rename, not rewritten in place" || fail "the old CSV was overwritten in place"
+python3 - "$T_TMP/sw/runs.csv" <<'PY' && pass "sweep CSV: the quote is doubled, every row has 20 fields" || fail "sweep CSV does not parse"
+import csv, sys
+rows = list(csv.reader(open(sys.argv[1])))
+assert len(rows) == 3 and all(len(r) == 20 for r in rows), rows
+assert rows[1][0].startswith('my"model/'), rows[1][0]
+PY
+
+# wait_line FILE PATTERN: until a line matches (the sweep printed a row), at most 120 s
+wait_line() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done; }
+GRID="--methods rtn,gptq,awq --bits 8,6,5,4,3,2 --ctx 64 --chunks 2 --calib-ctx 64 --calib-chunks 2"
+cp "$T_TMP/one.json" "$T_TMP/sw/int.json"
+"$Q" sweep $GRID --out "$T_TMP/sw/int.json" >"$T_TMP/sw/int.out" 2>"$T_TMP/sw/int.err" &
+pid=$!
+wait_line "$T_TMP/sw/int.out" "float"
+kill -INT $pid 2>/dev/null; wait $pid; rc=$?
+[ "$rc" = 130 ] && pass "SIGINT stops the sweep with exit 130" || fail "SIGINT: exit $rc, wanted 130"
+python3 - "$T_TMP/sw/int.json" <<'PY' && pass "an interrupted sweep keeps the store's earlier entries and adds the finished ones" || fail "interrupted sweep dropped entries"
+import json, sys
+ids = [e["id"] for e in json.load(open(sys.argv[1]))["results"]]
+assert "one" in ids and any(i.endswith("/float") for i in ids), ids
+PY
+
+cp "$T_TMP/one.json" "$T_TMP/sw/app.json"
+printf '%s\n' '{"ppl":7.5,"model":"other","text":"x.txt"}' >"$T_TMP/sw/imp.json"
+"$Q" sweep $GRID --append --out "$T_TMP/sw/app.json" >"$T_TMP/sw/app.out" 2>"$T_TMP/sw/app.err" &
+pid=$!
+wait_line "$T_TMP/sw/app.out" "float"
+if kill -0 $pid 2>/dev/null; then
+    expect_rc 0 "an import while a sweep --append runs" -- "$Q" results import "$T_TMP/sw/imp.json" --into "$T_TMP/sw/app.json"
+    wait $pid
+    python3 - "$T_TMP/sw/app.json" <<'PY' && pass "sweep --append keeps an import made while it ran" || fail "sweep --append lost the concurrent import"
+import json, sys
+ids = [e["id"] for e in json.load(open(sys.argv[1]))["results"]]
+assert "one" in ids and any(i.startswith("other/") for i in ids) and any(i.endswith("/float") for i in ids), ids
+PY
+else
+    wait $pid; fail "the sweep ended before the import could run"
+fi
 t_done
