@@ -134,7 +134,7 @@ PY
 
 # wait_line FILE PATTERN: until a line matches (the sweep printed a row), at most 120 s
 wait_line() { i=0; while ! grep -q "$2" "$1" 2>/dev/null && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done; }
-GRID="--methods rtn,gptq,awq --bits 8,6,5,4,3,2 --ctx 64 --chunks 2 --calib-ctx 64 --calib-chunks 2"
+GRID="--methods rtn,gptq,awq --bits 8,4,3 --ctx 64 --chunks 2 --calib-ctx 64 --calib-chunks 2"
 cp "$T_TMP/one.json" "$T_TMP/sw/int.json"
 "$Q" sweep $GRID --out "$T_TMP/sw/int.json" >"$T_TMP/sw/int.out" 2>"$T_TMP/sw/int.err" &
 pid=$!
