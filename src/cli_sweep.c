@@ -589,11 +589,11 @@ static int open_store(struct sweep_state *st, struct qerr *err)
 static int save_out(struct sweep_state *st, int merge, struct results_store *dst,
                     struct qerr *err)
 {
+    results_store_init(dst);
     int lock = results_lock(st->a->out, err);
     if (lock < 0)
         return lock;
     int rc = 0;
-    results_store_init(dst);
     snprintf(dst->source, sizeof dst->source, "%s", st->store.source);
     if (merge && access(st->a->out, F_OK) == 0)
         rc = results_load(dst, st->a->out, err);
