@@ -87,6 +87,31 @@ static int is_mine(const struct vm_runs *v, const struct results_entry *e)
     return !strcmp(e->source, VR_SOURCE) && !strcmp(e->model, v->model);
 }
 
+/* Rows from the entries of s that this dashboard wrote; those beyond
+ * VM_RUNS_MAX are counted in n_over. */
+static void add_mine(struct vm_runs *v, const struct results_store *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (is_mine(v, &s->e[i])) {
+            struct jobs_run r;
+            from_entry(&s->e[i], v->dataset, &r);
+            if (vm_runs_add(v, &r) == QERR_ARG)
+                v->n_over++;
+        }
+    v->sel = 0;
+}
+
+/* More of this model's runs than the view keeps: say so (saving is
+ * refused: it would drop them). */
+static int over_cap(const struct vm_runs *v, const char *name, struct qerr *err)
+{
+    if (!v->n_over)
+        return 0;
+    return qerr_set(err, QERR_UNSUPP, "%s: %d runs of %s, the dashboard shows %d: the "
+                    "session will not be saved (it would drop %d; trim the file with qlens "
+                    "results)", name, v->n + v->n_over, v->model, v->n, v->n_over);
+}
+
 int vm_runs_load(struct vm_runs *v, struct qerr *err)
 {
     /* not fopen: on a FIFO it would block the dashboard's start; what is
@@ -96,20 +121,10 @@ int vm_runs_load(struct vm_runs *v, struct qerr *err)
     struct results_store s;
     results_store_init(&s);
     int rc = results_load(&s, v->path, err);
-    for (int i = 0; rc == 0 && i < s.n; i++)
-        if (is_mine(v, &s.e[i])) {
-            struct jobs_run r;
-            from_entry(&s.e[i], v->dataset, &r);
-            if (vm_runs_add(v, &r) == QERR_ARG)
-                v->n_over++;
-        }
+    if (rc == 0)
+        add_mine(v, &s);
     results_store_free(&s);
-    v->sel = 0;
-    if (!rc && v->n_over)
-        rc = qerr_set(err, QERR_UNSUPP, "%s: %d runs of %s, the dashboard shows %d: the "
-                      "session will not be saved (it would drop %d; trim the file with qlens "
-                      "results)", v->path, v->n + v->n_over, v->model, v->n, v->n_over);
-    return rc;
+    return rc ? rc : over_cap(v, v->path, err);
 }
 
 /* A number, or nothing when it is not finite (JSON has no NaN; a missing
