@@ -86,7 +86,7 @@ static int ends_with(const char *s, const char *suf)
 static int is_gguf(const char *path)
 {
     char m[4] = {0};
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, NULL); /* not a FIFO: the open would block */
     int yes = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "GGUF", 4);
     if (f)
         fclose(f);
@@ -216,8 +216,9 @@ int cmd_tokenize(int argc, char **argv)
         return cli_fail(&err);
     size_t len = a.text ? strlen(a.text) : 0;
     /* afile_read NUL-terminates: --decode parses the ids with strtol */
-    char *buf = a.file ? afile_read(strcmp(a.file, "-") ? a.file : "/dev/stdin", 0, &len, &err)
-                       : NULL;
+    char *buf = !a.file ? NULL
+              : strcmp(a.file, "-") ? afile_read(a.file, 0, &len, &err)
+                                    : afile_read_stream(stdin, "standard input", 0, &len, &err);
     if (a.file && !buf)
         return cli_fail(&err);
     struct tokenizer *t = NULL;

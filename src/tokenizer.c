@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/afile.h"
 #include "src/gguf.h"
 #include "src/model.h"
 #include "src/tok_internal.h"
@@ -255,8 +256,13 @@ void tok_free(struct tokenizer *t)
 
 /* ---- llama2.c tokenizer.bin ---- */
 
+/* A tokenizer.bin holds at most as many pieces as a GGUF vocabulary may
+ * (gguf's token array cap): a file of zero bytes is not 8 million empty
+ * pieces. */
+#define TOK_L2C_MAX_VOCAB (1 << 24)
+
 static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, int n,
-                               struct qerr *err)
+                               int max_len, struct qerr *err)
 {
     long off = ftell(f);
     for (int i = 0; i < n; i++) {
@@ -265,9 +271,10 @@ static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, i
         if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1)
             return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: file ends before "
                             "its score/length", path, off, i);
-        if (len < 0 || len > (1 << 20))
+        if (len < 0 || len > max_len)
             return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: length %d out of "
-                            "range", path, off + 4, i, (int)len);
+                            "range (0..max_token_length %d)", path, off + 4, i, (int)len,
+                            max_len);
         char *buf = malloc((size_t)len + 1);
         if (!buf)
             return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
@@ -287,16 +294,17 @@ static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, i
 }
 
 /* Count tokens in the file when the caller does not know the vocab size. */
-static int count_llama2c_tokens(FILE *f)
+static int count_llama2c_tokens(FILE *f, int max_len)
 {
     int n = 0;
     for (;;) {
         float score;
         int32_t len;
         if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1 || len < 0 ||
-            fseek(f, len, SEEK_CUR) != 0)
+            len > max_len || fseek(f, len, SEEK_CUR) != 0)
             break;
-        n++;
+        if (++n > TOK_L2C_MAX_VOCAB)
+            break;
     }
     fseek(f, 4, SEEK_SET);
     return n;
@@ -360,25 +368,32 @@ static void infer_llama2c_types(struct tokenizer *t)
 int tok_load_llama2c(struct tokenizer **out, const char *path, int vocab_size, struct qerr *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, err);
     if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open tokenizer", path);
+        return qerr_prefix(err, "tokenizer: ");
     int32_t max_len;
     if (fread(&max_len, 4, 1, f) != 1) {
         fclose(f);
         return qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length: file too short", path);
     }
-    int n = vocab_size > 0 ? vocab_size : count_llama2c_tokens(f);
-    if (n <= 0) {
+    if (max_len < 1 || max_len > (1 << 20)) {
         fclose(f);
-        return qerr_set(err, QERR_FORMAT, "%s: offset 4: no tokens", path);
+        return qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length %d out of range "
+                        "(1..%d): not a llama2.c tokenizer", path, (int)max_len, 1 << 20);
+    }
+    int n = vocab_size > 0 ? vocab_size : count_llama2c_tokens(f, max_len);
+    if (n <= 0 || n > TOK_L2C_MAX_VOCAB) {
+        fclose(f);
+        return n <= 0 ? qerr_set(err, QERR_FORMAT, "%s: offset 4: no tokens", path)
+                      : qerr_set(err, QERR_FORMAT, "%s: more than %d pieces: not a llama2.c "
+                                 "tokenizer", path, TOK_L2C_MAX_VOCAB);
     }
     struct tokenizer *t = tok_alloc(n);
     if (!t) {
         fclose(f);
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
-    int rc = read_llama2c_tokens(t, f, path, n, err);
+    int rc = read_llama2c_tokens(t, f, path, n, max_len, err);
     fclose(f);
     if (rc == 0) {
         t->kind = TOK_SPM;
@@ -582,9 +597,9 @@ int tok_load_file(struct tokenizer **out, const char *path, struct qerr *err)
     *out = NULL;
     if (ends_with(path, ".json"))
         return tok_load_hf_json(out, path, err);
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, err);
     if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open", path);
+        return err ? err->code : QERR_IO;
     char magic[4] = {0};
     size_t got = fread(magic, 1, 4, f);
     fclose(f);

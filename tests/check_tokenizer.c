@@ -77,7 +77,7 @@ START_TEST(test_missing_and_truncated)
     ck_assert_ptr_null(t);
     ck_assert(strstr(e.msg, "/nonexistent/tokenizer.bin"));
     /* header + one token whose length runs past the end */
-    unsigned char bad[16] = {8, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 'a', 'b'};
+    unsigned char bad[16] = {100, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 'a', 'b'};
     const char *p = tu_tmpfile("trunc.bin");
     ck_assert_int_eq(tu_write_file(p, bad, 14), 0);
     ck_assert_int_eq(tok_load_llama2c(&t, p, 1, &e), QERR_FORMAT);
@@ -85,6 +85,33 @@ START_TEST(test_missing_and_truncated)
     ck_assert_int_eq(tu_write_file(p, bad, 2), 0);
     ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT);
     ck_assert_int_eq(tok_load_file(&t, "/nonexistent/x.gguf", &e), QERR_IO);
+}
+END_TEST
+
+/* Zero bytes are no tokenizer (they read as max_token_length 0 and
+ * millions of empty pieces); a piece longer than max_token_length is
+ * malformed; a device is refused, not read until memory runs out. */
+START_TEST(test_llama2c_bounds)
+{
+    struct tokenizer *t = (void *)1;
+    struct qerr e = {0};
+    const char *p = tu_tmpfile("zeros.bin");
+    size_t n = 1 << 20;
+    char *z = calloc(n, 1);
+    ck_assert_int_eq(tu_write_file(p, z, n), 0);
+    free(z);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, "max_token_length 0"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_file(&t, p, &e), QERR_FORMAT);
+    unsigned char big[16] = {2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 'a', 'b', 'c'};
+    ck_assert_int_eq(tu_write_file(p, big, 15), 0);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT); /* counted: none fits */
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 1, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "max_token_length 2"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_llama2c(&t, "/dev/zero", 0, &e), QERR_IO);
+    ck_assert_msg(strstr(e.msg, "not a regular file"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_file(&t, "/dev/zero", &e), QERR_IO);
 }
 END_TEST
 
@@ -642,6 +669,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_missing_and_truncated);
+    tcase_add_test(tc, test_llama2c_bounds);
     tcase_add_test(tc, test_empty_and_invalid_utf8);
     tcase_add_test(tc, test_vectors_llama_spm);
     tcase_add_test(tc, test_vectors_gpt2);
