@@ -13,7 +13,7 @@ enum { TT_UNDEF = 0, TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4,
        TT_UNUSED = 5, TT_BYTE = 6 };
 
 /* Pre-tokenizer (the regex of the model type, hand-written). */
-enum tok_pre { PRE_NONE = 0, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT };
+enum tok_pre { PRE_NONE = 0, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT, PRE_O200K, PRE_DEEPSEEK3 };
 
 /* Open-addressing map from byte strings (not owned) to ints. */
 struct tok_map {

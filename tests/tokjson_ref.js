@@ -1,0 +1,33 @@
+// tokjson_ref.js: the reference side of tests/e2e_tokjson.sh.  Encodes
+// NUL-separated texts with the JS tokenizer of an npm package
+// (@lenml/tokenizers, a fork of transformers.js) and prints one line of
+// space-separated ids per text, without special tokens (no BOS).
+//
+//   node tokjson_ref.js TOKENIZERS_DIST_MAIN_JS MODELS_DIR TEXTS [--bench]
+//
+// MODELS_DIR holds tokenizer.json and tokenizer_config.json.  --bench
+// prints "tokens SECONDS" (encode time of all texts, after one warm-up
+// pass so lazy caches are not charged to either side) on stderr.
+'use strict';
+const fs = require('fs');
+const [mainJs, dir, textsPath, flag] = process.argv.slice(2);
+if (!mainJs || !dir || !textsPath) {
+    process.stderr.write('usage: node tokjson_ref.js MAIN_JS MODELS_DIR TEXTS [--bench]\n');
+    process.exit(2);
+}
+const { TokenizerLoader } = require(mainJs);
+const tokenizerJSON = JSON.parse(fs.readFileSync(dir + '/tokenizer.json', 'utf8'));
+const tokenizerConfig = JSON.parse(fs.readFileSync(dir + '/tokenizer_config.json', 'utf8'));
+const tok = TokenizerLoader.fromPreTrained({ tokenizerJSON, tokenizerConfig });
+const texts = fs.readFileSync(textsPath, 'utf8').split('\0');
+const enc = (t) => tok.encode(t, { add_special_tokens: false });
+const out = texts.map((t) => enc(t).join(' '));
+process.stdout.write(out.join('\n') + '\n');
+if (flag === '--bench') {
+    tok.model.clear_cache && tok.model.clear_cache();
+    const t0 = process.hrtime.bigint();
+    let n = 0;
+    for (const t of texts) n += enc(t).length;
+    const s = Number(process.hrtime.bigint() - t0) / 1e9;
+    process.stderr.write(`${n} ${s}\n`);
+}
