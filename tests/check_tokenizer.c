@@ -309,13 +309,15 @@ START_TEST(test_unicode_and_byte_map)
     ck_assert_uint_eq(tok_byte_to_cp(' '), 0x120);   /* the famous G-dot */
     ck_assert_uint_eq(tok_byte_to_cp('\n'), 0x10A);
     ck_assert_int_eq(tok_cp_to_byte(0x144), -1);     /* past the 68 mapped */
-    ck_assert_uint_eq(ucp_flags('A'), UCP_LETTER);
+    ck_assert_uint_eq(ucp_flags('A'), UCP_LETTER | UCP_UPPERISH);
+    ck_assert_uint_eq(ucp_flags('a'), UCP_LETTER | UCP_LOWERISH);
+    ck_assert_uint_eq(ucp_flags(0x1C5), UCP_LETTER | UCP_UPPERISH); /* Dz digraph: Lt */
     ck_assert_uint_eq(ucp_flags('7'), UCP_NUMBER);
     ck_assert_uint_eq(ucp_flags('\n'), UCP_CONTROL | UCP_SPACE);
     ck_assert_uint_eq(ucp_flags(0xA0), UCP_SEPARATOR | UCP_SPACE);  /* NBSP */
-    ck_assert_uint_eq(ucp_flags(0x4E2D), UCP_LETTER);              /* CJK */
+    ck_assert_uint_eq(ucp_flags(0x4E2D), UCP_LETTER | UCP_UPPERISH | UCP_LOWERISH); /* CJK: Lo */
     ck_assert_uint_eq(ucp_flags(0x0663), UCP_NUMBER);              /* Arabic-Indic 3 */
-    ck_assert_uint_eq(ucp_flags(0x0301), UCP_ACCENT);              /* combining acute */
+    ck_assert_uint_eq(ucp_flags(0x0301), UCP_ACCENT | UCP_UPPERISH | UCP_LOWERISH); /* acute: Mn */
     ck_assert_uint_eq(ucp_flags(0x3000), UCP_SEPARATOR | UCP_SPACE);
     ck_assert_uint_eq(ucp_flags(0x1F600), UCP_SYMBOL);             /* emoji */
     ck_assert_uint_eq(ucp_flags(0x10FFFF), UCP_UNDEF);
@@ -491,11 +493,25 @@ START_TEST(test_hf_json)
     ids = enc(t, "cb", 2, 0, &n); /* no merge applies */
     ck_assert(same_ids(ids, n, "2 1", "hf json no merge"));
     free(ids);
-    /* a user-defined (non-special) added token is cut out first; a special
-     * one is plain text, as llama.cpp does with parse_special off */
+    /* every added token is cut out first (Hugging Face); in compat mode
+     * only the user-defined (non-special) ones, a special one is plain
+     * text, as llama.cpp does with parse_special off */
     ids = enc(t, "abc<x>ab<x><x>", 14, 0, &n);
     ck_assert(same_ids(ids, n, "7 10 4 10 10", "hf json user token"));
     free(ids);
+    ck_assert_str_eq(tok_mode(t), "huggingface");
+    ck_assert_str_eq(tok_family(t), "gpt-2");
+    ck_assert_str_eq(tok_normalizer_desc(t), "none");
+    ids = enc(t, "ab<|endoftext|>", 15, 0, &n);
+    ck_assert(same_ids(ids, n, "4 9", "hf json special token"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1);
+    ck_assert_str_eq(tok_mode(t), "llama.cpp");
+    ids = enc(t, "ab<|endoftext|>", 15, 0, &n);
+    /* "<|endoftext|>" is text: none of its bytes is in this vocabulary */
+    ck_assert(same_ids(ids, n, "4", "hf json special text, compat"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 0);
     char buf[8];
     ck_assert_uint_eq(tok_decode(t, -1, 6, buf, sizeof buf), 3);
     ck_assert_str_eq(buf, " ab");
@@ -623,9 +639,14 @@ START_TEST(test_hf_json_spm)
     ids = enc(t, "ab ab\n", 6, 1, &n);
     ck_assert(same_ids(ids, n, "1 8 8 9", "spm json, Metaspace split"));
     free(ids);
-    /* after a user-defined token SPM adds its space again (llama.cpp) */
+    /* prepend_scheme "first": Hugging Face adds the U+2581 to the first
+     * section only; llama.cpp (compat) adds its space after a token again */
     ids = enc(t, "ab<x>ab", 7, 0, &n);
-    ck_assert(same_ids(ids, n, "8 11 8", "spm json, user token"));
+    ck_assert(same_ids(ids, n, "8 11 7", "spm json, user token"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1);
+    ids = enc(t, "ab<x>ab", 7, 0, &n);
+    ck_assert(same_ids(ids, n, "8 11 8", "spm json, user token, compat"));
     free(ids);
     tok_free(t);
     t = spm_json(meta, "false");
