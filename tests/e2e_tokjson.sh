@@ -157,4 +157,20 @@ expect_grep '^151645	<\|im_end\|>$' "$T_TMP/out" "huggingface: special-token tex
 QLENS_TOKENIZER=llamacpp "$Q" tokenize "$qj" "<|im_end|>" --no-bos >"$T_TMP/out" 2>&1
 if [ "$(wc -l <"$T_TMP/out")" -gt 1 ]; then pass "QLENS_TOKENIZER=llamacpp: special-token text is plain text"; else
     fail "QLENS_TOKENIZER=llamacpp special text"; cat "$T_TMP/out"; fi
+
+# qlens info names what a model's tokenizer.json will be tokenized with
+GEN=${QLENS_BUILD:-$(dirname "$Q")}/tests/tool_genmodel
+if "$GEN" --format safetensors --dim 16 --hidden 32 --layers 1 --heads 2 --vocab 512 --ctx 64 \
+        "$T_TMP/m" >/dev/null 2>&1 && cp "$qj" "$T_TMP/m/tokenizer.json"; then
+    expect_rc 0 "info on a model with Qwen3's tokenizer.json" -- "$Q" info "$T_TMP/m"
+    expect_grep 'family qwen2; pre-tokenizer Split\(qwen2\) \+ ByteLevel\(no regex\); normalizer NFC; mode huggingface' \
+        "$T_TMP/out" "info names family, pre-tokenizer, normalizer, mode"
+    expect_rc 0 "info --json" -- "$Q" info "$T_TMP/m" --json
+    expect_grep '"tokenizer_info":\{"name":"bpe/qwen2","vocab_size":151669,"family":"qwen2"' "$T_TMP/out" "info --json tokenizer_info"
+    cp "$T_TMP/unk_step.json" "$T_TMP/m/tokenizer.json"
+    expect_rc 0 "info with an unsupported tokenizer.json still works" -- "$Q" info "$T_TMP/m"
+    expect_grep 'tokenizer  not usable: .*pre_tokenizer step 0: type "Digits" is not implemented' "$T_TMP/out" "info says why the tokenizer is refused"
+else
+    fail "tool_genmodel could not write a safetensors model"
+fi
 t_done
