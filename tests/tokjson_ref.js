@@ -1,7 +1,9 @@
 // tokjson_ref.js: the reference side of tests/e2e_tokjson.sh.  Encodes
 // NUL-separated texts with the JS tokenizer of an npm package
 // (@lenml/tokenizers, a fork of transformers.js) and prints one line of
-// space-separated ids per text, without special tokens (no BOS).
+// space-separated ids per text, without special tokens (no BOS), then the
+// line "default: IDS" with the ids of "Hello" with the special tokens the
+// tokenizer adds by default.
 //
 //   node tokjson_ref.js TOKENIZERS_DIST_MAIN_JS MODELS_DIR TEXTS [--bench]
 //
@@ -24,6 +26,8 @@ const texts = fs.readFileSync(textsPath, 'utf8').split('\0');
 const enc = (t) => tok.encode(t, { add_special_tokens: false });
 if (flag !== '--bench') {
     process.stdout.write(texts.map((t) => enc(t).join(' ')).join('\n') + '\n');
+    /* last line: what the tokenizer adds by default (BOS or not) */
+    process.stdout.write('default: ' + tok.encode('Hello').join(',') + '\n');
 } else {
     let n = 0;
     for (const t of texts) n += enc(t).length; /* warm-up: JIT, lazy tables */
