@@ -7,8 +7,14 @@
  *        with byte fallback <0xNN> for characters not in the vocabulary.
  *   BPE  byte-level BPE (GGUF "gpt2", HF tokenizer.json model.type BPE):
  *        the text is split by the pre-tokenizer of the model type (gpt-2,
- *        llama3/llama-bpe, qwen2), every byte maps to a printable code point
- *        (GPT-2's bytes_to_unicode), then pairs merge by lowest merge rank.
+ *        llama3/llama-bpe, qwen2, o200k, deepseek-v3), every byte maps to a
+ *        printable code point (GPT-2's bytes_to_unicode), then pairs merge
+ *        by lowest merge rank.
+ *
+ * A tokenizer.json is applied as Hugging Face does by default (every added
+ * token split out first, then per section the normalizer, pre-tokenizer
+ * and model); in llama.cpp compat mode as llama.cpp does with the GGUF
+ * converted from it (see tok_mode).
  *
  * All functions are thread-safe on a const tokenizer. */
 #ifndef QLENS_TOKENIZER_H
