@@ -657,6 +657,68 @@ START_TEST(test_hf_json_spm)
 }
 END_TEST
 
+/* A byte-level tokenizer.json with the given normalizer and pre-tokenizer
+ * and the vocabulary of bl_json; returns the load status. */
+static int bl_load(const char *norm, const char *pre, struct tokenizer **t, struct qerr *e)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"normalizer\":%s,\"pre_tokenizer\":%s,\"decoder\":{\"type\":\"ByteLevel\"},"
+             "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"\\u00c3\":2,\"\\u00a9\":3,"
+             "\"\\u00c3\\u00a9\":4,\"e\":5,\"\\u00cc\":6,\"\\u0123\":7},"
+             "\"merges\":[\"\\u00c3 \\u00a9\"]}}", norm, pre);
+    const char *p = tu_tmpfile("fam.json");
+    ck_assert_int_eq(tu_write_file(p, buf, strlen(buf)), 0);
+    return tok_load_hf_json(t, p, e);
+}
+
+static const char o200k_pre[] =
+    "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+    "\"[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?[\\\\p{Lu}\\\\p{Lt}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]*"
+    "[\\\\p{Ll}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\\\r\\\\n\\\\p{L}"
+    "\\\\p{N}]?[\\\\p{Lu}\\\\p{Lt}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]+[\\\\p{Ll}\\\\p{Lm}\\\\p{Lo}"
+    "\\\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n/]*|"
+    "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+    "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}]}";
+
+/* Families by full structure: the exact regex is the o200k family, one
+ * character less is refused by name; NFC is applied, or not in compat. */
+START_TEST(test_hf_json_families)
+{
+    struct tokenizer *t;
+    struct qerr e = {0};
+    ck_assert_msg(bl_load("{\"type\":\"NFC\"}", o200k_pre, &t, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(tok_name(t), "bpe/o200k");
+    ck_assert_str_eq(tok_family(t), "o200k");
+    ck_assert_str_eq(tok_normalizer_desc(t), "NFC");
+    ck_assert_str_eq(tok_pretok_desc(t), "Split(o200k) + ByteLevel(no regex)");
+    size_t n;
+    int *ids = enc(t, "e\xcc\x81", 3, 0, &n); /* NFC: U+00E9 = bytes C3 A9 -> one merge */
+    ck_assert(same_ids(ids, n, "4", "NFC then BPE"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1); /* no NFC: e, CC, 81 (0x81 -> U+0123) */
+    ids = enc(t, "e\xcc\x81", 3, 0, &n);
+    ck_assert(same_ids(ids, n, "5 6 7", "compat: no NFC"));
+    free(ids);
+    tok_free(t);
+    /* the same regex without its last "+": not a family, named in the error */
+    char pre[sizeof o200k_pre];
+    snprintf(pre, sizeof pre, "%s", o200k_pre);
+    char *plus = strstr(pre, "\\\\s+\"}");
+    ck_assert_ptr_nonnull(plus);
+    memmove(plus + 3, plus + 4, strlen(plus + 4) + 1); /* drop the "+" */
+    ck_assert_int_eq(bl_load("null", pre, &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "pre_tokenizer step 0: Split regex \"[^\\r\\n"), "%s", e.msg);
+    /* a ByteLevel with its gpt-2 regex after a Split is no family either */
+    const char *two = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+                      "{\"Regex\":\"\\\\p{N}{1,3}\"},\"behavior\":\"Isolated\"},{\"type\":\"ByteLevel\"}]}";
+    ck_assert_int_eq(bl_load("null", two, &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "is no family"), "%s", e.msg);
+    ck_assert_int_eq(bl_load("{\"type\":\"Strip\"}", "null", &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "normalizer \"Strip\" is not implemented"), "%s", e.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tokenizer");
@@ -678,6 +740,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_hf_json);
     tcase_add_test(tc, test_hf_json_spm);
     tcase_add_test(tc, test_hf_json_bytelevel_variants);
+    tcase_add_test(tc, test_hf_json_families);
     suite_add_tcase(s, tc);
     return s;
 }
