@@ -27,6 +27,17 @@ void results_append_meta(char *dst, size_t n, const char *add)
         snprintf(dst, n, "%s", add);
 }
 
+void results_csv_field(FILE *f, const char *s)
+{
+    putc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            putc('"', f);
+        putc(*s, f);
+    }
+    putc('"', f);
+}
+
 int results_load_dir(struct results_store *s, const char *dir, struct qerr *err)
 {
     DIR *d = opendir(dir);

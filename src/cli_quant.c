@@ -30,6 +30,9 @@ const char qcli_common_help[] =
     "  --quant-output     also quantize the output matrix (token_embd when tied)\n"
     "  --quant-embed      also quantize token_embd as a lookup table (RTN)\n"
     "  --allow-overlap    run even when calibration and evaluation text overlap\n"
+    "  --imatrix FILE     llama.cpp importance matrix (legacy or GGUF) for the ggml-type\n"
+    "                     methods (q4_k, ...): as llama-quantize --imatrix.  Without it\n"
+    "                     they use llama.cpp's no-imatrix recipe\n"
     "Activations and KV cache (fake quantization during evaluation):\n"
     "  --act-group G      channels per activation group (default 0: whole token)\n"
     "  --kv-axis token|channel  token: K and V per token; channel: K per channel,\n"
@@ -99,6 +102,7 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
     if (flag_opt(s, o))
         return 1;
     if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
+    else if (!strcmp(s, "--imatrix")) rc = str_opt(o, s, v, &o->imatrix);
     else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
     else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
     else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
@@ -142,6 +146,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->allow_overlap = o->allow_overlap;
     p->need_calib = o->need_calib;
     p->kl_cache_mib = o->kl_cache_mib;
+    p->imatrix = o->imatrix;
 }
 
 static int quant_progress(void *ud, int layer, int n_layers, const char *what)
@@ -407,6 +412,10 @@ static void print_layers_json(const struct qrun *r)
         printf(",\"outliers\":%ld,\"outlier_features\":%d", t->rep.n_outliers,
                t->rep.n_outlier_features);
         json_kv("chosen", t->rep.chosen);
+        if (t->rep.note[0]) {
+            printf(",\"note\":");
+            cli_json_str(stdout, t->rep.note);
+        }
         json_kv("seconds", t->seconds);
         printf("}");
     }
@@ -468,6 +477,14 @@ static void print_quant_json(const struct pipe_env *e, const struct quant_args *
     printf("}\n");
 }
 
+/* Per-tensor notes of the method (e.g. a ggml type's block fallback). */
+static void print_notes(const struct qrun *r)
+{
+    for (int i = 0; i < r->n_t; i++)
+        if (r->t[i].rep.note[0])
+            printf("note: %s: %s\n", r->t[i].name, r->t[i].rep.note);
+}
+
 static void print_layers_text(const struct qrun *r)
 {
     printf("\n%-22s %11s %7s %9s %9s %9s %8s\n", "tensor", "shape", "bits/w", "SQNR dB",
@@ -480,6 +497,7 @@ static void print_layers_text(const struct qrun *r)
                t->rep.bits_per_weight, t->rep.sqnr_db, t->rep.rel_fro, t->rep.out_err,
                t->rep.n_outliers + t->rep.n_outlier_features);
     }
+    print_notes(r);
 }
 
 static void print_quant_text(const struct pipe_env *e, const struct quant_args *a,
@@ -502,6 +520,9 @@ static void print_quant_text(const struct pipe_env *e, const struct quant_args *
     if (r->n_chunks)
         printf("calib       %s: %d chunks x %d tokens (%s)\n", e->calib_path, r->n_chunks, r->ctx,
                a->c.sequential ? "sequential, layer by layer" : "per block");
+    if (e->has_imx)
+        printf("imatrix     %s: %d entries, %lld chunks\n", a->c.imatrix, e->imx.n,
+               (long long)e->imx.chunks);
     printf("eval        %s: %d chunks x %d tokens, %zu scored\n", e->eval_path, p->n_chunks,
            p->n_ctx, p->n_scored);
     printf("                      float        quantized\n");
@@ -517,6 +538,8 @@ static void print_quant_text(const struct pipe_env *e, const struct quant_args *
            r->calib_seconds, r->quant_seconds, res->eval_seconds);
     if (a->layers)
         print_layers_text(r);
+    else
+        print_notes(r);
 }
 
 int cmd_quant(int argc, char **argv)

@@ -10,6 +10,7 @@
 #include "src/pipeline.h"
 #include "src/forward.h"
 #include "src/ppl.h"
+#include "src/imatrix.h"
 #include "src/qrun.h"
 
 /* Options common to quant and sweep (-1 = default). */
@@ -21,6 +22,7 @@ struct qcli_opts {
     int kv_axis_channel;
     int sequential;                /* 1 default; --per-block sets 0      */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
     long kl_cache_mib;             /* keep the float baseline's logits for

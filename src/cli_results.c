@@ -186,15 +186,14 @@ static void list_text(const struct results_store *s, const struct filter *f)
     printf("%d of %d entries\n", shown, s->n);
 }
 
+void cli_results_csv_fstr(FILE *f, const char *s)
+{
+    results_csv_field(f, s);
+}
+
 void cli_results_csv_str(const char *s)
 {
-    putchar('"');
-    for (; *s; s++) {
-        if (*s == '"')
-            putchar('"');
-        putchar(*s);
-    }
-    putchar('"');
+    cli_results_csv_fstr(stdout, s);
 }
 
 static void list_csv(const struct results_store *s, const struct filter *f)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/afile.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
 
@@ -72,30 +73,12 @@ int pipe_read_text(const char *path, char **buf, size_t *len, struct qerr *err)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    size_t got;
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(b, 2 * cap + 1);
-            if (!nb) { free(b); b = NULL; break; }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
+    /* regular files only, at most AFILE_READ_MAX bytes (a device or FIFO
+     * would be read forever or block) */
+    size_t n;
+    char *b = afile_read(path, 0, &n, err);
     if (!b)
-        return qerr_set(err, QERR_NOMEM, "%s: out of memory reading the text", path);
-    if (bad) {
-        free(b);
-        return qerr_set(err, QERR_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
+        return err ? err->code : QERR_IO;
     if (n == 0) {
         free(b);
         return qerr_set(err, QERR_FORMAT, "%s: the text file is empty", path);
@@ -230,6 +213,10 @@ static int setup_rest(struct pipe_env *e, const struct pipe_opts *o, struct qerr
     int rc = pick_ctx(e, o, err);
     if (!rc)
         rc = load_texts(e, o, err);
+    if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
+        e->has_imx = 1;
+        rc = qimatrix_check(&e->imx, o->imatrix, e->mp, err);
+    }
     int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
     if (!rc && !(rc = fwd_init(&e->f, e->mp, big, err)))
         e->f_ok = 1;
@@ -272,6 +259,8 @@ void pipe_teardown(struct pipe_env *e)
         fwd_free(&e->f);
     free(e->calib_ids);
     free(e->eval_ids);
+    if (e->has_imx)
+        qimatrix_free(&e->imx);
     if (!e->borrowed && e->im.tok)
         tok_free(e->im.tok);
     if (e->im.open)
@@ -324,6 +313,7 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.calib_ctx = e->calib_ctx;
     ro.calib_chunks = (int)o->calib_chunks;
     ro.bos = e->bos; /* calibration chunks as evaluation chunks */
+    ro.imatrix = e->has_imx ? &e->imx : NULL;
     ro.act_bits = act_bits;
     ro.act_group = (int)o->act_group;
     ro.kv_bits = kv_bits;

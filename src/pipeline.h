@@ -19,6 +19,7 @@
 #include "quant/quant.h"
 #include "src/forward.h"
 #include "src/model.h"
+#include "src/imatrix.h"
 #include "src/ppl.h"
 #include "src/qrun.h"
 
@@ -69,6 +70,8 @@ struct pipe_opts {
                                       and float-weight runs)              */
     long kl_cache_mib;             /* keep the float logits for KL runs
                                       when they fit (MiB; 0 = off)        */
+    const char *imatrix;           /* llama.cpp importance matrix file for
+                                      the ggml-type methods, or NULL      */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
@@ -102,6 +105,8 @@ struct pipe_env {
                                       filled by pipe_run_float            */
     double cache_missed_mib;       /* > 0: the float logits (this many MiB)
                                       did not fit in kl_cache_mib         */
+    struct qimatrix imx;           /* opts.imatrix, checked against the model */
+    int has_imx;
     struct pipe_cb cb;
     const char *label;             /* a tag for the callbacks (a sweep's
                                       configuration), NULL = none         */
