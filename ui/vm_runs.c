@@ -2,11 +2,13 @@
 #include "ui/vm_runs.h"
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/qnum.h"
 #include "analysis/results.h"
 
 const struct vr_coldef vr_cols[VR__NCOL] = {
@@ -66,9 +68,11 @@ static void from_entry(const struct results_entry *e, const char *dataset, struc
     r->top1 = jnum(s, "top1", 1);
     r->base_ppl = jnum(s, "base_ppl", NAN);
     r->seconds = jnum(s, "seconds", NAN);
-    r->n_ctx = (int)jnum(s, "n_ctx", 0);
-    r->n_chunks = (int)jnum(s, "n_chunks", 0);
-    r->sym = (int)jnum(s, "sym", 1);
+    /* display-only fields of a hand-edited or corrupted file: saturate
+     * rather than cast a double beyond int (undefined behaviour) */
+    r->n_ctx = qnum_clamp_int(jnum(s, "n_ctx", 0), 0, INT_MAX, 0);
+    r->n_chunks = qnum_clamp_int(jnum(s, "n_chunks", 0), 0, INT_MAX, 0);
+    r->sym = jnum(s, "sym", 1) != 0;
     cJSON_Delete(s);
 }
 
@@ -84,6 +88,18 @@ static int is_mine(const struct vm_runs *v, const struct results_entry *e)
     return !strcmp(e->source, VR_SOURCE) && !strcmp(e->model, v->model);
 }
 
+/* Rows from the entries of s that this dashboard wrote. */
+static void add_mine(struct vm_runs *v, const struct results_store *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (is_mine(v, &s->e[i])) {
+            struct jobs_run r;
+            from_entry(&s->e[i], v->dataset, &r);
+            vm_runs_add(v, &r);
+        }
+    v->sel = 0;
+}
+
 int vm_runs_load(struct vm_runs *v, struct qerr *err)
 {
     FILE *f = v->path[0] ? fopen(v->path, "r") : NULL;
@@ -93,14 +109,20 @@ int vm_runs_load(struct vm_runs *v, struct qerr *err)
     struct results_store s;
     results_store_init(&s);
     int rc = results_load(&s, v->path, err);
-    for (int i = 0; rc == 0 && i < s.n; i++)
-        if (is_mine(v, &s.e[i])) {
-            struct jobs_run r;
-            from_entry(&s.e[i], v->dataset, &r);
-            vm_runs_add(v, &r);
-        }
+    if (rc == 0)
+        add_mine(v, &s);
     results_store_free(&s);
-    v->sel = 0;
+    return rc;
+}
+
+int vm_runs_parse(struct vm_runs *v, const char *text, const char *name, struct qerr *err)
+{
+    struct results_store s;
+    results_store_init(&s);
+    int rc = results_parse(&s, text, name, err);
+    if (rc == 0)
+        add_mine(v, &s);
+    results_store_free(&s);
     return rc;
 }
 

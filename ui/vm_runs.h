@@ -48,6 +48,8 @@ void vm_runs_free(struct vm_runs *v);
 /* Read the dashboard runs of v->model (or of v->file, an older session)
  * from the session file (a missing file is an empty session, not an error). */
 int vm_runs_load(struct vm_runs *v, struct qerr *err);
+/* The same from the file's text (`name` names it in messages). */
+int vm_runs_parse(struct vm_runs *v, const char *text, const char *name, struct qerr *err);
 /* Write every run back (atomic). */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err);
 /* Add a run, replacing one with the same spec; selects it. */
