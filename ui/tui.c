@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "src/cli.h"
+#include "src/mapguard.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 #include "ui/view_ext.h"
@@ -441,6 +442,9 @@ static void install_signals(void)
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGFPE, &sa, NULL);
     sigaction(SIGABRT, &sa, NULL);
+    /* a model file truncated while mapped: zero pages and a flag instead of
+     * death (src/mapguard.h); other bus errors still reach on_fatal */
+    mapguard_install();
 }
 
 /* newterm, not initscr: an unknown TERM is a message and an exit code,
@@ -505,6 +509,19 @@ static void main_loop(struct tui *t)
         timeout(tui_pending(t) || tui_ext_tick(t) ? 0 : 100);
         int ch = getch();
         int finished = worker_poll(&t->job);
+        struct qerr gone;
+        if (qmodel_intact(&t->m, &gone)) {
+            /* numbers read since the truncation are zeros: the job's result
+             * is void, and the message stays until qlens is restarted */
+            if (finished && t->job.rc == 0) {
+                t->job.rc = gone.code;
+                t->job.err = gone;
+            }
+            if (!t->msg_err || !strstr(t->msg, "truncated while open")) {
+                tui_msg(t, 1, "%s", gone.msg);
+                tui_draw(t);
+            }
+        }
         if (finished)
             tui_ext_job_done(t);
         if (ch != ERR)
