@@ -511,9 +511,12 @@ static void main_loop(struct tui *t)
         int finished = worker_poll(&t->job);
         struct qerr gone;
         if (qmodel_intact(&t->m, &gone)) {
-            /* numbers read since the truncation are zeros: the job's result
-             * is void, and the message stays until qlens is restarted */
-            if (finished && t->job.rc == 0) {
+            /* numbers read since the truncation are zeros: a running job
+             * stops, its result is void, and the message stays until qlens
+             * is restarted */
+            if (worker_busy(&t->job))
+                worker_request_cancel(&t->job);
+            if (finished && (t->job.rc == 0 || t->job.rc == QERR_CANCEL)) {
                 t->job.rc = gone.code;
                 t->job.err = gone;
             }
