@@ -214,10 +214,14 @@ static int run_int(const cJSON *j, const char *name, const char *field, int lo, 
 {
     if (!cJSON_IsNumber(j))
         return QERR_OK;
-    if (qnum_int(j->valuedouble, lo, hi, dst) != 0)
-        return qerr_set(err, QERR_FORMAT, "%s: %s: must be a whole number in %d..%d (found %g)",
-                        name, field, lo, hi, j->valuedouble);
-    return QERR_OK;
+    double x = j->valuedouble;
+    if (qnum_int(x, lo, hi, dst) == 0)
+        return QERR_OK;
+    if (isfinite(x) && x != floor(x))
+        return qerr_set(err, QERR_FORMAT, "%s: %s: must be a whole number (found %g)", name,
+                        field, x);
+    return qerr_set(err, QERR_FORMAT, "%s: %s: must be in %d..%d (found %g)", name, field, lo,
+                    hi, x);
 }
 
 /* Optional method/bits/group in a qlens output (runs on quantized models). */
