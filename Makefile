@@ -140,6 +140,13 @@ fuzz:
 
 fuzz-build: $(FUZZ_BIN)
 
+# valgrind cannot decode AVX-512: a build of its own for x86-64-v2, where the
+# AVX-512 kernels (#if __AVX512F__) compile out and their fallbacks run.
+valgrind:
+	@sh scripts/deps.sh valgrind
+	@$(MAKE) --no-print-directory BUILD=build-vg OPT='-O1 -g -march=x86-64-v2' build-vg/qlens
+	@sh tests/valgrind.sh build-vg
+
 bench: deps
 	@$(MAKE) --no-print-directory $(QLENS) $(BENCH_BIN) $(TOOL_BIN)
 	@sh bench/run.sh $(BUILD)
