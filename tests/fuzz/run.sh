@@ -23,6 +23,7 @@ for h in $names; do
     case $h in
         gguf) dict=gguf.dict ;;
         filter) dict=filter.dict ;;
+        demo) dict=demo.dict ;;
         llama2c | tok_llama2c | encode) dict= ;;
         *) dict=json.dict ;;
     esac

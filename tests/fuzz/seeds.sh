@@ -12,7 +12,7 @@ SH=${QLENS_SHARED:-../shared}
 S=tests/fuzz/seeds
 GEN=$BUILD/tests/tool_genmodel
 mkdir -p "$OUT"
-for h in gguf llama2c safetensors tok_llama2c tok_json encode results import session filter; do
+for h in gguf llama2c safetensors tok_llama2c tok_json encode results import session filter demo; do
     mkdir -p "$OUT/$h"
 done
 tiny() { "$GEN" --dim 8 --hidden 16 --layers 1 --heads 2 --vocab 16 --ctx 16 "$@"; }
@@ -67,6 +67,7 @@ if [ -x "$BUILD/qlens" ] && [ -f "$SH/models/stories260K.bin" ] && [ -f "$SH/dat
         >"$OUT/import/run-quant.json" 2>/dev/null || rm -f "$OUT/import/run-quant.json"
 fi
 cp "$S/session.json" "$OUT/session/"
+cp "$S/demo.txt" "$OUT/demo/"
 cp assets/results/jin2024.json "$OUT/session/"
 n=0
 for e in "method=GPTQ|SpQR,bits=3..4,model=Qwen*" "bits!=16" "ppl_mean=..10" "mmlu=50..,group_size=128" \
