@@ -568,6 +568,8 @@ int cmd_quant(int argc, char **argv)
     if (!rc)
         rc = qcli_run(&e, &a.c, &spec, default_act_bits(&spec, a.act_bits),
                       a.kv_bits > 0 ? (int)a.kv_bits : 0, &res, &err);
+    if (!rc)
+        rc = qmodel_intact(&e.im.m, &err); /* no numbers computed on zero pages */
     if (!rc && a.save)
         rc = gguf_write_model(&e.im.m, a.save, 1, &err);
     if (!rc && a.c.json)

@@ -2,6 +2,7 @@
  * live-quantization settings and results, runs table, ΔPPL, Pareto front,
  * session file round trip and export, correlation variables and filter. */
 #include <check.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -698,6 +699,27 @@ START_TEST(runs_export_atomic_and_quoted)
 }
 END_TEST
 
+/* Display fields beyond int (n_ctx 1e300): saturated, no undefined
+ * double -> int cast (UBSan aborted the loader here). */
+START_TEST(runs_session_numbers_beyond_int)
+{
+    const char *txt =
+        "{\"schema\":\"qlens-results/1\",\"results\":[{\"id\":\"m/x\",\"model\":\"m\","
+        "\"method\":\"RTN\",\"bits\":{\"w\":4,\"a\":16,\"kv\":16},"
+        "\"source\":\"qlens dashboard run\",\"ppl\":{\"eval\":9.5},"
+        "\"settings\":{\"spec\":\"x\",\"n_ctx\":1e300,\"n_chunks\":-1e300,\"sym\":1e999}}]}";
+    struct vm_runs v;
+    struct qerr err;
+    vm_runs_init(&v, "m.bin", "eval", "");
+    ck_assert_int_eq(vm_runs_parse(&v, txt, "s.json", &err), 0);
+    ck_assert_int_eq(v.n, 1);
+    ck_assert_int_eq(v.r[0].n_ctx, INT_MAX);
+    ck_assert_int_eq(v.r[0].n_chunks, 0);
+    ck_assert_int_eq(v.r[0].sym, 1);
+    vm_runs_free(&v);
+}
+END_TEST
+
 /* ---- correlation ---- */
 
 static void add_entry(struct results_store *s, const char *model, int bits, double ppl, double acc)
@@ -853,6 +875,7 @@ static Suite *suite(void)
     tcase_add_test(tc, runs_session_roundtrip_and_export);
     tcase_add_test(tc, runs_label_joins_and_old_sessions);
     tcase_add_test(tc, runs_bad_session_file);
+    tcase_add_test(tc, runs_session_numbers_beyond_int);
     tcase_add_test(tc, runs_over_the_cap_never_dropped);
     tcase_add_test(tc, runs_export_atomic_and_quoted);
     suite_add_tcase(s, tc);

@@ -14,6 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "src/mapguard.h"
 #include "src/paths.h"
 #include "src/qclock.h"
 #include "ui/demo.h"
@@ -570,6 +571,9 @@ static void install_signals(void)
     sigaction(SIGBUS, &sa, NULL);
     sigaction(SIGFPE, &sa, NULL);
     sigaction(SIGABRT, &sa, NULL);
+    /* a model file truncated while mapped: zero pages and a flag instead of
+     * death (src/mapguard.h); other bus errors still reach on_fatal */
+    mapguard_install();
 }
 
 /* newterm, not initscr: an unknown TERM is a message and an exit code,
@@ -637,6 +641,26 @@ static int demo_key(struct tui *t, int ch)
     return k >= 0 ? k : ERR;
 }
 
+/* The model file truncated by another process (src/mapguard.h): numbers
+ * read since are zeros, so a running job stops, a finished one's result is
+ * void, and the message stays until qlens is restarted. */
+static void check_intact(struct tui *t, int finished)
+{
+    struct qerr gone;
+    if (!qmodel_intact(&t->m, &gone))
+        return;
+    if (worker_busy(&t->job))
+        worker_request_cancel(&t->job);
+    if (finished && (t->job.rc == 0 || t->job.rc == QERR_CANCEL)) {
+        t->job.rc = gone.code;
+        t->job.err = gone;
+    }
+    if (!t->msg_err || !strstr(t->msg, "truncated while open")) {
+        tui_msg(t, 1, "%s", gone.msg);
+        tui_draw(t);
+    }
+}
+
 static void main_loop(struct tui *t)
 {
     tui_draw(t);
@@ -651,6 +675,7 @@ static void main_loop(struct tui *t)
         if (t->demo)
             ch = demo_key(t, ch);
         int finished = worker_poll(&t->job);
+        check_intact(t, finished);
         if (finished)
             job_finish(t);
         if (ch != ERR)

@@ -2,6 +2,7 @@
 #include "ui/vm_runs.h"
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,6 +10,7 @@
 #include <unistd.h>
 
 #include "analysis/afile.h"
+#include "analysis/qnum.h"
 #include "analysis/results.h"
 
 const struct vr_coldef vr_cols[VR__NCOL] = {
@@ -100,9 +102,11 @@ static void from_entry(const struct results_entry *e, const char *dataset, struc
     r->top1 = jnum(s, "top1", 1);
     r->base_ppl = jnum(s, "base_ppl", NAN);
     r->seconds = jnum(s, "seconds", NAN);
-    r->n_ctx = (int)jnum(s, "n_ctx", 0);
-    r->n_chunks = (int)jnum(s, "n_chunks", 0);
-    r->sym = (int)jnum(s, "sym", 1);
+    /* display-only fields of a hand-edited or corrupted file: saturate
+     * rather than cast a double beyond int (undefined behaviour) */
+    r->n_ctx = qnum_clamp_int(jnum(s, "n_ctx", 0), 0, INT_MAX, 0);
+    r->n_chunks = qnum_clamp_int(jnum(s, "n_chunks", 0), 0, INT_MAX, 0);
+    r->sym = jnum(s, "sym", 1) != 0;
     cJSON_Delete(s);
 }
 
@@ -156,6 +160,17 @@ int vm_runs_load(struct vm_runs *v, struct qerr *err)
         add_mine(v, &s);
     results_store_free(&s);
     return rc ? rc : over_cap(v, v->path, err);
+}
+
+int vm_runs_parse(struct vm_runs *v, const char *text, const char *name, struct qerr *err)
+{
+    struct results_store s;
+    results_store_init(&s);
+    int rc = results_parse(&s, text, name, err);
+    if (rc == 0)
+        add_mine(v, &s);
+    results_store_free(&s);
+    return rc ? rc : over_cap(v, name, err);
 }
 
 /* A number, or nothing when it is not finite (JSON has no NaN; a missing

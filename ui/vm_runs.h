@@ -58,6 +58,8 @@ void vm_runs_free(struct vm_runs *v);
  * rest and the call fails with a message saying the session will not be
  * saved. */
 int vm_runs_load(struct vm_runs *v, struct qerr *err);
+/* The same from the file's text (`name` names it in messages). */
+int vm_runs_parse(struct vm_runs *v, const char *text, const char *name, struct qerr *err);
 /* Write every run back (atomic); refused while n_over > 0. */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err);
 /* Add a run, replacing one with the same spec and n_ctx; selects it. */
