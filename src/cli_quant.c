@@ -325,6 +325,15 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     return rc;
 }
 
+int qcli_eval_current(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+                      struct qerr *err)
+{
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    po.kl = 1;
+    return run_ppl(e, &po, pr, err);
+}
+
 void qcli_result_free(struct qcli_result *res)
 {
     qrun_free(&res->run);
@@ -642,10 +651,13 @@ int cmd_quant(int argc, char **argv)
         fputs(quant_help_head, stdout);
         print_methods(stdout);
         fputc('\n', stdout);
+        fputs(qmix_cli_help, stdout);
         fputs(qcli_common_help, stdout);
         fputs(quant_help_tail, stdout);
         return EXIT_OK;
     }
+    if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure, --export */
+        return cmd_quant_mix(argc, argv);
     struct quant_args a;
     if (quant_parse(argc, argv, &a) < 0)
         return EXIT_USAGE;
