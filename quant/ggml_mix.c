@@ -216,14 +216,19 @@ static void apply_fallback(struct gmix_choice *c, int64_t ncols)
     c->type = c->wanted;
     if (b > 0 && ncols % b == 0)
         return;
-    enum ggt_id f = fallback_of(c->wanted);
+    enum ggt_id f = fallback_of(c->wanted), f1 = f;
     if (ncols % blck(f))
         f = GGT_F16;
     const struct ggt_traits *tw = ggt_traits(c->wanted), *tf = ggt_traits(f);
     c->fallback = 1;
     c->type = f;
-    snprintf(c->why, sizeof c->why, "row length %lld is not a multiple of %s's block of %d: %s",
-             (long long)ncols, tw ? tw->name : "?", b, tf ? tf->name : "?");
+    int n = snprintf(c->why, sizeof c->why, "row length %lld is not a multiple of %s's block of "
+                     "%d", (long long)ncols, tw ? tw->name : "?", b);
+    if (f != f1 && n > 0 && (size_t)n < sizeof c->why)
+        n += snprintf(c->why + n, sizeof c->why - (size_t)n, " nor of %s's %d",
+                      ggt_traits(f1)->name, blck(f1));
+    if (n > 0 && (size_t)n < sizeof c->why)
+        snprintf(c->why + n, sizeof c->why - (size_t)n, ": %s", tf ? tf->name : "?");
 }
 
 static int match_override(const struct gmix_opts *o, const char *name)
