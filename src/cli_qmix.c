@@ -11,6 +11,7 @@
 
 #include "src/cli.h"
 #include "src/cli_quant.h"
+#include "src/imatrix.h"
 #include "src/qmix.h"
 
 #define QMIX_MAX_OV 64
@@ -18,7 +19,7 @@
 const char qmix_cli_help[] =
     "llama.cpp's types (per-tensor mixes, as llama-quantize makes them):\n"
     "  qlens quant [MODEL] --method PRESET [--pure] [--tensor-type REGEX=TYPE ...]\n"
-    "              [--export OUT.gguf] [--no-eval] [--layers] [--json]\n"
+    "              [--imatrix FILE] [--export OUT.gguf] [--no-eval] [--layers] [--json]\n"
     "  PRESET       q2_k q3_k_s q3_k_m q3_k_l q4_k_s q4_k_m q5_k_s q5_k_m q6_k q8_0\n"
     "               q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs: llama-quantize's rules choose\n"
     "               each tensor's type (token_embd and output included); with\n"
@@ -26,6 +27,8 @@ const char qmix_cli_help[] =
     "               with --pure (q3_k, q4_k, q5_k, ...) works too\n"
     "  --tensor-type REGEX=TYPE  tensors whose GGUF name (blk.N.attn_v.weight)\n"
     "               matches get TYPE instead (first match wins; repeatable)\n"
+    "  --imatrix FILE  llama.cpp importance matrix (legacy .dat or GGUF): per-column\n"
+    "               weights for every tensor it has an entry for, as llama-quantize\n"
     "  --export OUT.gguf  write a GGUF with the quantized blocks, the source's\n"
     "               metadata and tokenizer and general.file_type, for llama.cpp\n"
     "  --no-eval    only choose the types (and export): no perplexity run, no\n"
@@ -36,7 +39,8 @@ const char qmix_cli_help[] =
 
 struct mix_args {
     struct qcli_opts c;
-    const char *method, *export_path;
+    const char *method, *export_path, *imatrix_path;
+    struct qimatrix im;
     const struct gmix_preset *p;
     int pure, no_eval, layers;
     struct gmix_override ov[QMIX_MAX_OV];
@@ -48,7 +52,7 @@ int qmix_cli_wants(int argc, char **argv)
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--pure") || !strcmp(s, "--tensor-type") || !strcmp(s, "--export") ||
-            !strcmp(s, "--no-eval"))
+            !strcmp(s, "--no-eval") || !strcmp(s, "--imatrix"))
             return 1;
         if (!strcmp(s, "--method") && i + 1 < argc && gmix_find(argv[i + 1]))
             return 1;
@@ -81,7 +85,8 @@ static int mix_opt(struct mix_args *a, int argc, char **argv, int *i)
         *f = 1;
         return 1;
     }
-    if (strcmp(s, "--method") && strcmp(s, "--export") && strcmp(s, "--tensor-type"))
+    if (strcmp(s, "--method") && strcmp(s, "--export") && strcmp(s, "--tensor-type") &&
+        strcmp(s, "--imatrix"))
         return 0;
     if (!v)
         return cli_usage_error("quant", "%s wants a value", s), -1;
@@ -90,6 +95,8 @@ static int mix_opt(struct mix_args *a, int argc, char **argv, int *i)
         a->method = v;
     } else if (!strcmp(s, "--export")) {
         a->export_path = v;
+    } else if (!strcmp(s, "--imatrix")) {
+        a->imatrix_path = v;
     } else {
         struct qerr err = {0};
         if (a->n_ov == QMIX_MAX_OV)
@@ -271,6 +278,35 @@ static void print_json(const struct mix_args *a, const struct qmix *q, const str
 
 /* ---- runs ---- */
 
+/* Read --imatrix, check it against the model, and plan with it: each
+ * quantized tensor with an entry gets that entry's per-column weights. */
+static int plan(struct mix_args *a, struct qmix *q, struct qmodel *m, const struct gmix_opts *go,
+                struct qerr *err)
+{
+    int rc = 0;
+    if (a->imatrix_path) {
+        rc = qimatrix_read(&a->im, a->imatrix_path, err);
+        if (!rc)
+            rc = qimatrix_check(&a->im, a->imatrix_path, m, err);
+        if (rc)
+            return rc;
+    }
+    rc = qmix_plan(q, m, a->p, go, a->imatrix_path != NULL, err);
+    if (!rc && a->imatrix_path) {
+        q->imatrix_file = a->imatrix_path;
+        q->imatrix_dataset = a->im.dataset;
+        q->imatrix_entries = a->im.n;
+        q->imatrix_chunks = (int)a->im.chunks;
+    }
+    for (int k = 0; !rc && a->imatrix_path && k < q->n; k++) {
+        struct qmix_tensor *x = &q->t[k];
+        const struct qimatrix_entry *e = qimatrix_find(&a->im, m->tensors[x->index].name);
+        if (x->c.quantized && e && e->n_mat == 1 && e->n == qtensor_cols(&m->tensors[x->index]))
+            x->imatrix = e->values;
+    }
+    return rc;
+}
+
 static int run_plan_only(struct mix_args *a, const struct gmix_opts *go, struct qerr *err)
 {
     struct qmodel m;
@@ -279,7 +315,7 @@ static int run_plan_only(struct mix_args *a, const struct gmix_opts *go, struct 
     int rc = cli_open_model(&m, a->c.model, err);
     if (rc)
         return rc;
-    rc = qmix_plan(&q, &m, a->p, go, 0, err);
+    rc = plan(a, &q, &m, go, err);
     if (!rc && a->export_path)
         rc = qmix_export(&q, a->export_path, err);
     if (!rc && a->c.json)
@@ -302,7 +338,7 @@ static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr 
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a->c, err);
     if (!rc)
-        rc = qmix_plan(&q, &e.im.m, a->p, go, 0, err);
+        rc = plan(a, &q, &e.im.m, go, err);
     if (!rc)
         rc = qmix_apply(&q, infer_cancel_flag(), err);
     if (!rc)
@@ -334,5 +370,7 @@ int cmd_quant_mix(int argc, char **argv)
     }
     for (int k = 0; k < a.n_ov; k++)
         gmix_override_free(&a.ov[k]);
+    if (a.imatrix_path)
+        qimatrix_free(&a.im);
     return rc;
 }

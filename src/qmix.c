@@ -218,6 +218,12 @@ int qmix_export(const struct qmix *q, const char *path, struct qerr *err)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
     int rc = gguf_writer_add_model_meta(w, q->m, (uint32_t)q->p->ftype, err);
+    if (!rc && q->imatrix_file) {
+        gguf_writer_add_str(w, "quantize.imatrix.file", q->imatrix_file);
+        gguf_writer_add_str(w, "quantize.imatrix.dataset", q->imatrix_dataset ? q->imatrix_dataset : "");
+        gguf_writer_add_i32(w, "quantize.imatrix.entries_count", q->imatrix_entries);
+        gguf_writer_add_i32(w, "quantize.imatrix.chunks_count", q->imatrix_chunks);
+    }
     for (int k = 0; !rc && k < q->n; k++) {
         const struct qmix_tensor *x = &q->t[k];
         const struct qtensor *t = &q->m->tensors[x->index];

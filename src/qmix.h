@@ -51,6 +51,11 @@ struct qmix {
     int64_t n_params;           /* values of all exported tensors         */
     uint64_t bytes;             /* their stored bytes                     */
     int permute_qk;             /* rotate-half source written as llama    */
+    /* set by the caller when an importance matrix is used: llama-quantize
+     * records it as quantize.imatrix.{file,dataset,entries_count,
+     * chunks_count} */
+    const char *imatrix_file, *imatrix_dataset;
+    int imatrix_entries, imatrix_chunks;
 };
 
 /* The architecture facts of m that llama.cpp's rules read (n_expert from

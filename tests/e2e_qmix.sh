@@ -11,6 +11,7 @@
 Q=$QLENS_BIN
 G=$QLENS_SHARED/reference/ggml-types
 M=$QLENS_SHARED/models
+PY=$(dirname "$0")/ggufpy.py
 EVAL="--ctx 128 --chunks 20"
 
 # ---- exports equal llama-quantize's files ----
@@ -24,6 +25,15 @@ for t in Q4_K_M Q3_K_M Q5_K_M Q2_K; do
 done
 expect_grep '^blk\.0\.attn_v +256x256 +q3_K ' "$T_TMP/out" "Q2_K: attn_v in q3_K in the table"
 
+# ---- with llama.cpp's importance matrix (the path llama-quantize recorded differs) ----
+for t in Q4_0 Q2_K Q4_K_S Q6_K IQ4_XS; do
+    expect_rc 0 "export --pure $t --imatrix" -- "$Q" quant "$G/model-f32.gguf" --method "$t" --pure --imatrix "$G/model.imatrix" --no-eval --export "$T_TMP/i.gguf"
+    python3 "$PY" same "$T_TMP/i.gguf" "$G/imat-$t.gguf" quantize.imatrix.file \
+        && pass "imat $t: metadata, tensor infos and blocks equal llama-quantize's" || fail "imat $t differs"
+done
+expect_rc 1 "imatrix of another model" -- "$Q" quant "$M/stories260K.bin" --method q4_0 --imatrix "$G/model.imatrix" --no-eval
+expect_grep 'model\.imatrix' "$T_TMP/err" "imatrix mismatch names the file"
+
 # ---- perplexity of the dequantized mixes (README of ggml-types, 'dequantized') ----
 # ppl_within FILE WANT NAME: JSON ppl within 0.05 % of WANT
 ppl_within() {
@@ -36,6 +46,8 @@ python3 -c "import json,sys; j=json.load(open(sys.argv[1])); t={x['name']:x for 
     && pass "q4_k_m json: per-tensor types and errors" || fail "q4_k_m json: tensors"
 expect_rc 0 "quant q4_0 --pure eval" -- "$Q" quant "$G/model-f32.gguf" --method q4_0 --pure $EVAL --json
 ppl_within "$T_TMP/out" 1585.6894 "pure q4_0: ppl equals llama.cpp's on the dequantized weights"
+expect_rc 0 "quant q4_k_s --pure --imatrix eval" -- "$Q" quant "$G/model-f32.gguf" --method q4_k_s --pure --imatrix "$G/model.imatrix" $EVAL --json
+ppl_within "$T_TMP/out" 1298.3375 "imatrix q4_k_s: ppl equals llama.cpp's on the dequantized weights"
 
 # ---- the export re-opened (needs the quantized-GGUF loader) ----
 "$Q" quant "$G/model-f32.gguf" --method q4_k_m --no-eval --export "$T_TMP/e.gguf" >/dev/null 2>&1

@@ -8,6 +8,9 @@ checked against code that shares nothing with it.
 
   python3 ggufpy.py diff BASE OTHER    -> JSON {name: [mse, sqnr, max, rel, bpw]}
   python3 ggufpy.py f16 SRC DST        -> copy SRC with every 2-D tensor in F16
+  python3 ggufpy.py same A B [KEY..]   -> exit 0 when A and B hold the same
+                                          metadata (values of KEYs aside), tensor
+                                          infos and tensor bytes
 """
 import json, math, struct, sys
 
@@ -136,7 +139,23 @@ def to_f16(src, dst):
     open(dst, 'wb').write(out)
 
 
+def same(a, b, skip):
+    ba, kva, ta, da, va = parse(a)
+    bb, kvb, tb, db, vb = parse(b)
+    ka = [(k, t, raw if k.decode() not in skip else None) for k, t, raw in kva]
+    kb = [(k, t, raw if k.decode() not in skip else None) for k, t, raw in kvb]
+    if ka != kb:
+        print('metadata differs'); return 1
+    if ta != tb:
+        print('tensor infos differ'); return 1
+    if ba[da:] != bb[db:]:
+        print('tensor data differs'); return 1
+    return 0
+
+
 if __name__ == '__main__':
+    if sys.argv[1] == 'same':
+        sys.exit(same(sys.argv[2], sys.argv[3], set(sys.argv[4:])))
     if sys.argv[1] == 'diff':
         diff(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == 'f16':
