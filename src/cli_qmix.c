@@ -24,7 +24,10 @@ const char qmix_cli_help[] =
     "               q4_0 q4_1 q5_0 q5_1 iq4_nl iq4_xs: llama-quantize's rules choose\n"
     "               each tensor's type (token_embd and output included); with\n"
     "               --pure every matrix is in the preset's type.  A ggml type\n"
-    "               with --pure (q3_k, q4_k, q5_k, ...) works too\n"
+    "               with --pure (q3_k, q4_k, q5_k, ...) works too.  A name that is\n"
+    "               also a method above (q4_0, q8_0, q6_k, ...) means the preset\n"
+    "               only with --pure, --tensor-type, --export or --no-eval; alone\n"
+    "               it is that method on the linear layers, like gptq\n"
     "  --tensor-type REGEX=TYPE  tensors whose GGUF name (blk.N.attn_v.weight)\n"
     "               matches get TYPE instead (first match wins; repeatable)\n"
     "  --imatrix FILE  llama.cpp importance matrix (legacy .dat or GGUF): per-column\n"
@@ -47,14 +50,20 @@ struct mix_args {
     int n_ov;
 };
 
+/* Whole-file mode: --pure, --tensor-type, --export or --no-eval, or a
+ * preset that is not also a registry method (q4_k_m, q3_k_s, ...).  A name
+ * that is both (q4_0, q8_0, q6_k, q2_k, iq4_nl, iq4_xs) alone is the
+ * registry method on the linear layers, like gptq or rtn, so the two sit
+ * side by side in quant, sweep and the Quant view. */
 int qmix_cli_wants(int argc, char **argv)
 {
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--pure") || !strcmp(s, "--tensor-type") || !strcmp(s, "--export") ||
-            !strcmp(s, "--no-eval") || !strcmp(s, "--imatrix"))
+            !strcmp(s, "--no-eval"))
             return 1;
-        if (!strcmp(s, "--method") && i + 1 < argc && gmix_find(argv[i + 1]))
+        if (!strcmp(s, "--method") && i + 1 < argc && gmix_find(argv[i + 1]) &&
+            !quant_find(argv[i + 1]))
             return 1;
     }
     return 0;
