@@ -52,9 +52,9 @@ ppl_within "$T_TMP/out" 1298.3375 "imatrix q4_k_s: ppl equals llama.cpp's on the
 # ---- the export re-opened (needs the quantized-GGUF loader) ----
 "$Q" quant "$G/model-f32.gguf" --method q4_k_m --no-eval --export "$T_TMP/e.gguf" >/dev/null 2>&1
 if "$Q" info "$T_TMP/e.gguf" >/dev/null 2>&1; then
-    expect_rc 0 "ppl of the export" -- "$Q" ppl "$T_TMP/e.gguf" --ctx 128 --chunks 20 --json
+    expect_rc 0 "ppl of the export" -- "$Q" ppl "$T_TMP/e.gguf" "$QLENS_SHARED/data/tinystories-eval.txt" --ctx 128 --chunks 20 --json
     cp "$T_TMP/out" "$T_TMP/e.json"
-    expect_rc 0 "ppl of llama.cpp's mix-Q4_K_M" -- "$Q" ppl "$G/mix-Q4_K_M.gguf" --ctx 128 --chunks 20 --json
+    expect_rc 0 "ppl of llama.cpp's mix-Q4_K_M" -- "$Q" ppl "$G/mix-Q4_K_M.gguf" "$QLENS_SHARED/data/tinystories-eval.txt" --ctx 128 --chunks 20 --json
     python3 -c "import json,sys; a=json.load(open(sys.argv[1]))['ppl']; b=json.load(open(sys.argv[2]))['ppl']; sys.exit(0 if a == b else 1)" "$T_TMP/e.json" "$T_TMP/out" \
         && pass "export re-opened: same ppl as the shared mix-Q4_K_M" || fail "export re-opened: ppl differs"
 else
