@@ -61,6 +61,22 @@ else
     echo "SKIP: quantized GGUF not readable by this build"
 fi
 
+# ---- info: type and bits/weight per tensor, the file's average ----
+expect_rc 0 "info mix-Q4_K_M" -- "$Q" info "$G/mix-Q4_K_M.gguf"
+expect_grep '^blk\.0\.attn_v +256 x 256 +Q6_K +6\.5625 +65536$' "$T_TMP/out" "info: Q6_K at 6.5625 bits/weight"
+expect_grep '^blk\.0\.attn_q +256 x 256 +Q4_K +4\.5000 +65536$' "$T_TMP/out" "info: Q4_K at 4.5 bits/weight"
+expect_grep '^bits/weight 5\.2590 on average \(0\.576 MiB of tensor data\)$' "$T_TMP/out" "info: file average"
+expect_rc 0 "info --json" -- "$Q" info "$G/pure-Q8_0.gguf" --json
+python3 -c "
+import json, sys
+j = json.load(open(sys.argv[1]))
+t = {x['name']: x for x in j['tensors']}
+ok = t['blk.0.attn_q']['bits_per_weight'] == 8.5 and t['blk.0.attn_q']['bytes'] == 65536 // 32 * 34
+ok = ok and t['output_norm']['bits_per_weight'] == 32
+n = sum(x['params'] for x in j['tensors']); b = sum(x['bytes'] for x in j['tensors'])
+ok = ok and abs(j['bits_per_weight'] - 8 * b / n) < 1e-6 and j['tensor_bytes'] == b
+sys.exit(0 if ok else 1)" "$T_TMP/out" && pass "info --json: per-tensor and average bits/weight" || fail "info --json bits/weight"
+
 # ---- fallbacks (stories260K: rows of 64 and 172) ----
 expect_rc 0 "q4_k_m on stories260K" -- "$Q" quant "$M/stories260K.bin" --method q4_k_m --no-eval
 expect_grep '^preset +Q4_K_M \(llama_ftype 15\): 36 tensors quantized, 35 fell back' "$T_TMP/out" "fallback count"
