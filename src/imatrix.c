@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/calib.h"
 #include "src/gguf.h"
 
 /* Larger files are refused before reading: 4 GiB of floats is far beyond
@@ -333,4 +334,42 @@ int qimatrix_check(const struct qimatrix *im, const char *path, struct qmodel *m
                             (long long)qtensor_cols(&m->tensors[t]));
     }
     return 0;
+}
+
+/* ---- from qlens's own calibration ---- */
+
+int qimatrix_from_calib(struct qimatrix *im, const struct calib *c, struct qmodel *m,
+                        int64_t chunks, struct qerr *err)
+{
+    static const enum qrole roles[] = {QR_ATTN_Q, QR_ATTN_K,  QR_ATTN_V,  QR_ATTN_OUT,
+                                       QR_FFN_GATE, QR_FFN_UP, QR_FFN_DOWN};
+    memset(im, 0, sizeof *im);
+    im->chunks = chunks;
+    int rc = 0;
+    float *v = NULL;
+    for (int l = 0; l < m->cfg.n_layers && !rc; l++) {
+        for (size_t k = 0; k < sizeof roles / sizeof *roles && !rc; k++) {
+            struct qtensor *t = qmodel_get(m, l, roles[k]);
+            const struct calib_acc *a = t ? calib_get((struct calib *)c, l, calib_site_of_role(roles[k])) : NULL;
+            if (!t)
+                continue;
+            if (!a || !a->sum_sq || !a->n_rows || a->dim != qtensor_cols(t)) {
+                rc = qerr_set(err, QERR_ARG, "imatrix: no calibration of the input of %s", t->name);
+                break;
+            }
+            float *nv = realloc(v, (size_t)a->dim * sizeof *v);
+            if (!nv) {
+                rc = qerr_set(err, QERR_NOMEM, "out of memory");
+                break;
+            }
+            v = nv;
+            for (int j = 0; j < a->dim; j++)
+                v[j] = (float)(a->sum_sq[j] / (double)a->n_rows);
+            rc = qimatrix_add(im, t->name, a->dim, chunks, v, err);
+        }
+    }
+    free(v);
+    if (rc)
+        qimatrix_free(im);
+    return rc;
 }

@@ -56,6 +56,14 @@ const struct qimatrix_entry *qimatrix_find(const struct qimatrix *im, const char
 /* Append an entry (copies `values`, n_mat * n floats). */
 int qimatrix_add(struct qimatrix *im, const char *canonical, int64_t n, int64_t ncall,
                  const float *values, struct qerr *err);
+/* From a calibration capture (src/calib.h, CALIB_CHANNEL selected on
+ * every layer): one entry per linear layer of m (q, k, v, output, gate,
+ * up, down; the classifier is left out, as llama-imatrix does by default)
+ * holding sum_sq / n_rows of the site the layer reads.  chunks is stored
+ * as the call count. */
+struct calib;
+int qimatrix_from_calib(struct qimatrix *im, const struct calib *c, struct qmodel *m,
+                        int64_t chunks, struct qerr *err);
 /* Check every entry against the model: the tensor exists and its column
  * count equals the entry's length.  err names file, entry and field. */
 int qimatrix_check(const struct qimatrix *im, const char *path, struct qmodel *m,

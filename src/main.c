@@ -20,6 +20,7 @@ const struct cli_command cli_commands[] = {
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"diff", "BASE OTHER [--tensor REGEX] [--json|--csv]", "per-tensor error (MSE, SQNR, max, rel. Frobenius) and bits/weight of OTHER vs BASE", cmd_diff},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
+    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {NULL, NULL, NULL, NULL},
 };
 

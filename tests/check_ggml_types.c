@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "quant/ggml_types.h"
+#include "quant/quant.h"
 #include "src/gguf.h"
 #include "src/imatrix.h"
 #include "tests/testutil.h"
@@ -396,6 +397,84 @@ START_TEST(half_round_trip)
 }
 END_TEST
 
+/* ---- the registry methods ---- */
+
+static float *rand_matrix(int rows, int cols)
+{
+    float *w = malloc((size_t)rows * cols * sizeof *w);
+    for (int i = 0; i < rows * cols; i++)
+        w[i] = (float)(0.02 * tu_normal());
+    return w;
+}
+
+/* quant_apply with a ggml method = decode(quantize(W)), with and without
+ * importance; bits/weight from the type. */
+START_TEST(method_equals_kernel)
+{
+    static const char *const names[] = {"q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q2_k",
+                                        "q3_k", "q4_k", "q5_k", "q6_k", "iq4_nl", "iq4_xs"};
+    const int R = 8, C = 512;
+    tu_seed(11);
+    float *w = rand_matrix(R, C), *out = malloc(R * C * sizeof *out), *ref = malloc(R * C * sizeof *ref);
+    float imp[512];
+    for (int j = 0; j < C; j++)
+        imp[j] = (float)(0.1 + tu_uniform()) * (j % 17 == 0 ? 50.0f : 1.0f);
+    uint8_t *buf = malloc((size_t)R * C * 2);
+    struct quant_spec spec;
+    struct qerr err = {0};
+    ck_assert_int_eq(quant_spec_parse(&spec, names[_i], 3, 64, 0, NULL, &err), 0);
+    const struct ggt_traits *t = ggt_by_name(names[_i]);
+    ck_assert_ptr_nonnull(t);
+    char label[64];
+    quant_spec_format(&spec, label, sizeof label);
+    ck_assert_str_eq(label, names[_i]); /* bits/group do not apply */
+    for (int k = 0; k < 2; k++) {
+        struct quant_calib cal = {0};
+        cal.importance = k ? imp : NULL;
+        struct quant_report rep;
+        ck_assert_msg(quant_apply(&spec, w, R, C, &cal, out, NULL, &rep, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(ggt_quantize(t->id, w, buf, R, C, k ? imp : NULL, &err), 0);
+        ck_assert_int_eq(ggt_to_float(t->id, buf, ref, R, C, &err), 0);
+        ck_assert(!memcmp(out, ref, R * C * sizeof *out));
+        ck_assert_double_eq(rep.bits_per_weight, t->bpw);
+        ck_assert_str_eq(rep.note, "");
+        ck_assert(rep.rel_fro > 0 && rep.rel_fro < 0.7);
+    }
+    free(w), free(out), free(ref), free(buf);
+}
+END_TEST
+
+/* Row lengths the block does not divide: llama.cpp's fallback types. */
+START_TEST(method_fallback)
+{
+    struct {
+        const char *method;
+        int cols;
+        const char *stored;
+        double bpw;
+    } cases[] = {
+        {"q4_k", 64, "q5_0", 5.5},    {"q5_k", 96, "q5_1", 6.0},   {"q6_k", 32, "q8_0", 8.5},
+        {"q2_k", 128, "iq4_nl", 4.5}, {"iq4_xs", 64, "iq4_nl", 4.5}, {"q4_k", 100, "f16", 16},
+        {"q4_0", 48, "f16", 16},
+    };
+    tu_seed(12);
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        int C = cases[i].cols;
+        float *w = rand_matrix(4, C), *out = malloc(4 * C * sizeof *out);
+        struct quant_spec spec;
+        struct quant_report rep;
+        struct qerr err = {0};
+        ck_assert_int_eq(quant_spec_parse(&spec, cases[i].method, -1, QUANT_GROUP_DEFAULT, -1, NULL, &err), 0);
+        ck_assert_msg(quant_apply(&spec, w, 4, C, NULL, out, NULL, &rep, NULL, &err) == 0, "%s", err.msg);
+        ck_assert_double_eq(rep.bits_per_weight, cases[i].bpw);
+        char want[64];
+        snprintf(want, sizeof want, "stored as %s", cases[i].stored);
+        ck_assert_msg(strstr(rep.note, want), "%s cols %d: note '%s'", cases[i].method, C, rep.note);
+        free(w), free(out);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("ggml_types");
@@ -412,6 +491,10 @@ static Suite *suite(void)
     tcase_add_test(tc, decode_q6_K_block);
     tcase_add_test(tc, decode_iq4_xs_block);
     tcase_add_loop_test(tc, decode_close_to_source, 0, N_PURE);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("methods");
+    tcase_add_loop_test(tc, method_equals_kernel, 0, 12);
+    tcase_add_test(tc, method_fallback);
     suite_add_tcase(s, tc);
     tc = tcase_create("llama.cpp bytes");
     tcase_set_timeout(tc, 120);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/calib.h"
 #include "src/gguf_write.h"
 #include "src/imatrix.h"
 #include "src/model.h"
@@ -260,6 +261,45 @@ START_TEST(check_against_model)
 }
 END_TEST
 
+/* From a calibration capture: mean x² per column of the site each linear
+ * reads; a site never fed is an error naming the tensor. */
+START_TEST(from_calibration)
+{
+    struct qmodel m;
+    struct qerr err = {0};
+    ck_assert_int_eq(qmodel_open(&m, tu_shared("reference/ggml-types/model-f32.gguf"), &err), 0);
+    struct calib c;
+    ck_assert_int_eq(calib_init(&c, &m.cfg, &err), 0);
+    for (int s = 0; s < CALIB_K; s++)
+        ck_assert_int_eq(calib_select(&c, -1, s, CALIB_CHANNEL), 0);
+    struct qimatrix im;
+    ck_assert_int_eq(qimatrix_from_calib(&im, &c, &m, 3, &err), QERR_ARG); /* nothing seen */
+    ck_assert_ptr_nonnull(strstr(err.msg, "blk.0.attn_q"));
+    for (int s = 0; s < CALIB_K; s++) {
+        struct calib_acc *a = calib_get(&c, 0, s);
+        float *x = malloc((size_t)a->dim * 2 * sizeof *x);
+        for (int j = 0; j < a->dim; j++) { /* two tokens: j and -(j+1) */
+            x[j] = (float)j;
+            x[a->dim + j] = -(float)(j + 1);
+        }
+        ck_assert_int_eq(calib_acc_add(&c, a, x, 2, a->dim), 0);
+        free(x);
+    }
+    ck_assert_msg(qimatrix_from_calib(&im, &c, &m, 3, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(im.n, 7);
+    ck_assert_int_eq(im.chunks, 3);
+    const struct qimatrix_entry *e = qimatrix_find(&im, "blk.0.ffn_down.weight");
+    ck_assert_ptr_nonnull(e);
+    ck_assert_int_eq(e->n, 512);
+    for (int j = 0; j < 512; j++)
+        ck_assert_float_eq_tol(e->values[j], (float)((double)j * j + (double)(j + 1) * (j + 1)) / 2, 1e-3);
+    ck_assert_ptr_null(qimatrix_find(&im, "output"));
+    qimatrix_free(&im);
+    calib_free(&c);
+    qmodel_close(&m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("imatrix");
@@ -271,6 +311,7 @@ static Suite *suite(void)
     tcase_add_test(tc, add_and_write);
     tcase_add_test(tc, read_gguf_format);
     tcase_add_test(tc, check_against_model);
+    tcase_add_test(tc, from_calibration);
     suite_add_tcase(s, tc);
     return s;
 }
