@@ -16,7 +16,7 @@
 #include "src/cli.h"
 #include "src/cli_results.h"
 #include "src/commands.h"
-#include "src/gguf_write.h"
+#include "src/mdiff.h"
 #include "src/model.h"
 
 static const char diff_help[] =
@@ -89,25 +89,9 @@ static int parse_args(int argc, char **argv, struct diff_args *a)
     return -1;
 }
 
-/* Storage bits per value of a tensor as it is in its file. */
-static double tensor_bpw(const struct qtensor *t)
-{
-    return t->nelem ? 8.0 * (double)t->nbytes / (double)t->nelem : 0;
-}
-
 static const char *tensor_type(const struct qtensor *t)
 {
     return qdtype_name(t->dtype);
-}
-
-static int same_shape(const struct qtensor *a, const struct qtensor *b)
-{
-    if (a->ndim != b->ndim)
-        return 0;
-    for (int d = 0; d < a->ndim; d++)
-        if (a->shape[d] != b->shape[d])
-            return 0;
-    return 1;
 }
 
 /* Match tensors by name; fails on a shape mismatch (naming both files). */
@@ -128,7 +112,7 @@ static int diff_match(const struct qmodel *b, const struct qmodel *o, const rege
             r->only_base[r->n_only_base++] = i;
             continue;
         }
-        if (!same_shape(t, &o->tensors[j])) {
+        if (mdiff_match(b, o, j) < 0) {
             char sb[64], so[64];
             qtensor_shape_str(t, "x", sb, sizeof sb);
             qtensor_shape_str(&o->tensors[j], "x", so, sizeof so);
@@ -144,28 +128,6 @@ static int diff_match(const struct qmodel *b, const struct qmodel *o, const rege
             r->only_other[r->n_only_other++] = j;
     }
     return 0;
-}
-
-/* Q/K rows follow each file's RoPE layout (src/model.h): bring OTHER's into
- * BASE's when the two differ.  Returns 1 when `src` was rearranged into dst. */
-static int align_rope(const struct qmodel *b, const struct qmodel *o, const struct qtensor *t,
-                      const float *src, float *dst)
-{
-    if (b->cfg.rope_style == o->cfg.rope_style)
-        return 0;
-    int heads;
-    if (t->role == QR_ATTN_Q || t->role == QR_ATTN_Q_BIAS)
-        heads = o->cfg.n_heads;
-    else if (t->role == QR_ATTN_K || t->role == QR_ATTN_K_BIAS)
-        heads = o->cfg.n_kv_heads;
-    else
-        return 0;
-    int64_t cols = t->nelem / ((int64_t)heads * o->cfg.head_dim);
-    if (o->cfg.rope_style == QROPE_HALF)
-        gguf_permute_qk(src, dst, heads, o->cfg.head_dim, cols);
-    else
-        gguf_unpermute_qk(src, dst, heads, o->cfg.head_dim, cols);
-    return 1;
 }
 
 /* Error of every matched pair, one pair of float buffers reused. */
@@ -189,10 +151,9 @@ static int diff_compute(const struct qmodel *b, const struct qmodel *o, struct d
         struct diff_row *d = &r->rows[k];
         const struct qtensor *tb = &b->tensors[d->bi], *to = &o->tensors[d->oi];
         qtensor_read_f32(tb, wb);
-        qtensor_read_f32(to, wo);
-        const float *other = align_rope(b, o, to, wo, tmp) ? tmp : wo;
+        mdiff_read(b, o, to, wo, tmp);
         tdiff_init(&d->acc);
-        tdiff_add(&d->acc, wb, other, tb->nelem);
+        tdiff_add(&d->acc, wb, wo, tb->nelem);
         tdiff_finish(&d->acc, &d->m);
         tdiff_merge(&r->total, &d->acc);
         r->bits_other += 8.0 * (double)to->nbytes;
@@ -229,7 +190,7 @@ static void print_text(const struct qmodel *b, const struct qmodel *o, const str
         char shape[64];
         qtensor_shape_str(tb, "x", shape, sizeof shape);
         printf("%-*s %-11s %-6s %-6s %7.3f %11.4e %8.2f %10.4g %10.4g", w, tb->name, shape,
-               tensor_type(tb), tensor_type(to), tensor_bpw(to), d->m.mse, d->m.sqnr_db,
+               tensor_type(tb), tensor_type(to), mdiff_bpw(to), d->m.mse, d->m.sqnr_db,
                d->m.max_abs, d->m.rel_fro);
         if (d->m.n_nonfinite)
             printf("  (%lld NaN/Inf pairs left out)", (long long)d->m.n_nonfinite);
@@ -300,9 +261,9 @@ static void print_json(const struct qmodel *b, const struct qmodel *o, const str
             printf("%s%lld", i ? "," : "", (long long)tb->shape[i]);
         printf("],\"params\":%lld,\"base_type\":\"%s\",\"type\":\"%s\",\"base_bpw\":",
                (long long)tb->nelem, tensor_type(tb), tensor_type(to));
-        cli_json_num(stdout, tensor_bpw(tb));
+        cli_json_num(stdout, mdiff_bpw(tb));
         putchar(',');
-        json_metrics(&d->m, tensor_bpw(to));
+        json_metrics(&d->m, mdiff_bpw(to));
         putchar('}');
     }
     putchar(']');
@@ -354,7 +315,7 @@ static void print_csv(const struct qmodel *b, const struct qmodel *o, const stru
         const struct qtensor *tb = &b->tensors[r->rows[k].bi], *to = &o->tensors[r->rows[k].oi];
         qtensor_shape_str(tb, "x", shape, sizeof shape);
         csv_row(tb->name, shape, "both", tensor_type(tb), tensor_type(to), (long long)tb->nelem,
-                &r->rows[k].m, tensor_bpw(to));
+                &r->rows[k].m, mdiff_bpw(to));
     }
     for (int k = 0; k < r->n_only_base; k++) {
         const struct qtensor *t = &b->tensors[r->only_base[k]];
