@@ -7,9 +7,42 @@
 #include "quant/ggml_types.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <strings.h>
 
+#if defined(__AVX512F__) || defined(__F16C__)
+#include <immintrin.h>
+#endif
+
 #include "quant/ggml_impl.h"
+
+#if defined(__AVX512F__)
+/* 16 int8 levels -> floats.  The same IEEE operations as the scalar code
+ * (int -> float is exact for these, then one multiply and at most one
+ * add/subtract, never fused), so the bits are the same. */
+static inline __m512 lv16(__m128i q8)
+{
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q8));
+}
+
+static inline __m128i lo_nib(__m128i v)
+{
+    return _mm_and_si128(v, _mm_set1_epi8(0x0F));
+}
+
+static inline __m128i hi_nib(__m128i v)
+{
+    return _mm_and_si128(_mm_srli_epi16(v, 4), _mm_set1_epi8(0x0F));
+}
+
+static inline __m128i ld16(const uint8_t *p)
+{
+    return _mm_loadu_si128((const __m128i *)p);
+}
+#define GGT_SIMD 1
+#else
+#define GGT_SIMD 0
+#endif
 
 const int8_t ggt_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
                                      1,    13,   25,  38,  53,  69,  89,  113};
@@ -21,10 +54,20 @@ static void deq_f32(const void *src, float *y, int64_t n)
     memcpy(y, src, (size_t)n * sizeof(float));
 }
 
+/* Half to float is exact, so the F16C instruction gives the same bits as
+ * the scalar decoder (check_ggml_types compares them on all 65536 values). */
 static void deq_f16(const void *src, float *y, int64_t n)
 {
     const uint8_t *p = src;
-    for (int64_t i = 0; i < n; i++)
+    int64_t i = 0;
+#if defined(__AVX512F__)
+    for (; i + 16 <= n; i += 16)
+        _mm512_storeu_ps(y + i, _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(p + 2 * i))));
+#elif defined(__F16C__)
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(y + i, _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(p + 2 * i))));
+#endif
+    for (; i < n; i++)
         y[i] = ggt_rd_h(p + 2 * i);
 }
 
@@ -44,10 +87,17 @@ static void deq_q4_0(const void *src, float *y, int64_t n)
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / GGT_QK; i++, b += 18, y += GGT_QK) {
         const float d = ggt_rd_h(b);
+#if GGT_SIMD
+        const __m128i v = ld16(b + 2), eight = _mm_set1_epi8(8);
+        const __m512 vd = _mm512_set1_ps(d);
+        _mm512_storeu_ps(y, _mm512_mul_ps(lv16(_mm_sub_epi8(lo_nib(v), eight)), vd));
+        _mm512_storeu_ps(y + 16, _mm512_mul_ps(lv16(_mm_sub_epi8(hi_nib(v), eight)), vd));
+#else
         for (int j = 0; j < 16; j++) {
             y[j] = (float)((b[2 + j] & 0xF) - 8) * d;
             y[j + 16] = (float)((b[2 + j] >> 4) - 8) * d;
         }
+#endif
     }
 }
 
@@ -56,10 +106,17 @@ static void deq_q4_1(const void *src, float *y, int64_t n)
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / GGT_QK; i++, b += 20, y += GGT_QK) {
         const float d = ggt_rd_h(b), m = ggt_rd_h(b + 2);
+#if GGT_SIMD
+        const __m128i v = ld16(b + 4);
+        const __m512 vd = _mm512_set1_ps(d), vm = _mm512_set1_ps(m);
+        _mm512_storeu_ps(y, _mm512_add_ps(_mm512_mul_ps(lv16(lo_nib(v)), vd), vm));
+        _mm512_storeu_ps(y + 16, _mm512_add_ps(_mm512_mul_ps(lv16(hi_nib(v)), vd), vm));
+#else
         for (int j = 0; j < 16; j++) {
             y[j] = (float)(b[4 + j] & 0xF) * d + m;
             y[j + 16] = (float)(b[4 + j] >> 4) * d + m;
         }
+#endif
     }
 }
 
@@ -109,16 +166,27 @@ static void deq_q8_0(const void *src, float *y, int64_t n)
     }
 }
 
+/* One 32-element iq4 group: 16 bytes of nibble indices into the grid. */
+static inline void iq4_group(const uint8_t *q, float d, float *y)
+{
+#if GGT_SIMD
+    const __m128i tbl = _mm_loadu_si128((const __m128i *)ggt_iq4nl_values), v = ld16(q);
+    const __m512 vd = _mm512_set1_ps(d);
+    _mm512_storeu_ps(y, _mm512_mul_ps(vd, lv16(_mm_shuffle_epi8(tbl, lo_nib(v)))));
+    _mm512_storeu_ps(y + 16, _mm512_mul_ps(vd, lv16(_mm_shuffle_epi8(tbl, hi_nib(v)))));
+#else
+    for (int j = 0; j < 16; j++) {
+        y[j] = d * (float)ggt_iq4nl_values[q[j] & 0xF];
+        y[j + 16] = d * (float)ggt_iq4nl_values[q[j] >> 4];
+    }
+#endif
+}
+
 static void deq_iq4_nl(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
-    for (int64_t i = 0; i < n / GGT_QK; i++, b += 18, y += GGT_QK) {
-        const float d = ggt_rd_h(b);
-        for (int j = 0; j < 16; j++) {
-            y[j] = d * (float)ggt_iq4nl_values[b[2 + j] & 0xF];
-            y[j + 16] = d * (float)ggt_iq4nl_values[b[2 + j] >> 4];
-        }
-    }
+    for (int64_t i = 0; i < n / GGT_QK; i++, b += 18, y += GGT_QK)
+        iq4_group(b + 2, ggt_rd_h(b), y);
 }
 
 /* ---- k-quants: 256-element super-blocks ---- */
@@ -136,8 +204,14 @@ static void deq_q2_K(const void *src, float *y, int64_t n)
             const float dl = d * (float)(sc & 0xF), ml = dmin * (float)(sc >> 4);
             const uint8_t *q = b + 16 + 32 * (g / 8) + 16 * (g % 2);
             const int shift = 2 * ((g % 8) / 2);
+#if GGT_SIMD
+            __m128i l = _mm_and_si128(_mm_srli_epi16(ld16(q), shift), _mm_set1_epi8(3));
+            _mm512_storeu_ps(y, _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(dl), lv16(l)),
+                                              _mm512_set1_ps(ml)));
+#else
             for (int l = 0; l < 16; l++)
                 y[l] = dl * (float)((q[l] >> shift) & 3) - ml;
+#endif
         }
     }
 }
@@ -165,10 +239,18 @@ static void deq_q3_K(const void *src, float *y, int64_t n)
             const int off = 16 * (g % 2), half = g / 8, s = (g % 8) / 2;
             const uint8_t *q = b + 32 + 32 * half + off, *hm = b + off;
             const int bit = 4 * half + s;
+#if GGT_SIMD
+            /* level = low 2 bits + 4 * high bit - 4, all within a byte */
+            __m128i lo = _mm_and_si128(_mm_srli_epi16(ld16(q), 2 * s), _mm_set1_epi8(3));
+            __m128i hb = _mm_and_si128(_mm_srli_epi16(ld16(hm), bit), _mm_set1_epi8(1));
+            __m128i l = _mm_sub_epi8(_mm_add_epi8(lo, _mm_slli_epi16(hb, 2)), _mm_set1_epi8(4));
+            _mm512_storeu_ps(y, _mm512_mul_ps(_mm512_set1_ps(dl), lv16(l)));
+#else
             for (int l = 0; l < 16; l++) {
                 int v = ((q[l] >> (2 * s)) & 3) - (((hm[l] >> bit) & 1) ? 0 : 4);
                 y[l] = dl * (float)v;
             }
+#endif
         }
     }
 }
@@ -233,9 +315,20 @@ static void deq_q6_K(const void *src, float *y, int64_t n)
             for (int k = 0; k < 4; k++) {
                 const uint8_t *lo = ql + 32 * (k % 2);
                 const int nib = 4 * (k / 2);
-                for (int l = 0; l < 32; l++) {
-                    int q = (int)(((lo[l] >> nib) & 0xF) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
-                    y[32 * k + l] = d * (float)sc[8 * h + 2 * k + l / 16] * (float)q;
+                for (int l0 = 0; l0 < 32; l0 += 16) { /* llama.cpp: (d*sc)*q */
+                    const float ds = d * (float)sc[8 * h + 2 * k + l0 / 16];
+                    float *o = y + 32 * k + l0;
+#if GGT_SIMD
+                    __m128i a = _mm_and_si128(_mm_srli_epi16(ld16(lo + l0), nib), _mm_set1_epi8(0xF));
+                    __m128i c = _mm_and_si128(_mm_srli_epi16(ld16(qh + l0), 2 * k), _mm_set1_epi8(3));
+                    __m128i l = _mm_sub_epi8(_mm_or_si128(a, _mm_slli_epi16(c, 4)), _mm_set1_epi8(32));
+                    _mm512_storeu_ps(o, _mm512_mul_ps(_mm512_set1_ps(ds), lv16(l)));
+#else
+                    for (int l = l0; l < l0 + 16; l++) {
+                        int q = (int)(((lo[l] >> nib) & 0xF) | (((qh[l] >> (2 * k)) & 3) << 4)) - 32;
+                        o[l - l0] = ds * (float)q;
+                    }
+#endif
                 }
             }
         }
@@ -254,11 +347,7 @@ static void deq_iq4_xs(const void *src, float *y, int64_t n)
         const uint8_t *q = b + 8;
         for (int ib = 0; ib < 8; ib++, q += 16, y += 32) {
             int ls = ((b[4 + ib / 2] >> (4 * (ib % 2))) & 0xF) | (((sh >> (2 * ib)) & 3) << 4);
-            const float dl = d * (float)(ls - 32);
-            for (int j = 0; j < 16; j++) {
-                y[j] = dl * (float)ggt_iq4nl_values[q[j] & 0xF];
-                y[j + 16] = dl * (float)ggt_iq4nl_values[q[j] >> 4];
-            }
+            iq4_group(q, d * (float)(ls - 32), y);
         }
     }
 }
@@ -299,19 +388,23 @@ const struct ggt_traits *ggt_by_name(const char *name)
     return NULL;
 }
 
+/* A dense copy in id order, built once (pthread_once: callers may be on
+ * several threads). */
+static struct ggt_traits dense[GGT__LIMIT];
+static int n_dense;
+static pthread_once_t dense_once = PTHREAD_ONCE_INIT;
+
+static void build_dense(void)
+{
+    for (int i = 0; i < GGT__LIMIT; i++)
+        if (traits[i].name)
+            dense[n_dense++] = traits[i];
+}
+
 const struct ggt_traits *ggt_all(int *n)
 {
-    /* a dense copy in id order, built once (the table is constant) */
-    static struct ggt_traits dense[GGT__LIMIT];
-    static int count = -1;
-    if (count < 0) {
-        int c = 0;
-        for (int i = 0; i < GGT__LIMIT; i++)
-            if (traits[i].name)
-                dense[c++] = traits[i];
-        __atomic_store_n(&count, c, __ATOMIC_RELEASE);
-    }
-    *n = __atomic_load_n(&count, __ATOMIC_ACQUIRE);
+    pthread_once(&dense_once, build_dense);
+    *n = n_dense;
     return dense;
 }
 
@@ -340,7 +433,7 @@ static int check_rows(uint32_t id, int64_t nrows, int64_t n_per_row, struct qerr
 int ggt_to_float(uint32_t id, const void *src, float *dst, int64_t nrows, int64_t n_per_row,
                  struct qerr *err)
 {
-    const struct ggt_traits *t;
+    const struct ggt_traits *t = NULL;
     int rc = check_rows(id, nrows, n_per_row, err, &t);
     if (rc)
         return rc;
@@ -351,7 +444,7 @@ int ggt_to_float(uint32_t id, const void *src, float *dst, int64_t nrows, int64_
 int ggt_quantize(uint32_t id, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
                  const float *imatrix, struct qerr *err)
 {
-    const struct ggt_traits *t;
+    const struct ggt_traits *t = NULL;
     int rc = check_rows(id, nrows, n_per_row, err, &t);
     if (rc)
         return rc;

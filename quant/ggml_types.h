@@ -92,6 +92,10 @@ int ggt_to_float(uint32_t id, const void *src, float *dst, int64_t nrows, int64_
 int ggt_quantize(uint32_t id, const float *src, void *dst, int64_t nrows, int64_t n_per_row,
                  const float *imatrix, struct qerr *err);
 
+/* The plain scalar decoder of a type (quant/ggml_ref.c), the reference the
+ * fast to_float is tested against; NULL for an unknown id. */
+ggt_to_float_fn ggt_to_float_ref(uint32_t id);
+
 /* The non-linear 4-bit grid of iq4_nl / iq4_xs (ggml's kvalues_iq4nl). */
 extern const int8_t ggt_iq4nl_values[16];
 

@@ -1,4 +1,5 @@
 /* qlens entry point: dispatch on the first word through cli_commands[]. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,9 +25,9 @@ const struct cli_command cli_commands[] = {
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"diff", "BASE OTHER [--tensor REGEX] [--json|--csv]", "per-tensor error (MSE, SQNR, max, rel. Frobenius) and bits/weight of OTHER vs BASE", cmd_diff},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
-    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
     {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
+    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {NULL, NULL, NULL, NULL},
 };
 
@@ -98,7 +99,30 @@ static void usage(FILE *f)
                "3 I/O error,\n4 internal or numerical failure, 130 interrupted.\n");
 }
 
-int main(int argc, char **argv)
+/* Whatever a command printed must have reached standard output: a full
+ * disk or a closed pipe (write errors stdio only remembers) fails the run
+ * with exit 3, here once for every command, instead of exit 0 with a
+ * truncated or empty result. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    int bad = ferror(stdout), e = errno;
+    if (fflush(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad)
+        return rc;
+    fprintf(stderr, "qlens: standard output: write error: %s\n",
+            e ? strerror(e) : "the output is incomplete");
+    return rc == EXIT_OK ? EXIT_IO : rc;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
         usage(stdout);
@@ -124,4 +148,9 @@ int main(int argc, char **argv)
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
         return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
     return cmd_default(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
 }

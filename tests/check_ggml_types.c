@@ -293,6 +293,51 @@ START_TEST(decode_close_to_source)
 }
 END_TEST
 
+/* The fast decoders (SIMD where the CPU has it) against the plain scalar
+ * references on random blocks: bit-identical (NaN counts as equal to NaN:
+ * random scales include NaN/Inf halves and the payload is not defined). */
+static int same_bits(const float *a, const float *b, int64_t n, int64_t *where)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof(float)) && !(isnan(a[i]) && isnan(b[i]))) {
+            *where = i;
+            return 0;
+        }
+    return 1;
+}
+
+START_TEST(fast_equals_reference)
+{
+    int n;
+    const struct ggt_traits *all = ggt_all(&n);
+    const int64_t N = 256 * 64;
+    uint8_t *q = malloc((size_t)N * 4);
+    float *a = malloc((size_t)N * sizeof *a), *b = malloc((size_t)N * sizeof *b);
+    tu_seed(21);
+    for (int64_t i = 0; i < N * 4; i++)
+        q[i] = (uint8_t)(tu_uniform() * 256);
+    for (int k = 0; k < n; k++) {
+        ggt_to_float_fn ref = ggt_to_float_ref(all[k].id);
+        ck_assert_ptr_nonnull(ref);
+        all[k].to_float(q, a, N);
+        ref(q, b, N);
+        int64_t at = -1;
+        ck_assert_msg(same_bits(a, b, N, &at), "%s: element %lld: %a vs %a", all[k].name,
+                      (long long)at, (double)a[at], (double)b[at]);
+    }
+    /* every half value, through F16C and the scalar path */
+    uint16_t h[65536];
+    for (int i = 0; i < 65536; i++)
+        h[i] = (uint16_t)i;
+    float *fa = malloc(65536 * sizeof *fa), *fb = malloc(65536 * sizeof *fb);
+    ggt_traits(GGT_F16)->to_float(h, fa, 65536);
+    ggt_to_float_ref(GGT_F16)(h, fb, 65536);
+    int64_t at = -1;
+    ck_assert_msg(same_bits(fa, fb, 65536, &at), "f16 %04llx", (long long)at);
+    free(fa), free(fb), free(q), free(a), free(b);
+}
+END_TEST
+
 /* ---- traits and degenerate inputs ---- */
 
 START_TEST(traits_table)
@@ -490,6 +535,7 @@ static Suite *suite(void)
     tcase_add_test(tc, decode_q4_K_block);
     tcase_add_test(tc, decode_q6_K_block);
     tcase_add_test(tc, decode_iq4_xs_block);
+    tcase_add_test(tc, fast_equals_reference);
     tcase_add_loop_test(tc, decode_close_to_source, 0, N_PURE);
     suite_add_tcase(s, tc);
     tc = tcase_create("methods");
