@@ -1,11 +1,15 @@
 /* qlens entry point: dispatch on the first word through cli_commands[]. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "src/cli.h"
 #include "src/commands.h"
+#include "ui/demo.h"
 #include "ui/tui.h"
+
+static int cmd_demo(int argc, char **argv);
 
 /* The one table of subcommands: `qlens --help` and dispatch loop over it. */
 const struct cli_command cli_commands[] = {
@@ -20,8 +24,65 @@ const struct cli_command cli_commands[] = {
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
+    {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
+    {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
     {NULL, NULL, NULL, NULL},
 };
+
+static const char demo_help[] =
+    "usage: qlens demo [SCRIPT] [--model MODEL] [--pace X] [--print-script]\n\n"
+    "Play a tour of the dashboard: each step drives the dashboard as a person\n"
+    "would, with a caption at the bottom of the screen.  Without SCRIPT, the\n"
+    "built-in tour of stories260K: the outlier-heavy layer, 2-bit GPTQ breaking\n"
+    "the model, SpQR keeping its outliers (and their cost in bits/weight), the\n"
+    "perplexity table and the correlation with benchmarks.  --pace X multiplies\n"
+    "every hold time (0.1 = ten times faster).  While it plays: Space pauses,\n"
+    "Right (or .) next step, Left (or ,) previous step, q quits.  Runs land in\n"
+    "the session file as in the dashboard.  Script lines: see the README (Demo\n"
+    "mode); --print-script prints the built-in one.\n";
+
+/* qlens demo: arguments here (the one file that sees the CLI and ui/),
+ * the tour itself in ui/demo.c and the dashboard. */
+static int cmd_demo(int argc, char **argv)
+{
+    const char *script = NULL, *model = NULL;
+    double pace = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            fputs(demo_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--print-script")) {
+            fputs(demo_builtin, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--model") && v) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--pace") && v) {
+            char *end;
+            pace = strtod(argv[++i], &end);
+            if (*end || !(pace >= 0 && pace <= 100))
+                return cli_usage_error("demo", "--pace wants a number in 0..100, got '%s'", v);
+        } else if (a[0] == '-' && a[1])
+            return cli_usage_error("demo", "unknown option or missing value '%s'", a);
+        else if (!script)
+            script = a;
+        else
+            return cli_usage_error("demo", "too many arguments ('%s')", a);
+    }
+    struct qerr err = {0};
+    struct demo d;
+    if (demo_load(&d, script, &err))
+        return cli_fail(&err);
+    d.pace = pace;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        demo_free(&d);
+        fprintf(stderr, "qlens demo: needs a terminal (it plays in the dashboard)\n");
+        return EXIT_USAGE;
+    }
+    int rc = tui_demo(model, &d);
+    demo_free(&d);
+    return rc;
+}
 
 static void usage(FILE *f)
 {
