@@ -206,6 +206,16 @@ int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_res
     return rc;
 }
 
+int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+                      struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_eval_current(e, &po, pr, err);
+    clear_progress(e);
+    return rc;
+}
+
 int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
 {
@@ -548,10 +558,13 @@ int cmd_quant(int argc, char **argv)
         fputs(quant_help_head, stdout);
         print_methods(stdout);
         fputc('\n', stdout);
+        fputs(qmix_cli_help, stdout);
         fputs(qcli_common_help, stdout);
         fputs(quant_help_tail, stdout);
         return EXIT_OK;
     }
+    if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure, --export */
+        return cmd_quant_mix(argc, argv);
     struct quant_args a;
     if (quant_parse(argc, argv, &a) < 0)
         return EXIT_USAGE;

@@ -61,4 +61,15 @@ void qcli_result_free(struct pipe_result *res);
 int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                    struct qerr *err);
 
+/* Evaluate the model as it is (overrides installed by the caller) against
+ * the float model: KL mode, as qcli_run's evaluation. */
+int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+                      struct qerr *err);
+
+/* src/cli_qmix.c: `qlens quant` with a llama-quantize preset, --pure,
+ * --tensor-type, --imatrix or --export (per-tensor ggml types). */
+int qmix_cli_wants(int argc, char **argv);
+extern const char qmix_cli_help[];
+int cmd_quant_mix(int argc, char **argv);
+
 #endif

@@ -23,6 +23,7 @@ const struct cli_command cli_commands[] = {
     {"correlate", "[--x FIELD] [--y METRIC|--all] [--where FILTER] [--store FILE] [--json|--csv]", "correlate perplexity with benchmark scores (Pearson, Spearman, p, CI)", cmd_correlate},
     {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--decode] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
+    {"diff", "BASE OTHER [--tensor REGEX] [--json|--csv]", "per-tensor error (MSE, SQNR, max, rel. Frobenius) and bits/weight of OTHER vs BASE", cmd_diff},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
     {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},

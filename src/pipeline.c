@@ -338,6 +338,15 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     return rc;
 }
 
+int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,
+                      struct qerr *err)
+{
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    po.kl = 1;
+    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+}
+
 void pipe_result_free(struct pipe_result *res)
 {
     qrun_free(&res->run);

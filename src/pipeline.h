@@ -136,6 +136,10 @@ void pipe_teardown(struct pipe_env *e);
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
+/* Evaluate the model as it stands (overrides installed by the caller, e.g.
+ * a per-tensor ggml mix) against the float model, KL mode. */
+int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,
+                      struct qerr *err);
 /* Float perplexity only (a baseline).  Also keeps the float logits for the
  * pipe_run calls that follow when they fit in o->kl_cache_mib, so those
  * skip the float forward pass (else sets e->cache_missed_mib). */
