@@ -90,6 +90,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "qlens %s: see what quantization does to a language model\n\n"
                "usage: qlens [MODEL]            open MODEL (default: stories260K)\n"
+               "       qlens --base FILE MODEL  the same, with error columns and map vs FILE\n"
                "       qlens COMMAND [ARGS]     run one headless command\n\n"
                "commands:\n", QLENS_VERSION);
     for (const struct cli_command *c = cli_commands; c->name; c++)
@@ -122,6 +123,25 @@ static int finish_stdout(int rc)
     return rc == EXIT_OK ? EXIT_IO : rc;
 }
 
+/* qlens --base FILE [MODEL]: the dashboard with error columns against
+ * FILE; off a terminal the same comparison as `qlens diff FILE MODEL`. */
+static int main_base(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4) {
+        fprintf(stderr, "qlens: usage: qlens --base FILE [MODEL]\n");
+        return EXIT_USAGE;
+    }
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return cli_exit_code(tui_main_base(argc == 4 ? argv[3] : NULL, argv[2]));
+    if (argc < 4) {
+        fprintf(stderr, "qlens: --base without a terminal compares two files: "
+                        "qlens --base FILE MODEL (or qlens diff FILE MODEL)\n");
+        return EXIT_USAGE;
+    }
+    char *dargv[] = {"diff", argv[2], argv[3], NULL};
+    return cmd_diff(3, dargv);
+}
+
 static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -134,6 +154,8 @@ static int run(int argc, char **argv)
         printf("qlens %s\n", QLENS_VERSION);
         return EXIT_OK;
     }
+    if (argc >= 2 && !strcmp(argv[1], "--base"))
+        return main_base(argc, argv);
     if (argc >= 2) {
         for (const struct cli_command *c = cli_commands; c->name; c++)
             if (!strcmp(argv[1], c->name))

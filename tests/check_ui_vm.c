@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/mdiff.h"
 #include "tests/testutil.h"
 #include "ui/keys.h"
 #include "ui/view.h"
@@ -373,7 +374,7 @@ START_TEST(layers_filter_search_move)
     vm_layers_set_act(&v, 0, &a);
     a.kurt = 20;
     vm_layers_set_act(&v, 3, &a);
-    ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    ck_assert_int_eq(vm_layers_ncols(&v), VL_B_REL); /* base columns only with --base */
     cell_is(&v, 4, VL_A_KURT, "20");
     cell_is(&v, 5, VL_A_KURT, "12");
     cell_is(&v, 2, VL_A_KURT, "-");
@@ -382,6 +383,37 @@ START_TEST(layers_filter_search_move)
 END_TEST
 
 /* ---- outlier map ---- */
+
+/* qlens --base: error columns from src/mdiff (values checked in
+ * check_mdiff); a tensor the base lacks shows "-" and sorts last. */
+START_TEST(layers_base_columns)
+{
+    const char *gg = tu_shared("models/stories260K.gguf"), *bin = tu_shared("models/stories260K.bin");
+    if (!gg || !bin)
+        return;
+    struct qmodel m;
+    struct qerr err = {0};
+    ck_assert_int_eq(qmodel_open(&m, gg, &err), 0);
+    struct mdiff d;
+    ck_assert_msg(mdiff_open(&d, &m, bin, &err) == 0, "%s", err.msg);
+    struct vm_layers v;
+    ck_assert_int_eq(vm_layers_init(&v, &m, NULL, NULL), 0);
+    ck_assert_int_eq(vm_layers_ncols(&v), VL_A_STD);
+    v.base = &d;
+    ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    vm_layers_sort(&v, VL_B_REL, 1);       /* flat; the tensor without a base last */
+    int last = v.n_lines - 1;
+    cell_is(&v, last, VL_NAME, "output");
+    cell_is(&v, last, VL_B_REL, "-");
+    cell_is(&v, last, VL_B_SQNR, "-");
+    cell_is(&v, last, VL_B_BPW, "32");
+    cell_is(&v, 0, VL_B_REL, "0");
+    cell_is(&v, 0, VL_B_SQNR, "300");
+    vm_layers_free(&v);
+    mdiff_close(&d);
+    qmodel_close(&m);
+}
+END_TEST
 
 START_TEST(map_degenerate)
 {
@@ -572,6 +604,7 @@ static Suite *suite(void)
     tcase_add_test(tc, layers_fold_groups);
     tcase_add_test(tc, layers_sort_keeps_selection);
     tcase_add_test(tc, layers_filter_search_move);
+    tcase_add_test(tc, layers_base_columns);
     suite_add_tcase(s, tc);
     tc = tcase_create("map");
     tcase_add_test(tc, map_degenerate);

@@ -58,7 +58,7 @@ const struct ui_key ui_keys[] = {
     {']', "]", T | Q, UA_MARK_K_UP, "raise k of the k*std outlier mark", NULL},
     {'[', "[", T | Q, UA_MARK_K_DOWN, "lower k of the k*std outlier mark", NULL},
     {'p', "p", T, UA_PROFILE, "per-channel AbsMax profile: rows / columns / off", "profile"},
-    {'w', "w", T, UA_ACT_MAP, "weights / activation token x channel map", NULL},
+    {'w', "w", T, UA_ACT_MAP, "map: weights / abs(W - W_base) with qlens --base / activation token x channel", NULL},
     {'m', "m", T | Q, UA_METHOD_NEXT, "next quantization method (bits, group, symmetry stay)", "method"},
     {'M', "M", T | Q, UA_METHOD_PREV, "previous quantization method", NULL},
     {':', ":", T | Q, UA_QUANT_COMMAND, "type settings: method spqr, bits 2, group 16, asym", "set"},

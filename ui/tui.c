@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "src/mapguard.h"
+#include "src/mdiff.h"
 #include "src/paths.h"
 #include "src/qclock.h"
 #include "ui/demo.h"
@@ -116,6 +117,7 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
         snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
         return -1;
     }
+    t->lay.base = t->base;
     for (int v = 0; v < UV__COUNT; v++)
         if (ui_views[v]->init(t) < 0) {
             snprintf(errbuf, (size_t)errcap, "out of memory");
@@ -168,9 +170,30 @@ void tui_close(struct tui *t)
     jobs_data_free(&t->data);
     jobs_acts_free(&t->acts);
     vm_layers_free(&t->lay);
+    if (t->base)
+        mdiff_close(t->base);
+    free(t->base);
     if (t->model_open)
         qmodel_close(&t->m);
     free(t);
+}
+
+/* --base: open the model compared against (before the screen starts, so
+ * an error prints on a plain terminal). */
+static int open_base(struct tui *t, const char *base_arg, char *errbuf, int errcap)
+{
+    struct qerr err;
+    qerr_clear(&err);
+    t->base = calloc(1, sizeof *t->base);
+    if (!t->base)
+        return snprintf(errbuf, (size_t)errcap, "out of memory"), QERR_NOMEM;
+    if (mdiff_open(t->base, &t->m, base_arg, &err) < 0) {
+        free(t->base);
+        t->base = NULL;
+        snprintf(errbuf, (size_t)errcap, "%s", err.msg);
+        return err.code ? err.code : QERR_FORMAT;
+    }
+    return 0;
 }
 
 void tui_select_tensor(struct tui *t, int ti)
@@ -685,7 +708,7 @@ static void main_loop(struct tui *t)
     }
 }
 
-static int tui_run(const char *model_arg, struct demo *demo)
+static int tui_run(const char *model_arg, const char *base_arg, struct demo *demo)
 {
     struct qerr err;
     qerr_clear(&err);
@@ -700,6 +723,11 @@ static int tui_run(const char *model_arg, struct demo *demo)
     struct tui *t = tui_new(path, msg, sizeof msg, &code);
     if (!t) {
         fprintf(stderr, "qlens: %s\n", msg);
+        return code;
+    }
+    if (base_arg && (code = open_base(t, base_arg, msg, sizeof msg))) {
+        fprintf(stderr, "qlens: %s\n", msg);
+        tui_close(t);
         return code;
     }
     SCREEN *scr = screen_start();
@@ -729,12 +757,17 @@ static int tui_run(const char *model_arg, struct demo *demo)
 
 int tui_main(const char *model_arg)
 {
-    return tui_run(model_arg, NULL);
+    return tui_run(model_arg, NULL, NULL);
+}
+
+int tui_main_base(const char *model_arg, const char *base_arg)
+{
+    return tui_run(model_arg, base_arg, NULL);
 }
 
 int tui_demo(const char *model_arg, struct demo *d)
 {
-    return tui_run(model_arg, d);
+    return tui_run(model_arg, NULL, d);
 }
 
 int tui_print_keys(FILE *f)

@@ -13,6 +13,10 @@ int tui_main(const char *model_arg);
 /* The dashboard playing a scripted tour (ui/demo.h); returns as tui_main. */
 struct demo;
 int tui_demo(const char *model_arg, struct demo *d);
+/* The same with a base model (qlens --base FILE MODEL): the Layers view
+ * gains error columns against it and the Tensor view the map
+ * |W - W_base| (src/mdiff.h). */
+int tui_main_base(const char *model_arg, const char *base_arg);
 
 /* `qlens --print-keys`: the key list (Markdown) from the one key table;
  * 0 or QERR_IO. */

@@ -25,6 +25,8 @@ struct tui {
     int model_open;
     char model_name[256];
     struct vm_layers lay; /* statistics rows of every tensor (all views)  */
+    struct mdiff *base;   /* qlens --base FILE: the model compared against,
+                             or NULL                                      */
     int ti;               /* current tensor (-1 none)                     */
     enum ui_view view;
     void *vs[UV__COUNT];  /* each view's own state (its init allocates)   */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/mdiff.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 #include "ui/view_quant.h"
@@ -26,6 +27,9 @@ struct tensor_state {
     double mark_k;        /* outlier mark at k*std                         */
     int act_map;          /* show the activation token x channel map       */
     int map_cols;         /* screen columns of the map (clicks)            */
+    int err_map;          /* show |W - W_base| (qlens --base)              */
+    float *err;           /* |W - W_base| of tensor err_ti, or NULL        */
+    int err_ti;
 };
 
 static struct tensor_state *st(struct tui *t) { return t->vs[UV_TENSOR]; }
@@ -40,6 +44,34 @@ static int act_matrix(struct tui *t, struct vm_map *mp)
         return 0;
     if (mp->x != a->x[k]) {
         vm_map_set(mp, a->x[k], a->rows, a->dim[k]);
+        mp->gw = 0;
+    }
+    return 1;
+}
+
+/* Point mp at |W - W_base| of the current tensor (computed once per
+ * tensor); 0 when the base has no tensor of this name and shape. */
+static int err_matrix(struct tui *t, struct vm_map *mp)
+{
+    struct tensor_state *ts = st(t);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    if (!t->base || t->ti < 0)
+        return 0;
+    if (!ts->err || ts->err_ti != t->ti) {
+        struct qerr err;
+        float *e = realloc(ts->err, (size_t)qt->nelem * sizeof *e);
+        if (!e)
+            return 0;
+        ts->err = e;
+        ts->err_ti = -1;
+        if (mdiff_absdiff(t->base, t->ti, e, &err) < 0) {
+            tui_msg(t, 1, "%s", err.msg);
+            return 0;
+        }
+        ts->err_ti = t->ti;
+    }
+    if (mp->x != ts->err) {
+        vm_map_set(mp, ts->err, qtensor_rows(qt), qtensor_cols(qt));
         mp->gw = 0;
     }
     return 1;
@@ -315,6 +347,8 @@ static void tensor_draw(struct tui *t, int y0, int h)
     if (act) {
         what = "activations (token x channel)";
         s = &t->acts.st[jobs_acts_index(&t->acts, qt)];
+    } else if (ts->err_map && err_matrix(t, &ts->map)) {
+        what = "|W - W_base|";
     } else if (ts->map.x != qtensor_f32_orig(qt)) {
         vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
         ts->map.gw = 0;
@@ -325,6 +359,8 @@ static void tensor_draw(struct tui *t, int y0, int h)
                    "statistics over every calibration token%s", qt->name, (long long)ts->map.rows,
                    (long long)ts->map.cols, s->n_nonfinite ? "  NON-FINITE VALUES PRESENT" : "");
     ts->map.mark = ts->mark_k * (act ? act_std(t) : r->st.std);
+    if (ts->err_map && ts->map.x == ts->err)
+        ts->map.mark = HUGE_VAL; /* no outlier mark on an error map */
     if (map_rows >= 1) {
         draw_map(t, y0 + 3, 0, map_rows, t->w);
         draw_map_info(t, y0 + 3 + map_rows, what);
@@ -372,9 +408,16 @@ static int tensor_act(struct tui *t, enum ui_act a, int shown)
     case UA_MARK_K_DOWN: if (ts->mark_k > 1) ts->mark_k -= 1; return 1;
     case UA_PROFILE: ts->prof_mode = (ts->prof_mode + 1) % 3; return 1;
     case UA_BACK: tui_show(t, UV_LAYERS); return 1;
-    case UA_ACT_MAP:
-        ts->act_map = !ts->act_map;
+    case UA_ACT_MAP: /* weights -> |W - W_base| (with --base) -> activations */
         ts->map.gw = 0;
+        if (!ts->act_map && !ts->err_map && t->base) {
+            ts->err_map = 1;
+            if (!err_matrix(t, mp))
+                ts->err_map = 0;
+            return 1;
+        }
+        ts->err_map = 0;
+        ts->act_map = !ts->act_map;
         if (ts->act_map && !act_matrix(t, mp)) {
             ts->act_map = 0;
             tui_msg(t, 1, "no activations for this tensor yet: C runs a calibration pass");
@@ -416,6 +459,7 @@ static void tensor_free(struct tui *t)
     if (!ts)
         return;
     vm_map_free(&ts->map);
+    free(ts->err);
     vm_hist_free(&ts->hist);
     free(ts->prof);
     free(ts);

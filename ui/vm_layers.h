@@ -25,9 +25,12 @@
 #include "analysis/stats.h"
 #include "src/model.h"
 
+struct mdiff;
+
 enum vl_col {
     VL_NAME = 0, VL_SHAPE, VL_DTYPE, VL_STD, VL_ABSMAX, VL_KURT, VL_OUTL,
     VL_A_STD, VL_A_ABSMAX, VL_A_KURT, VL_A_OUTL, /* input activations */
+    VL_B_REL, VL_B_SQNR, VL_B_BPW, /* vs the --base model (src/mdiff.h)  */
     VL__NCOL
 };
 
@@ -77,6 +80,9 @@ struct vm_layers {
     int sel;              /* index into line                             */
     int top;              /* first visible line (scroll)                 */
     int has_act;          /* any row has activation statistics          */
+    struct mdiff *base;   /* --base: error of each tensor against the base
+                             model, computed when a row is first shown or
+                             sorted on (not owned); NULL without --base  */
 };
 
 struct vl_coldef {
