@@ -715,9 +715,14 @@ START_TEST(test_load_variants)
     ck_assert(m.cfg.has_qkv_bias);
     qmodel_close(&m);
 
-    p = write_variant("phi.gguf", "phi3", 0, 0, GGML_T_F32);
+    p = write_variant("phi.gguf", "phi3", 0, 0, GGML_T_F32);  /* unfused q/k/v load too */
+    ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
+    ck_assert(m.cfg.rope_style == QROPE_HALF && !m.cfg.fused[0]);
+    qmodel_close(&m);
+
+    p = write_variant("gpt2.gguf", "gpt2", 0, 0, GGML_T_F32);
     ck_assert_int_eq(qmodel_open(&m, p, &e), QERR_UNSUPP);
-    ck_assert_msg(strstr(e.msg, "architecture 'phi3' is not supported"), "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "architecture 'gpt2' is not supported"), "%s", e.msg);
 }
 END_TEST
 
