@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -329,6 +330,73 @@ void qconfig_llama3_rope(struct qconfig *c)
     }
     c->has_rope_div = 1;
     c->rope_scaling = QRS_LLAMA3;
+}
+
+static const char *const rope_scaling_names[] = {"none", "linear", "llama3"};
+
+const char *qrope_scaling_name(enum qrope_scaling s)
+{
+    return (unsigned)s < 3 ? rope_scaling_names[s] : "?";
+}
+
+int qconfig_local_layers(const struct qconfig *c)
+{
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        n += qconfig_layer_is_local(c, l);
+    return n;
+}
+
+/* Append to buf (cap bytes, kept NUL-terminated). */
+static void cat(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cat(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+void qconfig_describe(const struct qconfig *c, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    buf[0] = '\0';
+    if (c->rope_scaling == QRS_LLAMA3 && c->rope_orig_ctx > 0)
+        cat(buf, cap, "; RoPE scaling llama3 (factor %g, low %g, high %g, original context %d)",
+            c->rope_factor, c->rope_low_freq, c->rope_high_freq, c->rope_orig_ctx);
+    else if (c->rope_scaling == QRS_LLAMA3)
+        cat(buf, cap, "; RoPE scaling llama3 (rope_freqs divisors %g .. %g)", c->rope_div[0],
+            c->rope_div[c->head_dim / 2 - 1]);
+    else if (c->rope_scaling == QRS_LINEAR)
+        cat(buf, cap, "; RoPE scaling linear (factor %g)", c->rope_factor);
+    if (c->qk_norm)
+        cat(buf, cap, "; q/k norm");
+    if (c->post_norms)
+        cat(buf, cap, "; post-attention and post-FFN norms");
+    if (c->act == QACT_GELU_TANH)
+        cat(buf, cap, "; GeGLU (gelu tanh)");
+    if (c->embd_scale > 0)
+        cat(buf, cap, "; embeddings x %g", c->embd_scale);
+    if (c->attn_scale > 0)
+        cat(buf, cap, "; query scale %g (1/sqrt(%g))", c->attn_scale,
+            1.0 / ((double)c->attn_scale * c->attn_scale));
+    if (c->attn_softcap > 0)
+        cat(buf, cap, "; attention soft-cap %g", c->attn_softcap);
+    if (c->final_softcap > 0)
+        cat(buf, cap, "; final soft-cap %g", c->final_softcap);
+    if (c->swa_window > 0)
+        cat(buf, cap, "; sliding window %d on %d of %d layers", c->swa_window,
+            qconfig_local_layers(c), c->n_layers);
+    if (c->swa_window > 0 && c->rope_theta_local > 0)
+        cat(buf, cap, " (local rope theta %g)", c->rope_theta_local);
+    if (c->fused[0])
+        cat(buf, cap, "; fused %s split on load", c->fused);
+    if (buf[0])
+        memmove(buf, buf + 2, strlen(buf + 2) + 1);
 }
 
 /* ---- validation ---- */

@@ -133,6 +133,12 @@ struct qconfig {
 
 /* Does layer l use the sliding window (and the local RoPE)? */
 int qconfig_layer_is_local(const struct qconfig *c, int l);
+/* How many layers use the sliding window. */
+int qconfig_local_layers(const struct qconfig *c);
+/* The family features in words ("q/k norm; sliding window 4096 on 13 of
+ * 26 layers; ..."), "" for a plain Llama. */
+void qconfig_describe(const struct qconfig *c, char *buf, size_t cap);
+const char *qrope_scaling_name(enum qrope_scaling s);
 /* Fill rope_div for llama3 scaling from factor, low/high_freq_factor and
  * original context, as Meta's reference and llama.cpp's converter do. */
 void qconfig_llama3_rope(struct qconfig *c);
