@@ -682,6 +682,43 @@ START_TEST(test_phi3_split_equals_unfused)
 }
 END_TEST
 
+/* Gemma3ForConditionalGeneration: the text model from text_config and
+ * language_model.* names (sharded), the vision tower left out, equals the
+ * GGUF of the same weights. */
+START_TEST(test_gemma3_multimodal)
+{
+    int n = 40, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 14);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    static const struct family gg = {"g3", "--arch gemma3 --head-dim 24 --swa 8 --layers 6", NULL},
+        mm = {"g3mm", "--arch gemma3 --head-dim 24 --swa 8 --layers 6 --multimodal --shards 3", NULL};
+    char p1[512], p2[512];
+    snprintf(p1, sizeof p1, "%s/g3.gguf", tu_tmpdir());
+    snprintf(p2, sizeof p2, "%s/g3mm-st", tu_tmpdir());
+    gen_family(&gg, "gguf", p1);
+    gen_family(&mm, "safetensors", p2);
+    struct qmodel m1, m2;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m1, p1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(qmodel_open(&m2, p2, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m1.n_tensors, m2.n_tensors); /* no vision tensor */
+    ck_assert_int_eq(qconfig_local_layers(&m2.cfg), 5);
+    ck_assert_float_eq(m2.cfg.rope_theta_local, 10000.0f);
+    struct qtensor *qn = qmodel_get(&m2, 3, QR_ATTN_Q_NORM);
+    ck_assert_str_eq(qn->src_name, "language_model.model.layers.3.self_attn.q_norm.weight");
+    ck_assert_float_eq(qn->add, 1.0f); /* HF stores w of (1 + w) */
+    ck_assert(!memcmp(qtensor_f32(qn), qtensor_f32(qmodel_get(&m1, 3, QR_ATTN_Q_NORM)),
+                      (size_t)qn->nelem * sizeof(float)));
+    both_passes(&m1, toks, n, a, NULL);
+    both_passes(&m2, toks, n, b, NULL);
+    ck_assert_float_le(max_abs_diff(a, b, sz), 1e-5f);
+    qmodel_close(&m1);
+    qmodel_close(&m2);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
 /* Llama 3.1 8B's rope_scaling (theta 500000, head_dim 128, factor 8, low 1,
  * high 4, original context 8192): divisors computed by hand from the
  * formula (wavelength 2 pi / freq; below 2048 -> 1, above 8192 -> 8, else
@@ -792,6 +829,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_families);
     tcase_add_test(tc, test_phi3_split_equals_unfused);
     tcase_add_test(tc, test_llama3_divisors);
+    tcase_add_test(tc, test_gemma3_multimodal);
     tcase_add_test(tc, test_synthetic_features);
     suite_add_tcase(s, tc);
     return s;

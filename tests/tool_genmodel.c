@@ -5,7 +5,7 @@
  *       [--dtype f32|f16|bf16] [--seed S]
  *       [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D]
  *       [--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X]
- *       [--final-softcap Y] [--tied] [--shards N] [--gguf-version 2|3]
+ *       [--final-softcap Y] [--multimodal] [--tied] [--shards N] [--gguf-version 2|3]
  *       [--vocab-from FILE.gguf] OUT
  *
  * Families as llama.cpp's converter (GGUF) and Hugging Face (safetensors)
@@ -50,6 +50,9 @@ struct opts {
     enum qdtype dtype;
     unsigned long long seed;
     int head_dim, swa;    /* 0: dim/heads; 0: family default window     */
+    int multimodal;       /* gemma3 safetensors as Gemma3ForConditional-
+                             Generation: text_config, language_model.*
+                             names, one vision tensor                    */
     const char *rope_scaling; /* NULL, "llama3", "linear:F"             */
     double attn_softcap, final_softcap; /* <0: family default           */
 };
@@ -134,6 +137,8 @@ static void plan(struct gen *g)
     push(g, "output_norm", 0, D, 1, 0);
     if (!o->tied)
         push(g, "output", V, D, 0, 0);
+    if (o->multimodal)
+        push(g, "vision_tower.vision_model.post_layernorm.weight", 0, 32, 1, 0);
 }
 
 static int64_t nelem(const struct gt *t) { return t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0]; }
@@ -492,7 +497,22 @@ static int write_llama2c(const struct gen *g)
 
 /* ---- safetensors ---- */
 
-static void hf_name(const char *canon, const char *arch, char *out, size_t cap)
+static void hf_name_text(const char *canon, const char *arch, char *out, size_t cap);
+
+/* Gemma 3 multimodal (transformers < 4.52 layout): language_model.model.*,
+ * language_model.lm_head, vision_tower.* */
+static void hf_name(const char *canon, const struct opts *o, char *out, size_t cap)
+{
+    char tmp[128];
+    if (!strncmp(canon, "vision_tower.", 13)) {
+        snprintf(out, cap, "%s", canon);
+        return;
+    }
+    hf_name_text(canon, o->arch, tmp, sizeof tmp);
+    snprintf(out, cap, "%s%.80s", o->multimodal ? "language_model." : "", tmp);
+}
+
+static void hf_name_text(const char *canon, const char *arch, char *out, size_t cap)
 {
     static const char *const map[][2] = {
         {"attn_q", "self_attn.q_proj.weight"}, {"attn_k", "self_attn.k_proj.weight"},
@@ -537,7 +557,7 @@ static int write_st_file(const struct gen *g, const char *path, int first, int l
     for (int i = first; i < last; i++) {
         const struct gt *t = &g->t[i];
         char name[96];
-        hf_name(t->name, g->o.arch, name, sizeof name);
+        hf_name(t->name, &g->o, name, sizeof name);
         uint64_t nb = (uint64_t)nelem(t) * qdtype_size(g->o.dtype);
         n += (size_t)snprintf(js + n, cap - n, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", name,
                               dts[g->o.dtype], (long long)t->shape[0]);
@@ -613,17 +633,24 @@ static int write_st_config(const struct gen *g, const char *dir)
     FILE *f = fopen(p, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
-            cls, mt);
+    if (o->multimodal) /* the text model's keys go into text_config */
+        fprintf(f, "{\n  \"architectures\": [\"Gemma3ForConditionalGeneration\"],\n"
+                   "  \"model_type\": \"gemma3\",\n  \"vision_config\": {\"model_type\": "
+                   "\"siglip_vision_model\"},\n  \"text_config\": {\n  \"model_type\": "
+                   "\"gemma3_text\",\n");
+    else
+        fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
+                cls, mt);
     st_family_keys(f, g);
     fprintf(f, "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
                "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n"
                "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
                "  \"rope_theta\": %.1f,\n  \"rms_norm_eps\": 1e-05,\n"
-               "  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\"\n}\n",
+               "  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\"\n}%s\n",
             o->dim, o->hidden, o->layers, o->heads, o->kv_heads, o->vocab, o->ctx, rope_theta(g),
             o->tied ? "true" : "false",
-            o->dtype == QD_F32 ? "float32" : o->dtype == QD_F16 ? "float16" : "bfloat16");
+            o->dtype == QD_F32 ? "float32" : o->dtype == QD_F16 ? "float16" : "bfloat16",
+            o->multimodal ? "}" : "");
     return fclose(f) ? -1 : 0;
 }
 
@@ -637,7 +664,7 @@ static int write_index(const struct gen *g, const char *dir, int shards)
     fprintf(f, "{\"metadata\":{},\"weight_map\":{");
     for (int i = 0; i < g->n; i++) {
         char name[96];
-        hf_name(g->t[i].name, g->o.arch, name, sizeof name);
+        hf_name(g->t[i].name, &g->o, name, sizeof name);
         int s = (int)((int64_t)i * shards / g->n);
         fprintf(f, "%s\"%s\":\"model-%05d-of-%05d.safetensors\"", i ? "," : "", name, s + 1, shards);
     }
@@ -676,14 +703,14 @@ static void usage(FILE *f)
                "--layers L --heads N [--kv-heads K] --vocab V --ctx C [--dtype f32|f16|bf16] "
                "[--seed S] [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D] "
                "[--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X] "
-               "[--final-softcap Y] [--tied] [--shards N] "
+               "[--final-softcap Y] [--multimodal] [--tied] [--shards N] "
                "[--gguf-version 2|3] [--vocab-from FILE.gguf] OUT\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){"gguf", NULL, NULL, "llama", 64, 172, 2, 8, 0, 0, 128, 0, 1, 3, QD_F32, 1,
-                       0, 0, NULL, -1.0, -1.0};
+                       0, 0, 0, NULL, -1.0, -1.0};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *iv = !strcmp(a, "--dim") ? &o->dim : !strcmp(a, "--hidden") ? &o->hidden
@@ -694,6 +721,10 @@ static int parse_args(int argc, char **argv, struct opts *o)
                 : !strcmp(a, "--head-dim") ? &o->head_dim : !strcmp(a, "--swa") ? &o->swa : NULL;
         if (!strcmp(a, "--tied")) {
             o->tied = 1;
+            continue;
+        }
+        if (!strcmp(a, "--multimodal")) {
+            o->multimodal = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -732,6 +763,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (!o->out || o->dim <= 0 || o->heads <= 0 || (!o->head_dim && o->dim % o->heads) ||
         o->kv_heads <= 0 || o->heads % o->kv_heads || hd <= 0 || hd % 2 || hd > 512 ||
         o->layers <= 0 || o->hidden <= 0 || o->vocab < 0 || o->ctx <= 0 || o->shards < 1 ||
+        (o->multimodal && (strcmp(o->arch, "gemma3") || strcmp(o->format, "safetensors"))) ||
         (o->rope_scaling && strcmp(o->rope_scaling, "llama3") &&
          (strncmp(o->rope_scaling, "linear:", 7) || !(atof(o->rope_scaling + 7) > 0))))
         return -1;
