@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/forward.h"
+#include "src/gguf_write.h"
 #include "src/model.h"
 #include "tests/testutil.h"
 
@@ -719,6 +720,56 @@ START_TEST(test_gemma3_multimodal)
 }
 END_TEST
 
+/* qlens's GGUF export (llama architecture) keeps what it can express:
+ * Llama 3.1 scaling as rope_freqs, linear as rope.scaling keys, Phi-3 as
+ * split q/k/v (permuted to interleaved); the reloaded file gives the same
+ * logits.  Gemma cannot be expressed and is refused by name. */
+START_TEST(test_export_families)
+{
+    static const struct family ok[] = {
+        {"x-llama3", "--arch llama --rope-scaling llama3", NULL},
+        {"x-linear", "--arch llama --rope-scaling linear:4", NULL},
+        {"x-phi3", "--arch phi3", NULL},
+    }, bad = {"x-gemma2", "--arch gemma2", NULL};
+    int n = 40, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 15);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char st[512], out[512];
+        snprintf(st, sizeof st, "%s/%s-st", tu_tmpdir(), ok[i].name);
+        snprintf(out, sizeof out, "%s/%s.gguf", tu_tmpdir(), ok[i].name);
+        gen_family(&ok[i], "safetensors", st);
+        struct qmodel m1, m2;
+        struct qerr err = {0};
+        ck_assert_msg(qmodel_open(&m1, st, &err) == 0, "%s", err.msg);
+        ck_assert_msg(gguf_write_model(&m1, out, 0, &err) == 0, "%s", err.msg);
+        ck_assert_msg(qmodel_open(&m2, out, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(m2.cfg.rope_scaling, m1.cfg.rope_scaling);
+        for (int k = 0; k < m1.cfg.head_dim / 2; k++)
+            ck_assert_float_eq(m1.cfg.rope_div[k] * m1.cfg.has_rope_div,
+                               m2.cfg.rope_div[k] * m2.cfg.has_rope_div);
+        both_passes(&m1, toks, n, a, NULL);
+        both_passes(&m2, toks, n, b, NULL);
+        float d = max_abs_diff(a, b, sz);
+        ck_assert_msg(d <= 1e-4f, "%s: exported GGUF differs by %g", ok[i].name, d);
+        qmodel_close(&m1);
+        qmodel_close(&m2);
+    }
+    char st[512], out[512];
+    snprintf(st, sizeof st, "%s/%s-st", tu_tmpdir(), bad.name);
+    snprintf(out, sizeof out, "%s/%s.gguf", tu_tmpdir(), bad.name);
+    gen_family(&bad, "safetensors", st);
+    struct qmodel m;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m, st, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(gguf_write_model(&m, out, 0, &err), QERR_UNSUPP);
+    ck_assert_msg(strstr(err.msg, "cannot save a gemma2 model as GGUF"), "%s", err.msg);
+    qmodel_close(&m);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
 /* Llama 3.1 8B's rope_scaling (theta 500000, head_dim 128, factor 8, low 1,
  * high 4, original context 8192): divisors computed by hand from the
  * formula (wavelength 2 pi / freq; below 2048 -> 1, above 8192 -> 8, else
@@ -830,6 +881,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_phi3_split_equals_unfused);
     tcase_add_test(tc, test_llama3_divisors);
     tcase_add_test(tc, test_gemma3_multimodal);
+    tcase_add_test(tc, test_export_families);
     tcase_add_test(tc, test_synthetic_features);
     suite_add_tcase(s, tc);
     return s;
