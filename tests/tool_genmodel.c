@@ -5,7 +5,7 @@
  *       [--dtype f32|f16|bf16] [--seed S]
  *       [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D]
  *       [--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X]
- *       [--final-softcap Y] [--multimodal] [--tied] [--shards N] [--gguf-version 2|3]
+ *       [--final-softcap Y] [--multimodal] [--std S] [--tied] [--shards N] [--gguf-version 2|3]
  *       [--vocab-from FILE.gguf] OUT
  *
  * Families as llama.cpp's converter (GGUF) and Hugging Face (safetensors)
@@ -18,7 +18,8 @@
  * rope_freqs tensor as the converter computes it; linear:F writes
  * rope_scaling {type linear} and <arch>.rope.scaling.type/factor.
  *
- * Weights ~ N(0, 0.02), norm weights ~ 1 + N(0, 0.02), biases ~ N(0, 0.02).
+ * Weights ~ N(0, 0.02) (--std S: N(0, S)), norm weights ~ 1 + N(0, 0.02),
+ * biases ~ N(0, 0.02) (or S).
  * Every tensor draws from its own generator seeded by (seed, canonical
  * name), so the SAME seed gives the SAME model in all three formats: the
  * safetensors output (and GGUF with --arch qwen2, as llama.cpp stores it)
@@ -55,6 +56,7 @@ struct opts {
                              names, one vision tensor                    */
     const char *rope_scaling; /* NULL, "llama3", "linear:F"             */
     double attn_softcap, final_softcap; /* <0: family default           */
+    double std;           /* weight standard deviation (0.02)            */
 };
 
 /* ---- the model's tensors ---- */
@@ -178,7 +180,8 @@ static void values(const struct gen *g, const struct gt *t, float *dst)
             v = (double)(splitmix(&s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
             q = u * u + v * v;
         } while (q >= 1.0 || q == 0.0);
-        double r = 0.02 * sqrt(-2.0 * log(q) / q);
+        /* norms keep 1 + N(0, 0.02) whatever --std says */
+        double r = (t->kind == 1 ? 0.02 : g->o.std) * sqrt(-2.0 * log(q) / q);
         dst[i] = (float)(r * u) + base;
         if (i + 1 < n)
             dst[i + 1] = (float)(r * v) + base;
@@ -371,6 +374,7 @@ static void gguf_config(struct gguf_writer *w, const struct gen *g)
     gguf_writer_add_str(w, "general.name", "qlens-genmodel");
     gguf_writer_add_u32(w, "general.file_type", o->dtype == QD_F32 ? 0 : o->dtype == QD_F16 ? 1 : 32);
     KU("context_length", o->ctx);
+    KU("vocab_size", o->vocab);
     KU("embedding_length", o->dim);
     KU("feed_forward_length", o->hidden);
     KU("block_count", o->layers);
@@ -420,6 +424,8 @@ static int write_gguf(const struct gen *g)
         gguf_config(w, g);
     if (!rc && g->o.vocab_from)
         copy_vocab(w, &g->vg);
+    else if (!rc) /* llama.cpp needs the key; "no_vocab" loads without a tokenizer */
+        gguf_writer_add_str(w, "tokenizer.ggml.model", "no_vocab");
     float freqs[512];
     if (!rc && g->o.rope_scaling && !strcmp(g->o.rope_scaling, "llama3")) {
         int64_t shape[1] = {g->head_dim / 2};
@@ -703,14 +709,14 @@ static void usage(FILE *f)
                "--layers L --heads N [--kv-heads K] --vocab V --ctx C [--dtype f32|f16|bf16] "
                "[--seed S] [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D] "
                "[--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X] "
-               "[--final-softcap Y] [--multimodal] [--tied] [--shards N] "
+               "[--final-softcap Y] [--multimodal] [--std S] [--tied] [--shards N] "
                "[--gguf-version 2|3] [--vocab-from FILE.gguf] OUT\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     *o = (struct opts){"gguf", NULL, NULL, "llama", 64, 172, 2, 8, 0, 0, 128, 0, 1, 3, QD_F32, 1,
-                       0, 0, 0, NULL, -1.0, -1.0};
+                       0, 0, 0, NULL, -1.0, -1.0, 0.02};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *iv = !strcmp(a, "--dim") ? &o->dim : !strcmp(a, "--hidden") ? &o->hidden
@@ -748,6 +754,8 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->attn_softcap = atof(v);
         else if (!strcmp(a, "--final-softcap"))
             o->final_softcap = atof(v);
+        else if (!strcmp(a, "--std"))
+            o->std = atof(v);
         else if (!strcmp(a, "--seed"))
             o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--dtype"))
@@ -763,6 +771,7 @@ static int parse_args(int argc, char **argv, struct opts *o)
     if (!o->out || o->dim <= 0 || o->heads <= 0 || (!o->head_dim && o->dim % o->heads) ||
         o->kv_heads <= 0 || o->heads % o->kv_heads || hd <= 0 || hd % 2 || hd > 512 ||
         o->layers <= 0 || o->hidden <= 0 || o->vocab < 0 || o->ctx <= 0 || o->shards < 1 ||
+        !(o->std > 0 && o->std < 10) ||
         (o->multimodal && (strcmp(o->arch, "gemma3") || strcmp(o->format, "safetensors"))) ||
         (o->rope_scaling && strcmp(o->rope_scaling, "llama3") &&
          (strncmp(o->rope_scaling, "linear:", 7) || !(atof(o->rope_scaling + 7) > 0))))
