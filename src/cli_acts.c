@@ -181,12 +181,13 @@ static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, stru
     return rc;
 }
 
-static int run(struct infer_model *im, const struct acts_args *a, const char *text,
-               struct qerr *err)
+int acts_collect(struct infer_model *im, const char *text, long ctx, int force_ctx, long chunks,
+                 struct calib *c, int *n_ctx_out, int *chunks_out, struct qerr *err)
 {
     int n_ctx, *ids;
     size_t n;
-    int rc = infer_pick_ctx(im, "--ctx", a->ctx, a->force_ctx, &n_ctx, err);
+    memset(c, 0, sizeof *c);
+    int rc = infer_pick_ctx(im, "--ctx", ctx, force_ctx, &n_ctx, err);
     if (!rc)
         rc = infer_tokenize_file(im, text, &ids, &n, err);
     if (rc)
@@ -198,12 +199,24 @@ static int run(struct infer_model *im, const struct acts_args *a, const char *te
     if (n < (size_t)n_ctx)
         n_ctx = (int)n; /* a short text is one shorter chunk */
     size_t avail = n / (size_t)n_ctx;
-    int chunks = avail < (size_t)a->chunks ? (int)avail : (int)a->chunks;
+    int k = avail < (size_t)chunks ? (int)avail : (int)chunks;
+    if (!(rc = calib_init(c, &im->m.cfg, err)))
+        rc = capture(im, ids, n_ctx, k, c, err);
+    free(ids);
+    *n_ctx_out = n_ctx;
+    *chunks_out = k;
+    return rc;
+}
+
+static int run(struct infer_model *im, const struct acts_args *a, const char *text,
+               struct qerr *err)
+{
+    int n_ctx, chunks;
     struct calib c;
-    if (!(rc = calib_init(&c, &im->m.cfg, err)) && !(rc = capture(im, ids, n_ctx, chunks, &c, err)))
+    int rc = acts_collect(im, text, a->ctx, a->force_ctx, a->chunks, &c, &n_ctx, &chunks, err);
+    if (!rc)
         print_all(&c, a, im->m.path, text, n_ctx, chunks);
     calib_free(&c);
-    free(ids);
     return rc;
 }
 

@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -284,19 +285,88 @@ void fwd_use_overrides(struct fwd *f, int on)
 
 /* ---- kernels ---- */
 
-/* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x. */
-static void rmsnorm_rows(float *o, const float *x, const float *w, int n, int d, float eps)
+/* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x.
+ * Returns non-zero when a row's sum of squares is not finite: a NaN in the
+ * residual stream, or values so large their squares overflow float32 (the
+ * norm would then quietly turn them into zeros, and the pass would go on to
+ * a plausible perplexity of vocab_size). */
+static int rmsnorm_rows(float *o, const float *x, const float *w, int n, int d, float eps)
 {
+    int bad = 0;
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float *orow = o + (size_t)r * d;
         float ss = 0.0f;
         for (int j = 0; j < d; j++)
             ss += xr[j] * xr[j];
+        bad |= !isfinite(ss);
         ss = 1.0f / sqrtf(ss / d + eps);
         for (int j = 0; j < d; j++)
             orow[j] = w[j] * (ss * xr[j]);
     }
+    return bad;
+}
+
+/* Is every one of x[0..n) finite?  A NaN or inf has all exponent bits
+ * set; an integer OR over the bits vectorizes (a float sum would not,
+ * without -ffast-math), so the check costs a small fraction of the sgemm
+ * that made the values. */
+static int all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
+/* The first weight the pass reads that is NaN or infinite, to name it. */
+static struct qtensor *first_nonfinite(const struct fwd *f, int64_t *at)
+{
+    struct qtensor *ts[3] = {f->tok_embd, f->out_norm, f->output};
+    for (int l = -1; l <= f->cfg.n_layers; l++) {
+        const struct fwd_layer *L = l >= 0 && l < f->cfg.n_layers ? &f->layers[l] : NULL;
+        struct qtensor *lt[16] = {0};
+        int n = 0;
+        if (L) {
+            struct qtensor *all[16] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
+                                       L->bv, L->ffn_norm, L->w1, L->w2, L->w3, L->q_norm,
+                                       L->k_norm, L->post_attn, L->post_ffn};
+            memcpy(lt, all, sizeof lt);
+            n = 16;
+        } else {
+            lt[0] = ts[l < 0 ? 0 : 1];
+            lt[1] = l < 0 ? NULL : ts[2];
+            n = 2;
+        }
+        for (int i = 0; i < n; i++) {
+            struct qtensor *t = lt[i];
+            const float *w = t ? fwd_w(f, t) : NULL;
+            for (int64_t k = 0; w && k < t->nelem; k++)
+                if (!isfinite(w[k])) {
+                    *at = k;
+                    return t;
+                }
+        }
+    }
+    return NULL;
+}
+
+/* A pass that met NaN or inf: a malformed model (exit 1), named by the
+ * tensor that holds a non-finite weight, else by the overflow. */
+static int nonfinite(struct fwd *f, int layer, const char *what)
+{
+    int64_t at = 0;
+    const struct qtensor *t = first_nonfinite(f, &at);
+    if (t)
+        return qerr_set(&f->err, QERR_FORMAT, "tensor %s: weight %lld (row %lld) is %s; "
+                        "the forward pass cannot use it", t->name, (long long)at,
+                        (long long)(t->ndim > 1 ? at / t->shape[t->ndim - 1] : 0),
+                        isnan(fwd_w(f, (struct qtensor *)t)[at]) ? "NaN" : "infinite");
+    return qerr_set(&f->err, QERR_FORMAT, "forward: layer %d: %s overflows float32 (NaN or "
+                    "inf; the weights are too large): no meaningful result", layer, what);
 }
 
 /* y (n, out) = x (n, in) Wᵀ, W (out, in); beta 1 accumulates into y. */
@@ -519,7 +589,8 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     const float *wv = fwd_w(f, L->wv), *wo = fwd_w(f, L->wo);
     if (!an || !wq || !wk || !wv || !wo)
         return weights_missing(f, "attention", l);
-    rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps))
+        return nonfinite(f, l, "the attention input");
     if ((rc = call_lin(f, h, l, QR_ATTN_Q, f->xb, n, dim)))
         return rc;
     linear(f->q, f->xb, wq, n, dim, f->q_dim, 0.0f);
@@ -536,6 +607,10 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
         rmsnorm_rows(f->q, f->q, qn, n * f->cfg.n_heads, hd, f->cfg.norm_eps);
         rmsnorm_rows(f->k, f->k, kn, n * f->cfg.n_kv_heads, hd, f->cfg.norm_eps);
     }
+    /* a NaN score would vanish in the softmax (its max skips it) and leave
+     * a plausible perplexity: stop here instead */
+    if (!all_finite(f->q, (size_t)n * f->q_dim) || !all_finite(f->k, (size_t)n * f->kv_dim))
+        return nonfinite(f, l, "the attention query or key");
     rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads, pos0, L->local);
     rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads, pos0, L->local);
     if (h && h->kv && (rc = h->kv(h->ud, l, f->k, f->v, n, f->kv_dim)) < 0) {
@@ -565,7 +640,8 @@ static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hoo
     const float *w3 = fwd_w(f, L->w3);
     if (!fn || !w1 || !w2 || !w3)
         return weights_missing(f, "feed-forward", l);
-    rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps))
+        return nonfinite(f, l, "the feed-forward input");
     if ((rc = call_lin(f, h, l, QR_FFN_GATE, f->xb, n, dim)))
         return rc;
     linear(f->hb, f->xb, w1, n, dim, hid, 0.0f);
@@ -605,13 +681,16 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     const float *on = fwd_w(f, f->out_norm), *wc = fwd_w(f, f->output);
     if (!on || !wc)
         return weights_missing(f, "output", -1);
-    rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps))
+        return nonfinite(f, f->cfg.n_layers, "the output norm's input");
     if ((rc = call_lin(f, h, -1, QR_OUTPUT, f->xb, n, f->cfg.dim)))
         return rc;
     int prev = blas_enter(f);
     linear(logits, f->xb, wc, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
     blas_leave(f, prev);
-    float cap = f->cfg.final_softcap;
+    if (!all_finite(logits, (size_t)n * f->cfg.vocab_size))
+        return nonfinite(f, f->cfg.n_layers, "the logits");
+    float cap = f->cfg.final_softcap; /* after the check: tanh would hide an inf */
     for (size_t i = 0; cap > 0 && i < (size_t)n * f->cfg.vocab_size; i++)
         logits[i] = cap * tanhf(logits[i] / cap);
     return 0;

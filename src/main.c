@@ -1,11 +1,16 @@
 /* qlens entry point: dispatch on the first word through cli_commands[]. */
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "src/cli.h"
 #include "src/commands.h"
+#include "ui/demo.h"
 #include "ui/tui.h"
+
+static int cmd_demo(int argc, char **argv);
 
 /* The one table of subcommands: `qlens --help` and dispatch loop over it. */
 const struct cli_command cli_commands[] = {
@@ -19,8 +24,66 @@ const struct cli_command cli_commands[] = {
     {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--decode] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
+    {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
+    {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
+    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {NULL, NULL, NULL, NULL},
 };
+
+static const char demo_help[] =
+    "usage: qlens demo [SCRIPT] [--model MODEL] [--pace X] [--print-script]\n\n"
+    "Play a tour of the dashboard: each step drives the dashboard as a person\n"
+    "would, with a caption at the bottom of the screen.  Without SCRIPT, the\n"
+    "built-in tour of stories260K: the outlier-heavy layer, 2-bit GPTQ breaking\n"
+    "the model, SpQR keeping its outliers (and their cost in bits/weight), the\n"
+    "perplexity table and the correlation with benchmarks.  --pace X multiplies\n"
+    "every hold time (0.1 = ten times faster).  While it plays: Space pauses,\n"
+    "Right (or .) next step, Left (or ,) previous step, q quits.  Runs land in\n"
+    "the session file as in the dashboard.  Script lines: see the README (Demo\n"
+    "mode); --print-script prints the built-in one.\n";
+
+/* qlens demo: arguments here (the one file that sees the CLI and ui/),
+ * the tour itself in ui/demo.c and the dashboard. */
+static int cmd_demo(int argc, char **argv)
+{
+    const char *script = NULL, *model = NULL;
+    double pace = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (cli_is_help(a)) {
+            fputs(demo_help, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--print-script")) {
+            fputs(demo_builtin, stdout);
+            return EXIT_OK;
+        } else if (!strcmp(a, "--model") && v) {
+            model = argv[++i];
+        } else if (!strcmp(a, "--pace") && v) {
+            char *end;
+            pace = strtod(argv[++i], &end);
+            if (*end || !(pace >= 0 && pace <= 100))
+                return cli_usage_error("demo", "--pace wants a number in 0..100, got '%s'", v);
+        } else if (a[0] == '-' && a[1])
+            return cli_usage_error("demo", "unknown option or missing value '%s'", a);
+        else if (!script)
+            script = a;
+        else
+            return cli_usage_error("demo", "too many arguments ('%s')", a);
+    }
+    struct qerr err = {0};
+    struct demo d;
+    if (demo_load(&d, script, &err))
+        return cli_fail(&err);
+    d.pace = pace;
+    if (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+        demo_free(&d);
+        fprintf(stderr, "qlens demo: needs a terminal (it plays in the dashboard)\n");
+        return EXIT_USAGE;
+    }
+    int rc = tui_demo(model, &d);
+    demo_free(&d);
+    return rc;
+}
 
 static void usage(FILE *f)
 {
@@ -35,7 +98,30 @@ static void usage(FILE *f)
                "3 I/O error,\n4 internal or numerical failure, 130 interrupted.\n");
 }
 
-int main(int argc, char **argv)
+/* Whatever a command printed must have reached standard output: a full
+ * disk or a closed pipe (write errors stdio only remembers) fails the run
+ * with exit 3, here once for every command, instead of exit 0 with a
+ * truncated or empty result. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    int bad = ferror(stdout), e = errno;
+    if (fflush(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad)
+        return rc;
+    fprintf(stderr, "qlens: standard output: write error: %s\n",
+            e ? strerror(e) : "the output is incomplete");
+    return rc == EXIT_OK ? EXIT_IO : rc;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
         usage(stdout);
@@ -61,4 +147,9 @@ int main(int argc, char **argv)
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
         return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
     return cmd_default(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
 }

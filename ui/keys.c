@@ -77,6 +77,7 @@ const struct ui_key ui_keys[] = {
     {'F', "F", C, UA_CORR_FILTER, "cycle the model-family filter", "family"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
+    {'E', "E", ALL, UA_SCREEN_SAVE, "save the screen as qlens-screen-N.{txt,ans,svg,html} (current directory)", NULL},
 };
 const int ui_n_keys = sizeof ui_keys / sizeof ui_keys[0];
 

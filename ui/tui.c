@@ -15,7 +15,10 @@
 #include <unistd.h>
 
 #include "src/cli.h"
+#include "src/qclock.h"
+#include "ui/demo.h"
 #include "ui/draw.h"
+#include "ui/screen.h"
 #include "ui/tui_int.h"
 #include "ui/view_ext.h"
 
@@ -111,8 +114,9 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
     const struct vl_row *r = vm_layers_selected(&t->lay);
     if (r)
         tui_select_tensor(t, r->tensor);
-    tui_msg(t, 0, "%s: %d tensors, %lld parameters; Enter opens, ? lists every key",
-            t->model_name, t->m.n_tensors, (long long)qmodel_param_count(&t->m));
+    if (!t->msg_err) /* a session file that did not load says so instead */
+        tui_msg(t, 0, "%s: %d tensors, %lld parameters; Enter opens, ? lists every key",
+                t->model_name, t->m.n_tensors, (long long)qmodel_param_count(&t->m));
     return 0;
 }
 
@@ -254,6 +258,8 @@ void tui_draw(struct tui *t)
         }
     draw_status(t, t->h - 2);
     draw_keybar(t, t->h - 1);
+    if (t->demo) /* the tour's caption over the bottom of the view */
+        demo_draw(t->demo, t->h, t->w);
     refresh();
 }
 
@@ -351,6 +357,12 @@ static int global_act(struct tui *t, enum ui_act a)
         tui_msg(t, 0, "theme: %s", draw_theme_name(draw.theme));
         return 1;
     case UA_REDRAW: clearok(curscr, TRUE); return 1;
+    case UA_SCREEN_SAVE: {
+        char m[300];
+        int e = screen_save(m, sizeof m);
+        tui_msg(t, e != 0, "%s", m);
+        return 1;
+    }
     case UA_CANCEL:
         if (worker_busy(&t->job)) {
             worker_request_cancel(&t->job);
@@ -493,6 +505,21 @@ int tui_idle(struct tui *t)
     return 1;
 }
 
+/* In a demo: the user's Space / Left / Right steer the tour, and when no
+ * key is typed the tour types its next one. */
+static int demo_key(struct tui *t, int ch)
+{
+    double now = qclock_seconds();
+    if (ch != ERR && demo_user_key(t->demo, ch, now)) {
+        tui_draw(t);
+        return ERR;
+    }
+    if (ch != ERR)
+        return ch;
+    int k = demo_next(t->demo, now, worker_busy(&t->job), demo_screen_shows, t->demo);
+    return k >= 0 ? k : ERR;
+}
+
 static void main_loop(struct tui *t)
 {
     tui_draw(t);
@@ -502,8 +529,10 @@ static void main_loop(struct tui *t)
             tui_draw(t);
         }
         /* Pending map / histogram steps: poll keys without waiting. */
-        timeout(tui_pending(t) || tui_ext_tick(t) ? 0 : 100);
+        timeout(tui_pending(t) || tui_ext_tick(t) ? 0 : t->demo ? 20 : 100);
         int ch = getch();
+        if (t->demo)
+            ch = demo_key(t, ch);
         int finished = worker_poll(&t->job);
         if (finished)
             tui_ext_job_done(t);
@@ -514,7 +543,7 @@ static void main_loop(struct tui *t)
     }
 }
 
-int tui_main(const char *model_arg)
+static int tui_run(const char *model_arg, struct demo *demo)
 {
     struct qerr err;
     qerr_clear(&err);
@@ -544,6 +573,7 @@ int tui_main(const char *model_arg)
         tui_close(t);
         return EXIT_INTERNAL;
     }
+    t->demo = demo;
     main_loop(t);
     int interrupted = sig_quit != 0;
     worker_stop(&t->job);
@@ -551,6 +581,16 @@ int tui_main(const char *model_arg)
     delscreen(scr);
     tui_close(t);
     return interrupted ? EXIT_CANCEL : EXIT_OK;
+}
+
+int tui_main(const char *model_arg)
+{
+    return tui_run(model_arg, NULL);
+}
+
+int tui_demo(const char *model_arg, struct demo *d)
+{
+    return tui_run(model_arg, d);
 }
 
 int tui_print_keys(FILE *f)

@@ -8,6 +8,9 @@
  * stories260K) and run until the user quits.  Returns a process exit code
  * (src/cli.h).  The terminal is restored on every exit path. */
 int tui_main(const char *model_arg);
+/* The dashboard playing a scripted tour (ui/demo.h). */
+struct demo;
+int tui_demo(const char *model_arg, struct demo *d);
 
 /* `qlens --print-keys`: the key list (Markdown) from the one key table. */
 int tui_print_keys(FILE *f);

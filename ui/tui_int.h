@@ -57,6 +57,7 @@ struct tui {
     char msg[256];
     int msg_err;
     int quit;
+    struct demo *demo;    /* a scripted tour playing (ui/demo.h), or NULL  */
     int tab_x[UV__COUNT + 1]; /* tab start columns for mouse clicks     */
     int list_y0, list_h;  /* list rows of the current view (mouse)        */
 };
