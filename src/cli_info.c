@@ -28,6 +28,10 @@ void info_print_summary(FILE *f, const struct qmodel *m)
             c->rope_style == QROPE_HALF ? "rotate-half" : "interleaved", c->norm_eps,
             c->tied_output ? "tied to token_embd" : "separate",
             c->has_qkv_bias ? "  qkv bias" : "");
+    char feat[512];
+    qconfig_describe(c, feat, sizeof feat);
+    if (feat[0])
+        fprintf(f, "features   %s\n", feat);
     fprintf(f, "parameters %lld in %d tensors\n", (long long)qmodel_param_count(m), m->n_tensors);
     if (m->tokenizer_path)
         fprintf(f, "tokenizer  %s\n", m->tokenizer_path);
@@ -102,6 +106,37 @@ static void print_text(const struct qmodel *m)
     printf("\nbits/weight %.4f on average (%.3f MiB of tensor data)\n", bpw, bytes / 1048576.0);
 }
 
+/* The family features as config fields (0 / "" / false when absent). */
+static void print_json_features(const struct qconfig *c)
+{
+    printf("\"rope_scaling\":{\"type\":\"%s\",\"factor\":", qrope_scaling_name(c->rope_scaling));
+    cli_json_num(stdout, c->rope_factor);
+    printf(",\"low_freq_factor\":");
+    cli_json_num(stdout, c->rope_low_freq);
+    printf(",\"high_freq_factor\":");
+    cli_json_num(stdout, c->rope_high_freq);
+    printf(",\"original_context\":%d,\"divisors\":[", c->rope_orig_ctx);
+    for (int i = 0; c->has_rope_div && i < c->head_dim / 2; i++) {
+        printf("%s", i ? "," : "");
+        cli_json_num(stdout, c->rope_div[i]);
+    }
+    printf("]},\"qk_norm\":%s,\"post_norms\":%s,\"activation\":\"%s\",\"embd_scale\":",
+           c->qk_norm ? "true" : "false", c->post_norms ? "true" : "false",
+           c->act == QACT_GELU_TANH ? "gelu_tanh" : "silu");
+    cli_json_num(stdout, c->embd_scale);
+    printf(",\"attn_scale\":");
+    cli_json_num(stdout, c->attn_scale);
+    printf(",\"attn_softcap\":");
+    cli_json_num(stdout, c->attn_softcap);
+    printf(",\"final_softcap\":");
+    cli_json_num(stdout, c->final_softcap);
+    printf(",\"sliding_window\":%d,\"local_layers\":%d,\"rope_theta_local\":", c->swa_window,
+           qconfig_local_layers(c));
+    cli_json_num(stdout, c->rope_theta_local);
+    printf(",\"fused\":");
+    cli_json_str(stdout, c->fused);
+}
+
 static void print_json(const struct qmodel *m)
 {
     const struct qconfig *c = &m->cfg;
@@ -118,9 +153,10 @@ static void print_json(const struct qmodel *m)
     cli_json_num(stdout, c->rope_theta);
     printf(",\"rope_style\":\"%s\",\"norm_eps\":", c->rope_style == QROPE_HALF ? "half" : "interleaved");
     cli_json_num(stdout, c->norm_eps);
-    printf(",\"tied_output\":%s,\"qkv_bias\":%s},\"parameters\":%lld,\"tokenizer\":",
-           c->tied_output ? "true" : "false", c->has_qkv_bias ? "true" : "false",
-           (long long)qmodel_param_count(m));
+    printf(",\"tied_output\":%s,\"qkv_bias\":%s,", c->tied_output ? "true" : "false",
+           c->has_qkv_bias ? "true" : "false");
+    print_json_features(c);
+    printf("},\"parameters\":%lld,\"tokenizer\":", (long long)qmodel_param_count(m));
     if (m->tokenizer_path)
         cli_json_str(stdout, m->tokenizer_path);
     else

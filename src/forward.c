@@ -73,6 +73,11 @@ static int bind_layer(struct fwd *f, int l, struct qerr *err)
     L->bq = qmodel_get(m, l, QR_ATTN_Q_BIAS);
     L->bk = qmodel_get(m, l, QR_ATTN_K_BIAS);
     L->bv = qmodel_get(m, l, QR_ATTN_V_BIAS);
+    L->q_norm = c->qk_norm ? qmodel_get(m, l, QR_ATTN_Q_NORM) : NULL;
+    L->k_norm = c->qk_norm ? qmodel_get(m, l, QR_ATTN_K_NORM) : NULL;
+    L->post_attn = c->post_norms ? qmodel_get(m, l, QR_ATTN_POST_NORM) : NULL;
+    L->post_ffn = c->post_norms ? qmodel_get(m, l, QR_FFN_POST_NORM) : NULL;
+    L->local = qconfig_layer_is_local(c, l);
     int rc = 0;
     if (!rc) rc = check_shape(L->attn_norm, 1, c->dim, "attn_norm", l, err);
     if (!rc) rc = check_shape(L->wq, f->q_dim, c->dim, "attn_q", l, err);
@@ -86,6 +91,11 @@ static int bind_layer(struct fwd *f, int l, struct qerr *err)
     if (!rc && L->bq) rc = check_shape(L->bq, 1, f->q_dim, "attn_q_bias", l, err);
     if (!rc && L->bk) rc = check_shape(L->bk, 1, f->kv_dim, "attn_k_bias", l, err);
     if (!rc && L->bv) rc = check_shape(L->bv, 1, f->kv_dim, "attn_v_bias", l, err);
+    if (!rc && c->qk_norm) rc = check_shape(L->q_norm, 1, c->head_dim, "attn_q_norm", l, err);
+    if (!rc && c->qk_norm) rc = check_shape(L->k_norm, 1, c->head_dim, "attn_k_norm", l, err);
+    if (!rc && c->post_norms)
+        rc = check_shape(L->post_attn, 1, c->dim, "post_attention_norm", l, err);
+    if (!rc && c->post_norms) rc = check_shape(L->post_ffn, 1, c->dim, "post_ffw_norm", l, err);
     return rc;
 }
 
@@ -100,23 +110,49 @@ static int check_config(const struct qconfig *c, int max_tokens, struct qerr *er
     if (c->head_dim % 2)
         return qerr_set(err, QERR_UNSUPP, "forward: odd head_dim %d (RoPE needs pairs)",
                         c->head_dim);
+    if (c->head_dim > 2 * QM_ROPE_MAX_PAIRS)
+        return qerr_set(err, QERR_UNSUPP, "forward: head_dim %d above %d", c->head_dim,
+                        2 * QM_ROPE_MAX_PAIRS);
     if (max_tokens < 1 || max_tokens > (1 << 20))
         return qerr_set(err, QERR_ARG, "forward: max_tokens %d out of range", max_tokens);
     return 0;
 }
 
-/* cos/sin of pos * theta^(-2i/head_dim), as llama2.c computes them. */
-static void rope_tables(struct fwd *f)
+/* cos/sin of pos * theta^(-2i/head_dim), as llama2.c computes them,
+ * divided by the scaling divisor of frequency i when `div` is given. */
+static void rope_table(float *cs, float *sn, int T, int hd, float theta, const float *div)
 {
-    int hd = f->cfg.head_dim, half = hd / 2;
+    int half = hd / 2;
     for (int i = 0; i < half; i++) {
-        float freq = 1.0f / powf(f->cfg.rope_theta, (float)(2 * i) / (float)hd);
-        for (int p = 0; p < f->max_tokens; p++) {
+        float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        if (div)
+            freq /= div[i];
+        for (int p = 0; p < T; p++) {
             float val = (float)p * freq;
-            f->rope_cos[(size_t)p * half + i] = cosf(val);
-            f->rope_sin[(size_t)p * half + i] = sinf(val);
+            cs[(size_t)p * half + i] = cosf(val);
+            sn[(size_t)p * half + i] = sinf(val);
         }
     }
+}
+
+/* Local layers (sliding window) use their own theta and no scaling. */
+static int local_rope_differs(const struct qconfig *c)
+{
+    int any_local = 0;
+    for (int l = 0; l < c->n_layers && !any_local; l++)
+        any_local = qconfig_layer_is_local(c, l);
+    float tl = c->rope_theta_local > 0 ? c->rope_theta_local : c->rope_theta;
+    return any_local && (c->has_rope_div || tl != c->rope_theta);
+}
+
+static void rope_tables(struct fwd *f)
+{
+    const struct qconfig *c = &f->cfg;
+    rope_table(f->rope_cos, f->rope_sin, f->max_tokens, c->head_dim, c->rope_theta,
+               c->has_rope_div ? c->rope_div : NULL);
+    if (f->rope_cos_l != f->rope_cos)
+        rope_table(f->rope_cos_l, f->rope_sin_l, f->max_tokens, c->head_dim,
+                   c->rope_theta_local > 0 ? c->rope_theta_local : c->rope_theta, NULL);
 }
 
 static int alloc_scratch(struct fwd *f)
@@ -134,8 +170,16 @@ static int alloc_scratch(struct fwd *f)
     f->hb2 = fwd_alloc(T * c->hidden_dim);
     f->rope_cos = fwd_alloc(T * (c->head_dim / 2));
     f->rope_sin = fwd_alloc(T * (c->head_dim / 2));
+    f->rope_cos_l = f->rope_cos;
+    f->rope_sin_l = f->rope_sin;
+    if (local_rope_differs(c)) {
+        f->rope_cos_l = fwd_alloc(T * (c->head_dim / 2));
+        f->rope_sin_l = fwd_alloc(T * (c->head_dim / 2));
+    }
+    if (c->post_norms && !(f->tmp = fwd_alloc(T * c->dim)))
+        return -1;
     return f->x && f->xb && f->q && f->k && f->v && f->att && f->hb && f->hb2 &&
-           f->rope_cos && f->rope_sin ? 0 : -1;
+           f->rope_cos && f->rope_sin && f->rope_cos_l && f->rope_sin_l ? 0 : -1;
 }
 
 int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
@@ -200,7 +244,13 @@ void fwd_free(struct fwd *f)
 {
     free(f->layers);
     free(f->x); free(f->xb); free(f->q); free(f->k); free(f->v); free(f->att);
+    if (f->rope_cos_l != f->rope_cos)
+        free(f->rope_cos_l);
+    if (f->rope_sin_l != f->rope_sin)
+        free(f->rope_sin_l);
     free(f->hb); free(f->hb2); free(f->rope_cos); free(f->rope_sin); free(f->att2);
+    free(f->tmp);
+    f->tmp = f->rope_cos_l = f->rope_sin_l = NULL;
     f->layers = NULL;
     f->att2 = NULL;
     f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
@@ -220,7 +270,8 @@ int fwd_prepare(struct fwd *f)
     for (int l = 0; l < f->cfg.n_layers; l++) {
         struct fwd_layer *L = &f->layers[l];
         struct qtensor *ts[] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
-                                L->bv, L->ffn_norm, L->w1, L->w2, L->w3};
+                                L->bv, L->ffn_norm, L->w1, L->w2, L->w3, L->q_norm,
+                                L->k_norm, L->post_attn, L->post_ffn};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
             bad |= touch(ts[i]);
     }
@@ -277,20 +328,21 @@ static struct qtensor *first_nonfinite(const struct fwd *f, int64_t *at)
     struct qtensor *ts[3] = {f->tok_embd, f->out_norm, f->output};
     for (int l = -1; l <= f->cfg.n_layers; l++) {
         const struct fwd_layer *L = l >= 0 && l < f->cfg.n_layers ? &f->layers[l] : NULL;
-        struct qtensor *lt[11] = {0};
+        struct qtensor *lt[16] = {0};
         int n = 0;
         if (L) {
-            struct qtensor *all[11] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
-                                       L->bv, L->ffn_norm, L->w1, L->w2};
+            struct qtensor *all[16] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
+                                       L->bv, L->ffn_norm, L->w1, L->w2, L->w3, L->q_norm,
+                                       L->k_norm, L->post_attn, L->post_ffn};
             memcpy(lt, all, sizeof lt);
-            n = 11;
+            n = 16;
         } else {
             lt[0] = ts[l < 0 ? 0 : 1];
             lt[1] = l < 0 ? NULL : ts[2];
             n = 2;
         }
-        for (int i = 0; i < n + (L != NULL); i++) {
-            struct qtensor *t = i < n ? lt[i] : L->w3;
+        for (int i = 0; i < n; i++) {
+            struct qtensor *t = lt[i];
             const float *w = t ? fwd_w(f, t) : NULL;
             for (int64_t k = 0; w && k < t->nelem; k++)
                 if (!isfinite(w[k])) {
@@ -333,14 +385,16 @@ static void add_bias(float *y, const float *b, int n, int d)
             y[(size_t)r * d + j] += b[j];
 }
 
-/* Rotate n rows (stride ld) of n_h heads each; row p is at position pos0+p. */
-static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h, int pos0)
+/* Rotate n rows (stride ld) of n_h heads each; row p is at position pos0+p;
+ * `local` picks the local layers' tables. */
+static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h, int pos0, int local)
 {
     int hd = f->cfg.head_dim, half = hd / 2;
     int is_half = f->cfg.rope_style == QROPE_HALF;
+    const float *tc = local ? f->rope_cos_l : f->rope_cos, *ts = local ? f->rope_sin_l : f->rope_sin;
     for (int p = 0; p < n; p++) {
-        const float *cs = f->rope_cos + (size_t)(pos0 + p) * half;
-        const float *sn = f->rope_sin + (size_t)(pos0 + p) * half;
+        const float *cs = tc + (size_t)(pos0 + p) * half;
+        const float *sn = ts + (size_t)(pos0 + p) * half;
         for (int h = 0; h < n_h; h++) {
             float *v = x + (size_t)p * ld + h * hd;
             for (int i = 0; i < half; i++) {
@@ -353,15 +407,22 @@ static void rope_rows(const struct fwd *f, float *x, int n, int ld, int n_h, int
     }
 }
 
-/* Row r of a score block: softmax over keys [0, r_abs], zero the rest
- * (fused max, exp+sum and scale passes, vectorized in fastmath.h). */
-static void softmax_causal_row(float *s, int r_abs, int width)
+/* Row r of a score block: softmax over keys [lo, r_abs], zero the rest
+ * (fused max, exp+sum and scale passes, vectorized in fastmath.h).  lo > 0
+ * on sliding-window layers; cap > 0 soft-caps the scores first. */
+static void softmax_causal_row(float *s, int lo, int r_abs, int width, float cap)
 {
-    int len = r_abs + 1;
+    int len = r_abs + 1 - lo;
+    if (lo > 0)
+        memset(s, 0, (size_t)lo * sizeof(float));
+    s += lo;
+    if (cap > 0)
+        for (int j = 0; j < len; j++)
+            s[j] = cap * tanhf(s[j] / cap);
     float mx = fm_max(s, len);
     fm_scale(s, len, 1.0f / fm_exp_sub_sum(s, len, mx));
-    if (width > len)
-        memset(s + len, 0, (size_t)(width - len) * sizeof(float));
+    if (width > r_abs + 1)
+        memset(s + len, 0, (size_t)(width - r_abs - 1) * sizeof(float));
 }
 
 /* One attention job: heads h0, h0+hstep, ... of one block, scores in att
@@ -371,6 +432,7 @@ struct att_job {
     float *out, *att;
     const float *K, *V;
     int n, pos0, h0, hstep;
+    int window;           /* sliding window (0: none)                     */
 };
 
 /* out (n, q_dim) = causal attention of q (n, q_dim), rows at positions
@@ -382,7 +444,7 @@ static void *attention_heads(void *arg)
     const struct fwd *f = j->f;
     const struct qconfig *c = &f->cfg;
     int hd = c->head_dim, kv_mul = c->n_heads / c->n_kv_heads;
-    float scale = 1.0f / sqrtf((float)hd);
+    float scale = c->attn_scale > 0 ? c->attn_scale : 1.0f / sqrtf((float)hd);
     for (int h = j->h0; h < c->n_heads; h += j->hstep) {
         const float *qh = f->q + h * hd;
         const float *kh = j->K + (h / kv_mul) * hd, *vh = j->V + (h / kv_mul) * hd;
@@ -393,8 +455,11 @@ static void *attention_heads(void *arg)
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, keys, hd, scale,
                         qh + (size_t)r0 * f->q_dim, f->q_dim, kh, f->kv_dim, 0.0f,
                         j->att, keys);
-            for (int r = 0; r < rows; r++)
-                softmax_causal_row(j->att + (size_t)r * keys, j->pos0 + r0 + r, keys);
+            for (int r = 0; r < rows; r++) {
+                int at = j->pos0 + r0 + r, lo = j->window > 0 ? at - j->window + 1 : 0;
+                softmax_causal_row(j->att + (size_t)r * keys, lo > 0 ? lo : 0, at, keys,
+                                   c->attn_softcap);
+            }
             /* out[r0:r1, head h] (rows, hd) = att (rows, keys) V[0:keys] (keys, hd) */
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, hd, keys, 1.0f,
                         j->att, keys, vh, f->kv_dim, 0.0f,
@@ -408,9 +473,9 @@ static void *attention_heads(void *arg)
  * own threads would synchronize ~200 times per layer.  With two attention
  * threads, heads are split between two single-threaded BLAS callers. */
 static void attention(struct fwd *f, float *out, int n, int pos0, const float *K,
-                      const float *V)
+                      const float *V, int window)
 {
-    struct att_job j0 = {f, out, f->att, K, V, n, pos0, 0, 1};
+    struct att_job j0 = {f, out, f->att, K, V, n, pos0, 0, 1, window};
     pthread_t th;
     if (f->att_threads < 2 || !f->att2 || f->cfg.n_heads < 2) {
         attention_heads(&j0);
@@ -476,7 +541,40 @@ int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
                             "the vocabulary (%d)", tokens[i], i, f->cfg.vocab_size);
         memcpy(x + (size_t)i * dim, e + (size_t)tokens[i] * dim, (size_t)dim * sizeof(float));
     }
+    for (int i = 0; f->cfg.embd_scale > 0 && i < n; i++)
+        fm_scale(x + (size_t)i * dim, dim, f->cfg.embd_scale);
     return 0;
+}
+
+/* x (n, dim) += in (n, in_dim) Wᵀ, through rmsnorm * post when the family
+ * norms a block's output before the residual add (Gemma 2/3). */
+static int residual_add(struct fwd *f, float *x, const float *in, const float *W, int n,
+                        int in_dim, struct qtensor *post, int l)
+{
+    int dim = f->cfg.dim;
+    if (!post) {
+        linear(x, in, W, n, in_dim, dim, 1.0f);
+        return 0;
+    }
+    const float *pw = fwd_w(f, post);
+    if (!pw)
+        return weights_missing(f, "post-norm", l);
+    linear(f->tmp, in, W, n, in_dim, dim, 0.0f);
+    rmsnorm_rows(f->tmp, f->tmp, pw, n, dim, f->cfg.norm_eps);
+    for (size_t i = 0; i < (size_t)n * dim; i++)
+        x[i] += f->tmp[i];
+    return 0;
+}
+
+/* gelu with the tanh approximation (PyTorch's approximate='tanh', ggml's
+ * gelu): 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))), times up. */
+static void geglu(float *hb, const float *hb2, size_t n)
+{
+    const float k = 0.7978845608028654f; /* sqrt(2/pi) */
+    for (size_t i = 0; i < n; i++) {
+        float g = hb[i];
+        hb[i] = 0.5f * g * (1.0f + tanhf(k * (g + 0.044715f * g * g * g))) * hb2[i];
+    }
 }
 
 /* Attention half of block l; with a cache, the n rows are positions
@@ -501,12 +599,20 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     add_bias(f->q, fwd_w(f, L->bq), n, f->q_dim);
     add_bias(f->k, fwd_w(f, L->bk), n, f->kv_dim);
     add_bias(f->v, fwd_w(f, L->bv), n, f->kv_dim);
+    if (L->q_norm) { /* per head: rows of head_dim */
+        const float *qn = fwd_w(f, L->q_norm), *kn = fwd_w(f, L->k_norm);
+        if (!qn || !kn)
+            return weights_missing(f, "q/k norm", l);
+        int hd = f->cfg.head_dim;
+        rmsnorm_rows(f->q, f->q, qn, n * f->cfg.n_heads, hd, f->cfg.norm_eps);
+        rmsnorm_rows(f->k, f->k, kn, n * f->cfg.n_kv_heads, hd, f->cfg.norm_eps);
+    }
     /* a NaN score would vanish in the softmax (its max skips it) and leave
      * a plausible perplexity: stop here instead */
     if (!all_finite(f->q, (size_t)n * f->q_dim) || !all_finite(f->k, (size_t)n * f->kv_dim))
         return nonfinite(f, l, "the attention query or key");
-    rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads, pos0);
-    rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads, pos0);
+    rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads, pos0, L->local);
+    rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads, pos0, L->local);
     if (h && h->kv && (rc = h->kv(h->ud, l, f->k, f->v, n, f->kv_dim)) < 0) {
         if (!f->err.msg[0])
             qerr_set(&f->err, rc, "forward: layer %d: K/V hook failed", l);
@@ -520,11 +626,10 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
         K = cache->k + base;
         V = cache->v + base;
     }
-    attention(f, f->xb, n, pos0, K, V); /* xb (n, q_dim) = attention output */
+    attention(f, f->xb, n, pos0, K, V, L->local ? f->cfg.swa_window : 0); /* xb (n, q_dim) */
     if ((rc = call_lin(f, h, l, QR_ATTN_OUT, f->xb, n, f->q_dim)))
         return rc;
-    linear(x, f->xb, wo, n, f->q_dim, dim, 1.0f); /* residual: x += out Woᵀ */
-    return 0;
+    return residual_add(f, x, f->xb, wo, n, f->q_dim, L->post_attn, l);
 }
 
 static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h)
@@ -541,11 +646,13 @@ static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hoo
         return rc;
     linear(f->hb, f->xb, w1, n, dim, hid, 0.0f);
     linear(f->hb2, f->xb, w3, n, dim, hid, 0.0f);
-    fm_swiglu(f->hb, f->hb2, (size_t)n * hid);
+    if (f->cfg.act == QACT_GELU_TANH)
+        geglu(f->hb, f->hb2, (size_t)n * hid);
+    else
+        fm_swiglu(f->hb, f->hb2, (size_t)n * hid);
     if ((rc = call_lin(f, h, l, QR_FFN_DOWN, f->hb, n, hid)))
         return rc;
-    linear(x, f->hb, w2, n, hid, dim, 1.0f); /* residual: x += hb W2ᵀ */
-    return 0;
+    return residual_add(f, x, f->hb, w2, n, hid, L->post_ffn, l); /* x += hb W2ᵀ */
 }
 
 int fwd_block(struct fwd *f, int layer, float *x, int n, const struct fwd_hooks *hooks)
@@ -583,6 +690,9 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     blas_leave(f, prev);
     if (!all_finite(logits, (size_t)n * f->cfg.vocab_size))
         return nonfinite(f, f->cfg.n_layers, "the logits");
+    float cap = f->cfg.final_softcap; /* after the check: tanh would hide an inf */
+    for (size_t i = 0; cap > 0 && i < (size_t)n * f->cfg.vocab_size; i++)
+        logits[i] = cap * tanhf(logits[i] / cap);
     return 0;
 }
 

@@ -10,6 +10,18 @@
  *               xb = rmsnorm(x) * ffn_norm
  *               x += (silu(xb W1ᵀ) * (xb W3ᵀ)) W2ᵀ
  *   logits = rmsnorm(x) * output_norm  Woutᵀ   (Wout = token_embd when tied)
+ * with the family features of struct qconfig where a model has them:
+ *   x = token_embd[tok] * embd_scale                   (Gemma: sqrt(dim))
+ *   q, k: per-head rmsnorm * attn_q_norm / attn_k_norm before RoPE (Qwen3,
+ *         Gemma 3); RoPE angles divided by rope_div (llama3 / linear
+ *         scaling) on global layers, theta_local on local ones (Gemma 3)
+ *   scores * attn_scale (query_pre_attn_scalar^-1/2), then
+ *         attn_softcap * tanh(scores / attn_softcap) (Gemma 2), keys
+ *         limited to the sliding window on local layers
+ *   x += rmsnorm(attn Woᵀ) * post_attention_norm        (Gemma 2/3)
+ *   ffn: gelu_tanh(xb W1ᵀ) * (xb W3ᵀ) (GeGLU, Gemma), its output through
+ *        post_ffw_norm before the residual add (Gemma 2/3)
+ *   logits = final_softcap * tanh(logits / final_softcap) (Gemma 2)
  * A chunk always starts at position 0 with causal attention inside the
  * chunk and no cache across chunks (llama-perplexity semantics).
  *
@@ -75,6 +87,9 @@ struct fwd_hooks {
 struct fwd_layer {
     struct qtensor *attn_norm, *wq, *wk, *wv, *wo, *bq, *bk, *bv;
     struct qtensor *ffn_norm, *w1, *w2, *w3;
+    struct qtensor *q_norm, *k_norm;      /* (head_dim) or NULL            */
+    struct qtensor *post_attn, *post_ffn; /* (dim) or NULL (Gemma 2/3)     */
+    int local;            /* sliding window + local RoPE on this layer     */
 };
 
 struct fwd {
@@ -99,7 +114,12 @@ struct fwd {
                              large models; needs att2, allocated when the
                              machine has two CPUs)                        */
     float *hb, *hb2;      /* (T, hidden_dim)                              */
-    float *rope_cos, *rope_sin; /* (T, head_dim/2) angle tables           */
+    float *rope_cos, *rope_sin; /* (T, head_dim/2) angle tables, global layers */
+    float *rope_cos_l, *rope_sin_l; /* the same for local layers (own theta,
+                             no scaling); equal to the global ones when
+                             no layer differs                             */
+    float *tmp;           /* (T, dim) block output before its post-norm,
+                             allocated only for Gemma 2/3                 */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
     struct qerr err;      /* message of the last failure                  */

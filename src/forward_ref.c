@@ -3,7 +3,10 @@
  * A direct transcription of llama2.c's run.c forward(): one token at a
  * time, a KV cache, scalar loops, no BLAS.  Extended only where the model
  * family needs it (Qwen2 q/k/v biases, rotate-half RoPE, separate output
- * matrix).  tests/check_forward.c compares the batched src/forward.c
+ * matrix; RoPE scaling divisors; Qwen3/Gemma 3 q/k norms; Gemma's
+ * embedding scale, GeGLU, post-norms, soft-capping, sliding window and
+ * local theta).  Every feature is written out here in the plainest form,
+ * independently of src/forward.c.  tests/check_forward.c compares the batched src/forward.c
  * against it; keep it obviously correct rather than fast. */
 #include <math.h>
 #include <stdlib.h>
@@ -54,11 +57,14 @@ static void ref_softmax(float *x, int size)
         x[i] /= sum;
 }
 
-/* Rotate one head vector (hd) at position pos. */
-static void ref_rope(float *v, int hd, int pos, float theta, enum qrope style)
+/* Rotate one head vector (hd) at position pos; div: per-frequency
+ * scaling divisors or NULL. */
+static void ref_rope(float *v, int hd, int pos, float theta, const float *div, enum qrope style)
 {
     for (int i = 0; i < hd / 2; i++) {
         float freq = 1.0f / powf(theta, (float)(2 * i) / (float)hd);
+        if (div)
+            freq = freq / div[i];
         float val = (float)pos * freq;
         float fcr = cosf(val), fci = sinf(val);
         int a = style == QROPE_HALF ? i : 2 * i;
@@ -78,25 +84,35 @@ static void ref_attention(struct ref_state *s, int l, int pos)
 {
     const struct qconfig *c = s->c;
     int hd = c->head_dim, kv_mul = c->n_heads / c->n_kv_heads;
+    /* sliding window: key t is visible when pos - t < window */
+    int first = 0;
+    if (qconfig_layer_is_local(c, l) && pos - c->swa_window + 1 > 0)
+        first = pos - c->swa_window + 1;
     float *kc = s->kc + (size_t)l * s->n * s->kv_dim;
     float *vc = s->vc + (size_t)l * s->n * s->kv_dim;
     for (int h = 0; h < c->n_heads; h++) {
         const float *q = s->q + h * hd;
         float *att = s->att;
-        for (int t = 0; t <= pos; t++) {
+        for (int t = first; t <= pos; t++) {
             const float *k = kc + (size_t)t * s->kv_dim + (h / kv_mul) * hd;
             float score = 0.0f;
             for (int i = 0; i < hd; i++)
                 score += q[i] * k[i];
-            att[t] = score / sqrtf((float)hd);
+            if (c->attn_scale > 0)
+                score = score * c->attn_scale;
+            else
+                score = score / sqrtf((float)hd);
+            if (c->attn_softcap > 0)
+                score = c->attn_softcap * tanhf(score / c->attn_softcap);
+            att[t - first] = score;
         }
-        ref_softmax(att, pos + 1);
+        ref_softmax(att, pos + 1 - first);
         float *xb = s->xb + h * hd;
         memset(xb, 0, (size_t)hd * sizeof(float));
-        for (int t = 0; t <= pos; t++) {
+        for (int t = first; t <= pos; t++) {
             const float *v = vc + (size_t)t * s->kv_dim + (h / kv_mul) * hd;
             for (int i = 0; i < hd; i++)
-                xb[i] += att[t] * v[i];
+                xb[i] += att[t - first] * v[i];
         }
     }
 }
@@ -107,6 +123,23 @@ static void ref_add_bias(float *y, struct qtensor *b, int ov, int d)
     if (bb)
         for (int i = 0; i < d; i++)
             y[i] += bb[i];
+}
+
+/* o (d) = (x + rmsnorm(y) * w) when w, else x + y: the residual add, with
+ * Gemma's post-norm of the block output. */
+static void ref_residual(float *x, float *y, const float *w, int d, float eps)
+{
+    if (w)
+        ref_rmsnorm(y, y, w, d, eps);
+    for (int i = 0; i < d; i++)
+        x[i] += y[i];
+}
+
+/* q (n_h * hd) and the new key: RMSNorm of each head with w (hd). */
+static void ref_head_norm(float *v, int n_h, int hd, const float *w, float eps)
+{
+    for (int h = 0; h < n_h; h++)
+        ref_rmsnorm(v + h * hd, v + h * hd, w, hd, eps);
 }
 
 static int ref_layer(struct ref_state *s, struct qmodel *m, int l, int pos, int ov)
@@ -124,6 +157,22 @@ static int ref_layer(struct ref_state *s, struct qmodel *m, int l, int pos, int 
     const float *w3 = ref_w(qmodel_get(m, l, QR_FFN_UP), ov);
     if (!an || !wq || !wk || !wv || !wo || !fn || !w1 || !w2 || !w3)
         return -1;
+    const float *qn = NULL, *kn = NULL, *pa = NULL, *pf = NULL;
+    if (c->qk_norm) {
+        qn = ref_w(qmodel_get(m, l, QR_ATTN_Q_NORM), ov);
+        kn = ref_w(qmodel_get(m, l, QR_ATTN_K_NORM), ov);
+        if (!qn || !kn)
+            return -1;
+    }
+    if (c->post_norms) {
+        pa = ref_w(qmodel_get(m, l, QR_ATTN_POST_NORM), ov);
+        pf = ref_w(qmodel_get(m, l, QR_FFN_POST_NORM), ov);
+        if (!pa || !pf)
+            return -1;
+    }
+    int local = qconfig_layer_is_local(c, l);
+    float theta = local && c->rope_theta_local > 0 ? c->rope_theta_local : c->rope_theta;
+    const float *div = !local && c->has_rope_div ? c->rope_div : NULL;
     float *kc = s->kc + ((size_t)l * s->n + pos) * s->kv_dim;
     float *vc = s->vc + ((size_t)l * s->n + pos) * s->kv_dim;
     ref_rmsnorm(s->xb, s->x, an, dim, c->norm_eps);
@@ -133,25 +182,31 @@ static int ref_layer(struct ref_state *s, struct qmodel *m, int l, int pos, int 
     ref_add_bias(s->q, qmodel_get(m, l, QR_ATTN_Q_BIAS), ov, s->q_dim);
     ref_add_bias(kc, qmodel_get(m, l, QR_ATTN_K_BIAS), ov, s->kv_dim);
     ref_add_bias(vc, qmodel_get(m, l, QR_ATTN_V_BIAS), ov, s->kv_dim);
+    if (qn) {
+        ref_head_norm(s->q, c->n_heads, hd, qn, c->norm_eps);
+        ref_head_norm(kc, c->n_kv_heads, hd, kn, c->norm_eps);
+    }
     for (int h = 0; h < c->n_heads; h++)
-        ref_rope(s->q + h * hd, hd, pos, c->rope_theta, c->rope_style);
+        ref_rope(s->q + h * hd, hd, pos, theta, div, c->rope_style);
     for (int h = 0; h < c->n_kv_heads; h++)
-        ref_rope(kc + h * hd, hd, pos, c->rope_theta, c->rope_style);
+        ref_rope(kc + h * hd, hd, pos, theta, div, c->rope_style);
     ref_attention(s, l, pos);
     ref_matmul(s->xb2, s->xb, wo, s->q_dim, dim);
-    for (int i = 0; i < dim; i++)
-        s->x[i] += s->xb2[i];
+    ref_residual(s->x, s->xb2, pa, dim, c->norm_eps);
     ref_rmsnorm(s->xb, s->x, fn, dim, c->norm_eps);
     ref_matmul(s->hb, s->xb, w1, dim, c->hidden_dim);
     ref_matmul(s->hb2, s->xb, w3, dim, c->hidden_dim);
     for (int i = 0; i < c->hidden_dim; i++) {
         float val = s->hb[i];
-        val *= 1.0f / (1.0f + expf(-val));
+        if (c->act == QACT_GELU_TANH) /* tanh approximation of gelu */
+            val = 0.5f * val * (1.0f + tanhf(sqrtf(2.0f / (float)M_PI) *
+                                             (val + 0.044715f * val * val * val)));
+        else
+            val *= 1.0f / (1.0f + expf(-val));
         s->hb[i] = val * s->hb2[i];
     }
     ref_matmul(s->xb, s->hb, w2, c->hidden_dim, dim);
-    for (int i = 0; i < dim; i++)
-        s->x[i] += s->xb[i];
+    ref_residual(s->x, s->xb, pf, dim, c->norm_eps);
     return 0;
 }
 
@@ -166,11 +221,15 @@ static int ref_token(struct ref_state *s, struct qmodel *m, int tok, int pos, in
     if (!e || !on || !wcls)
         return -1;
     memcpy(s->x, e + (size_t)tok * c->dim, (size_t)c->dim * sizeof(float));
+    for (int i = 0; c->embd_scale > 0 && i < c->dim; i++)
+        s->x[i] *= c->embd_scale;
     for (int l = 0; l < c->n_layers; l++)
         if (ref_layer(s, m, l, pos, ov) < 0)
             return -1;
     ref_rmsnorm(s->x, s->x, on, c->dim, c->norm_eps);
     ref_matmul(logits, s->x, wcls, c->dim, c->vocab_size);
+    for (int i = 0; c->final_softcap > 0 && i < c->vocab_size; i++)
+        logits[i] = c->final_softcap * tanhf(logits[i] / c->final_softcap);
     return 0;
 }
 

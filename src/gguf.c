@@ -8,6 +8,7 @@
 #include "src/gguf.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -622,16 +623,94 @@ static int cfg_float(struct ld *l, const char *suffix, double def, float *out)
 
 static int read_arch(struct ld *l)
 {
+    static const char *const known[] = {"llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3",
+                                        "phi3"};
     struct gguf_str s;
     if (gguf_get_str(l->g, "general.architecture", &s) < 0)
         return qerr_set(l->err, QERR_FORMAT,
                         "%s: metadata key general.architecture is missing or not a string", l->path);
     gguf_str_copy(s, l->arch, sizeof l->arch);
-    if (strcmp(l->arch, "llama") && strcmp(l->arch, "mistral") && strcmp(l->arch, "qwen2"))
-        return qerr_set(l->err, QERR_UNSUPP,
-                        "%s: architecture '%.*s' is not supported (qlens reads llama, mistral "
-                        "and qwen2)", l->path, (int)(s.len > 64 ? 64 : s.len), s.ptr);
-    snprintf(l->m->cfg.arch, sizeof l->m->cfg.arch, "%s", l->arch);
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (!strcmp(l->arch, known[i])) {
+            snprintf(l->m->cfg.arch, sizeof l->m->cfg.arch, "%s", l->arch);
+            return 0;
+        }
+    return qerr_set(l->err, QERR_UNSUPP,
+                    "%s: architecture '%.*s' is not supported (qlens reads llama, mistral, "
+                    "qwen2, qwen3, gemma2, gemma3 and phi3)", l->path,
+                    (int)(s.len > 64 ? 64 : s.len), s.ptr);
+}
+
+static int is_arch(const struct ld *l, const char *a) { return !strcmp(l->arch, a); }
+
+/* <arch>.<suffix> as a non-negative float (0 when absent). */
+static int cfg_float0(struct ld *l, const char *suffix, float *out)
+{
+    char key[96];
+    snprintf(key, sizeof key, "%s.%s", l->arch, suffix);
+    *out = 0.0f;
+    return gguf_find(l->g, key) ? cfg_float(l, suffix, 0.0, out) : 0;
+}
+
+/* <arch>.rope.scaling.type / .factor (llama.cpp writes linear and yarn
+ * there; Llama 3.1's scaling comes as the rope_freqs tensor instead). */
+static int read_rope_scaling(struct ld *l)
+{
+    struct qconfig *c = &l->m->cfg;
+    char key[96], type[32] = "";
+    struct gguf_str s;
+    snprintf(key, sizeof key, "%s.rope.scaling.type", l->arch);
+    if (gguf_get_str(l->g, key, &s) == 0)
+        gguf_str_copy(s, type, sizeof type);
+    float factor = 0.0f;
+    int rc = cfg_float0(l, "rope.scaling.factor", &factor);
+    if (!rc && !gguf_find(l->g, key) && !factor)
+        rc = cfg_float0(l, "rope.scale_linear", &factor); /* older files */
+    if (rc)
+        return rc;
+    if ((!type[0] && factor > 0) || !strcmp(type, "linear")) {
+        if (!(factor > 0))
+            return qerr_set(l->err, QERR_FORMAT, "%s: linear RoPE scaling without %s.rope.scaling"
+                            ".factor", l->path, l->arch);
+        c->rope_scaling = factor != 1.0f ? QRS_LINEAR : QRS_NONE;
+        c->rope_factor = factor;
+        for (int i = 0; i < QM_ROPE_MAX_PAIRS; i++)
+            c->rope_div[i] = factor;
+        c->has_rope_div = factor != 1.0f;
+        return 0;
+    }
+    if (type[0] && strcmp(type, "none"))
+        return qerr_set(l->err, QERR_UNSUPP, "%s: metadata key %s: RoPE scaling '%s' is not "
+                        "supported (qlens applies linear and Llama 3's rope_freqs)", l->path,
+                        key, type);
+    return 0;
+}
+
+/* Gemma 2/3 as llama.cpp runs them: the 27B shapes (46 / 62 layers) scale
+ * queries by (dim / n_heads)^-1/2 (their query_pre_attn_scalar), the
+ * others by head_dim^-1/2. */
+static int read_gemma(struct ld *l)
+{
+    struct qconfig *c = &l->m->cfg;
+    int g3 = is_arch(l, "gemma3"), rc;
+    c->post_norms = 1;
+    c->qk_norm = g3;
+    c->act = QACT_GELU_TANH;
+    c->embd_scale = sqrtf((float)c->dim);
+    c->swa_pattern = g3 ? 6 : 2;
+    c->rope_theta_local = g3 ? 10000.0f : 0.0f;
+    if ((rc = cfg_int(l, "attention.sliding_window", g3 ? 512 : 4096, &c->swa_window)))
+        return rc;
+    if (g3) {
+        if ((rc = cfg_float0(l, "attn_logit_softcapping", &c->attn_softcap)) ||
+            (rc = cfg_float0(l, "final_logit_softcapping", &c->final_softcap)))
+            return rc;
+    } else if ((rc = cfg_float(l, "attn_logit_softcapping", 50.0, &c->attn_softcap)) ||
+               (rc = cfg_float(l, "final_logit_softcapping", 30.0, &c->final_softcap))) {
+        return rc;
+    }
+    int big = c->n_layers == (g3 ? 62 : 46);
+    c->attn_scale = 1.0f / sqrtf((float)(big ? c->dim / c->n_heads : c->head_dim));
     return 0;
 }
 
@@ -648,16 +727,61 @@ static int read_config(struct ld *l)
         (rc = cfg_float(l, "rope.freq_base", 10000.0, &c->rope_theta)) ||
         (rc = cfg_float(l, "attention.layer_norm_rms_epsilon", 1e-5, &c->norm_eps)))
         return rc;
-    int hd = c->dim / c->n_heads;
+    int hd = c->dim / c->n_heads, rope_dims;
     if ((rc = cfg_int(l, "rope.dimension_count", hd, &hd)) ||
-        (rc = cfg_int(l, "attention.key_length", hd, &c->head_dim)))
+        (rc = cfg_int(l, "attention.key_length", hd, &c->head_dim)) ||
+        (rc = cfg_int(l, "rope.dimension_count", c->head_dim, &rope_dims)))
         return rc;
+    if (rope_dims != c->head_dim)
+        return qerr_set(l->err, QERR_UNSUPP, "%s: %s.rope.dimension_count %d < head_dim %d: "
+                        "partial rotary embeddings are not supported", l->path, l->arch,
+                        rope_dims, c->head_dim);
     /* llama.cpp's llama_model_rope_type(): LLAMA (and Mistral, stored as
      * llama) is NORM = interleaved pairs, its HF converter permutes Q/K to
-     * match; QWEN2 is NEOX = rotate-half, stored in HF order unpermuted. */
-    c->rope_style = strcmp(l->arch, "qwen2") ? QROPE_INTERLEAVED : QROPE_HALF;
-    c->has_qkv_bias = !strcmp(l->arch, "qwen2");
+     * match; QWEN2/3, GEMMA2/3 and PHI3 are NEOX = rotate-half, stored in
+     * HF order unpermuted. */
+    int norm_rope = is_arch(l, "llama") || is_arch(l, "mistral");
+    c->rope_style = norm_rope ? QROPE_INTERLEAVED : QROPE_HALF;
+    c->has_qkv_bias = is_arch(l, "qwen2");
+    c->qk_norm = is_arch(l, "qwen3");
+    if ((rc = read_rope_scaling(l)))
+        return rc;
+    if (is_arch(l, "gemma2") || is_arch(l, "gemma3"))
+        return read_gemma(l);
     return 0;
+}
+
+/* Llama 3.1's scaling in GGUF: rope_freqs.weight holds one divisor per
+ * frequency (llama.cpp's converter computes them from config.json's
+ * rope_scaling; the graph divides each angle by it). */
+static int read_rope_freqs(struct ld *l)
+{
+    struct qmodel *m = l->m;
+    struct qconfig *c = &m->cfg;
+    int i = qmodel_find(m, "rope_freqs");
+    if (i < 0 || !(is_arch(l, "llama") || is_arch(l, "mistral")))
+        return 0;
+    struct qtensor *t = &m->tensors[i];
+    int half = c->head_dim / 2;
+    if (t->ndim != 1 || t->nelem != half || half > QM_ROPE_MAX_PAIRS)
+        return qerr_set(l->err, QERR_FORMAT, "%s: tensor rope_freqs.weight has %lld values, "
+                        "head_dim %d needs %d", l->path, (long long)t->nelem, c->head_dim, half);
+    float *v = malloc((size_t)half * sizeof *v);
+    if (!v)
+        return qerr_set(l->err, QERR_NOMEM, "out of memory");
+    qtensor_read_f32(t, v);
+    int rc = 0;
+    for (int k = 0; k < half && !rc; k++) {
+        if (!(v[k] > 0) || v[k] > 1e30f)
+            rc = qerr_set(l->err, QERR_FORMAT, "%s: tensor rope_freqs.weight: value %d is %g "
+                          "(must be a positive number)", l->path, k, v[k]);
+        /* with linear scaling too, llama.cpp applies both */
+        c->rope_div[k] = (c->has_rope_div ? c->rope_div[k] : 1.0f) * v[k];
+    }
+    free(v);
+    c->has_rope_div = 1;
+    c->rope_scaling = QRS_LLAMA3;
+    return rc;
 }
 
 /* "blk.3.attn_q.weight" -> "blk.3.attn_q"; "blk.3.attn_q.bias" ->
@@ -688,6 +812,14 @@ static int add_tensor(struct ld *l, int map, const struct gguf_tinfo *ti)
                         "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS)",
                         l->path, src, ggml_type_name(ti->ggml_type));
     canonical_name(ti->name, name, sizeof name);
+    if (is_arch(l, "phi3") && !strncmp(src, "rope_factors_", 13))
+        return qerr_set(l->err, QERR_UNSUPP, "%s: tensor %s: Phi-3 'longrope' RoPE scaling is "
+                        "not supported", l->path, src);
+    /* phi3's ffn_up holds gate and up (2 hidden rows): split later */
+    size_t nl = strlen(name);
+    if (is_arch(l, "phi3") && nl > 7 && !strcmp(name + nl - 7, ".ffn_up") && ti->n_dims == 2 &&
+        ti->ne[1] == 2 * (uint64_t)l->m->cfg.hidden_dim && nl + 5 < sizeof name)
+        memcpy(name + nl - 2, "gate_up", 8);
     int64_t shape[GGUF_MAX_DIMS];
     for (uint32_t d = 0; d < ti->n_dims; d++)  /* ggml ne is innermost first */
         shape[d] = (int64_t)ti->ne[ti->n_dims - 1 - d];
@@ -728,5 +860,7 @@ int gguf_model_load(struct qmodel *m, const char *path, struct qerr *err)
     m->cfg.tied_output = qmodel_get(m, -1, QR_OUTPUT) == NULL;
     if (qmodel_get(m, 0, QR_ATTN_Q_BIAS))  /* a llama-arch export of a biased model */
         m->cfg.has_qkv_bias = 1;
-    return 0;
+    if ((rc = read_rope_freqs(&l)))
+        return rc;
+    return qmodel_split_fused(m, err);
 }

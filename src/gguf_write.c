@@ -560,6 +560,9 @@ static int add_model_tensors(struct gguf_writer *w, struct qmodel *m, struct src
     return 0;
 }
 
+static int check_exportable(const struct qmodel *m, const char *path, struct qerr *err);
+static void add_rope_scaling(struct gguf_writer *w, const struct qmodel *m);
+
 int gguf_export_name(const struct qmodel *m, const struct qtensor *t, char *out, size_t cap)
 {
     return gguf_name(m, t, out, cap);
@@ -594,18 +597,58 @@ int gguf_writer_add_model_meta(struct gguf_writer *w, const struct qmodel *m, ui
                                struct qerr *err)
 {
     qerr_clear(err);
+    if (m->gguf && m->cfg.fused[0]) /* llama.cpp's loader wants them fused */
+        return qerr_set(err, QERR_UNSUPP, "%s: cannot export a model whose %s tensors were "
+                        "split on load", m->path, m->cfg.fused);
     if (m->gguf) {
         copy_gguf_meta(w, m->gguf, file_type);
         return 0;
     }
+    int bad = check_exportable(m, m->path, err);
+    if (bad)
+        return bad;
     add_config(w, m, file_type);
+    add_rope_scaling(w, m);
     gguf_writer_add_u32(w, "general.quantization_version", GGUF_QNT_VERSION);
     add_tokenizer(w, m, err);
     return err && err->code ? err->code : 0;
 }
 
+/* The export is a llama-architecture GGUF: families whose pass differs
+ * from Llama's in more than RoPE layout and scaling cannot be written. */
+static int check_exportable(const struct qmodel *m, const char *path, struct qerr *err)
+{
+    const struct qconfig *c = &m->cfg;
+    const char *what = c->qk_norm ? "q/k norms" : c->post_norms ? "post-norms"
+                     : c->act != QACT_SILU ? "GeGLU" : c->embd_scale > 0 ? "embedding scaling"
+                     : c->attn_softcap > 0 || c->final_softcap > 0 ? "soft-capping"
+                     : c->swa_window > 0 ? "sliding-window attention" : NULL;
+    if (what)
+        return qerr_set(err, QERR_UNSUPP, "%s: cannot save a %s model as GGUF: qlens writes the "
+                        "llama architecture, which has no %s", path, c->arch, what);
+    return 0;
+}
+
+/* RoPE scaling in llama.cpp's terms: linear as rope.scaling keys, Llama 3's
+ * divisors as the rope_freqs tensor (a GGUF source's own rope_freqs is
+ * copied with the other tensors). */
+static void add_rope_scaling(struct gguf_writer *w, const struct qmodel *m)
+{
+    const struct qconfig *c = &m->cfg;
+    if (c->rope_scaling == QRS_LINEAR) {
+        gguf_writer_add_str(w, "llama.rope.scaling.type", "linear");
+        gguf_writer_add_f32(w, "llama.rope.scaling.factor", c->rope_factor);
+    } else if (c->rope_scaling == QRS_LLAMA3 && qmodel_find(m, "rope_freqs") < 0) {
+        int64_t shape[1] = {c->head_dim / 2};
+        gguf_writer_add_tensor(w, "rope_freqs.weight", GGML_T_F32, 1, shape, c->rope_div);
+    }
+}
+
 int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, struct qerr *err)
 {
+    int bad = check_exportable(m, path, err);
+    if (bad)
+        return bad;
     struct gguf_writer *w = gguf_writer_new(3);
     struct src_tensor *src = calloc((size_t)(m->n_tensors ? m->n_tensors : 1), sizeof *src);
     if (!w || !src) {
@@ -615,6 +658,7 @@ int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, stru
     }
     qerr_clear(err);
     add_config(w, m, 0);  /* LLAMA_FTYPE_ALL_F32 */
+    add_rope_scaling(w, m);
     add_tokenizer(w, m, err);
     int rc = err && err->code ? err->code : 0;
     if (!rc)

@@ -2,6 +2,8 @@
 #include "src/model.h"
 
 #include <errno.h>
+#include <math.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -103,6 +105,10 @@ static const struct {
     {"ffn_down", QR_FFN_DOWN, 1},
     {"output_norm", QR_OUT_NORM, 0},
     {"output", QR_OUTPUT, 1},
+    {"attn_q_norm", QR_ATTN_Q_NORM, 0},
+    {"attn_k_norm", QR_ATTN_K_NORM, 0},
+    {"post_attention_norm", QR_ATTN_POST_NORM, 0},
+    {"post_ffw_norm", QR_FFN_POST_NORM, 0},
 };
 #define N_ROLES (sizeof role_table / sizeof role_table[0])
 
@@ -277,6 +283,180 @@ int64_t qmodel_param_count(const struct qmodel *m)
     return n;
 }
 
+/* ---- fused tensors ---- */
+
+int qmodel_split_rows(struct qmodel *m, const char *fused, int n, const char *const *parts,
+                      const int64_t *rows, struct qerr *err)
+{
+    int i = qmodel_find(m, fused);
+    if (i < 0)
+        return qerr_set(err, QERR_FORMAT, "%s: required tensor %s is missing", m->path, fused);
+    struct qtensor t = m->tensors[i];
+    int64_t total = 0, cols = qtensor_cols(&t);
+    for (int k = 0; k < n; k++)
+        total += rows[k];
+    if (t.ndim != 2 || qtensor_rows(&t) != total)
+        return qerr_set(err, QERR_FORMAT, "%s: fused tensor %s is %lld x %lld, config says "
+                        "%lld x %lld", m->path, t.src_name[0] ? t.src_name : fused,
+                        (long long)qtensor_rows(&t), (long long)cols, (long long)total,
+                        (long long)cols);
+    memmove(&m->tensors[i], &m->tensors[i + 1], (size_t)(m->n_tensors - i - 1) * sizeof t);
+    m->n_tensors--;
+    /* rows are whole blocks of a block type (GGUF checked the row length) */
+    uint64_t row_bytes = (uint64_t)cols / (uint64_t)qdtype_block(t.dtype) * qdtype_block_bytes(t.dtype);
+    int64_t row = 0;
+    for (int k = 0; k < n; k++) {
+        char src[QM_NAME_MAX];
+        int64_t shape[2] = {rows[k], cols};
+        snprintf(src, sizeof src, "%.60s[%lld:%lld]", t.src_name[0] ? t.src_name : fused,
+                 (long long)row, (long long)(row + rows[k]));
+        int rc = qmodel_add_tensor(m, parts[k], src, t.dtype, 2, shape, t.map_index,
+                                   t.file_offset + (uint64_t)row * row_bytes, err);
+        if (rc < 0)
+            return rc;
+        m->tensors[rc].add = t.add;
+        row += rows[k];
+    }
+    return 0;
+}
+
+/* Phi-3's fused tensors: blk.N.attn_qkv (q_dim + 2 kv_dim rows) and
+ * blk.N.ffn_gate_up (2 hidden rows, gate first), when present. */
+int qmodel_split_fused(struct qmodel *m, struct qerr *err)
+{
+    const struct qconfig *c = &m->cfg;
+    static const char *const qkv[3] = {"attn_q", "attn_k", "attn_v"};
+    static const char *const gu[2] = {"ffn_gate", "ffn_up"};
+    int64_t qkv_rows[3] = {(int64_t)c->n_heads * c->head_dim, (int64_t)c->n_kv_heads * c->head_dim,
+                           (int64_t)c->n_kv_heads * c->head_dim};
+    int64_t gu_rows[2] = {c->hidden_dim, c->hidden_dim};
+    int n_qkv = 0, n_gu = 0, rc = 0;
+    for (int l = 0; l < c->n_layers && !rc; l++) {
+        char fused[64], parts[3][64];
+        const char *pp[3] = {parts[0], parts[1], parts[2]};
+        snprintf(fused, sizeof fused, "blk.%d.attn_qkv", l);
+        if (qmodel_find(m, fused) >= 0) {
+            for (int k = 0; k < 3; k++)
+                snprintf(parts[k], sizeof parts[k], "blk.%d.%s", l, qkv[k]);
+            rc = qmodel_split_rows(m, fused, 3, pp, qkv_rows, err);
+            n_qkv++;
+        }
+        snprintf(fused, sizeof fused, "blk.%d.ffn_gate_up", l);
+        if (!rc && qmodel_find(m, fused) >= 0) {
+            for (int k = 0; k < 2; k++)
+                snprintf(parts[k], sizeof parts[k], "blk.%d.%s", l, gu[k]);
+            rc = qmodel_split_rows(m, fused, 2, pp, gu_rows, err);
+            n_gu++;
+        }
+    }
+    snprintf(m->cfg.fused, sizeof m->cfg.fused, "%s%s%s", n_qkv ? "qkv" : "",
+             n_qkv && n_gu ? ", " : "", n_gu ? "gate_up" : "");
+    return rc;
+}
+
+/* ---- config helpers ---- */
+
+int qconfig_layer_is_local(const struct qconfig *c, int l)
+{
+    if (c->swa_window <= 0)
+        return 0;
+    return c->swa_pattern <= 0 || (l + 1) % c->swa_pattern != 0;
+}
+
+/* Llama 3.1's scaling: wavelengths shorter than orig_ctx/high_freq_factor
+ * keep their frequency, longer than orig_ctx/low_freq_factor are divided
+ * by factor, and the band between blends the two linearly in
+ * orig_ctx/wavelength.  Frequencies in float (as the converter's torch
+ * float32 arange), the blend in double. */
+void qconfig_llama3_rope(struct qconfig *c)
+{
+    int half = c->head_dim / 2;
+    double lo = c->rope_low_freq, hi = c->rope_high_freq, ctx = c->rope_orig_ctx;
+    double lo_wave = ctx / lo, hi_wave = ctx / hi;
+    for (int i = 0; i < half && i < QM_ROPE_MAX_PAIRS; i++) {
+        float freq = 1.0f / powf(c->rope_theta, (float)(2 * i) / (float)c->head_dim);
+        double wave = 2.0 * M_PI / (double)freq, d;
+        if (wave < hi_wave)
+            d = 1.0;
+        else if (wave > lo_wave)
+            d = c->rope_factor;
+        else {
+            double smooth = (ctx / wave - lo) / (hi - lo);
+            d = 1.0 / ((1.0 - smooth) / c->rope_factor + smooth);
+        }
+        c->rope_div[i] = (float)d;
+    }
+    c->has_rope_div = 1;
+    c->rope_scaling = QRS_LLAMA3;
+}
+
+static const char *const rope_scaling_names[] = {"none", "linear", "llama3"};
+
+const char *qrope_scaling_name(enum qrope_scaling s)
+{
+    return (unsigned)s < 3 ? rope_scaling_names[s] : "?";
+}
+
+int qconfig_local_layers(const struct qconfig *c)
+{
+    int n = 0;
+    for (int l = 0; l < c->n_layers; l++)
+        n += qconfig_layer_is_local(c, l);
+    return n;
+}
+
+/* Append to buf (cap bytes, kept NUL-terminated). */
+static void cat(char *buf, size_t cap, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void cat(char *buf, size_t cap, const char *fmt, ...)
+{
+    size_t n = strlen(buf);
+    if (n + 1 >= cap)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + n, cap - n, fmt, ap);
+    va_end(ap);
+}
+
+void qconfig_describe(const struct qconfig *c, char *buf, size_t cap)
+{
+    if (!cap)
+        return;
+    buf[0] = '\0';
+    if (c->rope_scaling == QRS_LLAMA3 && c->rope_orig_ctx > 0)
+        cat(buf, cap, "; RoPE scaling llama3 (factor %g, low %g, high %g, original context %d)",
+            c->rope_factor, c->rope_low_freq, c->rope_high_freq, c->rope_orig_ctx);
+    else if (c->rope_scaling == QRS_LLAMA3)
+        cat(buf, cap, "; RoPE scaling llama3 (rope_freqs divisors %g .. %g)", c->rope_div[0],
+            c->rope_div[c->head_dim / 2 - 1]);
+    else if (c->rope_scaling == QRS_LINEAR)
+        cat(buf, cap, "; RoPE scaling linear (factor %g)", c->rope_factor);
+    if (c->qk_norm)
+        cat(buf, cap, "; q/k norm");
+    if (c->post_norms)
+        cat(buf, cap, "; post-attention and post-FFN norms");
+    if (c->act == QACT_GELU_TANH)
+        cat(buf, cap, "; GeGLU (gelu tanh)");
+    if (c->embd_scale > 0)
+        cat(buf, cap, "; embeddings x %g", c->embd_scale);
+    if (c->attn_scale > 0)
+        cat(buf, cap, "; query scale %g (1/sqrt(%g))", c->attn_scale,
+            1.0 / ((double)c->attn_scale * c->attn_scale));
+    if (c->attn_softcap > 0)
+        cat(buf, cap, "; attention soft-cap %g", c->attn_softcap);
+    if (c->final_softcap > 0)
+        cat(buf, cap, "; final soft-cap %g", c->final_softcap);
+    if (c->swa_window > 0)
+        cat(buf, cap, "; sliding window %d on %d of %d layers", c->swa_window,
+            qconfig_local_layers(c), c->n_layers);
+    if (c->swa_window > 0 && c->rope_theta_local > 0)
+        cat(buf, cap, " (local rope theta %g)", c->rope_theta_local);
+    if (c->fused[0])
+        cat(buf, cap, "; fused %s split on load", c->fused);
+    if (buf[0])
+        memmove(buf, buf + 2, strlen(buf + 2) + 1);
+}
+
 /* ---- validation ---- */
 
 static int cmp_by_offset(const void *a, const void *b)
@@ -324,6 +504,16 @@ static int check_config(const struct qmodel *m, struct qerr *err)
     if (c->head_dim % 2)
         return qerr_set(err, QERR_FORMAT, "%s: head_dim %d is odd (RoPE needs pairs)", m->path,
                         c->head_dim);
+    if (c->head_dim > 2 * QM_ROPE_MAX_PAIRS)
+        return qerr_set(err, QERR_UNSUPP, "%s: head_dim %d is above %d", m->path, c->head_dim,
+                        2 * QM_ROPE_MAX_PAIRS);
+    if (c->swa_window < 0 || c->swa_pattern < 0)
+        return qerr_set(err, QERR_FORMAT, "%s: negative sliding window %d or pattern %d",
+                        m->path, c->swa_window, c->swa_pattern);
+    for (int i = 0; c->has_rope_div && i < c->head_dim / 2; i++)
+        if (!(c->rope_div[i] > 0) || c->rope_div[i] > 1e30f)
+            return qerr_set(err, QERR_FORMAT, "%s: RoPE frequency divisor %d is %g (must be a "
+                            "positive number)", m->path, i, c->rope_div[i]);
     return 0;
 }
 
@@ -341,6 +531,8 @@ static int expected_shape(const struct qconfig *c, enum qrole r, int64_t *rows, 
     case QR_FFN_DOWN: *rows = c->dim; *cols = c->hidden_dim; return 1;
     case QR_ATTN_Q_BIAS: *rows = 1; *cols = q; return 1;
     case QR_ATTN_K_BIAS: case QR_ATTN_V_BIAS: *rows = 1; *cols = kv; return 1;
+    case QR_ATTN_Q_NORM: case QR_ATTN_K_NORM: *rows = 1; *cols = c->head_dim; return 1;
+    case QR_ATTN_POST_NORM: case QR_FFN_POST_NORM: *rows = 1; *cols = c->dim; return 1;
     default: return 0;
     }
 }
@@ -370,6 +562,8 @@ int qmodel_validate(struct qmodel *m, struct qerr *err)
                                            QR_ATTN_OUT, QR_FFN_NORM, QR_FFN_GATE, QR_FFN_UP,
                                            QR_FFN_DOWN};
     static const enum qrole bias[] = {QR_ATTN_Q_BIAS, QR_ATTN_K_BIAS, QR_ATTN_V_BIAS};
+    static const enum qrole qk_norm[] = {QR_ATTN_Q_NORM, QR_ATTN_K_NORM};
+    static const enum qrole post[] = {QR_ATTN_POST_NORM, QR_FFN_POST_NORM};
     int rc = check_config(m, err);
     if (!rc)
         rc = check_overlaps(m, err);
@@ -384,6 +578,19 @@ int qmodel_validate(struct qmodel *m, struct qerr *err)
             rc = check_tensor(m, l, per_layer[i], err);
         for (size_t i = 0; m->cfg.has_qkv_bias && i < 3 && !rc; i++)
             rc = check_tensor(m, l, bias[i], err);
+        for (size_t i = 0; m->cfg.qk_norm && i < 2 && !rc; i++)
+            rc = check_tensor(m, l, qk_norm[i], err);
+        for (size_t i = 0; m->cfg.post_norms && i < 2 && !rc; i++)
+            rc = check_tensor(m, l, post[i], err);
+    }
+    /* a tensor the pass would ignore means a family feature we did not
+     * recognise: refuse rather than compute something else */
+    for (int i = 0; i < m->n_tensors && !rc; i++) {
+        enum qrole r = m->tensors[i].role;
+        if (((r == QR_ATTN_Q_NORM || r == QR_ATTN_K_NORM) && !m->cfg.qk_norm) ||
+            ((r == QR_ATTN_POST_NORM || r == QR_FFN_POST_NORM) && !m->cfg.post_norms))
+            rc = qerr_set(err, QERR_UNSUPP, "%s: tensor %s is not used by architecture %s",
+                          m->path, m->tensors[i].name, m->cfg.arch);
     }
     for (int i = 0; i < m->n_tensors && !rc; i++)
         if (m->tensors[i].layer >= m->cfg.n_layers)
@@ -406,13 +613,15 @@ void qtensor_read_f32(const struct qtensor *t, float *dst)
 
 const float *qtensor_f32_orig(struct qtensor *t)
 {
-    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
+    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f)
         return t->data;
     if (!t->f32) {
         t->f32 = malloc((size_t)t->nelem * sizeof(float));
         if (!t->f32)
             return NULL;
         qtensor_read_f32(t, t->f32);
+        for (int64_t i = 0; t->add != 0.0f && i < t->nelem; i++)
+            t->f32[i] += t->add;
     }
     return t->f32;
 }

@@ -11,12 +11,26 @@
  *   blk.N.attn_k               (n_kv_heads*head_dim, dim)   + blk.N.attn_k_bias
  *   blk.N.attn_v               (n_kv_heads*head_dim, dim)   + blk.N.attn_v_bias
  *   blk.N.attn_output          (dim, n_heads*head_dim)
+ *   blk.N.attn_q_norm          (head_dim)  Qwen3, Gemma 3: RMSNorm of each
+ *   blk.N.attn_k_norm          (head_dim)  q/k head before RoPE
+ *   blk.N.post_attention_norm  (dim)       Gemma 2/3: norm of the attention
+ *                                          output before the residual add
  *   blk.N.ffn_norm             (dim)
  *   blk.N.ffn_gate             (hidden, dim)   w1
  *   blk.N.ffn_up               (hidden, dim)   w3
  *   blk.N.ffn_down             (dim, hidden)   w2
+ *   blk.N.post_ffw_norm        (dim)       Gemma 2/3: norm of the FFN output
  *   output_norm                (dim)
  *   output                     (vocab, dim)    absent when tied to token_embd
+ *
+ * Fused source tensors (Phi-3's qkv_proj / attn_qkv and gate_up_proj /
+ * fused ffn_up) are split on load into attn_q/k/v and ffn_gate/up views of
+ * the same file bytes (row ranges of the fused matrix; no copy).
+ *
+ * Norm weights are the multipliers the forward pass uses: Gemma's HF
+ * checkpoints store w for a (1 + w) multiplier, so their loader sets
+ * qtensor.add = 1 and every reader sees w + 1, the value llama.cpp's
+ * converter writes into GGUF.
  *
  * Shapes are written outermost first, as PyTorch does: a linear layer's
  * weight is (out_features, in_features), row-major, so y = W x reads row r
@@ -54,6 +68,13 @@ enum qformat { QF_LLAMA2C = 0, QF_GGUF, QF_SAFETENSORS };
 
 enum qrope { QROPE_INTERLEAVED = 0, QROPE_HALF };
 
+/* RoPE scaling, all expressed as per-frequency divisors (cfg.rope_div). */
+enum qrope_scaling { QRS_NONE = 0, QRS_LINEAR, QRS_LLAMA3 };
+
+enum qffn_act { QACT_SILU = 0, QACT_GELU_TANH };
+
+#define QM_ROPE_MAX_PAIRS 256   /* head_dim up to 512 */
+
 enum qrole {
     QR_OTHER = 0,
     QR_TOK_EMBD,
@@ -71,6 +92,10 @@ enum qrole {
     QR_FFN_DOWN,
     QR_OUT_NORM,
     QR_OUTPUT,
+    QR_ATTN_Q_NORM,
+    QR_ATTN_K_NORM,
+    QR_ATTN_POST_NORM,
+    QR_FFN_POST_NORM,
     QR__COUNT
 };
 
@@ -89,7 +114,43 @@ struct qconfig {
     int tied_output;      /* 1: logits use token_embd, no `output`        */
     int has_qkv_bias;     /* Qwen2                                        */
     enum qrope rope_style;
+    /* RoPE scaling (global layers only): the angle of pair i at position p
+     * is p * theta^(-2i/head_dim) / rope_div[i] when has_rope_div (linear:
+     * every divisor = factor; llama3: the smooth per-frequency factors,
+     * equal to GGUF's rope_freqs tensor). */
+    enum qrope_scaling rope_scaling;
+    float rope_factor;    /* linear / llama3 factor (info)                 */
+    float rope_low_freq, rope_high_freq; /* llama3 (info)                  */
+    int rope_orig_ctx;    /* llama3 original_max_position_embeddings       */
+    int has_rope_div;
+    float rope_div[QM_ROPE_MAX_PAIRS]; /* (head_dim/2)                    */
+    /* Family features; zero means "as Llama". */
+    int qk_norm;          /* Qwen3, Gemma 3: attn_q_norm / attn_k_norm     */
+    int post_norms;       /* Gemma 2/3: post_attention_norm, post_ffw_norm */
+    enum qffn_act act;    /* SwiGLU (silu) or GeGLU (gelu, tanh approx)    */
+    float embd_scale;     /* token embeddings times this (Gemma: sqrt(dim)) */
+    float attn_scale;     /* score scale; 0 = 1/sqrt(head_dim)            */
+    float attn_softcap;   /* scores = cap * tanh(scores / cap) (Gemma 2)  */
+    float final_softcap;  /* logits = cap * tanh(logits / cap) (Gemma 2)  */
+    int swa_window;       /* sliding window on local layers: key j is seen
+                             by query i when i - j < swa_window            */
+    int swa_pattern;      /* layer l is local when (l+1) % swa_pattern != 0
+                             (Gemma 2: 2, Gemma 3: 6); 0 = every layer     */
+    float rope_theta_local; /* theta of local layers (Gemma 3: 10000); 0 = rope_theta */
+    char fused[48];       /* fused source tensors split on load ("" none)  */
 };
+
+/* Does layer l use the sliding window (and the local RoPE)? */
+int qconfig_layer_is_local(const struct qconfig *c, int l);
+/* How many layers use the sliding window. */
+int qconfig_local_layers(const struct qconfig *c);
+/* The family features in words ("q/k norm; sliding window 4096 on 13 of
+ * 26 layers; ..."), "" for a plain Llama. */
+void qconfig_describe(const struct qconfig *c, char *buf, size_t cap);
+const char *qrope_scaling_name(enum qrope_scaling s);
+/* Fill rope_div for llama3 scaling from factor, low/high_freq_factor and
+ * original context, as Meta's reference and llama.cpp's converter do. */
+void qconfig_llama3_rope(struct qconfig *c);
 
 struct qtensor {
     char name[QM_NAME_MAX]; /* canonical name, see top of file           */
@@ -109,6 +170,8 @@ struct qtensor {
     float *override;      /* replacement weights (e.g. a dequantized copy
                              from a quantizer); owned by the model when set
                              through qmodel_set_override                  */
+    float add;            /* added to every stored value when read (Gemma HF
+                             norms: 1); 0 for nearly every tensor         */
 };
 
 struct qmap {
@@ -162,6 +225,13 @@ int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err);
 int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
                       enum qdtype dt, int ndim, const int64_t *shape,
                       int map_index, uint64_t offset, struct qerr *err);
+/* Replace fused tensor `fused` (rows = sum of parts) by views named
+ * parts[i] of rows[i] rows each, in order.  Returns 0 or <0. */
+int qmodel_split_rows(struct qmodel *m, const char *fused, int n, const char *const *parts,
+                      const int64_t *rows, struct qerr *err);
+/* Split every blk.N.attn_qkv into attn_q/k/v and blk.N.ffn_gate_up into
+ * ffn_gate/ffn_up (rows from cfg); records what it split in cfg.fused. */
+int qmodel_split_fused(struct qmodel *m, struct qerr *err);
 /* Derive layer/role from the canonical name; used by qmodel_add_tensor. */
 void qmodel_classify(const char *name, int *layer, enum qrole *role);
 /* After all tensors are added: check overlaps between tensors of the same

@@ -39,9 +39,71 @@ static const struct {
     {"input_layernorm.weight", "attn_norm"}, {"post_attention_layernorm.weight", "ffn_norm"},
 };
 
-/* HF name -> canonical name; unknown names are kept unchanged. */
-static void st_canonical(const char *hf, char *out, size_t cap)
+/* Names that differ by family: Gemma 2/3's post_attention_layernorm
+ * norms the attention OUTPUT (its pre-FFN norm is pre_feedforward_
+ * layernorm); Phi-3's fused projections are split after loading. */
+static const struct {
+    const char *hf, *canon;
+} gemma_names[] = {
+    {"post_attention_layernorm.weight", "post_attention_norm"},
+    {"pre_feedforward_layernorm.weight", "ffn_norm"},
+    {"post_feedforward_layernorm.weight", "post_ffw_norm"},
+}, common_extra[] = {
+    {"self_attn.q_norm.weight", "attn_q_norm"}, {"self_attn.k_norm.weight", "attn_k_norm"},
+    {"self_attn.qkv_proj.weight", "attn_qkv"},  {"mlp.gate_up_proj.weight", "ffn_gate_up"},
+};
+
+static int is_gemma(const char *arch) { return !strncmp(arch, "gemma", 5); }
+
+/* Gemma 3 multimodal checkpoints nest the text model: language_model.model.X
+ * (older) or model.language_model.X (newer) -> model.X. */
+static const char *st_strip_lm(const char *hf, char *buf, size_t cap)
 {
+    if (!strncmp(hf, "language_model.", 15))
+        return hf + 15;
+    if (!strncmp(hf, "model.language_model.", 21)) {
+        snprintf(buf, cap, "model.%s", hf + 21);
+        return buf;
+    }
+    return hf;
+}
+
+/* A vision tower or projector tensor of a multimodal checkpoint. */
+static int st_is_vision(const char *hf)
+{
+    static const char *const pre[] = {"vision_tower.", "multi_modal_projector.",
+                                      "model.vision_tower.", "model.multi_modal_projector."};
+    for (size_t i = 0; i < sizeof pre / sizeof *pre; i++)
+        if (!strncmp(hf, pre[i], strlen(pre[i])))
+            return 1;
+    return 0;
+}
+
+static int st_layer_name(const char *suffix, const char *arch, long l, char *out, size_t cap)
+{
+    for (size_t i = 0; is_gemma(arch) && i < sizeof gemma_names / sizeof *gemma_names; i++)
+        if (!strcmp(suffix, gemma_names[i].hf)) {
+            snprintf(out, cap, "blk.%ld.%s", l, gemma_names[i].canon);
+            return 1;
+        }
+    for (size_t i = 0; i < sizeof common_extra / sizeof *common_extra; i++)
+        if (!strcmp(suffix, common_extra[i].hf)) {
+            snprintf(out, cap, "blk.%ld.%s", l, common_extra[i].canon);
+            return 1;
+        }
+    for (size_t i = 0; i < sizeof layer_names / sizeof *layer_names; i++)
+        if (!strcmp(suffix, layer_names[i].hf)) {
+            snprintf(out, cap, "blk.%ld.%s", l, layer_names[i].canon);
+            return 1;
+        }
+    return 0;
+}
+
+/* HF name -> canonical name; unknown names are kept unchanged. */
+static void st_canonical(const char *hf_in, const char *arch, char *out, size_t cap)
+{
+    char buf[512];
+    const char *hf = st_strip_lm(hf_in, buf, sizeof buf);
     if (!strcmp(hf, "model.embed_tokens.weight")) {
         snprintf(out, cap, "token_embd");
         return;
@@ -57,14 +119,11 @@ static void st_canonical(const char *hf, char *out, size_t cap)
     if (!strncmp(hf, "model.layers.", 13)) {
         char *end;
         long l = strtol(hf + 13, &end, 10);
-        if (end != hf + 13 && *end == '.' && l >= 0 && l < 1000000)
-            for (size_t i = 0; i < sizeof layer_names / sizeof *layer_names; i++)
-                if (!strcmp(end + 1, layer_names[i].hf)) {
-                    snprintf(out, cap, "blk.%ld.%s", l, layer_names[i].canon);
-                    return;
-                }
+        if (end != hf + 13 && *end == '.' && l >= 0 && l < 1000000 &&
+            st_layer_name(end + 1, arch, l, out, cap))
+            return;
     }
-    snprintf(out, cap, "%s", hf);
+    snprintf(out, cap, "%s", hf_in);
 }
 
 /* ---- one file ---- */
@@ -167,8 +226,10 @@ static int st_entry(struct qmodel *m, const struct stfile *f, const cJSON *e, st
         rc = st_offsets(f, name, e, nelem * qdtype_size(dt), &begin, err);
     if (rc)
         return rc;
+    if (st_is_vision(name))
+        return 0;  /* the text model only */
     char canon[QM_NAME_MAX];
-    st_canonical(name, canon, sizeof canon);
+    st_canonical(name, m->cfg.arch, canon, sizeof canon);
     int layer;
     enum qrole role;
     qmodel_classify(canon, &layer, &role);
@@ -278,23 +339,198 @@ static int cfg_float(struct cfgctx *c, const char *key, double def, float *out)
     return 0;
 }
 
+static const char *const st_archs[][2] = {
+    {"LlamaForCausalLM", "llama"},   {"MistralForCausalLM", "mistral"},
+    {"Qwen2ForCausalLM", "qwen2"},   {"Qwen3ForCausalLM", "qwen3"},
+    {"Gemma2ForCausalLM", "gemma2"}, {"Gemma3ForCausalLM", "gemma3"},
+    {"Gemma3ForConditionalGeneration", "gemma3"}, {"Phi3ForCausalLM", "phi3"},
+};
+#define N_ST_ARCHS (sizeof st_archs / sizeof *st_archs)
+
 static int cfg_arch(struct cfgctx *c, struct qconfig *q)
 {
-    static const char *const known[][2] = {{"LlamaForCausalLM", "llama"},
-                                           {"MistralForCausalLM", "mistral"},
-                                           {"Qwen2ForCausalLM", "qwen2"}};
     const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(c->j, "architectures"), 0);
     const cJSON *mt = cJSON_GetObjectItemCaseSensitive(c->j, "model_type");
-    for (size_t i = 0; i < 3; i++)
-        if ((cJSON_IsString(a) && !strcmp(a->valuestring, known[i][0])) ||
-            (!cJSON_IsString(a) && cJSON_IsString(mt) && !strcmp(mt->valuestring, known[i][1]))) {
-            snprintf(q->arch, sizeof q->arch, "%s", known[i][1]);
+    for (size_t i = 0; i < N_ST_ARCHS; i++)
+        if ((cJSON_IsString(a) && !strcmp(a->valuestring, st_archs[i][0])) ||
+            (!cJSON_IsString(a) && cJSON_IsString(mt) &&
+             (!strcmp(mt->valuestring, st_archs[i][1]) ||
+              (!strcmp(mt->valuestring, "gemma3_text") && !strcmp(st_archs[i][1], "gemma3"))))) {
+            snprintf(q->arch, sizeof q->arch, "%s", st_archs[i][1]);
             return 0;
         }
     return qerr_set(c->err, QERR_UNSUPP, "%s: architecture %.64s is not supported (qlens reads "
-                    "LlamaForCausalLM, MistralForCausalLM and Qwen2ForCausalLM)", c->path,
+                    "Llama, Mistral, Qwen2, Qwen3, Gemma2, Gemma3 (text) and Phi3 "
+                    "ForCausalLM)", c->path,
                     cJSON_IsString(a) ? a->valuestring
                     : cJSON_IsString(mt) ? mt->valuestring : "(none given)");
+}
+
+/* A non-negative number (0 when absent or null). */
+static int cfg_float0(struct cfgctx *c, const char *key, float *out)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->j, key);
+    *out = 0.0f;
+    if (!v || cJSON_IsNull(v))
+        return 0;
+    return cfg_float(c, key, 0.0, out);
+}
+
+/* rope_scaling: {"rope_type" (or "type"): "llama3" | "linear" | "default",
+ * "factor", llama3's "low_freq_factor", "high_freq_factor",
+ * "original_max_position_embeddings"}; anything else is refused by name. */
+static int cfg_rope_scaling(struct cfgctx *c, struct qconfig *q)
+{
+    const cJSON *rs = cJSON_GetObjectItemCaseSensitive(c->j, "rope_scaling");
+    if (!rs || cJSON_IsNull(rs))
+        return 0;
+    if (!cJSON_IsObject(rs))
+        return qerr_set(c->err, QERR_FORMAT, "%s: key rope_scaling must be an object or null",
+                        c->path);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(rs, "rope_type");
+    if (!cJSON_IsString(t))
+        t = cJSON_GetObjectItemCaseSensitive(rs, "type");
+    const char *type = cJSON_IsString(t) ? t->valuestring : "(none given)";
+    if (!strcmp(type, "default"))
+        return 0;
+    struct cfgctx sub = {rs, c->path, c->err};
+    int rc;
+    if (!strcmp(type, "linear")) {
+        if ((rc = cfg_float(&sub, "factor", 0.0, &q->rope_factor)) || !(q->rope_factor > 0))
+            return rc ? rc : qerr_set(c->err, QERR_FORMAT, "%s: rope_scaling.factor is missing",
+                                      c->path);
+        q->rope_scaling = QRS_LINEAR;
+        for (int i = 0; i < QM_ROPE_MAX_PAIRS; i++)
+            q->rope_div[i] = q->rope_factor;
+        q->has_rope_div = 1;
+        return 0;
+    }
+    if (strcmp(type, "llama3"))
+        return qerr_set(c->err, QERR_UNSUPP, "%s: rope_scaling type '%.32s' is not supported "
+                        "(qlens applies llama3 and linear)", c->path, type);
+    if ((rc = cfg_float(&sub, "factor", 8.0, &q->rope_factor)) ||
+        (rc = cfg_float(&sub, "low_freq_factor", 1.0, &q->rope_low_freq)) ||
+        (rc = cfg_float(&sub, "high_freq_factor", 4.0, &q->rope_high_freq)) ||
+        (rc = cfg_int(&sub, "original_max_position_embeddings", 8192, &q->rope_orig_ctx)))
+        return rc;
+    if (!(q->rope_high_freq > q->rope_low_freq))
+        return qerr_set(c->err, QERR_FORMAT, "%s: rope_scaling: high_freq_factor %g must be "
+                        "above low_freq_factor %g", c->path, q->rope_high_freq, q->rope_low_freq);
+    qconfig_llama3_rope(q);
+    return 0;
+}
+
+/* hidden_activation (Gemma) or hidden_act: what the FFN gate goes through. */
+static int cfg_act(struct cfgctx *c, struct qconfig *q)
+{
+    const cJSON *v = cJSON_GetObjectItemCaseSensitive(c->j, "hidden_activation");
+    if (!cJSON_IsString(v))
+        v = cJSON_GetObjectItemCaseSensitive(c->j, "hidden_act");
+    const char *act = cJSON_IsString(v) ? v->valuestring : NULL;
+    int gemma = is_gemma(q->arch);
+    if (gemma && (!act || !strcmp(act, "gelu_pytorch_tanh")))
+        q->act = QACT_GELU_TANH;
+    else if (!gemma && (!act || !strcmp(act, "silu")))
+        q->act = QACT_SILU;
+    else
+        return qerr_set(c->err, QERR_UNSUPP, "%s: activation '%.32s' is not supported for %s",
+                        c->path, act ? act : "(none given)", q->arch);
+    return 0;
+}
+
+/* Gemma 3's layer_types ["sliding_attention", ..., "full_attention"] must
+ * match the every-k-th-global pattern qlens implements. */
+static int cfg_layer_types(struct cfgctx *c, struct qconfig *q)
+{
+    const cJSON *lt = cJSON_GetObjectItemCaseSensitive(c->j, "layer_types");
+    if (!lt || cJSON_IsNull(lt))
+        return 0;
+    int n = cJSON_IsArray(lt) ? cJSON_GetArraySize(lt) : -1, first_full = -1;
+    for (int i = 0; i < n && first_full < 0; i++) {
+        const cJSON *e = cJSON_GetArrayItem(lt, i);
+        if (cJSON_IsString(e) && !strcmp(e->valuestring, "full_attention"))
+            first_full = i;
+    }
+    q->swa_pattern = first_full + 1; /* 0 when none is full: all local */
+    for (int i = 0; i < n; i++) {
+        const cJSON *e = cJSON_GetArrayItem(lt, i);
+        int local = cJSON_IsString(e) && !strcmp(e->valuestring, "sliding_attention");
+        int full = cJSON_IsString(e) && !strcmp(e->valuestring, "full_attention");
+        if ((!local && !full) || local != qconfig_layer_is_local(q, i))
+            return qerr_set(c->err, QERR_UNSUPP, "%s: layer_types[%d]: this pattern of sliding "
+                            "and full attention layers is not supported", c->path, i);
+    }
+    if (n != q->n_layers)
+        return qerr_set(c->err, QERR_FORMAT, "%s: layer_types has %d entries for %d layers",
+                        c->path, n, q->n_layers);
+    return 0;
+}
+
+/* Gemma 2/3: the family constants, and config keys with the defaults of
+ * transformers' Gemma2Config / Gemma3TextConfig (Gemma 3's multimodal
+ * configs leave most of them out). */
+static int cfg_gemma(struct cfgctx *c, struct qconfig *q)
+{
+    int g3 = !strcmp(q->arch, "gemma3"), rc;
+    float qpas;
+    q->post_norms = 1;
+    q->qk_norm = g3;
+    q->embd_scale = sqrtf((float)q->dim);
+    q->swa_pattern = g3 ? 6 : 2;
+    if ((rc = cfg_int(c, "sliding_window", 4096, &q->swa_window)) ||
+        (rc = cfg_int(c, "sliding_window_pattern", q->swa_pattern, &q->swa_pattern)) ||
+        (rc = cfg_float(c, "query_pre_attn_scalar", 256.0, &qpas)) ||
+        (rc = cfg_float0(c, "attn_logit_softcapping", &q->attn_softcap)) ||
+        (rc = cfg_float0(c, "final_logit_softcapping", &q->final_softcap)))
+        return rc;
+    if (!g3 && !cJSON_GetObjectItemCaseSensitive(c->j, "attn_logit_softcapping"))
+        q->attn_softcap = 50.0f;   /* Gemma2Config's defaults */
+    if (!g3 && !cJSON_GetObjectItemCaseSensitive(c->j, "final_logit_softcapping"))
+        q->final_softcap = 30.0f;
+    if (g3 && (rc = cfg_float(c, "rope_local_base_freq", 10000.0, &q->rope_theta_local)))
+        return rc;
+    q->attn_scale = 1.0f / sqrtf(qpas);
+    return g3 ? cfg_layer_types(c, q) : 0;
+}
+
+/* Phi-3 variants qlens does not run, refused by name. */
+static int cfg_phi3(struct cfgctx *c, struct qconfig *q)
+{
+    const cJSON *p = cJSON_GetObjectItemCaseSensitive(c->j, "partial_rotary_factor");
+    if (cJSON_IsNumber(p) && p->valuedouble != 1.0)
+        return qerr_set(c->err, QERR_UNSUPP, "%s: partial_rotary_factor %g: partial rotary "
+                        "embeddings are not supported", c->path, p->valuedouble);
+    (void)q;
+    return 0;
+}
+
+/* Gemma 3 multimodal: the text model's config is text_config. */
+static const cJSON *text_config(const cJSON *j)
+{
+    const cJSON *a = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(j, "architectures"), 0);
+    const cJSON *t = cJSON_GetObjectItemCaseSensitive(j, "text_config");
+    if (cJSON_IsString(a) && !strcmp(a->valuestring, "Gemma3ForConditionalGeneration") &&
+        cJSON_IsObject(t))
+        return t;
+    return j;
+}
+
+static int cfg_dims(struct cfgctx *c, struct qconfig *q)
+{
+    int g3 = !strcmp(q->arch, "gemma3"); /* Gemma3TextConfig defaults */
+    int rc;
+    if (!(rc = cfg_int(c, "hidden_size", g3 ? 2304 : 0, &q->dim)) &&
+        !(rc = cfg_int(c, "intermediate_size", g3 ? 9216 : 0, &q->hidden_dim)) &&
+        !(rc = cfg_int(c, "num_hidden_layers", g3 ? 26 : 0, &q->n_layers)) &&
+        !(rc = cfg_int(c, "num_attention_heads", g3 ? 8 : 0, &q->n_heads)) &&
+        !(rc = cfg_int(c, "num_key_value_heads", g3 ? 4 : q->n_heads, &q->n_kv_heads)) &&
+        !(rc = cfg_int(c, "vocab_size", g3 ? 262208 : 0, &q->vocab_size)) &&
+        !(rc = cfg_int(c, "max_position_embeddings", g3 ? 131072 : 2048, &q->ctx_len)) &&
+        !(rc = cfg_float(c, "rope_theta", g3 ? 1000000.0 : 10000.0, &q->rope_theta)) &&
+        !(rc = cfg_float(c, "rms_norm_eps", 1e-6, &q->norm_eps)))
+        rc = cfg_int(c, "head_dim", g3 ? 256 : q->dim / q->n_heads > 0 ? q->dim / q->n_heads : 1,
+                     &q->head_dim);
+    return rc;
 }
 
 static int read_config(struct qmodel *m, const char *dir, int *tie, struct qerr *err)
@@ -307,24 +543,44 @@ static int read_config(struct qmodel *m, const char *dir, int *tie, struct qerr 
     cJSON *j = read_json(path, err);
     if (!j)
         return err ? err->code : QERR_FORMAT;
-    struct cfgctx c = {j, path, err};
+    struct cfgctx top = {j, path, err}, c = {text_config(j), path, err};
     struct qconfig *q = &m->cfg;
-    int rc;
-    if (!(rc = cfg_arch(&c, q)) && !(rc = cfg_int(&c, "hidden_size", 0, &q->dim)) &&
-        !(rc = cfg_int(&c, "intermediate_size", 0, &q->hidden_dim)) &&
-        !(rc = cfg_int(&c, "num_hidden_layers", 0, &q->n_layers)) &&
-        !(rc = cfg_int(&c, "num_attention_heads", 0, &q->n_heads)) &&
-        !(rc = cfg_int(&c, "num_key_value_heads", q->n_heads, &q->n_kv_heads)) &&
-        !(rc = cfg_int(&c, "vocab_size", 0, &q->vocab_size)) &&
-        !(rc = cfg_int(&c, "max_position_embeddings", 2048, &q->ctx_len)) &&
-        !(rc = cfg_float(&c, "rope_theta", 10000.0, &q->rope_theta)) &&
-        !(rc = cfg_float(&c, "rms_norm_eps", 1e-6, &q->norm_eps)))
-        rc = cfg_int(&c, "head_dim", q->dim / q->n_heads > 0 ? q->dim / q->n_heads : 1, &q->head_dim);
-    *tie = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(j, "tie_word_embeddings"));
+    int rc = cfg_arch(&top, q);
+    if (!rc)
+        rc = cfg_dims(&c, q);
+    if (!rc && q->head_dim > 2 * QM_ROPE_MAX_PAIRS)
+        rc = qerr_set(err, QERR_UNSUPP, "%s: head_dim %d is above %d", path, q->head_dim,
+                      2 * QM_ROPE_MAX_PAIRS);
+    if (!rc)
+        rc = cfg_act(&c, q);
+    if (!rc)
+        rc = cfg_rope_scaling(&c, q);
+    if (!rc && is_gemma(q->arch))
+        rc = cfg_gemma(&c, q);
+    if (!rc && !strcmp(q->arch, "phi3"))
+        rc = cfg_phi3(&c, q);
+    const cJSON *tw = cJSON_GetObjectItemCaseSensitive(c.j, "tie_word_embeddings");
+    if (!tw)
+        tw = cJSON_GetObjectItemCaseSensitive(j, "tie_word_embeddings");
+    /* Gemma ties by default (transformers' default is true) */
+    *tie = cJSON_IsTrue(tw) || (!tw && is_gemma(q->arch));
     q->rope_style = QROPE_HALF;
     q->has_qkv_bias = !strcmp(q->arch, "qwen2");
+    q->qk_norm = q->qk_norm || !strcmp(q->arch, "qwen3");
     cJSON_Delete(j);
     return rc;
+}
+
+/* Gemma's RMSNorm multiplies by (1 + w): every norm weight reads as w + 1
+ * (what llama.cpp's converter stores in GGUF). */
+static void gemma_norms_plus_one(struct qmodel *m)
+{
+    for (int i = 0; is_gemma(m->cfg.arch) && i < m->n_tensors; i++) {
+        enum qrole r = m->tensors[i].role;
+        if (r == QR_ATTN_NORM || r == QR_FFN_NORM || r == QR_OUT_NORM || r == QR_ATTN_Q_NORM ||
+            r == QR_ATTN_K_NORM || r == QR_ATTN_POST_NORM || r == QR_FFN_POST_NORM)
+            m->tensors[i].add = 1.0f;
+    }
 }
 
 /* ---- sharded ---- */
@@ -354,7 +610,7 @@ static int load_index(struct qmodel *m, const char *index, const char *dir, stru
         rc = st_load_file(m, shard, err);
     }
     for (const cJSON *e = wm ? wm->child : NULL; e && !rc; e = e->next) {
-        int found = 0;
+        int found = st_is_vision(e->string);
         for (int i = 0; i < m->n_tensors && !found; i++)
             found = !strcmp(m->tensors[i].src_name, e->string);
         if (!found)
@@ -447,6 +703,9 @@ int safetensors_load(struct qmodel *m, const char *path, struct qerr *err)
     m->cfg.tied_output = qmodel_find(m, "output") < 0;
     if (qmodel_find(m, "blk.0.attn_q_bias") >= 0)
         m->cfg.has_qkv_bias = 1;
+    gemma_norms_plus_one(m);
+    if ((rc = qmodel_split_fused(m, err)))
+        return rc;
     char tok[PATH_MAX + 32];
     snprintf(tok, sizeof tok, "%s/tokenizer.json", dir);
     if (file_exists(tok))

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/forward.h"
+#include "src/gguf_write.h"
 #include "src/model.h"
 #include "tests/testutil.h"
 
@@ -547,6 +548,303 @@ START_TEST(test_formats_agree)
 }
 END_TEST
 
+/* ---- families through the real loaders ---- */
+
+struct family {
+    const char *name, *args;
+    void (*off)(struct qconfig *c); /* turns the family's features off */
+};
+
+static void off_rope(struct qconfig *c) { c->has_rope_div = 0; }
+static void off_qk(struct qconfig *c) { c->qk_norm = 0; }
+static void off_gemma2_window(struct qconfig *c) { c->swa_window = 0; }
+static void off_gemma2_caps(struct qconfig *c) { c->attn_softcap = c->final_softcap = 0; }
+static void off_gemma_norms(struct qconfig *c) { c->post_norms = 0; c->embd_scale = 0; }
+static void off_gelu(struct qconfig *c) { c->act = QACT_SILU; }
+static void off_gemma3_local(struct qconfig *c) { c->rope_theta_local = 0; }
+
+/* Every family written by tool_genmodel as llama.cpp's converter (GGUF)
+ * and Hugging Face (safetensors) store it; window 8 < the 60 tokens. */
+static const struct family families[] = {
+    {"llama3-rope", "--arch llama --rope-scaling llama3", off_rope},
+    {"linear-rope", "--arch llama --rope-scaling linear:4", off_rope},
+    {"qwen3", "--arch qwen3 --head-dim 24", off_qk},
+    {"gemma2", "--arch gemma2 --head-dim 24 --swa 8 --attn-softcap 0.02 --final-softcap 0.15",
+     off_gemma2_window},
+    {"gemma2-caps", "--arch gemma2 --head-dim 24 --swa 8 --attn-softcap 0.02 --final-softcap 0.15",
+     off_gemma2_caps},
+    {"gemma2-norms", "--arch gemma2", off_gemma_norms},
+    {"gemma2-gelu", "--arch gemma2", off_gelu},
+    {"gemma3", "--arch gemma3 --head-dim 24 --swa 8 --layers 6 --rope-scaling linear:8", off_rope},
+    {"gemma3-qk", "--arch gemma3 --head-dim 24 --swa 8 --layers 6", off_qk},
+    {"gemma3-local", "--arch gemma3 --head-dim 24 --swa 8 --layers 6", off_gemma3_local},
+    {"phi3", "--arch phi3", NULL},
+};
+
+static void gen_family(const struct family *fam, const char *fmt, const char *out)
+{
+    const char *b = getenv("QLENS_BUILD");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format %s --dim 64 --hidden 96 "
+             "--layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 9 %s '%s' "
+             ">/dev/null 2>&1", b ? b : "build", fmt, fam->args, out);
+    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+}
+
+/* Logits of the batched pass and of the reference on one opened model. */
+static void both_passes(struct qmodel *m, const int *toks, int n, float *fast, float *ref)
+{
+    struct fwd f;
+    struct qerr err = {0};
+    ck_assert_msg(fwd_init(&f, m, n, &err) == 0, "%s", err.msg);
+    ck_assert_msg(fwd_chunk(&f, toks, n, fast, NULL) == 0, "%s", f.err.msg);
+    fwd_free(&f);
+    if (ref)
+        ck_assert_msg(fwd_ref_chunk(m, toks, n, 1, ref, &err) == 0, "%s", err.msg);
+}
+
+START_TEST(test_families)
+{
+    int n = 60, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 12);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    float *c = malloc(sz * sizeof(float));
+    for (size_t i = 0; i < sizeof families / sizeof *families; i++) {
+        const struct family *fam = &families[i];
+        char g[512], st[512];
+        snprintf(g, sizeof g, "%s/fam-%s.gguf", tu_tmpdir(), fam->name);
+        snprintf(st, sizeof st, "%s/fam-%s-st", tu_tmpdir(), fam->name);
+        gen_family(fam, "gguf", g);
+        gen_family(fam, "safetensors", st);
+        struct qmodel mg, ms;
+        struct qerr err = {0};
+        ck_assert_msg(qmodel_open(&mg, g, &err) == 0, "%s: %s", fam->name, err.msg);
+        ck_assert_msg(qmodel_open(&ms, st, &err) == 0, "%s: %s", fam->name, err.msg);
+        both_passes(&mg, toks, n, a, b);
+        float d_ref = max_abs_diff(a, b, sz);
+        both_passes(&ms, toks, n, c, NULL);
+        float d_fmt = max_abs_diff(a, c, sz);
+        float lo = a[0], hi = a[0];
+        for (size_t k = 0; k < sz; k++) {
+            lo = a[k] < lo ? a[k] : lo;
+            hi = a[k] > hi ? a[k] : hi;
+        }
+        float d_off = 0.0f;
+        if (fam->off) { /* the feature changes the logits: the check is not vacuous */
+            fam->off(&mg.cfg);
+            both_passes(&mg, toks, n, c, NULL);
+            d_off = max_abs_diff(a, c, sz);
+        }
+        fprintf(stderr, "%s: spread %g, batched vs reference %g, GGUF vs safetensors %g, "
+                "feature off %g\n", fam->name, hi - lo, d_ref, d_fmt, d_off);
+        ck_assert_msg(d_ref <= 1e-4f, "%s: batched vs reference %g", fam->name, d_ref);
+        ck_assert_msg(d_fmt <= 1e-4f, "%s: GGUF vs safetensors %g", fam->name, d_fmt);
+        ck_assert_msg(!fam->off || d_off > 1e-5f, "%s: turning the feature off changes the "
+                      "logits by only %g", fam->name, d_off);
+        ck_assert_float_gt(hi - lo, 0.1f);
+        ck_assert_int_eq(mg.cfg.rope_style, QROPE_HALF * (i >= 2));
+        qmodel_close(&mg);
+        qmodel_close(&ms);
+    }
+    free(a); free(b); free(c); free(toks);
+}
+END_TEST
+
+/* Phi-3's fused qkv_proj / gate_up_proj, split on load, hold exactly the
+ * rows of a separate-tensor model of the same seed (tool_genmodel writes
+ * the parts' values): the logits are identical. */
+START_TEST(test_phi3_split_equals_unfused)
+{
+    int n = 40, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 13);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    static const struct family phi = {"phi3", "--arch phi3", NULL},
+                                llama = {"llama", "--arch llama", NULL};
+    char p1[512], p2[512];
+    snprintf(p1, sizeof p1, "%s/split-phi3-st", tu_tmpdir());
+    snprintf(p2, sizeof p2, "%s/split-llama-st", tu_tmpdir());
+    gen_family(&phi, "safetensors", p1);
+    gen_family(&llama, "safetensors", p2);
+    struct qmodel m1, m2;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m1, p1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(qmodel_open(&m2, p2, &err) == 0, "%s", err.msg);
+    ck_assert_str_eq(m1.cfg.fused, "qkv, gate_up");
+    struct qtensor *k = qmodel_get(&m1, 1, QR_ATTN_K);
+    ck_assert_str_eq(k->src_name, "model.layers.1.self_attn.qkv_proj.weight[64:96]");
+    both_passes(&m1, toks, n, a, NULL);
+    both_passes(&m2, toks, n, b, NULL);
+    ck_assert_float_eq(max_abs_diff(a, b, sz), 0.0f);
+    qmodel_close(&m1);
+    qmodel_close(&m2);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
+/* Gemma3ForConditionalGeneration: the text model from text_config and
+ * language_model.* names (sharded), the vision tower left out, equals the
+ * GGUF of the same weights. */
+START_TEST(test_gemma3_multimodal)
+{
+    int n = 40, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 14);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    static const struct family gg = {"g3", "--arch gemma3 --head-dim 24 --swa 8 --layers 6", NULL},
+        mm = {"g3mm", "--arch gemma3 --head-dim 24 --swa 8 --layers 6 --multimodal --shards 3", NULL};
+    char p1[512], p2[512];
+    snprintf(p1, sizeof p1, "%s/g3.gguf", tu_tmpdir());
+    snprintf(p2, sizeof p2, "%s/g3mm-st", tu_tmpdir());
+    gen_family(&gg, "gguf", p1);
+    gen_family(&mm, "safetensors", p2);
+    struct qmodel m1, m2;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m1, p1, &err) == 0, "%s", err.msg);
+    ck_assert_msg(qmodel_open(&m2, p2, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(m1.n_tensors, m2.n_tensors); /* no vision tensor */
+    ck_assert_int_eq(qconfig_local_layers(&m2.cfg), 5);
+    ck_assert_float_eq(m2.cfg.rope_theta_local, 10000.0f);
+    struct qtensor *qn = qmodel_get(&m2, 3, QR_ATTN_Q_NORM);
+    ck_assert_str_eq(qn->src_name, "language_model.model.layers.3.self_attn.q_norm.weight");
+    ck_assert_float_eq(qn->add, 1.0f); /* HF stores w of (1 + w) */
+    ck_assert(!memcmp(qtensor_f32(qn), qtensor_f32(qmodel_get(&m1, 3, QR_ATTN_Q_NORM)),
+                      (size_t)qn->nelem * sizeof(float)));
+    both_passes(&m1, toks, n, a, NULL);
+    both_passes(&m2, toks, n, b, NULL);
+    ck_assert_float_le(max_abs_diff(a, b, sz), 1e-5f);
+    qmodel_close(&m1);
+    qmodel_close(&m2);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
+/* qlens's GGUF export (llama architecture) keeps what it can express:
+ * Llama 3.1 scaling as rope_freqs, linear as rope.scaling keys, Phi-3 as
+ * split q/k/v (permuted to interleaved); the reloaded file gives the same
+ * logits.  Gemma cannot be expressed and is refused by name. */
+START_TEST(test_export_families)
+{
+    static const struct family ok[] = {
+        {"x-llama3", "--arch llama --rope-scaling llama3", NULL},
+        {"x-linear", "--arch llama --rope-scaling linear:4", NULL},
+        {"x-phi3", "--arch phi3", NULL},
+    }, bad = {"x-gemma2", "--arch gemma2", NULL};
+    int n = 40, V = 300;
+    size_t sz = (size_t)n * V;
+    int *toks = random_tokens(n, V, 15);
+    float *a = malloc(sz * sizeof(float)), *b = malloc(sz * sizeof(float));
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+        char st[512], out[512];
+        snprintf(st, sizeof st, "%s/%s-st", tu_tmpdir(), ok[i].name);
+        snprintf(out, sizeof out, "%s/%s.gguf", tu_tmpdir(), ok[i].name);
+        gen_family(&ok[i], "safetensors", st);
+        struct qmodel m1, m2;
+        struct qerr err = {0};
+        ck_assert_msg(qmodel_open(&m1, st, &err) == 0, "%s", err.msg);
+        ck_assert_msg(gguf_write_model(&m1, out, 0, &err) == 0, "%s", err.msg);
+        ck_assert_msg(qmodel_open(&m2, out, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(m2.cfg.rope_scaling, m1.cfg.rope_scaling);
+        for (int k = 0; k < m1.cfg.head_dim / 2; k++)
+            ck_assert_float_eq(m1.cfg.rope_div[k] * m1.cfg.has_rope_div,
+                               m2.cfg.rope_div[k] * m2.cfg.has_rope_div);
+        both_passes(&m1, toks, n, a, NULL);
+        both_passes(&m2, toks, n, b, NULL);
+        float d = max_abs_diff(a, b, sz);
+        ck_assert_msg(d <= 1e-4f, "%s: exported GGUF differs by %g", ok[i].name, d);
+        qmodel_close(&m1);
+        qmodel_close(&m2);
+    }
+    char st[512], out[512];
+    snprintf(st, sizeof st, "%s/%s-st", tu_tmpdir(), bad.name);
+    snprintf(out, sizeof out, "%s/%s.gguf", tu_tmpdir(), bad.name);
+    gen_family(&bad, "safetensors", st);
+    struct qmodel m;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m, st, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(gguf_write_model(&m, out, 0, &err), QERR_UNSUPP);
+    ck_assert_msg(strstr(err.msg, "cannot save a gemma2 model as GGUF"), "%s", err.msg);
+    qmodel_close(&m);
+    free(a); free(b); free(toks);
+}
+END_TEST
+
+/* Llama 3.1 8B's rope_scaling (theta 500000, head_dim 128, factor 8, low 1,
+ * high 4, original context 8192): divisors computed by hand from the
+ * formula (wavelength 2 pi / freq; below 2048 -> 1, above 8192 -> 8, else
+ * 1 / ((1 - s) / 8 + s) with s = (8192 / wavelength - 1) / 3). */
+START_TEST(test_llama3_divisors)
+{
+    struct qconfig c = {.head_dim = 128, .rope_theta = 500000.0f, .rope_factor = 8.0f,
+                        .rope_low_freq = 1.0f, .rope_high_freq = 4.0f, .rope_orig_ctx = 8192};
+    qconfig_llama3_rope(&c);
+    ck_assert(c.has_rope_div && c.rope_scaling == QRS_LLAMA3);
+    ck_assert_float_eq(c.rope_div[0], 1.0f);
+    ck_assert_float_eq(c.rope_div[28], 1.0f);  /* wavelength 1956.5 */
+    ck_assert_float_eq_tol(c.rope_div[29], 1.2074840f, 1e-5f); /* 2401.7 */
+    ck_assert_float_eq_tol(c.rope_div[30], 1.5534146f, 1e-5f); /* 2948.3 */
+    ck_assert_float_eq_tol(c.rope_div[32], 2.6945300f, 1e-5f); /* 4442.9 */
+    ck_assert_float_eq_tol(c.rope_div[34], 5.2573268f, 1e-5f); /* 6695.1 */
+    ck_assert_float_eq(c.rope_div[35], 8.0f);  /* 8218.7 */
+    ck_assert_float_eq(c.rope_div[63], 8.0f);
+    for (int i = 1; i < 64; i++)
+        ck_assert(c.rope_div[i] >= c.rope_div[i - 1]);
+}
+END_TEST
+
+/* Each feature on a synthetic model with large weights (activations of
+ * order 1, where soft-capping, windows and norms bite), batched vs the
+ * reference. */
+START_TEST(test_synthetic_features)
+{
+    for (int v = 0; v < 7; v++) {
+        struct synth s;
+        struct fwd f;
+        struct qerr err = {0};
+        synth_build(&s, 0, QROPE_HALF, 1, 2);
+        struct qconfig *c = &s.m.cfg;
+        for (int l = 0; v == 6 && l < c->n_layers; l++) {
+            synth_add(&s, "q_norm", l, QR_ATTN_Q_NORM, 1, c->head_dim, 0.3f, 1.0f);
+            synth_add(&s, "k_norm", l, QR_ATTN_K_NORM, 1, c->head_dim, 0.3f, 1.0f);
+            synth_add(&s, "post_attn", l, QR_ATTN_POST_NORM, 1, c->dim, 0.3f, 1.0f);
+            synth_add(&s, "post_ffn", l, QR_FFN_POST_NORM, 1, c->dim, 0.3f, 1.0f);
+        }
+        c->qk_norm = c->post_norms = v == 6;
+        c->act = v == 0 ? QACT_GELU_TANH : QACT_SILU;
+        c->embd_scale = v == 1 ? 2.5f : 0.0f;
+        c->attn_softcap = v == 2 ? 1.5f : 0.0f;
+        c->final_softcap = v == 2 ? 2.0f : 0.0f;
+        c->swa_window = v == 3 || v == 4 ? 5 : 0;
+        c->swa_pattern = v == 4 ? 2 : 0;
+        c->rope_theta_local = v == 4 ? 50.0f : 0.0f;
+        c->attn_scale = v == 5 ? 0.9f : 0.0f;
+        for (int i = 0; v >= 4 && i < c->head_dim / 2; i++)
+            c->rope_div[i] = 1.0f + 3.0f * i;
+        c->has_rope_div = v >= 4;
+        int n = 77, V = c->vocab_size;
+        int *toks = random_tokens(n, V, 1);
+        float *a = malloc((size_t)n * V * sizeof(float)), *b = malloc((size_t)n * V * sizeof(float));
+        ck_assert_msg(fwd_init(&f, &s.m, n, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(fwd_chunk(&f, toks, n, a, NULL), 0);
+        ck_assert_int_eq(fwd_ref_chunk(&s.m, toks, n, 1, b, &err), 0);
+        float d = max_abs_diff(a, b, (size_t)n * V), lo = a[0], hi = a[0];
+        for (size_t i = 0; i < (size_t)n * V; i++) {
+            lo = a[i] < lo ? a[i] : lo;
+            hi = a[i] > hi ? a[i] : hi;
+        }
+        ck_assert_msg(d <= 1e-4f * (hi - lo > 1 ? hi - lo : 1), "feature set %d: diff %g "
+                      "(spread %g)", v, d, hi - lo);
+        if (v == 2) /* the final cap bounds every logit */
+            for (size_t i = 0; i < (size_t)n * V; i++)
+                ck_assert(fabsf(a[i]) <= 2.0f);
+        fwd_free(&f);
+        free(a); free(b); free(toks);
+        synth_free(&s);
+    }
+}
+END_TEST
+
 START_TEST(test_flops)
 {
     struct qconfig c = {.dim = 768, .hidden_dim = 2048, .n_layers = 12, .n_heads = 12,
@@ -579,6 +877,12 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_rope_styles_differ);
     tcase_add_test(tc, test_formats_agree);
     tcase_add_test(tc, test_flops);
+    tcase_add_test(tc, test_families);
+    tcase_add_test(tc, test_phi3_split_equals_unfused);
+    tcase_add_test(tc, test_llama3_divisors);
+    tcase_add_test(tc, test_gemma3_multimodal);
+    tcase_add_test(tc, test_export_families);
+    tcase_add_test(tc, test_synthetic_features);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -687,6 +687,91 @@ static const char *write_variant(const char *name, const char *arch, int bias, i
     return p;
 }
 
+/* The small model as `arch`, plus one tensor `xname` (rows x cols, rows 0:
+ * a vector; every value `val`) and one string key; a fused attn_qkv
+ * replaces attn_q/k/v. */
+static const char *write_family(const char *file, const char *arch, const char *xname,
+                                int64_t rows, int64_t cols, float val, const char *skey,
+                                const char *sval)
+{
+    const char *p = tu_tmpfile(file);
+    struct gguf_writer *w = gguf_writer_new(3);
+    small_config(w, arch);
+    static float x[4 * SH * SD];
+    for (int i = 0; i < 4 * SH * SD; i++)
+        x[i] = val;
+    int fused = xname && strstr(xname, "attn_qkv") != NULL;
+    for (int i = 0; i < N_SMALL; i++) {
+        int64_t shape[2] = {small_tensors[i].rows, small_tensors[i].cols};
+        int nd = shape[0] ? 2 : 1;
+        if (fused && (strstr(small_tensors[i].name, "attn_q.") ||
+                      strstr(small_tensors[i].name, "attn_k.") ||
+                      strstr(small_tensors[i].name, "attn_v.")))
+            continue;
+        gguf_writer_add_tensor(w, small_tensors[i].name, GGML_T_F32, nd, nd == 2 ? shape : shape + 1,
+                               small_data[i]);
+    }
+    if (xname) {
+        int64_t shape[2] = {rows ? rows : cols, cols};
+        gguf_writer_add_tensor(w, xname, GGML_T_F32, rows ? 2 : 1, shape, x);
+    }
+    if (skey)
+        gguf_writer_add_str(w, skey, sval);
+    save(w, p);
+    return p;
+}
+
+static void family_fails(const char *p, int code, const char *msg)
+{
+    struct qmodel m;
+    struct qerr e = {0};
+    ck_assert_int_eq(qmodel_open(&m, p, &e), code);
+    ck_assert_msg(strstr(e.msg, msg), "wanted '%s' in: %s", msg, e.msg);
+}
+
+START_TEST(test_family_checks)
+{
+    struct qmodel m;
+    struct qerr e = {0};
+    /* Llama 3.1: rope_freqs (head_dim 4: 2 divisors) */
+    const char *p = write_family("l3.gguf", "llama", "rope_freqs.weight", 0, 2, 2.5f, NULL, NULL);
+    ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
+    ck_assert(m.cfg.has_rope_div && m.cfg.rope_scaling == QRS_LLAMA3);
+    ck_assert(m.cfg.rope_div[0] == 2.5f && m.cfg.rope_div[1] == 2.5f);
+    qmodel_close(&m);
+    family_fails(write_family("l3n.gguf", "llama", "rope_freqs.weight", 0, 3, 1.0f, NULL, NULL),
+                 QERR_FORMAT, "rope_freqs.weight has 3 values, head_dim 4 needs 2");
+    family_fails(write_family("l3z.gguf", "llama", "rope_freqs.weight", 0, 2, 0.0f, NULL, NULL),
+                 QERR_FORMAT, "rope_freqs.weight: value 0 is 0");
+    /* linear scaling keys; unknown scaling types by name */
+    p = write_family("lin.gguf", "llama", NULL, 0, 0, 0, "llama.rope.scaling.type", "linear");
+    family_fails(p, QERR_FORMAT, "linear RoPE scaling without llama.rope.scaling.factor");
+    family_fails(write_family("yarn.gguf", "llama", NULL, 0, 0, 0, "llama.rope.scaling.type", "yarn"),
+                 QERR_UNSUPP, "RoPE scaling 'yarn' is not supported");
+    /* a q/k norm in a family without one is not silently ignored */
+    family_fails(write_family("mqn.gguf", "mistral", "blk.0.attn_q_norm.weight", 0, 4, 1.0f, NULL, NULL),
+                 QERR_UNSUPP, "blk.0.attn_q_norm is not used by architecture mistral");
+    family_fails(write_family("q3.gguf", "qwen3", NULL, 0, 0, 0, NULL, NULL), QERR_FORMAT,
+                 "required tensor blk.0.attn_q_norm is missing");
+    family_fails(write_family("q3s.gguf", "qwen3", "blk.0.attn_q_norm.weight", 0, 8, 1.0f, NULL, NULL),
+                 QERR_FORMAT, "");  /* wrong length or k_norm missing */
+    family_fails(write_family("g2.gguf", "gemma2", NULL, 0, 0, 0, NULL, NULL), QERR_FORMAT,
+                 "required tensor blk.0.post_attention_norm is missing");
+    /* Phi-3: fused qkv split into views; a wrong row count is named */
+    p = write_family("p3.gguf", "phi3", "blk.0.attn_qkv.weight", 3 * SD, SD, 0.5f, NULL, NULL);
+    ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
+    struct qtensor *v = qmodel_get(&m, 0, QR_ATTN_V);
+    ck_assert_str_eq(v->src_name, "blk.0.attn_qkv.weight[16:24]");
+    ck_assert(v->shape[0] == SD && v->shape[1] == SD && qtensor_f32(v)[SD * SD - 1] == 0.5f);
+    ck_assert_str_eq(m.cfg.fused, "qkv");
+    qmodel_close(&m);
+    family_fails(write_family("p3b.gguf", "phi3", "blk.0.attn_qkv.weight", 3 * SD - 1, SD, 0, NULL, NULL),
+                 QERR_FORMAT, "fused tensor blk.0.attn_qkv.weight is 23 x 8, config says 24 x 8");
+    family_fails(write_family("p3l.gguf", "phi3", "rope_factors_long.weight", 0, 2, 1.0f, NULL, NULL),
+                 QERR_UNSUPP, "rope_factors_long.weight: Phi-3 'longrope' RoPE scaling");
+}
+END_TEST
+
 START_TEST(test_load_variants)
 {
     struct qmodel m;
@@ -715,9 +800,14 @@ START_TEST(test_load_variants)
     ck_assert(m.cfg.has_qkv_bias);
     qmodel_close(&m);
 
-    p = write_variant("phi.gguf", "phi3", 0, 0, GGML_T_F32);
+    p = write_variant("phi.gguf", "phi3", 0, 0, GGML_T_F32);  /* unfused q/k/v load too */
+    ck_assert_msg(qmodel_open(&m, p, &e) == 0, "%s", e.msg);
+    ck_assert(m.cfg.rope_style == QROPE_HALF && !m.cfg.fused[0]);
+    qmodel_close(&m);
+
+    p = write_variant("gpt2.gguf", "gpt2", 0, 0, GGML_T_F32);
     ck_assert_int_eq(qmodel_open(&m, p, &e), QERR_UNSUPP);
-    ck_assert_msg(strstr(e.msg, "architecture 'phi3' is not supported"), "%s", e.msg);
+    ck_assert_msg(strstr(e.msg, "architecture 'gpt2' is not supported"), "%s", e.msg);
 }
 END_TEST
 
@@ -959,6 +1049,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_vocab_files);
     tcase_add_test(tc, test_load_small);
     tcase_add_test(tc, test_load_variants);
+    tcase_add_test(tc, test_family_checks);
     tcase_add_test(tc, test_quantized_type_message);
     tcase_add_test(tc, test_missing_keys);
     tcase_add_test(tc, test_writer_atomic);

@@ -30,7 +30,10 @@ START_TEST(test_classify)
         {"attn_q", -1, QR_OTHER},              {"blk.x.attn_q", -1, QR_OTHER},
         {"blk.-1.attn_q", -1, QR_OTHER},       {"blk.2", -1, QR_OTHER},
         {"blk.2.rope_freqs", 2, QR_OTHER},     {"", -1, QR_OTHER},
-        {"blk.99999999.attn_q", -1, QR_OTHER},
+        {"blk.99999999.attn_q", -1, QR_OTHER}, {"blk.0.attn_q_norm", 0, QR_ATTN_Q_NORM},
+        {"blk.4.attn_k_norm", 4, QR_ATTN_K_NORM}, {"blk.1.post_attention_norm", 1, QR_ATTN_POST_NORM},
+        {"blk.1.post_ffw_norm", 1, QR_FFN_POST_NORM}, {"post_ffw_norm", -1, QR_OTHER},
+        {"blk.0.attn_qkv", 0, QR_OTHER},
     };
     for (size_t i = 0; i < sizeof c / sizeof *c; i++) {
         int l;
@@ -42,6 +45,21 @@ START_TEST(test_classify)
     ck_assert_str_eq(qrole_name(QR_OTHER), "other");
     ck_assert(qrole_is_linear(QR_ATTN_Q) && qrole_is_linear(QR_OUTPUT) && !qrole_is_linear(QR_ATTN_NORM));
     ck_assert(!qrole_is_linear(QR_TOK_EMBD) && !qrole_is_linear(QR_ATTN_Q_BIAS));
+    ck_assert(!qrole_is_linear(QR_ATTN_Q_NORM) && !qrole_is_linear(QR_FFN_POST_NORM));
+    ck_assert_str_eq(qrole_name(QR_ATTN_POST_NORM), "post_attention_norm");
+    /* sliding-window layers: Gemma 2 every other, Gemma 3 five of six */
+    struct qconfig g = {.n_layers = 12, .swa_window = 512, .swa_pattern = 6};
+    ck_assert(qconfig_layer_is_local(&g, 0) && !qconfig_layer_is_local(&g, 5) &&
+              !qconfig_layer_is_local(&g, 11) && qconfig_local_layers(&g) == 10);
+    g.swa_pattern = 2;
+    ck_assert(qconfig_layer_is_local(&g, 0) && !qconfig_layer_is_local(&g, 1));
+    g.swa_pattern = 0;
+    ck_assert_int_eq(qconfig_local_layers(&g), 12);
+    g.swa_window = 0;
+    ck_assert_int_eq(qconfig_local_layers(&g), 0);
+    char buf[256];
+    qconfig_describe(&g, buf, sizeof buf);
+    ck_assert_str_eq(buf, "");
     ck_assert(qdtype_size(QD_F32) == 4 && qdtype_size(QD_BF16) == 2 && qdtype_size(QD__COUNT) == 0);
     ck_assert_str_eq(qdtype_name(QD_F16), "F16");
     ck_assert_str_eq(qformat_name(QF_SAFETENSORS), "safetensors");

@@ -2,10 +2,24 @@
  *
  *   tool_genmodel --format gguf|safetensors|llama2c --dim 768 --hidden 2048
  *       --layers 12 --heads 12 [--kv-heads N] --vocab 32000 --ctx 1024
- *       [--dtype f32|f16|bf16] [--seed S] [--arch llama|mistral|qwen2]
- *       [--tied] [--shards N] [--gguf-version 2|3] [--vocab-from FILE.gguf] OUT
+ *       [--dtype f32|f16|bf16] [--seed S]
+ *       [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D]
+ *       [--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X]
+ *       [--final-softcap Y] [--multimodal] [--std S] [--tied] [--shards N] [--gguf-version 2|3]
+ *       [--vocab-from FILE.gguf] OUT
  *
- * Weights ~ N(0, 0.02), norm weights ~ 1 + N(0, 0.02), biases ~ N(0, 0.02).
+ * Families as llama.cpp's converter (GGUF) and Hugging Face (safetensors)
+ * store them: qwen3 and gemma3 add attn_q_norm / attn_k_norm; gemma2/3 add
+ * post_attention_norm / post_ffw_norm, are tied, and their HF norm weights
+ * hold w where GGUF holds w + 1 (the model's multiplier is the same); phi3
+ * stores fused attn_qkv / qkv_proj and ffn_up / gate_up_proj (gate rows
+ * first).  --rope-scaling llama3 writes config.json's rope_scaling (factor
+ * 8, low 1, high 4, original context 8192, Llama 3.1's values) and GGUF's
+ * rope_freqs tensor as the converter computes it; linear:F writes
+ * rope_scaling {type linear} and <arch>.rope.scaling.type/factor.
+ *
+ * Weights ~ N(0, 0.02) (--std S: N(0, S)), norm weights ~ 1 + N(0, 0.02),
+ * biases ~ N(0, 0.02) (or S).
  * Every tensor draws from its own generator seeded by (seed, canonical
  * name), so the SAME seed gives the SAME model in all three formats: the
  * safetensors output (and GGUF with --arch qwen2, as llama.cpp stores it)
@@ -36,6 +50,13 @@ struct opts {
     int dim, hidden, layers, heads, kv_heads, vocab, ctx, tied, shards, version;
     enum qdtype dtype;
     unsigned long long seed;
+    int head_dim, swa;    /* 0: dim/heads; 0: family default window     */
+    int multimodal;       /* gemma3 safetensors as Gemma3ForConditional-
+                             Generation: text_config, language_model.*
+                             names, one vision tensor                    */
+    const char *rope_scaling; /* NULL, "llama3", "linear:F"             */
+    double attn_softcap, final_softcap; /* <0: family default           */
+    double std;           /* weight standard deviation (0.02)            */
 };
 
 /* ---- the model's tensors ---- */
@@ -44,9 +65,13 @@ struct gt {
     char name[64];        /* canonical */
     int ndim;
     int64_t shape[2];
-    int kind;             /* 0 weight, 1 norm */
+    int kind;             /* 0 weight, 1 norm, 2 fused (parts below)     */
     int qk_heads;         /* >0: Q/K weight or bias with this many heads */
 };
+
+static int is_gemma(const char *a) { return !strncmp(a, "gemma", 5); }
+/* llama.cpp's NEOX families: Q/K rows stay in HF order in GGUF too. */
+static int hf_order_arch(const char *a) { return strcmp(a, "llama") && strcmp(a, "mistral"); }
 
 struct gen {
     struct opts o;
@@ -72,31 +97,50 @@ static void plan(struct gen *g)
     const struct opts *o = &g->o;
     int64_t D = o->dim, H = o->hidden, V = o->vocab, hd = g->head_dim;
     int64_t Q = o->heads * hd, KV = o->kv_heads * hd;
-    int bias = !strcmp(o->arch, "qwen2");
-    g->t = calloc((size_t)(o->layers * 12 + 4), sizeof *g->t);
+    int bias = !strcmp(o->arch, "qwen2"), qkn = !strcmp(o->arch, "qwen3") || !strcmp(o->arch, "gemma3");
+    int post = is_gemma(o->arch), fused = !strcmp(o->arch, "phi3");
+    g->t = calloc((size_t)(o->layers * 16 + 4), sizeof *g->t);
     push(g, "token_embd", V, D, 0, 0);
     for (int l = 0; l < o->layers; l++) {
         char n[64];
 #define P(suf, r, c, k, qk) (snprintf(n, sizeof n, "blk.%d.%s", l, suf), push(g, n, r, c, k, qk))
         P("attn_norm", 0, D, 1, 0);
-        P("attn_q", Q, D, 0, o->heads);
-        P("attn_k", KV, D, 0, o->kv_heads);
-        P("attn_v", KV, D, 0, 0);
+        if (fused) {
+            P("attn_qkv", Q + 2 * KV, D, 2, 0);
+        } else {
+            P("attn_q", Q, D, 0, o->heads);
+            P("attn_k", KV, D, 0, o->kv_heads);
+            P("attn_v", KV, D, 0, 0);
+        }
+        if (qkn) {
+            P("attn_q_norm", 0, hd, 1, 0);
+            P("attn_k_norm", 0, hd, 1, 0);
+        }
         if (bias) {
             P("attn_q_bias", 0, Q, 0, o->heads);
             P("attn_k_bias", 0, KV, 0, o->kv_heads);
             P("attn_v_bias", 0, KV, 0, 0);
         }
         P("attn_output", D, Q, 0, 0);
+        if (post)
+            P("post_attention_norm", 0, D, 1, 0);
         P("ffn_norm", 0, D, 1, 0);
-        P("ffn_gate", H, D, 0, 0);
-        P("ffn_up", H, D, 0, 0);
+        if (fused) {
+            P("ffn_gate_up", 2 * H, D, 2, 0);
+        } else {
+            P("ffn_gate", H, D, 0, 0);
+            P("ffn_up", H, D, 0, 0);
+        }
         P("ffn_down", D, H, 0, 0);
+        if (post)
+            P("post_ffw_norm", 0, D, 1, 0);
 #undef P
     }
     push(g, "output_norm", 0, D, 1, 0);
     if (!o->tied)
         push(g, "output", V, D, 0, 0);
+    if (o->multimodal)
+        push(g, "vision_tower.vision_model.post_layernorm.weight", 0, 32, 1, 0);
 }
 
 static int64_t nelem(const struct gt *t) { return t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0]; }
@@ -136,16 +180,43 @@ static void values(const struct gen *g, const struct gt *t, float *dst)
             v = (double)(splitmix(&s) >> 11) * (2.0 / 9007199254740992.0) - 1.0;
             q = u * u + v * v;
         } while (q >= 1.0 || q == 0.0);
-        double r = 0.02 * sqrt(-2.0 * log(q) / q);
+        /* norms keep 1 + N(0, 0.02) whatever --std says */
+        double r = (t->kind == 1 ? 0.02 : g->o.std) * sqrt(-2.0 * log(q) / q);
         dst[i] = (float)(r * u) + base;
         if (i + 1 < n)
             dst[i + 1] = (float)(r * v) + base;
     }
 }
 
+static int values_hf(const struct gen *g, const struct gt *t, float *dst);
+
+/* A fused tensor: its parts generated as if separate (the same values a
+ * non-fused model of this seed has), rows concatenated in HF order. */
+static int values_fused(const struct gen *g, const struct gt *t, float *dst)
+{
+    static const char *const qkv[3] = {"attn_q", "attn_k", "attn_v"};
+    static const char *const gu[2] = {"ffn_gate", "ffn_up"};
+    int is_qkv = strstr(t->name, "attn_qkv") != NULL, n = is_qkv ? 3 : 2;
+    int64_t hd = g->head_dim, cols = t->shape[1];
+    int64_t rows[3] = {g->o.heads * hd, g->o.kv_heads * hd, g->o.kv_heads * hd};
+    int heads[3] = {g->o.heads, g->o.kv_heads, 0};
+    int l = atoi(t->name + 4);
+    for (int k = 0; k < n; k++) {
+        struct gt part = {.ndim = 2, .shape = {is_qkv ? rows[k] : g->o.hidden, cols},
+                          .qk_heads = is_qkv ? heads[k] : 0};
+        snprintf(part.name, sizeof part.name, "blk.%d.%s", l, is_qkv ? qkv[k] : gu[k]);
+        if (values_hf(g, &part, dst) < 0)
+            return -1;
+        dst += nelem(&part);
+    }
+    return 0;
+}
+
 /* Values in HF order: Q/K rows un-permuted to rotate-half. */
 static int values_hf(const struct gen *g, const struct gt *t, float *dst)
 {
+    if (t->kind == 2)
+        return values_fused(g, t, dst);
     if (!t->qk_heads) {
         values(g, t, dst);
         return 0;
@@ -184,6 +255,8 @@ static int emit(FILE *f, const struct gen *g, const struct gt *t, int hf, enum q
     if (!x)
         return -1;
     int rc = hf ? values_hf(g, t, x) : (values(g, t, x), 0);
+    for (int64_t i = 0; hf && !rc && is_gemma(g->o.arch) && t->kind == 1 && i < nelem(t); i++)
+        x[i] -= 1.0f;  /* HF Gemma stores w of a (1 + w) multiplier */
     if (!rc)
         rc = write_converted(f, x, nelem(t), dt);
     free(x);
@@ -197,13 +270,13 @@ struct fillctx {
     const struct gt *t;
 };
 
-/* GGUF's qwen2 arch is rotate-half (HF order, as llama.cpp's converter
- * leaves it); llama / mistral are interleaved. */
+/* GGUF's qwen2/qwen3/gemma/phi3 archs are rotate-half (HF order, as
+ * llama.cpp's converter leaves it); llama / mistral are interleaved. */
 static int fill(void *ctx, float *dst, int64_t n)
 {
     struct fillctx *c = ctx;
     (void)n;
-    if (!strcmp(c->g->o.arch, "qwen2"))
+    if (hf_order_arch(c->g->o.arch))
         return values_hf(c->g, c->t, dst);
     values(c->g, c->t, dst);
     return 0;
@@ -245,6 +318,53 @@ static void copy_vocab(struct gguf_writer *w, const struct gguf_file *vg)
             gguf_writer_copy_kv(w, &vg->kv[i]);
 }
 
+/* ---- family constants (as written by the converters) ---- */
+
+static double rope_theta(const struct gen *g)
+{
+    return !strcmp(g->o.arch, "gemma3") ? 1000000.0 : 10000.0;
+}
+
+static int swa_window(const struct gen *g)
+{
+    return g->o.swa > 0 ? g->o.swa : !strcmp(g->o.arch, "gemma3") ? 512 : 4096;
+}
+
+static double attn_softcap(const struct gen *g)
+{
+    if (g->o.attn_softcap >= 0)
+        return g->o.attn_softcap;
+    return !strcmp(g->o.arch, "gemma2") ? 50.0 : 0.0;
+}
+
+static double final_softcap(const struct gen *g)
+{
+    if (g->o.final_softcap >= 0)
+        return g->o.final_softcap;
+    return !strcmp(g->o.arch, "gemma2") ? 30.0 : 0.0;
+}
+
+/* llama.cpp's converter for rope_scaling llama3: one factor per frequency
+ * (1 at short wavelengths, `factor` at long ones, blended between),
+ * freqs from a float32 arange, the blend in Python floats (double). */
+static void llama3_factors(const struct gen *g, float *out)
+{
+    double factor = 8.0, lo = 1.0, hi = 4.0, old = 8192.0;
+    int dim = g->head_dim;
+    for (int i = 0; i < dim / 2; i++) {
+        float freq = (float)(1.0 / pow(rope_theta(g), (double)(float)(2 * i) / dim));
+        double wavelen = 2.0 * M_PI / freq;
+        if (wavelen < old / hi)
+            out[i] = 1.0f;
+        else if (wavelen > old / lo)
+            out[i] = (float)factor;
+        else {
+            double smooth = (old / wavelen - lo) / (hi - lo);
+            out[i] = (float)(1.0 / ((1.0 - smooth) / factor + smooth));
+        }
+    }
+}
+
 static void gguf_config(struct gguf_writer *w, const struct gen *g)
 {
     const struct opts *o = &g->o;
@@ -254,23 +374,41 @@ static void gguf_config(struct gguf_writer *w, const struct gen *g)
     gguf_writer_add_str(w, "general.name", "qlens-genmodel");
     gguf_writer_add_u32(w, "general.file_type", o->dtype == QD_F32 ? 0 : o->dtype == QD_F16 ? 1 : 32);
     KU("context_length", o->ctx);
+    KU("vocab_size", o->vocab);
     KU("embedding_length", o->dim);
     KU("feed_forward_length", o->hidden);
     KU("block_count", o->layers);
     KU("attention.head_count", o->heads);
     KU("attention.head_count_kv", o->kv_heads);
     KU("rope.dimension_count", g->head_dim);
+    if (g->head_dim * o->heads != o->dim) {
+        KU("attention.key_length", g->head_dim);
+        KU("attention.value_length", g->head_dim);
+    }
+    if (is_gemma(o->arch))
+        KU("attention.sliding_window", swa_window(g));
 #undef KU
-    snprintf(k, sizeof k, "%s.rope.freq_base", o->arch);
-    gguf_writer_add_f32(w, k, 10000.0f);
-    snprintf(k, sizeof k, "%s.attention.layer_norm_rms_epsilon", o->arch);
-    gguf_writer_add_f32(w, k, 1e-5f);
+#define KF(suf, v) (snprintf(k, sizeof k, "%s.%s", o->arch, suf), gguf_writer_add_f32(w, k, (float)(v)))
+    KF("rope.freq_base", rope_theta(g));
+    KF("attention.layer_norm_rms_epsilon", 1e-5);
+    if (is_gemma(o->arch) && attn_softcap(g) > 0)
+        KF("attn_logit_softcapping", attn_softcap(g));
+    if (is_gemma(o->arch) && final_softcap(g) > 0)
+        KF("final_logit_softcapping", final_softcap(g));
+    if (o->rope_scaling && !strncmp(o->rope_scaling, "linear:", 7)) {
+        snprintf(k, sizeof k, "%s.rope.scaling.type", o->arch);
+        gguf_writer_add_str(w, k, "linear");
+        KF("rope.scaling.factor", atof(o->rope_scaling + 7));
+    }
+#undef KF
 }
 
 static void gguf_tname(const char *canon, char *out, size_t cap)
 {
     size_t n = strlen(canon);
-    if (n > 5 && !strcmp(canon + n - 5, "_bias"))
+    if (n > 12 && !strcmp(canon + n - 12, ".ffn_gate_up"))  /* phi3: fused, named ffn_up */
+        snprintf(out, cap, "%.*s.ffn_up.weight", (int)(n - 12), canon);
+    else if (n > 5 && !strcmp(canon + n - 5, "_bias"))
         snprintf(out, cap, "%.*s.bias", (int)(n - 5), canon);
     else
         snprintf(out, cap, "%s.weight", canon);
@@ -286,6 +424,14 @@ static int write_gguf(const struct gen *g)
         gguf_config(w, g);
     if (!rc && g->o.vocab_from)
         copy_vocab(w, &g->vg);
+    else if (!rc) /* llama.cpp needs the key; "no_vocab" loads without a tokenizer */
+        gguf_writer_add_str(w, "tokenizer.ggml.model", "no_vocab");
+    float freqs[512];
+    if (!rc && g->o.rope_scaling && !strcmp(g->o.rope_scaling, "llama3")) {
+        int64_t shape[1] = {g->head_dim / 2};
+        llama3_factors(g, freqs);
+        gguf_writer_add_tensor(w, "rope_freqs.weight", GGML_T_F32, 1, shape, freqs);
+    }
     for (int i = 0; i < g->n && !rc; i++) {
         char name[80];
         gguf_tname(g->t[i].name, name, sizeof name);
@@ -357,7 +503,22 @@ static int write_llama2c(const struct gen *g)
 
 /* ---- safetensors ---- */
 
-static void hf_name(const char *canon, char *out, size_t cap)
+static void hf_name_text(const char *canon, const char *arch, char *out, size_t cap);
+
+/* Gemma 3 multimodal (transformers < 4.52 layout): language_model.model.*,
+ * language_model.lm_head, vision_tower.* */
+static void hf_name(const char *canon, const struct opts *o, char *out, size_t cap)
+{
+    char tmp[128];
+    if (!strncmp(canon, "vision_tower.", 13)) {
+        snprintf(out, cap, "%s", canon);
+        return;
+    }
+    hf_name_text(canon, o->arch, tmp, sizeof tmp);
+    snprintf(out, cap, "%s%.80s", o->multimodal ? "language_model." : "", tmp);
+}
+
+static void hf_name_text(const char *canon, const char *arch, char *out, size_t cap)
 {
     static const char *const map[][2] = {
         {"attn_q", "self_attn.q_proj.weight"}, {"attn_k", "self_attn.k_proj.weight"},
@@ -365,7 +526,13 @@ static void hf_name(const char *canon, char *out, size_t cap)
         {"attn_q_bias", "self_attn.q_proj.bias"}, {"attn_k_bias", "self_attn.k_proj.bias"},
         {"attn_v_bias", "self_attn.v_proj.bias"}, {"ffn_gate", "mlp.gate_proj.weight"},
         {"ffn_up", "mlp.up_proj.weight"}, {"ffn_down", "mlp.down_proj.weight"},
-        {"attn_norm", "input_layernorm.weight"}, {"ffn_norm", "post_attention_layernorm.weight"}};
+        {"attn_norm", "input_layernorm.weight"}, {"ffn_norm", "post_attention_layernorm.weight"},
+        {"attn_q_norm", "self_attn.q_norm.weight"}, {"attn_k_norm", "self_attn.k_norm.weight"},
+        {"attn_qkv", "self_attn.qkv_proj.weight"}, {"ffn_gate_up", "mlp.gate_up_proj.weight"},
+        {"post_ffw_norm", "post_feedforward_layernorm.weight"}};
+    static const char *const gemma[][2] = {
+        {"ffn_norm", "pre_feedforward_layernorm.weight"},
+        {"post_attention_norm", "post_attention_layernorm.weight"}};
     if (!strcmp(canon, "token_embd"))
         snprintf(out, cap, "model.embed_tokens.weight");
     else if (!strcmp(canon, "output_norm"))
@@ -378,6 +545,9 @@ static void hf_name(const char *canon, char *out, size_t cap)
         for (size_t i = 0; i < sizeof map / sizeof *map; i++)
             if (!strcmp(suf, map[i][0]))
                 snprintf(out, cap, "model.layers.%d.%s", l, map[i][1]);
+        for (size_t i = 0; is_gemma(arch) && i < sizeof gemma / sizeof *gemma; i++)
+            if (!strcmp(suf, gemma[i][0]))
+                snprintf(out, cap, "model.layers.%d.%s", l, gemma[i][1]);
     }
 }
 
@@ -393,7 +563,7 @@ static int write_st_file(const struct gen *g, const char *path, int first, int l
     for (int i = first; i < last; i++) {
         const struct gt *t = &g->t[i];
         char name[96];
-        hf_name(t->name, name, sizeof name);
+        hf_name(t->name, &g->o, name, sizeof name);
         uint64_t nb = (uint64_t)nelem(t) * qdtype_size(g->o.dtype);
         n += (size_t)snprintf(js + n, cap - n, ",\"%s\":{\"dtype\":\"%s\",\"shape\":[%lld", name,
                               dts[g->o.dtype], (long long)t->shape[0]);
@@ -417,30 +587,76 @@ static int write_st_file(const struct gen *g, const char *path, int first, int l
     return rc;
 }
 
+static void st_family_keys(FILE *f, const struct gen *g)
+{
+    const struct opts *o = &g->o;
+    if (g->head_dim * o->heads != o->dim || is_gemma(o->arch))
+        fprintf(f, "  \"head_dim\": %d,\n", g->head_dim);
+    if (is_gemma(o->arch)) {
+        fprintf(f, "  \"hidden_activation\": \"gelu_pytorch_tanh\",\n"
+                   "  \"query_pre_attn_scalar\": %d,\n  \"sliding_window\": %d,\n",
+                g->head_dim, swa_window(g));
+        if (attn_softcap(g) > 0)
+            fprintf(f, "  \"attn_logit_softcapping\": %g,\n", attn_softcap(g));
+        else
+            fprintf(f, "  \"attn_logit_softcapping\": null,\n");
+        if (final_softcap(g) > 0)
+            fprintf(f, "  \"final_logit_softcapping\": %g,\n", final_softcap(g));
+        else
+            fprintf(f, "  \"final_logit_softcapping\": null,\n");
+    } else {
+        fprintf(f, "  \"hidden_act\": \"silu\",\n");
+    }
+    if (!strcmp(o->arch, "gemma3"))
+        fprintf(f, "  \"rope_local_base_freq\": 10000.0,\n  \"sliding_window_pattern\": 6,\n");
+    if (o->rope_scaling && !strcmp(o->rope_scaling, "llama3"))
+        fprintf(f, "  \"rope_scaling\": {\"factor\": 8.0, \"low_freq_factor\": 1.0, "
+                   "\"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 8192, "
+                   "\"rope_type\": \"llama3\"},\n");
+    else if (o->rope_scaling && !strncmp(o->rope_scaling, "linear:", 7))
+        fprintf(f, "  \"rope_scaling\": {\"factor\": %s, \"rope_type\": \"linear\"},\n",
+                o->rope_scaling + 7);
+    else
+        fprintf(f, "  \"rope_scaling\": null,\n");
+}
+
 static int write_st_config(const struct gen *g, const char *dir)
 {
-    static const char *const archs[][2] = {{"llama", "LlamaForCausalLM"},
-                                           {"mistral", "MistralForCausalLM"},
-                                           {"qwen2", "Qwen2ForCausalLM"}};
+    static const char *const archs[][3] = {
+        {"llama", "LlamaForCausalLM", "llama"},     {"mistral", "MistralForCausalLM", "mistral"},
+        {"qwen2", "Qwen2ForCausalLM", "qwen2"},     {"qwen3", "Qwen3ForCausalLM", "qwen3"},
+        {"gemma2", "Gemma2ForCausalLM", "gemma2"},  {"gemma3", "Gemma3ForCausalLM", "gemma3_text"},
+        {"phi3", "Phi3ForCausalLM", "phi3"}};
     const struct opts *o = &g->o;
-    const char *cls = archs[0][1];
-    for (int i = 0; i < 3; i++)
-        if (!strcmp(o->arch, archs[i][0]))
+    const char *cls = archs[0][1], *mt = archs[0][2];
+    for (size_t i = 0; i < sizeof archs / sizeof *archs; i++)
+        if (!strcmp(o->arch, archs[i][0])) {
             cls = archs[i][1];
+            mt = archs[i][2];
+        }
     char p[4096];
     snprintf(p, sizeof p, "%s/config.json", dir);
     FILE *f = fopen(p, "w");
     if (!f)
         return -1;
-    fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n"
-               "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
+    if (o->multimodal) /* the text model's keys go into text_config */
+        fprintf(f, "{\n  \"architectures\": [\"Gemma3ForConditionalGeneration\"],\n"
+                   "  \"model_type\": \"gemma3\",\n  \"vision_config\": {\"model_type\": "
+                   "\"siglip_vision_model\"},\n  \"text_config\": {\n  \"model_type\": "
+                   "\"gemma3_text\",\n");
+    else
+        fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"%s\",\n",
+                cls, mt);
+    st_family_keys(f, g);
+    fprintf(f, "  \"hidden_size\": %d,\n  \"intermediate_size\": %d,\n  \"num_hidden_layers\": %d,\n"
                "  \"num_attention_heads\": %d,\n  \"num_key_value_heads\": %d,\n"
                "  \"vocab_size\": %d,\n  \"max_position_embeddings\": %d,\n"
-               "  \"rope_theta\": 10000.0,\n  \"rms_norm_eps\": 1e-05,\n"
-               "  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\"\n}\n",
-            cls, o->arch, o->dim, o->hidden, o->layers, o->heads, o->kv_heads, o->vocab, o->ctx,
+               "  \"rope_theta\": %.1f,\n  \"rms_norm_eps\": 1e-05,\n"
+               "  \"tie_word_embeddings\": %s,\n  \"torch_dtype\": \"%s\"\n}%s\n",
+            o->dim, o->hidden, o->layers, o->heads, o->kv_heads, o->vocab, o->ctx, rope_theta(g),
             o->tied ? "true" : "false",
-            o->dtype == QD_F32 ? "float32" : o->dtype == QD_F16 ? "float16" : "bfloat16");
+            o->dtype == QD_F32 ? "float32" : o->dtype == QD_F16 ? "float16" : "bfloat16",
+            o->multimodal ? "}" : "");
     return fclose(f) ? -1 : 0;
 }
 
@@ -454,7 +670,7 @@ static int write_index(const struct gen *g, const char *dir, int shards)
     fprintf(f, "{\"metadata\":{},\"weight_map\":{");
     for (int i = 0; i < g->n; i++) {
         char name[96];
-        hf_name(g->t[i].name, name, sizeof name);
+        hf_name(g->t[i].name, &g->o, name, sizeof name);
         int s = (int)((int64_t)i * shards / g->n);
         fprintf(f, "%s\"%s\":\"model-%05d-of-%05d.safetensors\"", i ? "," : "", name, s + 1, shards);
     }
@@ -491,22 +707,30 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: tool_genmodel --format gguf|safetensors|llama2c --dim D --hidden H "
                "--layers L --heads N [--kv-heads K] --vocab V --ctx C [--dtype f32|f16|bf16] "
-               "[--seed S] [--arch llama|mistral|qwen2] [--tied] [--shards N] "
+               "[--seed S] [--arch llama|mistral|qwen2|qwen3|gemma2|gemma3|phi3] [--head-dim D] "
+               "[--rope-scaling llama3|linear:F] [--swa N] [--attn-softcap X] "
+               "[--final-softcap Y] [--multimodal] [--std S] [--tied] [--shards N] "
                "[--gguf-version 2|3] [--vocab-from FILE.gguf] OUT\n");
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
-    *o = (struct opts){"gguf", NULL, NULL, "llama", 64, 172, 2, 8, 0, 0, 128, 0, 1, 3, QD_F32, 1};
+    *o = (struct opts){"gguf", NULL, NULL, "llama", 64, 172, 2, 8, 0, 0, 128, 0, 1, 3, QD_F32, 1,
+                       0, 0, 0, NULL, -1.0, -1.0, 0.02};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int *iv = !strcmp(a, "--dim") ? &o->dim : !strcmp(a, "--hidden") ? &o->hidden
                 : !strcmp(a, "--layers") ? &o->layers : !strcmp(a, "--heads") ? &o->heads
                 : !strcmp(a, "--kv-heads") ? &o->kv_heads : !strcmp(a, "--vocab") ? &o->vocab
                 : !strcmp(a, "--ctx") ? &o->ctx : !strcmp(a, "--shards") ? &o->shards
-                : !strcmp(a, "--gguf-version") ? &o->version : NULL;
+                : !strcmp(a, "--gguf-version") ? &o->version
+                : !strcmp(a, "--head-dim") ? &o->head_dim : !strcmp(a, "--swa") ? &o->swa : NULL;
         if (!strcmp(a, "--tied")) {
             o->tied = 1;
+            continue;
+        }
+        if (!strcmp(a, "--multimodal")) {
+            o->multimodal = 1;
             continue;
         }
         if (a[0] != '-') {
@@ -524,6 +748,14 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->arch = v;
         else if (!strcmp(a, "--vocab-from"))
             o->vocab_from = v;
+        else if (!strcmp(a, "--rope-scaling"))
+            o->rope_scaling = v;
+        else if (!strcmp(a, "--attn-softcap"))
+            o->attn_softcap = atof(v);
+        else if (!strcmp(a, "--final-softcap"))
+            o->final_softcap = atof(v);
+        else if (!strcmp(a, "--std"))
+            o->std = atof(v);
         else if (!strcmp(a, "--seed"))
             o->seed = strtoull(v, NULL, 10);
         else if (!strcmp(a, "--dtype"))
@@ -533,9 +765,16 @@ static int parse_args(int argc, char **argv, struct opts *o)
     }
     if (!o->kv_heads)
         o->kv_heads = o->heads;
-    if (!o->out || o->dim <= 0 || o->heads <= 0 || o->dim % o->heads || o->kv_heads <= 0 ||
-        o->heads % o->kv_heads || (o->dim / o->heads) % 2 || o->layers <= 0 || o->hidden <= 0 ||
-        o->vocab < 0 || o->ctx <= 0 || o->shards < 1)
+    if (is_gemma(o->arch))
+        o->tied = 1;  /* Gemma has no lm_head */
+    int hd = o->head_dim > 0 ? o->head_dim : o->heads > 0 ? o->dim / o->heads : 0;
+    if (!o->out || o->dim <= 0 || o->heads <= 0 || (!o->head_dim && o->dim % o->heads) ||
+        o->kv_heads <= 0 || o->heads % o->kv_heads || hd <= 0 || hd % 2 || hd > 512 ||
+        o->layers <= 0 || o->hidden <= 0 || o->vocab < 0 || o->ctx <= 0 || o->shards < 1 ||
+        !(o->std > 0 && o->std < 10) ||
+        (o->multimodal && (strcmp(o->arch, "gemma3") || strcmp(o->format, "safetensors"))) ||
+        (o->rope_scaling && strcmp(o->rope_scaling, "llama3") &&
+         (strncmp(o->rope_scaling, "linear:", 7) || !(atof(o->rope_scaling + 7) > 0))))
         return -1;
     return 0;
 }
@@ -551,7 +790,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    g.head_dim = g.o.dim / g.o.heads;
+    g.head_dim = g.o.head_dim > 0 ? g.o.head_dim : g.o.dim / g.o.heads;
     if (g.o.vocab_from && (strcmp(g.o.format, "gguf") || open_vocab(&g))) {
         if (strcmp(g.o.format, "gguf"))
             fprintf(stderr, "tool_genmodel: --vocab-from needs --format gguf\n");
@@ -565,7 +804,8 @@ int main(int argc, char **argv)
         rc = write_gguf(&g);
     else if (!strcmp(g.o.format, "safetensors"))
         rc = write_safetensors(&g);
-    else if (!strcmp(g.o.format, "llama2c") && !strcmp(g.o.arch, "llama") && g.o.dtype == QD_F32)
+    else if (!strcmp(g.o.format, "llama2c") && !strcmp(g.o.arch, "llama") && g.o.dtype == QD_F32 &&
+             !g.o.rope_scaling && !g.o.head_dim)
         rc = write_llama2c(&g);
     else {
         fprintf(stderr, "tool_genmodel: llama2c needs --arch llama --dtype f32; formats: gguf, "

@@ -43,8 +43,9 @@ static int kind_of(const struct qtensor *t)
     switch (t->role) {
     case QR_ATTN_NORM: case QR_ATTN_Q: case QR_ATTN_K: case QR_ATTN_V: case QR_ATTN_OUT:
     case QR_ATTN_Q_BIAS: case QR_ATTN_K_BIAS: case QR_ATTN_V_BIAS:
+    case QR_ATTN_Q_NORM: case QR_ATTN_K_NORM: case QR_ATTN_POST_NORM:
         return VLK_ATTN;
-    case QR_FFN_NORM: case QR_FFN_GATE: case QR_FFN_UP: case QR_FFN_DOWN:
+    case QR_FFN_NORM: case QR_FFN_GATE: case QR_FFN_UP: case QR_FFN_DOWN: case QR_FFN_POST_NORM:
         return VLK_FFN;
     default:
         return VLK_OTHER;
