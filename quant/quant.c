@@ -13,7 +13,10 @@
 
 const struct quantizer *const quant_registry[] = {
     &quant_rtn, &quant_gptq, &quant_awq, &quant_spqr, &quant_llmint8,
-    &quant_smoothquant, NULL,
+    &quant_smoothquant,
+    &quant_q4_0, &quant_q4_1, &quant_q5_0, &quant_q5_1, &quant_q8_0,
+    &quant_q2_k, &quant_q3_k, &quant_q4_k, &quant_q5_k, &quant_q6_k,
+    &quant_iq4_nl, &quant_iq4_xs, NULL,
 };
 
 int quant_count(void)
@@ -127,6 +130,11 @@ int quant_spec_parse(struct quant_spec *spec, const char *method, int bits,
     spec->bits = bits <= 0 ? q->def_bits : bits;
     spec->group = group == QUANT_GROUP_DEFAULT ? q->def_group : group;
     spec->sym = sym < 0 ? q->def_sym : !!sym;
+    if (q->apply == ggml_method_apply) { /* the ggml type fixes its grid */
+        spec->bits = q->def_bits;
+        spec->group = q->def_group;
+        spec->sym = q->def_sym;
+    }
     if (spec->bits < 2 || spec->bits > 8)
         return qerr_set(err, QERR_ARG, "%s: bits %d out of range 2..8", q->name, spec->bits);
     if (spec->group < -1)
@@ -150,6 +158,10 @@ void quant_spec_format(const struct quant_spec *spec, char *buf, int n)
 {
     const struct quantizer *q = spec->method;
     char g[32];
+    if (q && q->apply == ggml_method_apply) { /* "q4_k": the type says it all */
+        snprintf(buf, n, "%s", q->name);
+        return;
+    }
     if (spec->group > 0)
         snprintf(g, sizeof g, "g%d", spec->group);
     else
@@ -406,6 +418,7 @@ int quant_apply_ex(const struct quant_spec *spec, const float *w, int rows,
     rep->outlier_frac = mr.outlier_frac;
     rep->n_outlier_features = mr.n_outlier_features;
     rep->chosen = mr.chosen;
+    memcpy(rep->note, mr.note, sizeof rep->note);
     if (flags & QUANT_NO_OUT_ERR)
         return 0;
     rc = quant_out_err(w, out, rows, cols, calib, &rep->out_err);

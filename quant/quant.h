@@ -79,6 +79,9 @@ struct quant_calib {
     int n_x;
     int dim;                     /* channels of the above when known; if
                                     nonzero it must equal cols (checked) */
+    const float *importance;     /* (cols) per-column importance, llama.cpp's
+                                    imatrix (mean x² over tokens): used by
+                                    the ggml-type methods; NULL = none    */
 };
 
 /* Which calibration fields a method needs (bit mask in needs_calib). */
@@ -124,6 +127,9 @@ struct quant_report {
     double out_err;
     double chosen;               /* method's searched value: AWQ's best
                                     exponent a; else 0                   */
+    char note[112];              /* what the user should know ("row length
+                                    100 is not a multiple of q4_K's 256:
+                                    stored as q5_0"), "" when nothing    */
 };
 
 /* Progress and cancellation.  progress may be NULL; returning nonzero from
@@ -228,7 +234,14 @@ int smoothquant_apply(const struct quant_spec *, const float *, int, int,
                       struct quant_side *, struct quant_report *,
                       const struct quant_ctl *, struct qerr *);
 
+int ggml_method_apply(const struct quant_spec *, const float *, int, int,
+                      const struct quant_calib *, float *, struct quant_side *,
+                      struct quant_report *, const struct quant_ctl *, struct qerr *);
+
 extern const struct quantizer quant_rtn, quant_gptq, quant_awq, quant_spqr,
     quant_llmint8, quant_smoothquant;
+/* llama.cpp's types (quant/ggml_quant.c) */
+extern const struct quantizer quant_q4_0, quant_q4_1, quant_q5_0, quant_q5_1, quant_q8_0,
+    quant_q2_k, quant_q3_k, quant_q4_k, quant_q5_k, quant_q6_k, quant_iq4_nl, quant_iq4_xs;
 
 #endif

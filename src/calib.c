@@ -43,9 +43,11 @@ static void acc_free(struct calib_acc *a)
 {
     free(a->xtx);
     free(a->sum_abs);
+    free(a->sum_sq);
     free(a->max_abs);
     a->xtx = NULL;
     a->sum_abs = NULL;
+    a->sum_sq = NULL;
     a->max_abs = NULL;
 }
 
@@ -74,6 +76,7 @@ static void acc_zero(struct calib_acc *a)
     a->mean = a->M2 = a->M3 = a->M4 = a->min = a->max = 0;
     if (a->xtx) memset(a->xtx, 0, d * d * sizeof(double));
     if (a->sum_abs) memset(a->sum_abs, 0, d * sizeof(double));
+    if (a->sum_sq) memset(a->sum_sq, 0, d * sizeof(double));
     if (a->max_abs) memset(a->max_abs, 0, d * sizeof(float));
 }
 
@@ -82,14 +85,16 @@ static int acc_alloc(struct calib_acc *a, unsigned want)
     size_t d = (size_t)a->dim;
     if (!(want & CALIB_HESSIAN)) { free(a->xtx); a->xtx = NULL; }
     if (!(want & CALIB_CHANNEL)) {
-        free(a->sum_abs); free(a->max_abs);
-        a->sum_abs = NULL; a->max_abs = NULL;
+        free(a->sum_abs); free(a->max_abs); free(a->sum_sq);
+        a->sum_abs = NULL; a->max_abs = NULL; a->sum_sq = NULL;
     }
     if ((want & CALIB_HESSIAN) && !a->xtx && !(a->xtx = calloc(d * d, sizeof(double))))
         return -1;
     if ((want & CALIB_CHANNEL) && !a->sum_abs && !(a->sum_abs = calloc(d, sizeof(double))))
         return -1;
     if ((want & CALIB_CHANNEL) && !a->max_abs && !(a->max_abs = calloc(d, sizeof(float))))
+        return -1;
+    if ((want & CALIB_CHANNEL) && !a->sum_sq && !(a->sum_sq = calloc(d, sizeof(double))))
         return -1;
     a->want = want;
     return 0;
@@ -155,6 +160,8 @@ static void add_channel(struct calib_acc *a, const float *x, int n, int dim)
             if (!isfinite(v))
                 continue;
             a->sum_abs[j] += v;
+            if (a->sum_sq) /* NULL in hand-built accumulators (qrun's classifier) */
+                a->sum_sq[j] += (double)v * v;
             if (v > a->max_abs[j])
                 a->max_abs[j] = v;
         }

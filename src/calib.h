@@ -14,7 +14,7 @@
  *                  (the GPTQ Hessian up to the factor 2/n_rows); accumulated
  *                  per chunk with cblas_ssyrk in float, added into double
  *   CALIB_CHANNEL  per input channel: mean |x|, max |x| (AWQ, SmoothQuant,
- *                  LLM.int8 outlier features)
+ *                  LLM.int8 outlier features), Σ x² (importance matrix)
  *   CALIB_STATS    statistics of all values with analysis/stats.h
  *                  definitions: mean, std, skew, kurt, exkurt, min, max,
  *                  absmax, absmax/std, frac_abs (|x| > 6).  Central moments
@@ -70,6 +70,7 @@ struct calib_acc {
     /* CALIB_CHANNEL */
     double *sum_abs;      /* (dim) sum |x|                                */
     float *max_abs;       /* (dim) max |x|                                */
+    double *sum_sq;       /* (dim) sum x² (llama-imatrix's in_sum2)       */
     /* CALIB_STATS: merged moments of all finite values */
     uint64_t n, n_nonfinite, n_k3, n_k6, n_abs;
     double mean, M2, M3, M4, min, max;

@@ -32,6 +32,9 @@ const char qcli_common_help[] =
     "  --quant-output     also quantize the output matrix (token_embd when tied)\n"
     "  --quant-embed      also quantize token_embd as a lookup table (RTN)\n"
     "  --allow-overlap    run even when calibration and evaluation text overlap\n"
+    "  --imatrix FILE     llama.cpp importance matrix (legacy or GGUF) for the ggml-type\n"
+    "                     methods (q4_k, ...): as llama-quantize --imatrix.  Without it\n"
+    "                     they use llama.cpp's no-imatrix recipe\n"
     "Activations and KV cache (fake quantization during evaluation):\n"
     "  --act-group G      channels per activation group (default 0: whole token)\n"
     "  --kv-axis token|channel  token: K and V per token; channel: K per channel,\n"
@@ -101,6 +104,7 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
     if (flag_opt(s, o))
         return 1;
     if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
+    else if (!strcmp(s, "--imatrix")) rc = str_opt(o, s, v, &o->imatrix);
     else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
     else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
     else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
@@ -203,6 +207,10 @@ int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
         rc = pick_ctx(e, o, err);
     if (!rc)
         rc = load_texts(e, o, err);
+    if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
+        e->has_imx = 1;
+        rc = qimatrix_check(&e->imx, o->imatrix, &e->im.m, err);
+    }
     int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
     if (!rc && !(rc = fwd_init(&e->f, &e->im.m, big, err)))
         e->f_ok = 1;
@@ -216,6 +224,8 @@ void qcli_teardown(struct qcli_env *e)
         fwd_free(&e->f);
     free(e->calib_ids);
     free(e->eval_ids);
+    if (e->has_imx)
+        qimatrix_free(&e->imx);
     if (e->im.open)
         infer_close(&e->im);
     memset(e, 0, sizeof *e);
@@ -297,6 +307,7 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     ro.calib_ctx = e->calib_ctx;
     ro.calib_chunks = (int)o->calib_chunks;
     ro.bos = infer_bos(&e->im); /* calibration chunks as evaluation chunks */
+    ro.imatrix = e->has_imx ? &e->imx : NULL;
     ro.act_bits = act_bits;
     ro.act_group = (int)o->act_group;
     ro.kv_bits = kv_bits;
@@ -524,6 +535,10 @@ static void print_layers_json(const struct qrun *r)
         printf(",\"outliers\":%ld,\"outlier_features\":%d", t->rep.n_outliers,
                t->rep.n_outlier_features);
         json_kv("chosen", t->rep.chosen);
+        if (t->rep.note[0]) {
+            printf(",\"note\":");
+            cli_json_str(stdout, t->rep.note);
+        }
         json_kv("seconds", t->seconds);
         printf("}");
     }
@@ -585,6 +600,14 @@ static void print_quant_json(const struct qcli_env *e, const struct quant_args *
     printf("}\n");
 }
 
+/* Per-tensor notes of the method (e.g. a ggml type's block fallback). */
+static void print_notes(const struct qrun *r)
+{
+    for (int i = 0; i < r->n_t; i++)
+        if (r->t[i].rep.note[0])
+            printf("note: %s: %s\n", r->t[i].name, r->t[i].rep.note);
+}
+
 static void print_layers_text(const struct qrun *r)
 {
     printf("\n%-22s %11s %7s %9s %9s %9s %8s\n", "tensor", "shape", "bits/w", "SQNR dB",
@@ -597,6 +620,7 @@ static void print_layers_text(const struct qrun *r)
                t->rep.bits_per_weight, t->rep.sqnr_db, t->rep.rel_fro, t->rep.out_err,
                t->rep.n_outliers + t->rep.n_outlier_features);
     }
+    print_notes(r);
 }
 
 static void print_quant_text(const struct qcli_env *e, const struct quant_args *a,
@@ -619,6 +643,9 @@ static void print_quant_text(const struct qcli_env *e, const struct quant_args *
     if (r->n_chunks)
         printf("calib       %s: %d chunks x %d tokens (%s)\n", e->calib_path, r->n_chunks, r->ctx,
                a->c.sequential ? "sequential, layer by layer" : "per block");
+    if (e->has_imx)
+        printf("imatrix     %s: %d entries, %lld chunks\n", a->c.imatrix, e->imx.n,
+               (long long)e->imx.chunks);
     printf("eval        %s: %d chunks x %d tokens, %zu scored\n", e->eval_path, p->n_chunks,
            p->n_ctx, p->n_scored);
     printf("                      float        quantized\n");
@@ -634,6 +661,8 @@ static void print_quant_text(const struct qcli_env *e, const struct quant_args *
            r->calib_seconds, r->quant_seconds, res->eval_seconds);
     if (a->layers)
         print_layers_text(r);
+    else
+        print_notes(r);
 }
 
 int cmd_quant(int argc, char **argv)

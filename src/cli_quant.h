@@ -9,6 +9,7 @@
 #include "src/cli_infer.h"
 #include "src/forward.h"
 #include "src/ppl.h"
+#include "src/imatrix.h"
 #include "src/qrun.h"
 
 /* Options common to quant and sweep (-1 = default). */
@@ -20,6 +21,7 @@ struct qcli_opts {
     int kv_axis_channel;
     int sequential;                /* 1 default; --per-block sets 0      */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
     long kl_cache_mib;             /* keep the float baseline's logits for
@@ -37,6 +39,8 @@ struct qcli_env {
     int f_ok;
     struct ppl_cache cache;        /* float logits of the evaluation chunks,
                                       filled by qcli_run_float            */
+    struct qimatrix imx;           /* --imatrix, checked against the model */
+    int has_imx;
     const char *label;             /* shown before the progress (a sweep's
                                       configuration), NULL = none         */
 };

@@ -13,6 +13,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_quant(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
 int cmd_report(int argc, char **argv);
+int cmd_imatrix(int argc, char **argv);
 /* Without a subcommand: the dashboard on a terminal, else the summary. */
 int cmd_default(int argc, char **argv);
 

@@ -682,15 +682,11 @@ static int add_tensor(struct ld *l, int map, const struct gguf_tinfo *ti)
         return qerr_set(l->err, QERR_FORMAT, "%s: offset %" PRIu64 ": tensor %s...: name too long",
                         l->path, ti->file_offset, src);
     enum qdtype dt;
-    switch (ti->ggml_type) {
-    case GGML_T_F32: dt = QD_F32; break;
-    case GGML_T_F16: dt = QD_F16; break;
-    case GGML_T_BF16: dt = QD_BF16; break;
-    default:
+    if (qdtype_from_ggml(ti->ggml_type, &dt))
         return qerr_set(l->err, QERR_UNSUPP,
-                        "%s: tensor %s: ggml type %s is not supported (qlens reads F32, F16 and BF16)",
+                        "%s: tensor %s: ggml type %s is not supported (qlens reads F32, F16, BF16, "
+                        "Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS)",
                         l->path, src, ggml_type_name(ti->ggml_type));
-    }
     canonical_name(ti->name, name, sizeof name);
     int64_t shape[GGUF_MAX_DIMS];
     for (uint32_t d = 0; d < ti->n_dims; d++)  /* ggml ne is innermost first */

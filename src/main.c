@@ -25,6 +25,7 @@ const struct cli_command cli_commands[] = {
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
     {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
+    {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {NULL, NULL, NULL, NULL},
 };
 

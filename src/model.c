@@ -10,14 +10,64 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "quant/ggml_types.h"
 #include "src/gguf.h"
-#include "src/half.h"
 
-static const char *const dtype_names[QD__COUNT] = {"F32", "F16", "BF16"};
-static const size_t dtype_sizes[QD__COUNT] = {4, 2, 2};
+/* qdtype -> name and ggml id; block sizes come from quant/ggml_types. */
+static const struct {
+    const char *name;
+    uint32_t ggml;
+} dtypes[QD__COUNT] = {
+    [QD_F32] = {"F32", GGT_F32},         [QD_F16] = {"F16", GGT_F16},
+    [QD_BF16] = {"BF16", GGT_BF16},      [QD_Q4_0] = {"Q4_0", GGT_Q4_0},
+    [QD_Q4_1] = {"Q4_1", GGT_Q4_1},      [QD_Q5_0] = {"Q5_0", GGT_Q5_0},
+    [QD_Q5_1] = {"Q5_1", GGT_Q5_1},      [QD_Q8_0] = {"Q8_0", GGT_Q8_0},
+    [QD_Q2_K] = {"Q2_K", GGT_Q2_K},      [QD_Q3_K] = {"Q3_K", GGT_Q3_K},
+    [QD_Q4_K] = {"Q4_K", GGT_Q4_K},      [QD_Q5_K] = {"Q5_K", GGT_Q5_K},
+    [QD_Q6_K] = {"Q6_K", GGT_Q6_K},      [QD_IQ4_NL] = {"IQ4_NL", GGT_IQ4_NL},
+    [QD_IQ4_XS] = {"IQ4_XS", GGT_IQ4_XS},
+};
 
-const char *qdtype_name(enum qdtype dt) { return dt < QD__COUNT ? dtype_names[dt] : "?"; }
-size_t qdtype_size(enum qdtype dt) { return dt < QD__COUNT ? dtype_sizes[dt] : 0; }
+const char *qdtype_name(enum qdtype dt) { return dt < QD__COUNT ? dtypes[dt].name : "?"; }
+uint32_t qdtype_ggml(enum qdtype dt) { return dt < QD__COUNT ? dtypes[dt].ggml : UINT32_MAX; }
+
+int qdtype_from_ggml(uint32_t ggml_type, enum qdtype *dt)
+{
+    for (int i = 0; i < QD__COUNT; i++)
+        if (dtypes[i].ggml == ggml_type) {
+            *dt = (enum qdtype)i;
+            return 0;
+        }
+    return -1;
+}
+
+static const struct ggt_traits *dtype_traits(enum qdtype dt)
+{
+    return dt < QD__COUNT ? ggt_traits(dtypes[dt].ggml) : NULL;
+}
+
+int qdtype_block(enum qdtype dt)
+{
+    const struct ggt_traits *t = dtype_traits(dt);
+    return t ? t->blck_size : 0;
+}
+
+size_t qdtype_block_bytes(enum qdtype dt)
+{
+    const struct ggt_traits *t = dtype_traits(dt);
+    return t ? (size_t)t->type_size : 0;
+}
+
+size_t qdtype_size(enum qdtype dt)
+{
+    return qdtype_block(dt) == 1 ? qdtype_block_bytes(dt) : 0;
+}
+
+double qdtype_bpw(enum qdtype dt)
+{
+    const struct ggt_traits *t = dtype_traits(dt);
+    return t ? t->bpw : 0;
+}
 
 const char *qformat_name(enum qformat f)
 {
@@ -151,7 +201,14 @@ int qmodel_add_tensor(struct qmodel *m, const char *name, const char *src_name,
                             map->path, what);
         n *= (uint64_t)shape[i];
     }
-    uint64_t nbytes = n * qdtype_size(dt);
+    /* block types: whole blocks per row of the innermost dimension */
+    const int64_t blk = qdtype_block(dt), cols = shape[ndim - 1];
+    if (cols % blk)
+        return qerr_set(err, QERR_FORMAT,
+                        "%s: tensor %s: row length (innermost dimension) %lld is not a multiple "
+                        "of the %s block size %lld", map->path, what, (long long)cols,
+                        qdtype_name(dt), (long long)blk);
+    uint64_t nbytes = n / (uint64_t)blk * qdtype_block_bytes(dt);
     if (offset > map->size || nbytes > map->size - offset)
         return qerr_set(err, QERR_FORMAT,
                         "%s: tensor %s: data [%llu, %llu) runs past end of file (size %zu)",
@@ -338,31 +395,14 @@ int qmodel_validate(struct qmodel *m, struct qerr *err)
 
 /* ---- float access ---- */
 
+/* The one place that turns file bytes into floats: every storage type goes
+ * through its ggml traits decoder (F32 is a copy, F16/BF16 exact widening,
+ * block types llama.cpp's dequantize_row_*). */
 void qtensor_read_f32(const struct qtensor *t, float *dst)
 {
-    const uint8_t *p = t->data;
-    size_t n = (size_t)t->nelem;
-    switch (t->dtype) {
-    case QD_F32:
-        memcpy(dst, p, n * sizeof(float));
-        break;
-    case QD_F16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = f16_to_f32(h);
-        }
-        break;
-    case QD_BF16:
-        for (size_t i = 0; i < n; i++) {
-            uint16_t h;
-            memcpy(&h, p + 2 * i, 2);
-            dst[i] = bf16_to_f32(h);
-        }
-        break;
-    default:
-        break;
-    }
+    const struct ggt_traits *tr = dtype_traits(t->dtype);
+    if (tr) /* nelem is whole blocks: checked by qmodel_add_tensor */
+        tr->to_float(t->data, dst, t->nelem);
 }
 
 const float *qtensor_f32_orig(struct qtensor *t)

@@ -39,7 +39,16 @@
 #define QM_MAX_DIMS 4
 #define QM_NAME_MAX 96
 
-enum qdtype { QD_F32 = 0, QD_F16, QD_BF16, QD__COUNT };
+/* Storage types.  The block types are llama.cpp's (quant/ggml_types.h):
+ * a row of the innermost dimension is n / block elements of block_bytes
+ * each; qtensor_read_f32 decodes them bit-identically to llama.cpp. */
+enum qdtype {
+    QD_F32 = 0, QD_F16, QD_BF16,
+    QD_Q4_0, QD_Q4_1, QD_Q5_0, QD_Q5_1, QD_Q8_0,
+    QD_Q2_K, QD_Q3_K, QD_Q4_K, QD_Q5_K, QD_Q6_K,
+    QD_IQ4_NL, QD_IQ4_XS,
+    QD__COUNT
+};
 
 enum qformat { QF_LLAMA2C = 0, QF_GGUF, QF_SAFETENSORS };
 
@@ -179,8 +188,17 @@ int64_t qtensor_cols(const struct qtensor *t);
 void qtensor_shape_str(const struct qtensor *t, const char *sep, char *buf, size_t cap);
 
 int64_t qmodel_param_count(const struct qmodel *m);
-const char *qdtype_name(enum qdtype dt);
+const char *qdtype_name(enum qdtype dt);  /* "F32", "Q4_K", "IQ4_XS" */
+/* Bytes per element of the float types; 0 for block types. */
 size_t qdtype_size(enum qdtype dt);
+/* Elements per block (1 for float types) and bytes per block. */
+int qdtype_block(enum qdtype dt);
+size_t qdtype_block_bytes(enum qdtype dt);
+double qdtype_bpw(enum qdtype dt);        /* bits per weight            */
+/* ggml type id of dt, and back (returns <0 for a type qlens cannot
+ * decode). */
+uint32_t qdtype_ggml(enum qdtype dt);
+int qdtype_from_ggml(uint32_t ggml_type, enum qdtype *dt);
 const char *qformat_name(enum qformat f);
 const char *qrole_name(enum qrole r);
 /* Is this a linear-layer weight that quantizers act on? */

@@ -167,8 +167,16 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
+    struct quant_calib qi = *qc; /* + this tensor's importance, if any */
+    const struct qimatrix_entry *ie = r->o.imatrix ? qimatrix_find(r->o.imatrix, t->name) : NULL;
+    if (ie && ie->n != cols) {
+        free(out);
+        return qerr_set(q->err, QERR_ARG, "imatrix entry %s: nval %lld but %s has %d columns",
+                        ie->src_name, (long long)ie->n, t->name, cols);
+    }
+    qi.importance = ie ? ie->values : NULL;
     double t0 = qclock_seconds();
-    int rc = quant_apply(spec, w, rows, cols, qc, out, side, &rep, &ctl, q->err);
+    int rc = quant_apply(spec, w, rows, cols, &qi, out, side, &rep, &ctl, q->err);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
     if (rc < 0) {
@@ -502,7 +510,12 @@ static int run_embed(struct qrun_ctx *q)
     struct quant_spec rtn;
     if (!t)
         return qerr_set(q->err, QERR_FORMAT, "model has no token_embd");
-    int rc = quant_spec_parse(&rtn, "rtn", r->o.spec.bits, r->o.spec.group, r->o.spec.sym, NULL, q->err);
+    /* a method without calibration (RTN, the ggml types) quantizes the
+     * table itself, as llama-quantize does with token_embd */
+    int rc = r->o.spec.method->needs_calib == QUANT_CALIB_NONE
+                 ? (rtn = r->o.spec, 0)
+                 : quant_spec_parse(&rtn, "rtn", r->o.spec.bits, r->o.spec.group, r->o.spec.sym,
+                                    NULL, q->err);
     struct quant_calib none = {0};
     return rc < 0 ? rc : quant_one(q, t, &rtn, &none, NULL);
 }

@@ -49,6 +49,7 @@
 #include "analysis/qerr.h"
 #include "quant/quant.h"
 #include "src/calib.h"
+#include "src/imatrix.h"
 #include "src/forward.h"
 #include "src/model.h"
 
@@ -63,6 +64,10 @@ struct qrun_opts {
     int calib_ctx;               /* tokens per calibration chunk         */
     int calib_chunks;            /* chunks used (<= what the stream has) */
     int bos;                     /* id put at the start of every chunk, <0 keep */
+    /* llama.cpp importance matrix (src/imatrix.h) or NULL: each tensor's
+     * entry goes to quant_calib.importance (the ggml-type methods use it;
+     * a tensor without an entry gets none, as in llama-quantize) */
+    const struct qimatrix *imatrix;
     /* evaluation-time fake quantization (0 = off) */
     int act_bits, act_group;
     int kv_bits, kv_group;       /* kv_group < 0: default (head_dim / 0) */

@@ -725,25 +725,26 @@ START_TEST(test_quantized_type_message)
 {
     struct qmodel m;
     struct qerr e = {0};
-    /* q4_K needs rows of 256: a (8, 256) tensor of 8 blocks x 144 bytes */
-    const char *p = tu_tmpfile("q4k.gguf");
+    /* iq2_xxs (not decoded) needs rows of 256: a (8, 256) tensor of 8
+     * blocks x 66 bytes */
+    const char *p = tu_tmpfile("iq2.gguf");
     struct gguf_writer *w = gguf_writer_new(3);
     small_config(w, "llama");
-    static uint8_t raw[8 * 144];
+    static uint8_t raw[8 * 66];
     int64_t shape[2] = {8, 256};
-    gguf_writer_add_tensor_raw(w, "blk.0.attn_q.weight", 12, 2, shape, raw, sizeof raw);
+    gguf_writer_add_tensor_raw(w, "blk.0.attn_q.weight", 16, 2, shape, raw, sizeof raw);
     save(w, p);
     ck_assert_int_eq(qmodel_open(&m, p, &e), QERR_UNSUPP);
     char want[512];
-    snprintf(want, sizeof want, "%s: tensor blk.0.attn_q.weight: ggml type q4_K is not supported "
-             "(qlens reads F32, F16 and BF16)", p);
+    snprintf(want, sizeof want, "%s: tensor blk.0.attn_q.weight: ggml type iq2_xxs is not supported "
+             "(qlens reads F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K..Q6_K, IQ4_NL and IQ4_XS)", p);
     ck_assert_str_eq(e.msg, want);
     /* the parser alone accepts it: sizes of quantized types are known */
     size_t n;
     uint8_t *b = slurp(p, &n);
     struct gguf_file g;
     ck_assert_int_eq(parse_buf(b, n, &g, &e), 0);
-    ck_assert_uint_eq(g.tinfo[0].ggml_type, 12);
+    ck_assert_uint_eq(g.tinfo[0].ggml_type, 16);
     gguf_free(&g);
     free(b);
 }

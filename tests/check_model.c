@@ -60,6 +60,42 @@ static const char *bytes_file(size_t n)
     return p;
 }
 
+/* Block types: nbytes is whole blocks per row; a row length that does not
+ * fit the block is refused naming file, tensor and the block size; reading
+ * decodes through the ggml traits. */
+START_TEST(test_block_dtype)
+{
+    struct qmodel m = {0};
+    struct qerr e = {0};
+    const char *p = bytes_file(1024);
+    int map = qmodel_map_file(&m, p, &e);
+    ck_assert_int_eq(map, 0);
+    int64_t ok[2] = {2, 256}, bad[2] = {2, 100};
+    ck_assert_int_eq(qmodel_add_tensor(&m, "q", NULL, QD_Q4_K, 2, ok, map, 0, &e), 0);
+    ck_assert_uint_eq(m.tensors[0].nbytes, 2 * 144);
+    ck_assert_int_eq(qmodel_add_tensor(&m, "r", "R", QD_Q8_0, 2, bad, map, 0, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "tensor R: row length (innermost dimension) 100 is not a multiple "
+                                "of the Q8_0 block size 32"), "%s", e.msg);
+    ck_assert_str_eq(qdtype_name(QD_IQ4_XS), "IQ4_XS");
+    ck_assert_uint_eq(qdtype_size(QD_Q4_K), 0);
+    ck_assert_int_eq(qdtype_block(QD_Q6_K), 256);
+    ck_assert_double_eq(qdtype_bpw(QD_Q8_0), 8.5);
+    enum qdtype dt;
+    ck_assert_int_eq(qdtype_from_ggml(12, &dt), 0);
+    ck_assert_int_eq(dt, QD_Q4_K);
+    ck_assert_int_lt(qdtype_from_ggml(16, &dt), 0); /* iq2_xxs */
+    for (int i = 0; i < QD__COUNT; i++) {
+        ck_assert_int_eq(qdtype_from_ggml(qdtype_ggml((enum qdtype)i), &dt), 0);
+        ck_assert_int_eq(dt, i);
+    }
+    const float *f = qtensor_f32(&m.tensors[0]); /* decodes the file bytes */
+    ck_assert_ptr_nonnull(f);
+    for (int i = 0; i < 512; i++)
+        ck_assert(isfinite(f[i]));
+    qmodel_close(&m);
+}
+END_TEST
+
 START_TEST(test_add_tensor_checks)
 {
     struct qmodel m = {0};
@@ -307,6 +343,7 @@ static Suite *suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_classify);
     tcase_add_test(tc, test_add_tensor_checks);
+    tcase_add_test(tc, test_block_dtype);
     tcase_add_test(tc, test_float_access);
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_detect_format);
