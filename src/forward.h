@@ -100,6 +100,8 @@ struct fwd {
                              machine has two CPUs)                        */
     float *hb, *hb2;      /* (T, hidden_dim)                              */
     float *rope_cos, *rope_sin; /* (T, head_dim/2) angle tables           */
+    float *wtile;         /* (tile_rows, max in_dim) converted weight rows */
+    int tile_rows;        /* rows of a weight tile (4 MB of floats)       */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
     struct qerr err;      /* message of the last failure                  */
