@@ -302,6 +302,7 @@ int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_s
     qrun_opts_default(&ro);
     ro.spec = *spec;
     ro.sequential = o->sequential;
+    ro.out_err = o->out_err;
     ro.quant_output = o->quant_output;
     ro.quant_embed = o->quant_embed;
     ro.calib_ctx = e->calib_ctx;
@@ -678,6 +679,7 @@ int cmd_quant(int argc, char **argv)
     struct quant_args a;
     if (quant_parse(argc, argv, &a) < 0)
         return EXIT_USAGE;
+    a.c.out_err = a.layers || a.c.json; /* only those outputs show it */
     struct qerr err = {0};
     struct quant_spec spec;
     if (make_spec(&a, &spec, &err) < 0)

@@ -60,6 +60,7 @@ void qrun_opts_default(struct qrun_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->sequential = 1;
+    o->out_err = 1;
     o->calib_ctx = 512;
     o->calib_chunks = 32;
     o->bos = -1;
@@ -176,7 +177,8 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     }
     qi.importance = ie ? ie->values : NULL;
     double t0 = qclock_seconds();
-    int rc = quant_apply(spec, w, rows, cols, &qi, out, side, &rep, &ctl, q->err);
+    int rc = quant_apply_ex(spec, w, rows, cols, &qi, out, side, &rep, &ctl,
+                            r->o.out_err ? 0 : QUANT_NO_OUT_ERR, q->err);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
     if (rc < 0) {
@@ -208,7 +210,7 @@ static int split_joint(struct qrun_ctx *q, struct qtensor **ts, int n, const flo
         ri.chosen = rep->chosen;
         ri.outlier_frac = rep->outlier_frac;
         ri.n_outliers = (long)(rep->outlier_frac * (double)ne + 0.5);
-        if (quant_out_err(w + off, o, rows, cols, qc, &ri.out_err) < 0) {
+        if (q->r->o.out_err && quant_out_err(w + off, o, rows, cols, qc, &ri.out_err) < 0) {
             free(o);
             return qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[i]->name);
         }
@@ -244,7 +246,9 @@ static int quant_joint(struct qrun_ctx *q, struct qtensor **ts, int n,
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
     double t0 = qclock_seconds();
-    if (!rc && (rc = quant_apply(&r->o.spec, w, total, cols, qc, out, side, &rep, &ctl, q->err)) < 0)
+    /* out_err of the stack is not reported: split_joint computes each part's */
+    if (!rc && (rc = quant_apply_ex(&r->o.spec, w, total, cols, qc, out, side, &rep, &ctl,
+                                    QUANT_NO_OUT_ERR, q->err)) < 0)
         qerr_prefix(q->err, "%s (stacked with %d more): ", ts[0]->name, n - 1);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
@@ -286,6 +290,8 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
                       ts[0]->name, a->dim, cols);
     struct quant_calib qc;
     make_calib(rc ? NULL : a, mean_abs, &qc);
+    /* one factorized Hessian for the linears of this input (GPTQ) */
+    qc.hcache = n > 1 && qc.xtx ? quant_hcache_new() : NULL;
     int joint = n > 1 && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
     if (!rc && joint)
         rc = quant_joint(q, ts, n, &qc, &side);
@@ -293,6 +299,7 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
         rc = quant_one(q, ts[i], &r->o.spec, &qc, n == 1 ? &side : NULL);
     if (!rc)
         keep_side(r, idx, &side);
+    quant_hcache_free(qc.hcache);
     free(side.in_scale);
     free(side.fp_cols);
     free(mean_abs);
