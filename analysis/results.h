@@ -103,6 +103,10 @@ double results_ppl_mean(const struct results_entry *e);
  * "bench.<benchmark>", "memory_gb", "speed", "bits" (= w), "w", "a", "kv",
  * "group_size".  NAN when the entry lacks it. */
 double results_entry_value(const struct results_entry *e, const char *field);
+/* Does the entry pass the rules results_load checks (bits 1..64, a model
+ * name, finite numbers, stderr >= 0, known units, ...)?  QERR_FORMAT with
+ * "NAME: entry 'ID'.bits.w: must be in 1..64 (found 100)" when not. */
+int results_entry_check(const struct results_entry *e, const char *name, struct qerr *err);
 /* "model|method|w4a16kv16|g128" in lower case: the join key, into buf. */
 void results_join_key(const struct results_entry *e, char *buf, size_t n);
 /* A default id "model/method/w4a16kv16[/g128]" written into buf. */

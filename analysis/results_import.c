@@ -428,6 +428,9 @@ int results_import_text(struct results_store *s, const char *text, const char *n
         rc = import_node(s, root, text, name, o, kind, err);
     }
     cJSON_Delete(root);
+    /* nothing goes in that the store could not load again */
+    for (int i = n0; !rc && i < s->n; i++)
+        rc = results_entry_check(&s->e[i], name, err);
     if (rc)
         while (s->n > n0)
             results_entry_free(&s->e[--s->n]);

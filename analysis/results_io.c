@@ -421,6 +421,26 @@ int results_parse(struct results_store *s, const char *text, const char *name,
     return rc;
 }
 
+static cJSON *entry_json(const struct results_entry *e);
+
+/* An entry made in memory (an import) passes the very rules a store file
+ * is loaded with: written as JSON and parsed back, so what is saved always
+ * loads again. */
+int results_entry_check(const struct results_entry *e, const char *name, struct qerr *err)
+{
+    cJSON *j = entry_json(e);
+    if (!j)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    struct vctx c = {.name = name, .err = err};
+    snprintf(c.path, sizeof c.path, "entry '%.160s'", e->id);
+    struct results_entry back;
+    results_entry_init(&back);
+    int rc = parse_entry(&c, j, &back);
+    results_entry_free(&back);
+    cJSON_Delete(j);
+    return rc;
+}
+
 int results_load(struct results_store *s, const char *path, struct qerr *err)
 {
     size_t n;
@@ -443,6 +463,8 @@ static cJSON *num_or_null(double v)
 
 static cJSON *entry_json(const struct results_entry *e)
 {
+    /* (a NaN or infinite number stays a number here, so the check of
+     * results_entry_check sees it and says "not a finite number") */
     cJSON *o = cJSON_CreateObject(), *b = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "id", e->id);
     cJSON_AddStringToObject(o, "model", e->model);
@@ -566,8 +588,12 @@ static void dir_of(const char *path, char *dir, size_t n)
 
 int results_lock(const char *path, struct qerr *err)
 {
-    char dir[PATH_MAX];
-    dir_of(path, dir, sizeof dir);
+    /* the directory the save will write in: the target's, for a link */
+    char target[PATH_MAX], dir[PATH_MAX];
+    int rc = afile_target(path, target, sizeof target, err);
+    if (rc)
+        return rc;
+    dir_of(target, dir, sizeof dir);
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0)
         return qerr_set(err, QERR_IO, "%s: cannot open its directory: %s", path,

@@ -330,12 +330,14 @@ int qi_act_mean(const struct quant_calib *c, int cols, float *out)
 
 /* ---- validation and dispatch ------------------------------------------ */
 
+/* Non-finite data is malformed input (QERR_FORMAT: the CLI's exit 1 for a
+ * model with a NaN weight), not a bad argument. */
 static int check_finite_f(const float *x, long n, int cols, const char *what,
                           struct qerr *err)
 {
     for (long i = 0; i < n; i++)
         if (!isfinite(x[i]))
-            return qerr_set(err, QERR_ARG, "%s row %ld col %ld is %s", what, i / cols,
+            return qerr_set(err, QERR_FORMAT, "%s row %ld col %ld is %s", what, i / cols,
                             i % cols, isnan(x[i]) ? "NaN" : "infinite");
     return 0;
 }
@@ -358,7 +360,7 @@ static int check_calib(const struct quantizer *q, const struct quant_calib *c, i
     if (has_h) {
         for (long i = 0; i < (long)cols * cols; i++)
             if (!isfinite(c->xtx[i]))
-                return qerr_set(err, QERR_ARG, "calibration xtx row %ld col %ld is not finite",
+                return qerr_set(err, QERR_FORMAT, "calibration xtx row %ld col %ld is not finite",
                                 i / cols, i % cols);
     }
     int rc = 0;

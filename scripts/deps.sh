@@ -20,6 +20,7 @@ else
     missing="$missing libncurses-dev libopenblas-dev libcjson-dev libgsl-dev check"
 fi
 need_bin tmux tmux          # the TUI tests drive the real binary in tmux
+need_bin python3 python3    # the CLI tests check JSON output with it
 need_bin chromium chromium  # tests/e2e_report.sh opens the HTML report in it
 need_bin xmllint libxml2-utils # well-formedness of the report's XHTML and SVG
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"

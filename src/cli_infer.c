@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "analysis/afile.h"
 #include "src/cli.h"
 #include "src/cli_infer.h"
 #include "src/tokenizer.h"
@@ -77,30 +78,12 @@ int infer_read_text(const char *path, char **buf, size_t *len, struct qerr *err)
 {
     *buf = NULL;
     *len = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
-    size_t cap = 1 << 16, n = 0;
-    char *b = malloc(cap + 1);
-    size_t got;
-    while (b && (got = fread(b + n, 1, cap - n, f)) > 0) {
-        n += got;
-        if (n == cap) {
-            char *nb = realloc(b, 2 * cap + 1);
-            if (!nb) { free(b); b = NULL; break; }
-            b = nb;
-            cap *= 2;
-        }
-    }
-    int bad = ferror(f);
-    fclose(f);
+    /* regular files only, at most AFILE_READ_MAX bytes (a device or FIFO
+     * would be read forever or block) */
+    size_t n;
+    char *b = afile_read(path, 0, &n, err);
     if (!b)
-        return qerr_set(err, QERR_NOMEM, "%s: out of memory reading the text", path);
-    if (bad) {
-        free(b);
-        return qerr_set(err, QERR_IO, "%s: read error", path);
-    }
-    b[n] = '\0';
+        return err ? err->code : QERR_IO;
     if (n == 0) {
         free(b);
         return qerr_set(err, QERR_FORMAT, "%s: the text file is empty", path);

@@ -5,6 +5,7 @@
 #include "src/cli.h"
 #include "src/commands.h"
 #include "src/model.h"
+#include "src/tokenizer.h"
 
 static const char info_help[] =
     "usage: qlens info [MODEL] [--json]\n\n"
@@ -30,9 +31,44 @@ void info_print_summary(FILE *f, const struct qmodel *m)
         fprintf(f, "tokenizer  %s\n", m->tokenizer_path);
 }
 
+/* The tokenizer that will be used: family, pre-tokenizer, normalizer and
+ * mode; a tokenizer that cannot be loaded is reported, not fatal. */
+static void print_tokenizer(const struct qmodel *m, int json)
+{
+    struct tokenizer *t = NULL;
+    struct qerr err = {0};
+    int rc = tok_load_for_model(&t, m, &err);
+    if (!json) {
+        if (rc == 0)
+            printf("           %s, %d tokens; family %s; pre-tokenizer %s; normalizer %s; "
+                   "mode %s\n", tok_name(t), tok_vocab_size(t), tok_family(t), tok_pretok_desc(t),
+                   tok_normalizer_desc(t), tok_mode(t));
+        else
+            printf("tokenizer  not usable: %s\n", err.msg);
+    } else if (rc == 0) {
+        printf(",\"tokenizer_info\":{\"name\":");
+        cli_json_str(stdout, tok_name(t));
+        printf(",\"vocab_size\":%d,\"family\":", tok_vocab_size(t));
+        cli_json_str(stdout, tok_family(t));
+        printf(",\"pre_tokenizer\":");
+        cli_json_str(stdout, tok_pretok_desc(t));
+        printf(",\"normalizer\":");
+        cli_json_str(stdout, tok_normalizer_desc(t));
+        printf(",\"mode\":");
+        cli_json_str(stdout, tok_mode(t));
+        printf("}");
+    } else {
+        printf(",\"tokenizer_info\":{\"error\":");
+        cli_json_str(stdout, err.msg);
+        printf("}");
+    }
+    tok_free(t);
+}
+
 static void print_text(const struct qmodel *m)
 {
     info_print_summary(stdout, m);
+    print_tokenizer(m, 0);
     printf("\n%-28s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "params");
     for (int i = 0; i < m->n_tensors; i++) {
         const struct qtensor *t = &m->tensors[i];
@@ -66,6 +102,7 @@ static void print_json(const struct qmodel *m)
         cli_json_str(stdout, m->tokenizer_path);
     else
         printf("null");
+    print_tokenizer(m, 1);
     printf(",\"tensors\":[");
     for (int i = 0; i < m->n_tensors; i++) {
         const struct qtensor *t = &m->tensors[i];

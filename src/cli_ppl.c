@@ -44,13 +44,16 @@ static const char ppl_help[] =
     "  --kl-base M    KL against another model file M (same tokenizer), e.g. the\n"
     "                 float original of a saved quantized MODEL; implies --kl\n"
     "  --json         one JSON object on stdout\n"
+    "  --llamacpp-compat  tokenize a tokenizer.json as llama.cpp does the GGUF\n"
+    "                 converted from it (no NFC/NFKC/Lowercase normalizer,\n"
+    "                 special-token text stays text; also QLENS_TOKENIZER=llamacpp)\n"
     "Progress goes to stderr when it is a terminal.  Ctrl-C cancels (exit 130).\n";
 
 struct ppl_args {
     const char *pos[2];
     int n_pos;
     long ctx, chunks, act_bits, kv_bits, kv_group;
-    int full, kl, json, force_ctx, k_per_channel, asym;
+    int full, kl, json, force_ctx, k_per_channel, asym, compat;
     const char *kl_base;
 };
 
@@ -74,6 +77,7 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         else if (!strcmp(s, "--force-ctx")) a->force_ctx = 1;
         else if (!strcmp(s, "--k-per-channel")) a->k_per_channel = 1;
         else if (!strcmp(s, "--asym")) a->asym = 1;
+        else if (!strcmp(s, "--llamacpp-compat")) a->compat = 1;
         else if (!strcmp(s, "--kl-base")) {
             if (!v)
                 return cli_usage_error("ppl", "--kl-base wants a model file"), -1;
@@ -264,6 +268,8 @@ int cmd_ppl(int argc, char **argv)
     struct infer_model im;
     if (infer_open(&im, model_arg, &err))
         return cli_fail(&err);
+    if (a.compat)
+        tok_set_llamacpp_compat(im.tok, 1);
     infer_catch_sigint();
     struct ppl_result r;
     size_t n_tok = 0;

@@ -278,15 +278,20 @@ static void list_text(const struct results_store *s, const struct filter *f)
     printf("%d of %d entries\n", shown, s->n);
 }
 
-void cli_results_csv_str(const char *s)
+void cli_results_csv_fstr(FILE *f, const char *s)
 {
-    putchar('"');
+    putc('"', f);
     for (; *s; s++) {
         if (*s == '"')
-            putchar('"');
-        putchar(*s);
+            putc('"', f);
+        putc(*s, f);
     }
-    putchar('"');
+    putc('"', f);
+}
+
+void cli_results_csv_str(const char *s)
+{
+    cli_results_csv_fstr(stdout, s);
 }
 
 static void list_csv(const struct results_store *s, const struct filter *f)

@@ -3,6 +3,8 @@
 #ifndef QLENS_CLI_RESULTS_H
 #define QLENS_CLI_RESULTS_H
 
+#include <stdio.h>
+
 #include "analysis/qerr.h"
 #include "analysis/results.h"
 
@@ -19,5 +21,7 @@ int cli_results_load_papers(struct results_store *s, struct qerr *err);
 int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *err);
 /* A CSV field on stdout: quoted, with inner quotes doubled. */
 void cli_results_csv_str(const char *s);
+/* The same into a stream (the sweep CSV file). */
+void cli_results_csv_fstr(FILE *f, const char *s);
 
 #endif

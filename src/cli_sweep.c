@@ -12,8 +12,10 @@
 
 #include <cjson/cJSON.h>
 
+#include "analysis/afile.h"
 #include "analysis/results.h"
 #include "src/cli.h"
+#include "src/cli_results.h"
 #include "src/cli_quant.h"
 #include "src/commands.h"
 
@@ -256,12 +258,12 @@ static int add_note(struct sweep_state *st, const char *text)
     return 1;
 }
 
-/* Merge the notes into the store (after those it already has). */
-static int store_notes(struct sweep_state *st)
+/* Merge the notes into store s (after those it already has). */
+static int store_notes(struct sweep_state *st, struct results_store *s)
 {
     if (!st->notes)
         return 0;
-    cJSON *all = st->store.notes_json ? cJSON_Parse(st->store.notes_json) : cJSON_CreateArray();
+    cJSON *all = s->notes_json ? cJSON_Parse(s->notes_json) : cJSON_CreateArray();
     if (!all)
         return QERR_NOMEM;
     const cJSON *n;
@@ -277,8 +279,8 @@ static int store_notes(struct sweep_state *st)
     cJSON_Delete(all);
     if (!txt)
         return QERR_NOMEM;
-    free(st->store.notes_json);
-    st->store.notes_json = txt;
+    free(s->notes_json);
+    s->notes_json = txt;
     return 0;
 }
 
@@ -420,24 +422,31 @@ static void print_row(const struct sweep_row *r)
     fflush(stdout);
 }
 
+/* Atomic, as every saved file: a full disk keeps the previous CSV.  Text
+ * fields are quoted with inner quotes doubled (a model name may hold one). */
 static int write_csv(const char *path, const struct sweep_row *rows, int n, struct qerr *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot write the CSV file", path);
+    struct afile a;
+    int rc = afile_open(&a, path, err);
+    if (rc)
+        return rc;
+    FILE *f = a.f;
     fprintf(f, "id,method,spec,w_bits,a_bits,kv_bits,group,sym,ppl,ppl_stderr,delta_ppl_pct,"
                "kl_mean,kl_p99,kl_max,top1,bits_per_weight,size_mib,seconds_quant,seconds_eval,"
                "outlier_frac\n");
     for (int i = 0; i < n; i++) {
         const struct sweep_row *r = &rows[i];
-        fprintf(f, "\"%s\",%s,\"%s\",%d,%d,%d,%d,%d,%.6f,%.6f,%.4f,%.8f,%.8f,%.8f,%.6f,%.4f,"
-                   "%.6f,%.4f,%.4f,%.6f\n", r->id, r->method, r->spec, r->w, r->a, r->kv, r->group,
+        cli_results_csv_fstr(f, r->id);
+        putc(',', f);
+        cli_results_csv_fstr(f, r->method);
+        putc(',', f);
+        cli_results_csv_fstr(f, r->spec);
+        fprintf(f, ",%d,%d,%d,%d,%d,%.6f,%.6f,%.4f,%.8f,%.8f,%.8f,%.6f,%.4f,"
+                   "%.6f,%.4f,%.4f,%.6f\n", r->w, r->a, r->kv, r->group,
                 r->sym, r->ppl, r->se, r->dppl, r->kl_mean, r->kl_p99, r->kl_max, r->top1, r->bpw,
                 r->size_mib, r->t_quant, r->t_eval, r->outlier_frac);
     }
-    if (fclose(f) != 0)
-        return qerr_set(err, QERR_IO, "%s: error writing the CSV file", path);
-    return 0;
+    return afile_commit(&a, err);
 }
 
 /* ---- the grid ---- */
@@ -553,30 +562,68 @@ static int baseline(struct sweep_state *st, struct qerr *err)
     return rc ? rc : push_row(st, &row);
 }
 
+/* st->store holds this run's entries only.  The output files must be
+ * writable (not a FIFO, a device, a dangling link) and, with --append, the
+ * existing store must load: both are checked before minutes of work. */
 static int open_store(struct sweep_state *st, struct qerr *err)
 {
     results_store_init(&st->store);
     snprintf(st->store.source, sizeof st->store.source, "qlens %s sweep", QLENS_VERSION);
-    if (st->a->append && access(st->a->out, F_OK) == 0)
-        return results_load(&st->store, st->a->out, err);
-    return 0;
+    char t[PATH_MAX];
+    int rc = afile_target(st->a->out, t, sizeof t, err);
+    if (!rc && st->a->csv)
+        rc = afile_target(st->a->csv, t, sizeof t, err);
+    if (!rc && st->a->append && access(st->a->out, F_OK) == 0) {
+        struct results_store old;
+        results_store_init(&old);
+        rc = results_load(&old, st->a->out, err);
+        results_store_free(&old);
+    }
+    return rc;
 }
 
-static int finish(struct sweep_state *st, struct qerr *err)
+/* Save the store: with `merge` (--append, or an interrupted run) into what
+ * the file holds at this moment, re-read under the store lock so that an
+ * import made while the sweep ran is kept (this run's entries replace those
+ * with the same id); otherwise this run's entries replace the file. */
+static int save_out(struct sweep_state *st, int merge, struct results_store *dst,
+                    struct qerr *err)
 {
-    if (store_notes(st) < 0)
-        return qerr_set(err, QERR_NOMEM, "out of memory");
-    int rc = results_save(&st->store, st->a->out, err);
+    results_store_init(dst);
+    int lock = results_lock(st->a->out, err);
+    if (lock < 0)
+        return lock;
+    int rc = 0;
+    snprintf(dst->source, sizeof dst->source, "%s", st->store.source);
+    if (merge && access(st->a->out, F_OK) == 0)
+        rc = results_load(dst, st->a->out, err);
+    for (int i = 0; !rc && i < st->store.n; i++)
+        rc = results_put_entry(dst, &st->store.e[i], err);
+    if (!rc && store_notes(st, dst) < 0)
+        rc = qerr_set(err, QERR_NOMEM, "out of memory");
+    if (!rc)
+        rc = results_save(dst, st->a->out, err);
+    results_unlock(lock);
+    return rc;
+}
+
+static int finish(struct sweep_state *st, int merge, struct qerr *err)
+{
+    struct results_store dst;
+    int rc = save_out(st, merge, &dst, err);
     if (!rc && st->a->csv)
         rc = write_csv(st->a->csv, st->rows, st->n_rows, err);
     if (!rc && st->a->c.json) {
-        char *j = results_to_json(&st->store);
+        char *j = results_to_json(&dst);
         if (!j)
-            return qerr_set(err, QERR_NOMEM, "out of memory");
-        fputs(j, stdout);
-        fputc('\n', stdout);
-        free(j);
+            rc = qerr_set(err, QERR_NOMEM, "out of memory");
+        else {
+            fputs(j, stdout);
+            fputc('\n', stdout);
+            free(j);
+        }
     }
+    results_store_free(&dst);
     return rc;
 }
 
@@ -638,13 +685,15 @@ static int sweep_run(struct sweep_state *st, struct qerr *err)
     rc = baseline(st, err);
     for (int m = 0; m < st->a->n_methods && !rc; m++)
         rc = run_method(st, st->a->methods[m], err);
-    if (rc == QERR_CANCEL) { /* keep what finished */
-        struct qerr e2 = {0};
-        if (st->n_rows > 0)
-            finish(st, &e2);
-        return rc;
+    if (rc == QERR_CANCEL) {
+        /* keep what finished, beside what the file held (an interrupted
+         * run replaces nothing); a failed save is the error to report */
+        int frc = st->n_rows > 0 ? finish(st, 1, err) : 0;
+        if (frc)
+            qerr_prefix(err, "interrupted, and the finished configurations were not saved: ");
+        return frc ? frc : rc;
     }
-    return rc ? rc : finish(st, err);
+    return rc ? rc : finish(st, st->a->append, err);
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -653,7 +702,7 @@ int cmd_sweep(int argc, char **argv)
         fputs(sweep_help, stdout);
         fputs(qcli_common_help, stdout);
         printf("\nProgress goes to stderr when it is a terminal; Ctrl-C cancels (exit 130)\n"
-               "after writing the configurations that finished.\n");
+               "after adding the configurations that finished to --out (what it held stays).\n");
         return EXIT_OK;
     }
     struct sweep_args a;

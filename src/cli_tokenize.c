@@ -11,7 +11,7 @@
 #include "src/tokenizer.h"
 
 static const char tokenize_help[] =
-    "usage: qlens tokenize [MODEL] TEXT [--no-bos|--bos] [--json]\n"
+    "usage: qlens tokenize [MODEL] TEXT [--no-bos|--bos] [--json] [--llamacpp-compat]\n"
     "       qlens tokenize [MODEL] --file F [--no-bos|--bos] [--json]\n"
     "       qlens tokenize [MODEL] --decode IDS [--json]\n\n"
     "Tokenize TEXT (or the file F; '-' reads stdin) exactly as llama.cpp does\n"
@@ -25,7 +25,12 @@ static const char tokenize_help[] =
     "  --file F   read the text from F instead of the command line\n"
     "  --no-bos   do not prepend BOS    --bos   prepend BOS\n"
     "             (default: what the vocabulary asks for; SentencePiece: yes)\n"
-    "  --json     {\"tokenizer\":..,\"n_tokens\":N,\"ids\":[..],\"pieces\":[..]}\n"
+    "  --json     {\"tokenizer\":..,\"family\":..,\"pre_tokenizer\":..,\"normalizer\":..,\n"
+    "             \"mode\":..,\"n_tokens\":N,\"ids\":[..],\"pieces\":[..]}\n"
+    "  --llamacpp-compat  a tokenizer.json the way llama.cpp tokenizes the GGUF\n"
+    "             converted from it: no Unicode normalizer (NFC, NFKC, ...) or\n"
+    "             Lowercase, special-token text stays text (also\n"
+    "             QLENS_TOKENIZER=llamacpp).  Default: as Hugging Face does\n"
     "  --decode   the other way: TEXT (or F) holds token ids (\"1 403 407\",\n"
     "             \"[1,403,407]\"); print the text they decode to (--json:\n"
     "             {\"text\":..}); the space SentencePiece puts after BOS is dropped\n";
@@ -35,6 +40,7 @@ struct tok_args {
     int bos;              /* -1: vocabulary default */
     int json;
     int decode;           /* the text is a list of ids to turn into text */
+    int compat;           /* --llamacpp-compat */
 };
 
 static int parse_args(int argc, char **argv, struct tok_args *a)
@@ -63,6 +69,8 @@ static int parse_args(int argc, char **argv, struct tok_args *a)
             a->json = 1;
         } else if (!strcmp(argv[i], "--decode")) {
             a->decode = 1;
+        } else if (!strcmp(argv[i], "--llamacpp-compat")) {
+            a->compat = 1;
         } else {
             return cli_usage_error("tokenize", "unknown option '%s'", argv[i]);
         }
@@ -86,7 +94,7 @@ static int ends_with(const char *s, const char *suf)
 static int is_gguf(const char *path)
 {
     char m[4] = {0};
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, NULL); /* not a FIFO: the open would block */
     int yes = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "GGUF", 4);
     if (f)
         fclose(f);
@@ -188,6 +196,14 @@ static void print_result(const struct tokenizer *t, const int *ids, size_t n, in
     }
     printf("{\"tokenizer\":");
     cli_json_str(stdout, tok_name(t));
+    printf(",\"family\":");
+    cli_json_str(stdout, tok_family(t));
+    printf(",\"pre_tokenizer\":");
+    cli_json_str(stdout, tok_pretok_desc(t));
+    printf(",\"normalizer\":");
+    cli_json_str(stdout, tok_normalizer_desc(t));
+    printf(",\"mode\":");
+    cli_json_str(stdout, tok_mode(t));
     printf(",\"vocab_size\":%d,\"n_tokens\":%zu,\"ids\":[", tok_vocab_size(t), n);
     for (size_t i = 0; i < n; i++)
         printf("%s%d", i ? "," : "", ids[i]);
@@ -216,8 +232,9 @@ int cmd_tokenize(int argc, char **argv)
         return cli_fail(&err);
     size_t len = a.text ? strlen(a.text) : 0;
     /* afile_read NUL-terminates: --decode parses the ids with strtol */
-    char *buf = a.file ? afile_read(strcmp(a.file, "-") ? a.file : "/dev/stdin", 0, &len, &err)
-                       : NULL;
+    char *buf = !a.file ? NULL
+              : strcmp(a.file, "-") ? afile_read(a.file, 0, &len, &err)
+                                    : afile_read_stream(stdin, "standard input", 0, &len, &err);
     if (a.file && !buf)
         return cli_fail(&err);
     struct tokenizer *t = NULL;
@@ -225,6 +242,8 @@ int cmd_tokenize(int argc, char **argv)
     size_t n = 0;
     int rc = load_tokenizer(&t, path, &err);
     if (rc == 0) {
+        if (a.compat)
+            tok_set_llamacpp_compat(t, 1);
         int bos = a.bos >= 0 ? a.bos : tok_add_bos_default(t);
         rc = a.decode ? decode_ids(t, buf ? buf : a.text, len, a.json, &err)
                       : tok_encode(t, buf ? buf : a.text, len, bos, &ids, &n, &err);

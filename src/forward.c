@@ -7,6 +7,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -246,19 +247,126 @@ void fwd_use_overrides(struct fwd *f, int on)
 
 /* ---- kernels ---- */
 
-/* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x. */
-static void rmsnorm_rows(float *o, const float *x, const float *w, int n, int d, float eps)
+/* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x.
+ * Returns non-zero when a row's sum of squares is not finite: a NaN in the
+ * residual stream, or values so large their squares overflow float32 (the
+ * norm would then quietly turn them into zeros, and the pass would go on to
+ * a plausible perplexity of vocab_size). */
+static int rmsnorm_rows(float *o, const float *x, const float *w, int n, int d, float eps)
 {
+    int bad = 0;
     for (int r = 0; r < n; r++) {
         const float *xr = x + (size_t)r * d;
         float *orow = o + (size_t)r * d;
         float ss = 0.0f;
         for (int j = 0; j < d; j++)
             ss += xr[j] * xr[j];
+        bad |= !isfinite(ss);
         ss = 1.0f / sqrtf(ss / d + eps);
         for (int j = 0; j < d; j++)
             orow[j] = w[j] * (ss * xr[j]);
     }
+    return bad;
+}
+
+/* Is every one of x[0..n) finite?  A NaN or inf has all exponent bits
+ * set; an integer OR over the bits vectorizes (a float sum would not,
+ * without -ffast-math), so the check costs a small fraction of the sgemm
+ * that made the values. */
+static int all_finite(const float *x, size_t n)
+{
+    uint32_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint32_t u;
+        memcpy(&u, x + i, sizeof u);
+        bad |= (uint32_t)((u & 0x7f800000u) == 0x7f800000u);
+    }
+    return !bad;
+}
+
+/* Does t hold a NaN/inf (index into *at)?  Matrices without floats are
+ * scanned tile by tile in wtile, so naming the culprit keeps the memory
+ * bound; the tile is free here (no product is running). */
+static int scan_nonfinite(struct fwd *f, struct qtensor *t, int64_t *at)
+{
+    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    if (!w && t->ndim < 2)
+        w = fwd_w(f, t); /* a vector: already converted by fwd_prepare */
+    int64_t rows = qtensor_rows(t), cols = qtensor_cols(t);
+    for (int64_t r0 = 0; r0 < rows; r0 += w ? rows : f->tile_rows) {
+        int64_t nr = w ? rows : (rows - r0 < f->tile_rows ? rows - r0 : f->tile_rows);
+        const float *p = w;
+        if (!p) {
+            if (qtensor_read_rows(t, r0, nr, f->wtile))
+                return 0;
+            p = f->wtile;
+        }
+        for (int64_t k = 0; k < nr * cols; k++)
+            if (!isfinite(p[k])) {
+                *at = r0 * cols + k;
+                return 1;
+            }
+    }
+    return 0;
+}
+
+/* The first weight the pass reads that is NaN or infinite, to name it. */
+static struct qtensor *first_nonfinite(struct fwd *f, int64_t *at)
+{
+    struct qtensor *ts[3] = {f->tok_embd, f->out_norm, f->output};
+    for (int l = -1; l <= f->cfg.n_layers; l++) {
+        const struct fwd_layer *L = l >= 0 && l < f->cfg.n_layers ? &f->layers[l] : NULL;
+        struct qtensor *lt[11] = {0};
+        int n = 0;
+        if (L) {
+            struct qtensor *all[11] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
+                                       L->bv, L->ffn_norm, L->w1, L->w2};
+            memcpy(lt, all, sizeof lt);
+            n = 11;
+        } else {
+            lt[0] = ts[l < 0 ? 0 : 1];
+            lt[1] = l < 0 ? NULL : ts[2];
+            n = 2;
+        }
+        for (int i = 0; i < n + (L != NULL); i++) {
+            struct qtensor *t = i < n ? lt[i] : L->w3;
+            if (t && scan_nonfinite(f, t, at))
+                return t;
+        }
+    }
+    return NULL;
+}
+
+/* "NaN" or "infinite": element `at` of t, read alone (a block's worth). */
+static const char *nonfinite_kind(struct fwd *f, const struct qtensor *t, int64_t at)
+{
+    int64_t cols = qtensor_cols(t);
+    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    float v;
+    if (w)
+        v = w[at];
+    else if (t->ndim < 2)
+        v = fwd_w(f, (struct qtensor *)t)[at];
+    else if (!qtensor_read_rows(t, at / cols, 1, f->wtile))
+        v = f->wtile[at % cols];
+    else
+        return "not finite";
+    return isnan(v) ? "NaN" : "infinite";
+}
+
+/* A pass that met NaN or inf: a malformed model (exit 1), named by the
+ * tensor that holds a non-finite weight, else by the overflow. */
+static int nonfinite(struct fwd *f, int layer, const char *what)
+{
+    int64_t at = 0;
+    const struct qtensor *t = first_nonfinite(f, &at);
+    if (t)
+        return qerr_set(&f->err, QERR_FORMAT, "tensor %s: weight %lld (row %lld) is %s; "
+                        "the forward pass cannot use it", t->name, (long long)at,
+                        (long long)(t->ndim > 1 ? at / t->shape[t->ndim - 1] : 0),
+                        nonfinite_kind(f, t, at));
+    return qerr_set(&f->err, QERR_FORMAT, "forward: layer %d: %s overflows float32 (NaN or "
+                    "inf; the weights are too large): no meaningful result", layer, what);
 }
 
 /* y (n, out) = x (n, in) Wᵀ, W (out, in) the weights of t; beta 1
@@ -453,7 +561,8 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     const float *an = fwd_w(f, L->attn_norm);
     if (!an)
         return weights_missing(f, "attention", l);
-    rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps))
+        return nonfinite(f, l, "the attention input");
     if ((rc = call_lin(f, h, l, QR_ATTN_Q, f->xb, n, dim)))
         return rc;
     if (linear(f, f->q, f->xb, L->wq, n, dim, f->q_dim, 0.0f) ||
@@ -463,6 +572,10 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     add_bias(f->q, fwd_w(f, L->bq), n, f->q_dim);
     add_bias(f->k, fwd_w(f, L->bk), n, f->kv_dim);
     add_bias(f->v, fwd_w(f, L->bv), n, f->kv_dim);
+    /* a NaN score would vanish in the softmax (its max skips it) and leave
+     * a plausible perplexity: stop here instead */
+    if (!all_finite(f->q, (size_t)n * f->q_dim) || !all_finite(f->k, (size_t)n * f->kv_dim))
+        return nonfinite(f, l, "the attention query or key");
     rope_rows(f, f->q, n, f->q_dim, f->cfg.n_heads, pos0);
     rope_rows(f, f->k, n, f->kv_dim, f->cfg.n_kv_heads, pos0);
     if (h && h->kv && (rc = h->kv(h->ud, l, f->k, f->v, n, f->kv_dim)) < 0) {
@@ -492,7 +605,8 @@ static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hoo
     const float *fn = fwd_w(f, L->ffn_norm);
     if (!fn)
         return weights_missing(f, "feed-forward", l);
-    rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps))
+        return nonfinite(f, l, "the feed-forward input");
     if ((rc = call_lin(f, h, l, QR_FFN_GATE, f->xb, n, dim)))
         return rc;
     if (linear(f, f->hb, f->xb, L->w1, n, dim, hid, 0.0f) ||
@@ -531,13 +645,18 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     const float *on = fwd_w(f, f->out_norm);
     if (!on)
         return weights_missing(f, "output", -1);
-    rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps);
+    if (rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps))
+        return nonfinite(f, f->cfg.n_layers, "the output norm's input");
     if ((rc = call_lin(f, h, -1, QR_OUTPUT, f->xb, n, f->cfg.dim)))
         return rc;
     int prev = blas_enter(f);
     rc = linear(f, logits, f->xb, f->output, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
     blas_leave(f, prev);
-    return rc ? f->err.code : 0;
+    if (rc)
+        return f->err.code;
+    if (!all_finite(logits, (size_t)n * f->cfg.vocab_size))
+        return nonfinite(f, f->cfg.n_layers, "the logits");
+    return 0;
 }
 
 /* The cancel flag, checked between blocks so a long chunk stops early. */

@@ -1,4 +1,5 @@
 /* qlens entry point: dispatch on the first word through cli_commands[]. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -97,7 +98,30 @@ static void usage(FILE *f)
                "3 I/O error,\n4 internal or numerical failure, 130 interrupted.\n");
 }
 
-int main(int argc, char **argv)
+/* Whatever a command printed must have reached standard output: a full
+ * disk or a closed pipe (write errors stdio only remembers) fails the run
+ * with exit 3, here once for every command, instead of exit 0 with a
+ * truncated or empty result. */
+static int finish_stdout(int rc)
+{
+    errno = 0;
+    int bad = ferror(stdout), e = errno;
+    if (fflush(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (fclose(stdout) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    if (!bad)
+        return rc;
+    fprintf(stderr, "qlens: standard output: write error: %s\n",
+            e ? strerror(e) : "the output is incomplete");
+    return rc == EXIT_OK ? EXIT_IO : rc;
+}
+
+static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
         usage(stdout);
@@ -123,4 +147,9 @@ int main(int argc, char **argv)
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
         return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
     return cmd_default(argc, argv);
+}
+
+int main(int argc, char **argv)
+{
+    return finish_stdout(run(argc, argv));
 }

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "analysis/afile.h"
 #include "quant/ggml_types.h"
 #include "src/gguf.h"
 
@@ -148,14 +149,10 @@ void qmodel_classify(const char *name, int *layer, enum qrole *role)
 
 int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err)
 {
-    int fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-        close(fd);
-        return qerr_set(err, QERR_IO, "%s: not a regular file", path);
-    }
+    int fd = afile_open_regular(path, &st, err);
+    if (fd < 0)
+        return fd;
     if (st.st_size == 0) {
         close(fd);
         return qerr_set(err, QERR_FORMAT, "%s: file is empty", path);
@@ -479,9 +476,9 @@ static int detect_and_load(struct qmodel *m, const char *path, struct qerr *err)
     if (S_ISDIR(st.st_mode) || has_suffix(path, ".safetensors") || has_suffix(path, ".json"))
         return safetensors_load(m, path, err);
     unsigned char magic[9] = {0};
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, err); /* a FIFO would block the sniff */
     if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return err ? err->code : QERR_IO;
     size_t got = fread(magic, 1, sizeof magic, f);
     fclose(f);
     if (got >= 4 && !memcmp(magic, "GGUF", 4))

@@ -13,7 +13,7 @@ enum { TT_UNDEF = 0, TT_NORMAL = 1, TT_UNKNOWN = 2, TT_CONTROL = 3, TT_USER = 4,
        TT_UNUSED = 5, TT_BYTE = 6 };
 
 /* Pre-tokenizer (the regex of the model type, hand-written). */
-enum tok_pre { PRE_NONE = 0, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT };
+enum tok_pre { PRE_NONE = 0, PRE_GPT2, PRE_LLAMA3, PRE_QWEN2, PRE_DEFAULT, PRE_O200K, PRE_DEEPSEEK3 };
 
 /* Open-addressing map from byte strings (not owned) to ints. */
 struct tok_map {
@@ -45,7 +45,42 @@ struct tokenizer {
     int *user_ids;        /* (n_user) user-defined tokens, longest first */
     int n_user;
     char name[32];
+    /* tokenizer.json, applied as Hugging Face does unless compat is set
+     * (then as llama.cpp does with the converted GGUF: no Unicode
+     * normalizer or Lowercase, special tokens are plain text). */
+    int hf, compat;
+    struct tok_norm *norm;/* (n_norm) the normalizer steps, in order */
+    int n_norm;
+    int *added_ids;       /* (n_added) every added token (special or not) */
+    unsigned char *added_strip; /* (n_added) 1 lstrip, 2 rstrip */
+    int n_added;
+    int added_start[257]; /* added_ids[added_start[b]..added_start[b+1]) begin with byte b */
+    int meta_prefix;      /* Metaspace prepend_scheme: 0 never, 1 first, 2 always */
+    int metaspace;        /* SPM-style words made by a Metaspace pre-tokenizer */
+    char family[24];      /* "llama3", "qwen2", "o200k", "deepseek-v3", ... */
+    char pre_desc[96];    /* the pre-tokenizer steps, e.g. "Split(llama3) + ByteLevel" */
+    char norm_desc[96];   /* the normalizer steps, "none" when there are none */
 };
+
+/* One tokenizer.json normalizer step. */
+enum tok_norm_op { TN_NFC, TN_NFD, TN_NFKC, TN_NFKD, TN_LOWER, TN_REPLACE, TN_PREPEND };
+struct tok_norm {
+    enum tok_norm_op op;
+    char *a, *b;          /* Replace: a -> b; Prepend: a; owned */
+    size_t na, nb;
+};
+/* tokenizer.json: read the normalizer and pre-tokenizer of `root` into t
+ * (norm, family, kind, pre, ...) or refuse them by name (tok_json_pre.c). */
+struct cJSON;
+int tok_json_identify(struct tokenizer *t, const struct cJSON *root, const char *path,
+                      struct qerr *err);
+/* Sort added_ids (and added_strip) by first byte and fill added_start,
+ * after tok_finish.  0 or QERR_NOMEM. */
+int tok_index_added(struct tokenizer *t);
+/* Apply the steps to text[0..len): *out malloc'd.  compat skips the
+ * Unicode forms and Lowercase.  0 or QERR_NOMEM. */
+int tok_normalize(const struct tokenizer *t, const char *text, size_t len, char **out,
+                  size_t *out_n);
 
 /* Growable id vector. */
 struct tok_vec { int *v; size_t n, cap; };
@@ -74,6 +109,9 @@ int tok_bpe_encode(const struct tokenizer *t, const char *text, size_t len, stru
 /* SPM on one fragment between user-defined tokens; prefix: add the space. */
 int tok_spm_encode_frag(const struct tokenizer *t, const char *text, size_t len, int prefix,
                         struct tok_vec *out);
+/* SPM-style merge of text that a tokenizer.json normalizer already
+ * escaped: no space handling at all (Metaspace words when t->metaspace). */
+int tok_spm_encode_raw(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out);
 
 /* Plain O(n^2) references of the two encoders (llama2.c's loop: rescan
  * every adjacent pair, merge the best, repeat); tests compare them with the

@@ -1,7 +1,6 @@
-/* tok_json: Hugging Face tokenizer.json with a byte-level BPE model
- * (GPT-2, Llama-3, Qwen2 style): model.vocab, model.merges (either
- * "a b" strings or ["a","b"] pairs), added_tokens, and the pre-tokenizer
- * recognised from its Split regex (llama3 / qwen2) or ByteLevel (gpt-2). */
+/* tok_json: Hugging Face tokenizer.json with a BPE model: model.vocab,
+ * model.merges (either "a b" strings or ["a","b"] pairs), added_tokens;
+ * the normalizer and pre-tokenizer are identified by tok_json_pre.c. */
 #include <cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,26 +99,6 @@ static int fill_merges(struct tokenizer *t, const cJSON *merges, const char *pat
     return 0;
 }
 
-/* Find the pre-tokenizer regex anywhere under pre_tokenizer. */
-static const char *find_split_regex(const cJSON *node)
-{
-    if (!node)
-        return NULL;
-    const cJSON *pat = cJSON_GetObjectItemCaseSensitive(node, "pattern");
-    const cJSON *re = pat ? cJSON_GetObjectItemCaseSensitive(pat, "Regex") : NULL;
-    if (cJSON_IsString(re))
-        return re->valuestring;
-    const cJSON *c;
-    cJSON_ArrayForEach(c, node) {
-        if (cJSON_IsObject(c) || cJSON_IsArray(c)) {
-            const char *r = find_split_regex(c);
-            if (r)
-                return r;
-        }
-    }
-    return NULL;
-}
-
 /* First object under node (node included) whose "type" is `type`. */
 static const cJSON *find_type(const cJSON *node, const char *type)
 {
@@ -145,60 +124,56 @@ static const char *str_at(const cJSON *o, const char *a, const char *b)
     return cJSON_IsString(x) ? x->valuestring : NULL;
 }
 
-#define META "\xe2\x96\x81"
-
-/* SentencePiece-style BPE (Llama-2 / TinyLlama on HF): spaces become U+2581
- * by a Replace normalizer or a Metaspace pre-tokenizer.  Returns 1 if so. */
-static int detect_spm_style(struct tokenizer *t, const cJSON *root)
+/* Model options that change ids and that qlens does not implement. */
+static int check_model(const cJSON *model, const char *path, struct qerr *err)
 {
-    const cJSON *norm = cJSON_GetObjectItemCaseSensitive(root, "normalizer");
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    const cJSON *rep = find_type(norm, "Replace"), *prep = find_type(norm, "Prepend");
-    const cJSON *meta = find_type(pre, "Metaspace");
-    const char *from = str_at(rep, "pattern", "String"), *to = str_at(rep, "content", NULL);
-    int replace = from && to && !strcmp(from, " ") && !strcmp(to, META);
-    if (!replace && !meta)
-        return 0;
-    t->kind = TOK_SPM;
-    t->spm_by_rank = 1;
-    const char *pp = str_at(prep, "prepend", NULL);
-    t->add_space_prefix = pp && !strcmp(pp, META);
-    if (meta) {
-        const char *scheme = str_at(meta, "prepend_scheme", NULL);
-        const cJSON *aps = cJSON_GetObjectItemCaseSensitive(meta, "add_prefix_space");
-        const cJSON *split = cJSON_GetObjectItemCaseSensitive(meta, "split");
-        t->add_space_prefix |= scheme ? strcmp(scheme, "never") != 0 : !cJSON_IsFalse(aps);
-        t->split_words = !cJSON_IsFalse(split);
-    }
-    snprintf(t->name, sizeof t->name, "spm/bpe-ranks");
-    return 1;
+    const cJSON *drop = cJSON_GetObjectItemCaseSensitive(model, "dropout");
+    const char *cont = str_at(model, "continuing_subword_prefix", NULL);
+    const char *eow = str_at(model, "end_of_word_suffix", NULL);
+    if (cJSON_IsNumber(drop) && drop->valuedouble > 0)
+        return qerr_set(err, QERR_UNSUPP, "%s: model.dropout %g is not implemented", path,
+                        drop->valuedouble);
+    if ((cont && *cont) || (eow && *eow))
+        return qerr_set(err, QERR_UNSUPP, "%s: model.%s \"%s\" is not implemented", path,
+                        cont && *cont ? "continuing_subword_prefix" : "end_of_word_suffix",
+                        cont && *cont ? cont : eow);
+    return 0;
 }
 
 static int detect_pre(struct tokenizer *t, const cJSON *root, const char *path, struct qerr *err)
 {
-    if (detect_spm_style(t, root))
-        return 0;
-    const cJSON *pre = cJSON_GetObjectItemCaseSensitive(root, "pre_tokenizer");
-    const char *re = find_split_regex(pre);
-    const cJSON *bl = find_type(pre, "ByteLevel");
-    const char *name = "gpt-2";
-    t->bpe_prefix_space = bl && cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(bl, "add_prefix_space"));
-    if (!re && bl && cJSON_IsFalse(cJSON_GetObjectItemCaseSensitive(bl, "use_regex")))
-        name = "none"; /* ByteLevel without its regex: the text is one word */
-    else if (re && strstr(re, "\\p{N}{1,3}"))
-        name = "llama3";
-    else if (re && strstr(re, "\\p{N}| ?"))
-        name = "qwen2";
-    else if (re && !strstr(re, "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+"))
-        return qerr_set(err, QERR_UNSUPP, "%s: pre_tokenizer: unsupported Split regex \"%.80s\"",
-                        path, re);
-    t->pre = strcmp(name, "none") ? (enum tok_pre)tok_pre_from_name(name) : PRE_NONE;
-    snprintf(t->name, sizeof t->name, "bpe/%s", name);
+    int rc = tok_json_identify(t, root, path, err);
+    if (rc < 0 || t->kind != TOK_BPE)
+        return rc;
     const cJSON *dec = cJSON_GetObjectItemCaseSensitive(root, "decoder");
     const cJSON *dt = dec ? cJSON_GetObjectItemCaseSensitive(dec, "type") : NULL;
     if (cJSON_IsString(dt) && strcmp(dt->valuestring, "ByteLevel"))
-        return qerr_set(err, QERR_UNSUPP, "%s: decoder.type \"%s\": only byte-level BPE "
-                        "tokenizer.json files are supported", path, dt->valuestring);
+        return qerr_set(err, QERR_UNSUPP, "%s: decoder.type \"%s\": a ByteLevel pre-tokenizer "
+                        "needs the ByteLevel decoder", path, dt->valuestring);
+    return 0;
+}
+
+/* Every added token, for the Hugging Face split of the text (special or
+ * not, longest match first); single_word is refused. */
+static int collect_added(struct tokenizer *t, const cJSON *added, const char *path,
+                         struct qerr *err)
+{
+    int n = cJSON_GetArraySize(added), k = 0;
+    t->added_ids = malloc((size_t)(n + 1) * sizeof *t->added_ids);
+    t->added_strip = malloc((size_t)n + 1);
+    if (!t->added_ids || !t->added_strip)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
+    const cJSON *e;
+    cJSON_ArrayForEach(e, added) {
+        const cJSON *id = cJSON_GetObjectItemCaseSensitive(e, "id");
+        if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "single_word")))
+            return qerr_set(err, QERR_UNSUPP, "%s: added_tokens[%d]: single_word is not "
+                            "implemented", path, k);
+        t->added_strip[k] = (unsigned char)(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "lstrip")) |
+                                            2 * cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(e, "rstrip")));
+        t->added_ids[k++] = id->valueint; /* fill_vocab checked it */
+    }
+    t->n_added = k;
     return 0;
 }
 
@@ -267,14 +242,23 @@ static int load_json(struct tokenizer **out, const cJSON *root, const char *path
     if (!t)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     t->kind = TOK_BPE;
+    t->hf = 1;
+    const char *mode = getenv("QLENS_TOKENIZER");
+    t->compat = mode && !strcmp(mode, "llamacpp");
     t->ignore_merges = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(model, "ignore_merges"));
-    int rc = detect_pre(t, root, path, err);
+    int rc = check_model(model, path, err);
+    if (rc == 0)
+        rc = detect_pre(t, root, path, err);
     if (rc == 0)
         rc = fill_vocab(t, vocab, added, path, err);
+    if (rc == 0)
+        rc = collect_added(t, added, path, err);
     if (rc == 0)
         rc = fill_merges(t, merges, path, err);
     if (rc == 0)
         rc = tok_finish(t, err);
+    if (rc == 0 && tok_index_added(t) < 0)
+        rc = qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     if (rc < 0) {
         tok_free(t);
         return rc;

@@ -7,11 +7,22 @@
  *   llama3  (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
  *           ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *   qwen2   llama3 with \p{N} (one digit per word)
+ *   o200k   (gpt-oss / GPT-4o) [^\r\n\p{L}\p{N}]?U*L+C?|[^\r\n\p{L}\p{N}]?U+L*C?|
+ *           \p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+ *           with U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}], L = [\p{Ll}\p{Lm}\p{Lo}\p{M}],
+ *           C = (?i:'s|'t|'re|'ve|'m|'ll|'d)
+ *   deepseek-v3  three Split steps, each on the pieces the last one left:
+ *           \p{N}{1,3}, then [\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+, then
+ *           [ASCII punct][A-Za-z]+|[^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+|
+ *           ?[\p{P}\p{S}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
  *   default [\p{P}\$\+<=>\^`\|]+, then gpt-2, then \p{N}+, then [0-9]{3},
  *           each applied to the pieces the previous one left
  *
  * A splitter turns a list of segment lengths (in code points) into a finer
- * list, like llama.cpp's offsets vectors. */
+ * list, like llama.cpp's offsets vectors.  Each is a Hugging Face Split
+ * with behavior "Isolated": a match is a word and so is the text between
+ * two matches (a "gap"; the gpt-2/llama3/qwen2/o200k regexes match every
+ * character, deepseek-v3's does not: lone digits, control characters). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,7 +258,172 @@ static void split_digits3_seg(struct seg *s)
     add_tok(s, s->end);
 }
 
-enum splitter { SP_GPT2, SP_LLAMA3, SP_QWEN2, SP_PUNCT, SP_NUM, SP_DIGITS3 };
+/* ---- o200k ---- */
+
+#define UPPERISH(s, p) (flg(s, p) & UCP_UPPERISH)
+#define LOWERISH(s, p) (flg(s, p) & UCP_LOWERISH)
+
+/* [^\r\n\p{L}\p{N}]: one code point that is none of these. */
+static int o200k_prefix(const struct seg *s, size_t p)
+{
+    unsigned f = flg(s, p);
+    return f && !(f & (UCP_LETTER | UCP_NUMBER)) && !is_crlf(cpt(s, p));
+}
+
+/* U*L+ from p with the regex's backtracking: the U* run is greedy, then L+
+ * needs one L; if the run ends on a non-L, give back to the last code point
+ * of the run that is also an L (Lm, Lo, M).  Returns the end or 0. */
+static size_t o200k_upper_lower(const struct seg *s, size_t p)
+{
+    size_t e = p, last_l = 0;
+    while (UPPERISH(s, e)) {
+        if (LOWERISH(s, e))
+            last_l = e + 1;
+        e++;
+    }
+    if (LOWERISH(s, e)) { /* L+ continues after the U run */
+        while (LOWERISH(s, e))
+            e++;
+        return e;
+    }
+    return last_l; /* L+ = that one code point; 0: no L at all */
+}
+
+/* U+L* from p: returns the end or 0. */
+static size_t o200k_upper_plus(const struct seg *s, size_t p)
+{
+    size_t e = p;
+    while (UPPERISH(s, e))
+        e++;
+    if (e == p)
+        return 0;
+    while (LOWERISH(s, e))
+        e++;
+    return e;
+}
+
+/* One of the two word alternatives, prefix first (greedy ?) then without. */
+static size_t o200k_word(const struct seg *s, size_t p, size_t (*core)(const struct seg *, size_t))
+{
+    size_t e = o200k_prefix(s, p) ? core(s, p + 1) : 0;
+    if (!e)
+        e = core(s, p);
+    if (e)
+        e += contraction(s, e, 1);
+    return e;
+}
+
+static void split_o200k_seg(struct seg *s)
+{
+    for (size_t pos = s->ini; pos < s->end && !s->err;) {
+        size_t e = o200k_word(s, pos, o200k_upper_lower);
+        if (!e)
+            e = o200k_word(s, pos, o200k_upper_plus);
+        if (e) {
+            pos = e;
+            add_tok(s, pos);
+            continue;
+        }
+        uint32_t c = cpt(s, pos);
+        unsigned f = flg(s, pos);
+        if (f & UCP_NUMBER) {
+            pos = llama3_digits(s, pos, 3);
+            continue;
+        }
+        unsigned f2 = c == ' ' ? flg(s, pos + 1) : f; /* ?[^\s\p{L}\p{N}]+[\r\n/]* */
+        if (NOT_LNS(f2)) {
+            pos += c == ' ';
+            while (NOT_LNS(flg(s, pos)))
+                pos++;
+            while (is_crlf(cpt(s, pos)) || cpt(s, pos) == '/')
+                pos++;
+            add_tok(s, pos);
+            continue;
+        }
+        pos = llama3_space(s, pos);
+    }
+}
+
+/* ---- deepseek-v3 ---- */
+
+static int is_ascii_alpha(uint32_t c) { return (c | 32) >= 'a' && (c | 32) <= 'z'; }
+static int is_ascii_punct(uint32_t c)
+{
+    return (c >= 0x21 && c <= 0x2F) || (c >= 0x3A && c <= 0x40) || (c >= 0x5B && c <= 0x60) ||
+           (c >= 0x7B && c <= 0x7E);
+}
+static int is_cjk_run(const struct seg *s, size_t p)
+{
+    uint32_t c = s->c->cp[p];
+    return (c >= 0x4E00 && c <= 0x9FA5) || (c >= 0x3040 && c <= 0x309F) || (c >= 0x30A0 && c <= 0x30FF);
+}
+
+/* Isolated \p{N}{1,3}: digit runs cut every 3, the rest left as gaps. */
+static void split_digits13_seg(struct seg *s)
+{
+    for (size_t pos = s->ini; pos < s->end && !s->err;) {
+        if (flg(s, pos) & UCP_NUMBER) {
+            add_tok(s, pos); /* the gap before */
+            pos = llama3_digits(s, pos, 3);
+        } else {
+            pos++;
+        }
+    }
+    add_tok(s, s->end);
+}
+
+#define LM(f) ((f) & (UCP_LETTER | UCP_ACCENT))
+#define PS(f) ((f) & (UCP_PUNCT | UCP_SYMBOL))
+
+/* The third deepseek-v3 regex at pos: the end of its match, 0 if none. */
+static size_t dsv3_match(struct seg *s, size_t pos)
+{
+    uint32_t c = cpt(s, pos);
+    unsigned f = flg(s, pos);
+    if (c < 128 && is_ascii_punct(c) && is_ascii_alpha(cpt(s, pos + 1))) {
+        pos++; /* [!"#...~][A-Za-z]+ */
+        while (is_ascii_alpha(cpt(s, pos)))
+            pos++;
+        return pos;
+    }
+    /* [^\r\n\p{L}\p{P}\p{S}]?[\p{L}\p{M}]+ */
+    if (LM(f) || (!is_crlf(c) && !(f & (UCP_LETTER | UCP_PUNCT | UCP_SYMBOL)) && LM(flg(s, pos + 1)))) {
+        pos++;
+        while (LM(flg(s, pos)))
+            pos++;
+        return pos;
+    }
+    if (PS(f) || (c == ' ' && PS(flg(s, pos + 1)))) { /* ?[\p{P}\p{S}]+[\r\n]* */
+        pos += c == ' ';
+        while (PS(flg(s, pos)))
+            pos++;
+        while (is_crlf(cpt(s, pos)))
+            pos++;
+        return pos;
+    }
+    return 0;
+}
+
+static void split_dsv3_seg(struct seg *s)
+{
+    for (size_t pos = s->ini; pos < s->end && !s->err;) {
+        size_t e = dsv3_match(s, pos);
+        if (e) {
+            add_tok(s, pos); /* the gap before */
+            add_tok(s, e);
+            pos = e;
+        } else if (flg(s, pos) & UCP_SPACE) {
+            add_tok(s, pos);
+            pos = llama3_space(s, pos);
+        } else {
+            pos++; /* no match here: part of a gap */
+        }
+    }
+    add_tok(s, s->end);
+}
+
+enum splitter { SP_GPT2, SP_LLAMA3, SP_QWEN2, SP_PUNCT, SP_NUM, SP_DIGITS3, SP_O200K,
+                SP_DIGITS13, SP_CJK, SP_DSV3 };
 
 static int split(const struct cps *c, struct offs *in, struct offs *out, enum splitter how)
 {
@@ -262,6 +438,10 @@ static int split(const struct cps *c, struct offs *in, struct offs *out, enum sp
         case SP_PUNCT: split_runs_seg(&s, is_punct_run); break;
         case SP_NUM: split_runs_seg(&s, is_num_run); break;
         case SP_DIGITS3: split_digits3_seg(&s); break;
+        case SP_O200K: split_o200k_seg(&s); break;
+        case SP_DIGITS13: split_digits13_seg(&s); break;
+        case SP_CJK: split_runs_seg(&s, is_cjk_run); break;
+        case SP_DSV3: split_dsv3_seg(&s); break;
         }
         if (s.err)
             return s.err;
@@ -300,6 +480,7 @@ static int run_chain(const struct cps *c, enum tok_pre pre, struct offs *a, stru
                      struct offs **res)
 {
     static const enum splitter chain_default[] = {SP_PUNCT, SP_GPT2, SP_NUM, SP_DIGITS3};
+    static const enum splitter chain_dsv3[] = {SP_DIGITS13, SP_CJK, SP_DSV3};
     enum splitter one;
     const enum splitter *chain = &one;
     size_t n = 1;
@@ -307,6 +488,8 @@ static int run_chain(const struct cps *c, enum tok_pre pre, struct offs *a, stru
     case PRE_LLAMA3: one = SP_LLAMA3; break;
     case PRE_QWEN2: one = SP_QWEN2; break;
     case PRE_DEFAULT: chain = chain_default; n = 4; break;
+    case PRE_O200K: one = SP_O200K; break;
+    case PRE_DEEPSEEK3: chain = chain_dsv3; n = 3; break;
     case PRE_NONE: n = 0; break;   /* the whole text is one word */
     default: one = SP_GPT2; break;
     }

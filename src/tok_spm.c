@@ -172,6 +172,15 @@ static char *spm_escape(const char *text, size_t len, int prefix, size_t *out_n)
     return e;
 }
 
+static char *spm_copy(const char *text, size_t len, size_t *out_n)
+{
+    char *e = malloc(len + 1);
+    if (e)
+        memcpy(e, text, len);
+    *out_n = len;
+    return e;
+}
+
 /* Merge and emit one span of escaped text. */
 static int spm_span(struct spm_session *s, char *e, size_t n, struct tok_vec *out, int ref)
 {
@@ -199,7 +208,7 @@ static int spm_encode(const struct tokenizer *t, const char *text, size_t len, s
                       int ref, int prefix)
 {
     size_t n;
-    char *e = spm_escape(text, len, prefix, &n);
+    char *e = prefix >= 0 ? spm_escape(text, len, prefix, &n) : spm_copy(text, len, &n);
     if (!e)
         return QERR_NOMEM;
     struct spm_session s = {.t = t};
@@ -232,6 +241,11 @@ int tok_spm_encode_frag(const struct tokenizer *t, const char *text, size_t len,
                         struct tok_vec *out)
 {
     return spm_encode(t, text, len, out, 0, prefix);
+}
+
+int tok_spm_encode_raw(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)
+{
+    return spm_encode(t, text, len, out, 0, -1); /* prefix -1: no escaping */
 }
 
 int tok_spm_encode_ref(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *out)

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/afile.h"
 #include "src/gguf.h"
 #include "src/model.h"
 #include "src/tok_internal.h"
@@ -248,6 +249,13 @@ void tok_free(struct tokenizer *t)
     free(t->type);
     free(t->merge_str);
     free(t->user_ids);
+    for (int i = 0; t->norm && i < t->n_norm; i++) {
+        free(t->norm[i].a);
+        free(t->norm[i].b);
+    }
+    free(t->norm);
+    free(t->added_ids);
+    free(t->added_strip);
     tok_map_free(&t->vocab);
     tok_map_free(&t->merges);
     free(t);
@@ -255,8 +263,13 @@ void tok_free(struct tokenizer *t)
 
 /* ---- llama2.c tokenizer.bin ---- */
 
+/* A tokenizer.bin holds at most as many pieces as a GGUF vocabulary may
+ * (gguf's token array cap): a file of zero bytes is not 8 million empty
+ * pieces. */
+#define TOK_L2C_MAX_VOCAB (1 << 24)
+
 static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, int n,
-                               struct qerr *err)
+                               int max_len, struct qerr *err)
 {
     long off = ftell(f);
     for (int i = 0; i < n; i++) {
@@ -265,9 +278,10 @@ static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, i
         if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1)
             return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: file ends before "
                             "its score/length", path, off, i);
-        if (len < 0 || len > (1 << 20))
+        if (len < 0 || len > max_len)
             return qerr_set(err, QERR_FORMAT, "%s: offset %ld: token %d: length %d out of "
-                            "range", path, off + 4, i, (int)len);
+                            "range (0..max_token_length %d)", path, off + 4, i, (int)len,
+                            max_len);
         char *buf = malloc((size_t)len + 1);
         if (!buf)
             return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
@@ -287,16 +301,17 @@ static int read_llama2c_tokens(struct tokenizer *t, FILE *f, const char *path, i
 }
 
 /* Count tokens in the file when the caller does not know the vocab size. */
-static int count_llama2c_tokens(FILE *f)
+static int count_llama2c_tokens(FILE *f, int max_len)
 {
     int n = 0;
     for (;;) {
         float score;
         int32_t len;
         if (fread(&score, 4, 1, f) != 1 || fread(&len, 4, 1, f) != 1 || len < 0 ||
-            fseek(f, len, SEEK_CUR) != 0)
+            len > max_len || fseek(f, len, SEEK_CUR) != 0)
             break;
-        n++;
+        if (++n > TOK_L2C_MAX_VOCAB)
+            break;
     }
     fseek(f, 4, SEEK_SET);
     return n;
@@ -360,25 +375,32 @@ static void infer_llama2c_types(struct tokenizer *t)
 int tok_load_llama2c(struct tokenizer **out, const char *path, int vocab_size, struct qerr *err)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, err);
     if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open tokenizer", path);
+        return qerr_prefix(err, "tokenizer: ");
     int32_t max_len;
     if (fread(&max_len, 4, 1, f) != 1) {
         fclose(f);
         return qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length: file too short", path);
     }
-    int n = vocab_size > 0 ? vocab_size : count_llama2c_tokens(f);
-    if (n <= 0) {
+    if (max_len < 1 || max_len > (1 << 20)) {
         fclose(f);
-        return qerr_set(err, QERR_FORMAT, "%s: offset 4: no tokens", path);
+        return qerr_set(err, QERR_FORMAT, "%s: offset 0: max_token_length %d out of range "
+                        "(1..%d): not a llama2.c tokenizer", path, (int)max_len, 1 << 20);
+    }
+    int n = vocab_size > 0 ? vocab_size : count_llama2c_tokens(f, max_len);
+    if (n <= 0 || n > TOK_L2C_MAX_VOCAB) {
+        fclose(f);
+        return n <= 0 ? qerr_set(err, QERR_FORMAT, "%s: offset 4: no tokens", path)
+                      : qerr_set(err, QERR_FORMAT, "%s: more than %d pieces: not a llama2.c "
+                                 "tokenizer", path, TOK_L2C_MAX_VOCAB);
     }
     struct tokenizer *t = tok_alloc(n);
     if (!t) {
         fclose(f);
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
-    int rc = read_llama2c_tokens(t, f, path, n, err);
+    int rc = read_llama2c_tokens(t, f, path, n, max_len, err);
     fclose(f);
     if (rc == 0) {
         t->kind = TOK_SPM;
@@ -582,9 +604,9 @@ int tok_load_file(struct tokenizer **out, const char *path, struct qerr *err)
     *out = NULL;
     if (ends_with(path, ".json"))
         return tok_load_hf_json(out, path, err);
-    FILE *f = fopen(path, "rb");
+    FILE *f = afile_fopen_regular(path, err);
     if (!f)
-        return qerr_set(err, QERR_IO, "%s: cannot open", path);
+        return err ? err->code : QERR_IO;
     char magic[4] = {0};
     size_t got = fread(magic, 1, 4, f);
     fclose(f);
@@ -662,6 +684,202 @@ static int encode_parts(const struct tokenizer *t, const char *text, size_t len,
     return rc;
 }
 
+/* ---- tokenizer.json as Hugging Face applies it ---- */
+
+static char *replace_all(const char *s, size_t n, const struct tok_norm *r, size_t *out_n)
+{
+    size_t hits = 0;
+    for (const char *p = s; (p = memmem(p, n - (size_t)(p - s), r->a, r->na)); p += r->na)
+        hits++;
+    char *o = malloc(n + hits * r->nb + 1);
+    if (!o)
+        return NULL;
+    size_t k = 0, i = 0;
+    for (const char *p; (p = memmem(s + i, n - i, r->a, r->na)); i = (size_t)(p - s) + r->na) {
+        memcpy(o + k, s + i, (size_t)(p - s) - i);
+        k += (size_t)(p - s) - i;
+        memcpy(o + k, r->b, r->nb);
+        k += r->nb;
+    }
+    memcpy(o + k, s + i, n - i);
+    k += n - i;
+    o[k] = '\0';
+    *out_n = k;
+    return o;
+}
+
+static int norm_step(const struct tok_norm *st, const char *s, size_t n, char **out, size_t *out_n)
+{
+    static const enum ucp_nform forms[] = {UCP_NFC, UCP_NFD, UCP_NFKC, UCP_NFKD};
+    switch (st->op) {
+    case TN_NFC: case TN_NFD: case TN_NFKC: case TN_NFKD:
+        return ucp_normalize(forms[st->op], s, n, out, out_n);
+    case TN_LOWER:
+        return ucp_lowercase(s, n, out, out_n);
+    case TN_REPLACE:
+        *out = replace_all(s, n, st, out_n);
+        return *out ? 0 : QERR_NOMEM;
+    case TN_PREPEND:
+        if (!(*out = malloc(st->na + n + 1)))
+            return QERR_NOMEM;
+        memcpy(*out, st->a, st->na);
+        memcpy(*out + st->na, s, n);
+        (*out)[*out_n = st->na + n] = '\0';
+        return 0;
+    }
+    return QERR_ARG;
+}
+
+int tok_normalize(const struct tokenizer *t, const char *text, size_t len, char **out,
+                  size_t *out_n)
+{
+    char *cur = malloc(len + 1);
+    if (!cur)
+        return QERR_NOMEM;
+    memcpy(cur, text, len);
+    size_t n = len;
+    for (int i = 0; i < t->n_norm; i++) {
+        if (t->compat && t->norm[i].op <= TN_LOWER) /* llama.cpp has none of these */
+            continue;
+        char *next;
+        size_t nn;
+        int rc = norm_step(&t->norm[i], cur, n, &next, &nn);
+        free(cur);
+        if (rc < 0)
+            return rc;
+        cur = next;
+        n = nn;
+    }
+    *out = cur;
+    *out_n = n;
+    return 0;
+}
+
+int tok_index_added(struct tokenizer *t)
+{
+    int n = t->n_added;
+    int *ids = malloc((size_t)(n + 1) * sizeof *ids);
+    unsigned char *strip = malloc((size_t)n + 1);
+    if (!ids || !strip) {
+        free(ids);
+        free(strip);
+        return QERR_NOMEM;
+    }
+    int k = 0;
+    for (int b = 0; b < 256; b++) { /* a counting sort, stable */
+        t->added_start[b] = k;
+        for (int i = 0; i < n; i++)
+            if ((unsigned char)t->piece[t->added_ids[i]][0] == b) {
+                strip[k] = t->added_strip[i];
+                ids[k++] = t->added_ids[i];
+            }
+    }
+    t->added_start[256] = k;
+    free(t->added_ids);
+    free(t->added_strip);
+    t->added_ids = ids;
+    t->added_strip = strip;
+    return 0;
+}
+
+/* Leftmost-longest added token at text[i..len): its index in added_ids,
+ * or -1 (Hugging Face's and transformers.js's added-token split). */
+static int added_at(const struct tokenizer *t, const char *text, size_t i, size_t len)
+{
+    int best = -1;
+    uint32_t best_len = 0;
+    unsigned char b = (unsigned char)text[i];
+    for (int k = t->added_start[b]; k < t->added_start[b + 1]; k++) {
+        int id = t->added_ids[k];
+        uint32_t pl = t->piece_len[id];
+        if (pl > best_len && pl <= len - i && text[i] == t->piece[id][0] &&
+            !memcmp(text + i, t->piece[id], pl)) {
+            best = k;
+            best_len = pl;
+        }
+    }
+    return best;
+}
+
+static int ws_at(const char *s, size_t n, size_t i, size_t *l)
+{
+    uint32_t cp;
+    *l = ucp_decode((const unsigned char *)s + i, n - i, &cp);
+    return *l && (ucp_flags(cp) & UCP_SPACE);
+}
+
+/* lstrip/rstrip: whitespace around the token joins it. */
+static void strip_around(const char *text, size_t len, size_t *from, size_t *to, int strip_right)
+{
+    size_t l;
+    if (strip_right) {
+        while (*from < *to && ws_at(text, len, *from, &l))
+            *from += l;
+        return;
+    }
+    while (*to > *from) { /* back up over whole code points */
+        size_t p = *to - 1;
+        while (p > *from && ((unsigned char)text[p] & 0xC0) == 0x80)
+            p--;
+        if (!ws_at(text, len, p, &l))
+            break;
+        *to = p;
+    }
+}
+
+/* One section of plain text: normalizer, pre-tokenizer, model. */
+static int encode_section(const struct tokenizer *t, const char *text, size_t len, int first,
+                          struct tok_vec *v)
+{
+    char *norm;
+    size_t n;
+    int rc = tok_normalize(t, text, len, &norm, &n);
+    if (rc < 0)
+        return rc;
+    if (n == 0) {
+        rc = 0;
+    } else if (t->kind == TOK_BPE) {
+        rc = tok_bpe_encode(t, norm, n, v);
+    } else if (t->metaspace) { /* spaces -> U+2581, prefix by the scheme */
+        int prefix = (t->meta_prefix == 2 || (t->meta_prefix == 1 && first)) &&
+                     norm[0] != ' ' && !(n >= 3 && !memcmp(norm, "\xe2\x96\x81", 3));
+        rc = tok_spm_encode_frag(t, norm, n, prefix, v);
+    } else {
+        rc = tok_spm_encode_raw(t, norm, n, v);
+    }
+    free(norm);
+    return rc;
+}
+
+static int encode_hf(const struct tokenizer *t, const char *text, size_t len, struct tok_vec *v)
+{
+    size_t start = 0, i = 0;
+    int rc = 0, strip_next = 0, first = 1;
+    while (rc == 0 && i <= len) {
+        int k = i < len ? added_at(t, text, i, len) : -1;
+        if (k < 0 && i < len) {
+            i++;
+            continue;
+        }
+        size_t from = start, to = i;
+        if (strip_next)
+            strip_around(text, len, &from, &to, 1);
+        if (k >= 0 && (t->added_strip[k] & 1))
+            strip_around(text, len, &from, &to, 0);
+        if (to > from)
+            rc = encode_section(t, text + from, to - from, first, v);
+        first = 0;
+        if (k < 0)
+            break;
+        if (rc == 0)
+            rc = tok_vec_push(v, t->added_ids[k]);
+        strip_next = t->added_strip[k] & 2;
+        i += t->piece_len[t->added_ids[k]];
+        start = i;
+    }
+    return rc;
+}
+
 int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_bos,
                int **ids, size_t *n_ids, struct qerr *err)
 {
@@ -677,7 +895,9 @@ int tok_encode(const struct tokenizer *t, const char *text, size_t len, int add_
     int rc = 0;
     if (add_bos && t->bos >= 0)
         rc = tok_vec_push(&v, t->bos);
-    if (rc == 0 && len > 0 && t->n_user)
+    if (rc == 0 && len > 0 && t->hf && !t->compat)
+        rc = encode_hf(t, text, len, &v);
+    else if (rc == 0 && len > 0 && t->n_user)
         rc = encode_parts(t, text, len, &v);
     else if (rc == 0 && len > 0)
         rc = t->kind == TOK_SPM ? tok_spm_encode(t, text, len, &v)
@@ -783,3 +1003,21 @@ int tok_vocab_size(const struct tokenizer *t) { return t->n_vocab; }
 enum tok_kind tok_kind(const struct tokenizer *t) { return t->kind; }
 const char *tok_name(const struct tokenizer *t) { return t->name; }
 int tok_add_bos_default(const struct tokenizer *t) { return t->add_bos; }
+
+const char *tok_family(const struct tokenizer *t)
+{
+    return t->family[0] ? t->family : t->kind == TOK_SPM ? "spm" : t->name + 4;
+}
+const char *tok_pretok_desc(const struct tokenizer *t)
+{
+    return t->pre_desc[0] ? t->pre_desc : t->kind == TOK_SPM ? "none (SentencePiece)" : t->name + 4;
+}
+const char *tok_normalizer_desc(const struct tokenizer *t)
+{
+    return t->norm_desc[0] ? t->norm_desc : t->kind == TOK_SPM ? "spaces as U+2581" : "none";
+}
+const char *tok_mode(const struct tokenizer *t)
+{
+    return t->hf && !t->compat ? "huggingface" : "llama.cpp";
+}
+void tok_set_llamacpp_compat(struct tokenizer *t, int on) { t->compat = on; }

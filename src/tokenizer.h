@@ -7,8 +7,14 @@
  *        with byte fallback <0xNN> for characters not in the vocabulary.
  *   BPE  byte-level BPE (GGUF "gpt2", HF tokenizer.json model.type BPE):
  *        the text is split by the pre-tokenizer of the model type (gpt-2,
- *        llama3/llama-bpe, qwen2), every byte maps to a printable code point
- *        (GPT-2's bytes_to_unicode), then pairs merge by lowest merge rank.
+ *        llama3/llama-bpe, qwen2, o200k, deepseek-v3), every byte maps to a
+ *        printable code point (GPT-2's bytes_to_unicode), then pairs merge
+ *        by lowest merge rank.
+ *
+ * A tokenizer.json is applied as Hugging Face does by default (every added
+ * token split out first, then per section the normalizer, pre-tokenizer
+ * and model); in llama.cpp compat mode as llama.cpp does with the GGUF
+ * converted from it (see tok_mode).
  *
  * All functions are thread-safe on a const tokenizer. */
 #ifndef QLENS_TOKENIZER_H
@@ -63,9 +69,25 @@ int tok_bos(const struct tokenizer *t);        /* -1 when none */
 int tok_eos(const struct tokenizer *t);        /* -1 when none */
 int tok_vocab_size(const struct tokenizer *t);
 enum tok_kind tok_kind(const struct tokenizer *t);
-/* "spm", "bpe/gpt2", "bpe/llama3", "bpe/qwen2" */
+/* "spm", "bpe/gpt2", "bpe/llama3", "bpe/qwen2", "bpe/o200k", ... */
 const char *tok_name(const struct tokenizer *t);
 /* Does the tokenizer want BOS by default (GGUF add_bos_token; SPM: yes). */
 int tok_add_bos_default(const struct tokenizer *t);
+
+/* What was identified: the family ("llama3", "qwen2", "o200k",
+ * "deepseek-v3", "gpt-2", "llama2", "gemma", "metaspace"; for GGUF and
+ * llama2.c files "spm" or the GGUF pre name), the pre-tokenizer steps and
+ * the normalizer steps ("none"). */
+const char *tok_family(const struct tokenizer *t);
+const char *tok_pretok_desc(const struct tokenizer *t);
+const char *tok_normalizer_desc(const struct tokenizer *t);
+/* "huggingface" (a tokenizer.json applied as the transformers tokenizers
+ * do: normalizer, every added token split out) or "llama.cpp" (GGUF and
+ * llama2.c files always; a tokenizer.json in compat mode: no Unicode
+ * normalizer or Lowercase, special tokens are plain text, user-defined
+ * ones cut out longest first).  A tokenizer.json starts in the mode the
+ * environment asks for (QLENS_TOKENIZER=llamacpp), else huggingface. */
+const char *tok_mode(const struct tokenizer *t);
+void tok_set_llamacpp_compat(struct tokenizer *t, int on);
 
 #endif

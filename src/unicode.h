@@ -19,6 +19,8 @@ enum {
     UCP_SYMBOL = 0x040,    /* \p{S}                              */
     UCP_CONTROL = 0x080,   /* \p{C} except Cn                    */
     UCP_SPACE = 0x100,     /* \s: Unicode White_Space            */
+    UCP_UPPERISH = 0x200,  /* [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}] (o200k) */
+    UCP_LOWERISH = 0x400,  /* [\p{Ll}\p{Lm}\p{Lo}\p{M}] (o200k)        */
 };
 
 struct ucp_range {
@@ -30,6 +32,21 @@ extern const struct ucp_range ucp_ranges[];
 extern const int ucp_n_ranges;
 extern const char ucp_unicode_version[];
 extern const uint16_t ucp_latin1[256];
+
+/* Normalization tables (src/unicode_data.c, same generator). */
+struct ucp_ccc { uint32_t first; uint8_t ccc; };
+struct ucp_decomp { uint32_t cp; uint16_t off; uint8_t len, compat; };
+struct ucp_comp { uint32_t first, second, composite; };
+struct ucp_pair { uint32_t cp, to; };
+extern const struct ucp_ccc ucp_ccc_ranges[];
+extern const int ucp_n_ccc;
+extern const struct ucp_decomp ucp_decomp[];   /* sorted by cp; Hangul is algorithmic */
+extern const int ucp_n_decomp;
+extern const uint32_t ucp_decomp_pool[];
+extern const struct ucp_comp ucp_comp[];       /* primary composites */
+extern const int ucp_n_comp;
+extern const struct ucp_pair ucp_lower[];      /* one-code-point lowercase mappings */
+extern const int ucp_n_lower;
 
 /* Category flags of a code point (UCP_UNDEF beyond U+10FFFF). */
 unsigned ucp_flags(uint32_t cp);
@@ -49,5 +66,19 @@ size_t ucp_decode(const unsigned char *s, size_t n, uint32_t *cp);
 size_t ucp_validate(const char *s, size_t n);
 /* Encode cp as UTF-8 into out (room for 4); returns the length. */
 size_t ucp_encode(uint32_t cp, char *out);
+
+/* ---- normalization (src/unicode_norm.c) ---- */
+enum ucp_nform { UCP_NFC, UCP_NFD, UCP_NFKC, UCP_NFKD };
+/* Canonical combining class of cp (0 for starters). */
+unsigned ucp_ccc(uint32_t cp);
+/* Unicode normalization form `form` (UAX #15) of the valid UTF-8 s[0..n):
+ * full decomposition (canonical, or compatibility for NFK*), canonical
+ * ordering, then canonical composition for NFC/NFKC.  *out is malloc'd
+ * (NUL-terminated), *out_n its length.  0, or QERR_NOMEM. */
+int ucp_normalize(enum ucp_nform form, const char *s, size_t n, char **out, size_t *out_n);
+/* Full lowercase mapping (as JavaScript's toLowerCase and Rust's
+ * to_lowercase): one-code-point mappings from the table, U+0130 -> "i"
+ * U+0307, and capital sigma -> final sigma at the end of a word. */
+int ucp_lowercase(const char *s, size_t n, char **out, size_t *out_n);
 
 #endif

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
+#include <limits.h>
 
 #include "analysis/afile.h"
 #include "tests/testutil.h"
@@ -152,6 +154,72 @@ START_TEST(read_whole_files)
 }
 END_TEST
 
+/* A save through a symbolic link writes the target and leaves the link a
+ * link; a dangling link, a FIFO, a device or a directory is refused with
+ * nothing created. */
+START_TEST(save_onto_links_and_specials)
+{
+    const char *target = tu_tmpfile("target.json"), *link = tu_tmpfile("link.json");
+    ck_assert_int_eq(tu_write_file(target, "old\n", 4), 0);
+    ck_assert_int_eq(symlink("target.json", link), 0); /* relative, as ln -s makes */
+    struct afile a;
+    struct qerr err = {0};
+    ck_assert_int_eq(afile_open(&a, link, &err), 0);
+    fputs("new\n", a.f);
+    ck_assert_int_eq(afile_commit(&a, &err), 0);
+    struct stat st;
+    ck_assert_int_eq(lstat(link, &st), 0);
+    ck_assert(S_ISLNK(st.st_mode));
+    ck_assert_str_eq(slurp(target), "new\n");
+    ck_assert_int_eq(count_tmp(), 0);
+    char t2[PATH_MAX];
+    ck_assert_int_eq(afile_target(link, t2, sizeof t2, &err), 0);
+    ck_assert_ptr_nonnull(strstr(t2, "/target.json"));
+
+    const char *dangling = tu_tmpfile("dangling.json");
+    ck_assert_int_eq(symlink("nowhere/x.json", dangling), 0);
+    ck_assert_int_eq(afile_open(&a, dangling, &err), QERR_IO);
+    ck_assert_ptr_nonnull(strstr(err.msg, "symbolic link"));
+
+    const char *fifo = tu_tmpfile("fifo.json");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_int_eq(afile_open(&a, fifo, &err), QERR_IO);
+    ck_assert_msg(strstr(err.msg, "not a regular file (a FIFO)"), "%s", err.msg);
+    ck_assert_int_eq(lstat(fifo, &st), 0);
+    ck_assert(S_ISFIFO(st.st_mode)); /* still the FIFO */
+    ck_assert_int_eq(afile_open(&a, "/dev/null", &err), QERR_IO);
+    ck_assert_msg(strstr(err.msg, "a character device"), "%s", err.msg);
+    ck_assert_int_eq(afile_open(&a, tu_tmpdir(), &err), QERR_IO);
+    ck_assert_msg(strstr(err.msg, "a directory"), "%s", err.msg);
+    ck_assert_int_eq(count_tmp(), 0);
+}
+END_TEST
+
+/* Reading: a FIFO is refused without blocking (no writer ever comes), a
+ * device without reading it, a regular file over the cap before reading. */
+START_TEST(read_refuses_specials)
+{
+    struct qerr err = {0};
+    size_t n;
+    const char *fifo = tu_tmpfile("rfifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    ck_assert_ptr_null(afile_read(fifo, 0, &n, &err));
+    ck_assert_msg(strstr(err.msg, "not a regular file (a FIFO)"), "%s", err.msg);
+    ck_assert_int_eq(afile_open_regular(fifo, NULL, &err), QERR_IO);
+    ck_assert_ptr_null(afile_fopen_regular(fifo, &err));
+    ck_assert_ptr_null(afile_read("/dev/zero", 0, &n, &err));
+    ck_assert_int_eq(err.code, QERR_IO);
+    ck_assert_msg(strstr(err.msg, "/dev/zero: not a regular file (a character device)"), "%s",
+                  err.msg);
+    /* a stream is read up to the cap, then refused */
+    FILE *z = fopen("/dev/zero", "rb");
+    ck_assert_ptr_nonnull(z);
+    ck_assert_ptr_null(afile_read_stream(z, "standard input", 100000, &n, &err));
+    fclose(z);
+    ck_assert_msg(strstr(err.msg, "standard input: larger than 100000 bytes"), "%s", err.msg);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("afile");
@@ -161,6 +229,8 @@ int main(void)
     tcase_add_test(t, abort_keeps_old);
     tcase_add_test(t, failed_write_keeps_old);
     tcase_add_test(t, read_whole_files);
+    tcase_add_test(t, save_onto_links_and_specials);
+    tcase_add_test(t, read_refuses_specials);
     suite_add_tcase(s, t);
     return tu_run(s);
 }

@@ -290,7 +290,11 @@ START_TEST(test_workers_deterministic)
         ck_assert_double_eq(r1.kld.p99, r2.kld.p99);
     }
     /* the large-model thread policy is set aside during the two-worker run
-     * and restored after it */
+     * and restored after it.  One worker then runs OpenBLAS multi-threaded,
+     * two run it single-threaded: OpenBLAS blocks its float32 sums
+     * differently by thread count, so the logits differ by rounding (4.7e-7
+     * relative in perplexity with two threads) and only that is promised:
+     * 1e-5 relative (README, Reliability). */
     e.f.blas_threads = 0;
     e.f.att_threads = e.f.att2 ? 2 : 1;
     int at = e.f.att_threads;
@@ -299,7 +303,7 @@ START_TEST(test_workers_deterministic)
     ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r1, &err), 0);
     o.max_workers = 0;
     ck_assert_int_eq(ppl_run(&e.f, e.toks, e.n, &o, &r2, &err), 0);
-    ck_assert_double_eq_tol(r1.ppl, r2.ppl, 1e-9 * r1.ppl);
+    ck_assert_double_eq_tol(r1.ppl, r2.ppl, 1e-5 * r1.ppl);
     ck_assert_int_eq(e.f.blas_threads, 0);
     ck_assert_int_eq(e.f.att_threads, at);
     env_close(&e);

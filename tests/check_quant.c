@@ -191,18 +191,18 @@ START_TEST(shared_bad_input)
     ck_assert_int_eq(quant_apply(&s, NULL, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
     ck_assert_int_eq(quant_apply(NULL, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
     w[3 * C + 5] = NAN;
-    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "row 3 col 5") && strstr(e.msg, "NaN"), "%s", e.msg);
     w[3 * C + 5] = INFINITY;
-    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "infinite"), "%s", e.msg);
     w[3 * C + 5] = 0;
     t.max_abs[7] = NAN;
-    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "act_max_abs"), "%s", e.msg);
     t.max_abs[7] = 1;
     t.xtx[2 * C + 9] = INFINITY;
-    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_ARG);
+    ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, out, NULL, &rep, NULL, &e), QERR_FORMAT);
     ck_assert_msg(strstr(e.msg, "xtx row 2 col 9"), "%s", e.msg);
     t.xtx[2 * C + 9] = t.xtx[9 * C + 2];
     t.c.dim = C + 1;   /* calibration of another layer */

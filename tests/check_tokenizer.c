@@ -77,7 +77,7 @@ START_TEST(test_missing_and_truncated)
     ck_assert_ptr_null(t);
     ck_assert(strstr(e.msg, "/nonexistent/tokenizer.bin"));
     /* header + one token whose length runs past the end */
-    unsigned char bad[16] = {8, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 'a', 'b'};
+    unsigned char bad[16] = {100, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 'a', 'b'};
     const char *p = tu_tmpfile("trunc.bin");
     ck_assert_int_eq(tu_write_file(p, bad, 14), 0);
     ck_assert_int_eq(tok_load_llama2c(&t, p, 1, &e), QERR_FORMAT);
@@ -85,6 +85,33 @@ START_TEST(test_missing_and_truncated)
     ck_assert_int_eq(tu_write_file(p, bad, 2), 0);
     ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT);
     ck_assert_int_eq(tok_load_file(&t, "/nonexistent/x.gguf", &e), QERR_IO);
+}
+END_TEST
+
+/* Zero bytes are no tokenizer (they read as max_token_length 0 and
+ * millions of empty pieces); a piece longer than max_token_length is
+ * malformed; a device is refused, not read until memory runs out. */
+START_TEST(test_llama2c_bounds)
+{
+    struct tokenizer *t = (void *)1;
+    struct qerr e = {0};
+    const char *p = tu_tmpfile("zeros.bin");
+    size_t n = 1 << 20;
+    char *z = calloc(n, 1);
+    ck_assert_int_eq(tu_write_file(p, z, n), 0);
+    free(z);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT);
+    ck_assert_ptr_null(t);
+    ck_assert_msg(strstr(e.msg, "max_token_length 0"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_file(&t, p, &e), QERR_FORMAT);
+    unsigned char big[16] = {2, 0, 0, 0, 0, 0, 0, 0, 3, 0, 0, 0, 'a', 'b', 'c'};
+    ck_assert_int_eq(tu_write_file(p, big, 15), 0);
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 0, &e), QERR_FORMAT); /* counted: none fits */
+    ck_assert_int_eq(tok_load_llama2c(&t, p, 1, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "max_token_length 2"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_llama2c(&t, "/dev/zero", 0, &e), QERR_IO);
+    ck_assert_msg(strstr(e.msg, "not a regular file"), "%s", e.msg);
+    ck_assert_int_eq(tok_load_file(&t, "/dev/zero", &e), QERR_IO);
 }
 END_TEST
 
@@ -309,13 +336,15 @@ START_TEST(test_unicode_and_byte_map)
     ck_assert_uint_eq(tok_byte_to_cp(' '), 0x120);   /* the famous G-dot */
     ck_assert_uint_eq(tok_byte_to_cp('\n'), 0x10A);
     ck_assert_int_eq(tok_cp_to_byte(0x144), -1);     /* past the 68 mapped */
-    ck_assert_uint_eq(ucp_flags('A'), UCP_LETTER);
+    ck_assert_uint_eq(ucp_flags('A'), UCP_LETTER | UCP_UPPERISH);
+    ck_assert_uint_eq(ucp_flags('a'), UCP_LETTER | UCP_LOWERISH);
+    ck_assert_uint_eq(ucp_flags(0x1C5), UCP_LETTER | UCP_UPPERISH); /* Dz digraph: Lt */
     ck_assert_uint_eq(ucp_flags('7'), UCP_NUMBER);
     ck_assert_uint_eq(ucp_flags('\n'), UCP_CONTROL | UCP_SPACE);
     ck_assert_uint_eq(ucp_flags(0xA0), UCP_SEPARATOR | UCP_SPACE);  /* NBSP */
-    ck_assert_uint_eq(ucp_flags(0x4E2D), UCP_LETTER);              /* CJK */
+    ck_assert_uint_eq(ucp_flags(0x4E2D), UCP_LETTER | UCP_UPPERISH | UCP_LOWERISH); /* CJK: Lo */
     ck_assert_uint_eq(ucp_flags(0x0663), UCP_NUMBER);              /* Arabic-Indic 3 */
-    ck_assert_uint_eq(ucp_flags(0x0301), UCP_ACCENT);              /* combining acute */
+    ck_assert_uint_eq(ucp_flags(0x0301), UCP_ACCENT | UCP_UPPERISH | UCP_LOWERISH); /* acute: Mn */
     ck_assert_uint_eq(ucp_flags(0x3000), UCP_SEPARATOR | UCP_SPACE);
     ck_assert_uint_eq(ucp_flags(0x1F600), UCP_SYMBOL);             /* emoji */
     ck_assert_uint_eq(ucp_flags(0x10FFFF), UCP_UNDEF);
@@ -491,11 +520,25 @@ START_TEST(test_hf_json)
     ids = enc(t, "cb", 2, 0, &n); /* no merge applies */
     ck_assert(same_ids(ids, n, "2 1", "hf json no merge"));
     free(ids);
-    /* a user-defined (non-special) added token is cut out first; a special
-     * one is plain text, as llama.cpp does with parse_special off */
+    /* every added token is cut out first (Hugging Face); in compat mode
+     * only the user-defined (non-special) ones, a special one is plain
+     * text, as llama.cpp does with parse_special off */
     ids = enc(t, "abc<x>ab<x><x>", 14, 0, &n);
     ck_assert(same_ids(ids, n, "7 10 4 10 10", "hf json user token"));
     free(ids);
+    ck_assert_str_eq(tok_mode(t), "huggingface");
+    ck_assert_str_eq(tok_family(t), "gpt-2");
+    ck_assert_str_eq(tok_normalizer_desc(t), "none");
+    ids = enc(t, "ab<|endoftext|>", 15, 0, &n);
+    ck_assert(same_ids(ids, n, "4 9", "hf json special token"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1);
+    ck_assert_str_eq(tok_mode(t), "llama.cpp");
+    ids = enc(t, "ab<|endoftext|>", 15, 0, &n);
+    /* "<|endoftext|>" is text: none of its bytes is in this vocabulary */
+    ck_assert(same_ids(ids, n, "4", "hf json special text, compat"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 0);
     char buf[8];
     ck_assert_uint_eq(tok_decode(t, -1, 6, buf, sizeof buf), 3);
     ck_assert_str_eq(buf, " ab");
@@ -623,9 +666,14 @@ START_TEST(test_hf_json_spm)
     ids = enc(t, "ab ab\n", 6, 1, &n);
     ck_assert(same_ids(ids, n, "1 8 8 9", "spm json, Metaspace split"));
     free(ids);
-    /* after a user-defined token SPM adds its space again (llama.cpp) */
+    /* prepend_scheme "first": Hugging Face adds the U+2581 to the first
+     * section only; llama.cpp (compat) adds its space after a token again */
     ids = enc(t, "ab<x>ab", 7, 0, &n);
-    ck_assert(same_ids(ids, n, "8 11 8", "spm json, user token"));
+    ck_assert(same_ids(ids, n, "8 11 7", "spm json, user token"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1);
+    ids = enc(t, "ab<x>ab", 7, 0, &n);
+    ck_assert(same_ids(ids, n, "8 11 8", "spm json, user token, compat"));
     free(ids);
     tok_free(t);
     t = spm_json(meta, "false");
@@ -636,12 +684,75 @@ START_TEST(test_hf_json_spm)
 }
 END_TEST
 
+/* A byte-level tokenizer.json with the given normalizer and pre-tokenizer
+ * and the vocabulary of bl_json; returns the load status. */
+static int bl_load(const char *norm, const char *pre, struct tokenizer **t, struct qerr *e)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf,
+             "{\"normalizer\":%s,\"pre_tokenizer\":%s,\"decoder\":{\"type\":\"ByteLevel\"},"
+             "\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1,\"\\u00c3\":2,\"\\u00a9\":3,"
+             "\"\\u00c3\\u00a9\":4,\"e\":5,\"\\u00cc\":6,\"\\u0123\":7},"
+             "\"merges\":[\"\\u00c3 \\u00a9\"]}}", norm, pre);
+    const char *p = tu_tmpfile("fam.json");
+    ck_assert_int_eq(tu_write_file(p, buf, strlen(buf)), 0);
+    return tok_load_hf_json(t, p, e);
+}
+
+static const char o200k_pre[] =
+    "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":{\"Regex\":"
+    "\"[^\\\\r\\\\n\\\\p{L}\\\\p{N}]?[\\\\p{Lu}\\\\p{Lt}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]*"
+    "[\\\\p{Ll}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\\\r\\\\n\\\\p{L}"
+    "\\\\p{N}]?[\\\\p{Lu}\\\\p{Lt}\\\\p{Lm}\\\\p{Lo}\\\\p{M}]+[\\\\p{Ll}\\\\p{Lm}\\\\p{Lo}"
+    "\\\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\\\p{N}{1,3}| ?[^\\\\s\\\\p{L}\\\\p{N}]+[\\\\r\\\\n/]*|"
+    "\\\\s*[\\\\r\\\\n]+|\\\\s+(?!\\\\S)|\\\\s+\"},\"behavior\":\"Isolated\",\"invert\":false},"
+    "{\"type\":\"ByteLevel\",\"add_prefix_space\":false,\"use_regex\":false}]}";
+
+/* Families by full structure: the exact regex is the o200k family, one
+ * character less is refused by name; NFC is applied, or not in compat. */
+START_TEST(test_hf_json_families)
+{
+    struct tokenizer *t;
+    struct qerr e = {0};
+    ck_assert_msg(bl_load("{\"type\":\"NFC\"}", o200k_pre, &t, &e) == 0, "%s", e.msg);
+    ck_assert_str_eq(tok_name(t), "bpe/o200k");
+    ck_assert_str_eq(tok_family(t), "o200k");
+    ck_assert_str_eq(tok_normalizer_desc(t), "NFC");
+    ck_assert_str_eq(tok_pretok_desc(t), "Split(o200k) + ByteLevel(no regex)");
+    size_t n;
+    int *ids = enc(t, "e\xcc\x81", 3, 0, &n); /* NFC: U+00E9 = bytes C3 A9 -> one merge */
+    ck_assert(same_ids(ids, n, "4", "NFC then BPE"));
+    free(ids);
+    tok_set_llamacpp_compat(t, 1); /* no NFC: e, CC, 81 (0x81 -> U+0123) */
+    ids = enc(t, "e\xcc\x81", 3, 0, &n);
+    ck_assert(same_ids(ids, n, "5 6 7", "compat: no NFC"));
+    free(ids);
+    tok_free(t);
+    /* the same regex without its last "+": not a family, named in the error */
+    char pre[sizeof o200k_pre];
+    snprintf(pre, sizeof pre, "%s", o200k_pre);
+    char *plus = strstr(pre, "\\\\s+\"}");
+    ck_assert_ptr_nonnull(plus);
+    memmove(plus + 3, plus + 4, strlen(plus + 4) + 1); /* drop the "+" */
+    ck_assert_int_eq(bl_load("null", pre, &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "pre_tokenizer step 0: Split regex \"[^\\r\\n"), "%s", e.msg);
+    /* a ByteLevel with its gpt-2 regex after a Split is no family either */
+    const char *two = "{\"type\":\"Sequence\",\"pretokenizers\":[{\"type\":\"Split\",\"pattern\":"
+                      "{\"Regex\":\"\\\\p{N}{1,3}\"},\"behavior\":\"Isolated\"},{\"type\":\"ByteLevel\"}]}";
+    ck_assert_int_eq(bl_load("null", two, &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "is no family"), "%s", e.msg);
+    ck_assert_int_eq(bl_load("{\"type\":\"Strip\"}", "null", &t, &e), QERR_UNSUPP);
+    ck_assert_msg(strstr(e.msg, "normalizer \"Strip\" is not implemented"), "%s", e.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tokenizer");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_missing_and_truncated);
+    tcase_add_test(tc, test_llama2c_bounds);
     tcase_add_test(tc, test_empty_and_invalid_utf8);
     tcase_add_test(tc, test_vectors_llama_spm);
     tcase_add_test(tc, test_vectors_gpt2);
@@ -657,6 +768,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_hf_json);
     tcase_add_test(tc, test_hf_json_spm);
     tcase_add_test(tc, test_hf_json_bytelevel_variants);
+    tcase_add_test(tc, test_hf_json_families);
     suite_add_tcase(s, tc);
     return s;
 }

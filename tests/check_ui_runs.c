@@ -6,6 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "analysis/results.h"
 #include "quant/quant.h"
@@ -476,6 +479,102 @@ START_TEST(runs_bad_session_file)
     ck_assert_int_lt(vm_runs_load(&v, &err), 0);
     ck_assert_ptr_nonnull(strstr(err.msg, "bad.json"));
     vm_runs_free(&v);
+    /* QLENS_SESSION on a FIFO or a device: refused at once (a FIFO used to
+     * block the dashboard's start, /dev/zero to fill the memory) */
+    const char *fifo = tu_tmpfile("session.fifo");
+    ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+    const char *bad[2] = {fifo, "/dev/zero"};
+    for (int k = 0; k < 2; k++) {
+        vm_runs_init(&v, "m.bin", "eval", bad[k]);
+        ck_assert_int_lt(vm_runs_load(&v, &err), 0);
+        ck_assert_msg(strstr(err.msg, "not a regular file"), "%s", err.msg);
+        ck_assert_int_lt(vm_runs_save(&v, &err), 0);
+        vm_runs_free(&v);
+    }
+}
+END_TEST
+
+/* A session with more runs than the dashboard keeps is never rewritten
+ * with fewer: loading says so, saving is refused, the file keeps all. */
+START_TEST(runs_over_the_cap_never_dropped)
+{
+    const char *path = tu_tmpfile("big-session.json");
+    struct results_store s;
+    struct qerr err;
+    results_store_init(&s);
+    for (int i = 0; i < VM_RUNS_MAX + 88; i++) {
+        struct results_entry e;
+        results_entry_init(&e);
+        snprintf(e.id, sizeof e.id, "m/RTN w4 g%d", i + 1);
+        snprintf(e.model, sizeof e.model, "m");
+        snprintf(e.method, sizeof e.method, "RTN");
+        snprintf(e.source, sizeof e.source, "qlens dashboard run");
+        e.w_bits = 4;
+        e.group_size = i + 1;
+        char js[64];
+        snprintf(js, sizeof js, "{\"spec\":\"RTN w4 g%d\"}", i + 1);
+        ck_assert_int_eq(results_entry_set_settings(&e, js, &err), 0);
+        ck_assert_int_eq(results_entry_set_ppl(&e, "eval", 10 + i, NAN, &err), 0);
+        ck_assert_int_eq(results_add_entry(&s, &e, &err), 0);
+        results_entry_free(&e);
+    }
+    ck_assert_int_eq(results_save(&s, path, &err), 0);
+    results_store_free(&s);
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", path);
+    ck_assert_int_lt(vm_runs_load(&v, &err), 0);
+    ck_assert_msg(strstr(err.msg, "600 runs") && strstr(err.msg, "will not be saved"), "%s",
+                  err.msg);
+    ck_assert_int_eq(v.n, VM_RUNS_MAX);
+    ck_assert_int_eq(v.n_over, 88);
+    vm_runs_delete(&v, 0);
+    ck_assert_int_lt(vm_runs_save(&v, &err), 0);
+    ck_assert_msg(strstr(err.msg, "not saved"), "%s", err.msg);
+    results_store_init(&s);
+    ck_assert_int_eq(results_load(&s, path, &err), 0);
+    ck_assert_int_eq(s.n, VM_RUNS_MAX + 88);
+    results_store_free(&s);
+    vm_runs_free(&v);
+}
+END_TEST
+
+/* Export: a failed save leaves the previous export (it was deleted before
+ * the save); CSV text fields double a quote. */
+START_TEST(runs_export_atomic_and_quoted)
+{
+    struct vm_runs v;
+    struct qerr err;
+    vm_runs_init(&v, "dir/m\"q.bin", "eval", "");
+    fill(&v);
+    char prefix[1024], p[1100];
+    snprintf(prefix, sizeof prefix, "%s", tu_tmpfile("exp"));
+    snprintf(p, sizeof p, "%s.json", prefix);
+    ck_assert_int_eq(tu_write_file(p, "old export\n", 11), 0);
+    signal(SIGXFSZ, SIG_IGN);
+    struct rlimit keep, rl;
+    ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &keep), 0);
+    rl = keep;
+    rl.rlim_cur = 100;
+    ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+    int rc = vm_runs_export(&v, prefix, &err);
+    setrlimit(RLIMIT_FSIZE, &keep);
+    ck_assert_int_lt(rc, 0);
+    char buf[64] = "";
+    FILE *f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_ptr_nonnull(fgets(buf, sizeof buf, f));
+    fclose(f);
+    ck_assert_str_eq(buf, "old export\n");
+    ck_assert_int_eq(vm_runs_export(&v, prefix, &err), 0);
+    snprintf(p, sizeof p, "%s.csv", prefix);
+    f = fopen(p, "r");
+    ck_assert_ptr_nonnull(f);
+    char line[512];
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    ck_assert_ptr_nonnull(fgets(line, sizeof line, f));
+    fclose(f);
+    ck_assert_msg(!strncmp(line, "\"m\"\"q\",", 7), "%s", line);
+    vm_runs_free(&v);
 }
 END_TEST
 
@@ -630,6 +729,8 @@ static Suite *suite(void)
     tcase_add_test(tc, runs_session_roundtrip_and_export);
     tcase_add_test(tc, runs_label_joins_and_old_sessions);
     tcase_add_test(tc, runs_bad_session_file);
+    tcase_add_test(tc, runs_over_the_cap_never_dropped);
+    tcase_add_test(tc, runs_export_atomic_and_quoted);
     suite_add_tcase(s, tc);
     tc = tcase_create("corr");
     tcase_add_test(tc, corr_empty_and_degenerate);

@@ -136,12 +136,25 @@ def default(t):
     for p in [r"[\p{P}\$\+<=>\^`\|]+", gpt2, r"\p{N}+", r"[0-9][0-9][0-9]"]:
         segs = split(p, segs)
     return segs
+o200k = (r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]*[\p{Ll}\p{Lm}\p{Lo}\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+         r"|[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]+[\p{Ll}\p{Lm}\p{Lo}\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?"
+         r"|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+")
+dsv3 = [r"\p{N}{1,3}", "[\u4e00-\u9fa5\u3040-\u309f\u30a0-\u30ff]+",
+        "[!\"#$%&'()*+,\\-./:;<=>?@\\[\\\\\\]^_`{|}~][A-Za-z]+|[^\r\n\\p{L}\\p{P}\\p{S}]?[\\p{L}\\p{M}]+| ?[\\p{P}\\p{S}]+[\r\n]*|\\s*[\r\n]+|\\s+(?!\\S)|\\s+"]
+def chain(pats, t):
+    segs = [t]
+    for p in pats:
+        segs = split(p, segs)
+    return segs
 ref = {"gpt2": lambda t: regex.findall(gpt2, t), "llama3": lambda t: regex.findall(l3, t),
-       "qwen2": lambda t: regex.findall(qw, t), "default": default}
+       "qwen2": lambda t: regex.findall(qw, t), "default": default,
+       "o200k": lambda t: split(o200k, [t]) if t else [], "deepseek-v3": lambda t: chain(dsv3, t) if t else []}
 random.seed(7)
 pool = list("aAzZ09 '\n\r\t.,!?-_$+<=>^`|\"") + ["'s", "'T", "'re", "'LL", "   ", "\r\n"] + [chr(c) for c in (
     0xa0, 0x3000, 0x2028, 0x85, 0x1680, 0xe9, 0xdf, 0x416, 0x4e2d, 0x1f600, 0x301, 0x663, 0xb2,
-    0xbd, 0x2167, 0x212a, 0xff10, 0x200d, 0xfe0f, 0x2581, 0x120, 0x1780, 0x17b6)]
+    0xbd, 0x2167, 0x212a, 0xff10, 0x200d, 0xfe0f, 0x2581, 0x120, 0x1780, 0x17b6,
+    0xc9, 0x1c5, 0x2b0, 0x5d0, 0x915, 0x94d, 0x4e00, 0x3042, 0x30a2, 0xac00, 0x1, 0x7f, 0xad, 0x2f)] + [
+    "/", "/\n", "ÉCOLE", "École", "'S", "ǅa", "5a", "中文", "カタ"]
 texts = [''.join(random.choice(pool) for _ in range(random.randint(0, 40))) for _ in range(400)]
 for f in ("reference/tokenizer/ggml-vocab-gpt-2.gguf.inp", "data/moby-dick-100k.txt"):
     texts.append(open(shared + "/" + f, encoding="utf-8").read())
@@ -161,7 +174,7 @@ for name, fn in ref.items():
 print("mismatches", bad)
 sys.exit(bad != 0)
 PY
-    if [ $? = 0 ]; then pass "pre-tokenizers gpt2/llama3/qwen2/default = real regexes (402 texts each)"; else
+    if [ $? = 0 ]; then pass "pre-tokenizers gpt2/llama3/qwen2/default/o200k/deepseek-v3 = real regexes (402 texts each)"; else
         fail "pre-tokenizer differs from the regex"; head -20 "$T_TMP/pretok.log"; fi
 fi
 

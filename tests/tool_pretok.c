@@ -3,7 +3,7 @@
  * real regexes (Python's `regex` module, which knows \p{L}).  NUL bytes
  * separate independent texts; a line "--" separates their words.
  *
- *   tool_pretok gpt2|llama3|qwen2|default FILE */
+ *   tool_pretok gpt2|llama3|qwen2|default|o200k|deepseek-v3 FILE */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +24,14 @@ static int emit(void *ctx, size_t start, size_t len)
 int main(int argc, char **argv)
 {
     static const struct { const char *name; enum tok_pre pre; } pres[] = {
-        {"gpt2", PRE_GPT2}, {"llama3", PRE_LLAMA3}, {"qwen2", PRE_QWEN2}, {"default", PRE_DEFAULT}};
+        {"gpt2", PRE_GPT2}, {"llama3", PRE_LLAMA3}, {"qwen2", PRE_QWEN2}, {"default", PRE_DEFAULT},
+        {"o200k", PRE_O200K}, {"deepseek-v3", PRE_DEEPSEEK3}};
     int p = -1;
     for (size_t i = 0; argc == 3 && i < sizeof pres / sizeof *pres; i++)
         if (!strcmp(argv[1], pres[i].name))
             p = (int)i;
     if (p < 0) {
-        fprintf(stderr, "usage: tool_pretok gpt2|llama3|qwen2|default FILE\n");
+        fprintf(stderr, "usage: tool_pretok gpt2|llama3|qwen2|default|o200k|deepseek-v3 FILE\n");
         return 2;
     }
     FILE *f = fopen(argv[2], "rb");

@@ -218,4 +218,12 @@ cap
 [ "$(grep -c '^  Enter ' "$SCREEN")" = 1 ] && pass "help lists Enter once" || fail "help lists Enter twice"
 keys Escape q
 wait_exit 0 "quit from 80x24"
+
+# A corrupted session file: the dashboard starts and says so on screen
+# (the start-up hint used to overwrite the message).
+printf '{"schema": 3' >"$T_TMP/bad-session.json"
+start 100 30 QLENS_SESSION="$T_TMP/bad-session.json"
+wait_for 'session file: .*bad-session.json: offset [0-9]+: JSON syntax error' "a corrupted session file is named at start"
+keys q
+wait_exit 0 "quit after a corrupted session file"
 t_done

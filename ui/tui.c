@@ -114,8 +114,9 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
     const struct vl_row *r = vm_layers_selected(&t->lay);
     if (r)
         tui_select_tensor(t, r->tensor);
-    tui_msg(t, 0, "%s: %d tensors, %lld parameters; Enter opens, ? lists every key",
-            t->model_name, t->m.n_tensors, (long long)qmodel_param_count(&t->m));
+    if (!t->msg_err) /* a session file that did not load says so instead */
+        tui_msg(t, 0, "%s: %d tensors, %lld parameters; Enter opens, ? lists every key",
+                t->model_name, t->m.n_tensors, (long long)qmodel_param_count(&t->m));
     return 0;
 }
 

@@ -6,8 +6,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "analysis/afile.h"
 #include "analysis/results.h"
+#include "src/cli_results.h"
 
 const struct vr_coldef vr_cols[VR__NCOL] = {
     {"Configuration", 30}, {"Bits", 4}, {"Group", 6}, {"b/w", 6}, {"MiB", 8},
@@ -84,24 +87,44 @@ static int is_mine(const struct vm_runs *v, const struct results_entry *e)
     return !strcmp(e->source, VR_SOURCE) && !strcmp(e->model, v->model);
 }
 
+/* Rows from the entries of s that this dashboard wrote; those beyond
+ * VM_RUNS_MAX are counted in n_over. */
+static void add_mine(struct vm_runs *v, const struct results_store *s)
+{
+    for (int i = 0; i < s->n; i++)
+        if (is_mine(v, &s->e[i])) {
+            struct jobs_run r;
+            from_entry(&s->e[i], v->dataset, &r);
+            if (vm_runs_add(v, &r) == QERR_ARG)
+                v->n_over++;
+        }
+    v->sel = 0;
+}
+
+/* More of this model's runs than the view keeps: say so (saving is
+ * refused: it would drop them). */
+static int over_cap(const struct vm_runs *v, const char *name, struct qerr *err)
+{
+    if (!v->n_over)
+        return 0;
+    return qerr_set(err, QERR_UNSUPP, "%s: %d runs of %s, the dashboard shows %d: the "
+                    "session will not be saved (it would drop %d; trim the file with qlens "
+                    "results)", name, v->n + v->n_over, v->model, v->n, v->n_over);
+}
+
 int vm_runs_load(struct vm_runs *v, struct qerr *err)
 {
-    FILE *f = v->path[0] ? fopen(v->path, "r") : NULL;
-    if (!f)
+    /* not fopen: on a FIFO it would block the dashboard's start; what is
+     * there but not a regular file, results_load refuses */
+    if (!v->path[0] || access(v->path, F_OK) != 0)
         return 0; /* no session yet */
-    fclose(f);
     struct results_store s;
     results_store_init(&s);
     int rc = results_load(&s, v->path, err);
-    for (int i = 0; rc == 0 && i < s.n; i++)
-        if (is_mine(v, &s.e[i])) {
-            struct jobs_run r;
-            from_entry(&s.e[i], v->dataset, &r);
-            vm_runs_add(v, &r);
-        }
+    if (rc == 0)
+        add_mine(v, &s);
     results_store_free(&s);
-    v->sel = 0;
-    return rc;
+    return rc ? rc : over_cap(v, v->path, err);
 }
 
 /* A number, or nothing when it is not finite (JSON has no NaN; a missing
@@ -171,21 +194,17 @@ static int put_keeping(struct results_store *s, const struct results_store *old,
     return rc;
 }
 
-/* Keep every entry of the file but this model's dashboard runs, which are
- * replaced (entries under the old file-name label move to the label). */
-int vm_runs_save(const struct vm_runs *v, struct qerr *err)
+/* Keep every entry of the file (when keep) but this model's dashboard runs,
+ * which are replaced (entries under the old file-name label move to the
+ * label). */
+static int save_to(const struct vm_runs *v, const char *path, int keep, struct qerr *err)
 {
-    if (!v->path[0])
-        return 0;
     struct results_store s, old;
     results_store_init(&s);
     results_store_init(&old);
-    FILE *f = fopen(v->path, "r");
     int rc = 0;
-    if (f) {
-        fclose(f);
-        rc = results_load(&old, v->path, err);
-    }
+    if (keep && access(path, F_OK) == 0)
+        rc = results_load(&old, path, err);
     snprintf(s.source, sizeof s.source, "qlens dashboard session");
     for (int i = 0; rc == 0 && i < old.n; i++)
         if (!is_mine(v, &old.e[i]))
@@ -198,10 +217,21 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
         results_entry_free(&e);
     }
     if (rc == 0)
-        rc = results_save(&s, v->path, err);
+        rc = results_save(&s, path, err);
     results_store_free(&s);
     results_store_free(&old);
     return rc;
+}
+
+int vm_runs_save(const struct vm_runs *v, struct qerr *err)
+{
+    if (!v->path[0])
+        return 0;
+    if (v->n_over)
+        return qerr_set(err, QERR_UNSUPP, "%s: not saved: it holds %d more runs of %s than "
+                        "the dashboard keeps (%d), and saving would drop them", v->path,
+                        v->n_over, v->model, VM_RUNS_MAX);
+    return save_to(v, v->path, 1, err);
 }
 
 int vm_runs_add(struct vm_runs *v, const struct jobs_run *run)
@@ -363,18 +393,17 @@ void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
 int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err)
 {
     char path[1200];
-    struct vm_runs tmp = *v;
-    snprintf(tmp.path, sizeof tmp.path, "%s.json", prefix);
-    if (remove(tmp.path) != 0) { /* fresh file: only this model's runs */ }
-    int rc = vm_runs_save(&tmp, err);
+    snprintf(path, sizeof path, "%s.json", prefix);
+    int rc = save_to(v, path, 0, err); /* only these runs; no delete first */
     if (rc < 0)
         return rc;
     const char *ext[2] = {"csv", "md"};
     for (int k = 0; k < 2; k++) {
         snprintf(path, sizeof path, "%s.%s", prefix, ext[k]);
-        FILE *f = fopen(path, "w");
-        if (!f)
-            return qerr_set(err, QERR_IO, "%s: cannot write", path);
+        struct afile a;
+        if ((rc = afile_open(&a, path, err)) < 0)
+            return rc;
+        FILE *f = a.f;
         if (k == 0)
             fprintf(f, "model,spec,method,bits,group,bpw,size_mib,ppl,ppl_se,dppl_pct,kl,top1,seconds\n");
         else
@@ -383,8 +412,13 @@ int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err
         for (int i = 0; i < v->n; i++) {
             const struct jobs_run *r = &v->r[i];
             if (k == 0) {
-                fprintf(f, "\"%s\",\"%s\",%s,%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.3f\n",
-                        v->model, r->spec, r->method, r->bits, r->group, r->bpw, r->size_mib,
+                cli_results_csv_fstr(f, v->model);
+                putc(',', f);
+                cli_results_csv_fstr(f, r->spec);
+                putc(',', f);
+                cli_results_csv_fstr(f, r->method);
+                fprintf(f, ",%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.3f\n",
+                        r->bits, r->group, r->bpw, r->size_mib,
                         r->ppl, r->ppl_se, vm_runs_dppl(v, i), r->kl, r->top1, r->seconds);
             } else {
                 char c[VR__NCOL][64];
@@ -394,8 +428,8 @@ int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err
                         c[3], c[4], c[5], c[6], c[7], c[8], c[9]);
             }
         }
-        if (fclose(f) != 0)
-            return qerr_set(err, QERR_IO, "%s: write failed", path);
+        if ((rc = afile_commit(&a, err)) < 0)
+            return rc;
     }
     return 0;
 }

@@ -41,14 +41,20 @@ struct vm_runs {
     int n, cap;
     int sel, top;
     int sort_col, sort_desc;
+    int n_over;           /* this model's runs in the session file beyond
+                             VM_RUNS_MAX: not shown, and vm_runs_save
+                             refuses to write (it would drop them)       */
 };
 
 void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path);
 void vm_runs_free(struct vm_runs *v);
 /* Read the dashboard runs of v->model (or of v->file, an older session)
- * from the session file (a missing file is an empty session, not an error). */
+ * from the session file (a missing file is an empty session, not an error).
+ * More than VM_RUNS_MAX of them: the first are shown, n_over counts the
+ * rest and the call fails with a message saying the session will not be
+ * saved. */
 int vm_runs_load(struct vm_runs *v, struct qerr *err);
-/* Write every run back (atomic). */
+/* Write every run back (atomic); refused while n_over > 0. */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err);
 /* Add a run, replacing one with the same spec; selects it. */
 int vm_runs_add(struct vm_runs *v, const struct jobs_run *run);
@@ -59,7 +65,8 @@ double vm_runs_dppl(const struct vm_runs *v, int i);
 /* front[i] = 1 when run i is on the size/PPL Pareto front. */
 void vm_runs_pareto(const struct vm_runs *v, unsigned char *front);
 void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap);
-/* prefix.json (results store), prefix.csv, prefix.md. */
+/* prefix.json (results store of these runs only), prefix.csv, prefix.md,
+ * each written atomically: a failed export leaves the old files. */
 int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err);
 /* Default session file: $QLENS_SESSION, else $HOME/.qlens-session.json. */
 const char *vm_runs_default_path(void);
