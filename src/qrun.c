@@ -154,17 +154,38 @@ static void make_calib(const struct calib_acc *a, float *mean_abs, struct quant_
     }
 }
 
+/* The float original of t: in place when floats exist (F32 file, a copy
+ * made elsewhere), else converted into *tmp for the caller to free, so
+ * quantizing an F16/quantized model keeps no cached float copy beside
+ * the overrides. */
+static const float *orig_floats(struct qtensor *t, float **tmp)
+{
+    *tmp = NULL;
+    const float *w = qtensor_f32_direct(t, 0);
+    if (w)
+        return w;
+    *tmp = malloc((size_t)t->nelem * sizeof(float));
+    if (*tmp && qtensor_read_range(t, 0, t->nelem, *tmp)) {
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return *tmp;
+}
+
 /* Quantize one tensor from its float original and install Ŵ. */
 static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_spec *spec,
                      const struct quant_calib *qc, struct quant_side *side)
 {
     struct qrun *r = q->r;
     int rows = (int)qtensor_rows(t), cols = (int)qtensor_cols(t);
-    const float *w = qtensor_f32_orig(t);
+    float *tmp;
+    const float *w = orig_floats(t, &tmp);
     float *out = malloc((size_t)t->nelem * sizeof(float));
     if (!w || !out) {
         free(out);
-        return qerr_set(q->err, QERR_NOMEM, "%s: out of memory", t->name);
+        free(tmp);
+        return qerr_set(q->err, QERR_NOMEM, "%s: out of memory converting %s to float",
+                        t->name, qdtype_name(t->dtype));
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
@@ -172,6 +193,7 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     const struct qimatrix_entry *ie = r->o.imatrix ? qimatrix_find(r->o.imatrix, t->name) : NULL;
     if (ie && ie->n != cols) {
         free(out);
+        free(tmp);
         return qerr_set(q->err, QERR_ARG, "imatrix entry %s: nval %lld but %s has %d columns",
                         ie->src_name, (long long)ie->n, t->name, cols);
     }
@@ -181,6 +203,7 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
                             r->o.out_err ? 0 : QUANT_NO_OUT_ERR, q->err);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
+    free(tmp);
     if (rc < 0) {
         free(out);
         return qerr_prefix(q->err, "%s: ", t->name);
@@ -235,12 +258,15 @@ static int quant_joint(struct qrun_ctx *q, struct qtensor **ts, int n,
     float *out = malloc((size_t)total * cols * sizeof(float));
     int rc = w && out ? 0 : qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[0]->name);
     for (int i = 0, row = 0; i < n && !rc; i++) {
-        const float *src = qtensor_f32_orig(ts[i]);
-        if (!src) {
-            rc = qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[i]->name);
+        const float *src = qtensor_f32_direct(ts[i], 0);
+        float *dst = w + (size_t)row * cols;
+        if (src)
+            memcpy(dst, src, (size_t)ts[i]->nelem * sizeof(float));
+        else if (qtensor_read_range(ts[i], 0, ts[i]->nelem, dst)) {
+            rc = qerr_set(q->err, QERR_UNSUPP, "%s: cannot convert %s to float", ts[i]->name,
+                          qdtype_name(ts[i]->dtype));
             break;
         }
-        memcpy(w + (size_t)row * cols, src, (size_t)ts[i]->nelem * sizeof(float));
         row += (int)qtensor_rows(ts[i]);
     }
     struct quant_report rep;
