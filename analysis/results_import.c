@@ -13,9 +13,11 @@
  * lm-eval run on ".../stories260K" and a qlens run on ".../stories260K.bin"
  * share a join key. */
 #include "analysis/afile.h"
+#include "analysis/qnum.h"
 #include "analysis/results.h"
 
 #include <cJSON.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,35 +206,58 @@ static int import_lmeval(struct results_store *s, const cJSON *root, const char 
     return rc;
 }
 
+/* An optional whole number of a run file into *dst: absent leaves *dst;
+ * a value that is not a whole number in [lo, hi] is an error naming the
+ * field (no double -> int cast of file data outside qnum_int). */
+static int run_int(const cJSON *j, const char *name, const char *field, int lo, int hi,
+                   int *dst, struct qerr *err)
+{
+    if (!cJSON_IsNumber(j))
+        return QERR_OK;
+    double x = j->valuedouble;
+    if (qnum_int(x, lo, hi, dst) == 0)
+        return QERR_OK;
+    if (isfinite(x) && x != floor(x))
+        return qerr_set(err, QERR_FORMAT, "%s: %s: must be a whole number (found %g)", name,
+                        field, x);
+    return qerr_set(err, QERR_FORMAT, "%s: %s: must be in %d..%d (found %g)", name, field, lo,
+                    hi, x);
+}
+
 /* Optional method/bits/group in a qlens output (runs on quantized models). */
-static void qlens_quant_fields(const cJSON *root, struct results_entry *e)
+static int qlens_quant_fields(const cJSON *root, const char *name, struct results_entry *e,
+                              struct qerr *err)
 {
     const cJSON *m = cJSON_GetObjectItemCaseSensitive(root, "method");
     const cJSON *b = cJSON_GetObjectItemCaseSensitive(root, "bits");
     const cJSON *g = cJSON_GetObjectItemCaseSensitive(root, "group_size");
-    if (!g) /* qlens quant: "group" (0 = per row, -1 = per tensor: no group) */
+    const char *gname = "group_size";
+    if (!g) { /* qlens quant: "group" (0 = per row, -1 = per tensor: no group) */
         g = cJSON_GetObjectItemCaseSensitive(root, "group");
+        gname = "group";
+    }
     if (cJSON_IsString(m))
         snprintf(e->method, sizeof e->method, "%s", m->valuestring);
-    if (cJSON_IsNumber(b) && b->valuedouble >= 1 && b->valuedouble <= 64)
-        e->w_bits = (int)b->valuedouble;
-    if (cJSON_IsObject(b)) {
-        const cJSON *w = cJSON_GetObjectItemCaseSensitive(b, "w");
-        const cJSON *a = cJSON_GetObjectItemCaseSensitive(b, "a");
-        const cJSON *kv = cJSON_GetObjectItemCaseSensitive(b, "kv");
-        if (cJSON_IsNumber(w)) e->w_bits = (int)w->valuedouble;
-        if (cJSON_IsNumber(a)) e->a_bits = (int)a->valuedouble;
-        if (cJSON_IsNumber(kv)) e->kv_bits = (int)kv->valuedouble;
+    int rc = run_int(b, name, "bits", 1, 64, &e->w_bits, err);
+    if (!rc && cJSON_IsObject(b)) {
+        rc = run_int(cJSON_GetObjectItemCaseSensitive(b, "w"), name, "bits.w", 1, 64, &e->w_bits, err);
+        if (!rc)
+            rc = run_int(cJSON_GetObjectItemCaseSensitive(b, "a"), name, "bits.a", 1, 64, &e->a_bits, err);
+        if (!rc)
+            rc = run_int(cJSON_GetObjectItemCaseSensitive(b, "kv"), name, "bits.kv", 1, 64, &e->kv_bits, err);
     }
-    if (cJSON_IsNumber(g) && g->valuedouble > 0)
-        e->group_size = (int)g->valuedouble;
+    if (!rc && cJSON_IsNumber(g) && g->valuedouble > 0)
+        rc = run_int(g, name, gname, 1, INT_MAX, &e->group_size, err);
     /* `qlens ppl --act-bits/--kv-bits` runs: 0 means not quantized */
     const cJSON *ab = cJSON_GetObjectItemCaseSensitive(root, "act_bits");
     const cJSON *kb = cJSON_GetObjectItemCaseSensitive(root, "kv_bits");
-    if (cJSON_IsNumber(ab) && ab->valuedouble >= 1 && ab->valuedouble <= 64)
-        e->a_bits = (int)ab->valuedouble;
-    if (cJSON_IsNumber(kb) && kb->valuedouble >= 1 && kb->valuedouble <= 64)
-        e->kv_bits = (int)kb->valuedouble;
+    int bits = 0;
+    if (!rc && !(rc = run_int(ab, name, "act_bits", 0, 64, &bits, err)) && bits > 0)
+        e->a_bits = bits;
+    bits = 0;
+    if (!rc && !(rc = run_int(kb, name, "kv_bits", 0, 64, &bits, err)) && bits > 0)
+        e->kv_bits = bits;
+    return rc;
 }
 
 /* {"n_ctx":..,"mode":..,"chunks":..} from a ppl output, as settings. */
@@ -267,10 +292,11 @@ static int import_qlens_ppl(struct results_store *s, const cJSON *root, const ch
     /* full-window perplexity is a different number from llama.cpp's mode */
     if (cJSON_IsString(mode) && !strcmp(mode->valuestring, "full") && strlen(ds) < 58)
         strcat(ds, ":full");
-    qlens_quant_fields(root, &e);
+    int rc = qlens_quant_fields(root, name, &e, err);
     apply_opts(&e, o, cJSON_IsString(model) ? model->valuestring : NULL);
     snprintf(e.source, sizeof e.source, "qlens ppl: %s", name);
-    int rc = results_entry_set_ppl(&e, ds, p->valuedouble,
+    if (!rc)
+        rc = results_entry_set_ppl(&e, ds, p->valuedouble,
                                    cJSON_IsNumber(se) ? se->valuedouble : NAN, err);
     char *st = rc ? NULL : ppl_settings(root);
     if (st && strcmp(st, "{}"))
@@ -332,13 +358,14 @@ static int quant_entry(struct results_store *s, const cJSON *root, const char *n
     double se = num_at(root, is_float ? "ppl_float_stderr" : "ppl_stderr");
     double mib = num_at(root, is_float ? "size_mib_float" : "size_mib");
     struct results_import_opts oo = o ? *o : (struct results_import_opts){0};
+    int rc = QERR_OK;
     if (is_float) {
         strcpy(e.method, "float");
         oo.method = NULL;
         oo.w_bits = oo.a_bits = oo.kv_bits = oo.group_size = 0;
         oo.id = NULL;
     } else {
-        qlens_quant_fields(root, &e);
+        rc = qlens_quant_fields(root, name, &e, err);
     }
     apply_opts(&e, &oo, cJSON_IsString(model) ? model->valuestring : NULL);
     if (is_float || (!(o && o->id && *o->id) && cJSON_IsString(spec)))
@@ -347,7 +374,8 @@ static int quant_entry(struct results_store *s, const cJSON *root, const char *n
                  is_float ? "float" : spec->valuestring);
     e.memory_gb = isfinite(mib) ? mib / 1024.0 : NAN;
     snprintf(e.source, sizeof e.source, "qlens quant: %s", name);
-    int rc = results_entry_set_ppl(&e, ds, ppl, se, err);
+    if (!rc)
+        rc = results_entry_set_ppl(&e, ds, ppl, se, err);
     char *st = rc || is_float ? NULL : quant_settings(root);
     if (st)
         rc = results_entry_set_settings(&e, st, err);

@@ -1,6 +1,8 @@
 #!/bin/sh
 # Install the Debian packages qlens needs, when any is missing.
-# A no-op (and silent) when everything is present.  Runs apt-get as root;
+# A no-op (and silent) when everything is present.
+#   sh scripts/deps.sh [fuzz|valgrind]   also what `make fuzz` (clang and its
+#                                        libFuzzer runtime) or `make valgrind` needs  Runs apt-get as root;
 # as another user it says what to install instead.
 set -e
 missing=""
@@ -26,6 +28,18 @@ need_bin xmllint libxml2-utils # well-formedness of the report's XHTML and SVG
 [ -e /usr/share/fonts/truetype/dejavu/DejaVuSans.ttf ] || missing="$missing fonts-dejavu-core"
 # terminfo for tmux's TERM (screen / tmux-256color)
 [ -e /usr/share/terminfo/t/tmux-256color ] || [ -e /lib/terminfo/t/tmux-256color ] || missing="$missing ncurses-term"
+
+case "$1" in
+fuzz)
+    need_bin clang clang
+    # libFuzzer and the sanitizer runtimes of that clang
+    if ! command -v clang >/dev/null 2>&1 ||
+        [ ! -f "$(clang -print-file-name=libclang_rt.fuzzer-x86_64.a)" ]; then
+        missing="$missing libclang-rt-dev"
+    fi ;;
+valgrind)
+    need_bin valgrind valgrind ;;
+esac
 
 [ -z "$missing" ] && exit 0
 echo "qlens: installing missing Debian packages:$missing" >&2

@@ -10,7 +10,9 @@
 static const char info_help[] =
     "usage: qlens info [MODEL] [--json]\n\n"
     "Print the model's format, architecture, configuration, every tensor\n"
-    "(canonical name, shape outermost first, dtype) and the parameter count.\n"
+    "(canonical name, shape outermost first, storage type, bits per weight =\n"
+    "stored bytes * 8 / values) and the parameter count, then the file's\n"
+    "average bits per weight over all tensors (their stored bytes * 8 / values).\n"
     "MODEL defaults to $QLENS_MODEL, else the bundled stories260K.\n\n"
     "  --json     one JSON object on stdout\n";
 
@@ -29,6 +31,24 @@ void info_print_summary(FILE *f, const struct qmodel *m)
     fprintf(f, "parameters %lld in %d tensors\n", (long long)qmodel_param_count(m), m->n_tensors);
     if (m->tokenizer_path)
         fprintf(f, "tokenizer  %s\n", m->tokenizer_path);
+}
+
+/* Stored bits per value: what a tensor costs in its file. */
+static double tensor_bpw(const struct qtensor *t)
+{
+    return t->nelem ? 8.0 * (double)t->nbytes / (double)t->nelem : 0;
+}
+
+/* Average over the whole file: Σ bytes * 8 / Σ values. */
+static double model_bpw(const struct qmodel *m, double *bytes)
+{
+    double b = 0, n = 0;
+    for (int i = 0; i < m->n_tensors; i++) {
+        b += (double)m->tensors[i].nbytes;
+        n += (double)m->tensors[i].nelem;
+    }
+    *bytes = b;
+    return n > 0 ? 8.0 * b / n : 0;
 }
 
 /* The tokenizer that will be used: family, pre-tokenizer, normalizer and
@@ -69,14 +89,17 @@ static void print_text(const struct qmodel *m)
 {
     info_print_summary(stdout, m);
     print_tokenizer(m, 0);
-    printf("\n%-28s %-16s %-5s %12s\n", "tensor", "shape", "dtype", "params");
+    printf("\n%-28s %-16s %-6s %8s %12s\n", "tensor", "shape", "type", "bits/w", "params");
     for (int i = 0; i < m->n_tensors; i++) {
         const struct qtensor *t = &m->tensors[i];
         char shape[64];
         qtensor_shape_str(t, " x ", shape, sizeof shape);
-        printf("%-28s %-16s %-5s %12lld\n", t->name, shape, qdtype_name(t->dtype),
-               (long long)t->nelem);
+        printf("%-28s %-16s %-6s %8.4f %12lld\n", t->name, shape, qdtype_name(t->dtype),
+               tensor_bpw(t), (long long)t->nelem);
     }
+    double bytes;
+    double bpw = model_bpw(m, &bytes);
+    printf("\nbits/weight %.4f on average (%.3f MiB of tensor data)\n", bpw, bytes / 1048576.0);
 }
 
 static void print_json(const struct qmodel *m)
@@ -103,6 +126,10 @@ static void print_json(const struct qmodel *m)
     else
         printf("null");
     print_tokenizer(m, 1);
+    double bytes;
+    printf(",\"bits_per_weight\":");
+    cli_json_num(stdout, model_bpw(m, &bytes));
+    printf(",\"tensor_bytes\":%.0f", bytes);
     printf(",\"tensors\":[");
     for (int i = 0; i < m->n_tensors; i++) {
         const struct qtensor *t = &m->tensors[i];
@@ -114,7 +141,10 @@ static void print_json(const struct qmodel *m)
                qrole_name(t->role), qdtype_name(t->dtype));
         for (int d = 0; d < t->ndim; d++)
             printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
-        printf("],\"params\":%lld,\"offset\":%llu}", (long long)t->nelem,
+        printf("],\"bits_per_weight\":");
+        cli_json_num(stdout, tensor_bpw(t));
+        printf(",\"bytes\":%llu", (unsigned long long)t->nbytes);
+        printf(",\"params\":%lld,\"offset\":%llu}", (long long)t->nelem,
                (unsigned long long)t->file_offset);
     }
     printf("]}\n");

@@ -274,6 +274,8 @@ int cmd_ppl(int argc, char **argv)
     struct ppl_result r;
     size_t n_tok = 0;
     int rc = run(&im, &a, text, &r, &n_tok, &err);
+    if (!rc)
+        rc = qmodel_intact(&im.m, &err); /* no numbers computed on zero pages */
     if (!rc) {
         if (a.json)
             print_json(im.m.path, text, n_tok, &a, &r);

@@ -306,7 +306,7 @@ static int run_stats(const struct stats_args *a)
         o.select = sel;
     }
     struct tstats ts;
-    if (tstats_compute(&m, &o, &ts, &err)) {
+    if (tstats_compute(&m, &o, &ts, &err) || qmodel_intact(&m, &err)) {
         rc = cli_fail(&err);
     } else if (a->fmt == CLI_JSON) {
         print_json(&m, &ts, a);
@@ -342,7 +342,7 @@ int default_summary(const char *model_arg)
     if (progress_wanted(&m))
         o.progress = show_progress;
     int rc = EXIT_OK;
-    if (tstats_compute(&m, &o, &ts, &err)) {
+    if (tstats_compute(&m, &o, &ts, &err) || qmodel_intact(&m, &err)) {
         rc = cli_fail(&err);
     } else {
         info_print_summary(stdout, &m);

@@ -12,6 +12,7 @@ int cmd_correlate(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_quant(int argc, char **argv);
 int cmd_sweep(int argc, char **argv);
+int cmd_diff(int argc, char **argv);
 int cmd_report(int argc, char **argv);
 int cmd_imatrix(int argc, char **argv);
 /* Without a subcommand: the dashboard on a terminal, else the summary. */

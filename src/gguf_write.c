@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "quant/ggml_types.h"
 #include "src/half.h"
 #include "src/model.h"
 #include "src/tokenizer.h"
@@ -30,7 +31,8 @@ struct wtensor {
     const float *data;     /* borrowed, or */
     gguf_fill_fn fill;     /* produced at save time, or */
     void *ctx;
-    const void *raw;       /* raw bytes */
+    const void *raw;       /* raw bytes, or */
+    gguf_fill_bytes_fn fill_bytes; /* raw bytes produced at save time */
 };
 
 struct gguf_writer {
@@ -289,6 +291,30 @@ int gguf_writer_add_tensor_raw(struct gguf_writer *w, const char *name, uint32_t
     return 0;
 }
 
+int gguf_writer_add_tensor_bytes(struct gguf_writer *w, const char *name, uint32_t ggml_type,
+                                 int ndim, const int64_t *shape, uint64_t nbytes,
+                                 gguf_fill_bytes_fn fill, void *ctx)
+{
+    if (!fill)
+        return werr(w, QERR_ARG, "tensor %s: no data", name);
+    struct wtensor *t = new_tensor(w, name, ggml_type, ndim, shape);
+    if (!t)
+        return QERR_ARG;
+    uint64_t want = t->ne[0] ? ggt_row_size(ggml_type, (int64_t)t->ne[0]) * (t->nelem / t->ne[0]) : 0;
+    if (ggt_traits(ggml_type) && want != nbytes) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "tensor %s: %llu bytes do not fit type %s and its shape "
+                 "(%llu expected)", name, (unsigned long long)nbytes,
+                 ggt_traits(ggml_type)->name, (unsigned long long)want);
+        return werr(w, QERR_ARG, "%s", msg);
+    }
+    t->fill_bytes = fill;
+    t->ctx = ctx;
+    t->nbytes = nbytes;
+    place(w, t);
+    return 0;
+}
+
 /* ---- saving ---- */
 
 static int wr(FILE *f, const void *p, size_t n) { return !n || fwrite(p, 1, n, f) == n ? 0 : -1; }
@@ -344,6 +370,17 @@ static int write_tensor(struct gguf_writer *w, FILE *f, const struct wtensor *t,
     int rc = 0;
     if (t->raw) {
         rc = wr(f, t->raw, (size_t)t->nbytes);
+    } else if (t->fill_bytes) {
+        void *buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
+        if (!buf)
+            return qerr_set(err, QERR_NOMEM, "tensor %s: out of memory", t->name);
+        rc = t->fill_bytes(t->ctx, buf, t->nbytes, err);
+        if (rc < 0) {
+            free(buf);
+            return rc;
+        }
+        rc = wr(f, buf, (size_t)t->nbytes);
+        free(buf);
     } else if (t->data) {
         rc = write_floats(f, t->data, t->nelem, t->type);
     } else {
@@ -436,14 +473,14 @@ static int fill_from_model(void *ctx, float *dst, int64_t n)
     return 0;
 }
 
-static void add_config(struct gguf_writer *w, const struct qmodel *m)
+static void add_config(struct gguf_writer *w, const struct qmodel *m, uint32_t file_type)
 {
     const struct qconfig *c = &m->cfg;
     char name[256];
     snprintf(name, sizeof name, "%s", m->path);
     gguf_writer_add_str(w, "general.architecture", "llama");
     gguf_writer_add_str(w, "general.name", basename(name));
-    gguf_writer_add_u32(w, "general.file_type", 0);  /* LLAMA_FTYPE_ALL_F32 */
+    gguf_writer_add_u32(w, "general.file_type", file_type);
     gguf_writer_add_u32(w, "llama.vocab_size", (uint32_t)c->vocab_size);
     gguf_writer_add_u32(w, "llama.context_length", (uint32_t)c->ctx_len);
     gguf_writer_add_u32(w, "llama.embedding_length", (uint32_t)c->dim);
@@ -523,6 +560,50 @@ static int add_model_tensors(struct gguf_writer *w, struct qmodel *m, struct src
     return 0;
 }
 
+int gguf_export_name(const struct qmodel *m, const struct qtensor *t, char *out, size_t cap)
+{
+    return gguf_name(m, t, out, cap);
+}
+
+/* A GGUF source's key/values in their order, as llama-quantize copies them:
+ * the two quantization keys replaced where they are (appended when absent),
+ * split and alignment keys dropped (one file, default alignment). */
+static void copy_gguf_meta(struct gguf_writer *w, const struct gguf_file *g, uint32_t file_type)
+{
+    int have_qv = 0, have_ft = 0;
+    for (uint64_t i = 0; i < g->n_kv; i++) {
+        const struct gguf_kv *kv = &g->kv[i];
+        if (gguf_str_eq(kv->key, "general.quantization_version")) {
+            gguf_writer_add_u32(w, "general.quantization_version", GGUF_QNT_VERSION);
+            have_qv = 1;
+        } else if (gguf_str_eq(kv->key, "general.file_type")) {
+            gguf_writer_add_u32(w, "general.file_type", file_type);
+            have_ft = 1;
+        } else if (!gguf_str_eq(kv->key, "general.alignment") &&
+                   !(kv->key.len > 6 && !memcmp(kv->key.ptr, "split.", 6))) {
+            gguf_writer_copy_kv(w, kv);
+        }
+    }
+    if (!have_qv)
+        gguf_writer_add_u32(w, "general.quantization_version", GGUF_QNT_VERSION);
+    if (!have_ft)
+        gguf_writer_add_u32(w, "general.file_type", file_type);
+}
+
+int gguf_writer_add_model_meta(struct gguf_writer *w, const struct qmodel *m, uint32_t file_type,
+                               struct qerr *err)
+{
+    qerr_clear(err);
+    if (m->gguf) {
+        copy_gguf_meta(w, m->gguf, file_type);
+        return 0;
+    }
+    add_config(w, m, file_type);
+    gguf_writer_add_u32(w, "general.quantization_version", GGUF_QNT_VERSION);
+    add_tokenizer(w, m, err);
+    return err && err->code ? err->code : 0;
+}
+
 int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, struct qerr *err)
 {
     struct gguf_writer *w = gguf_writer_new(3);
@@ -533,7 +614,7 @@ int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, stru
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
     qerr_clear(err);
-    add_config(w, m);
+    add_config(w, m, 0);  /* LLAMA_FTYPE_ALL_F32 */
     add_tokenizer(w, m, err);
     int rc = err && err->code ? err->code : 0;
     if (!rc)

@@ -69,6 +69,16 @@ int gguf_writer_add_tensor_fill(struct gguf_writer *w, const char *name, uint32_
 int gguf_writer_add_tensor_raw(struct gguf_writer *w, const char *name, uint32_t ggml_type,
                                int ndim, const int64_t *shape, const void *bytes, uint64_t nbytes);
 
+/* Blocks of any ggml type produced at save time: fill(ctx, dst, nbytes)
+ * writes exactly nbytes (returns 0, or <0 to abort the save, with a message
+ * in the qerr it is given).  nbytes must equal the type's row size times
+ * the rows (ggt_row_size) for every type qlens knows; a mismatch is
+ * remembered as an error naming the tensor. */
+typedef int (*gguf_fill_bytes_fn)(void *ctx, void *dst, uint64_t nbytes, struct qerr *err);
+int gguf_writer_add_tensor_bytes(struct gguf_writer *w, const char *name, uint32_t ggml_type,
+                                 int ndim, const int64_t *shape, uint64_t nbytes,
+                                 gguf_fill_bytes_fn fill, void *ctx);
+
 /* Write everything to `path` atomically.  Returns 0 or <0 with err set
  * (including any error remembered from the add calls). */
 int gguf_writer_save(struct gguf_writer *w, const char *path, struct qerr *err);
@@ -79,6 +89,20 @@ int gguf_writer_save(struct gguf_writer *w, const char *path, struct qerr *err);
  * (safetensors) model are permuted to the interleaved layout GGUF uses.
  * All tokenizer.* keys of a GGUF source are copied. */
 int gguf_write_model(struct qmodel *m, const char *path, int use_overrides, struct qerr *err);
+
+/* The metadata of an export of model `m` with general.file_type =
+ * file_type (a llama_ftype) and general.quantization_version: a GGUF
+ * source's key/values copied in order (the tokenizer included), as
+ * llama-quantize does; else the llama config and tokenizer that
+ * gguf_write_model writes. */
+#define GGUF_QNT_VERSION 2   /* ggml's GGML_QNT_VERSION */
+int gguf_writer_add_model_meta(struct gguf_writer *w, const struct qmodel *m, uint32_t file_type,
+                               struct qerr *err);
+/* The name tensor t gets in an export ("blk.0.attn_q.weight", biases
+ * ".bias", a GGUF source's own name for other tensors); 0 when the tensor
+ * is not exported (e.g. HF rotary buffers). */
+struct qtensor;
+int gguf_export_name(const struct qmodel *m, const struct qtensor *t, char *out, size_t cap);
 
 /* Rotate-half (HF) row order -> interleaved (GGUF/llama2.c) row order for a
  * Q or K weight (rows = n_head*head_dim, `cols` floats per row; a bias has

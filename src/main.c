@@ -23,6 +23,7 @@ const struct cli_command cli_commands[] = {
     {"correlate", "[--x FIELD] [--y METRIC|--all] [--where FILTER] [--store FILE] [--json|--csv]", "correlate perplexity with benchmark scores (Pearson, Spearman, p, CI)", cmd_correlate},
     {"tokenize", "[MODEL] TEXT [--file F] [--no-bos] [--decode] [--json]", "token ids and pieces of a text, exactly as llama.cpp tokenizes", cmd_tokenize},
     {"quant", "[MODEL] --method M --bits B [--group G] [--calib T] [--eval T] [--json]", "quantize every linear layer (layer by layer) and compare with float", cmd_quant},
+    {"diff", "BASE OTHER [--tensor REGEX] [--json|--csv]", "per-tensor error (MSE, SQNR, max, rel. Frobenius) and bits/weight of OTHER vs BASE", cmd_diff},
     {"sweep", "[MODEL] --methods M,.. --bits B,.. --groups G,.. --out FILE.json [--csv F]", "grid of quantization runs into one results file", cmd_sweep},
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
     {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
@@ -80,7 +81,7 @@ static int cmd_demo(int argc, char **argv)
         fprintf(stderr, "qlens demo: needs a terminal (it plays in the dashboard)\n");
         return EXIT_USAGE;
     }
-    int rc = tui_demo(model, &d);
+    int rc = cli_exit_code(tui_demo(model, &d));
     demo_free(&d);
     return rc;
 }
@@ -89,6 +90,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "qlens %s: see what quantization does to a language model\n\n"
                "usage: qlens [MODEL]            open MODEL (default: stories260K)\n"
+               "       qlens --base FILE MODEL  the same, with error columns and map vs FILE\n"
                "       qlens COMMAND [ARGS]     run one headless command\n\n"
                "commands:\n", QLENS_VERSION);
     for (const struct cli_command *c = cli_commands; c->name; c++)
@@ -121,6 +123,25 @@ static int finish_stdout(int rc)
     return rc == EXIT_OK ? EXIT_IO : rc;
 }
 
+/* qlens --base FILE [MODEL]: the dashboard with error columns against
+ * FILE; off a terminal the same comparison as `qlens diff FILE MODEL`. */
+static int main_base(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4) {
+        fprintf(stderr, "qlens: usage: qlens --base FILE [MODEL]\n");
+        return EXIT_USAGE;
+    }
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return cli_exit_code(tui_main_base(argc == 4 ? argv[3] : NULL, argv[2]));
+    if (argc < 4) {
+        fprintf(stderr, "qlens: --base without a terminal compares two files: "
+                        "qlens --base FILE MODEL (or qlens diff FILE MODEL)\n");
+        return EXIT_USAGE;
+    }
+    char *dargv[] = {"diff", argv[2], argv[3], NULL};
+    return cmd_diff(3, dargv);
+}
+
 static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -128,11 +149,13 @@ static int run(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc >= 2 && !strcmp(argv[1], "--print-keys")) /* hidden: README key list */
-        return tui_print_keys(stdout);
+        return cli_exit_code(tui_print_keys(stdout));
     if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("qlens %s\n", QLENS_VERSION);
         return EXIT_OK;
     }
+    if (argc >= 2 && !strcmp(argv[1], "--base"))
+        return main_base(argc, argv);
     if (argc >= 2) {
         for (const struct cli_command *c = cli_commands; c->name; c++)
             if (!strcmp(argv[1], c->name))
@@ -145,7 +168,7 @@ static int run(int argc, char **argv)
         }
     }
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
-        return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
+        return cli_exit_code(tui_main(argc >= 2 ? argv[1] : NULL)); /* the dashboard */
     return cmd_default(argc, argv);
 }
 

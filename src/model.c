@@ -13,6 +13,7 @@
 #include "analysis/afile.h"
 #include "quant/ggml_types.h"
 #include "src/gguf.h"
+#include "src/mapguard.h"
 
 /* qdtype -> name and ggml id; block sizes come from quant/ggml_types. */
 static const struct {
@@ -168,7 +169,8 @@ int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
     m->maps = maps;
-    maps[m->n_maps] = (struct qmap){strdup(path), base, (size_t)st.st_size};
+    maps[m->n_maps] = (struct qmap){strdup(path), base, (size_t)st.st_size,
+                                    mapguard_add(base, (size_t)st.st_size)};
     return m->n_maps++;
 }
 
@@ -523,6 +525,20 @@ int qmodel_open(struct qmodel *m, const char *path, struct qerr *err)
     return rc;
 }
 
+int qmodel_intact(const struct qmodel *m, struct qerr *err)
+{
+    for (int i = 0; i < m->n_maps; i++) {
+        if (!mapguard_faulted(m->maps[i].guard))
+            continue;
+        struct stat st;
+        long long now = stat(m->maps[i].path, &st) == 0 ? (long long)st.st_size : -1;
+        return qerr_set(err, QERR_FORMAT, "%s: the file was truncated while open (now %lld bytes, "
+                        "was %zu): results read from it are void", m->maps[i].path, now,
+                        m->maps[i].size);
+    }
+    return QERR_OK;
+}
+
 void qmodel_close(struct qmodel *m)
 {
     for (int i = 0; i < m->n_tensors; i++) {
@@ -531,6 +547,7 @@ void qmodel_close(struct qmodel *m)
     }
     free(m->tensors);
     for (int i = 0; i < m->n_maps; i++) {
+        mapguard_remove(m->maps[i].guard);
         munmap(m->maps[i].base, m->maps[i].size);
         free(m->maps[i].path);
     }

@@ -115,6 +115,7 @@ struct qmap {
     char *path;
     void *base;
     size_t size;
+    int guard;            /* src/mapguard.h slot (-1: unguarded)          */
 };
 
 struct qmodel {
@@ -137,6 +138,14 @@ struct qmodel {
  * model.safetensors.index.json, or a directory holding safetensors. */
 int qmodel_open(struct qmodel *m, const char *path, struct qerr *err);
 void qmodel_close(struct qmodel *m);
+
+/* Is every file of the model still whole?  A model file that another
+ * process truncates while it is mapped would kill qlens with SIGBUS at the
+ * next read past the new end; src/mapguard.c catches that fault and reads
+ * zeros instead, so anything computed since is void.  Returns 0, or
+ * QERR_FORMAT (exit 1) with "FILE: the file was truncated while open ..."
+ * in err.  Long operations call it before they report numbers. */
+int qmodel_intact(const struct qmodel *m, struct qerr *err);
 
 /* Per-format loaders, called by qmodel_open (m is zeroed, m->path set). */
 int llama2c_load(struct qmodel *m, const char *path, struct qerr *err);

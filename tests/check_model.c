@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "src/gguf_write.h"
 #include "src/half.h"
@@ -336,6 +337,48 @@ START_TEST(test_stories260k_bin_vs_gguf)
 }
 END_TEST
 
+/* Another process truncates the model file while it is mapped: a read past
+ * the new end would be SIGBUS (the process killed, exit 135).  It reads
+ * zeros instead and qmodel_intact says the numbers are void. */
+START_TEST(test_truncated_while_mapped)
+{
+    const char *src = tu_shared("models/stories260K.bin");
+    ck_assert_msg(src != NULL, "stories260K.bin missing");
+    FILE *f = fopen(src, "rb");
+    ck_assert_ptr_nonnull(f);
+    static char buf[1 << 21];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    const char *path = tu_tmpfile("trunc.bin");
+    ck_assert_int_eq(tu_write_file(path, buf, n), 0);
+    struct qmodel m;
+    struct qerr e = {0};
+    ck_assert_int_eq(qmodel_open(&m, path, &e), 0);
+    ck_assert_int_eq(qmodel_intact(&m, &e), 0);
+    struct qtensor *last = &m.tensors[0];
+    for (int i = 1; i < m.n_tensors; i++)
+        if (m.tensors[i].file_offset > last->file_offset)
+            last = &m.tensors[i];
+    ck_assert(last->file_offset > 8192);
+    ck_assert_int_eq(truncate(path, 4096), 0);
+    float *w = malloc(last->nbytes);
+    qtensor_read_f32(last, w); /* reads pages past the end: no signal */
+    for (int64_t k = 0; k < last->nelem; k++)
+        ck_assert_msg(w[k] == 0.0f, "%s[%lld] = %g after the truncation", last->name,
+                      (long long)k, w[k]);
+    free(w);
+    ck_assert_int_eq(qmodel_intact(&m, &e), QERR_FORMAT);
+    ck_assert_msg(strstr(e.msg, "trunc.bin: the file was truncated while open (now 4096 bytes, "
+                                "was 1056540)"), "%s", e.msg);
+    qmodel_close(&m);
+    /* the next model opened reuses the slot and starts intact */
+    ck_assert_int_eq(tu_write_file(path, buf, n), 0);
+    ck_assert_int_eq(qmodel_open(&m, path, &e), 0);
+    ck_assert_int_eq(qmodel_intact(&m, &e), 0);
+    qmodel_close(&m);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model");
@@ -348,6 +391,7 @@ static Suite *suite(void)
     tcase_add_test(tc, test_validate);
     tcase_add_test(tc, test_detect_format);
     tcase_add_test(tc, test_stories260k_bin_vs_gguf);
+    tcase_add_test(tc, test_truncated_while_mapped);
     suite_add_tcase(s, tc);
     return s;
 }

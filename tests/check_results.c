@@ -431,6 +431,36 @@ START_TEST(import_old_lmeval_and_qlens_ppl)
 }
 END_TEST
 
+/* Numbers beyond int in run files: an error naming the field, never a
+ * double -> int cast (undefined behaviour; UBSan aborted here). */
+START_TEST(import_numbers_beyond_int)
+{
+    static const char *const bad[][2] = {
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"group_size\":1e999}", "group_size"},
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"group\":3e10}", "group"},
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"bits\":{\"w\":1e300}}", "bits.w"},
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"bits\":{\"w\":4,\"a\":-1e300}}", "bits.a"},
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"bits\":4.5}", "bits"},
+        {"{\"model\":\"m\",\"text\":\"t\",\"ppl\":4,\"kv_bits\":1e20}", "kv_bits"},
+        {"{\"model\":\"m\",\"method\":\"RTN\",\"bits\":4,\"group\":1e300,"
+         "\"eval\":{\"text\":\"t\"},\"ppl_float\":3,\"ppl\":4}", "group"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct results_store s;
+        struct qerr err;
+        const char *kind;
+        results_store_init(&s);
+        ck_assert_int_eq(results_import_text(&s, bad[i][0], "run.json", NULL, &kind, &err),
+                         QERR_FORMAT);
+        char want[64];
+        snprintf(want, sizeof want, "run.json: %s: must be %s", bad[i][1],
+                 strchr(bad[i][0], '.') && strstr(bad[i][0], "4.5") ? "a whole number" : "in ");
+        ck_assert_msg(strstr(err.msg, want), "%s: %s", bad[i][0], err.msg);
+        results_store_free(&s);
+    }
+}
+END_TEST
+
 START_TEST(import_qlens_quant)
 {
     /* the shape `qlens quant --json` prints (abridged) */
@@ -643,6 +673,7 @@ int main(void)
     tcase_add_test(t, import_lmeval);
     tcase_add_test(t, import_old_lmeval_and_qlens_ppl);
     tcase_add_test(t, import_qlens_quant);
+    tcase_add_test(t, import_numbers_beyond_int);
     suite_add_tcase(s, t);
     t = tcase_create("assets");
     tcase_set_timeout(t, 20);

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/mdiff.h"
 #include "tests/testutil.h"
 #include "ui/keys.h"
+#include "ui/view.h"
 #include "ui/vm_hist.h"
 #include "ui/vm_layers.h"
 #include "ui/vm_map.h"
@@ -39,6 +41,26 @@ START_TEST(keys_every_view_can_quit_and_help)
     ck_assert_int_eq(ui_key_lookup('\n', UV_LAYERS), UA_OPEN);
     ck_assert_int_eq(ui_key_lookup('\n', UV_CORR), UA_NONE);
     ck_assert_int_eq(ui_key_lookup('b', UV_TENSOR), UA_BITS_UP);
+}
+END_TEST
+
+/* The view table: every view can be shown (name, draw, act, init) and
+ * its name is unique; the tab numbers 1..N reach them in order. */
+START_TEST(views_table_complete)
+{
+    for (int v = 0; v < UV__COUNT; v++) {
+        const struct view_ops *o = ui_views[v];
+        ck_assert_ptr_nonnull(o);
+        ck_assert_ptr_nonnull(o->name);
+        ck_assert_ptr_nonnull(o->init);
+        ck_assert_ptr_nonnull(o->draw);
+        ck_assert_ptr_nonnull(o->act);
+        ck_assert_int_ge(o->min_w, 20);
+        ck_assert_int_ge(o->min_h, 1);
+        ck_assert_str_eq(ui_view_name(v), o->name);
+        for (int w = 0; w < v; w++)
+            ck_assert_str_ne(ui_views[w]->name, o->name);
+    }
 }
 END_TEST
 
@@ -332,6 +354,14 @@ START_TEST(layers_filter_search_move)
     ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
     ck_assert_int_eq(vm_layers_search(&v, "zzz"), 0);
+    /* `n` repeats the last search with the view-model's own buffer: it
+     * must keep the text (it used to be cleared, issue 13 item 7). */
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
+    int first = vm_layers_selected(&v)->tensor;
+    ck_assert_int_eq(vm_layers_search(&v, v.search), 1);
+    ck_assert_str_eq(v.search, "attn");
+    ck_assert_int_ne(vm_layers_selected(&v)->tensor, first);
+    ck_assert(strstr(model.tensors[vm_layers_selected(&v)->tensor].name, "attn"));
     /* Move clamps and scrolls a 2-row window. */
     vm_layers_move(&v, -100, 2);
     ck_assert_int_eq(v.sel, 0);
@@ -344,7 +374,7 @@ START_TEST(layers_filter_search_move)
     vm_layers_set_act(&v, 0, &a);
     a.kurt = 20;
     vm_layers_set_act(&v, 3, &a);
-    ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    ck_assert_int_eq(vm_layers_ncols(&v), VL_B_REL); /* base columns only with --base */
     cell_is(&v, 4, VL_A_KURT, "20");
     cell_is(&v, 5, VL_A_KURT, "12");
     cell_is(&v, 2, VL_A_KURT, "-");
@@ -353,6 +383,37 @@ START_TEST(layers_filter_search_move)
 END_TEST
 
 /* ---- outlier map ---- */
+
+/* qlens --base: error columns from src/mdiff (values checked in
+ * check_mdiff); a tensor the base lacks shows "-" and sorts last. */
+START_TEST(layers_base_columns)
+{
+    const char *gg = tu_shared("models/stories260K.gguf"), *bin = tu_shared("models/stories260K.bin");
+    if (!gg || !bin)
+        return;
+    struct qmodel m;
+    struct qerr err = {0};
+    ck_assert_int_eq(qmodel_open(&m, gg, &err), 0);
+    struct mdiff d;
+    ck_assert_msg(mdiff_open(&d, &m, bin, &err) == 0, "%s", err.msg);
+    struct vm_layers v;
+    ck_assert_int_eq(vm_layers_init(&v, &m, NULL, NULL), 0);
+    ck_assert_int_eq(vm_layers_ncols(&v), VL_A_STD);
+    v.base = &d;
+    ck_assert_int_eq(vm_layers_ncols(&v), VL__NCOL);
+    vm_layers_sort(&v, VL_B_REL, 1);       /* flat; the tensor without a base last */
+    int last = v.n_lines - 1;
+    cell_is(&v, last, VL_NAME, "output");
+    cell_is(&v, last, VL_B_REL, "-");
+    cell_is(&v, last, VL_B_SQNR, "-");
+    cell_is(&v, last, VL_B_BPW, "32");
+    cell_is(&v, 0, VL_B_REL, "0");
+    cell_is(&v, 0, VL_B_SQNR, "300");
+    vm_layers_free(&v);
+    mdiff_close(&d);
+    qmodel_close(&m);
+}
+END_TEST
 
 START_TEST(map_degenerate)
 {
@@ -532,6 +593,7 @@ static Suite *suite(void)
     Suite *s = suite_create("ui_vm");
     TCase *tc = tcase_create("keys");
     tcase_add_test(tc, keys_no_conflicts);
+    tcase_add_test(tc, views_table_complete);
     tcase_add_test(tc, keys_every_view_can_quit_and_help);
     tcase_add_test(tc, keys_every_row_documented);
     tcase_add_test(tc, keys_help_entries_merge_aliases);
@@ -542,6 +604,7 @@ static Suite *suite(void)
     tcase_add_test(tc, layers_fold_groups);
     tcase_add_test(tc, layers_sort_keeps_selection);
     tcase_add_test(tc, layers_filter_search_move);
+    tcase_add_test(tc, layers_base_columns);
     suite_add_tcase(s, tc);
     tc = tcase_create("map");
     tcase_add_test(tc, map_degenerate);

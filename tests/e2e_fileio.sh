@@ -77,8 +77,10 @@ expect_grep "not a llama2.c" "$T_TMP/err" "the zero file is explained"
 rm -f "$T_TMP/zeros.bin"
 printf 'hello world' | "$Q" tokenize --file - >"$T_TMP/out" 2>"$T_TMP/err" && grep -q "ld$" "$T_TMP/out" &&
     pass "tokenize --file - still reads a pipe" || fail "tokenize --file - from a pipe"
-expect_rc 1 "tokenize --file - from /dev/zero stops at the cap" -- timeout 60 sh -c "'$Q' tokenize --file - </dev/zero"
-expect_grep "standard input: larger than" "$T_TMP/err" "the stdin cap is named"
+if [ -z "$QLENS_SANITIZED" ]; then # 1 GiB through ASan takes minutes; check_afile covers the cap
+    expect_rc 1 "tokenize --file - from /dev/zero stops at the cap" -- timeout 120 sh -c "'$Q' tokenize --file - </dev/zero"
+    expect_grep "standard input: larger than" "$T_TMP/err" "the stdin cap is named"
+fi
 
 # --- an import is checked with the rules of loading: the store stays loadable
 bad_import() { # NAME JSON PATTERN

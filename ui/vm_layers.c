@@ -1,6 +1,8 @@
 /* vm_layers: rows, sorting, filtering and cell text of the Layers view. */
 #include "ui/vm_layers.h"
 
+#include "src/mdiff.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,20 +11,20 @@
 const struct vl_coldef vl_cols[VL__NCOL] = {
     {"Tensor", 22, 0}, {"Shape", 13, 0}, {"Type", 4, 0},   {"Std", 9, 1},
     {"AbsMax", 9, 1},  {"Kurt", 8, 1},   {"Out6sd%", 8, 1}, {"A.Std", 9, 1},
-    {"A.AbsMax", 9, 1}, {"A.Kurt", 8, 1}, {"A.Out6%", 8, 1},
+    {"A.AbsMax", 9, 1}, {"A.Kurt", 8, 1}, {"A.Out6%", 8, 1}, {"B.RelErr", 9, 1},
+    {"B.SQNR", 7, 1},  {"Bits/w", 7, 1},
 };
+
+int vm_layers_kurt_level(double kurt)
+{
+    return kurt < 4 ? 0 : kurt < 10 ? 1 : kurt < 50 ? 2 : 3;
+}
 
 int vm_layers_difficulty(const struct qtensor *t, const struct stats *st)
 {
     if (!qrole_is_linear(t->role) && t->role != QR_TOK_EMBD)
         return -1;
-    if (st->kurt < 4)
-        return 0;
-    if (st->kurt < 10)
-        return 1;
-    if (st->kurt < 50)
-        return 2;
-    return 3;
+    return vm_layers_kurt_level(st->kurt);
 }
 
 static int group_of(const struct qmodel *m, const struct qtensor *t)
@@ -124,9 +126,25 @@ void vm_layers_free(struct vm_layers *v)
     memset(v, 0, sizeof *v);
 }
 
+/* Activation columns once a calibration pass ran; base columns with
+ * --base (activation columns, "-" until then, stay before them). */
 int vm_layers_ncols(const struct vm_layers *v)
 {
-    return v->has_act ? VL__NCOL : VL_A_STD;
+    return v->base ? VL__NCOL : v->has_act ? VL_B_REL : VL_A_STD;
+}
+
+/* Error against the base (NAN without one or when the base has no tensor
+ * of this name and shape). */
+static double base_key(const struct vm_layers *v, const struct vl_row *r, int col)
+{
+    if (!v->base)
+        return NAN;
+    const struct mdiff_row *b = mdiff_row(v->base, r->tensor);
+    if (col == VL_B_BPW)
+        return b->bpw;
+    if (b->state != 1)
+        return NAN;
+    return col == VL_B_REL ? b->e.rel_fro : b->e.sqnr_db;
 }
 
 /* Sort key of a numeric column; NAN sorts last either way. */
@@ -144,6 +162,7 @@ static double num_key(const struct vm_layers *v, const struct vl_row *r, int col
     case VL_A_ABSMAX: return r->has_act ? r->act.absmax : NAN;
     case VL_A_KURT: return r->has_act ? r->act.kurt : NAN;
     case VL_A_OUTL: return r->has_act ? r->act.frac_abs : NAN;
+    case VL_B_REL: case VL_B_SQNR: case VL_B_BPW: return base_key(v, r, col);
     }
     return 0;
 }
@@ -350,7 +369,8 @@ int vm_layers_search(struct vm_layers *v, const char *substr)
 {
     if (!substr || !*substr || v->n_vis == 0)
         return 0;
-    snprintf(v->search, sizeof v->search, "%s", substr);
+    if (substr != v->search) /* `n` repeats with v->search itself */
+        snprintf(v->search, sizeof v->search, "%s", substr);
     int start = search_start(v);
     for (int k = 0; k < v->n_vis; k++) {
         int row = v->vis[(start + k) % v->n_vis];

@@ -25,9 +25,12 @@
 #include "analysis/stats.h"
 #include "src/model.h"
 
+struct mdiff;
+
 enum vl_col {
     VL_NAME = 0, VL_SHAPE, VL_DTYPE, VL_STD, VL_ABSMAX, VL_KURT, VL_OUTL,
     VL_A_STD, VL_A_ABSMAX, VL_A_KURT, VL_A_OUTL, /* input activations */
+    VL_B_REL, VL_B_SQNR, VL_B_BPW, /* vs the --base model (src/mdiff.h)  */
     VL__NCOL
 };
 
@@ -77,6 +80,9 @@ struct vm_layers {
     int sel;              /* index into line                             */
     int top;              /* first visible line (scroll)                 */
     int has_act;          /* any row has activation statistics          */
+    struct mdiff *base;   /* --base: error of each tensor against the base
+                             model, computed when a row is first shown or
+                             sorted on (not owned); NULL without --base  */
 };
 
 struct vl_coldef {
@@ -96,6 +102,9 @@ void vm_layers_free(struct vm_layers *v);
 
 /* Difficulty class of a tensor with these stats (see top of file). */
 int vm_layers_difficulty(const struct qtensor *t, const struct stats *st);
+/* The level of a kurtosis alone: < 4 easy (0), 4-10 moderate (1), 10-50
+ * hard (2), >= 50 extreme (3); the activation columns use it. */
+int vm_layers_kurt_level(double kurt);
 
 /* Number of columns to show (the activation columns only after calibration). */
 int vm_layers_ncols(const struct vm_layers *v);
