@@ -34,6 +34,7 @@
 
 #define BLK 64          /* floats per min/max summary block               */
 #define CHUNK 4096      /* floats per moment chunk (stays in L1 for redo) */
+_Static_assert(CHUNK == STATS_SRC_MAX, "fetch ranges are chunks");
 #define STACK_BLOCKS 1024 /* summaries kept on the stack (n <= 64K floats) */
 
 void stats_opts_default(struct stats_opts *o)
@@ -228,6 +229,7 @@ static void ref_strided(const float *x, size_t n, size_t stride, const struct st
 struct engine {
     const float *x;
     size_t n, stride;
+    const struct stats_src *src; /* converts on demand when x is NULL     */
     float *buf;           /* (CHUNK) gathered chunk when stride != 1     */
     float *bmin, *bmax;   /* one summary per BLK floats                  */
     struct mom m;
@@ -268,6 +270,8 @@ static void fold(const float *bmin, const float *bmax, size_t nb, float *mn, flo
 
 static const float *eng_fetch(struct engine *e, size_t off, size_t len)
 {
+    if (e->src)
+        return e->src->fetch(e->src->ud, off, len, e->buf);
     if (e->stride == 1)
         return e->x + off;
     const float *p = e->x + off * e->stride;
@@ -483,7 +487,7 @@ static void count_blocks(struct engine *e, size_t b0, size_t b1, float U, float 
     for (; b0 < b1; b0 += SCAN) {
         int k = collect(e->bmin, e->bmax, b0, b0 + SCAN < b1 ? b0 + SCAN : b1, U, L, list);
         for (int i = 0; i < k; i++) {
-            if (e->stride == 1 && i + PF_BLOCKS < k) {
+            if (e->x && e->stride == 1 && i + PF_BLOCKS < k) {
                 const char *q = (const char *)(e->x + (size_t)list[i + PF_BLOCKS] * BLK);
                 for (int l = 0; l < BLK * 4; l += 64)
                     __builtin_prefetch(q + l);
@@ -542,39 +546,57 @@ static void eng_run(struct engine *e, const struct stats_opts *o, struct stats *
     stats_fractions(out);
 }
 
+/* Summaries, candidates and the gather buffer of e, then the run.
+ * Returns -1 (nothing computed) when memory runs out. */
+static int eng_alloc_run(struct engine *e, const struct stats_opts *o, struct stats *out)
+{
+    size_t n = e->n;
+    float stack[2 * STACK_BLOCKS];
+    size_t nb = (n + BLK - 1) / BLK;
+    float *sum = nb <= STACK_BLOCKS ? stack : malloc(2 * nb * sizeof(float));
+    int gather = e->stride != 1 || e->src;
+    if (gather)
+        e->buf = malloc(CHUNK * sizeof(float));
+    if (!sum || (gather && !e->buf)) {
+        free(e->buf);
+        if (sum != stack)
+            free(sum);
+        return -1;
+    }
+    e->bmin = sum;
+    e->bmax = sum + nb;
+    e->mn = INFINITY;
+    e->mx = -INFINITY;
+    e->abs_thresh = opt_thresh(o);
+    if (nb > STACK_BLOCKS) { /* small inputs stay in cache: re-reading is cheap */
+        e->ci = malloc((n + CHUNK - 1) / CHUNK * sizeof *e->ci);
+        e->maxcand = n / 32; /* normal data need 0.4%, Laplace 2% */
+        e->collecting = e->ci && cand_reserve(e, n / 256 + BLK + 16) == 0;
+    }
+    eng_run(e, o, out);
+    free(e->ci);
+    free(e->cand);
+    free(e->buf);
+    if (sum != stack)
+        free(sum);
+    return 0;
+}
+
 void stats_compute_strided(const float *x, size_t n, size_t stride,
                            const struct stats_opts *o, struct stats *out)
 {
     struct engine e = {.x = x, .n = n, .stride = stride ? stride : 1};
-    float stack[2 * STACK_BLOCKS];
-    size_t nb = (n + BLK - 1) / BLK;
-    float *sum = nb <= STACK_BLOCKS ? stack : malloc(2 * nb * sizeof(float));
-    if (e.stride != 1)
-        e.buf = malloc(CHUNK * sizeof(float));
-    if (!sum || (e.stride != 1 && !e.buf)) {
-        /* Out of memory: the reference needs none and is exact. */
-        free(e.buf);
-        if (sum != stack)
-            free(sum);
+    /* Out of memory: the reference needs none and is exact. */
+    if (eng_alloc_run(&e, o, out))
         ref_strided(x, n, e.stride, o, out);
-        return;
-    }
-    e.bmin = sum;
-    e.bmax = sum + nb;
-    e.mn = INFINITY;
-    e.mx = -INFINITY;
-    e.abs_thresh = opt_thresh(o);
-    if (nb > STACK_BLOCKS) { /* small inputs stay in cache: re-reading is cheap */
-        e.ci = malloc((n + CHUNK - 1) / CHUNK * sizeof *e.ci);
-        e.maxcand = n / 32; /* normal data need 0.4%, Laplace 2% */
-        e.collecting = e.ci && cand_reserve(&e, n / 256 + BLK + 16) == 0;
-    }
-    eng_run(&e, o, out);
-    free(e.ci);
-    free(e.cand);
-    free(e.buf);
-    if (sum != stack)
-        free(sum);
+}
+
+int stats_compute_src(const struct stats_src *src, size_t n, const struct stats_opts *o,
+                      struct stats *out)
+{
+    struct engine e = {.n = n, .stride = 1, .src = src};
+    memset(out, 0, sizeof *out);
+    return eng_alloc_run(&e, o, out);
 }
 
 void stats_compute(const float *x, size_t n, const struct stats_opts *o,

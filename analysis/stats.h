@@ -49,6 +49,21 @@ void stats_compute(const float *x, size_t n, const struct stats_opts *o,
                    struct stats *out);
 void stats_compute_strided(const float *x, size_t n, size_t stride,
                            const struct stats_opts *o, struct stats *out);
+/* The same statistics of n values that are never all in memory as floats
+ * (an F16 or quantized tensor): the engine asks src->fetch for elements
+ * [off, off+len), len <= STATS_SRC_MAX, and fetch converts them into buf
+ * (STATS_SRC_MAX floats, owned by the engine) or returns a pointer of its
+ * own valid until the next call.  Ranges come in order in the first pass,
+ * then (second pass) any BLK-aligned sub-ranges again.  Bit-identical to
+ * stats_compute on the converted array.  Returns 0, or -1 when memory
+ * for the engine's scratch (a few floats per 64 values) runs out. */
+#define STATS_SRC_MAX 4096
+struct stats_src {
+    const float *(*fetch)(void *ud, size_t off, size_t len, float *buf);
+    void *ud;
+};
+int stats_compute_src(const struct stats_src *src, size_t n, const struct stats_opts *o,
+                      struct stats *out);
 /* Plain two-pass reference (tests compare the fast path against it). */
 void stats_compute_ref(const float *x, size_t n, const struct stats_opts *o,
                        struct stats *out);

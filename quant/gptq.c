@@ -316,16 +316,69 @@ static void static_grids(struct gptq_ud *u, const float *w)
         }
 }
 
+/* ---- the Hessian shared by linears with one input ---- */
+
+struct quant_hcache {
+    int valid;
+    const double *xtx;   /* key: the calibration and the options */
+    int cols, act_order;
+    double damp;
+    struct gptq_hess h;
+};
+
+struct quant_hcache *quant_hcache_new(void)
+{
+    return calloc(1, sizeof(struct quant_hcache));
+}
+
+void quant_hcache_free(struct quant_hcache *c)
+{
+    if (c && c->valid)
+        gptq_hess_free(&c->h);
+    free(c);
+}
+
+/* The factorized Hessian for (xtx, damp, act_order): the cached one when
+ * the key matches, else built (and cached when there is a cache).  *own
+ * says the caller frees h. */
+static int hess_get(const struct quant_calib *calib, int cols, double damp, int act_order,
+                    struct gptq_hess *tmp, const struct gptq_hess **h, int *own,
+                    struct qerr *err)
+{
+    struct quant_hcache *c = calib->hcache;
+    *own = 0;
+    if (c && c->valid && c->xtx == calib->xtx && c->cols == cols && c->damp == damp &&
+        c->act_order == act_order) {
+        *h = &c->h;
+        return 0;
+    }
+    int rc = gptq_hess_init(tmp, calib->xtx, cols, damp, act_order, err);
+    if (rc < 0)
+        return rc;
+    if (!c) {
+        *h = tmp;
+        *own = 1;
+        return 0;
+    }
+    if (c->valid)
+        gptq_hess_free(&c->h);
+    *c = (struct quant_hcache){1, calib->xtx, cols, act_order, damp, *tmp};
+    *h = &c->h;
+    return 0;
+}
+
 static int gptq_common(const struct quant_spec *spec, const float *w, int rows, int cols,
                        const struct quant_calib *calib, float *out,
                        struct quant_report *rep, const struct quant_ctl *ctl,
                        struct qerr *err, int plain)
 {
-    int act_order = qi_opt(spec, "act_order") != 0;
-    struct gptq_hess h;
-    int rc = gptq_hess_init(&h, calib->xtx, cols, qi_opt(spec, "damp"), act_order, err);
+    int act_order = qi_opt(spec, "act_order") != 0, own;
+    struct gptq_hess tmp;
+    const struct gptq_hess *hp;
+    int rc = hess_get(calib, cols, qi_opt(spec, "damp"), act_order, &tmp, &hp, &own, err);
     if (rc < 0)
         return rc;
+    const struct gptq_hess h = *hp;
     struct gptq_ud u = {.spec = spec, .h = &h, .rows = rows, .cols = cols};
     u.ng = spec->group < 0 ? 1 : qgrid_ngroups(cols, spec->group);
     u.dynamic = spec->group > 0 && spec->group < cols && !act_order;
@@ -348,7 +401,8 @@ static int gptq_common(const struct quant_spec *spec, const float *w, int rows, 
 done:
     free(u.grid);
     free(work);
-    gptq_hess_free(&h);
+    if (own)
+        gptq_hess_free(&tmp);
     return rc;
 }
 

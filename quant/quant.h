@@ -82,7 +82,16 @@ struct quant_calib {
     const float *importance;     /* (cols) per-column importance, llama.cpp's
                                     imatrix (mean x² over tokens): used by
                                     the ggml-type methods; NULL = none    */
+    /* Optional (NULL = none): GPTQ keeps the factorized Hessian of xtx
+     * here and reuses it for the next tensor with the same xtx, damp and
+     * act_order (q/k/v, gate/up share an input).  The caller owns it
+     * (quant_hcache_new / _free) and must free or reset it whenever the
+     * contents of xtx change. */
+    struct quant_hcache *hcache;
 };
+
+struct quant_hcache *quant_hcache_new(void);   /* NULL when out of memory */
+void quant_hcache_free(struct quant_hcache *c); /* NULL is fine           */
 
 /* Which calibration fields a method needs (bit mask in needs_calib). */
 enum {

@@ -140,6 +140,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->kv_group = o->kv_group;
     p->kv_axis_channel = o->kv_axis_channel;
     p->sequential = o->sequential;
+    p->out_err = o->out_err;
     p->quant_output = o->quant_output;
     p->quant_embed = o->quant_embed;
     p->force_ctx = o->force_ctx;
@@ -568,6 +569,7 @@ int cmd_quant(int argc, char **argv)
     struct quant_args a;
     if (quant_parse(argc, argv, &a) < 0)
         return EXIT_USAGE;
+    a.c.out_err = a.layers || a.c.json; /* only those outputs show it */
     struct qerr err = {0};
     struct quant_spec spec;
     if (make_spec(&a, &spec, &err) < 0)

@@ -21,6 +21,8 @@ struct qcli_opts {
     long act_group, kv_group;
     int kv_axis_channel;
     int sequential;                /* 1 default; --per-block sets 0      */
+    int out_err;                   /* per-tensor layer-output error
+                                      (--layers / --json of quant)       */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
     const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
     int need_calib;                /* read the calibration text (default 1;

@@ -20,6 +20,12 @@
  * sched_yield at 2 threads); such models run BLAS single-threaded. */
 #define FWD_SMALL_BLOCK_WEIGHTS (1 << 20)
 
+/* Floats of one weight tile: F16/BF16/quantized weights are converted a
+ * block of rows at a time into f->wtile and multiplied from there, so no
+ * float copy of the model stays resident.  4 MB: big enough for sgemm to
+ * run near peak on each tile, small enough to stay in L2/L3. */
+#define FWD_TILE_FLOATS (1 << 20)
+
 /* Query rows per attention block: small enough to skip most of the masked
  * triangle, large enough for sgemm to run near peak. */
 #define FWD_ATT_BLOCK 64
@@ -178,8 +184,12 @@ static int alloc_scratch(struct fwd *f)
     }
     if (c->post_norms && !(f->tmp = fwd_alloc(T * c->dim)))
         return -1;
+    size_t in_max = wide > (size_t)c->hidden_dim ? wide : (size_t)c->hidden_dim;
+    f->tile_rows = (int)(FWD_TILE_FLOATS / in_max);
+    f->tile_rows = f->tile_rows < 16 ? 16 : f->tile_rows;
+    f->wtile = fwd_alloc((size_t)f->tile_rows * in_max);
     return f->x && f->xb && f->q && f->k && f->v && f->att && f->hb && f->hb2 &&
-           f->rope_cos && f->rope_sin && f->rope_cos_l && f->rope_sin_l ? 0 : -1;
+           f->rope_cos && f->rope_sin && f->rope_cos_l && f->rope_sin_l && f->wtile ? 0 : -1;
 }
 
 int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
@@ -251,6 +261,8 @@ void fwd_free(struct fwd *f)
     free(f->hb); free(f->hb2); free(f->rope_cos); free(f->rope_sin); free(f->att2);
     free(f->tmp);
     f->tmp = f->rope_cos_l = f->rope_sin_l = NULL;
+    free(f->wtile);
+    f->wtile = NULL;
     f->layers = NULL;
     f->att2 = NULL;
     f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
@@ -264,14 +276,15 @@ static int touch(struct qtensor *t)
     return qtensor_f32_orig(t) && qtensor_f32(t) ? 0 : -1;
 }
 
+/* Matrices (embedding, projections, output) are read in tiles and never
+ * converted here: only the vectors (norms, biases), a few KB each. */
 int fwd_prepare(struct fwd *f)
 {
-    int bad = touch(f->tok_embd) | touch(f->out_norm) | touch(f->output);
+    int bad = touch(f->out_norm);
     for (int l = 0; l < f->cfg.n_layers; l++) {
         struct fwd_layer *L = &f->layers[l];
-        struct qtensor *ts[] = {L->attn_norm, L->wq, L->wk, L->wv, L->wo, L->bq, L->bk,
-                                L->bv, L->ffn_norm, L->w1, L->w2, L->w3, L->q_norm,
-                                L->k_norm, L->post_attn, L->post_ffn};
+        struct qtensor *ts[] = {L->attn_norm, L->bq, L->bk, L->bv, L->ffn_norm,
+                                L->q_norm, L->k_norm, L->post_attn, L->post_ffn};
         for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++)
             bad |= touch(ts[i]);
     }
@@ -322,8 +335,34 @@ static int all_finite(const float *x, size_t n)
     return !bad;
 }
 
+/* Does t hold a NaN/inf (index into *at)?  Matrices without floats are
+ * scanned tile by tile in wtile, so naming the culprit keeps the memory
+ * bound; the tile is free here (no product is running). */
+static int scan_nonfinite(struct fwd *f, struct qtensor *t, int64_t *at)
+{
+    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    if (!w && t->ndim < 2)
+        w = fwd_w(f, t); /* a vector: already converted by fwd_prepare */
+    int64_t rows = qtensor_rows(t), cols = qtensor_cols(t);
+    for (int64_t r0 = 0; r0 < rows; r0 += w ? rows : f->tile_rows) {
+        int64_t nr = w ? rows : (rows - r0 < f->tile_rows ? rows - r0 : f->tile_rows);
+        const float *p = w;
+        if (!p) {
+            if (qtensor_read_rows(t, r0, nr, f->wtile))
+                return 0;
+            p = f->wtile;
+        }
+        for (int64_t k = 0; k < nr * cols; k++)
+            if (!isfinite(p[k])) {
+                *at = r0 * cols + k;
+                return 1;
+            }
+    }
+    return 0;
+}
+
 /* The first weight the pass reads that is NaN or infinite, to name it. */
-static struct qtensor *first_nonfinite(const struct fwd *f, int64_t *at)
+static struct qtensor *first_nonfinite(struct fwd *f, int64_t *at)
 {
     struct qtensor *ts[3] = {f->tok_embd, f->out_norm, f->output};
     for (int l = -1; l <= f->cfg.n_layers; l++) {
@@ -343,15 +382,28 @@ static struct qtensor *first_nonfinite(const struct fwd *f, int64_t *at)
         }
         for (int i = 0; i < n; i++) {
             struct qtensor *t = lt[i];
-            const float *w = t ? fwd_w(f, t) : NULL;
-            for (int64_t k = 0; w && k < t->nelem; k++)
-                if (!isfinite(w[k])) {
-                    *at = k;
-                    return t;
-                }
+            if (t && scan_nonfinite(f, t, at))
+                return t;
         }
     }
     return NULL;
+}
+
+/* "NaN" or "infinite": element `at` of t, read alone (a block's worth). */
+static const char *nonfinite_kind(struct fwd *f, const struct qtensor *t, int64_t at)
+{
+    int64_t cols = qtensor_cols(t);
+    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    float v;
+    if (w)
+        v = w[at];
+    else if (t->ndim < 2)
+        v = fwd_w(f, (struct qtensor *)t)[at];
+    else if (!qtensor_read_rows(t, at / cols, 1, f->wtile))
+        v = f->wtile[at % cols];
+    else
+        return "not finite";
+    return isnan(v) ? "NaN" : "infinite";
 }
 
 /* A pass that met NaN or inf: a malformed model (exit 1), named by the
@@ -364,16 +416,34 @@ static int nonfinite(struct fwd *f, int layer, const char *what)
         return qerr_set(&f->err, QERR_FORMAT, "tensor %s: weight %lld (row %lld) is %s; "
                         "the forward pass cannot use it", t->name, (long long)at,
                         (long long)(t->ndim > 1 ? at / t->shape[t->ndim - 1] : 0),
-                        isnan(fwd_w(f, (struct qtensor *)t)[at]) ? "NaN" : "infinite");
+                        nonfinite_kind(f, t, at));
     return qerr_set(&f->err, QERR_FORMAT, "forward: layer %d: %s overflows float32 (NaN or "
                     "inf; the weights are too large): no meaningful result", layer, what);
 }
 
-/* y (n, out) = x (n, in) Wᵀ, W (out, in); beta 1 accumulates into y. */
-static void linear(float *y, const float *x, const float *W, int n, int in, int out, float beta)
+/* y (n, out) = x (n, in) Wᵀ, W (out, in) the weights of t; beta 1
+ * accumulates into y.  Floats that exist (override, aligned F32, a copy
+ * made elsewhere) go to one sgemm; other types are converted tile_rows
+ * rows at a time into wtile, each tile one sgemm into its columns of y
+ * (ldc = out).  Returns 0, or -1 when the weights cannot be read. */
+static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, int n, int in,
+                  int out, float beta)
 {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W, in,
-                beta, y, out);
+    const float *W = qtensor_f32_direct(t, f->use_overrides);
+    if (W) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W, in,
+                    beta, y, out);
+        return 0;
+    }
+    for (int r0 = 0; r0 < out; r0 += f->tile_rows) {
+        int nr = out - r0 < f->tile_rows ? out - r0 : f->tile_rows;
+        if (qtensor_read_rows(t, r0, nr, f->wtile)) /* wtile: (nr, in) */
+            return qerr_set(&f->err, QERR_UNSUPP, "forward: cannot convert %s (%s) to float",
+                            t->name, qdtype_name(t->dtype));
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, in, 1.0f, x, in, f->wtile,
+                    in, beta, y + r0, out);
+    }
+    return 0;
 }
 
 static void add_bias(float *y, const float *b, int n, int d)
@@ -531,15 +601,16 @@ int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
     int rc = check_n(f, n);
     if (rc)
         return rc;
-    const float *e = fwd_w(f, f->tok_embd);
-    if (!e)
-        return weights_missing(f, "token_embd", -1);
+    const float *e = qtensor_f32_direct(f->tok_embd, f->use_overrides);
     int dim = f->cfg.dim;
     for (int i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= f->cfg.vocab_size)
             return qerr_set(&f->err, QERR_ARG, "forward: token %d at position %d outside "
                             "the vocabulary (%d)", tokens[i], i, f->cfg.vocab_size);
-        memcpy(x + (size_t)i * dim, e + (size_t)tokens[i] * dim, (size_t)dim * sizeof(float));
+        if (e)
+            memcpy(x + (size_t)i * dim, e + (size_t)tokens[i] * dim, (size_t)dim * sizeof(float));
+        else if (qtensor_read_rows(f->tok_embd, tokens[i], 1, x + (size_t)i * dim))
+            return weights_missing(f, "token_embd", -1);
     }
     for (int i = 0; f->cfg.embd_scale > 0 && i < n; i++)
         fm_scale(x + (size_t)i * dim, dim, f->cfg.embd_scale);
@@ -548,18 +619,17 @@ int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
 
 /* x (n, dim) += in (n, in_dim) Wᵀ, through rmsnorm * post when the family
  * norms a block's output before the residual add (Gemma 2/3). */
-static int residual_add(struct fwd *f, float *x, const float *in, const float *W, int n,
+static int residual_add(struct fwd *f, float *x, const float *in, struct qtensor *W, int n,
                         int in_dim, struct qtensor *post, int l)
 {
     int dim = f->cfg.dim;
-    if (!post) {
-        linear(x, in, W, n, in_dim, dim, 1.0f);
-        return 0;
-    }
+    if (!post)
+        return linear(f, x, in, W, n, in_dim, dim, 1.0f) ? f->err.code : 0;
     const float *pw = fwd_w(f, post);
     if (!pw)
         return weights_missing(f, "post-norm", l);
-    linear(f->tmp, in, W, n, in_dim, dim, 0.0f);
+    if (linear(f, f->tmp, in, W, n, in_dim, dim, 0.0f))
+        return f->err.code;
     rmsnorm_rows(f->tmp, f->tmp, pw, n, dim, f->cfg.norm_eps);
     for (size_t i = 0; i < (size_t)n * dim; i++)
         x[i] += f->tmp[i];
@@ -585,17 +655,17 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     int pos0 = cache ? cache->pos : 0;
     const struct fwd_layer *L = &f->layers[l];
     int dim = f->cfg.dim, rc;
-    const float *an = fwd_w(f, L->attn_norm), *wq = fwd_w(f, L->wq), *wk = fwd_w(f, L->wk);
-    const float *wv = fwd_w(f, L->wv), *wo = fwd_w(f, L->wo);
-    if (!an || !wq || !wk || !wv || !wo)
+    const float *an = fwd_w(f, L->attn_norm);
+    if (!an)
         return weights_missing(f, "attention", l);
     if (rmsnorm_rows(f->xb, x, an, n, dim, f->cfg.norm_eps))
         return nonfinite(f, l, "the attention input");
     if ((rc = call_lin(f, h, l, QR_ATTN_Q, f->xb, n, dim)))
         return rc;
-    linear(f->q, f->xb, wq, n, dim, f->q_dim, 0.0f);
-    linear(f->k, f->xb, wk, n, dim, f->kv_dim, 0.0f);
-    linear(f->v, f->xb, wv, n, dim, f->kv_dim, 0.0f);
+    if (linear(f, f->q, f->xb, L->wq, n, dim, f->q_dim, 0.0f) ||
+        linear(f, f->k, f->xb, L->wk, n, dim, f->kv_dim, 0.0f) ||
+        linear(f, f->v, f->xb, L->wv, n, dim, f->kv_dim, 0.0f))
+        return f->err.code;
     add_bias(f->q, fwd_w(f, L->bq), n, f->q_dim);
     add_bias(f->k, fwd_w(f, L->bk), n, f->kv_dim);
     add_bias(f->v, fwd_w(f, L->bv), n, f->kv_dim);
@@ -629,30 +699,30 @@ static int block_attn(struct fwd *f, int l, float *x, int n, const struct fwd_ho
     attention(f, f->xb, n, pos0, K, V, L->local ? f->cfg.swa_window : 0); /* xb (n, q_dim) */
     if ((rc = call_lin(f, h, l, QR_ATTN_OUT, f->xb, n, f->q_dim)))
         return rc;
-    return residual_add(f, x, f->xb, wo, n, f->q_dim, L->post_attn, l);
+    return residual_add(f, x, f->xb, L->wo, n, f->q_dim, L->post_attn, l);
 }
 
 static int block_ffn(struct fwd *f, int l, float *x, int n, const struct fwd_hooks *h)
 {
     const struct fwd_layer *L = &f->layers[l];
     int dim = f->cfg.dim, hid = f->cfg.hidden_dim, rc;
-    const float *fn = fwd_w(f, L->ffn_norm), *w1 = fwd_w(f, L->w1), *w2 = fwd_w(f, L->w2);
-    const float *w3 = fwd_w(f, L->w3);
-    if (!fn || !w1 || !w2 || !w3)
+    const float *fn = fwd_w(f, L->ffn_norm);
+    if (!fn)
         return weights_missing(f, "feed-forward", l);
     if (rmsnorm_rows(f->xb, x, fn, n, dim, f->cfg.norm_eps))
         return nonfinite(f, l, "the feed-forward input");
     if ((rc = call_lin(f, h, l, QR_FFN_GATE, f->xb, n, dim)))
         return rc;
-    linear(f->hb, f->xb, w1, n, dim, hid, 0.0f);
-    linear(f->hb2, f->xb, w3, n, dim, hid, 0.0f);
+    if (linear(f, f->hb, f->xb, L->w1, n, dim, hid, 0.0f) ||
+        linear(f, f->hb2, f->xb, L->w3, n, dim, hid, 0.0f))
+        return f->err.code;
     if (f->cfg.act == QACT_GELU_TANH)
         geglu(f->hb, f->hb2, (size_t)n * hid);
     else
         fm_swiglu(f->hb, f->hb2, (size_t)n * hid);
     if ((rc = call_lin(f, h, l, QR_FFN_DOWN, f->hb, n, hid)))
         return rc;
-    return residual_add(f, x, f->hb, w2, n, hid, L->post_ffn, l); /* x += hb W2ᵀ */
+    return residual_add(f, x, f->hb, L->w2, n, hid, L->post_ffn, l); /* x += hb W2ᵀ */
 }
 
 int fwd_block(struct fwd *f, int layer, float *x, int n, const struct fwd_hooks *hooks)
@@ -678,16 +748,18 @@ int fwd_final(struct fwd *f, const float *x, int n, float *logits, const struct 
     int rc = check_n(f, n);
     if (rc)
         return rc;
-    const float *on = fwd_w(f, f->out_norm), *wc = fwd_w(f, f->output);
-    if (!on || !wc)
+    const float *on = fwd_w(f, f->out_norm);
+    if (!on)
         return weights_missing(f, "output", -1);
     if (rmsnorm_rows(f->xb, x, on, n, f->cfg.dim, f->cfg.norm_eps))
         return nonfinite(f, f->cfg.n_layers, "the output norm's input");
     if ((rc = call_lin(f, h, -1, QR_OUTPUT, f->xb, n, f->cfg.dim)))
         return rc;
     int prev = blas_enter(f);
-    linear(logits, f->xb, wc, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
+    rc = linear(f, logits, f->xb, f->output, n, f->cfg.dim, f->cfg.vocab_size, 0.0f);
     blas_leave(f, prev);
+    if (rc)
+        return f->err.code;
     if (!all_finite(logits, (size_t)n * f->cfg.vocab_size))
         return nonfinite(f, f->cfg.n_layers, "the logits");
     float cap = f->cfg.final_softcap; /* after the check: tanh would hide an inf */

@@ -120,6 +120,8 @@ struct fwd {
                              no layer differs                             */
     float *tmp;           /* (T, dim) block output before its post-norm,
                              allocated only for Gemma 2/3                 */
+    float *wtile;         /* (tile_rows, max in_dim) converted weight rows */
+    int tile_rows;        /* rows of a weight tile (4 MB of floats)       */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
     struct qerr err;      /* message of the last failure                  */

@@ -611,6 +611,34 @@ void qtensor_read_f32(const struct qtensor *t, float *dst)
         tr->to_float(t->data, dst, t->nelem);
 }
 
+int qtensor_read_range(const struct qtensor *t, int64_t off, int64_t len, float *dst)
+{
+    const struct ggt_traits *tr = dtype_traits(t->dtype);
+    if (!tr || off < 0 || len < 0 || off > t->nelem || len > t->nelem - off ||
+        off % tr->blck_size || len % tr->blck_size)
+        return -1;
+    const char *src = (const char *)t->data + (size_t)(off / tr->blck_size) * tr->type_size;
+    tr->to_float(src, dst, len);
+    return 0;
+}
+
+int qtensor_read_rows(const struct qtensor *t, int64_t r0, int64_t nr, float *dst)
+{
+    int64_t cols = qtensor_cols(t);
+    if (r0 < 0 || nr < 0 || r0 > qtensor_rows(t) || nr > qtensor_rows(t) - r0)
+        return -1;
+    return qtensor_read_range(t, r0 * cols, nr * cols, dst);
+}
+
+const float *qtensor_f32_direct(const struct qtensor *t, int overrides)
+{
+    if (overrides && t->override)
+        return t->override;
+    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
+        return t->data;
+    return t->f32;
+}
+
 const float *qtensor_f32_orig(struct qtensor *t)
 {
     if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f)

@@ -253,6 +253,18 @@ const float *qtensor_f32_orig(struct qtensor *t);
 /* Convert the file bytes to floats into dst (t->nelem floats). */
 void qtensor_read_f32(const struct qtensor *t, float *dst);
 
+/* Tiled access (no float copy kept): elements [off, off+len) of the file
+ * values, or rows [r0, r0+nr) of the matrix view, converted into dst.
+ * off and len must be multiples of the type's block size (whole rows
+ * always are).  Returns 0, or -1 for a range outside the tensor, a
+ * misaligned one or a type with no decoder. */
+int qtensor_read_range(const struct qtensor *t, int64_t off, int64_t len, float *dst);
+int qtensor_read_rows(const struct qtensor *t, int64_t r0, int64_t nr, float *dst);
+/* The floats that exist without converting anything: the override (when
+ * `overrides`), aligned F32 file bytes, or a float copy already made by
+ * qtensor_f32*; else NULL, and the caller reads tiles. */
+const float *qtensor_f32_direct(const struct qtensor *t, int overrides);
+
 /* Install replacement weights (takes ownership of `w`, t->nelem floats);
  * NULL removes the override. */
 void qtensor_set_override(struct qtensor *t, float *w);

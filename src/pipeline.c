@@ -134,6 +134,7 @@ void pipe_opts_default(struct pipe_opts *o)
     o->calib_chunks = 32;
     o->kv_group = -1;
     o->sequential = 1;
+    o->out_err = 1;
     o->need_calib = 1;
     o->kl_cache_mib = 1024;
 }
@@ -308,6 +309,7 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     qrun_opts_default(&ro);
     ro.spec = *spec;
     ro.sequential = o->sequential;
+    ro.out_err = o->out_err;
     ro.quant_output = o->quant_output;
     ro.quant_embed = o->quant_embed;
     ro.calib_ctx = e->calib_ctx;

@@ -65,6 +65,8 @@ struct pipe_opts {
     long act_group, kv_group;
     int kv_axis_channel;
     int sequential;                /* 1: re-capture after each step (GPTQ) */
+    int out_err;                   /* 1 (default): per-tensor layer-output
+                                      error (qrun_opts.out_err)          */
     int quant_output, quant_embed, force_ctx, allow_overlap;
     int need_calib;                /* read the calibration text (0 for RTN
                                       and float-weight runs)              */

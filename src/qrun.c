@@ -60,6 +60,7 @@ void qrun_opts_default(struct qrun_opts *o)
 {
     memset(o, 0, sizeof *o);
     o->sequential = 1;
+    o->out_err = 1;
     o->calib_ctx = 512;
     o->calib_chunks = 32;
     o->bos = -1;
@@ -153,17 +154,38 @@ static void make_calib(const struct calib_acc *a, float *mean_abs, struct quant_
     }
 }
 
+/* The float original of t: in place when floats exist (F32 file, a copy
+ * made elsewhere), else converted into *tmp for the caller to free, so
+ * quantizing an F16/quantized model keeps no cached float copy beside
+ * the overrides. */
+static const float *orig_floats(struct qtensor *t, float **tmp)
+{
+    *tmp = NULL;
+    const float *w = qtensor_f32_direct(t, 0);
+    if (w)
+        return w;
+    *tmp = malloc((size_t)t->nelem * sizeof(float));
+    if (*tmp && qtensor_read_range(t, 0, t->nelem, *tmp)) {
+        free(*tmp);
+        *tmp = NULL;
+    }
+    return *tmp;
+}
+
 /* Quantize one tensor from its float original and install Ŵ. */
 static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_spec *spec,
                      const struct quant_calib *qc, struct quant_side *side)
 {
     struct qrun *r = q->r;
     int rows = (int)qtensor_rows(t), cols = (int)qtensor_cols(t);
-    const float *w = qtensor_f32_orig(t);
+    float *tmp;
+    const float *w = orig_floats(t, &tmp);
     float *out = malloc((size_t)t->nelem * sizeof(float));
     if (!w || !out) {
         free(out);
-        return qerr_set(q->err, QERR_NOMEM, "%s: out of memory", t->name);
+        free(tmp);
+        return qerr_set(q->err, QERR_NOMEM, "%s: out of memory converting %s to float",
+                        t->name, qdtype_name(t->dtype));
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
@@ -171,14 +193,17 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     const struct qimatrix_entry *ie = r->o.imatrix ? qimatrix_find(r->o.imatrix, t->name) : NULL;
     if (ie && ie->n != cols) {
         free(out);
+        free(tmp);
         return qerr_set(q->err, QERR_ARG, "imatrix entry %s: nval %lld but %s has %d columns",
                         ie->src_name, (long long)ie->n, t->name, cols);
     }
     qi.importance = ie ? ie->values : NULL;
     double t0 = qclock_seconds();
-    int rc = quant_apply(spec, w, rows, cols, &qi, out, side, &rep, &ctl, q->err);
+    int rc = quant_apply_ex(spec, w, rows, cols, &qi, out, side, &rep, &ctl,
+                            r->o.out_err ? 0 : QUANT_NO_OUT_ERR, q->err);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
+    free(tmp);
     if (rc < 0) {
         free(out);
         return qerr_prefix(q->err, "%s: ", t->name);
@@ -208,7 +233,7 @@ static int split_joint(struct qrun_ctx *q, struct qtensor **ts, int n, const flo
         ri.chosen = rep->chosen;
         ri.outlier_frac = rep->outlier_frac;
         ri.n_outliers = (long)(rep->outlier_frac * (double)ne + 0.5);
-        if (quant_out_err(w + off, o, rows, cols, qc, &ri.out_err) < 0) {
+        if (q->r->o.out_err && quant_out_err(w + off, o, rows, cols, qc, &ri.out_err) < 0) {
             free(o);
             return qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[i]->name);
         }
@@ -233,18 +258,23 @@ static int quant_joint(struct qrun_ctx *q, struct qtensor **ts, int n,
     float *out = malloc((size_t)total * cols * sizeof(float));
     int rc = w && out ? 0 : qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[0]->name);
     for (int i = 0, row = 0; i < n && !rc; i++) {
-        const float *src = qtensor_f32_orig(ts[i]);
-        if (!src) {
-            rc = qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[i]->name);
+        const float *src = qtensor_f32_direct(ts[i], 0);
+        float *dst = w + (size_t)row * cols;
+        if (src)
+            memcpy(dst, src, (size_t)ts[i]->nelem * sizeof(float));
+        else if (qtensor_read_range(ts[i], 0, ts[i]->nelem, dst)) {
+            rc = qerr_set(q->err, QERR_UNSUPP, "%s: cannot convert %s to float", ts[i]->name,
+                          qdtype_name(ts[i]->dtype));
             break;
         }
-        memcpy(w + (size_t)row * cols, src, (size_t)ts[i]->nelem * sizeof(float));
         row += (int)qtensor_rows(ts[i]);
     }
     struct quant_report rep;
     struct quant_ctl ctl = {NULL, NULL, r->o.cancel};
     double t0 = qclock_seconds();
-    if (!rc && (rc = quant_apply(&r->o.spec, w, total, cols, qc, out, side, &rep, &ctl, q->err)) < 0)
+    /* out_err of the stack is not reported: split_joint computes each part's */
+    if (!rc && (rc = quant_apply_ex(&r->o.spec, w, total, cols, qc, out, side, &rep, &ctl,
+                                    QUANT_NO_OUT_ERR, q->err)) < 0)
         qerr_prefix(q->err, "%s (stacked with %d more): ", ts[0]->name, n - 1);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
@@ -287,6 +317,8 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
                       ts[0]->name, a->dim, cols);
     struct quant_calib qc;
     make_calib(rc ? NULL : a, mean_abs, &qc);
+    /* one factorized Hessian for the linears of this input (GPTQ) */
+    qc.hcache = n > 1 && qc.xtx ? quant_hcache_new() : NULL;
     int joint = n > 1 && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
     if (!rc && joint)
         rc = quant_joint(q, ts, n, &qc, &side);
@@ -294,6 +326,7 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
         rc = quant_one(q, ts[i], &r->o.spec, &qc, n == 1 ? &side : NULL);
     if (!rc)
         keep_side(r, idx, &side);
+    quant_hcache_free(qc.hcache);
     free(side.in_scale);
     free(side.fp_cols);
     free(mean_abs);

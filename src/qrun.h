@@ -61,6 +61,9 @@ struct qrun_opts {
                                     when tied), calibrated on its input  */
     int quant_embed;             /* also quantize token_embd as a lookup
                                     table (RTN with the spec's grid)     */
+    int out_err;                 /* 1 (default): each report's out_err,
+                                    two (rows,cols)x(cols,cols) products
+                                    per tensor; 0: left -1               */
     int calib_ctx;               /* tokens per calibration chunk         */
     int calib_chunks;            /* chunks used (<= what the stream has) */
     int bos;                     /* id put at the start of every chunk, <0 keep */

@@ -20,6 +20,110 @@ const char *tstats_channels_name(enum tstats_channels c)
     }
 }
 
+/* ---- tiled source: the file bytes converted chunk by chunk ---- */
+
+#define TS_MAX_BLOCK 256 /* largest block of the ggml types (K-quants) */
+
+struct tsrc {
+    const struct qtensor *t;
+    int64_t bs;                               /* elements per block       */
+    float tmp[STATS_SRC_MAX + 2 * TS_MAX_BLOCK]; /* misaligned ranges     */
+};
+
+/* Elements [off, off+len): aligned ranges decode straight into buf; a
+ * range inside a block (the engine's second pass re-reads 64 values)
+ * decodes the blocks around it into tmp. */
+static const float *tsrc_fetch(void *ud, size_t off, size_t len, float *buf)
+{
+    struct tsrc *s = ud;
+    int64_t n = s->t->nelem, o = (int64_t)off, l = (int64_t)len;
+    if (o % s->bs == 0 && (l % s->bs == 0 || o + l == n) &&
+        qtensor_read_range(s->t, o, l, buf) == 0)
+        return buf;
+    int64_t a0 = o / s->bs * s->bs, a1 = (o + l + s->bs - 1) / s->bs * s->bs;
+    a1 = a1 < n ? a1 : n;
+    qtensor_read_range(s->t, a0, a1 - a0, s->tmp); /* checked in tstats_whole */
+    return s->tmp + (o - a0);
+}
+
+/* Whole-tensor statistics: in place when floats exist, else tiled. */
+static int tstats_whole(struct qtensor *t, const struct tstats_opts *o, struct stats *st,
+                        struct qerr *err)
+{
+    const float *x = qtensor_f32_direct(t, 1); /* x: (nelem) */
+    if (x) {
+        stats_compute(x, (size_t)t->nelem, &o->st, st);
+        return 0;
+    }
+    int bs = qdtype_block(t->dtype);
+    if (bs < 1 || bs > TS_MAX_BLOCK || t->nelem % bs)
+        return qerr_set(err, QERR_UNSUPP, "%s: cannot convert %s to float", t->name,
+                        qdtype_name(t->dtype));
+    struct tsrc *s = malloc(sizeof *s);
+    if (!s)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory converting to float", t->name);
+    s->t = t;
+    s->bs = bs;
+    struct stats_src src = {tsrc_fetch, s};
+    int rc = stats_compute_src(&src, (size_t)t->nelem, &o->st, st);
+    free(s);
+    if (rc)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory for statistics", t->name);
+    return 0;
+}
+
+/* Per-row statistics, one converted row at a time. */
+static int tstats_by_row(struct qtensor *t, const struct tstats_opts *o, struct stats *ch,
+                         struct qerr *err)
+{
+    int64_t rows = qtensor_rows(t), cols = qtensor_cols(t);
+    const float *x = qtensor_f32_direct(t, 1); /* x: (rows, cols) */
+    if (x) {
+        stats_per_channel(x, (size_t)rows, (size_t)cols, STATS_ROWS, &o->st, ch);
+        return 0;
+    }
+    float *row = malloc((size_t)cols * sizeof *row);
+    if (!row)
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory for a row", t->name);
+    int rc = 0;
+    for (int64_t r = 0; r < rows && !rc; r++) {
+        if (o->cancel && *o->cancel)
+            rc = qerr_set(err, QERR_CANCEL, "statistics cancelled");
+        else if (qtensor_read_rows(t, r, 1, row))
+            rc = qerr_set(err, QERR_UNSUPP, "%s: cannot convert %s to float", t->name,
+                          qdtype_name(t->dtype));
+        else
+            stats_compute(row, (size_t)cols, &o->st, &ch[r]);
+    }
+    free(row);
+    return rc;
+}
+
+/* Per-column statistics need every row of a column: one temporary float
+ * copy of this tensor, freed before the next. */
+static int tstats_by_col(struct qtensor *t, const struct tstats_opts *o, struct stats *ch,
+                         struct qerr *err)
+{
+    int64_t rows = qtensor_rows(t), cols = qtensor_cols(t);
+    const float *x = qtensor_f32_direct(t, 1);
+    float *tmp = NULL;
+    if (!x) {
+        tmp = malloc((size_t)t->nelem * sizeof *tmp);
+        if (!tmp)
+            return qerr_set(err, QERR_NOMEM, "%s: out of memory converting to float (%lld MB)",
+                            t->name, (long long)(t->nelem * 4 >> 20));
+        if (qtensor_read_range(t, 0, t->nelem, tmp)) {
+            free(tmp);
+            return qerr_set(err, QERR_UNSUPP, "%s: cannot convert %s to float", t->name,
+                            qdtype_name(t->dtype));
+        }
+        x = tmp;
+    }
+    stats_per_channel(x, (size_t)rows, (size_t)cols, STATS_COLS, &o->st, ch);
+    free(tmp);
+    return 0;
+}
+
 int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
                   struct tstats_row *r, struct qerr *err)
 {
@@ -28,21 +132,17 @@ int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
     r->tensor = i;
     r->rows = qtensor_rows(t);
     r->cols = qtensor_cols(t);
-    const float *x = qtensor_f32(t); /* x: (rows, cols) row-major */
-    if (!x)
-        return qerr_set(err, QERR_NOMEM, "%s: out of memory converting to float", t->name);
-    stats_compute(x, (size_t)t->nelem, &o->st, &r->st);
-    if (o->channels == TSTATS_NONE)
-        return 0;
+    int rc = tstats_whole(t, o, &r->st, err);
+    if (rc || o->channels == TSTATS_NONE)
+        return rc;
     int64_t nch = o->channels == TSTATS_ROWS ? r->rows : r->cols;
     r->ch = malloc((size_t)nch * sizeof *r->ch);
     if (!r->ch)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory for %lld channel statistics",
                         t->name, (long long)nch);
     r->n_channels = nch;
-    stats_per_channel(x, (size_t)r->rows, (size_t)r->cols,
-                      o->channels == TSTATS_ROWS ? STATS_ROWS : STATS_COLS, &o->st, r->ch);
-    return 0;
+    return o->channels == TSTATS_ROWS ? tstats_by_row(t, o, r->ch, err)
+                                      : tstats_by_col(t, o, r->ch, err);
 }
 
 static int cancelled(const struct tstats_opts *o, int done, int total)

@@ -1,7 +1,11 @@
 /* tstats: statistics of the tensors of a model, whole and optionally per
  * channel.  Shared by `qlens stats`, the default summary and the TUI's
- * layers view.  Values come from qtensor_f32(): a tensor with an override
- * (e.g. dequantized weights from a quantizer) is measured as overridden.
+ * layers view.  A tensor with an override (e.g. dequantized weights from a
+ * quantizer) is measured as overridden.  F16/BF16/quantized tensors are
+ * never copied whole: the statistics engine converts them chunk by chunk
+ * (4096 values) into a reused scratch, bit-identical to converting the
+ * whole tensor first; only per-column statistics make a temporary float
+ * copy of the one tensor, freed before the next.
  *
  * Long work: `progress` is called with (done, total) tensors before the
  * first and after every tensor; a nonzero return cancels, as does
@@ -47,7 +51,8 @@ void tstats_opts_default(struct tstats_opts *o);
 int tstats_compute(struct qmodel *m, const struct tstats_opts *o, struct tstats *out,
                    struct qerr *err);
 /* One tensor (index i of m) into row r (r->ch allocated when channels are
- * requested).  Returns 0 or QERR_NOMEM. */
+ * requested).  Returns 0, QERR_NOMEM, QERR_UNSUPP (a type with no decoder;
+ * err names the tensor) or QERR_CANCEL. */
 int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
                   struct tstats_row *r, struct qerr *err);
 void tstats_free(struct tstats *t);

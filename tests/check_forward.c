@@ -845,6 +845,54 @@ START_TEST(test_synthetic_features)
 }
 END_TEST
 
+/* F16/BF16 weights run from tiles converted on the fly (several tiles per
+ * matrix, the last one partial): no float copy of any matrix is made, and
+ * the logits match the same model with whole float copies and the plain
+ * reference. */
+START_TEST(test_tiled_weights)
+{
+    static const char *dts[2] = {"f16", "bf16"};
+    int n = 40;
+    int *toks = random_tokens(n, 300, 9);
+    for (int d = 0; d < 2; d++) {
+        const char *path = tu_tmpfile(d ? "tb.gguf" : "th.gguf");
+        const char *b = getenv("QLENS_BUILD");
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 64 --hidden 96 "
+                 "--layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 7 --dtype %s "
+                 "'%s' >/dev/null 2>&1", b ? b : "build", dts[d], path);
+        ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+        struct qmodel m;
+        struct fwd f;
+        struct qerr err = {0};
+        ck_assert_msg(qmodel_open(&m, path, &err) == 0, "%s", err.msg);
+        size_t nl = (size_t)n * 300;
+        float *a = malloc(nl * sizeof(float)), *c = malloc(nl * sizeof(float));
+        float *r = malloc(nl * sizeof(float));
+        ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+        f.tile_rows = 7; /* 96 = 13 tiles of 7 + 5 */
+        ck_assert_int_eq(fwd_prepare(&f), 0);
+        ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
+        for (int i = 0; i < m.n_tensors; i++)
+            if (m.tensors[i].ndim == 2)
+                ck_assert_msg(m.tensors[i].f32 == NULL, "%s converted whole", m.tensors[i].name);
+        for (int i = 0; i < m.n_tensors; i++)
+            ck_assert_ptr_nonnull(qtensor_f32_orig(&m.tensors[i])); /* now whole copies */
+        ck_assert_int_eq(fwd_chunk(&f, toks, n, c, NULL), 0);
+        ck_assert_int_eq(fwd_ref_chunk(&m, toks, n, 1, r, &err), 0);
+        ck_assert_msg(max_abs_diff(a, c, nl) <= 1e-5f, "%s: tiled vs whole %g", dts[d],
+                      max_abs_diff(a, c, nl));
+        ck_assert_msg(max_abs_diff(a, r, nl) <= 1e-4f, "%s: tiled vs reference %g", dts[d],
+                      max_abs_diff(a, r, nl));
+        ck_assert_float_ne(a[0], a[1]);
+        fwd_free(&f);
+        qmodel_close(&m);
+        free(a); free(c); free(r);
+    }
+    free(toks);
+}
+END_TEST
+
 START_TEST(test_flops)
 {
     struct qconfig c = {.dim = 768, .hidden_dim = 2048, .n_layers = 12, .n_heads = 12,
@@ -876,6 +924,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_synthetic_variants);
     tcase_add_test(tc, test_rope_styles_differ);
     tcase_add_test(tc, test_formats_agree);
+    tcase_add_test(tc, test_tiled_weights);
     tcase_add_test(tc, test_flops);
     tcase_add_test(tc, test_families);
     tcase_add_test(tc, test_phi3_split_equals_unfused);

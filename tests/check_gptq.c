@@ -84,6 +84,45 @@ START_TEST(blocked_matches_plain)
 }
 END_TEST
 
+/* One Hessian for linears sharing an input: with a cache, a second and
+ * third matrix (and a change of options) give exactly the results of a
+ * fresh factorization; a new xtx with the same pointer is the caller's
+ * reset (quant_hcache_free), a different xtx pointer is a miss. */
+START_TEST(shared_hessian_cache)
+{
+    tu_seed(23);
+    int rows = 12, cols = 64;
+    struct tq_calib t, t2;
+    tq_calib_make(&t, cols, 300, 0.8, 0, 1);
+    tq_calib_make(&t2, cols, 300, 0.3, 0, 1);
+    float *w = tq_matrix(rows, cols, 0.02), *a = malloc(rows * cols * 4),
+          *b = malloc(rows * cols * 4);
+    struct quant_hcache *hc = quant_hcache_new();
+    ck_assert_ptr_nonnull(hc);
+    const char *opts[] = {"", "", "act_order=1", "damp=0.1", "damp=0.1"};
+    for (int k = 0; k < 10; k++) {
+        struct tq_calib *tc = k % 5 == 4 ? &t2 : &t; /* a different xtx: a miss */
+        struct quant_spec s;
+        struct quant_report ra, rb;
+        struct qerr e = {0};
+        spec(&s, "gptq", 3, 16, opts[k % 5]);
+        struct quant_calib cc = tc->c;
+        cc.hcache = hc;
+        for (int i = 0; i < rows * cols; i++)
+            w[i] += 0.001f * (float)k; /* another matrix each time */
+        ck_assert_int_eq(quant_apply(&s, w, rows, cols, &cc, a, NULL, &ra, NULL, &e), 0);
+        ck_assert_int_eq(quant_apply(&s, w, rows, cols, &tc->c, b, NULL, &rb, NULL, &e), 0);
+        ck_assert_msg(!memcmp(a, b, (size_t)rows * cols * 4), "step %d differs", k);
+        ck_assert(ra.out_err == rb.out_err);
+    }
+    quant_hcache_free(hc);
+    quant_hcache_free(NULL);
+    free(w), free(a), free(b);
+    tq_calib_free(&t);
+    tq_calib_free(&t2);
+}
+END_TEST
+
 /* H = I: no cross terms, GPTQ is exactly RTN. */
 START_TEST(identity_hessian_is_rtn)
 {
@@ -352,6 +391,7 @@ static Suite *suite(void)
     tcase_add_test(tc, singular_hessian_damping);
     tcase_add_test(tc, indefinite_hessian_error);
     tcase_add_test(tc, hessian_factor_is_right);
+    tcase_add_test(tc, shared_hessian_cache);
     tcase_add_test(tc, beats_rtn_on_output_error);
     tcase_add_test(tc, real_model_beats_rtn);
     suite_add_tcase(s, tc);

@@ -102,6 +102,63 @@ static void run(const struct qrun_opts *o, struct ppl_result *pr, struct qrun *r
     qmodel_clear_overrides(&M);
 }
 
+/* An F16 model quantizes from tiles converted per tensor: the overrides
+ * equal, bit for bit, those made from whole cached float copies, and no
+ * float copy of a matrix is left behind (RTN, and GPTQ with its shared
+ * Hessians and the layer-output error on). */
+START_TEST(test_f16_no_float_copies)
+{
+    const char *path = tu_tmpfile("qrun-f16.gguf");
+    const char *b = getenv("QLENS_BUILD");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 64 --hidden 96 "
+             "--layers 2 --heads 4 --kv-heads 2 --vocab 512 --ctx 256 --seed 3 --dtype f16 "
+             "'%s' >/dev/null 2>&1", b ? b : "build", path);
+    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    const char *methods[2] = {"rtn", "gptq"};
+    for (int k = 0; k < 2; k++) {
+        struct qmodel a, c;
+        struct fwd fa, fc;
+        struct qerr err = {0};
+        ck_assert_int_eq(qmodel_open(&a, path, &err), 0);
+        ck_assert_int_eq(qmodel_open(&c, path, &err), 0);
+        for (int i = 0; i < c.n_tensors; i++)
+            ck_assert_ptr_nonnull(qtensor_f32_orig(&c.tensors[i]));
+        ck_assert_int_eq(fwd_init(&fa, &a, CALIB_CTX, &err), 0);
+        ck_assert_int_eq(fwd_init(&fc, &c, CALIB_CTX, &err), 0);
+        struct qrun_opts o;
+        opts(&o, methods[k], 4, 32);
+        o.calib_chunks = 2;
+        struct qrun ra, rc;
+        ck_assert_msg(qrun_quantize(&ra, &fa, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        ck_assert_msg(qrun_quantize(&rc, &fc, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        int n_over = 0;
+        for (int i = 0; i < a.n_tensors; i++) {
+            struct qtensor *ta = &a.tensors[i], *tc = &c.tensors[i];
+            if (ta->ndim == 2)
+                ck_assert_msg(ta->f32 == NULL, "%s: float copy kept", ta->name);
+            ck_assert((ta->override == NULL) == (tc->override == NULL));
+            if (ta->override) {
+                n_over++;
+                ck_assert_msg(!memcmp(ta->override, tc->override, (size_t)ta->nelem * 4),
+                              "%s %s differs", methods[k], ta->name);
+            }
+        }
+        ck_assert_int_eq(n_over, 14); /* 7 linears x 2 layers */
+        ck_assert_int_eq(ra.n_t, rc.n_t);
+        for (int i = 0; i < ra.n_t; i++)
+            ck_assert(ra.t[i].rep.out_err == rc.t[i].rep.out_err &&
+                      (k == 0 || ra.t[i].rep.out_err >= 0)); /* RTN: no calibration */
+        qrun_free(&ra);
+        qrun_free(&rc);
+        fwd_free(&fa);
+        fwd_free(&fc);
+        qmodel_close(&a);
+        qmodel_close(&c);
+    }
+}
+END_TEST
+
 /* ---- degenerate input ---- */
 
 START_TEST(test_overlap_degenerate)
@@ -580,6 +637,7 @@ int main(void)
     tcase_add_test(m, test_w8a8_and_kv);
     tcase_add_test(m, test_stacked_and_output);
     tcase_add_test(m, test_eval_hooks_two_workers);
+    tcase_add_test(m, test_f16_no_float_copies);
     suite_add_tcase(s, m);
     return tu_run(s);
 }

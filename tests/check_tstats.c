@@ -2,9 +2,11 @@
  * selection by regex, progress and cancel, overrides. */
 #include <check.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "quant/ggml_types.h"
 #include "src/tstats.h"
 #include "tests/testutil.h"
 
@@ -222,6 +224,113 @@ START_TEST(test_bin_vs_gguf)
 }
 END_TEST
 
+/* A one-tensor model whose (rows, cols) bytes of type dt are `data`. */
+static void fake_model(struct qmodel *m, struct qtensor *t, enum qdtype dt, int64_t rows,
+                       int64_t cols, const void *data)
+{
+    memset(m, 0, sizeof *m);
+    memset(t, 0, sizeof *t);
+    snprintf(t->name, sizeof t->name, "w");
+    t->dtype = dt;
+    t->ndim = 2;
+    t->shape[0] = rows;
+    t->shape[1] = cols;
+    t->nelem = rows * cols;
+    t->data = data;
+    t->layer = -1;
+    m->tensors = t;
+    m->n_tensors = 1;
+}
+
+/* Heavy-tailed values with a few outliers, so both passes of the engine
+ * (candidates and re-read blocks) run. */
+static void fill_values(float *x, int64_t n)
+{
+    unsigned s = 12345;
+    for (int64_t i = 0; i < n; i++) {
+        s = s * 1103515245u + 12345u;
+        double u = ((s >> 8) & 0xFFFF) / 65536.0 + 1e-6;
+        x[i] = (float)((s & 1 ? 1 : -1) * -log(u) * 0.02);
+        if (i % 9973 == 0)
+            x[i] *= 40.0f;
+    }
+}
+
+static int same_bits(const struct stats *a, const struct stats *b)
+{
+    return !memcmp(a, b, sizeof *a);
+}
+
+/* Tiled statistics of F16/BF16/quantized bytes equal, bit for bit, the
+ * statistics of the fully converted float array, whole and per row; per
+ * column as well (through a temporary copy).  Both with a tensor size
+ * that is not a multiple of the engine's chunk. */
+START_TEST(test_tiled_types)
+{
+    static const enum qdtype types[] = {QD_F16, QD_BF16, QD_Q8_0, QD_Q4_K, QD_Q6_K, QD_F32};
+    const int64_t shapes[][2] = {{520, 512}, {3, 256}};
+    for (size_t si = 0; si < 2; si++) {
+        int64_t rows = shapes[si][0], cols = shapes[si][1], n = rows * cols;
+        float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+        fill_values(x, n);
+        for (size_t k = 0; k < sizeof types / sizeof *types; k++) {
+            uint32_t id = qdtype_ggml(types[k]);
+            size_t rs = ggt_row_size(id, cols);
+            char *q = malloc(rs * (size_t)rows + 1);
+            char *qd = q + (types[k] == QD_F32); /* misaligned F32: converted, not in place */
+            struct qerr err = {0};
+            ck_assert_int_eq(ggt_quantize(id, x, qd, rows, cols, NULL, &err), 0);
+            ck_assert_int_eq(ggt_to_float(id, qd, y, rows, cols, &err), 0);
+            struct qmodel m;
+            struct qtensor t;
+            fake_model(&m, &t, types[k], rows, cols, qd);
+            for (int ax = 0; ax < 3; ax++) {
+                struct tstats_opts o;
+                tstats_opts_default(&o);
+                o.channels = ax == 0 ? TSTATS_NONE : ax == 1 ? TSTATS_ROWS : TSTATS_COLS;
+                struct tstats_row r;
+                ck_assert_int_eq(tstats_tensor(&m, 0, &o, &r, &err), 0);
+                ck_assert(t.f32 == NULL); /* no float copy kept */
+                struct stats ref;
+                stats_compute(y, (size_t)n, &o.st, &ref);
+                ck_assert_msg(same_bits(&r.st, &ref), "%s whole %lldx%lld", qdtype_name(types[k]),
+                              (long long)rows, (long long)cols);
+                int64_t nch = ax == 1 ? rows : ax == 2 ? cols : 0;
+                struct stats *ch = malloc((size_t)(nch ? nch : 1) * sizeof *ch);
+                if (nch)
+                    stats_per_channel(y, (size_t)rows, (size_t)cols,
+                                      ax == 1 ? STATS_ROWS : STATS_COLS, &o.st, ch);
+                ck_assert(r.n_channels == nch);
+                for (int64_t c = 0; c < nch; c++)
+                    ck_assert_msg(same_bits(&r.ch[c], &ch[c]), "%s channel %lld",
+                                  qdtype_name(types[k]), (long long)c);
+                free(ch);
+                free(r.ch);
+            }
+            free(q);
+        }
+        free(x);
+        free(y);
+    }
+}
+END_TEST
+
+/* A type with no decoder is an error naming the tensor, never zeros. */
+START_TEST(test_tiled_unsupported)
+{
+    float v[256] = {1};
+    struct qmodel m;
+    struct qtensor t;
+    fake_model(&m, &t, QD__COUNT, 1, 256, v);
+    struct tstats_opts o;
+    tstats_opts_default(&o);
+    struct tstats_row r;
+    struct qerr err = {0};
+    ck_assert_int_ne(tstats_tensor(&m, 0, &o, &r, &err), 0);
+    ck_assert_msg(strstr(err.msg, "w:") != NULL, "%s", err.msg);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("tstats");
@@ -234,6 +343,8 @@ static Suite *suite(void)
     tcase_add_test(t, test_progress_cancel);
     tcase_add_test(t, test_override);
     tcase_add_test(t, test_bin_vs_gguf);
+    tcase_add_test(t, test_tiled_types);
+    tcase_add_test(t, test_tiled_unsupported);
     suite_add_tcase(s, t);
     return s;
 }
