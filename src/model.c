@@ -619,6 +619,8 @@ int qtensor_read_range(const struct qtensor *t, int64_t off, int64_t len, float 
         return -1;
     const char *src = (const char *)t->data + (size_t)(off / tr->blck_size) * tr->type_size;
     tr->to_float(src, dst, len);
+    for (int64_t i = 0; t->add != 0.0f && i < len; i++) /* Gemma's stored (w - 1) norms */
+        dst[i] += t->add;
     return 0;
 }
 
@@ -634,7 +636,7 @@ const float *qtensor_f32_direct(const struct qtensor *t, int overrides)
 {
     if (overrides && t->override)
         return t->override;
-    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0)
+    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f)
         return t->data;
     return t->f32;
 }
