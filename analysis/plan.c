@@ -30,9 +30,10 @@ static int check_groups(const struct plan_group *g, int n_groups, struct plan_re
     return 0;
 }
 
-/* The DP over U units; returns 1 when no plan fits the rounded budget. */
-static int dp_solve(const struct plan_group *g, int n_groups, long U, double unit, int *pick,
-                    struct qerr *err)
+/* The DP over U units of EXTRA cost (cost above the group's cheapest
+ * choice, base[g]); choice 0-extra always fits, so a plan always exists. */
+static int dp_solve(const struct plan_group *g, int n_groups, const double *base, long U,
+                    double unit, int *pick, struct qerr *err)
 {
     size_t w = (size_t)U + 1;
     double *prev = malloc(w * sizeof *prev), *cur = malloc(w * sizeof *cur);
@@ -50,7 +51,7 @@ static int dp_solve(const struct plan_group *g, int n_groups, long U, double uni
             ci[b] = -1;
         }
         for (int k = 0; k < g[i].n; k++) {
-            double uc = ceil(g[i].c[k].cost / unit);
+            double uc = ceil((g[i].c[k].cost - base[i]) / unit);
             if (uc > (double)U)
                 continue;
             for (size_t b = (size_t)uc; b < w; b++) {
@@ -65,14 +66,13 @@ static int dp_solve(const struct plan_group *g, int n_groups, long U, double uni
         prev = cur;
         cur = t;
     }
-    int none = !isfinite(prev[U]);
-    for (long i = n_groups - 1, b = U; i >= 0 && !none; i--) {
+    for (long i = n_groups - 1, b = U; i >= 0; i--) {
         int k = ch[(size_t)i * w + (size_t)b];
         pick[i] = k;
-        b -= (long)ceil(g[i].c[k].cost / unit);
+        b -= (long)ceil((g[i].c[k].cost - base[i]) / unit);
     }
     free(prev), free(cur), free(ch);
-    return none;
+    return 0;
 }
 
 static void totals(const struct plan_group *g, int n_groups, const int *pick,
@@ -95,25 +95,21 @@ int plan_solve(const struct plan_group *g, int n_groups, double budget, double u
     if (!isfinite(budget) || budget < res->min_cost)
         return qerr_set(err, QERR_ARG, "plan: budget %.0f bits is below the cheapest plan "
                         "(%.0f bits)", budget, res->min_cost);
-    int automatic = unit <= 0;
-    if (automatic)
-        unit = fmax(1.0, budget / PLAN_MAX_UNITS);
-    /* rounding up can exclude every plan when the budget is within G units
-     * of the cheapest: refine the automatic unit a few times */
-    for (int tries = 0;; tries++) {
-        long U = (long)floor(budget / unit);
-        rc = dp_solve(g, n_groups, U, unit, pick, err);
-        if (rc < 0)
-            return rc;
-        if (rc == 0)
-            break;
-        /* refine while the choice table stays under 256 MiB */
-        if (!automatic || tries >= 6 || 8.0 * (U + 1) * n_groups > 256.0 * 1048576)
-            return qerr_set(err, QERR_ARG, "plan: no plan fits %.0f bits with costs rounded up "
-                            "to %g-bit units (the cheapest plan is %.0f bits): raise the "
-                            "budget", budget, unit, res->min_cost);
-        unit /= 4;
+    double *base = malloc((size_t)n_groups * sizeof *base);
+    if (!base)
+        return qerr_set(err, QERR_NOMEM, "plan: out of memory");
+    for (int i = 0; i < n_groups; i++) {
+        base[i] = g[i].c[0].cost;
+        for (int k = 1; k < g[i].n; k++)
+            base[i] = fmin(base[i], g[i].c[k].cost);
     }
+    double extra = budget - res->min_cost;
+    if (unit <= 0)
+        unit = fmax(1.0, extra / PLAN_MAX_UNITS);
+    rc = dp_solve(g, n_groups, base, (long)floor(extra / unit), unit, pick, err);
+    free(base);
+    if (rc)
+        return rc;
     res->unit = unit;
     res->gap_bits = n_groups * unit;
     totals(g, n_groups, pick, res);

@@ -12,15 +12,17 @@
  * The plan (multiple-choice knapsack): groups g = 0..G-1 (tensors), each
  * with choices k of cost c_gk (bits, >= 0) and damage d_gk; pick one
  * choice per group minimising Σ d under Σ c <= B.  Solved exactly over a
- * discretised budget: costs are rounded UP to whole units u and the
- * budget DOWN, u_c = ceil(c / u), U = floor(B / u), then
- *   D[g][b] = min_k D[g-1][b - u_c(g,k)] + d_gk   (b = 0..U)
- * which is O(U Σ_g K_g) time and U*G bytes of choices.  Rounding up makes
- * every plan the DP returns feasible in real bits; a plan of real cost
- * <= B - G*u always has rounded cost <= U, so the DP's damage is at most
- * the exact optimum at budget B - G*u (the discretisation gap: at most
- * G*u bits of budget left unused).  u = 0 picks u so that U <= max_units
- * (plan_opts); u = 1 is exact for integer costs. */
+ * discretised budget.  With m_g = min_k c_gk (the cheapest plan costs
+ * M = Σ m_g), the EXTRA costs e_gk = c_gk - m_g are rounded UP to whole
+ * units u and the extra budget B - M DOWN: u_e = ceil(e / u),
+ * U = floor((B - M) / u), then
+ *   D[g][b] = min_k D[g-1][b - u_e(g,k)] + d_gk   (b = 0..U)
+ * in O(U Σ_g K_g) time and U*G 16-bit choices.  Rounding up makes every
+ * plan the DP returns feasible in real bits (and the cheapest plan always
+ * fits); a plan of real cost <= B - G*u has rounded extra <= U, so the
+ * DP's damage is at most the exact optimum at budget B - G*u (the
+ * discretisation gap: at most G*u bits of budget unused).  u <= 0 picks
+ * u = max(1, (B - M) / PLAN_MAX_UNITS); u = 1 is exact for integer costs. */
 #ifndef QLENS_PLAN_H
 #define QLENS_PLAN_H
 

@@ -110,10 +110,14 @@ START_TEST(random_vs_brute_coarse)
         double budget = G * (30 + tu_uniform() * 80), unit = 1 + tu_uniform() * 7;
         struct plan_result rd, rb, rs;
         struct qerr err = {0};
-        if (plan_solve(g, G, budget, unit, p1, &rd, &err) != 0)
-            continue; /* rounding can exclude the tightest plans */
+        int b = plan_brute(g, G, budget, 1000000, p2, &rb, &err);
+        int d = plan_solve(g, G, budget, unit, p1, &rd, &err);
+        if (b == 1) {
+            ck_assert_int_eq(d, QERR_ARG);
+            continue;
+        }
+        ck_assert_int_eq(d, 0);
         ck_assert(rd.cost <= budget + 1e-9);
-        ck_assert_int_eq(plan_brute(g, G, budget, 1000000, p2, &rb, &err), 0);
         ck_assert(rd.damage >= rb.damage - 1e-9);
         if (plan_brute(g, G, budget - G * unit, 1000000, p2, &rs, &err) == 0)
             ck_assert_msg(rd.damage <= rs.damage + 1e-9, "case %d: DP %.12g > %.12g", t,
@@ -122,16 +126,18 @@ START_TEST(random_vs_brute_coarse)
 }
 END_TEST
 
-START_TEST(auto_unit_refines)
+START_TEST(tight_budgets)
 {
-    /* a budget half a bit above the cheapest plan with non-integer costs:
-     * 1-bit units exclude it, the refined automatic unit finds it */
+    /* budgets at and just above the cheapest plan with non-integer costs:
+     * the extra costs are discretised, so the cheapest plan always fits */
     struct plan_choice c[2] = {{1000.4, 1}, {5000, 0}};
     struct plan_group g[3] = {{c, 2}, {c, 2}, {c, 2}};
     int pick[3];
     struct plan_result r;
     struct qerr err = {0};
-    ck_assert_int_eq(plan_solve(g, 3, 3001.7, 1, pick, &r, &err), QERR_ARG);
+    ck_assert_int_eq(plan_solve(g, 3, 3001.2, 1, pick, &r, &err), 0);
+    ck_assert_double_eq_tol(r.cost, 3001.2, 1e-9);
+    ck_assert_int_eq(plan_solve(g, 3, 3001.7, 7, pick, &r, &err), 0);
     ck_assert_int_eq(plan_solve(g, 3, 3001.7, 0, pick, &r, &err), 0);
     ck_assert_double_eq_tol(r.cost, 3001.2, 1e-9);
 }
@@ -188,7 +194,7 @@ int main(void)
     tcase_add_test(tc, exact_budgets);
     tcase_add_test(tc, random_vs_brute_exact);
     tcase_add_test(tc, random_vs_brute_coarse);
-    tcase_add_test(tc, auto_unit_refines);
+    tcase_add_test(tc, tight_budgets);
     tcase_add_test(tc, proxies_vs_explicit);
     suite_add_tcase(s, tc);
     return tu_run(s);
