@@ -21,7 +21,9 @@
  * plan the DP returns feasible in real bits (and the cheapest plan always
  * fits); a plan of real cost <= B - G*u has rounded extra <= U, so the
  * DP's damage is at most the exact optimum at budget B - G*u (the
- * discretisation gap: at most G*u bits of budget unused).  u <= 0 picks
+ * discretisation gap: the plan is as good as an exact solver given G*u
+ * fewer bits; it may leave more bits unused when no better plan exists
+ * between).  u <= 0 picks
  * u = max(1, (B - M) / PLAN_MAX_UNITS); u = 1 is exact for integer costs. */
 #ifndef QLENS_PLAN_H
 #define QLENS_PLAN_H
@@ -43,7 +45,7 @@ struct plan_group {
 struct plan_result {
     double cost, damage;         /* Σ over the picked choices            */
     double unit;                 /* discretisation unit used (bits)      */
-    double gap_bits;             /* G * unit: the bound above            */
+    double gap_bits;             /* G * unit: the gap bound above        */
     double min_cost, max_cost;   /* cheapest / richest plan's cost       */
 };
 

@@ -18,17 +18,21 @@
 
 static const char plan_help[] =
     "usage: qlens plan --sens FILE --target-bpw B [--by kl|out_err2|imp_mse|mse]\n"
-    "                  [--unit BITS] [--spec-out FILE] [--json] [--measure [MODEL] ...]\n\n"
+    "                  [--unit BITS] [--spec-out FILE] [--json] [--measure [MODEL] ...]\n"
+    "       qlens plan --sens FILE --sweep N [--by ...] [--json]\n\n"
     "Choose one candidate per tensor (from a `qlens sensitivity --out FILE` result)\n"
     "minimising the predicted damage, the SUM over tensors of the KL divergence\n"
     "measured with only that tensor quantized (an additive model), under the budget\n"
     "B bits/weight over the quantized tensors.  Exact: a multiple-choice knapsack\n"
     "over the budget in units of --unit bits (default budget/20000), costs rounded\n"
-    "up, so the plan never exceeds the budget and loses at most (tensors x unit)\n"
-    "bits of it (printed).\n\n"
+    "up, so the plan never exceeds the budget and is at least as good as the exact\n"
+    "optimum with (tensors x unit) fewer bits (the gap, printed).\n\n"
     "  --sens FILE       sensitivity JSON (qlens sensitivity --out)\n"
     "  --target-bpw B    budget in bits per weight (between the cheapest and the\n"
     "                    richest plan of the candidates, else an error)\n"
+    "  --sweep N         instead of one target: N budgets from the cheapest to the\n"
+    "                    richest plan, the predicted Pareto front (bits/weight,\n"
+    "                    predicted KL)\n"
     "  --by FIELD        damage to minimise: kl (default) or a proxy\n"
     "  --unit BITS       discretisation unit (default: automatic)\n"
     "  --spec-out FILE   write the plan as TENSOR=CANDIDATE lines (atomically)\n"
@@ -45,6 +49,7 @@ struct plan_args {
     const char *sens, *spec_out, *by;
     double bpw, unit;
     int eval;
+    long sweep;                  /* --sweep N: N budgets, 0 = off         */
 };
 
 /* ---- arguments ---- */
@@ -75,6 +80,9 @@ static int parse_one(struct plan_args *a, int argc, char **argv, int *i)
     } else if (!strcmp(s, "--unit")) {
         if (num_arg(s, v, 1e-3, &a->unit) < 0)
             return -1;
+    } else if (!strcmp(s, "--sweep")) {
+        if (infer_parse_opt("plan", s, v, 2, 1000, &a->sweep) < 0)
+            return -1;
     } else if (!strcmp(s, "--measure")) {
         a->eval = 1;
         return 1;
@@ -104,8 +112,12 @@ static int parse(int argc, char **argv, struct plan_args *a)
             return cli_usage_error("plan", "too many arguments ('%s')", argv[i]), -1;
         a->c.model = argv[i];
     }
-    if (!a->sens || a->bpw < 0)
-        return cli_usage_error("plan", "--sens FILE and --target-bpw B are required"), -1;
+    if (!a->sens || (a->bpw < 0 && !a->sweep))
+        return cli_usage_error("plan", "--sens FILE and --target-bpw B (or --sweep N) are "
+                               "required"), -1;
+    if (a->sweep && (a->bpw >= 0 || a->eval || a->spec_out))
+        return cli_usage_error("plan", "--sweep takes no --target-bpw, --measure or "
+                               "--spec-out"), -1;
     if (strcmp(a->by, "kl") && strcmp(a->by, "out_err2") && strcmp(a->by, "imp_mse") &&
         strcmp(a->by, "mse"))
         return cli_usage_error("plan", "--by wants kl, out_err2, imp_mse or mse, got '%s'",
@@ -258,8 +270,9 @@ struct plan_out {
     double pred_kl;              /* Σ measured single-tensor KL of picks  */
 };
 
-static int solve(const struct sfile *f, const struct plan_args *a, struct plan_out *p,
-                 struct qerr *err)
+/* budget in bits (the target's bits/weight x weights) */
+static int solve(const struct sfile *f, const struct plan_args *a, double budget,
+                 struct plan_out *p, struct qerr *err)
 {
     struct plan_group *g = calloc((size_t)f->n_t, sizeof *g);
     p->pick = calloc((size_t)f->n_t, sizeof *p->pick);
@@ -269,7 +282,6 @@ static int solve(const struct sfile *f, const struct plan_args *a, struct plan_o
     }
     for (int i = 0; i < f->n_t; i++)
         g[i] = (struct plan_group){f->ch + (size_t)i * f->n_c, f->n_c};
-    double budget = a->bpw * f->weights;
     int rc = plan_solve(g, f->n_t, budget, a->unit, p->pick, &p->res, err);
     free(g);
     if (rc == QERR_ARG && budget < p->res.min_cost)
@@ -352,7 +364,8 @@ static void print_plan_text(const struct sfile *f, const struct plan_args *a,
     }
     printf("plan         %.4f bits/weight, predicted KL (sum) %.6f\n", p->res.cost / f->weights,
            p->pred_kl);
-    printf("solver       unit %.3g bits, gap at most %.0f bits (%.5f bits/weight)\n",
+    printf("solver       unit %.3g bits; no worse than the exact optimum at %.0f bits "
+           "(%.5f bits/weight) less\n",
            p->res.unit, p->res.gap_bits, p->res.gap_bits / f->weights);
     printf("uniform      (predicted KL = sum of the single-tensor KLs)\n");
     for (int c = 0; c < f->n_c; c++) {
@@ -502,6 +515,52 @@ static void print_json(const struct sfile *f, const struct plan_args *a,
     printf("}\n");
 }
 
+/* ---- --sweep: the predicted Pareto front ---- */
+
+/* N budgets evenly spaced from the cheapest to the richest plan; each
+ * solved plan is on the predicted front (least Σ damage for its bits). */
+static int run_sweep(const struct sfile *f, struct plan_args *a, struct qerr *err)
+{
+    struct plan_out p;
+    memset(&p, 0, sizeof p);
+    a->bpw = 0; /* find the range: the cheapest plan always solves */
+    double lo = 0, hi = 0;
+    for (int i = 0; i < f->n_t; i++) {
+        double l = INFINITY, h = 0;
+        for (int c = 0; c < f->n_c; c++) {
+            l = fmin(l, f->ch[(size_t)i * f->n_c + c].cost);
+            h = fmax(h, f->ch[(size_t)i * f->n_c + c].cost);
+        }
+        lo += l, hi += h;
+    }
+    if (a->c.json)
+        printf("{\"sens\":"), cli_json_str(stdout, a->sens), printf(",\"by\":\"%s\",\"front\":[", a->by);
+    else
+        printf("predicted Pareto front from %s (damage: %s)\n%10s %10s %14s\n", a->sens, a->by,
+               "target", "bits/w", "predicted KL");
+    int rc = 0;
+    for (long k = 0; k < a->sweep && !rc; k++) {
+        double budget = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
+        a->bpw = budget / f->weights;
+        free(p.pick);
+        memset(&p, 0, sizeof p);
+        if ((rc = solve(f, a, budget, &p, err)))
+            break;
+        if (a->c.json) {
+            printf("%s{\"target_bpw\":", k ? "," : "");
+            cli_json_num(stdout, a->bpw);
+            jnum("bits_per_weight", p.res.cost / f->weights);
+            jnum("predicted_kl", p.pred_kl);
+            printf("}");
+        } else
+            printf("%10.4f %10.4f %14.6f\n", a->bpw, p.res.cost / f->weights, p.pred_kl);
+    }
+    if (a->c.json && !rc)
+        printf("]}\n");
+    free(p.pick);
+    return rc;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -520,7 +579,12 @@ int cmd_plan(int argc, char **argv)
     if (sfile_load(&f, a.sens, a.by, &err))
         return cli_fail(&err);
     infer_catch_sigint();
-    int rc = solve(&f, &a, &p, &err);
+    if (a.sweep) {
+        int rs = run_sweep(&f, &a, &err);
+        sfile_free(&f);
+        return rs ? cli_fail(&err) : EXIT_OK;
+    }
+    int rc = solve(&f, &a, a.bpw * f.weights, &p, &err);
     if (!rc && a.spec_out)
         rc = write_spec(a.spec_out, &f, &a, &p, &err);
     if (!rc && a.eval && !(rows = calloc((size_t)f.n_c + 1, sizeof *rows)))

@@ -59,6 +59,12 @@ import math; print('%.9f' % (math.ceil(b / w * 1e9) / 1e9))" "$S" "$T_TMP/q8.jso
 expect_rc 0 "plan text, llama.cpp types" -- "$Q" plan --sens "$T_TMP/q8.json" --target-bpw "$(cat "$T_TMP/q8bpw")"
 expect_grep "--tensor-type '\^blk\\\\\.0\\\\\.attn_q\\\\\.weight\\$=q8_0'" "$T_TMP/out" "q8_0 plan: anchored --tensor-type arguments"
 
+# the predicted front: from the cheapest plan, KL never rises with bits
+expect_rc 0 "plan --sweep" -- "$Q" plan --sens "$S" --sweep 6 --json
+cp "$T_TMP/out" "$T_TMP/sweep.json"
+jcheck "$T_TMP/sweep.json" "len(d['front']) == 6 and abs(d['front'][0]['bits_per_weight'] - 2.5625) < 0.1 and all(a['bits_per_weight'] <= b['bits_per_weight'] + 1e-9 and a['predicted_kl'] >= b['predicted_kl'] - 1e-12 for a, b in zip(d['front'], d['front'][1:]))" "sweep: monotone front from the cheapest plan"
+expect_rc 2 "plan --sweep with --target-bpw" -- "$Q" plan --sens "$S" --sweep 6 --target-bpw 4
+
 # bad sensitivity files
 printf '{"qlens":"sensitivity","candidates":[{"name":"rtn:4:32"}],"tensors":[{"name":"blk.0.attn_q","layer":0,"rows":64,"cols":64,"results":[{"candidate":"rtn:4:32","bits":"x"}]}]}' >"$T_TMP/b1.json"
 expect_rc 1 "sensitivity file: bits not a number" -- "$Q" plan --sens "$T_TMP/b1.json" --target-bpw 4
