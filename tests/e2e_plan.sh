@@ -81,4 +81,12 @@ expect_rc 0 "quant rtn 8 g32" -- "$Q" quant --method rtn --bits 8 --group 32 $SM
 cp "$T_TMP/out" "$T_TMP/quant.json"
 jcheck "$T_TMP/eval.json" "abs([r for r in d['eval'] if r['config'] == 'uniform rtn:8:32'][0]['kl_mean'] - json.load(open('$T_TMP/quant.json'))['kl']['mean']) <= 1e-9" "uniform row = qlens quant's KL"
 jcheck "$T_TMP/eval.json" "d['eval'][0]['config'] == 'plan' and d['eval'][0]['bits_per_weight'] <= 4" "measured plan within the budget"
+
+# Ctrl-C during the cells: exit 130, nothing written to --out
+"$Q" sensitivity --candidates rtn:2:32,rtn:3:32,rtn:4:32,rtn:5:32,rtn:6:32,rtn:8:32,rtn:3:row,rtn:4:row --ctx 256 --chunks 8 --calib-ctx 128 --calib-chunks 2 --out "$T_TMP/int.json" >"$T_TMP/out" 2>"$T_TMP/err" &
+pid=$!
+sleep 4
+kill -INT $pid 2>/dev/null
+wait $pid; rc=$?
+if [ "$rc" = 130 ] && [ ! -e "$T_TMP/int.json" ]; then pass "SIGINT: exit 130, no partial file"; else fail "SIGINT (exit $rc)"; cat "$T_TMP/err"; fi
 t_done
