@@ -113,7 +113,7 @@ bench: deps
 results-table: $(QLENS)
 	@BUILD=$(BUILD) sh scripts/results-table.sh
 
-# The layer rule of DESIGN.md: numerics and the core never touch the
+# The layer rule of ARCHITECTURE.md: numerics and the core never touch the
 # terminal; numerics never print or exit.
 check-layers:
 	@sh scripts/check-layers.sh
@@ -126,7 +126,7 @@ $(BUILD)/quant/ggml_types.o: CFLAGS += -O3
 endif
 
 # qlens finds its bundled data in $(PREFIX)/share/qlens as a last resort.
-$(BUILD)/src/cli_results.o: CFLAGS += -DQLENS_PREFIX='"$(PREFIX)"'
+$(BUILD)/src/paths.o: CFLAGS += -DQLENS_PREFIX='"$(PREFIX)"'
 
 install: $(QLENS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/qlens

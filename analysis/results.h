@@ -30,6 +30,7 @@
 #define QLENS_RESULTS_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "analysis/qerr.h"
 
@@ -188,5 +189,14 @@ int results_import_text(struct results_store *s, const char *text,
  * "Qwen2-0.5B/" stays "Qwen2-0.5B").  Every writer and importer uses it, so
  * their entries join. */
 void results_label(const char *path, char *out, size_t n);
+
+/* Load every *.json file of folder dir (file-name order, at most 64) into
+ * s; a duplicate id with different values is an error.  The files'
+ * source and citation texts are joined with " | " (results_dir.c). */
+int results_load_dir(struct results_store *s, const char *dir, struct qerr *err);
+/* A CSV field: quoted, inner quotes doubled (RFC 4180). */
+void results_csv_field(FILE *f, const char *s);
+/* Append text add to dst (capacity n) with " | " unless already there. */
+void results_append_meta(char *dst, size_t n, const char *add);
 
 #endif

@@ -178,7 +178,7 @@ int main(void)
     snprintf(text, sizeof text, "%s/data/tinystories-eval.txt", sh);
     snprintf(model, sizeof model, "%s/models/stories260K.bin", sh);
     printf("targets: >= 20000 tokens/s (stories260K), >= 640 (110M); llama.cpp's "
-           "llama-perplexity here: ~2000 and ~320 (DESIGN.md)\n");
+           "llama-perplexity here: ~2000 and ~320 (README, Speed at a glance)\n");
     in_child("(a) stories260K", model, text, 60);
     snprintf(tool, sizeof tool, "%s/tests/tool_genmodel", b);
     snprintf(out, sizeof out, "%s/qlens-bench-ppl-110m-%d.gguf",

@@ -401,7 +401,7 @@ int quant_apply_ex(const struct quant_spec *spec, const float *w, int rows,
     if (rc < 0)
         return rc;
     if (side)
-        side->has_scale = side->has_fp_cols = 0;
+        side->has_scale = side->has_fp_cols = side->has_fp_weights = 0;
     struct quant_report mr;
     memset(&mr, 0, sizeof mr);
     rc = q->apply(spec, w, rows, cols, calib, out, side, &mr, ctl, err);

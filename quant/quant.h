@@ -99,7 +99,9 @@ struct quant_side {
     float *in_scale;             /* (cols) s of the equivalent-function
                                     rule above; 1 when has_scale == 0    */
     unsigned char *fp_cols;      /* (cols) 1 = input feature kept float  */
-    int has_scale, has_fp_cols;
+    unsigned char *fp_weights;   /* (rows, cols) 1 = weight kept in float
+                                    (SpQR's outliers), original order    */
+    int has_scale, has_fp_cols, has_fp_weights;
 };
 
 /* Error and size of one quantized matrix.  Definitions (Δ = W - Ŵ):

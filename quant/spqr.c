@@ -38,6 +38,8 @@ struct spqr {
     unsigned char *deg;     /* (rows) row's group is all zero             */
     unsigned char *skip;    /* (group) LOO mask for one row               */
     unsigned char *mark;    /* (group) likely outliers of one row         */
+    unsigned char *kept;    /* (rows, cols) permuted order, or NULL: the
+                               weights kept in float (quant_side)       */
     float *d;               /* (group) U_jj of the group's columns        */
     long n_out;             /* weights kept in float                      */
 };
@@ -187,6 +189,8 @@ static void s_quant_col(void *ud, int j, const float *w, float *q, float d)
         if (S->outliers && e * e > S->thr) {
             q[r] = w[r];
             S->n_out++;
+            if (S->kept)
+                S->kept[(size_t)r * S->cols + j] = 1;
         }
     }
 }
@@ -222,8 +226,17 @@ static double spqr_bpw(const struct spqr *S, int group)
     return bits / n;
 }
 
+/* The kept-weight mask in the original column order (perm[j] is the
+ * original column of working column j). */
+static void kept_out(const struct spqr *S, const struct gptq_hess *h, unsigned char *dst)
+{
+    for (long r = 0; r < S->rows; r++)
+        for (int j = 0; j < S->cols; j++)
+            dst[(size_t)r * S->cols + (h->perm ? h->perm[j] : j)] = S->kept[(size_t)r * S->cols + j];
+}
+
 static int spqr_common(const struct quant_spec *spec, const float *w, int rows, int cols,
-                       const struct quant_calib *calib, float *out,
+                       const struct quant_calib *calib, float *out, struct quant_side *side,
                        struct quant_report *rep, const struct quant_ctl *ctl,
                        struct qerr *err, int plain)
 {
@@ -243,7 +256,10 @@ static int spqr_common(const struct quant_spec *spec, const float *w, int rows, 
     S.skip = malloc(glen), S.mark = malloc(glen);
     S.d = malloc(glen * sizeof *S.d);
     float *work = malloc((size_t)rows * cols * sizeof *work);
-    if (!S.grid || !S.sc || !S.zp || !S.deg || !S.skip || !S.mark || !S.d || !work) {
+    if (side && side->fp_weights)
+        S.kept = calloc((size_t)rows * cols, 1);
+    if (!S.grid || !S.sc || !S.zp || !S.deg || !S.skip || !S.mark || !S.d || !work ||
+        (side && side->fp_weights && !S.kept)) {
         rc = qerr_set(err, QERR_NOMEM, "SpQR: out of memory for a %d x %d layer", rows, cols);
         goto done;
     }
@@ -257,10 +273,15 @@ static int spqr_common(const struct quant_spec *spec, const float *w, int rows, 
         rep->n_outliers = S.n_out;
         rep->outlier_frac = (double)S.n_out / ((double)rows * cols);
         rep->bits_per_weight = spqr_bpw(&S, spec->group);
+        if (S.kept) {
+            kept_out(&S, &h, side->fp_weights);
+            side->has_fp_weights = 1;
+        }
     }
 done:
     free(S.grid), free(S.sc), free(S.zp), free(S.deg), free(S.skip), free(S.mark), free(S.d);
     free(work);
+    free(S.kept);
     gptq_hess_free(&h);
     return rc;
 }
@@ -269,14 +290,14 @@ int spqr_apply(const struct quant_spec *spec, const float *w, int rows, int cols
                const struct quant_calib *calib, float *out, struct quant_side *side,
                struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err)
 {
-    return spqr_common(spec, w, rows, cols, calib, out, rep, ctl, err, 0);
+    return spqr_common(spec, w, rows, cols, calib, out, side, rep, ctl, err, 0);
 }
 
 int spqr_apply_ref(const struct quant_spec *spec, const float *w, int rows, int cols,
                    const struct quant_calib *calib, float *out, struct quant_side *side,
                    struct quant_report *rep, const struct quant_ctl *ctl, struct qerr *err)
 {
-    return spqr_common(spec, w, rows, cols, calib, out, rep, ctl, err, 1);
+    return spqr_common(spec, w, rows, cols, calib, out, side, rep, ctl, err, 1);
 }
 
 static const struct quant_param spqr_params[] = {

@@ -1,5 +1,6 @@
 #include "src/cli.h"
 #include "src/model.h"
+#include "src/paths.h"
 
 #include <limits.h>
 #include <math.h>
@@ -39,83 +40,28 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int is_dir(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
+/* The CLI runs on one thread: these keep the paths.h answers in static
+ * buffers for the commands' convenience.  Threaded code (the dashboard's
+ * jobs) calls src/paths.h directly. */
 const char *cli_shared_dir(void)
 {
     static char buf[PATH_MAX];
-    static int done;
-    if (done)
-        return buf[0] ? buf : NULL;
-    done = 1;
-    const char *env = getenv("QLENS_SHARED");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s", env);
-        return buf;
-    }
-    if (is_dir("../shared")) {
-        snprintf(buf, sizeof buf, "../shared");
-        return buf;
-    }
-    char exe[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            char cand[PATH_MAX + 16];
-            snprintf(cand, sizeof cand, "%s/../shared", exe);
-            size_t len = strlen(cand);
-            if (is_dir(cand) && len < sizeof buf) {
-                memcpy(buf, cand, len + 1);
-                return buf;
-            }
-        }
-    }
-    return NULL;
+    return paths_shared_dir(buf, sizeof buf) == 0 ? buf : NULL;
 }
 
 const char *cli_shared_file(const char *rel)
 {
     static char buf[4][PATH_MAX];
     static int slot;
-    const char *dir = cli_shared_dir();
-    if (!dir)
-        return NULL;
     char *b = buf[slot];
     slot = (slot + 1) % 4;
-    if ((size_t)snprintf(b, PATH_MAX, "%s/%s", dir, rel) >= PATH_MAX)
-        return NULL;
-    return is_file(b) ? b : NULL;
+    return paths_shared_file(rel, b, PATH_MAX) == 0 ? b : NULL;
 }
 
 const char *cli_model_path(const char *arg, struct qerr *err)
 {
-    if (arg && *arg)
-        return arg;
-    const char *env = getenv("QLENS_MODEL");
-    if (env && *env)
-        return env;
-    const char *def = cli_shared_file("models/stories260K.bin");
-    if (def)
-        return def;
-    qerr_set(err, QERR_ARG,
-             "no model given. Pass a model file (llama2.c .bin, .gguf, "
-             ".safetensors or a directory of them) as an argument, or set "
-             "QLENS_MODEL=/path/to/model, or QLENS_SHARED to a folder with "
-             "models/stories260K.bin");
-    return NULL;
+    static char buf[PATH_MAX];
+    return paths_model(arg, buf, sizeof buf, err) == 0 ? buf : NULL;
 }
 
 int cli_open_model(struct qmodel *m, const char *arg, struct qerr *err)

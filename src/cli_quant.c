@@ -14,8 +14,6 @@
 #include "src/gguf_write.h"
 #include "src/tokenizer.h"
 
-#define OVERLAP_WINDOW 200
-
 const char qcli_common_help[] =
     "Evaluation (as qlens ppl: llama.cpp's method, second half of each chunk):\n"
     "  --eval TEXT        evaluation text (default $QLENS_SHARED/data/tinystories-eval.txt)\n"
@@ -127,115 +125,33 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
     return rc;
 }
 
-/* ---- setup ---- */
+/* ---- the pipeline (src/pipeline.c) with the CLI's progress lines ---- */
 
-static const char *default_text(const char *given, const char *rel, const char *what,
-                                struct qerr *err)
+static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
 {
-    if (given)
-        return given;
-    const char *p = cli_shared_file(rel);
-    if (!p)
-        qerr_set(err, QERR_ARG, "no %s text: pass --%s FILE, or set QLENS_SHARED to a folder "
-                 "with %s", what, what, rel);
-    return p;
+    pipe_opts_default(p);
+    p->calib = o->calib;
+    p->eval = o->eval;
+    p->ctx = o->ctx;
+    p->chunks = o->chunks;
+    p->calib_ctx = o->calib_ctx;
+    p->calib_chunks = o->calib_chunks;
+    p->act_group = o->act_group;
+    p->kv_group = o->kv_group;
+    p->kv_axis_channel = o->kv_axis_channel;
+    p->sequential = o->sequential;
+    p->quant_output = o->quant_output;
+    p->quant_embed = o->quant_embed;
+    p->force_ctx = o->force_ctx;
+    p->allow_overlap = o->allow_overlap;
+    p->need_calib = o->need_calib;
+    p->kl_cache_mib = o->kl_cache_mib;
+    p->imatrix = o->imatrix;
 }
-
-/* BOS follows infer_bos(), the rule of `qlens ppl` (llama.cpp's): only
- * when the tokenizer adds BOS by default, so quant, sweep and ppl score
- * the same tokens. */
-static int tokenize(struct qcli_env *e, const char *path, const char *text, size_t len,
-                    int **ids, size_t *n, struct qerr *err)
-{
-    int rc = tok_encode(e->im.tok, text, len, infer_bos(&e->im) >= 0, ids, n, err);
-    return rc < 0 ? qerr_prefix(err, "%s: ", path) : 0;
-}
-
-/* Read both texts, refuse overlapping ones, tokenize. */
-static int load_texts(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
-{
-    char *ct = NULL, *et = NULL;
-    size_t cn = 0, en = 0;
-    int rc = e->calib_path ? infer_read_text(e->calib_path, &ct, &cn, err) : 0;
-    if (!rc)
-        rc = infer_read_text(e->eval_path, &et, &en, err);
-    if (!rc && ct && !o->allow_overlap) {
-        long at = qrun_text_overlap(ct, cn, et, en, OVERLAP_WINDOW);
-        if (at == -2)
-            rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
-                          "evaluation texts");
-        else if (at >= 0)
-            rc = qerr_set(err, QERR_ARG, "%s: the %d bytes at offset %ld also appear in the "
-                          "calibration text %s; evaluation must not see calibration data "
-                          "(--allow-overlap runs anyway)", e->eval_path, OVERLAP_WINDOW, at,
-                          e->calib_path);
-    }
-    if (!rc && ct)
-        rc = tokenize(e, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
-    if (!rc)
-        rc = tokenize(e, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
-    free(ct);
-    free(et);
-    return rc;
-}
-
-static int pick_ctx(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
-{
-    int rc = infer_pick_ctx(&e->im, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
-    if (!rc)
-        rc = infer_pick_ctx(&e->im, "--calib-ctx", o->calib_ctx > 0 ? o->calib_ctx : e->n_ctx,
-                            o->force_ctx, &e->calib_ctx, err);
-    if (rc)
-        return rc;
-    if (e->n_ctx % 2)
-        return qerr_set(err, QERR_ARG, "--ctx %d: must be even", e->n_ctx);
-    return 0;
-}
-
-int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err)
-{
-    memset(e, 0, sizeof *e);
-    /* RTN and float-weight runs read no calibration text */
-    if (o->need_calib &&
-        !(e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib", err)))
-        return err->code;
-    e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", err);
-    if (!e->eval_path)
-        return err->code;
-    int rc = infer_open(&e->im, o->model, err);
-    if (!rc)
-        rc = pick_ctx(e, o, err);
-    if (!rc)
-        rc = load_texts(e, o, err);
-    if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
-        e->has_imx = 1;
-        rc = qimatrix_check(&e->imx, o->imatrix, &e->im.m, err);
-    }
-    int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
-    if (!rc && !(rc = fwd_init(&e->f, &e->im.m, big, err)))
-        e->f_ok = 1;
-    return rc;
-}
-
-void qcli_teardown(struct qcli_env *e)
-{
-    ppl_cache_free(&e->cache);
-    if (e->f_ok)
-        fwd_free(&e->f);
-    free(e->calib_ids);
-    free(e->eval_ids);
-    if (e->has_imx)
-        qimatrix_free(&e->imx);
-    if (e->im.open)
-        infer_close(&e->im);
-    memset(e, 0, sizeof *e);
-}
-
-/* ---- running one configuration ---- */
 
 static int quant_progress(void *ud, int layer, int n_layers, const char *what)
 {
-    const struct qcli_env *e = ud;
+    const struct pipe_env *e = ud;
     fprintf(stderr, "\r\033[K%s%squantizing %s", e->label ? e->label : "",
             e->label ? ": " : "", what);
     if (layer >= 0)
@@ -245,100 +161,64 @@ static int quant_progress(void *ud, int layer, int n_layers, const char *what)
 
 static int eval_progress(void *ud, int done, int total, double ppl)
 {
-    const struct qcli_env *e = ud;
+    const struct pipe_env *e = ud;
     fprintf(stderr, "\r\033[K%s%sevaluating chunk %d/%d  PPL %.4f", e->label ? e->label : "",
             e->label ? ": " : "", done, total, ppl);
     return 0;
 }
 
-/* ppl_run with the progress line cleared afterwards (also on cancel). */
-static int run_ppl(struct qcli_env *e, const struct ppl_opts *po, struct ppl_result *r,
-                   struct qerr *err)
+int qcli_setup(struct pipe_env *e, const struct qcli_opts *o, struct qerr *err)
 {
-    int rc = ppl_run(&e->f, e->eval_ids, e->n_eval, po, r, err);
-    if (po->progress)
-        fputs("\r\033[K", stderr);
-    return rc;
-}
-
-static void ppl_setup(struct qcli_env *e, const struct qcli_opts *o, struct ppl_opts *po)
-{
-    memset(po, 0, sizeof *po);
-    po->n_ctx = e->n_ctx;
-    po->max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
-    po->bos = infer_bos(&e->im); /* as qlens ppl */
-    po->cancel = infer_cancel_flag();
-    po->cache = e->cache.logits ? &e->cache : NULL;
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    struct pipe_cb cb = {.cancel = infer_cancel_flag()};
     if (isatty(2) && !o->json) {
-        po->progress = eval_progress;
-        po->progress_ud = e;
+        cb.quant = quant_progress;
+        cb.eval = eval_progress;
+        cb.ud = e; /* pipe_setup keeps e where it is */
     }
+    return pipe_setup(e, o->model, &po, &cb, err);
 }
 
-int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+void qcli_teardown(struct pipe_env *e)
+{
+    pipe_teardown(e);
+}
+
+/* The progress line is cleared afterwards (also on errors and cancel). */
+static void clear_progress(const struct pipe_env *e)
+{
+    if (e->cb.quant || e->cb.eval)
+        fputs("\r\033[K", stderr);
+}
+
+int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                    struct qerr *err)
 {
-    struct ppl_opts po;
-    ppl_setup(e, o, &po);
-    qmodel_clear_overrides(&e->im.m);
-    ppl_cache_free(&e->cache);
-    size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
-    if (o->kl_cache_mib > 0 &&
-        ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
-                       (size_t)o->kl_cache_mib << 20))
-        po.cache = &e->cache;
-    else if (o->kl_cache_mib > 0)
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_run_float(e, &po, pr, err);
+    clear_progress(e);
+    if (e->cache_missed_mib > 0)
         fprintf(stderr, "qlens %s: the float logits of the evaluation chunks (%.0f MiB) do not "
                 "fit in --kl-cache-mib %ld: the float model runs again for each "
-                "configuration\n", o->cmd, need / 1048576.0, o->kl_cache_mib);
-    return run_ppl(e, &po, pr, err);
-}
-
-int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
-             int act_bits, int kv_bits, struct qcli_result *res, struct qerr *err)
-{
-    memset(res, 0, sizeof *res);
-    struct qrun_opts ro;
-    qrun_opts_default(&ro);
-    ro.spec = *spec;
-    ro.sequential = o->sequential;
-    ro.quant_output = o->quant_output;
-    ro.quant_embed = o->quant_embed;
-    ro.calib_ctx = e->calib_ctx;
-    ro.calib_chunks = (int)o->calib_chunks;
-    ro.bos = infer_bos(&e->im); /* calibration chunks as evaluation chunks */
-    ro.imatrix = e->has_imx ? &e->imx : NULL;
-    ro.act_bits = act_bits;
-    ro.act_group = (int)o->act_group;
-    ro.kv_bits = kv_bits;
-    ro.kv_group = (int)o->kv_group;
-    ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
-    ro.cancel = infer_cancel_flag();
-    if (isatty(2) && !o->json) {
-        ro.progress = quant_progress;
-        ro.progress_ud = e;
-    }
-    qmodel_clear_overrides(&e->im.m);
-    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
-    if (ro.progress)
-        fputs("\r\033[K", stderr);
-    if (rc < 0)
-        return rc;
-    struct ppl_opts po;
-    struct fwd_hooks hooks;
-    ppl_setup(e, o, &po);
-    qrun_eval_hooks(&res->run, &hooks);
-    po.kl = 1;
-    po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
-    po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
-    rc = run_ppl(e, &po, &res->ppl, err);
-    res->eval_seconds = res->ppl.seconds;
+                "configuration\n", o->cmd, e->cache_missed_mib, o->kl_cache_mib);
     return rc;
 }
 
-void qcli_result_free(struct qcli_result *res)
+int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
 {
-    qrun_free(&res->run);
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_run(e, &po, spec, act_bits, kv_bits, res, err);
+    clear_progress(e);
+    return rc;
+}
+
+void qcli_result_free(struct pipe_result *res)
+{
+    pipe_result_free(res);
 }
 
 /* ---- qlens quant ---- */
@@ -499,10 +379,7 @@ static int make_spec(const struct quant_args *a, struct quant_spec *spec, struct
 /* W8A8 methods quantize activations to 8 bits unless told otherwise. */
 static int default_act_bits(const struct quant_spec *spec, long given)
 {
-    if (given >= 0)
-        return (int)given;
-    const char *n = spec->method->name;
-    return !strcmp(n, "SmoothQuant") || !strcmp(n, "LLM.int8") ? 8 : 0;
+    return given >= 0 ? (int)given : pipe_default_act_bits(spec);
 }
 
 /* ---- output ---- */
@@ -545,8 +422,8 @@ static void print_layers_json(const struct qrun *r)
     printf("]");
 }
 
-static void print_quant_json(const struct qcli_env *e, const struct quant_args *a,
-                             const struct quant_spec *spec, const struct qcli_result *res)
+static void print_quant_json(const struct pipe_env *e, const struct quant_args *a,
+                             const struct quant_spec *spec, const struct pipe_result *res)
 {
     const struct ppl_result *p = &res->ppl;
     const struct qrun *r = &res->run;
@@ -623,8 +500,8 @@ static void print_layers_text(const struct qrun *r)
     print_notes(r);
 }
 
-static void print_quant_text(const struct qcli_env *e, const struct quant_args *a,
-                             const struct quant_spec *spec, const struct qcli_result *res)
+static void print_quant_text(const struct pipe_env *e, const struct quant_args *a,
+                             const struct quant_spec *spec, const struct pipe_result *res)
 {
     const struct ppl_result *p = &res->ppl;
     const struct qrun *r = &res->run;
@@ -682,8 +559,8 @@ int cmd_quant(int argc, char **argv)
     struct quant_spec spec;
     if (make_spec(&a, &spec, &err) < 0)
         return cli_usage_error("quant", "%s", err.msg);
-    struct qcli_env e;
-    struct qcli_result res;
+    struct pipe_env e;
+    struct pipe_result res;
     memset(&res, 0, sizeof res);
     a.c.need_calib = spec.bits < 16 && spec.method->needs_calib;
     infer_catch_sigint();

@@ -7,6 +7,7 @@
 #include <stddef.h>
 
 #include "src/cli_infer.h"
+#include "src/pipeline.h"
 #include "src/forward.h"
 #include "src/ppl.h"
 #include "src/imatrix.h"
@@ -29,29 +30,6 @@ struct qcli_opts {
                                       recompute them for every run)       */
 };
 
-struct qcli_env {
-    struct infer_model im;
-    const char *calib_path, *eval_path;
-    int *calib_ids, *eval_ids;
-    size_t n_calib, n_eval;
-    int n_ctx, calib_ctx;
-    struct fwd f;
-    int f_ok;
-    struct ppl_cache cache;        /* float logits of the evaluation chunks,
-                                      filled by qcli_run_float            */
-    struct qimatrix imx;           /* --imatrix, checked against the model */
-    int has_imx;
-    const char *label;             /* shown before the progress (a sweep's
-                                      configuration), NULL = none         */
-};
-
-/* One configuration's outcome. */
-struct qcli_result {
-    struct qrun run;               /* reports, sizes, times              */
-    struct ppl_result ppl;         /* kl = 1: base_* is the float model  */
-    double eval_seconds;
-};
-
 void qcli_opts_default(struct qcli_opts *o, const char *cmd);
 /* A configuration's name: the weight spec (quant_spec_format) or "float"
  * for bits >= 16, then " aA" and " kvK" ("-channel" for K per channel)
@@ -65,20 +43,22 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);
 /* The help text of the common options. */
 extern const char qcli_common_help[];
 
-/* Open the model, read and tokenize both texts, check they do not overlap,
+/* The pipeline (src/pipeline.h) with these options, the CLI's progress
+ * lines on a terminal, and Ctrl-C as cancel.
+ * Open the model, read and tokenize both texts, check they do not overlap,
  * prepare the forward pass. */
-int qcli_setup(struct qcli_env *e, const struct qcli_opts *o, struct qerr *err);
-void qcli_teardown(struct qcli_env *e);
+int qcli_setup(struct pipe_env *e, const struct qcli_opts *o, struct qerr *err);
+void qcli_teardown(struct pipe_env *e);
 
 /* Quantize with spec (+ act/kv bits), evaluate against the float model
  * (KL mode), leave the model without overrides. */
-int qcli_run(struct qcli_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
-             int act_bits, int kv_bits, struct qcli_result *res, struct qerr *err);
-void qcli_result_free(struct qcli_result *res);
+int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
+void qcli_result_free(struct pipe_result *res);
 /* Float perplexity only (the baseline row of a sweep).  Also keeps the
  * float logits for the qcli_run calls that follow when they fit in
  * o->kl_cache_mib, so those skip the float forward pass. */
-int qcli_run_float(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *pr,
+int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                    struct qerr *err);
 
 #endif

@@ -16,111 +16,19 @@
 #include "src/cli.h"
 #include "src/cli_infer.h"
 #include "src/commands.h"
-
-#ifndef QLENS_PREFIX
-#define QLENS_PREFIX "/usr/local"
-#endif
+#include "src/paths.h"
 
 #define MAX_FILES 64
 
-static int has_results(const char *dir)
-{
-    char p[PATH_MAX + 16];
-    struct stat st;
-    snprintf(p, sizeof p, "%s/results", dir);
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 const char *cli_assets_dir(void)
 {
-    static char buf[PATH_MAX];
-    const char *env = getenv("QLENS_ASSETS");
-    if (env && *env) {
-        snprintf(buf, sizeof buf, "%s", env);
-        return buf;
-    }
-    char exe[PATH_MAX - 32]; /* room for the suffixes below */
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash)
-            *slash = '\0';
-        static const char *const rel[] = {"%s/assets", "%s/../assets", NULL};
-        for (const char *const *r = rel; *r; r++) {
-            snprintf(buf, sizeof buf, *r, exe);
-            if (has_results(buf))
-                return buf;
-        }
-        snprintf(buf, sizeof buf, "%s/../share/qlens", exe);
-        if (has_results(buf))
-            return buf;
-    }
-    snprintf(buf, sizeof buf, "assets");
-    if (has_results(buf))
-        return buf;
-    snprintf(buf, sizeof buf, "%s/share/qlens", QLENS_PREFIX);
-    return has_results(buf) ? buf : NULL;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Keep every file's source and citation when several are loaded together. */
-static void append_meta(char *dst, size_t n, const char *add)
-{
-    if (!add[0] || strstr(dst, add))
-        return;
-    size_t l = strlen(dst);
-    if (l && l + 3 < n)
-        snprintf(dst + l, n - l, " | %s", add);
-    else if (!l)
-        snprintf(dst, n, "%s", add);
+    static char buf[PATH_MAX]; /* the CLI is single-threaded */
+    return paths_assets_dir(buf, sizeof buf) == 0 ? buf : NULL;
 }
 
 int cli_results_load_papers(struct results_store *s, struct qerr *err)
 {
-    const char *env = getenv("QLENS_ASSETS");
-    if (env && *env && !has_results(env))
-        return qerr_set(err, QERR_IO, "QLENS_ASSETS=%s has no results/ directory "
-                        "(point it at the qlens assets directory)", env);
-    const char *dir = cli_assets_dir();
-    if (!dir)
-        return qerr_set(err, QERR_IO, "bundled results not found: set QLENS_ASSETS to "
-                        "the qlens assets directory (the one holding results/), or "
-                        "pass --store FILE");
-    char rd[PATH_MAX];
-    snprintf(rd, sizeof rd, "%s/results", dir);
-    DIR *d = opendir(rd);
-    if (!d)
-        return qerr_set(err, QERR_IO, "%s: cannot open directory", rd);
-    char *names[MAX_FILES];
-    int n = 0;
-    for (struct dirent *de; (de = readdir(d)) && n < MAX_FILES;) {
-        size_t l = strlen(de->d_name);
-        if (l > 5 && !strcmp(de->d_name + l - 5, ".json"))
-            names[n++] = strdup(de->d_name);
-    }
-    closedir(d);
-    qsort(names, (size_t)n, sizeof *names, cmp_str);
-    int rc = QERR_OK;
-    for (int i = 0; i < n; i++) {
-        char p[PATH_MAX + 256];
-        snprintf(p, sizeof p, "%s/%s", rd, names[i]);
-        struct results_store t;
-        results_store_init(&t);
-        if (!rc && names[i])
-            rc = results_load(&t, p, err);
-        if (!rc)
-            rc = results_merge(s, &t, RESULTS_MERGE_STRICT, NULL, NULL, err);
-        append_meta(s->source, sizeof s->source, t.source);
-        append_meta(s->citation, sizeof s->citation, t.citation);
-        results_store_free(&t);
-        free(names[i]);
-    }
-    return rc;
+    return paths_load_papers(s, err);
 }
 
 /* One store argument: a file, or "papers" for the bundled data. */
@@ -139,8 +47,8 @@ int cli_results_load(struct results_store *s, char **paths, int n, struct qerr *
         int rc = load_one(&t, paths[i], err);
         if (!rc)
             rc = results_merge(s, &t, RESULTS_MERGE_STRICT, NULL, NULL, err);
-        append_meta(s->source, sizeof s->source, t.source);
-        append_meta(s->citation, sizeof s->citation, t.citation);
+        results_append_meta(s->source, sizeof s->source, t.source);
+        results_append_meta(s->citation, sizeof s->citation, t.citation);
         if (rc && i > 0)
             qerr_prefix(err, "merging %s: ", paths[i]);
         results_store_free(&t);
@@ -280,13 +188,7 @@ static void list_text(const struct results_store *s, const struct filter *f)
 
 void cli_results_csv_fstr(FILE *f, const char *s)
 {
-    putc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            putc('"', f);
-        putc(*s, f);
-    }
-    putc('"', f);
+    results_csv_field(f, s);
 }
 
 void cli_results_csv_str(const char *s)

@@ -237,7 +237,7 @@ static int sweep_parse(int argc, char **argv, struct sweep_args *a)
 
 struct sweep_state {
     struct sweep_args *a;
-    struct qcli_env e;
+    struct pipe_env e;
     struct results_store store;
     struct sweep_row *rows;
     int n_rows, n_failed, first_fail;
@@ -321,7 +321,7 @@ static void make_id(const char *model, const struct sweep_cfg *c, int kv_channel
         buf[n - 1] = '\0';
 }
 
-static void fill_row(struct sweep_row *row, const struct sweep_cfg *c, const struct qcli_result *r,
+static void fill_row(struct sweep_row *row, const struct sweep_cfg *c, const struct pipe_result *r,
                      const char *id)
 {
     const struct ppl_result *p = &r->ppl;
@@ -371,7 +371,7 @@ static void float_row(struct sweep_row *row, const struct ppl_result *p, double 
 }
 
 /* The settings object of an entry (JSON text). */
-static void settings_json(const struct sweep_row *r, const struct qcli_env *e,
+static void settings_json(const struct sweep_row *r, const struct pipe_env *e,
                           const struct qcli_opts *o, int n_chunks_calib, char *buf, size_t n)
 {
     snprintf(buf, n,
@@ -386,7 +386,7 @@ static void settings_json(const struct sweep_row *r, const struct qcli_env *e,
              o->kv_axis_channel ? "channel" : "token", r->t_quant, r->t_eval, r->outlier_frac);
 }
 
-static int add_entry(struct results_store *s, const struct sweep_row *r, const struct qcli_env *e,
+static int add_entry(struct results_store *s, const struct sweep_row *r, const struct pipe_env *e,
                      const struct qcli_opts *o, int n_chunks_calib, struct qerr *err)
 {
     struct results_entry en;
@@ -478,7 +478,7 @@ static int run_cfg(struct sweep_state *st, struct sweep_cfg *c, struct qerr *err
 {
     char id[160];
     make_id(st->model, c, st->a->c.kv_axis_channel, id, sizeof id);
-    struct qcli_result res;
+    struct pipe_result res;
     st->e.label = id;
     int rc = qcli_run(&st->e, &st->a->c, &c->spec, c->act, c->kv, &res, err);
     st->e.label = NULL;
@@ -630,7 +630,7 @@ static int finish(struct sweep_state *st, int merge, struct qerr *err)
 /* Notes saying how the numbers were measured. */
 static void describe_setup(struct sweep_state *st)
 {
-    const struct qcli_env *e = &st->e;
+    const struct pipe_env *e = &st->e;
     const struct qcli_opts *o = &st->a->c;
     char buf[1024];
     const char *ev = strrchr(e->eval_path, '/');

@@ -82,7 +82,7 @@ static int cmd_demo(int argc, char **argv)
         fprintf(stderr, "qlens demo: needs a terminal (it plays in the dashboard)\n");
         return EXIT_USAGE;
     }
-    int rc = tui_demo(model, &d);
+    int rc = cli_exit_code(tui_demo(model, &d));
     demo_free(&d);
     return rc;
 }
@@ -130,7 +130,7 @@ static int run(int argc, char **argv)
         return EXIT_OK;
     }
     if (argc >= 2 && !strcmp(argv[1], "--print-keys")) /* hidden: README key list */
-        return tui_print_keys(stdout);
+        return cli_exit_code(tui_print_keys(stdout));
     if (argc >= 2 && !strcmp(argv[1], "--version")) {
         printf("qlens %s\n", QLENS_VERSION);
         return EXIT_OK;
@@ -147,7 +147,7 @@ static int run(int argc, char **argv)
         }
     }
     if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO) && argc <= 2)
-        return tui_main(argc >= 2 ? argv[1] : NULL); /* the dashboard */
+        return cli_exit_code(tui_main(argc >= 2 ? argv[1] : NULL)); /* the dashboard */
     return cmd_default(argc, argv);
 }
 

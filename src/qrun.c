@@ -279,7 +279,8 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
     struct qrun *r = q->r;
     int cols = (int)qtensor_cols(ts[0]);
     float *mean_abs = malloc((size_t)cols * sizeof(float));
-    struct quant_side side = {malloc((size_t)cols * sizeof(float)), malloc((size_t)cols), 0, 0};
+    struct quant_side side = {.in_scale = malloc((size_t)cols * sizeof(float)),
+                              .fp_cols = malloc((size_t)cols)};
     int rc = mean_abs && side.in_scale && side.fp_cols ? 0 : qerr_set(q->err, QERR_NOMEM, "out of memory");
     if (!rc && a && a->dim != cols) /* a broken invariant of the site tables */
         rc = qerr_set(q->err, QERR_ARG, "%s: calibration has %d channels, the layer %d",

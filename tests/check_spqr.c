@@ -163,6 +163,55 @@ START_TEST(planted_outliers_kept)
 }
 END_TEST
 
+/* The kept-weight mask (quant_side.fp_weights, shown by the dashboard's
+ * Quant view) has one entry per kept weight, in the original column
+ * order even with act_order permuting the columns, and covers the
+ * planted outliers. */
+START_TEST(kept_mask_marks_outliers)
+{
+    tu_seed(47);
+    struct tq_calib t;
+    tq_calib_make(&t, C, 400, 0.5, 0, 1);
+    float *w = tq_matrix(R, C, 0.02), *o = malloc(R * C * 4);
+    unsigned char *m = malloc(R * C);
+    int pos[8];
+    for (int k = 0; k < 8; k++) {
+        pos[k] = (k * 7 % R) * C + (k * 29 + 5) % C;
+        w[pos[k]] = k & 1 ? 0.9f : -0.9f;
+    }
+    for (int ao = 0; ao <= 1; ao++) {
+        struct quant_spec s;
+        struct qerr e = {0};
+        ck_assert_int_eq(quant_spec_parse(&s, "spqr", 3, 16, 0, ao ? "act_order=1" : NULL, &e), 0);
+        struct quant_side side;
+        memset(&side, 0, sizeof side);
+        side.fp_weights = m;
+        memset(m, 7, R * C);
+        struct quant_report r;
+        ck_assert_int_eq(quant_apply(&s, w, R, C, &t.c, o, &side, &r, NULL, &e), 0);
+        ck_assert_int_eq(side.has_fp_weights, 1);
+        long n = 0;
+        for (int i = 0; i < R * C; i++) {
+            ck_assert_int_le(m[i], 1);
+            n += m[i];
+        }
+        ck_assert_int_eq(n, r.n_outliers);
+        for (int k = 0; k < 8; k++)
+            ck_assert_msg(m[pos[k]], "act_order %d: planted outlier %d not marked", ao, k);
+    }
+    /* Methods that keep no weights say so. */
+    struct quant_spec s;
+    struct qerr e = {0};
+    ck_assert_int_eq(quant_spec_parse(&s, "rtn", 3, 16, 0, NULL, &e), 0);
+    struct quant_side side = {.fp_weights = m, .has_fp_weights = 1};
+    struct quant_report r;
+    ck_assert_int_eq(quant_apply(&s, w, R, C, NULL, o, &side, &r, NULL, &e), 0);
+    ck_assert_int_eq(side.has_fp_weights, 0);
+    free(w), free(o), free(m);
+    tq_calib_free(&t);
+}
+END_TEST
+
 /* Fewer bits -> more weights exceed the error threshold (the paper's
  * Table 5 shape: ~11% at 2 bits, ~1.7% at 3, ~0.04% at 4). */
 START_TEST(outlier_fraction_falls_with_bits)
@@ -235,6 +284,7 @@ static Suite *suite(void)
     TCase *tc = tcase_create("spqr");
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, blocked_matches_plain);
+    tcase_add_test(tc, kept_mask_marks_outliers);
     tcase_add_test(tc, bits_per_weight_accounting);
     tcase_add_test(tc, zero_group);
     tcase_add_test(tc, extras_off_is_gptq);

@@ -27,13 +27,21 @@ START_TEST(quant_settings_cycle)
     const struct quantizer *m0 = vm_quant_method(&q);
     ck_assert_ptr_eq(m0, quant_registry[0]);
     ck_assert_int_eq(q.bits, m0->def_bits);
+    /* Settings stay across methods (issue 13 item 3): comparing GPTQ
+     * and SpQR at "2 bits" means the same bits, group and symmetry. */
+    vm_quant_add_bits(&q, -2);
+    int b0 = q.bits, g = q.group, sy = q.sym;
     for (int i = 0; i < quant_count(); i++) {
         vm_quant_next_method(&q);
-        const struct quantizer *m = vm_quant_method(&q);
-        ck_assert_int_eq(q.bits, m->def_bits); /* each method starts at its defaults */
-        ck_assert_int_eq(q.group, m->def_group);
+        ck_assert_int_eq(q.bits, b0);
+        ck_assert_int_eq(q.group, g);
+        ck_assert_int_eq(q.sym, sy);
     }
     ck_assert_ptr_eq(vm_quant_method(&q), m0); /* wrapped around */
+    vm_quant_prev_method(&q);
+    ck_assert_ptr_eq(vm_quant_method(&q), quant_registry[quant_count() - 1]);
+    vm_quant_next_method(&q);
+    ck_assert_ptr_eq(vm_quant_method(&q), m0);
     vm_quant_add_bits(&q, -100);
     ck_assert_int_eq(q.bits, 2);
     vm_quant_add_bits(&q, 100);
@@ -54,6 +62,41 @@ START_TEST(quant_settings_cycle)
     ck_assert_int_eq(spec.bits, 8);
     ck_assert_int_eq(spec.group, q.group);
     ck_assert_int_eq(spec.sym, q.sym);
+}
+END_TEST
+
+/* Direct entry (the ':' prompt): all settings or none. */
+START_TEST(quant_command)
+{
+    struct vm_quant q;
+    vm_quant_init(&q);
+    struct qerr err = {0};
+    ck_assert_int_eq(vm_quant_command(&q, "method spqr, bits 2, group 16, asym", &err), 0);
+    ck_assert_str_eq(vm_quant_method(&q)->name, "SpQR");
+    ck_assert_int_eq(q.bits, 2);
+    ck_assert_int_eq(q.group, 16);
+    ck_assert_int_eq(q.sym, 0);
+    ck_assert_int_eq(vm_quant_command(&q, "m GPTQ; b=3; g row; sym", &err), 0);
+    ck_assert_str_eq(vm_quant_method(&q)->name, "GPTQ");
+    ck_assert_int_eq(q.bits, 3);
+    ck_assert_int_eq(q.group, 0);
+    ck_assert_int_eq(q.sym, 1);
+    ck_assert_int_eq(vm_quant_command(&q, "group tensor", &err), 0);
+    ck_assert_int_eq(q.group, -1);
+    ck_assert_int_eq(vm_quant_command(&q, "group g64", &err), 0);
+    ck_assert_int_eq(q.group, 64);
+    /* Bad words change nothing and are named. */
+    static const char *const bad[] = {"", "   ", "bits", "bits 1", "bits 9", "bits 2x",
+                                      "method nope", "group -5", "group x", "colour red",
+                                      "bits 2, method nope"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ck_assert_int_eq(vm_quant_command(&q, bad[i], &err), QERR_ARG);
+        ck_assert(err.msg[0]);
+        ck_assert_int_eq(q.bits, 3);
+        ck_assert_int_eq(q.group, 64);
+    }
+    ck_assert(strstr(err.msg, "nope"));
+    ck_assert_int_eq(vm_quant_command(&q, NULL, &err), QERR_ARG);
 }
 END_TEST
 
@@ -271,6 +314,83 @@ static void fill(struct vm_runs *v)
     r = mkrun("RTN", "RTN w6 g128 asym", 6, 0.6, 9.0, NAN); /* dominated by w8 */
     vm_runs_add(v, &r);
 }
+
+/* Runs are keyed by configuration and evaluation (item 2): a baseline at
+ * n_ctx 128 (the GGUF's context) is a new row, not a replacement of the
+ * n_ctx 512 one, and dPPL compares within one context. */
+START_TEST(runs_keyed_by_context)
+{
+    struct vm_runs v;
+    vm_runs_init(&v, "stories260K.bin", "eval", "");
+    struct jobs_run f512 = mkrun("float", "float (F32 weights)", 16, 1.0, 7.88, NAN);
+    f512.n_ctx = 512, f512.n_chunks = 303, f512.base_ppl = NAN;
+    struct jobs_run f128 = f512;
+    f128.n_ctx = 128, f128.n_chunks = 1212, f128.ppl = 9.5;
+    struct jobs_run q512 = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 9.47, NAN);
+    q512.n_ctx = 512, q512.n_chunks = 303, q512.base_ppl = NAN;
+    vm_runs_add(&v, &f512);
+    vm_runs_add(&v, &q512);
+    vm_runs_add(&v, &f128);
+    ck_assert_int_eq(v.n, 3);
+    ck_assert_double_eq_tol(vm_runs_dppl(&v, 1), 100 * (9.47 / 7.88 - 1), 1e-9);
+    char c[32];
+    vm_runs_cell(&v, 2, VR_CTX, c, sizeof c);
+    ck_assert_str_eq(c, "128");
+    f128.ppl = 9.4; /* a rerun at the same context replaces its row */
+    vm_runs_add(&v, &f128);
+    ck_assert_int_eq(v.n, 3);
+    ck_assert_double_eq(v.r[2].ppl, 9.4);
+    /* No baseline at this context: no dPPL rather than a wrong one. */
+    struct jobs_run q128 = q512;
+    q128.n_ctx = 256;
+    vm_runs_add(&v, &q128);
+    ck_assert(isnan(vm_runs_dppl(&v, 3)));
+    vm_runs_free(&v);
+}
+END_TEST
+
+/* Families join case and separator variants of one model name (item 6). */
+START_TEST(corr_family_names)
+{
+    static const char *const in[][2] = {
+        {"LLaMA2-7B-chat", "llama"}, {"llama2_7b_chat", "llama"}, {"LlaMA2_13B", "llama"},
+        {"ChatGLM3_6B", "chatglm"}, {"chatglm3_6b_32k", "chatglm"}, {"Qwen-7B-Chat", "qwen"},
+        {"stories260K", "stories"}, {"OPT_125M", "opt"}, {"7B", "7B"}, {"", ""}};
+    char f[16];
+    for (size_t i = 0; i < sizeof in / sizeof in[0]; i++) {
+        vm_corr_family(in[i][0], f, sizeof f);
+        ck_assert_str_eq(f, in[i][1]);
+    }
+    vm_corr_family("averyveryverylongname", f, 8); /* bounded */
+    ck_assert_str_eq(f, "averyve");
+}
+END_TEST
+
+/* Same Bits, different storage: a warning, with the spread (item 3). */
+START_TEST(runs_storage_note)
+{
+    struct vm_runs v;
+    vm_runs_init(&v, "m.bin", "eval", "");
+    char note[160] = "";
+    ck_assert_int_eq(vm_runs_storage_note(&v, note, sizeof note), 0); /* empty */
+    fill(&v);
+    ck_assert_int_eq(vm_runs_storage_note(&v, note, sizeof note), 0); /* one run per Bits */
+    struct jobs_run r = mkrun("GPTQ", "GPTQ w2 g128 asym", 2, 0.1, 30.0, 8.0);
+    r.bpw = 2.26;
+    vm_runs_add(&v, &r);
+    r = mkrun("SpQR", "SpQR w2 g16 asym", 2, 0.2, 12.0, 8.0);
+    r.bpw = 2.4;
+    vm_runs_add(&v, &r);
+    ck_assert_int_eq(vm_runs_storage_note(&v, note, sizeof note), 0); /* 0.14 apart: equal enough */
+    r = mkrun("SpQR", "SpQR w2 g16 asym outliers=1", 2, 0.3, 11.0, 8.0);
+    r.bpw = 5.5;
+    vm_runs_add(&v, &r);
+    ck_assert_int_eq(vm_runs_storage_note(&v, note, sizeof note), 1);
+    ck_assert_str_eq(note, "runs at 2 bits store 2.26-5.50 bits/weight: compare PPL at equal "
+                           "b/w, not equal bits");
+    vm_runs_free(&v);
+}
+END_TEST
 
 START_TEST(runs_empty)
 {
@@ -718,6 +838,10 @@ static Suite *suite(void)
     TCase *tc = tcase_create("quant");
     tcase_add_test(tc, quant_settings_cycle);
     tcase_add_test(tc, quant_option_switch_toggles);
+    tcase_add_test(tc, quant_command);
+    tcase_add_test(tc, runs_storage_note);
+    tcase_add_test(tc, runs_keyed_by_context);
+    tcase_add_test(tc, corr_family_names);
     tcase_add_test(tc, quant_apply_matches_registry);
     tcase_add_test(tc, quant_scope_levels_match_rtn);
     tcase_add_test(tc, quant_apply_errors);

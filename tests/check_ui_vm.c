@@ -8,6 +8,7 @@
 
 #include "tests/testutil.h"
 #include "ui/keys.h"
+#include "ui/view.h"
 #include "ui/vm_hist.h"
 #include "ui/vm_layers.h"
 #include "ui/vm_map.h"
@@ -39,6 +40,26 @@ START_TEST(keys_every_view_can_quit_and_help)
     ck_assert_int_eq(ui_key_lookup('\n', UV_LAYERS), UA_OPEN);
     ck_assert_int_eq(ui_key_lookup('\n', UV_CORR), UA_NONE);
     ck_assert_int_eq(ui_key_lookup('b', UV_TENSOR), UA_BITS_UP);
+}
+END_TEST
+
+/* The view table: every view can be shown (name, draw, act, init) and
+ * its name is unique; the tab numbers 1..N reach them in order. */
+START_TEST(views_table_complete)
+{
+    for (int v = 0; v < UV__COUNT; v++) {
+        const struct view_ops *o = ui_views[v];
+        ck_assert_ptr_nonnull(o);
+        ck_assert_ptr_nonnull(o->name);
+        ck_assert_ptr_nonnull(o->init);
+        ck_assert_ptr_nonnull(o->draw);
+        ck_assert_ptr_nonnull(o->act);
+        ck_assert_int_ge(o->min_w, 20);
+        ck_assert_int_ge(o->min_h, 1);
+        ck_assert_str_eq(ui_view_name(v), o->name);
+        for (int w = 0; w < v; w++)
+            ck_assert_str_ne(ui_views[w]->name, o->name);
+    }
 }
 END_TEST
 
@@ -332,6 +353,14 @@ START_TEST(layers_filter_search_move)
     ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
     ck_assert_int_eq(vm_layers_selected(&v)->tensor, 1);
     ck_assert_int_eq(vm_layers_search(&v, "zzz"), 0);
+    /* `n` repeats the last search with the view-model's own buffer: it
+     * must keep the text (it used to be cleared, issue 13 item 7). */
+    ck_assert_int_eq(vm_layers_search(&v, "attn"), 1);
+    int first = vm_layers_selected(&v)->tensor;
+    ck_assert_int_eq(vm_layers_search(&v, v.search), 1);
+    ck_assert_str_eq(v.search, "attn");
+    ck_assert_int_ne(vm_layers_selected(&v)->tensor, first);
+    ck_assert(strstr(model.tensors[vm_layers_selected(&v)->tensor].name, "attn"));
     /* Move clamps and scrolls a 2-row window. */
     vm_layers_move(&v, -100, 2);
     ck_assert_int_eq(v.sel, 0);
@@ -532,6 +561,7 @@ static Suite *suite(void)
     Suite *s = suite_create("ui_vm");
     TCase *tc = tcase_create("keys");
     tcase_add_test(tc, keys_no_conflicts);
+    tcase_add_test(tc, views_table_complete);
     tcase_add_test(tc, keys_every_view_can_quit_and_help);
     tcase_add_test(tc, keys_every_row_documented);
     tcase_add_test(tc, keys_help_entries_merge_aliases);

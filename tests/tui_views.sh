@@ -52,7 +52,7 @@ grep -q '| RTN w4 g128 asym |' "$T_TMP/qlens-runs.md" && pass "Markdown export" 
 # Runs are labelled as qlens sweep / quant / imports label the model
 # (results_label: no .bin), so they join in the Correlation view; the
 # session above used the file name and is rewritten under the label.
-keys Home d
+keys Home d d
 wait_for '^1 run of stories260K on tinystories-eval' "Runs view labels the model stories260K"
 wait_for 'Correlation +stories260K\.bin' "tab bar still shows the file name"
 grep -q '"model": *"stories260K"' "$T_TMP/session.json" && pass "session rewritten under the label" || fail "session rewritten under the label"

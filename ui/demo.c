@@ -53,6 +53,7 @@ const char demo_builtin[] =
     "key 3\n"
     "until m 8 SpQR\n"
     "until B 8 SpQR 2 bit\n"
+    "type :group 16\\n\n" /* the method keeps GPTQ's g128: SpQR's own groups */
     "wait\n"
     "key A\n"
     "wait\n"

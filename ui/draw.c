@@ -201,6 +201,22 @@ static int in_screen(int y, int x)
     return y >= 0 && x >= 0 && y < getmaxy(stdscr) && x < getmaxx(stdscr);
 }
 
+void draw_fit(const char *s, int w, char *out, int cap)
+{
+    int n = (int)strlen(s);
+    if (n <= w || w < 12) {
+        snprintf(out, (size_t)cap, "%s", s);
+        return;
+    }
+    int tail = w / 2, head = w - 3 - tail;
+    while (head > 0 && (s[head] & 0xC0) == 0x80) /* whole UTF-8 sequences */
+        head--;
+    const char *t = s + n - tail;
+    while (*t && (*t & 0xC0) == 0x80)
+        t++;
+    snprintf(out, (size_t)cap, "%.*s...%s", head, s, t);
+}
+
 void draw_heat2(int y, int x, int top, int top_mark, int bot, int bot_mark, int cursor)
 {
     if (!in_screen(y, x))

@@ -38,6 +38,10 @@ const char *draw_theme_name(int theme);
 
 /* Attribute for a named role (colour pair or a mono substitute). */
 int draw_attr(int role);
+/* s shortened to w columns by cutting its middle ("saved to /tmp/...
+ * /session.json"), so a path keeps its file name; into out (cap bytes).
+ * Counts bytes (UTF-8 text may end a little shorter). */
+void draw_fit(const char *s, int w, char *out, int cap);
 /* Text clipped to `w` columns at (y, x); never wraps.  Returns columns
  * written. */
 int draw_text(int y, int x, int w, const char *s, int attr);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "src/cli.h"
-#include "src/cli_infer.h"
+#include "src/paths.h"
+#include "src/pipeline.h"
 #include "src/forward.h"
 #include "src/ppl.h"
 #include "src/qrun.h"
@@ -24,7 +24,8 @@ void jobs_data_init(struct jobs_data *d, struct qmodel *m)
     memset(d, 0, sizeof *d);
     d->m = m;
     d->bos = -1;
-    d->n_ctx = m->cfg.ctx_len > 0 && m->cfg.ctx_len < 512 ? m->cfg.ctx_len : 512;
+    struct qerr err;
+    pipe_pick_ctx(m, "n_ctx", -1, 0, &d->n_ctx, &err); /* min(512, model's): qlens quant's */
     /* Small models: the whole evaluation text, as llama.cpp does; large
      * ones a prefix so a run takes minutes, not hours (the chunk count is
      * stored with every run). */
@@ -62,19 +63,27 @@ void jobs_acts_free(struct jobs_acts *a)
     memset(a, 0, sizeof *a);
 }
 
+int jobs_acts_index(const struct jobs_acts *a, const struct qtensor *qt)
+{
+    if (!a->have || !qt)
+        return -1;
+    int s = calib_site_of_role(qt->role);
+    return s >= 0 && qt->layer >= 0 && qt->layer < a->n_layers ? qt->layer * 4 + s : -1;
+}
+
 static int load_tokens(struct jobs_data *d, const char *rel, int **ids, size_t *n, struct qerr *err)
 {
     if (*ids)
         return 0;
-    const char *path = cli_shared_file(rel);
-    if (!path)
+    char path[4096];
+    if (paths_shared_file(rel, path, sizeof path) < 0)
         return qerr_set(err, QERR_IO, "%s not found: set QLENS_SHARED to the folder holding data/",
                         rel);
     char *text = NULL;
     size_t len = 0;
-    int rc = infer_read_text(path, &text, &len, err);
+    int rc = pipe_read_text(path, &text, &len, err);
     if (rc == 0)
-        rc = tok_encode(d->tok, text, len, 1, ids, n, err);
+        rc = pipe_tokenize(d->tok, path, text, len, ids, n, err);
     free(text);
     return rc;
 }
@@ -85,7 +94,7 @@ static int load_data(struct jobs_data *d, int need_eval, struct qerr *err)
         int rc = tok_load_for_model(&d->tok, d->m, err);
         if (rc < 0)
             return rc;
-        d->bos = tok_bos(d->tok);
+        d->bos = pipe_bos(d->tok); /* qlens quant's rule */
     }
     int rc = load_tokens(d, "data/tinystories-calib.txt", &d->calib, &d->n_calib, err);
     if (rc == 0 && need_eval) {
@@ -113,6 +122,7 @@ static int calib_pass(struct jobs_data *d, struct fwd *f, const struct fwd_hooks
         memcpy(toks, d->calib + (size_t)c * ctx, (size_t)ctx * sizeof *toks);
         if (d->bos >= 0)
             toks[0] = d->bos;
+        worker_phase(w, "calibration chunk", c, chunks);
         rc = fwd_embed(f, toks, ctx, x);
         for (int l = 0; l <= last_layer && rc == 0; l++)
             rc = fwd_block(f, l, x, ctx, h);
@@ -185,6 +195,7 @@ static int calib_site(struct jobs_ctx *j, struct worker *w, int layer, int site,
 static int quant_progress(void *ud, double frac)
 {
     struct worker *w = ud;
+    worker_phase(w, "quantizing the tensor", 0, 0);
     worker_progress(w, 0.5 + 0.5 * frac);
     return worker_cancelled(w);
 }
@@ -285,93 +296,84 @@ static int ppl_progress(void *ud, int done, int n, double ppl)
 {
     (void)ppl;
     struct worker *w = ud;
+    worker_phase(w, "evaluating chunk", done, n);
     double p0 = w->kind == JOB_APPLY_ALL ? 0.5 : 0;
     worker_progress(w, p0 + (1 - p0) * done / (n ? n : 1));
     return worker_cancelled(w);
-}
-
-static int run_ppl(struct jobs_ctx *j, struct worker *w, struct fwd *f, int kl, struct qerr *err)
-{
-    struct jobs_data *d = j->data;
-    struct ppl_opts po;
-    memset(&po, 0, sizeof po);
-    po.n_ctx = d->n_ctx;
-    po.max_chunks = d->max_chunks;
-    po.kl = kl;
-    po.bos = d->bos;
-    po.progress = ppl_progress;
-    po.progress_ud = w;
-    struct ppl_result r;
-    int rc = ppl_check(f, d->n_eval, &po, err);
-    if (rc == 0)
-        rc = ppl_run(f, d->eval, d->n_eval, &po, &r, err);
-    if (rc < 0)
-        return rc;
-    j->run.ppl = r.ppl;
-    j->run.ppl_se = r.ppl_stderr;
-    j->run.base_ppl = kl ? r.base_ppl : r.ppl;
-    j->run.kl = kl ? r.kld.mean : 0;
-    j->run.top1 = kl ? r.top1 : 1;
-    j->run.n_ctx = r.n_ctx;
-    j->run.n_chunks = r.n_chunks;
-    return 0;
 }
 
 static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
 {
     (void)what;
     struct worker *w = ud;
+    if (layer >= 0) /* the output side is done after the last block */
+        worker_phase(w, "quantizing block", layer + 1, n_layers);
     worker_progress(w, 0.5 * (layer + 1) / (n_layers ? n_layers : 1));
     return worker_cancelled(w);
 }
 
+void jobs_pipe_opts(const struct jobs_data *d, const struct quant_spec *spec, struct pipe_opts *o)
+{
+    pipe_opts_default(o);
+    o->ctx = d->n_ctx;
+    o->chunks = d->max_chunks > 0 ? d->max_chunks : -1;
+    o->calib_chunks = d->calib_chunks;
+    o->kl_cache_mib = 0; /* one configuration per job: nothing to reuse */
+    o->need_calib = spec && spec->bits < 16 && spec->method->needs_calib;
+}
+
+/* Whole-model work through the pipeline qlens quant uses (src/pipeline.h):
+ * same texts, BOS rule, overlap check, contexts and defaults. */
 static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
 {
     struct jobs_data *d = j->data;
     double t0 = qclock_seconds();
-    int rc = load_data(d, 1, err);
+    int rc = load_data(d, 0, err); /* the tokenizer */
     if (rc < 0)
         return rc;
-    struct fwd f;
-    if ((rc = fwd_init(&f, d->m, d->n_ctx, err)) < 0)
+    int all = j->kind == JOB_APPLY_ALL;
+    struct pipe_opts po;
+    jobs_pipe_opts(d, all ? &j->spec : NULL, &po);
+    struct pipe_cb cb = {.quant = qrun_progress, .eval = ppl_progress, .ud = w};
+    struct pipe_env e;
+    if ((rc = pipe_setup_model(&e, d->m, d->tok, &po, &cb, err)) < 0)
         return rc;
-    j->run.size_mib = (double)qmodel_param_count(d->m) * 2.0 / (1024.0 * 1024.0);
-    if (j->kind == JOB_BASELINE) {
-        fwd_use_overrides(&f, 0);
-        snprintf(j->run.method, sizeof j->run.method, "float");
-        snprintf(j->run.spec, sizeof j->run.spec, "float (F32 weights)");
-        j->run.bits = 16;
-        j->run.bpw = 16;
-        rc = run_ppl(j, w, &f, 0, err);
+    struct jobs_run *r = &j->run;
+    r->size_mib = (double)qmodel_param_count(d->m) * 2.0 / (1024.0 * 1024.0);
+    struct pipe_result res;
+    memset(&res, 0, sizeof res);
+    struct ppl_result *p = &res.ppl;
+    if (!all) {
+        snprintf(r->method, sizeof r->method, "float");
+        snprintf(r->spec, sizeof r->spec, "float (F32 weights)");
+        r->bits = 16;
+        r->bpw = 16;
+        rc = pipe_run_float(&e, &po, p, err);
     } else {
-        struct qrun qr;
-        struct qrun_opts o;
-        qrun_opts_default(&o);
-        o.spec = j->spec;
-        o.calib_ctx = d->n_ctx;
-        o.calib_chunks = d->calib_chunks;
-        o.bos = d->bos;
-        o.progress = qrun_progress;
-        o.progress_ud = w;
-        rc = qrun_quantize(&qr, &f, d->calib, d->n_calib, &o, err);
-        if (rc == 0) {
-            struct fwd_hooks h;
-            qrun_eval_hooks(&qr, &h);
-            j->run.bpw = qrun_bits_per_weight(&qr);
-            j->run.size_mib = qrun_size_mib(&qr);
-            fwd_use_overrides(&f, 1);
-            rc = run_ppl(j, w, &f, 1, err);
-        }
-        qrun_free(&qr);
-        qmodel_clear_overrides(d->m);
-        snprintf(j->run.method, sizeof j->run.method, "%s", j->spec.method->name);
-        quant_spec_format(&j->spec, j->run.spec, sizeof j->run.spec);
-        j->run.bits = j->spec.bits;
-        j->run.group = j->spec.group;
-        j->run.sym = j->spec.sym;
+        rc = pipe_run(&e, &po, &j->spec, pipe_default_act_bits(&j->spec), 0, &res, err);
+        r->bpw = qrun_bits_per_weight(&res.run);
+        r->size_mib = qrun_size_mib(&res.run);
+        snprintf(r->method, sizeof r->method, "%s", j->spec.method->name);
+        quant_spec_format(&j->spec, r->spec, sizeof r->spec);
+        r->bits = j->spec.bits;
+        r->group = j->spec.group;
+        r->sym = j->spec.sym;
     }
-    fwd_free(&f);
-    j->run.seconds = qclock_seconds() - t0;
+    if (rc == 0) {
+        r->ppl = p->ppl;
+        r->ppl_se = p->ppl_stderr;
+        r->base_ppl = all ? p->base_ppl : p->ppl;
+        r->kl = all ? p->kld.mean : 0;
+        r->top1 = all ? p->top1 : 1;
+        r->n_ctx = p->n_ctx;
+        r->n_chunks = p->n_chunks;
+    }
+    pipe_result_free(&res);
+    qmodel_clear_overrides(d->m); /* the dashboard shows the float weights */
+    pipe_teardown(&e);
+    r->seconds = qclock_seconds() - t0;
+    if (rc < 0 && worker_cancelled(w))
+        rc = qerr_set(err, QERR_CANCEL, "cancelled");
     return rc;
 }
 

@@ -69,6 +69,9 @@ struct jobs_run {
 
 struct jobs_ctx {
     enum job_kind kind;
+    int owner;                    /* view that started it (ui/view.h)  */
+    int quiet;                    /* started by itself: no "started"
+                                     message over the user's last one  */
     struct jobs_data *data;
     /* JOB_QUANT */
     struct vm_quant q;            /* settings copy + result            */
@@ -86,6 +89,16 @@ void jobs_data_init(struct jobs_data *d, struct qmodel *m);
 void jobs_data_free(struct jobs_data *d);
 void jobs_site_free(struct jobs_site_calib *s);
 void jobs_acts_free(struct jobs_acts *a);
+/* Index (layer * 4 + site) into a of the activations feeding tensor qt,
+ * or -1 when there are none (not a linear layer, or no pass yet). */
+int jobs_acts_index(const struct jobs_acts *a, const struct qtensor *qt);
+
+/* The pipeline settings (src/pipeline.h) of the whole-model jobs: the
+ * dashboard's context and chunk counts, qlens quant's defaults otherwise
+ * (spec NULL: the float baseline). */
+struct pipe_opts;
+void jobs_pipe_opts(const struct jobs_data *d, const struct quant_spec *spec,
+                    struct pipe_opts *o);
 
 /* Worker entry point for every kind (arg is a struct jobs_ctx). */
 int jobs_run(struct worker *w, void *arg);

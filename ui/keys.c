@@ -4,16 +4,18 @@
 
 #include <string.h>
 
+#include "ui/view.h"
+
 #define ALL UVM_ALL
 #define L UVM(UV_LAYERS)
 #define T UVM(UV_TENSOR)
 #define Q UVM(UV_QUANT)
 #define R UVM(UV_RUNS)
 #define C UVM(UV_CORR)
-#define LISTS (L | R | C)
+#define LISTS (L | R)
 
 const struct ui_key ui_keys[] = {
-    {'q', "q", ALL, UA_QUIT, "quit (asks nothing; the session file is already saved)", "quit"},
+    {'q', "q", ALL, UA_QUIT, "quit (asks first while a job runs; the session file is always saved)", "quit"},
     {'?', "?", ALL, UA_HELP, "show / hide this help", "help"},
     {UIK_TAB, "Tab", ALL, UA_NEXT_VIEW, "next view", NULL},
     {UIK_BTAB, "S-Tab", ALL, UA_PREV_VIEW, "previous view", NULL},
@@ -34,10 +36,10 @@ const struct ui_key ui_keys[] = {
     {'h', "h", T | Q, UA_LEFT, "pan left", NULL},
     {UIK_RIGHT, "Right", T | Q, UA_RIGHT, "pan right", NULL},
     {'l', "l", T | Q, UA_RIGHT, "pan right", NULL},
-    {UIK_LEFT, "Left", L, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
-    {'h', "h", L, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
-    {UIK_RIGHT, "Right", L, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
-    {'l', "l", L, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
+    {UIK_LEFT, "Left", L | R, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
+    {'h', "h", L | R, UA_LEFT, "show the columns to the left (narrow terminal)", NULL},
+    {UIK_RIGHT, "Right", L | R, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
+    {'l', "l", L | R, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
     {UIK_ENTER, "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", "open"},
     {'\r', "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", NULL},
     {UIK_ESC, "Esc", ALL, UA_BACK, "close help / prompt; back to the Layers view", NULL},
@@ -57,7 +59,9 @@ const struct ui_key ui_keys[] = {
     {'[', "[", T | Q, UA_MARK_K_DOWN, "lower k of the k*std outlier mark", NULL},
     {'p', "p", T, UA_PROFILE, "per-channel AbsMax profile: rows / columns / off", "profile"},
     {'w', "w", T, UA_ACT_MAP, "weights / activation token x channel map", NULL},
-    {'m', "m", T | Q, UA_METHOD_NEXT, "next quantization method", "method"},
+    {'m', "m", T | Q, UA_METHOD_NEXT, "next quantization method (bits, group, symmetry stay)", "method"},
+    {'M', "M", T | Q, UA_METHOD_PREV, "previous quantization method", NULL},
+    {':', ":", T | Q, UA_QUANT_COMMAND, "type settings: method spqr, bits 2, group 16, asym", "set"},
     {'b', "b", T | Q, UA_BITS_UP, "one more bit", "bits+"},
     {'B', "B", T | Q, UA_BITS_DOWN, "one bit fewer", "bits-"},
     {'g', "g", T | Q, UA_GROUP_NEXT, "next group size (per-row, 32, 64, 128, 256)", "group"},
@@ -69,12 +73,13 @@ const struct ui_key ui_keys[] = {
     {'c', "c", ALL, UA_CANCEL, "cancel the running job", NULL},
     {'v', "v", R, UA_RUNS_MODE, "table / bar chart / size-vs-PPL plot", "chart"},
     {'e', "e", R, UA_EXPORT, "export runs to qlens-runs.{json,csv,md}", "export"},
-    {'d', "d", R, UA_DELETE_RUN, "delete the selected run", NULL},
+    {'d', "d", R, UA_DELETE_RUN, "delete the selected run (press twice)", NULL},
+    {'u', "u", R, UA_UNDO, "bring back the last deleted run", NULL},
     {'x', "x", C, UA_CORR_X, "next X variable", "X"},
     {'y', "y", C, UA_CORR_Y, "next Y variable", "Y"},
     {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
     {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
-    {'F', "F", C, UA_CORR_FILTER, "cycle the model-family filter", "family"},
+    {'F', "F", C, UA_CORR_FILTER, "cycle the model family (families with a perplexity; all)", "family"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
     {'E', "E", ALL, UA_SCREEN_SAVE, "save the screen as qlens-screen-N.{txt,ans,svg,html} (current directory)", NULL},
@@ -87,6 +92,15 @@ enum ui_act ui_key_lookup(int key, enum ui_view view)
         if (ui_keys[i].key == key && (ui_keys[i].views & UVM(view)))
             return ui_keys[i].act;
     return UA_NONE;
+}
+
+unsigned ui_key_views(int key)
+{
+    unsigned m = 0;
+    for (int i = 0; i < ui_n_keys; i++)
+        if (ui_keys[i].key == key)
+            m |= ui_keys[i].views;
+    return m;
 }
 
 static int same_entry(const struct ui_key *a, const struct ui_key *b, unsigned mask)
@@ -119,12 +133,9 @@ int ui_key_entry(int i, unsigned mask, char *names, size_t cap)
     return key_entry(i, mask, "", names, cap);
 }
 
-static const char *const view_names[UV__COUNT] = {"Layers", "Tensor", "Quant", "Runs",
-                                                 "Correlation"};
-
 const char *ui_view_name(enum ui_view v)
 {
-    return (unsigned)v < UV__COUNT ? view_names[v] : "?";
+    return (unsigned)v < UV__COUNT ? ui_views[v]->name : "?";
 }
 
 static void views_str(unsigned mask, char *buf, size_t cap)
@@ -137,7 +148,7 @@ static void views_str(unsigned mask, char *buf, size_t cap)
     buf[0] = '\0';
     for (int v = 0; v < UV__COUNT && o < cap; v++)
         if (mask & UVM(v))
-            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", view_names[v]);
+            o += (size_t)snprintf(buf + o, cap - o, "%s%s", o ? ", " : "", ui_view_name(v));
 }
 
 /* Keys with the same action and help are merged into one row ("Up, k"),

@@ -10,8 +10,12 @@
 
 #include <stdio.h>
 
-/* Views (tabs), in tab order. */
-enum ui_view { UV_LAYERS = 0, UV_TENSOR, UV_QUANT, UV_RUNS, UV_CORR, UV__COUNT };
+#include "ui/views.h"
+
+/* Views (tabs), in tab order: UV_LAYERS, UV_TENSOR, ... (ui/views.h). */
+#define UI_VIEW_ENUM(id, prefix) UV_##id,
+enum ui_view { UI_VIEWS(UI_VIEW_ENUM) UV__COUNT };
+#undef UI_VIEW_ENUM
 #define UVM(v) (1u << (v))
 #define UVM_ALL ((1u << UV__COUNT) - 1)
 
@@ -32,9 +36,9 @@ enum ui_act {
     UA_SORT_NEXT, UA_SORT_PREV, UA_SORT_REV, UA_FILTER, UA_SEARCH, UA_SEARCH_NEXT,
     UA_FOLD, UA_FOLD_ALL,
     UA_ZOOM_IN, UA_ZOOM_OUT, UA_MARK_K_UP, UA_MARK_K_DOWN, UA_PROFILE, UA_ACT_MAP,
-    UA_METHOD_NEXT, UA_BITS_UP, UA_BITS_DOWN, UA_GROUP_NEXT, UA_SYM_TOGGLE,
+    UA_METHOD_NEXT, UA_METHOD_PREV, UA_QUANT_COMMAND, UA_BITS_UP, UA_BITS_DOWN, UA_GROUP_NEXT, UA_SYM_TOGGLE,
     UA_OPTION_NEXT, UA_APPLY_ALL, UA_CANCEL, UA_BASELINE, UA_CALIBRATE,
-    UA_EXPORT, UA_DELETE_RUN, UA_RUNS_MODE,
+    UA_EXPORT, UA_DELETE_RUN, UA_UNDO, UA_RUNS_MODE,
     UA_CORR_X, UA_CORR_Y, UA_CORR_TABLE, UA_CORR_FILTER, UA_CORR_WHERE,
     UA_THEME, UA_REDRAW, UA_SCREEN_SAVE,
     UA__COUNT
@@ -54,6 +58,8 @@ extern const int ui_n_keys;
 
 /* The action bound to `key` in `view`, or UA_NONE. */
 enum ui_act ui_key_lookup(int key, enum ui_view view);
+/* Mask of the views where `key` acts (0: bound nowhere). */
+unsigned ui_key_views(int key);
 /* Short name of a view ("Layers"). */
 const char *ui_view_name(enum ui_view v);
 /* Help rows: rows with the same action and help text that act in a view

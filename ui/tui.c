@@ -14,13 +14,12 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "src/cli.h"
+#include "src/paths.h"
 #include "src/qclock.h"
 #include "ui/demo.h"
 #include "ui/draw.h"
 #include "ui/screen.h"
 #include "ui/tui_int.h"
-#include "ui/view_ext.h"
 
 _Static_assert(UIK_DOWN == KEY_DOWN && UIK_UP == KEY_UP && UIK_LEFT == KEY_LEFT &&
                    UIK_RIGHT == KEY_RIGHT && UIK_HOME == KEY_HOME && UIK_NPAGE == KEY_NPAGE &&
@@ -57,6 +56,18 @@ void tui_msg(struct tui *t, int err, const char *fmt, ...)
     vsnprintf(t->msg, sizeof t->msg, fmt, ap);
     va_end(ap);
     t->msg_err = err;
+    t->msg_time = qclock_seconds();
+}
+
+/* Messages go after TUI_MSG_SECONDS (errors after twice that); 1 when
+ * one just went (the screen needs a redraw). */
+static int msg_expire(struct tui *t)
+{
+    double age = qclock_seconds() - t->msg_time;
+    if (!t->msg[0] || age < TUI_MSG_SECONDS * (t->msg_err ? 2 : 1))
+        return 0;
+    t->msg[0] = '\0';
+    return 1;
 }
 
 /* ---- opening ---- */
@@ -93,11 +104,8 @@ static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code
     const char *base = strrchr(path, '/');
     snprintf(t->model_name, sizeof t->model_name, "%s", base ? base + 1 : path);
     t->ti = -1;
-    t->prof_ti = -1;
-    t->mark_k = 6;
-    vm_map_init(&t->map);
-    vm_hist_init(&t->hist);
     worker_init(&t->job);
+    jobs_data_init(&t->data, &t->m);
     return t;
 }
 
@@ -107,10 +115,11 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
         snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
         return -1;
     }
-    if (tui_ext_init(t) < 0) {
-        snprintf(errbuf, (size_t)errcap, "out of memory");
-        return -1;
-    }
+    for (int v = 0; v < UV__COUNT; v++)
+        if (ui_views[v]->init(t) < 0) {
+            snprintf(errbuf, (size_t)errcap, "out of memory");
+            return -1;
+        }
     const struct vl_row *r = vm_layers_selected(&t->lay);
     if (r)
         tui_select_tensor(t, r->tensor);
@@ -131,13 +140,32 @@ struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
     return t;
 }
 
+static void job_finish(struct tui *t)
+{
+    struct jobs_ctx *j = t->job_ctx;
+    t->job_ctx = NULL;
+    if (!j)
+        return;
+    const struct view_ops *o = ui_views[j->owner];
+    if (o->job_done)
+        o->job_done(t, j, t->job.rc);
+    free(j);
+}
+
 void tui_close(struct tui *t)
 {
     if (!t)
         return;
     worker_stop(&t->job);
-    tui_ext_free(t);
-    view_tensor_free(t);
+    if (t->job_ctx) { /* stopped before the main loop saw it end */
+        t->job.rc = QERR_CANCEL;
+        job_finish(t);
+    }
+    for (int v = UV__COUNT - 1; v >= 0; v--)
+        if (ui_views[v]->free)
+            ui_views[v]->free(t);
+    jobs_data_free(&t->data);
+    jobs_acts_free(&t->acts);
     vm_layers_free(&t->lay);
     if (t->model_open)
         qmodel_close(&t->m);
@@ -149,10 +177,63 @@ void tui_select_tensor(struct tui *t, int ti)
     if (ti < 0 || ti >= t->m.n_tensors || ti == t->ti)
         return;
     t->ti = ti;
-    struct qtensor *qt = &t->m.tensors[ti];
-    vm_map_set(&t->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
-    t->map.gw = 0; /* force a layout on the next draw */
-    tui_ext_tensor_changed(t);
+    for (int v = 0; v < UV__COUNT; v++)
+        if (ui_views[v]->tensor_changed)
+            ui_views[v]->tensor_changed(t);
+}
+
+void tui_show(struct tui *t, enum ui_view v)
+{
+    t->view = (enum ui_view)(((int)v + UV__COUNT) % UV__COUNT);
+    t->help_top = 0;
+}
+
+void tui_prompt(struct tui *t, enum ui_view owner, enum ui_act a, const char *label)
+{
+    t->prompt_act = a;
+    t->prompt_view = owner;
+    t->prompt_label = label;
+    t->prompt_len = 0;
+    t->prompt[0] = '\0';
+}
+
+int tui_job_busy(struct tui *t)
+{
+    if (!worker_busy(&t->job))
+        return 0;
+    tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
+    return 1;
+}
+
+int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
+{
+    /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
+     * (qtensor_f32_orig) is made on the main thread before any job runs,
+     * so both threads only read it.  The statistics pass at load made
+     * them all unless it was interrupted: then this loop finishes it. */
+    for (int i = 0; i < t->m.n_tensors; i++)
+        if (!qtensor_f32_orig(&t->m.tensors[i])) {
+            tui_msg(t, 1, "cannot start %s: out of memory converting %s to float", label,
+                    t->m.tensors[i].name);
+            if (ui_views[owner]->job_done)
+                ui_views[owner]->job_done(t, j, QERR_CANCEL);
+            free(j);
+            return -1;
+        }
+    j->owner = owner;
+    int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
+    if (rc < 0) {
+        tui_msg(t, 1, "cannot start %s: %s", label,
+                rc == QERR_ARG ? "a job is running" : t->job.err.msg);
+        if (ui_views[owner]->job_done)
+            ui_views[owner]->job_done(t, j, QERR_CANCEL);
+        free(j);
+        return -1;
+    }
+    t->job_ctx = j;
+    if (!j->quiet)
+        tui_msg(t, 0, "started: %s", label);
+    return 0;
 }
 
 /* ---- frame ---- */
@@ -180,24 +261,33 @@ static void draw_status(struct tui *t, int y)
 {
     draw_fill(y, 0, t->w, draw_attr(DP_STATUS));
     if (t->prompt_act) {
-        draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s: %s_",
-                   t->prompt_act == UA_FILTER ? "filter"
-                   : t->prompt_act == UA_CORR_WHERE ? "where" : "jump to", t->prompt);
+        draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s: %s_", t->prompt_label,
+                   t->prompt);
         return;
     }
-    int x = 0;
+    int x = 0, mlen = (int)strlen(t->msg);
     if (worker_busy(&t->job)) {
+        /* label, percent, bar, phase with its step and time left; what
+         * does not fit beside the message goes (the message stays whole) */
         int pm = atomic_load(&t->job.permille);
-        int bw = t->w / 4 < 30 ? t->w / 4 : 30;
-        x += draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s %3d%% ", t->job.label,
-                        pm / 10);
+        char st[128], label[100];
+        worker_status(&t->job, qclock_seconds(), st, sizeof st);
+        snprintf(label, sizeof label, "%.*s", t->w / 3, t->job.label);
+        int full = (int)(strlen(label) + strlen(st)) + 40, bw = t->w / 8 < 20 ? t->w / 8 : 20;
+        int level = mlen + full <= t->w ? 0 : mlen + full - (int)strlen(label) <= t->w ? 1 : 2;
+        if (level == 0)
+            x += draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s ", label);
+        x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS) | A_BOLD, "%3d%% ", pm / 10);
         int fill = bw * pm / 1000;
-        for (int i = 0; i < bw && x < t->w; i++, x++)
+        for (int i = 0; level < 2 && i < bw && x < t->w; i++, x++)
             draw_text(y, x, 1, i < fill ? (draw.utf8 ? "\u2588" : "#") : (draw.utf8 ? "\u2591" : "."),
                       draw_attr(DP_STATUS));
-        x += draw_text(y, x, t->w - x, " (c cancels) ", draw_attr(DP_STATUS));
+        if (level < 2)
+            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels ", st);
     }
-    draw_text(y, x, t->w - x, t->msg, t->msg_err ? draw_attr(DP_ERR) : draw_attr(DP_STATUS));
+    char fit[sizeof t->msg];
+    draw_fit(t->msg, t->w - x, fit, sizeof fit);
+    draw_text(y, x, t->w - x, fit, t->msg_err ? draw_attr(DP_ERR) : draw_attr(DP_STATUS));
 }
 
 static void draw_keybar(struct tui *t, int y)
@@ -216,14 +306,13 @@ static void draw_keybar(struct tui *t, int y)
     }
 }
 
-/* Smallest body (rows x cols) each view can draw sensibly. */
-static const int min_w[UV__COUNT] = {40, 50, 50, 40, 40};
-static const int min_h[UV__COUNT] = {4, 8, 8, 4, 6};
+static void help_draw(struct tui *t, int y0, int h);
 
 static void draw_too_small(struct tui *t)
 {
     char need[64], have[64];
-    snprintf(need, sizeof need, "need %dx%d", min_w[t->view], min_h[t->view] + 3);
+    const struct view_ops *o = ui_views[t->view];
+    snprintf(need, sizeof need, "need %dx%d", o->min_w, o->min_h + 3);
     snprintf(have, sizeof have, "have %dx%d", t->w, t->h);
     const char *lines[] = {"terminal too small", need, have, "q quits"};
     int n = (int)(sizeof lines / sizeof lines[0]);
@@ -240,7 +329,8 @@ void tui_draw(struct tui *t)
     getmaxyx(stdscr, t->h, t->w);
     erase();
     t->list_h = 0;
-    if (t->w < min_w[t->view] || t->h < min_h[t->view] + 3) {
+    const struct view_ops *o = ui_views[t->view];
+    if (t->w < o->min_w || t->h < o->min_h + 3) {
         draw_too_small(t);
         refresh();
         return;
@@ -249,13 +339,9 @@ void tui_draw(struct tui *t)
     t->body_h = t->h - 3;
     draw_tabs(t);
     if (t->help_on)
-        view_help_draw(t, t->body_y, t->body_h);
+        help_draw(t, t->body_y, t->body_h);
     else
-        switch (t->view) {
-        case UV_LAYERS: view_layers_draw(t, t->body_y, t->body_h); break;
-        case UV_TENSOR: view_tensor_draw(t, t->body_y, t->body_h); break;
-        default: tui_ext_draw(t, t->body_y, t->body_h); break;
-        }
+        o->draw(t, t->body_y, t->body_h);
     draw_status(t, t->h - 2);
     draw_keybar(t, t->h - 1);
     if (t->demo) /* the tour's caption over the bottom of the view */
@@ -265,7 +351,7 @@ void tui_draw(struct tui *t)
 
 /* ---- help overlay: every key of the table that acts in this view ---- */
 
-void view_help_draw(struct tui *t, int y0, int h)
+static void help_draw(struct tui *t, int y0, int h)
 {
     draw_textf(y0, 1, t->w - 2, A_BOLD, "Keys in the %s view (? or Esc closes, Up/Down scroll)",
                ui_view_name(t->view));
@@ -316,7 +402,9 @@ static void prompt_key(struct tui *t, int ch)
     if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
         enum ui_act a = t->prompt_act;
         t->prompt_act = UA_NONE;
-        tui_ext_prompt_done(t, a, t->prompt);
+        const struct view_ops *o = ui_views[t->prompt_view];
+        if (o->prompt_done)
+            o->prompt_done(t, a, t->prompt);
         return;
     }
     if ((ch == KEY_BACKSPACE || ch == 127 || ch == 8) && t->prompt_len > 0)
@@ -327,31 +415,25 @@ static void prompt_key(struct tui *t, int ch)
     }
 }
 
-static void start_prompt(struct tui *t, enum ui_act a)
-{
-    t->prompt_act = a;
-    t->prompt_len = 0;
-    t->prompt[0] = '\0';
-}
-
-static void switch_view(struct tui *t, int v)
-{
-    t->view = (enum ui_view)((v + UV__COUNT) % UV__COUNT);
-    t->help_top = 0;
-}
-
 static int global_act(struct tui *t, enum ui_act a)
 {
     switch (a) {
-    case UA_QUIT: t->quit = 1; return 1;
+    case UA_QUIT:
+        if (worker_busy(&t->job) && !t->quit_armed) { /* do not drop a long job by accident */
+            t->quit_armed = 1;
+            tui_msg(t, 1, "%s is running: q again quits and cancels it, any other key keeps it",
+                    t->job.label);
+            return 1;
+        }
+        t->quit = 1;
+        return 1;
     case UA_HELP: t->help_on = 1; t->help_top = 0; return 1;
-    case UA_NEXT_VIEW: switch_view(t, t->view + 1); return 1;
-    case UA_PREV_VIEW: switch_view(t, t->view - 1); return 1;
+    case UA_NEXT_VIEW: tui_show(t, (enum ui_view)(t->view + 1)); return 1;
+    case UA_PREV_VIEW: tui_show(t, (enum ui_view)(t->view - 1 + UV__COUNT)); return 1;
     case UA_VIEW_LAYERS: case UA_VIEW_TENSOR: case UA_VIEW_QUANT: case UA_VIEW_RUNS:
     case UA_VIEW_CORR:
-        switch_view(t, a - UA_VIEW_LAYERS);
+        tui_show(t, (enum ui_view)(a - UA_VIEW_LAYERS));
         return 1;
-    case UA_FILTER: case UA_SEARCH: case UA_CORR_WHERE: start_prompt(t, a); return 1;
     case UA_THEME:
         draw_theme_apply((draw.theme + 1) % DT__COUNT);
         tui_msg(t, 0, "theme: %s", draw_theme_name(draw.theme));
@@ -369,11 +451,44 @@ static int global_act(struct tui *t, enum ui_act a)
             tui_msg(t, 0, "cancelling %s ...", t->job.label);
         }
         return 1;
-    default: return tui_ext_global_act(t, a);
+    default: return 0;
     }
 }
 
+/* The shown view first, then the frame, then the keys other views serve
+ * from everywhere (starting their jobs). */
+static int dispatch(struct tui *t, enum ui_act a)
+{
+    if (ui_views[t->view]->act(t, a, 1) || global_act(t, a))
+        return 1;
+    for (int v = 0; v < UV__COUNT; v++)
+        if (v != (int)t->view && ui_views[v]->act(t, a, 0))
+            return 1;
+    return 0;
+}
+
 static void key_event(struct tui *t, int ch);
+
+/* A key that does nothing here says so, and where it acts. */
+static void unused_key(struct tui *t, int ch)
+{
+    if (ch < 32 || ch >= 127)
+        return;
+    unsigned m = ui_key_views(ch);
+    if (!m) {
+        tui_msg(t, 1, "%c: no such key (? lists every key)", ch);
+        return;
+    }
+    char where[96];
+    int o = 0;
+    where[0] = '\0';
+    for (int v = 0; v < UV__COUNT && o < (int)sizeof where; v++)
+        if (m & UVM(v))
+            o += snprintf(where + o, sizeof where - (size_t)o, "%s%s", o ? ", " : "",
+                          ui_view_name((enum ui_view)v));
+    tui_msg(t, 1, "%c does nothing in the %s view (it acts in %s)", ch,
+            ui_view_name(t->view), where);
+}
 
 static void mouse_event(struct tui *t)
 {
@@ -393,16 +508,14 @@ static void mouse_event(struct tui *t)
     if (ev.y == 0) {
         for (int v = 0; v < UV__COUNT; v++)
             if (ev.x >= t->tab_x[v] && ev.x < t->tab_x[v + 1])
-                switch_view(t, v);
+                tui_show(t, (enum ui_view)v);
         t->help_on = 0;
         return;
     }
     if (t->list_h > 0 && ev.y >= t->list_y0 && ev.y < t->list_y0 + t->list_h) {
         int dbl = (ev.bstate & BUTTON1_DOUBLE_CLICKED) != 0;
-        if (t->view == UV_LAYERS)
-            view_layers_click(t, ev.y - t->list_y0, dbl);
-        else
-            tui_ext_click(t, ev.y - t->list_y0, dbl);
+        if (ui_views[t->view]->click)
+            ui_views[t->view]->click(t, ev.y - t->list_y0, ev.x, dbl);
     }
 }
 
@@ -418,12 +531,16 @@ static void key_event(struct tui *t, int ch)
     } else {
         enum ui_act a = ui_key_lookup(ch, t->view);
         int done = t->help_on && help_act(t, a);
+        if (a != UA_QUIT && t->quit_armed) {
+            t->quit_armed = 0;
+            if (worker_busy(&t->job))
+                tui_msg(t, 0, "still running: %s", t->job.label);
+        }
         if (!done && a != UA_NONE) {
             t->help_on = 0;
-            if (!(t->view == UV_LAYERS ? view_layers_act(t, a)
-                  : t->view == UV_TENSOR ? view_tensor_act(t, a)
-                                         : tui_ext_act(t, a)))
-                global_act(t, a);
+            dispatch(t, a);
+        } else if (a == UA_NONE) {
+            unused_key(t, ch);
         }
     }
 }
@@ -490,16 +607,16 @@ static void apply_winch(void)
         resizeterm(ws.ws_row, ws.ws_col);
 }
 
-int tui_pending(const struct tui *t)
+/* Is the shown view still computing a map or histogram in steps? */
+static int tui_pending(struct tui *t)
 {
-    if (t->view == UV_TENSOR && !t->help_on)
-        return vm_map_pending(&t->map) || vm_hist_pending(&t->hist);
-    return 0;
+    const struct view_ops *o = ui_views[t->view];
+    return !t->help_on && o->pending && o->pending(t);
 }
 
 int tui_idle(struct tui *t)
 {
-    if (!tui_pending(t) && !tui_ext_tick(t))
+    if (!tui_pending(t))
         return 0;
     tui_draw(t); /* each draw advances the pending work by one step */
     return 1;
@@ -529,16 +646,16 @@ static void main_loop(struct tui *t)
             tui_draw(t);
         }
         /* Pending map / histogram steps: poll keys without waiting. */
-        timeout(tui_pending(t) || tui_ext_tick(t) ? 0 : t->demo ? 20 : 100);
+        timeout(tui_pending(t) ? 0 : t->demo ? 20 : 100);
         int ch = getch();
         if (t->demo)
             ch = demo_key(t, ch);
         int finished = worker_poll(&t->job);
         if (finished)
-            tui_ext_job_done(t);
+            job_finish(t);
         if (ch != ERR)
             tui_step(t, ch == '\r' ? '\n' : ch);
-        else if (finished || worker_busy(&t->job) || tui_pending(t) || tui_ext_tick(t))
+        else if (finished || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
             tui_draw(t);
     }
 }
@@ -547,16 +664,18 @@ static int tui_run(const char *model_arg, struct demo *demo)
 {
     struct qerr err;
     qerr_clear(&err);
-    const char *path = cli_model_path(model_arg, &err);
-    if (!path)
-        return cli_fail(&err);
+    char path[4096];
+    if (paths_model(model_arg, path, sizeof path, &err) < 0) {
+        fprintf(stderr, "qlens: %s\n", err.msg);
+        return err.code;
+    }
     setlocale(LC_ALL, "");
     char msg[800];
     int code;
     struct tui *t = tui_new(path, msg, sizeof msg, &code);
     if (!t) {
         fprintf(stderr, "qlens: %s\n", msg);
-        return cli_exit_code(code);
+        return code;
     }
     SCREEN *scr = screen_start();
     if (!scr) {
@@ -564,14 +683,14 @@ static int tui_run(const char *model_arg, struct demo *demo)
         fprintf(stderr, "qlens: cannot use the terminal (TERM=%s); the headless commands "
                         "work without one: qlens --help\n", term ? term : "unset");
         tui_close(t);
-        return EXIT_IO;
+        return QERR_IO;
     }
     if (tui_load(t, msg, sizeof msg) < 0) {
         endwin(); /* before printing: the message must land on a sane terminal */
         delscreen(scr);
         fprintf(stderr, "qlens: %s\n", msg);
         tui_close(t);
-        return EXIT_INTERNAL;
+        return QERR_NOMEM;
     }
     t->demo = demo;
     main_loop(t);
@@ -580,7 +699,7 @@ static int tui_run(const char *model_arg, struct demo *demo)
     endwin();
     delscreen(scr);
     tui_close(t);
-    return interrupted ? EXIT_CANCEL : EXIT_OK;
+    return interrupted ? QERR_CANCEL : QERR_OK;
 }
 
 int tui_main(const char *model_arg)
@@ -596,5 +715,5 @@ int tui_demo(const char *model_arg, struct demo *d)
 int tui_print_keys(FILE *f)
 {
     ui_keys_print_markdown(f);
-    return ferror(f) ? EXIT_IO : EXIT_OK;
+    return ferror(f) ? QERR_IO : QERR_OK;
 }

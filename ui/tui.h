@@ -5,14 +5,17 @@
 #include <stdio.h>
 
 /* Open the dashboard on a model (NULL: $QLENS_MODEL, else the bundled
- * stories260K) and run until the user quits.  Returns a process exit code
- * (src/cli.h).  The terminal is restored on every exit path. */
+ * stories260K) and run until the user quits.  Returns 0, QERR_CANCEL when
+ * a signal ended it, or another QERR_* code after printing the error (the
+ * caller maps it to an exit code).  The terminal is restored on every
+ * exit path. */
 int tui_main(const char *model_arg);
-/* The dashboard playing a scripted tour (ui/demo.h). */
+/* The dashboard playing a scripted tour (ui/demo.h); returns as tui_main. */
 struct demo;
 int tui_demo(const char *model_arg, struct demo *d);
 
-/* `qlens --print-keys`: the key list (Markdown) from the one key table. */
+/* `qlens --print-keys`: the key list (Markdown) from the one key table;
+ * 0 or QERR_IO. */
 int tui_print_keys(FILE *f);
 
 /* For the key-replay benchmark and tests: a dashboard on an already

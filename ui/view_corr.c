@@ -9,23 +9,34 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli_results.h"
-#include "ui/ext_int.h"
+#include "src/paths.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_runs.h"
+#include "ui/vm_corr.h"
+
+struct tui_corr {
+    struct vm_corr vm;
+    int loaded_gen;               /* t->runs_gen of the loaded store, -1  */
+    int table;                    /* 1: r of X against every benchmark    */
+};
+
+static struct tui_corr *st(struct tui *t) { return t->vs[UV_CORR]; }
 
 /* Papers' data plus this session's runs (all models in the session file). */
 static void corr_load(struct tui *t)
 {
-    struct tui_corr *c = t->corr;
-    c->loaded = 1;
+    struct tui_corr *c = st(t);
+    c->loaded_gen = t->runs_gen;
     struct results_store s;
     results_store_init(&s);
     struct qerr err;
     qerr_clear(&err);
-    if (cli_results_load_papers(&s, &err) < 0)
+    if (paths_load_papers(&s, &err) < 0)
         tui_msg(t, 1, "bundled results: %s", err.msg);
     struct results_store mine;
     results_store_init(&mine);
-    const char *sp = t->runs->vm.path;
+    const char *sp = view_runs_session_path(t);
     if (sp[0] && access(sp, F_OK) == 0) { /* not fopen: a FIFO would block */
         if (results_load(&mine, sp, &err) < 0 ||
             results_merge(&s, &mine, RESULTS_MERGE_REPLACE, NULL, NULL, &err) < 0)
@@ -80,7 +91,7 @@ static void fit_line(struct draw_canvas *c, const struct corr_result *r, int lx,
 
 static void draw_scatter(struct tui *t, int y0, int h)
 {
-    struct vm_corr *v = &t->corr->vm;
+    struct vm_corr *v = &st(t)->vm;
     const struct corr_result *r = &v->res;
     char line[256];
     snprintf(line, sizeof line,
@@ -126,7 +137,7 @@ static void draw_scatter(struct tui *t, int y0, int h)
 
 static void draw_table(struct tui *t, int y0, int h)
 {
-    struct vm_corr *v = &t->corr->vm;
+    struct vm_corr *v = &st(t)->vm;
     draw_textf(y0, 0, t->w, A_BOLD | A_UNDERLINE, "%-36s %8s %9s %8s %9s %5s", "Y (benchmark)",
                "r", "p", "rho", "p", "n");
     int row = 0;
@@ -147,15 +158,27 @@ static void draw_table(struct tui *t, int y0, int h)
                cnt ? sum / cnt : 0);
 }
 
-void view_corr_draw(struct tui *t, int y0, int h)
+static void corr_draw(struct tui *t, int y0, int h)
 {
-    struct tui_corr *c = t->corr;
-    if (!c->loaded)
+    struct tui_corr *c = st(t);
+    if (c->loaded_gen != t->runs_gen)
         corr_load(t);
     struct vm_corr *v = &c->vm;
     if (v->n_vars == 0) {
         draw_text(y0 + 1, 2, t->w - 2, "The results store is empty (no bundled data found; set QLENS_ASSETS).", A_BOLD);
         return;
+    }
+    /* The user's runs join the plot only with benchmark scores: say how. */
+    int mine = 0, scored = 0;
+    for (int i = 0; i < v->s.n; i++)
+        if (!strcmp(v->s.e[i].source, "qlens dashboard run")) {
+            mine++;
+            scored += v->s.e[i].n_bench > 0;
+        }
+    if (mine > 0 && scored == 0 && h > 8) {
+        h--;
+        draw_textf(y0 + h, 0, t->w, A_BOLD, "Your %d runs have no benchmark scores yet: qlens results "
+                   "import LM-EVAL.json --into %s", mine, view_runs_session_path(t));
     }
     draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   where: %s   (%d entries)",
                v->vars[v->x], v->vars[v->y], v->fam[v->f], v->where_text[0] ? v->where_text : "-",
@@ -166,10 +189,16 @@ void view_corr_draw(struct tui *t, int y0, int h)
         draw_scatter(t, y0 + 1, h - 1);
 }
 
-int view_corr_act(struct tui *t, enum ui_act a)
+static int corr_act(struct tui *t, enum ui_act a, int shown)
 {
-    struct tui_corr *c = t->corr;
+    if (!shown)
+        return 0;
+    struct tui_corr *c = st(t);
     struct vm_corr *v = &c->vm;
+    if (a == UA_CORR_WHERE) {
+        tui_prompt(t, UV_CORR, a, "where");
+        return 1;
+    }
     if (v->n_vars == 0)
         return 0;
     switch (a) {
@@ -185,3 +214,48 @@ int view_corr_act(struct tui *t, enum ui_act a)
     vm_corr_compute(v);
     return 1;
 }
+
+static void corr_prompt_done(struct tui *t, enum ui_act a, const char *s)
+{
+    struct vm_corr *v = &st(t)->vm;
+    struct qerr err;
+    qerr_clear(&err);
+    if (a != UA_CORR_WHERE)
+        return;
+    if (vm_corr_set_where(v, s, &err) < 0)
+        tui_msg(t, 1, "%s", err.msg);
+    else
+        tui_msg(t, 0, s[0] ? "where %s: %zu pairs" : "where cleared%s: %zu pairs", s, v->n);
+}
+
+static int corr_init(struct tui *t)
+{
+    struct tui_corr *c = calloc(1, sizeof *c);
+    if (!c)
+        return -1;
+    vm_corr_init(&c->vm);
+    c->loaded_gen = -1;
+    t->vs[UV_CORR] = c;
+    return 0;
+}
+
+static void corr_free(struct tui *t)
+{
+    struct tui_corr *c = st(t);
+    if (!c)
+        return;
+    vm_corr_free(&c->vm);
+    free(c);
+    t->vs[UV_CORR] = NULL;
+}
+
+const struct view_ops view_corr_ops = {
+    .name = "Correlation",
+    .min_w = 40,
+    .min_h = 6,
+    .init = corr_init,
+    .free = corr_free,
+    .draw = corr_draw,
+    .act = corr_act,
+    .prompt_done = corr_prompt_done,
+};

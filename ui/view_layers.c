@@ -1,22 +1,38 @@
-/* view_layers: the table of every tensor (rows from ui/vm_layers.c). */
+/* view_layers: the table of every tensor (rows from ui/vm_layers.c), its
+ * filter and jump prompts, and the calibration pass ('C') whose
+ * activation statistics become columns of the table. */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <curses.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 
+struct layers_state {
+    int col0;             /* first column after the name (Left/Right)     */
+    int more;             /* columns hidden: 1 to the right, 2 to the left */
+};
+
+static struct layers_state *st(struct tui *t) { return t->vs[UV_LAYERS]; }
+
 /* The columns shown: the name, then from the first scrolled-to column
  * (Left/Right move it) as many as fit in width w; the name column grows
  * when there is room.  Returns the count written to cols[]. */
-static int fit_cols(const struct tui *t, int w, int *cols, int *name_w)
+static int fit_cols(struct tui *t, int w, int *cols, int *name_w)
 {
     const struct vm_layers *v = &t->lay;
+    int all = vl_cols[VL_NAME].width + 1;
+    for (int c = 1; c < vm_layers_ncols(v); c++)
+        all += vl_cols[c].width + 1;
+    if (all <= w) /* everything fits (say, after a resize): no scrolling */
+        st(t)->col0 = 1;
+    int col0 = st(t)->col0;
     int n = vm_layers_ncols(v), used = vl_cols[VL_NAME].width + 1, k = 1;
     *name_w = vl_cols[VL_NAME].width;
     cols[0] = VL_NAME;
-    for (int c = t->lay_col0 > 0 ? t->lay_col0 : 1; c < n; c++) {
+    for (int c = col0 > 0 ? col0 : 1; c < n; c++) {
         if (used + vl_cols[c].width + 1 > w)
             break;
         used += vl_cols[c].width + 1;
@@ -60,28 +76,44 @@ static void draw_row(const struct tui *t, int i, int y, const int *cols, int nco
         attr |= A_BOLD;
     if (sel)
         draw_fill(y, 0, t->w, attr);
+    /* The activation columns carry the activations' own difficulty (a
+     * kurtosis of 79 is extreme whatever the weights are); on a header,
+     * that of the group's largest activation kurtosis. */
+    char ak[64], *end;
+    vm_layers_cell(v, i, VL_A_KURT, ak, sizeof ak);
+    double akv = strtod(ak, &end);
+    int adiff = diff >= 0 && end != ak ? vm_layers_kurt_level(akv) : diff;
     int x = 0;
     for (int j = 0; j < ncols; j++) {
-        int k = cols[j], cw = col_w(k, name_w);
+        int k = cols[j], cw = col_w(k, name_w), act = k >= VL_A_STD;
         char cell[64];
         vm_layers_cell(v, i, k, cell, sizeof cell);
+        /* Without colour the level is a text mark on the kurtosis. */
+        if (draw.theme == DT_MONO && (k == VL_KURT || k == VL_A_KURT) && cell[0]) {
+            static const char *const mark[] = {"", "+", "!", "!!"};
+            int d = k == VL_KURT ? diff : adiff;
+            size_t l = strlen(cell);
+            snprintf(cell + l, sizeof cell - l, "%s", d >= 0 && d <= 3 ? mark[d] : "");
+        }
         int len = (int)strlen(cell);
         int off = vl_cols[k].right && len < cw ? cw - len : 0;
-        draw_text(y, x + off, cw, cell, attr);
+        int ca = act && !sel && adiff != diff ? draw_difficulty_attr(adiff) | (g >= 0 ? (int)A_BOLD : 0) : attr;
+        draw_text(y, x + off, cw, cell, ca);
         x += cw + 1;
     }
 }
 
-static void draw_legend(const struct tui *t, int y)
+static void draw_legend(struct tui *t, int y)
 {
     int x = draw_text(y, 0, t->w, "kurtosis: ", A_NORMAL);
+    int mono = draw.theme == DT_MONO; /* the marks on the kurtosis, then */
     x += draw_text(y, x, t->w - x, "<4 easy ", draw_difficulty_attr(0));
-    x += draw_text(y, x, t->w - x, "4-10 moderate ", draw_difficulty_attr(1));
-    x += draw_text(y, x, t->w - x, "10-50 hard ", draw_difficulty_attr(2));
-    x += draw_text(y, x, t->w - x, ">=50 extreme ", draw_difficulty_attr(3));
+    x += draw_text(y, x, t->w - x, mono ? "4-10 moderate+ " : "4-10 moderate ", draw_difficulty_attr(1));
+    x += draw_text(y, x, t->w - x, mono ? "10-50 hard! " : "10-50 hard ", draw_difficulty_attr(2));
+    x += draw_text(y, x, t->w - x, mono ? ">=50 extreme!! " : ">=50 extreme ", draw_difficulty_attr(3));
     x += draw_text(y, x, t->w - x, "not quantized", draw_difficulty_attr(-1));
     char extra[64] = "";
-    if (t->lay_more)
+    if (st(t)->more)
         snprintf(extra, sizeof extra, "  Left/Right: columns");
     else if (t->lay.grouped)
         snprintf(extra, sizeof extra, "  headers: max of group");
@@ -94,18 +126,19 @@ static void draw_legend(const struct tui *t, int y)
                    t->lay.n_vis, t->lay.n_rows);
 }
 
-void view_layers_draw(struct tui *t, int y0, int h)
+static void layers_draw(struct tui *t, int y0, int h)
 {
+    struct layers_state *ls = st(t);
     struct vm_layers *v = &t->lay;
     int cols[VL__NCOL], name_w, ncols = fit_cols(t, t->w, cols, &name_w);
     if (cols[ncols - 1] < vm_layers_ncols(v) - 1) /* room for the '>' mark */
         ncols = fit_cols(t, t->w - 2, cols, &name_w);
-    t->lay_more = (cols[ncols - 1] < vm_layers_ncols(v) - 1) | (ncols > 1 && cols[1] > 1) << 1;
+    ls->more = (cols[ncols - 1] < vm_layers_ncols(v) - 1) | (ncols > 1 && cols[1] > 1) << 1;
     draw_header(v, y0, cols, ncols, name_w, t->w);
     /* Arrows in the header say that Left/Right show more columns. */
-    if (t->lay_more & 1)
+    if (ls->more & 1)
         draw_text(y0, t->w - 2, 2, " >", A_BOLD | A_REVERSE);
-    if (t->lay_more & 2)
+    if (ls->more & 2)
         draw_text(y0, name_w - 1, 2, "< ", A_BOLD | A_REVERSE);
     int rows = h - 2;
     t->list_y0 = y0 + 1;
@@ -139,11 +172,73 @@ static void open_selected(struct tui *t)
         return;
     }
     tui_select_tensor(t, r->tensor);
-    t->view = UV_TENSOR;
+    tui_show(t, UV_TENSOR);
 }
 
-int view_layers_act(struct tui *t, enum ui_act a)
+/* Activation statistics of the 'C' pass go into the Layers rows: each
+ * linear gets the statistics of its input site. */
+static void acts_to_layers(struct tui *t)
 {
+    for (int i = 0; i < t->m.n_tensors; i++) {
+        int k = jobs_acts_index(&t->acts, &t->m.tensors[i]);
+        if (k >= 0)
+            vm_layers_set_act(&t->lay, i, &t->acts.st[k]);
+    }
+}
+
+static void calibrate(struct tui *t)
+{
+    if (tui_job_busy(t))
+        return;
+    struct jobs_ctx *j = calloc(1, sizeof *j);
+    if (!j)
+        return;
+    j->kind = JOB_CALIB;
+    j->data = &t->data;
+    jobs_acts_free(&t->acts);
+    j->acts = &t->acts;
+    tui_start_job(t, j, UV_LAYERS, "calibration (activation statistics)");
+}
+
+static void layers_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+{
+    (void)j;
+    if (rc == 0) {
+        t->acts.have = 1;
+        acts_to_layers(t);
+        tui_msg(t, 0, t->w < 120 ? "calibration done: activation columns in Layers (Right), w: map"
+                                  : "calibration done: activation columns in Layers, w shows the map");
+    } else {
+        tui_msg(t, rc != QERR_CANCEL, "calibration: %s",
+                rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
+    }
+}
+
+static void layers_prompt_done(struct tui *t, enum ui_act a, const char *s)
+{
+    if (a == UA_FILTER) {
+        vm_layers_filter(&t->lay, s);
+        tui_msg(t, 0, s[0] ? "filter \"%s\": %d tensors" : "filter cleared%s: %d tensors",
+                s, t->lay.n_vis);
+    } else if (a == UA_SEARCH) {
+        if (vm_layers_search(&t->lay, s)) {
+            vm_layers_move(&t->lay, 0, t->list_h);
+            tui_select_tensor(t, vm_layers_selected(&t->lay)->tensor);
+        } else {
+            tui_msg(t, 1, "no tensor name contains \"%s\"", s);
+        }
+    }
+}
+
+static int layers_act(struct tui *t, enum ui_act a, int shown)
+{
+    if (a == UA_CALIBRATE) {
+        calibrate(t);
+        return 1;
+    }
+    if (!shown)
+        return 0;
+    struct layers_state *ls = st(t);
     struct vm_layers *v = &t->lay;
     int page = t->list_h > 1 ? t->list_h : 10;
     int ncols = vm_layers_ncols(v);
@@ -156,12 +251,12 @@ int view_layers_act(struct tui *t, enum ui_act a)
     case UA_END: vm_layers_move(v, v->n_vis, page); break;
     case UA_LEFT:
     case UA_RIGHT: {
-        int c = t->lay_col0 > 0 ? t->lay_col0 : 1;
-        if (a == UA_RIGHT && (t->lay_more & 1)) /* stop once the last column shows */
+        int c = ls->col0 > 0 ? ls->col0 : 1;
+        if (a == UA_RIGHT && (ls->more & 1)) /* stop once the last column shows */
             c++;
         else if (a == UA_LEFT)
             c--;
-        t->lay_col0 = c < 1 ? 1 : c >= ncols ? ncols - 1 : c;
+        ls->col0 = c < 1 ? 1 : c >= ncols ? ncols - 1 : c;
         break;
     }
     case UA_OPEN:
@@ -190,8 +285,12 @@ int view_layers_act(struct tui *t, enum ui_act a)
         break;
     }
     case UA_SORT_REV: vm_layers_sort(v, v->sort_col, !v->sort_desc); break;
+    case UA_FILTER: tui_prompt(t, UV_LAYERS, a, "filter"); return 1;
+    case UA_SEARCH: tui_prompt(t, UV_LAYERS, a, "jump to"); return 1;
     case UA_SEARCH_NEXT:
-        if (!vm_layers_search(v, v->search))
+        if (!v->search[0])
+            tui_msg(t, 1, "nothing to repeat yet: / jumps to a name");
+        else if (!vm_layers_search(v, v->search))
             tui_msg(t, 1, "no tensor name contains \"%s\"", v->search);
         break;
     default: return 0;
@@ -203,7 +302,7 @@ int view_layers_act(struct tui *t, enum ui_act a)
     return 1;
 }
 
-void view_layers_click(struct tui *t, int row, int dbl)
+static void layers_click(struct tui *t, int row, int col, int dbl)
 {
     struct vm_layers *v = &t->lay;
     int i = v->top + row;
@@ -217,3 +316,28 @@ void view_layers_click(struct tui *t, int row, int dbl)
     if (dbl || was == i) /* a second click on the selected row opens it */
         open_selected(t);
 }
+
+static int layers_init(struct tui *t)
+{
+    t->vs[UV_LAYERS] = calloc(1, sizeof(struct layers_state));
+    return t->vs[UV_LAYERS] ? 0 : -1;
+}
+
+static void layers_free(struct tui *t)
+{
+    free(t->vs[UV_LAYERS]);
+    t->vs[UV_LAYERS] = NULL;
+}
+
+const struct view_ops view_layers_ops = {
+    .name = "Layers",
+    .min_w = 40,
+    .min_h = 4,
+    .init = layers_init,
+    .free = layers_free,
+    .draw = layers_draw,
+    .act = layers_act,
+    .click = layers_click,
+    .prompt_done = layers_prompt_done,
+    .job_done = layers_job_done,
+};

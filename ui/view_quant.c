@@ -9,9 +9,28 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ui/ext_int.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_quant.h"
+#include "ui/view_tensor.h"
+#include "ui/vm_hist.h"
+#include "ui/vm_map.h"
 
 #define SYNC_MAX (4 << 20)
+
+struct tui_quant {
+    struct vm_quant cur;          /* settings + the result shown         */
+    int stale;                    /* settings or tensor changed           */
+    struct jobs_site_calib site;  /* calibration of the current site      */
+    struct vm_map emap;           /* |W - Ŵ| heatmap                      */
+    struct vm_map kmap;           /* weights kept in float, same grid     */
+    struct vm_hist qhist;         /* histogram of Ŵ                       */
+    int qhist_for;                /* result generation the hist shows     */
+    int gen;                      /* bumps with every new result          */
+    int emap_gen;                 /* result generation the error map shows */
+};
+
+static struct tui_quant *st(struct tui *t) { return t->vs[UV_QUANT]; }
 
 /* The error map points into q->cur.err: forget it whenever the result's
  * buffers may have been freed or replaced. */
@@ -19,6 +38,8 @@ static void emap_reset(struct tui_quant *q)
 {
     vm_map_set(&q->emap, NULL, 0, 0);
     q->emap.gw = 0;
+    vm_map_set(&q->kmap, NULL, 0, 0);
+    q->kmap.gw = 0;
     q->qhist.x = NULL; /* the histogram of Wq reads q->cur.wq in steps */
     q->qhist.n = q->qhist.done = 0;
     q->gen++;
@@ -30,9 +51,9 @@ static int is_linear_like(const struct qtensor *qt)
 }
 
 /* Start (or run at once) the quantization of the current tensor. */
-void quant_refresh(struct tui *t)
+static void quant_refresh(struct tui *t)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     if (!q->stale || t->ti < 0)
         return;
     struct qtensor *qt = &t->m.tensors[t->ti];
@@ -58,7 +79,8 @@ void quant_refresh(struct tui *t)
     if (!j)
         return;
     j->kind = JOB_QUANT;
-    j->data = &q->data;
+    j->quiet = 1; /* follows a key or a finished job: keep its message */
+    j->data = &t->data;
     j->ti = t->ti;
     j->site = &q->site;
     vm_quant_init(&j->q);
@@ -70,12 +92,22 @@ void quant_refresh(struct tui *t)
     char label[96];
     vm_quant_describe(&q->cur, label, sizeof label);
     q->stale = 0;
-    ext_start_job(t, j, label);
+    tui_start_job(t, j, UV_QUANT, label);
 }
 
-void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+static void quant_job_done(struct tui *t, struct jobs_ctx *j, int rc)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
+    char now[160], then[160];
+    vm_quant_describe(&q->cur, now, sizeof now);
+    vm_quant_describe(&j->q, then, sizeof then);
+    if (strcmp(now, then) || j->ti != t->ti) {
+        /* Settings or tensor changed while it ran (another result may be
+         * on screen already): drop it and run the current ones. */
+        vm_quant_free(&j->q);
+        q->stale = 1;
+        return;
+    }
     if (rc == 0 || j->q.rc < 0) {
         vm_quant_take_result(&q->cur, &j->q);
         emap_reset(q);
@@ -113,45 +145,62 @@ static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
     draw_text(y + 1, 0, t->w, b, A_NORMAL);
 }
 
+/* One colour scale for every run of a tensor, so runs compare by colour:
+ * log |W - Ŵ| from AbsMax(W) / 4096 (below a 12-bit step) to AbsMax(W)
+ * (an error as large as the largest weight). */
+static void emap_scale(struct tui *t, struct vm_map *mp)
+{
+    const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
+    double a = r && r->st.absmax > 0 && isfinite(r->st.absmax) ? r->st.absmax : 0;
+    mp->fix_hi = (float)a;
+    mp->fix_lo = (float)(a / 4096);
+}
+
+/* Legend: the colour ramp, the fixed scale, the kept-weight mark. */
+static int draw_emap_legend(struct tui *t, int y, const struct vm_map *mp)
+{
+    struct tui_quant *q = st(t);
+    int x = 0, nl = draw.nlev;
+    for (int l = 0; l < nl && x < t->w; l++)
+        draw_heat1(y, x++, l, 0, 0);
+    float lo, hi;
+    vm_map_scale(mp, &lo, &hi);
+    char kept[64] = "";
+    if (q->cur.kept)
+        snprintf(kept, sizeof kept, "; %s = kept in float (%ld)",
+                 draw.theme == DT_MONO ? "X" : "red", q->cur.rep.n_outliers);
+    return x + draw_textf(y, x, t->w - x, A_NORMAL, " %.2g..%.3g log |W-Wq|, one scale per tensor%s",
+                          lo, hi, kept);
+}
+
 static void draw_emap(struct tui *t, int y0, int rows)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     struct vm_map *mp = &q->emap;
     if (mp->x != q->cur.err) {
         vm_map_set(mp, q->cur.err, q->cur.rows, q->cur.cols);
         mp->gw = 0;
     }
-    int rpc = draw_heat_rows_per_char();
-    mp->budget = TUI_STEP_VALUES;
-    if (mp->gw != t->w || mp->gh != rows * rpc)
-        vm_map_layout(mp, t->w, rows * rpc);
-    else if (q->emap_gen != q->gen) /* a new result in the same buffer */
-        vm_map_compute(mp);
-    else
-        vm_map_step(mp);
+    mp->mark = INFINITY; /* colour is the error; marks are kept weights */
+    emap_scale(t, mp);
+    if (q->cur.kept && q->kmap.x != q->cur.kept) {
+        vm_map_set(&q->kmap, q->cur.kept, q->cur.rows, q->cur.cols);
+        q->kmap.gw = 0;
+    }
+    /* a new result in the same buffer is computed afresh */
+    view_tensor_heatmap(mp, q->cur.kept ? &q->kmap : NULL, q->emap_gen != q->gen, y0, 0, rows,
+                        t->w);
     q->emap_gen = q->gen;
-    mp->mark = q->cur.rep.max_abs_err > 0 ? INFINITY : 0; /* no mark: colour is the error */
-    int nl = draw.nlev;
-    for (int r = 0; r < rows; r++)
-        for (int c = 0; c < t->w; c++) {
-            if (rpc == 2) {
-                float a = mp->cell[2 * r * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
-                draw_heat2(y0 + r, c, vm_map_level(mp, a, nl), 0, vm_map_level(mp, b, nl), 0,
-                           vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c));
-            } else {
-                draw_heat1(y0 + r, c, vm_map_level(mp, mp->cell[r * mp->gw + c], nl), 0,
-                           vm_map_is_cursor(mp, r, c));
-            }
-        }
     char cur[160];
     vm_map_cursor_text(mp, cur, sizeof cur);
-    draw_textf(y0 + rows, 0, t->w, A_NORMAL, "|W - Wq| max per cell (%lldx%lld values), log colour %.3g..%.3g | %s",
-               (long long)mp->bh, (long long)mp->bw, mp->lo, mp->hi, cur);
+    int x = draw_emap_legend(t, y0 + rows, mp);
+    if (x + 3 + (int)strlen(cur) <= t->w) /* the cursor whole or on the map's title */
+        draw_textf(y0 + rows, x, t->w - x, A_NORMAL, " | %s", cur);
 }
 
 static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
     double a = s->absmax > 0 ? s->absmax : 1;
     if (q->qhist_for != q->gen || q->qhist.nbins != t->w) {
         /* The frame that quantized already spent its time: bin from the
@@ -173,20 +222,37 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     char where[96], title[200];
     vm_quant_scope_text(&sc, where, sizeof where);
     snprintf(title, sizeof title, "log histogram of Wq; marks: grid %s", where);
-    view_draw_hist(t, &q->qhist, y0, h, t->w, title);
+    view_tensor_draw_hist(t, &q->qhist, y0, h, t->w, title);
 }
 
-void view_quant_draw(struct tui *t, int y0, int h)
+/* Does the result on screen belong to the current settings and tensor?
+ * (Not while a change waits for the worker.) */
+static int result_current(struct tui *t)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
+    struct quant_spec spec;
+    struct qerr err;
+    char d[160];
+    if (q->cur.rc < 0 || !q->cur.wq || q->cur.ti != t->ti || vm_quant_spec(&q->cur, &spec, &err) < 0)
+        return 0;
+    quant_spec_format(&spec, d, sizeof d);
+    return !strcmp(d, q->cur.desc);
+}
+
+static void quant_draw(struct tui *t, int y0, int h)
+{
+    struct tui_quant *q = st(t);
     if (t->ti < 0)
         return;
     quant_refresh(t);
     struct qtensor *qt = &t->m.tensors[t->ti];
-    char desc[160];
+    char desc[160], bpw[48] = "";
     vm_quant_describe(&q->cur, desc, sizeof desc);
-    draw_textf(y0, 0, t->w, A_BOLD, "%s %lldx%lld  |  %s%s", qt->name, (long long)qtensor_rows(qt),
-               (long long)qtensor_cols(qt), desc,
+    int current = result_current(t);
+    if (current) /* "2 bit" says little: SpQR g16 stores 5.5 bits per weight */
+        snprintf(bpw, sizeof bpw, " = %.2f bits/weight", q->cur.rep.bits_per_weight);
+    draw_textf(y0, 0, t->w, A_BOLD, "%s %lldx%lld  |  %s%s%s", qt->name,
+               (long long)qtensor_rows(qt), (long long)qtensor_cols(qt), desc, bpw,
                vm_quant_needs_calib(&q->cur) ? "  (calibrated on tinystories-calib)" : "");
     if (worker_busy(&t->job) && t->job.kind == JOB_QUANT) {
         draw_textf(y0 + 2, 2, t->w - 2, A_BOLD, "quantizing on the worker thread: %d%%  (c cancels)",
@@ -199,6 +265,10 @@ void view_quant_draw(struct tui *t, int y0, int h)
         return;
     }
     draw_report(t, y0 + 1, &q->cur);
+    if (!current) /* the numbers are of other settings: say so, never mix */
+        draw_textf(y0 + 2, 0, t->w, draw_attr(DP_ERR) | A_BOLD,
+                   "STALE: these numbers are for %s; the new settings run when the job "
+                   "ends (c cancels it)", q->cur.desc);
     int hist_h = h >= 24 ? 8 : h >= 14 ? 5 : 3;
     int map_rows = h - 3 - 1 - hist_h;
     if (map_rows >= 1)
@@ -208,33 +278,43 @@ void view_quant_draw(struct tui *t, int y0, int h)
         draw_qhist(t, y0 + h - hist_h, hist_h, &r->st);
 }
 
-/* Settings keys act in the Tensor view too (the grid overlay follows). */
-int quant_act(struct tui *t, enum ui_act a)
+static int quant_map_act(struct tui *t, enum ui_act a)
 {
-    struct tui_quant *q = t->q;
+    struct tui_quant *q = st(t);
+    struct vm_map *mp = &q->emap;
+    if (a == UA_BACK) {
+        tui_show(t, UV_LAYERS);
+        return 1;
+    }
+    if (mp->x != q->cur.err || !mp->x || q->cur.ti != t->ti)
+        return 0; /* no valid result on screen yet */
+    switch (a) {
+    case UA_UP: vm_map_move(mp, -1, 0); return 1;
+    case UA_DOWN: vm_map_move(mp, 1, 0); return 1;
+    case UA_LEFT: vm_map_move(mp, 0, -1); return 1;
+    case UA_RIGHT: vm_map_move(mp, 0, 1); return 1;
+    case UA_ZOOM_IN: vm_map_zoom(mp, 1); return 1;
+    case UA_ZOOM_OUT: vm_map_zoom(mp, -1); return 1;
+    case UA_HOME: mp->cur_r = mp->cur_c = 0; vm_map_move(mp, 0, 0); return 1;
+    default: return 0;
+    }
+}
+
+/* Settings keys act in the Tensor view too (the grid overlay follows). */
+static int quant_act(struct tui *t, enum ui_act a, int shown)
+{
+    struct tui_quant *q = st(t);
+    if (shown && quant_map_act(t, a))
+        return 1;
     switch (a) {
     case UA_METHOD_NEXT: vm_quant_next_method(&q->cur); break;
+    case UA_METHOD_PREV: vm_quant_prev_method(&q->cur); break;
+    case UA_QUANT_COMMAND: tui_prompt(t, UV_QUANT, a, "set (method spqr, bits 2, group 16)"); return 1;
     case UA_BITS_UP: vm_quant_add_bits(&q->cur, 1); break;
     case UA_BITS_DOWN: vm_quant_add_bits(&q->cur, -1); break;
     case UA_GROUP_NEXT: vm_quant_next_group(&q->cur); break;
     case UA_SYM_TOGGLE: vm_quant_toggle_sym(&q->cur); break;
     case UA_OPTION_NEXT: vm_quant_next_option(&q->cur); break;
-    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
-    case UA_CALIBRATE: {
-        if (worker_busy(&t->job)) {
-            tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
-            return 1;
-        }
-        struct jobs_ctx *j = calloc(1, sizeof *j);
-        if (!j)
-            return 1;
-        j->kind = JOB_CALIB;
-        j->data = &q->data;
-        jobs_acts_free(&q->acts);
-        j->acts = &q->acts;
-        ext_start_job(t, j, "calibration (activation statistics)");
-        return 1;
-    }
     default: return 0;
     }
     char d[160];
@@ -245,3 +325,104 @@ int quant_act(struct tui *t, enum ui_act a)
         quant_refresh(t);
     return 1;
 }
+
+static void quant_prompt_done(struct tui *t, enum ui_act a, const char *s)
+{
+    struct tui_quant *q = st(t);
+    struct qerr err;
+    qerr_clear(&err);
+    if (a != UA_QUANT_COMMAND || !s[0])
+        return;
+    if (vm_quant_command(&q->cur, s, &err) < 0) {
+        tui_msg(t, 1, "%s", err.msg);
+        return;
+    }
+    char d[160];
+    vm_quant_describe(&q->cur, d, sizeof d);
+    tui_msg(t, 0, "quantizer: %s", d);
+    q->stale = 1;
+    if (t->view == UV_QUANT)
+        quant_refresh(t);
+}
+
+static void quant_tensor_changed(struct tui *t)
+{
+    st(t)->stale = 1;
+    if (t->view == UV_QUANT)
+        quant_refresh(t);
+}
+
+static int quant_pending(struct tui *t)
+{
+    return vm_map_pending(&st(t)->emap) || vm_hist_pending(&st(t)->qhist);
+}
+
+static int quant_init(struct tui *t)
+{
+    struct tui_quant *q = calloc(1, sizeof *q);
+    if (!q)
+        return -1;
+    vm_quant_init(&q->cur);
+    q->stale = 1;
+    q->site.site = -1;
+    vm_map_init(&q->emap);
+    vm_map_init(&q->kmap);
+    vm_hist_init(&q->qhist);
+    q->qhist_for = -1;
+    t->vs[UV_QUANT] = q;
+    return 0;
+}
+
+static void quant_free(struct tui *t)
+{
+    struct tui_quant *q = st(t);
+    if (!q)
+        return;
+    vm_quant_free(&q->cur);
+    jobs_site_free(&q->site);
+    vm_map_free(&q->emap);
+    vm_map_free(&q->kmap);
+    vm_hist_free(&q->qhist);
+    free(q);
+    t->vs[UV_QUANT] = NULL;
+}
+
+void view_quant_describe(struct tui *t, char *buf, int cap)
+{
+    vm_quant_describe(&st(t)->cur, buf, cap);
+}
+
+int view_quant_spec(struct tui *t, struct quant_spec *spec, struct qerr *err)
+{
+    return vm_quant_spec(&st(t)->cur, spec, err);
+}
+
+void view_quant_scope(struct tui *t, int64_t rows, int64_t cols, int64_t r, int64_t c,
+                      struct vq_scope *sc)
+{
+    vm_quant_scope(&st(t)->cur, rows, cols, r, c, sc);
+}
+
+int view_quant_grid(struct tui *t, const struct vq_scope *sc, const struct stats *s, float *lev,
+                    int cap)
+{
+    if (t->ti < 0)
+        return 0;
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    return vm_quant_grid_scope(&st(t)->cur, qtensor_f32_orig(qt), qtensor_cols(qt), sc, s->min,
+                               s->max, lev, cap);
+}
+
+const struct view_ops view_quant_ops = {
+    .name = "Quant",
+    .min_w = 50,
+    .min_h = 8,
+    .init = quant_init,
+    .free = quant_free,
+    .draw = quant_draw,
+    .act = quant_act,
+    .prompt_done = quant_prompt_done,
+    .job_done = quant_job_done,
+    .tensor_changed = quant_tensor_changed,
+    .pending = quant_pending,
+};

@@ -7,39 +7,53 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ui/ext_int.h"
+#include "ui/draw.h"
+#include "ui/tui_int.h"
+#include "ui/view_quant.h"
+#include "ui/view_runs.h"
+#include "ui/vm_runs.h"
 
-int runs_start(struct tui *t, enum job_kind kind)
+struct tui_runs {
+    struct vm_runs vm;
+    int mode;                     /* 0 table, 1 bars, 2 size vs PPL       */
+    int col0;                     /* first number column shown (Left/Right) */
+    int more;                     /* columns hidden: 1 right, 2 left      */
+    int del_armed;                /* d pressed once: the next d deletes   */
+    struct jobs_run undo;         /* the last deleted run (u restores)    */
+    int have_undo;
+};
+
+static struct tui_runs *st(struct tui *t) { return t->vs[UV_RUNS]; }
+
+static int runs_start(struct tui *t, enum job_kind kind)
 {
-    if (worker_busy(&t->job)) {
-        tui_msg(t, 1, "a job is running (%s); c cancels it", t->job.label);
+    if (tui_job_busy(t))
         return -1;
-    }
     struct jobs_ctx *j = calloc(1, sizeof *j);
     if (!j)
         return -1;
     j->kind = kind;
-    j->data = &t->q->data;
+    j->data = &t->data;
     char label[128];
     if (kind == JOB_APPLY_ALL) {
         struct qerr err;
-        if (vm_quant_spec(&t->q->cur, &j->spec, &err) < 0) {
+        if (view_quant_spec(t, &j->spec, &err) < 0) {
             tui_msg(t, 1, "%s", err.msg);
             free(j);
             return -1;
         }
         char d[100];
-        vm_quant_describe(&t->q->cur, d, sizeof d);
+        view_quant_describe(t, d, sizeof d);
         snprintf(label, sizeof label, "all layers %s + PPL", d);
     } else {
         snprintf(label, sizeof label, "float baseline PPL");
     }
-    return ext_start_job(t, j, label);
+    return tui_start_job(t, j, UV_RUNS, label);
 }
 
-void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+static void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     if (rc < 0) {
         tui_msg(t, rc != QERR_CANCEL, "%s: %s", j->kind == JOB_BASELINE ? "baseline" : "run",
                 rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
@@ -57,33 +71,57 @@ void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
     else
         tui_msg(t, 0, "%s: PPL %.4f (%.1f s), saved to %s", j->run.spec, j->run.ppl,
                 j->run.seconds, v->path);
-    if (t->corr)
-        t->corr->loaded = 0; /* the correlation store includes our runs */
+    t->runs_gen++; /* the correlation store includes our runs */
 }
 
-/* The configuration column takes what the numbers leave (16..48). */
-static int col_w(const struct tui *t, int c)
+/* The columns shown: the configuration, then from the scrolled-to column
+ * (Left/Right) as many as fit; the configuration takes what the numbers
+ * leave (at least 16, at most its longest text).  Returns the count. */
+static int fit_cols(struct tui *t, int *cols, int *spec_w)
 {
-    if (c != VR_SPEC)
-        return vr_cols[c].width;
-    int rest = 0;
+    struct tui_runs *r = st(t);
+    struct vm_runs *v = &r->vm;
+    int longest = 16;
+    for (int i = 0; i < v->n; i++)
+        longest = (int)strlen(v->r[i].spec) > longest ? (int)strlen(v->r[i].spec) : longest;
+    int rest = 0, all = 0;
     for (int k = 1; k < VR__NCOL; k++)
+        all += vr_cols[k].width + 1;
+    if (16 + 1 + all <= t->w) /* everything fits: no scrolling */
+        r->col0 = 1;
+    int n = 0;
+    cols[n++] = VR_SPEC;
+    for (int k = r->col0 > 0 ? r->col0 : 1; k < VR__NCOL; k++) {
+        if (16 + 1 + rest + vr_cols[k].width + 1 > t->w)
+            break;
         rest += vr_cols[k].width + 1;
+        cols[n++] = k;
+    }
     int w = t->w - rest - 1;
-    return w < 16 ? 16 : w > 48 ? 48 : w;
+    *spec_w = w < 16 ? 16 : w > longest ? longest : w;
+    r->more = (cols[n - 1] < VR__NCOL - 1) | (r->col0 > 1) << 1;
+    return n;
 }
 
 static void draw_table(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     unsigned char front[VM_RUNS_MAX];
     vm_runs_pareto(v, front);
-    int x = 0;
+    int cols[VR__NCOL], sw, nc = fit_cols(t, cols, &sw), x = 0;
     draw_fill(y0, 0, t->w, A_BOLD | A_UNDERLINE);
-    for (int c = 0; c < VR__NCOL; c++) {
-        draw_text(y0, x, col_w(t, c), vr_cols[c].title, A_BOLD | A_UNDERLINE);
-        x += col_w(t, c) + 1;
+    for (int j = 0; j < nc; j++) {
+        int c = cols[j], cw = c == VR_SPEC ? sw : vr_cols[c].width;
+        draw_text(y0, x, cw, vr_cols[c].title, A_BOLD | A_UNDERLINE);
+        if (c == v->sort_col) /* in the gap after the title: never clipped */
+            draw_text(y0, x + (int)strlen(vr_cols[c].title) < x + cw ? x + (int)strlen(vr_cols[c].title) : x + cw,
+                      1, v->sort_desc ? "v" : "^", A_BOLD | A_UNDERLINE);
+        x += cw + 1;
     }
+    if (st(t)->more & 1)
+        draw_text(y0, t->w - 2, 2, " >", A_BOLD | A_REVERSE);
+    if (st(t)->more & 2)
+        draw_text(y0, sw - 1, 2, "< ", A_BOLD | A_REVERSE);
     t->list_y0 = y0 + 1;
     t->list_h = h - 1;
     vm_runs_move(v, 0, h - 1);
@@ -93,27 +131,36 @@ static void draw_table(struct tui *t, int y0, int h)
         if (i == v->sel)
             draw_fill(y, 0, t->w, attr);
         x = 0;
-        for (int c = 0; c < VR__NCOL; c++) {
+        for (int j = 0; j < nc; j++) {
+            int c = cols[j], cw = c == VR_SPEC ? sw : vr_cols[c].width;
             char cell[96];
             vm_runs_cell(v, i, c, cell, sizeof cell);
-            draw_text(y, x, col_w(t, c), cell, attr);
-            x += col_w(t, c) + 1;
+            draw_text(y, x, cw, cell, attr);
+            x += cw + 1;
         }
     }
 }
 
 static void draw_bars(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
-    double mx = 0;
+    struct vm_runs *v = &st(t)->vm;
+    /* Log scale from half the best PPL: 7.9, 9.3 and 22.7 stay apart even
+     * next to a collapsed run at 50000. */
+    double mx = 0, mn = INFINITY;
     for (int i = 0; i < v->n; i++)
-        mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
-    draw_text(y0, 0, t->w, "PPL per configuration (bar length = PPL; bold = Pareto front)", A_BOLD);
+        if (v->r[i].ppl > 0 && isfinite(v->r[i].ppl)) {
+            mx = v->r[i].ppl > mx ? v->r[i].ppl : mx;
+            mn = v->r[i].ppl < mn ? v->r[i].ppl : mn;
+        }
+    double lo = log(mn / 2), span = mx > 0 ? log(mx) - lo : 0;
+    draw_textf(y0, 0, t->w, A_BOLD, "PPL per configuration (log scale from %.3g; bold = Pareto front)",
+               mn / 2);
     int lw = 32, bw = t->w - lw - 12;
     for (int i = 0; i < v->n && i < h - 1; i++) {
         int y = y0 + 1 + i;
         draw_text(y, 0, lw - 1, v->r[i].spec, i == v->sel ? draw_attr(DP_SEL) : (int)A_NORMAL);
-        int len = mx > 0 ? (int)lround(v->r[i].ppl / mx * bw) : 0;
+        double p = v->r[i].ppl;
+        int len = span > 0 && p > 0 && isfinite(p) ? (int)lround((log(p) - lo) / span * bw) : 0;
         for (int k = 0; k < len; k++)
             draw_text(y, lw + k, 1, draw.utf8 ? "\u2588" : "#",
                       draw_attr(!strcmp(v->r[i].method, "float") ? DP_EASY : DP_PLOT));
@@ -124,7 +171,7 @@ static void draw_bars(struct tui *t, int y0, int h)
 /* Size (x) vs PPL (y) on a braille canvas; Pareto front joined by lines. */
 static void draw_plot(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     double x0 = INFINITY, x1 = -INFINITY, p0 = INFINITY, p1 = -INFINITY;
     for (int i = 0; i < v->n; i++) {
         x0 = fmin(x0, v->r[i].size_mib);
@@ -173,13 +220,13 @@ static void draw_plot(struct tui *t, int y0, int h)
     draw_canvas_free(&c);
 }
 
-void view_runs_draw(struct tui *t, int y0, int h)
+static void runs_draw(struct tui *t, int y0, int h)
 {
-    struct vm_runs *v = &t->runs->vm;
+    struct vm_runs *v = &st(t)->vm;
     static const char *const modes[] = {"table", "bar chart", "size vs PPL"};
     draw_textf(y0, 0, t->w, A_NORMAL,
                "%d run%s of %s on %s (n_ctx %d)  [%s; v switches]  session %s", v->n,
-               v->n == 1 ? "" : "s", v->model, v->dataset, t->q->data.n_ctx, modes[t->runs->mode], v->path);
+               v->n == 1 ? "" : "s", v->model, v->dataset, t->data.n_ctx, modes[st(t)->mode], v->path);
     if (v->n == 0) {
         draw_wrap(y0 + 2, 2, t->w - 3, h - 2,
                   "No runs yet. P measures the float baseline; in the Quant view pick a method "
@@ -187,17 +234,30 @@ void view_runs_draw(struct tui *t, int y0, int h)
                   A_BOLD);
         return;
     }
-    switch (t->runs->mode) {
+    char note[160];
+    if (vm_runs_storage_note(v, note, sizeof note) && h > 4) {
+        h--;
+        draw_text(y0 + h, 0, t->w, note, draw_attr(DP_ERR) | A_BOLD);
+    }
+    switch (st(t)->mode) {
     case 0: draw_table(t, y0 + 1, h - 1); break;
     case 1: draw_bars(t, y0 + 1, h - 1); break;
     default: draw_plot(t, y0 + 1, h - 1); break;
     }
 }
 
-int view_runs_act(struct tui *t, enum ui_act a)
+static int runs_act(struct tui *t, enum ui_act a, int shown)
 {
-    struct tui_runs *r = t->runs;
+    if (a == UA_BASELINE || a == UA_APPLY_ALL) { /* from every view */
+        runs_start(t, a == UA_BASELINE ? JOB_BASELINE : JOB_APPLY_ALL);
+        return 1;
+    }
+    if (!shown)
+        return 0;
+    struct tui_runs *r = st(t);
     struct vm_runs *v = &r->vm;
+    if (a != UA_DELETE_RUN)
+        r->del_armed = 0;
     int page = t->list_h > 1 ? t->list_h : 10;
     struct qerr err;
     qerr_clear(&err);
@@ -216,12 +276,38 @@ int view_runs_act(struct tui *t, enum ui_act a)
         return 1;
     }
     case UA_SORT_REV: vm_runs_sort(v, v->sort_col, !v->sort_desc); return 1;
-    case UA_BASELINE: runs_start(t, JOB_BASELINE); return 1;
-    case UA_APPLY_ALL: runs_start(t, JOB_APPLY_ALL); return 1;
-    case UA_DELETE_RUN:
+    case UA_LEFT: case UA_RIGHT:
+        r->col0 += a == UA_RIGHT ? (r->more & 1) : -((r->more & 2) != 0);
+        return 1;
+    case UA_DELETE_RUN: /* twice: a run can take an hour to measure */
+        if (v->n == 0)
+            return 1;
+        if (!r->del_armed) {
+            r->del_armed = 1;
+            tui_msg(t, 1, "d again deletes \"%s\" (any other key keeps it)", v->r[v->sel].spec);
+            return 1;
+        }
+        r->undo = v->r[v->sel];
+        r->have_undo = 1;
         vm_runs_delete(v, v->sel);
+        t->runs_gen++;
         if (vm_runs_save(v, &err) < 0)
             tui_msg(t, 1, "%s", err.msg);
+        else
+            tui_msg(t, 0, "deleted \"%s\"; u brings it back", r->undo.spec);
+        return 1;
+    case UA_UNDO:
+        if (!r->have_undo) {
+            tui_msg(t, 1, "nothing to undo");
+            return 1;
+        }
+        r->have_undo = 0;
+        vm_runs_add(v, &r->undo);
+        t->runs_gen++;
+        if (vm_runs_save(v, &err) < 0)
+            tui_msg(t, 1, "%s", err.msg);
+        else
+            tui_msg(t, 0, "restored \"%s\"", r->undo.spec);
         return 1;
     case UA_EXPORT:
         if (vm_runs_export(v, "qlens-runs", &err) < 0)
@@ -232,3 +318,52 @@ int view_runs_act(struct tui *t, enum ui_act a)
     default: return 0;
     }
 }
+
+static void runs_click(struct tui *t, int row, int col, int dbl)
+{
+    struct vm_runs *v = &st(t)->vm;
+    (void)dbl;
+    (void)col;
+    vm_runs_move(v, v->top + row - v->sel, t->list_h);
+}
+
+static int runs_init(struct tui *t)
+{
+    struct tui_runs *r = calloc(1, sizeof *r);
+    if (!r)
+        return -1;
+    t->vs[UV_RUNS] = r;
+    vm_runs_init(&r->vm, t->model_name, "tinystories-eval", vm_runs_default_path());
+    struct qerr err;
+    qerr_clear(&err);
+    if (vm_runs_load(&r->vm, &err) < 0)
+        tui_msg(t, 1, "session file: %s", err.msg);
+    return 0;
+}
+
+static void runs_free(struct tui *t)
+{
+    struct tui_runs *r = st(t);
+    if (!r)
+        return;
+    vm_runs_free(&r->vm);
+    free(r);
+    t->vs[UV_RUNS] = NULL;
+}
+
+const char *view_runs_session_path(struct tui *t)
+{
+    return st(t)->vm.path;
+}
+
+const struct view_ops view_runs_ops = {
+    .name = "Runs",
+    .min_w = 40,
+    .min_h = 4,
+    .init = runs_init,
+    .free = runs_free,
+    .draw = runs_draw,
+    .act = runs_act,
+    .click = runs_click,
+    .job_done = runs_job_done,
+};

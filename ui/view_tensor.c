@@ -10,9 +10,74 @@
 
 #include "ui/draw.h"
 #include "ui/tui_int.h"
-#include "ui/view_ext.h"
+#include "ui/view_quant.h"
+#include "ui/view_tensor.h"
+#include "ui/vm_hist.h"
+#include "ui/vm_map.h"
 
-static void draw_stats(const struct tui *t, int y, const struct qtensor *qt, const struct stats *s)
+struct tensor_state {
+    struct vm_map map;
+    struct vm_hist hist;
+    const float *hist_x;  /* values the histogram was built from          */
+    float *prof;          /* per-channel AbsMax (rows or cols), prof_n     */
+    int64_t prof_n;
+    int prof_mode;        /* 0 off, 1 rows (output channels), 2 columns    */
+    int prof_ti, prof_for;
+    double mark_k;        /* outlier mark at k*std                         */
+    int act_map;          /* show the activation token x channel map       */
+    int map_cols;         /* screen columns of the map (clicks)            */
+};
+
+static struct tensor_state *st(struct tui *t) { return t->vs[UV_TENSOR]; }
+
+/* Point mp at the activation (tokens, channels) matrix feeding the current
+ * tensor; 0 when none was captured. */
+static int act_matrix(struct tui *t, struct vm_map *mp)
+{
+    const struct jobs_acts *a = &t->acts;
+    int k = t->ti >= 0 ? jobs_acts_index(a, &t->m.tensors[t->ti]) : -1;
+    if (k < 0 || !a->x[k])
+        return 0;
+    if (mp->x != a->x[k]) {
+        vm_map_set(mp, a->x[k], a->rows, a->dim[k]);
+        mp->gw = 0;
+    }
+    return 1;
+}
+
+static double act_std(struct tui *t)
+{
+    int k = t->ti >= 0 ? jobs_acts_index(&t->acts, &t->m.tensors[t->ti]) : -1;
+    return k >= 0 ? t->acts.st[k].std : 0;
+}
+
+/* The scale scope under the weight map's cursor (the whole tensor while
+ * the map shows activations: their cursor is a token, not a weight). */
+static void cursor_scope(struct tui *t, struct vq_scope *sc)
+{
+    struct tensor_state *ts = st(t);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
+    int weights = !ts->act_map && ts->map.x == qtensor_f32_orig(qt);
+    view_quant_scope(t, rows, cols, weights ? ts->map.cur_r : 0, weights ? ts->map.cur_c : 0, sc);
+    if (!weights)
+        *sc = (struct vq_scope){VQS_TENSOR, 0, rows, 0, cols};
+}
+
+/* Short enough for 80 columns with a 128-wide group. */
+static void grid_title(struct tui *t, char *buf, int cap)
+{
+    char d[160], where[96] = "(per-tensor scale)";
+    view_quant_describe(t, d, sizeof d);
+    if (t->ti >= 0) {
+        struct vq_scope sc;
+        cursor_scope(t, &sc);
+        vm_quant_scope_text(&sc, where, sizeof where);
+    }
+    snprintf(buf, (size_t)cap, "log histogram; %.100s grid %s", d, where);
+}
+
+static void draw_stats(struct tui *t, int y, const struct qtensor *qt, const struct stats *s)
 {
     char shape[64];
     size_t o = 0;
@@ -37,66 +102,113 @@ static void draw_stats(const struct tui *t, int y, const struct qtensor *qt, con
     draw_text(y + 2, 0, t->w, line, A_NORMAL);
 }
 
-/* The map: one or two heat cells per character. */
-static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
+/* Is grid cell i marked: a kept weight in marks, else above k*std? */
+static int heat_mark(const struct vm_map *mp, const struct vm_map *marks, int i)
 {
-    struct vm_map *mp = &t->map;
+    if (marks)
+        return marks->x && marks->cell && i < marks->gw * marks->gh && marks->cell[i] > 0;
+    return mp->cell[i] > mp->mark;
+}
+
+void view_tensor_heatmap(struct vm_map *mp, struct vm_map *marks, int fresh, int y0, int x0,
+                         int rows, int cols)
+{
     int rpc = draw_heat_rows_per_char();
+    /* The grid is the screen, or the matrix when it is smaller: then each
+     * value fills several cells instead of leaving the screen black. */
+    int gw = mp->cols > 0 && mp->cols < cols ? (int)mp->cols : cols;
+    int gh = mp->rows > 0 && mp->rows < rows * rpc ? (int)mp->rows : rows * rpc;
     mp->budget = TUI_STEP_VALUES;
-    if (mp->gw != cols || mp->gh != rows * rpc)
-        vm_map_layout(mp, cols, rows * rpc);
+    if (mp->gw != gw || mp->gh != gh)
+        vm_map_layout(mp, gw, gh);
+    else if (fresh)
+        vm_map_compute(mp);
     else
         vm_map_step(mp);
-    int nl = draw.nlev;
+    if (marks && marks->x)
+        vm_map_follow(marks, mp);
+    int nl = draw.nlev, sh = rows * rpc;
     for (int r = 0; r < rows; r++)
         for (int c = 0; c < cols; c++) {
+            int j = (int)((long)c * gw / cols);
             if (rpc == 2) {
-                float a = mp->cell[(2 * r) * mp->gw + c], b = mp->cell[(2 * r + 1) * mp->gw + c];
-                int cur = vm_map_is_cursor(mp, 2 * r, c) || vm_map_is_cursor(mp, 2 * r + 1, c);
-                draw_heat2(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
-                           vm_map_level(mp, b, nl), b > mp->mark, cur);
+                int ia = (int)((long)(2 * r) * gh / sh), ib = (int)((long)(2 * r + 1) * gh / sh);
+                int a = ia * mp->gw + j, b = ib * mp->gw + j;
+                draw_heat2(y0 + r, x0 + c, vm_map_level(mp, mp->cell[a], nl), heat_mark(mp, marks, a),
+                           vm_map_level(mp, mp->cell[b], nl), heat_mark(mp, marks, b),
+                           vm_map_is_cursor(mp, ia, j) || vm_map_is_cursor(mp, ib, j));
             } else {
-                float a = mp->cell[r * mp->gw + c];
-                draw_heat1(y0 + r, x0 + c, vm_map_level(mp, a, nl), a > mp->mark,
-                           vm_map_is_cursor(mp, r, c));
+                int ia = (int)((long)r * gh / sh), a = ia * mp->gw + j;
+                draw_heat1(y0 + r, x0 + c, vm_map_level(mp, mp->cell[a], nl), heat_mark(mp, marks, a),
+                           vm_map_is_cursor(mp, ia, j));
             }
         }
 }
 
+/* The map: one or two heat cells per character; clicks move its cursor. */
+static void draw_map(struct tui *t, int y0, int x0, int rows, int cols)
+{
+    view_tensor_heatmap(&st(t)->map, NULL, 0, y0, x0, rows, cols);
+    t->list_y0 = y0;
+    t->list_h = rows;
+    st(t)->map_cols = cols;
+}
+
+/* The value under screen cell (row, col) of the map becomes the cursor. */
+static void tensor_click(struct tui *t, int row, int col, int dbl)
+{
+    struct vm_map *mp = &st(t)->map;
+    int rpc = draw_heat_rows_per_char(), cols = st(t)->map_cols;
+    if (mp->gw < 1 || mp->gh < 1 || cols < 1 || t->list_h < 1)
+        return;
+    int i = (int)((long)row * rpc * mp->gh / (t->list_h * rpc));
+    int j = (int)((long)col * mp->gw / cols);
+    mp->cur_r = mp->r0 + (int64_t)i * mp->bh;
+    mp->cur_c = mp->c0 + (int64_t)j * mp->bw;
+    vm_map_move(mp, 0, 0);
+    if (dbl) /* a double click zooms in there */
+        vm_map_zoom(mp, 1);
+}
+
 static void draw_map_info(struct tui *t, int y, const char *what)
 {
-    struct vm_map *mp = &t->map;
+    struct vm_map *mp = &st(t)->map;
     char cur[160], line[400];
     vm_map_cursor_text(mp, cur, sizeof cur);
     snprintf(line, sizeof line,
              "%s %lldx%lld, %lldx%lld per cell, log colour %.3g..%.3g, %s > %g*std = %.3g | %s",
              what, (long long)mp->rows, (long long)mp->cols, (long long)mp->bh, (long long)mp->bw,
-             mp->lo, mp->hi, draw.theme == DT_MONO ? "X" : "red", t->mark_k, mp->mark, cur);
+             mp->lo, mp->hi, draw.theme == DT_MONO ? "X" : "red", st(t)->mark_k, mp->mark, cur);
     if ((int)strlen(line) > t->w) /* narrow: the cursor (what moves) first */
         snprintf(line, sizeof line, "%s | %s %lldx%lld, %lldx%lld/cell, %s > %g*std", cur, what,
                  (long long)mp->rows, (long long)mp->cols, (long long)mp->bh, (long long)mp->bw,
-                 draw.theme == DT_MONO ? "X" : "red", t->mark_k);
+                 draw.theme == DT_MONO ? "X" : "red", st(t)->mark_k);
     draw_text(y, 0, t->w, line, A_NORMAL);
 }
 
-static void ensure_hist(struct tui *t, struct qtensor *qt, const struct stats *s, int nbins)
+/* The histogram of the n values x (the weights, or the activations the
+ * map shows), whose statistics are s. */
+static void ensure_hist(struct tui *t, const float *x, size_t n, const struct stats *s, int nbins)
 {
-    const float *x = qtensor_f32_orig(qt);
+    struct tensor_state *ts = st(t);
     if (!x)
         return;
     double a = s->absmax > 0 ? s->absmax : 1;
-    if (t->hist.nbins != nbins || t->hist.lo != -a || t->hist.hi != a || t->hist_x != x) {
-        vm_hist_begin(&t->hist, x, (size_t)qt->nelem, -a, a, nbins);
-        t->hist_x = x;
+    if (ts->hist.nbins != nbins || ts->hist.lo != -a || ts->hist.hi != a || ts->hist_x != x) {
+        vm_hist_begin(&ts->hist, x, n, -a, a, nbins);
+        ts->hist_x = x;
     }
-    vm_hist_step(&t->hist, TUI_STEP_VALUES);
+    vm_hist_step(&ts->hist, TUI_STEP_VALUES);
+    /* The current quantizer's grid of the scale under the map's cursor. */
+    struct vq_scope sc;
+    cursor_scope(t, &sc);
     float lev[512];
-    int n = tui_ext_grid(t, s, lev, 512);
-    vm_hist_set_grid(&t->hist, lev, n);
+    int nl = ts->act_map ? 0 : view_quant_grid(t, &sc, s, lev, 512); /* a weight grid */
+    vm_hist_set_grid(&ts->hist, lev, nl);
 }
 
 /* Bars of h rows (eighths), grid points as marks on the axis row. */
-void view_draw_hist(struct tui *t, const struct vm_hist *hs, int y0, int h, int w,
+void view_tensor_draw_hist(struct tui *t, const struct vm_hist *hs, int y0, int h, int w,
                     const char *title)
 {
     draw_textf(y0, 0, w, A_BOLD, "%s", title);
@@ -116,22 +228,23 @@ void view_draw_hist(struct tui *t, const struct vm_hist *hs, int y0, int h, int 
 
 static void ensure_profile(struct tui *t, struct qtensor *qt)
 {
-    if (t->prof && t->prof_ti == t->ti && t->prof_for == t->prof_mode)
+    struct tensor_state *ts = st(t);
+    if (ts->prof && ts->prof_ti == t->ti && ts->prof_for == ts->prof_mode)
         return;
     const float *x = qtensor_f32_orig(qt);
     int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
-    int64_t n = t->prof_mode == 1 ? rows : cols;
-    float *p = realloc(t->prof, (size_t)(n > 0 ? n : 1) * sizeof *p);
+    int64_t n = ts->prof_mode == 1 ? rows : cols;
+    float *p = realloc(ts->prof, (size_t)(n > 0 ? n : 1) * sizeof *p);
     if (!p || !x)
         return;
-    t->prof = p;
-    t->prof_n = n;
-    if (t->prof_mode == 1)
+    ts->prof = p;
+    ts->prof_n = n;
+    if (ts->prof_mode == 1)
         vm_absmax_rows(x, rows, cols, p);
     else
         vm_absmax_cols(x, rows, cols, p);
-    t->prof_ti = t->ti;
-    t->prof_for = t->prof_mode;
+    ts->prof_ti = t->ti;
+    ts->prof_for = ts->prof_mode;
 }
 
 /* "#12 4.33, #40 3.9, #7 3.1": the three channels with the largest
@@ -157,73 +270,92 @@ static void top_channels(const float *p, int64_t n, char *buf, int cap)
 /* AbsMax per channel, max-pooled to the width (peaks survive). */
 static void draw_profile(struct tui *t, struct qtensor *qt, int y0, int h, int w)
 {
+    struct tensor_state *ts = st(t);
     ensure_profile(t, qt);
-    if (!t->prof || w < 1)
+    if (!ts->prof || w < 1)
         return;
     float pool[1024];
     int m = w < 1024 ? w : 1024;
-    if (t->prof_n < m)
-        m = (int)t->prof_n;
-    vm_maxpool(t->prof, t->prof_n, pool, m);
+    if (ts->prof_n < m)
+        m = (int)ts->prof_n;
+    vm_maxpool(ts->prof, ts->prof_n, pool, m);
     float mx = 0;
     for (int i = 0; i < m; i++)
         mx = pool[i] > mx ? pool[i] : mx;
     char top[96];
-    top_channels(t->prof, t->prof_n, top, sizeof top);
+    top_channels(ts->prof, ts->prof_n, top, sizeof top);
     draw_textf(y0, 0, w, A_BOLD, "AbsMax per %s (%lld, max-pooled to %d columns); largest: %s",
-               t->prof_mode == 1 ? "row" : "column", (long long)t->prof_n, m, top);
+               ts->prof_mode == 1 ? "row" : "column", (long long)ts->prof_n, m, top);
     int maxh8 = (h - 1) * 8;
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
     double std = r ? r->st.std : 0;
     for (int i = 0; i < m; i++) {
         int hh = mx > 0 ? (int)lround(pool[i] / mx * maxh8) : 0;
-        int hot = pool[i] > t->mark_k * std;
+        int hot = pool[i] > ts->mark_k * std;
         draw_vbar(y0 + h - 1, i, hh, draw_attr(hot ? DP_MARK : DP_PLOT));
     }
 }
 
-void view_tensor_draw(struct tui *t, int y0, int h)
+static void tensor_draw(struct tui *t, int y0, int h)
 {
+    struct tensor_state *ts = st(t);
     if (t->ti < 0) {
         draw_text(y0, 0, t->w, "no tensor selected", A_BOLD);
         return;
     }
     struct qtensor *qt = &t->m.tensors[t->ti];
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
-    draw_stats(t, y0, qt, &r->st);
     int hist_h = h >= 24 ? 9 : h >= 16 ? 6 : 4;
     int map_rows = h - 3 - 1 - hist_h;
     const char *what = "weights";
-    if (t->act_map && tui_ext_act_matrix(t, &t->map))
+    /* With the activation map everything above and below it describes
+     * the activations: statistics, histogram, outlier mark. */
+    int act = ts->act_map && act_matrix(t, &ts->map);
+    const struct stats *s = &r->st;
+    if (act) {
         what = "activations (token x channel)";
-    else if (t->map.x != qtensor_f32_orig(qt)) {
-        vm_map_set(&t->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
-        t->map.gw = 0;
+        s = &t->acts.st[jobs_acts_index(&t->acts, qt)];
+    } else if (ts->map.x != qtensor_f32_orig(qt)) {
+        vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
+        ts->map.gw = 0;
     }
-    t->map.mark = t->mark_k * (t->act_map ? tui_ext_act_std(t) : r->st.std);
+    draw_stats(t, y0, qt, s);
+    if (act)
+        draw_textf(y0, 0, t->w, A_BOLD, "activations into %s: %lldx%lld (tokens x channels); "
+                   "statistics over every calibration token%s", qt->name, (long long)ts->map.rows,
+                   (long long)ts->map.cols, s->n_nonfinite ? "  NON-FINITE VALUES PRESENT" : "");
+    ts->map.mark = ts->mark_k * (act ? act_std(t) : r->st.std);
     if (map_rows >= 1) {
         draw_map(t, y0 + 3, 0, map_rows, t->w);
         draw_map_info(t, y0 + 3 + map_rows, what);
     }
     int yh = y0 + h - hist_h;
-    if (t->prof_mode) {
+    if (ts->prof_mode) {
         draw_profile(t, qt, yh, hist_h, t->w);
     } else {
-        ensure_hist(t, qt, &r->st, t->w);
+        if (act)
+            ensure_hist(t, ts->map.x, (size_t)(ts->map.rows * ts->map.cols), s, t->w);
+        else
+            ensure_hist(t, qtensor_f32_orig(qt), (size_t)qt->nelem, s, t->w);
         char title[160];
-        tui_ext_grid_title(t, title, sizeof title);
-        if (vm_hist_pending(&t->hist)) {
+        grid_title(t, title, sizeof title);
+        if (act)
+            snprintf(title, sizeof title, "log histogram of the activations shown");
+        if (vm_hist_pending(&ts->hist)) {
             size_t l = strlen(title);
             snprintf(title + l, sizeof title - l, "  (binning %d%%)",
-                     (int)(100.0 * t->hist.done / (t->hist.n ? t->hist.n : 1)));
+                     (int)(100.0 * ts->hist.done / (ts->hist.n ? ts->hist.n : 1)));
         }
-        view_draw_hist(t, &t->hist, yh, hist_h, t->w, title);
+        view_tensor_draw_hist(t, &ts->hist, yh, hist_h, t->w, title);
     }
 }
 
-int view_tensor_act(struct tui *t, enum ui_act a)
+static int tensor_act(struct tui *t, enum ui_act a, int shown)
 {
-    struct vm_map *mp = &t->map;
+    if (!shown)
+        return 0;
+    struct tensor_state *ts = st(t);
+    struct vm_map *mp = &ts->map;
     int page = mp->gh > 2 ? mp->gh / 2 : 1;
     switch (a) {
     case UA_UP: vm_map_move(mp, -1, 0); return 1;
@@ -236,26 +368,69 @@ int view_tensor_act(struct tui *t, enum ui_act a)
     case UA_END: mp->cur_r = mp->rows; mp->cur_c = mp->cols; vm_map_move(mp, 0, 0); return 1;
     case UA_ZOOM_IN: vm_map_zoom(mp, 1); return 1;
     case UA_ZOOM_OUT: vm_map_zoom(mp, -1); return 1;
-    case UA_MARK_K_UP: t->mark_k += 1; return 1;
-    case UA_MARK_K_DOWN: if (t->mark_k > 1) t->mark_k -= 1; return 1;
-    case UA_PROFILE: t->prof_mode = (t->prof_mode + 1) % 3; return 1;
-    case UA_BACK: t->view = UV_LAYERS; return 1;
+    case UA_MARK_K_UP: ts->mark_k += 1; return 1;
+    case UA_MARK_K_DOWN: if (ts->mark_k > 1) ts->mark_k -= 1; return 1;
+    case UA_PROFILE: ts->prof_mode = (ts->prof_mode + 1) % 3; return 1;
+    case UA_BACK: tui_show(t, UV_LAYERS); return 1;
     case UA_ACT_MAP:
-        t->act_map = !t->act_map;
-        t->map.gw = 0;
-        if (t->act_map && !tui_ext_act_matrix(t, mp)) {
-            t->act_map = 0;
+        ts->act_map = !ts->act_map;
+        ts->map.gw = 0;
+        if (ts->act_map && !act_matrix(t, mp)) {
+            ts->act_map = 0;
             tui_msg(t, 1, "no activations for this tensor yet: C runs a calibration pass");
         }
         return 1;
-    default: return tui_ext_tensor_act(t, a);
+    default: return 0; /* quantizer keys: the Quant view */
     }
 }
 
-void view_tensor_free(struct tui *t)
+static void tensor_changed(struct tui *t)
 {
-    vm_map_free(&t->map);
-    vm_hist_free(&t->hist);
-    free(t->prof);
-    t->prof = NULL;
+    struct tensor_state *ts = st(t);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
+    ts->map.gw = 0; /* force a layout on the next draw */
 }
+
+static int tensor_pending(struct tui *t)
+{
+    return vm_map_pending(&st(t)->map) || vm_hist_pending(&st(t)->hist);
+}
+
+static int tensor_init(struct tui *t)
+{
+    struct tensor_state *ts = calloc(1, sizeof *ts);
+    if (!ts)
+        return -1;
+    ts->prof_ti = -1;
+    ts->mark_k = 6;
+    vm_map_init(&ts->map);
+    vm_hist_init(&ts->hist);
+    t->vs[UV_TENSOR] = ts;
+    return 0;
+}
+
+static void tensor_free(struct tui *t)
+{
+    struct tensor_state *ts = st(t);
+    if (!ts)
+        return;
+    vm_map_free(&ts->map);
+    vm_hist_free(&ts->hist);
+    free(ts->prof);
+    free(ts);
+    t->vs[UV_TENSOR] = NULL;
+}
+
+const struct view_ops view_tensor_ops = {
+    .name = "Tensor",
+    .min_w = 50,
+    .min_h = 8,
+    .init = tensor_init,
+    .free = tensor_free,
+    .draw = tensor_draw,
+    .act = tensor_act,
+    .click = tensor_click,
+    .tensor_changed = tensor_changed,
+    .pending = tensor_pending,
+};

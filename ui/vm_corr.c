@@ -61,6 +61,33 @@ static int add_fam(struct vm_corr *v, const char *name, int *cap)
     return 0;
 }
 
+void vm_corr_family(const char *model, char *out, size_t cap)
+{
+    size_t k = 0;
+    for (const char *p = model; *p && k + 1 < cap; p++) {
+        char c = *p;
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')))
+            break;
+        out[k++] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    }
+    out[k] = '\0';
+    if (!k)
+        snprintf(out, cap, "%.*s", (int)cap - 1, model);
+}
+
+/* A family joins the filter list when one of its models has a perplexity
+ * (the correlations this view is for need one). */
+static int family_has_ppl(const struct vm_corr *v, const char *fam)
+{
+    char f[256];
+    for (int i = 0; i < v->s.n; i++) {
+        vm_corr_family(v->s.e[i].model, f, sizeof f);
+        if (!strcmp(f, fam) && v->s.e[i].n_ppl > 0)
+            return 1;
+    }
+    return 0;
+}
+
 int vm_corr_set_store(struct vm_corr *v, struct results_store *s)
 {
     results_store_free(&v->s);
@@ -82,7 +109,9 @@ int vm_corr_set_store(struct vm_corr *v, struct results_store *s)
     for (int i = 0; i < v->s.n && rc == 0; i++) {
         for (int k = 0; k < v->s.e[i].n_bench; k++)
             rc |= add_var(v, v->s.e[i].bench[k].name, &vc);
-        rc |= add_fam(v, v->s.e[i].model, &fc);
+        vm_corr_family(v->s.e[i].model, name, sizeof name);
+        if (family_has_ppl(v, name))
+            rc |= add_fam(v, name, &fc);
     }
     free(v->xs);
     free(v->ys);
@@ -102,7 +131,9 @@ static size_t collect(const struct vm_corr *v, int xi, int yi, double *xs, doubl
     size_t n = 0;
     for (int i = 0; i < v->s.n; i++) {
         const struct results_entry *e = &v->s.e[i];
-        if (v->f > 0 && strcmp(e->model, v->fam[v->f]))
+        char fam[256];
+        vm_corr_family(e->model, fam, sizeof fam);
+        if (v->f > 0 && strcmp(fam, v->fam[v->f]))
             continue;
         if (v->where.n > 0 && !filter_match(&v->where, e))
             continue;

@@ -22,7 +22,8 @@ struct vm_corr {
     int n_vars;
     int n_bench_from;     /* vars[n_bench_from..] are benchmarks          */
     int x, y;             /* indices into vars                            */
-    char (*fam)[256];     /* (n_fam) model names; filter 0 = all          */
+    char (*fam)[256];     /* (n_fam) model families (vm_corr_family) with a
+                             perplexity somewhere; filter 0 = all         */
     int n_fam, f;
     struct filter where;  /* analysis/filter.h expression (all clauses hold) */
     char where_text[128];
@@ -51,5 +52,10 @@ void vm_corr_step(struct vm_corr *v, int axis, int dir);
 /* Entry filter, e.g. "method=GPTQ|SpQR,bits=3..4" ("" = all); recomputes.
  * A syntax error keeps the old filter and returns QERR_ARG. */
 int vm_corr_set_where(struct vm_corr *v, const char *text, struct qerr *err);
+
+/* A model's family: its leading letters, lower case ("LLaMA2-7B-chat",
+ * "llama2_7b_chat" and "LlaMA2_13B" are all "llama"; "ChatGLM3_6B" is
+ * "chatglm"), so case and separator variants of one name join. */
+void vm_corr_family(const char *model, char *out, size_t cap);
 
 #endif

@@ -12,17 +12,16 @@ const struct vl_coldef vl_cols[VL__NCOL] = {
     {"A.AbsMax", 9, 1}, {"A.Kurt", 8, 1}, {"A.Out6%", 8, 1},
 };
 
+int vm_layers_kurt_level(double kurt)
+{
+    return kurt < 4 ? 0 : kurt < 10 ? 1 : kurt < 50 ? 2 : 3;
+}
+
 int vm_layers_difficulty(const struct qtensor *t, const struct stats *st)
 {
     if (!qrole_is_linear(t->role) && t->role != QR_TOK_EMBD)
         return -1;
-    if (st->kurt < 4)
-        return 0;
-    if (st->kurt < 10)
-        return 1;
-    if (st->kurt < 50)
-        return 2;
-    return 3;
+    return vm_layers_kurt_level(st->kurt);
 }
 
 static int group_of(const struct qmodel *m, const struct qtensor *t)
@@ -350,7 +349,8 @@ int vm_layers_search(struct vm_layers *v, const char *substr)
 {
     if (!substr || !*substr || v->n_vis == 0)
         return 0;
-    snprintf(v->search, sizeof v->search, "%s", substr);
+    if (substr != v->search) /* `n` repeats with v->search itself */
+        snprintf(v->search, sizeof v->search, "%s", substr);
     int start = search_start(v);
     for (int k = 0; k < v->n_vis; k++) {
         int row = v->vis[(start + k) % v->n_vis];

@@ -96,6 +96,9 @@ void vm_layers_free(struct vm_layers *v);
 
 /* Difficulty class of a tensor with these stats (see top of file). */
 int vm_layers_difficulty(const struct qtensor *t, const struct stats *st);
+/* The level of a kurtosis alone: < 4 easy (0), 4-10 moderate (1), 10-50
+ * hard (2), >= 50 extreme (3); the activation columns use it. */
+int vm_layers_kurt_level(double kurt);
 
 /* Number of columns to show (the activation columns only after calibration). */
 int vm_layers_ncols(const struct vm_layers *v);

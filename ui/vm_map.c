@@ -204,6 +204,31 @@ int vm_map_layout(struct vm_map *mp, int gw, int gh)
     return vm_map_compute(mp);
 }
 
+int vm_map_follow(struct vm_map *dst, const struct vm_map *src)
+{
+    if (dst->cell && dst->gw == src->gw && dst->gh == src->gh && dst->r0 == src->r0 &&
+        dst->c0 == src->c0 && dst->bh == src->bh && dst->bw == src->bw &&
+        dst->rows == src->rows && dst->cols == src->cols)
+        return 0;
+    if (src->gw < 1 || src->gh < 1)
+        return 0;
+    float *c = realloc(dst->cell, (size_t)src->gw * (size_t)src->gh * sizeof *c);
+    if (!c)
+        return QERR_NOMEM;
+    dst->cell = c;
+    dst->gw = src->gw;
+    dst->gh = src->gh;
+    dst->zoom = src->zoom;
+    dst->bh = src->bh;
+    dst->bw = src->bw;
+    dst->r0 = src->r0;
+    dst->c0 = src->c0;
+    dst->cur_r = src->cur_r;
+    dst->cur_c = src->cur_c;
+    dst->budget = 0;
+    return vm_map_compute(dst);
+}
+
 int vm_map_zoom(struct vm_map *mp, int delta)
 {
     int z = mp->zoom + delta;
@@ -229,15 +254,24 @@ int vm_map_move(struct vm_map *mp, int dr, int dc)
     return vm_map_compute(mp);
 }
 
+void vm_map_scale(const struct vm_map *mp, float *lo, float *hi)
+{
+    int fixed = mp->fix_hi > 0 && mp->fix_lo > 0 && mp->fix_hi > mp->fix_lo;
+    *lo = fixed ? mp->fix_lo : mp->lo;
+    *hi = fixed ? mp->fix_hi : mp->hi;
+}
+
 int vm_map_level(const struct vm_map *mp, float v, int nlev)
 {
     if (v < 0)
         return -1;
-    if (!(v > 0) || !(mp->hi > mp->lo))
-        return v > 0 && mp->hi > 0 ? nlev - 1 : 0;
+    float lo, hi;
+    vm_map_scale(mp, &lo, &hi);
+    if (!(v > 0) || !(hi > lo))
+        return v > 0 && hi > 0 ? nlev - 1 : 0;
     if (!isfinite(v))
         return nlev - 1;
-    double t = (log(v) - log(mp->lo)) / (log(mp->hi) - log(mp->lo));
+    double t = (log(v) - log(lo)) / (log(hi) - log(lo));
     int l = (int)(t * (nlev - 1) + 0.5);
     return l < 0 ? 0 : l >= nlev ? nlev - 1 : l;
 }

@@ -25,6 +25,8 @@ struct vm_map {
     int gw, gh;           /* grid size in cells                           */
     float *cell;          /* (gh, gw) max |x| per block; -1 outside      */
     float lo, hi;         /* smallest positive / largest cell in view     */
+    float fix_lo, fix_hi; /* fix_hi > 0: colour on this fixed log scale
+                             instead (the same for every run of a tensor) */
     double mark;          /* threshold k*std for the outlier mark         */
     int64_t budget;       /* values per compute step (0 = all at once)    */
     int next_row;         /* first grid row not computed yet              */
@@ -49,6 +51,14 @@ int vm_map_pending(const struct vm_map *mp);
 /* Colour level in [0, nlev) of a cell value on the log scale; -1 for
  * cells outside the matrix. */
 int vm_map_level(const struct vm_map *mp, float v, int nlev);
+/* The scale vm_map_level uses: [fix_lo, fix_hi] when fixed, else the
+ * view's [lo, hi]. */
+void vm_map_scale(const struct vm_map *mp, float *lo, float *hi);
+/* Give dst (a matrix of the same shape as src's, e.g. a 0/1 mask) src's
+ * grid and viewport, and recompute it (at once) when they changed; a
+ * caller that points dst at new data sets dst->gw = 0 to force it.
+ * Returns 0 or QERR_NOMEM. */
+int vm_map_follow(struct vm_map *dst, const struct vm_map *src);
 /* Is the cursor on grid cell (i, j)? */
 int vm_map_is_cursor(const struct vm_map *mp, int i, int j);
 /* Describe the cursor block: "[r, c] = v" at 1x1, else ranges and max. */

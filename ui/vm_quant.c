@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "ui/vm_hist.h"
@@ -27,7 +28,8 @@ void vm_quant_free(struct vm_quant *q)
 {
     free(q->wq);
     free(q->err);
-    q->wq = q->err = NULL;
+    free(q->kept);
+    q->wq = q->err = q->kept = NULL;
     q->ti = -1;
 }
 
@@ -36,16 +38,86 @@ const struct quantizer *vm_quant_method(const struct vm_quant *q)
     return quant_registry[q->method];
 }
 
-/* A new method starts from its own defaults (bits, group, sym): LLM.int8
- * is an 8-bit method, GPTQ a 4-bit one. */
+/* Bits, group and symmetry stay when the method changes, so two methods
+ * are compared on the same settings (only the method's own option
+ * starts from its default). */
 void vm_quant_next_method(struct vm_quant *q)
 {
     q->method = (q->method + 1) % quant_count();
-    const struct quantizer *m = vm_quant_method(q);
-    q->bits = m->def_bits;
-    q->group = m->def_group;
-    q->sym = m->def_sym;
     q->opt_step = 0;
+}
+
+void vm_quant_prev_method(struct vm_quant *q)
+{
+    int n = quant_count();
+    q->method = (q->method + n - 1) % n;
+    q->opt_step = 0;
+}
+
+/* One "key value" word pair of a command; 0 or QERR_ARG. */
+static int command_one(struct vm_quant *q, const char *key, const char *val, struct qerr *err)
+{
+    char *end;
+    if (!strcmp(key, "method") || !strcmp(key, "m")) {
+        for (int i = 0; val && quant_registry[i]; i++)
+            if (!strcasecmp(quant_registry[i]->name, val)) {
+                if (i != q->method)
+                    q->opt_step = 0;
+                q->method = i;
+                return 0;
+            }
+        return qerr_set(err, QERR_ARG, "no method '%s' (rtn, gptq, awq, spqr, llm.int8, "
+                        "smoothquant)", val ? val : "");
+    }
+    if (!strcmp(key, "bits") || !strcmp(key, "b")) {
+        long b = val ? strtol(val, &end, 10) : 0;
+        if (!val || *end || b < 2 || b > 8)
+            return qerr_set(err, QERR_ARG, "bits wants 2..8, got '%s'", val ? val : "");
+        q->bits = (int)b;
+        return 0;
+    }
+    if (!strcmp(key, "group") || !strcmp(key, "g")) {
+        const char *v = val && (val[0] == 'g' || val[0] == 'G') ? val + 1 : val;
+        long g = !v ? -2 : !strcmp(v, "row") ? 0 : !strcmp(v, "tensor") ? -1 : strtol(v, &end, 10);
+        int ok = v && (!strcmp(v, "row") || !strcmp(v, "tensor") || (!*end && g >= -1 && g <= 4096));
+        if (!ok)
+            return qerr_set(err, QERR_ARG, "group wants a size, row or tensor, got '%s'",
+                            val ? val : "");
+        q->group = (int)g;
+        return 0;
+    }
+    if (!strcmp(key, "sym") || !strcmp(key, "asym")) {
+        q->sym = !strcmp(key, "sym");
+        return 0;
+    }
+    return qerr_set(err, QERR_ARG, "unknown setting '%s' (method, bits, group, sym, asym)", key);
+}
+
+int vm_quant_command(struct vm_quant *q, const char *text, struct qerr *err)
+{
+    struct vm_quant t = *q; /* all or nothing */
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", text ? text : "");
+    int any = 0;
+    for (char *save = NULL, *part = strtok_r(buf, ",;", &save); part;
+         part = strtok_r(NULL, ",;", &save)) {
+        char *s2 = NULL, *key = strtok_r(part, " \t=", &s2);
+        if (!key)
+            continue;
+        char *val = strtok_r(NULL, " \t=", &s2);
+        int rc = command_one(&t, key, val, err);
+        if (rc < 0)
+            return rc;
+        any = 1;
+    }
+    if (!any)
+        return qerr_set(err, QERR_ARG, "empty command: e.g. method spqr, bits 2, group 16");
+    q->method = t.method;
+    q->bits = t.bits;
+    q->group = t.group;
+    q->sym = t.sym;
+    q->opt_step = t.opt_step;
+    return 0;
 }
 
 void vm_quant_add_bits(struct vm_quant *q, int delta)
@@ -150,9 +222,21 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     q->rows = rows;
     q->cols = cols;
     double t0 = now_ms();
+    struct quant_side side;
+    memset(&side, 0, sizeof side);
+    free(q->kept);
+    q->kept = NULL;
+    if (q->rc == 0 && (side.fp_weights = malloc(n ? n : 1)) == NULL)
+        q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld mask",
+                         (long long)rows, (long long)cols);
     if (q->rc == 0)
-        q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, NULL, &q->rep, ctl, &err);
+        q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, &side, &q->rep, ctl, &err);
     q->ms = now_ms() - t0;
+    if (q->rc == 0 && side.has_fp_weights && q->rep.n_outliers > 0 &&
+        (q->kept = malloc(n * sizeof *q->kept)))
+        for (size_t i = 0; i < n; i++)
+            q->kept[i] = side.fp_weights[i] ? 1.0f : 0.0f;
+    free(side.fp_weights);
     if (q->rc == 0) {
         for (size_t i = 0; i < n; i++)
             q->err[i] = fabsf(w[i] - q->wq[i]);
@@ -169,8 +253,10 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
 {
     free(dst->wq);
     free(dst->err);
+    free(dst->kept);
     dst->wq = src->wq;
     dst->err = src->err;
+    dst->kept = src->kept;
     dst->ti = src->ti;
     dst->rows = src->rows;
     dst->cols = src->cols;
@@ -179,7 +265,7 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
     dst->ms = src->ms;
     memcpy(dst->msg, src->msg, sizeof dst->msg);
     memcpy(dst->desc, src->desc, sizeof dst->desc);
-    src->wq = src->err = NULL;
+    src->wq = src->err = src->kept = NULL;
     src->ti = -1;
 }
 

@@ -27,6 +27,9 @@ struct vm_quant {
     int64_t rows, cols;
     float *wq;            /* (rows, cols) Ŵ                                */
     float *err;           /* (rows, cols) |W - Ŵ|                          */
+    float *kept;          /* (rows, cols) 1 where the method kept the weight
+                             in float (SpQR outliers), else 0; NULL when
+                             it kept none                                 */
     struct quant_report rep;
     int rc;               /* 0, or the QERR_* of the last apply            */
     char msg[800];        /* its message                                   */
@@ -38,7 +41,12 @@ void vm_quant_init(struct vm_quant *q);
 void vm_quant_free(struct vm_quant *q);
 const struct quantizer *vm_quant_method(const struct vm_quant *q);
 /* Key actions: change one setting (results are then stale). */
-void vm_quant_next_method(struct vm_quant *q);
+void vm_quant_next_method(struct vm_quant *q);  /* keeps bits, group, sym */
+void vm_quant_prev_method(struct vm_quant *q);
+/* Direct entry: "method spqr, bits 2, group 16, asym" (also "b 3",
+ * "g row", "group tensor", "sym").  All settings or none change; QERR_ARG
+ * with a message naming the bad word. */
+int vm_quant_command(struct vm_quant *q, const char *text, struct qerr *err);
 void vm_quant_add_bits(struct vm_quant *q, int delta);
 void vm_quant_next_group(struct vm_quant *q);
 void vm_quant_toggle_sym(struct vm_quant *q);

@@ -10,12 +10,19 @@
 
 #include "analysis/afile.h"
 #include "analysis/results.h"
-#include "src/cli_results.h"
 
 const struct vr_coldef vr_cols[VR__NCOL] = {
     {"Configuration", 30}, {"Bits", 4}, {"Group", 6}, {"b/w", 6}, {"MiB", 8},
     {"PPL", 15},           {"dPPL%", 8}, {"KL", 8},   {"Top1%", 7}, {"Time s", 7},
+    {"ctx", 5},
 };
+
+/* The same configuration at the same context (one row, one entry). */
+static int same_run(const struct jobs_run *a, const struct jobs_run *b)
+{
+    /* 0: an entry from before the context was recorded */
+    return !strcmp(a->spec, b->spec) && (a->n_ctx == b->n_ctx || !a->n_ctx || !b->n_ctx);
+}
 
 void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path)
 {
@@ -25,6 +32,30 @@ void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, con
     snprintf(v->dataset, sizeof v->dataset, "%s", dataset ? dataset : "tinystories-eval");
     snprintf(v->path, sizeof v->path, "%s", path ? path : "");
     v->sort_col = -1;
+}
+
+int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap)
+{
+    double best = 0.25; /* bits per weight: below this, equal enough */
+    int found = 0;
+    for (int i = 0; i < v->n; i++) {
+        const struct jobs_run *a = &v->r[i];
+        if (a->bits >= 16 || !(a->bpw > 0))
+            continue;
+        double lo = a->bpw, hi = a->bpw;
+        for (int k = 0; k < v->n; k++)
+            if (v->r[k].bits == a->bits && v->r[k].bpw > 0) {
+                lo = v->r[k].bpw < lo ? v->r[k].bpw : lo;
+                hi = v->r[k].bpw > hi ? v->r[k].bpw : hi;
+            }
+        if (hi - lo > best) {
+            best = hi - lo;
+            found = 1;
+            snprintf(buf, (size_t)cap, "runs at %d bits store %.2f-%.2f bits/weight: compare PPL "
+                     "at equal b/w, not equal bits", a->bits, lo, hi);
+        }
+    }
+    return found;
 }
 
 void vm_runs_free(struct vm_runs *v)
@@ -160,7 +191,13 @@ static int to_entry(const struct vm_runs *v, const struct jobs_run *r, struct re
                     struct qerr *err)
 {
     results_entry_init(e);
-    snprintf(e->id, sizeof e->id, "%.60s/%.90s", v->model, r->spec);
+    /* 512 is the standard context (llama.cpp's, and the dashboard's for
+     * every model that allows it): those ids stay "model/spec", so runs
+     * that benchmarks were joined into keep them; others name theirs. */
+    if (r->n_ctx > 0 && r->n_ctx != 512)
+        snprintf(e->id, sizeof e->id, "%.60s/%.80s ctx%d", v->model, r->spec, r->n_ctx);
+    else
+        snprintf(e->id, sizeof e->id, "%.60s/%.90s", v->model, r->spec);
     snprintf(e->model, sizeof e->model, "%s", v->model);
     snprintf(e->method, sizeof e->method, "%s", r->method);
     e->w_bits = r->bits;
@@ -237,7 +274,7 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
 int vm_runs_add(struct vm_runs *v, const struct jobs_run *run)
 {
     for (int i = 0; i < v->n; i++)
-        if (!strcmp(v->r[i].spec, run->spec)) {
+        if (same_run(&v->r[i], run)) {
             v->r[i] = *run;
             v->sel = i;
             return 0;
@@ -267,10 +304,11 @@ void vm_runs_delete(struct vm_runs *v, int i)
         v->sel = v->n > 0 ? v->n - 1 : 0;
 }
 
-static double float_ppl(const struct vm_runs *v)
+/* The baseline measured on the same evaluation as r. */
+static double float_ppl(const struct vm_runs *v, const struct jobs_run *r)
 {
     for (int i = 0; i < v->n; i++)
-        if (!strcmp(v->r[i].method, "float"))
+        if (!strcmp(v->r[i].method, "float") && v->r[i].n_ctx == r->n_ctx)
             return v->r[i].ppl;
     return NAN;
 }
@@ -278,7 +316,7 @@ static double float_ppl(const struct vm_runs *v)
 double vm_runs_dppl(const struct vm_runs *v, int i)
 {
     const struct jobs_run *r = &v->r[i];
-    double base = r->base_ppl > 0 ? r->base_ppl : float_ppl(v);
+    double base = r->base_ppl > 0 ? r->base_ppl : float_ppl(v, r);
     return base > 0 ? 100 * (r->ppl / base - 1) : NAN;
 }
 
@@ -308,6 +346,7 @@ static double key(const struct vm_runs *v, int i, int col)
     case VR_KL: return r->kl;
     case VR_TOP1: return r->top1;
     case VR_TIME: return r->seconds;
+    case VR_CTX: return r->n_ctx;
     default: return 0;
     }
 }
@@ -387,6 +426,7 @@ void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
     case VR_KL: snprintf(buf, (size_t)cap, fl ? "-" : "%.4f", r->kl); break;
     case VR_TOP1: snprintf(buf, (size_t)cap, fl ? "-" : "%.2f", 100 * r->top1); break;
     case VR_TIME: snprintf(buf, (size_t)cap, "%.1f", r->seconds); break;
+    case VR_CTX: snprintf(buf, (size_t)cap, r->n_ctx > 0 ? "%d" : "-", r->n_ctx); break;
     }
 }
 
@@ -412,11 +452,11 @@ int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err
         for (int i = 0; i < v->n; i++) {
             const struct jobs_run *r = &v->r[i];
             if (k == 0) {
-                cli_results_csv_fstr(f, v->model);
+                results_csv_field(f, v->model);
                 putc(',', f);
-                cli_results_csv_fstr(f, r->spec);
+                results_csv_field(f, r->spec);
                 putc(',', f);
-                cli_results_csv_fstr(f, r->method);
+                results_csv_field(f, r->method);
                 fprintf(f, ",%d,%d,%.6g,%.6g,%.6g,%.6g,%.4f,%.6g,%.6g,%.3f\n",
                         r->bits, r->group, r->bpw, r->size_mib,
                         r->ppl, r->ppl_se, vm_runs_dppl(v, i), r->kl, r->top1, r->seconds);

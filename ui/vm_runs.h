@@ -11,8 +11,12 @@
  * other models in the same file are kept, and so are this model's entries
  * that the dashboard did not write (imports, sweep results).
  *
- * ΔPPL % = 100 (PPL / PPL_float - 1), with PPL_float measured in the same
- * KL pass when the run has one, else the baseline row.  The Pareto front
+ * A run is keyed by its configuration AND its context n_ctx: the same
+ * configuration measured at another context is another row (id
+ * "<model>/<spec> ctx<N>" unless N is the standard 512), and
+ * ΔPPL % = 100 (PPL / PPL_float - 1) takes PPL_float from the same KL pass
+ * when the run has one, else from the baseline row of the same n_ctx
+ * (none: no ΔPPL).  The Pareto front
  * holds the runs no other run beats on both size and PPL. */
 #ifndef QLENS_UI_VM_RUNS_H
 #define QLENS_UI_VM_RUNS_H
@@ -24,7 +28,7 @@
 
 enum vr_col {
     VR_SPEC = 0, VR_BITS, VR_GROUP, VR_BPW, VR_SIZE, VR_PPL, VR_DPPL, VR_KL, VR_TOP1, VR_TIME,
-    VR__NCOL
+    VR_CTX, VR__NCOL
 };
 
 struct vr_coldef { const char *title; int width; };
@@ -56,12 +60,17 @@ void vm_runs_free(struct vm_runs *v);
 int vm_runs_load(struct vm_runs *v, struct qerr *err);
 /* Write every run back (atomic); refused while n_over > 0. */
 int vm_runs_save(const struct vm_runs *v, struct qerr *err);
-/* Add a run, replacing one with the same spec; selects it. */
+/* Add a run, replacing one with the same spec and n_ctx; selects it. */
 int vm_runs_add(struct vm_runs *v, const struct jobs_run *run);
 void vm_runs_delete(struct vm_runs *v, int i);
 void vm_runs_sort(struct vm_runs *v, int col, int desc);
 void vm_runs_move(struct vm_runs *v, int delta, int height);
 double vm_runs_dppl(const struct vm_runs *v, int i);
+/* When quantized runs with the same Bits store different bits per weight
+ * (SpQR g16 "2 bit" = 5.5 b/w, GPTQ g128 "2 bit" = 2.26), a warning that
+ * their PPL is not compared at equal storage; returns 1 and fills buf
+ * for the widest such spread, else 0. */
+int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap);
 /* front[i] = 1 when run i is on the size/PPL Pareto front. */
 void vm_runs_pareto(const struct vm_runs *v, unsigned char *front);
 void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap);

@@ -4,9 +4,12 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "src/qclock.h"
+
 void worker_init(struct worker *w)
 {
     memset(w, 0, sizeof *w);
+    pthread_mutex_init(&w->lock, NULL);
     atomic_init(&w->done, 0);
     atomic_init(&w->cancel, 0);
     atomic_init(&w->permille, 0);
@@ -34,6 +37,11 @@ int worker_start(struct worker *w, int kind, const char *label,
     w->kind = kind;
     w->rc = 0;
     qerr_clear(&w->err);
+    pthread_mutex_lock(&w->lock);
+    w->phase[0] = '\0';
+    w->step = w->nsteps = w->step0 = 0;
+    w->t_start = w->t_phase = qclock_seconds();
+    pthread_mutex_unlock(&w->lock);
     if (pthread_create(&w->th, NULL, trampoline, w) != 0)
         return qerr_set(&w->err, QERR_NOMEM, "cannot start a worker thread");
     w->running = 1;
@@ -60,6 +68,40 @@ void worker_progress(struct worker *w, double frac)
 }
 
 int worker_cancelled(struct worker *w) { return atomic_load(&w->cancel); }
+
+void worker_phase(struct worker *w, const char *phase, int step, int nsteps)
+{
+    pthread_mutex_lock(&w->lock);
+    if (strncmp(w->phase, phase, sizeof w->phase - 1)) {
+        snprintf(w->phase, sizeof w->phase, "%s", phase);
+        w->step0 = step;
+        w->t_phase = qclock_seconds();
+    }
+    w->step = step;
+    w->nsteps = nsteps;
+    pthread_mutex_unlock(&w->lock);
+}
+
+void worker_status(struct worker *w, double now, char *buf, int cap)
+{
+    pthread_mutex_lock(&w->lock);
+    int o = 0;
+    if (atomic_load(&w->cancel))
+        o = snprintf(buf, (size_t)cap, "cancelling, waiting for the current step");
+    else if (!w->phase[0])
+        o = snprintf(buf, (size_t)cap, "starting");
+    else if (w->nsteps > 0)
+        o = snprintf(buf, (size_t)cap, "%s %d/%d", w->phase, w->step, w->nsteps);
+    else
+        o = snprintf(buf, (size_t)cap, "%s", w->phase);
+    /* ETA from the pace of this phase's steps so far. */
+    int done = w->step - w->step0, left = w->nsteps - w->step;
+    double el = now - w->t_phase;
+    if (!atomic_load(&w->cancel) && w->nsteps > 0 && done > 0 && left > 0 && el > 0.5 &&
+        o >= 0 && o < cap)
+        snprintf(buf + o, (size_t)(cap - o), ", %.0f s left", el / done * left);
+    pthread_mutex_unlock(&w->lock);
+}
 
 void worker_stop(struct worker *w)
 {

@@ -26,6 +26,13 @@ struct worker {
     int kind;             /* caller's tag for what the job is             */
     int rc;               /* fn's return value (valid after poll)         */
     struct qerr err;      /* fn's message (valid after poll)              */
+    /* What the job is doing now (worker_phase), for the status bar. */
+    pthread_mutex_t lock; /* guards the fields below                      */
+    char phase[64];       /* "evaluating chunk"                           */
+    int step, nsteps;     /* 12 of 303 (nsteps 0: no count)               */
+    int step0;            /* step when the phase began                    */
+    double t_phase;       /* when the phase began (qclock seconds)        */
+    double t_start;       /* when the job began                           */
 };
 
 void worker_init(struct worker *w);
@@ -39,6 +46,13 @@ void worker_request_cancel(struct worker *w);
 /* Called from the job. */
 void worker_progress(struct worker *w, double frac);
 int worker_cancelled(struct worker *w);
+/* Called from the job: the phase it is in and its step (of nsteps; 0 when
+ * it has no count).  A new phase text restarts the ETA estimate. */
+void worker_phase(struct worker *w, const char *phase, int step, int nsteps);
+/* Main thread: "evaluating chunk 12/303, 25 s left" (the ETA once a step
+ * of the phase has taken time; "cancelling" once cancel was asked), for
+ * the status bar.  `now` is qclock_seconds(). */
+void worker_status(struct worker *w, double now, char *buf, int cap);
 /* Cancel and join (used at exit). */
 void worker_stop(struct worker *w);
 

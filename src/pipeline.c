@@ -1,0 +1,344 @@
+/* pipeline: the shared quantize-and-evaluate path (see pipeline.h). */
+#include "src/pipeline.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analysis/afile.h"
+#include "src/paths.h"
+#include "src/tokenizer.h"
+
+/* ---- the rules ---- */
+
+int pipe_open(struct qmodel *m, struct tokenizer **tok, const char *model_arg, struct qerr *err)
+{
+    char path[PATH_MAX];
+    *tok = NULL;
+    int rc = paths_model(model_arg, path, sizeof path, err);
+    if (rc)
+        return rc;
+    if ((rc = qmodel_open(m, path, err)))
+        return rc;
+    if ((rc = tok_load_for_model(tok, m, err))) {
+        qerr_prefix(err, "%s: tokenizer: ", m->path);
+        qmodel_close(m);
+        *tok = NULL;
+    }
+    return rc;
+}
+
+int pipe_bos(const struct tokenizer *tok)
+{
+    return tok_add_bos_default(tok) ? tok_bos(tok) : -1;
+}
+
+/* Length of the UTF-8 sequence starting at s[i] (RFC 3629: no overlongs,
+ * no surrogates, <= U+10FFFF), or 0 when invalid. */
+static int utf8_len(const unsigned char *s, size_t i, size_t n)
+{
+    unsigned c = s[i];
+    int len;
+    unsigned lo = 0x80, hi = 0xBF;
+    if (c < 0x80) return 1;
+    else if (c >= 0xC2 && c <= 0xDF) len = 2;
+    else if (c >= 0xE0 && c <= 0xEF) { len = 3; if (c == 0xE0) lo = 0xA0; if (c == 0xED) hi = 0x9F; }
+    else if (c >= 0xF0 && c <= 0xF4) { len = 4; if (c == 0xF0) lo = 0x90; if (c == 0xF4) hi = 0x8F; }
+    else return 0;
+    if (i + len > n)
+        return 0;
+    if (s[i + 1] < lo || s[i + 1] > hi)
+        return 0;
+    for (int k = 2; k < len; k++)
+        if (s[i + k] < 0x80 || s[i + k] > 0xBF)
+            return 0;
+    return len;
+}
+
+long pipe_utf8_invalid_at(const char *s, size_t n)
+{
+    const unsigned char *u = (const unsigned char *)s;
+    for (size_t i = 0; i < n;) {
+        int l = utf8_len(u, i, n);
+        if (!l)
+            return (long)i;
+        i += (size_t)l;
+    }
+    return -1;
+}
+
+int pipe_read_text(const char *path, char **buf, size_t *len, struct qerr *err)
+{
+    *buf = NULL;
+    *len = 0;
+    /* regular files only, at most AFILE_READ_MAX bytes (a device or FIFO
+     * would be read forever or block) */
+    size_t n;
+    char *b = afile_read(path, 0, &n, err);
+    if (!b)
+        return err ? err->code : QERR_IO;
+    if (n == 0) {
+        free(b);
+        return qerr_set(err, QERR_FORMAT, "%s: the text file is empty", path);
+    }
+    long at = pipe_utf8_invalid_at(b, n);
+    if (at >= 0) {
+        unsigned char byte = (unsigned char)b[at];
+        free(b);
+        return qerr_set(err, QERR_FORMAT, "%s: offset %ld: invalid UTF-8 (byte 0x%02x)", path,
+                        at, byte);
+    }
+    *buf = b;
+    *len = n;
+    return 0;
+}
+
+int pipe_tokenize(const struct tokenizer *tok, const char *path, const char *text, size_t len,
+                  int **ids, size_t *n, struct qerr *err)
+{
+    int rc = tok_encode(tok, text, len, pipe_bos(tok) >= 0, ids, n, err);
+    return rc < 0 ? qerr_prefix(err, "%s: ", path) : 0;
+}
+
+int pipe_model_ctx(const struct qmodel *m)
+{
+    return m->cfg.ctx_len > 0 ? m->cfg.ctx_len : 512;
+}
+
+int pipe_pick_ctx(const struct qmodel *m, const char *opt, long given, int force, int *n_ctx,
+                  struct qerr *err)
+{
+    int ctx_len = pipe_model_ctx(m);
+    *n_ctx = given >= 0 ? (int)given : (ctx_len < 512 ? ctx_len : 512);
+    if (*n_ctx > ctx_len && !force)
+        return qerr_set(err, QERR_ARG, "%s %d exceeds the model's context (%d tokens); "
+                        "--force-ctx evaluates it anyway, as llama.cpp does", opt, *n_ctx,
+                        ctx_len);
+    return 0;
+}
+
+int pipe_default_act_bits(const struct quant_spec *spec)
+{
+    const char *n = spec->method->name;
+    return !strcmp(n, "SmoothQuant") || !strcmp(n, "LLM.int8") ? 8 : 0;
+}
+
+/* ---- setup ---- */
+
+void pipe_opts_default(struct pipe_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ctx = o->chunks = o->calib_ctx = -1;
+    o->calib_chunks = 32;
+    o->kv_group = -1;
+    o->sequential = 1;
+    o->need_calib = 1;
+    o->kl_cache_mib = 1024;
+}
+
+/* given, else the shared folder's rel (into buf); NULL with a message. */
+static const char *default_text(const char *given, const char *rel, const char *what, char *buf,
+                                size_t cap, struct qerr *err)
+{
+    if (given) {
+        snprintf(buf, cap, "%s", given);
+        return buf;
+    }
+    if (paths_shared_file(rel, buf, cap) == 0)
+        return buf;
+    qerr_set(err, QERR_ARG, "no %s text: pass --%s FILE, or set QLENS_SHARED to a folder "
+             "with %s", what, what, rel);
+    return NULL;
+}
+
+/* Read both texts, refuse overlapping ones, tokenize. */
+static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    char *ct = NULL, *et = NULL;
+    size_t cn = 0, en = 0;
+    int rc = e->calib_path ? pipe_read_text(e->calib_path, &ct, &cn, err) : 0;
+    if (!rc)
+        rc = pipe_read_text(e->eval_path, &et, &en, err);
+    if (!rc && ct && !o->allow_overlap) {
+        long at = qrun_text_overlap(ct, cn, et, en, PIPE_OVERLAP_WINDOW);
+        if (at == -2)
+            rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
+                          "evaluation texts");
+        else if (at >= 0)
+            rc = qerr_set(err, QERR_ARG, "%s: the %d bytes at offset %ld also appear in the "
+                          "calibration text %s; evaluation must not see calibration data "
+                          "(--allow-overlap runs anyway)", e->eval_path, PIPE_OVERLAP_WINDOW,
+                          at, e->calib_path);
+    }
+    if (!rc && ct)
+        rc = pipe_tokenize(e->im.tok, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
+    if (!rc)
+        rc = pipe_tokenize(e->im.tok, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
+    free(ct);
+    free(et);
+    return rc;
+}
+
+static int pick_ctx(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    int rc = pipe_pick_ctx(e->mp, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
+    if (!rc)
+        rc = pipe_pick_ctx(e->mp, "--calib-ctx", o->calib_ctx > 0 ? o->calib_ctx : e->n_ctx,
+                           o->force_ctx, &e->calib_ctx, err);
+    if (rc)
+        return rc;
+    if (e->n_ctx % 2)
+        return qerr_set(err, QERR_ARG, "--ctx %d: must be even", e->n_ctx);
+    return 0;
+}
+
+static int find_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    /* RTN and float-weight runs read no calibration text */
+    if (o->need_calib &&
+        !(e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib",
+                                       e->calib_buf, sizeof e->calib_buf, err)))
+        return err->code;
+    e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", e->eval_buf,
+                                sizeof e->eval_buf, err);
+    return e->eval_path ? 0 : err->code;
+}
+
+/* Contexts, texts and the forward pass on e->mp. */
+static int setup_rest(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    e->bos = pipe_bos(e->im.tok);
+    int rc = pick_ctx(e, o, err);
+    if (!rc)
+        rc = load_texts(e, o, err);
+    if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
+        e->has_imx = 1;
+        rc = qimatrix_check(&e->imx, o->imatrix, e->mp, err);
+    }
+    int big = e->n_ctx > e->calib_ctx ? e->n_ctx : e->calib_ctx;
+    if (!rc && !(rc = fwd_init(&e->f, e->mp, big, err)))
+        e->f_ok = 1;
+    if (rc)
+        pipe_teardown(e);
+    return rc;
+}
+
+int pipe_setup(struct pipe_env *e, const char *model_arg, const struct pipe_opts *o,
+               const struct pipe_cb *cb, struct qerr *err)
+{
+    memset(e, 0, sizeof *e);
+    if (cb)
+        e->cb = *cb;
+    int rc = find_texts(e, o, err);
+    if (!rc && !(rc = pipe_open(&e->im.m, &e->im.tok, model_arg, err))) {
+        e->im.open = 1;
+        e->mp = &e->im.m;
+    }
+    return rc ? rc : setup_rest(e, o, err);
+}
+
+int pipe_setup_model(struct pipe_env *e, struct qmodel *m, struct tokenizer *tok,
+                     const struct pipe_opts *o, const struct pipe_cb *cb, struct qerr *err)
+{
+    memset(e, 0, sizeof *e);
+    if (cb)
+        e->cb = *cb;
+    e->borrowed = 1;
+    e->mp = m;
+    e->im.tok = tok;
+    int rc = find_texts(e, o, err);
+    return rc ? rc : setup_rest(e, o, err);
+}
+
+void pipe_teardown(struct pipe_env *e)
+{
+    ppl_cache_free(&e->cache);
+    if (e->f_ok)
+        fwd_free(&e->f);
+    free(e->calib_ids);
+    free(e->eval_ids);
+    if (e->has_imx)
+        qimatrix_free(&e->imx);
+    if (!e->borrowed && e->im.tok)
+        tok_free(e->im.tok);
+    if (e->im.open)
+        qmodel_close(&e->im.m);
+    memset(e, 0, sizeof *e);
+}
+
+/* ---- running one configuration ---- */
+
+static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po)
+{
+    memset(po, 0, sizeof *po);
+    po->n_ctx = e->n_ctx;
+    po->max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
+    po->bos = e->bos; /* as qlens ppl */
+    po->cancel = e->cb.cancel;
+    po->cache = e->cache.logits ? &e->cache : NULL;
+    po->progress = e->cb.eval;
+    po->progress_ud = e->cb.ud;
+}
+
+int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,
+                   struct qerr *err)
+{
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    qmodel_clear_overrides(e->mp);
+    ppl_cache_free(&e->cache);
+    e->cache_missed_mib = 0;
+    size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
+    if (o->kl_cache_mib > 0 &&
+        ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
+                       (size_t)o->kl_cache_mib << 20))
+        po.cache = &e->cache;
+    else if (o->kl_cache_mib > 0)
+        e->cache_missed_mib = need / 1048576.0;
+    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+}
+
+int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    memset(res, 0, sizeof *res);
+    struct qrun_opts ro;
+    qrun_opts_default(&ro);
+    ro.spec = *spec;
+    ro.sequential = o->sequential;
+    ro.quant_output = o->quant_output;
+    ro.quant_embed = o->quant_embed;
+    ro.calib_ctx = e->calib_ctx;
+    ro.calib_chunks = (int)o->calib_chunks;
+    ro.bos = e->bos; /* calibration chunks as evaluation chunks */
+    ro.imatrix = e->has_imx ? &e->imx : NULL;
+    ro.act_bits = act_bits;
+    ro.act_group = (int)o->act_group;
+    ro.kv_bits = kv_bits;
+    ro.kv_group = (int)o->kv_group;
+    ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
+    ro.cancel = e->cb.cancel;
+    ro.progress = e->cb.quant;
+    ro.progress_ud = e->cb.ud;
+    qmodel_clear_overrides(e->mp);
+    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    if (rc < 0)
+        return rc;
+    struct ppl_opts po;
+    struct fwd_hooks hooks;
+    ppl_setup(e, o, &po);
+    qrun_eval_hooks(&res->run, &hooks);
+    po.kl = 1;
+    po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
+    po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
+    rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
+    res->eval_seconds = res->ppl.seconds;
+    return rc;
+}
+
+void pipe_result_free(struct pipe_result *res)
+{
+    qrun_free(&res->run);
+}
