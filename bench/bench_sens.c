@@ -26,7 +26,7 @@ static int one_pass(const char *model, double *t_float, double *t_cells, int *n_
     o.ctx = 512;
     o.chunks = 4;
     o.calib_chunks = 2;
-    struct qcli_env e;
+    struct pipe_env e;
     struct qerr err = {0};
     struct sens s;
     struct sens_cand *c;

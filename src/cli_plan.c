@@ -402,27 +402,27 @@ static int check_model(const struct sfile *f, struct qmodel *m, const char *path
 }
 
 /* Quantize tensor i with candidate pick[i] (uniform: pick NULL, all = u). */
-static int eval_config(struct qcli_env *e, const struct qcli_opts *o, struct calib *c,
+static int eval_config(struct pipe_env *e, const struct qcli_opts *o, struct calib *c,
                        const struct sfile *f, const int *pick, int u, struct eval_row *row,
                        struct qerr *err)
 {
     double bits = 0;
     int rc = 0;
-    qmodel_clear_overrides(&e->im.m);
+    qmodel_clear_overrides(e->mp);
     for (int i = 0; i < f->n_t && !rc; i++) {
         struct quant_report rep;
         float *wq;
         const struct sens_cand *cand = &f->c[pick ? pick[i] : u];
         rc = sens_quantize(e, c, &f->t[i], &cand->spec, &wq, &rep, err);
         if (!rc) {
-            qtensor_set_override(qmodel_get(&e->im.m, f->t[i].layer, f->t[i].role), wq);
+            qtensor_set_override(qmodel_get(e->mp, f->t[i].layer, f->t[i].role), wq);
             bits += rep.bits_per_weight * f->t[i].rows * (double)f->t[i].cols;
         }
     }
     if (!rc)
         rc = sens_eval(e, o, &row->r, err);
     row->bpw = bits / f->weights;
-    qmodel_clear_overrides(&e->im.m);
+    qmodel_clear_overrides(e->mp);
     return rc;
 }
 
@@ -433,14 +433,14 @@ static int run_eval(const struct sfile *f, struct plan_args *a, const struct pla
     o.model = o.model ? o.model : f->model;
     o.eval = o.eval ? o.eval : f->eval;
     o.calib = o.calib ? o.calib : f->calib;
-    struct qcli_env e;
+    struct pipe_env e;
     struct calib c;
     struct ppl_result base;
     int chunks;
     memset(&c, 0, sizeof c);
     int rc = qcli_setup(&e, &o, err);
     if (!rc)
-        rc = check_model(f, &e.im.m, a->sens, err);
+        rc = check_model(f, e.mp, a->sens, err);
     if (!rc)
         rc = sens_capture(&e, &o, &c, &chunks, err);
     if (!rc)

@@ -124,10 +124,10 @@ static void json_cell(FILE *f, const struct sens *s, int ti, int ci)
     fputc('}', f);
 }
 
-static void write_json(FILE *f, const struct qcli_env *e, const struct sens *s)
+static void write_json(FILE *f, const struct pipe_env *e, const struct sens *s)
 {
     fprintf(f, "{\"qlens\":\"sensitivity\",\"model\":");
-    cli_json_str(f, e->im.m.path);
+    cli_json_str(f, e->mp->path);
     fprintf(f, ",\"eval\":{\"text\":");
     cli_json_str(f, e->eval_path);
     fprintf(f, ",\"tokens\":%zu,\"chunks\":%d,\"ctx\":%d,\"scored\":%zu},\"calib\":{\"text\":",
@@ -168,10 +168,10 @@ static void write_json(FILE *f, const struct qcli_env *e, const struct sens *s)
     fprintf(f, "}}\n");
 }
 
-static void print_text(const struct qcli_env *e, const struct sens *s)
+static void print_text(const struct pipe_env *e, const struct sens *s)
 {
     printf("model   %s\neval    %s: %d chunks x %d tokens, %zu scored; float PPL %.4f\n",
-           e->im.m.path, e->eval_path, s->base.n_chunks, s->base.n_ctx, s->base.n_scored,
+           e->mp->path, e->eval_path, s->base.n_chunks, s->base.n_ctx, s->base.n_scored,
            s->base.ppl);
     printf("calib   %s: %d chunks x %d tokens\n\nKL mean when only this tensor is quantized "
            "(bits/weight in the header row of each tensor)\n%-22s", e->calib_path,
@@ -195,7 +195,7 @@ static void print_text(const struct qcli_env *e, const struct sens *s)
            s->seconds_calib, s->seconds_float, s->n_t * s->n_c, s->seconds_cells);
 }
 
-static int save(const char *path, const struct qcli_env *e, const struct sens *s,
+static int save(const char *path, const struct pipe_env *e, const struct sens *s,
                 struct qerr *err)
 {
     struct afile af;
@@ -229,7 +229,7 @@ int cmd_sensitivity(int argc, char **argv)
         }
     }
     infer_catch_sigint();
-    struct qcli_env e;
+    struct pipe_env e;
     struct sens s;
     memset(&s, 0, sizeof s);
     int rc = qcli_setup(&e, &a.c, &err);

@@ -100,11 +100,11 @@ int sens_tensors(struct qmodel *m, struct sens_tensor **out, int *n, struct qerr
     return k ? 0 : qerr_set(err, QERR_UNSUPP, "%s: no quantizable linear tensors", m->path);
 }
 
-static int capture_chunks(struct qcli_env *e, int n, struct calib *c, struct qerr *err)
+static int capture_chunks(struct pipe_env *e, int n, struct calib *c, struct qerr *err)
 {
     struct fwd_hooks h;
-    int ctx = e->calib_ctx, bos = infer_bos(&e->im), rc = 0;
-    float *logits = malloc((size_t)e->im.m.cfg.vocab_size * sizeof *logits);
+    int ctx = e->calib_ctx, bos = e->bos, rc = 0;
+    float *logits = malloc((size_t)e->mp->cfg.vocab_size * sizeof *logits);
     int *t = malloc((size_t)ctx * sizeof *t);
     if (!logits || !t)
         rc = qerr_set(err, QERR_NOMEM, "out of memory");
@@ -124,7 +124,7 @@ static int capture_chunks(struct qcli_env *e, int n, struct calib *c, struct qer
     return rc;
 }
 
-int sens_capture(struct qcli_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
+int sens_capture(struct pipe_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
                  struct qerr *err)
 {
     memset(c, 0, sizeof *c);
@@ -134,11 +134,11 @@ int sens_capture(struct qcli_env *e, const struct qcli_opts *o, struct calib *c,
     if (n < 1)
         return qerr_set(err, QERR_ARG, "%s: %zu tokens, fewer than one calibration chunk of %d",
                         e->calib_path, e->n_calib, e->calib_ctx);
-    int rc = calib_init(c, &e->im.m.cfg, err);
+    int rc = calib_init(c, &e->mp->cfg, err);
     for (int s = CALIB_ATTN_IN; !rc && s <= CALIB_FFN_DOWN; s++)
         if (calib_select(c, -1, s, CALIB_HESSIAN | CALIB_CHANNEL) < 0)
             rc = qerr_set(err, c->err.code, "%s", c->err.msg);
-    qmodel_clear_overrides(&e->im.m);
+    qmodel_clear_overrides(e->mp);
     if (!rc)
         rc = capture_chunks(e, n, c, err);
     *chunks = n;
@@ -146,7 +146,7 @@ int sens_capture(struct qcli_env *e, const struct qcli_opts *o, struct calib *c,
 }
 
 /* quant_calib of t's input site, with mean |x| (allocated into *mean). */
-static void calib_for(struct qcli_env *e, struct calib *c, const struct sens_tensor *t,
+static void calib_for(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                       struct quant_calib *qc, float *mean)
 {
     memset(qc, 0, sizeof *qc);
@@ -164,11 +164,11 @@ static void calib_for(struct qcli_env *e, struct calib *c, const struct sens_ten
     qc->importance = ie && ie->n == t->cols ? ie->values : NULL;
 }
 
-int sens_quantize(struct qcli_env *e, struct calib *c, const struct sens_tensor *t,
+int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                   const struct quant_spec *spec, float **out, struct quant_report *rep,
                   struct qerr *err)
 {
-    struct qtensor *q = qmodel_get(&e->im.m, t->layer, t->role);
+    struct qtensor *q = qmodel_get(e->mp, t->layer, t->role);
     size_t n = (size_t)t->rows * t->cols;
     float *wq = malloc(n * sizeof *wq), *mean = malloc((size_t)t->cols * sizeof *mean);
     if (!q || !wq || !mean) {
@@ -189,14 +189,14 @@ int sens_quantize(struct qcli_env *e, struct calib *c, const struct sens_tensor 
     return 0;
 }
 
-int sens_eval(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *r,
+int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *r,
               struct qerr *err)
 {
     struct ppl_opts po;
     memset(&po, 0, sizeof po);
     po.n_ctx = e->n_ctx;
     po.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
-    po.bos = infer_bos(&e->im);
+    po.bos = e->bos;
     po.cancel = infer_cancel_flag();
     po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
     po.kl = 1;
@@ -204,11 +204,11 @@ int sens_eval(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *
 }
 
 /* The proxies of one cell from Ŵ and the site's XᵀX. */
-static int proxies(struct qcli_env *e, struct calib *c, const struct sens_tensor *t,
+static int proxies(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                    const float *wq, const struct quant_report *rep, struct sens_cell *cell,
                    struct qerr *err)
 {
-    struct qtensor *q = qmodel_get(&e->im.m, t->layer, t->role);
+    struct qtensor *q = qmodel_get(e->mp, t->layer, t->role);
     const float *w = qtensor_f32_orig(q);
     struct calib_acc *a = calib_get(c, t->layer, calib_site_of_role(t->role));
     double n = (double)t->rows * t->cols;
@@ -228,7 +228,7 @@ static int proxies(struct qcli_env *e, struct calib *c, const struct sens_tensor
 }
 
 /* One (tensor, candidate): quantize, proxies, install, KL, uninstall. */
-static int run_cell(struct sens *s, struct qcli_env *e, const struct qcli_opts *o,
+static int run_cell(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
                     struct calib *c, int ti, int ci, struct qerr *err)
 {
     const struct sens_tensor *t = &s->t[ti];
@@ -242,7 +242,7 @@ static int run_cell(struct sens *s, struct qcli_env *e, const struct qcli_opts *
         free(wq);
         return rc;
     }
-    struct qtensor *q = qmodel_get(&e->im.m, t->layer, t->role);
+    struct qtensor *q = qmodel_get(e->mp, t->layer, t->role);
     qtensor_set_override(q, wq); /* owns wq now */
     struct ppl_result r;
     rc = sens_eval(e, o, &r, err);
@@ -257,7 +257,7 @@ static int run_cell(struct sens *s, struct qcli_env *e, const struct qcli_opts *
     return 0;
 }
 
-static int run_cells(struct sens *s, struct qcli_env *e, const struct qcli_opts *o,
+static int run_cells(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
                      struct calib *c, sens_progress_fn progress, void *ud, struct qerr *err)
 {
     int total = s->n_t * s->n_c, done = 0;
@@ -272,14 +272,14 @@ static int run_cells(struct sens *s, struct qcli_env *e, const struct qcli_opts 
     return 0;
 }
 
-int sens_run(struct sens *s, struct qcli_env *e, const struct qcli_opts *o,
+int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
              struct sens_cand *cands, int n_cands, sens_progress_fn progress, void *ud,
              struct qerr *err)
 {
     memset(s, 0, sizeof *s);
     s->c = cands;
     s->n_c = n_cands;
-    int rc = sens_tensors(&e->im.m, &s->t, &s->n_t, err);
+    int rc = sens_tensors(e->mp, &s->t, &s->n_t, err);
     if (rc)
         return rc;
     if (!(s->cell = calloc((size_t)s->n_t * s->n_c, sizeof *s->cell)))
@@ -298,7 +298,7 @@ int sens_run(struct sens *s, struct qcli_env *e, const struct qcli_opts *o,
     s->seconds_float = t2 - t1;
     s->seconds_cells = qclock_seconds() - t2;
     calib_free(&c);
-    qmodel_clear_overrides(&e->im.m);
+    qmodel_clear_overrides(e->mp);
     return rc;
 }
 

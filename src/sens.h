@@ -67,7 +67,7 @@ typedef int (*sens_progress_fn)(void *ud, int done, int total, const char *tenso
 
 /* Run it (takes ownership of cands).  On cancel (QERR_CANCEL) the cells
  * finished so far have done = 1.  s is valid for sens_free either way. */
-int sens_run(struct sens *s, struct qcli_env *e, const struct qcli_opts *o,
+int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
              struct sens_cand *cands, int n_cands, sens_progress_fn progress, void *ud,
              struct qerr *err);
 void sens_free(struct sens *s);
@@ -75,17 +75,17 @@ void sens_free(struct sens *s);
 /* Quantize tensor t with spec, calibrated from c (NULL = none): a malloc'd
  * Ŵ, and the report.  Shared with plan evaluation. */
 struct calib;
-int sens_quantize(struct qcli_env *e, struct calib *c, const struct sens_tensor *t,
+int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                   const struct quant_spec *spec, float **out, struct quant_report *rep,
                   struct qerr *err);
 /* One float pass over the calibration chunks capturing XᵀX and channel
  * statistics at every linear input (c initialised here). */
-int sens_capture(struct qcli_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
+int sens_capture(struct pipe_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
                  struct qerr *err);
 /* The quantizable tensors of the model (every block's linears). */
 int sens_tensors(struct qmodel *m, struct sens_tensor **out, int *n, struct qerr *err);
 /* KL run of the current overrides against the float model. */
-int sens_eval(struct qcli_env *e, const struct qcli_opts *o, struct ppl_result *r,
+int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *r,
               struct qerr *err);
 
 #endif
