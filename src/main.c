@@ -28,6 +28,8 @@ const struct cli_command cli_commands[] = {
     {"report", "[MODEL] --out FILE [--runs FILE] [--results FILE]... [--calib T] [--format html|md]", "HTML report (or Markdown + SVG): statistics, outlier maps, runs, correlation", cmd_report},
     {"demo", "[SCRIPT] [--model M] [--pace X]", "a captioned tour of the dashboard (built-in: stories260K's story)", cmd_demo},
     {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
+    {"sensitivity", "[MODEL] --candidates q4_k,q3_k,... [--out FILE] [--json]", "per-tensor damage of each candidate: KL vs float, proxies, their Spearman rho", cmd_sensitivity},
+    {"plan", "--sens FILE --target-bpw B [--measure] [--spec-out FILE] [--json]", "best candidate per tensor for a bits/weight budget (exact knapsack); llama-quantize args", cmd_plan},
     {NULL, NULL, NULL, NULL},
 };
 

@@ -1,0 +1,92 @@
+#!/bin/sh
+# qlens sensitivity / qlens plan end to end on stories260K: usage errors,
+# the sensitivity JSON (shape, bits = bits/weight x weights, 2-bit worse
+# than 8-bit for every tensor), plan budgets (inside, below the cheapest,
+# above the richest), the spec file, llama-quantize arguments for llama.cpp
+# types, bad sensitivity files, and --eval's uniform row equal to what
+# `qlens quant` measures for the same configuration.
+. tests/lib.sh
+Q=$QLENS_BIN
+SMALL="--ctx 128 --chunks 2 --calib-ctx 128 --calib-chunks 2"
+
+jcheck() {
+    if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1" 2>"$T_TMP/pyerr"; then
+        pass "$3"; else fail "$3"; head -c 600 "$1" | sed 's/^/  | /'; sed 's/^/  py: /' "$T_TMP/pyerr"; fi
+}
+
+expect_rc 0 "sensitivity --help" -- "$Q" sensitivity --help
+expect_grep "--candidates" "$T_TMP/out" "help lists --candidates"
+expect_rc 0 "plan --help" -- "$Q" plan --help
+expect_rc 2 "sensitivity without --candidates" -- "$Q" sensitivity $SMALL
+expect_rc 2 "sensitivity bad candidate" -- "$Q" sensitivity --candidates rtn:4:32,nope:3
+expect_grep "nope:3" "$T_TMP/err" "bad candidate named"
+expect_rc 2 "sensitivity bad bits" -- "$Q" sensitivity --candidates rtn:x
+expect_rc 2 "plan without --sens" -- "$Q" plan --target-bpw 3
+expect_rc 2 "plan bad --by" -- "$Q" plan --sens x --target-bpw 3 --by nope
+
+S=$T_TMP/sens.json
+expect_rc 0 "sensitivity run" -- "$Q" sensitivity --candidates rtn:2:32,rtn:8:32,q8_0 $SMALL --out "$S" --json
+cp "$T_TMP/out" "$T_TMP/stdout.json"
+jcheck "$T_TMP/stdout.json" "len(d['tensors']) == 35 and all(len(t['results']) == 3 for t in d['tensors'])" "35 tensors x 3 candidates"
+jcheck "$S" "d == json.load(open('$T_TMP/stdout.json'))" "--out holds the --json output"
+jcheck "$S" "all(abs(r['bits'] - r['bits_per_weight'] * t['rows'] * t['cols']) < 1e-6 * r['bits'] for t in d['tensors'] for r in t['results'])" "bits = bits/weight x weights"
+jcheck "$S" "all(t['results'][0]['kl_mean'] > t['results'][1]['kl_mean'] >= 0 for t in d['tensors'])" "2-bit KL above 8-bit KL for every tensor"
+jcheck "$S" "all(t['results'][0]['out_err2'] > t['results'][1]['out_err2'] > 0 for t in d['tensors'])" "2-bit proxy above 8-bit for every tensor"
+jcheck "$S" "all(-1 <= d['spearman_vs_kl'][k] <= 1 for k in ('out_err2', 'imp_mse', 'mse'))" "Spearman rho in [-1, 1]"
+
+# budgets: rtn:2:32 is 2.5625 bits/weight everywhere, rtn:8:32 8.75
+expect_rc 2 "plan below the cheapest" -- "$Q" plan --sens "$S" --target-bpw 2
+expect_grep "below the cheapest plan" "$T_TMP/err" "below-cheapest message"
+expect_rc 2 "plan above the richest" -- "$Q" plan --sens "$S" --target-bpw 20
+expect_grep "above the richest plan" "$T_TMP/err" "above-richest message"
+P=$T_TMP/plan.txt
+expect_rc 0 "plan at 4 bits/weight" -- "$Q" plan --sens "$S" --target-bpw 4 --spec-out "$P" --json
+cp "$T_TMP/out" "$T_TMP/plan.json"
+jcheck "$T_TMP/plan.json" "2.5 < d['bits_per_weight'] <= 4 and len(d['tensors']) == 35" "plan within the budget"
+if [ "$(grep -c '^blk\.[0-9]*\.[a-z_]*=' "$P")" = 35 ]; then pass "spec file: 35 TENSOR=CANDIDATE lines"; else fail "spec file"; cat "$P"; fi
+expect_rc 0 "plan text" -- "$Q" plan --sens "$S" --target-bpw 4
+expect_grep "not expressible" "$T_TMP/out" "rtn plan: no llama-quantize arguments"
+# only q8_0 kept, the budget at its plan: every tensor takes q8_0
+python3 -c "
+import json,sys
+d=json.load(open(sys.argv[1]))
+d['candidates']=d['candidates'][2:]
+w=0; b=0
+for t in d['tensors']:
+    t['results']=t['results'][2:]; w+=t['rows']*t['cols']; b+=t['results'][0]['bits']
+json.dump(d,open(sys.argv[2],'w'))
+import math; print('%.9f' % (math.ceil(b / w * 1e9) / 1e9))" "$S" "$T_TMP/q8.json" >"$T_TMP/q8bpw"
+expect_rc 0 "plan text, llama.cpp types" -- "$Q" plan --sens "$T_TMP/q8.json" --target-bpw "$(cat "$T_TMP/q8bpw")"
+expect_grep "--tensor-type '\^blk\\\\\.0\\\\\.attn_q\\\\\.weight\\$=q8_0'" "$T_TMP/out" "q8_0 plan: anchored --tensor-type arguments"
+
+# the predicted front: from the cheapest plan, KL never rises with bits
+expect_rc 0 "plan --sweep" -- "$Q" plan --sens "$S" --sweep 6 --json
+cp "$T_TMP/out" "$T_TMP/sweep.json"
+jcheck "$T_TMP/sweep.json" "len(d['front']) == 6 and abs(d['front'][0]['bits_per_weight'] - 2.5625) < 0.1 and all(a['bits_per_weight'] <= b['bits_per_weight'] + 1e-9 and a['predicted_kl'] >= b['predicted_kl'] - 1e-12 for a, b in zip(d['front'], d['front'][1:]))" "sweep: monotone front from the cheapest plan"
+expect_rc 2 "plan --sweep with --target-bpw" -- "$Q" plan --sens "$S" --sweep 6 --target-bpw 4
+
+# bad sensitivity files
+printf '{"qlens":"sensitivity","candidates":[{"name":"rtn:4:32"}],"tensors":[{"name":"blk.0.attn_q","layer":0,"rows":64,"cols":64,"results":[{"candidate":"rtn:4:32","bits":"x"}]}]}' >"$T_TMP/b1.json"
+expect_rc 1 "sensitivity file: bits not a number" -- "$Q" plan --sens "$T_TMP/b1.json" --target-bpw 4
+expect_grep "b1.json: tensors\[0\].results\[0\]" "$T_TMP/err" "names the file and the field"
+head -c 300 "$S" >"$T_TMP/b2.json"
+expect_rc 1 "truncated sensitivity file" -- "$Q" plan --sens "$T_TMP/b2.json" --target-bpw 4
+expect_grep "b2.json: not valid JSON" "$T_TMP/err" "truncated file named"
+
+# --measure: the uniform rtn:8:32 row is what qlens quant measures (RTN needs
+# no calibration, the float logits are the same chunks)
+expect_rc 0 "plan --eval" -- "$Q" plan --sens "$S" --target-bpw 4 --measure $SMALL --json
+cp "$T_TMP/out" "$T_TMP/eval.json"
+expect_rc 0 "quant rtn 8 g32" -- "$Q" quant --method rtn --bits 8 --group 32 $SMALL --json
+cp "$T_TMP/out" "$T_TMP/quant.json"
+jcheck "$T_TMP/eval.json" "abs([r for r in d['eval'] if r['config'] == 'uniform rtn:8:32'][0]['kl_mean'] - json.load(open('$T_TMP/quant.json'))['kl']['mean']) <= 1e-9" "uniform row = qlens quant's KL"
+jcheck "$T_TMP/eval.json" "d['eval'][0]['config'] == 'plan' and d['eval'][0]['bits_per_weight'] <= 4" "measured plan within the budget"
+
+# Ctrl-C during the cells: exit 130, nothing written to --out
+"$Q" sensitivity --candidates rtn:2:32,rtn:3:32,rtn:4:32,rtn:5:32,rtn:6:32,rtn:8:32,rtn:3:row,rtn:4:row --ctx 256 --chunks 8 --calib-ctx 128 --calib-chunks 2 --out "$T_TMP/int.json" >"$T_TMP/out" 2>"$T_TMP/err" &
+pid=$!
+sleep 4
+kill -INT $pid 2>/dev/null
+wait $pid; rc=$?
+if [ "$rc" = 130 ] && [ ! -e "$T_TMP/int.json" ]; then pass "SIGINT: exit 130, no partial file"; else fail "SIGINT (exit $rc)"; cat "$T_TMP/err"; fi
+t_done
