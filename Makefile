@@ -45,8 +45,9 @@ LDFLAGS += $(LDSAN)
 ANALYSIS_SRC := $(wildcard analysis/*.c)
 QUANT_SRC    := $(wildcard quant/*.c)
 CORE_SRC     := $(filter-out src/main.c,$(wildcard src/*.c))
+CLI_SRC      := $(wildcard cli/*.c)
 UI_SRC       := $(wildcard ui/*.c)
-LIB_SRC      := $(ANALYSIS_SRC) $(QUANT_SRC) $(CORE_SRC) $(UI_SRC)
+LIB_SRC      := $(ANALYSIS_SRC) $(QUANT_SRC) $(CORE_SRC) $(CLI_SRC) $(UI_SRC)
 LIB_OBJ      := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB          := $(BUILD)/libqlens.a
 

@@ -13,7 +13,7 @@
 
 #include "bench/bench.h"
 #include "src/model.h"
-#include "src/report.h"
+#include "cli/report.h"
 #include "src/tstats.h"
 
 #define REPS 3

@@ -1,4 +1,4 @@
-/* bench_sens: the cost of the sensitivity pass (src/sens.h) as a multiple
+/* bench_sens: the cost of the sensitivity pass (cli/sens.h) as a multiple
  * of one float evaluation of the same chunks, measured in the same run on
  * stories260K ($QLENS_SHARED/models/stories260K.bin, tinystories texts,
  * 4 chunks of 512 tokens, 2 calibration chunks).
@@ -13,8 +13,8 @@
 #include <string.h>
 
 #include "bench/bench.h"
-#include "src/cli.h"
-#include "src/sens.h"
+#include "cli/cli.h"
+#include "cli/sens.h"
 
 #define REPS 3
 

@@ -19,7 +19,7 @@ hits=$(grep -nE '(^|[^_a-z])(exit|abort|printf|puts|perror)\s*\(|f?printf\s*\(\s
 [ -n "$hits" ] && fail "analysis/ or quant/ prints or exits:
 $hits"
 # The two faces of the core never include each other: ui/ (dashboard) and
-# the command files (src/cli*.[ch] today, cli/ once they move there).
+# the command files in cli/.
 hits=$(grep -nE '#include *"(src/cli|cli/)' ui/*.[ch] 2>/dev/null)
 [ -n "$hits" ] && fail "ui/ includes a command file (use src/pipeline.h, src/paths.h):
 $hits"

@@ -5,8 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
 #include "ui/demo.h"
 #include "ui/tui.h"
 

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "src/report.h"
+#include "cli/report.h"
 #include "tests/testutil.h"
 #include "ui/vm_map.h"
 

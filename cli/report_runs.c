@@ -13,8 +13,8 @@
 #include "analysis/correlate.h"
 #include "analysis/filter.h"
 #include "analysis/results.h"
-#include "src/cli_results.h"
-#include "src/report_int.h"
+#include "cli/cli_results.h"
+#include "cli/report_int.h"
 
 int report_sec_runs(struct rdoc *d, const struct report_opts *o, const char *label);
 int report_sec_corr(struct rdoc *d, const struct report_opts *o);

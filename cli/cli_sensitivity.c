@@ -10,9 +10,9 @@
 
 #include "analysis/afile.h"
 #include "analysis/correlate.h"
-#include "src/cli.h"
-#include "src/commands.h"
-#include "src/sens.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/sens.h"
 
 static const char sens_help[] =
     "usage: qlens sensitivity [MODEL] --candidates LIST [--out FILE] [--json]\n"

@@ -1,6 +1,6 @@
 /* qlens results list|show|import|merge|validate: the results store from the
  * command line (schema in analysis/results.h, docs/readme-results.md). */
-#include "src/cli_results.h"
+#include "cli/cli_results.h"
 
 #include <dirent.h>
 #include <fnmatch.h>
@@ -13,9 +13,9 @@
 #include <unistd.h>
 
 #include "analysis/filter.h"
-#include "src/cli.h"
-#include "src/cli_infer.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
+#include "cli/commands.h"
 #include "src/paths.h"
 
 #define MAX_FILES 64

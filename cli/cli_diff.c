@@ -13,9 +13,9 @@
 #include <string.h>
 
 #include "analysis/tdiff.h"
-#include "src/cli.h"
-#include "src/cli_results.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_results.h"
+#include "cli/commands.h"
 #include "src/mdiff.h"
 #include "src/model.h"
 

@@ -7,7 +7,7 @@
 #include <stdarg.h>
 
 #include "analysis/qerr.h"
-#include "src/report.h"
+#include "cli/report.h"
 #include "src/svg.h"
 
 #define RDOC_MAX_FIGS 64

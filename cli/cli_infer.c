@@ -6,8 +6,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli.h"
-#include "src/cli_infer.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
 #include "src/pipeline.h"
 #include "src/tokenizer.h"
 

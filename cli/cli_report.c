@@ -5,10 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/cli.h"
-#include "src/cli_infer.h"
-#include "src/commands.h"
-#include "src/report.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
+#include "cli/commands.h"
+#include "cli/report.h"
 
 static const char report_help[] =
     "usage: qlens report [MODEL] --out FILE [--runs FILE] [--results FILE]...\n"

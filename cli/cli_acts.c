@@ -6,9 +6,9 @@
 #include <unistd.h>
 
 #include "src/calib.h"
-#include "src/cli.h"
-#include "src/cli_infer.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
+#include "cli/commands.h"
 #include "src/forward.h"
 #include "src/tokenizer.h"
 

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
-#include "src/report_int.h"
+#include "cli/report_int.h"
 
 static const char css[] =
     "body{font-family:'DejaVu Sans',Helvetica,Arial,sans-serif;max-width:1000px;margin:0 auto;"

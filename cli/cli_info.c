@@ -2,8 +2,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "src/cli.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
 #include "src/model.h"
 #include "src/tokenizer.h"
 

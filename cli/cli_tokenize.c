@@ -5,8 +5,8 @@
 #include <string.h>
 
 #include "analysis/afile.h"
-#include "src/cli.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
 #include "src/model.h"
 #include "src/tokenizer.h"
 

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli.h"
-#include "src/cli_quant.h"
+#include "cli/cli.h"
+#include "cli/cli_quant.h"
 #include "src/imatrix.h"
 #include "src/qmix.h"
 

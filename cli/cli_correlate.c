@@ -9,9 +9,9 @@
 
 #include "analysis/correlate.h"
 #include "analysis/filter.h"
-#include "src/cli.h"
-#include "src/cli_results.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_results.h"
+#include "cli/commands.h"
 
 #define MAX_STORES 64
 #define PLOT_W 60

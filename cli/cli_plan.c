@@ -12,9 +12,9 @@
 #include "analysis/afile.h"
 #include "analysis/plan.h"
 #include "src/calib.h"
-#include "src/cli.h"
-#include "src/commands.h"
-#include "src/sens.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
+#include "cli/sens.h"
 
 static const char plan_help[] =
     "usage: qlens plan --sens FILE --target-bpw B [--by kl|out_err2|imp_mse|mse]\n"

@@ -14,10 +14,10 @@
 
 #include "analysis/afile.h"
 #include "analysis/results.h"
-#include "src/cli.h"
-#include "src/cli_results.h"
-#include "src/cli_quant.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_results.h"
+#include "cli/cli_quant.h"
+#include "cli/commands.h"
 
 #define SW_MAX_LIST 32
 

@@ -16,12 +16,12 @@
  * use calibration (GPTQ, AWQ, ...) thus calibrate on float inputs (as
  * `qlens quant --per-block` for the first block).
  *
- * The runner uses the environment of `qlens quant` (src/cli_quant.h):
+ * The runner uses the environment of `qlens quant` (cli/cli_quant.h):
  * model, texts, forward pass, the float-logit cache. */
 #ifndef QLENS_SENS_H
 #define QLENS_SENS_H
 
-#include "src/cli_quant.h"
+#include "cli/cli_quant.h"
 
 #define SENS_LABEL_MAX 64
 

@@ -1,7 +1,7 @@
 /* report: the sections of `qlens report` (see report.h).  Numbers come
  * from the shared computations; this file only selects, arranges and
  * plots them. */
-#include "src/report.h"
+#include "cli/report.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -12,11 +12,11 @@
 
 #include "analysis/results.h"
 #include "analysis/stats.h"
-#include "src/cli.h"
-#include "src/cli_infer.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
 #include "src/model.h"
 #include "src/qclock.h"
-#include "src/report_int.h"
+#include "cli/report_int.h"
 #include "src/tstats.h"
 
 /* The linear roles drawn as one series each in the per-layer charts. */
@@ -286,7 +286,7 @@ static int sec_weights(struct rctx *r, struct qerr *err)
 /* activations and K/V                                                  */
 
 #include "src/calib.h"
-#include "src/commands.h"
+#include "cli/commands.h"
 
 static void sec_acts(struct rctx *r, struct qerr *err)
 {

@@ -7,9 +7,9 @@
 #include <time.h>
 
 #include "src/calib.h"
-#include "src/cli.h"
-#include "src/cli_infer.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_infer.h"
+#include "cli/commands.h"
 #include "src/forward.h"
 #include "src/tokenizer.h"
 

@@ -8,9 +8,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli.h"
-#include "src/cli_quant.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/cli_quant.h"
+#include "cli/commands.h"
 #include "src/gguf_write.h"
 #include "src/tokenizer.h"
 

@@ -6,7 +6,7 @@
 
 #include <stddef.h>
 
-#include "src/cli_infer.h"
+#include "cli/cli_infer.h"
 #include "src/pipeline.h"
 #include "src/forward.h"
 #include "src/ppl.h"

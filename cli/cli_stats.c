@@ -7,8 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "src/cli.h"
-#include "src/commands.h"
+#include "cli/cli.h"
+#include "cli/commands.h"
 #include "src/model.h"
 #include "src/tstats.h"
 

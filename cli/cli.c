@@ -1,4 +1,4 @@
-#include "src/cli.h"
+#include "cli/cli.h"
 #include "src/model.h"
 #include "src/paths.h"
 

@@ -7,7 +7,7 @@
 #include "analysis/plan.h"
 #include "src/calib.h"
 #include "src/qclock.h"
-#include "src/sens.h"
+#include "cli/sens.h"
 
 int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err)
 {
