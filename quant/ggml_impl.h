@@ -103,4 +103,13 @@ void ggt_quantize_f32(const float *x, void *y, int64_t nrows, int64_t n, const f
 void ggt_quantize_f16(const float *x, void *y, int64_t nrows, int64_t n, const float *qw);
 void ggt_quantize_bf16(const float *x, void *y, int64_t nrows, int64_t n, const float *qw);
 
+
+/* Scalar decoders of quant/ggml_ref.c that are also the table's decoders
+ * (no faster form pays off for these types). */
+void ggt_ref_f32(const void *src, float *y, int64_t n);
+void ggt_ref_bf16(const void *src, float *y, int64_t n);
+void ggt_ref_q8_0(const void *src, float *y, int64_t n);
+void ggt_ref_q4_K(const void *src, float *y, int64_t n);
+void ggt_ref_q5_K(const void *src, float *y, int64_t n);
+
 #endif

@@ -6,7 +6,7 @@
 
 /* ---- float formats ---- */
 
-static void ref_f32(const void *src, float *y, int64_t n)
+void ggt_ref_f32(const void *src, float *y, int64_t n)
 {
     memcpy(y, src, (size_t)n * sizeof(float));
 }
@@ -18,7 +18,7 @@ static void ref_f16(const void *src, float *y, int64_t n)
         y[i] = ggt_rd_h(p + 2 * i);
 }
 
-static void ref_bf16(const void *src, float *y, int64_t n)
+void ggt_ref_bf16(const void *src, float *y, int64_t n)
 {
     const uint8_t *p = src;
     for (int64_t i = 0; i < n; i++)
@@ -89,7 +89,7 @@ static void ref_q5_1(const void *src, float *y, int64_t n)
     }
 }
 
-static void ref_q8_0(const void *src, float *y, int64_t n)
+void ggt_ref_q8_0(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / GGT_QK; i++, b += 34, y += GGT_QK) {
@@ -166,7 +166,7 @@ static void ref_q3_K(const void *src, float *y, int64_t n)
 /* q4_K (144 bytes): d, dmin, scales[12] (6-bit scale/min per group of 32,
  * see ggt_scale_min_k4), qs[128]: chunk c of 64 elements is 32 bytes, low
  * nibbles first (group 2c), then high nibbles (group 2c+1). */
-static void ref_q4_K(const void *src, float *y, int64_t n)
+void ggt_ref_q4_K(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / GGT_QKK; i++, b += 144) {
@@ -188,7 +188,7 @@ static void ref_q4_K(const void *src, float *y, int64_t n)
 
 /* q5_K (176 bytes): as q4_K plus qh[32]: the fifth bit of group g's
  * element l is bit g of qh[l]. */
-static void ref_q5_K(const void *src, float *y, int64_t n)
+void ggt_ref_q5_K(const void *src, float *y, int64_t n)
 {
     const uint8_t *b = src;
     for (int64_t i = 0; i < n / GGT_QKK; i++, b += 176) {
@@ -257,18 +257,18 @@ static void ref_iq4_xs(const void *src, float *y, int64_t n)
 ggt_to_float_fn ggt_to_float_ref(uint32_t id)
 {
     switch (id) {
-    case GGT_F32: return ref_f32;
+    case GGT_F32: return ggt_ref_f32;
     case GGT_F16: return ref_f16;
-    case GGT_BF16: return ref_bf16;
+    case GGT_BF16: return ggt_ref_bf16;
     case GGT_Q4_0: return ref_q4_0;
     case GGT_Q4_1: return ref_q4_1;
     case GGT_Q5_0: return ref_q5_0;
     case GGT_Q5_1: return ref_q5_1;
-    case GGT_Q8_0: return ref_q8_0;
+    case GGT_Q8_0: return ggt_ref_q8_0;
     case GGT_Q2_K: return ref_q2_K;
     case GGT_Q3_K: return ref_q3_K;
-    case GGT_Q4_K: return ref_q4_K;
-    case GGT_Q5_K: return ref_q5_K;
+    case GGT_Q4_K: return ggt_ref_q4_K;
+    case GGT_Q5_K: return ggt_ref_q5_K;
     case GGT_Q6_K: return ref_q6_K;
     case GGT_IQ4_NL: return ref_iq4_nl;
     case GGT_IQ4_XS: return ref_iq4_xs;

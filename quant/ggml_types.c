@@ -49,11 +49,6 @@ const int8_t ggt_iq4nl_values[16] = {-127, -104, -83, -65, -49, -35, -22, -10,
 
 /* ---- float formats ---- */
 
-static void deq_f32(const void *src, float *y, int64_t n)
-{
-    memcpy(y, src, (size_t)n * sizeof(float));
-}
-
 /* Half to float is exact, so the F16C instruction gives the same bits as
  * the scalar decoder (check_ggml_types compares them on all 65536 values). */
 static void deq_f16(const void *src, float *y, int64_t n)
@@ -69,13 +64,6 @@ static void deq_f16(const void *src, float *y, int64_t n)
 #endif
     for (; i < n; i++)
         y[i] = ggt_rd_h(p + 2 * i);
-}
-
-static void deq_bf16(const void *src, float *y, int64_t n)
-{
-    const uint8_t *p = src;
-    for (int64_t i = 0; i < n; i++)
-        y[i] = ggt_bits_f32((uint32_t)(p[2 * i] | (p[2 * i + 1] << 8)) << 16);
 }
 
 /* ---- legacy 32-element blocks ---- */
@@ -153,16 +141,6 @@ static void deq_q5_1(const void *src, float *y, int64_t n)
             y[j] = (float)x0 * d + m;
             y[j + 16] = (float)x1 * d + m;
         }
-    }
-}
-
-static void deq_q8_0(const void *src, float *y, int64_t n)
-{
-    const uint8_t *b = src;
-    for (int64_t i = 0; i < n / GGT_QK; i++, b += 34, y += GGT_QK) {
-        const float d = ggt_rd_h(b);
-        for (int j = 0; j < 32; j++)
-            y[j] = (float)(int8_t)b[2 + j] * d;
     }
 }
 
@@ -255,52 +233,6 @@ static void deq_q3_K(const void *src, float *y, int64_t n)
     }
 }
 
-/* q4_K (144 bytes): d, dmin, scales[12] (6-bit scale/min per group of 32,
- * see ggt_scale_min_k4), qs[128]: chunk c of 64 elements is 32 bytes, low
- * nibbles first (group 2c), then high nibbles (group 2c+1). */
-static void deq_q4_K(const void *src, float *y, int64_t n)
-{
-    const uint8_t *b = src;
-    for (int64_t i = 0; i < n / GGT_QKK; i++, b += 144) {
-        const float d = ggt_rd_h(b), dmin = ggt_rd_h(b + 2);
-        const uint8_t *q = b + 16;
-        for (int c = 0; c < 4; c++, q += 32, y += 64) {
-            uint8_t sc, m;
-            ggt_scale_min_k4(2 * c, b + 4, &sc, &m);
-            const float d1 = d * (float)sc, m1 = dmin * (float)m;
-            ggt_scale_min_k4(2 * c + 1, b + 4, &sc, &m);
-            const float d2 = d * (float)sc, m2 = dmin * (float)m;
-            for (int l = 0; l < 32; l++)
-                y[l] = d1 * (float)(q[l] & 0xF) - m1;
-            for (int l = 0; l < 32; l++)
-                y[32 + l] = d2 * (float)(q[l] >> 4) - m2;
-        }
-    }
-}
-
-/* q5_K (176 bytes): as q4_K plus qh[32]: the fifth bit of group g's
- * element l is bit g of qh[l]. */
-static void deq_q5_K(const void *src, float *y, int64_t n)
-{
-    const uint8_t *b = src;
-    for (int64_t i = 0; i < n / GGT_QKK; i++, b += 176) {
-        const float d = ggt_rd_h(b), dmin = ggt_rd_h(b + 2);
-        const uint8_t *qh = b + 16, *q = b + 48;
-        for (int c = 0; c < 4; c++, q += 32, y += 64) {
-            uint8_t sc, m;
-            ggt_scale_min_k4(2 * c, b + 4, &sc, &m);
-            const float d1 = d * (float)sc, m1 = dmin * (float)m;
-            ggt_scale_min_k4(2 * c + 1, b + 4, &sc, &m);
-            const float d2 = d * (float)sc, m2 = dmin * (float)m;
-            const int u1 = 1 << (2 * c), u2 = 2 << (2 * c);
-            for (int l = 0; l < 32; l++)
-                y[l] = d1 * (float)((q[l] & 0xF) + ((qh[l] & u1) ? 16 : 0)) - m1;
-            for (int l = 0; l < 32; l++)
-                y[32 + l] = d2 * (float)((q[l] >> 4) + ((qh[l] & u2) ? 16 : 0)) - m2;
-        }
-    }
-}
-
 /* q6_K (210 bytes): ql[128] (low 4 bits), qh[64] (high 2 bits), int8
  * scales[16], d.  In half h, element 128h + 32k + l takes a nibble of
  * ql[64h + l + 32(k%2)] (low for k < 2) and bits 2k..2k+1 of qh[32h + l]. */
@@ -358,21 +290,21 @@ static void deq_iq4_xs(const void *src, float *y, int64_t n)
     [ID] = {ID, NAME, BLK, SZ, 8.0 * (SZ) / (BLK), DEQ, Q, QREF}
 
 static const struct ggt_traits traits[GGT__LIMIT] = {
-    T(GGT_F32, "f32", 1, 4, deq_f32, ggt_quantize_f32, ggt_quantize_f32),
+    T(GGT_F32, "f32", 1, 4, ggt_ref_f32, ggt_quantize_f32, ggt_quantize_f32),
     T(GGT_F16, "f16", 1, 2, deq_f16, ggt_quantize_f16, ggt_quantize_f16),
     T(GGT_Q4_0, "q4_0", 32, 18, deq_q4_0, ggt_quantize_q4_0, ggt_quantize_q4_0),
     T(GGT_Q4_1, "q4_1", 32, 20, deq_q4_1, ggt_quantize_q4_1, ggt_quantize_q4_1),
     T(GGT_Q5_0, "q5_0", 32, 22, deq_q5_0, ggt_quantize_q5_0, ggt_quantize_q5_0),
     T(GGT_Q5_1, "q5_1", 32, 24, deq_q5_1, ggt_quantize_q5_1, ggt_quantize_q5_1),
-    T(GGT_Q8_0, "q8_0", 32, 34, deq_q8_0, ggt_quantize_q8_0, ggt_quantize_q8_0),
+    T(GGT_Q8_0, "q8_0", 32, 34, ggt_ref_q8_0, ggt_quantize_q8_0, ggt_quantize_q8_0),
     T(GGT_Q2_K, "q2_K", 256, 84, deq_q2_K, ggt_quantize_q2_K, ggt_quantize_q2_K),
     T(GGT_Q3_K, "q3_K", 256, 110, deq_q3_K, ggt_quantize_q3_K, ggt_quantize_q3_K),
-    T(GGT_Q4_K, "q4_K", 256, 144, deq_q4_K, ggt_quantize_q4_K, ggt_quantize_q4_K_ref),
-    T(GGT_Q5_K, "q5_K", 256, 176, deq_q5_K, ggt_quantize_q5_K, ggt_quantize_q5_K),
+    T(GGT_Q4_K, "q4_K", 256, 144, ggt_ref_q4_K, ggt_quantize_q4_K, ggt_quantize_q4_K_ref),
+    T(GGT_Q5_K, "q5_K", 256, 176, ggt_ref_q5_K, ggt_quantize_q5_K, ggt_quantize_q5_K),
     T(GGT_Q6_K, "q6_K", 256, 210, deq_q6_K, ggt_quantize_q6_K, ggt_quantize_q6_K),
     T(GGT_IQ4_NL, "iq4_nl", 32, 18, deq_iq4_nl, ggt_quantize_iq4_nl, ggt_quantize_iq4_nl),
     T(GGT_IQ4_XS, "iq4_xs", 256, 136, deq_iq4_xs, ggt_quantize_iq4_xs, ggt_quantize_iq4_xs),
-    T(GGT_BF16, "bf16", 1, 2, deq_bf16, ggt_quantize_bf16, ggt_quantize_bf16),
+    T(GGT_BF16, "bf16", 1, 2, ggt_ref_bf16, ggt_quantize_bf16, ggt_quantize_bf16),
 };
 
 const struct ggt_traits *ggt_traits(uint32_t id)
