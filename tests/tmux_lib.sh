@@ -39,3 +39,14 @@ absent() {
 keys() { $TM send-keys "$@"; }
 # type_text TEXT: send TEXT literally (prompt input).
 type_text() { $TM send-keys -l -- "$1"; }
+
+# wait_gone PATTERN [SECONDS]: until nothing on screen matches (e.g. a job
+# still running, which takes longer under the sanitizers); no check counted.
+wait_gone() {
+    n=$(( ${2:-60} * 10 ))
+    while [ "$n" -gt 0 ]; do
+        cap
+        grep -qE -- "$1" "$SCREEN" || return 0
+        sleep 0.1; n=$((n - 1))
+    done
+}
