@@ -44,7 +44,7 @@ wait_for 'SpQR 3 bit g16 asym' "and changes nothing"
 # numbers are marked, and the job's end message survives the refresh.
 keys M M M
 wait_for 'RTN 3 bit g16 asym' "back to RTN"
-wait_gone 'a job is running'   # the methods stepped past (AWQ, GPTQ) may still run
+wait_gone '[|] c cancels' 120   # the methods stepped past (AWQ, GPTQ) may still run
 keys 4 P 3
 wait_for 'float baseline PPL +[0-9]+%' "baseline job running"
 keys m
