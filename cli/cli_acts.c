@@ -155,30 +155,9 @@ static void print_all(struct calib *c, const struct acts_args *a, const char *mo
 static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, struct calib *c,
                    struct qerr *err)
 {
-    struct fwd f;
-    struct fwd_hooks h;
-    int rc = fwd_init(&f, &im->m, n_ctx, err);
-    float *logits = malloc((size_t)im->m.cfg.vocab_size * sizeof(float));
-    if (!rc && !logits)
-        rc = qerr_set(err, QERR_NOMEM, "acts: out of memory");
-    if (!rc && calib_select(c, -1, -1, CALIB_STATS | CALIB_CHANNEL) < 0)
-        rc = qerr_set(err, c->err.code, "%s", c->err.msg);
-    calib_hooks(c, &h);
-    f.cancel = infer_cancel_flag();
-    for (int k = 0; k < chunks && !rc; k++) {
-        int *t = ids + (size_t)k * n_ctx;
-        if (infer_bos(im) >= 0)
-            t[0] = infer_bos(im);
-        /* logits only for the last position: the statistics are the point */
-        rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
-        if (rc)
-            qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : f.err.msg);
-        else if (*infer_cancel_flag())
-            rc = qerr_set(err, QERR_CANCEL, "acts: interrupted");
-    }
-    free(logits);
-    fwd_free(&f);
-    return rc;
+    if (calib_select(c, -1, -1, CALIB_STATS | CALIB_CHANNEL) < 0)
+        return qerr_set(err, c->err.code, "%s", c->err.msg);
+    return infer_capture(im, ids, n_ctx, chunks, c, "acts", 0, err);
 }
 
 int acts_collect(struct infer_model *im, const char *text, long ctx, int force_ctx, long chunks,

@@ -73,34 +73,10 @@ static int parse_args(int argc, char **argv, struct imx_args *a)
 static int capture(struct infer_model *im, int *ids, int n_ctx, int chunks, struct calib *c,
                    struct qerr *err)
 {
-    struct fwd f;
-    struct fwd_hooks h;
-    int rc = fwd_init(&f, &im->m, n_ctx, err);
-    float *logits = malloc((size_t)im->m.cfg.vocab_size * sizeof(float));
-    if (!rc && !logits)
-        rc = qerr_set(err, QERR_NOMEM, "imatrix: out of memory");
-    for (int s = 0; !rc && s < CALIB_K; s++) /* the four linear inputs */
+    for (int s = 0; s < CALIB_K; s++) /* the four linear inputs */
         if (calib_select(c, -1, s, CALIB_CHANNEL) < 0)
-            rc = qerr_set(err, c->err.code, "%s", c->err.msg);
-    calib_hooks(c, &h);
-    f.cancel = infer_cancel_flag();
-    for (int k = 0; k < chunks && !rc; k++) {
-        int *t = ids + (size_t)k * n_ctx;
-        if (infer_bos(im) >= 0)
-            t[0] = infer_bos(im);
-        rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
-        if (rc)
-            qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : f.err.msg);
-        else if (*infer_cancel_flag())
-            rc = qerr_set(err, QERR_CANCEL, "imatrix: interrupted");
-        if (!rc && isatty(2))
-            fprintf(stderr, "\r\033[Kimatrix: chunk %d/%d", k + 1, chunks);
-    }
-    if (isatty(2))
-        fputs("\r\033[K", stderr);
-    free(logits);
-    fwd_free(&f);
-    return rc;
+            return qerr_set(err, c->err.code, "%s", c->err.msg);
+    return infer_capture(im, ids, n_ctx, chunks, c, "imatrix", 1, err);
 }
 
 static int compute(const struct imx_args *a, struct qerr *err)

@@ -8,6 +8,8 @@
 
 #include "cli/cli.h"
 #include "cli/cli_infer.h"
+#include "src/calib.h"
+#include "src/forward.h"
 #include "src/pipeline.h"
 #include "src/tokenizer.h"
 
@@ -114,4 +116,36 @@ void infer_catch_sigint(void)
 volatile int *infer_cancel_flag(void)
 {
     return &cancel_flag;
+}
+
+int infer_capture(struct infer_model *im, int *ids, int n_ctx, int chunks, struct calib *c,
+                  const char *what, int progress, struct qerr *err)
+{
+    struct fwd f;
+    struct fwd_hooks h;
+    int rc = fwd_init(&f, &im->m, n_ctx, err);
+    float *logits = malloc((size_t)im->m.cfg.vocab_size * sizeof(float));
+    if (!rc && !logits)
+        rc = qerr_set(err, QERR_NOMEM, "%s: out of memory", what);
+    calib_hooks(c, &h);
+    f.cancel = infer_cancel_flag();
+    progress = progress && isatty(2);
+    for (int k = 0; k < chunks && !rc; k++) {
+        int *t = ids + (size_t)k * n_ctx;
+        if (infer_bos(im) >= 0)
+            t[0] = infer_bos(im);
+        /* logits only for the last position: the captures are the point */
+        rc = fwd_chunk_from(&f, t, n_ctx, n_ctx - 1, logits, &h);
+        if (rc)
+            qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : f.err.msg);
+        else if (*infer_cancel_flag())
+            rc = qerr_set(err, QERR_CANCEL, "%s: interrupted", what);
+        if (!rc && progress)
+            fprintf(stderr, "\r\033[K%s: chunk %d/%d", what, k + 1, chunks);
+    }
+    if (progress)
+        fputs("\r\033[K", stderr);
+    free(logits);
+    fwd_free(&f);
+    return rc;
 }

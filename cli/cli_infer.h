@@ -51,6 +51,15 @@ int infer_parse_int(const char *s, long lo, long hi, long *out);
 int infer_parse_opt(const char *cmd, const char *opt, const char *val, long lo, long hi,
                     long *out);
 
+/* Run `chunks` chunks of n_ctx tokens from ids (first token of each set to
+ * BOS when the tokenizer has one) through the model with c's hooks, for the
+ * captures the caller selected; logits only for the last position.  `what`
+ * names the command in messages; progress: a chunk counter on a terminal.
+ * Ctrl-C gives QERR_CANCEL. */
+struct calib;
+int infer_capture(struct infer_model *im, int *ids, int n_ctx, int chunks, struct calib *c,
+                  const char *what, int progress, struct qerr *err);
+
 /* SIGINT sets *infer_cancel_flag() (first Ctrl-C cancels cleanly). */
 void infer_catch_sigint(void);
 volatile int *infer_cancel_flag(void);
