@@ -177,7 +177,7 @@ static void print_json(const char *model, const struct ppl_io *io, size_t n_tok,
         cli_json_num(stdout, io->out_mib);
     }
     if (r->kl)
-        kl_print_json(stdout, r, io->have_in ? a->kl_file : NULL);
+        kl_print_json(stdout, "kl", r, io->have_in ? a->kl_file : NULL);
     printf("}\n");
 }
 

@@ -85,9 +85,9 @@ static void dist_json(FILE *f, const char *name, const struct ppl_dist *d)
     fputc('}', f);
 }
 
-void kl_print_json(FILE *f, const struct ppl_result *r, const char *base_file)
+void kl_print_json(FILE *f, const char *key, const struct ppl_result *r, const char *base_file)
 {
-    fprintf(f, ",\"kl\":{\"base\":\"%s\"", r->kl_file ? "llama.cpp file" : "in-process");
+    fprintf(f, ",\"%s\":{\"base\":\"%s\"", key, r->kl_file ? "llama.cpp file" : "in-process");
     if (base_file) {
         fprintf(f, ",\"base_file\":");
         cli_json_str(f, base_file);

@@ -11,8 +11,8 @@
 /* The three blocks "Perplexity statistics", "KL divergence statistics",
  * "Token probability statistics" with llama.cpp's labels and ± values. */
 void kl_print_text(FILE *f, const struct ppl_result *r);
-/* ,"kl":{...} (a leading comma: a member of an object being written);
+/* ,"KEY":{...} (a leading comma: a member of an object being written);
  * base_file names a llama.cpp --kl-divergence-base file or is NULL. */
-void kl_print_json(FILE *f, const struct ppl_result *r, const char *base_file);
+void kl_print_json(FILE *f, const char *key, const struct ppl_result *r, const char *base_file);
 
 #endif
