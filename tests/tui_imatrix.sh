@@ -5,7 +5,8 @@
 # file (Python, legacy format); the channel heatmap puts the strongest
 # channel at the top level; sorting; `o` opens a qlens-written imatrix and
 # names a bad one; an imatrix for another model is refused before the
-# screen starts; off a terminal the same as `qlens imatrix --show`.
+# screen starts; `I` computes one on the worker equal to `qlens imatrix`'s;
+# off a terminal the same as `qlens imatrix --show`.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
 G="$QLENS_SHARED/reference/ggml-types"
@@ -13,8 +14,9 @@ IMX="$G/model.imatrix"
 M="$G/model-f32.gguf"
 [ -f "$IMX" ] && [ -f "$M" ] || { fail "shared ggml-types model or imatrix missing"; t_done; }
 
-# the expected rows, straight from the file
-python3 - "$IMX" >"$T_TMP/expect" <<'PY'
+# expect FILE: the expected rows, straight from a legacy imatrix file
+expect() {
+python3 - "$1" <<'PY'
 import struct, sys
 d = open(sys.argv[1], 'rb').read()
 n, = struct.unpack_from('<i', d, 0); o = 4
@@ -28,6 +30,8 @@ for _ in range(n):
     top = max(range(nval), key=lambda j: v[j])
     print(name.replace('.weight', ''), nval, '%.5g' % tot, '%.2f' % (m4 / m2 ** 2), '%.3f' % (100 * v[top] / tot), top)
 PY
+}
+expect "$IMX" >"$T_TMP/expect"
 [ "$(wc -l <"$T_TMP/expect")" = 7 ] && pass "reference read of the imatrix (7 entries)" || fail "reference read"
 
 START_ARGS="--imatrix '$IMX' '$M'"
@@ -83,6 +87,24 @@ rc=$(cat "$T_TMP/rc" 2>/dev/null)
 cap
 [ -n "$rc" ] && [ "$rc" != 0 ] && grep -q "model.imatrix" "$SCREEN" && pass "imatrix for another model refused (exit $rc): $(grep -m1 model.imatrix "$SCREEN" | cut -c1-90)" ||
     fail "another model's imatrix: rc '$rc'"
+
+# I: computed on the worker from the calibration text, as qlens imatrix does
+B="$QLENS_SHARED/models/stories260K.bin"
+"$QLENS_BIN" imatrix "$B" "$QLENS_SHARED/data/tinystories-calib.txt" -o "$T_TMP/s.imatrix" --ctx 512 --chunks 16 >/dev/null 2>&1 &&
+    pass "qlens imatrix on stories260K (16 chunks of 512)" || fail "qlens imatrix on stories260K"
+expect "$T_TMP/s.imatrix" | grep -E '^blk\.(0\.attn_q|0\.ffn_down|1\.attn_output) ' >"$T_TMP/expect_s"
+START_ARGS="'$B'"
+start 120 36 NO_COLOR=1 QLENS_ASCII=1
+wait_for 'stories260K.bin' "dashboard open" 20
+keys 6
+wait_for "No importance matrix loaded" "empty Imatrix view says how to get one"
+keys I
+wait_for "importance matrix: 35 entries" "I computes one on the worker" 60
+wait_for "computed in the dashboard \(512-token chunks\): 35 entries \(35 in this model\), 16 chunks" "header names the pass"
+while read -r name cols tot kurt share top; do
+    wait_for "^$name +$cols +$tot +[0-9.]+ +$kurt +$share +$top:" "computed $name = qlens imatrix's (total $tot, kurtosis $kurt)" 3
+done <"$T_TMP/expect_s"
+keys q
 
 # off a terminal: qlens imatrix --show
 "$QLENS_BIN" --imatrix "$IMX" </dev/null >"$T_TMP/show" 2>&1

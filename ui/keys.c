@@ -83,6 +83,7 @@ const struct ui_key ui_keys[] = {
     {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
     {'F', "F", C, UA_CORR_FILTER, "cycle the model family (families with a perplexity; all)", "family"},
     {'o', "o", I, UA_IMX_OPEN, "open an importance matrix file (llama.cpp legacy or GGUF, qlens imatrix)", "open"},
+    {'I', "I", I, UA_IMX_COMPUTE, "compute an importance matrix of this model on the calibration text (as qlens imatrix)", "compute"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
     {'E', "E", ALL, UA_SCREEN_SAVE, "save the screen as qlens-screen-N.{txt,ans,svg,html} (current directory)", NULL},

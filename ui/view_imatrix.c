@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "ui/draw.h"
+#include "ui/jobs.h"
 #include "ui/tui_int.h"
 #include "ui/vm_imatrix.h"
 
@@ -97,8 +98,9 @@ static void imx_draw(struct tui *t, int y0, int h)
     if (!v->loaded) {
         draw_wrap(y0 + 1, 2, t->w - 4, h - 1,
                   "No importance matrix loaded. Start the dashboard with qlens --imatrix FILE "
-                  "[MODEL] (llama.cpp's legacy or GGUF imatrix, or one from qlens imatrix), or "
-                  "press o and type a file name.", A_NORMAL);
+                  "[MODEL] (llama.cpp's legacy or GGUF imatrix, or one from qlens imatrix), "
+                  "press o and type a file name, or press I to compute one on the calibration "
+                  "text.", A_NORMAL);
         return;
     }
     if (s->sel >= v->n)
@@ -135,6 +137,46 @@ static void resort(struct tui *t)
             s->vm.rev ? " (reversed)" : "");
 }
 
+/* I: the calibration pass on the worker; job_done shows the result. */
+static void compute(struct tui *t)
+{
+    if (tui_job_busy(t))
+        return;
+    struct jobs_ctx *j = calloc(1, sizeof *j);
+    struct qimatrix *im = calloc(1, sizeof *im);
+    if (!j || !im) {
+        free(j);
+        free(im);
+        tui_msg(t, 1, "out of memory");
+        return;
+    }
+    j->kind = JOB_IMATRIX;
+    j->data = &t->data;
+    j->imx = im;
+    tui_start_job(t, j, UV_IMATRIX, "importance matrix (calibration pass)");
+}
+
+static void imx_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+{
+    struct tui_imx *s = st(t);
+    struct qerr err;
+    qerr_clear(&err);
+    char label[400];
+    if (!j->imx)
+        return;
+    snprintf(label, sizeof label, "computed in the dashboard (%d-token chunks)", t->data.n_ctx);
+    if (rc == 0 && vm_imatrix_take(&s->vm, j->imx, label, &t->m, &err) == 0) {
+        s->sel = s->top = 0;
+        tui_msg(t, 0, "importance matrix: %d entries", s->vm.n);
+    } else {
+        tui_msg(t, rc != QERR_CANCEL, "importance matrix: %s", rc == QERR_CANCEL ? "cancelled"
+                                                      : rc ? t->job.err.msg : err.msg);
+        qimatrix_free(j->imx);
+    }
+    free(j->imx);
+    j->imx = NULL;
+}
+
 static int imx_act(struct tui *t, enum ui_act a, int shown)
 {
     struct tui_imx *s = st(t);
@@ -156,6 +198,7 @@ static int imx_act(struct tui *t, enum ui_act a, int shown)
         return 1;
     case UA_SORT_REV: s->vm.rev = !s->vm.rev; resort(t); return 1;
     case UA_IMX_OPEN: tui_prompt(t, UV_IMATRIX, a, "imatrix file"); return 1;
+    case UA_IMX_COMPUTE: compute(t); return 1;
     default: return 0;
     }
 }
@@ -230,4 +273,5 @@ const struct view_ops view_imatrix_ops = {
     .act = imx_act,
     .click = imx_click,
     .prompt_done = imx_prompt_done,
+    .job_done = imx_job_done,
 };
