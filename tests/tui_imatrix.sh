@@ -10,6 +10,11 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
 G="$QLENS_SHARED/reference/ggml-types"
+# wait_exit SECONDS: until the dashboard of the current session has exited
+wait_exit() {
+    n=$(( $1 * 10 ))
+    while [ ! -s "$T_TMP/rc" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+}
 IMX="$G/model.imatrix"
 M="$G/model-f32.gguf"
 [ -f "$IMX" ] && [ -f "$M" ] || { fail "shared ggml-types model or imatrix missing"; t_done; }
@@ -78,11 +83,12 @@ keys Enter
 wait_for "bad.imatrix" "a bad file is named in the status bar"
 wait_for "q.imatrix: 7 entries" "and the loaded matrix stays"
 keys q
+wait_exit 20 # its exit code must not land in the next session's rc file
 
 # another model's imatrix: refused before the screen starts
 START_ARGS="--imatrix '$IMX' '$QLENS_SHARED/models/stories260K.gguf'"
 start 100 20
-n=50; while [ ! -f "$T_TMP/rc" ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+wait_exit 30
 rc=$(cat "$T_TMP/rc" 2>/dev/null)
 cap
 [ -n "$rc" ] && [ "$rc" != 0 ] && grep -q "model.imatrix" "$SCREEN" && pass "imatrix for another model refused (exit $rc): $(grep -m1 model.imatrix "$SCREEN" | cut -c1-90)" ||
