@@ -20,6 +20,9 @@ const char qcli_common_help[] =
     "  --ctx N            tokens per chunk (even; default min(512, model context))\n"
     "  --chunks N         evaluate only the first N chunks (default: all)\n"
     "  --force-ctx        allow --ctx beyond the model's training context\n"
+    "  --progress         per-tensor progress with ETA on stderr, one line each, also\n"
+    "                     when stderr is not a terminal (on a terminal: always, one\n"
+    "                     line rewritten in place, unless --json)\n"
     "Calibration (GPTQ, AWQ, SpQR, LLM.int8, SmoothQuant):\n"
     "  --calib TEXT       calibration text (default $QLENS_SHARED/data/tinystories-calib.txt);\n"
     "                     it must share no 200-byte window with the evaluation text\n"
@@ -88,6 +91,7 @@ static int flag_opt(const char *s, struct qcli_opts *o)
            : !strcmp(s, "--quant-embed") ? &o->quant_embed
            : !strcmp(s, "--force-ctx") ? &o->force_ctx
            : !strcmp(s, "--allow-overlap") ? &o->allow_overlap
+           : !strcmp(s, "--progress") ? &o->progress
            : !strcmp(s, "--json") ? &o->json : NULL;
     if (!f)
         return 0;
@@ -150,21 +154,51 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->imatrix = o->imatrix;
 }
 
-static int quant_progress(void *ud, int layer, int n_layers, const char *what)
+/* A progress line: rewritten in place on a terminal, one line each
+ * otherwise (--progress into a file or pipe). */
+static void progress_start(const struct pipe_env *e)
 {
-    const struct pipe_env *e = ud;
-    fprintf(stderr, "\r\033[K%s%squantizing %s", e->label ? e->label : "",
-            e->label ? ": " : "", what);
-    if (layer >= 0)
-        fprintf(stderr, " (block %d/%d)", layer + 1, n_layers);
+    fputs(isatty(2) ? "\r\033[K" : "", stderr);
+    if (e->label)
+        fprintf(stderr, "%s: ", e->label);
+}
+
+static void progress_end(void)
+{
+    fputs(isatty(2) ? "" : "\n", stderr);
+    fflush(stderr);
+}
+
+/* Seconds as "42 s", "3 min 05 s" or "1 h 02 min". */
+static void fmt_secs(char *buf, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, n, "%ld s", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%ld min %02ld s", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ld h %02ld min", t / 3600, t / 60 % 60);
+}
+
+static int tensor_progress(void *ud, const struct qrun_progress *p)
+{
+    char el[32], eta[32] = "?";
+    fmt_secs(el, sizeof el, p->elapsed);
+    if (p->eta >= 0)
+        fmt_secs(eta, sizeof eta, p->eta);
+    progress_start(ud);
+    fprintf(stderr, "quantized %s  %d/%d tensors  %.0f%% of weights  %s  ETA %s", p->name,
+            p->done, p->total, 100.0 * p->frac, el, eta);
+    progress_end();
     return 0;
 }
 
 static int eval_progress(void *ud, int done, int total, double ppl)
 {
-    const struct pipe_env *e = ud;
-    fprintf(stderr, "\r\033[K%s%sevaluating chunk %d/%d  PPL %.4f", e->label ? e->label : "",
-            e->label ? ": " : "", done, total, ppl);
+    progress_start(ud);
+    fprintf(stderr, "evaluating chunk %d/%d  PPL %.4f", done, total, ppl);
+    progress_end();
     return 0;
 }
 
@@ -173,8 +207,8 @@ int qcli_setup(struct pipe_env *e, const struct qcli_opts *o, struct qerr *err)
     struct pipe_opts po;
     to_pipe(o, &po);
     struct pipe_cb cb = {.cancel = infer_cancel_flag()};
-    if (isatty(2) && !o->json) {
-        cb.quant = quant_progress;
+    if ((isatty(2) && !o->json) || o->progress) {
+        cb.tensor = tensor_progress;
         cb.eval = eval_progress;
         cb.ud = e; /* pipe_setup keeps e where it is */
     }
@@ -189,7 +223,7 @@ void qcli_teardown(struct pipe_env *e)
 /* The progress line is cleared afterwards (also on errors and cancel). */
 static void clear_progress(const struct pipe_env *e)
 {
-    if (e->cb.quant || e->cb.eval)
+    if ((e->cb.tensor || e->cb.eval) && isatty(2))
         fputs("\r\033[K", stderr);
 }
 

@@ -24,6 +24,8 @@ struct qcli_opts {
     int out_err;                   /* per-tensor layer-output error
                                       (--layers / --json of quant)       */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    int progress;                  /* --progress: progress lines on stderr
+                                      even when it is not a terminal      */
     const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */

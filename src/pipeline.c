@@ -323,6 +323,7 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
+    ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
     int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);

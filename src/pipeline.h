@@ -80,6 +80,8 @@ struct pipe_opts {
  * the env's cb_ud. */
 struct pipe_cb {
     int (*quant)(void *ud, int layer, int n_layers, const char *what);
+    /* after each quantized tensor, with the run's ETA (qrun_progress) */
+    int (*tensor)(void *ud, const struct qrun_progress *p);
     int (*eval)(void *ud, int done, int total, double ppl);
     void *ud;
     volatile int *cancel;          /* polled too (SIGINT flag), or NULL    */

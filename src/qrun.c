@@ -172,6 +172,24 @@ static const float *orig_floats(struct qtensor *t, float **tmp)
     return *tmp;
 }
 
+/* Tensor t is quantized: tell the per-tensor observer (with the ETA). */
+static int tensor_done(struct qrun_ctx *q, const struct qtensor *t)
+{
+    struct qrun *r = q->r;
+    r->w_done += (double)t->nelem;
+    if (!r->o.on_tensor)
+        return 0;
+    struct qrun_progress p = {t->name, r->n_t, r->n_todo, 0, 0, -1};
+    p.frac = r->w_todo > 0 ? r->w_done / r->w_todo : 1.0;
+    p.frac = p.frac > 1 ? 1 : p.frac;
+    p.elapsed = qclock_seconds() - r->t_start;
+    if (p.frac > 0)
+        p.eta = p.elapsed * (1.0 - p.frac) / p.frac;
+    if (r->o.on_tensor(r->o.progress_ud, &p))
+        return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
+    return 0;
+}
+
 /* Quantize one tensor from its float original and install Ŵ. */
 static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_spec *spec,
                      const struct quant_calib *qc, struct quant_side *side)
@@ -209,7 +227,9 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
         return qerr_prefix(q->err, "%s: ", t->name);
     }
     qtensor_set_override(t, out);
-    return add_report(r, t, &rep, dt) < 0 ? qerr_set(q->err, QERR_NOMEM, "out of memory") : 0;
+    if (add_report(r, t, &rep, dt) < 0)
+        return qerr_set(q->err, QERR_NOMEM, "out of memory");
+    return tensor_done(q, t);
 }
 
 /* Split a stacked result back into per-tensor overrides and reports. */
@@ -240,6 +260,9 @@ static int split_joint(struct qrun_ctx *q, struct qtensor **ts, int n, const flo
         qtensor_set_override(ts[i], o);
         if (add_report(q->r, ts[i], &ri, dt * rows / total) < 0)
             return qerr_set(q->err, QERR_NOMEM, "out of memory");
+        int rc = tensor_done(q, ts[i]);
+        if (rc)
+            return rc;
         row += rows;
     }
     return 0;
@@ -575,6 +598,26 @@ static int check_opts(struct qrun *r, struct fwd *f, size_t n_tokens, struct qer
     return 0;
 }
 
+/* The tensors and weights a run will quantize (for qrun_progress). */
+static void count_todo(struct qrun *r, int embed)
+{
+    struct qmodel *m = r->m;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < N_SITES; s++)
+            for (int i = 0; i < steps[s].n; i++) {
+                const struct qtensor *t = qmodel_get(m, l, steps[s].roles[i]);
+                r->n_todo++;
+                r->w_todo += t ? (double)t->nelem : 0;
+            }
+    const struct qtensor *extra[2] = {r->o.quant_output ? classifier(m) : NULL,
+                                      embed ? qmodel_get(m, -1, QR_TOK_EMBD) : NULL};
+    for (int i = 0; i < 2; i++)
+        if (extra[i]) {
+            r->n_todo++;
+            r->w_todo += (double)extra[i]->nelem;
+        }
+}
+
 /* Methods without calibration: every linear on its own, no passes. */
 static int run_no_calib(struct qrun_ctx *q)
 {
@@ -627,6 +670,8 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     struct qrun_ctx q = {.r = r, .f = f, .tokens = tokens, .err = err};
     rc = calib_init(&q.cal, &f->m->cfg, err);
     int tied_out = o->quant_output && f->m->cfg.tied_output;
+    count_todo(r, o->quant_embed && !tied_out);
+    r->t_start = t0;
     fwd_use_overrides(f, 1);
     if (!rc && o->quant_embed && !tied_out)
         rc = run_embed(&q);
