@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/membudget.h"
 #include "src/calib.h"
 #include "cli/cli.h"
 #include "cli/cli_infer.h"
@@ -44,6 +45,9 @@ static const char ppl_help[] =
     "  --kl-base M    KL against another model file M (same tokenizer), e.g. the\n"
     "                 float original of a saved quantized MODEL; implies --kl\n"
     "  --json         one JSON object on stdout\n"
+    "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run\n"
+    "                 that needs more stops before it starts (default: the memory\n"
+    "                 available)\n"
     "  --llamacpp-compat  tokenize a tokenizer.json as llama.cpp does the GGUF\n"
     "                 converted from it (no NFC/NFKC/Lowercase normalizer,\n"
     "                 special-token text stays text; also QLENS_TOKENIZER=llamacpp)\n"
@@ -55,6 +59,7 @@ struct ppl_args {
     long ctx, chunks, act_bits, kv_bits, kv_group;
     int full, kl, json, force_ctx, k_per_channel, asym, compat;
     const char *kl_base;
+    double mem_budget;    /* --mem-budget in bytes, 0: available memory */
 };
 
 static int parse_args(int argc, char **argv, struct ppl_args *a)
@@ -86,6 +91,12 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
             i++;
         }
         else if (!strcmp(s, "--json")) a->json = 1;
+        else if (!strcmp(s, "--mem-budget")) {
+            if (mem_parse_size(v, &a->mem_budget) < 0)
+                return cli_usage_error("ppl", "--mem-budget wants a size such as 4096 (MiB), "
+                                       "800M or 6G, got '%s'", v ? v : "(nothing)"), -1;
+            i++;
+        }
         else if (s[0] == '-' && s[1])
             return cli_usage_error("ppl", "unknown option '%s'", s), -1;
         else if (a->n_pos < 2) a->pos[a->n_pos++] = s;
@@ -210,7 +221,9 @@ static int run(struct infer_model *im, const struct ppl_args *a, const char *tex
         return err->code;
     if (n_ctx < 2 || n_ctx % 2)
         return qerr_set(err, QERR_ARG, "--ctx %d: must be even and at least 2", n_ctx);
-    int rc = infer_tokenize_file(im, text, &ids, n_tok, err);
+    int rc = mem_check_eval(&im->m, n_ctx, 2, a->mem_budget, err);
+    if (!rc)
+        rc = infer_tokenize_file(im, text, &ids, n_tok, err);
     if (rc)
         return rc;
     struct fwd f, fb;

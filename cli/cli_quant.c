@@ -12,6 +12,7 @@
 #include "cli/cli_quant.h"
 #include "cli/commands.h"
 #include "src/gguf_write.h"
+#include "src/membudget.h"
 #include "src/tokenizer.h"
 
 const char qcli_common_help[] =
@@ -20,6 +21,9 @@ const char qcli_common_help[] =
     "  --ctx N            tokens per chunk (even; default min(512, model context))\n"
     "  --chunks N         evaluate only the first N chunks (default: all)\n"
     "  --force-ctx        allow --ctx beyond the model's training context\n"
+    "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run that\n"
+    "                     needs more stops before it starts, saying what needs it and\n"
+    "                     which option lowers it (default: the memory available)\n"
     "  --progress         per-tensor progress with ETA on stderr, one line each, also\n"
     "                     when stderr is not a terminal (on a terminal: always, one\n"
     "                     line rewritten in place, unless --json)\n"
@@ -107,6 +111,14 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
         return 1;
     if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
     else if (!strcmp(s, "--imatrix")) rc = str_opt(o, s, v, &o->imatrix);
+    else if (!strcmp(s, "--mem-budget")) {
+        if (mem_parse_size(v, &o->mem_budget) < 0) {
+            cli_usage_error(o->cmd, "--mem-budget wants a size such as 4096 (MiB), 800M or 6G, "
+                            "got '%s'", v ? v : "(nothing)");
+            return -1;
+        }
+        rc = 1;
+    }
     else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
     else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
     else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
@@ -152,6 +164,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->need_calib = o->need_calib;
     p->kl_cache_mib = o->kl_cache_mib;
     p->imatrix = o->imatrix;
+    p->mem_budget = o->mem_budget;
 }
 
 /* A progress line: rewritten in place on a terminal, one line each
@@ -259,6 +272,14 @@ int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_s
     int rc = pipe_run(e, &po, spec, act_bits, kv_bits, res, err);
     clear_progress(e);
     return rc;
+}
+
+int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    return pipe_check_memory(e, &po, quantized, calibrated, kl_cache, err);
 }
 
 void qcli_result_free(struct pipe_result *res)
