@@ -199,8 +199,19 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
 
 /* ---- whole commands (the CLI, node, libllama) in a child ---- */
 
+/* CPU seconds (user + system) of a finished child: what load disturbs
+ * least on this shared machine. */
+static double cpu_of(const struct rusage *ru)
+{
+    return ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + ru->ru_stime.tv_sec +
+           ru->ru_stime.tv_usec / 1e6;
+}
+
+static double last_cpu; /* cpu_of the last run_cmd child */
+
 /* Run argv (stdout and stderr into out, NUL-terminated); returns the wall
- * seconds, the child's peak RSS in MB and its wait status. */
+ * seconds, the child's peak RSS in MB and its wait status (its CPU
+ * seconds in last_cpu). */
 static double run_cmd(char *const argv[], char *out, size_t cap, long *rss_mb, int *status)
 {
     int pfd[2];
@@ -231,6 +242,7 @@ static double run_cmd(char *const argv[], char *out, size_t cap, long *rss_mb, i
     if (pid > 0)
         wait4(pid, status, 0, &ru);
     *rss_mb = ru.ru_maxrss / 1024;
+    last_cpu = cpu_of(&ru);
     return bench_wall() - t0;
 }
 
@@ -270,9 +282,10 @@ static void bench_ppl_cli(const char *qlens, const char *model, const char *text
         printf("ppl      qlens failed: %.300s\n", out);
         return;
     }
-    printf("ppl      qlens      %7.1f tok/s (ctx 512, 2 chunks)  RSS %5ld MB (%.2f x file)\n",
-           tps, rss, rss / file_mb);
+    printf("ppl      qlens      %7.1f tok/s (ctx 512, 2 chunks)  CPU %6.1f s  RSS %5ld MB "
+           "(%.2f x file)\n", tps, last_cpu, rss, rss / file_mb);
     long qrss = rss;
+    double qcpu = last_cpu;
     char dir[1024];
     if (!node_llama_dir(dir, sizeof dir)) {
         printf("ppl      llama.cpp: skipped (node-llama-cpp not installed: run "
@@ -289,9 +302,10 @@ static void bench_ppl_cli(const char *qlens, const char *model, const char *text
         printf("ppl      llama.cpp: skipped (node failed: %.200s)\n", out);
         return;
     }
-    printf("ppl      llama.cpp  %7.1f tok/s (same file, 2 threads)  RSS %5ld MB (node "
-           "included)\n", toks / secs, rss);
-    printf("ppl      qlens / llama.cpp speed: x%.2f, peak RSS: x%.2f\n", tps / (toks / secs),
+    printf("ppl      llama.cpp  %7.1f tok/s (same file, 2 threads)  CPU %6.1f s  RSS %5ld MB "
+           "(node included)\n", toks / secs, last_cpu, rss);
+    printf("ppl      qlens / llama.cpp speed: x%.2f (CPU of the whole process: x%.2f), peak RSS: "
+           "x%.2f\n", tps / (toks / secs), qcpu > 0 ? last_cpu / qcpu : 0,
            rss > 0 ? (double)qrss / rss : 0);
 }
 
@@ -347,10 +361,10 @@ static void bench_quant_cli(const char *qlens, const char *model, double file_mb
         printf("rtn      qlens failed: %.300s\n", out);
         return;
     }
-    double rtn = wall - t[2];
+    double rtn = wall - t[2], rcpu = last_cpu;
     printf("rtn      qlens RTN w4 g128   %6.1f s without evaluation (quantizer %.1f s; "
-           "evaluation %.1f s)  RSS %5ld MB (%.2f x file)\n", rtn, t[1], t[2], rss,
-           rss / file_mb);
+           "evaluation %.1f s)  CPU %.1f s (all)  RSS %5ld MB (%.2f x file)\n", rtn, t[1], t[2],
+           rcpu, rss, rss / file_mb);
     char q40[600];
     const char *tmp = getenv("TMPDIR");
     snprintf(q40, sizeof q40, "%s/qlens-bench-q4_0.gguf", tmp && *tmp ? tmp : "/tmp");
@@ -359,8 +373,8 @@ static void bench_quant_cli(const char *qlens, const char *model, double file_mb
     double te = run_cmd(eargv, out, sizeof out, &rss, &st);
     unlink(q40);
     if (ok_status(st))
-        printf("rtn      qlens Q4_0 export    %6.1f s  RSS %5ld MB   RTN / this: x%.2f\n", te, rss,
-               rtn / te);
+        printf("rtn      qlens Q4_0 export    %6.1f s  CPU %.1f s  RSS %5ld MB   RTN / this: x%.2f "
+               "(CPU x%.2f)\n", te, last_cpu, rss, rtn / te, rcpu / last_cpu);
     else
         printf("rtn      qlens Q4_0 export failed: %.300s\n", out);
     char dir[1024];
@@ -381,8 +395,8 @@ static void bench_quant_cli(const char *qlens, const char *model, double file_mb
     double tl = bench_wall() - t0;
     unlink(q40);
     if (ok_status(st))
-        printf("rtn      llama.cpp Q4_0       %6.1f s  RSS %5ld MB   RTN / this: x%.2f\n", tl,
-               ru.ru_maxrss / 1024, rtn / tl);
+        printf("rtn      llama.cpp Q4_0       %6.1f s  CPU %.1f s  RSS %5ld MB   RTN / this: x%.2f "
+               "(CPU x%.2f)\n", tl, cpu_of(&ru), ru.ru_maxrss / 1024, rtn / tl, rcpu / cpu_of(&ru));
     else
         printf("rtn      llama-quantize: failed (libllama of node-llama-cpp not loadable)\n");
 }
