@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "src/membudget.h"
 #include "src/calib.h"
 #include "cli/cli.h"
 #include "cli/cli_infer.h"
@@ -56,6 +57,9 @@ static const char ppl_help[] =
     "                 them (with one positional argument it is MODEL)\n"
     "  --kl-divergence  read --kl-divergence-base FILE (as llama.cpp)\n"
     "  --json         one JSON object on stdout\n"
+    "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run\n"
+    "                 that needs more stops before it starts (default: the memory\n"
+    "                 available)\n"
     "  --llamacpp-compat  tokenize a tokenizer.json as llama.cpp does the GGUF\n"
     "                 converted from it (no NFC/NFKC/Lowercase normalizer,\n"
     "                 special-token text stays text; also QLENS_TOKENIZER=llamacpp)\n"
@@ -69,6 +73,7 @@ struct ppl_args {
     const char *kl_base;
     const char *kl_file;  /* --kl-divergence-base                        */
     int kl_read;          /* --kl-divergence                             */
+    double mem_budget;    /* --mem-budget in bytes, 0: available memory */
 };
 
 /* Combinations: llama.cpp's file mode is its own llama.cpp-method run. */
@@ -123,6 +128,12 @@ static int parse_args(int argc, char **argv, struct ppl_args *a)
         }
         else if (!strcmp(s, "--kl-divergence")) a->kl_read = 1;
         else if (!strcmp(s, "--json")) a->json = 1;
+        else if (!strcmp(s, "--mem-budget")) {
+            if (mem_parse_size(v, &a->mem_budget) < 0)
+                return cli_usage_error("ppl", "--mem-budget wants a size such as 4096 (MiB), "
+                                       "800M or 6G, got '%s'", v ? v : "(nothing)"), -1;
+            i++;
+        }
         else if (s[0] == '-' && s[1])
             return cli_usage_error("ppl", "unknown option '%s'", s), -1;
         else if (a->n_pos < 2) a->pos[a->n_pos++] = s;
@@ -316,6 +327,8 @@ static int run(struct infer_model *im, const struct ppl_args *a, struct ppl_io *
 {
     int *ids = NULL, n_ctx;
     int rc = get_tokens(im, a, io, &ids, n_tok, &n_ctx, err);
+    if (!rc)
+        rc = mem_check_eval(&im->m, n_ctx, 2, a->mem_budget, err);
     if (rc) {
         free(ids);
         return rc;

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/membudget.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
 
@@ -320,6 +321,85 @@ void pipe_teardown(struct pipe_env *e)
     memset(e, 0, sizeof *e);
 }
 
+/* ---- memory ---- */
+
+static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po);
+
+/* Weights of the tensors a run quantizes, and the largest step's (the
+ * linears quantized together, converted to float with their output). */
+static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, double *all,
+                        double *step_max)
+{
+    static const enum qrole steps[3][3] = {{QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V},
+                                           {QR_FFN_GATE, QR_FFN_UP, QR_ATTN_OUT},
+                                           {QR_FFN_DOWN, QR_OTHER, QR_OTHER}};
+    *all = *step_max = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < 3; s++) {
+            double step = 0;
+            for (int i = 0; i < 3; i++) {
+                const struct qtensor *t =
+                    steps[s][i] == QR_OTHER ? NULL : qmodel_get((struct qmodel *)m, l, steps[s][i]);
+                step += t ? (double)t->nelem : 0;
+            }
+            *all += step;
+            *step_max = step > *step_max ? step : *step_max;
+        }
+    const struct qtensor *e = qmodel_get((struct qmodel *)m, -1, QR_TOK_EMBD);
+    const struct qtensor *out = qmodel_get((struct qmodel *)m, -1, QR_OUTPUT);
+    if (!out || m->cfg.tied_output)
+        out = e;
+    double extra = (o->quant_output && out ? (double)out->nelem : 0) +
+                   (o->quant_embed && e && e != out ? (double)e->nelem : 0);
+    *all += extra;
+    if (o->quant_output && out && (double)out->nelem > *step_max)
+        *step_max = (double)out->nelem;
+}
+
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    const struct qmodel *m = e->mp;
+    const struct qconfig *c = &m->cfg;
+    struct mem_plan p;
+    mem_plan_init(&p);
+    mem_plan_self(&p);
+    mem_plan_add(&p, "weights (mapped)", mem_weights_bytes(m), NULL);
+    /* two evaluation workers, each with its context and logits */
+    mem_plan_add(&p, "forward passes", 2.0 * mem_fwd_bytes(c, e->n_ctx), "--ctx");
+    struct ppl_opts po;
+    ppl_setup((struct pipe_env *)e, o, &po); /* reads e only */
+    double cache = (double)ppl_cache_bytes(&e->f, e->n_eval, &po);
+    if (!kl_cache || cache > (double)o->kl_cache_mib * 1048576.0)
+        cache = 0; /* not kept (a cache that does not fit is not made) */
+    mem_plan_add(&p, "float logits kept for KL", cache, "--kl-cache-mib");
+    if (quantized) {
+        double all, step;
+        quant_sizes(m, o, &all, &step);
+        mem_plan_add(&p, "quantized weights as floats", all * sizeof(float), NULL);
+        mem_plan_add(&p, "quantizer working copies", 3.0 * step * sizeof(float), NULL);
+    }
+    if (quantized && calibrated) {
+        double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
+        if (o->calib_chunks > 0 && chunks > (double)o->calib_chunks)
+            chunks = (double)o->calib_chunks;
+        mem_plan_add(&p, "calibration hidden states",
+                     (chunks + 1) * e->calib_ctx * (double)c->dim * sizeof(float),
+                     "--calib-chunks, --calib-ctx");
+        double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
+        double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
+        double one = d2 > h2 ? d2 : h2;
+        one = one > qd2 ? one : qd2;
+        /* XᵀX in doubles, and the method's factorization of it */
+        double xtx = o->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
+        mem_plan_add(&p, "calibration XᵀX", xtx * sizeof(double), NULL);
+    }
+    char op[600];
+    snprintf(op, sizeof op, "%s: %s", m->path,
+             quantized ? "quantizing and evaluating" : "evaluating");
+    return mem_check(&p, o->mem_budget, op, err);
+}
+
 /* ---- running one configuration ---- */
 
 static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po)
@@ -341,6 +421,9 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     struct ppl_opts po;
     ppl_setup(e, o, &po);
     po.kl_in = NULL; /* a plain float run */
+    int rc = pipe_check_memory(e, o, 0, 0, o->kl_cache_mib > 0, err);
+    if (rc)
+        return rc;
     qmodel_clear_overrides(e->mp);
     ppl_cache_free(&e->cache);
     e->cache_missed_mib = 0;
@@ -360,6 +443,11 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
 {
     memset(res, 0, sizeof *res);
+    int quantized = spec->bits < 16;
+    int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
+                               e->cache.logits != NULL, err);
+    if (rc)
+        return rc;
     struct qrun_opts ro;
     qrun_opts_default(&ro);
     ro.spec = *spec;
@@ -378,9 +466,10 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
+    ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
-    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;

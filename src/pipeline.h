@@ -80,12 +80,16 @@ struct pipe_opts {
                                       n_ctx) and the KL baseline come from
                                       it, no float pass; an --eval text
                                       given must tokenize to its tokens */
+    double mem_budget;             /* bytes a run may use (--mem-budget);
+                                      0: what the machine has available   */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
  * the env's cb_ud. */
 struct pipe_cb {
     int (*quant)(void *ud, int layer, int n_layers, const char *what);
+    /* after each quantized tensor, with the run's ETA (qrun_progress) */
+    int (*tensor)(void *ud, const struct qrun_progress *p);
     int (*eval)(void *ud, int done, int total, double ppl);
     void *ud;
     volatile int *cancel;          /* polled too (SIGINT flag), or NULL    */
@@ -146,6 +150,15 @@ void pipe_teardown(struct pipe_env *e);
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
+/* Will a run fit in memory (src/membudget.h)?  quantized: weights are
+ * quantized (their floats held as overrides for the evaluation);
+ * calibrated: the method captures calibration (hidden states, XᵀX);
+ * kl_cache: the float logits are (or will be) kept (o->kl_cache_mib).
+ * Checked by pipe_run / pipe_run_float themselves; a sweep calls it first
+ * with its most demanding configuration.  QERR_UNSUPP with what the run
+ * needs and which options lower it, before anything is computed. */
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,
