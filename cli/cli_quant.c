@@ -227,6 +227,16 @@ int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_s
     return rc;
 }
 
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_run_plan(e, &po, plan, res, err);
+    clear_progress(e);
+    return rc;
+}
+
 void qcli_result_free(struct pipe_result *res)
 {
     pipe_result_free(res);
@@ -560,10 +570,13 @@ int cmd_quant(int argc, char **argv)
         print_methods(stdout);
         fputc('\n', stdout);
         fputs(qmix_cli_help, stdout);
+        fputs(qplan_cli_help, stdout);
         fputs(qcli_common_help, stdout);
         fputs(quant_help_tail, stdout);
         return EXIT_OK;
     }
+    if (qplan_cli_wants(argc, argv)) /* --plan SPEC: a per-tensor plan */
+        return cmd_quant_plan(argc, argv);
     if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure, --export */
         return cmd_quant_mix(argc, argv);
     struct quant_args a;

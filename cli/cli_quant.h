@@ -57,6 +57,9 @@ void qcli_teardown(struct pipe_env *e);
 int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 void qcli_result_free(struct pipe_result *res);
+/* The same with a per-tensor plan bound to the env's model (pipe_run_plan). */
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 /* Float perplexity only (the baseline row of a sweep).  Also keeps the
  * float logits for the qcli_run calls that follow when they fit in
  * o->kl_cache_mib, so those skip the float forward pass. */
@@ -73,5 +76,11 @@ int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_
 int qmix_cli_wants(int argc, char **argv);
 extern const char qmix_cli_help[];
 int cmd_quant_mix(int argc, char **argv);
+
+/* cli/cli_quant_plan.c: `qlens quant --plan SPEC` (a per-tensor plan,
+ * src/qplan.h), with --export / --save-gguf. */
+int qplan_cli_wants(int argc, char **argv);
+extern const char qplan_cli_help[];
+int cmd_quant_plan(int argc, char **argv);
 
 #endif

@@ -21,6 +21,7 @@
 #include "src/model.h"
 #include "src/imatrix.h"
 #include "src/ppl.h"
+#include "src/qplan.h"
 #include "src/qrun.h"
 
 struct tokenizer;
@@ -137,6 +138,13 @@ void pipe_teardown(struct pipe_env *e);
  * (KL mode), leave the model without overrides. */
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
+/* The same with a per-tensor plan bound to this model (qplan_bind): each
+ * block linear quantized with its planned candidate (float ones kept),
+ * calibrated as pipe_run calibrates (o->sequential), no activation / KV
+ * quantization.  The one path of `qlens quant --plan` and `qlens plan
+ * --measure`. */
+int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
