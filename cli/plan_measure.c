@@ -189,7 +189,8 @@ static int put_row(struct plan_meas *m, const struct sfile *f, const struct eval
                    : r->is_plan ? (int)fmax(1, fmin(16, lround(r->bpw))) : 16;
     en.a_bits = en.kv_bits = 16;
     en.group_size = qs && qs->group > 0 ? qs->group : 0;
-    en.memory_gb = r->size_mib / 1024.0;
+    if (r->size_mib > 0)
+        en.memory_gb = r->size_mib / 1024.0;
     snprintf(en.source, sizeof en.source, "qlens %s plan", QLENS_VERSION);
     char *st = r->is_plan || qs ? row_settings(m, f, r, spec) : NULL;
     int rc = st || (!r->is_plan && !qs) ? 0 : qerr_set(err, QERR_NOMEM, "out of memory");
