@@ -35,7 +35,8 @@ static const char plan_help[] =
     "  --sweep N         instead of one target: N budgets from the cheapest to the\n"
     "                    richest plan, the predicted Pareto front (bits/weight,\n"
     "                    predicted KL); with --measure each plan is measured, and\n"
-    "                    every uniform candidate: the measured front\n"
+    "                    every uniform candidate, and a plan at each uniform\n"
+    "                    candidate's bits/weight: the measured front\n"
     "  --by FIELD        damage to minimise: kl (default) or a proxy\n"
     "  --unit BITS       discretisation unit (default: automatic)\n"
     "  --spec-out FILE   write the plan as TENSOR=CANDIDATE lines (atomically), the\n"
@@ -591,6 +592,31 @@ static void sweep_range(const struct sfile *f, double *lo, double *hi)
     }
 }
 
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* N budgets (bits) evenly spaced from lo to hi; when measuring, also the
+ * bits of every uniform candidate, so each uniform point has the plan of
+ * the same bits beside it.  Sorted, duplicates dropped; returns how many. */
+static int sweep_budgets(const struct sfile *f, const struct plan_args *a, int with_uniform,
+                         double lo, double hi, double *b)
+{
+    int n = 0;
+    for (long k = 0; k < a->sweep; k++)
+        b[n++] = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
+    for (int u = 0; with_uniform && u < f->n_c; u++)
+        b[n++] = uniform_bpw(f, u) * f->weights;
+    qsort(b, (size_t)n, sizeof *b, cmp_double);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!m || b[i] - b[m - 1] > 1e-9 * hi)
+            b[m++] = b[i];
+    return m;
+}
+
 /* N budgets evenly spaced from the cheapest to the richest plan; each
  * solved plan is on the predicted front (least Σ damage for its bits);
  * with --measure each is measured, and every uniform candidate too. */
@@ -600,12 +626,15 @@ static int run_sweep(struct sweep_st *s, struct qerr *err)
     struct plan_args *a = s->a;
     struct plan_out p;
     memset(&p, 0, sizeof p);
-    double lo, hi;
+    double lo, hi, *b = malloc(sizeof *b * (size_t)(a->sweep + f->n_c));
+    if (!b)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
     sweep_range(f, &lo, &hi);
+    int nb = sweep_budgets(f, a, s->m != NULL, lo, hi, b);
     sweep_head(s);
     int rc = 0;
-    for (long k = 0; k < a->sweep && !rc; k++) {
-        double budget = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
+    for (int k = 0; k < nb && !rc; k++) {
+        double budget = b[k];
         a->bpw = budget / f->weights;
         free(p.pick);
         memset(&p, 0, sizeof p);
@@ -622,6 +651,7 @@ static int run_sweep(struct sweep_st *s, struct qerr *err)
     if (a->c.json && !rc)
         printf("]}\n");
     free(p.pick);
+    free(b);
     return rc;
 }
 
@@ -684,7 +714,7 @@ int cmd_plan(int argc, char **argv)
         sfile_free(&f);
         return cli_usage_error("plan", "%s: more than 256 candidates", a.sens);
     }
-    struct eval_row *rows = calloc((size_t)(a.sweep + f.n_c + 1), sizeof *rows);
+    struct eval_row *rows = calloc((size_t)(a.sweep + 2 * f.n_c + 1), sizeof *rows);
     int rc = rows ? 0 : qerr_set(&err, QERR_NOMEM, "out of memory");
     infer_catch_sigint();
     if (!rc && a.out) /* an unwritable --out fails before minutes of work */
