@@ -1,4 +1,4 @@
-/* bench_sens: the cost of the sensitivity pass (cli/sens.h) as a multiple
+/* bench_sens: the cost of the sensitivity pass (src/sens.h) as a multiple
  * of one float evaluation of the same chunks, measured in the same run on
  * stories260K ($QLENS_SHARED/models/stories260K.bin, tinystories texts,
  * 4 chunks of 512 tokens, 2 calibration chunks).
@@ -14,7 +14,7 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 #define REPS 3
 
@@ -32,7 +32,9 @@ static int one_pass(const char *model, double *t_float, double *t_cells, int *n_
     struct sens_cand *c;
     int n_c, rc = sens_parse_cands("rtn:4:32,rtn:3:32", &c, &n_c, &err);
     if (!rc && !(rc = qcli_setup(&e, &o, &err))) {
-        rc = sens_run(&s, &e, &o, c, n_c, NULL, NULL, &err);
+        struct pipe_opts po;
+        qcli_pipe_opts(&o, &po);
+        rc = sens_run(&s, &e, &po, c, n_c, NULL, &err);
         *t_float = s.seconds_float;
         *t_cells = s.seconds_calib + s.seconds_float + s.seconds_cells;
         *n_cells = s.n_t * s.n_c;

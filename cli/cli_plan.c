@@ -13,8 +13,9 @@
 #include "analysis/plan.h"
 #include "src/calib.h"
 #include "cli/cli.h"
+#include "cli/cli_quant.h"
 #include "cli/commands.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 static const char plan_help[] =
     "usage: qlens plan --sens FILE --target-bpw B [--by kl|out_err2|imp_mse|mse]\n"
@@ -402,7 +403,7 @@ static int check_model(const struct sfile *f, struct qmodel *m, const char *path
 }
 
 /* Quantize tensor i with candidate pick[i] (uniform: pick NULL, all = u). */
-static int eval_config(struct pipe_env *e, const struct qcli_opts *o, struct calib *c,
+static int eval_config(struct pipe_env *e, const struct pipe_opts *o, struct calib *c,
                        const struct sfile *f, const int *pick, int u, struct eval_row *row,
                        struct qerr *err)
 {
@@ -434,23 +435,25 @@ static int run_eval(const struct sfile *f, struct plan_args *a, const struct pla
     o.eval = o.eval ? o.eval : f->eval;
     o.calib = o.calib ? o.calib : f->calib;
     struct pipe_env e;
+    struct pipe_opts po;
     struct calib c;
     struct ppl_result base;
     int chunks;
     memset(&c, 0, sizeof c);
+    qcli_pipe_opts(&o, &po);
     int rc = qcli_setup(&e, &o, err);
     if (!rc)
         rc = check_model(f, e.mp, a->sens, err);
     if (!rc)
-        rc = sens_capture(&e, &o, &c, &chunks, err);
+        rc = sens_capture(&e, &po, &c, &chunks, err);
     if (!rc)
         rc = qcli_run_float(&e, &o, &base, err);
     snprintf(rows[0].label, sizeof rows[0].label, "plan");
     if (!rc)
-        rc = eval_config(&e, &o, &c, f, p->pick, 0, &rows[0], err);
+        rc = eval_config(&e, &po, &c, f, p->pick, 0, &rows[0], err);
     for (int u = 0; u < f->n_c && !rc; u++) {
         snprintf(rows[u + 1].label, sizeof rows[u + 1].label, "uniform %s", f->c[u].label);
-        rc = eval_config(&e, &o, &c, f, NULL, u, &rows[u + 1], err);
+        rc = eval_config(&e, &po, &c, f, NULL, u, &rows[u + 1], err);
     }
     calib_free(&c);
     qcli_teardown(&e);

@@ -11,8 +11,9 @@
 #include "analysis/afile.h"
 #include "analysis/correlate.h"
 #include "cli/cli.h"
+#include "cli/cli_quant.h"
 #include "cli/commands.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 static const char sens_help[] =
     "usage: qlens sensitivity [MODEL] --candidates LIST [--out FILE] [--json]\n"
@@ -64,11 +65,18 @@ static int parse(int argc, char **argv, struct sens_args *a)
     return 0;
 }
 
-static int progress(void *ud, int done, int total, const char *tensor, const char *cand)
+static int progress(void *ud, const struct sens_progress *p)
 {
     (void)ud;
-    fprintf(stderr, "\r\033[Ksensitivity %d/%d: %s %s", done + 1, total, tensor, cand);
-    return *infer_cancel_flag() != 0;
+    if (p->phase == SENS_PH_CALIB)
+        fprintf(stderr, "\r\033[Ksensitivity: calibration pass");
+    else if (p->phase == SENS_PH_CELLS) {
+        fprintf(stderr, "\r\033[Ksensitivity %d/%d: %s %s", p->done + 1, p->total, p->tensor,
+                p->cand);
+        if (p->eta >= 0)
+            fprintf(stderr, "  ETA %.0f s", p->eta);
+    }
+    return 0; /* Ctrl-C sets the environment's cancel flag */
 }
 
 /* Spearman rho of proxy field `off` vs kl_mean over finished cells; NAN
@@ -232,13 +240,20 @@ int cmd_sensitivity(int argc, char **argv)
     struct pipe_env e;
     struct sens s;
     memset(&s, 0, sizeof s);
+    struct pipe_opts po;
+    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL};
+    qcli_pipe_opts(&a.c, &po);
     int rc = qcli_setup(&e, &a.c, &err);
     if (!rc)
-        rc = sens_run(&s, &e, &a.c, cands, n_c, isatty(2) ? progress : NULL, NULL, &err);
+        rc = sens_run(&s, &e, &po, cands, n_c, &ctl, &err);
     else
         free(cands);
     if (isatty(2))
         fputs("\r\033[K", stderr);
+    if (e.cache_missed_mib > 0)
+        fprintf(stderr, "qlens sensitivity: the float logits of the evaluation chunks (%.0f MiB) "
+                "do not fit in --kl-cache-mib %ld: the float model runs again for each cell\n",
+                e.cache_missed_mib, a.c.kl_cache_mib);
     if (!rc && a.out)
         rc = save(a.out, &e, &s, &err);
     if (!rc && a.c.json)

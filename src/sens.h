@@ -16,12 +16,15 @@
  * use calibration (GPTQ, AWQ, ...) thus calibrate on float inputs (as
  * `qlens quant --per-block` for the first block).
  *
- * The runner uses the environment of `qlens quant` (cli/cli_quant.h):
- * model, texts, forward pass, the float-logit cache. */
+ * Core, not CLI: the runner works on a pipeline environment
+ * (src/pipeline.h: model, texts, forward pass, the float-logit cache) and
+ * its pipe_opts, reports progress through a callback and polls the
+ * environment's cancel flag (e->cb.cancel), so `qlens sensitivity` and the
+ * dashboard's worker thread run the same code. */
 #ifndef QLENS_SENS_H
 #define QLENS_SENS_H
 
-#include "cli/cli_quant.h"
+#include "src/pipeline.h"
 
 #define SENS_LABEL_MAX 64
 
@@ -61,14 +64,36 @@ int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err);
 /* Comma-separated list; *out malloc'd. */
 int sens_parse_cands(const char *list, struct sens_cand **out, int *n, struct qerr *err);
 
-/* progress(ud, done, total, tensor name, candidate label): nonzero cancels */
-typedef int (*sens_progress_fn)(void *ud, int done, int total, const char *tensor,
-                                const char *cand);
+/* What the runner is doing, for a progress line or bar. */
+enum sens_phase {
+    SENS_PH_CALIB,               /* the float calibration capture         */
+    SENS_PH_FLOAT,               /* the float evaluation (logit cache)    */
+    SENS_PH_CELLS                /* one (tensor, candidate) cell          */
+};
 
-/* Run it (takes ownership of cands).  On cancel (QERR_CANCEL) the cells
- * finished so far have done = 1.  s is valid for sens_free either way. */
-int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
-             struct sens_cand *cands, int n_cands, sens_progress_fn progress, void *ud,
+struct sens_progress {
+    enum sens_phase phase;
+    int done, total;             /* cells finished (computed or reused) /
+                                    n_t * n_c                             */
+    int ti, ci;                  /* the cell about to run (SENS_PH_CELLS) */
+    const char *tensor, *cand;   /* its names                             */
+    double eta;                  /* seconds left from the mean time of the
+                                    cells computed so far; < 0 unknown    */
+};
+
+/* Nonzero return cancels (as *e->cb.cancel does). */
+typedef int (*sens_progress_fn)(void *ud, const struct sens_progress *p);
+
+struct sens_ctl {
+    sens_progress_fn progress;   /* NULL: none                            */
+    void *ud;
+};
+
+/* Run it (takes ownership of cands).  ctl may be NULL.  On cancel
+ * (QERR_CANCEL) the cells finished so far have done = 1.  s is valid for
+ * sens_free either way. */
+int sens_run(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+             struct sens_cand *cands, int n_cands, const struct sens_ctl *ctl,
              struct qerr *err);
 void sens_free(struct sens *s);
 
@@ -80,12 +105,13 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
                   struct qerr *err);
 /* One float pass over the calibration chunks capturing XᵀX and channel
  * statistics at every linear input (c initialised here). */
-int sens_capture(struct pipe_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
+int sens_capture(struct pipe_env *e, const struct pipe_opts *o, struct calib *c, int *chunks,
                  struct qerr *err);
 /* The quantizable tensors of the model (every block's linears). */
 int sens_tensors(struct qmodel *m, struct sens_tensor **out, int *n, struct qerr *err);
-/* KL run of the current overrides against the float model. */
-int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *r,
+/* KL run of the current overrides against the float model (the float
+ * logits from the cache when pipe_run_float filled it); no progress. */
+int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
               struct qerr *err);
 
 #endif

@@ -7,7 +7,7 @@
 #include "analysis/plan.h"
 #include "src/calib.h"
 #include "src/qclock.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err)
 {
@@ -116,7 +116,7 @@ static int capture_chunks(struct pipe_env *e, int n, struct calib *c, struct qer
         rc = fwd_chunk_from(&e->f, t, ctx, ctx - 1, logits, &h);
         if (rc)
             qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : e->f.err.msg);
-        else if (*infer_cancel_flag())
+        else if (e->cb.cancel && *e->cb.cancel)
             rc = qerr_set(err, QERR_CANCEL, "interrupted");
     }
     free(logits);
@@ -124,7 +124,7 @@ static int capture_chunks(struct pipe_env *e, int n, struct calib *c, struct qer
     return rc;
 }
 
-int sens_capture(struct pipe_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
+int sens_capture(struct pipe_env *e, const struct pipe_opts *o, struct calib *c, int *chunks,
                  struct qerr *err)
 {
     memset(c, 0, sizeof *c);
@@ -177,7 +177,7 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     }
     struct quant_calib qc;
     calib_for(e, c, t, &qc, mean);
-    struct quant_ctl ctl = {NULL, NULL, infer_cancel_flag()};
+    struct quant_ctl ctl = {NULL, NULL, e->cb.cancel};
     int rc = quant_apply_ex(spec, qtensor_f32_orig(q), t->rows, t->cols, &qc, wq, NULL, rep,
                             &ctl, QUANT_NO_OUT_ERR, err);
     free(mean);
@@ -189,7 +189,7 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     return 0;
 }
 
-int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *r,
+int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
               struct qerr *err)
 {
     struct ppl_opts po;
@@ -197,7 +197,7 @@ int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *
     po.n_ctx = e->n_ctx;
     po.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
     po.bos = e->bos;
-    po.cancel = infer_cancel_flag();
+    po.cancel = e->cb.cancel;
     po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
     po.kl = 1;
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, r, err);
@@ -228,7 +228,7 @@ static int proxies(struct pipe_env *e, struct calib *c, const struct sens_tensor
 }
 
 /* One (tensor, candidate): quantize, proxies, install, KL, uninstall. */
-static int run_cell(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
+static int run_cell(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
                     struct calib *c, int ti, int ci, struct qerr *err)
 {
     const struct sens_tensor *t = &s->t[ti];
@@ -257,23 +257,36 @@ static int run_cell(struct sens *s, struct pipe_env *e, const struct qcli_opts *
     return 0;
 }
 
-static int run_cells(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
-                     struct calib *c, sens_progress_fn progress, void *ud, struct qerr *err)
+static int report(const struct sens_ctl *ctl, struct sens_progress *p)
 {
-    int total = s->n_t * s->n_c, done = 0;
+    return ctl && ctl->progress && ctl->progress(ctl->ud, p);
+}
+
+static int run_cells(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+                     struct calib *c, const struct sens_ctl *ctl, struct qerr *err)
+{
+    struct sens_progress p = {SENS_PH_CELLS, 0, s->n_t * s->n_c, 0, 0, NULL, NULL, -1};
+    int computed = 0;
+    double t0 = qclock_seconds();
     for (int ti = 0; ti < s->n_t; ti++)
-        for (int ci = 0; ci < s->n_c; ci++, done++) {
-            if (progress && progress(ud, done, total, s->t[ti].name, s->c[ci].label))
+        for (int ci = 0; ci < s->n_c; ci++, p.done++) {
+            if (s->cell[(size_t)ti * s->n_c + ci].done)
+                continue; /* reused */
+            p.ti = ti, p.ci = ci;
+            p.tensor = s->t[ti].name, p.cand = s->c[ci].label;
+            p.eta = computed ? (qclock_seconds() - t0) / computed * (p.total - p.done) : -1;
+            if (report(ctl, &p) || (e->cb.cancel && *e->cb.cancel))
                 return qerr_set(err, QERR_CANCEL, "interrupted");
             int rc = run_cell(s, e, o, c, ti, ci, err);
             if (rc)
                 return rc;
+            computed++;
         }
     return 0;
 }
 
-int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
-             struct sens_cand *cands, int n_cands, sens_progress_fn progress, void *ud,
+int sens_run(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+             struct sens_cand *cands, int n_cands, const struct sens_ctl *ctl,
              struct qerr *err)
 {
     memset(s, 0, sizeof *s);
@@ -285,15 +298,21 @@ int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
     if (!(s->cell = calloc((size_t)s->n_t * s->n_c, sizeof *s->cell)))
         return qerr_set(err, QERR_NOMEM, "out of memory");
     struct calib c;
+    memset(&c, 0, sizeof c);
+    struct sens_progress p = {SENS_PH_CALIB, 0, s->n_t * s->n_c, 0, 0, NULL, NULL, -1};
     double t0 = qclock_seconds();
-    rc = sens_capture(e, o, &c, &s->calib_chunks, err);
+    rc = report(ctl, &p) ? qerr_set(err, QERR_CANCEL, "interrupted")
+                         : sens_capture(e, o, &c, &s->calib_chunks, err);
     s->calib_ctx = e->calib_ctx;
     double t1 = qclock_seconds();
+    p.phase = SENS_PH_FLOAT;
+    if (!rc && report(ctl, &p))
+        rc = qerr_set(err, QERR_CANCEL, "interrupted");
     if (!rc)
-        rc = qcli_run_float(e, o, &s->base, err);
+        rc = pipe_run_float(e, o, &s->base, err);
     double t2 = qclock_seconds();
     if (!rc)
-        rc = run_cells(s, e, o, &c, progress, ud, err);
+        rc = run_cells(s, e, o, &c, ctl, err);
     s->seconds_calib = t1 - t0;
     s->seconds_float = t2 - t1;
     s->seconds_cells = qclock_seconds() - t2;
