@@ -26,7 +26,10 @@
 
 #include "src/pipeline.h"
 
+#include <limits.h>
+
 #define SENS_LABEL_MAX 64
+#define SENS_SPEC_MAX 256
 
 struct sens_cand {
     char label[SENS_LABEL_MAX];  /* as given: "q4_k", "rtn:4:32"         */
@@ -47,6 +50,14 @@ struct sens_tensor {
     int rows, cols;
 };
 
+/* A cached cell of a candidate this run does not have (src/sens_cache.h):
+ * kept so the cache file keeps it. */
+struct sens_xcell {
+    char tensor[QM_NAME_MAX];
+    char spec[SENS_SPEC_MAX];
+    struct sens_cell v;
+};
+
 struct sens {
     struct sens_tensor *t;       /* (n_t)                                 */
     int n_t;
@@ -56,8 +67,18 @@ struct sens {
     struct ppl_result base;      /* the float model on the eval chunks    */
     int calib_chunks, calib_ctx;
     double seconds_calib, seconds_float, seconds_cells;
+    int have_base;               /* base filled (run or cache)            */
+    /* the cache (src/sens_cache.h) */
+    int cache_state;             /* enum sens_cache_state                 */
+    int n_reused, n_computed;    /* cells taken from it / measured now    */
+    char cache_path[PATH_MAX];   /* the file ("" when off)                */
+    char cache_note[PATH_MAX + 256]; /* a warning for the user, or ""     */
+    struct sens_xcell *x;        /* (n_x) other candidates' cached cells  */
+    int n_x;
 };
 
+/* The candidate's full spec (quant_spec_format), the cache's key. */
+void sens_cand_spec(const struct sens_cand *c, char *buf, size_t n);
 /* "method[:bits[:group]]", group a size, "row" or "tensor"; ggml types
  * take no bits/group ("q4_k").  Errors name the candidate. */
 int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err);
@@ -87,11 +108,19 @@ typedef int (*sens_progress_fn)(void *ud, const struct sens_progress *p);
 struct sens_ctl {
     sens_progress_fn progress;   /* NULL: none                            */
     void *ud;
+    int use_cache;               /* reuse and keep cells (src/sens_cache.h) */
+    const char *cache_dir;       /* NULL: paths_cache_dir()               */
 };
 
-/* Run it (takes ownership of cands).  ctl may be NULL.  On cancel
- * (QERR_CANCEL) the cells finished so far have done = 1.  s is valid for
- * sens_free either way. */
+/* Run it (takes ownership of cands).  ctl may be NULL (no progress, no
+ * cache).  With ctl->use_cache, cells found in the cache are reused (when
+ * all are, neither the calibration nor the float pass runs) and every
+ * finished cell is written back, also on cancel and errors, and every
+ * SENS_CACHE_SAVE_S seconds meanwhile; a cache problem never fails the
+ * run, it leaves a message in s->cache_note.  On cancel (QERR_CANCEL) the
+ * cells finished so far have done = 1.  s is valid for sens_free either
+ * way. */
+#define SENS_CACHE_SAVE_S 15.0
 int sens_run(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
              struct sens_cand *cands, int n_cands, const struct sens_ctl *ctl,
              struct qerr *err);
