@@ -150,6 +150,11 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->imatrix = o->imatrix;
 }
 
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p)
+{
+    to_pipe(o, p);
+}
+
 static int quant_progress(void *ud, int layer, int n_layers, const char *what)
 {
     const struct pipe_env *e = ud;

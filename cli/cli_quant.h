@@ -45,6 +45,9 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);
 /* The help text of the common options. */
 extern const char qcli_common_help[];
 
+/* The pipeline's settings (src/pipeline.h) for these options. */
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p);
+
 /* The pipeline (src/pipeline.h) with these options, the CLI's progress
  * lines on a terminal, and Ctrl-C as cancel.
  * Open the model, read and tokenize both texts, check they do not overlap,

@@ -7,7 +7,7 @@
 #include "analysis/plan.h"
 #include "analysis/results.h"
 #include "cli/cli_quant.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 /* A `qlens sensitivity --out` file. */
 struct sfile {

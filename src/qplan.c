@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/sens.h"
 
 /* The block linears, in the order qrun quantizes them. */
 static const enum qrole roles[QPLAN_N_ROLES] = {QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V, QR_ATTN_OUT,
@@ -22,53 +23,29 @@ int qplan_role_index(enum qrole r)
 
 /* ---- candidates ---- */
 
-static int parse_group(const char *text, const char *g, long *out, struct qerr *err)
-{
-    char *end;
-    if (!strcmp(g, "row"))
-        *out = 0;
-    else if (!strcmp(g, "tensor"))
-        *out = -1;
-    else {
-        *out = strtol(g, &end, 10);
-        if (end == g || *end || *out < -1 || *out > (1 << 24))
-            return qerr_set(err, QERR_ARG, "candidate '%s': group '%s' (want a size, row or "
-                            "tensor)", text, g);
-    }
-    return 0;
-}
-
+/* The grammar is the sensitivity candidates' (src/sens.h), plus "float". */
 int qplan_parse_cand(const char *text, struct qplan_cand *c, struct qerr *err)
 {
     memset(c, 0, sizeof *c);
-    if (!text || !*text || strlen(text) >= QPLAN_LABEL_MAX)
-        return qerr_set(err, QERR_ARG, "candidate '%s': want method[:bits[:group]], a llama.cpp "
-                        "type or float", text ? text : "");
-    snprintf(c->label, sizeof c->label, "%s", text);
-    if (!strcmp(text, "float")) {
+    if (text && !strcmp(text, "float")) {
+        snprintf(c->label, sizeof c->label, "float");
         c->is_float = 1;
         return 0;
     }
-    char buf[QPLAN_LABEL_MAX];
-    snprintf(buf, sizeof buf, "%s", text);
-    char *bits_s = strchr(buf, ':'), *group_s = NULL;
-    if (bits_s) {
-        *bits_s++ = '\0';
-        if ((group_s = strchr(bits_s, ':')))
-            *group_s++ = '\0';
-    }
-    long bits = -1, group = QUANT_GROUP_DEFAULT;
-    if (bits_s) {
-        char *end;
-        bits = strtol(bits_s, &end, 10);
-        if (end == bits_s || *end || bits < 1 || bits > 64)
-            return qerr_set(err, QERR_ARG, "candidate '%s': bits '%s' is not a number of bits",
-                            text, bits_s);
-    }
-    if (group_s && parse_group(text, group_s, &group, err))
-        return err->code;
-    int rc = quant_spec_parse(&c->spec, buf, (int)bits, (int)group, -1, NULL, err);
-    return rc < 0 ? qerr_prefix(err, "candidate '%s': ", text) : 0;
+    struct sens_cand sc;
+    int rc = sens_parse_cand(text, &sc, err);
+    if (rc)
+        return rc;
+    /* bits given must be the bits used (0 or -1 would mean "the method's
+     * default" to the spec parser: a silent change in a plan) */
+    const char *b = strchr(text, ':');
+    long bits = b ? strtol(b + 1, NULL, 10) : 0;
+    if (b && bits != sc.spec.bits)
+        return qerr_set(err, QERR_ARG, "candidate '%s': %ld bits is not a width %s takes",
+                        text, bits, sc.spec.method->name);
+    snprintf(c->label, sizeof c->label, "%s", sc.label);
+    c->spec = sc.spec;
+    return 0;
 }
 
 /* ---- the file ---- */

@@ -10,6 +10,8 @@
 . tests/lib.sh
 Q=$QLENS_BIN
 SMALL="--ctx 128 --chunks 2 --calib-ctx 128 --calib-chunks 2"
+# the sensitivity cache of these runs stays in the test's folder
+export QLENS_CACHE_DIR="$T_TMP/cache"
 
 jcheck() {
     if python3 -c "import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1" 2>"$T_TMP/pyerr"; then
@@ -35,6 +37,22 @@ jcheck "$S" "all(abs(r['bits'] - r['bits_per_weight'] * t['rows'] * t['cols']) <
 jcheck "$S" "all(t['results'][0]['kl_mean'] > t['results'][1]['kl_mean'] >= 0 for t in d['tensors'])" "2-bit KL above 8-bit KL for every tensor"
 jcheck "$S" "all(t['results'][0]['out_err2'] > t['results'][1]['out_err2'] > 0 for t in d['tensors'])" "2-bit proxy above 8-bit for every tensor"
 jcheck "$S" "all(-1 <= d['spearman_vs_kl'][k] <= 1 for k in ('out_err2', 'imp_mse', 'mse'))" "Spearman rho in [-1, 1]"
+
+# the cache: the same run again reuses every cell (same numbers), --no-cache
+# none, another evaluation text is reported as stale and recomputed
+expect_rc 0 "sensitivity again (cached)" -- "$Q" sensitivity --candidates rtn:2:32,rtn:8:32,q8_0 $SMALL --json
+expect_grep "105 of 105 cells from the cache" "$T_TMP/err" "second run: every cell from the cache"
+cp "$T_TMP/out" "$T_TMP/cached.json"
+jcheck "$T_TMP/cached.json" "d['cache']['reused'] == 105 and d['cache']['computed'] == 0 and d['tensors'] == json.load(open('$T_TMP/stdout.json'))['tensors']" "cached cells equal the measured ones"
+expect_rc 0 "sensitivity --no-cache" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --no-cache --json
+cp "$T_TMP/out" "$T_TMP/nocache.json"
+jcheck "$T_TMP/nocache.json" "d['cache']['reused'] == 0 and d['cache']['computed'] == 35 and d['cache']['file'] == ''" "--no-cache measures every cell"
+head -c 20000 "$QLENS_SHARED/data/tinystories-eval.txt" >"$T_TMP/ev.txt"
+expect_rc 0 "sensitivity, a text" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --eval "$T_TMP/ev.txt" --cache-dir "$T_TMP/c2"
+printf 'Twice upon a day' | dd of="$T_TMP/ev.txt" conv=notrunc 2>/dev/null
+expect_rc 0 "sensitivity, the text changed" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --eval "$T_TMP/ev.txt" --cache-dir "$T_TMP/c2"
+expect_grep "cache for .*stories260K.bin is stale: evaluation text changed \(its text changed\); recomputing" "$T_TMP/err" "changed text: stale, recomputed"
+expect_grep "35 cells [0-9.]+ s\$" "$T_TMP/out" "changed text: every cell measured again"
 
 # budgets: rtn:2:32 is 2.5625 bits/weight everywhere, rtn:8:32 8.75
 expect_rc 2 "plan below the cheapest" -- "$Q" plan --sens "$S" --target-bpw 2
@@ -158,4 +176,9 @@ sleep 4
 kill -INT $pid 2>/dev/null
 wait $pid; rc=$?
 if [ "$rc" = 130 ] && [ ! -e "$T_TMP/int.json" ]; then pass "SIGINT: exit 130, no partial file"; else fail "SIGINT (exit $rc)"; cat "$T_TMP/err"; fi
+# ... but the cache kept the cells finished before Ctrl-C
+if python3 -c "
+import json,glob,sys
+n=[len(d['cells']) for d in (json.load(open(f)) for f in glob.glob(sys.argv[1] + '/sens/*.json')) if 'ctx=256 chunks=8' in d['config']]
+sys.exit(0 if n and n[0] > 0 else 1)" "$QLENS_CACHE_DIR"; then pass "SIGINT: finished cells kept in the cache"; else fail "SIGINT: no cells cached"; fi
 t_done
