@@ -607,8 +607,8 @@ static int sweep_budgets(const struct sfile *f, const struct plan_args *a, int w
     int n = 0;
     for (long k = 0; k < a->sweep; k++)
         b[n++] = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
-    for (int u = 0; with_uniform && u < f->n_c; u++)
-        b[n++] = uniform_bpw(f, u) * f->weights;
+    for (int u = 0; with_uniform && u < f->n_c; u++) /* within [lo, hi] up to rounding */
+        b[n++] = fmin(hi, fmax(lo, uniform_bpw(f, u) * f->weights));
     qsort(b, (size_t)n, sizeof *b, cmp_double);
     int m = 0;
     for (int i = 0; i < n; i++)
