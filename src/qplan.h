@@ -83,7 +83,8 @@ int qplan_role_index(enum qrole r);
 const struct qplan_cand *qplan_get(const struct qplan *p, int layer, enum qrole role);
 /* The same as a quant_spec, for qrun_opts.spec_of (ud = the plan). */
 const struct quant_spec *qplan_spec_of(void *ud, int layer, enum qrole role);
-/* Any bound candidate needs calibration (its method's needs_calib bits). */
+/* The needs_calib bits of the bound candidates (before qplan_bind: of
+ * every line). */
 int qplan_needs_calib(const struct qplan *p);
 /* A bound candidate that is not float, for qrun_opts.spec (NULL: none). */
 const struct quant_spec *qplan_any_spec(const struct qplan *p);
