@@ -91,14 +91,20 @@ int pmeas_plan(struct plan_meas *m, const struct sfile *f, const int *pick, doub
     row->target = target;
     row->pred_kl = pred_kl;
     snprintf(row->label, sizeof row->label, "plan %g bpw", target);
-    char *text = plan_spec_text(f, pick);
-    if (!text)
+    const char **names = calloc((size_t)f->n_t + 1, sizeof *names);
+    const char **labels = calloc((size_t)f->n_t + 1, sizeof *labels);
+    if (!names || !labels) {
+        free(names), free(labels);
         return qerr_set(err, QERR_NOMEM, "out of memory");
+    }
+    for (int i = 0; i < f->n_t; i++)
+        names[i] = f->t[i].name, labels[i] = f->c[pick[i]].label;
     struct qplan p;
     struct pipe_result res;
     memset(&res, 0, sizeof res);
-    int rc = qplan_parse(&p, text, strlen(text), "the plan", err);
-    free(text);
+    /* the lines --spec-out writes, through the reader quant --plan uses */
+    int rc = qplan_from_pairs(&p, names, labels, f->n_t, "the plan", err);
+    free(names), free(labels);
     if (!rc)
         rc = qplan_bind(&p, m->e.mp, err);
     if (!rc)

@@ -137,6 +137,26 @@ int qplan_parse(struct qplan *p, const char *text, size_t n, const char *name,
     return rc;
 }
 
+int qplan_from_pairs(struct qplan *p, const char *const *tensors, const char *const *labels,
+                     int n, const char *name, struct qerr *err)
+{
+    size_t cap = 1, len = 0;
+    for (int i = 0; i < n; i++)
+        cap += strlen(tensors[i]) + strlen(labels[i]) + 2;
+    char *text = malloc(cap);
+    if (!text) {
+        memset(p, 0, sizeof *p);
+        p->def = -1;
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    }
+    text[0] = '\0';
+    for (int i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "%s=%s\n", tensors[i], labels[i]);
+    int rc = qplan_parse(p, text, len, name, err);
+    free(text);
+    return rc;
+}
+
 int qplan_read(struct qplan *p, const char *path, struct qerr *err)
 {
     memset(p, 0, sizeof *p);

@@ -70,6 +70,10 @@ int qplan_parse_cand(const char *text, struct qplan_cand *c, struct qerr *err);
  * qplan_free on success and failure alike. */
 int qplan_parse(struct qplan *p, const char *text, size_t n, const char *name,
                 struct qerr *err);
+/* A plan from n (tensor, candidate label) pairs, through the same parser
+ * (so a plan built in memory applies exactly as its spec file would). */
+int qplan_from_pairs(struct qplan *p, const char *const *tensors, const char *const *labels,
+                     int n, const char *name, struct qerr *err);
 /* Read and parse a file. */
 int qplan_read(struct qplan *p, const char *path, struct qerr *err);
 void qplan_free(struct qplan *p);

@@ -103,6 +103,15 @@ START_TEST(syntax_ok)
     ck_assert_int_eq(parse(&p, "*=gptq:4:32\n", &err), 0);
     ck_assert_int_ne(qplan_needs_calib(&p), 0);
     qplan_free(&p);
+    /* pairs go through the same parser: same lines, same errors */
+    const char *names[] = {"blk.0.attn_q", "blk.0.attn_q"}, *labels[] = {"q8_0", "rtn:4"};
+    ck_assert_int_eq(qplan_from_pairs(&p, names, labels, 1, "mem", &err), 0);
+    ck_assert_int_eq(p.n, 1);
+    ck_assert_str_eq(p.l[0].c.label, "q8_0");
+    qplan_free(&p);
+    ck_assert_int_eq(qplan_from_pairs(&p, names, labels, 2, "mem", &err), QERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(err.msg, "mem:2: blk.0.attn_q is named again"));
+    qplan_free(&p);
 }
 END_TEST
 
