@@ -46,7 +46,10 @@ static int solve_at(const struct vm_plan *v, double bpw, int *pick, struct vm_pl
     for (int i = 0; i < nt; i++)
         g[i] = (struct plan_group){v->ch + (size_t)i * nc, nc};
     struct plan_result r;
-    int rc = plan_solve(g, nt, bpw * v->weights, 0, pick, &r, err);
+    double unit = v->unit;
+    if (unit > 0 && (bpw - v->lo_bpw) * v->weights / unit > 4.0 * PLAN_MAX_UNITS)
+        unit = 0; /* too fine for this budget: the solver's default */
+    int rc = plan_solve(g, nt, bpw * v->weights, unit, pick, &r, err);
     free(g);
     if (rc)
         return rc;
@@ -55,6 +58,35 @@ static int solve_at(const struct vm_plan *v, double bpw, int *pick, struct vm_pl
     for (int i = 0; i < nt; i++)
         pt->kl += v->ch[(size_t)i * nc + pick[i]].damage;
     return 0;
+}
+
+static double gcd(double a, double b)
+{
+    while (b > 0.5) {
+        double r = fmod(a, b);
+        a = b, b = r;
+    }
+    return a;
+}
+
+/* The gcd of every cost's excess over its tensor's cheapest, when all are
+ * whole numbers of bits (then a DP in that unit is exact); else 0. */
+static double exact_unit(const struct vm_plan *v)
+{
+    int nt = v->s.n_t, nc = v->s.n_c;
+    double u = 0;
+    for (int i = 0; i < nt; i++) {
+        double lo = INFINITY;
+        for (int c = 0; c < nc; c++)
+            lo = fmin(lo, v->ch[(size_t)i * nc + c].cost);
+        for (int c = 0; c < nc; c++) {
+            double e = v->ch[(size_t)i * nc + c].cost - lo, r = round(e);
+            if (fabs(e - r) > 1e-6 * fmax(1, e))
+                return 0;
+            u = r > 0 ? gcd(fmax(u, r), fmin(u, r) > 0 ? fmin(u, r) : 0) : u;
+        }
+    }
+    return u;
 }
 
 /* Costs, uniform points, the heat range and the predicted front. */
@@ -86,6 +118,7 @@ static void derive(struct vm_plan *v)
         for (int c = 0; c < nc; c++)
             v->uni[c].bpw /= v->weights;
     }
+    v->unit = v->complete ? exact_unit(v) : 0;
     v->n_front = 0;
     int *tmp = malloc((size_t)nt * sizeof *tmp);
     struct qerr err;

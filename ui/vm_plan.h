@@ -24,6 +24,10 @@ struct vm_plan {
     int have;
     int complete;                 /* every cell measured                    */
     double weights;               /* Σ rows*cols over the tensors           */
+    double unit;                  /* knapsack unit: the gcd of the extra
+                                     costs when they are whole bits and it
+                                     keeps the table small (then the plan
+                                     is exact), else 0 (plan_solve's)     */
     struct plan_choice *ch;       /* (n_t, n_c): cost bits, damage KL       */
     double lo_bpw, hi_bpw;        /* the cheapest / richest plan            */
     double budget;                /* bits per weight asked for              */
