@@ -1,0 +1,162 @@
+/* jobs_plan: the Plan view's jobs (ui/jobs_plan.h). */
+#include "ui/jobs_plan.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "src/calib.h"
+#include "src/pipeline.h"
+#include "ui/jobs.h"
+
+void jobs_plan_opts(const struct jobs_data *d, struct pipe_opts *o)
+{
+    jobs_pipe_opts(d, NULL, o);
+    o->chunks = JOBS_PLAN_CHUNKS;
+    o->calib_chunks = JOBS_PLAN_CHUNKS;
+    o->need_calib = 1;      /* the proxies and calibrated methods need it */
+    o->kl_cache_mib = 1024; /* every cell reuses the float logits         */
+}
+
+void jobs_plan_free(struct jobs_plan *p)
+{
+    if (p->have_s)
+        sens_free(&p->s);
+    free(p->pick);
+    free(p->m);
+    memset(p, 0, sizeof *p);
+}
+
+/* Each chunk of every KL pass: cancel between chunks. */
+static int eval_cb(void *ud, int done, int total, double ppl)
+{
+    (void)done, (void)total, (void)ppl;
+    return worker_cancelled(ud);
+}
+
+static int sens_cb(void *ud, const struct sens_progress *p)
+{
+    struct worker *w = ud;
+    if (p->phase == SENS_PH_CALIB)
+        worker_phase(w, "sensitivity: calibration pass", 0, 0);
+    else if (p->phase == SENS_PH_FLOAT)
+        worker_phase(w, "sensitivity: float logits", 0, 0);
+    else
+        worker_phase(w, "sensitivity cell", p->done, p->total);
+    worker_progress(w, p->total ? (double)p->done / p->total : 0);
+    return worker_cancelled(w);
+}
+
+static int setup(struct jobs_ctx *j, struct worker *w, struct pipe_env *e, struct pipe_opts *po,
+                 struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    int rc = jobs_data_load(d, err);
+    if (rc < 0)
+        return rc;
+    jobs_plan_opts(d, po);
+    struct pipe_cb cb = {.eval = eval_cb, .ud = w};
+    return pipe_setup_model(e, d->m, d->tok, po, &cb, err);
+}
+
+static int job_sens(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_plan *p = j->plan;
+    struct sens_cand *c;
+    int n_c;
+    int rc = sens_parse_cands(p->cands, &c, &n_c, err);
+    if (rc < 0)
+        return rc;
+    struct pipe_env e;
+    struct pipe_opts po;
+    if ((rc = setup(j, w, &e, &po, err)) < 0) {
+        free(c);
+        return rc;
+    }
+    struct sens_ctl ctl = {sens_cb, w, 1, NULL};
+    rc = sens_run(&p->s, &e, &po, c, n_c, &ctl, err);
+    p->have_s = 1; /* cells finished before a cancel are shown too */
+    qmodel_clear_overrides(j->data->m);
+    pipe_teardown(&e);
+    return rc;
+}
+
+/* Install every tensor's candidate (pick, or all = u), measure, clear. */
+static int measure(struct pipe_env *e, const struct pipe_opts *po, struct calib *c,
+                   const struct sens *s, const int *pick, int u, struct jobs_plan_meas *m,
+                   struct qerr *err)
+{
+    double bits = 0, weights = 0;
+    int rc = 0;
+    qmodel_clear_overrides(e->mp);
+    for (int i = 0; i < s->n_t && !rc; i++) {
+        struct quant_report rep;
+        float *wq;
+        const struct sens_tensor *t = &s->t[i];
+        rc = sens_quantize(e, c, t, &s->c[pick ? pick[i] : u].spec, &wq, &rep, err);
+        if (!rc) {
+            qtensor_set_override(qmodel_get(e->mp, t->layer, t->role), wq);
+            bits += rep.bits_per_weight * t->rows * (double)t->cols;
+            weights += t->rows * (double)t->cols;
+        }
+    }
+    struct ppl_result r;
+    if (!rc && !(rc = sens_eval(e, po, &r, err))) {
+        m->bpw = bits / weights;
+        m->ppl = r.ppl, m->base_ppl = r.base_ppl;
+        m->kl = r.kld.mean, m->kl_p99 = r.kld.p99, m->top1 = r.top1;
+    }
+    qmodel_clear_overrides(e->mp);
+    return rc;
+}
+
+static int needs_calib(const struct sens *s)
+{
+    for (int i = 0; i < s->n_c; i++)
+        if (s->c[i].spec.method->needs_calib)
+            return 1;
+    return 0;
+}
+
+static int job_eval(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_plan *p = j->plan;
+    const struct sens *s = p->src;
+    struct pipe_env e;
+    struct pipe_opts po;
+    struct calib c;
+    struct ppl_result base;
+    int chunks, rc;
+    memset(&c, 0, sizeof c);
+    p->n_m = s->n_c + 1;
+    if (!(p->m = calloc((size_t)p->n_m, sizeof *p->m)))
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    if ((rc = setup(j, w, &e, &po, err)) < 0)
+        return rc;
+    worker_phase(w, "calibration and float logits", 0, 0);
+    if (needs_calib(s))
+        rc = sens_capture(&e, &po, &c, &chunks, err);
+    if (!rc)
+        rc = pipe_run_float(&e, &po, &base, err);
+    for (int k = 0; k < p->n_m && !rc; k++) {
+        worker_phase(w, "measuring configuration", k, p->n_m);
+        worker_progress(w, (double)k / p->n_m);
+        if (k == 0)
+            snprintf(p->m[k].label, sizeof p->m[k].label, "plan");
+        else
+            snprintf(p->m[k].label, sizeof p->m[k].label, "uniform %s", s->c[k - 1].label);
+        rc = measure(&e, &po, needs_calib(s) ? &c : NULL, s, k ? NULL : p->pick, k - 1,
+                     &p->m[k], err);
+    }
+    calib_free(&c);
+    pipe_teardown(&e);
+    return rc;
+}
+
+int jobs_plan_run(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    int rc = j->kind == JOB_SENS ? job_sens(j, w, err) : job_eval(j, w, err);
+    if (rc < 0 && worker_cancelled(w))
+        rc = qerr_set(err, QERR_CANCEL, "cancelled");
+    return rc;
+}
