@@ -5,8 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "src/calib.h"
 #include "src/pipeline.h"
+#include "src/qplan.h"
 #include "ui/jobs.h"
 
 void jobs_plan_opts(const struct jobs_data *d, struct pipe_opts *o)
@@ -81,41 +81,45 @@ static int job_sens(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
-/* Install every tensor's candidate (pick, or all = u), measure, clear. */
-static int measure(struct pipe_env *e, const struct pipe_opts *po, struct calib *c,
-                   const struct sens *s, const int *pick, int u, struct jobs_plan_meas *m,
-                   struct qerr *err)
+/* The plan (pick) as `qlens quant --plan` runs it: the spec lines through
+ * src/qplan.h and pipe_run_plan. */
+static int run_plan(struct pipe_env *e, const struct pipe_opts *po, const struct sens *s,
+                    const int *pick, struct pipe_result *res, struct qerr *err)
 {
-    double bits = 0, weights = 0;
-    int rc = 0;
-    qmodel_clear_overrides(e->mp);
-    for (int i = 0; i < s->n_t && !rc; i++) {
-        struct quant_report rep;
-        float *wq;
-        const struct sens_tensor *t = &s->t[i];
-        rc = sens_quantize(e, c, t, &s->c[pick ? pick[i] : u].spec, &wq, &rep, err);
-        if (!rc) {
-            qtensor_set_override(qmodel_get(e->mp, t->layer, t->role), wq);
-            bits += rep.bits_per_weight * t->rows * (double)t->cols;
-            weights += t->rows * (double)t->cols;
-        }
-    }
-    struct ppl_result r;
-    if (!rc && !(rc = sens_eval(e, po, &r, err))) {
-        m->bpw = bits / weights;
-        m->ppl = r.ppl, m->base_ppl = r.base_ppl;
-        m->kl = r.kld.mean, m->kl_p99 = r.kld.p99, m->top1 = r.top1;
-    }
-    qmodel_clear_overrides(e->mp);
+    const char **names = calloc((size_t)s->n_t + 1, sizeof *names);
+    const char **labels = calloc((size_t)s->n_t + 1, sizeof *labels);
+    int rc = names && labels ? 0 : qerr_set(err, QERR_NOMEM, "out of memory");
+    for (int i = 0; !rc && i < s->n_t; i++)
+        names[i] = s->t[i].name, labels[i] = s->c[pick[i]].label;
+    struct qplan p;
+    if (!rc && !(rc = qplan_from_pairs(&p, names, labels, s->n_t, "the plan", err)) &&
+        !(rc = qplan_bind(&p, e->mp, err)))
+        rc = pipe_run_plan(e, po, &p, res, err);
+    if (names && labels)
+        qplan_free(&p);
+    free(names), free(labels);
     return rc;
 }
 
-static int needs_calib(const struct sens *s)
+/* The plan (pick) or candidate u on every tensor, run as `qlens quant
+ * --plan` / `qlens quant` run them (so the view's numbers are the CLI's),
+ * against the float model's cached logits; the model is left clean. */
+static int measure(struct pipe_env *e, const struct pipe_opts *po, const struct sens *s,
+                   const int *pick, int u, struct jobs_plan_meas *m, struct qerr *err)
 {
-    for (int i = 0; i < s->n_c; i++)
-        if (s->c[i].spec.method->needs_calib)
-            return 1;
-    return 0;
+    struct pipe_result res;
+    memset(&res, 0, sizeof res);
+    int rc = pick ? run_plan(e, po, s, pick, &res, err)
+                  : pipe_run(e, po, &s->c[u].spec, 0, 0, &res, err);
+    if (!rc) {
+        const struct ppl_result *r = &res.ppl;
+        m->bpw = qrun_bits_per_weight(&res.run);
+        m->ppl = r->ppl, m->base_ppl = r->base_ppl;
+        m->kl = r->kld.mean, m->kl_p99 = r->kld.p99, m->top1 = r->top1;
+    }
+    pipe_result_free(&res);
+    qmodel_clear_overrides(e->mp);
+    return rc;
 }
 
 static int job_eval(struct jobs_ctx *j, struct worker *w, struct qerr *err)
@@ -124,20 +128,15 @@ static int job_eval(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     const struct sens *s = p->src;
     struct pipe_env e;
     struct pipe_opts po;
-    struct calib c;
     struct ppl_result base;
-    int chunks, rc;
-    memset(&c, 0, sizeof c);
+    int rc;
     p->n_m = s->n_c + 1;
     if (!(p->m = calloc((size_t)p->n_m, sizeof *p->m)))
         return qerr_set(err, QERR_NOMEM, "out of memory");
     if ((rc = setup(j, w, &e, &po, err)) < 0)
         return rc;
-    worker_phase(w, "calibration and float logits", 0, 0);
-    if (needs_calib(s))
-        rc = sens_capture(&e, &po, &c, &chunks, err);
-    if (!rc)
-        rc = pipe_run_float(&e, &po, &base, err);
+    worker_phase(w, "float logits", 0, 0);
+    rc = pipe_run_float(&e, &po, &base, err);
     for (int k = 0; k < p->n_m && !rc; k++) {
         worker_phase(w, "measuring configuration", k, p->n_m);
         worker_progress(w, (double)k / p->n_m);
@@ -145,10 +144,8 @@ static int job_eval(struct jobs_ctx *j, struct worker *w, struct qerr *err)
             snprintf(p->m[k].label, sizeof p->m[k].label, "plan");
         else
             snprintf(p->m[k].label, sizeof p->m[k].label, "uniform %s", s->c[k - 1].label);
-        rc = measure(&e, &po, needs_calib(s) ? &c : NULL, s, k ? NULL : p->pick, k - 1,
-                     &p->m[k], err);
+        rc = measure(&e, &po, s, k ? NULL : p->pick, k - 1, &p->m[k], err);
     }
-    calib_free(&c);
     pipe_teardown(&e);
     return rc;
 }
