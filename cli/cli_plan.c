@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/afile.h"
 #include "analysis/plan.h"
@@ -694,6 +695,20 @@ static int run_one(const struct sfile *f, struct plan_args *a, struct plan_meas 
     return rc;
 }
 
+/* --out must be writable and, with --append, an existing file must load. */
+static int check_out(const struct plan_args *a, struct qerr *err)
+{
+    char target[4096];
+    int rc = afile_target(a->out, target, sizeof target, err);
+    if (!rc && a->append && access(a->out, F_OK) == 0) {
+        struct results_store old;
+        results_store_init(&old);
+        rc = results_load(&old, a->out, err);
+        results_store_free(&old);
+    }
+    return rc;
+}
+
 int cmd_plan(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -708,17 +723,16 @@ int cmd_plan(int argc, char **argv)
     struct sfile f;
     struct plan_meas m;
     int n = 0;
+    memset(&m, 0, sizeof m);
     if (sfile_load(&f, a.sens, a.by, &err))
         return cli_fail(&err);
-    if (f.n_c > 256) {
-        sfile_free(&f);
-        return cli_usage_error("plan", "%s: more than 256 candidates", a.sens);
-    }
     struct eval_row *rows = calloc((size_t)(a.sweep + 2 * f.n_c + 1), sizeof *rows);
     int rc = rows ? 0 : qerr_set(&err, QERR_NOMEM, "out of memory");
+    if (!rc && f.n_c > 256)
+        rc = qerr_set(&err, QERR_FORMAT, "%s: %d candidates, at most 256", a.sens, f.n_c);
     infer_catch_sigint();
-    if (!rc && a.out) /* an unwritable --out fails before minutes of work */
-        rc = afile_target(a.out, (char[4096]){0}, 4096, &err);
+    if (!rc && a.out) /* an unusable --out fails before minutes of work */
+        rc = check_out(&a, &err);
     if (!rc && a.eval)
         rc = pmeas_open(&m, &f, &a.c, a.sens, &err);
     if (!rc && a.sweep) {

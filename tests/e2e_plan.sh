@@ -108,6 +108,9 @@ jcheck "$T_TMP/eval.json" "d['eval'][0]['config'] == 'plan' and d['eval'][0]['bi
 expect_rc 0 "plan --measure, default selection" -- "$Q" plan --sens "$S" --target-bpw 4 --measure $SMALL --spec-out "$P" --json --out "$T_TMP/store.json"
 cp "$T_TMP/out" "$T_TMP/eval2.json"
 jcheck "$T_TMP/eval2.json" "[r['config'] for r in d['eval']] == ['plan', 'uniform rtn:2:32']" "uniform rows: best at or below the budget"
+printf 'not a store' >"$T_TMP/bad_store.json"
+expect_rc 1 "--append to a file that is not a store: refused before measuring" -- "$Q" plan --sens "$S" --target-bpw 4 --measure $SMALL --out "$T_TMP/bad_store.json" --append
+if [ "$(cat "$T_TMP/bad_store.json")" = "not a store" ] && ! grep -q "measured against float" "$T_TMP/out"; then pass "bad store untouched, nothing measured"; else fail "bad store"; fi
 expect_rc 2 "--out without --measure" -- "$Q" plan --sens "$S" --target-bpw 4 --out "$T_TMP/x.json"
 
 # results-store entries: the float baseline, the plan (method plan,
