@@ -442,6 +442,7 @@ static int run_eval(const struct sfile *f, struct plan_args *a, const struct pla
     memset(&c, 0, sizeof c);
     qcli_pipe_opts(&o, &po);
     int rc = qcli_setup(&e, &o, err);
+    e.cb.eval = NULL, e.cb.quant = NULL; /* sens_eval would leave chunk lines between configurations */
     if (!rc)
         rc = check_model(f, e.mp, a->sens, err);
     if (!rc)
