@@ -82,6 +82,8 @@ static int progress(void *ud, const struct sens_progress *p)
     (void)ud;
     if (p->phase == SENS_PH_CALIB)
         fprintf(stderr, "\r\033[Ksensitivity: calibration pass");
+    else if (p->phase == SENS_PH_FLOAT)
+        fprintf(stderr, "\r\033[Ksensitivity: float logits");
     else if (p->phase == SENS_PH_CELLS) {
         fprintf(stderr, "\r\033[Ksensitivity %d/%d: %s %s", p->done + 1, p->total, p->tensor,
                 p->cand);
@@ -272,6 +274,7 @@ int cmd_sensitivity(int argc, char **argv)
     struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir};
     qcli_pipe_opts(&a.c, &po);
     int rc = qcli_setup(&e, &a.c, &err);
+    e.cb.eval = NULL, e.cb.quant = NULL; /* the line above is the progress; Ctrl-C is cb.cancel */
     if (!rc)
         rc = sens_run(&s, &e, &po, cands, n_c, &ctl, &err);
     else

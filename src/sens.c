@@ -170,6 +170,14 @@ static void calib_for(struct pipe_env *e, struct calib *c, const struct sens_ten
     qc->importance = ie && ie->n == t->cols ? ie->values : NULL;
 }
 
+/* A slow quantizer's progress: the caller's quant callback may cancel. */
+static int quant_poll(void *ud, double frac)
+{
+    const struct pipe_env *e = ud;
+    (void)frac;
+    return e->cb.quant && e->cb.quant(e->cb.ud, -1, 0, "one tensor");
+}
+
 int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                   const struct quant_spec *spec, float **out, struct quant_report *rep,
                   struct qerr *err)
@@ -183,7 +191,7 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     }
     struct quant_calib qc;
     calib_for(e, c, t, &qc, mean);
-    struct quant_ctl ctl = {NULL, NULL, e->cb.cancel};
+    struct quant_ctl ctl = {quant_poll, e, e->cb.cancel};
     int rc = quant_apply_ex(spec, qtensor_f32_orig(q), t->rows, t->cols, &qc, wq, NULL, rep,
                             &ctl, QUANT_NO_OUT_ERR, err);
     free(mean);
@@ -204,6 +212,8 @@ int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *
     po.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
     po.bos = e->bos;
     po.cancel = e->cb.cancel;
+    po.progress = e->cb.eval; /* per chunk: a caller's cancel poll */
+    po.progress_ud = e->cb.ud;
     po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
     po.kl = 1;
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, r, err);

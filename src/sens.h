@@ -127,7 +127,8 @@ int sens_run(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
 void sens_free(struct sens *s);
 
 /* Quantize tensor t with spec, calibrated from c (NULL = none): a malloc'd
- * Ŵ, and the report.  Shared with plan evaluation. */
+ * Ŵ, and the report.  Shared with plan evaluation.  A slow quantizer's
+ * progress calls e->cb.quant(ud, -1, 0, ...) (non-zero cancels). */
 struct calib;
 int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                   const struct quant_spec *spec, float **out, struct quant_report *rep,
@@ -139,7 +140,9 @@ int sens_capture(struct pipe_env *e, const struct pipe_opts *o, struct calib *c,
 /* The quantizable tensors of the model (every block's linears). */
 int sens_tensors(struct qmodel *m, struct sens_tensor **out, int *n, struct qerr *err);
 /* KL run of the current overrides against the float model (the float
- * logits from the cache when pipe_run_float filled it); no progress. */
+ * logits from the cache when pipe_run_float filled it).  Calls e->cb.eval
+ * after each chunk (a non-zero return cancels): the dashboard's job polls
+ * its cancel flag there, so a cell on a big model stops within a chunk. */
 int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
               struct qerr *err);
 

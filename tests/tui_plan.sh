@@ -6,8 +6,8 @@
 # heatmap, legend, plan strip and Pareto plot show; +/- move the budget on
 # a 1/8-bit grid and the plan follows (at the cheapest budget every tensor
 # takes 2 bits); A applies and measures the plan; Ctrl-C-like cancel (c)
-# keeps the finished cells, and a second dashboard reuses them from the
-# cache ($HOME/.cache/qlens, HOME is the test's folder).
+# keeps the finished cells, and a second dashboard (80x24) reuses them
+# from the cache ($HOME/.cache/qlens, HOME is the test's folder).
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
 start 120 40 NO_COLOR=1
@@ -27,7 +27,7 @@ keys S
 wait_for 'sensitivity cell [0-9]+/70' "S runs on the worker with progress" 60
 wait_for 'sensitivity: 70 cells measured, 0 from the cache' "every cell measured" 300
 wait_for '^Mixed precision: 35 tensors x 2 candidates, 4 chunks x 512 tokens' "header"
-wait_for '^tensor +rtn:2:32 +rtn:8:32 +layer q k v o g u d' "heatmap and strip headers"
+wait_for '^tensor +1 rtn:2:32 +2 rtn:8:32 +layer q k v o g u d' "heatmap and strip headers"
 wait_for '^blk\.0\.attn_q +[ .:=+*#%@-]{2} ?[ >][0-9]\.[0-9]{2}e-0[0-9] +[ .:=+*#%@-]{2}[ >][0-9]\.[0-9]{2}e-0[0-9]' "a heatmap row: ramp cells and KL values"
 wait_for '^KL \(log\) [0-9.]+e-0[0-9] +\.:-=\+\*#%@ ' "legend with the ramp"
 wait_for 'bits/weight \(x\) vs KL \(y, log\)' "Pareto plot"
@@ -63,16 +63,19 @@ wait_for 'INCOMPLETE' "the view says the table is incomplete"
 wait_for 'the sensitivity is incomplete \(cancelled\): S measures the missing cells' "no plan from an incomplete table"
 keys q
 wait_gone 'q again quits' 5
-# a second dashboard: reopening is served by the cache
-start 120 40 NO_COLOR=1
+# a second dashboard, at 80x24: reopening is served by the cache; the
+# narrow heatmap numbers its columns (as the plot's uniform points)
+start 80 24 NO_COLOR=1
 wait_for 'blk\.0\.attn_q' "dashboard starts again"
 keys 6 :
 type_text "rtn:2:32,rtn:8:32"
 keys Enter S
 wait_for 'sensitivity: 0 cells measured, 70 from the cache' "reopened: every cell from the cache" 120
 keys :
-type_text "rtn:3:32"
+type_text "rtn:2:32,rtn:8:32,rtn:3:32"
 keys Enter S
-wait_for 'sensitivity: [0-9]+ cells measured, [1-9][0-9]* from the cache' "the cancelled run's cells reused" 300
+wait_for 'sensitivity: [0-9]+ cells measured, (7[1-9]|[89][0-9]|10[0-4]) from the cache' "the cancelled run's cells reused" 300
+wait_for '^tensor +1   2   3   layer q k v o g u d' "narrow heatmap: numbered columns, the strip beside"
+wait_for '^blk\.0\.attn_q +([ .:=+*#%@-]{2}[ >] ){3} +0( [238]){7} *$' "narrow row: ramp cells, the plan strip"
 keys q
 t_done

@@ -34,6 +34,13 @@ static int eval_cb(void *ud, int done, int total, double ppl)
     return worker_cancelled(ud);
 }
 
+/* A slow quantizer (GPTQ on a big tensor): cancel inside it. */
+static int quant_cb(void *ud, int layer, int n_layers, const char *what)
+{
+    (void)layer, (void)n_layers, (void)what;
+    return worker_cancelled(ud);
+}
+
 static int sens_cb(void *ud, const struct sens_progress *p)
 {
     struct worker *w = ud;
@@ -55,7 +62,7 @@ static int setup(struct jobs_ctx *j, struct worker *w, struct pipe_env *e, struc
     if (rc < 0)
         return rc;
     jobs_plan_opts(d, po);
-    struct pipe_cb cb = {.eval = eval_cb, .ud = w};
+    struct pipe_cb cb = {.quant = quant_cb, .eval = eval_cb, .ud = w};
     return pipe_setup_model(e, d->m, d->tok, po, &cb, err);
 }
 

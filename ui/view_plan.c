@@ -153,9 +153,10 @@ static void draw_heatmap(struct tui *t, struct vm_plan *v, int y0, int h, int cw
 {
     int nc = v->s.n_c;
     draw_text(y0, 0, NAME_W, "tensor", A_BOLD);
+    /* numbered as the uniform points of the plot (1-9) */
     for (int ci = 0; ci < nc; ci++)
-        draw_text(y0, NAME_W + ci * cw + 1, cw - 1, v->s.c[ci].label,
-                  A_BOLD | (ci == v->col ? A_UNDERLINE : 0));
+        draw_textf(y0, NAME_W + ci * cw + 1, cw - 1, A_BOLD | (ci == v->col ? A_UNDERLINE : 0),
+                   cw >= WIDE_CELL ? "%d %s" : "%d", ci + 1, v->s.c[ci].label);
     int rows = h - 1;
     vm_plan_move(v, 0, 0, rows);
     t->list_y0 = y0 + 1;
