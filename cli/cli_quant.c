@@ -174,6 +174,11 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->mem_budget = o->mem_budget;
 }
 
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p)
+{
+    to_pipe(o, p);
+}
+
 /* A progress line: rewritten in place on a terminal, one line each
  * otherwise (--progress into a file or pipe). */
 static void progress_start(const struct pipe_env *e)
@@ -287,6 +292,16 @@ int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int q
     struct pipe_opts po;
     to_pipe(o, &po);
     return pipe_check_memory(e, &po, quantized, calibrated, kl_cache, err);
+}
+
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_run_plan(e, &po, plan, res, err);
+    clear_progress(e);
+    return rc;
 }
 
 void qcli_result_free(struct pipe_result *res)
@@ -628,10 +643,13 @@ int cmd_quant(int argc, char **argv)
         print_methods(stdout);
         fputc('\n', stdout);
         fputs(qmix_cli_help, stdout);
+        fputs(qplan_cli_help, stdout);
         fputs(qcli_common_help, stdout);
         fputs(quant_help_tail, stdout);
         return EXIT_OK;
     }
+    if (qplan_cli_wants(argc, argv)) /* --plan SPEC: a per-tensor plan */
+        return cmd_quant_plan(argc, argv);
     if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure, --export */
         return cmd_quant_mix(argc, argv);
     struct quant_args a;

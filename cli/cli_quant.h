@@ -51,6 +51,9 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);
 /* The help text of the common options. */
 extern const char qcli_common_help[];
 
+/* The pipeline's settings (src/pipeline.h) for these options. */
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p);
+
 /* The pipeline (src/pipeline.h) with these options, the CLI's progress
  * lines on a terminal, and Ctrl-C as cancel.
  * Open the model, read and tokenize both texts, check they do not overlap,
@@ -66,6 +69,9 @@ void qcli_result_free(struct pipe_result *res);
 /* pipe_check_memory with these options (a sweep's first check). */
 int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int quantized,
                       int calibrated, int kl_cache, struct qerr *err);
+/* The same with a per-tensor plan bound to the env's model (pipe_run_plan). */
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 /* Float perplexity only (the baseline row of a sweep).  Also keeps the
  * float logits for the qcli_run calls that follow when they fit in
  * o->kl_cache_mib, so those skip the float forward pass. */
@@ -82,5 +88,11 @@ int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_
 int qmix_cli_wants(int argc, char **argv);
 extern const char qmix_cli_help[];
 int cmd_quant_mix(int argc, char **argv);
+
+/* cli/cli_quant_plan.c: `qlens quant --plan SPEC` (a per-tensor plan,
+ * src/qplan.h), with --export / --save-gguf. */
+int qplan_cli_wants(int argc, char **argv);
+extern const char qplan_cli_help[];
+int cmd_quant_plan(int argc, char **argv);
 
 #endif

@@ -439,8 +439,10 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
-int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+/* Quantize (qrun) with ro's spec or plan, then evaluate against float. */
+static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  const struct qplan *plan, int act_bits, int kv_bits, struct pipe_result *res,
+                  struct qerr *err)
 {
     memset(res, 0, sizeof *res);
     int quantized = spec->bits < 16;
@@ -450,11 +452,17 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
         return rc;
     struct qrun_opts ro;
     qrun_opts_default(&ro);
-    ro.spec = *spec;
+    if (spec)
+        ro.spec = *spec;
+    if (plan) {
+        ro.spec_of = qplan_spec_of;
+        ro.spec_ud = (void *)plan;
+    }
+    int plain = plan == NULL; /* a plan covers the block linears only */
     ro.sequential = o->sequential;
     ro.out_err = o->out_err;
-    ro.quant_output = o->quant_output;
-    ro.quant_embed = o->quant_embed;
+    ro.quant_output = plain && o->quant_output;
+    ro.quant_embed = plain && o->quant_embed;
     ro.calib_ctx = e->calib_ctx;
     ro.calib_chunks = (int)o->calib_chunks;
     ro.bos = e->bos; /* calibration chunks as evaluation chunks */
@@ -482,6 +490,23 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;
+}
+
+int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    return run_ro(e, o, spec, NULL, act_bits, kv_bits, res, err);
+}
+
+int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err)
+{
+    if (!plan->slot || plan->n_layers != e->mp->cfg.n_layers) {
+        memset(res, 0, sizeof *res);
+        return qerr_set(err, QERR_ARG, "%s: plan not bound to %s", plan->path, e->mp->path);
+    }
+    const struct quant_spec *any = qplan_any_spec(plan);
+    return run_ro(e, o, any, plan, 0, 0, res, err);
 }
 
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

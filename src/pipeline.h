@@ -22,6 +22,7 @@
 #include "src/imatrix.h"
 #include "src/klfile.h"
 #include "src/ppl.h"
+#include "src/qplan.h"
 #include "src/qrun.h"
 
 struct tokenizer;
@@ -149,6 +150,13 @@ void pipe_teardown(struct pipe_env *e);
  * (KL mode), leave the model without overrides. */
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
+/* The same with a per-tensor plan bound to this model (qplan_bind): each
+ * block linear quantized with its planned candidate (float ones kept),
+ * calibrated as pipe_run calibrates (o->sequential), no activation / KV
+ * quantization.  The one path of `qlens quant --plan` and `qlens plan
+ * --measure`. */
+int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
 /* Will a run fit in memory (src/membudget.h)?  quantized: weights are
  * quantized (their floats held as overrides for the evaluation);

@@ -56,6 +56,21 @@ struct capture {
     struct calib_acc *out_acc; /* classifier input (layer -1), or NULL    */
 };
 
+/* The method's calibration needs; with a plan, those of any planned spec. */
+static int calib_needs(const struct qrun_opts *o, int n_layers)
+{
+    if (!o->spec_of)
+        return o->spec.bits >= 16 ? 0 : o->spec.method->needs_calib;
+    int f = 0;
+    for (int l = 0; l < n_layers; l++)
+        for (int s = 0; s < N_SITES; s++)
+            for (int i = 0; i < steps[s].n; i++) {
+                const struct quant_spec *sp = o->spec_of(o->spec_ud, l, steps[s].roles[i]);
+                f |= sp && sp->bits < 16 ? sp->method->needs_calib : 0;
+            }
+    return f;
+}
+
 static int cancelled(const struct qrun_opts *o)
 {
     return o->cancel && *o->cancel;
@@ -412,11 +427,16 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
     make_calib(rc ? NULL : a, mean_abs, &qc);
     /* one factorized Hessian for the linears of this input (GPTQ) */
     qc.hcache = n > 1 && qc.xtx ? quant_hcache_new() : NULL;
-    int joint = n > 1 && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
+    int joint = n > 1 && !r->o.spec_of && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
     if (!rc && joint)
         rc = quant_joint(q, ts, n, &qc, &side);
-    for (int i = 0; i < n && !rc && !joint; i++)
-        rc = quant_one(q, ts[i], &r->o.spec, &qc, n == 1 ? &side : NULL);
+    for (int i = 0; i < n && !rc && !joint; i++) {
+        const struct quant_spec *sp = r->o.spec_of && ts[i]->layer >= 0
+                                          ? r->o.spec_of(r->o.spec_ud, ts[i]->layer, ts[i]->role)
+                                          : &r->o.spec;
+        if (sp) /* NULL: the plan keeps this tensor float */
+            rc = quant_one(q, ts[i], sp, &qc, n == 1 ? &side : NULL);
+    }
     if (!rc)
         keep_side(r, idx, &side);
     quant_hcache_free(qc.hcache);
@@ -650,9 +670,9 @@ static int run_embed(struct qrun_ctx *q)
 static int check_opts(struct qrun *r, struct fwd *f, size_t n_tokens, struct qerr *err)
 {
     const struct qrun_opts *o = &r->o;
-    if (!o->spec.method)
+    if (!o->spec.method && !o->spec_of)
         return qerr_set(err, QERR_ARG, "quantization: no method");
-    if (o->spec.bits >= 16 || !o->spec.method->needs_calib)
+    if (!calib_needs(o, f->m->cfg.n_layers))
         return 0;
     if (o->calib_ctx < 2 || o->calib_ctx > f->max_tokens)
         return qerr_set(err, QERR_ARG, "calibration context %d outside 2..%d", o->calib_ctx,
@@ -733,7 +753,7 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     if (rc < 0)
         return rc;
     int nl = f->m->cfg.n_layers;
-    if (o->spec.bits >= 16) { /* weights stay float: act/KV-only runs */
+    if (!o->spec_of && o->spec.bits >= 16) { /* weights stay float: act/KV-only runs */
         memset(r->quantized, 1, (size_t)nl * N_SITES);
         return 0;
     }
@@ -745,7 +765,7 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     fwd_use_overrides(f, 1);
     if (!rc && o->quant_embed && !tied_out)
         rc = run_embed(&q);
-    if (!rc && o->spec.method->needs_calib)
+    if (!rc && calib_needs(o, nl))
         rc = run_with_calib(&q);
     else if (!rc) {
         rc = run_no_calib(&q);

@@ -85,6 +85,13 @@ struct qrun_opts {
      * entry goes to quant_calib.importance (the ggml-type methods use it;
      * a tensor without an entry gets none, as in llama-quantize) */
     const struct qimatrix *imatrix;
+    /* a per-tensor plan (src/qplan.h) or NULL: each block linear is
+     * quantized with spec_of(spec_ud, layer, role), NULL keeping it float;
+     * `spec` is then only the fallback for token_embd / output (which a
+     * plan run leaves float).  Linears sharing an input are never stacked
+     * under a plan (their specs may differ). */
+    const struct quant_spec *(*spec_of)(void *ud, int layer, enum qrole role);
+    void *spec_ud;
     /* evaluation-time fake quantization (0 = off) */
     int act_bits, act_group;
     int kv_bits, kv_group;       /* kv_group < 0: default (head_dim / 0) */

@@ -4,6 +4,7 @@
  * evaluates with KL against the float model in the same pass, and clears
  * them again so the dashboard keeps showing the original weights. */
 #include "ui/jobs.h"
+#include "ui/jobs_plan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +103,11 @@ static int load_data(struct jobs_data *d, int need_eval, struct qerr *err)
         snprintf(d->eval_name, sizeof d->eval_name, "tinystories-eval");
     }
     return rc;
+}
+
+int jobs_data_load(struct jobs_data *d, struct qerr *err)
+{
+    return load_data(d, 0, err);
 }
 
 /* Run blocks 0..last_layer over calibration chunks with hooks; progress
@@ -412,6 +418,8 @@ int jobs_run(struct worker *w, void *arg)
     case JOB_IMATRIX: return job_imatrix(j, w, &w->err);
     case JOB_BASELINE:
     case JOB_APPLY_ALL: return job_ppl(j, w, &w->err);
+    case JOB_SENS:
+    case JOB_PLAN_EVAL: return jobs_plan_run(j, w, &w->err);
     default: return qerr_set(&w->err, QERR_ARG, "unknown job");
     }
 }
