@@ -80,6 +80,8 @@ const struct ui_key ui_keys[] = {
     {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
     {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
     {'F', "F", C, UA_CORR_FILTER, "cycle the model family (families with a perplexity; all)", "family"},
+    {'J', "J", C, UA_CORR_PRESET, "Jin et al. Table 3 preset: 4/3-bit GPTQ and SpQR Qwen, r of every benchmark", "Jin T3"},
+    {'i', "i", C, UA_CORR_IMPORT, "import lm-eval results into the session (joins the run selected in Runs)", "import"},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
     {'E', "E", ALL, UA_SCREEN_SAVE, "save the screen as qlens-screen-N.{txt,ans,svg,html} (current directory)", NULL},

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/results.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 #include "ui/view_quant.h"
@@ -354,6 +355,22 @@ static void runs_free(struct tui *t)
 const char *view_runs_session_path(struct tui *t)
 {
     return st(t)->vm.path;
+}
+
+int view_runs_import_defaults(struct tui *t, struct results_import_opts *o, char *desc, int cap)
+{
+    struct vm_runs *v = &st(t)->vm;
+    memset(o, 0, sizeof *o);
+    o->model = v->model;
+    snprintf(desc, (size_t)cap, "%s", v->model);
+    if (v->n == 0 || v->sel < 0 || v->sel >= v->n)
+        return 0;
+    const struct jobs_run *r = &v->r[v->sel];
+    o->method = r->method;
+    o->w_bits = r->bits;
+    o->group_size = r->group > 0 ? r->group : 0; /* as the session entry */
+    snprintf(desc, (size_t)cap, "%s/%s", v->model, r->spec);
+    return 1;
 }
 
 const struct view_ops view_runs_ops = {
