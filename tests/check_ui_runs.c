@@ -433,6 +433,22 @@ START_TEST(runs_table_dppl_pareto)
     ck_assert_int_eq(front[2], 1);
     ck_assert_int_eq(front[3], 1);
     ck_assert_int_eq(front[4], 0);
+    /* the plot's letters and legend (issue 13 item 5: labelled points) */
+    char leg[256];
+    vm_runs_legend(&v, 1, front, leg, sizeof leg);
+    ck_assert_str_eq(leg, "b* PPL 10          0.3 MiB  RTN w4 g128 asym");
+    vm_runs_legend(&v, 0, front, leg, sizeof leg);
+    ck_assert_int_eq(leg[0], 'a');
+    ck_assert_int_eq(leg[1], ' ');
+    vm_runs_legend(&v, 1, NULL, leg, sizeof leg);
+    ck_assert_int_eq(leg[1], ' ');
+    vm_runs_legend(&v, 5, front, leg, sizeof leg); /* out of range: empty */
+    ck_assert_str_eq(leg, "");
+    ck_assert_int_eq(vm_runs_letter(0), 'a');
+    ck_assert_int_eq(vm_runs_letter(26), 'A');
+    ck_assert_int_eq(vm_runs_letter(61), '9');
+    ck_assert_int_eq(vm_runs_letter(62), '+');
+    ck_assert_int_eq(vm_runs_letter(-1), '+');
     /* a rerun of the same configuration replaces its row */
     struct jobs_run r = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 9.5, 8.0);
     vm_runs_add(&v, &r);
