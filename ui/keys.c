@@ -67,6 +67,8 @@ const struct ui_key ui_keys[] = {
     {'g', "g", T | Q, UA_GROUP_NEXT, "next group size (per-row, 32, 64, 128, 256)", "group"},
     {'a', "a", T | Q, UA_SYM_TOGGLE, "symmetric / asymmetric", "sym/asym"},
     {'o', "o", T | Q, UA_OPTION_NEXT, "cycle the method's option", NULL},
+    {'p', "p", Q, UA_QUANT_PIN, "pin the run shown as B: A/B maps of W, Wq (A) and Wq (B) on one scale", "pin B"},
+    {'v', "v", Q, UA_QUANT_AB, "maps: |W - Wq| / A/B: W, Wq A, Wq B and both errors on one scale", "A/B"},
     {'A', "A", T | Q | R, UA_APPLY_ALL, "apply this config to all layers, run perplexity", "all+PPL"},
     {'P', "P", L | R, UA_BASELINE, "run the float baseline perplexity", "baseline"},
     {'C', "C", L | T, UA_CALIBRATE, "calibration pass: activation statistics", "calib"},
