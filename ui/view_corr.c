@@ -240,7 +240,7 @@ static void corr_draw(struct tui *t, int y0, int h)
     /* The user's runs join the plot only with both values: say how. */
     int scored = 0;
     for (int i = 0; i < v->s.n; i++)
-        scored += v->mine[i] && v->s.e[i].n_bench > 0;
+        scored += v->mine && v->mine[i] && v->s.e[i].n_bench > 0;
     if (v->n_mine > 0 && v->n_mine_shown == 0 && h > 8) {
         h--;
         if (scored == 0)
