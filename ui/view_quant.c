@@ -229,27 +229,27 @@ static int pin_shown(struct tui *t)
            q->pin.cols == q->cur.cols;
 }
 
-/* A against B, one number per line, in the first panel of the error row. */
+/* A against B, one number per line, in the first panel of the error row
+ * (value columns narrow to fit 80 columns). */
 static void draw_ab_table(struct tui *t, int y, int x, int w, int h)
 {
     struct tui_quant *q = st(t);
     const struct quant_report *a = &q->cur.rep, *b = &q->pin.rep;
-    int pb = pin_shown(t);
-    draw_textf(y, x, w, A_BOLD, "%-10s %11s %11s", "", "A", pb ? "B" : "B (none)");
-    struct { const char *name; double va, vb; const char *fmt; } rows[] = {
-        {"bits/w", a->bits_per_weight, b->bits_per_weight, "%11.3f"},
-        {"SQNR dB", a->sqnr_db, b->sqnr_db, "%11.2f"},
-        {"max err", a->max_abs_err, b->max_abs_err, "%11.4g"},
-        {"MSE", a->mse, b->mse, "%11.4g"},
-        {"rel|dW|", a->rel_fro, b->rel_fro, "%11.4g"},
-        {"kept", (double)a->n_outliers, (double)b->n_outliers, "%11.0f"},
-    };
+    int pb = pin_shown(t), vw = (w - 8) / 2 - 1;
+    vw = vw < 6 ? 6 : vw > 11 ? 11 : vw;
+    draw_textf(y, x, w, A_BOLD, "%-7s %*s %*s", "", vw, "A", vw, pb ? "B" : "B: none");
+    const char *names[] = {"bits/w", "SQNR dB", "max err", "MSE", "rel|dW|", "kept"};
+    double va[] = {a->bits_per_weight, a->sqnr_db, a->max_abs_err, a->mse, a->rel_fro,
+                   (double)a->n_outliers};
+    double vb[] = {b->bits_per_weight, b->sqnr_db, b->max_abs_err, b->mse, b->rel_fro,
+                   (double)b->n_outliers};
     for (int i = 0; i < 6 && i + 1 < h; i++) {
-        char va[32], vb[32] = "";
-        snprintf(va, sizeof va, rows[i].fmt, rows[i].va);
+        char sa[32], sb[32] = "";
+        int dg = vw < 9 ? 3 : 4; /* "0.0008781" needs 9 columns */
+        snprintf(sa, sizeof sa, "%.*g", dg, va[i]);
         if (pb)
-            snprintf(vb, sizeof vb, rows[i].fmt, rows[i].vb);
-        draw_textf(y + 1 + i, x, w, A_NORMAL, "%-10s %s %s", rows[i].name, va, vb);
+            snprintf(sb, sizeof sb, "%.*g", dg, vb[i]);
+        draw_textf(y + 1 + i, x, w, A_NORMAL, "%-7s %*s %*s", names[i], vw, sa, vw, sb);
     }
 }
 
