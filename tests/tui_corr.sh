@@ -81,4 +81,11 @@ absent 'Your 3 runs' "no hint once they are plotted"
 grep -c arc_easy "$T_TMP/session.json" | grep -qx 3 && pass "the session file holds the scores" ||
     fail "session file: $(grep -c arc_easy "$T_TMP/session.json") runs with arc_easy"
 keys q
+# 80 columns: the equation of the line and what to do stay whole
+start 80 24
+wait_for 'blk\.0\.attn_q' "dashboard starts at 80 columns"
+keys 5
+wait_for '^line: mmlu_stem = [0-9.]+ - [0-9.]+ log10\(ppl_mean\) *$' "the line's equation whole at 80 columns"
+wait_for '^Your 3 runs lack X or Y here: x/y pick others, i imports *$' "the hint about your runs whole"
+keys q
 t_done

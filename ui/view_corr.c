@@ -139,7 +139,7 @@ static void draw_legend(struct tui *t, int y, const struct vm_corr *v)
 }
 
 /* "line: mmlu = 70.1 - 5.31 log10(ppl_mean)": what the drawn line is. */
-static void fit_text(const struct vm_corr *v, char *buf, int cap)
+static void fit_text(const struct vm_corr *v, char *buf, int cap, int w)
 {
     const struct corr_result *f = &v->fit;
     char xs[120], ys[120];
@@ -147,10 +147,14 @@ static void fit_text(const struct vm_corr *v, char *buf, int cap)
     snprintf(ys, sizeof ys, v->ly ? "log10(%s)" : "%s", v->vars[v->y]);
     if (v->fit_rc < 0)
         snprintf(buf, (size_t)cap, "no line");
-    else
-        snprintf(buf, (size_t)cap, "line: %s = %.4g %c %.4g %s%s", ys, f->intercept,
-                 f->slope < 0 ? '-' : '+', fabs(f->slope), xs,
-                 v->lx || v->ly ? " (least squares in the log axes drawn)" : " (least squares)");
+    else {
+        int n = snprintf(buf, (size_t)cap, "line: %s = %.4g %c %.4g %s", ys, f->intercept,
+                         f->slope < 0 ? '-' : '+', fabs(f->slope), xs);
+        const char *why = v->lx || v->ly ? " (least squares in the log axes drawn)"
+                                         : " (least squares)";
+        if (n > 0 && n + (int)strlen(why) <= w && n < cap) /* narrow: the equation whole */
+            snprintf(buf + n, (size_t)(cap - n), "%s", why);
+    }
 }
 
 static void draw_scatter(struct tui *t, int y0, int h)
@@ -197,7 +201,7 @@ static void draw_scatter(struct tui *t, int y0, int h)
     draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%.4g", lx ? pow(10, x0) : x0);
     draw_text(y0 + ch + 1, t->w - rl > 20 ? t->w - rl : 20, rl, right, A_DIM);
     char ft[400];
-    fit_text(v, ft, sizeof ft);
+    fit_text(v, ft, sizeof ft, t->w);
     draw_text(y0 + ch + 2, 0, t->w, ft, A_NORMAL);
     draw_legend(t, y0 + ch + 3, v);
     draw_canvas_free(&c);
@@ -243,14 +247,19 @@ static void corr_draw(struct tui *t, int y0, int h)
         scored += v->mine && v->mine[i] && v->s.e[i].n_bench > 0;
     if (v->n_mine > 0 && v->n_mine_shown == 0 && h > 8) {
         h--;
+        char m[600];
         if (scored == 0)
-            draw_textf(y0 + h, 0, t->w, A_BOLD, "Your %d runs have no benchmark scores yet: i imports "
-                       "an lm-eval results file (or qlens results import LM-EVAL.json --into %s)",
-                       v->n_mine, view_runs_session_path(t));
+            snprintf(m, sizeof m, "Your %d runs have no benchmark scores yet: i imports an lm-eval "
+                     "results file (or qlens results import LM-EVAL.json --into %s)", v->n_mine,
+                     view_runs_session_path(t));
         else
-            draw_textf(y0 + h, 0, t->w, A_BOLD, "Your %d runs are not in this plot: none has both "
-                       "%s and %s (x/y pick others; i imports more)", v->n_mine, v->vars[v->x],
-                       v->vars[v->y]);
+            snprintf(m, sizeof m, "Your %d runs are not in this plot: none has both %s and %s "
+                     "(x/y pick others; i imports more)", v->n_mine, v->vars[v->x], v->vars[v->y]);
+        if ((int)strlen(m) > t->w) /* 80 columns: what to do, whole */
+            snprintf(m, sizeof m, scored == 0 ? "Your %d runs have no benchmark scores: i imports "
+                     "lm-eval results" : "Your %d runs lack X or Y here: x/y pick others, i imports",
+                     v->n_mine);
+        draw_text(y0 + h, 0, t->w, m, A_BOLD);
     }
     draw_textf(y0, 0, t->w, A_NORMAL, "X: %s   Y: %s   models: %s   where: %s   (%d entries)",
                v->vars[v->x], v->vars[v->y], v->fam[v->f], v->where_text[0] ? v->where_text : "-",
