@@ -145,6 +145,17 @@ int main(void)
         step(t, &rtn, 'B');
     step(t, &rtn, 'g');
     step(t, &rtn, 'a');
+    /* A/B (issue 13 item 1): pin B, change A, zoom: five maps follow */
+    struct series ab = {"quant view A/B: pin, bits, zoom", 0, 0, 0};
+    step(t, &ab, 'p');
+    step(t, &ab, 'B');
+    step(t, &ab, 'B');
+    for (int i = 0; i < 3; i++)
+        step(t, &ab, '+');
+    for (int i = 0; i < 5; i++)
+        step(t, &ab, UIK_RIGHT);
+    step(t, &ab, '-');
+    step(t, &ab, 'v');
     double base = scan_ms(2048 * 768);
     double base_big = scan_ms(32000LL * 768);
     printf("open + statistics of every tensor: %.0f ms\n", open_ms);
@@ -152,7 +163,8 @@ int main(void)
     report(&nav, base);
     report(&map, base_big);
     report(&rtn, base);
-    int slow = nav.max >= 50 || map.max >= 50 || rtn.max >= 50;
+    report(&ab, base);
+    int slow = nav.max >= 50 || map.max >= 50 || rtn.max >= 50 || ab.max >= 50;
     tui_close(t);
     endwin();
     delscreen(scr);

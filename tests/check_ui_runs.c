@@ -261,6 +261,40 @@ START_TEST(quant_apply_errors)
 }
 END_TEST
 
+/* The pinned B run is a deep copy: it keeps its numbers and maps when A
+ * is quantized again into the same buffers (issue 13 item 1, A/B). */
+START_TEST(quant_copy_result_is_deep)
+{
+    struct vm_quant a, b;
+    vm_quant_init(&a);
+    vm_quant_init(&b);
+    ck_assert_int_eq(vm_quant_copy_result(&b, &a), 0); /* empty: stays empty */
+    ck_assert_ptr_null(b.wq);
+    float w[64];
+    for (int i = 0; i < 64; i++)
+        w[i] = (float)(i % 7) - 3.1f + (i == 5 ? 20.0f : 0.0f);
+    a.bits = 2;
+    ck_assert_int_eq(vm_quant_apply(&a, 3, w, 4, 16, NULL, NULL), 0);
+    ck_assert_int_eq(vm_quant_copy_result(&b, &a), 0);
+    ck_assert_ptr_ne(b.wq, a.wq);
+    ck_assert_ptr_ne(b.err, a.err);
+    ck_assert_int_eq(b.ti, 3);
+    ck_assert_int_eq(b.bits, 2);
+    ck_assert_str_eq(b.desc, a.desc);
+    float e5 = b.err[5], mse = (float)b.rep.mse;
+    ck_assert_int_eq(memcmp(b.wq, a.wq, sizeof w), 0);
+    a.bits = 8;
+    ck_assert_int_eq(vm_quant_apply(&a, 3, w, 4, 16, NULL, NULL), 0);
+    ck_assert(a.rep.mse < mse); /* A changed ... */
+    ck_assert(b.err[5] == e5); /* ... B did not */
+    ck_assert((float)b.rep.mse == mse);
+    ck_assert(strstr(b.desc, "w2") != NULL);
+    vm_quant_free(&a);
+    ck_assert(b.err[5] == e5); /* and outlives A */
+    vm_quant_free(&b);
+}
+END_TEST
+
 START_TEST(quant_grid_counts)
 {
     struct vm_quant q;
@@ -433,6 +467,22 @@ START_TEST(runs_table_dppl_pareto)
     ck_assert_int_eq(front[2], 1);
     ck_assert_int_eq(front[3], 1);
     ck_assert_int_eq(front[4], 0);
+    /* the plot's letters and legend (issue 13 item 5: labelled points) */
+    char leg[256];
+    vm_runs_legend(&v, 1, front, leg, sizeof leg);
+    ck_assert_str_eq(leg, "b* PPL 10          0.3 MiB  RTN w4 g128 asym");
+    vm_runs_legend(&v, 0, front, leg, sizeof leg);
+    ck_assert_int_eq(leg[0], 'a');
+    ck_assert_int_eq(leg[1], ' ');
+    vm_runs_legend(&v, 1, NULL, leg, sizeof leg);
+    ck_assert_int_eq(leg[1], ' ');
+    vm_runs_legend(&v, 5, front, leg, sizeof leg); /* out of range: empty */
+    ck_assert_str_eq(leg, "");
+    ck_assert_int_eq(vm_runs_letter(0), 'a');
+    ck_assert_int_eq(vm_runs_letter(26), 'A');
+    ck_assert_int_eq(vm_runs_letter(61), '9');
+    ck_assert_int_eq(vm_runs_letter(62), '+');
+    ck_assert_int_eq(vm_runs_letter(-1), '+');
     /* a rerun of the same configuration replaces its row */
     struct jobs_run r = mkrun("RTN", "RTN w4 g128 asym", 4, 0.3, 9.5, 8.0);
     vm_runs_add(&v, &r);
@@ -868,6 +918,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quant_scope_levels_match_rtn);
     tcase_add_test(tc, quant_apply_errors);
     tcase_add_test(tc, quant_grid_counts);
+    tcase_add_test(tc, quant_copy_result_is_deep);
     suite_add_tcase(s, tc);
     tc = tcase_create("runs");
     tcase_add_test(tc, runs_empty);

@@ -2,7 +2,8 @@
 # Runs view, issue 13 items 2 and 5: runs keyed by context (a baseline at
 # n_ctx 128 does not replace the 512 one; ctx column), the configuration
 # column uses a wide screen, narrow screens scroll sideways, the sort
-# column is marked, d asks before deleting and u undoes, bars are log.
+# column is marked, d asks before deleting and u undoes, bars are log,
+# the plot's points are letters keyed to a legend.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
 long="SpQR w2 g16 asym outliers=1 outlier_thr=0.2 qq_bits=3 qq_group=16 damp=0.01"
@@ -35,7 +36,15 @@ keys s
 wait_for 'Bits\^' "the sort column is marked"
 keys v
 wait_for 'PPL per configuration \(log scale from 3\.94' "bar chart on a log scale"
-keys v v Home d
+keys v
+wait_for 'line = Pareto front' "size-vs-PPL plot"
+wait_for ' b\* PPL 7\.881 +0\.496 MiB  float \(F32 weights\)' "plot legend: letter, PPL, size, configuration"
+wait_for ' a\* PPL 22\.7 .* SpQR w2 g16' "the Pareto front is starred in the legend"
+wait_for ' c  PPL 9\.61 ' "a run off the front is not"
+cap # the plot is left of the legend
+n=$(sed -E 's/ [abc][* ] PPL .*//' "$SCREEN" | grep -cE '^[ 0-9.]{8}.*[abc]')
+[ "$n" -ge 3 ] && pass "the points are drawn as their letters" || fail "letters on $n plot rows, not 3"
+keys v Home d
 wait_for 'd again deletes "' "d asks first"
 keys j
 wait_for '^3 runs of stories260K' "another key keeps the run"

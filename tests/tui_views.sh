@@ -120,8 +120,8 @@ keys 4
 wait_for '^3 runs of stories260K' "the three runs"
 keys 5 f m o d e l = s t o r i e s 2 6 0 K Enter
 wait_for 'where: model=stories260K' "correlation filtered to this model"
-keys y   # one step: the only benchmark with pairs under this filter
-wait_for 'Y: hellaswag ' "y goes straight to the imported benchmark"
+# X/Y move by themselves to a pair with points: the only benchmark there
+wait_for 'Y: hellaswag ' "the filter goes straight to the imported benchmark"
 wait_for 'Pearson r -0\.9[0-9]+ .* n 3$' "dashboard PPL pairs with the lm-eval benchmark (n 3)"
 keys q
 t_done

@@ -290,8 +290,14 @@ static void draw_status(struct tui *t, int y)
 {
     draw_fill(y, 0, t->w, draw_attr(DP_STATUS));
     if (t->prompt_act) {
-        draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s: %s_", t->prompt_label,
-                   t->prompt);
+        /* a long label gives way to what is typed (a path): its end shows */
+        int room = t->w - t->prompt_len - 3;
+        char lab[300];
+        draw_fit(t->prompt_label, room > 8 ? room : 8, lab, sizeof lab);
+        const char *p = t->prompt;
+        if (t->prompt_len + 11 > t->w && t->w > 12)
+            p += t->prompt_len + 11 - t->w;
+        draw_textf(y, 0, t->w, draw_attr(DP_STATUS) | A_BOLD, "%s: %s_", lab, p);
         return;
     }
     int x = 0, mlen = (int)strlen(t->msg);

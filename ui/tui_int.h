@@ -45,7 +45,7 @@ struct tui {
     enum ui_act prompt_act;
     enum ui_view prompt_view;
     const char *prompt_label;
-    char prompt[64];
+    char prompt[256];     /* (paths: the Correlation view's import) */
     int prompt_len;
 
     char msg[256];

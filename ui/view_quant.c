@@ -28,6 +28,13 @@ struct tui_quant {
     int qhist_for;                /* result generation the hist shows     */
     int gen;                      /* bumps with every new result          */
     int emap_gen;                 /* result generation the error map shows */
+    /* A/B (v, p): W, Wq of the current run (A) and of a pinned run (B)
+     * side by side, their errors under them, all on one colour scale */
+    int ab;                       /* 1: the A/B maps instead of |W - Wq|  */
+    struct vm_quant pin;          /* the pinned run B (its own copy)      */
+    int pin_gen;                  /* bumps when B changes                 */
+    int ab_drawn;                 /* gen + pin_gen the followers show     */
+    struct vm_map wmap, amap, bmap, berr, bkmap; /* follow emap's view   */
 };
 
 static struct tui_quant *st(struct tui *t) { return t->vs[UV_QUANT]; }
@@ -198,6 +205,128 @@ static void draw_emap(struct tui *t, int y0, int rows)
         draw_textf(y0 + rows, x, t->w - x, A_NORMAL, " | %s", cur);
 }
 
+/* Point follower f at x (same shape as the master m) and give it m's
+ * grid, viewport, cursor and fixed colour scale; force recomputes (new
+ * data in the same buffer). */
+static void ab_follow(struct vm_map *f, const float *x, const struct vm_map *m, int force)
+{
+    if (f->x != x || force) {
+        vm_map_set(f, x, m->rows, m->cols);
+        f->gw = 0;
+    }
+    f->mark = INFINITY; /* only kept weights are marked */
+    f->fix_lo = m->fix_lo;
+    f->fix_hi = m->fix_hi;
+    vm_map_follow(f, m);
+    f->cur_r = m->cur_r;
+    f->cur_c = m->cur_c;
+}
+
+static int pin_shown(struct tui *t)
+{
+    struct tui_quant *q = st(t);
+    return q->pin.wq && q->pin.ti == t->ti && q->pin.rows == q->cur.rows &&
+           q->pin.cols == q->cur.cols;
+}
+
+/* A against B, one number per line, in the first panel of the error row
+ * (value columns narrow to fit 80 columns). */
+static void draw_ab_table(struct tui *t, int y, int x, int w, int h)
+{
+    struct tui_quant *q = st(t);
+    const struct quant_report *a = &q->cur.rep, *b = &q->pin.rep;
+    int pb = pin_shown(t), vw = (w - 8) / 2 - 1;
+    vw = vw < 6 ? 6 : vw > 11 ? 11 : vw;
+    draw_textf(y, x, w, A_BOLD, "%-7s %*s %*s", "", vw, "A", vw, pb ? "B" : "B: none");
+    const char *names[] = {"bits/w", "SQNR dB", "max err", "MSE", "rel|dW|", "kept"};
+    double va[] = {a->bits_per_weight, a->sqnr_db, a->max_abs_err, a->mse, a->rel_fro,
+                   (double)a->n_outliers};
+    double vb[] = {b->bits_per_weight, b->sqnr_db, b->max_abs_err, b->mse, b->rel_fro,
+                   (double)b->n_outliers};
+    for (int i = 0; i < 6 && i + 1 < h; i++) {
+        char sa[32], sb[32] = "";
+        int dg = vw < 9 ? 3 : 4; /* "0.0008781" needs 9 columns */
+        snprintf(sa, sizeof sa, "%.*g", dg, va[i]);
+        if (pb)
+            snprintf(sb, sizeof sb, "%.*g", dg, vb[i]);
+        draw_textf(y + 1 + i, x, w, A_NORMAL, "%-7s %*s %*s", names[i], vw, sa, vw, sb);
+    }
+}
+
+/* One scale for all of them: log |x| from AbsMax(W)/4096 to AbsMax(W)
+ * (emap_scale) colours W, Wq(A), Wq(B) and both errors. */
+static void draw_ab_legend(struct tui *t, int y)
+{
+    struct tui_quant *q = st(t);
+    int x = 0;
+    for (int l = 0; l < draw.nlev && x < t->w; l++)
+        draw_heat1(y, x++, l, 0, 0);
+    float lo, hi;
+    vm_map_scale(&q->emap, &lo, &hi);
+    char kept[96] = "";
+    if (q->cur.kept || (pin_shown(t) && q->pin.kept))
+        snprintf(kept, sizeof kept, "; %s = kept in float (A %ld, B %ld)",
+                 draw.theme == DT_MONO ? "X" : "red", q->cur.rep.n_outliers,
+                 pin_shown(t) ? q->pin.rep.n_outliers : 0L);
+    char cur[160];
+    vm_map_cursor_text(&q->emap, cur, sizeof cur);
+    draw_textf(y, x, t->w - x, A_NORMAL, " %.2g..%.3g log |x|, one scale for W, Wq and |W-Wq|%s | %s",
+               lo, hi, kept, cur);
+}
+
+/* A/B: row 1 W | Wq A | Wq B, row 2 the comparison | |W-Wq| A | |W-Wq| B;
+ * the A error map is the master (keys move it), the others follow. */
+static void draw_ab(struct tui *t, int y0, int rows)
+{
+    struct tui_quant *q = st(t);
+    struct qtensor *qt = &t->m.tensors[t->ti];
+    int pw = (t->w - 2) / 3, mr = (rows - 3) / 2, pb = pin_shown(t);
+    int xa = pw + 1, xb = 2 * pw + 2;
+    if (mr < 1 || pw < 8)
+        return;
+    struct vm_map *mp = &q->emap;
+    if (mp->x != q->cur.err) {
+        vm_map_set(mp, q->cur.err, q->cur.rows, q->cur.cols);
+        mp->gw = 0;
+    }
+    mp->mark = INFINITY;
+    emap_scale(t, mp);
+    if (q->cur.kept && q->kmap.x != q->cur.kept) {
+        vm_map_set(&q->kmap, q->cur.kept, q->cur.rows, q->cur.cols);
+        q->kmap.gw = 0;
+    }
+    int ye = y0 + 2 + mr;
+    view_tensor_heatmap(mp, q->cur.kept ? &q->kmap : NULL, q->emap_gen != q->gen, ye, xa, mr, pw);
+    int force = q->ab_drawn != q->gen + 1000 * q->pin_gen;
+    q->emap_gen = q->gen;
+    q->ab_drawn = q->gen + 1000 * q->pin_gen;
+    char d[200];
+    draw_text(y0, 0, pw, "W (float)", A_BOLD);
+    ab_follow(&q->wmap, qtensor_f32_orig(qt), mp, force);
+    view_tensor_heatmap(&q->wmap, NULL, 0, y0 + 1, 0, mr, pw);
+    snprintf(d, sizeof d, "A: %.2f b/w %s", q->cur.rep.bits_per_weight, q->cur.desc);
+    draw_text(y0, xa, pw, d, A_BOLD);
+    ab_follow(&q->amap, q->cur.wq, mp, force);
+    view_tensor_heatmap(&q->amap, q->cur.kept ? &q->kmap : NULL, 0, y0 + 1, xa, mr, pw);
+    draw_textf(ye - 1, xa, pw, A_BOLD, "|W - Wq| A: max %.3g", q->cur.rep.max_abs_err);
+    draw_ab_table(t, ye - 1, 0, pw, mr + 1);
+    if (pb) {
+        snprintf(d, sizeof d, "B: %.2f b/w %s", q->pin.rep.bits_per_weight, q->pin.desc);
+        draw_text(y0, xb, t->w - xb, d, A_BOLD);
+        if (q->pin.kept)
+            ab_follow(&q->bkmap, q->pin.kept, mp, force);
+        ab_follow(&q->bmap, q->pin.wq, mp, force);
+        view_tensor_heatmap(&q->bmap, q->pin.kept ? &q->bkmap : NULL, 0, y0 + 1, xb, mr, pw);
+        ab_follow(&q->berr, q->pin.err, mp, force);
+        view_tensor_heatmap(&q->berr, q->pin.kept ? &q->bkmap : NULL, 0, ye, xb, mr, pw);
+        draw_textf(ye - 1, xb, t->w - xb, A_BOLD, "|W - Wq| B: max %.3g", q->pin.rep.max_abs_err);
+    } else {
+        draw_wrap(y0 + 1, xb, t->w - xb, mr, "B: none pinned. p pins the run shown as B; then "
+                  "change the method or bits and compare A with B here.", A_BOLD);
+    }
+    draw_ab_legend(t, ye + mr);
+}
+
 static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
 {
     struct tui_quant *q = st(t);
@@ -271,7 +400,9 @@ static void quant_draw(struct tui *t, int y0, int h)
                    "ends (c cancels it)", q->cur.desc);
     int hist_h = h >= 24 ? 8 : h >= 14 ? 5 : 3;
     int map_rows = h - 3 - 1 - hist_h;
-    if (map_rows >= 1)
+    if (map_rows >= 1 && q->ab)
+        draw_ab(t, y0 + 3, map_rows);
+    else if (map_rows >= 1)
         draw_emap(t, y0 + 3, map_rows);
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
     if (r)
@@ -300,12 +431,40 @@ static int quant_map_act(struct tui *t, enum ui_act a)
     }
 }
 
+/* p pins the result shown as B (and shows A/B); v toggles the A/B maps. */
+static int quant_ab_act(struct tui *t, enum ui_act a)
+{
+    struct tui_quant *q = st(t);
+    if (a == UA_QUANT_AB) {
+        q->ab = !q->ab;
+        q->emap_gen = -1; /* relaid out at the other size */
+        tui_msg(t, 0, q->ab ? "A/B: W, Wq (A: current) and Wq (B: pinned) on one scale; p pins"
+                            : "error map |W - Wq|; v shows A/B");
+        return 1;
+    }
+    if (!result_current(t)) {
+        tui_msg(t, 1, "nothing to pin yet: wait for the result of the current settings");
+        return 1;
+    }
+    if (vm_quant_copy_result(&q->pin, &q->cur) < 0) {
+        tui_msg(t, 1, "out of memory for a copy of the result");
+        return 1;
+    }
+    q->pin_gen++;
+    q->ab = 1;
+    q->emap_gen = -1;
+    tui_msg(t, 0, "B = %s; change the settings and compare (v: error map only)", q->pin.desc);
+    return 1;
+}
+
 /* Settings keys act in the Tensor view too (the grid overlay follows). */
 static int quant_act(struct tui *t, enum ui_act a, int shown)
 {
     struct tui_quant *q = st(t);
     if (shown && quant_map_act(t, a))
         return 1;
+    if (shown && (a == UA_QUANT_PIN || a == UA_QUANT_AB))
+        return quant_ab_act(t, a);
     switch (a) {
     case UA_METHOD_NEXT: vm_quant_next_method(&q->cur); break;
     case UA_METHOD_PREV: vm_quant_prev_method(&q->cur); break;
@@ -367,6 +526,12 @@ static int quant_init(struct tui *t)
     q->site.site = -1;
     vm_map_init(&q->emap);
     vm_map_init(&q->kmap);
+    vm_map_init(&q->wmap);
+    vm_map_init(&q->amap);
+    vm_map_init(&q->bmap);
+    vm_map_init(&q->berr);
+    vm_map_init(&q->bkmap);
+    vm_quant_init(&q->pin);
     vm_hist_init(&q->qhist);
     q->qhist_for = -1;
     t->vs[UV_QUANT] = q;
@@ -382,6 +547,12 @@ static void quant_free(struct tui *t)
     jobs_site_free(&q->site);
     vm_map_free(&q->emap);
     vm_map_free(&q->kmap);
+    vm_map_free(&q->wmap);
+    vm_map_free(&q->amap);
+    vm_map_free(&q->bmap);
+    vm_map_free(&q->berr);
+    vm_map_free(&q->bkmap);
+    vm_quant_free(&q->pin);
     vm_hist_free(&q->qhist);
     free(q);
     t->vs[UV_QUANT] = NULL;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/results.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
 #include "ui/view_quant.h"
@@ -168,7 +169,25 @@ static void draw_bars(struct tui *t, int y0, int h)
     }
 }
 
-/* Size (x) vs PPL (y) on a braille canvas; Pareto front joined by lines. */
+/* The legend of the plot: one line per run, its letter first; in rows
+ * [y, y + h) of columns [x, x + w); "+N more" when they do not fit. */
+static void draw_plot_legend(struct tui *t, int y, int x, int w, int h, const unsigned char *front)
+{
+    struct vm_runs *v = &st(t)->vm;
+    char line[400];
+    int shown = v->n <= h ? v->n : h - 1;
+    for (int i = 0; i < shown; i++) {
+        vm_runs_legend(v, i, front, line, sizeof line);
+        draw_text(y + i, x, 1, line, draw_attr(front[i] ? DP_PLOT2 : DP_MARK) | A_BOLD);
+        draw_text(y + i, x + 1, w - 1, line + 1, i == v->sel ? draw_attr(DP_SEL) : (int)A_NORMAL);
+    }
+    if (shown < v->n)
+        draw_textf(y + shown, x, w, A_DIM, "+%d more (the table lists them)", v->n - shown);
+}
+
+/* Size (x) vs PPL (y) on a braille canvas; Pareto front joined by lines;
+ * each run is its letter, keyed to the legend on the right (below on a
+ * narrow screen). */
 static void draw_plot(struct tui *t, int y0, int h)
 {
     struct vm_runs *v = &st(t)->vm;
@@ -181,14 +200,16 @@ static void draw_plot(struct tui *t, int y0, int h)
     }
     if (!(x1 > x0)) { x0 -= 0.5; x1 += 0.5; }
     if (!(p1 > p0)) { p0 -= 0.5; p1 += 0.5; }
-    draw_textf(y0, 0, t->w, A_BOLD, "size (MiB, x) vs PPL (y); line = Pareto front; PPL %.4g..%.4g",
-               p0, p1);
-    struct draw_canvas c;
-    int cw = t->w - 10, ch = h - 3;
-    if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
-        return;
+    draw_textf(y0, 0, t->w, A_BOLD, "size (MiB, x) vs PPL (y); line = Pareto front (* in the "
+               "legend); PPL %.4g..%.4g", p0, p1);
     unsigned char front[VM_RUNS_MAX];
     vm_runs_pareto(v, front);
+    /* legend beside the plot when there is room, else under it */
+    int lw = t->w >= 100 ? t->w / 3 : 0, below = lw ? 0 : (v->n < (h - 3) / 2 ? v->n : (h - 3) / 2);
+    struct draw_canvas c;
+    int cw = t->w - 10 - lw, ch = h - 3 - below;
+    if (ch < 2 || draw_canvas_init(&c, cw, ch) < 0)
+        return;
     int px[VM_RUNS_MAX], py[VM_RUNS_MAX];
     for (int i = 0; i < v->n; i++) {
         px[i] = (int)lround((v->r[i].size_mib - x0) / (x1 - x0) * (c.pw - 1));
@@ -208,15 +229,20 @@ static void draw_plot(struct tui *t, int y0, int h)
             draw_canvas_line(&c, px[last], py[last], px[best], py[best], DP_PLOT2);
         last = best;
     }
-    for (int i = 0; i < v->n; i++)
-        for (int d = -1; d <= 1; d++) {
-            draw_canvas_set(&c, px[i] + d, py[i], DP_MARK);
-            draw_canvas_set(&c, px[i], py[i] + d, DP_MARK);
-        }
     draw_canvas_blit(&c, y0 + 1, 8);
+    for (int i = v->n - 1; i >= 0; i--) { /* the first rows on top */
+        char l[2] = {vm_runs_letter(i), 0};
+        draw_text(y0 + 1 + py[i] * c.h / c.ph, 8 + px[i] * c.w / c.pw, 1, l,
+                  draw_attr(front[i] ? DP_PLOT2 : DP_MARK) | A_BOLD |
+                      (i == v->sel ? (int)A_REVERSE : 0));
+    }
     draw_textf(y0 + 1, 0, 8, A_DIM, "%.4g", p1);
     draw_textf(y0 + ch, 0, 8, A_DIM, "%.4g", p0);
-    draw_textf(y0 + ch + 1, 8, t->w - 8, A_DIM, "%-10.4g%*s%.4g MiB", x0, cw - 24, "", x1);
+    draw_textf(y0 + ch + 1, 8, cw, A_DIM, "%-10.4g%*s%.4g MiB", x0, cw - 24, "", x1);
+    if (lw)
+        draw_plot_legend(t, y0 + 1, t->w - lw + 1, lw - 1, h - 1, front);
+    else
+        draw_plot_legend(t, y0 + ch + 2, 0, t->w, below, front);
     draw_canvas_free(&c);
 }
 
@@ -354,6 +380,22 @@ static void runs_free(struct tui *t)
 const char *view_runs_session_path(struct tui *t)
 {
     return st(t)->vm.path;
+}
+
+int view_runs_import_defaults(struct tui *t, struct results_import_opts *o, char *desc, int cap)
+{
+    struct vm_runs *v = &st(t)->vm;
+    memset(o, 0, sizeof *o);
+    o->model = v->model;
+    snprintf(desc, (size_t)cap, "%s", v->model);
+    if (v->n == 0 || v->sel < 0 || v->sel >= v->n)
+        return 0;
+    const struct jobs_run *r = &v->r[v->sel];
+    o->method = r->method;
+    o->w_bits = r->bits;
+    o->group_size = r->group > 0 ? r->group : 0; /* as the session entry */
+    snprintf(desc, (size_t)cap, "%s/%s", v->model, r->spec);
+    return 1;
 }
 
 const struct view_ops view_runs_ops = {

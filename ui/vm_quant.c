@@ -249,6 +249,38 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     return q->rc;
 }
 
+static float *dup_floats(const float *x, size_t n, int *fail)
+{
+    if (!x)
+        return NULL;
+    float *y = malloc((n ? n : 1) * sizeof *y);
+    if (!y)
+        *fail = 1;
+    else
+        memcpy(y, x, n * sizeof *y);
+    return y;
+}
+
+int vm_quant_copy_result(struct vm_quant *dst, const struct vm_quant *src)
+{
+    vm_quant_free(dst);
+    struct vm_quant t = *src;
+    size_t n = src->wq ? (size_t)(src->rows * src->cols) : 0;
+    int fail = 0;
+    t.wq = dup_floats(src->wq, n, &fail);
+    t.err = dup_floats(src->err, n, &fail);
+    t.kept = dup_floats(src->kept, n, &fail);
+    if (fail) {
+        free(t.wq);
+        free(t.err);
+        free(t.kept);
+        vm_quant_init(dst);
+        return QERR_NOMEM;
+    }
+    *dst = t;
+    return 0;
+}
+
 void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
 {
     free(dst->wq);

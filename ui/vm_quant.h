@@ -62,6 +62,9 @@ int vm_quant_needs_calib(const struct vm_quant *q);
  * wq, err, rep, desc, ms; on failure rc/msg.  Returns rc. */
 int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int64_t cols,
                    const struct quant_calib *calib, const struct quant_ctl *ctl);
+/* Copy src's settings and result into dst (the Quant view's pinned "B"
+ * run); dst's old result is freed.  QERR_NOMEM leaves dst empty. */
+int vm_quant_copy_result(struct vm_quant *dst, const struct vm_quant *src);
 /* Move a finished result from src into dst (settings stay dst's). */
 void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src);
 /* Grid values over [mn, mx] for the histogram overlay (see

@@ -348,6 +348,23 @@ void vm_runs_pareto(const struct vm_runs *v, unsigned char *front)
     }
 }
 
+char vm_runs_letter(int i)
+{
+    static const char L[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    return i >= 0 && i < (int)sizeof L - 1 ? L[i] : '+';
+}
+
+void vm_runs_legend(const struct vm_runs *v, int i, const unsigned char *front, char *buf, int cap)
+{
+    if (i < 0 || i >= v->n) {
+        snprintf(buf, (size_t)cap, "%s", "");
+        return;
+    }
+    const struct jobs_run *r = &v->r[i];
+    snprintf(buf, (size_t)cap, "%c%c PPL %-7.4g %7.3g MiB  %s", vm_runs_letter(i),
+             front && front[i] ? '*' : ' ', r->ppl, r->size_mib, r->spec);
+}
+
 static double key(const struct vm_runs *v, int i, int col)
 {
     const struct jobs_run *r = &v->r[i];

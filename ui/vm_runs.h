@@ -76,6 +76,12 @@ int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap);
 /* front[i] = 1 when run i is on the size/PPL Pareto front. */
 void vm_runs_pareto(const struct vm_runs *v, unsigned char *front);
 void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap);
+/* The size-vs-PPL plot labels run i with a letter (a..z, A..Z, 0..9 in
+ * row order, then '+'), keyed to a legend line: "b* PPL 9.31
+ * 0.2 MiB  RTN w4 g128 asym", '*' after the letter when the run is on the
+ * Pareto front (front may be NULL). */
+char vm_runs_letter(int i);
+void vm_runs_legend(const struct vm_runs *v, int i, const unsigned char *front, char *buf, int cap);
 /* prefix.json (results store of these runs only), prefix.csv, prefix.md,
  * each written atomically: a failed export leaves the old files. */
 int vm_runs_export(const struct vm_runs *v, const char *prefix, struct qerr *err);
