@@ -166,17 +166,21 @@ int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err)
     }
     void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);
-    if (base == MAP_FAILED)
+    if (base == MAP_FAILED) {
+        close(fd);
         return qerr_set(err, QERR_IO, "%s: cannot map: %s", path, strerror(e));
+    }
     struct qmap *maps = realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
     if (!maps) {
         munmap(base, (size_t)st.st_size);
+        close(fd);
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
     m->maps = maps;
+    /* the descriptor stays open for qtreader: a path opened again later
+     * could name another file by then */
     maps[m->n_maps] = (struct qmap){strdup(path), base, (size_t)st.st_size,
-                                    mapguard_add(base, (size_t)st.st_size)};
+                                    mapguard_add(base, (size_t)st.st_size), fd};
     return m->n_maps++;
 }
 
@@ -632,6 +636,87 @@ int qtensor_read_rows(const struct qtensor *t, int64_t r0, int64_t nr, float *ds
     return qtensor_read_range(t, r0 * cols, nr * cols, dst);
 }
 
+/* ---- streaming reader ---- */
+
+int qtreader_init(struct qtreader *r, const struct qmodel *m, const struct qtensor *t,
+                  size_t cap)
+{
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->fd = -1;
+    if (t->map_index >= 0 && t->map_index < m->n_maps && m->maps[t->map_index].fd >= 0 &&
+        (const char *)t->data == (const char *)m->maps[t->map_index].base + t->file_offset) {
+        r->fd = m->maps[t->map_index].fd;
+        r->base = t->file_offset;
+    }
+    if (r->fd < 0)
+        return 0;
+    r->cap = cap < 4096 ? 4096 : cap;
+    r->win = malloc(r->cap);
+    return r->win ? 0 : -1;
+}
+
+void qtreader_free(struct qtreader *r)
+{
+    free(r->win);
+    r->win = NULL;
+}
+
+/* Bytes [b0, b0 + cap) of the tensor (cut at its end) into the window. */
+static int qtreader_fill(struct qtreader *r, uint64_t b0)
+{
+    uint64_t end = b0 + r->cap < r->t->nbytes ? b0 + r->cap : r->t->nbytes;
+    size_t got = 0, want = (size_t)(end - b0);
+    while (got < want) {
+        ssize_t k = pread(r->fd, r->win + got, want - got, (off_t)(r->base + b0 + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            r->failed = 1;
+            r->w0 = r->w1 = 0;
+            return -1;
+        }
+        got += (size_t)k;
+    }
+    r->w0 = b0;
+    r->w1 = end;
+    return 0;
+}
+
+const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *dst)
+{
+    const struct qtensor *t = r->t;
+    const struct ggt_traits *tr = dtype_traits(t->dtype);
+    if (!tr || off < 0 || len < 0 || off > t->nelem || len > t->nelem - off ||
+        off % tr->blck_size || len % tr->blck_size)
+        return NULL;
+    uint64_t b0 = (uint64_t)(off / tr->blck_size) * tr->type_size;
+    uint64_t nb = (uint64_t)(len / tr->blck_size) * tr->type_size;
+    if (r->fd < 0 || (b0 < r->w0 && nb < r->cap)) /* behind the window: the mapping */
+        return qtensor_read_range(t, off, len, dst) ? NULL : dst;
+    if (nb > r->cap) { /* larger than the window: in pieces of whole blocks */
+        int64_t step = (int64_t)(r->cap / tr->type_size) * tr->blck_size;
+        for (int64_t o = 0; o < len; o += step) {
+            int64_t l = len - o < step ? len - o : step;
+            const float *p = qtreader_get(r, off + o, l, dst + o);
+            if (!p)
+                return NULL;
+            if (p != dst + o) /* F32 handed out in place */
+                memcpy(dst + o, p, (size_t)l * sizeof *dst);
+        }
+        return dst;
+    }
+    if ((b0 < r->w0 || b0 + nb > r->w1) && qtreader_fill(r, b0))
+        return NULL;
+    const unsigned char *p = r->win + (b0 - r->w0);
+    if (t->dtype == QD_F32 && t->add == 0.0f && (uintptr_t)p % sizeof(float) == 0)
+        return (const float *)p;
+    tr->to_float(p, dst, len);
+    for (int64_t i = 0; t->add != 0.0f && i < len; i++)
+        dst[i] += t->add;
+    return dst;
+}
+
 const float *qtensor_f32_direct(const struct qtensor *t, int overrides)
 {
     if (overrides && t->override)
@@ -760,6 +845,8 @@ void qmodel_close(struct qmodel *m)
     for (int i = 0; i < m->n_maps; i++) {
         mapguard_remove(m->maps[i].guard);
         munmap(m->maps[i].base, m->maps[i].size);
+        if (m->maps[i].fd >= 0)
+            close(m->maps[i].fd);
         free(m->maps[i].path);
     }
     free(m->maps);

@@ -1,15 +1,20 @@
 /* tstats: statistics of the tensors of a model, whole and optionally per
  * channel.  Shared by `qlens stats`, the default summary and the TUI's
  * layers view.  A tensor with an override (e.g. dequantized weights from a
- * quantizer) is measured as overridden.  F16/BF16/quantized tensors are
- * never copied whole: the statistics engine converts them chunk by chunk
- * (4096 values) into a reused scratch, bit-identical to converting the
- * whole tensor first; only per-column statistics make a temporary float
- * copy of the one tensor, freed before the next.
+ * quantizer), or one whose float copy already exists, is measured from
+ * those floats.  Every other tensor is streamed from its file through a
+ * qtreader (src/model.h: pread into a 512 KB window, decoded 4096 values
+ * at a time into a reused scratch that stays in L1 for the statistics
+ * kernels), whatever its type, F32 included: no float copy is made, per
+ * row or per column either (columns stream blocks of rows twice), and the
+ * results are bit-identical to converting the whole tensor first.
+ *
+ * tstats_compute measures several tensors at once (opts.threads; 0 = one
+ * per CPU) and hands the rows out in model order from the calling thread.
  *
  * Long work: `progress` is called with (done, total) tensors before the
  * first and after every tensor; a nonzero return cancels, as does
- * *cancel becoming nonzero (checked between tensors and channels). */
+ * *cancel becoming nonzero (checked between tensors and rows). */
 #ifndef QLENS_TSTATS_H
 #define QLENS_TSTATS_H
 
@@ -21,13 +26,23 @@
 
 enum tstats_channels { TSTATS_NONE = 0, TSTATS_ROWS, TSTATS_COLS };
 
+#define TSTATS_MAX_THREADS 8
+
+struct tstats_row;
+
 struct tstats_opts {
     struct stats_opts st;           /* abs_thresh                          */
     enum tstats_channels channels;  /* per-channel statistics as well      */
     const unsigned char *select;    /* model->n_tensors flags; NULL = all  */
     int (*progress)(void *ud, int done, int total);
+    /* Called (when set) with each finished row, in model order, from the
+     * calling thread, before progress; nonzero cancels.  `qlens stats`
+     * prints rows as they come. */
+    int (*on_row)(void *ud, const struct tstats_row *r);
     void *ud;
     volatile int *cancel;
+    int threads;                    /* tensors measured at once; 0 = one
+                                       per CPU (at most TSTATS_MAX_THREADS) */
 };
 
 struct tstats_row {
@@ -56,6 +71,8 @@ int tstats_compute(struct qmodel *m, const struct tstats_opts *o, struct tstats 
 int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
                   struct tstats_row *r, struct qerr *err);
 void tstats_free(struct tstats *t);
+/* How many threads tstats_compute uses for `total` tensors. */
+int tstats_threads(const struct tstats_opts *o, int total);
 
 /* Flags (malloc'd, m->n_tensors entries) for the tensors whose canonical
  * name matches the POSIX extended regex `re` (unanchored, like grep -E).
