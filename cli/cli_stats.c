@@ -10,11 +10,12 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "src/model.h"
+#include "src/tscache.h"
 #include "src/tstats.h"
 
 static const char stats_help[] =
     "usage: qlens stats [MODEL] [--tensor REGEX] [--per-channel rows|cols]\n"
-    "                   [--abs-thresh T] [--json|--csv]\n\n"
+    "                   [--abs-thresh T] [--json|--csv] [--no-cache]\n\n"
     "Statistics of every tensor of MODEL (default: $QLENS_MODEL, else the\n"
     "bundled stories260K): count, mean, population std, min, max, AbsMax,\n"
     "skewness, Pearson kurtosis (3 for a normal distribution) and excess\n"
@@ -29,7 +30,12 @@ static const char stats_help[] =
     "  --json                one JSON object: {\"tensors\": [...]}, with a\n"
     "                        \"channels\" array per tensor under --per-channel\n"
     "  --csv                 one header row, then one row per tensor (and\n"
-    "                        channel; the channel column is empty for tensors)\n";
+    "                        channel; the channel column is empty for tensors)\n"
+    "  --no-cache            neither read nor write the results cache (whole-\n"
+    "                        tensor statistics kept per model file under\n"
+    "                        $QLENS_CACHE_DIR, else $XDG_CACHE_HOME/qlens, else\n"
+    "                        ~/.cache/qlens; a changed model is measured again)\n\n"
+    "Rows are printed as each tensor finishes, in model order.\n";
 
 struct stats_args {
     const char *model;
@@ -37,6 +43,7 @@ struct stats_args {
     enum tstats_channels channels;
     double abs_thresh;
     enum cli_fmt fmt;
+    int no_cache;
 };
 
 /* Returns -1 to continue, else an exit code. */
@@ -54,6 +61,8 @@ static int parse_args(int argc, char **argv, struct stats_args *a)
             a->fmt = CLI_JSON;
         } else if (!strcmp(s, "--csv")) {
             a->fmt = CLI_CSV;
+        } else if (!strcmp(s, "--no-cache")) {
+            a->no_cache = 1;
         } else if (!strcmp(s, "--tensor")) {
             if (!has_val)
                 return cli_usage_error("stats", "--tensor needs a regular expression");
@@ -328,6 +337,21 @@ static int progress_wanted(const struct qmodel *m)
     return isatty(STDERR_FILENO) && qmodel_param_count(m) > 20000000;
 }
 
+/* The model's results cache, with a note on stderr when a file was
+ * there but cannot be used (it is then replaced); NULL without one. */
+static struct tscache *open_cache(const struct qmodel *m)
+{
+    struct qerr err = {0};
+    struct tscache *c = tscache_open(m, NULL, &err);
+    char why[256];
+    if (!c)
+        fprintf(stderr, "qlens stats: note: no results cache: %s\n", err.msg);
+    else if (tscache_state(c, why, sizeof why) >= TSCACHE_STALE)
+        fprintf(stderr, "qlens stats: note: results cache %s ignored (%s); measuring again\n",
+                tscache_path(c), why);
+    return c;
+}
+
 /* Statistics of the selected tensors printed as they come; the head
  * first and, for JSON, a tail that closes the document even after an
  * error.  Returns an exit code. */
@@ -346,9 +370,17 @@ static int stream_stats(struct qmodel *m, struct tstats_opts *o,
     else
         text_header(stdout, p.w, a->abs_thresh);
     fflush(stdout);
+    struct tscache *cache = a->no_cache ? NULL : open_cache(m);
+    o->cache = cache;
     struct tstats ts;
     int rc = tstats_compute(m, o, &ts, &err);
     tstats_free(&ts);
+    if (cache && !rc && !intact.code && !qmodel_intact(m, &err)) {
+        struct qerr serr = {0};
+        if (tscache_save(cache, &serr))
+            fprintf(stderr, "qlens stats: note: results not cached: %s\n", serr.msg);
+    }
+    tscache_close(cache);
     if (intact.code) /* print_row stopped it: the file was truncated */
         err = intact;
     else if (!rc)

@@ -1,5 +1,6 @@
 /* tstats: statistics of every tensor of a model (see tstats.h). */
 #include "src/tstats.h"
+#include "src/tscache.h"
 
 #include <pthread.h>
 #include <regex.h>
@@ -172,10 +173,14 @@ int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
     r->tensor = i;
     r->rows = qtensor_rows(t);
     r->cols = qtensor_cols(t);
+    if (o->channels == TSTATS_NONE && tscache_get(o->cache, t, o->st.abs_thresh, &r->st))
+        return 0;
     struct qtreader rd;
     if (qtreader_init(&rd, m, t, QTREADER_WINDOW))
         return qerr_set(err, QERR_NOMEM, "%s: out of memory for a read window", t->name);
     int rc = tstats_whole(m, &rd, o, &r->st, err);
+    if (!rc)
+        tscache_put(o->cache, t, &r->st);
     if (!rc && o->channels != TSTATS_NONE) {
         int64_t nch = o->channels == TSTATS_ROWS ? r->rows : r->cols;
         r->ch = malloc((size_t)nch * sizeof *r->ch);

@@ -29,6 +29,7 @@ enum tstats_channels { TSTATS_NONE = 0, TSTATS_ROWS, TSTATS_COLS };
 #define TSTATS_MAX_THREADS 8
 
 struct tstats_row;
+struct tscache;
 
 struct tstats_opts {
     struct stats_opts st;           /* abs_thresh                          */
@@ -43,6 +44,10 @@ struct tstats_opts {
     volatile int *cancel;
     int threads;                    /* tensors measured at once; 0 = one
                                        per CPU (at most TSTATS_MAX_THREADS) */
+    struct tscache *cache;          /* src/tscache.h: whole-tensor results
+                                       looked up (without channels) and
+                                       added; NULL = none. The caller
+                                       saves it (tscache_save).           */
 };
 
 struct tstats_row {
