@@ -172,6 +172,12 @@ struct qtensor {
                              through qmodel_set_override                  */
     float add;            /* added to every stored value when read (Gemma HF
                              norms: 1); 0 for nearly every tensor         */
+    /* The float copy's place in the process's budgeted cache (model.c,
+     * under its lock): pins held, last use, and whether the copy may be
+     * evicted (made by qtensor_f32_pin and never handed out unpinned). */
+    int f32_pins;
+    int f32_lru;
+    uint64_t f32_used;
 };
 
 struct qmap {
@@ -298,6 +304,29 @@ const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *d
  * `overrides`), aligned F32 file bytes, or a float copy already made by
  * qtensor_f32*; else NULL, and the caller reads tiles. */
 const float *qtensor_f32_direct(const struct qtensor *t, int overrides);
+
+/* ---- float copies under a memory budget ----
+ *
+ * qtensor_f32_orig's copies stay until the model closes (callers keep the
+ * pointer): on a 7B F16 model that is 28 GB.  A caller that can say when
+ * it is done pins instead: the copy is valid until the matching unpin,
+ * and unpinned copies are freed, least recently used first, when a new
+ * copy would take the process's copies past the budget
+ * (qmodel_set_f32_budget; default $QLENS_F32_CACHE, a size such as 512M
+ * or 2G, else QM_F32_BUDGET_DEFAULT).  A copy asked for by
+ * qtensor_f32_orig while cached becomes permanent.  Copies made over the
+ * budget (everything pinned) are allowed: the budget bounds what is kept,
+ * not what is in use.  All of this is thread-safe (one lock), so either
+ * thread of the dashboard may make copies. */
+#define QM_F32_BUDGET_DEFAULT ((size_t)1 << 30)
+const float *qtensor_f32_pin(struct qtensor *t);
+void qtensor_f32_unpin(struct qtensor *t);
+void qmodel_set_f32_budget(size_t bytes);
+size_t qmodel_f32_budget(void);
+/* Bytes of float copies held now (pinned, cached and permanent). */
+size_t qmodel_f32_bytes(void);
+/* "512M", "2G", "1.5G", "4096" (MiB) -> bytes; <0 when not a size. */
+int qmodel_parse_size(const char *s, size_t *bytes);
 
 /* Install replacement weights (takes ownership of `w`, t->nelem floats);
  * NULL removes the override. */

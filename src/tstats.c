@@ -32,8 +32,9 @@ const char *tstats_channels_name(enum tstats_channels c)
  * file descriptor to stream from.  NULL: stream through a qtreader. */
 static const float *in_memory(const struct qtensor *t, const struct qtreader *rd)
 {
-    if (t->override || t->f32 || rd->fd < 0)
-        return qtensor_f32_direct(t, 1);
+    const float *x = qtensor_f32_direct(t, 1); /* never an evictable copy */
+    if (t->override || (x && x != t->data) || rd->fd < 0)
+        return x;
     return NULL;
 }
 
