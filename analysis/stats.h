@@ -111,5 +111,11 @@ void stats_hist_linear(const float *x, size_t n, double lo, double hi,
                        int nbins, uint64_t *counts);
 void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
                      uint64_t *counts, uint64_t *below);
+/* The same without zeroing first: counts (and *below) accumulate, so a
+ * tensor streamed in tiles gives the whole tensor's histogram. */
+void stats_hist_linear_add(const float *x, size_t n, double lo, double hi,
+                           int nbins, uint64_t *counts);
+void stats_hist_log2_add(const float *x, size_t n, int emin, int nbins,
+                         uint64_t *counts, uint64_t *below);
 
 #endif

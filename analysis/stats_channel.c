@@ -573,6 +573,14 @@ void stats_hist_linear(const float *x, size_t n, double lo, double hi,
     if (nbins <= 0)
         return;
     memset(counts, 0, (size_t)nbins * sizeof *counts);
+    stats_hist_linear_add(x, n, lo, hi, nbins, counts);
+}
+
+void stats_hist_linear_add(const float *x, size_t n, double lo, double hi,
+                           int nbins, uint64_t *counts)
+{
+    if (nbins <= 0)
+        return;
     double scale = hi > lo ? nbins / (hi - lo) : 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
@@ -589,6 +597,15 @@ void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
     uint64_t nb = 0;
     if (nbins > 0)
         memset(counts, 0, (size_t)nbins * sizeof *counts);
+    stats_hist_log2_add(x, n, emin, nbins, counts, &nb);
+    if (below)
+        *below = nb;
+}
+
+void stats_hist_log2_add(const float *x, size_t n, int emin, int nbins,
+                         uint64_t *counts, uint64_t *below)
+{
+    uint64_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
             continue;
@@ -604,5 +621,5 @@ void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
             counts[b >= nbins ? nbins - 1 : b]++;
     }
     if (below)
-        *below = nb;
+        *below += nb;
 }

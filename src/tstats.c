@@ -198,6 +198,41 @@ int tstats_tensor(struct qmodel *m, int i, const struct tstats_opts *o,
     return rc;
 }
 
+/* ---- histograms of one tensor, streamed ---- */
+
+int tstats_hist(struct qmodel *m, struct qtensor *t, const struct tstats_hist_req *h,
+                uint64_t *counts, uint64_t *below, struct qerr *err)
+{
+    if (h->nbins > 0)
+        memset(counts, 0, (size_t)h->nbins * sizeof *counts);
+    if (below)
+        *below = 0;
+    struct qtreader rd;
+    if (qtreader_init(&rd, m, t, QTREADER_WINDOW))
+        return qerr_set(err, QERR_NOMEM, "%s: out of memory for a read window", t->name);
+    const float *x = in_memory(t, &rd);
+    int64_t n = t->nelem, step = x ? n : STATS_SRC_MAX;
+    float *buf = x ? NULL : malloc(STATS_SRC_MAX * sizeof *buf);
+    int bs = qdtype_block(t->dtype), rc = 0;
+    if (!x && (bs < 1 || STATS_SRC_MAX % bs))
+        rc = conv_error(t, err);
+    else if (!x && !buf)
+        rc = qerr_set(err, QERR_NOMEM, "%s: out of memory for a histogram", t->name);
+    for (int64_t o = 0; o < n && !rc; o += step) {
+        int64_t l = n - o < step ? n - o : step;
+        const float *p = x ? x : qtreader_get(&rd, o, l, buf);
+        if (!p)
+            rc = rd.failed ? read_error(m, &rd, err) : conv_error(t, err);
+        else if (h->log2)
+            stats_hist_log2_add(p, (size_t)l, h->emin, h->nbins, counts, below);
+        else
+            stats_hist_linear_add(p, (size_t)l, h->lo, h->hi, h->nbins, counts);
+    }
+    free(buf);
+    qtreader_free(&rd);
+    return rc;
+}
+
 /* ---- the whole model: tensors in parallel, delivered in order ---- */
 
 /* Worker threads claim tensors in model order; the calling thread hands

@@ -87,4 +87,18 @@ int tstats_select(const struct qmodel *m, const char *re, unsigned char **sel,
 
 const char *tstats_channels_name(enum tstats_channels c); /* "rows", ... */
 
+/* A histogram of one tensor's values (the override when set) without a
+ * float copy: streamed 4096 values at a time like the statistics, equal
+ * to stats_hist_linear / stats_hist_log2 on the converted array. */
+struct tstats_hist_req {
+    int log2;             /* 0: linear bins over [lo, hi]; 1: log2 bins  */
+    double lo, hi;
+    int emin;             /* log2: bin b counts floor(log2|x|) = emin + b */
+    int nbins;
+};
+/* counts: nbins entries; below (log2 only, may be NULL).  Returns 0,
+ * QERR_NOMEM, QERR_UNSUPP or QERR_FORMAT (a failed read). */
+int tstats_hist(struct qmodel *m, struct qtensor *t, const struct tstats_hist_req *h,
+                uint64_t *counts, uint64_t *below, struct qerr *err);
+
 #endif

@@ -439,6 +439,39 @@ START_TEST(test_file_tiled)
 }
 END_TEST
 
+/* Streamed histograms (linear and log2) equal those of the converted
+ * floats, for every type of the file. */
+START_TEST(test_file_hist)
+{
+    int64_t rows = 130, cols = 512, n = rows * cols;
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    fill_values(x, n);
+    x[77] = NAN;
+    x[78] = 0.0f;
+    struct qmodel m;
+    file_model(&m, tu_tmpfile("tstats-hist.bin"), x, rows, cols);
+    for (int i = 0; i < m.n_tensors; i++) {
+        struct qtensor *t = &m.tensors[i];
+        ck_assert_int_eq(qtensor_read_range(t, 0, n, y), 0);
+        for (int lg = 0; lg < 2; lg++) {
+            struct tstats_hist_req h = {lg, -0.1, 0.1, -12, 40};
+            uint64_t a[40], b[40], ba = 0, bb = 0;
+            struct qerr err = {0};
+            ck_assert_int_eq(tstats_hist(&m, t, &h, a, lg ? &ba : NULL, &err), 0);
+            if (lg)
+                stats_hist_log2(y, (size_t)n, h.emin, h.nbins, b, &bb);
+            else
+                stats_hist_linear(y, (size_t)n, h.lo, h.hi, h.nbins, b);
+            ck_assert_msg(!memcmp(a, b, sizeof a) && ba == bb, "%s %s", qdtype_name(t->dtype),
+                          lg ? "log2" : "linear");
+            ck_assert(t->f32 == NULL);
+        }
+    }
+    qmodel_close(&m);
+    free(x), free(y);
+}
+END_TEST
+
 /* The reader with a window smaller than some requests: forward, backward
  * (decoded from the mapping), inside the window and larger than it, all
  * equal to qtensor_read_range. */
@@ -563,6 +596,7 @@ static Suite *suite(void)
     tcase_add_test(t, test_tiled_unsupported);
     tcase_add_test(t, test_file_tiled);
     tcase_add_test(t, test_reader);
+    tcase_add_test(t, test_file_hist);
     tcase_add_test(t, test_file_truncated);
     tcase_add_test(t, test_threads_order);
     suite_add_tcase(s, t);
