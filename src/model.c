@@ -693,7 +693,9 @@ const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *d
         return NULL;
     uint64_t b0 = (uint64_t)(off / tr->blck_size) * tr->type_size;
     uint64_t nb = (uint64_t)(len / tr->blck_size) * tr->type_size;
-    if (r->fd < 0 || (b0 < r->w0 && nb < r->cap)) /* behind the window: the mapping */
+    /* a few bytes behind the window (a second pass re-reading a block
+     * here and there): the mapping; a new pass over the tensor: pread */
+    if (r->fd < 0 || (r->scattered && b0 < r->w0 && nb <= QTREADER_SMALL))
         return qtensor_read_range(t, off, len, dst) ? NULL : dst;
     if (nb > r->cap) { /* larger than the window: in pieces of whole blocks */
         int64_t step = (int64_t)(r->cap / tr->type_size) * tr->blck_size;

@@ -286,8 +286,12 @@ struct qtreader {
     size_t cap;
     uint64_t w0, w1;        /* byte offsets from the tensor's start      */
     int failed;             /* a short read: the file shrank under us    */
+    int scattered;          /* set by the caller for a pass that re-reads
+                               a block here and there (see below)        */
 };
 #define QTREADER_WINDOW (1u << 19) /* stays in L2 on this machine's cores */
+#define QTREADER_SMALL 4096        /* reads behind the window up to this
+                                      many bytes decode the mapping       */
 /* Returns 0 or -1 (no memory for the window). */
 int qtreader_init(struct qtreader *r, const struct qmodel *m, const struct qtensor *t,
                   size_t cap);
@@ -295,8 +299,10 @@ void qtreader_free(struct qtreader *r);
 /* Elements [off, off+len) as floats (same alignment rule as
  * qtensor_read_range): decoded into dst, or for F32 bytes that need no
  * change a pointer into the window (valid until the next call).  Reads
- * moving forward refill the window; a read behind it (a second pass
- * re-reading a few blocks) decodes the mapping instead.  NULL for a bad
+ * outside the window refill it, except, while r->scattered is set, small
+ * ones behind it (<= QTREADER_SMALL bytes: a second pass re-reading a
+ * block here and there), which decode the mapping instead of reading
+ * half a megabyte for each.  NULL for a bad
  * range, a type with no decoder or a failed read (r->failed set). */
 const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *dst);
 

@@ -74,6 +74,9 @@ static const float *tsrc_fetch(void *ud, size_t off, size_t len, float *buf)
 {
     struct tsrc *s = ud;
     int64_t n = s->rd->t->nelem, o = (int64_t)off, l = (int64_t)len;
+    /* pass 1 asks for whole chunks in order; anything shorter that does
+     * not end the tensor is pass 2 picking blocks */
+    s->rd->scattered = len < STATS_SRC_MAX && o + l != n;
     if (o % s->bs == 0 && (l % s->bs == 0 || o + l == n)) {
         const float *p = qtreader_get(s->rd, o, l, buf);
         return p ? p : zeros(buf, len);
@@ -104,6 +107,7 @@ static int tstats_whole(const struct qmodel *m, struct qtreader *rd, const struc
     s->bs = bs;
     struct stats_src src = {tsrc_fetch, s};
     int rc = stats_compute_src(&src, (size_t)t->nelem, &o->st, st);
+    rd->scattered = 0;
     free(s);
     if (rc)
         return qerr_set(err, QERR_NOMEM, "%s: out of memory for statistics", t->name);
