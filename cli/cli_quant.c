@@ -10,6 +10,7 @@
 
 #include "cli/cli.h"
 #include "cli/cli_quant.h"
+#include "cli/kl_print.h"
 #include "cli/commands.h"
 #include "src/gguf_write.h"
 #include "src/tokenizer.h"
@@ -20,6 +21,10 @@ const char qcli_common_help[] =
     "  --ctx N            tokens per chunk (even; default min(512, model context))\n"
     "  --chunks N         evaluate only the first N chunks (default: all)\n"
     "  --force-ctx        allow --ctx beyond the model's training context\n"
+    "  --kl-divergence-base FILE  llama.cpp's logits file (from llama-perplexity\n"
+    "                     --kl-divergence-base, or qlens ppl): evaluate on its chunks\n"
+    "                     and take the float baseline from it (no float pass);\n"
+    "                     --eval, if given, must tokenize to its tokens\n"
     "Calibration (GPTQ, AWQ, SpQR, LLM.int8, SmoothQuant):\n"
     "  --calib TEXT       calibration text (default $QLENS_SHARED/data/tinystories-calib.txt);\n"
     "                     it must share no 200-byte window with the evaluation text\n"
@@ -103,6 +108,7 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
         return 1;
     if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
     else if (!strcmp(s, "--imatrix")) rc = str_opt(o, s, v, &o->imatrix);
+    else if (!strcmp(s, "--kl-divergence-base")) rc = str_opt(o, s, v, &o->kl_base);
     else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
     else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
     else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
@@ -148,6 +154,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->need_calib = o->need_calib;
     p->kl_cache_mib = o->kl_cache_mib;
     p->imatrix = o->imatrix;
+    p->kl_base = o->kl_base;
 }
 
 static int quant_progress(void *ud, int layer, int n_layers, const char *what)
@@ -473,6 +480,7 @@ static void print_quant_json(const struct pipe_env *e, const struct quant_args *
     printf("}");
     json_kv("top1", p->top1);
     json_kv("top1_stderr", p->top1_stderr);
+    kl_print_json(stdout, "kl_stats", p, e->has_kl ? e->kl.path : NULL);
     json_kv("size_mib_float", qrun_size_mib_float(r));
     json_kv("size_mib", qrun_size_mib(r));
     json_kv("bits_per_weight", spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r));
@@ -542,6 +550,11 @@ static void print_quant_text(const struct pipe_env *e, const struct quant_args *
     printf("KL divergence    mean %.6f  p99 %.6f  max %.6f\n", p->kld.mean, p->kld.p99,
            p->kld.max);
     printf("top-1 agreement  %.2f %% +/- %.2f %%\n", 100 * p->top1, 100 * p->top1_stderr);
+    if (e->has_kl) {
+        printf("float baseline   %s (llama.cpp logits file)\n\n", e->kl.path);
+        kl_print_text(stdout, p);
+        putchar('\n');
+    }
     printf("size             %.3f MiB -> %.3f MiB  (%.3f bits/weight over %lld quantized "
            "weights)\n", qrun_size_mib_float(r), qrun_size_mib(r),
            spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r), (long long)r->n_quant);

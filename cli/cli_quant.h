@@ -25,6 +25,8 @@ struct qcli_opts {
                                       (--layers / --json of quant)       */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
     const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
+    const char *kl_base;           /* --kl-divergence-base FILE (llama.cpp
+                                      logits: chunks + float baseline)   */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
     long kl_cache_mib;             /* keep the float baseline's logits for

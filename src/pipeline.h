@@ -20,6 +20,7 @@
 #include "src/forward.h"
 #include "src/model.h"
 #include "src/imatrix.h"
+#include "src/klfile.h"
 #include "src/ppl.h"
 #include "src/qrun.h"
 
@@ -74,6 +75,11 @@ struct pipe_opts {
                                       when they fit (MiB; 0 = off)        */
     const char *imatrix;           /* llama.cpp importance matrix file for
                                       the ggml-type methods, or NULL      */
+    const char *kl_base;           /* llama.cpp --kl-divergence-base file:
+                                      the evaluation chunks (its tokens,
+                                      n_ctx) and the KL baseline come from
+                                      it, no float pass; an --eval text
+                                      given must tokenize to its tokens */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
@@ -109,6 +115,8 @@ struct pipe_env {
                                       did not fit in kl_cache_mib         */
     struct qimatrix imx;           /* opts.imatrix, checked against the model */
     int has_imx;
+    struct klfile kl;              /* opts.kl_base, checked against the model */
+    int has_kl;
     struct pipe_cb cb;
     const char *label;             /* a tag for the callbacks (a sweep's
                                       configuration), NULL = none         */

@@ -14,11 +14,12 @@
 #include "analysis/stats.h"
 #include "quant/quant.h"
 #include "src/calib.h"
+#include "src/imatrix.h"
 #include "src/model.h"
 #include "ui/vm_quant.h"
 #include "ui/worker.h"
 
-enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL };
+enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL, JOB_IMATRIX };
 
 /* Text and tokens (loaded on first use by a job). */
 struct jobs_data {
@@ -83,6 +84,9 @@ struct jobs_ctx {
     struct quant_spec spec;
     /* JOB_BASELINE / JOB_APPLY_ALL */
     struct jobs_run run;
+    /* JOB_IMATRIX: filled by the job (qlens imatrix's pass over the
+     * calibration chunks); allocated and freed by the caller */
+    struct qimatrix *imx;
 };
 
 void jobs_data_init(struct jobs_data *d, struct qmodel *m);
