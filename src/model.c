@@ -847,13 +847,20 @@ static float *convert_copy(const struct qtensor *t)
  * permanent, else made permanent.  NULL when memory runs out. */
 static const float *get_copy(struct qtensor *t, int pin)
 {
-    pthread_mutex_lock(&f32_mu);
-    float *x = t->f32;
-    pthread_mutex_unlock(&f32_mu);
-    float *made = x ? NULL : convert_copy(t);
-    if (!x && !made)
-        return NULL;
-    pthread_mutex_lock(&f32_mu);
+    float *x, *made = NULL;
+    for (;;) {
+        pthread_mutex_lock(&f32_mu);
+        x = t->f32;
+        pthread_mutex_unlock(&f32_mu);
+        if (!x && !made && !(made = convert_copy(t)))
+            return NULL;
+        pthread_mutex_lock(&f32_mu);
+        if (t->f32 || made)
+            break;
+        /* the copy seen above was evicted by another thread before it
+         * could be pinned: convert it ourselves */
+        pthread_mutex_unlock(&f32_mu);
+    }
     if (!t->f32) { /* nobody made it meanwhile */
         t->f32 = made;
         made = NULL;
