@@ -301,10 +301,9 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
-int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  int act_bits, int kv_bits, struct qrun *run, struct qerr *err)
 {
-    memset(res, 0, sizeof *res);
     struct qrun_opts ro;
     qrun_opts_default(&ro);
     ro.spec = *spec;
@@ -325,7 +324,14 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.progress = e->cb.quant;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
-    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    return qrun_quantize(run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+}
+
+int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = pipe_quantize(e, o, spec, act_bits, kv_bits, &res->run, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;
