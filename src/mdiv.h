@@ -20,7 +20,8 @@
  *               a block row is block_q(x_f) against block_f(x_f), a linear
  *               row A(X_f) Ŵᵀ against X_f Wᵀ (A = the activation fake
  *               quantization, identity for weight-only runs): the error
- *               entering there.  Layer 0 is the same in both modes.
+ *               entering there.  Block 0 and its q, k, v get the same
+ *               input both ways (unless the embedding is quantized).
  *
  * Rows (in this order, per layer): the outputs y = x Wᵀ (before any bias)
  * of attn_q, attn_k, attn_v, attn_output, ffn_gate, ffn_up, ffn_down,
