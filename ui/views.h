@@ -14,6 +14,7 @@
     X(TENSOR, tensor) \
     X(QUANT, quant)   \
     X(RUNS, runs)     \
-    X(CORR, corr)
+    X(CORR, corr)     \
+    X(DIV, div)
 
 #endif
