@@ -17,6 +17,8 @@
 static const char div_help[] =
     "usage: qlens divergence [MODEL] --method M [--bits B] [--group G] [--asym|--sym]\n"
     "                        [--opt k=v,...] [--act-bits A] [--kv-bits K]\n"
+    "       qlens divergence [MODEL] --method PRESET [--pure] [--tensor-type REGEX=TYPE]\n"
+    "                        [--imatrix FILE]\n"
     "                        [--blocks] [--top N] [--json|--csv] [evaluation options]\n\n"
     "Quantize MODEL exactly as `qlens quant` does (same options, same calibration),\n"
     "then run the float and the quantized model side by side on the same\n"
@@ -31,7 +33,8 @@ static const char div_help[] =
     "  local each quantized layer / block on the FLOAT model's input (where the\n"
     "        error enters)\n"
     "and the KL divergence of the final next-token distributions (the KL mean\n"
-    "qlens quant reports on the same chunks).\n\n"
+    "qlens quant reports on the same chunks).  PRESET: a llama-quantize preset\n"
+    "(q4_k_m, q3_k_s, ...; see qlens quant --help), applied as qlens quant does.\n\n"
     "  --blocks       text: only the block rows and the logits\n"
     "  --top N        text: the N linears where most error enters (default 5)\n"
     "  --json         one JSON object on stdout\n"
@@ -107,7 +110,7 @@ static void json_stat(const char *key, const struct mdiv_stat *s)
     printf("}");
 }
 
-static void print_json(const struct pipe_env *e, const char *label, const struct qrun *run,
+static void print_json(const struct pipe_env *e, const char *label, double bpw,
                        const struct mdiv_result *r)
 {
     printf("{\"model\":");
@@ -115,7 +118,7 @@ static void print_json(const struct pipe_env *e, const char *label, const struct
     printf(",\"spec\":");
     cli_json_str(stdout, label);
     printf(",\"bits_per_weight\":");
-    cli_json_num(stdout, qrun_bits_per_weight(run));
+    cli_json_num(stdout, bpw);
     printf(",\"eval\":{\"text\":");
     cli_json_str(stdout, e->eval_path);
     printf(",\"chunks\":%d,\"ctx\":%d,\"scored\":%zu}", r->n_chunks, r->n_ctx, r->n_scored);
@@ -197,10 +200,10 @@ static void text_row(const struct mdiv_row *w, double mx)
 }
 
 static void print_text(const struct pipe_env *e, const struct div_args *a, const char *label,
-                       const struct qrun *run, const struct mdiv_result *r)
+                       double bpw, const struct mdiv_result *r)
 {
     printf("model       %s (%d layers)\n", e->mp->path, r->n_layers);
-    printf("method      %s (%.3f bits/weight)\n", label, qrun_bits_per_weight(run));
+    printf("method      %s (%.3f bits/weight)\n", label, bpw);
     printf("eval        %s: %d chunks x %d tokens, %zu scored\n", e->eval_path, r->n_chunks,
            r->n_ctx, r->n_scored);
     printf("KL          mean %.6f  p99 %.6f  max %.6f   top-1 %.2f %%\n", r->kld.mean,
@@ -233,6 +236,72 @@ static int div_progress(void *ud, int done, int total)
     return 0;
 }
 
+static void print_result(const struct pipe_env *e, const struct div_args *a, int json,
+                         const char *label, double bpw, const struct mdiv_result *r)
+{
+    if (a->csv)
+        print_csv(r);
+    else if (json)
+        print_json(e, label, bpw, r);
+    else
+        print_text(e, a, label, bpw, r);
+}
+
+/* A llama-quantize preset (qlens quant's whole-file form): the mix is
+ * installed by qmix_cli_with; compare the model as it stands. */
+static int div_mix(struct pipe_env *e, const struct qcli_opts *c, const char *label, double bpw,
+                   void *ud, struct qerr *err)
+{
+    const struct div_args *a = ud;
+    int tty = e->cb.eval != NULL;
+    struct mdiv_opts mo = {
+        .n_ctx = e->n_ctx,
+        .max_chunks = c->chunks > 0 ? (int)c->chunks : 0,
+        .bos = e->bos,
+        .progress = tty && !a->csv ? div_progress : NULL,
+        .cancel = e->cb.cancel,
+    };
+    struct mdiv_result r;
+    int rc = mdiv_run(&e->f, e->eval_ids, e->n_eval, &mo, &r, err);
+    if (mo.progress)
+        fputs("\r\033[K", stderr);
+    if (!rc)
+        print_result(e, a, c->json, label, bpw, &r);
+    mdiv_free(&r);
+    return rc;
+}
+
+/* The preset form: this command's own options are taken out of argv, the
+ * rest is quant's preset command line. */
+static int cmd_div_mix(int argc, char **argv)
+{
+    struct div_args a;
+    memset(&a, 0, sizeof a);
+    a.top = 5;
+    char **fa = malloc(((size_t)argc + 1) * sizeof *fa);
+    if (!fa)
+        return EXIT_INTERNAL;
+    int n = 0;
+    for (int i = 0; i < argc; i++) {
+        if (i > 0 && (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--blocks"))) {
+            *(!strcmp(argv[i], "--csv") ? &a.csv : &a.blocks) = 1;
+        } else if (i > 0 && !strcmp(argv[i], "--top")) {
+            if (infer_parse_opt("divergence", "--top", i + 1 < argc ? argv[i + 1] : NULL, 0,
+                                1 << 20, &a.top) < 0) {
+                free(fa);
+                return EXIT_USAGE;
+            }
+            i++;
+        } else {
+            fa[n++] = argv[i];
+        }
+    }
+    fa[n] = NULL;
+    int rc = qmix_cli_with(n, fa, "divergence", div_mix, &a);
+    free(fa);
+    return rc;
+}
+
 int cmd_divergence(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -240,6 +309,8 @@ int cmd_divergence(int argc, char **argv)
         fputs(qcli_common_help, stdout);
         return EXIT_OK;
     }
+    if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure */
+        return cmd_div_mix(argc, argv);
     struct div_args a;
     if (div_parse(argc, argv, &a) < 0)
         return EXIT_USAGE;
@@ -252,6 +323,7 @@ int cmd_divergence(int argc, char **argv)
     a.q.c.need_calib = spec.bits < 16 && spec.method->needs_calib;
     a.q.c.kl_cache_mib = 0;
     a.q.c.out_err = 0;
+    int json = a.q.c.json;
     a.q.c.json |= a.csv; /* no progress lines under machine output */
     infer_catch_sigint();
     struct pipe_env e;
@@ -269,12 +341,8 @@ int cmd_divergence(int argc, char **argv)
         fputs("\r\033[K", stderr);
     char label[300];
     qcli_config_label(&spec, act, kv, a.q.c.kv_axis_channel, label, sizeof label);
-    if (!rc && a.q.c.json && !a.csv)
-        print_json(&e, label, &run, &r);
-    else if (!rc && a.csv)
-        print_csv(&r);
-    else if (!rc)
-        print_text(&e, &a, label, &run, &r);
+    if (!rc)
+        print_result(&e, &a, json, label, spec.bits >= 16 ? 16.0 : qrun_bits_per_weight(&run), &r);
     mdiv_free(&r);
     qrun_free(&run);
     qcli_teardown(&e);

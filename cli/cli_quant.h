@@ -91,5 +91,13 @@ int qcli_make_spec(const struct quant_args *a, struct quant_spec *spec, struct q
 int qmix_cli_wants(int argc, char **argv);
 extern const char qmix_cli_help[];
 int cmd_quant_mix(int argc, char **argv);
+/* Another command on a preset (qlens divergence): parse argv as quant's
+ * preset form under the name cmd (--no-eval, --export, --layers refused),
+ * open the session, plan and apply the mix (overrides installed), call
+ * fn (label = the preset's llama-quantize name, bpw = mean bits per
+ * quantized value) and tear down.  Returns the exit code. */
+typedef int (*qmix_cli_fn)(struct pipe_env *e, const struct qcli_opts *c, const char *label,
+                           double bpw, void *ud, struct qerr *err);
+int qmix_cli_with(int argc, char **argv, const char *cmd, qmix_cli_fn fn, void *ud);
 
 #endif

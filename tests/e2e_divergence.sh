@@ -50,6 +50,19 @@ cp "$T_TMP/out" "$T_TMP/q4.json"
 jcheck "$T_TMP/r4.json" "abs(d['kl']['mean'] - json.load(open('$T_TMP/q4.json'))['kl']['mean']) <= 1e-6 * d['kl']['mean']" "KL mean equals qlens quant's"
 jcheck "$T_TMP/r4.json" "abs(d['top1'] - json.load(open('$T_TMP/q4.json'))['top1']) < 1e-9" "top-1 equals qlens quant's"
 
+# a llama-quantize preset, installed as qlens quant installs it
+expect_rc 0 "preset q4_k_m" -- "$Q" divergence --method q4_k_m $SMALL --json
+cp "$T_TMP/out" "$T_TMP/p.json"
+expect_rc 0 "quant preset q4_k_m" -- "$Q" quant --method q4_k_m $SMALL --json
+cp "$T_TMP/out" "$T_TMP/qp.json"
+jcheck "$T_TMP/p.json" "d['spec'] == 'Q4_K_M' and abs(d['kl']['mean'] - json.load(open('$T_TMP/qp.json'))['kl']['mean']) <= 1e-6 * d['kl']['mean'] and abs(d['bits_per_weight'] - json.load(open('$T_TMP/qp.json'))['bits_per_weight']) < 1e-9" "preset: KL and bits/weight equal to qlens quant's"
+jcheck "$T_TMP/p.json" "d['rows'][-1]['quantized'] and d['rows'][-1]['local']['rel_mean'] > 0" "preset: the quantized classifier shows in the logits row"
+expect_rc 2 "preset with --export" -- "$Q" divergence --method q4_k_m --export "$T_TMP/x.gguf" $SMALL
+expect_grep "options of qlens quant" "$T_TMP/err" "--export refused with the reason"
+expect_rc 2 "preset: bad --top" -- "$Q" divergence --method q4_k_m --top x $SMALL
+expect_rc 0 "preset csv" -- "$Q" divergence --method q4_k_m $SMALL --csv
+expect_grep "^logits,-1,logits,1," "$T_TMP/out" "preset csv has the logits row"
+
 expect_rc 0 "csv" -- "$Q" divergence --method rtn --bits 4 $SMALL --csv
 cp "$T_TMP/out" "$T_TMP/r4.csv"
 if python3 - "$T_TMP/r4.csv" "$T_TMP/r4.json" <<'EOF'
