@@ -225,7 +225,7 @@ static void print_text(const struct pipe_env *e, const struct div_args *a, const
         printf("\nwhere the error enters (local rel mean, largest first):\n");
         for (int k = 0; k < n && k < a->top; k++)
             printf("  %-22s %9.5f%s\n", r->rows[idx[k]].name, r->rows[idx[k]].s[MDIV_LOCAL].rel_mean,
-                   r->rows[idx[k]].quantized ? "" : "  (not quantized)");
+                   r->rows[idx[k]].quantized ? "" : "  (weights float)");
     }
 }
 

@@ -152,7 +152,7 @@ static void draw_table(struct tui *t, int y0, int h)
             draw_fill(y, 0, t->w, attr);
         draw_textf(y, 0, t->w, attr, "%-*s %9.5f %9.5f %9.5f %9.5f%s", nw, r->name,
                    r->s[MDIV_LOCAL].rel_mean, r->s[MDIV_ACC].rel_mean, r->s[MDIV_ACC].cos_mean,
-                   r->s[MDIV_LOCAL].cos_mean, r->quantized ? "" : " (float)");
+                   r->s[MDIV_LOCAL].cos_mean, r->quantized ? "" : " (W float)");
         if (bw >= 4)
             hbar(y, t->w - bw, bw, r->s[mode].rel_mean, mx, DP_PLOT);
     }
