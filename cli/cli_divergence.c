@@ -19,7 +19,8 @@ static const char div_help[] =
     "                        [--opt k=v,...] [--act-bits A] [--kv-bits K]\n"
     "       qlens divergence [MODEL] --method PRESET [--pure] [--tensor-type REGEX=TYPE]\n"
     "                        [--imatrix FILE]\n"
-    "                        [--blocks] [--top N] [--json|--csv] [evaluation options]\n\n"
+    "                        [--kl-attrib] [--blocks] [--top N] [--json|--csv]\n"
+    "                        [evaluation options]\n\n"
     "Quantize MODEL exactly as `qlens quant` does (same options, same calibration),\n"
     "then run the float and the quantized model side by side on the same\n"
     "evaluation chunks (the second half of each chunk, as perplexity scores it)\n"
@@ -35,6 +36,9 @@ static const char div_help[] =
     "and the KL divergence of the final next-token distributions (the KL mean\n"
     "qlens quant reports on the same chunks).  PRESET: a llama-quantize preset\n"
     "(q4_k_m, q3_k_s, ...; see qlens quant --help), applied as qlens quant does.\n\n"
+    "  --kl-attrib    also measure each quantized linear's KL contribution:\n"
+    "                 KL of the model minus KL with that tensor's float weights\n"
+    "                 put back (one evaluation per tensor)\n"
     "  --blocks       text: only the block rows and the logits\n"
     "  --top N        text: the N linears where most error enters (default 5)\n"
     "  --json         one JSON object on stdout\n"
@@ -42,7 +46,7 @@ static const char div_help[] =
 
 struct div_args {
     struct quant_args q;
-    int csv, blocks;
+    int csv, blocks, kl_attrib;
     long top;
 };
 
@@ -59,8 +63,10 @@ static int div_parse(int argc, char **argv, struct div_args *a)
             return cli_usage_error("divergence", "%s is an option of qlens quant", argv[i]), -1;
         if (!rc)
             rc = qcli_quant_opt(&a->q, argc, argv, &i);
-        if (!rc && (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--blocks"))) {
-            *(!strcmp(argv[i], "--csv") ? &a->csv : &a->blocks) = 1;
+        if (!rc && (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--blocks") ||
+                    !strcmp(argv[i], "--kl-attrib"))) {
+            *(!strcmp(argv[i], "--csv") ? &a->csv
+              : !strcmp(argv[i], "--blocks") ? &a->blocks : &a->kl_attrib) = 1;
             rc = 1;
         } else if (!rc && !strcmp(argv[i], "--top")) {
             if (infer_parse_opt("divergence", "--top", i + 1 < argc ? argv[i + 1] : NULL, 0,
@@ -142,10 +148,20 @@ static void print_json(const struct pipe_env *e, const char *label, double bpw,
         json_stat("acc", &w->s[MDIV_ACC]);
         printf(",");
         json_stat("local", &w->s[MDIV_LOCAL]);
+        printf(",\"kl_without\":");
+        cli_json_num(stdout, w->kl_without);
+        printf(",\"kl_delta\":");
+        cli_json_num(stdout, w->kl_delta);
         printf("}");
     }
     int idx[4096], n = mdiv_rank_linears(r, idx, 4096);
     printf("],\"entry_rank\":[");
+    for (int k = 0; k < n; k++) {
+        printf("%s", k ? "," : "");
+        cli_json_str(stdout, r->rows[idx[k]].name);
+    }
+    n = mdiv_rank_kl(r, idx, 4096);
+    printf("],\"kl_rank\":[");
     for (int k = 0; k < n; k++) {
         printf("%s", k ? "," : "");
         cli_json_str(stdout, r->rows[idx[k]].name);
@@ -167,13 +183,16 @@ static void print_csv(const struct mdiv_result *r)
         printf(",%s_rel_mean,%s_rel_p99,%s_rel_max,%s_rel_all,%s_cos_mean,%s_cos_min", p, p, p,
                p, p, p);
     }
-    printf("\n");
+    printf(",kl_without,kl_delta\n");
     for (int i = 0; i < r->n_rows; i++) {
         const struct mdiv_row *w = &r->rows[i];
         printf("%s,%d,%s,%d", w->name, w->layer, kind_name(w->kind), w->quantized);
         csv_stat(&w->s[MDIV_ACC]);
         csv_stat(&w->s[MDIV_LOCAL]);
-        printf("\n");
+        if (isnan(w->kl_delta))
+            printf(",,\n");
+        else
+            printf(",%.9g,%.9g\n", w->kl_without, w->kl_delta);
     }
 }
 
@@ -227,12 +246,28 @@ static void print_text(const struct pipe_env *e, const struct div_args *a, const
             printf("  %-22s %9.5f%s\n", r->rows[idx[k]].name, r->rows[idx[k]].s[MDIV_LOCAL].rel_mean,
                    r->rows[idx[k]].quantized ? "" : "  (weights float)");
     }
+    n = mdiv_rank_kl(r, idx, 4096);
+    if (a->top > 0 && n > 0) {
+        printf("\nKL contribution (KL %.6f minus KL with the tensor's float weights put back):\n",
+               r->kld.mean);
+        for (int k = 0; k < n && k < a->top; k++)
+            printf("  %-22s %+10.6f  (%5.1f %% of the KL)\n", r->rows[idx[k]].name,
+                   r->rows[idx[k]].kl_delta,
+                   r->kld.mean > 0 ? 100 * r->rows[idx[k]].kl_delta / r->kld.mean : 0.0);
+    }
 }
 
 static int div_progress(void *ud, int done, int total)
 {
     (void)ud;
     fprintf(stderr, "\r\033[Kcomparing chunk %d/%d", done, total);
+    return 0;
+}
+
+static int kl_progress(void *ud, int done, int total)
+{
+    (void)ud;
+    fprintf(stderr, "\r\033[KKL attribution: tensor %d/%d", done, total);
     return 0;
 }
 
@@ -261,8 +296,13 @@ static int div_mix(struct pipe_env *e, const struct qcli_opts *c, const char *la
         .progress = tty && !a->csv ? div_progress : NULL,
         .cancel = e->cb.cancel,
     };
+    mo.kl_attrib = a->kl_attrib;
+    mo.kl_progress = mo.progress ? kl_progress : NULL;
+    mo.kl_cache_mib = 1024;
     struct mdiv_result r;
     int rc = mdiv_run(&e->f, e->eval_ids, e->n_eval, &mo, &r, err);
+    if (!rc && mo.kl_attrib)
+        rc = mdiv_kl_attrib(&e->f, e->eval_ids, e->n_eval, &mo, &r, err);
     if (mo.progress)
         fputs("\r\033[K", stderr);
     if (!rc)
@@ -283,8 +323,10 @@ static int cmd_div_mix(int argc, char **argv)
         return EXIT_INTERNAL;
     int n = 0;
     for (int i = 0; i < argc; i++) {
-        if (i > 0 && (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--blocks"))) {
-            *(!strcmp(argv[i], "--csv") ? &a.csv : &a.blocks) = 1;
+        if (i > 0 && (!strcmp(argv[i], "--csv") || !strcmp(argv[i], "--blocks") ||
+                      !strcmp(argv[i], "--kl-attrib"))) {
+            *(!strcmp(argv[i], "--csv") ? &a.csv
+              : !strcmp(argv[i], "--blocks") ? &a.blocks : &a.kl_attrib) = 1;
         } else if (i > 0 && !strcmp(argv[i], "--top")) {
             if (infer_parse_opt("divergence", "--top", i + 1 < argc ? argv[i + 1] : NULL, 0,
                                 1 << 20, &a.top) < 0) {
@@ -336,7 +378,13 @@ int cmd_divergence(int argc, char **argv)
     struct qrun run;
     struct mdiv_result r;
     memset(&run, 0, sizeof run);
-    rc = mdiv_pipe_run(&e, &po, &spec, act, kv, tty ? div_progress : NULL, NULL, &run, &r, &err);
+    struct mdiv_opts mo = {
+        .progress = tty ? div_progress : NULL,
+        .kl_attrib = a.kl_attrib,
+        .kl_progress = tty ? kl_progress : NULL,
+        .kl_cache_mib = 1024,
+    };
+    rc = mdiv_pipe_run(&e, &po, &spec, act, kv, &mo, &run, &r, &err);
     if (tty)
         fputs("\r\033[K", stderr);
     char label[300];

@@ -186,6 +186,8 @@ static int rows_init(struct work *w, size_t n_scored)
     lg->layer = -1;
     lg->kind = MDIV_LOGITS;
     lg->quantized = w->f->output->override != NULL;
+    for (int i = 0; i < r->n_rows; i++)
+        r->rows[i].kl_without = r->rows[i].kl_delta = NAN;
     return 0;
 }
 
@@ -442,27 +444,119 @@ int mdiv_rank_linears(const struct mdiv_result *r, int *idx, int cap)
     return n;
 }
 
+/* ---- KL attribution ---- */
+
+struct klp {                /* the tensor step, for ppl_run's progress */
+    const struct mdiv_opts *o;
+    int done, total;
+};
+
+/* Between chunks: the caller's kl_progress (same step) may cancel. */
+static int kl_ppl_progress(void *ud, int done, int total, double ppl)
+{
+    (void)done, (void)total, (void)ppl;
+    const struct klp *k = ud;
+    return k->o->kl_progress ? k->o->kl_progress(k->o->progress_ud, k->done, k->total) : 0;
+}
+
+/* KL mean of the model as it stands against the float one. */
+static int kl_mean(struct fwd *f, const int *tokens, size_t n_tokens, struct klp *k,
+                   struct ppl_cache *cache, double *kl, struct qerr *err)
+{
+    const struct mdiv_opts *o = k->o;
+    struct ppl_opts po = {
+        .n_ctx = o->n_ctx, .max_chunks = o->max_chunks, .kl = 1, .bos = o->bos,
+        .hooks = o->hooks, .hooks_mt = o->hooks_mt, .cancel = o->cancel,
+        .progress = kl_ppl_progress, .progress_ud = k,
+        .cache = cache && cache->logits ? cache : NULL,
+    };
+    struct ppl_result pr;
+    int rc = ppl_run(f, tokens, n_tokens, &po, &pr, err);
+    *kl = pr.kld.mean;
+    return rc;
+}
+
+int mdiv_kl_attrib(struct fwd *f, const int *tokens, size_t n_tokens, const struct mdiv_opts *o,
+                   struct mdiv_result *r, struct qerr *err)
+{
+    double t0 = qclock_seconds();
+    struct ppl_cache cache;
+    memset(&cache, 0, sizeof cache);
+    struct ppl_opts co = {.n_ctx = o->n_ctx, .max_chunks = o->max_chunks, .kl = 1, .bos = o->bos};
+    if (o->kl_cache_mib > 0)
+        ppl_cache_init(&cache, f, tokens, n_tokens, &co, (size_t)o->kl_cache_mib << 20);
+    struct klp k = {o, 0, 0};
+    for (int i = 0; i < r->n_rows; i++)
+        k.total += r->rows[i].kind == MDIV_LINEAR && r->rows[i].quantized;
+    double full;
+    int rc = kl_mean(f, tokens, n_tokens, &k, &cache, &full, err); /* fills the cache */
+    for (int l = 0; l < r->n_layers && !rc; l++) {
+        const struct fwd_layer *L = &f->layers[l];
+        struct qtensor *ts[MDIV_LINEARS] = {L->wq, L->wk, L->wv, L->wo, L->w1, L->w3, L->w2};
+        for (int t = 0; t < MDIV_LINEARS && !rc; t++) {
+            struct mdiv_row *row = &r->rows[l * MDIV_PER_LAYER + t];
+            if (!row->quantized || !ts[t]->override)
+                continue;
+            float *ov = ts[t]->override; /* put the float weights back, keep Ŵ */
+            ts[t]->override = NULL;
+            double kl;
+            rc = kl_mean(f, tokens, n_tokens, &k, &cache, &kl, err);
+            ts[t]->override = ov;
+            row->kl_without = kl;
+            row->kl_delta = full - kl;
+            k.done++;
+            if (!rc && o->kl_progress && o->kl_progress(o->progress_ud, k.done, k.total))
+                rc = qerr_set(err, QERR_CANCEL, "cancelled");
+        }
+    }
+    ppl_cache_free(&cache);
+    r->kl_attrib = !rc;
+    r->kl_seconds = qclock_seconds() - t0;
+    return rc;
+}
+
+int mdiv_rank_kl(const struct mdiv_result *r, int *idx, int cap)
+{
+    int n = 0;
+    for (int i = 0; r->kl_attrib && i < r->n_rows && n < cap; i++)
+        if (r->rows[i].kind == MDIV_LINEAR && !isnan(r->rows[i].kl_delta))
+            idx[n++] = i;
+    for (int i = 1; i < n; i++) {
+        int v = idx[i], j = i;
+        while (j > 0 && r->rows[idx[j - 1]].kl_delta < r->rows[v].kl_delta) {
+            idx[j] = idx[j - 1];
+            j--;
+        }
+        idx[j] = v;
+    }
+    return n;
+}
+
 /* ---- on a pipeline session ---- */
 
 int mdiv_pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-                  int act_bits, int kv_bits, int (*progress)(void *ud, int done, int total),
-                  void *ud, struct qrun *run, struct mdiv_result *r, struct qerr *err)
+                  int act_bits, int kv_bits, const struct mdiv_opts *mo, struct qrun *run,
+                  struct mdiv_result *r, struct qerr *err)
 {
     memset(r, 0, sizeof *r);
     int rc = pipe_quantize(e, o, spec, act_bits, kv_bits, run, err);
     if (!rc) {
         struct fwd_hooks h;
         qrun_eval_hooks(run, &h);
-        struct mdiv_opts mo = {
-            .n_ctx = e->n_ctx,
-            .max_chunks = o->chunks > 0 ? (int)o->chunks : 0,
-            .bos = e->bos,
-            .hooks = h.linear_in || h.kv ? &h : NULL,
-            .progress = progress,
-            .progress_ud = ud,
-            .cancel = e->cb.cancel,
-        };
-        rc = mdiv_run(&e->f, e->eval_ids, e->n_eval, &mo, r, err);
+        struct mdiv_opts m;
+        memset(&m, 0, sizeof m);
+        if (mo)
+            m = *mo;
+        m.n_ctx = e->n_ctx;
+        m.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
+        m.bos = e->bos;
+        m.hooks = h.linear_in || h.kv ? &h : NULL;
+        m.hooks_mt = 1; /* qrun's hooks only read the run */
+        if (!m.cancel)
+            m.cancel = e->cb.cancel;
+        rc = mdiv_run(&e->f, e->eval_ids, e->n_eval, &m, r, err);
+        if (!rc && m.kl_attrib)
+            rc = mdiv_kl_attrib(&e->f, e->eval_ids, e->n_eval, &m, r, err);
     }
     qmodel_clear_overrides(e->mp);
     return rc;

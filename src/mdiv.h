@@ -74,6 +74,12 @@ struct mdiv_row {
     int quantized;          /* linear: an override is installed; block:
                                one of its linears; logits: the classifier */
     struct mdiv_stat s[MDIV__NMODES];
+    /* KL attribution (mdiv_kl_attrib; NAN when not measured, linears
+     * only): the KL mean of the model with THIS tensor's float weights
+     * put back and every other tensor still quantized, and
+     * kl_delta = KL(quantized model) - kl_without: the KL this tensor
+     * adds on top of all the others (leave-one-out) */
+    double kl_without, kl_delta;
 };
 
 struct mdiv_result {
@@ -84,6 +90,8 @@ struct mdiv_result {
     struct ppl_dist kld;    /* per-position KL, accumulated model       */
     double top1;            /* fraction with equal argmax              */
     double seconds;
+    int kl_attrib;          /* kl_without / kl_delta were measured      */
+    double kl_seconds;      /* time of that                             */
 };
 
 struct mdiv_opts {
@@ -96,6 +104,13 @@ struct mdiv_opts {
     int (*progress)(void *ud, int done, int total);
     void *progress_ud;
     volatile int *cancel;   /* checked between blocks                   */
+    int hooks_mt;           /* hooks may run on two threads (ppl_opts)  */
+    /* mdiv_pipe_run: also run mdiv_kl_attrib; keep the float logits for
+     * it when they take at most kl_cache_mib MiB (else recompute) */
+    int kl_attrib;
+    long kl_cache_mib;
+    /* mdiv_kl_attrib: after each tensor (done of total) */
+    int (*kl_progress)(void *ud, int done, int total);
 };
 
 /* Row index of (layer, linear role) or of the block (role QR_OTHER), -1
@@ -109,6 +124,19 @@ int mdiv_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct mdi
              struct mdiv_result *r, struct qerr *err);
 void mdiv_free(struct mdiv_result *r);
 
+/* Leave-one-out KL attribution on the chunks of o (its n_ctx, max_chunks,
+ * bos, hooks): for every linear row with an override installed, evaluate
+ * (ppl_run, KL mode) with that tensor's float weights put back and fill
+ * kl_without / kl_delta; r must come from mdiv_run on the same model and
+ * options.  Cost: one evaluation of the quantized model per quantized
+ * linear (the float logits computed once when they fit in
+ * o->kl_cache_mib).  The overrides are as before when it returns. */
+int mdiv_kl_attrib(struct fwd *f, const int *tokens, size_t n_tokens, const struct mdiv_opts *o,
+                   struct mdiv_result *r, struct qerr *err);
+/* Indices of the linear rows by kl_delta, largest first (only when
+ * r->kl_attrib); returns the count. */
+int mdiv_rank_kl(const struct mdiv_result *r, int *idx, int cap);
+
 /* The per-token measures of one pair of vectors (exposed for tests). */
 void mdiv_pair(const float *yf, const float *yq, int d, double *rel, double *cos, double *e2,
                double *f2);
@@ -120,11 +148,14 @@ int mdiv_rank_linears(const struct mdiv_result *r, int *idx, int cap);
 
 /* The whole job on a pipeline session (src/pipeline.h): quantize with spec
  * (+ act / kv bits) as `qlens quant` does (pipe_quantize), compare on the
- * session's evaluation chunks (its n_ctx, o->chunks, BOS), remove the
- * overrides.  run gets the quantization's reports (qrun_free it). */
+ * session's evaluation chunks (its n_ctx, o->chunks, BOS), with
+ * mo->kl_attrib the KL attribution too, remove the overrides.  mo gives
+ * the callbacks and kl_attrib / kl_cache_mib (NULL: none; its n_ctx,
+ * chunks, bos and hooks are the session's).  run gets the
+ * quantization's reports (qrun_free it). */
 int mdiv_pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-                  int act_bits, int kv_bits, int (*progress)(void *ud, int done, int total),
-                  void *ud, struct qrun *run, struct mdiv_result *r, struct qerr *err);
+                  int act_bits, int kv_bits, const struct mdiv_opts *mo, struct qrun *run,
+                  struct mdiv_result *r, struct qerr *err);
 
 /* A configuration from its label (qcli_config_label / quant_spec_format
  * text, as the Runs view and the results store keep it): "GPTQ w2 g128 sym

@@ -143,6 +143,12 @@ static int round_hook(void *ud, int layer, enum qrole role, float *x, int n, int
     return 0;
 }
 
+static int cancel_now(void *ud, int done, int total)
+{
+    (void)ud, (void)done, (void)total;
+    return 1;
+}
+
 /* Reference: every row's per-token values by definition. */
 struct ref_row {
     double rel_sum[2], cos_sum[2], rel_max[2];
@@ -323,6 +329,70 @@ START_TEST(test_tiny_identity)
 }
 END_TEST
 
+/* Leave-one-out KL: with one tensor perturbed, putting it back gives the
+ * float model (KL exactly 0), so its delta is the whole KL; tensors
+ * without an override are not measured; the overrides are untouched. */
+START_TEST(test_tiny_kl_attrib)
+{
+    qmodel_clear_overrides(&TM);
+    struct mdiv_opts o = {.n_ctx = T_CTX, .bos = -1, .kl_cache_mib = 16};
+    struct mdiv_result r;
+    struct qerr err = {0};
+    ck_assert_int_eq(mdiv_run(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+    ck_assert_int_eq(mdiv_kl_attrib(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+    int idx[64];
+    ck_assert(r.kl_attrib && mdiv_rank_kl(&r, idx, 64) == 0); /* nothing quantized */
+    mdiv_free(&r);
+
+    struct qtensor *t = TF.layers[1].w2; /* blk.1.ffn_down alone */
+    const float *w = qtensor_f32_orig(t);
+    float *ov = malloc((size_t)t->nelem * sizeof *ov);
+    for (int64_t k = 0; k < t->nelem; k++)
+        ov[k] = w[k] * (k % 3 ? 1.1f : 0.8f);
+    qtensor_set_override(t, ov);
+    for (int pass = 0; pass < 2; pass++) { /* with and without the logits cache */
+        o.kl_cache_mib = pass ? 0 : 16;
+        ck_assert_int_eq(mdiv_run(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+        ck_assert_int_eq(mdiv_kl_attrib(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+        ck_assert_ptr_eq(t->override, ov);
+        int row = mdiv_row_index(1, QR_FFN_DOWN);
+        ck_assert(r.kld.mean > 0);
+        ck_assert_msg(r.rows[row].kl_without == 0, "%g", r.rows[row].kl_without);
+        ck_assert_double_eq_tol(r.rows[row].kl_delta, r.kld.mean, 1e-7 * r.kld.mean);
+        ck_assert_int_eq(mdiv_rank_kl(&r, idx, 64), 1);
+        ck_assert_int_eq(idx[0], row);
+        for (int i = 0; i < r.n_rows; i++)
+            if (i != row)
+                ck_assert(isnan(r.rows[i].kl_delta));
+        mdiv_free(&r);
+    }
+    /* every linear perturbed: deltas ranked, overrides kept */
+    perturb(&TM, 0.05);
+    o.kl_cache_mib = 16;
+    ck_assert_int_eq(mdiv_run(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+    ck_assert_int_eq(mdiv_kl_attrib(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err), 0);
+    int n = mdiv_rank_kl(&r, idx, 64);
+    ck_assert_int_eq(n, 14);
+    for (int k = 0; k < n; k++) {
+        const struct mdiv_row *w2 = &r.rows[idx[k]];
+        ck_assert(w2->kl_without >= 0 && isfinite(w2->kl_delta));
+        ck_assert_double_eq_tol(w2->kl_delta + w2->kl_without, r.kld.mean, 1e-9);
+        if (k)
+            ck_assert(r.rows[idx[k - 1]].kl_delta >= w2->kl_delta);
+    }
+    for (int i = 0; i < TM.n_tensors; i++)
+        if (TM.tensors[i].role == QR_ATTN_Q)
+            ck_assert_ptr_nonnull(TM.tensors[i].override);
+    /* cancel from the progress callback */
+    o.kl_progress = cancel_now;
+    ck_assert_int_eq(mdiv_kl_attrib(&TF, TOKS, sizeof TOKS / sizeof TOKS[0], &o, &r, &err),
+                     QERR_CANCEL);
+    ck_assert(!r.kl_attrib);
+    mdiv_free(&r);
+    qmodel_clear_overrides(&TM);
+}
+END_TEST
+
 START_TEST(test_tiny_bad_input)
 {
     struct mdiv_result r;
@@ -366,8 +436,7 @@ static double run_cfg(const char *method, int bits, struct mdiv_result *r)
     ck_assert_int_eq(quant_spec_parse(&s, method, bits, QUANT_GROUP_DEFAULT, -1, NULL, &err), 0);
     struct qrun run;
     memset(&run, 0, sizeof run);
-    ck_assert_msg(mdiv_pipe_run(&e, &po, &s, 0, 0, NULL, NULL, &run, r, &err) == 0, "%s",
-                  err.msg);
+    ck_assert_msg(mdiv_pipe_run(&e, &po, &s, 0, 0, NULL, &run, r, &err) == 0, "%s", err.msg);
     for (int i = 0; i < e.mp->n_tensors; i++) /* overrides removed */
         ck_assert_ptr_null(e.mp->tensors[i].override);
     qrun_free(&run);
@@ -418,6 +487,7 @@ int main(void)
     tcase_add_test(t, test_tiny_identity);
     tcase_add_test(t, test_tiny_bad_input);
     tcase_add_test(t, test_tiny_reference);
+    tcase_add_test(t, test_tiny_kl_attrib);
     suite_add_tcase(s, t);
     TCase *m = tcase_create("stories260K");
     tcase_set_timeout(m, 240);

@@ -2,6 +2,7 @@
  * result: an empty result first, then the three orders, reverse, cursor
  * clamping and the bar scales. */
 #include <check.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -101,6 +102,43 @@ START_TEST(test_orders)
     ck_assert(v.sel == 0 && v.top == 0);
     vm_div_move(&v, 2, 0); /* height 0 counts as 1 */
     ck_assert(v.sel == 2 && v.top == 2);
+    /* no KL attribution: KL order is skipped */
+    ck_assert_int_eq(vm_div_next_sort(&v, 1), VD_ACC);
+    vm_div_sort(&v, VD_DEPTH, 0);
+    ck_assert_int_eq(vm_div_next_sort(&v, 1), VD_LOCAL);
+    vm_div_sort(&v, VD_LOCAL, 1);
+    ck_assert_int_eq(vm_div_next_sort(&v, -1), VD_DEPTH);
+    vm_div_sort(&v, VD_KL, 1); /* not measured: local instead */
+    ck_assert_int_eq(v.sort, VD_LOCAL);
+    ck_assert(vm_div_kl_max(&v) == 0);
+    vm_div_free(&v);
+}
+END_TEST
+
+START_TEST(test_kl_order)
+{
+    double loc[14] = {0};
+    struct mdiv_result r;
+    make(&r, loc);
+    r.kl_attrib = 1;
+    r.kld.mean = 1;
+    for (int i = 0; i < r.n_rows; i++)
+        r.rows[i].kl_delta = r.rows[i].kl_without = NAN;
+    r.rows[3].kl_delta = 0.2;
+    r.rows[MDIV_PER_LAYER + 5].kl_delta = 0.5;
+    r.rows[1].kl_delta = -0.1; /* putting it back made the KL larger */
+    struct vm_div v;
+    vm_div_init(&v);
+    struct jobs_run run;
+    memset(&run, 0, sizeof run);
+    ck_assert_int_eq(vm_div_set(&v, &run, &r), 0);
+    ck_assert_int_eq(v.sort, VD_KL); /* measured: the default order */
+    ck_assert_int_eq(v.order[0], MDIV_PER_LAYER + 5);
+    ck_assert_int_eq(v.order[1], 3);
+    ck_assert_int_eq(v.order[2], 1);
+    ck_assert(vm_div_kl_max(&v) == 0.5);
+    vm_div_sort(&v, VD_DEPTH, 0);
+    ck_assert_int_eq(vm_div_next_sort(&v, 1), VD_KL);
     vm_div_free(&v);
 }
 END_TEST
@@ -111,6 +149,7 @@ int main(void)
     TCase *c = tcase_create("vm_div");
     tcase_add_test(c, test_empty);
     tcase_add_test(c, test_orders);
+    tcase_add_test(c, test_kl_order);
     suite_add_tcase(s, c);
     return tu_run(s);
 }

@@ -50,6 +50,17 @@ cp "$T_TMP/out" "$T_TMP/q4.json"
 jcheck "$T_TMP/r4.json" "abs(d['kl']['mean'] - json.load(open('$T_TMP/q4.json'))['kl']['mean']) <= 1e-6 * d['kl']['mean']" "KL mean equals qlens quant's"
 jcheck "$T_TMP/r4.json" "abs(d['top1'] - json.load(open('$T_TMP/q4.json'))['top1']) < 1e-9" "top-1 equals qlens quant's"
 
+# KL attribution: one evaluation per quantized linear
+expect_rc 0 "rtn 4 --kl-attrib" -- "$Q" divergence --method rtn --bits 4 $SMALL --kl-attrib --json
+cp "$T_TMP/out" "$T_TMP/ka.json"
+jcheck "$T_TMP/ka.json" "len(d['kl_rank']) == 35 and all(abs(r['kl_delta'] + r['kl_without'] - d['kl']['mean']) < 1e-6 for r in d['rows'] if r['kind'] == 'linear')" "kl_delta = KL - kl_without for all 35 linears"
+jcheck "$T_TMP/ka.json" "all(r['kl_without'] is None for r in d['rows'] if r['kind'] != 'linear') and abs(d['kl']['mean'] - json.load(open('$T_TMP/r4.json'))['kl']['mean']) < 1e-12" "blocks unmeasured; the rest as without --kl-attrib"
+jcheck "$T_TMP/ka.json" "[r['name'] for r in sorted((r for r in d['rows'] if r['kind'] == 'linear'), key=lambda r: -r['kl_delta'])] == d['kl_rank']" "kl_rank is by kl_delta"
+jcheck "$T_TMP/r4.json" "d['kl_rank'] == [] and all(r['kl_delta'] is None for r in d['rows'])" "without --kl-attrib: not measured"
+expect_rc 0 "--kl-attrib text" -- "$Q" divergence --method rtn --bits 4 $SMALL --kl-attrib --blocks --top 3
+expect_grep "^KL contribution" "$T_TMP/out" "text: KL contribution list"
+expect_grep "% of the KL\)" "$T_TMP/out" "text: share of the KL"
+
 # a llama-quantize preset, installed as qlens quant installs it
 expect_rc 0 "preset q4_k_m" -- "$Q" divergence --method q4_k_m $SMALL --json
 cp "$T_TMP/out" "$T_TMP/p.json"

@@ -1,9 +1,10 @@
 #!/bin/sh
 # Divergence view (issue 13 item 11, issue 10 item 2): Enter on a run in
-# the Runs view computes its layer-wise divergence on the worker thread
-# and shows it, tensors where the error enters first; the numbers on the
-# screen equal `qlens divergence` for the same configuration and settings;
-# s re-sorts, Enter opens a tensor, the float run is refused with a
+# the Runs view computes its layer-wise divergence and KL attribution on
+# the worker thread and shows it, the tensors contributing most KL first;
+# the numbers on the screen equal `qlens divergence --kl-attrib` for the
+# same configuration and settings; s re-sorts (where the error enters,
+# accumulated), Enter opens a tensor, the float run is refused with a
 # reason, c cancels a long computation, 6 shows the view again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
@@ -26,12 +27,13 @@ cat >"$T_TMP/session.json" <<JSON
   "base_ppl": 0, "seconds": 30, "n_ctx": 512, "n_chunks": 303, "sym": 0}}]}
 JSON
 # the reference: the CLI on the same configuration, context and chunks
-"$QLENS_BIN" divergence --method rtn --bits 4 --group 128 --asym --ctx 128 --chunks 6 --json \
+"$QLENS_BIN" divergence --method rtn --bits 4 --group 128 --asym --ctx 128 --chunks 6 --kl-attrib --json \
     >"$T_TMP/ref.json" 2>"$T_TMP/ref.err" || { fail "qlens divergence"; cat "$T_TMP/ref.err"; t_done; }
 ref() { python3 -c "import json,sys; d=json.load(open('$T_TMP/ref.json')); $1"; }
 kl=$(ref "print('%.4f' % d['kl']['mean'])")
-first=$(ref "print(d['entry_rank'][0])")
-first_rel=$(ref "r=[x for x in d['rows'] if x['name']==d['entry_rank'][0]][0]; print('%.5f' % r['local']['rel_mean'])")
+first=$(ref "print(d['kl_rank'][0])")
+first_dkl=$(ref "r=[x for x in d['rows'] if x['name']==d['kl_rank'][0]][0]; print('%+.5f' % r['kl_delta'])")
+entry=$(ref "print(d['entry_rank'][0])")
 acc_first=$(ref "r=max((x for x in d['rows'] if x['kind']=='linear'), key=lambda x: x['acc']['rel_mean']); print(r['name'])")
 
 start 100 34
@@ -42,12 +44,15 @@ keys 4
 wait_for '^RTN w4 g128 asym ' "the runs are listed"
 keys Home Enter
 wait_for "^RTN w4 g128 asym vs float: KL mean $kl, .*n_ctx 128, 6 chunks, 378 tokens" "Enter computes the run's divergence: KL as qlens divergence" 60
-wait_for "most error enters at $first" "the status line names where the error enters"
-wait_for "^Tensor +Local v +Acc " "the table sorted by local error, marked"
-wait_for "^$(echo "$first" | sed 's/\./\\./g') +$first_rel " "first row = the CLI's first entry, same local rel"
+wait_for "most KL comes from $first" "the status line names the largest KL contribution"
+wait_for "^Tensor +dKLv +%KL +Local +Acc " "the table sorted by KL contribution, marked"
+wait_for "^$(echo "$first" | sed 's/\./\\./g') +\\$first_dkl " "first row = the CLI's largest dKL, same value"
 wait_for '^block +0 +1 +2 +3 +4' "the depth chart labels the five blocks"
 keys s
-wait_for 'tensors sorted by accumulated rel' "s sorts by the accumulated error"
+wait_for 'tensors sorted by local rel' "s sorts by the local error"
+wait_for "^$(echo "$entry" | sed 's/\./\\./g') " "first row = where the CLI says the error enters"
+keys s
+wait_for 'tensors sorted by accumulated rel' "s again: by the accumulated error"
 wait_for "^$(echo "$acc_first" | sed 's/\./\\./g') " "first row = the largest accumulated error"
 keys Enter
 wait_for "^$(echo "$acc_first" | sed 's/\./\\./g') +[0-9]+x[0-9]+ " "Enter opens that tensor in the Tensor view"

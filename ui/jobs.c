@@ -378,11 +378,20 @@ static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
+/* Bar: quantization 0-50 %, comparison 50-75 %, KL attribution 75-100 %. */
 static int div_progress(void *ud, int done, int total)
 {
     struct worker *w = ud;
     worker_phase(w, "comparing chunk", done, total);
-    worker_progress(w, 0.5 + 0.5 * done / (total ? total : 1));
+    worker_progress(w, 0.5 + 0.25 * done / (total ? total : 1));
+    return worker_cancelled(w);
+}
+
+static int kl_progress(void *ud, int done, int total)
+{
+    struct worker *w = ud;
+    worker_phase(w, "KL without tensor", done, total);
+    worker_progress(w, 0.75 + 0.25 * done / (total ? total : 1));
     return worker_cancelled(w);
 }
 
@@ -411,7 +420,13 @@ static int job_div(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         return rc;
     struct qrun run;
     memset(&run, 0, sizeof run);
-    rc = mdiv_pipe_run(&e, &po, &spec, act, kv, div_progress, w, &run, j->div, err);
+    /* the KL attribution (one evaluation per tensor) on small models, as
+     * their whole evaluation text is (jobs_data_init) */
+    struct mdiv_opts mo = {
+        .progress = div_progress, .progress_ud = w, .kl_progress = kl_progress,
+        .kl_attrib = qmodel_param_count(d->m) <= 20000000, .kl_cache_mib = 512,
+    };
+    rc = mdiv_pipe_run(&e, &po, &spec, act, kv, &mo, &run, j->div, err);
     qrun_free(&run);
     qmodel_clear_overrides(d->m); /* the dashboard shows the float weights */
     pipe_teardown(&e);

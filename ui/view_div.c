@@ -75,8 +75,9 @@ static void div_job_done(struct tui *t, struct jobs_ctx *j, int rc)
         tui_msg(t, 1, "divergence: out of memory");
     else {
         const struct mdiv_row *top = d->vm.n ? &d->vm.r.rows[d->vm.order[0]] : NULL;
-        tui_msg(t, 0, "divergence of %s: KL mean %.4f; most error enters at %s", j->run.spec,
-                d->vm.r.kld.mean, top ? top->name : "-");
+        tui_msg(t, 0, "divergence of %s: KL mean %.4f; %s %s", j->run.spec, d->vm.r.kld.mean,
+                d->vm.r.kl_attrib ? "most KL comes from" : "most error enters at",
+                top ? top->name : "-");
     }
     if (j->div)
         mdiv_free(j->div);
@@ -130,17 +131,28 @@ static int draw_depth(struct tui *t, int y0, int rows)
     return rows;
 }
 
+/* Bar column: the KL contribution when that is the order, else the rel
+ * mean of the order's mode (local for depth order). */
+static double bar_value(const struct vm_div *v, const struct mdiv_row *r)
+{
+    if (v->sort == VD_KL)
+        return r->kl_delta;
+    return r->s[v->sort == VD_ACC ? MDIV_ACC : MDIV_LOCAL].rel_mean;
+}
+
 static void draw_table(struct tui *t, int y0, int h)
 {
     struct vm_div *v = &st(t)->vm;
-    int nw = 22, bw = t->w - nw - 4 * 10 - 1;
-    int mode = v->sort == VD_ACC ? MDIV_ACC : MDIV_LOCAL;
-    double mx = vm_div_max(v, mode);
+    int nw = 22, bw = t->w - nw - 46;
+    double mx = v->sort == VD_KL ? vm_div_kl_max(v)
+              : vm_div_max(v, v->sort == VD_ACC ? MDIV_ACC : MDIV_LOCAL);
+    const char *mark = v->desc ? "v" : "^";
     draw_fill(y0, 0, t->w, A_BOLD | A_UNDERLINE);
-    draw_textf(y0, 0, t->w, A_BOLD | A_UNDERLINE, "%-*s %9s %9s %9s %9s  %s", nw, "Tensor",
-               v->sort == VD_LOCAL ? (v->desc ? "Local v" : "Local ^") : "Local",
-               v->sort == VD_ACC ? (v->desc ? "Acc v" : "Acc ^") : "Acc", "Cos acc",
-               "Cos local", mode == MDIV_ACC ? "accumulated rel" : "local rel");
+    draw_textf(y0, 0, t->w, A_BOLD | A_UNDERLINE, "%-*s %8s%1s %5s %8s%1s %8s%1s %8s  %s", nw,
+               "Tensor", "dKL", v->sort == VD_KL ? mark : "", "%KL", "Local",
+               v->sort == VD_LOCAL ? mark : "", "Acc", v->sort == VD_ACC ? mark : "", "Cos acc",
+               v->sort == VD_KL ? "KL contribution" : v->sort == VD_ACC ? "accumulated rel"
+                                                                       : "local rel");
     t->list_y0 = y0 + 1;
     t->list_h = h - 1;
     vm_div_move(v, 0, h - 1);
@@ -150,11 +162,16 @@ static void draw_table(struct tui *t, int y0, int h)
         int attr = i == v->sel ? draw_attr(DP_SEL) : (int)A_NORMAL;
         if (i == v->sel)
             draw_fill(y, 0, t->w, attr);
-        draw_textf(y, 0, t->w, attr, "%-*s %9.5f %9.5f %9.5f %9.5f%s", nw, r->name,
+        char dkl[16] = "-", pct[16] = "-";
+        if (!isnan(r->kl_delta)) {
+            snprintf(dkl, sizeof dkl, "%+.5f", r->kl_delta);
+            snprintf(pct, sizeof pct, "%.1f", v->r.kld.mean > 0 ? 100 * r->kl_delta / v->r.kld.mean : 0.0);
+        }
+        draw_textf(y, 0, t->w, attr, "%-*s %9s %5s %9.5f %9.5f %8.5f%s", nw, r->name, dkl, pct,
                    r->s[MDIV_LOCAL].rel_mean, r->s[MDIV_ACC].rel_mean, r->s[MDIV_ACC].cos_mean,
-                   r->s[MDIV_LOCAL].cos_mean, r->quantized ? "" : " (W float)");
+                   r->quantized ? "" : " (W float)");
         if (bw >= 4)
-            hbar(y, t->w - bw, bw, r->s[mode].rel_mean, mx, DP_PLOT);
+            hbar(y, t->w - bw, bw, bar_value(v, r), mx, DP_PLOT);
     }
 }
 
@@ -185,9 +202,10 @@ static void div_draw(struct tui *t, int y0, int h)
     int y = y0 + 1;
     if (dh)
         y += draw_depth(t, y, dh);
-    draw_textf(y, 0, t->w, A_DIM, "Tensors by %s, %s; rel = |y_q - y_f| / |y_f| of the "
-               "output, mean over tokens", vm_div_sort_name(v->sort),
-               v->desc ? "largest first" : "smallest first");
+    draw_textf(y, 0, t->w, A_DIM, "Tensors by %s, %s. dKL = KL - KL with its float weights; "
+               "rel = |y_q - y_f| / |y_f| of its output%s", vm_div_sort_name(v->sort),
+               v->desc ? "largest first" : "smallest first",
+               v->r.kl_attrib ? "" : " (dKL: models up to 20M parameters)");
     draw_table(t, y + 1, y0 + h - y - 1);
 }
 
@@ -207,7 +225,7 @@ static int div_act(struct tui *t, enum ui_act a, int shown)
     case UA_SORT_NEXT: case UA_SORT_PREV: {
         if (!v->have)
             return 0;
-        int s = (v->sort + (a == UA_SORT_NEXT ? 1 : VD__NSORT - 1)) % VD__NSORT;
+        int s = vm_div_next_sort(v, a == UA_SORT_NEXT ? 1 : -1);
         vm_div_sort(v, s, s != VD_DEPTH);
         tui_msg(t, 0, "tensors sorted by %s", vm_div_sort_name(s));
         return 1;
