@@ -24,7 +24,13 @@ struct qcli_opts {
     int out_err;                   /* per-tensor layer-output error
                                       (--layers / --json of quant)       */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    double mem_budget;             /* --mem-budget SIZE in bytes; 0: the
+                                      machine's available memory          */
+    int progress;                  /* --progress: progress lines on stderr
+                                      even when it is not a terminal      */
     const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
+    const char *kl_base;           /* --kl-divergence-base FILE (llama.cpp
+                                      logits: chunks + float baseline)   */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
     long kl_cache_mib;             /* keep the float baseline's logits for
@@ -57,6 +63,9 @@ void qcli_teardown(struct pipe_env *e);
 int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 void qcli_result_free(struct pipe_result *res);
+/* pipe_check_memory with these options (a sweep's first check). */
+int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err);
 /* Float perplexity only (the baseline row of a sweep).  Also keeps the
  * float logits for the qcli_run calls that follow when they fit in
  * o->kl_cache_mib, so those skip the float forward pass. */

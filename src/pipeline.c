@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/membudget.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
 
@@ -160,9 +161,9 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
     char *ct = NULL, *et = NULL;
     size_t cn = 0, en = 0;
     int rc = e->calib_path ? pipe_read_text(e->calib_path, &ct, &cn, err) : 0;
-    if (!rc)
+    if (!rc && e->eval_path)
         rc = pipe_read_text(e->eval_path, &et, &en, err);
-    if (!rc && ct && !o->allow_overlap) {
+    if (!rc && ct && et && !o->allow_overlap) {
         long at = qrun_text_overlap(ct, cn, et, en, PIPE_OVERLAP_WINDOW);
         if (at == -2)
             rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
@@ -175,7 +176,7 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
     }
     if (!rc && ct)
         rc = pipe_tokenize(e->im.tok, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
-    if (!rc)
+    if (!rc && et)
         rc = pipe_tokenize(e->im.tok, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
     free(ct);
     free(et);
@@ -184,7 +185,9 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
 
 static int pick_ctx(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
-    int rc = pipe_pick_ctx(e->mp, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
+    int rc = e->has_kl ? pipe_pick_ctx(e->mp, "the n_ctx of the KL base file", e->kl.n_ctx,
+                                       o->force_ctx, &e->n_ctx, err)
+                       : pipe_pick_ctx(e->mp, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
     if (!rc)
         rc = pipe_pick_ctx(e->mp, "--calib-ctx", o->calib_ctx > 0 ? o->calib_ctx : e->n_ctx,
                            o->force_ctx, &e->calib_ctx, err);
@@ -202,18 +205,65 @@ static int find_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
         !(e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib",
                                        e->calib_buf, sizeof e->calib_buf, err)))
         return err->code;
+    if (o->kl_base && !o->eval)
+        return 0; /* the evaluation tokens are the KL base file's */
     e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", e->eval_buf,
                                 sizeof e->eval_buf, err);
     return e->eval_path ? 0 : err->code;
+}
+
+/* --kl-divergence-base: the file must fit the model (vocabulary) and the
+ * options (--ctx); its header is read before the contexts are picked. */
+static int open_kl_base(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    int rc = klfile_open(&e->kl, o->kl_base, err);
+    if (rc)
+        return rc;
+    e->has_kl = 1;
+    if (e->kl.n_vocab != e->mp->cfg.vocab_size)
+        return qerr_set(err, QERR_FORMAT, "%s: n_vocab %d, but the model has %d tokens (another "
+                        "vocabulary)", o->kl_base, e->kl.n_vocab, e->mp->cfg.vocab_size);
+    if (o->ctx >= 0 && o->ctx != e->kl.n_ctx)
+        return qerr_set(err, QERR_FORMAT, "--ctx %ld: %s holds chunks of n_ctx %d", o->ctx,
+                        o->kl_base, e->kl.n_ctx);
+    if (e->kl.n_ctx % 2)
+        return qerr_set(err, QERR_UNSUPP, "%s: n_ctx %d is odd; qlens evaluates even contexts",
+                        o->kl_base, e->kl.n_ctx);
+    return 0;
+}
+
+/* The evaluation stream becomes the file's tokens; an --eval text given
+ * must tokenize to them (the chunks evaluated). */
+static int use_kl_tokens(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    const struct klfile *k = &e->kl;
+    int nc = o->chunks > 0 && o->chunks < k->n_chunk ? (int)o->chunks : k->n_chunk;
+    if (e->eval_ids && e->n_eval < (size_t)nc * k->n_ctx)
+        return qerr_set(err, QERR_FORMAT, "%s: %zu tokens, but %s holds %d chunks of %d tokens "
+                        "(another text?)", e->eval_path, e->n_eval, k->path, nc, k->n_ctx);
+    int rc = e->eval_ids ? klfile_check_run(k, k->n_ctx, k->n_vocab, nc, e->eval_ids, err) : 0;
+    if (rc)
+        return rc;
+    free(e->eval_ids);
+    e->n_eval = (size_t)k->n_chunk * k->n_ctx;
+    if (!(e->eval_ids = malloc(e->n_eval * sizeof *e->eval_ids)))
+        return qerr_set(err, QERR_NOMEM, "out of memory for %zu tokens", e->n_eval);
+    memcpy(e->eval_ids, k->tokens, e->n_eval * sizeof *e->eval_ids);
+    e->eval_path = k->path;
+    return 0;
 }
 
 /* Contexts, texts and the forward pass on e->mp. */
 static int setup_rest(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
     e->bos = pipe_bos(e->im.tok);
-    int rc = pick_ctx(e, o, err);
+    int rc = o->kl_base ? open_kl_base(e, o, err) : 0;
+    if (!rc)
+        rc = pick_ctx(e, o, err);
     if (!rc)
         rc = load_texts(e, o, err);
+    if (!rc && e->has_kl)
+        rc = use_kl_tokens(e, o, err);
     if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
         e->has_imx = 1;
         rc = qimatrix_check(&e->imx, o->imatrix, e->mp, err);
@@ -262,11 +312,92 @@ void pipe_teardown(struct pipe_env *e)
     free(e->eval_ids);
     if (e->has_imx)
         qimatrix_free(&e->imx);
+    if (e->has_kl)
+        klfile_close(&e->kl);
     if (!e->borrowed && e->im.tok)
         tok_free(e->im.tok);
     if (e->im.open)
         qmodel_close(&e->im.m);
     memset(e, 0, sizeof *e);
+}
+
+/* ---- memory ---- */
+
+static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po);
+
+/* Weights of the tensors a run quantizes, and the largest step's (the
+ * linears quantized together, converted to float with their output). */
+static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, double *all,
+                        double *step_max)
+{
+    static const enum qrole steps[3][3] = {{QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V},
+                                           {QR_FFN_GATE, QR_FFN_UP, QR_ATTN_OUT},
+                                           {QR_FFN_DOWN, QR_OTHER, QR_OTHER}};
+    *all = *step_max = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < 3; s++) {
+            double step = 0;
+            for (int i = 0; i < 3; i++) {
+                const struct qtensor *t =
+                    steps[s][i] == QR_OTHER ? NULL : qmodel_get((struct qmodel *)m, l, steps[s][i]);
+                step += t ? (double)t->nelem : 0;
+            }
+            *all += step;
+            *step_max = step > *step_max ? step : *step_max;
+        }
+    const struct qtensor *e = qmodel_get((struct qmodel *)m, -1, QR_TOK_EMBD);
+    const struct qtensor *out = qmodel_get((struct qmodel *)m, -1, QR_OUTPUT);
+    if (!out || m->cfg.tied_output)
+        out = e;
+    double extra = (o->quant_output && out ? (double)out->nelem : 0) +
+                   (o->quant_embed && e && e != out ? (double)e->nelem : 0);
+    *all += extra;
+    if (o->quant_output && out && (double)out->nelem > *step_max)
+        *step_max = (double)out->nelem;
+}
+
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    const struct qmodel *m = e->mp;
+    const struct qconfig *c = &m->cfg;
+    struct mem_plan p;
+    mem_plan_init(&p);
+    mem_plan_self(&p);
+    mem_plan_add(&p, "weights (mapped)", mem_weights_bytes(m), NULL);
+    /* two evaluation workers, each with its context and logits */
+    mem_plan_add(&p, "forward passes", 2.0 * mem_fwd_bytes(c, e->n_ctx), "--ctx");
+    struct ppl_opts po;
+    ppl_setup((struct pipe_env *)e, o, &po); /* reads e only */
+    double cache = (double)ppl_cache_bytes(&e->f, e->n_eval, &po);
+    if (!kl_cache || cache > (double)o->kl_cache_mib * 1048576.0)
+        cache = 0; /* not kept (a cache that does not fit is not made) */
+    mem_plan_add(&p, "float logits kept for KL", cache, "--kl-cache-mib");
+    if (quantized) {
+        double all, step;
+        quant_sizes(m, o, &all, &step);
+        mem_plan_add(&p, "quantized weights as floats", all * sizeof(float), NULL);
+        mem_plan_add(&p, "quantizer working copies", 3.0 * step * sizeof(float), NULL);
+    }
+    if (quantized && calibrated) {
+        double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
+        if (o->calib_chunks > 0 && chunks > (double)o->calib_chunks)
+            chunks = (double)o->calib_chunks;
+        mem_plan_add(&p, "calibration hidden states",
+                     (chunks + 1) * e->calib_ctx * (double)c->dim * sizeof(float),
+                     "--calib-chunks, --calib-ctx");
+        double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
+        double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
+        double one = d2 > h2 ? d2 : h2;
+        one = one > qd2 ? one : qd2;
+        /* XᵀX in doubles, and the method's factorization of it */
+        double xtx = o->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
+        mem_plan_add(&p, "calibration XᵀX", xtx * sizeof(double), NULL);
+    }
+    char op[600];
+    snprintf(op, sizeof op, "%s: %s", m->path,
+             quantized ? "quantizing and evaluating" : "evaluating");
+    return mem_check(&p, o->mem_budget, op, err);
 }
 
 /* ---- running one configuration ---- */
@@ -279,6 +410,7 @@ static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     po->bos = e->bos; /* as qlens ppl */
     po->cancel = e->cb.cancel;
     po->cache = e->cache.logits ? &e->cache : NULL;
+    po->kl_in = e->has_kl ? &e->kl : NULL; /* KL runs: the baseline from the file */
     po->progress = e->cb.eval;
     po->progress_ud = e->cb.ud;
 }
@@ -288,9 +420,15 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
 {
     struct ppl_opts po;
     ppl_setup(e, o, &po);
+    po.kl_in = NULL; /* a plain float run */
+    int rc = pipe_check_memory(e, o, 0, 0, o->kl_cache_mib > 0, err);
+    if (rc)
+        return rc;
     qmodel_clear_overrides(e->mp);
     ppl_cache_free(&e->cache);
     e->cache_missed_mib = 0;
+    if (e->has_kl) /* KL runs read the baseline from the file: no cache */
+        return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
     size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
     if (o->kl_cache_mib > 0 &&
         ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
@@ -304,6 +442,11 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
 int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
                   int act_bits, int kv_bits, struct qrun *run, struct qerr *err)
 {
+    int quantized = spec->bits < 16;
+    int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
+                               e->cache.logits != NULL, err);
+    if (rc)
+        return rc;
     struct qrun_opts ro;
     qrun_opts_default(&ro);
     ro.spec = *spec;
@@ -322,6 +465,7 @@ int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct qu
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
+    ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
     return qrun_quantize(run, &e->f, e->calib_ids, e->n_calib, &ro, err);

@@ -53,6 +53,20 @@
 #include "src/forward.h"
 #include "src/model.h"
 
+/* Where a whole-model quantization stands, after tensor `name`.  The
+ * work is counted in weights (calibration passes and quantizers both grow
+ * with a layer's size), so frac is the share of weights quantized and
+ * eta = elapsed * (1 - frac) / frac: a linear extrapolation that is
+ * rough for the first tensors and settles as blocks complete (every block
+ * has the same shapes). */
+struct qrun_progress {
+    const char *name;            /* the tensor just quantized            */
+    int done, total;             /* tensors quantized / to quantize      */
+    double frac;                 /* weights quantized / to quantize      */
+    double elapsed;              /* seconds since qrun_quantize started  */
+    double eta;                  /* seconds left (estimate), -1 unknown  */
+};
+
 struct qrun_opts {
     struct quant_spec spec;      /* method, bits, group, sym, options    */
     int sequential;              /* 1 (default): recapture after each step;
@@ -83,6 +97,9 @@ struct qrun_opts {
     /* progress: after each quantized step; nonzero return cancels */
     int (*progress)(void *ud, int layer, int n_layers, const char *what);
     void *progress_ud;
+    /* per-tensor progress with an ETA (struct qrun_progress), after each
+     * tensor is quantized; nonzero return cancels.  ud: progress_ud */
+    int (*on_tensor)(void *ud, const struct qrun_progress *p);
     volatile int *cancel;
 };
 
@@ -116,6 +133,10 @@ struct qrun {
     double calib_seconds;        /* forward passes over calibration data */
     double quant_seconds;        /* quantizer apply() time               */
     double seconds;              /* whole qrun_quantize                  */
+    /* progress bookkeeping (qrun_progress) */
+    int n_todo;                  /* tensors to quantize                  */
+    double w_todo, w_done;       /* weights to quantize / quantized      */
+    double t_start;
 };
 
 /* Defaults: sequential, float embedding and classifier, calib_ctx 512,

@@ -5,7 +5,7 @@
 # the numbers on the screen equal `qlens divergence --kl-attrib` for the
 # same configuration and settings; s re-sorts (where the error enters,
 # accumulated), Enter opens a tensor, the float run is refused with a
-# reason, c cancels a long computation, 6 shows the view again.
+# reason, c cancels a long computation, 7 shows the view again.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
 cat >"$T_TMP/session.json" <<JSON
@@ -38,7 +38,7 @@ acc_first=$(ref "r=max((x for x in d['rows'] if x['kind']=='linear'), key=lambda
 
 start 100 34
 wait_for 'blk\.0\.attn_q' "dashboard starts"
-keys 6
+keys 7
 wait_for 'No divergence yet\. In the Runs view' "the empty view says how to fill it"
 keys 4
 wait_for '^RTN w4 g128 asym ' "the runs are listed"
@@ -65,7 +65,7 @@ wait_for 'started: divergence of RTN w3 g128 asym' "the long run starts as a job
 wait_for 'Computing the divergence of RTN w3|\[computing another run\]' "the view says it is computing"
 keys c
 wait_for 'divergence: cancelled' "c cancels it" 30
-keys 6
-wait_for "^RTN w4 g128 asym vs float: KL mean $kl" "6 shows the last result again"
+keys 7
+wait_for "^RTN w4 g128 asym vs float: KL mean $kl" "7 shows the last result again"
 keys q
 t_done

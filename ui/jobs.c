@@ -292,6 +292,32 @@ static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
+/* An importance matrix of every linear layer from the calibration chunks,
+ * as `qlens imatrix` computes it (Σ x² per input channel, src/imatrix.h). */
+static int job_imatrix(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    struct fwd f;
+    struct calib c;
+    int rc = calib_open(d, &f, &c, err);
+    if (rc < 0)
+        return rc;
+    for (int s = 0; s < CALIB_K && rc == 0; s++)
+        if (calib_select(&c, -1, s, CALIB_CHANNEL) < 0)
+            rc = qerr_set(err, c.err.code, "%s", c.err.msg);
+    struct fwd_hooks h;
+    calib_hooks(&c, &h);
+    int have = (int)(d->n_calib / (size_t)d->n_ctx);
+    int chunks = d->calib_chunks < have ? d->calib_chunks : have;
+    if (rc == 0)
+        rc = calib_pass(d, &f, &h, d->m->cfg.n_layers - 1, chunks, w, 0, 1, err);
+    if (rc == 0 && (rc = qimatrix_from_calib(j->imx, &c, d->m, chunks, err)) == 0)
+        snprintf(j->imx->dataset, sizeof j->imx->dataset, "tinystories-calib.txt");
+    calib_free(&c);
+    fwd_free(&f);
+    return rc;
+}
+
 /* The whole-model job spends the first half of the bar quantizing. */
 static int ppl_progress(void *ud, int done, int n, double ppl)
 {
@@ -441,6 +467,7 @@ int jobs_run(struct worker *w, void *arg)
     switch (j->kind) {
     case JOB_QUANT: return job_quant(j, w, &w->err);
     case JOB_CALIB: return job_calib(j, w, &w->err);
+    case JOB_IMATRIX: return job_imatrix(j, w, &w->err);
     case JOB_BASELINE:
     case JOB_APPLY_ALL: return job_ppl(j, w, &w->err);
     case JOB_DIVERGENCE: return job_div(j, w, &w->err);

@@ -14,11 +14,13 @@
 #include "analysis/stats.h"
 #include "quant/quant.h"
 #include "src/calib.h"
+#include "src/imatrix.h"
 #include "src/model.h"
 #include "ui/vm_quant.h"
 #include "ui/worker.h"
 
-enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL, JOB_DIVERGENCE };
+enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL, JOB_IMATRIX,
+                JOB_DIVERGENCE };
 
 /* Text and tokens (loaded on first use by a job). */
 struct mdiv_result;
@@ -86,6 +88,9 @@ struct jobs_ctx {
     /* JOB_BASELINE / JOB_APPLY_ALL: the result; JOB_DIVERGENCE: the run
      * whose configuration (spec), n_ctx and n_chunks are compared */
     struct jobs_run run;
+    /* JOB_IMATRIX: filled by the job (qlens imatrix's pass over the
+     * calibration chunks); allocated and freed by the caller */
+    struct qimatrix *imx;
     /* JOB_DIVERGENCE: layer-wise float vs quantized (src/mdiv.h), owned
      * by the caller */
     struct mdiv_result *div;

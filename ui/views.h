@@ -15,6 +15,7 @@
     X(QUANT, quant)   \
     X(RUNS, runs)     \
     X(CORR, corr)     \
+    X(IMATRIX, imatrix) \
     X(DIV, div)
 
 #endif
