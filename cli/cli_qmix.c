@@ -98,7 +98,7 @@ static int mix_opt(struct mix_args *a, int argc, char **argv, int *i)
         strcmp(s, "--imatrix"))
         return 0;
     if (!v)
-        return cli_usage_error("quant", "%s wants a value", s), -1;
+        return cli_usage_error(a->c.cmd, "%s wants a value", s), -1;
     (*i)++;
     if (!strcmp(s, "--method")) {
         a->method = v;
@@ -109,9 +109,9 @@ static int mix_opt(struct mix_args *a, int argc, char **argv, int *i)
     } else {
         struct qerr err = {0};
         if (a->n_ov == QMIX_MAX_OV)
-            return cli_usage_error("quant", "more than %d --tensor-type options", QMIX_MAX_OV), -1;
+            return cli_usage_error(a->c.cmd, "more than %d --tensor-type options", QMIX_MAX_OV), -1;
         if (gmix_override_parse(&a->ov[a->n_ov], v, &err))
-            return cli_usage_error("quant", "%s", err.msg), -1;
+            return cli_usage_error(a->c.cmd, "%s", err.msg), -1;
         a->n_ov++;
     }
     return 1;
@@ -128,17 +128,17 @@ static int mix_parse(int argc, char **argv, struct mix_args *a)
         if (rc > 0)
             continue;
         if (argv[i][0] == '-' && argv[i][1])
-            return cli_usage_error("quant", "unknown option '%s' (with a ggml preset or --pure)",
+            return cli_usage_error(a->c.cmd, "unknown option '%s' (with a ggml preset or --pure)",
                                    argv[i]), -1;
         if (a->c.model)
-            return cli_usage_error("quant", "too many arguments ('%s')", argv[i]), -1;
+            return cli_usage_error(a->c.cmd, "too many arguments ('%s')", argv[i]), -1;
         a->c.model = argv[i];
     }
     if (!a->method)
-        return cli_usage_error("quant", "--method is required (a preset such as q4_k_m)"), -1;
+        return cli_usage_error(a->c.cmd, "--method is required (a preset such as q4_k_m)"), -1;
     a->p = resolve_method(a->method, a->pure);
     if (!a->p)
-        return cli_usage_error("quant", "'%s' is not a llama-quantize preset (q2_k, q3_k_s, "
+        return cli_usage_error(a->c.cmd, "'%s' is not a llama-quantize preset (q2_k, q3_k_s, "
                                "q3_k_m, q3_k_l, q4_k_s, q4_k_m, q5_k_s, q5_k_m, q6_k, q8_0, "
                                "q4_0, q4_1, q5_0, q5_1, iq4_nl, iq4_xs)%s", a->method,
                                ggt_by_name(a->method) ? "; a ggml type needs --pure" : ""), -1;
@@ -362,6 +362,39 @@ static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr 
         print_text(a, &q, &e, &pr);
     qmix_free(&q);
     qcli_teardown(&e);
+    return rc;
+}
+
+int qmix_cli_with(int argc, char **argv, const char *cmd, qmix_cli_fn fn, void *ud)
+{
+    struct mix_args a;
+    memset(&a, 0, sizeof a);
+    qcli_opts_default(&a.c, cmd);
+    int rc = mix_parse(argc, argv, &a) ? EXIT_USAGE : 0;
+    struct qerr err = {0};
+    if (!rc && (a.no_eval || a.export_path || a.layers))
+        rc = cli_usage_error(cmd, "--no-eval, --export and --layers are options of qlens quant");
+    struct gmix_opts go = {.pure = a.pure, .ov = a.ov, .n_ov = a.n_ov};
+    struct pipe_env e;
+    struct qmix q;
+    memset(&q, 0, sizeof q);
+    a.c.need_calib = 0;
+    if (!rc) {
+        infer_catch_sigint();
+        if (!(rc = qcli_setup(&e, &a.c, &err))) {
+            if (!(rc = plan(&a, &q, e.mp, &go, &err)) &&
+                !(rc = qmix_apply(&q, infer_cancel_flag(), &err)))
+                rc = fn(&e, &a.c, a.p->label, qmix_bpw_quantized(&q), ud, &err);
+            qmodel_clear_overrides(e.mp);
+            qmix_free(&q);
+            qcli_teardown(&e);
+        }
+        rc = rc ? cli_fail(&err) : EXIT_OK;
+    }
+    for (int k = 0; k < a.n_ov; k++)
+        gmix_override_free(&a.ov[k]);
+    if (a.imatrix_path)
+        qimatrix_free(&a.im);
     return rc;
 }
 

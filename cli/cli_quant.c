@@ -369,13 +369,6 @@ static void print_methods(FILE *f)
     }
 }
 
-struct quant_args {
-    struct qcli_opts c;
-    const char *method, *opts, *save;
-    long bits, act_bits, kv_bits;
-    int group, group_set, sym, layers;
-};
-
 /* "128", "0", "row", "channel", "-1", "tensor". */
 static int parse_group(const char *cmd, const char *v, int *out)
 {
@@ -400,17 +393,17 @@ static int quant_opt(struct quant_args *a, int argc, char **argv, int *i)
              : !strcmp(s, "--kv-bits") ? &a->kv_bits : NULL;
     if (sp) {
         if (!v)
-            return cli_usage_error("quant", "%s wants a value", s), -1;
+            return cli_usage_error(a->c.cmd, "%s wants a value", s), -1;
         *sp = v;
     } else if (np) {
         long lo = np == &a->bits ? 2 : 0;
         if (!v || infer_parse_int(v, lo, 16, np) < 0 || (np == &a->bits && *np > 8 && *np != 16) ||
             (np != &a->bits && *np == 1))
-            return cli_usage_error("quant", "%s wants %s, got '%s'", s,
+            return cli_usage_error(a->c.cmd, "%s wants %s, got '%s'", s,
                                    np == &a->bits ? "2..8 or 16" : "0 or 2..16",
                                    v ? v : "(nothing)"), -1;
     } else if (!strcmp(s, "--group")) {
-        if (parse_group("quant", v, &a->group) < 0)
+        if (parse_group(a->c.cmd, v, &a->group) < 0)
             return -1;
         a->group_set = 1;
     } else if (!strcmp(s, "--asym") || !strcmp(s, "--sym")) {
@@ -462,6 +455,16 @@ static int make_spec(const struct quant_args *a, struct quant_spec *spec, struct
     if (a->bits == 16)
         spec->bits = 16;
     return 0;
+}
+
+int qcli_quant_opt(struct quant_args *a, int argc, char **argv, int *i)
+{
+    return quant_opt(a, argc, argv, i);
+}
+
+int qcli_make_spec(const struct quant_args *a, struct quant_spec *spec, struct qerr *err)
+{
+    return make_spec(a, spec, err);
 }
 
 /* W8A8 methods quantize activations to 8 bits unless told otherwise. */

@@ -83,11 +83,35 @@ int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_res
 int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                       struct qerr *err);
 
+
+/* The configuration options of `qlens quant` (also `qlens divergence`). */
+struct quant_args {
+    struct qcli_opts c;
+    const char *method, *opts, *save;
+    long bits, act_bits, kv_bits;
+    int group, group_set, sym, layers;
+};
+/* --method, --bits, --group, --asym/--sym, --opt, --act-bits, --kv-bits,
+ * --save-gguf, --layers: consume argv[*i] (and its value) and return 1; 0
+ * when it is none of them; -1 (usage message printed) on a bad value.
+ * Start from a zeroed struct with bits, act_bits, kv_bits and sym -1. */
+int qcli_quant_opt(struct quant_args *a, int argc, char **argv, int *i);
+/* The spec those options give (bits 16 = weights float). */
+int qcli_make_spec(const struct quant_args *a, struct quant_spec *spec, struct qerr *err);
+
 /* src/cli_qmix.c: `qlens quant` with a llama-quantize preset, --pure,
  * --tensor-type, --imatrix or --export (per-tensor ggml types). */
 int qmix_cli_wants(int argc, char **argv);
 extern const char qmix_cli_help[];
 int cmd_quant_mix(int argc, char **argv);
+/* Another command on a preset (qlens divergence): parse argv as quant's
+ * preset form under the name cmd (--no-eval, --export, --layers refused),
+ * open the session, plan and apply the mix (overrides installed), call
+ * fn (label = the preset's llama-quantize name, bpw = mean bits per
+ * quantized value) and tear down.  Returns the exit code. */
+typedef int (*qmix_cli_fn)(struct pipe_env *e, const struct qcli_opts *c, const char *label,
+                           double bpw, void *ud, struct qerr *err);
+int qmix_cli_with(int argc, char **argv, const char *cmd, qmix_cli_fn fn, void *ud);
 
 /* cli/cli_quant_plan.c: `qlens quant --plan SPEC` (a per-tensor plan,
  * src/qplan.h), with --export / --save-gguf. */

@@ -17,6 +17,7 @@ int cmd_report(int argc, char **argv);
 int cmd_imatrix(int argc, char **argv);
 int cmd_sensitivity(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
+int cmd_divergence(int argc, char **argv);
 /* Without a subcommand: the dashboard on a terminal, else the summary. */
 int cmd_default(int argc, char **argv);
 

@@ -30,6 +30,7 @@ const struct cli_command cli_commands[] = {
     {"imatrix", "[MODEL] TEXT -o OUT [--ctx N] [--chunks N] | --show FILE", "llama.cpp importance matrix from a calibration pass (llama-imatrix's format)", cmd_imatrix},
     {"sensitivity", "[MODEL] --candidates q4_k,q3_k,... [--out FILE] [--json]", "per-tensor damage of each candidate: KL vs float, proxies, their Spearman rho", cmd_sensitivity},
     {"plan", "--sens FILE --target-bpw B [--measure] [--spec-out FILE] [--json]", "best candidate per tensor for a bits/weight budget (exact knapsack); llama-quantize args", cmd_plan},
+    {"divergence", "[MODEL] --method M [--bits B] [--group G] [--json|--csv]", "layer-wise float vs quantized: per block and linear output rel. error and cosine, accumulated and local", cmd_divergence},
     {NULL, NULL, NULL, NULL},
 };
 

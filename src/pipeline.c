@@ -439,12 +439,12 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
-/* Quantize (qrun) with ro's spec or plan, then evaluate against float. */
-static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-                  const struct qplan *plan, int act_bits, int kv_bits, struct pipe_result *res,
-                  struct qerr *err)
+/* Quantize (qrun) with a spec or a per-tensor plan; the model then holds
+ * the run's overrides. */
+static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
+                       const struct quant_spec *spec, const struct qplan *plan, int act_bits,
+                       int kv_bits, struct qrun *run, struct qerr *err)
 {
-    memset(res, 0, sizeof *res);
     int quantized = spec->bits < 16;
     int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
                                e->cache.logits != NULL, err);
@@ -452,8 +452,7 @@ static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct qu
         return rc;
     struct qrun_opts ro;
     qrun_opts_default(&ro);
-    if (spec)
-        ro.spec = *spec;
+    ro.spec = *spec;
     if (plan) {
         ro.spec_of = qplan_spec_of;
         ro.spec_ud = (void *)plan;
@@ -477,7 +476,22 @@ static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct qu
     ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
-    rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    return qrun_quantize(run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+}
+
+int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  int act_bits, int kv_bits, struct qrun *run, struct qerr *err)
+{
+    return quantize_ro(e, o, spec, NULL, act_bits, kv_bits, run, err);
+}
+
+/* Quantize, then evaluate against float. */
+static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  const struct qplan *plan, int act_bits, int kv_bits, struct pipe_result *res,
+                  struct qerr *err)
+{
+    memset(res, 0, sizeof *res);
+    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;

@@ -167,6 +167,12 @@ void pipe_result_free(struct pipe_result *res);
  * needs and which options lower it, before anything is computed. */
 int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
                       int calibrated, int kl_cache, struct qerr *err);
+/* Only the quantization of pipe_run: every linear quantized with spec
+ * (overrides installed, left installed), run filled (qrun_free it; act /
+ * kv bits go to its evaluation hooks, qrun_eval_hooks).  For work that
+ * evaluates the quantized model its own way (src/mdiv.h). */
+int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  int act_bits, int kv_bits, struct qrun *run, struct qerr *err);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

@@ -15,6 +15,7 @@
 #include "src/paths.h"
 #include "src/pipeline.h"
 #include "src/forward.h"
+#include "src/mdiv.h"
 #include "src/ppl.h"
 #include "src/qrun.h"
 #include "src/tokenizer.h"
@@ -409,6 +410,63 @@ static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
+/* Bar: quantization 0-50 %, comparison 50-75 %, KL attribution 75-100 %. */
+static int div_progress(void *ud, int done, int total)
+{
+    struct worker *w = ud;
+    worker_phase(w, "comparing chunk", done, total);
+    worker_progress(w, 0.5 + 0.25 * done / (total ? total : 1));
+    return worker_cancelled(w);
+}
+
+static int kl_progress(void *ud, int done, int total)
+{
+    struct worker *w = ud;
+    worker_phase(w, "KL without tensor", done, total);
+    worker_progress(w, 0.75 + 0.25 * done / (total ? total : 1));
+    return worker_cancelled(w);
+}
+
+/* The divergence of a finished run: its configuration (parsed back from
+ * its label), context and chunk count, through the pipeline `qlens
+ * divergence` uses; the first half of the bar is the quantization. */
+static int job_div(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    struct quant_spec spec;
+    int act, kv, kv_ch;
+    int rc = mdiv_parse_config(j->run.spec, &spec, &act, &kv, &kv_ch, err);
+    if (rc < 0 || (rc = load_data(d, 0, err)) < 0)
+        return rc;
+    struct pipe_opts po;
+    jobs_pipe_opts(d, &spec, &po);
+    if (j->run.n_ctx > 0)
+        po.ctx = j->run.n_ctx;
+    if (j->run.n_chunks > 0)
+        po.chunks = j->run.n_chunks;
+    po.kv_axis_channel = kv_ch;
+    po.out_err = 0;
+    struct pipe_cb cb = {.quant = qrun_progress, .ud = w};
+    struct pipe_env e;
+    if ((rc = pipe_setup_model(&e, d->m, d->tok, &po, &cb, err)) < 0)
+        return rc;
+    struct qrun run;
+    memset(&run, 0, sizeof run);
+    /* the KL attribution (one evaluation per tensor) on small models, as
+     * their whole evaluation text is (jobs_data_init) */
+    struct mdiv_opts mo = {
+        .progress = div_progress, .progress_ud = w, .kl_progress = kl_progress,
+        .kl_attrib = qmodel_param_count(d->m) <= 20000000, .kl_cache_mib = 512,
+    };
+    rc = mdiv_pipe_run(&e, &po, &spec, act, kv, &mo, &run, j->div, err);
+    qrun_free(&run);
+    qmodel_clear_overrides(d->m); /* the dashboard shows the float weights */
+    pipe_teardown(&e);
+    if (rc < 0 && worker_cancelled(w))
+        rc = qerr_set(err, QERR_CANCEL, "cancelled");
+    return rc;
+}
+
 int jobs_run(struct worker *w, void *arg)
 {
     struct jobs_ctx *j = arg;
@@ -420,6 +478,7 @@ int jobs_run(struct worker *w, void *arg)
     case JOB_APPLY_ALL: return job_ppl(j, w, &w->err);
     case JOB_SENS:
     case JOB_PLAN_EVAL: return jobs_plan_run(j, w, &w->err);
+    case JOB_DIVERGENCE: return job_div(j, w, &w->err);
     default: return qerr_set(&w->err, QERR_ARG, "unknown job");
     }
 }

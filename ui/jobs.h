@@ -20,9 +20,12 @@
 #include "ui/worker.h"
 
 enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL, JOB_IMATRIX,
-                JOB_SENS, JOB_PLAN_EVAL /* the Plan view (ui/jobs_plan.h) */ };
+                JOB_SENS, JOB_PLAN_EVAL, /* the Plan view (ui/jobs_plan.h) */
+                JOB_DIVERGENCE };
 
 /* Text and tokens (loaded on first use by a job). */
+struct mdiv_result;
+
 struct jobs_data {
     struct qmodel *m;
     struct tokenizer *tok;
@@ -83,13 +86,17 @@ struct jobs_ctx {
     struct jobs_acts *acts;
     /* JOB_APPLY_ALL */
     struct quant_spec spec;
-    /* JOB_BASELINE / JOB_APPLY_ALL */
+    /* JOB_BASELINE / JOB_APPLY_ALL: the result; JOB_DIVERGENCE: the run
+     * whose configuration (spec), n_ctx and n_chunks are compared */
     struct jobs_run run;
     /* JOB_IMATRIX: filled by the job (qlens imatrix's pass over the
      * calibration chunks); allocated and freed by the caller */
     struct qimatrix *imx;
     /* JOB_SENS / JOB_PLAN_EVAL (owned by the view that started it) */
     struct jobs_plan *plan;
+    /* JOB_DIVERGENCE: layer-wise float vs quantized (src/mdiv.h), owned
+     * by the caller */
+    struct mdiv_result *div;
 };
 
 void jobs_data_init(struct jobs_data *d, struct qmodel *m);

@@ -14,7 +14,8 @@
 #define C UVM(UV_CORR)
 #define I UVM(UV_IMATRIX)
 #define PL UVM(UV_PLAN)
-#define LISTS (L | R | I)
+#define D UVM(UV_DIV)
+#define LISTS (L | R | I | D)
 
 const struct ui_key ui_keys[] = {
     {'q', "q", ALL, UA_QUIT, "quit (asks first while a job runs; the session file is always saved)", "quit"},
@@ -28,6 +29,7 @@ const struct ui_key ui_keys[] = {
     {'5', "5", ALL, UA_VIEW_CORR, "Correlation view: results store scatter / table", NULL},
     {'6', "6", ALL, UA_VIEW_IMATRIX, "Imatrix view: importance matrix per tensor, top channels, channel heatmap", NULL},
     {'7', "7", ALL, UA_VIEW_PLAN, "Plan view: per-tensor sensitivity heatmap, bit plan for a budget, Pareto plot", NULL},
+    {'8', "8", ALL, UA_VIEW_DIV, "Divergence view: a run's error per block and tensor (Enter on a run)", NULL},
     {UIK_UP, "Up", ALL, UA_UP, "move up (pan up in maps)", NULL},
     {'k', "k", ALL, UA_UP, "move up (pan up in maps)", NULL},
     {UIK_DOWN, "Down", ALL, UA_DOWN, "move down (pan down in maps)", NULL},
@@ -46,6 +48,10 @@ const struct ui_key ui_keys[] = {
     {'l', "l", L | R, UA_RIGHT, "show the columns to the right (narrow terminal)", NULL},
     {UIK_ENTER, "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", "open"},
     {'\r', "Enter", L, UA_OPEN, "open the selected tensor; on a group header, fold / unfold it", NULL},
+    {UIK_ENTER, "Enter", R, UA_OPEN, "divergence of the selected run: which tensors contribute most of its KL, per block and tensor (job)", "layers"},
+    {'\r', "Enter", R, UA_OPEN, "divergence of the selected run: which tensors contribute most of its KL, per block and tensor (job)", NULL},
+    {UIK_ENTER, "Enter", D, UA_OPEN, "show the selected tensor in the Tensor view", "tensor"},
+    {'\r', "Enter", D, UA_OPEN, "show the selected tensor in the Tensor view", NULL},
     {UIK_ESC, "Esc", ALL, UA_BACK, "close help / prompt; back to the Layers view", NULL},
     {0407, "Backspace", T | Q, UA_BACK, "back to the Layers view", NULL},
     {'s', "s", LISTS, UA_SORT_NEXT, "sort by the next column", "sort"},

@@ -466,7 +466,7 @@ static int global_act(struct tui *t, enum ui_act a)
     case UA_NEXT_VIEW: tui_show(t, (enum ui_view)(t->view + 1)); return 1;
     case UA_PREV_VIEW: tui_show(t, (enum ui_view)(t->view - 1 + UV__COUNT)); return 1;
     case UA_VIEW_LAYERS: case UA_VIEW_TENSOR: case UA_VIEW_QUANT: case UA_VIEW_RUNS:
-    case UA_VIEW_CORR: case UA_VIEW_IMATRIX: case UA_VIEW_PLAN:
+    case UA_VIEW_CORR: case UA_VIEW_IMATRIX: case UA_VIEW_PLAN: case UA_VIEW_DIV:
         tui_show(t, (enum ui_view)(a - UA_VIEW_LAYERS));
         return 1;
     case UA_THEME:

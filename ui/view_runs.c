@@ -10,6 +10,7 @@
 #include "analysis/results.h"
 #include "ui/draw.h"
 #include "ui/tui_int.h"
+#include "ui/view_div.h"
 #include "ui/view_quant.h"
 #include "ui/view_runs.h"
 #include "ui/vm_runs.h"
@@ -334,6 +335,10 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
             tui_msg(t, 1, "%s", err.msg);
         else
             tui_msg(t, 0, "restored \"%s\"", r->undo.spec);
+        return 1;
+    case UA_OPEN: /* drill down: where this run's error enters */
+        if (v->n > 0)
+            view_div_open(t, &v->r[v->sel]);
         return 1;
     case UA_EXPORT:
         if (vm_runs_export(v, "qlens-runs", &err) < 0)

@@ -16,6 +16,7 @@
     X(RUNS, runs)     \
     X(CORR, corr)     \
     X(IMATRIX, imatrix) \
-    X(PLAN, plan)
+    X(PLAN, plan) \
+    X(DIV, div)
 
 #endif
