@@ -74,17 +74,6 @@ static int msg_expire(struct tui *t)
 
 /* ---- opening ---- */
 
-static int stats_progress(void *ctx, int done, int total)
-{
-    (void)ctx;
-    if (stdscr && !isendwin() && (done % 8 == 0 || done == total)) {
-        erase();
-        draw_textf(0, 0, COLS, A_BOLD, "qlens: computing statistics of %d tensors: %d", total, done);
-        refresh();
-    }
-    return sig_quit != 0;
-}
-
 static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code)
 {
     struct tui *t = calloc(1, sizeof *t);
@@ -113,9 +102,18 @@ static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code
 
 static int tui_load(struct tui *t, char *errbuf, int errcap)
 {
-    if (vm_layers_init(&t->lay, &t->m, stats_progress, NULL) < 0) {
-        snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
+    /* The rows at once, their statistics from a thread: the first frame
+     * of a 7B model does not wait for 291 tensors (issue 15). */
+    if (vm_layers_init_rows(&t->lay, &t->m) < 0) {
+        snprintf(errbuf, (size_t)errcap, "out of memory for the tensor list");
         return -1;
+    }
+    if (statsload_start(&t->sl, &t->m) < 0) { /* no thread: here and now */
+        vm_layers_free(&t->lay);
+        if (vm_layers_init(&t->lay, &t->m, NULL, NULL) < 0) {
+            snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
+            return -1;
+        }
     }
     t->lay.base = t->base;
     for (int v = 0; v < UV__COUNT; v++)
@@ -141,6 +139,27 @@ struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
         return NULL;
     }
     return t;
+}
+
+int tui_poll_stats(struct tui *t)
+{
+    int got = statsload_take(&t->sl, &t->lay);
+    if (got && t->lay.n_stats == t->lay.n_rows && !t->sl_said) {
+        t->sl_said = 1;
+        double s = (t->sl.t_end ? t->sl.t_end : qclock_seconds()) - t->sl.t_start;
+        if (t->lay.n_failed)
+            tui_msg(t, 1, "statistics: %d of %d tensors failed (their rows say FAILED; the "
+                    "Tensor view says why)", t->lay.n_failed, t->lay.n_rows);
+        else if (!t->msg[0] || !t->msg_err)
+            tui_msg(t, 0, "statistics of %d tensors in %.1f s", t->lay.n_rows, s);
+    }
+    return t->lay.n_rows - t->lay.n_stats;
+}
+
+void tui_wait_stats(struct tui *t)
+{
+    statsload_join(&t->sl);
+    tui_poll_stats(t);
 }
 
 static void job_finish(struct tui *t)
@@ -169,6 +188,7 @@ void tui_close(struct tui *t)
             ui_views[v]->free(t);
     jobs_data_free(&t->data);
     jobs_acts_free(&t->acts);
+    statsload_free(&t->sl);
     vm_layers_free(&t->lay);
     if (t->base)
         mdiff_close(t->base);
@@ -201,6 +221,7 @@ void tui_select_tensor(struct tui *t, int ti)
     if (ti < 0 || ti >= t->m.n_tensors || ti == t->ti)
         return;
     t->ti = ti;
+    statsload_want(&t->sl, ti); /* the tensor looked at goes first */
     for (int v = 0; v < UV__COUNT; v++)
         if (ui_views[v]->tensor_changed)
             ui_views[v]->tensor_changed(t);
@@ -274,6 +295,16 @@ static void draw_tabs(struct tui *t)
         x += draw_text(0, x, t->w - x, lab, a);
     }
     t->tab_x[UV__COUNT] = x;
+    /* A big model is still loading: the statistics' progress, bold. */
+    int left = t->lay.n_rows - t->lay.n_stats;
+    if (left > 0 && t->w - x > 24) {
+        char p[64];
+        double eta = statsload_eta(&t->sl, qclock_seconds());
+        int o = snprintf(p, sizeof p, " stats %d/%d", t->lay.n_stats, t->lay.n_rows);
+        if (eta >= 0 && o > 0 && t->w - x > 40)
+            snprintf(p + o, sizeof p - (size_t)o, ", %.0f s left", eta);
+        x += draw_text(0, x + 1, t->w - x - 1, p, draw_attr(DP_TAB) | A_BOLD) + 1;
+    }
     int rem = t->w - x - 1;
     if (rem > 8) {
         int n = (int)strlen(t->model_name);
@@ -701,9 +732,12 @@ static void main_loop(struct tui *t)
         check_intact(t, finished);
         if (finished)
             job_finish(t);
+        int loading = t->lay.n_stats < t->lay.n_rows;
+        if (loading)
+            tui_poll_stats(t);
         if (ch != ERR)
             tui_step(t, ch == '\r' ? '\n' : ch);
-        else if (finished || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
+        else if (finished || loading || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
             tui_draw(t);
     }
 }

@@ -9,6 +9,7 @@
 #include "src/model.h"
 #include "ui/jobs.h"
 #include "ui/keys.h"
+#include "ui/statsload.h"
 #include "ui/view.h"
 #include "ui/vm_layers.h"
 #include "ui/worker.h"
@@ -25,6 +26,8 @@ struct tui {
     int model_open;
     char model_name[256];
     struct vm_layers lay; /* statistics rows of every tensor (all views)  */
+    struct statsload sl;  /* fills lay's statistics after the first frame */
+    int sl_said;          /* the "statistics done" message was given      */
     struct mdiff *base;   /* qlens --base FILE: the model compared against,
                              or NULL                                      */
     int ti;               /* current tensor (-1 none)                     */
