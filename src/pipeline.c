@@ -154,12 +154,22 @@ static const char *default_text(const char *given, const char *rel, const char *
     return NULL;
 }
 
+/* Tell the phase callback what begins (pipe_cb.phase); 0 or QERR_CANCEL. */
+static int say_phase(struct pipe_env *e, const char *phase, const char *what, struct qerr *err)
+{
+    if (e->cb.phase && e->cb.phase(e->cb.ud, phase, what ? what : ""))
+        return qerr_set(err, QERR_CANCEL, "cancelled");
+    return 0;
+}
+
 /* Read both texts, refuse overlapping ones, tokenize. */
 static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
     char *ct = NULL, *et = NULL;
     size_t cn = 0, en = 0;
-    int rc = e->calib_path ? pipe_read_text(e->calib_path, &ct, &cn, err) : 0;
+    int rc = say_phase(e, "reading texts", e->eval_path, err);
+    if (!rc && e->calib_path)
+        rc = pipe_read_text(e->calib_path, &ct, &cn, err);
     if (!rc)
         rc = pipe_read_text(e->eval_path, &et, &en, err);
     if (!rc && ct && !o->allow_overlap) {
@@ -173,6 +183,9 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
                           "(--allow-overlap runs anyway)", e->eval_path, PIPE_OVERLAP_WINDOW,
                           at, e->calib_path);
     }
+    if (!rc)
+        rc = say_phase(e, "tokenizing", ct ? "calibration and evaluation texts" : "evaluation text",
+                       err);
     if (!rc && ct)
         rc = pipe_tokenize(e->im.tok, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
     if (!rc)
@@ -298,7 +311,8 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
         po.cache = &e->cache;
     else if (o->kl_cache_mib > 0)
         e->cache_missed_mib = need / 1048576.0;
-    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+    int rc = say_phase(e, "evaluating", "float model", err);
+    return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
@@ -323,6 +337,7 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
+    ro.on_phase = e->cb.phase;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
     int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
@@ -335,6 +350,8 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     po.kl = 1;
     po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
     po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
+    if ((rc = say_phase(e, "evaluating", "quantized model against the float one", err)) < 0)
+        return rc;
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;
@@ -346,7 +363,8 @@ int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     struct ppl_opts po;
     ppl_setup(e, o, &po);
     po.kl = 1;
-    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+    int rc = say_phase(e, "evaluating", "model against the float one", err);
+    return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
 void pipe_result_free(struct pipe_result *res)
