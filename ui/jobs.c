@@ -312,6 +312,24 @@ static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
     return worker_cancelled(w);
 }
 
+/* What begins (pipe_cb.phase): the phase with its count, and inside it
+ * the block and linears being calibrated or quantized. */
+static int pipe_phase(void *ud, const char *phase, const char *what)
+{
+    struct worker *w = ud;
+    const struct jobs_ctx *j = w->arg;
+    if (!strcmp(phase, "calibrating") || !strcmp(phase, "quantizing")) {
+        if (strcmp(w->phase, "quantizing block")) /* before the first block is done */
+            worker_phase(w, "quantizing block", 0, j->data->m->cfg.n_layers);
+        worker_detail(w, "%s %s", phase, what);
+    } else if (!strcmp(phase, "evaluating")) {
+        worker_phase(w, "evaluating chunk", 0, 0);
+    } else {
+        worker_phase(w, phase, 0, 0);
+    }
+    return worker_cancelled(w);
+}
+
 void jobs_pipe_opts(const struct jobs_data *d, const struct quant_spec *spec, struct pipe_opts *o)
 {
     pipe_opts_default(o);
@@ -334,7 +352,7 @@ static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     int all = j->kind == JOB_APPLY_ALL;
     struct pipe_opts po;
     jobs_pipe_opts(d, all ? &j->spec : NULL, &po);
-    struct pipe_cb cb = {.quant = qrun_progress, .eval = ppl_progress, .ud = w};
+    struct pipe_cb cb = {.quant = qrun_progress, .eval = ppl_progress, .phase = pipe_phase, .ud = w};
     struct pipe_env e;
     if ((rc = pipe_setup_model(&e, d->m, d->tok, &po, &cb, err)) < 0)
         return rc;

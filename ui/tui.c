@@ -96,6 +96,7 @@ static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code
     snprintf(t->model_name, sizeof t->model_name, "%s", base ? base + 1 : path);
     t->ti = -1;
     worker_init(&t->job);
+    jobq_init(&t->jq);
     jobs_data_init(&t->data, &t->m);
     return t;
 }
@@ -162,22 +163,61 @@ void tui_wait_stats(struct tui *t)
     tui_poll_stats(t);
 }
 
+static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label);
+
+/* The next waiting job, when the worker is free (the one before it just
+ * ended: its message stays, the next one starts quietly). */
+static void start_waiting(struct tui *t)
+{
+    struct jq_entry e;
+    while (!worker_busy(&t->job) && jobq_pop(&t->jq, &e)) {
+        e.j->quiet = 1;
+        if (start_now(t, e.j, (enum ui_view)e.owner, e.label) == 0)
+            return;
+    }
+}
+
+/* The running job ended (rc in t->job.rc): its owner takes the results,
+ * the panel's history records it, the next waiting job starts. */
 static void job_finish(struct tui *t)
 {
     struct jobs_ctx *j = t->job_ctx;
     t->job_ctx = NULL;
     if (!j)
         return;
+    int rc = t->job.rc;
+    double secs = qclock_seconds() - t->job.t_start, before = t->msg_time;
     const struct view_ops *o = ui_views[j->owner];
     if (o->job_done)
-        o->job_done(t, j, t->job.rc);
+        o->job_done(t, j, rc);
     free(j);
+    int state = rc == 0 ? JQ_DONE : rc == QERR_CANCEL ? JQ_CANCELLED : JQ_FAILED;
+    const char *msg = state == JQ_FAILED ? t->job.err.msg
+                      : state == JQ_CANCELLED ? "cancelled"
+                      : t->msg_time != before ? t->msg : ""; /* the owner's summary */
+    jobq_record(&t->jq, t->job.label, state, secs, msg);
+    start_waiting(t);
+}
+
+void tui_cancel_waiting(struct tui *t, int i)
+{
+    struct jq_entry e;
+    if (!jobq_remove(&t->jq, i, &e))
+        return;
+    const struct view_ops *o = ui_views[e.owner];
+    if (o->job_done)
+        o->job_done(t, e.j, QERR_CANCEL);
+    free(e.j);
+    jobq_record(&t->jq, e.label, JQ_CANCELLED, 0, "cancelled before it started");
+    tui_msg(t, 0, "removed from the queue: %s", e.label);
 }
 
 void tui_close(struct tui *t)
 {
     if (!t)
         return;
+    while (t->jq.n_wait > 0) /* never started: their owners free them */
+        tui_cancel_waiting(t, t->jq.n_wait - 1);
     worker_stop(&t->job);
     if (t->job_ctx) { /* stopped before the main loop saw it end */
         t->job.rc = QERR_CANCEL;
@@ -251,6 +291,26 @@ int tui_job_busy(struct tui *t)
 }
 
 int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
+{
+    j->owner = owner;
+    if (worker_busy(&t->job) || t->jq.n_wait > 0) { /* wait for the worker */
+        int pos = jobq_push(&t->jq, j, owner, label, qclock_seconds());
+        if (pos < 0) {
+            tui_msg(t, 1, "cannot queue %s: %d jobs wait already (J lists them)", label,
+                    t->jq.n_wait);
+            if (ui_views[owner]->job_done)
+                ui_views[owner]->job_done(t, j, QERR_CANCEL);
+            free(j);
+            return -1;
+        }
+        tui_msg(t, 0, "queued: %s (starts after %d job%s; J shows the jobs)", label, pos,
+                pos > 1 ? "s" : "");
+        return 0;
+    }
+    return start_now(t, j, owner, label);
+}
+
+static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
 {
     /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
      * (qtensor_f32_orig) is made on the main thread before any job runs,
@@ -338,7 +398,8 @@ static void draw_status(struct tui *t, int y)
             draw_text(y, x, 1, i < fill ? (draw.utf8 ? "\u2588" : "#") : (draw.utf8 ? "\u2591" : "."),
                       draw_attr(DP_STATUS));
         if (level < 2)
-            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels ", st);
+            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels%s ", st,
+                            t->jq.n_wait ? " | J jobs" : "");
     }
     char fit[sizeof t->msg];
     draw_fit(t->msg, t->w - x, fit, sizeof fit);
@@ -395,6 +456,8 @@ void tui_draw(struct tui *t)
     draw_tabs(t);
     if (t->help_on)
         help_draw(t, t->body_y, t->body_h);
+    else if (t->jobs_on)
+        jobs_panel_draw(t, t->body_y, t->body_h);
     else
         o->draw(t, t->body_y, t->body_h);
     draw_status(t, t->h - 2);
@@ -476,8 +539,8 @@ static int global_act(struct tui *t, enum ui_act a)
     case UA_QUIT:
         if (worker_busy(&t->job) && !t->quit_armed) { /* do not drop a long job by accident */
             t->quit_armed = 1;
-            tui_msg(t, 1, "%s is running: q again quits and cancels it, any other key keeps it",
-                    t->job.label);
+            tui_msg(t, 1, "%s is running%s: q again quits and cancels it, any other key keeps it",
+                    t->job.label, t->jq.n_wait ? " (more wait)" : "");
             return 1;
         }
         t->quit = 1;
@@ -504,7 +567,13 @@ static int global_act(struct tui *t, enum ui_act a)
         if (worker_busy(&t->job)) {
             worker_request_cancel(&t->job);
             tui_msg(t, 0, "cancelling %s ...", t->job.label);
+        } else {
+            tui_msg(t, 0, "no job is running");
         }
+        return 1;
+    case UA_JOBS:
+        t->jobs_on = !t->jobs_on;
+        t->jobs_sel = 0;
         return 1;
     default: return 0;
     }
@@ -564,7 +633,7 @@ static void mouse_event(struct tui *t)
         for (int v = 0; v < UV__COUNT; v++)
             if (ev.x >= t->tab_x[v] && ev.x < t->tab_x[v + 1])
                 tui_show(t, (enum ui_view)v);
-        t->help_on = 0;
+        t->help_on = t->jobs_on = 0;
         return;
     }
     if (t->list_h > 0 && ev.y >= t->list_y0 && ev.y < t->list_y0 + t->list_h) {
@@ -585,7 +654,7 @@ static void key_event(struct tui *t, int ch)
         prompt_key(t, ch);
     } else {
         enum ui_act a = ui_key_lookup(ch, t->view);
-        int done = t->help_on && help_act(t, a);
+        int done = (t->help_on && help_act(t, a)) || (t->jobs_on && jobs_panel_act(t, a));
         if (a != UA_QUIT && t->quit_armed) {
             t->quit_armed = 0;
             if (worker_busy(&t->job))
@@ -593,6 +662,8 @@ static void key_event(struct tui *t, int ch)
         }
         if (!done && a != UA_NONE) {
             t->help_on = 0;
+            if (a != UA_JOBS)
+                t->jobs_on = 0;
             dispatch(t, a);
         } else if (a == UA_NONE) {
             unused_key(t, ch);

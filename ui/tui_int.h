@@ -7,6 +7,7 @@
 #define QLENS_UI_TUI_INT_H
 
 #include "src/model.h"
+#include "ui/jobq.h"
 #include "ui/jobs.h"
 #include "ui/keys.h"
 #include "ui/statsload.h"
@@ -43,6 +44,9 @@ struct tui {
     struct jobs_data data;    /* tokens for calibration / perplexity      */
     struct jobs_acts acts;    /* the 'C' pass: activation statistics      */
     int runs_gen;             /* bumps whenever the session's runs change */
+    struct jobq jq;           /* jobs waiting for the worker, and the
+                                 finished ones (the jobs panel)           */
+    int jobs_on, jobs_sel;    /* the jobs panel is shown; its cursor      */
 
     /* one-line prompt opened by a view (tui_prompt) */
     enum ui_act prompt_act;
@@ -75,7 +79,19 @@ void tui_prompt(struct tui *t, enum ui_view owner, enum ui_act a, const char *la
  * the worker; view `owner` gets job_done.  On failure says why, calls
  * the owner's job_done with the error and returns -1. */
 int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label);
-/* Refuse to start work while a job runs (says so); 1 when busy. */
+/* Refuse to start work while a job runs (says so); 1 when busy.  Most
+ * jobs should rather queue: tui_start_job does that by itself. */
 int tui_job_busy(struct tui *t);
+/* Take waiting job i (0 = next) out of the queue: its owner's job_done
+ * gets QERR_CANCEL, the panel's history says "cancelled". */
+void tui_cancel_waiting(struct tui *t, int i);
+
+/* The jobs panel (ui/jobs_panel.c), an overlay like the help: the running
+ * job with its phase, step, elapsed time and time left, the waiting ones,
+ * the statistics still loading, the finished ones; c cancels the one
+ * under the cursor. */
+void jobs_panel_draw(struct tui *t, int y0, int h);
+/* Keys while the panel is open; 1 when handled. */
+int jobs_panel_act(struct tui *t, enum ui_act a);
 
 #endif
