@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "src/qclock.h"
 #include "src/tstats.h"
@@ -33,11 +34,20 @@ static void *sl_thread(void *p)
     int from = 0, i;
     while (!atomic_load(&l->cancel) && (i = claim_next(l, &from)) >= 0) {
         struct sl_item *it = &l->it[i];
+        if (l->delay_ms > 0) {
+            struct timespec ts = {0, (long)l->delay_ms * 1000000L};
+            nanosleep(&ts, NULL);
+        }
         struct tstats_row r;
         struct qerr err;
         memset(&r, 0, sizeof r);
         qerr_clear(&err);
         it->rc = tstats_tensor(&l->shadow, i, &o, &r, &err);
+        struct qerr gone;
+        if (it->rc == 0 && qmodel_intact(&l->shadow, &gone) < 0) { /* read zeros: void */
+            it->rc = gone.code;
+            err = gone;
+        }
         it->st = r.st;
         snprintf(it->err, sizeof it->err, "%.150s", err.msg);
         free(r.ch);
@@ -72,6 +82,9 @@ int statsload_start(struct statsload *l, const struct qmodel *m)
     atomic_init(&l->want, -1);
     atomic_init(&l->n_done, 0);
     atomic_init(&l->finished, 0);
+    const char *d = getenv("QLENS_STATS_DELAY_MS");
+    l->delay_ms = d ? atoi(d) : 0;
+    l->delay_ms = l->delay_ms < 0 ? 0 : l->delay_ms > 999 ? 999 : l->delay_ms;
     l->t_start = qclock_seconds();
     if (pthread_create(&l->th, NULL, sl_thread, l) != 0) {
         free(l->shadow.tensors);

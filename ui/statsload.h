@@ -12,7 +12,11 @@
  *
  * Order: model order, except that the tensor the user selects
  * (statsload_want) is computed next.  The main thread collects finished
- * tensors with statsload_take every tick. */
+ * tensors with statsload_take every tick.
+ *
+ * QLENS_STATS_DELAY_MS=N (0..1000) waits N ms before each tensor: on a
+ * small model the loading then lasts long enough to watch (the screen
+ * tests and demos use it); it changes no number. */
 #ifndef QLENS_UI_STATSLOAD_H
 #define QLENS_UI_STATSLOAD_H
 
@@ -44,6 +48,7 @@ struct statsload {
     atomic_int want;       /* tensor to do next (-1 none)                */
     atomic_int n_done;     /* tensors finished by the thread             */
     atomic_int finished;   /* the thread has returned                    */
+    int delay_ms;          /* QLENS_STATS_DELAY_MS                       */
     double t_start, t_end; /* qclock seconds (t_end set by the main thread
                               when it sees the thread finished)          */
 };
