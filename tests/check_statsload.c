@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "src/half.h"
 #include "tests/testutil.h"
 #include "ui/statsload.h"
 #include "ui/vm_layers.h"
@@ -56,13 +57,13 @@ static void load_all(struct vm_layers *v)
 {
     struct statsload l;
     ck_assert_int_eq(vm_layers_init_rows(v, &model), 0);
-    ck_assert_int_eq(statsload_start(&l, &model), 0);
+    ck_assert_int_eq(statsload_start(&l, &model, 0), 0);
     statsload_want(&l, NT - 1);
     statsload_join(&l);
     ck_assert(!statsload_busy(&l));
     ck_assert_int_eq(statsload_done(&l), NT);
-    ck_assert_int_eq(statsload_take(&l, v), NT);
-    ck_assert_int_eq(statsload_take(&l, v), 0); /* each once */
+    ck_assert_int_eq(statsload_take(&l, v, &model), NT);
+    ck_assert_int_eq(statsload_take(&l, v, &model), 0); /* each once */
     statsload_free(&l);
 }
 
@@ -124,10 +125,10 @@ START_TEST(cancel_marks_the_rest)
     struct vm_layers v;
     struct statsload l;
     ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
-    ck_assert_int_eq(statsload_start(&l, &model), 0);
+    ck_assert_int_eq(statsload_start(&l, &model, 0), 0);
     statsload_cancel(&l);
     statsload_join(&l);
-    statsload_take(&l, &v);
+    statsload_take(&l, &v, &model);
     ck_assert_int_eq(v.n_stats, NT); /* every row has an answer */
     for (int i = 0; i < NT; i++)
         if (v.rows[i].st_state == VL_ST_FAILED)
@@ -145,13 +146,72 @@ START_TEST(empty_model)
     struct vm_layers v;
     struct statsload l;
     ck_assert_int_eq(vm_layers_init_rows(&v, &m), 0);
-    ck_assert_int_eq(statsload_start(&l, &m), 0);
+    ck_assert_int_eq(statsload_start(&l, &m, 0), 0);
     statsload_want(&l, 3); /* out of range: ignored */
     statsload_join(&l);
-    ck_assert_int_eq(statsload_take(&l, &v), 0);
+    ck_assert_int_eq(statsload_take(&l, &v, &m), 0);
     ck_assert(statsload_eta(&l, 0) < 0);
     statsload_free(&l);
     vm_layers_free(&v);
+}
+END_TEST
+
+/* F16 tensors within the budget: each comes back with its float copy,
+ * installed as the tensor's lazy copy (what qtensor_f32_orig returns) and
+ * equal to converting it; one the main thread converted meanwhile keeps
+ * its own.  Over the budget nothing is copied. */
+static uint16_t h[NT][256];
+
+static void to_f16(void)
+{
+    for (int i = 0; i < NT; i++) {
+        for (int k = 0; k < 256; k++)
+            h[i][k] = f32_to_f16(w[i][k]);
+        tens[i].dtype = QD_F16;
+        tens[i].nbytes = 512;
+        tens[i].data = h[i];
+    }
+}
+
+START_TEST(float_copies_within_budget)
+{
+    make_model(0);
+    to_f16();
+    struct vm_layers a, v;
+    ck_assert_int_eq(vm_layers_init(&a, &model, NULL, NULL), 0);
+    ck_assert_double_eq(statsload_copy_bytes(&model), NT * 256.0 * 4);
+    const float *mine = qtensor_f32_orig(&tens[4]); /* made before the thread's */
+    struct statsload l;
+    ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
+    ck_assert_int_eq(statsload_start(&l, &model, NT * 256.0 * 4), 0);
+    statsload_join(&l);
+    ck_assert_int_eq(statsload_take(&l, &v, &model), NT);
+    float ref[256];
+    for (int i = 0; i < NT; i++) {
+        ck_assert_ptr_nonnull(tens[i].f32);
+        qtensor_read_f32(&tens[i], ref);
+        ck_assert(memcmp(ref, tens[i].f32, sizeof ref) == 0);
+        ck_assert(memcmp(&a.rows[i].st, &v.rows[i].st, sizeof a.rows[i].st) == 0);
+    }
+    ck_assert_ptr_eq(tens[4].f32, mine);
+    statsload_free(&l);
+    for (int i = 0; i < NT; i++) {
+        free(tens[i].f32);
+        tens[i].f32 = NULL;
+    }
+    vm_layers_free(&v);
+    /* one byte short of the budget: statistics from tiles, no copies */
+    ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
+    ck_assert_int_eq(statsload_start(&l, &model, NT * 256.0 * 4 - 1), 0);
+    statsload_join(&l);
+    statsload_take(&l, &v, &model);
+    for (int i = 0; i < NT; i++) {
+        ck_assert_ptr_null(tens[i].f32);
+        ck_assert(memcmp(&a.rows[i].st, &v.rows[i].st, sizeof a.rows[i].st) == 0);
+    }
+    statsload_free(&l);
+    vm_layers_free(&v);
+    vm_layers_free(&a);
 }
 END_TEST
 
@@ -164,6 +224,7 @@ static Suite *suite(void)
     tcase_add_test(tc, ignores_overrides);
     tcase_add_test(tc, failure_is_reported);
     tcase_add_test(tc, cancel_marks_the_rest);
+    tcase_add_test(tc, float_copies_within_budget);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* statsload: background weight statistics for the Layers rows. */
 #include "ui/statsload.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +26,39 @@ static int claim_next(struct statsload *l, int *from)
     return -1;
 }
 
+static int in_place(const struct qtensor *t)
+{
+    return t->dtype == QD_F32 && (uintptr_t)t->data % sizeof(float) == 0 && t->add == 0.0f;
+}
+
+double statsload_copy_bytes(const struct qmodel *m)
+{
+    double b = 0;
+    for (int i = 0; i < m->n_tensors; i++)
+        if (!in_place(&m->tensors[i]))
+            b += (double)m->tensors[i].nelem * sizeof(float);
+    return b;
+}
+
+/* The tensor's values as qtensor_f32_orig makes them (offset added),
+ * into *out (NULL when it needs none, or when memory runs out: then the
+ * statistics read tiles and the view converts later).  Also set as the
+ * shadow tensor's float copy, so the statistics read it. */
+static void make_copy(struct qtensor *t, float **out)
+{
+    *out = NULL;
+    if (in_place(t) || qdtype_block(t->dtype) < 1)
+        return;
+    float *x = malloc((size_t)t->nelem * sizeof *x); /* x: (nelem) */
+    if (!x)
+        return;
+    if (qtensor_read_range(t, 0, t->nelem, x)) { /* no decoder: the statistics say so */
+        free(x);
+        return;
+    }
+    *out = t->f32 = x;
+}
+
 static void *sl_thread(void *p)
 {
     struct statsload *l = p;
@@ -42,7 +76,10 @@ static void *sl_thread(void *p)
         struct qerr err;
         memset(&r, 0, sizeof r);
         qerr_clear(&err);
+        if (l->copies)
+            make_copy(&l->shadow.tensors[i], &it->f32);
         it->rc = tstats_tensor(&l->shadow, i, &o, &r, &err);
+        l->shadow.tensors[i].f32 = NULL; /* handed over with the item */
         struct qerr gone;
         if (it->rc == 0 && qmodel_intact(&l->shadow, &gone) < 0) { /* read zeros: void */
             it->rc = gone.code;
@@ -58,7 +95,7 @@ static void *sl_thread(void *p)
     return NULL;
 }
 
-int statsload_start(struct statsload *l, const struct qmodel *m)
+int statsload_start(struct statsload *l, const struct qmodel *m, double copy_budget)
 {
     memset(l, 0, sizeof *l);
     l->n = m->n_tensors;
@@ -82,6 +119,7 @@ int statsload_start(struct statsload *l, const struct qmodel *m)
     atomic_init(&l->want, -1);
     atomic_init(&l->n_done, 0);
     atomic_init(&l->finished, 0);
+    l->copies = copy_budget > 0 && statsload_copy_bytes(m) <= copy_budget;
     const char *d = getenv("QLENS_STATS_DELAY_MS");
     l->delay_ms = d ? atoi(d) : 0;
     l->delay_ms = l->delay_ms < 0 ? 0 : l->delay_ms > 999 ? 999 : l->delay_ms;
@@ -97,7 +135,18 @@ int statsload_start(struct statsload *l, const struct qmodel *m)
     return 0;
 }
 
-int statsload_take(struct statsload *l, struct vm_layers *v)
+/* Install item i's float copy as tensor i's lazy copy, unless the main
+ * thread made one meanwhile. */
+static void hand_over(struct sl_item *it, struct qtensor *t)
+{
+    if (it->f32 && !t->f32 && it->rc == 0)
+        t->f32 = it->f32;
+    else
+        free(it->f32);
+    it->f32 = NULL;
+}
+
+int statsload_take(struct statsload *l, struct vm_layers *v, struct qmodel *m)
 {
     if (!l->it)
         return 0;
@@ -106,6 +155,8 @@ int statsload_take(struct statsload *l, struct vm_layers *v)
         int s = atomic_load(&l->it[i].state);
         if (s == SL_DONE) {
             struct sl_item *it = &l->it[i];
+            if (m && i < m->n_tensors)
+                hand_over(it, &m->tensors[i]);
             if (it->rc == 0)
                 vm_layers_set_stats(v, i, &it->st);
             else
@@ -165,6 +216,8 @@ void statsload_free(struct statsload *l)
 {
     statsload_cancel(l);
     statsload_join(l);
+    for (int i = 0; l->it && i < l->n; i++)
+        free(l->it[i].f32); /* never taken */
     free(l->shadow.tensors);
     free(l->it);
     l->shadow.tensors = NULL;

@@ -14,6 +14,16 @@
  * (statsload_want) is computed next.  The main thread collects finished
  * tensors with statsload_take every tick.
  *
+ * Float copies: when every tensor's float copy fits in `copy_budget`
+ * bytes (a small model), the thread also converts each tensor into a
+ * float copy of its own and hands it over with the statistics: the main
+ * thread installs it as the tensor's lazy float copy (qtensor_f32_orig)
+ * unless one exists already, so the Tensor and Quant views of a small
+ * model open without a conversion inside a frame, as when the
+ * statistics were computed before the first frame.  Above the budget
+ * (a 1B-70B model) nothing is copied: statistics come from tiles and the
+ * views convert the one tensor they show.
+ *
  * QLENS_STATS_DELAY_MS=N (0..1000) waits N ms before each tensor: on a
  * small model the loading then lasts long enough to watch (the screen
  * tests and demos use it); it changes no number. */
@@ -34,6 +44,7 @@ struct sl_item {
     int rc;                /* tstats_tensor's status (valid when DONE)   */
     struct stats st;
     char err[160];
+    float *f32;            /* the float copy (DONE, with a budget), or NULL */
 };
 
 struct statsload {
@@ -49,17 +60,23 @@ struct statsload {
     atomic_int n_done;     /* tensors finished by the thread             */
     atomic_int finished;   /* the thread has returned                    */
     int delay_ms;          /* QLENS_STATS_DELAY_MS                       */
+    int copies;            /* make float copies (within the budget)      */
     double t_start, t_end; /* qclock seconds (t_end set by the main thread
                               when it sees the thread finished)          */
 };
 
 /* Start the thread on model m (read-only from here on for the thread:
- * only the mapped bytes).  Returns 0, or QERR_NOMEM / QERR_IO. */
-int statsload_start(struct statsload *l, const struct qmodel *m);
+ * only the mapped bytes); copy_budget: bytes of float copies allowed (0:
+ * none; see above).  Returns 0, or QERR_NOMEM / QERR_IO. */
+int statsload_start(struct statsload *l, const struct qmodel *m, double copy_budget);
+/* Bytes of float copies model m would need (tensors not readable as
+ * floats in place). */
+double statsload_copy_bytes(const struct qmodel *m);
 /* Main thread: move the tensors finished since the last call into v
- * (statistics, or "failed: why"), refresh v when any arrived.  Returns
- * how many arrived. */
-int statsload_take(struct statsload *l, struct vm_layers *v);
+ * (statistics, or "failed: why") and their float copies into the model
+ * (m: the model given to statsload_start), refresh v when any arrived.
+ * Returns how many arrived. */
+int statsload_take(struct statsload *l, struct vm_layers *v, struct qmodel *m);
 /* Main thread: compute tensor ti next (when not done yet). */
 void statsload_want(struct statsload *l, int ti);
 /* Tensors done so far and the total; 1 while the thread works. */

@@ -109,7 +109,7 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
         snprintf(errbuf, (size_t)errcap, "out of memory for the tensor list");
         return -1;
     }
-    if (statsload_start(&t->sl, &t->m) < 0) { /* no thread: here and now */
+    if (statsload_start(&t->sl, &t->m, TUI_COPY_BUDGET) < 0) { /* no thread: here and now */
         vm_layers_free(&t->lay);
         if (vm_layers_init(&t->lay, &t->m, NULL, NULL) < 0) {
             snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
@@ -144,7 +144,7 @@ struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
 
 int tui_poll_stats(struct tui *t)
 {
-    int got = statsload_take(&t->sl, &t->lay);
+    int got = statsload_take(&t->sl, &t->lay, &t->m);
     if (got && t->lay.n_stats == t->lay.n_rows && !t->sl_said) {
         t->sl_said = 1;
         double s = (t->sl.t_end ? t->sl.t_end : qclock_seconds()) - t->sl.t_start;

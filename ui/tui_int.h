@@ -19,6 +19,9 @@
  * on the following frames (idle ticks), so no frame blocks on a huge
  * tensor. */
 #define TUI_STEP_VALUES (1u << 20)
+/* Bytes of float copies the statistics thread may make for the views
+ * (ui/statsload.h): a 110M-parameter model's 0.5 GB, not a 1B one's. */
+#define TUI_COPY_BUDGET (1024.0 * 1024.0 * 1024.0)
 /* Seconds a status message stays (errors twice as long). */
 #define TUI_MSG_SECONDS 10
 
