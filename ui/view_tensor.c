@@ -380,7 +380,11 @@ static void tensor_draw(struct tui *t, int y0, int h)
     ts->map.mark = have ? ts->mark_k * (act ? act_std(t) : r->st.std) : HUGE_VAL;
     if (ts->err_map && ts->map.x == ts->err)
         ts->map.mark = HUGE_VAL; /* no outlier mark on an error map */
-    if (map_rows >= 1) {
+    if (map_rows >= 1 && !ts->map.x) /* the float copy could not be made */
+        draw_textf(y0 + 3, 0, t->w, draw_attr(DP_ERR) | A_BOLD,
+                   "cannot convert %s (%s, %lld values) to float: out of memory or no decoder; "
+                   "no map or histogram", qt->name, qdtype_name(qt->dtype), (long long)qt->nelem);
+    else if (map_rows >= 1) {
         draw_map(t, y0 + 3, 0, map_rows, t->w);
         draw_map_info(t, y0 + 3 + map_rows, what);
     }
