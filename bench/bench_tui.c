@@ -157,9 +157,11 @@ static int big_child(const char *path)
     tui_close(t);
     endwin();
     delscreen(scr);
-    printf("7B shape: first frame %.0f ms (%d tensors without statistics yet); statistics of "
-           "every tensor in %.1f s; first frame / statistics = %.4f\n", 1e3 * first, left, all,
-           first / all);
+    const char *base = strrchr(path, '/');
+    printf("%s: first frame %.0f ms (%d tensors without statistics yet); statistics of every "
+           "tensor in %.1f s; first frame / statistics = %.4f\n", base ? base + 1 : path,
+           1e3 * first, left, all, first / all);
+    fflush(stdout); /* the child leaves with _exit */
     return 0;
 }
 
@@ -182,7 +184,7 @@ static void bench_big(void)
     if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
         printf("7B shape: the measurement failed\n");
     else
-        printf("7B shape: peak RSS %.2f GB (mapped file pages the kernel can drop included)\n",
+        printf("peak RSS %.2f GB (mapped file pages the kernel can drop included)\n",
                (double)ru.ru_maxrss / 1048576.0);
     if (made && !getenv("QLENS_BENCH_KEEP"))
         remove(path);
