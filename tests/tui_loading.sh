@@ -12,7 +12,7 @@ GEN="${QLENS_BUILD:-build}/tests/tool_genmodel"
 "$GEN" --format gguf --dim 768 --hidden 2048 --layers 12 --heads 12 --vocab 32000 --ctx 1024 \
     --dtype f16 --seed 1 "$T_TMP/m110.gguf" >/dev/null || { fail "tool_genmodel"; t_done; }
 START_ARGS="'$T_TMP/m110.gguf'"
-start 120 40 QLENS_STATS_DELAY_MS=25
+start 120 40 QLENS_STATS_DELAY_MS=40
 wait_for ' stats [0-9]+/111' "tab bar: statistics progress" 10
 wait_for '^blk\.0\.attn_q +768x768 +F16 +\.\.\. +\.\.\.' "rows shown with placeholders before their statistics" 3
 # the cursor works while loading: jump to a tensor at the end of the model
