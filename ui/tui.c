@@ -310,31 +310,63 @@ int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const c
     return start_now(t, j, owner, label);
 }
 
+/* The job cannot start: say why (status bar and the panel's history),
+ * give the owner its job_done. */
+static int refuse(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label,
+                  const char *why)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s", why); /* why may live in j or the worker */
+    if (ui_views[owner]->job_done)
+        ui_views[owner]->job_done(t, j, QERR_CANCEL);
+    free(j);
+    jobq_record(&t->jq, label, JQ_FAILED, 0, msg);
+    tui_msg(t, 1, "cannot start %s: %s", label, msg); /* over the owner's "cancelled" */
+    return -1;
+}
+
+/* MiB of memory available (MemAvailable), or -1 when unknown. */
+static double mem_available_mib(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : (double)kb / 1024.0;
+}
+
 static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
 {
     /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
      * (qtensor_f32_orig) is made on the main thread before any job runs,
-     * so both threads only read it.  The statistics pass at load made
-     * them all unless it was interrupted: then this loop finishes it. */
+     * so both threads only read it.  On a small model the statistics
+     * thread made most of them; on a big one this is the whole model in
+     * floats: refused, before converting anything, when it cannot fit. */
+    double need = 0, avail = mem_available_mib();
+    for (int i = 0; i < t->m.n_tensors; i++)
+        if (!qtensor_f32_direct(&t->m.tensors[i], 0))
+            need += (double)t->m.tensors[i].nelem * 4.0 / 1048576.0;
+    char why[200];
+    if (avail >= 0 && need > 0.9 * avail) {
+        snprintf(why, sizeof why, "the dashboard's jobs need a float copy of every tensor "
+                 "(%.1f GB more) and %.1f GB are available; qlens quant / ppl read F16 in tiles",
+                 need / 1024, avail / 1024);
+        return refuse(t, j, owner, label, why);
+    }
     for (int i = 0; i < t->m.n_tensors; i++)
         if (!qtensor_f32_orig(&t->m.tensors[i])) {
-            tui_msg(t, 1, "cannot start %s: out of memory converting %s to float", label,
-                    t->m.tensors[i].name);
-            if (ui_views[owner]->job_done)
-                ui_views[owner]->job_done(t, j, QERR_CANCEL);
-            free(j);
-            return -1;
+            snprintf(why, sizeof why, "out of memory converting %s to float",
+                     t->m.tensors[i].name);
+            return refuse(t, j, owner, label, why);
         }
     j->owner = owner;
     int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
-    if (rc < 0) {
-        tui_msg(t, 1, "cannot start %s: %s", label,
-                rc == QERR_ARG ? "a job is running" : t->job.err.msg);
-        if (ui_views[owner]->job_done)
-            ui_views[owner]->job_done(t, j, QERR_CANCEL);
-        free(j);
-        return -1;
-    }
+    if (rc < 0)
+        return refuse(t, j, owner, label, rc == QERR_ARG ? "a job is running" : t->job.err.msg);
     t->job_ctx = j;
     if (!j->quiet)
         tui_msg(t, 0, "started: %s", label);
