@@ -15,7 +15,7 @@ sleep 0.3
 keys Down
 wait_for 'still running: float baseline PPL' "another key keeps the job" 3
 keys c
-wait_for 'cancelling' "cancel is acknowledged at once" 2
+wait_for 'cancelling|baseline: cancelled' "cancel is acknowledged at once (or the job already stopped)" 2
 wait_for 'baseline: cancelled' "then the job ends" 30
 keys P
 wait_for 'evaluating chunk [0-9]+/[0-9]+, [0-9]+ s left \| c cancels' "time left" 20
