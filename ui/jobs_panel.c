@@ -60,7 +60,12 @@ static void row_cells(struct tui *t, const struct jp_row *r, char *state, char *
         else
             snprintf(state, cap, "running %d%%", in.permille / 10);
         snprintf(job, cap, "%s", t->job.label);
-        worker_status(&t->job, clock, now, (int)cap);
+        int o = in.cancelling ? snprintf(now, cap, "waiting for the current step to end")
+                : !in.phase[0] ? snprintf(now, cap, "starting")
+                : in.nsteps > 0 ? snprintf(now, cap, "%s %d/%d", in.phase, in.step, in.nsteps)
+                : snprintf(now, cap, "%s", in.phase); /* the time left has its column */
+        if (!in.cancelling && in.detail[0] && o >= 0 && (size_t)o < cap)
+            snprintf(now + o, cap - (size_t)o, " (%s)", in.detail);
         fmt_secs(in.elapsed, el, cap);
         if (!in.cancelling)
             fmt_secs(in.eta, left, cap);
@@ -96,7 +101,7 @@ void jobs_panel_draw(struct tui *t, int y0, int h)
                "(Up/Down select, c cancels the selected job, J or Esc closes)",
                worker_busy(&t->job), t->jq.n_wait, t->jq.n_hist);
     int ws = 14, wt = 8, wj = (t->w - ws - 2 * wt - 4) * 2 / 5;
-    wj = wj < 16 ? 16 : wj > 44 ? 44 : wj;
+    wj = t->w < 100 ? 14 : wj > 44 ? 44 : wj; /* narrow: the phase needs the room */
     int wn = t->w - ws - wj - 2 * wt - 4, xj = ws + 1, xn = xj + wj + 1, xe = xn + wn + 1;
     int hy = y0 + 2;
     draw_fill(hy, 0, t->w, A_BOLD | A_UNDERLINE);
