@@ -76,6 +76,24 @@ void stats_per_channel(const float *x, size_t rows, size_t cols,
                        enum stats_axis axis, const struct stats_opts *o,
                        struct stats *out);
 
+/* Per-column statistics of a rows x cols matrix that is never all in
+ * memory as floats: the engine streams it (twice, three times without
+ * AVX-512) asking src->fetch for rows [r0, r0+nr), nr <=
+ * stats_col_src_rows(cols), converted into buf (nr x cols floats, owned by
+ * the engine) or a pointer of the source's own valid until the next call.
+ * Rows come in order within a pass; a column whose mean lies far from its
+ * first rows' (recomputed exactly on its own) costs one more pass.
+ * Bit-identical to stats_per_channel(..., STATS_COLS, ...) on the
+ * converted matrix.  Returns 0, or -1 when memory for the per-column
+ * accumulators (a few doubles per column) runs out. */
+struct stats_rows_src {
+    const float *(*fetch)(void *ud, size_t r0, size_t nr, float *buf);
+    void *ud;
+};
+size_t stats_col_src_rows(size_t cols);
+int stats_per_col_src(const struct stats_rows_src *src, size_t rows, size_t cols,
+                      const struct stats_opts *o, struct stats *out);
+
 /* Histograms.  Linear: nbins equal bins over [lo, hi] (values outside are
  * clamped into the end bins; non-finite skipped).  Log-magnitude: bin b
  * counts finite values with floor(log2|x|) == emin + b (b in [0, nbins));
@@ -93,5 +111,11 @@ void stats_hist_linear(const float *x, size_t n, double lo, double hi,
                        int nbins, uint64_t *counts);
 void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
                      uint64_t *counts, uint64_t *below);
+/* The same without zeroing first: counts (and *below) accumulate, so a
+ * tensor streamed in tiles gives the whole tensor's histogram. */
+void stats_hist_linear_add(const float *x, size_t n, double lo, double hi,
+                           int nbins, uint64_t *counts);
+void stats_hist_log2_add(const float *x, size_t n, int emin, int nbins,
+                         uint64_t *counts, uint64_t *below);
 
 #endif

@@ -24,6 +24,7 @@ struct colacc {
     unsigned char *redo;  /* columns to recompute on their own         */
     float *mn, *mx;
     uint64_t *bad;
+    uint64_t *cnt3;       /* (3, cols) threshold counters              */
 };
 
 static int colacc_alloc(struct colacc *a, size_t cols)
@@ -39,8 +40,9 @@ static int colacc_alloc(struct colacc *a, size_t cols)
     a->bad = calloc(cols, sizeof(uint64_t));
     a->shift = calloc(cols, sizeof(double));
     a->redo = calloc(cols, 1);
+    a->cnt3 = calloc(cols, 3 * sizeof(uint64_t));
     return a->cnt && a->sum && a->m2 && a->m3 && a->m4 && a->mn && a->mx && a->bad &&
-                   a->shift && a->redo
+                   a->shift && a->redo && a->cnt3
                ? 0
                : -1;
 }
@@ -57,6 +59,33 @@ static void colacc_free(struct colacc *a)
     free(a->bad);
     free(a->shift);
     free(a->redo);
+    free(a->cnt3);
+}
+
+/* Rows of the matrix, a block at a time: straight from x when the matrix
+ * is in memory, else converted by the caller's source into buf (nr rows of
+ * cols floats).  Blocks are any size: every column's sums run down its
+ * rows in order whatever the blocking, so the results do not depend on it. */
+struct rowsrc {
+    const float *x;                    /* (rows, cols) in memory, or NULL */
+    const struct stats_rows_src *src;
+    float *buf;                        /* (nr, cols) when src            */
+    size_t rows, cols, nr;
+};
+
+static const float *rs_get(const struct rowsrc *s, size_t r0, size_t nr)
+{
+    if (s->x)
+        return s->x + r0 * s->cols;
+    return s->src->fetch(s->src->ud, r0, nr, s->buf);
+}
+
+/* Rows per block: about 256 KB of floats (stays in L2), at least 64 so
+ * the first block holds the shift rows. */
+static size_t rs_block(size_t cols)
+{
+    size_t nr = (65536 / (cols ? cols : 1)) / 16 * 16;
+    return nr < 64 ? 64 : nr;
 }
 
 #if !defined(__AVX512F__)
@@ -108,20 +137,24 @@ static void row_sum_any(const float *row, size_t cols, struct colacc *a)
 /* Pass A: count, sum, min, max, non-finite per column.  Rows without NaN
  * or Inf (nearly all) take the branch-free loop; cnt[] gets their number
  * at the end. */
-static void cols_pass_sum(const float *x, size_t rows, size_t cols, struct colacc *a)
+static void cols_pass_sum(const struct rowsrc *s, struct colacc *a)
 {
+    size_t cols = s->cols, clean = 0;
     for (size_t j = 0; j < cols; j++) {
         a->mn[j] = INFINITY;
         a->mx[j] = -INFINITY;
     }
-    size_t clean = 0;
-    for (size_t r = 0; r < rows; r++) {
-        const float *row = x + r * cols;
-        if (row_has_nonfinite(row, cols)) {
-            row_sum_any(row, cols, a);
-        } else {
-            row_sum_finite(row, cols, a);
-            clean++;
+    for (size_t r0 = 0; r0 < s->rows; r0 += s->nr) {
+        size_t nb = s->rows - r0 < s->nr ? s->rows - r0 : s->nr;
+        const float *x = rs_get(s, r0, nb);
+        for (size_t r = 0; r < nb; r++) {
+            const float *row = x + r * cols;
+            if (row_has_nonfinite(row, cols)) {
+                row_sum_any(row, cols, a);
+            } else {
+                row_sum_finite(row, cols, a);
+                clean++;
+            }
         }
     }
     for (size_t j = 0; j < cols; j++)
@@ -139,9 +172,13 @@ static VEC void row_moments_finite(const float *row, size_t cols, struct colacc 
 }
 
 /* Pass B: central moments around each column's mean (kept in sum[]). */
-static void cols_pass_moments(const float *x, size_t rows, size_t cols, struct colacc *a)
+static void cols_pass_moments(const struct rowsrc *s, struct colacc *a)
 {
-    for (size_t r = 0; r < rows; r++) {
+    size_t cols = s->cols;
+    for (size_t r0 = 0; r0 < s->rows; r0 += s->nr) {
+      size_t nb = s->rows - r0 < s->nr ? s->rows - r0 : s->nr;
+      const float *x = rs_get(s, r0, nb);
+      for (size_t r = 0; r < nb; r++) {
         const float *row = x + r * cols;
         if (!row_has_nonfinite(row, cols)) {
             row_moments_finite(row, cols, a);
@@ -156,6 +193,7 @@ static void cols_pass_moments(const float *x, size_t rows, size_t cols, struct c
             a->m3[j] += d2 * d;
             a->m4[j] += d2 * d2;
         }
+      }
     }
 }
 
@@ -174,9 +212,9 @@ static VEC void row_counts_finite(const float *row, size_t cols, const double *m
 }
 
 /* Pass C: threshold counts (out[j].mean/std/abs_thresh already set). */
-static void cols_pass_counts(const float *x, size_t rows, size_t cols, struct colacc *a,
-                             struct stats *out)
+static void cols_pass_counts(const struct rowsrc *s, struct colacc *a, struct stats *out)
 {
+    size_t cols = s->cols;
     double *mean = a->sum, *t3 = a->m2, *t6 = a->m3, *ta = a->m4;
     uint64_t *c3 = calloc(cols, 3 * sizeof(uint64_t));
     for (size_t j = 0; j < cols; j++) {
@@ -186,7 +224,10 @@ static void cols_pass_counts(const float *x, size_t rows, size_t cols, struct co
         t6[j] = 6.0 * sd;
         ta[j] = out[j].abs_thresh;
     }
-    for (size_t r = 0; r < rows; r++) {
+    for (size_t r0 = 0; r0 < s->rows; r0 += s->nr) {
+      size_t nb = s->rows - r0 < s->nr ? s->rows - r0 : s->nr;
+      const float *x = rs_get(s, r0, nb);
+      for (size_t r = 0; r < nb; r++) {
         const float *row = x + r * cols;
         if (c3 && !row_has_nonfinite(row, cols)) {
             row_counts_finite(row, cols, mean, t3, t6, ta, c3, c3 + cols, c3 + 2 * cols);
@@ -201,6 +242,7 @@ static void cols_pass_counts(const float *x, size_t rows, size_t cols, struct co
             out[j].n_k6 += d > t6[j];
             out[j].n_abs += fabs((double)v) > ta[j];
         }
+      }
     }
     if (c3)
         for (size_t j = 0; j < cols; j++) {
@@ -298,18 +340,24 @@ static void col_shifts(const float *x, size_t rows, size_t cols, struct colacc *
 
 /* cnt, mean (in sum[]), central m2..m4, min, max, bad; redo[] flags the
  * columns to recompute on their own. */
-static void cols_moments(const float *x, size_t rows, size_t cols, struct colacc *a)
+static void cols_moments(const struct rowsrc *s, struct colacc *a)
 {
+    size_t rows = s->rows, cols = s->cols;
     for (size_t j = 0; j < cols; j++) {
         a->mn[j] = INFINITY;
         a->mx[j] = -INFINITY;
     }
-    col_shifts(x, rows, cols, a);
-    for (size_t r0 = 0; r0 < rows; r0 += TR) {
-        size_t r1 = r0 + TR < rows ? r0 + TR : rows;
-        for (size_t j0 = 0; j0 < cols; j0 += SW) {
-            size_t w = cols - j0 < SW ? cols - j0 : SW;
-            tile_sums(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a);
+    for (size_t b0 = 0; b0 < rows; b0 += s->nr) {
+        size_t nb = rows - b0 < s->nr ? rows - b0 : s->nr;
+        const float *x = rs_get(s, b0, nb); /* rows [b0, b0 + nb) */
+        if (b0 == 0) /* s->nr >= SHIFT_ROWS */
+            col_shifts(x, nb, cols, a);
+        for (size_t r0 = 0; r0 < nb; r0 += TR) {
+            size_t r1 = r0 + TR < nb ? r0 + TR : nb;
+            for (size_t j0 = 0; j0 < cols; j0 += SW) {
+                size_t w = cols - j0 < SW ? cols - j0 : SW;
+                tile_sums(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a);
+            }
         }
     }
     for (size_t j = 0; j < cols; j++) {
@@ -363,10 +411,10 @@ static void tile_counts(const float *x, size_t cols, size_t r0, size_t r1, size_
 #undef LD
 #undef ST
 
-static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc *a,
-                        struct stats *out)
+static void cols_counts(const struct rowsrc *s, struct colacc *a, struct stats *out)
 {
-    uint64_t *c = calloc(cols, 3 * sizeof(uint64_t));
+    size_t rows = s->rows, cols = s->cols;
+    uint64_t *c = a->cnt3;
     for (size_t j = 0; j < cols; j++) {
         double sd = out[j].std * (1 + STATS_KTOL);
         a->sum[j] = out[j].mean;
@@ -374,25 +422,16 @@ static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc 
         a->m3[j] = 6.0 * sd;
         a->m4[j] = out[j].abs_thresh;
     }
-    if (!c) { /* no memory: the portable pass counts straight into out */
-        for (size_t r = 0; r < rows; r++)
-            for (size_t j = 0; j < cols; j++) {
-                float v = x[r * cols + j];
-                double d = fabs((double)v - a->sum[j]);
-                if (!isfinite(v))
-                    continue;
-                out[j].n_k3 += d > a->m2[j];
-                out[j].n_k6 += d > a->m3[j];
-                out[j].n_abs += fabs((double)v) > a->m4[j];
+    for (size_t b0 = 0; b0 < rows; b0 += s->nr) {
+        size_t nb = rows - b0 < s->nr ? rows - b0 : s->nr;
+        const float *x = rs_get(s, b0, nb);
+        for (size_t r0 = 0; r0 < nb; r0 += TR) {
+            size_t r1 = r0 + TR < nb ? r0 + TR : nb;
+            for (size_t j0 = 0; j0 < cols; j0 += SW) {
+                size_t w = cols - j0 < SW ? cols - j0 : SW;
+                tile_counts(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a, c, c + cols,
+                            c + 2 * cols);
             }
-        return;
-    }
-    for (size_t r0 = 0; r0 < rows; r0 += TR) {
-        size_t r1 = r0 + TR < rows ? r0 + TR : rows;
-        for (size_t j0 = 0; j0 < cols; j0 += SW) {
-            size_t w = cols - j0 < SW ? cols - j0 : SW;
-            tile_counts(x, cols, r0, r1, j0, (__mmask16)((1u << w) - 1), a, c, c + cols,
-                        c + 2 * cols);
         }
     }
     for (size_t j = 0; j < cols; j++) {
@@ -400,58 +439,95 @@ static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc 
         out[j].n_k6 = c[cols + j];
         out[j].n_abs = c[2 * cols + j];
     }
-    free(c);
 }
 #else
 /* Portable build: the three vectorizable streaming passes above. */
-static void cols_moments(const float *x, size_t rows, size_t cols, struct colacc *a)
+static void cols_moments(const struct rowsrc *s, struct colacc *a)
 {
-    cols_pass_sum(x, rows, cols, a);
-    for (size_t j = 0; j < cols; j++)
+    cols_pass_sum(s, a);
+    for (size_t j = 0; j < s->cols; j++)
         a->sum[j] = a->cnt[j] > 0 ? a->sum[j] / a->cnt[j] : 0; /* now the mean */
-    cols_pass_moments(x, rows, cols, a);
+    cols_pass_moments(s, a);
 }
 
-static void cols_counts(const float *x, size_t rows, size_t cols, struct colacc *a,
-                        struct stats *out)
+static void cols_counts(const struct rowsrc *s, struct colacc *a, struct stats *out)
 {
-    cols_pass_counts(x, rows, cols, a, out);
+    cols_pass_counts(s, a, out);
 }
 #endif
 
-static void per_cols(const float *x, size_t rows, size_t cols, double thresh,
+/* Columns flagged in redo[] (mean far from their shift), recomputed
+ * exactly on their own: in memory in place, else gathered a batch of
+ * columns at a time (at most ~64 MB) from one more pass over the rows.
+ * Returns -1 when the gather buffer cannot be had. */
+static int cols_redo(const struct rowsrc *s, const unsigned char *redo, double thresh,
                      struct stats *out)
 {
+    struct stats_opts o = {.abs_thresh = thresh};
+    size_t rows = s->rows, cols = s->cols;
+    if (s->x) {
+        for (size_t j = 0; j < cols; j++)
+            if (redo[j])
+                stats_compute_strided(s->x + j, rows, cols, &o, &out[j]);
+        return 0;
+    }
+    size_t per = ((size_t)16 << 20) / (rows ? rows : 1), *idx = malloc(cols * sizeof *idx);
+    per = per < 1 ? 1 : per;
+    float *g = NULL;
+    for (size_t j = 0; idx && j < cols;) {
+        size_t k = 0;
+        for (; j < cols && k < per; j++)
+            if (redo[j])
+                idx[k++] = j;
+        if (!k)
+            break;
+        if (!g && !(g = malloc(k * rows * sizeof *g)))
+            break;
+        for (size_t r0 = 0; r0 < rows; r0 += s->nr) {
+            size_t nb = rows - r0 < s->nr ? rows - r0 : s->nr;
+            const float *x = rs_get(s, r0, nb);
+            for (size_t r = 0; r < nb; r++)
+                for (size_t i = 0; i < k; i++)
+                    g[i * rows + r0 + r] = x[r * cols + idx[i]];
+        }
+        for (size_t i = 0; i < k; i++)
+            stats_compute(g + i * rows, rows, &o, &out[idx[i]]);
+    }
+    int ok = idx && (g || !memchr(redo, 1, cols));
+    free(g);
+    free(idx);
+    return ok ? 0 : -1;
+}
+
+/* Returns -1 (nothing valid in out) when memory runs out. */
+static int per_cols(const struct rowsrc *s, double thresh, struct stats *out)
+{
     struct colacc a;
+    size_t cols = s->cols;
     if (colacc_alloc(&a, cols)) {
         colacc_free(&a);
-        struct stats_opts o1 = {.abs_thresh = thresh};
-        for (size_t j = 0; j < cols; j++) /* no memory: exact but slow */
-            stats_compute_strided(x + j, rows, cols, &o1, &out[j]);
-        return;
+        return -1;
     }
-    cols_moments(x, rows, cols, &a);
+    cols_moments(s, &a);
     for (size_t j = 0; j < cols; j++) {
-        struct stats *s = &out[j];
-        memset(s, 0, sizeof *s);
-        s->abs_thresh = thresh;
-        s->n = (uint64_t)a.cnt[j];
-        s->n_nonfinite = a.bad[j];
-        if (s->n == 0)
+        struct stats *st = &out[j];
+        memset(st, 0, sizeof *st);
+        st->abs_thresh = thresh;
+        st->n = (uint64_t)a.cnt[j];
+        st->n_nonfinite = a.bad[j];
+        if (st->n == 0)
             continue;
-        s->min = a.mn[j];
-        s->max = a.mx[j];
-        s->mean = a.sum[j];
-        stats_finish(s, a.m2[j], a.m3[j], a.m4[j]);
+        st->min = a.mn[j];
+        st->max = a.mx[j];
+        st->mean = a.sum[j];
+        stats_finish(st, a.m2[j], a.m3[j], a.m4[j]);
     }
-    cols_counts(x, rows, cols, &a, out);
-    struct stats_opts o = {.abs_thresh = thresh};
-    for (size_t j = 0; j < cols; j++)
-        if (a.redo[j])
-            stats_compute_strided(x + j, rows, cols, &o, &out[j]);
+    cols_counts(s, &a, out);
+    int rc = cols_redo(s, a.redo, thresh, out);
     for (size_t j = 0; j < cols; j++)
         stats_fractions(&out[j]);
     colacc_free(&a);
+    return rc;
 }
 
 void stats_per_channel(const float *x, size_t rows, size_t cols,
@@ -463,8 +539,30 @@ void stats_per_channel(const float *x, size_t rows, size_t cols,
         for (size_t r = 0; r < rows; r++)
             stats_compute(x + r * cols, cols, o, &out[r]);
     } else if (cols > 0) {
-        per_cols(x, rows, cols, thresh, out);
+        struct rowsrc s = {.x = x, .rows = rows, .cols = cols, .nr = rows ? rows : 1};
+        if (per_cols(&s, thresh, out)) {
+            struct stats_opts o1 = {.abs_thresh = thresh};
+            for (size_t j = 0; j < cols; j++) /* no memory: exact but slow */
+                stats_compute_strided(x + j, rows, cols, &o1, &out[j]);
+        }
     }
+}
+
+size_t stats_col_src_rows(size_t cols)
+{
+    return rs_block(cols);
+}
+
+int stats_per_col_src(const struct stats_rows_src *src, size_t rows, size_t cols,
+                      const struct stats_opts *o, struct stats *out)
+{
+    if (cols == 0)
+        return 0;
+    struct rowsrc s = {.src = src, .rows = rows, .cols = cols, .nr = rs_block(cols)};
+    s.buf = malloc(s.nr * cols * sizeof *s.buf);
+    int rc = s.buf ? per_cols(&s, o ? o->abs_thresh : 6.0, out) : -1;
+    free(s.buf);
+    return rc;
 }
 
 /* ---- histograms ---- */
@@ -475,6 +573,14 @@ void stats_hist_linear(const float *x, size_t n, double lo, double hi,
     if (nbins <= 0)
         return;
     memset(counts, 0, (size_t)nbins * sizeof *counts);
+    stats_hist_linear_add(x, n, lo, hi, nbins, counts);
+}
+
+void stats_hist_linear_add(const float *x, size_t n, double lo, double hi,
+                           int nbins, uint64_t *counts)
+{
+    if (nbins <= 0)
+        return;
     double scale = hi > lo ? nbins / (hi - lo) : 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
@@ -491,6 +597,15 @@ void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
     uint64_t nb = 0;
     if (nbins > 0)
         memset(counts, 0, (size_t)nbins * sizeof *counts);
+    stats_hist_log2_add(x, n, emin, nbins, counts, &nb);
+    if (below)
+        *below = nb;
+}
+
+void stats_hist_log2_add(const float *x, size_t n, int emin, int nbins,
+                         uint64_t *counts, uint64_t *below)
+{
+    uint64_t nb = 0;
     for (size_t i = 0; i < n; i++) {
         if (!isfinite(x[i]))
             continue;
@@ -506,5 +621,5 @@ void stats_hist_log2(const float *x, size_t n, int emin, int nbins,
             counts[b >= nbins ? nbins - 1 : b]++;
     }
     if (below)
-        *below = nb;
+        *below += nb;
 }

@@ -8,7 +8,13 @@
  *   (b) every tensor of stories260K ($QLENS_SHARED/models/stories260K.bin)
  *   (c) a 110M-shape Llama (dim 768, 12 layers, hidden 2048, vocab 32000):
  *       from tool_genmodel's GGUF when $QLENS_BUILD/tests/tool_genmodel
- *       exists, else the same tensor shapes generated in memory. */
+ *       exists, else the same tensor shapes generated in memory.
+ *   (e) F16 files streamed from disk (tstats_compute: pread window, F16C
+ *       conversion, statistics) beside a plain read() of the same file,
+ *       page cache warm: the 110M shape in F16 (tool_genmodel), and the
+ *       1.1B shape when bench_mem's file exists ($QLENS_BENCH_1B or
+ *       $TMPDIR/qlens-bench-1.1b-f16.gguf).  One thread by thread CPU time,
+ *       and all threads by wall-clock time. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +27,11 @@
 #endif
 
 #include "analysis/stats.h"
+#include <fcntl.h>
+#include <sys/stat.h>
+
 #include "src/model.h"
+#include "src/tstats.h"
 #include "bench/bench.h"
 
 #define REPS 7
@@ -267,6 +277,99 @@ static void bench_110m(void)
     unlink(out);
 }
 
+/* ---- (e) F16 files: streamed statistics vs read() ---- */
+
+/* read() of the whole file in 8 MB pieces; seconds of [0] thread CPU,
+ * [1] wall. */
+static void read_file(const char *path, double t[2])
+{
+    int fd = open(path, O_RDONLY);
+    char *buf = malloc(8 << 20);
+    double c0 = bench_thread_cpu(), w0 = bench_wall();
+    ssize_t k;
+    while (fd >= 0 && buf && (k = read(fd, buf, 8 << 20)) > 0)
+        sink = (float)buf[k - 1];
+    t[0] = bench_thread_cpu() - c0;
+    t[1] = bench_wall() - w0;
+    free(buf);
+    if (fd >= 0)
+        close(fd);
+}
+
+static int stats_file(struct qmodel *m, int threads, double t[2])
+{
+    struct tstats_opts o;
+    tstats_opts_default(&o);
+    o.threads = threads;
+    struct tstats ts;
+    struct qerr err = {0};
+    double c0 = bench_thread_cpu(), w0 = bench_wall();
+    int rc = tstats_compute(m, &o, &ts, &err);
+    t[0] = bench_thread_cpu() - c0;
+    t[1] = bench_wall() - w0;
+    tstats_free(&ts);
+    return rc;
+}
+
+#define FREPS 5
+
+static void bench_f16_file(const char *what, const char *path)
+{
+    struct qmodel m;
+    struct qerr err = {0};
+    struct stat st;
+    if (stat(path, &st) || qmodel_open(&m, path, &err)) {
+        printf("stats  %s: cannot open %s\n", what, path);
+        return;
+    }
+    double rd[2], tmp[2], rc[FREPS], rw[FREPS], s1[FREPS], sw[FREPS];
+    read_file(path, rd); /* warm the page cache */
+    int nth = tstats_threads(NULL, m.n_tensors), bad = 0;
+    for (int r = 0; r < FREPS; r++) {
+        read_file(path, rd);
+        rc[r] = rd[0];
+        rw[r] = rd[1];
+        bad |= stats_file(&m, 1, tmp);
+        s1[r] = tmp[0];
+        bad |= stats_file(&m, 0, tmp);
+        sw[r] = tmp[1];
+    }
+    qmodel_close(&m);
+    if (bad) {
+        printf("stats  %s: statistics failed\n", what);
+        return;
+    }
+    double gb = st.st_size * 1e-9, c = bench_median(rc, FREPS), w = bench_median(rw, FREPS);
+    double a = bench_median(s1, FREPS), b = bench_median(sw, FREPS);
+    printf("stats  %-44s %8.1f MB  read %5.2f GB/s  stats, 1 thread %5.2f GB/s  ratio %.2f "
+           "(CPU time)\n", what, gb * 1e3, gb / c, gb / a, c / a);
+    printf("stats  %-44s %8s     read %5.2f GB/s  stats, %d threads %5.2f GB/s  ratio %.2f "
+           "(wall)\n", "", "", gb / w, nth, gb / b, w / b);
+}
+
+static void bench_f16(void)
+{
+    const char *b = getenv("QLENS_BUILD"), *tmp = getenv("TMPDIR");
+    char tool[4096], out[4096], cmd[8192 + 256], big[4096];
+    snprintf(tool, sizeof tool, "%s/tests/tool_genmodel", b ? b : "build");
+    snprintf(out, sizeof out, "%s/qlens-bench-110m-f16-%d.gguf", tmp ? tmp : "/tmp", (int)getpid());
+    snprintf(cmd, sizeof cmd,
+             "'%s' --format gguf --dim 768 --hidden 2048 --layers 12 --heads 12 --vocab 32000 "
+             "--ctx 1024 --dtype f16 '%s' >/dev/null", tool, out);
+    if (access(tool, X_OK) != 0 || system(cmd) != 0)
+        printf("stats  (e) F16 file: tool_genmodel missing or failed; skipped\n");
+    else
+        bench_f16_file("(e) 110M shape, F16 GGUF, streamed", out);
+    unlink(out);
+    const char *p = getenv("QLENS_BENCH_1B");
+    snprintf(big, sizeof big, "%s/qlens-bench-1.1b-f16.gguf", tmp && *tmp ? tmp : "/tmp");
+    p = p && *p ? p : big;
+    if (access(p, R_OK) == 0)
+        bench_f16_file("(e) 1.1B shape, F16 GGUF, streamed", p);
+    else
+        printf("stats  (e) 1.1B F16: %s absent (bench_mem generates it); skipped\n", p);
+}
+
 int main(void)
 {
     const char *sh = getenv("QLENS_SHARED");
@@ -278,5 +381,6 @@ int main(void)
     bench_model("(b) stories260K, all tensors", access(path, R_OK) == 0 ? path : NULL);
     bench_110m();
     bench_channels();
+    bench_f16();
     return 0;
 }

@@ -10,11 +10,12 @@
 #include "cli/cli.h"
 #include "cli/commands.h"
 #include "src/model.h"
+#include "src/tscache.h"
 #include "src/tstats.h"
 
 static const char stats_help[] =
     "usage: qlens stats [MODEL] [--tensor REGEX] [--per-channel rows|cols]\n"
-    "                   [--abs-thresh T] [--json|--csv]\n\n"
+    "                   [--abs-thresh T] [--json|--csv] [--no-cache]\n\n"
     "Statistics of every tensor of MODEL (default: $QLENS_MODEL, else the\n"
     "bundled stories260K): count, mean, population std, min, max, AbsMax,\n"
     "skewness, Pearson kurtosis (3 for a normal distribution) and excess\n"
@@ -29,7 +30,12 @@ static const char stats_help[] =
     "  --json                one JSON object: {\"tensors\": [...]}, with a\n"
     "                        \"channels\" array per tensor under --per-channel\n"
     "  --csv                 one header row, then one row per tensor (and\n"
-    "                        channel; the channel column is empty for tensors)\n";
+    "                        channel; the channel column is empty for tensors)\n"
+    "  --no-cache            neither read nor write the results cache (whole-\n"
+    "                        tensor statistics kept per model file under\n"
+    "                        $QLENS_CACHE_DIR, else $XDG_CACHE_HOME/qlens, else\n"
+    "                        ~/.cache/qlens; a changed model is measured again)\n\n"
+    "Rows are printed as each tensor finishes, in model order.\n";
 
 struct stats_args {
     const char *model;
@@ -37,6 +43,7 @@ struct stats_args {
     enum tstats_channels channels;
     double abs_thresh;
     enum cli_fmt fmt;
+    int no_cache;
 };
 
 /* Returns -1 to continue, else an exit code. */
@@ -54,6 +61,8 @@ static int parse_args(int argc, char **argv, struct stats_args *a)
             a->fmt = CLI_JSON;
         } else if (!strcmp(s, "--csv")) {
             a->fmt = CLI_CSV;
+        } else if (!strcmp(s, "--no-cache")) {
+            a->no_cache = 1;
         } else if (!strcmp(s, "--tensor")) {
             if (!has_val)
                 return cli_usage_error("stats", "--tensor needs a regular expression");
@@ -104,28 +113,31 @@ static void text_line(FILE *f, int w, const char *name, const char *shape,
             s->absmax_over_std, (unsigned long long)s->n_nonfinite);
 }
 
-static void print_text(FILE *f, const struct qmodel *m, const struct tstats *ts,
-                       const struct stats_args *a)
+/* Width of the name column: the longest selected name (known before any
+ * statistics, so rows can be printed as they finish). */
+static int name_width(const struct qmodel *m, const unsigned char *sel)
 {
     int w = 6;
-    for (int i = 0; i < ts->n; i++) {
-        int l = (int)strlen(m->tensors[ts->rows[i].tensor].name);
-        w = l > w ? l : w;
+    for (int i = 0; i < m->n_tensors; i++) {
+        int l = (int)strlen(m->tensors[i].name);
+        w = (!sel || sel[i]) && l > w ? l : w;
     }
-    text_header(f, w, a->abs_thresh);
-    for (int i = 0; i < ts->n; i++) {
-        const struct tstats_row *r = &ts->rows[i];
-        const struct qtensor *t = &m->tensors[r->tensor];
-        char shape[64];
-        qtensor_shape_str(t, "x", shape, sizeof shape);
-        text_line(f, w, t->name, shape, &r->st);
-        for (int64_t c = 0; c < r->n_channels; c++) {
-            char lab[48], sh[32];
-            snprintf(lab, sizeof lab, "  %s %lld", a->channels == TSTATS_ROWS ? "row" : "col",
-                     (long long)c);
-            snprintf(sh, sizeof sh, "%lld", (long long)(a->channels == TSTATS_ROWS ? r->cols : r->rows));
-            text_line(f, w, lab, sh, &r->ch[c]);
-        }
+    return w;
+}
+
+static void text_row(FILE *f, int w, const struct qmodel *m, const struct tstats_row *r,
+                     enum tstats_channels channels)
+{
+    const struct qtensor *t = &m->tensors[r->tensor];
+    char shape[64];
+    qtensor_shape_str(t, "x", shape, sizeof shape);
+    text_line(f, w, t->name, shape, &r->st);
+    for (int64_t c = 0; c < r->n_channels; c++) {
+        char lab[48], sh[32];
+        snprintf(lab, sizeof lab, "  %s %lld", channels == TSTATS_ROWS ? "row" : "col",
+                 (long long)c);
+        snprintf(sh, sizeof sh, "%lld", (long long)(channels == TSTATS_ROWS ? r->cols : r->rows));
+        text_line(f, w, lab, sh, &r->ch[c]);
     }
 }
 
@@ -162,8 +174,7 @@ static void json_stats(const struct stats *s)
     printf(",\"degenerate\":%s", s->degenerate ? "true" : "false");
 }
 
-static void print_json(const struct qmodel *m, const struct tstats *ts,
-                       const struct stats_args *a)
+static void json_head(const struct qmodel *m, const struct stats_args *a)
 {
     printf("{\"model\":");
     cli_json_str(stdout, m->path);
@@ -175,29 +186,42 @@ static void print_json(const struct qmodel *m, const struct tstats *ts,
     else
         printf("\"%s\"", tstats_channels_name(a->channels));
     printf(",\"tensors\":[");
-    for (int i = 0; i < ts->n; i++) {
-        const struct tstats_row *r = &ts->rows[i];
-        const struct qtensor *t = &m->tensors[r->tensor];
-        printf("%s\n{\"name\":", i ? "," : "");
-        cli_json_str(stdout, t->name);
-        printf(",\"layer\":%d,\"role\":\"%s\",\"dtype\":\"%s\",\"shape\":[", t->layer,
-               qrole_name(t->role), qdtype_name(t->dtype));
-        for (int d = 0; d < t->ndim; d++)
-            printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
-        printf("],");
-        json_stats(&r->st);
-        if (a->channels != TSTATS_NONE) {
-            printf(",\"channels\":[");
-            for (int64_t c = 0; c < r->n_channels; c++) {
-                printf("%s{\"index\":%lld,", c ? "," : "", (long long)c);
-                json_stats(&r->ch[c]);
-                printf("}");
-            }
-            printf("]");
+}
+
+static void json_row(const struct qmodel *m, const struct tstats_row *r, int first,
+                     const struct stats_args *a)
+{
+    const struct qtensor *t = &m->tensors[r->tensor];
+    printf("%s\n{\"name\":", first ? "" : ",");
+    cli_json_str(stdout, t->name);
+    printf(",\"layer\":%d,\"role\":\"%s\",\"dtype\":\"%s\",\"shape\":[", t->layer,
+           qrole_name(t->role), qdtype_name(t->dtype));
+    for (int d = 0; d < t->ndim; d++)
+        printf("%s%lld", d ? "," : "", (long long)t->shape[d]);
+    printf("],");
+    json_stats(&r->st);
+    if (a->channels != TSTATS_NONE) {
+        printf(",\"channels\":[");
+        for (int64_t c = 0; c < r->n_channels; c++) {
+            printf("%s{\"index\":%lld,", c ? "," : "", (long long)c);
+            json_stats(&r->ch[c]);
+            printf("}");
         }
-        printf("}");
+        printf("]");
     }
-    printf("]}\n");
+    printf("}");
+}
+
+/* The document stays valid when a tensor fails halfway: the rows printed
+ * so far, then "error" (the exit status is non-zero as well). */
+static void json_tail(const struct qerr *err)
+{
+    printf("]");
+    if (err) {
+        printf(",\"error\":");
+        cli_json_str(stdout, err->msg);
+    }
+    printf("}\n");
 }
 
 /* ---- CSV ---- */
@@ -243,39 +267,130 @@ static void csv_line(const struct qtensor *t, const char *shape, long long ch,
            (unsigned long long)s->n_abs);
 }
 
-static void print_csv(const struct qmodel *m, const struct tstats *ts)
+static void csv_head(void)
 {
     printf("tensor,channel,layer,role,dtype,shape,n,n_nonfinite,mean,std,min,max,absmax,"
            "skew,kurtosis,excess_kurtosis,absmax_over_std,frac_beyond_3std,frac_beyond_6std,"
            "frac_beyond_abs,n_beyond_3std,n_beyond_6std,n_beyond_abs\n");
-    for (int i = 0; i < ts->n; i++) {
-        const struct tstats_row *r = &ts->rows[i];
-        const struct qtensor *t = &m->tensors[r->tensor];
-        char shape[64];
-        qtensor_shape_str(t, "x", shape, sizeof shape);
-        csv_line(t, shape, -1, &r->st);
-        for (int64_t c = 0; c < r->n_channels; c++)
-            csv_line(t, shape, (long long)c, &r->ch[c]);
-    }
+}
+
+static void csv_row(const struct qmodel *m, const struct tstats_row *r)
+{
+    const struct qtensor *t = &m->tensors[r->tensor];
+    char shape[64];
+    qtensor_shape_str(t, "x", shape, sizeof shape);
+    csv_line(t, shape, -1, &r->st);
+    for (int64_t c = 0; c < r->n_channels; c++)
+        csv_line(t, shape, (long long)c, &r->ch[c]);
 }
 
 /* ---- commands ---- */
 
-/* "tensor 12/111" on stderr while a big model is measured, if a person is
- * watching (stderr a terminal); erased when done. */
+/* Rows are printed as they finish (in model order, tstats' on_row), so
+ * a big model shows its first tensors at once; "tensor 12/111" on stderr
+ * while a person is watching (stderr a terminal), erased before each row
+ * and when done. */
+struct printer {
+    const struct qmodel *m;
+    const struct stats_args *a;
+    int w;                 /* text: name column width                     */
+    int printed;           /* rows printed                                */
+    int progress;          /* a progress line may be on stderr            */
+    struct qerr *err;      /* a file truncated under us stops the output  */
+};
+
+static void erase_progress(struct printer *p)
+{
+    if (p->progress)
+        fprintf(stderr, "\r%*s\r", 40, "");
+}
+
 static int show_progress(void *ud, int done, int total)
 {
-    (void)ud;
-    if (done < total)
+    struct printer *p = ud;
+    if (p->progress && done < total)
         fprintf(stderr, "\rqlens stats: tensor %d/%d", done + 1, total);
     else
-        fprintf(stderr, "\r%*s\r", 40, "");
+        erase_progress(p);
+    return 0;
+}
+
+static int print_row(void *ud, const struct tstats_row *r)
+{
+    struct printer *p = ud;
+    if (qmodel_intact(p->m, p->err)) /* rows read since a truncation are void */
+        return 1;
+    erase_progress(p);
+    if (p->a->fmt == CLI_JSON)
+        json_row(p->m, r, p->printed == 0, p->a);
+    else if (p->a->fmt == CLI_CSV)
+        csv_row(p->m, r);
+    else
+        text_row(stdout, p->w, p->m, r, p->a->channels);
+    p->printed++;
+    fflush(stdout);
     return 0;
 }
 
 static int progress_wanted(const struct qmodel *m)
 {
     return isatty(STDERR_FILENO) && qmodel_param_count(m) > 20000000;
+}
+
+/* The model's results cache, with a note on stderr when a file was
+ * there but cannot be used (it is then replaced); NULL without one. */
+static struct tscache *open_cache(const struct qmodel *m)
+{
+    struct qerr err = {0};
+    struct tscache *c = tscache_open(m, NULL, &err);
+    char why[256];
+    if (!c)
+        fprintf(stderr, "qlens stats: note: no results cache: %s\n", err.msg);
+    else if (tscache_state(c, why, sizeof why) >= TSCACHE_STALE)
+        fprintf(stderr, "qlens stats: note: results cache %s ignored (%s); measuring again\n",
+                tscache_path(c), why);
+    return c;
+}
+
+/* Statistics of the selected tensors printed as they come; the head
+ * first and, for JSON, a tail that closes the document even after an
+ * error.  Returns an exit code. */
+static int stream_stats(struct qmodel *m, struct tstats_opts *o,
+                        const struct stats_args *a)
+{
+    struct qerr err = {0}, intact = {0};
+    struct printer p = {m, a, name_width(m, o->select), 0, progress_wanted(m), &intact};
+    o->on_row = print_row;
+    o->progress = show_progress;
+    o->ud = &p;
+    if (a->fmt == CLI_JSON)
+        json_head(m, a);
+    else if (a->fmt == CLI_CSV)
+        csv_head();
+    else
+        text_header(stdout, p.w, a->abs_thresh);
+    fflush(stdout);
+    struct tscache *cache = a->no_cache ? NULL : open_cache(m);
+    o->cache = cache;
+    struct tstats ts;
+    int rc = tstats_compute(m, o, &ts, &err);
+    tstats_free(&ts);
+    if (cache && !rc && !intact.code && !qmodel_intact(m, &err)) {
+        struct qerr serr = {0};
+        if (tscache_save(cache, &serr))
+            fprintf(stderr, "qlens stats: note: results not cached: %s\n", serr.msg);
+    }
+    tscache_close(cache);
+    if (intact.code) /* print_row stopped it: the file was truncated */
+        err = intact;
+    else if (!rc)
+        qmodel_intact(m, &err);
+    rc = err.code;
+    erase_progress(&p);
+    if (a->fmt == CLI_JSON)
+        json_tail(rc ? &err : NULL);
+    fflush(stdout);
+    return rc ? cli_fail(&err) : EXIT_OK;
 }
 
 static int run_stats(const struct stats_args *a)
@@ -288,8 +403,6 @@ static int run_stats(const struct stats_args *a)
     tstats_opts_default(&o);
     o.st.abs_thresh = a->abs_thresh;
     o.channels = a->channels;
-    if (progress_wanted(&m))
-        o.progress = show_progress;
     unsigned char *sel = NULL;
     int rc = EXIT_OK;
     if (a->regex) {
@@ -305,17 +418,7 @@ static int run_stats(const struct stats_args *a)
         }
         o.select = sel;
     }
-    struct tstats ts;
-    if (tstats_compute(&m, &o, &ts, &err) || qmodel_intact(&m, &err)) {
-        rc = cli_fail(&err);
-    } else if (a->fmt == CLI_JSON) {
-        print_json(&m, &ts, a);
-    } else if (a->fmt == CLI_CSV) {
-        print_csv(&m, &ts);
-    } else {
-        print_text(stdout, &m, &ts, a);
-    }
-    tstats_free(&ts);
+    rc = stream_stats(&m, &o, a);
 out:
     free(sel);
     qmodel_close(&m);
@@ -335,23 +438,15 @@ int default_summary(const char *model_arg)
     struct qmodel m;
     if (cli_open_model(&m, model_arg, &err))
         return cli_fail(&err);
-    struct tstats ts;
     struct stats_args a = {.abs_thresh = 6.0};
     struct tstats_opts o;
     tstats_opts_default(&o);
-    if (progress_wanted(&m))
-        o.progress = show_progress;
-    int rc = EXIT_OK;
-    if (tstats_compute(&m, &o, &ts, &err) || qmodel_intact(&m, &err)) {
-        rc = cli_fail(&err);
-    } else {
-        info_print_summary(stdout, &m);
-        printf("\n");
-        print_text(stdout, &m, &ts, &a);
+    info_print_summary(stdout, &m);
+    printf("\n");
+    int rc = stream_stats(&m, &o, &a);
+    if (rc == EXIT_OK)
         printf("\nkurt is Pearson kurtosis (3 for a normal distribution); exkurt = kurt - 3.\n"
                "'qlens --help' lists the commands; 'qlens stats --help' the columns.\n");
-    }
-    tstats_free(&ts);
     qmodel_close(&m);
     return rc;
 }

@@ -494,7 +494,8 @@ static int sec_maps(struct rctx *r, struct qerr *err)
           n < r->o->top ? n : r->o->top);
     for (int i = 0; i < n && i < r->o->top; i++) {
         struct qtensor *t = &r->m.tensors[v[i].tensor];
-        const float *x = qtensor_f32(t);
+        /* pinned for the two figures, then left to the budgeted cache */
+        const float *x = t->override ? t->override : qtensor_f32_pin(t);
         if (!x) {
             free(v);
             return qerr_set(err, QERR_NOMEM, "report: out of memory reading %s", t->name);
@@ -502,6 +503,8 @@ static int sec_maps(struct rctx *r, struct qerr *err)
         doc_h(d, 3, t->name, t->name);
         fig_map(r, t, x, v[i].rows, v[i].cols, &v[i].st);
         fig_hist(r, t, x, (size_t)t->nelem, &v[i].st);
+        if (!t->override)
+            qtensor_f32_unpin(t);
     }
     free(v);
     return 0;

@@ -463,13 +463,19 @@ struct src_tensor {
 static int fill_from_model(void *ctx, float *dst, int64_t n)
 {
     struct src_tensor *s = ctx;
-    const float *x = s->use_override ? qtensor_f32(s->t) : qtensor_f32_orig(s->t);
+    /* the file values through the budgeted cache (model.h), not a copy
+     * kept per tensor until the model closes: an export of a 7B model
+     * would otherwise hold every tensor as floats */
+    int pinned = !(s->use_override && s->t->override);
+    const float *x = pinned ? qtensor_f32_pin(s->t) : s->t->override;
     if (!x)
         return -1;
     if (s->permute_heads > 0)
         gguf_permute_qk(x, dst, s->permute_heads, s->head_dim, n / ((int64_t)s->permute_heads * s->head_dim));
     else
         memcpy(dst, x, (size_t)n * sizeof *dst);
+    if (pinned)
+        qtensor_f32_unpin(s->t);
     return 0;
 }
 

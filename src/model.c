@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -166,17 +167,21 @@ int qmodel_map_file(struct qmodel *m, const char *path, struct qerr *err)
     }
     void *base = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
     int e = errno;
-    close(fd);
-    if (base == MAP_FAILED)
+    if (base == MAP_FAILED) {
+        close(fd);
         return qerr_set(err, QERR_IO, "%s: cannot map: %s", path, strerror(e));
+    }
     struct qmap *maps = realloc(m->maps, (size_t)(m->n_maps + 1) * sizeof *maps);
     if (!maps) {
         munmap(base, (size_t)st.st_size);
+        close(fd);
         return qerr_set(err, QERR_NOMEM, "%s: out of memory", path);
     }
     m->maps = maps;
+    /* the descriptor stays open for qtreader: a path opened again later
+     * could name another file by then */
     maps[m->n_maps] = (struct qmap){strdup(path), base, (size_t)st.st_size,
-                                    mapguard_add(base, (size_t)st.st_size)};
+                                    mapguard_add(base, (size_t)st.st_size), fd};
     return m->n_maps++;
 }
 
@@ -632,28 +637,300 @@ int qtensor_read_rows(const struct qtensor *t, int64_t r0, int64_t nr, float *ds
     return qtensor_read_range(t, r0 * cols, nr * cols, dst);
 }
 
+/* ---- streaming reader ---- */
+
+int qtreader_init(struct qtreader *r, const struct qmodel *m, const struct qtensor *t,
+                  size_t cap)
+{
+    memset(r, 0, sizeof *r);
+    r->t = t;
+    r->fd = -1;
+    if (t->map_index >= 0 && t->map_index < m->n_maps && m->maps[t->map_index].fd >= 0 &&
+        (const char *)t->data == (const char *)m->maps[t->map_index].base + t->file_offset) {
+        r->fd = m->maps[t->map_index].fd;
+        r->base = t->file_offset;
+    }
+    if (r->fd < 0)
+        return 0;
+    r->cap = cap < 4096 ? 4096 : cap;
+    r->win = malloc(r->cap);
+    return r->win ? 0 : -1;
+}
+
+void qtreader_free(struct qtreader *r)
+{
+    free(r->win);
+    r->win = NULL;
+}
+
+/* Bytes [b0, b0 + cap) of the tensor (cut at its end) into the window. */
+static int qtreader_fill(struct qtreader *r, uint64_t b0)
+{
+    uint64_t end = b0 + r->cap < r->t->nbytes ? b0 + r->cap : r->t->nbytes;
+    size_t got = 0, want = (size_t)(end - b0);
+    while (got < want) {
+        ssize_t k = pread(r->fd, r->win + got, want - got, (off_t)(r->base + b0 + got));
+        if (k < 0 && errno == EINTR)
+            continue;
+        if (k <= 0) {
+            r->failed = 1;
+            r->w0 = r->w1 = 0;
+            return -1;
+        }
+        got += (size_t)k;
+    }
+    r->w0 = b0;
+    r->w1 = end;
+    return 0;
+}
+
+const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *dst)
+{
+    const struct qtensor *t = r->t;
+    const struct ggt_traits *tr = dtype_traits(t->dtype);
+    if (!tr || off < 0 || len < 0 || off > t->nelem || len > t->nelem - off ||
+        off % tr->blck_size || len % tr->blck_size)
+        return NULL;
+    uint64_t b0 = (uint64_t)(off / tr->blck_size) * tr->type_size;
+    uint64_t nb = (uint64_t)(len / tr->blck_size) * tr->type_size;
+    if (r->fd < 0 || (b0 < r->w0 && nb < r->cap)) /* behind the window: the mapping */
+        return qtensor_read_range(t, off, len, dst) ? NULL : dst;
+    if (nb > r->cap) { /* larger than the window: in pieces of whole blocks */
+        int64_t step = (int64_t)(r->cap / tr->type_size) * tr->blck_size;
+        for (int64_t o = 0; o < len; o += step) {
+            int64_t l = len - o < step ? len - o : step;
+            const float *p = qtreader_get(r, off + o, l, dst + o);
+            if (!p)
+                return NULL;
+            if (p != dst + o) /* F32 handed out in place */
+                memcpy(dst + o, p, (size_t)l * sizeof *dst);
+        }
+        return dst;
+    }
+    if ((b0 < r->w0 || b0 + nb > r->w1) && qtreader_fill(r, b0))
+        return NULL;
+    const unsigned char *p = r->win + (b0 - r->w0);
+    if (t->dtype == QD_F32 && t->add == 0.0f && (uintptr_t)p % sizeof(float) == 0)
+        return (const float *)p;
+    tr->to_float(p, dst, len);
+    for (int64_t i = 0; t->add != 0.0f && i < len; i++)
+        dst[i] += t->add;
+    return dst;
+}
+
+/* ---- float copies under a budget (see model.h) ----
+ *
+ * One lock for the process: the registry of evictable copies, the byte
+ * count and the tensors' f32 / f32_pins / f32_lru / f32_used fields.
+ * Conversions run outside the lock. */
+static pthread_mutex_t f32_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct qtensor **f32_reg;  /* (f32_nreg) tensors with an evictable copy */
+static int f32_nreg, f32_capreg;
+static size_t f32_bytes, f32_budget;
+static int f32_budget_set;
+static uint64_t f32_tick;
+
+int qmodel_parse_size(const char *s, size_t *bytes)
+{
+    char *end;
+    double v = s && *s ? strtod(s, &end) : -1;
+    if (!(v >= 0) || end == s)
+        return -1;
+    double mul = 1048576.0; /* a bare number: MiB */
+    if (*end == 'K' || *end == 'k') mul = 1024.0, end++;
+    else if (*end == 'M' || *end == 'm') mul = 1048576.0, end++;
+    else if (*end == 'G' || *end == 'g') mul = 1073741824.0, end++;
+    else if (*end == 'T' || *end == 't') mul = 1099511627776.0, end++;
+    if (*end == 'B' || *end == 'b' || (*end == 'i' && (end[1] == 'B' || end[1] == 'b')))
+        end += *end == 'i' ? 2 : 1;
+    if (*end || v * mul > 9e18)
+        return -1;
+    *bytes = (size_t)(v * mul);
+    return 0;
+}
+
+/* Under the lock. */
+static size_t budget_locked(void)
+{
+    if (!f32_budget_set) {
+        f32_budget_set = 1;
+        f32_budget = QM_F32_BUDGET_DEFAULT;
+        size_t b;
+        const char *e = getenv("QLENS_F32_CACHE");
+        if (e && qmodel_parse_size(e, &b) == 0)
+            f32_budget = b;
+    }
+    return f32_budget;
+}
+
+void qmodel_set_f32_budget(size_t bytes)
+{
+    pthread_mutex_lock(&f32_mu);
+    f32_budget = bytes;
+    f32_budget_set = 1;
+    pthread_mutex_unlock(&f32_mu);
+}
+
+size_t qmodel_f32_budget(void)
+{
+    pthread_mutex_lock(&f32_mu);
+    size_t b = budget_locked();
+    pthread_mutex_unlock(&f32_mu);
+    return b;
+}
+
+size_t qmodel_f32_bytes(void)
+{
+    pthread_mutex_lock(&f32_mu);
+    size_t b = f32_bytes;
+    pthread_mutex_unlock(&f32_mu);
+    return b;
+}
+
+static size_t copy_bytes(const struct qtensor *t)
+{
+    return (size_t)t->nelem * sizeof(float);
+}
+
+static void reg_remove(struct qtensor *t)
+{
+    for (int i = 0; i < f32_nreg; i++)
+        if (f32_reg[i] == t) {
+            f32_reg[i] = f32_reg[--f32_nreg];
+            break;
+        }
+    t->f32_lru = 0;
+}
+
+/* Free unpinned evictable copies, least recently used first, until
+ * `need` more bytes fit the budget (or none is left to free). */
+static void evict_for(size_t need)
+{
+    while (f32_bytes + need > budget_locked()) {
+        int best = -1;
+        for (int i = 0; i < f32_nreg; i++)
+            if (f32_reg[i]->f32_pins == 0 &&
+                (best < 0 || f32_reg[i]->f32_used < f32_reg[best]->f32_used))
+                best = i;
+        if (best < 0)
+            return;
+        struct qtensor *t = f32_reg[best];
+        free(t->f32);
+        t->f32 = NULL;
+        f32_bytes -= copy_bytes(t);
+        reg_remove(t);
+    }
+}
+
+static int direct_f32(const struct qtensor *t)
+{
+    return t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f;
+}
+
+/* The file values converted into a new buffer (outside the lock). */
+static float *convert_copy(const struct qtensor *t)
+{
+    if (!dtype_traits(t->dtype))
+        return NULL;
+    float *x = malloc(copy_bytes(t) ? copy_bytes(t) : 1);
+    if (!x)
+        return NULL;
+    qtensor_read_f32(t, x);
+    for (int64_t i = 0; t->add != 0.0f && i < t->nelem; i++)
+        x[i] += t->add;
+    return x;
+}
+
+/* t's copy, made if needed; `pin`: pinned and evictable unless already
+ * permanent, else made permanent.  NULL when memory runs out. */
+static const float *get_copy(struct qtensor *t, int pin)
+{
+    pthread_mutex_lock(&f32_mu);
+    float *x = t->f32;
+    pthread_mutex_unlock(&f32_mu);
+    float *made = x ? NULL : convert_copy(t);
+    if (!x && !made)
+        return NULL;
+    pthread_mutex_lock(&f32_mu);
+    if (!t->f32) { /* nobody made it meanwhile */
+        t->f32 = made;
+        made = NULL;
+        f32_bytes += copy_bytes(t);
+        if (pin && f32_nreg == f32_capreg) {
+            int cap = f32_capreg ? 2 * f32_capreg : 64;
+            struct qtensor **r = realloc(f32_reg, (size_t)cap * sizeof *r);
+            if (r)
+                f32_reg = r, f32_capreg = cap;
+        }
+        if (pin && f32_nreg < f32_capreg) { /* else it stays, permanent */
+            f32_reg[f32_nreg++] = t;
+            t->f32_lru = 1;
+        }
+    }
+    if (!pin && t->f32_lru)
+        reg_remove(t); /* handed out unpinned: kept from now on */
+    if (pin)
+        t->f32_pins++;
+    t->f32_used = ++f32_tick;
+    evict_for(0); /* t is pinned or permanent now: never itself */
+    x = t->f32;
+    pthread_mutex_unlock(&f32_mu);
+    free(made);
+    return x;
+}
+
+const float *qtensor_f32_pin(struct qtensor *t)
+{
+    if (direct_f32(t))
+        return t->data;
+    return get_copy(t, 1);
+}
+
+void qtensor_f32_unpin(struct qtensor *t)
+{
+    if (direct_f32(t))
+        return;
+    pthread_mutex_lock(&f32_mu);
+    if (t->f32_pins > 0)
+        t->f32_pins--;
+    pthread_mutex_unlock(&f32_mu);
+}
+
+/* A model's tensors leave the registry (and the byte count) when it
+ * closes. */
+static void drop_copies(struct qmodel *m)
+{
+    pthread_mutex_lock(&f32_mu);
+    for (int i = 0; i < m->n_tensors; i++) {
+        struct qtensor *t = &m->tensors[i];
+        if (t->f32_lru)
+            reg_remove(t);
+        if (t->f32)
+            f32_bytes -= copy_bytes(t);
+        free(t->f32);
+        t->f32 = NULL;
+    }
+    pthread_mutex_unlock(&f32_mu);
+}
+
 const float *qtensor_f32_direct(const struct qtensor *t, int overrides)
 {
     if (overrides && t->override)
         return t->override;
-    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f)
+    if (direct_f32(t))
         return t->data;
-    return t->f32;
+    /* only permanent copies: a cached one may be evicted by another thread */
+    pthread_mutex_lock(&f32_mu);
+    const float *x = t->f32_lru ? NULL : t->f32;
+    pthread_mutex_unlock(&f32_mu);
+    return x;
 }
 
 const float *qtensor_f32_orig(struct qtensor *t)
 {
-    if (t->dtype == QD_F32 && ((uintptr_t)t->data % sizeof(float)) == 0 && t->add == 0.0f)
+    if (direct_f32(t))
         return t->data;
-    if (!t->f32) {
-        t->f32 = malloc((size_t)t->nelem * sizeof(float));
-        if (!t->f32)
-            return NULL;
-        qtensor_read_f32(t, t->f32);
-        for (int64_t i = 0; t->add != 0.0f && i < t->nelem; i++)
-            t->f32[i] += t->add;
-    }
-    return t->f32;
+    return get_copy(t, 0);
 }
 
 const float *qtensor_f32(struct qtensor *t)
@@ -752,14 +1029,15 @@ int qmodel_intact(const struct qmodel *m, struct qerr *err)
 
 void qmodel_close(struct qmodel *m)
 {
-    for (int i = 0; i < m->n_tensors; i++) {
-        free(m->tensors[i].f32);
+    drop_copies(m);
+    for (int i = 0; i < m->n_tensors; i++)
         free(m->tensors[i].override);
-    }
     free(m->tensors);
     for (int i = 0; i < m->n_maps; i++) {
         mapguard_remove(m->maps[i].guard);
         munmap(m->maps[i].base, m->maps[i].size);
+        if (m->maps[i].fd >= 0)
+            close(m->maps[i].fd);
         free(m->maps[i].path);
     }
     free(m->maps);

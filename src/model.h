@@ -172,6 +172,12 @@ struct qtensor {
                              through qmodel_set_override                  */
     float add;            /* added to every stored value when read (Gemma HF
                              norms: 1); 0 for nearly every tensor         */
+    /* The float copy's place in the process's budgeted cache (model.c,
+     * under its lock): pins held, last use, and whether the copy may be
+     * evicted (made by qtensor_f32_pin and never handed out unpinned). */
+    int f32_pins;
+    int f32_lru;
+    uint64_t f32_used;
 };
 
 struct qmap {
@@ -179,6 +185,8 @@ struct qmap {
     void *base;
     size_t size;
     int guard;            /* src/mapguard.h slot (-1: unguarded)          */
+    int fd;               /* the file, kept open for qtreader's pread()s
+                             (-1: none; readers then decode the mapping)  */
 };
 
 struct qmodel {
@@ -260,10 +268,65 @@ void qtensor_read_f32(const struct qtensor *t, float *dst);
  * misaligned one or a type with no decoder. */
 int qtensor_read_range(const struct qtensor *t, int64_t off, int64_t len, float *dst);
 int qtensor_read_rows(const struct qtensor *t, int64_t r0, int64_t nr, float *dst);
+/* Streaming reader of one tensor's file values, for passes that read a
+ * tensor once in order (statistics, histograms).  The raw bytes are read
+ * with pread() into a window of `cap` bytes and decoded from there, so the
+ * mapping's pages are never touched: a first touch of a mapped page costs a
+ * fault and a TLB miss, and the hardware prefetcher stops at every 4 KB
+ * page, which made an F16 pass over a mapped file run at 0.15-0.2 of the
+ * speed of read(); through the window it runs near read()'s speed, and
+ * the process's RSS stays the window, not the file.  Same values, bit for
+ * bit, as qtensor_read_range.  A model without file descriptors (a tensor
+ * built in memory) decodes from `data`. */
+struct qtreader {
+    const struct qtensor *t;
+    int fd;                 /* -1: decode from t->data                   */
+    uint64_t base;          /* file offset of the tensor's first byte    */
+    unsigned char *win;     /* (cap) raw bytes [w0, w1) of the tensor    */
+    size_t cap;
+    uint64_t w0, w1;        /* byte offsets from the tensor's start      */
+    int failed;             /* a short read: the file shrank under us    */
+};
+#define QTREADER_WINDOW (1u << 19) /* stays in L2 on this machine's cores */
+/* Returns 0 or -1 (no memory for the window). */
+int qtreader_init(struct qtreader *r, const struct qmodel *m, const struct qtensor *t,
+                  size_t cap);
+void qtreader_free(struct qtreader *r);
+/* Elements [off, off+len) as floats (same alignment rule as
+ * qtensor_read_range): decoded into dst, or for F32 bytes that need no
+ * change a pointer into the window (valid until the next call).  Reads
+ * moving forward refill the window; a read behind it (a second pass
+ * re-reading a few blocks) decodes the mapping instead.  NULL for a bad
+ * range, a type with no decoder or a failed read (r->failed set). */
+const float *qtreader_get(struct qtreader *r, int64_t off, int64_t len, float *dst);
+
 /* The floats that exist without converting anything: the override (when
  * `overrides`), aligned F32 file bytes, or a float copy already made by
  * qtensor_f32*; else NULL, and the caller reads tiles. */
 const float *qtensor_f32_direct(const struct qtensor *t, int overrides);
+
+/* ---- float copies under a memory budget ----
+ *
+ * qtensor_f32_orig's copies stay until the model closes (callers keep the
+ * pointer): on a 7B F16 model that is 28 GB.  A caller that can say when
+ * it is done pins instead: the copy is valid until the matching unpin,
+ * and unpinned copies are freed, least recently used first, when a new
+ * copy would take the process's copies past the budget
+ * (qmodel_set_f32_budget; default $QLENS_F32_CACHE, a size such as 512M
+ * or 2G, else QM_F32_BUDGET_DEFAULT).  A copy asked for by
+ * qtensor_f32_orig while cached becomes permanent.  Copies made over the
+ * budget (everything pinned) are allowed: the budget bounds what is kept,
+ * not what is in use.  All of this is thread-safe (one lock), so either
+ * thread of the dashboard may make copies. */
+#define QM_F32_BUDGET_DEFAULT ((size_t)1 << 30)
+const float *qtensor_f32_pin(struct qtensor *t);
+void qtensor_f32_unpin(struct qtensor *t);
+void qmodel_set_f32_budget(size_t bytes);
+size_t qmodel_f32_budget(void);
+/* Bytes of float copies held now (pinned, cached and permanent). */
+size_t qmodel_f32_bytes(void);
+/* "512M", "2G", "1.5G", "4096" (MiB) -> bytes; <0 when not a size. */
+int qmodel_parse_size(const char *s, size_t *bytes);
 
 /* Install replacement weights (takes ownership of `w`, t->nelem floats);
  * NULL removes the override. */

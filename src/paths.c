@@ -127,3 +127,17 @@ int paths_load_papers(struct results_store *s, struct qerr *err)
     snprintf(rd, sizeof rd, "%s/results", dir);
     return results_load_dir(s, rd, err);
 }
+
+int paths_cache_dir(char *buf, size_t cap)
+{
+    const char *env = getenv("QLENS_CACHE_DIR");
+    if (env && *env)
+        return put(buf, cap, "%s", env);
+    env = getenv("XDG_CACHE_HOME");
+    if (env && *env == '/') /* the XDG spec: a relative value is ignored */
+        return put(buf, cap, "%s/qlens", env);
+    env = getenv("HOME");
+    if (env && *env)
+        return put(buf, cap, "%s/.cache/qlens", env);
+    return -1;
+}

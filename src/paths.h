@@ -30,5 +30,10 @@ int paths_assets_dir(char *buf, size_t cap);
 /* Load the bundled papers' data (<assets>/results/ *.json) into s; errors
  * say how to point qlens at the assets. */
 int paths_load_papers(struct results_store *s, struct qerr *err);
+/* The user's cache folder for qlens: $QLENS_CACHE_DIR, else
+ * $XDG_CACHE_HOME/qlens, else $HOME/.cache/qlens (not created here).  0
+ * with the path in buf, -1 when none can be named (no HOME) or it does
+ * not fit. */
+int paths_cache_dir(char *buf, size_t cap);
 
 #endif

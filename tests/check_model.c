@@ -3,6 +3,7 @@
  * stories260K .bin / .gguf relation. */
 #include <check.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -397,6 +398,153 @@ START_TEST(test_truncated_while_mapped)
 }
 END_TEST
 
+/* ---- float copies under a budget ---- */
+
+#define NT 6
+#define TN 4096 /* elements per tensor: 16 KiB of floats */
+
+/* A raw file of NT F16 tensors (tensor k holds k + i / TN), opened as a
+ * model through the builder API. */
+static void f16_model(struct qmodel *m, const char *path)
+{
+    uint16_t *h = malloc(NT * TN * sizeof *h);
+    for (int k = 0; k < NT; k++)
+        for (int i = 0; i < TN; i++)
+            h[k * TN + i] = f32_to_f16((float)k + (float)i / TN);
+    ck_assert_int_eq(tu_write_file(path, h, NT * TN * sizeof *h), 0);
+    free(h);
+    memset(m, 0, sizeof *m);
+    m->path = strdup(path);
+    struct qerr err = {0};
+    int map = qmodel_map_file(m, path, &err);
+    ck_assert_int_ge(map, 0);
+    for (int k = 0; k < NT; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", k);
+        int64_t shape[1] = {TN};
+        ck_assert_int_ge(qmodel_add_tensor(m, name, NULL, QD_F16, 1, shape, map,
+                                           (uint64_t)k * TN * 2, &err), 0);
+    }
+}
+
+static void check_values(const float *x, int k)
+{
+    for (int i = 0; i < TN; i += 97)
+        ck_assert(x[i] == f16_to_f32(f32_to_f16((float)k + (float)i / TN)));
+}
+
+START_TEST(test_f32_budget)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", tu_tmpfile("budget.bin"));
+    struct qmodel m;
+    f16_model(&m, path);
+    const size_t one = TN * sizeof(float);
+    qmodel_set_f32_budget(3 * one);
+    ck_assert_uint_eq(qmodel_f32_bytes(), 0);
+    /* pinned, then released in order: the budget keeps the last three */
+    for (int k = 0; k < NT; k++) {
+        const float *x = qtensor_f32_pin(&m.tensors[k]);
+        ck_assert_ptr_nonnull(x);
+        check_values(x, k);
+        qtensor_f32_unpin(&m.tensors[k]);
+        ck_assert_uint_le(qmodel_f32_bytes(), 3 * one);
+    }
+    for (int k = 0; k < NT; k++)
+        ck_assert_msg((m.tensors[k].f32 != NULL) == (k >= NT - 3), "tensor %d", k);
+    /* a use refreshes: t3 becomes the newest, t4 goes next */
+    qtensor_f32_unpin((qtensor_f32_pin(&m.tensors[3]), &m.tensors[3]));
+    qtensor_f32_unpin((qtensor_f32_pin(&m.tensors[0]), &m.tensors[0]));
+    ck_assert_ptr_null(m.tensors[4].f32);
+    ck_assert_ptr_nonnull(m.tensors[3].f32);
+    /* pinned copies are never freed, even past the budget */
+    const float *p[NT];
+    for (int k = 0; k < NT; k++)
+        p[k] = qtensor_f32_pin(&m.tensors[k]);
+    ck_assert_uint_eq(qmodel_f32_bytes(), NT * one);
+    for (int k = 0; k < NT; k++) {
+        check_values(p[k], k);
+        qtensor_f32_unpin(&m.tensors[k]);
+    }
+    /* no pointer of a cached copy leaks out through qtensor_f32_direct */
+    ck_assert_ptr_null(qtensor_f32_direct(&m.tensors[0], 0));
+    /* qtensor_f32_orig's copy is permanent: it survives any pressure */
+    const float *keep = qtensor_f32_orig(&m.tensors[1]);
+    ck_assert_ptr_eq(qtensor_f32_direct(&m.tensors[1], 0), keep);
+    qmodel_set_f32_budget(0);
+    qtensor_f32_unpin((qtensor_f32_pin(&m.tensors[2]), &m.tensors[2]));
+    qtensor_f32_unpin((qtensor_f32_pin(&m.tensors[5]), &m.tensors[5]));
+    ck_assert_ptr_eq(m.tensors[1].f32, keep);
+    check_values(keep, 1);
+    ck_assert_ptr_null(m.tensors[2].f32);
+    qmodel_close(&m);
+    ck_assert_uint_eq(qmodel_f32_bytes(), 0);
+    qmodel_set_f32_budget(QM_F32_BUDGET_DEFAULT);
+}
+END_TEST
+
+struct pin_arg {
+    struct qmodel *m;
+    unsigned seed;
+};
+
+static void *pin_worker(void *p)
+{
+    struct pin_arg *a = p;
+    for (int it = 0; it < 3000; it++) {
+        a->seed = a->seed * 1103515245u + 12345u;
+        int k = (int)((a->seed >> 16) % NT);
+        const float *x = qtensor_f32_pin(&a->m->tensors[k]);
+        if (!x || x[TN - 1] != f16_to_f32(f32_to_f16((float)k + (float)(TN - 1) / TN)))
+            return (void *)1;
+        qtensor_f32_unpin(&a->m->tensors[k]);
+    }
+    return NULL;
+}
+
+/* Two threads pinning under a budget of two copies: every pointer stays
+ * valid while pinned (the sanitizer build would see a use after free). */
+START_TEST(test_f32_budget_threads)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s", tu_tmpfile("budget-th.bin"));
+    struct qmodel m;
+    f16_model(&m, path);
+    qmodel_set_f32_budget(2 * TN * sizeof(float));
+    pthread_t th[2];
+    struct pin_arg a[2] = {{&m, 1}, {&m, 2}};
+    for (int i = 0; i < 2; i++)
+        ck_assert_int_eq(pthread_create(&th[i], NULL, pin_worker, &a[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        void *r;
+        pthread_join(th[i], &r);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_uint_le(qmodel_f32_bytes(), 2 * TN * sizeof(float));
+    qmodel_close(&m);
+    qmodel_set_f32_budget(QM_F32_BUDGET_DEFAULT);
+}
+END_TEST
+
+START_TEST(test_parse_size)
+{
+    size_t b;
+    ck_assert_int_eq(qmodel_parse_size("512M", &b), 0);
+    ck_assert_uint_eq(b, (size_t)512 << 20);
+    ck_assert_int_eq(qmodel_parse_size("2G", &b), 0);
+    ck_assert_uint_eq(b, (size_t)2 << 30);
+    ck_assert_int_eq(qmodel_parse_size("1.5GiB", &b), 0);
+    ck_assert_uint_eq(b, (size_t)3 << 29);
+    ck_assert_int_eq(qmodel_parse_size("4096", &b), 0);
+    ck_assert_uint_eq(b, (size_t)4 << 30);
+    ck_assert_int_eq(qmodel_parse_size("0", &b), 0);
+    ck_assert_uint_eq(b, 0);
+    const char *bad[] = {"", "G", "-1G", "12X", "1e30G", "nan"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
+        ck_assert_msg(qmodel_parse_size(bad[i], &b) < 0, "%s", bad[i]);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("model");
@@ -410,6 +558,9 @@ static Suite *suite(void)
     tcase_add_test(tc, test_detect_format);
     tcase_add_test(tc, test_stories260k_bin_vs_gguf);
     tcase_add_test(tc, test_truncated_while_mapped);
+    tcase_add_test(tc, test_f32_budget);
+    tcase_add_test(tc, test_f32_budget_threads);
+    tcase_add_test(tc, test_parse_size);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -470,6 +470,71 @@ START_TEST(test_hist_log2)
 }
 END_TEST
 
+/* Rows straight from a float array, copied into the engine's buffer (so
+ * the engine never sees the array itself); counts the calls. */
+#if defined(__AVX512F__)
+#define COL_PASSES 2 /* moments, counts */
+#else
+#define COL_PASSES 3 /* sums, moments, counts */
+#endif
+
+struct arr_src {
+    const float *x;
+    size_t rows, cols, calls, max_nr;
+};
+
+static const float *arr_fetch(void *ud, size_t r0, size_t nr, float *buf)
+{
+    struct arr_src *a = ud;
+    ck_assert(r0 + nr <= a->rows && nr <= stats_col_src_rows(a->cols));
+    a->calls++;
+    a->max_nr = nr > a->max_nr ? nr : a->max_nr;
+    memcpy(buf, a->x + r0 * a->cols, nr * a->cols * sizeof *buf);
+    return buf;
+}
+
+/* Streamed per-column statistics equal, bit for bit, the in-memory ones:
+ * odd shapes around the engine's row blocks and the 64 shift rows, NaN
+ * and Inf mixed in, and columns whose mean jumps after the shift rows (the
+ * gathered re-computation). */
+START_TEST(test_per_col_src)
+{
+    const size_t rows_v[] = {0, 1, 63, 64, 65, 200, 1100, 6000}, cols_v[] = {1, 15, 17, 33, 100};
+    tu_seed(77);
+    for (size_t a = 0; a < sizeof rows_v / sizeof *rows_v; a++)
+        for (size_t b = 0; b < sizeof cols_v / sizeof *cols_v; b++) {
+            size_t rows = rows_v[a], cols = cols_v[b], n = rows * cols;
+            float *x = malloc((n ? n : 1) * sizeof *x);
+            for (size_t i = 0; i < n; i++) {
+                size_t r = i / cols, j = i % cols;
+                x[i] = (float)(tu_normal() * 0.02);
+                if (j % 5 == 3 && r >= 64)
+                    x[i] += 1000.0f; /* the column's mean jumps: redo */
+                if (i % 97 == 11)
+                    x[i] = NAN;
+                if (i % 131 == 7)
+                    x[i] = -INFINITY;
+            }
+            struct stats *ref = malloc((cols ? cols : 1) * sizeof *ref);
+            struct stats *got = malloc((cols ? cols : 1) * sizeof *got);
+            stats_per_channel(x, rows, cols, STATS_COLS, NULL, ref);
+            struct arr_src as = {x, rows, cols, 0, 0};
+            struct stats_rows_src src = {arr_fetch, &as};
+            ck_assert_int_eq(stats_per_col_src(&src, rows, cols, NULL, got), 0);
+            for (size_t j = 0; j < cols; j++)
+                ck_assert_msg(!memcmp(&ref[j], &got[j], sizeof *ref),
+                              "%zux%zu column %zu", rows, cols, j);
+            if (rows > stats_col_src_rows(cols))
+                ck_assert(as.max_nr < rows); /* streamed, never the whole matrix */
+            size_t blocks = (rows + stats_col_src_rows(cols) - 1) / stats_col_src_rows(cols);
+            if (rows == 6000 && cols >= 15) /* 64 of 6000 rows near 0: 8.8 std off */
+                ck_assert_msg(as.calls > COL_PASSES * blocks, "no re-computed column (%zu calls)",
+                              as.calls);
+            free(x), free(ref), free(got);
+        }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("stats");
@@ -496,6 +561,7 @@ static Suite *suite(void)
     t = tcase_create("channels");
     tcase_add_test(t, test_per_channel);
     tcase_add_test(t, test_per_channel_large_mean);
+    tcase_add_test(t, test_per_col_src);
     tcase_add_test(t, test_hist_linear);
     tcase_add_test(t, test_hist_log2);
     suite_add_tcase(s, t);

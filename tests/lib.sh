@@ -5,6 +5,9 @@
 export QLENS_SHARED
 T_TMP=$(mktemp -d "${TMPDIR:-/tmp}/qlens-t.XXXXXX")
 trap 'rm -rf "$T_TMP"' EXIT
+# results caches (stats, sensitivity) go to the test's folder, never ~/.cache
+: "${QLENS_CACHE_DIR:=$T_TMP/cache}"
+export QLENS_CACHE_DIR
 t_failed=0
 pass() { echo "PASS: $*"; }
 fail() { echo "FAIL: $*"; t_failed=1; }
