@@ -62,8 +62,8 @@ static void load_all(struct vm_layers *v)
     statsload_join(&l);
     ck_assert(!statsload_busy(&l));
     ck_assert_int_eq(statsload_done(&l), NT);
-    ck_assert_int_eq(statsload_take(&l, v, &model), NT);
-    ck_assert_int_eq(statsload_take(&l, v, &model), 0); /* each once */
+    ck_assert_int_eq(statsload_take(&l, v), NT);
+    ck_assert_int_eq(statsload_take(&l, v), 0); /* each once */
     statsload_free(&l);
 }
 
@@ -128,7 +128,7 @@ START_TEST(cancel_marks_the_rest)
     ck_assert_int_eq(statsload_start(&l, &model, 0), 0);
     statsload_cancel(&l);
     statsload_join(&l);
-    statsload_take(&l, &v, &model);
+    statsload_take(&l, &v);
     ck_assert_int_eq(v.n_stats, NT); /* every row has an answer */
     for (int i = 0; i < NT; i++)
         if (v.rows[i].st_state == VL_ST_FAILED)
@@ -149,17 +149,16 @@ START_TEST(empty_model)
     ck_assert_int_eq(statsload_start(&l, &m, 0), 0);
     statsload_want(&l, 3); /* out of range: ignored */
     statsload_join(&l);
-    ck_assert_int_eq(statsload_take(&l, &v, &m), 0);
+    ck_assert_int_eq(statsload_take(&l, &v), 0);
     ck_assert(statsload_eta(&l, 0) < 0);
     statsload_free(&l);
     vm_layers_free(&v);
 }
 END_TEST
 
-/* F16 tensors within the budget: each comes back with its float copy,
- * installed as the tensor's lazy copy (what qtensor_f32_orig returns) and
- * equal to converting it; one the main thread converted meanwhile keeps
- * its own.  Over the budget nothing is copied. */
+/* F16 tensors within the budget: the thread makes each tensor's lazy
+ * float copy (what qtensor_f32_orig returns), equal to converting it; one
+ * the main thread made first stays.  Over the budget nothing is copied. */
 static uint16_t h[NT][256];
 
 static void to_f16(void)
@@ -185,7 +184,7 @@ START_TEST(float_copies_within_budget)
     ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
     ck_assert_int_eq(statsload_start(&l, &model, NT * 256.0 * 4), 0);
     statsload_join(&l);
-    ck_assert_int_eq(statsload_take(&l, &v, &model), NT);
+    ck_assert_int_eq(statsload_take(&l, &v), NT);
     float ref[256];
     for (int i = 0; i < NT; i++) {
         ck_assert_ptr_nonnull(tens[i].f32);
@@ -204,7 +203,7 @@ START_TEST(float_copies_within_budget)
     ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
     ck_assert_int_eq(statsload_start(&l, &model, NT * 256.0 * 4 - 1), 0);
     statsload_join(&l);
-    statsload_take(&l, &v, &model);
+    statsload_take(&l, &v);
     for (int i = 0; i < NT; i++) {
         ck_assert_ptr_null(tens[i].f32);
         ck_assert(memcmp(&a.rows[i].st, &v.rows[i].st, sizeof a.rows[i].st) == 0);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "src/qclock.h"
+#include "src/tscache.h"
 #include "src/tstats.h"
 
 /* The next tensor: the wanted one if it is still to do, else the first
@@ -40,31 +41,13 @@ double statsload_copy_bytes(const struct qmodel *m)
     return b;
 }
 
-/* The tensor's values as qtensor_f32_orig makes them (offset added),
- * into *out (NULL when it needs none, or when memory runs out: then the
- * statistics read tiles and the view converts later).  Also set as the
- * shadow tensor's float copy, so the statistics read it. */
-static void make_copy(struct qtensor *t, float **out)
-{
-    *out = NULL;
-    if (in_place(t) || qdtype_block(t->dtype) < 1)
-        return;
-    float *x = malloc((size_t)t->nelem * sizeof *x); /* x: (nelem) */
-    if (!x)
-        return;
-    if (qtensor_read_range(t, 0, t->nelem, x)) { /* no decoder: the statistics say so */
-        free(x);
-        return;
-    }
-    *out = t->f32 = x;
-}
-
 static void *sl_thread(void *p)
 {
     struct statsload *l = p;
     struct tstats_opts o;
     tstats_opts_default(&o);
     o.cancel = &l->cancel_v;
+    o.cache = l->cache;
     int from = 0, i;
     while (!atomic_load(&l->cancel) && (i = claim_next(l, &from)) >= 0) {
         struct sl_item *it = &l->it[i];
@@ -76,10 +59,9 @@ static void *sl_thread(void *p)
         struct qerr err;
         memset(&r, 0, sizeof r);
         qerr_clear(&err);
-        if (l->copies)
-            make_copy(&l->shadow.tensors[i], &it->f32);
+        if (l->copies) /* the model's own lazy copy (thread-safe, src/model.h) */
+            qtensor_f32_orig(&l->m->tensors[i]);
         it->rc = tstats_tensor(&l->shadow, i, &o, &r, &err);
-        l->shadow.tensors[i].f32 = NULL; /* handed over with the item */
         struct qerr gone;
         if (it->rc == 0 && qmodel_intact(&l->shadow, &gone) < 0) { /* read zeros: void */
             it->rc = gone.code;
@@ -91,13 +73,17 @@ static void *sl_thread(void *p)
         atomic_store(&it->state, SL_DONE); /* publishes rc, st, err */
         atomic_fetch_add(&l->n_done, 1);
     }
+    struct qerr err;
+    if (l->cache && tscache_save(l->cache, &err) < 0)
+        snprintf(l->cache_err, sizeof l->cache_err, "%.150s", err.msg);
     atomic_store(&l->finished, 1);
     return NULL;
 }
 
-int statsload_start(struct statsload *l, const struct qmodel *m, double copy_budget)
+int statsload_start(struct statsload *l, struct qmodel *m, double copy_budget)
 {
     memset(l, 0, sizeof *l);
+    l->m = m;
     l->n = m->n_tensors;
     l->shadow = *m; /* shares the mappings and the header, read-only */
     l->shadow.tensors = malloc((size_t)(l->n ? l->n : 1) * sizeof *l->shadow.tensors);
@@ -111,8 +97,10 @@ int statsload_start(struct statsload *l, const struct qmodel *m, double copy_bud
     }
     memcpy(l->shadow.tensors, m->tensors, (size_t)l->n * sizeof *l->shadow.tensors);
     for (int i = 0; i < l->n; i++) {
-        l->shadow.tensors[i].f32 = NULL; /* the main thread's, not ours */
-        l->shadow.tensors[i].override = NULL;
+        struct qtensor *t = &l->shadow.tensors[i];
+        t->f32 = NULL; /* the model's copies and overrides are not ours */
+        t->override = NULL;
+        t->f32_pins = t->f32_lru = 0;
         atomic_init(&l->it[i].state, SL_TODO);
     }
     atomic_init(&l->cancel, 0);
@@ -120,6 +108,12 @@ int statsload_start(struct statsload *l, const struct qmodel *m, double copy_bud
     atomic_init(&l->n_done, 0);
     atomic_init(&l->finished, 0);
     l->copies = copy_budget > 0 && statsload_copy_bytes(m) <= copy_budget;
+    struct qerr cerr;
+    qerr_clear(&cerr);
+    if (!getenv("QLENS_NO_STATS_CACHE") && m->n_maps > 0) /* none: run without */
+        l->cache = tscache_open(m, NULL, &cerr);
+    if (l->cache)
+        l->cache_state = tscache_state(l->cache, l->cache_why, sizeof l->cache_why);
     const char *d = getenv("QLENS_STATS_DELAY_MS");
     l->delay_ms = d ? atoi(d) : 0;
     l->delay_ms = l->delay_ms < 0 ? 0 : l->delay_ms > 999 ? 999 : l->delay_ms;
@@ -135,18 +129,7 @@ int statsload_start(struct statsload *l, const struct qmodel *m, double copy_bud
     return 0;
 }
 
-/* Install item i's float copy as tensor i's lazy copy, unless the main
- * thread made one meanwhile. */
-static void hand_over(struct sl_item *it, struct qtensor *t)
-{
-    if (it->f32 && !t->f32 && it->rc == 0)
-        t->f32 = it->f32;
-    else
-        free(it->f32);
-    it->f32 = NULL;
-}
-
-int statsload_take(struct statsload *l, struct vm_layers *v, struct qmodel *m)
+int statsload_take(struct statsload *l, struct vm_layers *v)
 {
     if (!l->it)
         return 0;
@@ -155,8 +138,6 @@ int statsload_take(struct statsload *l, struct vm_layers *v, struct qmodel *m)
         int s = atomic_load(&l->it[i].state);
         if (s == SL_DONE) {
             struct sl_item *it = &l->it[i];
-            if (m && i < m->n_tensors)
-                hand_over(it, &m->tensors[i]);
             if (it->rc == 0)
                 vm_layers_set_stats(v, i, &it->st);
             else
@@ -216,10 +197,16 @@ void statsload_free(struct statsload *l)
 {
     statsload_cancel(l);
     statsload_join(l);
-    for (int i = 0; l->it && i < l->n; i++)
-        free(l->it[i].f32); /* never taken */
+    if (l->cache)
+        tscache_close(l->cache);
+    l->cache = NULL;
     free(l->shadow.tensors);
     free(l->it);
     l->shadow.tensors = NULL;
     l->it = NULL;
+}
+
+int statsload_cache_hits(const struct statsload *l)
+{
+    return l->cache ? tscache_hits(l->cache) : 0;
 }

@@ -15,14 +15,17 @@
  * tensors with statsload_take every tick.
  *
  * Float copies: when every tensor's float copy fits in `copy_budget`
- * bytes (a small model), the thread also converts each tensor into a
- * float copy of its own and hands it over with the statistics: the main
- * thread installs it as the tensor's lazy float copy (qtensor_f32_orig)
- * unless one exists already, so the Tensor and Quant views of a small
- * model open without a conversion inside a frame, as when the
- * statistics were computed before the first frame.  Above the budget
- * (a 1B-70B model) nothing is copied: statistics come from tiles and the
- * views convert the one tensor they show.
+ * bytes (a small model), the thread also makes each tensor's lazy float
+ * copy in the model (qtensor_f32_orig, thread-safe), so the Tensor and
+ * Quant views of a small model open without a conversion inside a frame,
+ * as when the statistics were computed before the first frame.  Above the
+ * budget (a 1B-70B model) nothing is copied: statistics come from tiles
+ * and the views convert the one tensor they show.
+ *
+ * Results cache (src/tscache.h): opened for the model when it starts,
+ * consulted and filled by tstats_tensor, saved when the thread ends, so a
+ * model opened again fills its rows from the cache at once.
+ * QLENS_NO_STATS_CACHE=1 runs without it.
  *
  * QLENS_STATS_DELAY_MS=N (0..1000) waits N ms before each tensor: on a
  * small model the loading then lasts long enough to watch (the screen
@@ -44,10 +47,12 @@ struct sl_item {
     int rc;                /* tstats_tensor's status (valid when DONE)   */
     struct stats st;
     char err[160];
-    float *f32;            /* the float copy (DONE, with a budget), or NULL */
 };
 
+struct tscache;
+
 struct statsload {
+    struct qmodel *m;      /* the dashboard's model (float copies only)  */
     struct qmodel shadow;  /* the model's header with a private tensor
                               table (no f32 copies, no overrides)       */
     struct sl_item *it;    /* (n)                                        */
@@ -61,6 +66,10 @@ struct statsload {
     atomic_int finished;   /* the thread has returned                    */
     int delay_ms;          /* QLENS_STATS_DELAY_MS                       */
     int copies;            /* make float copies (within the budget)      */
+    struct tscache *cache; /* or NULL (no cache folder, no files)        */
+    int cache_state;       /* enum tscache_state at open                 */
+    char cache_why[160];   /* ... and what it found                      */
+    char cache_err[160];   /* the save failed: why (after finished)      */
     double t_start, t_end; /* qclock seconds (t_end set by the main thread
                               when it sees the thread finished)          */
 };
@@ -68,15 +77,16 @@ struct statsload {
 /* Start the thread on model m (read-only from here on for the thread:
  * only the mapped bytes); copy_budget: bytes of float copies allowed (0:
  * none; see above).  Returns 0, or QERR_NOMEM / QERR_IO. */
-int statsload_start(struct statsload *l, const struct qmodel *m, double copy_budget);
+int statsload_start(struct statsload *l, struct qmodel *m, double copy_budget);
 /* Bytes of float copies model m would need (tensors not readable as
  * floats in place). */
 double statsload_copy_bytes(const struct qmodel *m);
 /* Main thread: move the tensors finished since the last call into v
- * (statistics, or "failed: why") and their float copies into the model
- * (m: the model given to statsload_start), refresh v when any arrived.
- * Returns how many arrived. */
-int statsload_take(struct statsload *l, struct vm_layers *v, struct qmodel *m);
+ * (statistics, or "failed: why"), refresh v when any arrived.  Returns
+ * how many arrived. */
+int statsload_take(struct statsload *l, struct vm_layers *v);
+/* Tensors whose statistics came from the cache (valid once finished). */
+int statsload_cache_hits(const struct statsload *l);
 /* Main thread: compute tensor ti next (when not done yet). */
 void statsload_want(struct statsload *l, int ti);
 /* Tensors done so far and the total; 1 while the thread works. */

@@ -18,6 +18,7 @@
 #include "src/mdiff.h"
 #include "src/paths.h"
 #include "src/qclock.h"
+#include "src/tscache.h"
 #include "ui/demo.h"
 #include "ui/draw.h"
 #include "ui/screen.h"
@@ -144,15 +145,23 @@ struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
 
 int tui_poll_stats(struct tui *t)
 {
-    int got = statsload_take(&t->sl, &t->lay, &t->m);
+    int got = statsload_take(&t->sl, &t->lay);
     if (got && t->lay.n_stats == t->lay.n_rows && !t->sl_said) {
         t->sl_said = 1;
         double s = (t->sl.t_end ? t->sl.t_end : qclock_seconds()) - t->sl.t_start;
+        int hits = statsload_cache_hits(&t->sl);
+        char from[200] = "";
+        if (hits)
+            snprintf(from, sizeof from, " (%d from the cache)", hits);
+        else if (t->sl.cache_state == TSCACHE_STALE || t->sl.cache_state == TSCACHE_CORRUPT)
+            snprintf(from, sizeof from, " (cache: %.150s; replaced)", t->sl.cache_why);
         if (t->lay.n_failed)
             tui_msg(t, 1, "statistics: %d of %d tensors failed (their rows say FAILED; the "
                     "Tensor view says why)", t->lay.n_failed, t->lay.n_rows);
+        else if (t->sl.cache_err[0])
+            tui_msg(t, 1, "statistics cache not saved: %s", t->sl.cache_err);
         else if (!t->msg[0] || !t->msg_err)
-            tui_msg(t, 0, "statistics of %d tensors in %.1f s", t->lay.n_rows, s);
+            tui_msg(t, 0, "statistics of %d tensors in %.1f s%s", t->lay.n_rows, s, from);
     }
     return t->lay.n_rows - t->lay.n_stats;
 }
