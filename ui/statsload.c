@@ -119,10 +119,7 @@ int statsload_start(struct statsload *l, struct qmodel *m, double copy_budget)
     l->delay_ms = l->delay_ms < 0 ? 0 : l->delay_ms > 999 ? 999 : l->delay_ms;
     l->t_start = qclock_seconds();
     if (pthread_create(&l->th, NULL, sl_thread, l) != 0) {
-        free(l->shadow.tensors);
-        free(l->it);
-        l->shadow.tensors = NULL;
-        l->it = NULL;
+        statsload_free(l); /* no thread to join: frees the tables and the cache */
         return QERR_IO;
     }
     l->running = 1;
