@@ -803,7 +803,10 @@ static int demo_key(struct tui *t, int ch)
     }
     if (ch != ERR)
         return ch;
-    int k = demo_next(t->demo, now, worker_busy(&t->job), demo_screen_shows, t->demo);
+    /* a step's "wait" also waits for the statistics: the tour sorts and
+     * colours by them */
+    int busy = worker_busy(&t->job) || t->lay.n_stats < t->lay.n_rows;
+    int k = demo_next(t->demo, now, busy, demo_screen_shows, t->demo);
     return k >= 0 ? k : ERR;
 }
 
