@@ -95,7 +95,8 @@ int statsload_start(struct statsload *l, struct qmodel *m, double copy_budget)
         l->it = NULL;
         return QERR_NOMEM;
     }
-    memcpy(l->shadow.tensors, m->tensors, (size_t)l->n * sizeof *l->shadow.tensors);
+    if (l->n > 0) /* an empty model may have no table at all */
+        memcpy(l->shadow.tensors, m->tensors, (size_t)l->n * sizeof *l->shadow.tensors);
     for (int i = 0; i < l->n; i++) {
         struct qtensor *t = &l->shadow.tensors[i];
         t->f32 = NULL; /* the model's copies and overrides are not ours */
