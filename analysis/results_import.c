@@ -318,7 +318,9 @@ static double num_at(const cJSON *o, const char *key)
 static char *quant_settings(const cJSON *root)
 {
     static const char *const keep[] = {"spec", "sym", "bits_per_weight", "delta_ppl_pct",
-                                       "top1", "size_mib", "ppl_float", NULL};
+                                       "top1", "size_mib", "ppl_float",
+                                       /* qlens quant --plan */
+                                       "plan", "plan_file", "tensor_types", NULL};
     cJSON *st = cJSON_CreateObject();
     for (const char *const *k = keep; *k; k++) {
         const cJSON *j = cJSON_GetObjectItemCaseSensitive(root, *k);

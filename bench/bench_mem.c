@@ -1,25 +1,39 @@
 /* bench_mem: real sizes in bounded memory (issue 15).  On a generated
  * F16 GGUF of the 1.1B shape (TinyLlama: dim 2048, hidden 5632, 22 layers,
- * 32 heads, 4 KV heads, vocab 32000; 2.2 GB), each measurement in its own
- * child process so its peak RSS (getrusage ru_maxrss) is its own:
+ * 32 heads, 4 KV heads, vocab 32000 from llama.cpp's llama-spm vocabulary;
+ * 2.2 GB; norms F32 as llama.cpp's converter writes them), each
+ * measurement in its own child process so its peak RSS (getrusage
+ * ru_maxrss) is its own:
  *
  *   read     plain read() of the file (the bandwidth baseline)
  *   stats    tstats over every tensor (tiled F16 conversion)
  *   fwd-f16  forward pass of T tokens on the F16 weights, tiles converted
  *            on the fly inside the products
  *   fwd-f32  the same with every matrix converted to a float copy first
- *            (the old path: the F32 speed, 3x the file in memory)
+ *            (the float path: 3x the file in memory)
  *   sgemm    the projections of the same shapes alone, cblas_sgemm on
  *            float weights (one layer's matrices reused): the ceiling
+ *   ppl      `qlens ppl --ctx 512 --chunks 2` (the CLI, two workers),
+ *            beside llama.cpp's forward pass on the same file and tokens
+ *            count (bench/llamacpp_eval.mjs: node-llama-cpp's prebuilt
+ *            library, 2 threads) when node-llama-cpp is installed
+ *            (tests/e2e_llamacpp.sh installs it), else said so
+ *   rtn      `qlens quant --method rtn --bits 4` (quantization time
+ *            without the evaluation), beside two baselines: qlens's own
+ *            Q4_0 whole-file export (`--method q4_0 --no-eval --export`)
+ *            and llama.cpp's llama_model_quantize Q4_0 (node-llama-cpp's
+ *            libllama, loaded with dlopen) when installed
+ *   gptq     `qlens quant --method gptq --bits 4` (8 calibration chunks):
+ *            about ten minutes, so only with QLENS_BENCH_GPTQ=1
  *
- * The model is $QLENS_BENCH_1B, else $TMPDIR/qlens-bench-1.1b-f16.gguf,
+ * The model is $QLENS_BENCH_1B, else $TMPDIR/qlens-bench-1.1b-f16v.gguf,
  * generated with tests/tool_genmodel when missing.  Skipped with a message
- * when there is not enough free memory or disk.  llama.cpp is not on this
- * machine: the baselines are the plain read and sgemm, same run. */
+ * when there is not enough free memory or disk. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dlfcn.h>
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -52,15 +66,16 @@ static const char *model_path(char *buf, size_t cap)
     if (p && *p)
         return p;
     const char *tmp = getenv("TMPDIR");
-    snprintf(buf, cap, "%s/qlens-bench-1.1b-f16.gguf", tmp && *tmp ? tmp : "/tmp");
+    snprintf(buf, cap, "%s/qlens-bench-1.1b-f16v.gguf", tmp && *tmp ? tmp : "/tmp");
     struct stat st;
     if (stat(buf, &st) == 0)
         return buf;
-    const char *b = getenv("QLENS_BUILD");
-    char cmd[1024];
+    const char *b = getenv("QLENS_BUILD"), *sh = getenv("QLENS_SHARED");
+    char cmd[1536];
     snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 2048 --hidden 5632 "
-             "--layers 22 --heads 32 --kv-heads 4 --vocab 32000 --ctx 2048 --dtype f16 '%s' "
-             ">/dev/null", b ? b : "build", buf);
+             "--layers 22 --heads 32 --kv-heads 4 --vocab 32000 --ctx 2048 --dtype f16 "
+             "--vocab-from '%s/reference/tokenizer/ggml-vocab-llama-spm.gguf' '%s' >/dev/null",
+             b ? b : "build", sh ? sh : "../shared", buf);
     printf("generating %s (2.2 GB, a few minutes) ...\n", buf);
     fflush(stdout);
     return system(cmd) == 0 ? buf : NULL;
@@ -182,6 +197,233 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
     return got == (ssize_t)sizeof r ? r[0] : -1;
 }
 
+/* ---- whole commands (the CLI, node, libllama) in a child ---- */
+
+/* CPU seconds (user + system) of a finished child: what load disturbs
+ * least on this shared machine. */
+static double cpu_of(const struct rusage *ru)
+{
+    return ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + ru->ru_stime.tv_sec +
+           ru->ru_stime.tv_usec / 1e6;
+}
+
+static double last_cpu; /* cpu_of the last run_cmd child */
+
+/* Run argv (stdout and stderr into out, NUL-terminated); returns the wall
+ * seconds, the child's peak RSS in MB and its wait status (its CPU
+ * seconds in last_cpu). */
+static double run_cmd(char *const argv[], char *out, size_t cap, long *rss_mb, int *status)
+{
+    int pfd[2];
+    if (pipe(pfd))
+        return -1;
+    double t0 = bench_wall();
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(pfd[1], 1);
+        dup2(pfd[1], 2);
+        close(pfd[0]);
+        close(pfd[1]);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    close(pfd[1]);
+    size_t n = 0;
+    ssize_t k;
+    char junk[4096];
+    while ((k = read(pfd[0], n + 1 < cap ? out + n : junk,
+                     n + 1 < cap ? cap - 1 - n : sizeof junk)) > 0)
+        n += n + 1 < cap ? (size_t)k : 0;
+    out[n] = '\0';
+    close(pfd[0]);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    *status = -1;
+    if (pid > 0)
+        wait4(pid, status, 0, &ru);
+    *rss_mb = ru.ru_maxrss / 1024;
+    last_cpu = cpu_of(&ru);
+    return bench_wall() - t0;
+}
+
+static int ok_status(int st)
+{
+    return WIFEXITED(st) && WEXITSTATUS(st) == 0;
+}
+
+/* node-llama-cpp's folder (tests/e2e_llamacpp.sh installs it), or NULL. */
+static const char *node_llama_dir(char *buf, size_t cap)
+{
+    const char *c = getenv("QLENS_NPM_CACHE"), *home = getenv("HOME");
+    if (c && *c)
+        snprintf(buf, cap, "%s/node-llama-cpp-3.22.1", c);
+    else
+        snprintf(buf, cap, "%s/.cache/qlens/npm/node-llama-cpp-3.22.1", home ? home : "");
+    char ok[1100];
+    snprintf(ok, sizeof ok, "%s/ok", buf);
+    struct stat st;
+    return stat(ok, &st) == 0 ? buf : NULL;
+}
+
+/* qlens ppl, then llama.cpp's forward pass on the same file. */
+static void bench_ppl_cli(const char *qlens, const char *model, const char *text, double file_mb)
+{
+    static char out[1 << 16];
+    long rss;
+    int st;
+    char *argv[] = {(char *)qlens, "ppl", (char *)model, (char *)text, "--ctx", "512",
+                    "--chunks", "2", NULL};
+    run_cmd(argv, out, sizeof out, &rss, &st);
+    const char *p = strstr(out, " tokens/s");
+    while (p && p > out && p[-1] != '\n' && p[-1] != ',')
+        p--;
+    double tps = ok_status(st) && p ? strtod(p, NULL) : -1;
+    if (tps <= 0) {
+        printf("ppl      qlens failed: %.300s\n", out);
+        return;
+    }
+    printf("ppl      qlens      %7.1f tok/s (ctx 512, 2 chunks)  CPU %6.1f s  RSS %5ld MB "
+           "(%.2f x file)\n", tps, last_cpu, rss, rss / file_mb);
+    long qrss = rss;
+    double qcpu = last_cpu;
+    char dir[1024];
+    if (!node_llama_dir(dir, sizeof dir)) {
+        printf("ppl      llama.cpp: skipped (node-llama-cpp not installed: run "
+               "tests/e2e_llamacpp.sh once)\n");
+        return;
+    }
+    char *nargv[] = {"node", "bench/llamacpp_eval.mjs", dir, (char *)model, "512", "2", "32000",
+                     NULL};
+    run_cmd(nargv, out, sizeof out, &rss, &st);
+    const char *j = strstr(out, "{\"tokens\":");
+    double toks = 0, secs = 0;
+    if (!ok_status(st) || !j || sscanf(j, "{\"tokens\":%lf,\"seconds\":%lf", &toks, &secs) != 2 ||
+        secs <= 0) {
+        printf("ppl      llama.cpp: skipped (node failed: %.200s)\n", out);
+        return;
+    }
+    printf("ppl      llama.cpp  %7.1f tok/s (same file, 2 threads)  CPU %6.1f s  RSS %5ld MB "
+           "(node included)\n", toks / secs, last_cpu, rss);
+    printf("ppl      qlens / llama.cpp speed: x%.2f (CPU of the whole process: x%.2f), peak RSS: "
+           "x%.2f\n", tps / (toks / secs), qcpu > 0 ? last_cpu / qcpu : 0,
+           rss > 0 ? (double)qrss / rss : 0);
+}
+
+/* "time  calibration A s, quantization B s, evaluation C s" of qlens quant. */
+static int quant_times(const char *out, double t[3])
+{
+    const char *p = strstr(out, "time             calibration");
+    return p && sscanf(p, "time             calibration %lf s, quantization %lf s, evaluation "
+                          "%lf s", &t[0], &t[1], &t[2]) == 3 ? 0 : -1;
+}
+
+/* llama.cpp's llama_model_quantize (Q4_0, 2 threads) from node-llama-cpp's
+ * libllama, in this (child) process.  The parameter struct's first two
+ * fields are nthread and ftype (llama.h); the rest is kept as returned by
+ * llama_model_quantize_default_params, into a buffer larger than it. */
+struct lq_params { int32_t nthread; int32_t ftype; char rest[1024]; };
+
+static int llama_q4_0(const char *dir, const char *in, const char *out)
+{
+    char lib[1200];
+    snprintf(lib, sizeof lib, "%s/node_modules/@node-llama-cpp/linux-x64/bins/linux-x64/"
+             "libllama.v0.5.0.so", dir);
+    void *h = dlopen(lib, RTLD_NOW | RTLD_LOCAL);
+    if (!h)
+        return -1;
+    struct lq_params (*defp)(void);
+    uint32_t (*quantize)(const char *, const char *, const struct lq_params *);
+    *(void **)&defp = dlsym(h, "llama_model_quantize_default_params");
+    *(void **)&quantize = dlsym(h, "llama_model_quantize");
+    if (!defp || !quantize)
+        return -1;
+    struct lq_params p = defp();
+    p.nthread = 2;
+    p.ftype = 2; /* LLAMA_FTYPE_MOSTLY_Q4_0 */
+    int fd = open("/dev/null", O_WRONLY); /* its per-tensor log */
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+    }
+    return quantize(in, out, &p) == 0 ? 0 : -1;
+}
+
+static void bench_quant_cli(const char *qlens, const char *model, double file_mb)
+{
+    static char out[1 << 16];
+    long rss;
+    int st;
+    double t[3];
+    char *argv[] = {(char *)qlens, "quant", (char *)model, "--method", "rtn", "--bits", "4",
+                    "--ctx", "512", "--chunks", "1", NULL};
+    double wall = run_cmd(argv, out, sizeof out, &rss, &st);
+    if (!ok_status(st) || quant_times(out, t)) {
+        printf("rtn      qlens failed: %.300s\n", out);
+        return;
+    }
+    double rtn = wall - t[2], rcpu = last_cpu;
+    printf("rtn      qlens RTN w4 g128   %6.1f s without evaluation (quantizer %.1f s; "
+           "evaluation %.1f s)  CPU %.1f s (all)  RSS %5ld MB (%.2f x file)\n", rtn, t[1], t[2],
+           rcpu, rss, rss / file_mb);
+    char q40[600];
+    const char *tmp = getenv("TMPDIR");
+    snprintf(q40, sizeof q40, "%s/qlens-bench-q4_0.gguf", tmp && *tmp ? tmp : "/tmp");
+    char *eargv[] = {(char *)qlens, "quant", (char *)model, "--method", "q4_0", "--no-eval",
+                     "--export", q40, NULL};
+    double te = run_cmd(eargv, out, sizeof out, &rss, &st);
+    unlink(q40);
+    if (ok_status(st))
+        printf("rtn      qlens Q4_0 export    %6.1f s  CPU %.1f s  RSS %5ld MB   RTN / this: x%.2f "
+               "(CPU x%.2f)\n", te, last_cpu, rss, rtn / te, rcpu / last_cpu);
+    else
+        printf("rtn      qlens Q4_0 export failed: %.300s\n", out);
+    char dir[1024];
+    if (!node_llama_dir(dir, sizeof dir)) {
+        printf("rtn      llama-quantize: skipped (node-llama-cpp not installed: run "
+               "tests/e2e_llamacpp.sh once)\n");
+        return;
+    }
+    double t0 = bench_wall();
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(llama_q4_0(dir, model, q40) ? 1 : 0);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    st = -1;
+    if (pid > 0)
+        wait4(pid, &st, 0, &ru);
+    double tl = bench_wall() - t0;
+    unlink(q40);
+    if (ok_status(st))
+        printf("rtn      llama.cpp Q4_0       %6.1f s  CPU %.1f s  RSS %5ld MB   RTN / this: x%.2f "
+               "(CPU x%.2f)\n", tl, cpu_of(&ru), ru.ru_maxrss / 1024, rtn / tl, rcpu / cpu_of(&ru));
+    else
+        printf("rtn      llama-quantize: failed (libllama of node-llama-cpp not loadable)\n");
+}
+
+static void bench_gptq_cli(const char *qlens, const char *model, double file_mb)
+{
+    const char *on = getenv("QLENS_BENCH_GPTQ");
+    if (!on || strcmp(on, "1")) {
+        printf("gptq     skipped (about ten minutes here; set QLENS_BENCH_GPTQ=1)\n");
+        return;
+    }
+    static char out[1 << 16];
+    long rss;
+    int st;
+    double t[3];
+    char *argv[] = {(char *)qlens, "quant", (char *)model, "--method", "gptq", "--bits", "4",
+                    "--ctx", "512", "--chunks", "1", "--calib-chunks", "8", NULL};
+    double wall = run_cmd(argv, out, sizeof out, &rss, &st);
+    if (!ok_status(st) || quant_times(out, t)) {
+        printf("gptq     qlens failed: %.300s\n", out);
+        return;
+    }
+    printf("gptq     qlens GPTQ w4 g128, 8x512 calibration tokens: %.1f s without evaluation "
+           "(calibration passes %.1f s, quantizer %.1f s)  RSS %5ld MB (%.2f x file)\n",
+           wall - t[2], t[0], t[1], rss, rss / file_mb);
+}
+
 int main(void)
 {
     long avail = mem_available_mb();
@@ -220,5 +462,12 @@ int main(void)
                tf[k], T_TOKENS / tf[k], tg / tf[k], rss, rss / file_mb);
     }
     printf("fwd-f16 / fwd-f32 speed: x%.2f\n", tf[1] / tf[0]);
+    const char *b = getenv("QLENS_BUILD"), *sh = getenv("QLENS_SHARED");
+    char qlens[600], text[600];
+    snprintf(qlens, sizeof qlens, "%s/qlens", b ? b : "build");
+    snprintf(text, sizeof text, "%s/data/tinystories-eval.txt", sh ? sh : "../shared");
+    bench_ppl_cli(qlens, path, text, file_mb);
+    bench_quant_cli(qlens, path, file_mb);
+    bench_gptq_cli(qlens, path, file_mb);
     return tr < 0 || ts < 0 || tg < 0 || tf[0] < 0 || tf[1] < 0;
 }

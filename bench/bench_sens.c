@@ -1,9 +1,9 @@
-/* bench_sens: the cost of the sensitivity pass (cli/sens.h) as a multiple
+/* bench_sens: the cost of the sensitivity pass (src/sens.h) as a multiple
  * of one float evaluation of the same chunks, measured in the same run on
  * stories260K ($QLENS_SHARED/models/stories260K.bin, tinystories texts,
  * 4 chunks of 512 tokens, 2 calibration chunks).
  *
- * Reported (medians of 3): one float evaluation (qcli_run_float, which
+ * Reported (medians of 3): one float evaluation (pipe_run_float, which
  * also fills the logit cache), one cell (quantize one tensor + one KL pass
  * against the cached float logits) as a ratio to it, and the whole pass
  * (calibration capture + float + tensors x candidates cells) as a ratio:
@@ -14,15 +14,14 @@
 
 #include "bench/bench.h"
 #include "cli/cli.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 #define REPS 3
 
 static int one_pass(const char *model, double *t_float, double *t_cells, int *n_cells)
 {
-    struct qcli_opts o;
-    qcli_opts_default(&o, "bench");
-    o.model = model;
+    struct pipe_opts o;
+    pipe_opts_default(&o);
     o.ctx = 512;
     o.chunks = 4;
     o.calib_chunks = 2;
@@ -31,13 +30,13 @@ static int one_pass(const char *model, double *t_float, double *t_cells, int *n_
     struct sens s;
     struct sens_cand *c;
     int n_c, rc = sens_parse_cands("rtn:4:32,rtn:3:32", &c, &n_c, &err);
-    if (!rc && !(rc = qcli_setup(&e, &o, &err))) {
-        rc = sens_run(&s, &e, &o, c, n_c, NULL, NULL, &err);
+    if (!rc && !(rc = pipe_setup(&e, model, &o, NULL, &err))) {
+        rc = sens_run(&s, &e, &o, c, n_c, NULL, &err); /* no cache: the cost itself */
         *t_float = s.seconds_float;
         *t_cells = s.seconds_calib + s.seconds_float + s.seconds_cells;
         *n_cells = s.n_t * s.n_c;
         sens_free(&s);
-        qcli_teardown(&e);
+        pipe_teardown(&e);
     }
     if (rc)
         fprintf(stderr, "bench_sens: %s\n", err.msg);

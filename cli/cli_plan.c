@@ -8,18 +8,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/afile.h"
 #include "analysis/plan.h"
 #include "src/calib.h"
 #include "cli/cli.h"
 #include "cli/commands.h"
-#include "cli/sens.h"
+#include "cli/plan_int.h"
 
 static const char plan_help[] =
     "usage: qlens plan --sens FILE --target-bpw B [--by kl|out_err2|imp_mse|mse]\n"
-    "                  [--unit BITS] [--spec-out FILE] [--json] [--measure [MODEL] ...]\n"
-    "       qlens plan --sens FILE --sweep N [--by ...] [--json]\n\n"
+    "                  [--unit BITS] [--spec-out FILE] [--json]\n"
+    "                  [--measure [MODEL] [--all-uniform] [--out STORE [--append]] ...]\n"
+    "       qlens plan --sens FILE --sweep N [--by ...] [--json]\n"
+    "                  [--measure [MODEL] [--out STORE [--append]] ...]\n\n"
     "Choose one candidate per tensor (from a `qlens sensitivity --out FILE` result)\n"
     "minimising the predicted damage, the SUM over tensors of the KL divergence\n"
     "measured with only that tensor quantized (an additive model), under the budget\n"
@@ -32,14 +35,24 @@ static const char plan_help[] =
     "                    richest plan of the candidates, else an error)\n"
     "  --sweep N         instead of one target: N budgets from the cheapest to the\n"
     "                    richest plan, the predicted Pareto front (bits/weight,\n"
-    "                    predicted KL)\n"
+    "                    predicted KL); with --measure each plan is measured, and\n"
+    "                    every uniform candidate, and a plan at each uniform\n"
+    "                    candidate's bits/weight: the measured front\n"
     "  --by FIELD        damage to minimise: kl (default) or a proxy\n"
     "  --unit BITS       discretisation unit (default: automatic)\n"
-    "  --spec-out FILE   write the plan as TENSOR=CANDIDATE lines (atomically)\n"
-    "  --measure         quantize the model with the plan and with every uniform\n"
-    "                    candidate and measure each against float (PPL, KL, top-1);\n"
-    "                    model and texts (--eval, --calib) from the sensitivity\n"
-    "                    file unless given\n"
+    "  --spec-out FILE   write the plan as TENSOR=CANDIDATE lines (atomically), the\n"
+    "                    file `qlens quant --plan FILE` applies\n"
+    "  --measure         quantize the model with the plan (as qlens quant --plan)\n"
+    "                    and with the uniform candidates within 0.25 bits/weight of\n"
+    "                    the target and the best one at or below it (as qlens\n"
+    "                    quant), and measure each against float (PPL, KL mean and\n"
+    "                    p99, top-1); model and texts (--eval, --calib) from the\n"
+    "                    sensitivity file unless given\n"
+    "  --all-uniform     --measure every uniform candidate\n"
+    "  --out STORE       save the measured runs (float, plans, uniform) as a results\n"
+    "                    store (qlens results, qlens report --runs); plans have\n"
+    "                    method \"plan\" and settings.plan, .tensor_types\n"
+    "  --append          merge into STORE (same ids replaced) instead of replacing it\n"
     "  --json            one JSON object on stdout\n"
     "Prints the llama-quantize --tensor-type arguments when every chosen candidate\n"
     "is a llama.cpp type.\n\n";
@@ -48,7 +61,8 @@ struct plan_args {
     struct qcli_opts c;
     const char *sens, *spec_out, *by;
     double bpw, unit;
-    int eval;
+    int eval, all_uniform, append;
+    const char *out;             /* --out STORE.json: results entries     */
     long sweep;                  /* --sweep N: N budgets, 0 = off         */
 };
 
@@ -69,7 +83,7 @@ static int parse_one(struct plan_args *a, int argc, char **argv, int *i)
 {
     const char *s = argv[*i], *v = *i + 1 < argc ? argv[*i + 1] : NULL;
     const char **sp = !strcmp(s, "--sens") ? &a->sens : !strcmp(s, "--spec-out") ? &a->spec_out
-                    : !strcmp(s, "--by") ? &a->by : NULL;
+                    : !strcmp(s, "--by") ? &a->by : !strcmp(s, "--out") ? &a->out : NULL;
     if (sp) {
         if (!v)
             return cli_usage_error("plan", "%s wants a value", s), -1;
@@ -83,8 +97,10 @@ static int parse_one(struct plan_args *a, int argc, char **argv, int *i)
     } else if (!strcmp(s, "--sweep")) {
         if (infer_parse_opt("plan", s, v, 2, 1000, &a->sweep) < 0)
             return -1;
-    } else if (!strcmp(s, "--measure")) {
-        a->eval = 1;
+    } else if (!strcmp(s, "--measure") || !strcmp(s, "--all-uniform") ||
+               !strcmp(s, "--append")) {
+        *(!strcmp(s, "--measure") ? &a->eval : !strcmp(s, "--append") ? &a->append
+                                  : &a->all_uniform) = 1;
         return 1;
     } else
         return 0;
@@ -115,9 +131,13 @@ static int parse(int argc, char **argv, struct plan_args *a)
     if (!a->sens || (a->bpw < 0 && !a->sweep))
         return cli_usage_error("plan", "--sens FILE and --target-bpw B (or --sweep N) are "
                                "required"), -1;
-    if (a->sweep && (a->bpw >= 0 || a->eval || a->spec_out))
-        return cli_usage_error("plan", "--sweep takes no --target-bpw, --measure or "
-                               "--spec-out"), -1;
+    if (a->sweep && (a->bpw >= 0 || a->spec_out || a->all_uniform))
+        return cli_usage_error("plan", "--sweep takes no --target-bpw, --spec-out or "
+                               "--all-uniform"), -1;
+    if ((a->out || a->all_uniform) && !a->eval)
+        return cli_usage_error("plan", "--out and --all-uniform go with --measure"), -1;
+    if (a->append && !a->out)
+        return cli_usage_error("plan", "--append goes with --out"), -1;
     if (strcmp(a->by, "kl") && strcmp(a->by, "out_err2") && strcmp(a->by, "imp_mse") &&
         strcmp(a->by, "mse"))
         return cli_usage_error("plan", "--by wants kl, out_err2, imp_mse or mse, got '%s'",
@@ -126,17 +146,6 @@ static int parse(int argc, char **argv, struct plan_args *a)
 }
 
 /* ---- the sensitivity file ---- */
-
-struct sfile {
-    char model[4096], eval[4096], calib[4096];
-    struct sens_cand *c;         /* (n_c)                                 */
-    int n_c;
-    struct sens_tensor *t;       /* (n_t)                                 */
-    int n_t;
-    struct plan_choice *ch;      /* (n_t, n_c): cost = bits, damage       */
-    double *kl;                  /* (n_t, n_c) measured KL mean           */
-    double weights;              /* Σ rows*cols                           */
-};
 
 static void sfile_free(struct sfile *f)
 {
@@ -346,8 +355,13 @@ static int write_spec(const char *path, const struct sfile *f, const struct plan
     fprintf(af.f, "# qlens plan: %s, target %g bits/weight, plan %.4f bits/weight\n",
             a->sens, a->bpw, p->res.cost / f->weights);
     fprintf(af.f, "# model %s\n", f->model);
-    for (int i = 0; i < f->n_t; i++)
-        fprintf(af.f, "%s=%s\n", f->t[i].name, f->c[p->pick[i]].label);
+    char *text = plan_spec_text(f, p->pick); /* what --measure measures */
+    if (!text) {
+        afile_abort(&af);
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    }
+    fputs(text, af.f);
+    free(text);
     return afile_commit(&af, err);
 }
 
@@ -380,95 +394,64 @@ static void print_plan_text(const struct sfile *f, const struct plan_args *a,
     print_tensor_types(stdout, f, p);
 }
 
-/* ---- --measure: measure the plan and every uniform candidate ---- */
+/* ---- measured rows ---- */
 
-struct eval_row {
-    char label[SENS_LABEL_MAX + 16];
-    double bpw;
-    struct ppl_result r;
-};
-
-static int check_model(const struct sfile *f, struct qmodel *m, const char *path,
-                       struct qerr *err)
-{
-    for (int i = 0; i < f->n_t; i++) {
-        struct qtensor *q = qmodel_get(m, f->t[i].layer, f->t[i].role);
-        if (!q || qtensor_rows(q) != f->t[i].rows || qtensor_cols(q) != f->t[i].cols)
-            return qerr_set(err, QERR_ARG, "%s: tensor %s (%dx%d) is not in %s with that shape: "
-                            "the sensitivity file is for another model", path, f->t[i].name,
-                            f->t[i].rows, f->t[i].cols, m->path);
-    }
-    return 0;
-}
-
-/* Quantize tensor i with candidate pick[i] (uniform: pick NULL, all = u). */
-static int eval_config(struct pipe_env *e, const struct qcli_opts *o, struct calib *c,
-                       const struct sfile *f, const int *pick, int u, struct eval_row *row,
-                       struct qerr *err)
+/* bits/weight of candidate u on every tensor (from the file's costs) */
+static double uniform_bpw(const struct sfile *f, int u)
 {
     double bits = 0;
-    int rc = 0;
-    qmodel_clear_overrides(e->mp);
-    for (int i = 0; i < f->n_t && !rc; i++) {
-        struct quant_report rep;
-        float *wq;
-        const struct sens_cand *cand = &f->c[pick ? pick[i] : u];
-        rc = sens_quantize(e, c, &f->t[i], &cand->spec, &wq, &rep, err);
-        if (!rc) {
-            qtensor_set_override(qmodel_get(e->mp, f->t[i].layer, f->t[i].role), wq);
-            bits += rep.bits_per_weight * f->t[i].rows * (double)f->t[i].cols;
+    for (int i = 0; i < f->n_t; i++)
+        bits += f->ch[(size_t)i * f->n_c + u].cost;
+    return bits / f->weights;
+}
+
+static double uniform_pred(const struct sfile *f, int u)
+{
+    double kl = 0;
+    for (int i = 0; i < f->n_t; i++)
+        kl += f->kl[(size_t)i * f->n_c + u];
+    return kl;
+}
+
+/* The uniform candidates to measure beside a plan at target t: every one
+ * (all), else those within ±0.25 bits/weight of t and the one with the
+ * least predicted KL at or below t (the uniform configuration the plan
+ * must beat), in order of bits/weight.  Returns how many (into idx). */
+static int pick_uniform(const struct sfile *f, double t, int all, int *idx)
+{
+    int best = -1, n = 0;
+    for (int u = 0; u < f->n_c; u++)
+        if (uniform_bpw(f, u) <= t + 1e-9 &&
+            (best < 0 || uniform_pred(f, u) < uniform_pred(f, best)))
+            best = u;
+    for (int u = 0; u < f->n_c; u++)
+        if (all || u == best || fabs(uniform_bpw(f, u) - t) <= 0.25)
+            idx[n++] = u;
+    for (int i = 1; i < n; i++) /* insertion sort by bits/weight */
+        for (int j = i; j > 0 && uniform_bpw(f, idx[j]) < uniform_bpw(f, idx[j - 1]); j--) {
+            int x = idx[j];
+            idx[j] = idx[j - 1];
+            idx[j - 1] = x;
         }
-    }
-    if (!rc)
-        rc = sens_eval(e, o, &row->r, err);
-    row->bpw = bits / f->weights;
-    qmodel_clear_overrides(e->mp);
-    return rc;
+    return n;
 }
 
-static int run_eval(const struct sfile *f, struct plan_args *a, const struct plan_out *p,
-                    struct eval_row *rows, struct qerr *err)
+static void print_row_text(const struct eval_row *r, double target)
 {
-    struct qcli_opts o = a->c;
-    o.model = o.model ? o.model : f->model;
-    o.eval = o.eval ? o.eval : f->eval;
-    o.calib = o.calib ? o.calib : f->calib;
-    struct pipe_env e;
-    struct calib c;
-    struct ppl_result base;
-    int chunks;
-    memset(&c, 0, sizeof c);
-    int rc = qcli_setup(&e, &o, err);
-    if (!rc)
-        rc = check_model(f, e.mp, a->sens, err);
-    if (!rc)
-        rc = sens_capture(&e, &o, &c, &chunks, err);
-    if (!rc)
-        rc = qcli_run_float(&e, &o, &base, err);
-    snprintf(rows[0].label, sizeof rows[0].label, "plan");
-    if (!rc)
-        rc = eval_config(&e, &o, &c, f, p->pick, 0, &rows[0], err);
-    for (int u = 0; u < f->n_c && !rc; u++) {
-        snprintf(rows[u + 1].label, sizeof rows[u + 1].label, "uniform %s", f->c[u].label);
-        rc = eval_config(&e, &o, &c, f, NULL, u, &rows[u + 1], err);
-    }
-    calib_free(&c);
-    qcli_teardown(&e);
-    return rc;
+    char mark = !r->is_plan && fabs(r->bpw - target) <= 0.25 ? '*' : ' ';
+    printf("%-21s%c %8.4f %10.4f %10.6f %10.6f %8.2f\n", r->label, mark, r->bpw, r->r.ppl,
+           r->r.kld.mean, r->r.kld.p99, 100 * r->r.top1);
 }
 
-static void print_eval_text(const struct sfile *f, const struct plan_args *a,
-                            const struct eval_row *rows)
+static void print_eval_text(const struct plan_args *a, const struct eval_row *rows, int n,
+                            const struct plan_meas *m)
 {
-    printf("\nmeasured against float (float PPL %.4f; * = uniform within 0.25 bits/weight "
-           "of the target)\n%-22s %8s %10s %10s %10s %8s\n", rows[0].r.base_ppl, "config",
-           "bits/w", "PPL", "KL mean", "KL p99", "top-1 %");
-    for (int i = 0; i <= f->n_c; i++) {
-        const struct eval_row *r = &rows[i];
-        int near = i > 0 && fabs(r->bpw - a->bpw) <= 0.25;
-        printf("%-21s%c %8.4f %10.4f %10.6f %10.6f %8.2f\n", r->label, near ? '*' : ' ',
-               r->bpw, r->r.ppl, r->r.kld.mean, r->r.kld.p99, 100 * r->r.top1);
-    }
+    printf("\nmeasured against float (float PPL %.4f on %d chunks x %d; * = uniform within "
+           "0.25 bits/weight of the target)\n%-22s %8s %10s %10s %10s %8s\n", m->base.ppl,
+           m->base.n_chunks, m->base.n_ctx, "config", "bits/w", "PPL", "KL mean", "KL p99",
+           "top-1 %");
+    for (int i = 0; i < n; i++)
+        print_row_text(&rows[i], a->bpw);
 }
 
 static void jnum(const char *key, double v)
@@ -477,8 +460,26 @@ static void jnum(const char *key, double v)
     cli_json_num(stdout, v);
 }
 
+static void print_row_json(const struct eval_row *r)
+{
+    printf("{\"config\":");
+    cli_json_str(stdout, r->is_plan ? "plan" : r->label);
+    printf(",\"plan\":%s", r->is_plan ? "true" : "false");
+    jnum("bits_per_weight", r->bpw);
+    jnum("ppl", r->r.ppl);
+    jnum("ppl_float", r->r.base_ppl);
+    jnum("kl_mean", r->r.kld.mean);
+    jnum("kl_p99", r->r.kld.p99);
+    jnum("top1", r->r.top1);
+    if (r->is_plan) {
+        jnum("target_bpw", r->target);
+        jnum("predicted_kl", r->pred_kl);
+    }
+    printf("}");
+}
+
 static void print_json(const struct sfile *f, const struct plan_args *a,
-                       const struct plan_out *p, const struct eval_row *rows)
+                       const struct plan_out *p, const struct eval_row *rows, int n)
 {
     printf("{\"sens\":");
     cli_json_str(stdout, a->sens);
@@ -499,65 +500,212 @@ static void print_json(const struct sfile *f, const struct plan_args *a,
     printf("]");
     if (rows) {
         printf(",\"eval\":[");
-        for (int i = 0; i <= f->n_c; i++) {
-            printf("%s{\"config\":", i ? "," : "");
-            cli_json_str(stdout, rows[i].label);
-            jnum("bits_per_weight", rows[i].bpw);
-            jnum("ppl", rows[i].r.ppl);
-            jnum("ppl_float", rows[i].r.base_ppl);
-            jnum("kl_mean", rows[i].r.kld.mean);
-            jnum("kl_p99", rows[i].r.kld.p99);
-            jnum("top1", rows[i].r.top1);
-            printf("}");
+        for (int i = 0; i < n; i++) {
+            printf("%s", i ? "," : "");
+            print_row_json(&rows[i]);
         }
         printf("]");
     }
     printf("}\n");
 }
 
-/* ---- --sweep: the predicted Pareto front ---- */
+/* ---- --sweep: the Pareto front, predicted and (--measure) measured ---- */
 
-/* N budgets evenly spaced from the cheapest to the richest plan; each
- * solved plan is on the predicted front (least Σ damage for its bits). */
-static int run_sweep(const struct sfile *f, struct plan_args *a, struct qerr *err)
+struct sweep_st {
+    const struct sfile *f;
+    struct plan_args *a;
+    struct plan_meas *m;         /* NULL: predicted only                 */
+    struct eval_row *rows;       /* (sweep + n_c) measured               */
+    int n_rows;
+};
+
+static void sweep_head(const struct sweep_st *s)
 {
-    struct plan_out p;
-    memset(&p, 0, sizeof p);
-    a->bpw = 0; /* find the range: the cheapest plan always solves */
-    double lo = 0, hi = 0;
+    const struct plan_args *a = s->a;
+    if (a->c.json) {
+        printf("{\"sens\":");
+        cli_json_str(stdout, a->sens);
+        printf(",\"by\":\"%s\",\"front\":[", a->by);
+    } else if (s->m)
+        printf("measured Pareto front from %s (damage: %s; float PPL %.4f)\n%10s %10s %14s "
+               "%10s %10s %8s\n", a->sens, a->by, s->m->base.ppl, "target", "bits/w",
+               "predicted KL", "KL mean", "PPL", "top-1 %");
+    else
+        printf("predicted Pareto front from %s (damage: %s)\n%10s %10s %14s\n", a->sens, a->by,
+               "target", "bits/w", "predicted KL");
+}
+
+static void sweep_point(const struct sweep_st *s, long k, const struct plan_out *p,
+                        const struct eval_row *r)
+{
+    const struct plan_args *a = s->a;
+    double bpw = p->res.cost / s->f->weights;
+    if (a->c.json) {
+        printf("%s{\"target_bpw\":", k ? "," : "");
+        cli_json_num(stdout, a->bpw);
+        jnum("bits_per_weight", bpw);
+        jnum("predicted_kl", p->pred_kl);
+        if (r) {
+            printf(",\"measured\":");
+            print_row_json(r);
+        }
+        printf("}");
+    } else if (r)
+        printf("%10.4f %10.4f %14.6f %10.6f %10.4f %8.2f\n", a->bpw, bpw, p->pred_kl,
+               r->r.kld.mean, r->r.ppl, 100 * r->r.top1);
+    else
+        printf("%10.4f %10.4f %14.6f\n", a->bpw, bpw, p->pred_kl);
+    fflush(stdout);
+}
+
+/* Every uniform candidate, after the front. */
+static int sweep_uniform(struct sweep_st *s, struct qerr *err)
+{
+    int idx[256], n = pick_uniform(s->f, INFINITY, 1, idx), rc = 0;
+    if (s->a->c.json)
+        printf("],\"uniform\":[");
+    else
+        printf("uniform candidates, measured\n");
+    for (int i = 0; i < n && !rc; i++) {
+        struct eval_row *r = &s->rows[s->n_rows];
+        if ((rc = pmeas_uniform(s->m, s->f, idx[i], r, err)))
+            break;
+        s->n_rows++;
+        if (s->a->c.json) {
+            printf("%s", i ? "," : "");
+            print_row_json(r);
+        } else
+            print_row_text(r, -1e9);
+    }
+    return rc;
+}
+
+static void sweep_range(const struct sfile *f, double *lo, double *hi)
+{
+    *lo = *hi = 0;
     for (int i = 0; i < f->n_t; i++) {
         double l = INFINITY, h = 0;
         for (int c = 0; c < f->n_c; c++) {
             l = fmin(l, f->ch[(size_t)i * f->n_c + c].cost);
             h = fmax(h, f->ch[(size_t)i * f->n_c + c].cost);
         }
-        lo += l, hi += h;
+        *lo += l, *hi += h;
     }
-    if (a->c.json)
-        printf("{\"sens\":"), cli_json_str(stdout, a->sens), printf(",\"by\":\"%s\",\"front\":[", a->by);
-    else
-        printf("predicted Pareto front from %s (damage: %s)\n%10s %10s %14s\n", a->sens, a->by,
-               "target", "bits/w", "predicted KL");
+}
+
+static int cmp_double(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return (a > b) - (a < b);
+}
+
+/* N budgets (bits) evenly spaced from lo to hi; when measuring, also the
+ * bits of every uniform candidate, so each uniform point has the plan of
+ * the same bits beside it.  Sorted, duplicates dropped; returns how many. */
+static int sweep_budgets(const struct sfile *f, const struct plan_args *a, int with_uniform,
+                         double lo, double hi, double *b)
+{
+    int n = 0;
+    for (long k = 0; k < a->sweep; k++)
+        b[n++] = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
+    for (int u = 0; with_uniform && u < f->n_c; u++) /* within [lo, hi] up to rounding */
+        b[n++] = fmin(hi, fmax(lo, uniform_bpw(f, u) * f->weights));
+    qsort(b, (size_t)n, sizeof *b, cmp_double);
+    int m = 0;
+    for (int i = 0; i < n; i++)
+        if (!m || b[i] - b[m - 1] > 1e-9 * hi)
+            b[m++] = b[i];
+    return m;
+}
+
+/* N budgets evenly spaced from the cheapest to the richest plan; each
+ * solved plan is on the predicted front (least Σ damage for its bits);
+ * with --measure each is measured, and every uniform candidate too. */
+static int run_sweep(struct sweep_st *s, struct qerr *err)
+{
+    const struct sfile *f = s->f;
+    struct plan_args *a = s->a;
+    struct plan_out p;
+    memset(&p, 0, sizeof p);
+    double lo, hi, *b = malloc(sizeof *b * (size_t)(a->sweep + f->n_c));
+    if (!b)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    sweep_range(f, &lo, &hi);
+    int nb = sweep_budgets(f, a, s->m != NULL, lo, hi, b);
+    sweep_head(s);
     int rc = 0;
-    for (long k = 0; k < a->sweep && !rc; k++) {
-        double budget = k == a->sweep - 1 ? hi : lo + (hi - lo) * (double)k / (a->sweep - 1);
+    for (int k = 0; k < nb && !rc; k++) {
+        double budget = b[k];
         a->bpw = budget / f->weights;
         free(p.pick);
         memset(&p, 0, sizeof p);
         if ((rc = solve(f, a, budget, &p, err)))
             break;
-        if (a->c.json) {
-            printf("%s{\"target_bpw\":", k ? "," : "");
-            cli_json_num(stdout, a->bpw);
-            jnum("bits_per_weight", p.res.cost / f->weights);
-            jnum("predicted_kl", p.pred_kl);
-            printf("}");
-        } else
-            printf("%10.4f %10.4f %14.6f\n", a->bpw, p.res.cost / f->weights, p.pred_kl);
+        struct eval_row *r = s->m ? &s->rows[s->n_rows] : NULL;
+        if (r && (rc = pmeas_plan(s->m, f, p.pick, a->bpw, p.pred_kl, r, err)))
+            break;
+        s->n_rows += r != NULL;
+        sweep_point(s, k, &p, r);
     }
+    if (!rc && s->m)
+        rc = sweep_uniform(s, err);
     if (a->c.json && !rc)
         printf("]}\n");
     free(p.pick);
+    free(b);
+    return rc;
+}
+
+/* ---- the command ---- */
+
+/* One target: the plan, then the uniform candidates chosen to compare. */
+static int measure_target(const struct sfile *f, const struct plan_args *a,
+                          const struct plan_out *p, struct plan_meas *m, struct eval_row *rows,
+                          int *n, struct qerr *err)
+{
+    int idx[256], nu = pick_uniform(f, a->bpw, a->all_uniform, idx);
+    int rc = pmeas_plan(m, f, p->pick, a->bpw, p->pred_kl, &rows[0], err);
+    *n = !rc;
+    for (int i = 0; i < nu && !rc; i++)
+        if (!(rc = pmeas_uniform(m, f, idx[i], &rows[*n], err)))
+            (*n)++;
+    return rc;
+}
+
+static int run_one(const struct sfile *f, struct plan_args *a, struct plan_meas *m,
+                   struct eval_row *rows, int *n, struct qerr *err)
+{
+    struct plan_out p;
+    memset(&p, 0, sizeof p);
+    int rc = solve(f, a, a->bpw * f->weights, &p, err);
+    if (!rc && a->spec_out)
+        rc = write_spec(a->spec_out, f, a, &p, err);
+    if (!rc && m)
+        rc = measure_target(f, a, &p, m, rows, n, err);
+    if (!rc && a->out)
+        rc = pmeas_save(m, f, rows, *n, a->out, a->append, err);
+    if (!rc && a->c.json)
+        print_json(f, a, &p, m ? rows : NULL, *n);
+    else if (!rc) {
+        print_plan_text(f, a, &p);
+        if (m)
+            print_eval_text(a, rows, *n, m);
+    }
+    free(p.pick);
+    return rc;
+}
+
+/* --out must be writable and, with --append, an existing file must load. */
+static int check_out(const struct plan_args *a, struct qerr *err)
+{
+    char target[4096];
+    int rc = afile_target(a->out, target, sizeof target, err);
+    if (!rc && a->append && access(a->out, F_OK) == 0) {
+        struct results_store old;
+        results_store_init(&old);
+        rc = results_load(&old, a->out, err);
+        results_store_free(&old);
+    }
     return rc;
 }
 
@@ -573,33 +721,32 @@ int cmd_plan(int argc, char **argv)
         return EXIT_USAGE;
     struct qerr err = {0};
     struct sfile f;
-    struct plan_out p;
-    struct eval_row *rows = NULL;
-    memset(&p, 0, sizeof p);
+    struct plan_meas m;
+    int n = 0;
+    memset(&m, 0, sizeof m);
     if (sfile_load(&f, a.sens, a.by, &err))
         return cli_fail(&err);
+    struct eval_row *rows = calloc((size_t)(a.sweep + 2 * f.n_c + 1), sizeof *rows);
+    int rc = rows ? 0 : qerr_set(&err, QERR_NOMEM, "out of memory");
+    if (!rc && f.n_c > 256)
+        rc = qerr_set(&err, QERR_FORMAT, "%s: %d candidates, at most 256", a.sens, f.n_c);
     infer_catch_sigint();
-    if (a.sweep) {
-        int rs = run_sweep(&f, &a, &err);
-        sfile_free(&f);
-        return rs ? cli_fail(&err) : EXIT_OK;
-    }
-    int rc = solve(&f, &a, a.bpw * f.weights, &p, &err);
-    if (!rc && a.spec_out)
-        rc = write_spec(a.spec_out, &f, &a, &p, &err);
-    if (!rc && a.eval && !(rows = calloc((size_t)f.n_c + 1, sizeof *rows)))
-        rc = qerr_set(&err, QERR_NOMEM, "out of memory");
+    if (!rc && a.out) /* an unusable --out fails before minutes of work */
+        rc = check_out(&a, &err);
     if (!rc && a.eval)
-        rc = run_eval(&f, &a, &p, rows, &err);
-    if (!rc && a.c.json)
-        print_json(&f, &a, &p, rows);
-    else if (!rc) {
-        print_plan_text(&f, &a, &p);
-        if (rows)
-            print_eval_text(&f, &a, rows);
-    }
+        rc = pmeas_open(&m, &f, &a.c, a.sens, &err);
+    if (!rc && a.sweep) {
+        struct sweep_st s = {&f, &a, a.eval ? &m : NULL, rows, 0};
+        rc = run_sweep(&s, &err);
+        n = s.n_rows;
+        if (!rc && a.out)
+            rc = pmeas_save(&m, &f, rows, n, a.out, a.append, &err);
+    } else if (!rc)
+        rc = run_one(&f, &a, a.eval ? &m : NULL, rows, &n, &err);
+    if (a.eval)
+        pmeas_close(&m);
+    eval_rows_free(rows, n);
     free(rows);
-    free(p.pick);
     sfile_free(&f);
     return rc ? cli_fail(&err) : EXIT_OK;
 }

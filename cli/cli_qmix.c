@@ -346,6 +346,8 @@ static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr 
     a->c.need_calib = 0;
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a->c, err);
+    if (!rc) /* the mix's dequantized tensors are held as floats */
+        rc = qcli_check_memory(&e, &a->c, 1, 0, 0, err);
     if (!rc)
         rc = plan(a, &q, &e.im.m, go, err);
     if (!rc)

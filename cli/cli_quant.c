@@ -10,8 +10,10 @@
 
 #include "cli/cli.h"
 #include "cli/cli_quant.h"
+#include "cli/kl_print.h"
 #include "cli/commands.h"
 #include "src/gguf_write.h"
+#include "src/membudget.h"
 #include "src/tokenizer.h"
 
 const char qcli_common_help[] =
@@ -20,6 +22,16 @@ const char qcli_common_help[] =
     "  --ctx N            tokens per chunk (even; default min(512, model context))\n"
     "  --chunks N         evaluate only the first N chunks (default: all)\n"
     "  --force-ctx        allow --ctx beyond the model's training context\n"
+    "  --kl-divergence-base FILE  llama.cpp's logits file (from llama-perplexity\n"
+    "                     --kl-divergence-base, or qlens ppl): evaluate on its chunks\n"
+    "                     and take the float baseline from it (no float pass);\n"
+    "                     --eval, if given, must tokenize to its tokens\n"
+    "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run that\n"
+    "                     needs more stops before it starts, saying what needs it and\n"
+    "                     which option lowers it (default: the memory available)\n"
+    "  --progress         per-tensor progress with ETA on stderr, one line each, also\n"
+    "                     when stderr is not a terminal (on a terminal: always, one\n"
+    "                     line rewritten in place, unless --json)\n"
     "Calibration (GPTQ, AWQ, SpQR, LLM.int8, SmoothQuant):\n"
     "  --calib TEXT       calibration text (default $QLENS_SHARED/data/tinystories-calib.txt);\n"
     "                     it must share no 200-byte window with the evaluation text\n"
@@ -88,6 +100,7 @@ static int flag_opt(const char *s, struct qcli_opts *o)
            : !strcmp(s, "--quant-embed") ? &o->quant_embed
            : !strcmp(s, "--force-ctx") ? &o->force_ctx
            : !strcmp(s, "--allow-overlap") ? &o->allow_overlap
+           : !strcmp(s, "--progress") ? &o->progress
            : !strcmp(s, "--json") ? &o->json : NULL;
     if (!f)
         return 0;
@@ -103,6 +116,15 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i)
         return 1;
     if (!strcmp(s, "--calib")) rc = str_opt(o, s, v, &o->calib);
     else if (!strcmp(s, "--imatrix")) rc = str_opt(o, s, v, &o->imatrix);
+    else if (!strcmp(s, "--kl-divergence-base")) rc = str_opt(o, s, v, &o->kl_base);
+    else if (!strcmp(s, "--mem-budget")) {
+        if (mem_parse_size(v, &o->mem_budget) < 0) {
+            cli_usage_error(o->cmd, "--mem-budget wants a size such as 4096 (MiB), 800M or 6G, "
+                            "got '%s'", v ? v : "(nothing)");
+            return -1;
+        }
+        rc = 1;
+    }
     else if (!strcmp(s, "--eval")) rc = str_opt(o, s, v, &o->eval);
     else if (!strcmp(s, "--ctx")) rc = num_opt(o, s, v, 2, 1 << 20, &o->ctx);
     else if (!strcmp(s, "--chunks")) rc = num_opt(o, s, v, 1, INT_MAX, &o->chunks);
@@ -148,23 +170,60 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->need_calib = o->need_calib;
     p->kl_cache_mib = o->kl_cache_mib;
     p->imatrix = o->imatrix;
+    p->kl_base = o->kl_base;
+    p->mem_budget = o->mem_budget;
 }
 
-static int quant_progress(void *ud, int layer, int n_layers, const char *what)
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p)
 {
-    const struct pipe_env *e = ud;
-    fprintf(stderr, "\r\033[K%s%squantizing %s", e->label ? e->label : "",
-            e->label ? ": " : "", what);
-    if (layer >= 0)
-        fprintf(stderr, " (block %d/%d)", layer + 1, n_layers);
+    to_pipe(o, p);
+}
+
+/* A progress line: rewritten in place on a terminal, one line each
+ * otherwise (--progress into a file or pipe). */
+static void progress_start(const struct pipe_env *e)
+{
+    fputs(isatty(2) ? "\r\033[K" : "", stderr);
+    if (e->label)
+        fprintf(stderr, "%s: ", e->label);
+}
+
+static void progress_end(void)
+{
+    fputs(isatty(2) ? "" : "\n", stderr);
+    fflush(stderr);
+}
+
+/* Seconds as "42 s", "3 min 05 s" or "1 h 02 min". */
+static void fmt_secs(char *buf, size_t n, double s)
+{
+    long t = (long)(s + 0.5);
+    if (t < 60)
+        snprintf(buf, n, "%ld s", t);
+    else if (t < 3600)
+        snprintf(buf, n, "%ld min %02ld s", t / 60, t % 60);
+    else
+        snprintf(buf, n, "%ld h %02ld min", t / 3600, t / 60 % 60);
+}
+
+static int tensor_progress(void *ud, const struct qrun_progress *p)
+{
+    char el[32], eta[32] = "?";
+    fmt_secs(el, sizeof el, p->elapsed);
+    if (p->eta >= 0)
+        fmt_secs(eta, sizeof eta, p->eta);
+    progress_start(ud);
+    fprintf(stderr, "quantized %s  %d/%d tensors  %.0f%% of weights  %s  ETA %s", p->name,
+            p->done, p->total, 100.0 * p->frac, el, eta);
+    progress_end();
     return 0;
 }
 
 static int eval_progress(void *ud, int done, int total, double ppl)
 {
-    const struct pipe_env *e = ud;
-    fprintf(stderr, "\r\033[K%s%sevaluating chunk %d/%d  PPL %.4f", e->label ? e->label : "",
-            e->label ? ": " : "", done, total, ppl);
+    progress_start(ud);
+    fprintf(stderr, "evaluating chunk %d/%d  PPL %.4f", done, total, ppl);
+    progress_end();
     return 0;
 }
 
@@ -173,8 +232,8 @@ int qcli_setup(struct pipe_env *e, const struct qcli_opts *o, struct qerr *err)
     struct pipe_opts po;
     to_pipe(o, &po);
     struct pipe_cb cb = {.cancel = infer_cancel_flag()};
-    if (isatty(2) && !o->json) {
-        cb.quant = quant_progress;
+    if ((isatty(2) && !o->json) || o->progress) {
+        cb.tensor = tensor_progress;
         cb.eval = eval_progress;
         cb.ud = e; /* pipe_setup keeps e where it is */
     }
@@ -189,7 +248,7 @@ void qcli_teardown(struct pipe_env *e)
 /* The progress line is cleared afterwards (also on errors and cancel). */
 static void clear_progress(const struct pipe_env *e)
 {
-    if (e->cb.quant || e->cb.eval)
+    if ((e->cb.tensor || e->cb.eval) && isatty(2))
         fputs("\r\033[K", stderr);
 }
 
@@ -223,6 +282,24 @@ int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_s
     struct pipe_opts po;
     to_pipe(o, &po);
     int rc = pipe_run(e, &po, spec, act_bits, kv_bits, res, err);
+    clear_progress(e);
+    return rc;
+}
+
+int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    return pipe_check_memory(e, &po, quantized, calibrated, kl_cache, err);
+}
+
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_run_plan(e, &po, plan, res, err);
     clear_progress(e);
     return rc;
 }
@@ -473,6 +550,7 @@ static void print_quant_json(const struct pipe_env *e, const struct quant_args *
     printf("}");
     json_kv("top1", p->top1);
     json_kv("top1_stderr", p->top1_stderr);
+    kl_print_json(stdout, "kl_stats", p, e->has_kl ? e->kl.path : NULL);
     json_kv("size_mib_float", qrun_size_mib_float(r));
     json_kv("size_mib", qrun_size_mib(r));
     json_kv("bits_per_weight", spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r));
@@ -542,6 +620,11 @@ static void print_quant_text(const struct pipe_env *e, const struct quant_args *
     printf("KL divergence    mean %.6f  p99 %.6f  max %.6f\n", p->kld.mean, p->kld.p99,
            p->kld.max);
     printf("top-1 agreement  %.2f %% +/- %.2f %%\n", 100 * p->top1, 100 * p->top1_stderr);
+    if (e->has_kl) {
+        printf("float baseline   %s (llama.cpp logits file)\n\n", e->kl.path);
+        kl_print_text(stdout, p);
+        putchar('\n');
+    }
     printf("size             %.3f MiB -> %.3f MiB  (%.3f bits/weight over %lld quantized "
            "weights)\n", qrun_size_mib_float(r), qrun_size_mib(r),
            spec->bits >= 16 ? 16.0 : qrun_bits_per_weight(r), (long long)r->n_quant);
@@ -560,10 +643,13 @@ int cmd_quant(int argc, char **argv)
         print_methods(stdout);
         fputc('\n', stdout);
         fputs(qmix_cli_help, stdout);
+        fputs(qplan_cli_help, stdout);
         fputs(qcli_common_help, stdout);
         fputs(quant_help_tail, stdout);
         return EXIT_OK;
     }
+    if (qplan_cli_wants(argc, argv)) /* --plan SPEC: a per-tensor plan */
+        return cmd_quant_plan(argc, argv);
     if (qmix_cli_wants(argc, argv)) /* llama-quantize presets, --pure, --export */
         return cmd_quant_mix(argc, argv);
     struct quant_args a;

@@ -24,7 +24,13 @@ struct qcli_opts {
     int out_err;                   /* per-tensor layer-output error
                                       (--layers / --json of quant)       */
     int quant_output, quant_embed, force_ctx, json, allow_overlap;
+    double mem_budget;             /* --mem-budget SIZE in bytes; 0: the
+                                      machine's available memory          */
+    int progress;                  /* --progress: progress lines on stderr
+                                      even when it is not a terminal      */
     const char *imatrix;           /* --imatrix FILE (ggml-type methods)  */
+    const char *kl_base;           /* --kl-divergence-base FILE (llama.cpp
+                                      logits: chunks + float baseline)   */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
     long kl_cache_mib;             /* keep the float baseline's logits for
@@ -45,6 +51,9 @@ int qcli_parse_common(struct qcli_opts *o, int argc, char **argv, int *i);
 /* The help text of the common options. */
 extern const char qcli_common_help[];
 
+/* The pipeline's settings (src/pipeline.h) for these options. */
+void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p);
+
 /* The pipeline (src/pipeline.h) with these options, the CLI's progress
  * lines on a terminal, and Ctrl-C as cancel.
  * Open the model, read and tokenize both texts, check they do not overlap,
@@ -57,6 +66,12 @@ void qcli_teardown(struct pipe_env *e);
 int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 void qcli_result_free(struct pipe_result *res);
+/* pipe_check_memory with these options (a sweep's first check). */
+int qcli_check_memory(const struct pipe_env *e, const struct qcli_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err);
+/* The same with a per-tensor plan bound to the env's model (pipe_run_plan). */
+int qcli_run_plan(struct pipe_env *e, const struct qcli_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 /* Float perplexity only (the baseline row of a sweep).  Also keeps the
  * float logits for the qcli_run calls that follow when they fit in
  * o->kl_cache_mib, so those skip the float forward pass. */
@@ -73,5 +88,11 @@ int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_
 int qmix_cli_wants(int argc, char **argv);
 extern const char qmix_cli_help[];
 int cmd_quant_mix(int argc, char **argv);
+
+/* cli/cli_quant_plan.c: `qlens quant --plan SPEC` (a per-tensor plan,
+ * src/qplan.h), with --export / --save-gguf. */
+int qplan_cli_wants(int argc, char **argv);
+extern const char qplan_cli_help[];
+int cmd_quant_plan(int argc, char **argv);
 
 #endif

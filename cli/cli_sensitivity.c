@@ -11,8 +11,9 @@
 #include "analysis/afile.h"
 #include "analysis/correlate.h"
 #include "cli/cli.h"
+#include "cli/cli_quant.h"
 #include "cli/commands.h"
-#include "cli/sens.h"
+#include "src/sens.h"
 
 static const char sens_help[] =
     "usage: qlens sensitivity [MODEL] --candidates LIST [--out FILE] [--json]\n"
@@ -28,11 +29,20 @@ static const char sens_help[] =
     "                     q4_k,q3_k,q2_k,q6_k or rtn:4:32,rtn:3:32,gptq:4:128\n"
     "                     (group: a size, row or tensor; ggml types take neither)\n"
     "  --out FILE         write the JSON result (atomically) for `qlens plan --sens`\n"
-    "  --json             the JSON result on stdout instead of the table\n\n";
+    "  --json             the JSON result on stdout instead of the table\n"
+    "  --no-cache         measure every cell, neither read nor write the cache\n"
+    "  --cache-dir DIR    the cache folder (default $QLENS_CACHE_DIR, else\n"
+    "                     $XDG_CACHE_HOME/qlens, else ~/.cache/qlens)\n\n"
+    "Cells are cached under the cache folder's sens/, keyed by the model file\n"
+    "(path, size, mtime, a hash of its first and last 64 KiB), the texts (hash\n"
+    "of their tokens) and the settings (--ctx, --chunks, --calib-ctx,\n"
+    "--calib-chunks, --imatrix); a candidate's cells are reused when its spec\n"
+    "matches.  A changed model or text is reported and recomputed, never used.\n\n";
 
 struct sens_args {
     struct qcli_opts c;
-    const char *cands, *out;
+    const char *cands, *out, *cache_dir;
+    int no_cache;
 };
 
 static int parse(int argc, char **argv, struct sens_args *a)
@@ -46,8 +56,11 @@ static int parse(int argc, char **argv, struct sens_args *a)
         if (rc > 0)
             continue;
         const char **sp = !strcmp(argv[i], "--candidates") ? &a->cands
-                        : !strcmp(argv[i], "--out") ? &a->out : NULL;
-        if (sp) {
+                        : !strcmp(argv[i], "--out") ? &a->out
+                        : !strcmp(argv[i], "--cache-dir") ? &a->cache_dir : NULL;
+        if (!strcmp(argv[i], "--no-cache"))
+            a->no_cache = 1;
+        else if (sp) {
             if (i + 1 >= argc)
                 return cli_usage_error("sensitivity", "%s wants a value", argv[i]), -1;
             *sp = argv[++i];
@@ -64,11 +77,20 @@ static int parse(int argc, char **argv, struct sens_args *a)
     return 0;
 }
 
-static int progress(void *ud, int done, int total, const char *tensor, const char *cand)
+static int progress(void *ud, const struct sens_progress *p)
 {
     (void)ud;
-    fprintf(stderr, "\r\033[Ksensitivity %d/%d: %s %s", done + 1, total, tensor, cand);
-    return *infer_cancel_flag() != 0;
+    if (p->phase == SENS_PH_CALIB)
+        fprintf(stderr, "\r\033[Ksensitivity: calibration pass");
+    else if (p->phase == SENS_PH_FLOAT)
+        fprintf(stderr, "\r\033[Ksensitivity: float logits");
+    else if (p->phase == SENS_PH_CELLS) {
+        fprintf(stderr, "\r\033[Ksensitivity %d/%d: %s %s", p->done + 1, p->total, p->tensor,
+                p->cand);
+        if (p->eta >= 0)
+            fprintf(stderr, "  ETA %.0f s", p->eta);
+    }
+    return 0; /* Ctrl-C sets the environment's cancel flag */
 }
 
 /* Spearman rho of proxy field `off` vs kl_mean over finished cells; NAN
@@ -161,7 +183,10 @@ static void write_json(FILE *f, const struct pipe_env *e, const struct sens *s)
         fprintf(f, "%s\"%s\":", p ? "," : "", proxy_fields[p].name);
         cli_json_num(f, spearman(s, proxy_fields[p].off));
     }
-    fprintf(f, "},\"seconds\":{\"calib\":");
+    fprintf(f, "},\"cache\":{\"file\":");
+    cli_json_str(f, s->cache_path);
+    fprintf(f, ",\"reused\":%d,\"computed\":%d}", s->n_reused, s->n_computed);
+    fprintf(f, ",\"seconds\":{\"calib\":");
     cli_json_num(f, s->seconds_calib);
     jnum(f, "float", s->seconds_float);
     jnum(f, "cells", s->seconds_cells);
@@ -191,8 +216,21 @@ static void print_text(const struct pipe_env *e, const struct sens *s)
            s->n_t * s->n_c);
     for (int p = 0; p < N_PROXY; p++)
         printf("  %-9s %.4f\n", proxy_fields[p].name, spearman(s, proxy_fields[p].off));
-    printf("time    calibration %.2f s, float evaluation %.2f s, %d cells %.2f s\n",
-           s->seconds_calib, s->seconds_float, s->n_t * s->n_c, s->seconds_cells);
+    printf("time    calibration %.2f s, float evaluation %.2f s, %d cells %.2f s",
+           s->seconds_calib, s->seconds_float, s->n_computed, s->seconds_cells);
+    if (s->n_reused)
+        printf(" (+ %d from the cache)", s->n_reused);
+    printf("\n");
+}
+
+/* On stderr, so the table and the JSON stay what they were. */
+static void report_cache(const struct sens *s)
+{
+    if (s->cache_note[0])
+        fprintf(stderr, "qlens sensitivity: %s\n", s->cache_note);
+    if (s->n_reused)
+        fprintf(stderr, "qlens sensitivity: %d of %d cells from the cache %s\n", s->n_reused,
+                s->n_t * s->n_c, s->cache_path);
 }
 
 static int save(const char *path, const struct pipe_env *e, const struct sens *s,
@@ -232,13 +270,22 @@ int cmd_sensitivity(int argc, char **argv)
     struct pipe_env e;
     struct sens s;
     memset(&s, 0, sizeof s);
+    struct pipe_opts po;
+    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir};
+    qcli_pipe_opts(&a.c, &po);
     int rc = qcli_setup(&e, &a.c, &err);
+    e.cb.eval = NULL, e.cb.quant = NULL; /* the line above is the progress; Ctrl-C is cb.cancel */
     if (!rc)
-        rc = sens_run(&s, &e, &a.c, cands, n_c, isatty(2) ? progress : NULL, NULL, &err);
+        rc = sens_run(&s, &e, &po, cands, n_c, &ctl, &err);
     else
         free(cands);
     if (isatty(2))
         fputs("\r\033[K", stderr);
+    report_cache(&s);
+    if (e.cache_missed_mib > 0)
+        fprintf(stderr, "qlens sensitivity: the float logits of the evaluation chunks (%.0f MiB) "
+                "do not fit in --kl-cache-mib %ld: the float model runs again for each cell\n",
+                e.cache_missed_mib, a.c.kl_cache_mib);
     if (!rc && a.out)
         rc = save(a.out, &e, &s, &err);
     if (!rc && a.c.json)

@@ -675,6 +675,9 @@ static int sweep_run(struct sweep_state *st, struct qerr *err)
     int rc = open_store(st, err);
     if (!rc)
         rc = qcli_setup(&st->e, &st->a->c, err);
+    if (!rc) /* the most demanding configuration, before the first row */
+        rc = qcli_check_memory(&st->e, &st->a->c, 1, st->a->c.need_calib,
+                               st->a->c.kl_cache_mib > 0, err);
     if (rc)
         return rc;
     results_label(st->e.im.m.path, st->model, sizeof st->model);

@@ -68,6 +68,8 @@ static void run_from(const struct results_entry *e, const char *dataset, struct 
     r->bpw = jnum(s, "bits_per_weight", "bpw");
     if (!isfinite(r->bpw))
         r->bpw = e->w_bits;
+    if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "plan"))) /* qlens plan / quant --plan */
+        snprintf(r->tag, sizeof r->tag, "plan %.2f", r->bpw);
     r->kl = jnum(s, "kl_mean", "kl");
     r->top1 = jnum(s, "top1", NULL);
     r->dppl = jnum(s, "delta_ppl_pct", NULL);

@@ -188,6 +188,8 @@ static int alloc_scratch(struct fwd *f)
     f->tile_rows = (int)(FWD_TILE_FLOATS / in_max);
     f->tile_rows = f->tile_rows < 16 ? 16 : f->tile_rows;
     f->wtile = fwd_alloc((size_t)f->tile_rows * in_max);
+    if (sysconf(_SC_NPROCESSORS_ONLN) >= 2)
+        f->wtile2 = fwd_alloc((size_t)f->tile_rows * in_max); /* NULL: one thread */
     return f->x && f->xb && f->q && f->k && f->v && f->att && f->hb && f->hb2 &&
            f->rope_cos && f->rope_sin && f->rope_cos_l && f->rope_sin_l && f->wtile ? 0 : -1;
 }
@@ -231,6 +233,7 @@ int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
         size_t T = (size_t)max_tokens;
         f->att2 = fwd_alloc((T < FWD_ATT_BLOCK ? T : FWD_ATT_BLOCK) * T);
         f->att_threads = f->att2 && !f->blas_threads ? 2 : 1;
+        f->tile_threads = f->wtile2 && !f->blas_threads ? 2 : 1;
     }
     return 0;
 }
@@ -262,7 +265,8 @@ void fwd_free(struct fwd *f)
     free(f->tmp);
     f->tmp = f->rope_cos_l = f->rope_sin_l = NULL;
     free(f->wtile);
-    f->wtile = NULL;
+    free(f->wtile2);
+    f->wtile = f->wtile2 = NULL;
     f->layers = NULL;
     f->att2 = NULL;
     f->x = f->xb = f->q = f->k = f->v = f->att = f->hb = f->hb2 = NULL;
@@ -421,11 +425,66 @@ static int nonfinite(struct fwd *f, int layer, const char *what)
                     "inf; the weights are too large): no meaningful result", layer, what);
 }
 
+/* Rows [r0, r1) of a tiled product: W's rows converted tile_rows at a
+ * time into `tile`, each tile one sgemm into its columns of y (ldc = out). */
+struct lin_job {
+    const struct fwd *f;
+    float *y;             /* (n, out)                                     */
+    const float *x;       /* (n, in)                                      */
+    struct qtensor *t;    /* W (out, in), not floats                      */
+    float *tile;          /* (tile_rows, in)                              */
+    int n, in, out, r0, r1;
+    float beta;
+    int bad;              /* a tile could not be converted                */
+};
+
+static void *lin_rows(void *arg)
+{
+    struct lin_job *j = arg;
+    int tr = j->f->tile_rows;
+    for (int r0 = j->r0; r0 < j->r1; r0 += tr) {
+        int nr = j->r1 - r0 < tr ? j->r1 - r0 : tr;
+        if (qtensor_read_rows(j->t, r0, nr, j->tile)) { /* tile: (nr, in) */
+            j->bad = 1;
+            return NULL;
+        }
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, j->n, nr, j->in, 1.0f, j->x, j->in,
+                    j->tile, j->in, j->beta, j->y + r0, j->out);
+    }
+    return NULL;
+}
+
+/* The tiled product on two threads, each with half of W's rows, its own
+ * tile and single-threaded BLAS: while one converts a tile the other
+ * multiplies, so the conversion no longer stalls both cores (with
+ * OpenBLAS's own threads it ran alone between the sgemm calls).  Each
+ * output element is the same single dot product as on one thread. */
+static int lin_split(struct fwd *f, struct lin_job *j0)
+{
+    struct lin_job j1 = *j0;
+    int mid = j0->r1 / 2;
+    j0->r1 = j1.r0 = mid;
+    j1.tile = f->wtile2;
+    int prev = openblas_get_num_threads();
+    if (prev != 1)
+        openblas_set_num_threads(1);
+    pthread_t th;
+    int spawned = pthread_create(&th, NULL, lin_rows, &j1) == 0;
+    lin_rows(j0);
+    if (spawned)
+        pthread_join(th, NULL);
+    else
+        lin_rows(&j1);
+    if (prev != 1)
+        openblas_set_num_threads(prev);
+    return j0->bad || j1.bad;
+}
+
 /* y (n, out) = x (n, in) Wᵀ, W (out, in) the weights of t; beta 1
  * accumulates into y.  Floats that exist (override, aligned F32, a copy
  * made elsewhere) go to one sgemm; other types are converted tile_rows
- * rows at a time into wtile, each tile one sgemm into its columns of y
- * (ldc = out).  Returns 0, or -1 when the weights cannot be read. */
+ * rows at a time (lin_rows), on two threads when tile_threads is 2.  Returns 0, or -1 when the weights cannot
+ * be read. */
 static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, int n, int in,
                   int out, float beta)
 {
@@ -435,14 +494,12 @@ static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, in
                     beta, y, out);
         return 0;
     }
-    for (int r0 = 0; r0 < out; r0 += f->tile_rows) {
-        int nr = out - r0 < f->tile_rows ? out - r0 : f->tile_rows;
-        if (qtensor_read_rows(t, r0, nr, f->wtile)) /* wtile: (nr, in) */
-            return qerr_set(&f->err, QERR_UNSUPP, "forward: cannot convert %s (%s) to float",
-                            t->name, qdtype_name(t->dtype));
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, nr, in, 1.0f, x, in, f->wtile,
-                    in, beta, y + r0, out);
-    }
+    struct lin_job j = {f, y, x, t, f->wtile, n, in, out, 0, out, beta, 0};
+    int bad = f->tile_threads >= 2 && f->wtile2 && out >= 32 ? lin_split(f, &j)
+                                                             : (lin_rows(&j), j.bad);
+    if (bad)
+        return qerr_set(&f->err, QERR_UNSUPP, "forward: cannot convert %s (%s) to float",
+                        t->name, qdtype_name(t->dtype));
     return 0;
 }
 

@@ -121,7 +121,14 @@ struct fwd {
     float *tmp;           /* (T, dim) block output before its post-norm,
                              allocated only for Gemma 2/3                 */
     float *wtile;         /* (tile_rows, max in_dim) converted weight rows */
+    float *wtile2;        /* the same for the second tile thread, or NULL */
     int tile_rows;        /* rows of a weight tile (4 MB of floats)       */
+    int tile_threads;     /* 2: a tiled product's output rows are split
+                             over two threads, each converting its own
+                             tiles and multiplying them single-threaded,
+                             so one converts while the other multiplies
+                             (set with att_threads: large models, two
+                             CPUs, OpenBLAS threaded); 1: one thread      */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
     struct qerr err;      /* message of the last failure                  */

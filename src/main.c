@@ -93,6 +93,7 @@ static void usage(FILE *f)
     fprintf(f, "qlens %s: see what quantization does to a language model\n\n"
                "usage: qlens [MODEL]            open MODEL (default: stories260K)\n"
                "       qlens --base FILE MODEL  the same, with error columns and map vs FILE\n"
+               "       qlens --imatrix FILE [MODEL]  the same, with FILE in the Imatrix view\n"
                "       qlens COMMAND [ARGS]     run one headless command\n\n"
                "commands:\n", QLENS_VERSION);
     for (const struct cli_command *c = cli_commands; c->name; c++)
@@ -144,6 +145,20 @@ static int main_base(int argc, char **argv)
     return cmd_diff(3, dargv);
 }
 
+/* qlens --imatrix FILE [MODEL]: the dashboard with the importance matrix
+ * in the Imatrix view; off a terminal the same as qlens imatrix --show. */
+static int main_imatrix(int argc, char **argv)
+{
+    if (argc < 3 || argc > 4) {
+        fprintf(stderr, "qlens: usage: qlens --imatrix FILE [MODEL]\n");
+        return EXIT_USAGE;
+    }
+    if (isatty(STDIN_FILENO) && isatty(STDOUT_FILENO))
+        return cli_exit_code(tui_main_imatrix(argc == 4 ? argv[3] : NULL, argv[2]));
+    char *iargv[] = {"imatrix", "--show", argv[2], NULL};
+    return cmd_imatrix(3, iargv);
+}
+
 static int run(int argc, char **argv)
 {
     if (argc >= 2 && cli_is_help(argv[1])) {
@@ -158,6 +173,8 @@ static int run(int argc, char **argv)
     }
     if (argc >= 2 && !strcmp(argv[1], "--base"))
         return main_base(argc, argv);
+    if (argc >= 2 && !strcmp(argv[1], "--imatrix"))
+        return main_imatrix(argc, argv);
     if (argc >= 2) {
         for (const struct cli_command *c = cli_commands; c->name; c++)
             if (!strcmp(argv[1], c->name))

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/membudget.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
 
@@ -167,12 +168,12 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
 {
     char *ct = NULL, *et = NULL;
     size_t cn = 0, en = 0;
-    int rc = say_phase(e, "reading texts", e->eval_path, err);
+    int rc = say_phase(e, "reading texts", e->eval_path ? e->eval_path : e->calib_path, err);
     if (!rc && e->calib_path)
         rc = pipe_read_text(e->calib_path, &ct, &cn, err);
-    if (!rc)
+    if (!rc && e->eval_path)
         rc = pipe_read_text(e->eval_path, &et, &en, err);
-    if (!rc && ct && !o->allow_overlap) {
+    if (!rc && ct && et && !o->allow_overlap) {
         long at = qrun_text_overlap(ct, cn, et, en, PIPE_OVERLAP_WINDOW);
         if (at == -2)
             rc = qerr_set(err, QERR_NOMEM, "out of memory comparing the calibration and "
@@ -184,11 +185,11 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
                           at, e->calib_path);
     }
     if (!rc)
-        rc = say_phase(e, "tokenizing", ct ? "calibration and evaluation texts" : "evaluation text",
-                       err);
+        rc = say_phase(e, "tokenizing", ct && et ? "calibration and evaluation texts"
+                                        : ct ? "calibration text" : "evaluation text", err);
     if (!rc && ct)
         rc = pipe_tokenize(e->im.tok, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
-    if (!rc)
+    if (!rc && et)
         rc = pipe_tokenize(e->im.tok, e->eval_path, et, en, &e->eval_ids, &e->n_eval, err);
     free(ct);
     free(et);
@@ -197,7 +198,9 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
 
 static int pick_ctx(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
-    int rc = pipe_pick_ctx(e->mp, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
+    int rc = e->has_kl ? pipe_pick_ctx(e->mp, "the n_ctx of the KL base file", e->kl.n_ctx,
+                                       o->force_ctx, &e->n_ctx, err)
+                       : pipe_pick_ctx(e->mp, "--ctx", o->ctx, o->force_ctx, &e->n_ctx, err);
     if (!rc)
         rc = pipe_pick_ctx(e->mp, "--calib-ctx", o->calib_ctx > 0 ? o->calib_ctx : e->n_ctx,
                            o->force_ctx, &e->calib_ctx, err);
@@ -215,18 +218,65 @@ static int find_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
         !(e->calib_path = default_text(o->calib, "data/tinystories-calib.txt", "calib",
                                        e->calib_buf, sizeof e->calib_buf, err)))
         return err->code;
+    if (o->kl_base && !o->eval)
+        return 0; /* the evaluation tokens are the KL base file's */
     e->eval_path = default_text(o->eval, "data/tinystories-eval.txt", "eval", e->eval_buf,
                                 sizeof e->eval_buf, err);
     return e->eval_path ? 0 : err->code;
+}
+
+/* --kl-divergence-base: the file must fit the model (vocabulary) and the
+ * options (--ctx); its header is read before the contexts are picked. */
+static int open_kl_base(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    int rc = klfile_open(&e->kl, o->kl_base, err);
+    if (rc)
+        return rc;
+    e->has_kl = 1;
+    if (e->kl.n_vocab != e->mp->cfg.vocab_size)
+        return qerr_set(err, QERR_FORMAT, "%s: n_vocab %d, but the model has %d tokens (another "
+                        "vocabulary)", o->kl_base, e->kl.n_vocab, e->mp->cfg.vocab_size);
+    if (o->ctx >= 0 && o->ctx != e->kl.n_ctx)
+        return qerr_set(err, QERR_FORMAT, "--ctx %ld: %s holds chunks of n_ctx %d", o->ctx,
+                        o->kl_base, e->kl.n_ctx);
+    if (e->kl.n_ctx % 2)
+        return qerr_set(err, QERR_UNSUPP, "%s: n_ctx %d is odd; qlens evaluates even contexts",
+                        o->kl_base, e->kl.n_ctx);
+    return 0;
+}
+
+/* The evaluation stream becomes the file's tokens; an --eval text given
+ * must tokenize to them (the chunks evaluated). */
+static int use_kl_tokens(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
+{
+    const struct klfile *k = &e->kl;
+    int nc = o->chunks > 0 && o->chunks < k->n_chunk ? (int)o->chunks : k->n_chunk;
+    if (e->eval_ids && e->n_eval < (size_t)nc * k->n_ctx)
+        return qerr_set(err, QERR_FORMAT, "%s: %zu tokens, but %s holds %d chunks of %d tokens "
+                        "(another text?)", e->eval_path, e->n_eval, k->path, nc, k->n_ctx);
+    int rc = e->eval_ids ? klfile_check_run(k, k->n_ctx, k->n_vocab, nc, e->eval_ids, err) : 0;
+    if (rc)
+        return rc;
+    free(e->eval_ids);
+    e->n_eval = (size_t)k->n_chunk * k->n_ctx;
+    if (!(e->eval_ids = malloc(e->n_eval * sizeof *e->eval_ids)))
+        return qerr_set(err, QERR_NOMEM, "out of memory for %zu tokens", e->n_eval);
+    memcpy(e->eval_ids, k->tokens, e->n_eval * sizeof *e->eval_ids);
+    e->eval_path = k->path;
+    return 0;
 }
 
 /* Contexts, texts and the forward pass on e->mp. */
 static int setup_rest(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
     e->bos = pipe_bos(e->im.tok);
-    int rc = pick_ctx(e, o, err);
+    int rc = o->kl_base ? open_kl_base(e, o, err) : 0;
+    if (!rc)
+        rc = pick_ctx(e, o, err);
     if (!rc)
         rc = load_texts(e, o, err);
+    if (!rc && e->has_kl)
+        rc = use_kl_tokens(e, o, err);
     if (!rc && o->imatrix && !(rc = qimatrix_read(&e->imx, o->imatrix, err))) {
         e->has_imx = 1;
         rc = qimatrix_check(&e->imx, o->imatrix, e->mp, err);
@@ -275,11 +325,92 @@ void pipe_teardown(struct pipe_env *e)
     free(e->eval_ids);
     if (e->has_imx)
         qimatrix_free(&e->imx);
+    if (e->has_kl)
+        klfile_close(&e->kl);
     if (!e->borrowed && e->im.tok)
         tok_free(e->im.tok);
     if (e->im.open)
         qmodel_close(&e->im.m);
     memset(e, 0, sizeof *e);
+}
+
+/* ---- memory ---- */
+
+static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po);
+
+/* Weights of the tensors a run quantizes, and the largest step's (the
+ * linears quantized together, converted to float with their output). */
+static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, double *all,
+                        double *step_max)
+{
+    static const enum qrole steps[3][3] = {{QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V},
+                                           {QR_FFN_GATE, QR_FFN_UP, QR_ATTN_OUT},
+                                           {QR_FFN_DOWN, QR_OTHER, QR_OTHER}};
+    *all = *step_max = 0;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < 3; s++) {
+            double step = 0;
+            for (int i = 0; i < 3; i++) {
+                const struct qtensor *t =
+                    steps[s][i] == QR_OTHER ? NULL : qmodel_get((struct qmodel *)m, l, steps[s][i]);
+                step += t ? (double)t->nelem : 0;
+            }
+            *all += step;
+            *step_max = step > *step_max ? step : *step_max;
+        }
+    const struct qtensor *e = qmodel_get((struct qmodel *)m, -1, QR_TOK_EMBD);
+    const struct qtensor *out = qmodel_get((struct qmodel *)m, -1, QR_OUTPUT);
+    if (!out || m->cfg.tied_output)
+        out = e;
+    double extra = (o->quant_output && out ? (double)out->nelem : 0) +
+                   (o->quant_embed && e && e != out ? (double)e->nelem : 0);
+    *all += extra;
+    if (o->quant_output && out && (double)out->nelem > *step_max)
+        *step_max = (double)out->nelem;
+}
+
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    const struct qmodel *m = e->mp;
+    const struct qconfig *c = &m->cfg;
+    struct mem_plan p;
+    mem_plan_init(&p);
+    mem_plan_self(&p);
+    mem_plan_add(&p, "weights (mapped)", mem_weights_bytes(m), NULL);
+    /* two evaluation workers, each with its context and logits */
+    mem_plan_add(&p, "forward passes", 2.0 * mem_fwd_bytes(c, e->n_ctx), "--ctx");
+    struct ppl_opts po;
+    ppl_setup((struct pipe_env *)e, o, &po); /* reads e only */
+    double cache = (double)ppl_cache_bytes(&e->f, e->n_eval, &po);
+    if (!kl_cache || cache > (double)o->kl_cache_mib * 1048576.0)
+        cache = 0; /* not kept (a cache that does not fit is not made) */
+    mem_plan_add(&p, "float logits kept for KL", cache, "--kl-cache-mib");
+    if (quantized) {
+        double all, step;
+        quant_sizes(m, o, &all, &step);
+        mem_plan_add(&p, "quantized weights as floats", all * sizeof(float), NULL);
+        mem_plan_add(&p, "quantizer working copies", 3.0 * step * sizeof(float), NULL);
+    }
+    if (quantized && calibrated) {
+        double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
+        if (o->calib_chunks > 0 && chunks > (double)o->calib_chunks)
+            chunks = (double)o->calib_chunks;
+        mem_plan_add(&p, "calibration hidden states",
+                     (chunks + 1) * e->calib_ctx * (double)c->dim * sizeof(float),
+                     "--calib-chunks, --calib-ctx");
+        double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
+        double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
+        double one = d2 > h2 ? d2 : h2;
+        one = one > qd2 ? one : qd2;
+        /* XᵀX in doubles, and the method's factorization of it */
+        double xtx = o->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
+        mem_plan_add(&p, "calibration XᵀX", xtx * sizeof(double), NULL);
+    }
+    char op[600];
+    snprintf(op, sizeof op, "%s: %s", m->path,
+             quantized ? "quantizing and evaluating" : "evaluating");
+    return mem_check(&p, o->mem_budget, op, err);
 }
 
 /* ---- running one configuration ---- */
@@ -292,6 +423,7 @@ static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     po->bos = e->bos; /* as qlens ppl */
     po->cancel = e->cb.cancel;
     po->cache = e->cache.logits ? &e->cache : NULL;
+    po->kl_in = e->has_kl ? &e->kl : NULL; /* KL runs: the baseline from the file */
     po->progress = e->cb.eval;
     po->progress_ud = e->cb.ud;
 }
@@ -301,9 +433,17 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
 {
     struct ppl_opts po;
     ppl_setup(e, o, &po);
+    po.kl_in = NULL; /* a plain float run */
+    int rc = pipe_check_memory(e, o, 0, 0, o->kl_cache_mib > 0, err);
+    if (rc)
+        return rc;
     qmodel_clear_overrides(e->mp);
     ppl_cache_free(&e->cache);
     e->cache_missed_mib = 0;
+    if ((rc = say_phase(e, "evaluating", "float model", err)) < 0)
+        return rc;
+    if (e->has_kl) /* KL runs read the baseline from the file: no cache */
+        return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
     size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
     if (o->kl_cache_mib > 0 &&
         ppl_cache_init(&e->cache, &e->f, e->eval_ids, e->n_eval, &po,
@@ -311,21 +451,33 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
         po.cache = &e->cache;
     else if (o->kl_cache_mib > 0)
         e->cache_missed_mib = need / 1048576.0;
-    int rc = say_phase(e, "evaluating", "float model", err);
-    return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
-int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
-             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+/* Quantize (qrun) with ro's spec or plan, then evaluate against float. */
+static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+                  const struct qplan *plan, int act_bits, int kv_bits, struct pipe_result *res,
+                  struct qerr *err)
 {
     memset(res, 0, sizeof *res);
+    int quantized = spec->bits < 16;
+    int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
+                               e->cache.logits != NULL, err);
+    if (rc)
+        return rc;
     struct qrun_opts ro;
     qrun_opts_default(&ro);
-    ro.spec = *spec;
+    if (spec)
+        ro.spec = *spec;
+    if (plan) {
+        ro.spec_of = qplan_spec_of;
+        ro.spec_ud = (void *)plan;
+    }
+    int plain = plan == NULL; /* a plan covers the block linears only */
     ro.sequential = o->sequential;
     ro.out_err = o->out_err;
-    ro.quant_output = o->quant_output;
-    ro.quant_embed = o->quant_embed;
+    ro.quant_output = plain && o->quant_output;
+    ro.quant_embed = plain && o->quant_embed;
     ro.calib_ctx = e->calib_ctx;
     ro.calib_chunks = (int)o->calib_chunks;
     ro.bos = e->bos; /* calibration chunks as evaluation chunks */
@@ -338,9 +490,10 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
     ro.on_phase = e->cb.phase;
+    ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
-    int rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
+    rc = qrun_quantize(&res->run, &e->f, e->calib_ids, e->n_calib, &ro, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;
@@ -355,6 +508,23 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;
+}
+
+int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
+             int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    return run_ro(e, o, spec, NULL, act_bits, kv_bits, res, err);
+}
+
+int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err)
+{
+    if (!plan->slot || plan->n_layers != e->mp->cfg.n_layers) {
+        memset(res, 0, sizeof *res);
+        return qerr_set(err, QERR_ARG, "%s: plan not bound to %s", plan->path, e->mp->path);
+    }
+    const struct quant_spec *any = qplan_any_spec(plan);
+    return run_ro(e, o, any, plan, 0, 0, res, err);
 }
 
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

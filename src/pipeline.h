@@ -20,7 +20,9 @@
 #include "src/forward.h"
 #include "src/model.h"
 #include "src/imatrix.h"
+#include "src/klfile.h"
 #include "src/ppl.h"
+#include "src/qplan.h"
 #include "src/qrun.h"
 
 struct tokenizer;
@@ -74,12 +76,21 @@ struct pipe_opts {
                                       when they fit (MiB; 0 = off)        */
     const char *imatrix;           /* llama.cpp importance matrix file for
                                       the ggml-type methods, or NULL      */
+    const char *kl_base;           /* llama.cpp --kl-divergence-base file:
+                                      the evaluation chunks (its tokens,
+                                      n_ctx) and the KL baseline come from
+                                      it, no float pass; an --eval text
+                                      given must tokenize to its tokens */
+    double mem_budget;             /* bytes a run may use (--mem-budget);
+                                      0: what the machine has available   */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
  * the env's cb_ud. */
 struct pipe_cb {
     int (*quant)(void *ud, int layer, int n_layers, const char *what);
+    /* after each quantized tensor, with the run's ETA (qrun_progress) */
+    int (*tensor)(void *ud, const struct qrun_progress *p);
     int (*eval)(void *ud, int done, int total, double ppl);
     void *ud;
     volatile int *cancel;          /* polled too (SIGINT flag), or NULL    */
@@ -113,6 +124,8 @@ struct pipe_env {
                                       did not fit in kl_cache_mib         */
     struct qimatrix imx;           /* opts.imatrix, checked against the model */
     int has_imx;
+    struct klfile kl;              /* opts.kl_base, checked against the model */
+    int has_kl;
     struct pipe_cb cb;
     const char *label;             /* a tag for the callbacks (a sweep's
                                       configuration), NULL = none         */
@@ -141,7 +154,23 @@ void pipe_teardown(struct pipe_env *e);
  * (KL mode), leave the model without overrides. */
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
+/* The same with a per-tensor plan bound to this model (qplan_bind): each
+ * block linear quantized with its planned candidate (float ones kept),
+ * calibrated as pipe_run calibrates (o->sequential), no activation / KV
+ * quantization.  The one path of `qlens quant --plan` and `qlens plan
+ * --measure`. */
+int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
+                  struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
+/* Will a run fit in memory (src/membudget.h)?  quantized: weights are
+ * quantized (their floats held as overrides for the evaluation);
+ * calibrated: the method captures calibration (hidden states, XᵀX);
+ * kl_cache: the float logits are (or will be) kept (o->kl_cache_mib).
+ * Checked by pipe_run / pipe_run_float themselves; a sweep calls it first
+ * with its most demanding configuration.  QERR_UNSUPP with what the run
+ * needs and which options lower it, before anything is computed. */
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "src/fastmath.h"
+#include "src/klfile.h"
 #include "src/ppl.h"
 #include "src/qclock.h"
 
@@ -74,22 +75,28 @@ void ppl_dist_compute(float *v, size_t n, struct ppl_dist *d)
     memset(d, 0, sizeof *d);
     if (n == 0)
         return;
-    double s = 0, s2 = 0;
+    double s = 0, s2 = 0, s4 = 0;
     for (size_t i = 0; i < n; i++) {
+        double x2 = (double)v[i] * v[i];
         s += v[i];
-        s2 += (double)v[i] * v[i];
+        s2 += x2;
+        s4 += x2 * x2;
     }
     d->mean = s / n;
     d->rms = sqrt(s2 / n);
-    double var = s2 / n - d->mean * d->mean;
+    double var = s2 / n - d->mean * d->mean, var2 = s4 / n - (s2 / n) * (s2 / n);
     d->stderr_mean = n > 1 && var > 0 ? sqrt(var / (n - 1)) : 0;
+    d->rms_stderr = n > 1 && var2 > 0 && d->rms > 0 ? 0.5 / d->rms * sqrt(var2 / (n - 1)) : 0;
     qsort(v, n, sizeof *v, cmp_float);
     d->min = v[0];
     d->max = v[n - 1];
     d->median = n % 2 ? v[n / 2] : 0.5 * ((double)v[n / 2] + v[n / 2 - 1]);
+    d->p001 = percentile(v, n, 0.001);
     d->p01 = percentile(v, n, 0.01);
     d->p05 = percentile(v, n, 0.05);
     d->p10 = percentile(v, n, 0.10);
+    d->p25 = percentile(v, n, 0.25);
+    d->p75 = percentile(v, n, 0.75);
     d->p90 = percentile(v, n, 0.90);
     d->p95 = percentile(v, n, 0.95);
     d->p99 = percentile(v, n, 0.99);
@@ -134,9 +141,33 @@ int ppl_check(const struct fwd *f, size_t n_tokens, const struct ppl_opts *o, st
  * workers) and are still combined in chunk order: the result does not
  * depend on the number of workers. */
 struct chunk_sums {
-    double nll, nll2, bnll, bnll2;
+    double nll, nll2, bnll, bnll2, nn; /* nn: sum of nll * base nll    */
     size_t same_top;
 };
+
+static void add_pair(struct chunk_sums *cs, double v, double vb)
+{
+    cs->nll += v;
+    cs->nll2 += v * v;
+    cs->bnll += vb;
+    cs->bnll2 += vb * vb;
+    cs->nn += v * vb;
+}
+
+/* Against a llama.cpp base file: its packed records (rows of nv words). */
+static void score_chunk_file(int vocab, int nv, const int *targets, int n_score, const float *lc,
+                             const uint16_t *pk, struct chunk_sums *cs, float *kld, float *dp)
+{
+    memset(cs, 0, sizeof *cs);
+    for (int j = 0; j < n_score; j++) {
+        struct klfile_tok t;
+        klfile_score(lc + (size_t)j * vocab, pk + (size_t)j * nv, vocab, targets[j], &t);
+        add_pair(cs, t.nll, t.nll_base);
+        kld[j] = (float)t.kld;
+        dp[j] = (float)t.dp;
+        cs->same_top += t.same_top;
+    }
+}
 
 static void score_chunk(const struct ppl_opts *o, int vocab, const int *targets, int n_score,
                         const float *lc, const float *lb, struct chunk_sums *cs, float *kld,
@@ -154,11 +185,7 @@ static void score_chunk(const struct ppl_opts *o, int vocab, const int *targets,
             const float *b = lb + (size_t)j * vocab;
             double pb, pc;
             double kl = ppl_kl(b, c, vocab, t, &pb, &pc, &amb, &amc);
-            double v = -log(pc), vb = -log(pb);
-            cs->nll += v;
-            cs->nll2 += v * v;
-            cs->bnll += vb;
-            cs->bnll2 += vb * vb;
+            add_pair(cs, -log(pc), -log(pb));
             kld[j] = (float)kl;
             dp[j] = (float)(pc - pb);
             cs->same_top += amb == amc;
@@ -190,13 +217,31 @@ struct ppl_job {
     int reported;            /* chunks done at the last progress call      */
 };
 
+/* llama.cpp's perplexity statistics of a pair (formulas in ppl.h). */
+static void pair_stats(struct ppl_result *r, double nn, size_t count)
+{
+    double se = r->ppl > 0 ? r->ppl_stderr / r->ppl : 0;
+    double seb = r->base_ppl > 0 ? r->base_ppl_stderr / r->base_ppl : 0;
+    double cov = count > 1 ? (nn / count - r->nll_mean * r->base_nll_mean) / (count - 1) : 0;
+    double v = se * se + seb * seb - 2 * cov;
+    r->nll_cor = se > 0 && seb > 0 ? cov / (se * seb) : 0;
+    r->ln_ppl_ratio_stderr = v > 0 ? sqrt(v) : 0;
+    r->ppl_ratio = exp(r->ln_ppl_ratio);
+    r->ppl_ratio_stderr = r->ppl_ratio * r->ln_ppl_ratio_stderr;
+    r->ppl_diff = r->ppl - r->base_ppl;
+    double vd = r->ppl_stderr * r->ppl_stderr + r->base_ppl_stderr * r->base_ppl_stderr -
+                2 * r->ppl * r->base_ppl * cov;
+    r->ppl_diff_stderr = vd > 0 ? sqrt(vd) : 0;
+}
+
 static void finish(struct ppl_result *r, struct ppl_job *j)
 {
-    double n = 0, n2 = 0, b = 0, b2 = 0;
+    double n = 0, n2 = 0, b = 0, b2 = 0, nn = 0;
     size_t top = 0, count = (size_t)j->n_chunks * j->n_score;
     for (int c = 0; c < j->n_chunks; c++) {
         n += j->sums[c].nll; n2 += j->sums[c].nll2;
         b += j->sums[c].bnll; b2 += j->sums[c].bnll2;
+        nn += j->sums[c].nn;
         top += j->sums[c].same_top;
     }
     r->n_scored = count;
@@ -206,6 +251,8 @@ static void finish(struct ppl_result *r, struct ppl_job *j)
     r->kl = 1;
     ppl_from_sums(b, b2, count, &r->base_nll_mean, &r->base_ppl, &r->base_ppl_stderr);
     r->ln_ppl_ratio = r->nll_mean - r->base_nll_mean;
+    r->kl_file = j->o->kl_in != NULL;
+    pair_stats(r, nn, count);
     ppl_dist_compute(j->kld, count, &r->kld);
     ppl_dist_compute(j->dp, count, &r->dp);
     r->top1 = (double)top / count;
@@ -217,7 +264,7 @@ static void finish(struct ppl_result *r, struct ppl_job *j)
 static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int first,
                      float *lc, float *lb, int base_cached)
 {
-    int rc = 0, need_base = o->kl && !base_cached;
+    int rc = 0, need_base = o->kl && !base_cached && !o->kl_in;
     if (need_base && o->base) {
         rc = fwd_chunk_from(o->base, toks, o->n_ctx, first, lb, NULL);
         if (rc)
@@ -238,6 +285,7 @@ struct ppl_worker {
     int is_main;          /* only the calling thread reports progress     */
     float *lc, *lb;       /* (n_ctx-first, vocab) candidate / baseline     */
     int *buf;             /* (n_ctx) chunk tokens with BOS                 */
+    uint16_t *pk;         /* (n_score, nv) packed log-probs: kl_in / kl_out */
 };
 
 static void job_fail(struct ppl_job *j, int rc, const char *msg)
@@ -285,6 +333,34 @@ static int cache_rows(const struct ppl_job *j, int c, float **lc, float **lb)
     return 0;
 }
 
+/* Evaluate and score chunk c; read its llama.cpp records first (kl_in) or
+ * write them after (kl_out). */
+static int do_chunk(struct ppl_worker *w, int c, struct qerr *e)
+{
+    struct ppl_job *j = w->job;
+    const struct ppl_opts *o = j->o;
+    const int *src = j->tokens + (size_t)c * o->n_ctx;
+    memcpy(w->buf, src, (size_t)o->n_ctx * sizeof(int));
+    if (o->bos >= 0)
+        w->buf[0] = o->bos;
+    int rc = o->kl_in ? klfile_read_chunk(o->kl_in, c, w->pk, e) : 0;
+    if (rc)
+        return rc;
+    float *lc = w->lc, *lb = w->lb;
+    int cached = cache_rows(j, c, &lc, &lb);
+    if ((rc = run_chunk(w->f, o, w->buf, j->first, lc, lb, cached)))
+        return qerr_set(e, rc, "%s", rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
+    size_t off = (size_t)c * j->n_score;
+    const int *targets = src + j->first + 1;
+    if (o->kl_in)
+        score_chunk_file(j->vocab, o->kl_in->nv, targets, j->n_score, lc, w->pk, &j->sums[c],
+                         j->kld + off, j->dp + off);
+    else
+        score_chunk(o, j->vocab, targets, j->n_score, lc, lb, &j->sums[c],
+                    o->kl ? j->kld + off : NULL, o->kl ? j->dp + off : NULL);
+    return o->kl_out ? klfile_write_chunk(o->kl_out, c, lc, w->pk, e) : 0;
+}
+
 static void *worker(void *arg)
 {
     struct ppl_worker *w = arg;
@@ -302,20 +378,12 @@ static void *worker(void *arg)
             job_fail(j, QERR_CANCEL, "perplexity: cancelled");
             break;
         }
-        const int *src = j->tokens + (size_t)c * o->n_ctx;
-        memcpy(w->buf, src, (size_t)o->n_ctx * sizeof(int));
-        if (o->bos >= 0)
-            w->buf[0] = o->bos;
-        float *lc = w->lc, *lb = w->lb;
-        int cached = cache_rows(j, c, &lc, &lb);
-        int rc = run_chunk(w->f, o, w->buf, j->first, lc, lb, cached);
+        struct qerr e = {0};
+        int rc = do_chunk(w, c, &e);
         if (rc) {
-            job_fail(j, rc, rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
+            job_fail(j, rc, e.msg);
             break;
         }
-        size_t off = (size_t)c * j->n_score;
-        score_chunk(o, j->vocab, src + j->first + 1, j->n_score, lc, lb, &j->sums[c],
-                    o->kl ? j->kld + off : NULL, o->kl ? j->dp + off : NULL);
         pthread_mutex_lock(&j->mu);
         j->is_done[c] = 1;
         int done = ++j->done;
@@ -338,7 +406,10 @@ static int worker_init(struct ppl_worker *w, struct ppl_job *j, struct fwd *f, i
     w->lc = malloc(rows * j->vocab * sizeof(float));
     w->lb = j->o->kl ? malloc(rows * j->vocab * sizeof(float)) : NULL;
     w->buf = malloc((size_t)j->o->n_ctx * sizeof(int));
-    return w->lc && w->buf && (!j->o->kl || w->lb) ? 0 : -1;
+    int packed = j->o->kl_in || j->o->kl_out;
+    if (packed)
+        w->pk = malloc((size_t)j->n_score * klfile_row_words(j->vocab) * sizeof *w->pk);
+    return w->lc && w->buf && (!j->o->kl || w->lb) && (!packed || w->pk) ? 0 : -1;
 }
 
 static void worker_free(struct ppl_worker *w)
@@ -346,6 +417,7 @@ static void worker_free(struct ppl_worker *w)
     free(w->lc);
     free(w->lb);
     free(w->buf);
+    free(w->pk);
 }
 
 /* Two workers (each single-threaded: no synchronization inside a chunk at
@@ -445,6 +517,27 @@ static int cache_check(const struct ppl_job *j, const struct ppl_opts *o, size_t
     return 0;
 }
 
+/* A llama.cpp base file holds the second half of every chunk, scored or
+ * written: the run must be the llama.cpp method on the file's chunks. */
+static int file_check(const struct ppl_job *j, const struct ppl_opts *o, struct qerr *err)
+{
+    if ((o->kl_in || o->kl_out) && o->full)
+        return qerr_set(err, QERR_ARG, "llama.cpp KL files hold the second half of each chunk: "
+                        "not with full-window mode");
+    if (o->kl_in && !o->kl)
+        return qerr_set(err, QERR_ARG, "%s: a KL base file is read in KL mode only",
+                        o->kl_in->path);
+    if (o->kl_in)
+        return klfile_check_run(o->kl_in, o->n_ctx, j->vocab, j->n_chunks, j->tokens, err);
+    if (o->kl_out && (o->kl || o->kl_out->n_ctx != o->n_ctx || o->kl_out->n_vocab != j->vocab ||
+                      o->kl_out->n_chunk != j->n_chunks))
+        return qerr_set(err, QERR_ARG, "%s: made for %d x %d tokens, vocabulary %d; this run: "
+                        "%d x %d, %d%s", o->kl_out->a.path, o->kl_out->n_chunk, o->kl_out->n_ctx,
+                        o->kl_out->n_vocab, j->n_chunks, o->n_ctx, j->vocab,
+                        o->kl ? " (and KL mode)" : "");
+    return 0;
+}
+
 int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_opts *o,
             struct ppl_result *r, struct qerr *err)
 {
@@ -456,9 +549,9 @@ int ppl_run(struct fwd *f, const int *tokens, size_t n_tokens, const struct ppl_
     j.n_chunks = run_n_chunks(n_tokens, o);
     j.first = o->full ? 0 : o->n_ctx / 2;
     j.n_score = o->n_ctx - 1 - j.first;
-    if ((rc = cache_check(&j, o, n_tokens, err)))
+    if ((rc = file_check(&j, o, err)) || (!o->kl_in && (rc = cache_check(&j, o, n_tokens, err))))
         return rc;
-    j.cache = o->cache;
+    j.cache = o->kl_in ? NULL : o->cache; /* a file baseline needs no float logits */
     r->n_ctx = o->n_ctx;
     r->first = j.first;
     size_t total = (size_t)j.n_chunks * j.n_score;

@@ -25,7 +25,9 @@
  * reported as llama.cpp --kl-divergence does: mean ± stderr, max, 99.9%,
  * 99%, 95%, 90%, median, 10%, 5%, 1%, min (linear interpolation between
  * sorted values), top-1 agreement ± stderr, mean Δp ± stderr and RMS Δp.
- * No logits are written anywhere: memory is two (n_scored, vocab) buffers. */
+ * Memory is two (n_scored, vocab) buffers.  With kl_in the baseline is
+ * read from a llama.cpp --kl-divergence-base file instead (klfile.h says
+ * how its packed log-probabilities are scored); kl_out writes one. */
 #ifndef QLENS_PPL_H
 #define QLENS_PPL_H
 
@@ -35,6 +37,8 @@
 #include "src/forward.h"
 
 struct ppl_cache;
+struct klfile;
+struct klfile_out;
 
 struct ppl_opts {
     int n_ctx;            /* tokens per chunk, even, >= 2, <= f->max_tokens */
@@ -61,6 +65,15 @@ struct ppl_opts {
                              same either way (bit for bit).             */
     struct ppl_cache *cache; /* baseline logits kept across runs (below);
                              NULL = none                                 */
+    /* llama.cpp --kl-divergence-base files (src/klfile.h): */
+    const struct klfile *kl_in; /* KL mode: the baseline is this file's
+                             log-probabilities (no baseline pass; scored
+                             by llama.cpp's formulas, klfile_score); the
+                             run's n_ctx, vocabulary, chunks and tokens
+                             must be the file's                          */
+    struct klfile_out *kl_out; /* plain mode: store every chunk's packed
+                             log-probabilities in this file (its n_ctx,
+                             vocabulary and chunks are the run's)        */
 };
 
 /* Baseline logits kept across KL runs on the same chunks: a sweep scores
@@ -96,7 +109,8 @@ void ppl_cache_free(struct ppl_cache *c);
 /* Summary of a sorted sample (KL or Δp). */
 struct ppl_dist {
     double mean, stderr_mean, rms;
-    double min, p01, p05, p10, median, p90, p95, p99, p999, max;
+    double rms_stderr;    /* llama.cpp's: 0.5/rms * stderr of mean(v²)   */
+    double min, p001, p01, p05, p10, p25, median, p75, p90, p95, p99, p999, max;
 };
 
 struct ppl_result {
@@ -110,6 +124,15 @@ struct ppl_result {
     struct ppl_dist kld;  /* per-token KL (nats)                          */
     struct ppl_dist dp;   /* per-token Δp of the correct token            */
     double top1, top1_stderr; /* fraction of positions with equal argmax  */
+    /* llama.cpp's "Perplexity statistics" (nll_t, nllb_t per position):
+     *   cov  = (mean(nll·nllb) - mean nll · mean nllb) / (N-1)
+     *   cor  = cov / (se(nll) se(nllb))     (se: standard error of a mean)
+     *   ln ratio ± sqrt(se(nll)² + se(nllb)² - 2 cov)
+     *   PPL ratio = exp(ln ratio) ± ratio · that
+     *   PPL diff = PPL - PPL_base ± sqrt(sePPL² + sePPLb² - 2 PPL PPLb cov) */
+    double ln_ppl_ratio_stderr, ppl_ratio, ppl_ratio_stderr, ppl_diff, ppl_diff_stderr;
+    double nll_cor;       /* Cor(ln PPL(Q), ln PPL(base))                 */
+    int kl_file;          /* 1: the baseline came from a llama.cpp file   */
     double seconds;       /* wall time of the forward passes and scoring  */
 };
 

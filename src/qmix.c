@@ -91,6 +91,109 @@ int qmix_plan(struct qmix *q, struct qmodel *m, const struct gmix_preset *p,
     return 0;
 }
 
+/* ---- a per-tensor plan ---- */
+
+/* The ggml type of a planned candidate, or NULL (not a llama.cpp type). */
+static const struct ggt_traits *cand_type(const struct qplan_cand *c)
+{
+    return c && !c->is_float && c->spec.method->apply == ggml_method_apply
+               ? ggt_by_name(c->spec.method->name) : NULL;
+}
+
+/* Every planned candidate must be a llama.cpp type (or float). */
+static int spec_types_ok(const struct qplan *p, struct qerr *err)
+{
+    for (int i = 0; i < p->n; i++) {
+        const struct qplan_line *l = &p->l[i];
+        if (!l->c.is_float && !cand_type(&l->c))
+            return qerr_set(err, QERR_FORMAT, "%s:%d: %s=%s is not a llama.cpp type: a GGUF "
+                            "export stores llama.cpp's blocks, so every planned tensor needs "
+                            "one (q4_k, q8_0, ...) or float; --save-gguf writes any plan "
+                            "dequantized to F32", p->path, l->line, l->tensor, l->c.label);
+    }
+    return 0;
+}
+
+/* The --pure preset of the type most planned tensors use. */
+static const struct gmix_preset *dominant_preset(const struct qplan *p)
+{
+    int count[GGT__LIMIT] = {0}, best = -1;
+    for (int i = 0; p->slot && i < p->n_layers * QPLAN_N_ROLES; i++) {
+        const struct ggt_traits *t = cand_type(p->slot[i]);
+        if (t && (int)t->id < GGT__LIMIT && ++count[t->id] > (best < 0 ? 0 : count[best]))
+            best = (int)t->id;
+    }
+    int n;
+    const struct gmix_preset *all = gmix_all(&n);
+    for (int i = 0; best >= 0 && i < n; i++)
+        if ((int)all[i].base == best)
+            return &all[i];
+    return NULL;
+}
+
+static int spec_one(struct qmix *q, const struct qplan *p, int i, struct qmix_tensor *x,
+                    struct qerr *err)
+{
+    struct qtensor *t = &q->m->tensors[i];
+    const struct ggt_traits *ty = cand_type(qplan_get(p, t->layer, t->role));
+    x->index = i;
+    memset(&x->c, 0, sizeof x->c);
+    if (ty) {
+        struct gmix_override ov;
+        char pat[64];
+        snprintf(pat, sizeof pat, ".=%s", ty->name);
+        int rc = gmix_override_parse(&ov, pat, err);
+        if (rc)
+            return rc;
+        struct gmix_opts o = {.pure = 1, .ov = &ov, .n_ov = 1};
+        rc = gmix_tensor_type(q->p, &q->facts, &o, t->name, t->layer, t->ndim, qtensor_cols(t),
+                              &x->c, err);
+        gmix_override_free(&ov);
+        if (rc)
+            return rc;
+    }
+    x->type = x->c.quantized ? x->c.type : source_float_type(t);
+    x->nbytes = ggt_row_size(x->type, qtensor_cols(t)) * (uint64_t)qtensor_rows(t);
+    if (!x->nbytes)
+        return qerr_set(err, QERR_ARG, "%s: tensor %s: %lld columns do not fit type %s",
+                        q->m->path, t->name, (long long)qtensor_cols(t), ggt_traits(x->type)->name);
+    q->n_quantized += x->c.quantized;
+    q->n_fallback += x->c.fallback;
+    q->n_params += t->nelem;
+    q->bytes += x->nbytes;
+    return 0;
+}
+
+int qmix_plan_spec(struct qmix *q, struct qmodel *m, const struct qplan *p, struct qerr *err)
+{
+    memset(q, 0, sizeof *q);
+    q->m = m;
+    int rc = spec_types_ok(p, err);
+    if (rc)
+        return rc;
+    if (!p->slot || p->n_layers != m->cfg.n_layers)
+        return qerr_set(err, QERR_ARG, "%s: plan not bound to %s", p->path, m->path);
+    if (!(q->p = dominant_preset(p)))
+        return qerr_set(err, QERR_FORMAT, "%s: no tensor of the plan has a llama.cpp type: "
+                        "nothing to export", p->path);
+    q->pure = 1;
+    qmix_facts(m, 0, &q->facts);
+    q->permute_qk = !m->gguf && m->cfg.rope_style == QROPE_HALF;
+    q->t = calloc((size_t)m->n_tensors + 1, sizeof *q->t);
+    if (!q->t)
+        return qerr_set(err, QERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_tensors && !rc; i++) {
+        struct qmix_tensor *x = &q->t[q->n];
+        if (!gguf_export_name(m, &m->tensors[i], x->gguf_name, sizeof x->gguf_name))
+            continue;
+        if (!(rc = spec_one(q, p, i, x, err)))
+            q->n++;
+    }
+    if (!rc)
+        qsort(q->t, (size_t)q->n, sizeof *q->t, file_order);
+    return rc;
+}
+
 void qmix_free(struct qmix *q)
 {
     free(q->t);

@@ -27,6 +27,7 @@
 #include "analysis/tdiff.h"
 #include "quant/ggml_mix.h"
 #include "src/model.h"
+#include "src/qplan.h"
 
 struct qmix_tensor {
     int index;                  /* into m->tensors                         */
@@ -67,6 +68,15 @@ void qmix_facts(const struct qmodel *m, int has_imatrix, struct gmix_model *f);
  * importance matrix apply). */
 int qmix_plan(struct qmix *q, struct qmodel *m, const struct gmix_preset *p,
               const struct gmix_opts *o, int has_imatrix, struct qerr *err);
+/* Every tensor's type from a per-tensor plan bound to m (src/qplan.h):
+ * each planned block linear in its candidate's llama.cpp type (with
+ * llama.cpp's fallback for rows its block does not divide), every other
+ * tensor (float lines, token_embd, output, norms) in its source float type,
+ * as the plan's evaluation leaves them.  A planned candidate that is not a
+ * llama.cpp type is refused (QERR_FORMAT naming the spec's file, line and
+ * tensor).  general.file_type: the --pure preset of the type most planned
+ * tensors use. */
+int qmix_plan_spec(struct qmix *q, struct qmodel *m, const struct qplan *p, struct qerr *err);
 /* Quantize + dequantize every quantized tensor into overrides (cancel may
  * be NULL; polled between tensors, QERR_CANCEL). */
 int qmix_apply(struct qmix *q, volatile int *cancel, struct qerr *err);

@@ -6,7 +6,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/mman.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "quant/actquant.h"
 #include "src/qclock.h"
@@ -40,6 +43,8 @@ struct qrun_ctx {
     float *scratch;       /* (ctx, dim) one chunk being captured          */
     const int *tokens;
     struct qerr *err;
+    float *wbuf;          /* a tensor's float original, reused (grows)    */
+    size_t wbuf_n;
 };
 
 /* Hook state of a capture pass. */
@@ -50,6 +55,21 @@ struct capture {
     int stop_site;        /* stop the block after this site, -1: never   */
     struct calib_acc *out_acc; /* classifier input (layer -1), or NULL    */
 };
+
+/* The method's calibration needs; with a plan, those of any planned spec. */
+static int calib_needs(const struct qrun_opts *o, int n_layers)
+{
+    if (!o->spec_of)
+        return o->spec.bits >= 16 ? 0 : o->spec.method->needs_calib;
+    int f = 0;
+    for (int l = 0; l < n_layers; l++)
+        for (int s = 0; s < N_SITES; s++)
+            for (int i = 0; i < steps[s].n; i++) {
+                const struct quant_spec *sp = o->spec_of(o->spec_ud, l, steps[s].roles[i]);
+                f |= sp && sp->bits < 16 ? sp->method->needs_calib : 0;
+            }
+    return f;
+}
 
 static int cancelled(const struct qrun_opts *o)
 {
@@ -154,22 +174,107 @@ static void make_calib(const struct calib_acc *a, float *mean_abs, struct quant_
     }
 }
 
-/* The float original of t: in place when floats exist (F32 file, a copy
- * made elsewhere), else converted into *tmp for the caller to free, so
- * quantizing an F16/quantized model keeps no cached float copy beside
- * the overrides. */
-static const float *orig_floats(struct qtensor *t, float **tmp)
+/* n floats for a big buffer, on transparent huge pages where the kernel
+ * offers them on request (madvise mode): a quantized 1.1B model's floats
+ * are 4.4 GB, a million 4 KB page faults otherwise (a fifth of RTN's
+ * time).  Freed with free(). */
+static float *big_floats(size_t n)
 {
-    *tmp = NULL;
+    void *p = NULL;
+    size_t bytes = n * sizeof(float), huge = (size_t)2 << 20;
+    if (bytes < huge)
+        return malloc(bytes ? bytes : 1);
+    if (posix_memalign(&p, huge, bytes))
+        return NULL;
+#ifdef MADV_HUGEPAGE
+    madvise(p, (bytes + huge - 1) & ~(huge - 1), MADV_HUGEPAGE);
+#endif
+    return p;
+}
+
+/* The float original of t: in place when floats exist (F32 file, a copy
+ * made elsewhere), else converted into q->wbuf, one buffer reused for
+ * every tensor (no fresh pages, no float copy kept). */
+static const float *orig_floats(struct qrun_ctx *q, struct qtensor *t)
+{
     const float *w = qtensor_f32_direct(t, 0);
     if (w)
         return w;
-    *tmp = malloc((size_t)t->nelem * sizeof(float));
-    if (*tmp && qtensor_read_range(t, 0, t->nelem, *tmp)) {
-        free(*tmp);
-        *tmp = NULL;
+    if (q->wbuf_n < (size_t)t->nelem) {
+        free(q->wbuf);
+        q->wbuf_n = 0;
+        if (!(q->wbuf = big_floats((size_t)t->nelem)))
+            return NULL;
+        q->wbuf_n = (size_t)t->nelem;
     }
-    return *tmp;
+    return qtensor_read_range(t, 0, t->nelem, q->wbuf) ? NULL : q->wbuf;
+}
+
+/* Round-to-nearest is row by row (groups within a row): two threads
+ * take half the rows each, with the same result as one (the report is
+ * computed over the whole).  Not for per-tensor grids or out_err. */
+struct rtn_half {
+    const struct quant_spec *spec;
+    const float *w;
+    float *out;
+    int rows, cols, rc;
+    struct quant_report rep;
+    struct qerr err;
+};
+
+static void *rtn_half_run(void *arg)
+{
+    struct rtn_half *h = arg;
+    h->rc = quant_apply_ex(h->spec, h->w, h->rows, h->cols, NULL, h->out, NULL, &h->rep, NULL,
+                           QUANT_NO_OUT_ERR, &h->err);
+    return NULL;
+}
+
+static int rtn_split_ok(const struct qrun *r, const struct quant_calib *qc, int rows)
+{
+    return !strcmp(r->o.spec.method->name, "RTN") && r->o.spec.group >= 0 && !r->o.out_err &&
+           !qc->importance && rows >= 64 && sysconf(_SC_NPROCESSORS_ONLN) >= 2;
+}
+
+static int rtn_two_threads(const struct quant_spec *spec, const float *w, int rows, int cols,
+                           float *out, struct quant_report *rep, struct qerr *err)
+{
+    int top = rows / 2;
+    struct rtn_half h[2] = {{.spec = spec, .w = w, .out = out, .rows = top, .cols = cols},
+                            {.spec = spec, .w = w + (size_t)top * cols,
+                             .out = out + (size_t)top * cols, .rows = rows - top, .cols = cols}};
+    pthread_t th;
+    int spawned = pthread_create(&th, NULL, rtn_half_run, &h[1]) == 0;
+    rtn_half_run(&h[0]);
+    if (spawned)
+        pthread_join(th, NULL);
+    else
+        rtn_half_run(&h[1]);
+    for (int i = 0; i < 2; i++)
+        if (h[i].rc < 0) {
+            *err = h[i].err;
+            return h[i].rc;
+        }
+    quant_report_fill(w, out, (long)rows * cols, h[0].rep.bits_per_weight, rep);
+    return 0;
+}
+
+/* Tensor t is quantized: tell the per-tensor observer (with the ETA). */
+static int tensor_done(struct qrun_ctx *q, const struct qtensor *t)
+{
+    struct qrun *r = q->r;
+    r->w_done += (double)t->nelem;
+    if (!r->o.on_tensor)
+        return 0;
+    struct qrun_progress p = {t->name, r->n_t, r->n_todo, 0, 0, -1};
+    p.frac = r->w_todo > 0 ? r->w_done / r->w_todo : 1.0;
+    p.frac = p.frac > 1 ? 1 : p.frac;
+    p.elapsed = qclock_seconds() - r->t_start;
+    if (p.frac > 0)
+        p.eta = p.elapsed * (1.0 - p.frac) / p.frac;
+    if (r->o.on_tensor(r->o.progress_ud, &p))
+        return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
+    return 0;
 }
 
 /* Quantize one tensor from its float original and install Ŵ. */
@@ -178,12 +283,10 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
 {
     struct qrun *r = q->r;
     int rows = (int)qtensor_rows(t), cols = (int)qtensor_cols(t);
-    float *tmp;
-    const float *w = orig_floats(t, &tmp);
-    float *out = malloc((size_t)t->nelem * sizeof(float));
+    const float *w = orig_floats(q, t);
+    float *out = big_floats((size_t)t->nelem);
     if (!w || !out) {
         free(out);
-        free(tmp);
         return qerr_set(q->err, QERR_NOMEM, "%s: out of memory converting %s to float",
                         t->name, qdtype_name(t->dtype));
     }
@@ -193,23 +296,25 @@ static int quant_one(struct qrun_ctx *q, struct qtensor *t, const struct quant_s
     const struct qimatrix_entry *ie = r->o.imatrix ? qimatrix_find(r->o.imatrix, t->name) : NULL;
     if (ie && ie->n != cols) {
         free(out);
-        free(tmp);
         return qerr_set(q->err, QERR_ARG, "imatrix entry %s: nval %lld but %s has %d columns",
                         ie->src_name, (long long)ie->n, t->name, cols);
     }
     qi.importance = ie ? ie->values : NULL;
     double t0 = qclock_seconds();
-    int rc = quant_apply_ex(spec, w, rows, cols, &qi, out, side, &rep, &ctl,
-                            r->o.out_err ? 0 : QUANT_NO_OUT_ERR, q->err);
+    int rc = spec == &r->o.spec && rtn_split_ok(r, &qi, rows)
+                 ? rtn_two_threads(spec, w, rows, cols, out, &rep, q->err)
+                 : quant_apply_ex(spec, w, rows, cols, &qi, out, side, &rep, &ctl,
+                                  r->o.out_err ? 0 : QUANT_NO_OUT_ERR, q->err);
     double dt = qclock_seconds() - t0;
     r->quant_seconds += dt;
-    free(tmp);
     if (rc < 0) {
         free(out);
         return qerr_prefix(q->err, "%s: ", t->name);
     }
     qtensor_set_override(t, out);
-    return add_report(r, t, &rep, dt) < 0 ? qerr_set(q->err, QERR_NOMEM, "out of memory") : 0;
+    if (add_report(r, t, &rep, dt) < 0)
+        return qerr_set(q->err, QERR_NOMEM, "out of memory");
+    return tensor_done(q, t);
 }
 
 /* Split a stacked result back into per-tensor overrides and reports. */
@@ -223,7 +328,7 @@ static int split_joint(struct qrun_ctx *q, struct qtensor **ts, int n, const flo
     for (int i = 0, row = 0; i < n; i++) {
         int rows = (int)qtensor_rows(ts[i]);
         size_t ne = (size_t)rows * cols, off = (size_t)row * cols;
-        float *o = malloc(ne * sizeof(float));
+        float *o = big_floats(ne);
         if (!o)
             return qerr_set(q->err, QERR_NOMEM, "%s: out of memory", ts[i]->name);
         memcpy(o, out + off, ne * sizeof(float));
@@ -240,6 +345,9 @@ static int split_joint(struct qrun_ctx *q, struct qtensor **ts, int n, const flo
         qtensor_set_override(ts[i], o);
         if (add_report(q->r, ts[i], &ri, dt * rows / total) < 0)
             return qerr_set(q->err, QERR_NOMEM, "out of memory");
+        int rc = tensor_done(q, ts[i]);
+        if (rc)
+            return rc;
         row += rows;
     }
     return 0;
@@ -319,11 +427,16 @@ static int quant_group(struct qrun_ctx *q, struct qtensor **ts, int n, int idx,
     make_calib(rc ? NULL : a, mean_abs, &qc);
     /* one factorized Hessian for the linears of this input (GPTQ) */
     qc.hcache = n > 1 && qc.xtx ? quant_hcache_new() : NULL;
-    int joint = n > 1 && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
+    int joint = n > 1 && !r->o.spec_of && (r->o.spec.method->needs_calib & QUANT_CALIB_ACT);
     if (!rc && joint)
         rc = quant_joint(q, ts, n, &qc, &side);
-    for (int i = 0; i < n && !rc && !joint; i++)
-        rc = quant_one(q, ts[i], &r->o.spec, &qc, n == 1 ? &side : NULL);
+    for (int i = 0; i < n && !rc && !joint; i++) {
+        const struct quant_spec *sp = r->o.spec_of && ts[i]->layer >= 0
+                                          ? r->o.spec_of(r->o.spec_ud, ts[i]->layer, ts[i]->role)
+                                          : &r->o.spec;
+        if (sp) /* NULL: the plan keeps this tensor float */
+            rc = quant_one(q, ts[i], sp, &qc, n == 1 ? &side : NULL);
+    }
     if (!rc)
         keep_side(r, idx, &side);
     quant_hcache_free(qc.hcache);
@@ -577,9 +690,9 @@ static int run_embed(struct qrun_ctx *q)
 static int check_opts(struct qrun *r, struct fwd *f, size_t n_tokens, struct qerr *err)
 {
     const struct qrun_opts *o = &r->o;
-    if (!o->spec.method)
+    if (!o->spec.method && !o->spec_of)
         return qerr_set(err, QERR_ARG, "quantization: no method");
-    if (o->spec.bits >= 16 || !o->spec.method->needs_calib)
+    if (!calib_needs(o, f->m->cfg.n_layers))
         return 0;
     if (o->calib_ctx < 2 || o->calib_ctx > f->max_tokens)
         return qerr_set(err, QERR_ARG, "calibration context %d outside 2..%d", o->calib_ctx,
@@ -593,6 +706,26 @@ static int check_opts(struct qrun *r, struct fwd *f, size_t n_tokens, struct qer
     r->ctx = o->calib_ctx;
     r->n_chunks = avail < (size_t)o->calib_chunks ? (int)avail : o->calib_chunks;
     return 0;
+}
+
+/* The tensors and weights a run will quantize (for qrun_progress). */
+static void count_todo(struct qrun *r, int embed)
+{
+    struct qmodel *m = r->m;
+    for (int l = 0; l < m->cfg.n_layers; l++)
+        for (int s = 0; s < N_SITES; s++)
+            for (int i = 0; i < steps[s].n; i++) {
+                const struct qtensor *t = qmodel_get(m, l, steps[s].roles[i]);
+                r->n_todo++;
+                r->w_todo += t ? (double)t->nelem : 0;
+            }
+    const struct qtensor *extra[2] = {r->o.quant_output ? classifier(m) : NULL,
+                                      embed ? qmodel_get(m, -1, QR_TOK_EMBD) : NULL};
+    for (int i = 0; i < 2; i++)
+        if (extra[i]) {
+            r->n_todo++;
+            r->w_todo += (double)extra[i]->nelem;
+        }
 }
 
 /* Methods without calibration: every linear on its own, no passes. */
@@ -644,17 +777,19 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     if (rc < 0)
         return rc;
     int nl = f->m->cfg.n_layers;
-    if (o->spec.bits >= 16) { /* weights stay float: act/KV-only runs */
+    if (!o->spec_of && o->spec.bits >= 16) { /* weights stay float: act/KV-only runs */
         memset(r->quantized, 1, (size_t)nl * N_SITES);
         return 0;
     }
     struct qrun_ctx q = {.r = r, .f = f, .tokens = tokens, .err = err};
     rc = calib_init(&q.cal, &f->m->cfg, err);
     int tied_out = o->quant_output && f->m->cfg.tied_output;
+    count_todo(r, o->quant_embed && !tied_out);
+    r->t_start = t0;
     fwd_use_overrides(f, 1);
     if (!rc && o->quant_embed && !tied_out)
         rc = run_embed(&q);
-    if (!rc && o->spec.method->needs_calib)
+    if (!rc && calib_needs(o, nl))
         rc = run_with_calib(&q);
     else if (!rc) {
         rc = run_no_calib(&q);
@@ -664,6 +799,7 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     calib_free(&q.cal);
     free(q.h);
     free(q.scratch);
+    free(q.wbuf);
     r->seconds = qclock_seconds() - t0;
     return rc;
 }

@@ -53,6 +53,20 @@
 #include "src/forward.h"
 #include "src/model.h"
 
+/* Where a whole-model quantization stands, after tensor `name`.  The
+ * work is counted in weights (calibration passes and quantizers both grow
+ * with a layer's size), so frac is the share of weights quantized and
+ * eta = elapsed * (1 - frac) / frac: a linear extrapolation that is
+ * rough for the first tensors and settles as blocks complete (every block
+ * has the same shapes). */
+struct qrun_progress {
+    const char *name;            /* the tensor just quantized            */
+    int done, total;             /* tensors quantized / to quantize      */
+    double frac;                 /* weights quantized / to quantize      */
+    double elapsed;              /* seconds since qrun_quantize started  */
+    double eta;                  /* seconds left (estimate), -1 unknown  */
+};
+
 struct qrun_opts {
     struct quant_spec spec;      /* method, bits, group, sym, options    */
     int sequential;              /* 1 (default): recapture after each step;
@@ -71,6 +85,13 @@ struct qrun_opts {
      * entry goes to quant_calib.importance (the ggml-type methods use it;
      * a tensor without an entry gets none, as in llama-quantize) */
     const struct qimatrix *imatrix;
+    /* a per-tensor plan (src/qplan.h) or NULL: each block linear is
+     * quantized with spec_of(spec_ud, layer, role), NULL keeping it float;
+     * `spec` is then only the fallback for token_embd / output (which a
+     * plan run leaves float).  Linears sharing an input are never stacked
+     * under a plan (their specs may differ). */
+    const struct quant_spec *(*spec_of)(void *ud, int layer, enum qrole role);
+    void *spec_ud;
     /* evaluation-time fake quantization (0 = off) */
     int act_bits, act_group;
     int kv_bits, kv_group;       /* kv_group < 0: default (head_dim / 0) */
@@ -89,6 +110,9 @@ struct qrun_opts {
     /* progress: after each quantized step; nonzero return cancels */
     int (*progress)(void *ud, int layer, int n_layers, const char *what);
     void *progress_ud;
+    /* per-tensor progress with an ETA (struct qrun_progress), after each
+     * tensor is quantized; nonzero return cancels.  ud: progress_ud */
+    int (*on_tensor)(void *ud, const struct qrun_progress *p);
     volatile int *cancel;
 };
 
@@ -122,6 +146,10 @@ struct qrun {
     double calib_seconds;        /* forward passes over calibration data */
     double quant_seconds;        /* quantizer apply() time               */
     double seconds;              /* whole qrun_quantize                  */
+    /* progress bookkeeping (qrun_progress) */
+    int n_todo;                  /* tensors to quantize                  */
+    double w_todo, w_done;       /* weights to quantize / quantized      */
+    double t_start;
 };
 
 /* Defaults: sequential, float embedding and classifier, calib_ctx 512,

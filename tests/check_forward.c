@@ -873,6 +873,13 @@ START_TEST(test_tiled_weights)
         f.tile_rows = 7; /* 96 = 13 tiles of 7 + 5 */
         ck_assert_int_eq(fwd_prepare(&f), 0);
         ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
+        if (f.wtile2) { /* the tiles split over two threads (lin_split) */
+            f.tile_threads = 2;
+            ck_assert_msg(fwd_chunk(&f, toks, n, c, NULL) == 0, "%s", f.err.msg);
+            ck_assert_msg(max_abs_diff(a, c, nl) <= 1e-5f, "%s: two tile threads vs one %g",
+                          dts[d], max_abs_diff(a, c, nl));
+            f.tile_threads = 1;
+        }
         for (int i = 0; i < m.n_tensors; i++)
             if (m.tensors[i].ndim == 2)
                 ck_assert_msg(m.tensors[i].f32 == NULL, "%s converted whole", m.tensors[i].name);

@@ -487,6 +487,99 @@ START_TEST(test_phases)
 }
 END_TEST
 
+/* ---- per-tensor progress with an ETA ---- */
+
+struct tprog {
+    int calls, last_done, total, cancel_at, bad;
+    double last_frac;
+};
+
+static int on_tensor(void *ud, const struct qrun_progress *p)
+{
+    struct tprog *t = ud;
+    t->calls++;
+    /* done counts up by one, frac grows within (0, 1], ETA known */
+    t->bad |= p->done != t->last_done + 1 || p->frac <= t->last_frac || p->frac > 1.0 ||
+              p->eta < 0 || p->elapsed < 0 || !p->name || !p->name[0];
+    t->last_done = p->done;
+    t->last_frac = p->frac;
+    t->total = p->total;
+    return t->cancel_at > 0 && t->calls >= t->cancel_at;
+}
+
+START_TEST(test_tensor_progress)
+{
+    const char *methods[] = {"rtn", "gptq", "awq"}; /* plain, per-tensor Hessian, stacked */
+    for (int k = 0; k < 3; k++) {
+        struct qrun r;
+        struct qrun_opts o;
+        struct qerr err = {0};
+        struct tprog t = {0};
+        opts(&o, methods[k], 4, 128);
+        o.quant_output = 1;
+        o.on_tensor = on_tensor;
+        o.progress_ud = &t;
+        ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        int want = M.cfg.n_layers * 7 + 1;
+        ck_assert_msg(!t.bad, "%s: progress out of order", methods[k]);
+        ck_assert_int_eq(t.calls, want);
+        ck_assert_int_eq(t.total, want);
+        ck_assert_int_eq(r.n_t, want);
+        ck_assert_double_eq_tol(t.last_frac, 1.0, 1e-9);
+        qrun_free(&r);
+        qmodel_clear_overrides(&M);
+        struct tprog c = {.cancel_at = 5};
+        o.progress_ud = &c;
+        ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_CANCEL);
+        ck_assert_int_eq(c.calls, 5);
+        qrun_free(&r);
+        qmodel_clear_overrides(&M);
+    }
+}
+END_TEST
+
+/* RTN on two threads (half the rows each, taken when out_err is off)
+ * gives the overrides and errors of one thread. */
+START_TEST(test_rtn_two_threads)
+{
+    int groups[2] = {32, 0};
+    for (int g = 0; g < 2; g++) {
+        struct qrun r;
+        struct qrun_opts o;
+        struct qerr err = {0};
+        opts(&o, "rtn", 4, groups[g]);
+        o.out_err = 1; /* one thread */
+        qmodel_clear_overrides(&M);
+        ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        int n = r.n_t;
+        float **one = calloc((size_t)n, sizeof *one);
+        double *mse = calloc((size_t)n, sizeof *mse);
+        for (int i = 0; i < n; i++) {
+            struct qtensor *t = &M.tensors[qmodel_find(&M, r.t[i].name)];
+            one[i] = malloc((size_t)t->nelem * sizeof(float));
+            memcpy(one[i], qtensor_f32(t), (size_t)t->nelem * sizeof(float));
+            mse[i] = r.t[i].rep.mse;
+        }
+        qrun_free(&r);
+        qmodel_clear_overrides(&M);
+        o.out_err = 0; /* rows split over two threads */
+        ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+        ck_assert_int_eq(r.n_t, n);
+        for (int i = 0; i < n; i++) {
+            struct qtensor *t = &M.tensors[qmodel_find(&M, r.t[i].name)];
+            ck_assert_msg(!memcmp(one[i], qtensor_f32(t), (size_t)t->nelem * sizeof(float)),
+                          "%s g%d: two threads differ", t->name, groups[g]);
+            ck_assert_double_eq_tol(r.t[i].rep.mse, mse[i], 1e-12 * (1 + mse[i]));
+            free(one[i]);
+        }
+        free(one);
+        free(mse);
+        qrun_free(&r);
+        qmodel_clear_overrides(&M);
+    }
+}
+END_TEST
+
 /* ---- scale folding keeps the float function ---- */
 
 static double max_logit_diff_after_fold(const char *method)
@@ -693,6 +786,8 @@ int main(void)
     tcase_add_test(m, test_bits_monotone);
     tcase_add_test(m, test_sequential_calibration);
     tcase_add_test(m, test_cancel);
+    tcase_add_test(m, test_tensor_progress);
+    tcase_add_test(m, test_rtn_two_threads);
     tcase_add_test(m, test_fold_keeps_function);
     tcase_add_test(m, test_w8a8_hook_equals_fold);
     tcase_add_test(m, test_w8a8_and_kv);

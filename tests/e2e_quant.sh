@@ -148,4 +148,12 @@ wait $pid; rc=$?
 # exit 130 and the library's message: cancelled cleanly, not killed by the signal
 if [ "$rc" = 130 ] && grep -q "cancelled" "$T_TMP/err"; then pass "SIGINT cancels cleanly with exit 130"; else
     fail "SIGINT gave exit $rc"; cat "$T_TMP/err"; fi
+# --progress: one line per tensor on stderr (not a terminal here), with an ETA
+expect_rc 0 "quant --progress" -- "$Q" quant --method rtn --bits 4 $SMALL --progress
+n=$(grep -c '^quantized blk\.[0-9]*\.[a-z_]*  [0-9]*/35 tensors  [0-9]*% of weights  .* ETA ' "$T_TMP/err")
+if [ "$n" = 35 ]; then pass "--progress: 35 tensor lines with ETA"; else fail "--progress: $n tensor lines"; head -5 "$T_TMP/err"; fi
+expect_grep '^quantized blk\.4\.ffn_down  35/35 tensors  100% of weights' "$T_TMP/err" "--progress ends at 100%"
+expect_grep '^evaluating chunk 3/3' "$T_TMP/err" "--progress: evaluation lines"
+expect_rc 0 "quant without --progress off a terminal" -- "$Q" quant --method rtn --bits 4 $SMALL
+if grep -q 'quantized blk' "$T_TMP/err"; then fail "no progress lines without --progress off a terminal"; else pass "no progress lines without --progress off a terminal"; fi
 t_done

@@ -436,7 +436,10 @@ static int write_gguf(const struct gen *g)
         char name[80];
         gguf_tname(g->t[i].name, name, sizeof name);
         ctx[i] = (struct fillctx){g, &g->t[i]};
-        gguf_writer_add_tensor_fill(w, name, gt[g->o.dtype], g->t[i].ndim, g->t[i].shape, fill, &ctx[i]);
+        /* vectors (norms, biases) stay F32 as llama.cpp's converter keeps
+         * them: its CPU kernels do not multiply F32 by F16 vectors */
+        int dt = g->t[i].ndim == 1 ? GGML_T_F32 : gt[g->o.dtype];
+        gguf_writer_add_tensor_fill(w, name, dt, g->t[i].ndim, g->t[i].shape, fill, &ctx[i]);
     }
     struct qerr err = {0};
     if (!rc && gguf_writer_save(w, g->o.out, &err)) {

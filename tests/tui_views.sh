@@ -54,7 +54,7 @@ grep -q '| RTN w4 g128 asym |' "$T_TMP/qlens-runs.md" && pass "Markdown export" 
 # session above used the file name and is rewritten under the label.
 keys Home d d
 wait_for '^1 run of stories260K on tinystories-eval' "Runs view labels the model stories260K"
-wait_for 'Correlation +stories260K\.bin' "tab bar still shows the file name"
+wait_for '[0-9] [A-Za-z]+ +stories260K\.bin' "tab bar still shows the file name"
 grep -q '"model": *"stories260K"' "$T_TMP/session.json" && pass "session rewritten under the label" || fail "session rewritten under the label"
 grep -q '"stories260K\.bin"' "$T_TMP/session.json" && fail "old file-name label left in the session" || pass "no file-name label left"
 

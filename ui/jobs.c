@@ -4,6 +4,7 @@
  * evaluates with KL against the float model in the same pass, and clears
  * them again so the dashboard keeps showing the original weights. */
 #include "ui/jobs.h"
+#include "ui/jobs_plan.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -102,6 +103,11 @@ static int load_data(struct jobs_data *d, int need_eval, struct qerr *err)
         snprintf(d->eval_name, sizeof d->eval_name, "tinystories-eval");
     }
     return rc;
+}
+
+int jobs_data_load(struct jobs_data *d, struct qerr *err)
+{
+    return load_data(d, 0, err);
 }
 
 /* Run blocks 0..last_layer over calibration chunks with hooks; progress
@@ -291,6 +297,32 @@ static int job_calib(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
+/* An importance matrix of every linear layer from the calibration chunks,
+ * as `qlens imatrix` computes it (Σ x² per input channel, src/imatrix.h). */
+static int job_imatrix(struct jobs_ctx *j, struct worker *w, struct qerr *err)
+{
+    struct jobs_data *d = j->data;
+    struct fwd f;
+    struct calib c;
+    int rc = calib_open(d, &f, &c, err);
+    if (rc < 0)
+        return rc;
+    for (int s = 0; s < CALIB_K && rc == 0; s++)
+        if (calib_select(&c, -1, s, CALIB_CHANNEL) < 0)
+            rc = qerr_set(err, c.err.code, "%s", c.err.msg);
+    struct fwd_hooks h;
+    calib_hooks(&c, &h);
+    int have = (int)(d->n_calib / (size_t)d->n_ctx);
+    int chunks = d->calib_chunks < have ? d->calib_chunks : have;
+    if (rc == 0)
+        rc = calib_pass(d, &f, &h, d->m->cfg.n_layers - 1, chunks, w, 0, 1, err);
+    if (rc == 0 && (rc = qimatrix_from_calib(j->imx, &c, d->m, chunks, err)) == 0)
+        snprintf(j->imx->dataset, sizeof j->imx->dataset, "tinystories-calib.txt");
+    calib_free(&c);
+    fwd_free(&f);
+    return rc;
+}
+
 /* What the whole-model job's callbacks get (pipe_cb.ud). */
 struct job_cb {
     struct worker *w;
@@ -408,8 +440,11 @@ int jobs_run(struct worker *w, void *arg)
     switch (j->kind) {
     case JOB_QUANT: return job_quant(j, w, &w->err);
     case JOB_CALIB: return job_calib(j, w, &w->err);
+    case JOB_IMATRIX: return job_imatrix(j, w, &w->err);
     case JOB_BASELINE:
     case JOB_APPLY_ALL: return job_ppl(j, w, &w->err);
+    case JOB_SENS:
+    case JOB_PLAN_EVAL: return jobs_plan_run(j, w, &w->err);
     default: return qerr_set(&w->err, QERR_ARG, "unknown job");
     }
 }

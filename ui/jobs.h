@@ -14,11 +14,13 @@
 #include "analysis/stats.h"
 #include "quant/quant.h"
 #include "src/calib.h"
+#include "src/imatrix.h"
 #include "src/model.h"
 #include "ui/vm_quant.h"
 #include "ui/worker.h"
 
-enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL };
+enum job_kind { JOB_NONE = 0, JOB_QUANT, JOB_CALIB, JOB_BASELINE, JOB_APPLY_ALL, JOB_IMATRIX,
+                JOB_SENS, JOB_PLAN_EVAL /* the Plan view (ui/jobs_plan.h) */ };
 
 /* Text and tokens (loaded on first use by a job). */
 struct jobs_data {
@@ -83,9 +85,16 @@ struct jobs_ctx {
     struct quant_spec spec;
     /* JOB_BASELINE / JOB_APPLY_ALL */
     struct jobs_run run;
+    /* JOB_IMATRIX: filled by the job (qlens imatrix's pass over the
+     * calibration chunks); allocated and freed by the caller */
+    struct qimatrix *imx;
+    /* JOB_SENS / JOB_PLAN_EVAL (owned by the view that started it) */
+    struct jobs_plan *plan;
 };
 
 void jobs_data_init(struct jobs_data *d, struct qmodel *m);
+/* Job side: the tokenizer and the calibration tokens, once. */
+int jobs_data_load(struct jobs_data *d, struct qerr *err);
 void jobs_data_free(struct jobs_data *d);
 void jobs_site_free(struct jobs_site_calib *s);
 void jobs_acts_free(struct jobs_acts *a);

@@ -12,7 +12,9 @@
 #define Q UVM(UV_QUANT)
 #define R UVM(UV_RUNS)
 #define C UVM(UV_CORR)
-#define LISTS (L | R)
+#define I UVM(UV_IMATRIX)
+#define PL UVM(UV_PLAN)
+#define LISTS (L | R | I)
 
 const struct ui_key ui_keys[] = {
     {'q', "q", ALL, UA_QUIT, "quit (asks first while a job runs; the session file is always saved)", "quit"},
@@ -24,6 +26,8 @@ const struct ui_key ui_keys[] = {
     {'3', "3", ALL, UA_VIEW_QUANT, "Quant view: live quantization of the selected tensor", NULL},
     {'4', "4", ALL, UA_VIEW_RUNS, "Runs view: perplexity of every configuration", NULL},
     {'5', "5", ALL, UA_VIEW_CORR, "Correlation view: results store scatter / table", NULL},
+    {'6', "6", ALL, UA_VIEW_IMATRIX, "Imatrix view: importance matrix per tensor, top channels, channel heatmap", NULL},
+    {'7', "7", ALL, UA_VIEW_PLAN, "Plan view: per-tensor sensitivity heatmap, bit plan for a budget, Pareto plot", NULL},
     {UIK_UP, "Up", ALL, UA_UP, "move up (pan up in maps)", NULL},
     {'k', "k", ALL, UA_UP, "move up (pan up in maps)", NULL},
     {UIK_DOWN, "Down", ALL, UA_DOWN, "move down (pan down in maps)", NULL},
@@ -81,6 +85,18 @@ const struct ui_key ui_keys[] = {
     {'t', "t", C, UA_CORR_TABLE, "scatter / table of r for every benchmark", "table"},
     {'f', "f", C, UA_CORR_WHERE, "filter entries: method=GPTQ|SpQR,bits=3..4,model=Qwen* (empty clears)", "where"},
     {'F', "F", C, UA_CORR_FILTER, "cycle the model family (families with a perplexity; all)", "family"},
+    {'o', "o", I, UA_IMX_OPEN, "open an importance matrix file (llama.cpp legacy or GGUF, qlens imatrix)", "open"},
+    {'I', "I", I, UA_IMX_COMPUTE, "compute an importance matrix of this model on the calibration text (as qlens imatrix)", "compute"},
+    {'S', "S", PL, UA_PLAN_SENS, "measure the sensitivity: KL of every tensor x candidate alone (cached: instant the second time)", "measure"},
+    {':', ":", PL, UA_PLAN_CANDS, "type the candidates: rtn:2:32,rtn:4:32,q4_k,...", "candidates"},
+    {'+', "+", PL, UA_PLAN_BUDGET_UP, "raise the budget by 1/8 bit per weight", "budget+"},
+    {'=', "=", PL, UA_PLAN_BUDGET_UP, "raise the budget by 1/8 bit per weight", NULL},
+    {'-', "-", PL, UA_PLAN_BUDGET_DOWN, "lower the budget by 1/8 bit per weight", "budget-"},
+    {'A', "A", PL, UA_PLAN_EVAL, "apply the plan and every uniform candidate, measure each against float", "apply+eval"},
+    {UIK_LEFT, "Left", PL, UA_LEFT, "previous candidate (column)", NULL},
+    {'h', "h", PL, UA_LEFT, "previous candidate (column)", NULL},
+    {UIK_RIGHT, "Right", PL, UA_RIGHT, "next candidate (column)", NULL},
+    {'l', "l", PL, UA_RIGHT, "next candidate (column)", NULL},
     {'T', "T", ALL, UA_THEME, "cycle colour theme: 256 / 8 / mono", NULL},
     {12, "C-l", ALL, UA_REDRAW, "redraw the screen", NULL},
     {'E', "E", ALL, UA_SCREEN_SAVE, "save the screen as qlens-screen-N.{txt,ans,svg,html} (current directory)", NULL},

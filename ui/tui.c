@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "src/mapguard.h"
+#include "src/imatrix.h"
 #include "src/mdiff.h"
 #include "src/paths.h"
 #include "src/qclock.h"
@@ -238,6 +239,10 @@ void tui_close(struct tui *t)
     jobs_data_free(&t->data);
     jobs_acts_free(&t->acts);
     statsload_free(&t->sl);
+    if (t->imx_start) { /* the Imatrix view never took it */
+        qimatrix_free(t->imx_start);
+        free(t->imx_start);
+    }
     vm_layers_free(&t->lay);
     if (t->base)
         mdiff_close(t->base);
@@ -590,7 +595,7 @@ static int global_act(struct tui *t, enum ui_act a)
     case UA_NEXT_VIEW: tui_show(t, (enum ui_view)(t->view + 1)); return 1;
     case UA_PREV_VIEW: tui_show(t, (enum ui_view)(t->view - 1 + UV__COUNT)); return 1;
     case UA_VIEW_LAYERS: case UA_VIEW_TENSOR: case UA_VIEW_QUANT: case UA_VIEW_RUNS:
-    case UA_VIEW_CORR:
+    case UA_VIEW_CORR: case UA_VIEW_IMATRIX: case UA_VIEW_PLAN:
         tui_show(t, (enum ui_view)(a - UA_VIEW_LAYERS));
         return 1;
     case UA_THEME:
@@ -857,7 +862,29 @@ static void main_loop(struct tui *t)
     }
 }
 
-static int tui_run(const char *model_arg, const char *base_arg, struct demo *demo)
+/* qlens --imatrix FILE: read and checked against the model before the
+ * screen starts, so a bad file is an error on a sane terminal. */
+static int open_imatrix(struct tui *t, const char *path, char *errbuf, int errcap)
+{
+    struct qerr err;
+    qerr_clear(&err);
+    struct qimatrix *im = calloc(1, sizeof *im);
+    if (!im)
+        return QERR_NOMEM;
+    if (qimatrix_read(im, path, &err) < 0 || qimatrix_check(im, path, &t->m, &err) < 0) {
+        if (im->e)
+            qimatrix_free(im);
+        free(im);
+        snprintf(errbuf, (size_t)errcap, "%s", err.msg);
+        return err.code ? err.code : QERR_FORMAT;
+    }
+    t->imx_start = im;
+    t->imx_start_path = path;
+    return 0;
+}
+
+static int tui_run(const char *model_arg, const char *base_arg, const char *imx_arg,
+                   struct demo *demo)
 {
     struct qerr err;
     qerr_clear(&err);
@@ -874,7 +901,8 @@ static int tui_run(const char *model_arg, const char *base_arg, struct demo *dem
         fprintf(stderr, "qlens: %s\n", msg);
         return code;
     }
-    if (base_arg && (code = open_base(t, base_arg, msg, sizeof msg))) {
+    if ((base_arg && (code = open_base(t, base_arg, msg, sizeof msg))) ||
+        (imx_arg && (code = open_imatrix(t, imx_arg, msg, sizeof msg)))) {
         fprintf(stderr, "qlens: %s\n", msg);
         tui_close(t);
         return code;
@@ -906,17 +934,22 @@ static int tui_run(const char *model_arg, const char *base_arg, struct demo *dem
 
 int tui_main(const char *model_arg)
 {
-    return tui_run(model_arg, NULL, NULL);
+    return tui_run(model_arg, NULL, NULL, NULL);
+}
+
+int tui_main_imatrix(const char *model_arg, const char *imatrix_arg)
+{
+    return tui_run(model_arg, NULL, imatrix_arg, NULL);
 }
 
 int tui_main_base(const char *model_arg, const char *base_arg)
 {
-    return tui_run(model_arg, base_arg, NULL);
+    return tui_run(model_arg, base_arg, NULL, NULL);
 }
 
 int tui_demo(const char *model_arg, struct demo *d)
 {
-    return tui_run(model_arg, NULL, d);
+    return tui_run(model_arg, NULL, NULL, d);
 }
 
 int tui_print_keys(FILE *f)

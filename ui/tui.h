@@ -17,6 +17,9 @@ int tui_demo(const char *model_arg, struct demo *d);
  * gains error columns against it and the Tensor view the map
  * |W - W_base| (src/mdiff.h). */
 int tui_main_base(const char *model_arg, const char *base_arg);
+/* The same with an importance matrix shown in the Imatrix view (qlens
+ * --imatrix FILE [MODEL]); the file must fit the model (names, lengths). */
+int tui_main_imatrix(const char *model_arg, const char *imatrix_arg);
 
 /* `qlens --print-keys`: the key list (Markdown) from the one key table;
  * 0 or QERR_IO. */

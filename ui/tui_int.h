@@ -64,6 +64,10 @@ struct tui {
     int quit;
     int quit_armed;       /* q pressed once while a job runs              */
     struct demo *demo;    /* a scripted tour playing (ui/demo.h), or NULL  */
+    struct qimatrix *imx_start; /* qlens --imatrix FILE, read and checked
+                             before the screen starts; the Imatrix view
+                             takes it at init                             */
+    const char *imx_start_path;
     int tab_x[UV__COUNT + 1]; /* tab start columns for mouse clicks     */
     int list_y0, list_h;  /* list rows of the current view (mouse)        */
 };

@@ -14,6 +14,8 @@
     X(TENSOR, tensor) \
     X(QUANT, quant)   \
     X(RUNS, runs)     \
-    X(CORR, corr)
+    X(CORR, corr)     \
+    X(IMATRIX, imatrix) \
+    X(PLAN, plan)
 
 #endif

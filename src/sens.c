@@ -7,7 +7,8 @@
 #include "analysis/plan.h"
 #include "src/calib.h"
 #include "src/qclock.h"
-#include "cli/sens.h"
+#include "src/sens.h"
+#include "src/sens_cache.h"
 
 int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err)
 {
@@ -45,6 +46,11 @@ int sens_parse_cand(const char *text, struct sens_cand *c, struct qerr *err)
     }
     int rc = quant_spec_parse(&c->spec, buf, (int)bits, (int)group, -1, NULL, err);
     return rc < 0 ? qerr_prefix(err, "candidate '%s': ", text) : 0;
+}
+
+void sens_cand_spec(const struct sens_cand *c, char *buf, size_t n)
+{
+    quant_spec_format(&c->spec, buf, (int)n);
 }
 
 int sens_parse_cands(const char *list, struct sens_cand **out, int *n, struct qerr *err)
@@ -116,7 +122,7 @@ static int capture_chunks(struct pipe_env *e, int n, struct calib *c, struct qer
         rc = fwd_chunk_from(&e->f, t, ctx, ctx - 1, logits, &h);
         if (rc)
             qerr_set(err, rc, "%s", c->err.msg[0] ? c->err.msg : e->f.err.msg);
-        else if (*infer_cancel_flag())
+        else if (e->cb.cancel && *e->cb.cancel)
             rc = qerr_set(err, QERR_CANCEL, "interrupted");
     }
     free(logits);
@@ -124,7 +130,7 @@ static int capture_chunks(struct pipe_env *e, int n, struct calib *c, struct qer
     return rc;
 }
 
-int sens_capture(struct pipe_env *e, const struct qcli_opts *o, struct calib *c, int *chunks,
+int sens_capture(struct pipe_env *e, const struct pipe_opts *o, struct calib *c, int *chunks,
                  struct qerr *err)
 {
     memset(c, 0, sizeof *c);
@@ -164,6 +170,14 @@ static void calib_for(struct pipe_env *e, struct calib *c, const struct sens_ten
     qc->importance = ie && ie->n == t->cols ? ie->values : NULL;
 }
 
+/* A slow quantizer's progress: the caller's quant callback may cancel. */
+static int quant_poll(void *ud, double frac)
+{
+    const struct pipe_env *e = ud;
+    (void)frac;
+    return e->cb.quant && e->cb.quant(e->cb.ud, -1, 0, "one tensor");
+}
+
 int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor *t,
                   const struct quant_spec *spec, float **out, struct quant_report *rep,
                   struct qerr *err)
@@ -177,7 +191,7 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     }
     struct quant_calib qc;
     calib_for(e, c, t, &qc, mean);
-    struct quant_ctl ctl = {NULL, NULL, infer_cancel_flag()};
+    struct quant_ctl ctl = {quant_poll, e, e->cb.cancel};
     int rc = quant_apply_ex(spec, qtensor_f32_orig(q), t->rows, t->cols, &qc, wq, NULL, rep,
                             &ctl, QUANT_NO_OUT_ERR, err);
     free(mean);
@@ -189,7 +203,7 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     return 0;
 }
 
-int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *r,
+int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
               struct qerr *err)
 {
     struct ppl_opts po;
@@ -197,7 +211,9 @@ int sens_eval(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *
     po.n_ctx = e->n_ctx;
     po.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
     po.bos = e->bos;
-    po.cancel = infer_cancel_flag();
+    po.cancel = e->cb.cancel;
+    po.progress = e->cb.eval; /* per chunk: a caller's cancel poll */
+    po.progress_ud = e->cb.ud;
     po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
     po.kl = 1;
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, r, err);
@@ -228,7 +244,7 @@ static int proxies(struct pipe_env *e, struct calib *c, const struct sens_tensor
 }
 
 /* One (tensor, candidate): quantize, proxies, install, KL, uninstall. */
-static int run_cell(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
+static int run_cell(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
                     struct calib *c, int ti, int ci, struct qerr *err)
 {
     const struct sens_tensor *t = &s->t[ti];
@@ -257,23 +273,113 @@ static int run_cell(struct sens *s, struct pipe_env *e, const struct qcli_opts *
     return 0;
 }
 
-static int run_cells(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
-                     struct calib *c, sens_progress_fn progress, void *ud, struct qerr *err)
+static int report(const struct sens_ctl *ctl, struct sens_progress *p)
 {
-    int total = s->n_t * s->n_c, done = 0;
+    return ctl && ctl->progress && ctl->progress(ctl->ud, p);
+}
+
+/* The cache of this run (NULL members: off). */
+struct cache_run {
+    struct sens_ident id;
+    int on;
+    double last_save;
+};
+
+static void cache_save(struct sens *s, struct cache_run *cr)
+{
+    struct qerr err = {0};
+    cr->last_save = qclock_seconds();
+    if (cr->on && sens_cache_save(s, s->cache_path, &cr->id, &err)) {
+        snprintf(s->cache_note, sizeof s->cache_note, "cannot write the sensitivity cache: %s",
+                 err.msg);
+        cr->on = 0;
+    }
+}
+
+static int run_cells(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+                     struct calib *c, const struct sens_ctl *ctl, struct cache_run *cr,
+                     struct qerr *err)
+{
+    struct sens_progress p = {SENS_PH_CELLS, 0, s->n_t * s->n_c, 0, 0, NULL, NULL, -1};
+    double t0 = qclock_seconds();
     for (int ti = 0; ti < s->n_t; ti++)
-        for (int ci = 0; ci < s->n_c; ci++, done++) {
-            if (progress && progress(ud, done, total, s->t[ti].name, s->c[ci].label))
+        for (int ci = 0; ci < s->n_c; ci++, p.done++) {
+            if (s->cell[(size_t)ti * s->n_c + ci].done)
+                continue; /* reused */
+            p.ti = ti, p.ci = ci;
+            p.tensor = s->t[ti].name, p.cand = s->c[ci].label;
+            p.eta = s->n_computed ? (qclock_seconds() - t0) / s->n_computed * (p.total - p.done)
+                                  : -1;
+            if (report(ctl, &p) || (e->cb.cancel && *e->cb.cancel))
                 return qerr_set(err, QERR_CANCEL, "interrupted");
             int rc = run_cell(s, e, o, c, ti, ci, err);
             if (rc)
                 return rc;
+            s->n_computed++;
+            if (cr->on && qclock_seconds() - cr->last_save > SENS_CACHE_SAVE_S)
+                cache_save(s, cr);
         }
     return 0;
 }
 
-int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
-             struct sens_cand *cands, int n_cands, sens_progress_fn progress, void *ud,
+/* Find the cache file and take its cells; problems only leave a note. */
+static void cache_open(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+                       const struct sens_ctl *ctl, struct cache_run *cr)
+{
+    struct qerr err = {0};
+    s->cache_state = SENS_CACHE_OFF;
+    if (!ctl || !ctl->use_cache)
+        return;
+    if (sens_cache_ident(e, o, &cr->id, &err) ||
+        sens_cache_path(ctl->cache_dir, &cr->id, s->cache_path, sizeof s->cache_path, &err)) {
+        snprintf(s->cache_note, sizeof s->cache_note, "sensitivity cache off: %s", err.msg);
+        s->cache_path[0] = '\0';
+        return;
+    }
+    cr->on = 1;
+    cr->last_save = qclock_seconds();
+    s->cache_state = sens_cache_load(s, s->cache_path, &cr->id, s->cache_note,
+                                     sizeof s->cache_note);
+}
+
+static int all_done(const struct sens *s)
+{
+    for (size_t i = 0; i < (size_t)s->n_t * s->n_c; i++)
+        if (!s->cell[i].done)
+            return 0;
+    return s->have_base;
+}
+
+/* Calibration capture, float pass (and logit cache), the missing cells. */
+static int measure(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+                   const struct sens_ctl *ctl, struct cache_run *cr, struct qerr *err)
+{
+    struct calib c;
+    memset(&c, 0, sizeof c);
+    struct sens_progress p = {SENS_PH_CALIB, s->n_reused, s->n_t * s->n_c, 0, 0, NULL, NULL, -1};
+    double t0 = qclock_seconds();
+    int rc = report(ctl, &p) ? qerr_set(err, QERR_CANCEL, "interrupted")
+                             : sens_capture(e, o, &c, &s->calib_chunks, err);
+    s->calib_ctx = e->calib_ctx;
+    double t1 = qclock_seconds();
+    p.phase = SENS_PH_FLOAT;
+    if (!rc && report(ctl, &p))
+        rc = qerr_set(err, QERR_CANCEL, "interrupted");
+    if (!rc && !(rc = pipe_run_float(e, o, &s->base, err)))
+        s->have_base = 1;
+    double t2 = qclock_seconds();
+    if (!rc)
+        rc = run_cells(s, e, o, &c, ctl, cr, err);
+    s->seconds_calib = t1 - t0;
+    s->seconds_float = t2 - t1;
+    s->seconds_cells = qclock_seconds() - t2;
+    calib_free(&c);
+    qmodel_clear_overrides(e->mp);
+    return rc;
+}
+
+int sens_run(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+             struct sens_cand *cands, int n_cands, const struct sens_ctl *ctl,
              struct qerr *err)
 {
     memset(s, 0, sizeof *s);
@@ -284,21 +390,15 @@ int sens_run(struct sens *s, struct pipe_env *e, const struct qcli_opts *o,
         return rc;
     if (!(s->cell = calloc((size_t)s->n_t * s->n_c, sizeof *s->cell)))
         return qerr_set(err, QERR_NOMEM, "out of memory");
-    struct calib c;
-    double t0 = qclock_seconds();
-    rc = sens_capture(e, o, &c, &s->calib_chunks, err);
-    s->calib_ctx = e->calib_ctx;
-    double t1 = qclock_seconds();
-    if (!rc)
-        rc = qcli_run_float(e, o, &s->base, err);
-    double t2 = qclock_seconds();
-    if (!rc)
-        rc = run_cells(s, e, o, &c, progress, ud, err);
-    s->seconds_calib = t1 - t0;
-    s->seconds_float = t2 - t1;
-    s->seconds_cells = qclock_seconds() - t2;
-    calib_free(&c);
-    qmodel_clear_overrides(e->mp);
+    struct cache_run cr;
+    memset(&cr, 0, sizeof cr);
+    cache_open(s, e, o, ctl, &cr);
+    if (all_done(s))
+        return 0; /* every cell and the baseline from the cache */
+    rc = measure(s, e, o, ctl, &cr, err);
+    if (s->n_computed || s->cache_state == SENS_CACHE_STALE ||
+        s->cache_state == SENS_CACHE_CORRUPT)
+        cache_save(s, &cr);
     return rc;
 }
 
@@ -307,5 +407,6 @@ void sens_free(struct sens *s)
     free(s->t);
     free(s->c);
     free(s->cell);
+    free(s->x);
     memset(s, 0, sizeof *s);
 }
