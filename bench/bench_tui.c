@@ -7,7 +7,19 @@
  * terminal (newterm to /dev/null), replays keys and times each frame
  * (key handling + full redraw + refresh).  Target: every frame < 50 ms.
  * Ratios: frame time over the 50 ms budget, and over a baseline pass that
- * reads the same tensor once (sum of |x|), measured in the same run. */
+ * reads the same tensor once (sum of |x|), measured in the same run.
+ *
+ * First frame: the dashboard draws the tensor list before any statistics
+ * (a thread fills them in, ui/statsload.h).  Timed from tui_open to the
+ * end of the first tui_draw, against the time until every tensor's
+ * statistics are in: what the first frame waited for before.  On the
+ * 110M shape above, and on a 7B-shape F16 file (dim 4096, hidden 11008,
+ * 32 layers, 32 heads, vocab 32000; 13.5 GB): $QLENS_BENCH_7B, else
+ * generated into $TMPDIR when the disk has room (and deleted after,
+ * unless QLENS_BENCH_KEEP=1), else skipped with a message
+ * (QLENS_BENCH_7B=off skips it).  Measured in a child process so its peak
+ * RSS is its own, twice: statistics computed (an empty results cache of
+ * its own), then the model reopened (every row from that cache). */
 #define _XOPEN_SOURCE_EXTENDED 1
 #include <curses.h>
 #include <locale.h>
@@ -16,6 +28,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/resource.h>
+#include <sys/statvfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ui/draw.h"
@@ -70,9 +85,128 @@ static double scan_ms(int64_t n)
     return best + (sink == 12345 ? 1e-9 : 0);
 }
 
+/* ---- first frame on a 7B-shape file ---- */
+
+#define BIG_BYTES 13.5e9
+
+static double free_disk_gb(const char *dir)
+{
+    struct statvfs v;
+    return statvfs(dir, &v) == 0 ? (double)v.f_bavail * (double)v.f_frsize / 1e9 : -1;
+}
+
+/* The 7B-shape model: given, or generated (*made = 1), or NULL (why is
+ * printed). */
+static const char *big_model(char *buf, size_t cap, int *made)
+{
+    const char *p = getenv("QLENS_BENCH_7B");
+    *made = 0;
+    if (p && !strcmp(p, "off")) {
+        printf("7B shape: skipped (QLENS_BENCH_7B=off)\n");
+        return NULL;
+    }
+    if (p && *p)
+        return p;
+    const char *tmp = getenv("TMPDIR");
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    double gb = free_disk_gb(tmp);
+    if (gb < BIG_BYTES / 1e9 + 4) {
+        printf("7B shape: skipped, %s has %.1f GB free and the 13.5 GB file needs %.1f "
+               "(QLENS_BENCH_7B=FILE uses an existing one)\n", tmp, gb, BIG_BYTES / 1e9 + 4);
+        return NULL;
+    }
+    snprintf(buf, cap, "%s/qlens-bench-7b-f16-%d.gguf", tmp, (int)getpid());
+    const char *b = getenv("QLENS_BUILD");
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 4096 --hidden 11008 "
+             "--layers 32 --heads 32 --vocab 32000 --ctx 4096 --dtype f16 '%s' >/dev/null",
+             b ? b : "build", buf);
+    printf("generating %s (13.5 GB; minutes) ...\n", buf);
+    fflush(stdout);
+    double t0 = bench_wall();
+    if (system(cmd) != 0) {
+        printf("7B shape: skipped, generating it failed\n");
+        remove(buf);
+        return NULL;
+    }
+    printf("generated in %.0f s\n", bench_wall() - t0);
+    *made = 1;
+    return buf;
+}
+
+/* Child: open, first frame, every statistic; prints one line.  `what`
+ * says whether the statistics cache was empty or filled. */
+static int big_child(const char *path, const char *what)
+{
+    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+    SCREEN *scr = newterm("xterm-256color", out, in);
+    if (!scr)
+        return 1;
+    draw_init();
+    char err[800];
+    double t0 = bench_wall();
+    struct tui *t = tui_open(path, err, sizeof err);
+    if (!t) {
+        endwin();
+        fprintf(stderr, "bench_tui: %s\n", err);
+        return 1;
+    }
+    tui_draw(t);
+    double first = bench_wall() - t0;
+    int left = tui_poll_stats(t);
+    tui_wait_stats(t);
+    double all = bench_wall() - t0;
+    tui_close(t);
+    endwin();
+    delscreen(scr);
+    const char *base = strrchr(path, '/');
+    printf("%s, %s: first frame %.0f ms (%d tensors without statistics yet); statistics of "
+           "every tensor in %.2f s; first frame / statistics = %.4f\n", base ? base + 1 : path,
+           what, 1e3 * first, left, all, first / all);
+    fflush(stdout); /* the child leaves with _exit */
+    return 0;
+}
+
+static void bench_big(void)
+{
+    char buf[512];
+    int made;
+    const char *path = big_model(buf, sizeof buf, &made);
+    if (!path)
+        return;
+    /* a statistics cache of its own: computed first, then reopened */
+    const char *tmp = getenv("TMPDIR");
+    char cache[600], cmd[700];
+    snprintf(cache, sizeof cache, "%s/qlens-bench-cache-%d", tmp && *tmp ? tmp : "/tmp",
+             (int)getpid());
+    setenv("QLENS_CACHE_DIR", cache, 1);
+    unsetenv("QLENS_NO_STATS_CACHE");
+    for (int pass = 0; pass < 2; pass++) {
+        fflush(stdout);
+        pid_t pid = fork();
+        if (pid == 0)
+            _exit(big_child(path, pass ? "reopened (statistics cache)" : "computed"));
+        int st = 0;
+        if (pid > 0)
+            waitpid(pid, &st, 0);
+        struct rusage ru;
+        getrusage(RUSAGE_CHILDREN, &ru); /* the largest child so far: the first */
+        if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+            printf("the measurement failed\n");
+        else if (!pass)
+            printf("peak RSS %.2f GB\n", (double)ru.ru_maxrss / 1048576.0);
+    }
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache);
+    if (system(cmd) != 0)
+        fprintf(stderr, "bench_tui: cannot remove %s\n", cache);
+    if (made && !getenv("QLENS_BENCH_KEEP"))
+        remove(path);
+}
+
 int main(void)
 {
     const char *build = getenv("QLENS_BUILD");
+    setenv("QLENS_NO_STATS_CACHE", "1", 1); /* measure the computation, not a cache */
     char model[512], cmd[1400];
     snprintf(model, sizeof model, "/tmp/qlens-bench-tui-%d.gguf", (int)getpid());
     snprintf(cmd, sizeof cmd,
@@ -99,7 +233,6 @@ int main(void)
     char err[800];
     t0 = (1e3 * bench_wall());
     struct tui *t = tui_open(model, err, sizeof err);
-    double open_ms = (1e3 * bench_wall()) - t0;
     if (!t) {
         endwin();
         delscreen(scr);
@@ -107,6 +240,10 @@ int main(void)
         remove(model);
         return 1;
     }
+    tui_draw(t);
+    double first_ms = (1e3 * bench_wall()) - t0;
+    tui_wait_stats(t); /* the frame series below sort on statistics */
+    double open_ms = (1e3 * bench_wall()) - t0;
     tui_draw(t);
     struct series nav = {"layers: Down/PgDn/sort", 0, 0, 0};
     for (int i = 0; i < 20; i++)
@@ -158,7 +295,9 @@ int main(void)
     step(t, &ab, 'v');
     double base = scan_ms(2048 * 768);
     double base_big = scan_ms(32000LL * 768);
-    printf("open + statistics of every tensor: %.0f ms\n", open_ms);
+    printf("first frame (tensor list, statistics loading): %.1f ms; statistics of every "
+           "tensor in %.0f ms; first frame / statistics = %.3f\n", first_ms, open_ms,
+           first_ms / open_ms);
     printf("baseline scan: %.2f ms (2048x768), %.2f ms (32000x768)\n", base, base_big);
     report(&nav, base);
     report(&map, base_big);
@@ -175,5 +314,6 @@ int main(void)
     getloadavg(la, 1);
     printf("every frame under 50 ms: %s (load average %.1f on %ld CPUs during the run)\n",
            slow ? "NO" : "yes", la[0], sysconf(_SC_NPROCESSORS_ONLN));
+    bench_big();
     return 0;
 }

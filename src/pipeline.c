@@ -155,12 +155,22 @@ static const char *default_text(const char *given, const char *rel, const char *
     return NULL;
 }
 
+/* Tell the phase callback what begins (pipe_cb.phase); 0 or QERR_CANCEL. */
+static int say_phase(struct pipe_env *e, const char *phase, const char *what, struct qerr *err)
+{
+    if (e->cb.phase && e->cb.phase(e->cb.ud, phase, what ? what : ""))
+        return qerr_set(err, QERR_CANCEL, "cancelled");
+    return 0;
+}
+
 /* Read both texts, refuse overlapping ones, tokenize. */
 static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr *err)
 {
     char *ct = NULL, *et = NULL;
     size_t cn = 0, en = 0;
-    int rc = e->calib_path ? pipe_read_text(e->calib_path, &ct, &cn, err) : 0;
+    int rc = say_phase(e, "reading texts", e->eval_path ? e->eval_path : e->calib_path, err);
+    if (!rc && e->calib_path)
+        rc = pipe_read_text(e->calib_path, &ct, &cn, err);
     if (!rc && e->eval_path)
         rc = pipe_read_text(e->eval_path, &et, &en, err);
     if (!rc && ct && et && !o->allow_overlap) {
@@ -174,6 +184,9 @@ static int load_texts(struct pipe_env *e, const struct pipe_opts *o, struct qerr
                           "(--allow-overlap runs anyway)", e->eval_path, PIPE_OVERLAP_WINDOW,
                           at, e->calib_path);
     }
+    if (!rc)
+        rc = say_phase(e, "tokenizing", ct && et ? "calibration and evaluation texts"
+                                        : ct ? "calibration text" : "evaluation text", err);
     if (!rc && ct)
         rc = pipe_tokenize(e->im.tok, e->calib_path, ct, cn, &e->calib_ids, &e->n_calib, err);
     if (!rc && et)
@@ -427,6 +440,8 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     qmodel_clear_overrides(e->mp);
     ppl_cache_free(&e->cache);
     e->cache_missed_mib = 0;
+    if ((rc = say_phase(e, "evaluating", "float model", err)) < 0)
+        return rc;
     if (e->has_kl) /* KL runs read the baseline from the file: no cache */
         return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
     size_t need = ppl_cache_bytes(&e->f, e->n_eval, &po);
@@ -473,6 +488,7 @@ static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
     ro.kv_axis = o->kv_axis_channel ? CALIB_PER_CHANNEL : CALIB_PER_TOKEN;
     ro.cancel = e->cb.cancel;
     ro.progress = e->cb.quant;
+    ro.on_phase = e->cb.phase;
     ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
     qmodel_clear_overrides(e->mp);
@@ -501,6 +517,8 @@ static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct qu
     po.kl = 1;
     po.hooks = hooks.linear_in || hooks.kv ? &hooks : NULL;
     po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
+    if ((rc = say_phase(e, "evaluating", "quantized model against the float one", err)) < 0)
+        return rc;
     rc = ppl_run(&e->f, e->eval_ids, e->n_eval, &po, &res->ppl, err);
     res->eval_seconds = res->ppl.seconds;
     return rc;
@@ -529,7 +547,8 @@ int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     struct ppl_opts po;
     ppl_setup(e, o, &po);
     po.kl = 1;
-    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+    int rc = say_phase(e, "evaluating", "model against the float one", err);
+    return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
 void pipe_result_free(struct pipe_result *res)

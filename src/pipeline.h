@@ -94,6 +94,10 @@ struct pipe_cb {
     int (*eval)(void *ud, int done, int total, double ppl);
     void *ud;
     volatile int *cancel;          /* polled too (SIGINT flag), or NULL    */
+    /* what begins now: "reading texts", "tokenizing", then qrun's
+     * "calibrating" / "quantizing" with where (qrun_opts.on_phase) and
+     * "evaluating" before the perplexity pass; NULL = none */
+    int (*phase)(void *ud, const char *phase, const char *what);
 };
 
 struct pipe_model {

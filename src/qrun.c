@@ -576,17 +576,33 @@ static int report_progress(struct qrun_ctx *q, int layer, const char *label)
     return 0;
 }
 
+/* The piece of work beginning now (qrun_opts.on_phase). */
+static int report_phase(struct qrun_ctx *q, const char *phase, int layer, const char *label)
+{
+    struct qrun *r = q->r;
+    if (!r->o.on_phase)
+        return 0;
+    char what[96];
+    if (layer >= 0)
+        snprintf(what, sizeof what, "blk.%d.%s", layer, label);
+    else
+        snprintf(what, sizeof what, "%s", label);
+    if (r->o.on_phase(r->o.progress_ud, phase, what))
+        return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
+    return 0;
+}
+
 /* One block with calibration: capture, quantize, advance. */
 static int run_block(struct qrun_ctx *q, int layer)
 {
     struct qrun *r = q->r;
     int rc = 0;
-    if (!r->o.sequential)
+    if (!r->o.sequential && !(rc = report_phase(q, "calibrating", layer, "*")))
         rc = capture_block(q, layer, (1u << N_SITES) - 1, -1);
     for (int s = 0; s < N_SITES && !rc; s++) {
-        if (r->o.sequential)
+        if (r->o.sequential && !(rc = report_phase(q, "calibrating", layer, steps[s].label)))
             rc = capture_block(q, layer, 1u << steps[s].site, steps[s].site);
-        if (!rc)
+        if (!rc && !(rc = report_phase(q, "quantizing", layer, steps[s].label)))
             rc = quant_step(q, layer, &steps[s]);
         if (r->o.sequential)
             release_block(q, layer);
@@ -619,6 +635,8 @@ static int run_output(struct qrun_ctx *q, int with_calib)
         acc.max_abs = calloc((size_t)dim, sizeof(float));
         if (!acc.xtx || !acc.sum_abs || !acc.max_abs)
             rc = qerr_set(q->err, QERR_NOMEM, "out of memory for the classifier calibration");
+        if (!rc)
+            rc = report_phase(q, "calibrating", -1, t->name);
         struct capture k = {&q->cal, -2, 0, -1, &acc};
         struct fwd_hooks h = {&k, cap_linear, NULL};
         size_t cd = (size_t)r->ctx * dim;
@@ -638,6 +656,8 @@ static int run_output(struct qrun_ctx *q, int with_calib)
     }
     if (!rc && with_calib && r->o.on_calib && r->o.on_calib(r->o.on_calib_ud, -1, -1, &acc))
         rc = qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
+    if (!rc)
+        rc = report_phase(q, "quantizing", -1, t->name);
     if (!rc)
         rc = quant_group(q, &t, 1, r->m->cfg.n_layers * N_SITES, with_calib ? &acc : NULL);
     if (!rc)
@@ -715,7 +735,9 @@ static int run_no_calib(struct qrun_ctx *q)
     int rc = 0;
     for (int l = 0; l < r->m->cfg.n_layers && !rc; l++)
         for (int s = 0; s < N_SITES && !rc; s++) {
-            rc = quant_step(q, l, &steps[s]);
+            rc = report_phase(q, "quantizing", l, steps[s].label);
+            if (!rc)
+                rc = quant_step(q, l, &steps[s]);
             if (!rc)
                 rc = report_progress(q, l, steps[s].label);
         }
@@ -731,7 +753,9 @@ static int run_with_calib(struct qrun_ctx *q)
     if (!q->h || !q->scratch)
         return qerr_set(q->err, QERR_NOMEM, "out of memory for %d calibration chunks of %d x %d",
                         r->n_chunks, r->ctx, q->f->cfg.dim);
-    int rc = embed_chunks(q);
+    int rc = report_phase(q, "calibrating", -1, "token embeddings");
+    if (!rc)
+        rc = embed_chunks(q);
     for (int l = 0; l < r->m->cfg.n_layers && !rc; l++)
         rc = run_block(q, l);
     if (!rc && r->o.quant_output)

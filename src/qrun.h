@@ -101,6 +101,12 @@ struct qrun_opts {
      * return cancels.  For tests and views (e.g. Hessian statistics). */
     int (*on_calib)(void *ud, int layer, int site, const struct calib_acc *a);
     void *on_calib_ud;
+    /* phase: called as each piece of work begins, with what it is
+     * ("calibrating" = forward passes capturing a linear's input,
+     * "quantizing" = the quantizer itself) and where ("blk.3.attn_q/k/v",
+     * "output"); the counts come from progress.  Nonzero return cancels.
+     * ud: progress_ud.  For the dashboard's jobs panel. */
+    int (*on_phase)(void *ud, const char *phase, const char *what);
     /* progress: after each quantized step; nonzero return cancels */
     int (*progress)(void *ud, int layer, int n_layers, const char *what);
     void *progress_ud;

@@ -426,6 +426,67 @@ START_TEST(test_cancel)
 }
 END_TEST
 
+/* ---- phases (the dashboard's jobs panel) ---- */
+
+struct phases {
+    char log[64][64];
+    int n, stop_at;
+};
+
+static int on_phase(void *ud, const char *phase, const char *what)
+{
+    struct phases *p = ud;
+    if (p->n < 64)
+        snprintf(p->log[p->n], sizeof p->log[0], "%s %s", phase, what);
+    p->n++;
+    return p->stop_at && p->n >= p->stop_at;
+}
+
+START_TEST(test_phases)
+{
+    struct qrun r;
+    struct qrun_opts o;
+    struct qerr err = {0};
+    struct phases p = {0};
+    /* GPTQ, true sequential: each step is calibrated, then quantized */
+    opts(&o, "gptq", 4, 128);
+    o.on_phase = on_phase;
+    o.progress_ud = &p;
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    int L = M.cfg.n_layers;
+    ck_assert_int_eq(p.n, 1 + L * 4 * 2);
+    ck_assert_str_eq(p.log[0], "calibrating token embeddings");
+    ck_assert_str_eq(p.log[1], "calibrating blk.0.attn_q/k/v");
+    ck_assert_str_eq(p.log[2], "quantizing blk.0.attn_q/k/v");
+    ck_assert_str_eq(p.log[3], "calibrating blk.0.attn_output");
+    ck_assert_str_eq(p.log[8], "quantizing blk.0.ffn_down");
+    ck_assert_str_eq(p.log[9], "calibrating blk.1.attn_q/k/v");
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+    /* RTN: no calibration, one quantizing phase per step */
+    memset(&p, 0, sizeof p);
+    opts(&o, "rtn", 4, 32);
+    o.on_phase = on_phase;
+    o.progress_ud = &p;
+    ck_assert_msg(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(p.n, L * 4);
+    ck_assert_str_eq(p.log[0], "quantizing blk.0.attn_q/k/v");
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+    /* a nonzero return cancels before the work it announces */
+    memset(&p, 0, sizeof p);
+    p.stop_at = 3;
+    opts(&o, "gptq", 4, 128);
+    o.on_phase = on_phase;
+    o.progress_ud = &p;
+    ck_assert_int_eq(qrun_quantize(&r, &F, CAL, N_CAL, &o, &err), QERR_CANCEL);
+    ck_assert_int_eq(p.n, 3);
+    ck_assert_int_eq(r.n_t, 0); /* stopped before quantizing anything */
+    qrun_free(&r);
+    qmodel_clear_overrides(&M);
+}
+END_TEST
+
 /* ---- per-tensor progress with an ETA ---- */
 
 struct tprog {
@@ -731,6 +792,7 @@ int main(void)
     tcase_add_test(m, test_w8a8_hook_equals_fold);
     tcase_add_test(m, test_w8a8_and_kv);
     tcase_add_test(m, test_stacked_and_output);
+    tcase_add_test(m, test_phases);
     tcase_add_test(m, test_eval_hooks_two_workers);
     tcase_add_test(m, test_f16_no_float_copies);
     suite_add_tcase(s, m);

@@ -249,6 +249,59 @@ START_TEST(layers_model_order_and_stats)
 }
 END_TEST
 
+/* Rows first, statistics later (the dashboard's background loading):
+ * rows without statistics say "...", a failure says FAILED, neither shows
+ * a zero, and sorting puts them last in both orders. */
+START_TEST(layers_progressive_rows)
+{
+    make_model();
+    struct vm_layers v;
+    ck_assert_int_eq(vm_layers_init_rows(&v, &model), 0);
+    ck_assert_int_eq(v.n_stats, 0);
+    ck_assert_int_eq(v.n_vis, 4);
+    cell_is(&v, 5, VL_NAME, "blk.1.attn_q");
+    cell_is(&v, 5, VL_SHAPE, "8x8");
+    cell_is(&v, 5, VL_STD, "...");
+    cell_is(&v, 5, VL_KURT, "...");
+    cell_is(&v, 5, VL_OUTL, "...");
+    cell_is(&v, 4, VL_ABSMAX, "..."); /* its group's header */
+    ck_assert_int_eq(v.rows[0].difficulty, -1); /* no colour yet */
+    struct stats sh, se;
+    struct stats_opts o;
+    stats_opts_default(&o);
+    stats_compute(w_heavy, 64, &o, &sh);
+    stats_compute(w_easy, 64, &o, &se);
+    vm_layers_set_stats(&v, 0, &sh);
+    vm_layers_set_failed(&v, 3, "blk.1.attn_k: cannot convert Q4_0 to float");
+    vm_layers_refresh(&v);
+    ck_assert_int_eq(v.n_stats, 2);
+    ck_assert_int_eq(v.n_failed, 1);
+    cell_is(&v, 5, VL_ABSMAX, "30");
+    ck_assert_int_eq(v.rows[0].difficulty, 3);
+    cell_is(&v, 6, VL_STD, "FAILED");
+    cell_is(&v, 6, VL_ABSMAX, "-");
+    cell_is(&v, 6, VL_OUTL, "-");
+    ck_assert_str_eq(v.rows[3].st_err, "blk.1.attn_k: cannot convert Q4_0 to float");
+    cell_is(&v, 4, VL_ABSMAX, "30"); /* the header's maximum over what is in */
+    /* Sorted by AbsMax: the measured row first either way, the others after. */
+    vm_layers_sort(&v, VL_ABSMAX, 1);
+    cell_is(&v, 0, VL_NAME, "blk.1.attn_q");
+    vm_layers_sort(&v, VL_ABSMAX, 0);
+    cell_is(&v, 0, VL_NAME, "blk.1.attn_q");
+    /* A later success replaces the failure; the counts follow. */
+    vm_layers_set_stats(&v, 3, &se);
+    vm_layers_set_stats(&v, 3, &se);
+    vm_layers_refresh(&v);
+    ck_assert_int_eq(v.n_stats, 2);
+    ck_assert_int_eq(v.n_failed, 0);
+    ck_assert_str_eq(v.rows[3].st_err, "");
+    vm_layers_set_stats(&v, 99, &se); /* out of range: ignored */
+    vm_layers_set_failed(&v, -1, "x");
+    ck_assert_int_eq(v.n_stats, 2);
+    vm_layers_free(&v);
+}
+END_TEST
+
 START_TEST(layers_fold_groups)
 {
     make_model();
@@ -601,6 +654,7 @@ static Suite *suite(void)
     tc = tcase_create("layers");
     tcase_add_test(tc, layers_empty_model);
     tcase_add_test(tc, layers_model_order_and_stats);
+    tcase_add_test(tc, layers_progressive_rows);
     tcase_add_test(tc, layers_fold_groups);
     tcase_add_test(tc, layers_sort_keeps_selection);
     tcase_add_test(tc, layers_filter_search_move);

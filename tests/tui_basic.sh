@@ -214,7 +214,8 @@ keys 5
 wait_for '^r -?[0-9.]+ \(p [^)]*\)  rho -?[0-9.]+ \(p [^)]*\)  n [0-9]+$' "80 columns: the correlation line keeps every number"
 keys 1 '?'
 wait_for '^  Up, k ' "help lists aliases on one line"
-cap
+keys Down Down Down Down Down Down
+wait_for '^  Enter ' "Down scrolls the help to Enter"
 [ "$(grep -c '^  Enter ' "$SCREEN")" = 1 ] && pass "help lists Enter once" || fail "help lists Enter twice"
 keys Escape q
 wait_exit 0 "quit from 80x24"

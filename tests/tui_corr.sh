@@ -3,7 +3,7 @@
 # did nothing); F steps through model families (case and separator
 # variants joined, only families with a perplexity); points are letters
 # keyed to a legend by method; the line is fitted in the axes it is drawn
-# in (log x: in log10 x); J is the Jin et al. Table 3 preset; i imports
+# in (log x: in log10 x); p is the Jin et al. Table 3 preset; i imports
 # lm-eval results into the session and your runs then show as points.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/tmux_lib.sh"
@@ -56,10 +56,10 @@ n=$(sort -u "$T_TMP/fams" | wc -l)
 grep -qi 'chatglm3\|ChatGLM3_6B\|llama2' "$T_TMP/fams" && fail "model names, not families: $(sort -u "$T_TMP/fams" | tr '\n' ' ')" ||
     pass "families, not model names ($(sort -u "$T_TMP/fams" | tr '\n' ' '))"
 # the Jin et al. Table 3 preset: the paper's selection, every benchmark
-keys J
-wait_for 'where: model=Qwen\*,method=GPTQ\|SpQR,bits=3\.\.4' "J sets the paper's selection"
+keys p
+wait_for 'where: model=Qwen\*,method=GPTQ\|SpQR,bits=3\.\.4' "p sets the paper's selection"
 wait_for 'mean \|r\| over 27 benchmarks with >= 3 pairs: 0\.8648 +\(Jin et al\. Table 3 reports 0\.7895\)' \
-    "J shows the table with the paper's number beside ours"
+    "p shows the table with the paper's number beside ours"
 # import lm-eval results from the view: the first joins the run selected
 # in the Runs view (the float baseline), the others name their run
 keys 4 Home 5 i

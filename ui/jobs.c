@@ -324,11 +324,17 @@ static int job_imatrix(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     return rc;
 }
 
+/* What the whole-model job's callbacks get (pipe_cb.ud). */
+struct job_cb {
+    struct worker *w;
+    int n_layers;
+};
+
 /* The whole-model job spends the first half of the bar quantizing. */
 static int ppl_progress(void *ud, int done, int n, double ppl)
 {
     (void)ppl;
-    struct worker *w = ud;
+    struct worker *w = ((struct job_cb *)ud)->w;
     worker_phase(w, "evaluating chunk", done, n);
     double p0 = w->kind == JOB_APPLY_ALL ? 0.5 : 0;
     worker_progress(w, p0 + (1 - p0) * done / (n ? n : 1));
@@ -338,10 +344,28 @@ static int ppl_progress(void *ud, int done, int n, double ppl)
 static int qrun_progress(void *ud, int layer, int n_layers, const char *what)
 {
     (void)what;
-    struct worker *w = ud;
+    struct worker *w = ((struct job_cb *)ud)->w;
     if (layer >= 0) /* the output side is done after the last block */
         worker_phase(w, "quantizing block", layer + 1, n_layers);
     worker_progress(w, 0.5 * (layer + 1) / (n_layers ? n_layers : 1));
+    return worker_cancelled(w);
+}
+
+/* What begins (pipe_cb.phase): the phase with its count, and inside it
+ * the block and linears being calibrated or quantized. */
+static int pipe_phase(void *ud, const char *phase, const char *what)
+{
+    const struct job_cb *c = ud;
+    struct worker *w = c->w;
+    if (!strcmp(phase, "calibrating") || !strcmp(phase, "quantizing")) {
+        if (strcmp(w->phase, "quantizing block")) /* before the first block is done */
+            worker_phase(w, "quantizing block", 0, c->n_layers);
+        worker_detail(w, "%s %s", phase, what);
+    } else if (!strcmp(phase, "evaluating")) {
+        worker_phase(w, "evaluating chunk", 0, 0);
+    } else {
+        worker_phase(w, phase, 0, 0);
+    }
     return worker_cancelled(w);
 }
 
@@ -367,7 +391,8 @@ static int job_ppl(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     int all = j->kind == JOB_APPLY_ALL;
     struct pipe_opts po;
     jobs_pipe_opts(d, all ? &j->spec : NULL, &po);
-    struct pipe_cb cb = {.quant = qrun_progress, .eval = ppl_progress, .ud = w};
+    struct job_cb jc = {w, d->m->cfg.n_layers};
+    struct pipe_cb cb = {.quant = qrun_progress, .eval = ppl_progress, .phase = pipe_phase, .ud = &jc};
     struct pipe_env e;
     if ((rc = pipe_setup_model(&e, d->m, d->tok, &po, &cb, err)) < 0)
         return rc;
@@ -446,7 +471,8 @@ static int job_div(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         po.chunks = j->run.n_chunks;
     po.kv_axis_channel = kv_ch;
     po.out_err = 0;
-    struct pipe_cb cb = {.quant = qrun_progress, .ud = w};
+    struct job_cb jc = {w, d->m->cfg.n_layers}; /* qrun_progress and pipe_phase take it */
+    struct pipe_cb cb = {.quant = qrun_progress, .phase = pipe_phase, .ud = &jc};
     struct pipe_env e;
     if ((rc = pipe_setup_model(&e, d->m, d->tok, &po, &cb, err)) < 0)
         return rc;

@@ -19,6 +19,7 @@
 #include "src/mdiff.h"
 #include "src/paths.h"
 #include "src/qclock.h"
+#include "src/tscache.h"
 #include "ui/demo.h"
 #include "ui/draw.h"
 #include "ui/screen.h"
@@ -75,17 +76,6 @@ static int msg_expire(struct tui *t)
 
 /* ---- opening ---- */
 
-static int stats_progress(void *ctx, int done, int total)
-{
-    (void)ctx;
-    if (stdscr && !isendwin() && (done % 8 == 0 || done == total)) {
-        erase();
-        draw_textf(0, 0, COLS, A_BOLD, "qlens: computing statistics of %d tensors: %d", total, done);
-        refresh();
-    }
-    return sig_quit != 0;
-}
-
 static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code)
 {
     struct tui *t = calloc(1, sizeof *t);
@@ -108,15 +98,25 @@ static struct tui *tui_new(const char *path, char *errbuf, int errcap, int *code
     snprintf(t->model_name, sizeof t->model_name, "%s", base ? base + 1 : path);
     t->ti = -1;
     worker_init(&t->job);
+    jobq_init(&t->jq);
     jobs_data_init(&t->data, &t->m);
     return t;
 }
 
 static int tui_load(struct tui *t, char *errbuf, int errcap)
 {
-    if (vm_layers_init(&t->lay, &t->m, stats_progress, NULL) < 0) {
-        snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
+    /* The rows at once, their statistics from a thread: the first frame
+     * of a 7B model does not wait for 291 tensors (issue 15). */
+    if (vm_layers_init_rows(&t->lay, &t->m) < 0) {
+        snprintf(errbuf, (size_t)errcap, "out of memory for the tensor list");
         return -1;
+    }
+    if (statsload_start(&t->sl, &t->m, TUI_COPY_BUDGET) < 0) { /* no thread: here and now */
+        vm_layers_free(&t->lay);
+        if (vm_layers_init(&t->lay, &t->m, NULL, NULL) < 0) {
+            snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
+            return -1;
+        }
     }
     t->lay.base = t->base;
     for (int v = 0; v < UV__COUNT; v++)
@@ -144,22 +144,90 @@ struct tui *tui_open(const char *model_path, char *errbuf, int errcap)
     return t;
 }
 
+int tui_poll_stats(struct tui *t)
+{
+    int got = statsload_take(&t->sl, &t->lay);
+    if (got && t->lay.n_stats == t->lay.n_rows && !t->sl_said) {
+        t->sl_said = 1;
+        double s = (t->sl.t_end ? t->sl.t_end : qclock_seconds()) - t->sl.t_start;
+        int hits = statsload_cache_hits(&t->sl);
+        char from[200] = "";
+        if (hits)
+            snprintf(from, sizeof from, " (%d from the cache)", hits);
+        else if (t->sl.cache_state == TSCACHE_STALE || t->sl.cache_state == TSCACHE_CORRUPT)
+            snprintf(from, sizeof from, " (cache: %.150s; replaced)", t->sl.cache_why);
+        if (t->lay.n_failed)
+            tui_msg(t, 1, "statistics: %d of %d tensors failed (their rows say FAILED; the "
+                    "Tensor view says why)", t->lay.n_failed, t->lay.n_rows);
+        else if (t->sl.cache_err[0])
+            tui_msg(t, 1, "statistics cache not saved: %s", t->sl.cache_err);
+        else if (!t->msg[0] || !t->msg_err)
+            tui_msg(t, 0, "statistics of %d tensors in %.1f s%s", t->lay.n_rows, s, from);
+    }
+    return t->lay.n_rows - t->lay.n_stats;
+}
+
+void tui_wait_stats(struct tui *t)
+{
+    statsload_join(&t->sl);
+    tui_poll_stats(t);
+}
+
+static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label);
+
+/* The next waiting job, when the worker is free (the one before it just
+ * ended: its message stays, the next one starts quietly). */
+static void start_waiting(struct tui *t)
+{
+    struct jq_entry e;
+    while (!worker_busy(&t->job) && jobq_pop(&t->jq, &e)) {
+        e.j->quiet = 1;
+        if (start_now(t, e.j, (enum ui_view)e.owner, e.label) == 0)
+            return;
+    }
+}
+
+/* The running job ended (rc in t->job.rc): its owner takes the results,
+ * the panel's history records it, the next waiting job starts. */
 static void job_finish(struct tui *t)
 {
     struct jobs_ctx *j = t->job_ctx;
     t->job_ctx = NULL;
     if (!j)
         return;
+    int rc = t->job.rc;
+    double secs = qclock_seconds() - t->job.t_start, before = t->msg_time;
     const struct view_ops *o = ui_views[j->owner];
     if (o->job_done)
-        o->job_done(t, j, t->job.rc);
+        o->job_done(t, j, rc);
     free(j);
+    int state = rc == 0 ? JQ_DONE : rc == QERR_CANCEL ? JQ_CANCELLED : JQ_FAILED;
+    const char *msg = state == JQ_FAILED ? t->job.err.msg
+                      : state == JQ_CANCELLED ? "cancelled"
+                      : t->msg_time != before ? t->msg : ""; /* the owner's summary */
+    jobq_record(&t->jq, t->job.label, state, secs, msg);
+    start_waiting(t);
+}
+
+void tui_cancel_waiting(struct tui *t, int i)
+{
+    struct jq_entry e;
+    if (!jobq_remove(&t->jq, i, &e))
+        return;
+    const struct view_ops *o = ui_views[e.owner];
+    if (o->job_done)
+        o->job_done(t, e.j, QERR_CANCEL);
+    free(e.j);
+    jobq_record(&t->jq, e.label, JQ_CANCELLED, 0, "cancelled before it started");
+    tui_msg(t, 0, "removed from the queue: %s", e.label);
 }
 
 void tui_close(struct tui *t)
 {
     if (!t)
         return;
+    while (t->jq.n_wait > 0) /* never started: their owners free them */
+        tui_cancel_waiting(t, t->jq.n_wait - 1);
     worker_stop(&t->job);
     if (t->job_ctx) { /* stopped before the main loop saw it end */
         t->job.rc = QERR_CANCEL;
@@ -170,6 +238,7 @@ void tui_close(struct tui *t)
             ui_views[v]->free(t);
     jobs_data_free(&t->data);
     jobs_acts_free(&t->acts);
+    statsload_free(&t->sl);
     if (t->imx_start) { /* the Imatrix view never took it */
         qimatrix_free(t->imx_start);
         free(t->imx_start);
@@ -206,6 +275,7 @@ void tui_select_tensor(struct tui *t, int ti)
     if (ti < 0 || ti >= t->m.n_tensors || ti == t->ti)
         return;
     t->ti = ti;
+    statsload_want(&t->sl, ti); /* the tensor looked at goes first */
     for (int v = 0; v < UV__COUNT; v++)
         if (ui_views[v]->tensor_changed)
             ui_views[v]->tensor_changed(t);
@@ -236,29 +306,81 @@ int tui_job_busy(struct tui *t)
 
 int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
 {
-    /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
-     * (qtensor_f32_orig) is made on the main thread before any job runs,
-     * so both threads only read it.  The statistics pass at load made
-     * them all unless it was interrupted: then this loop finishes it. */
-    for (int i = 0; i < t->m.n_tensors; i++)
-        if (!qtensor_f32_orig(&t->m.tensors[i])) {
-            tui_msg(t, 1, "cannot start %s: out of memory converting %s to float", label,
-                    t->m.tensors[i].name);
+    j->owner = owner;
+    if (worker_busy(&t->job) || t->jq.n_wait > 0) { /* wait for the worker */
+        int pos = jobq_push(&t->jq, j, owner, label, qclock_seconds());
+        if (pos < 0) {
+            tui_msg(t, 1, "cannot queue %s: %d jobs wait already (J lists them)", label,
+                    t->jq.n_wait);
             if (ui_views[owner]->job_done)
                 ui_views[owner]->job_done(t, j, QERR_CANCEL);
             free(j);
             return -1;
         }
+        tui_msg(t, 0, "queued: %s (starts after %d job%s; J shows the jobs)", label, pos,
+                pos > 1 ? "s" : "");
+        return 0;
+    }
+    return start_now(t, j, owner, label);
+}
+
+/* The job cannot start: say why (status bar and the panel's history),
+ * give the owner its job_done. */
+static int refuse(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label,
+                  const char *why)
+{
+    char msg[200];
+    snprintf(msg, sizeof msg, "%s", why); /* why may live in j or the worker */
+    if (ui_views[owner]->job_done)
+        ui_views[owner]->job_done(t, j, QERR_CANCEL);
+    free(j);
+    jobq_record(&t->jq, label, JQ_FAILED, 0, msg);
+    tui_msg(t, 1, "cannot start %s: %s", label, msg); /* over the owner's "cancelled" */
+    return -1;
+}
+
+/* MiB of memory available (MemAvailable), or -1 when unknown. */
+static double mem_available_mib(void)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long long kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
+            break;
+    if (f)
+        fclose(f);
+    return kb < 0 ? -1 : (double)kb / 1024.0;
+}
+
+static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
+{
+    /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
+     * (qtensor_f32_orig) is made on the main thread before any job runs,
+     * so both threads only read it.  On a small model the statistics
+     * thread made most of them; on a big one this is the whole model in
+     * floats: refused, before converting anything, when it cannot fit. */
+    double need = 0, avail = mem_available_mib();
+    for (int i = 0; i < t->m.n_tensors; i++)
+        if (!qtensor_f32_direct(&t->m.tensors[i], 0))
+            need += (double)t->m.tensors[i].nelem * 4.0 / 1048576.0;
+    char why[200];
+    if (avail >= 0 && need > 0.9 * avail) {
+        snprintf(why, sizeof why, "the dashboard's jobs need a float copy of every tensor "
+                 "(%.1f GB more) and %.1f GB are available; qlens quant / ppl read F16 in tiles",
+                 need / 1024, avail / 1024);
+        return refuse(t, j, owner, label, why);
+    }
+    for (int i = 0; i < t->m.n_tensors; i++)
+        if (!qtensor_f32_orig(&t->m.tensors[i])) {
+            snprintf(why, sizeof why, "out of memory converting %s to float",
+                     t->m.tensors[i].name);
+            return refuse(t, j, owner, label, why);
+        }
     j->owner = owner;
     int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
-    if (rc < 0) {
-        tui_msg(t, 1, "cannot start %s: %s", label,
-                rc == QERR_ARG ? "a job is running" : t->job.err.msg);
-        if (ui_views[owner]->job_done)
-            ui_views[owner]->job_done(t, j, QERR_CANCEL);
-        free(j);
-        return -1;
-    }
+    if (rc < 0)
+        return refuse(t, j, owner, label, rc == QERR_ARG ? "a job is running" : t->job.err.msg);
     t->job_ctx = j;
     if (!j->quiet)
         tui_msg(t, 0, "started: %s", label);
@@ -279,6 +401,16 @@ static void draw_tabs(struct tui *t)
         x += draw_text(0, x, t->w - x, lab, a);
     }
     t->tab_x[UV__COUNT] = x;
+    /* A big model is still loading: the statistics' progress, bold. */
+    int left = t->lay.n_rows - t->lay.n_stats;
+    if (left > 0 && t->w - x > 24) {
+        char p[64];
+        double eta = statsload_eta(&t->sl, qclock_seconds());
+        int o = snprintf(p, sizeof p, " stats %d/%d", t->lay.n_stats, t->lay.n_rows);
+        if (eta >= 0 && o > 0 && t->w - x > 40)
+            snprintf(p + o, sizeof p - (size_t)o, ", %.0f s left", eta);
+        x += draw_text(0, x + 1, t->w - x - 1, p, draw_attr(DP_TAB) | A_BOLD) + 1;
+    }
     int rem = t->w - x - 1;
     if (rem > 8) {
         int n = (int)strlen(t->model_name);
@@ -318,7 +450,8 @@ static void draw_status(struct tui *t, int y)
             draw_text(y, x, 1, i < fill ? (draw.utf8 ? "\u2588" : "#") : (draw.utf8 ? "\u2591" : "."),
                       draw_attr(DP_STATUS));
         if (level < 2)
-            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels ", st);
+            x += draw_textf(y, x, t->w - x, draw_attr(DP_STATUS), " %s | c cancels%s ", st,
+                            t->jq.n_wait ? " | J jobs" : "");
     }
     char fit[sizeof t->msg];
     draw_fit(t->msg, t->w - x, fit, sizeof fit);
@@ -375,6 +508,8 @@ void tui_draw(struct tui *t)
     draw_tabs(t);
     if (t->help_on)
         help_draw(t, t->body_y, t->body_h);
+    else if (t->jobs_on)
+        jobs_panel_draw(t, t->body_y, t->body_h);
     else
         o->draw(t, t->body_y, t->body_h);
     draw_status(t, t->h - 2);
@@ -456,8 +591,8 @@ static int global_act(struct tui *t, enum ui_act a)
     case UA_QUIT:
         if (worker_busy(&t->job) && !t->quit_armed) { /* do not drop a long job by accident */
             t->quit_armed = 1;
-            tui_msg(t, 1, "%s is running: q again quits and cancels it, any other key keeps it",
-                    t->job.label);
+            tui_msg(t, 1, "%s is running%s: q again quits and cancels it, any other key keeps it",
+                    t->job.label, t->jq.n_wait ? " (more wait)" : "");
             return 1;
         }
         t->quit = 1;
@@ -484,7 +619,13 @@ static int global_act(struct tui *t, enum ui_act a)
         if (worker_busy(&t->job)) {
             worker_request_cancel(&t->job);
             tui_msg(t, 0, "cancelling %s ...", t->job.label);
+        } else {
+            tui_msg(t, 0, "no job is running");
         }
+        return 1;
+    case UA_JOBS:
+        t->jobs_on = !t->jobs_on;
+        t->jobs_sel = 0;
         return 1;
     default: return 0;
     }
@@ -544,7 +685,7 @@ static void mouse_event(struct tui *t)
         for (int v = 0; v < UV__COUNT; v++)
             if (ev.x >= t->tab_x[v] && ev.x < t->tab_x[v + 1])
                 tui_show(t, (enum ui_view)v);
-        t->help_on = 0;
+        t->help_on = t->jobs_on = 0;
         return;
     }
     if (t->list_h > 0 && ev.y >= t->list_y0 && ev.y < t->list_y0 + t->list_h) {
@@ -565,7 +706,7 @@ static void key_event(struct tui *t, int ch)
         prompt_key(t, ch);
     } else {
         enum ui_act a = ui_key_lookup(ch, t->view);
-        int done = t->help_on && help_act(t, a);
+        int done = (t->help_on && help_act(t, a)) || (t->jobs_on && jobs_panel_act(t, a));
         if (a != UA_QUIT && t->quit_armed) {
             t->quit_armed = 0;
             if (worker_busy(&t->job))
@@ -573,6 +714,8 @@ static void key_event(struct tui *t, int ch)
         }
         if (!done && a != UA_NONE) {
             t->help_on = 0;
+            if (a != UA_JOBS)
+                t->jobs_on = 0;
             dispatch(t, a);
         } else if (a == UA_NONE) {
             unused_key(t, ch);
@@ -671,7 +814,10 @@ static int demo_key(struct tui *t, int ch)
     }
     if (ch != ERR)
         return ch;
-    int k = demo_next(t->demo, now, worker_busy(&t->job), demo_screen_shows, t->demo);
+    /* a step's "wait" also waits for the statistics: the tour sorts and
+     * colours by them */
+    int busy = worker_busy(&t->job) || t->lay.n_stats < t->lay.n_rows;
+    int k = demo_next(t->demo, now, busy, demo_screen_shows, t->demo);
     return k >= 0 ? k : ERR;
 }
 
@@ -712,9 +858,12 @@ static void main_loop(struct tui *t)
         check_intact(t, finished);
         if (finished)
             job_finish(t);
+        int loading = t->lay.n_stats < t->lay.n_rows;
+        if (loading)
+            tui_poll_stats(t);
         if (ch != ERR)
             tui_step(t, ch == '\r' ? '\n' : ch);
-        else if (finished || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
+        else if (finished || loading || worker_busy(&t->job) || tui_pending(t) || msg_expire(t))
             tui_draw(t);
     }
 }

@@ -38,5 +38,12 @@ int tui_step(struct tui *t, int key);
 int tui_idle(struct tui *t);
 /* Redraw the whole screen into curses' buffer and refresh. */
 void tui_draw(struct tui *t);
+/* The weight statistics fill in on a thread after tui_open returns
+ * (ui/statsload.h); this collects the ones finished so far into the
+ * Layers rows (the main loop does it every tick) and returns how many
+ * tensors still have none. */
+int tui_poll_stats(struct tui *t);
+/* Wait until every tensor's statistics are in the rows. */
+void tui_wait_stats(struct tui *t);
 
 #endif

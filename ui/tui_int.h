@@ -7,8 +7,10 @@
 #define QLENS_UI_TUI_INT_H
 
 #include "src/model.h"
+#include "ui/jobq.h"
 #include "ui/jobs.h"
 #include "ui/keys.h"
+#include "ui/statsload.h"
 #include "ui/view.h"
 #include "ui/vm_layers.h"
 #include "ui/worker.h"
@@ -17,6 +19,9 @@
  * on the following frames (idle ticks), so no frame blocks on a huge
  * tensor. */
 #define TUI_STEP_VALUES (1u << 20)
+/* Bytes of float copies the statistics thread may make for the views
+ * (ui/statsload.h): a 110M-parameter model's 0.5 GB, not a 1B one's. */
+#define TUI_COPY_BUDGET (1024.0 * 1024.0 * 1024.0)
 /* Seconds a status message stays (errors twice as long). */
 #define TUI_MSG_SECONDS 10
 
@@ -25,6 +30,8 @@ struct tui {
     int model_open;
     char model_name[256];
     struct vm_layers lay; /* statistics rows of every tensor (all views)  */
+    struct statsload sl;  /* fills lay's statistics after the first frame */
+    int sl_said;          /* the "statistics done" message was given      */
     struct mdiff *base;   /* qlens --base FILE: the model compared against,
                              or NULL                                      */
     int ti;               /* current tensor (-1 none)                     */
@@ -40,6 +47,9 @@ struct tui {
     struct jobs_data data;    /* tokens for calibration / perplexity      */
     struct jobs_acts acts;    /* the 'C' pass: activation statistics      */
     int runs_gen;             /* bumps whenever the session's runs change */
+    struct jobq jq;           /* jobs waiting for the worker, and the
+                                 finished ones (the jobs panel)           */
+    int jobs_on, jobs_sel;    /* the jobs panel is shown; its cursor      */
 
     /* one-line prompt opened by a view (tui_prompt) */
     enum ui_act prompt_act;
@@ -76,7 +86,19 @@ void tui_prompt(struct tui *t, enum ui_view owner, enum ui_act a, const char *la
  * the worker; view `owner` gets job_done.  On failure says why, calls
  * the owner's job_done with the error and returns -1. */
 int tui_start_job(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label);
-/* Refuse to start work while a job runs (says so); 1 when busy. */
+/* Refuse to start work while a job runs (says so); 1 when busy.  Most
+ * jobs should rather queue: tui_start_job does that by itself. */
 int tui_job_busy(struct tui *t);
+/* Take waiting job i (0 = next) out of the queue: its owner's job_done
+ * gets QERR_CANCEL, the panel's history says "cancelled". */
+void tui_cancel_waiting(struct tui *t, int i);
+
+/* The jobs panel (ui/jobs_panel.c), an overlay like the help: the running
+ * job with its phase, step, elapsed time and time left, the waiting ones,
+ * the statistics still loading, the finished ones; c cancels the one
+ * under the cursor. */
+void jobs_panel_draw(struct tui *t, int y0, int h);
+/* Keys while the panel is open; 1 when handled. */
+int jobs_panel_act(struct tui *t, enum ui_act a);
 
 #endif

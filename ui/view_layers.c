@@ -188,8 +188,10 @@ static void acts_to_layers(struct tui *t)
 
 static void calibrate(struct tui *t)
 {
-    if (tui_job_busy(t))
+    if ((worker_busy(&t->job) && t->job.kind == JOB_CALIB) || jobq_has_kind(&t->jq, JOB_CALIB)) {
+        tui_msg(t, 0, "a calibration pass is running or waiting already (J shows the jobs)");
         return;
+    }
     struct jobs_ctx *j = calloc(1, sizeof *j);
     if (!j)
         return;

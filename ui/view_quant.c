@@ -158,7 +158,8 @@ static void draw_report(struct tui *t, int y, const struct vm_quant *vq)
 static void emap_scale(struct tui *t, struct vm_map *mp)
 {
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
-    double a = r && r->st.absmax > 0 && isfinite(r->st.absmax) ? r->st.absmax : 0;
+    double a = r && r->st_state == VL_ST_OK && r->st.absmax > 0 && isfinite(r->st.absmax)
+                   ? r->st.absmax : 0;
     mp->fix_hi = (float)a;
     mp->fix_lo = (float)(a / 4096);
 }
@@ -405,8 +406,11 @@ static void quant_draw(struct tui *t, int y0, int h)
     else if (map_rows >= 1)
         draw_emap(t, y0 + 3, map_rows);
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
-    if (r)
+    if (r && r->st_state == VL_ST_OK) /* its range is the tensor's AbsMax */
         draw_qhist(t, y0 + h - hist_h, hist_h, &r->st);
+    else if (r)
+        draw_text(y0 + h - hist_h, 0, t->w, r->st_state == VL_ST_FAILED ? r->st_err
+                  : "histogram: once the statistics are in", A_DIM);
 }
 
 static int quant_map_act(struct tui *t, enum ui_act a)

@@ -27,10 +27,10 @@ struct tui_runs {
 
 static struct tui_runs *st(struct tui *t) { return t->vs[UV_RUNS]; }
 
+/* Starts at once or queues behind the running job (the settings are
+ * taken now: changing the method afterwards does not change it). */
 static int runs_start(struct tui *t, enum job_kind kind)
 {
-    if (tui_job_busy(t))
-        return -1;
     struct jobs_ctx *j = calloc(1, sizeof *j);
     if (!j)
         return -1;

@@ -134,6 +134,21 @@ static void draw_stats(struct tui *t, int y, const struct qtensor *qt, const str
     draw_text(y + 2, 0, t->w, line, A_NORMAL);
 }
 
+/* The header while the tensor's statistics are still being computed on
+ * the loading thread (ui/statsload.h), or when they failed. */
+static void draw_no_stats(struct tui *t, int y, const struct qtensor *qt, const struct vl_row *r)
+{
+    char shape[64];
+    qtensor_shape_str(qt, "x", shape, sizeof shape);
+    draw_textf(y, 0, t->w, A_BOLD, "%s  %s %s  n=%lld", qt->name, shape, qdtype_name(qt->dtype),
+               (long long)qt->nelem);
+    if (r && r->st_state == VL_ST_FAILED)
+        draw_textf(y + 1, 0, t->w, draw_attr(DP_ERR) | A_BOLD, "statistics failed: %s", r->st_err);
+    else
+        draw_textf(y + 1, 0, t->w, A_BOLD, "statistics: computing (this tensor next; %d of %d "
+                   "tensors done)", t->lay.n_stats, t->lay.n_rows);
+}
+
 /* Is grid cell i marked: a kept weight in marks, else above k*std? */
 static int heat_mark(const struct vm_map *mp, const struct vm_map *marks, int i)
 {
@@ -353,20 +368,30 @@ static void tensor_draw(struct tui *t, int y0, int h)
         vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
         ts->map.gw = 0;
     }
-    draw_stats(t, y0, qt, s);
+    int have = act || (r && r->st_state == VL_ST_OK);
+    if (have)
+        draw_stats(t, y0, qt, s);
+    else /* computed in the background (or failed): say so, never zeros */
+        draw_no_stats(t, y0, qt, r);
     if (act)
         draw_textf(y0, 0, t->w, A_BOLD, "activations into %s: %lldx%lld (tokens x channels); "
                    "statistics over every calibration token%s", qt->name, (long long)ts->map.rows,
                    (long long)ts->map.cols, s->n_nonfinite ? "  NON-FINITE VALUES PRESENT" : "");
-    ts->map.mark = ts->mark_k * (act ? act_std(t) : r->st.std);
+    ts->map.mark = have ? ts->mark_k * (act ? act_std(t) : r->st.std) : HUGE_VAL;
     if (ts->err_map && ts->map.x == ts->err)
         ts->map.mark = HUGE_VAL; /* no outlier mark on an error map */
-    if (map_rows >= 1) {
+    if (map_rows >= 1 && !ts->map.x) /* the float copy could not be made */
+        draw_textf(y0 + 3, 0, t->w, draw_attr(DP_ERR) | A_BOLD,
+                   "cannot convert %s (%s, %lld values) to float: out of memory or no decoder; "
+                   "no map or histogram", qt->name, qdtype_name(qt->dtype), (long long)qt->nelem);
+    else if (map_rows >= 1) {
         draw_map(t, y0 + 3, 0, map_rows, t->w);
         draw_map_info(t, y0 + 3 + map_rows, what);
     }
     int yh = y0 + h - hist_h;
-    if (ts->prof_mode) {
+    if (!have) {
+        draw_text(yh, 0, t->w, "histogram: once the statistics are in", A_DIM);
+    } else if (ts->prof_mode) {
         draw_profile(t, qt, yh, hist_h, t->w);
     } else {
         if (act)
@@ -431,6 +456,10 @@ static void tensor_changed(struct tui *t)
 {
     struct tensor_state *ts = st(t);
     struct qtensor *qt = &t->m.tensors[t->ti];
+    if (t->view != UV_TENSOR) { /* the draw converts it when shown: moving */
+        ts->map.gw = 0;         /* through the list of a 7B model costs no */
+        return;                 /* float copy per row                      */
+    }
     vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
     ts->map.gw = 0; /* force a layout on the next draw */
 }

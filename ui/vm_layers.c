@@ -2,6 +2,7 @@
 #include "ui/vm_layers.h"
 
 #include "src/mdiff.h"
+#include "src/tstats.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -65,6 +66,8 @@ static void group_name(const struct vm_layers *v, const struct qtensor *t, int k
                                          t->role == QR_OUT_NORM ? "output" : "other");
 }
 
+static void rebuild(struct vm_layers *v);
+
 /* The group of row r (created on first use). */
 static int find_group(struct vm_layers *v, struct vl_row *r)
 {
@@ -81,8 +84,7 @@ static int find_group(struct vm_layers *v, struct vl_row *r)
     return v->n_groups++;
 }
 
-int vm_layers_init(struct vm_layers *v, struct qmodel *m,
-                   int (*progress)(void *ctx, int done, int total), void *ctx)
+int vm_layers_init_rows(struct vm_layers *v, struct qmodel *m)
 {
     memset(v, 0, sizeof *v);
     v->m = m;
@@ -96,26 +98,78 @@ int vm_layers_init(struct vm_layers *v, struct qmodel *m,
         vm_layers_free(v);
         return QERR_NOMEM;
     }
-    struct stats_opts o;
-    stats_opts_default(&o);
-    int stop = 0;
     for (int i = 0; i < m->n_tensors; i++) {
-        struct qtensor *t = &m->tensors[i];
         struct vl_row *r = &v->rows[i];
         r->tensor = i;
-        r->group = group_of(m, t);
+        r->group = group_of(m, &m->tensors[i]);
         r->gi = find_group(v, r);
+        r->st_state = VL_ST_PENDING;
+        r->difficulty = -1; /* no colour until the statistics say */
         v->groups[r->gi].n++;
-        const float *x = stop ? NULL : qtensor_f32_orig(t);
-        if (x)
-            stats_compute(x, (size_t)t->nelem, &o, &r->st);
-        r->difficulty = vm_layers_difficulty(t, &r->st);
-        if (progress && !stop)
-            stop = progress(ctx, i + 1, m->n_tensors);
     }
     vm_layers_sort(v, VL_NAME, 0);
     vm_layers_move(v, 1, 1 << 20); /* the first tensor, not its group's header */
     return 0;
+}
+
+int vm_layers_init(struct vm_layers *v, struct qmodel *m,
+                   int (*progress)(void *ctx, int done, int total), void *ctx)
+{
+    int rc = vm_layers_init_rows(v, m);
+    if (rc < 0)
+        return rc;
+    struct tstats_opts o;
+    tstats_opts_default(&o);
+    for (int i = 0; i < m->n_tensors; i++) {
+        struct tstats_row r;
+        struct qerr err;
+        qerr_clear(&err);
+        memset(&r, 0, sizeof r);
+        if (tstats_tensor(m, i, &o, &r, &err) == 0)
+            vm_layers_set_stats(v, i, &r.st);
+        else
+            vm_layers_set_failed(v, i, err.msg);
+        free(r.ch);
+        if (progress && progress(ctx, i + 1, m->n_tensors))
+            break;
+    }
+    vm_layers_refresh(v);
+    return 0;
+}
+
+void vm_layers_set_stats(struct vm_layers *v, int ti, const struct stats *st)
+{
+    if (ti < 0 || ti >= v->n_rows)
+        return;
+    struct vl_row *r = &v->rows[ti];
+    if (r->st_state == VL_ST_PENDING)
+        v->n_stats++;
+    else if (r->st_state == VL_ST_FAILED)
+        v->n_failed--;
+    r->st = *st;
+    r->st_state = VL_ST_OK;
+    r->st_err[0] = '\0';
+    r->difficulty = vm_layers_difficulty(&v->m->tensors[ti], st);
+}
+
+void vm_layers_set_failed(struct vm_layers *v, int ti, const char *msg)
+{
+    if (ti < 0 || ti >= v->n_rows)
+        return;
+    struct vl_row *r = &v->rows[ti];
+    if (r->st_state == VL_ST_PENDING)
+        v->n_stats++;
+    if (r->st_state != VL_ST_FAILED)
+        v->n_failed++;
+    memset(&r->st, 0, sizeof r->st);
+    r->st_state = VL_ST_FAILED;
+    snprintf(r->st_err, sizeof r->st_err, "%s", msg && *msg ? msg : "statistics failed");
+    r->difficulty = -1;
+}
+
+void vm_layers_refresh(struct vm_layers *v)
+{
+    rebuild(v);
 }
 
 void vm_layers_free(struct vm_layers *v)
@@ -155,10 +209,10 @@ static double num_key(const struct vm_layers *v, const struct vl_row *r, int col
     switch (col) {
     case VL_SHAPE: return (double)t->nelem;
     case VL_DTYPE: return (double)t->dtype;
-    case VL_STD: return r->st.std;
-    case VL_ABSMAX: return r->st.absmax;
-    case VL_KURT: return r->st.kurt;
-    case VL_OUTL: return r->st.frac_k6;
+    case VL_STD: return r->st_state == VL_ST_OK ? r->st.std : NAN;
+    case VL_ABSMAX: return r->st_state == VL_ST_OK ? r->st.absmax : NAN;
+    case VL_KURT: return r->st_state == VL_ST_OK ? r->st.kurt : NAN;
+    case VL_OUTL: return r->st_state == VL_ST_OK ? r->st.frac_k6 : NAN;
     case VL_A_STD: return r->has_act ? r->act.std : NAN;
     case VL_A_ABSMAX: return r->has_act ? r->act.absmax : NAN;
     case VL_A_KURT: return r->has_act ? r->act.kurt : NAN;
@@ -215,7 +269,8 @@ static void summarize(struct vm_layers *v, const struct vl_row *r)
     struct vl_group *g = &v->groups[r->gi];
     g->n_match++;
     g->params += (long long)v->m->tensors[r->tensor].nelem;
-    if (r->difficulty < 0)
+    g->n_pending += r->st_state == VL_ST_PENDING;
+    if (r->difficulty < 0 || r->st_state != VL_ST_OK)
         return;
     g->n_quant++;
     g->absmax = max_nan(g->absmax, r->st.absmax);
@@ -236,7 +291,7 @@ static void reset_summaries(struct vm_layers *v)
 {
     for (int g = 0; g < v->n_groups; g++) {
         struct vl_group *gr = &v->groups[g];
-        gr->n_match = gr->n_quant = gr->has_act = 0;
+        gr->n_match = gr->n_quant = gr->n_pending = gr->has_act = 0;
         gr->params = 0;
         gr->difficulty = -1;
         gr->absmax = gr->kurt = gr->outl = NAN;
@@ -476,9 +531,14 @@ static void header_cell(const struct vm_layers *v, const struct vl_group *g, int
         fmt_count(g->params, n, sizeof n);
         snprintf(buf, cap, "%s params", n);
         return;
-    case VL_ABSMAX: fmt_num(g->absmax, buf, cap); return;
-    case VL_KURT: fmt_num(g->kurt, buf, cap); return;
-    case VL_OUTL: fmt_pct(g->outl, buf, cap); return;
+    case VL_ABSMAX: case VL_KURT: case VL_OUTL:
+        if (g->n_pending && isnan(col == VL_ABSMAX ? g->absmax : col == VL_KURT ? g->kurt : g->outl))
+            snprintf(buf, cap, "...");
+        else if (col == VL_OUTL)
+            fmt_pct(g->outl, buf, cap);
+        else
+            fmt_num(col == VL_ABSMAX ? g->absmax : g->kurt, buf, cap);
+        return;
     case VL_A_STD: fmt_num(g->a_std, buf, cap); return;
     case VL_A_ABSMAX: fmt_num(g->a_absmax, buf, cap); return;
     case VL_A_KURT: fmt_num(g->a_kurt, buf, cap); return;
@@ -502,7 +562,17 @@ void vm_layers_cell(const struct vm_layers *v, int i, int col, char *buf, size_t
     case VL_NAME: snprintf(buf, cap, "%s", t->name); return;
     case VL_SHAPE: qtensor_shape_str(t, "x", buf, cap); return;
     case VL_DTYPE: snprintf(buf, cap, "%s", qdtype_name(t->dtype)); return;
-    case VL_OUTL: snprintf(buf, cap, "%.3f", 100 * r->st.frac_k6); return;
+    case VL_STD: case VL_ABSMAX: case VL_KURT: case VL_OUTL:
+        if (r->st_state != VL_ST_OK) { /* never a zero that was not measured */
+            snprintf(buf, cap, "%s", r->st_state == VL_ST_PENDING ? "..."
+                                     : col == VL_STD ? "FAILED" : "-");
+            return;
+        }
+        if (col == VL_OUTL)
+            snprintf(buf, cap, "%.3f", 100 * r->st.frac_k6);
+        else
+            fmt_num(num_key(v, r, col), buf, cap);
+        return;
     case VL_A_OUTL:
         if (r->has_act)
             snprintf(buf, cap, "%.3f", 100 * r->act.frac_abs);

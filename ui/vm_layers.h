@@ -34,10 +34,16 @@ enum vl_col {
     VL__NCOL
 };
 
+/* State of a row's weight statistics: computed in the background after
+ * the first frame (ui/statsload.h), so a row may have none yet. */
+enum vl_st { VL_ST_PENDING = 0, VL_ST_OK = 1, VL_ST_FAILED = -1 };
+
 struct vl_row {
     int tensor;           /* index in model->tensors                    */
     int group;            /* -1 embedding, N for blk.N, n_layers after  */
     int gi;               /* index in vm_layers.groups                  */
+    int st_state;         /* enum vl_st: st is valid only when VL_ST_OK  */
+    char st_err[160];     /* VL_ST_FAILED: why ("cannot convert ...")    */
     struct stats st;      /* weights                                     */
     int has_act;
     struct stats act;     /* the layer's input activations (calibration) */
@@ -54,6 +60,7 @@ struct vl_group {
     int n_match;          /* ... that pass the filter                     */
     long long params;     /* elements of the matching tensors             */
     int n_quant;          /* matching tensors a quantizer touches         */
+    int n_pending;        /* matching tensors without statistics yet      */
     double absmax, kurt, outl;          /* max over those (weights)        */
     int has_act;
     double a_std, a_absmax, a_kurt, a_outl; /* max over input activations */
@@ -80,6 +87,8 @@ struct vm_layers {
     int sel;              /* index into line                             */
     int top;              /* first visible line (scroll)                 */
     int has_act;          /* any row has activation statistics          */
+    int n_stats;          /* rows whose statistics are in (OK or FAILED) */
+    int n_failed;         /* ... of which failed                          */
     struct mdiff *base;   /* --base: error of each tensor against the base
                              model, computed when a row is first shown or
                              sorted on (not owned); NULL without --base  */
@@ -92,12 +101,23 @@ struct vl_coldef {
 };
 extern const struct vl_coldef vl_cols[VL__NCOL];
 
-/* Build rows and compute weight statistics for every tensor; `progress`
- * (may be NULL) is called after each tensor with (done, total) and may
- * return nonzero to stop early (the remaining rows keep zero stats).
- * Returns 0, or QERR_NOMEM. */
+/* Build rows and compute weight statistics for every tensor (tstats_tensor,
+ * src/tstats.h); `progress` (may be NULL) is called after each tensor with
+ * (done, total) and may return nonzero to stop early (the remaining rows
+ * stay VL_ST_PENDING).  Returns 0, or QERR_NOMEM. */
 int vm_layers_init(struct vm_layers *v, struct qmodel *m,
                    int (*progress)(void *ctx, int done, int total), void *ctx);
+/* Build the rows only, every one VL_ST_PENDING (cells "..."): the table
+ * can be drawn at once and the statistics arrive later through
+ * vm_layers_set_stats / vm_layers_set_failed.  Returns 0 or QERR_NOMEM. */
+int vm_layers_init_rows(struct vm_layers *v, struct qmodel *m);
+/* Statistics of tensor ti arrived (copied), or failed with msg (its cells
+ * then say "failed", never zeros).  Call vm_layers_refresh after a batch:
+ * group maxima and a sort on a statistics column follow the new rows,
+ * the selected tensor stays selected. */
+void vm_layers_set_stats(struct vm_layers *v, int ti, const struct stats *st);
+void vm_layers_set_failed(struct vm_layers *v, int ti, const char *msg);
+void vm_layers_refresh(struct vm_layers *v);
 void vm_layers_free(struct vm_layers *v);
 
 /* Difficulty class of a tensor with these stats (see top of file). */

@@ -207,7 +207,10 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     qerr_clear(&err);
     struct quant_spec spec;
     q->rc = vm_quant_spec(q, &spec, &err);
-    if (q->rc == 0 && (rows > (1 << 30) || cols > (1 << 30) || !w))
+    if (q->rc == 0 && !w)
+        q->rc = qerr_set(&err, QERR_NOMEM, "cannot convert the tensor to float (out of memory "
+                         "or no decoder for its type)");
+    if (q->rc == 0 && (rows > (1 << 30) || cols > (1 << 30)))
         q->rc = qerr_set(&err, QERR_ARG, "tensor too large or empty");
     size_t n = (size_t)(rows * cols);
     if (q->rc == 0 && (q->ti != ti || q->rows * q->cols != rows * cols || !q->wq)) {

@@ -1,6 +1,7 @@
 /* worker: a job thread with progress and cancel flags. */
 #include "ui/worker.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ int worker_start(struct worker *w, int kind, const char *label,
     w->rc = 0;
     qerr_clear(&w->err);
     pthread_mutex_lock(&w->lock);
-    w->phase[0] = '\0';
+    w->phase[0] = w->detail[0] = '\0';
     w->step = w->nsteps = w->step0 = 0;
     w->t_start = w->t_phase = qclock_seconds();
     pthread_mutex_unlock(&w->lock);
@@ -74,6 +75,7 @@ void worker_phase(struct worker *w, const char *phase, int step, int nsteps)
     pthread_mutex_lock(&w->lock);
     if (strncmp(w->phase, phase, sizeof w->phase - 1)) {
         snprintf(w->phase, sizeof w->phase, "%s", phase);
+        w->detail[0] = '\0';
         w->step0 = step;
         w->t_phase = qclock_seconds();
     }
@@ -82,25 +84,57 @@ void worker_phase(struct worker *w, const char *phase, int step, int nsteps)
     pthread_mutex_unlock(&w->lock);
 }
 
-void worker_status(struct worker *w, double now, char *buf, int cap)
+void worker_detail(struct worker *w, const char *fmt, ...)
 {
+    va_list ap;
+    va_start(ap, fmt);
     pthread_mutex_lock(&w->lock);
-    int o = 0;
-    if (atomic_load(&w->cancel))
-        o = snprintf(buf, (size_t)cap, "cancelling, waiting for the current step");
-    else if (!w->phase[0])
-        o = snprintf(buf, (size_t)cap, "starting");
-    else if (w->nsteps > 0)
-        o = snprintf(buf, (size_t)cap, "%s %d/%d", w->phase, w->step, w->nsteps);
-    else
-        o = snprintf(buf, (size_t)cap, "%s", w->phase);
-    /* ETA from the pace of this phase's steps so far. */
+    vsnprintf(w->detail, sizeof w->detail, fmt, ap);
+    pthread_mutex_unlock(&w->lock);
+    va_end(ap);
+}
+
+/* ETA from the pace of this phase's steps so far (lock held). */
+static double eta_locked(const struct worker *w, double now)
+{
     int done = w->step - w->step0, left = w->nsteps - w->step;
     double el = now - w->t_phase;
-    if (!atomic_load(&w->cancel) && w->nsteps > 0 && done > 0 && left > 0 && el > 0.5 &&
-        o >= 0 && o < cap)
-        snprintf(buf + o, (size_t)(cap - o), ", %.0f s left", el / done * left);
+    if (w->nsteps > 0 && done > 0 && left > 0 && el > 0.5)
+        return el / done * left;
+    return -1;
+}
+
+void worker_info(struct worker *w, double now, struct worker_info *out)
+{
+    pthread_mutex_lock(&w->lock);
+    snprintf(out->phase, sizeof out->phase, "%s", w->phase);
+    snprintf(out->detail, sizeof out->detail, "%s", w->detail);
+    out->step = w->step;
+    out->nsteps = w->nsteps;
+    out->elapsed = now - w->t_start;
+    out->eta = eta_locked(w, now);
     pthread_mutex_unlock(&w->lock);
+    out->cancelling = atomic_load(&w->cancel) && !atomic_load(&w->done);
+    out->permille = atomic_load(&w->permille);
+}
+
+void worker_status(struct worker *w, double now, char *buf, int cap)
+{
+    struct worker_info in;
+    worker_info(w, now, &in);
+    int o = 0;
+    if (in.cancelling)
+        o = snprintf(buf, (size_t)cap, "cancelling, waiting for the current step");
+    else if (!in.phase[0])
+        o = snprintf(buf, (size_t)cap, "starting");
+    else if (in.nsteps > 0)
+        o = snprintf(buf, (size_t)cap, "%s %d/%d", in.phase, in.step, in.nsteps);
+    else
+        o = snprintf(buf, (size_t)cap, "%s", in.phase);
+    if (!in.cancelling && in.detail[0] && o >= 0 && o < cap)
+        o += snprintf(buf + o, (size_t)(cap - o), " (%s)", in.detail);
+    if (!in.cancelling && in.eta >= 0 && o >= 0 && o < cap)
+        snprintf(buf + o, (size_t)(cap - o), ", %.0f s left", in.eta);
 }
 
 void worker_stop(struct worker *w)

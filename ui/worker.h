@@ -30,6 +30,8 @@ struct worker {
     pthread_mutex_t lock; /* guards the fields below                      */
     char phase[64];       /* "evaluating chunk"                           */
     int step, nsteps;     /* 12 of 303 (nsteps 0: no count)               */
+    char detail[64];      /* what inside the phase ("calibrating
+                             blk.3.attn_q/k/v"); cleared by a new phase   */
     int step0;            /* step when the phase began                    */
     double t_phase;       /* when the phase began (qclock seconds)        */
     double t_start;       /* when the job began                           */
@@ -49,6 +51,19 @@ int worker_cancelled(struct worker *w);
 /* Called from the job: the phase it is in and its step (of nsteps; 0 when
  * it has no count).  A new phase text restarts the ETA estimate. */
 void worker_phase(struct worker *w, const char *phase, int step, int nsteps);
+/* Called from the job: what it does inside the phase (printf-style);
+ * does not restart the ETA. */
+void worker_detail(struct worker *w, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Main thread: a consistent copy of what the job reports. */
+struct worker_info {
+    char phase[64], detail[64];
+    int step, nsteps;
+    double elapsed;       /* since the job began                          */
+    double eta;           /* seconds left in this phase, < 0 unknown      */
+    int cancelling;       /* cancel was asked, the job has not ended      */
+    int permille;
+};
+void worker_info(struct worker *w, double now, struct worker_info *out);
 /* Main thread: "evaluating chunk 12/303, 25 s left" (the ETA once a step
  * of the phase has taken time; "cancelling" once cancel was asked), for
  * the status bar.  `now` is qclock_seconds(). */
