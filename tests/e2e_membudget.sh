@@ -18,11 +18,14 @@ expect_grep "800M or 6G" "$T_TMP/err" "the usage error shows the forms"
 
 # ppl
 expect_rc 1 "ppl over a 4M budget" -- "$Q" ppl "$S" "$EV" --chunks 2 --mem-budget 4M
-expect_grep "stories260K.gguf: evaluating needs about .* MiB of memory \(forward passes" "$T_TMP/err" "ppl names the file and the parts"
+expect_grep "stories260K.gguf: evaluating needs about .* MiB of memory \((in use already .*, )?forward passes" "$T_TMP/err" "ppl names the file and the parts"
 expect_grep "but --mem-budget is 4.0 MiB; options that lower it: --ctx" "$T_TMP/err" "ppl names the budget and --ctx"
 if [ -s "$T_TMP/out" ]; then fail "refused ppl printed a result"; else pass "refused ppl printed nothing on stdout"; fi
 expect_rc 0 "ppl within 512M" -- "$Q" ppl "$S" "$EV" --chunks 2 --mem-budget 512M
-expect_rc 0 "--ctx lowers it under the same budget" -- "$Q" ppl "$S" "$EV" --chunks 2 --ctx 64 --mem-budget 6M
+# The sanitizers' own memory (about 25 MiB more in use) does not fit 6M.
+if [ -z "$QLENS_SANITIZED" ]; then
+    expect_rc 0 "--ctx lowers it under the same budget" -- "$Q" ppl "$S" "$EV" --chunks 2 --ctx 64 --mem-budget 6M
+fi
 expect_rc 1 "... which refuses --ctx 512" -- "$Q" ppl "$S" "$EV" --chunks 2 --ctx 512 --force-ctx --mem-budget 6M
 
 # quant / sweep / export write nothing when refused
@@ -48,7 +51,9 @@ expect_rc 1 "generated model: rtn over budget" -- "$Q" quant "$G" --method rtn -
 expect_grep "quantized weights as floats 40 MiB" "$T_TMP/err" "the quantized floats are counted (4 bytes x 10.5M weights)"
 expect_rc 0 "generated model: rtn within 200M" -- "$Q" quant "$G" --method rtn --bits 4 --ctx 128 --chunks 2 --mem-budget 200M
 
-# no --mem-budget: the machine's limit (here an address-space limit)
+# no --mem-budget: the machine's limit (here an address-space limit);
+# AddressSanitizer cannot start under one (it reserves terabytes of shadow)
+if [ -n "$QLENS_SANITIZED" ]; then t_done; fi
 (ulimit -v 1200000 && "$Q" ppl "$G" "$EV" --chunks 1 --ctx 65536 --force-ctx >"$T_TMP/out" 2>"$T_TMP/err"); rc=$?
 if [ "$rc" = 1 ]; then pass "a context beyond the address-space limit: exit 1"; else fail "ulimit -v: exit $rc"; cat "$T_TMP/err"; fi
 expect_grep "but only .* is available; options that lower it: --ctx" "$T_TMP/err" "says what is available"
