@@ -3,55 +3,38 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "analysis/afile.h"
+#include "src/fileid.h"
 #include "src/paths.h"
 
-#define HEAD_BYTES 65536
 #define CACHE_VERSION 1
 #define CACHE_MAX ((size_t)1 << 28) /* a cache file larger than this is not ours */
 
-unsigned long long sens_fnv(unsigned long long h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
 /* ---- identity ---- */
 
-/* FNV of the first and last HEAD_BYTES of a regular file (0 when not one):
- * the header names and places every tensor; the end catches an appended
- * or rewritten tail. */
+/* The hash of a regular file's two ends (fileid.h; 0 when not one). */
 static int file_head(const char *path, const struct stat *st, unsigned long long *h,
                      struct qerr *err)
 {
     *h = 0;
     if (!S_ISREG(st->st_mode))
         return 0;
-    FILE *f = fopen(path, "rb");
-    unsigned char *buf = malloc(HEAD_BYTES);
-    int rc = 0;
-    if (!f || !buf)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t x = 0;
+    int rc = fd < 0 || fileid_hash_ends(fd, (uint64_t)st->st_size, &x) ? -1 : 0;
+    if (rc)
         rc = qerr_set(err, QERR_IO, "%s: cannot read: %s", path, strerror(errno));
-    unsigned long long x = SENS_FNV_INIT;
-    for (int part = 0; part < 2 && !rc; part++) {
-        long off = part == 0 || st->st_size <= HEAD_BYTES ? 0 : (long)(st->st_size - HEAD_BYTES);
-        size_t got = fseek(f, off, SEEK_SET) ? 0 : fread(buf, 1, HEAD_BYTES, f);
-        x = sens_fnv(x, buf, got);
-    }
+    if (fd >= 0)
+        close(fd);
     *h = x;
-    if (f)
-        fclose(f);
-    free(buf);
     return rc;
 }
 
@@ -88,8 +71,8 @@ int sens_cache_ident(const struct pipe_env *e, const struct pipe_opts *o,
     snprintf(id->calib, sizeof id->calib, "%s", e->calib_path ? e->calib_path : "");
     id->n_eval = e->n_eval;
     id->n_calib = e->n_calib;
-    id->eval_hash = sens_fnv(SENS_FNV_INIT, e->eval_ids, e->n_eval * sizeof *e->eval_ids);
-    id->calib_hash = sens_fnv(SENS_FNV_INIT, e->calib_ids, e->n_calib * sizeof *e->calib_ids);
+    id->eval_hash = fileid_fnv(FILEID_FNV_INIT, e->eval_ids, e->n_eval * sizeof *e->eval_ids);
+    id->calib_hash = fileid_fnv(FILEID_FNV_INIT, e->calib_ids, e->n_calib * sizeof *e->calib_ids);
     return 0;
 }
 
@@ -101,8 +84,8 @@ int sens_cache_path(const char *dir, const struct sens_ident *id, char *buf, siz
         snprintf(d, sizeof d, "%s", dir);
     else if (paths_cache_dir(d, sizeof d))
         return qerr_set(err, QERR_ARG, "no cache folder (set QLENS_CACHE_DIR or HOME)");
-    unsigned long long h = sens_fnv(SENS_FNV_INIT, id->model, strlen(id->model) + 1);
-    h = sens_fnv(h, id->config, strlen(id->config));
+    unsigned long long h = fileid_fnv(FILEID_FNV_INIT, id->model, strlen(id->model) + 1);
+    h = fileid_fnv(h, id->config, strlen(id->config));
     int n = snprintf(buf, cap, "%s/sens/sens-%016llx.json", d, h);
     if (n < 0 || (size_t)n >= cap)
         return qerr_set(err, QERR_ARG, "%s: cache folder path too long", d);

@@ -50,9 +50,6 @@ enum sens_cache_state {
     SENS_CACHE_CORRUPT           /* unreadable: recomputed                 */
 };
 
-/* FNV-1a 64 over n bytes, continuing from h (start: SENS_FNV_INIT). */
-#define SENS_FNV_INIT 0xcbf29ce484222325ULL
-unsigned long long sens_fnv(unsigned long long h, const void *p, size_t n);
 
 /* The identity of this run (model file, texts, settings). */
 int sens_cache_ident(const struct pipe_env *e, const struct pipe_opts *o,

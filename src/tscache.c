@@ -12,13 +12,12 @@
 #include <unistd.h>
 
 #include "analysis/afile.h"
+#include "src/fileid.h"
 #include "src/paths.h"
 
 #define MAGIC "QLSTATS"          /* 8 bytes with the NUL */
 #define NFIELDS 19               /* struct stats, field by field */
-#define HEAD_BYTES 65536         /* hashed at each end of every file */
 #define MAX_FILE ((size_t)64 << 20)
-#define FNV_INIT 0xcbf29ce484222325ULL
 
 struct fid {                     /* one model file's identity */
     uint64_t dev, ino, size, mtime_ns, head;
@@ -44,38 +43,6 @@ struct tscache {
     pthread_mutex_t mu;
 };
 
-static uint64_t fnv(uint64_t h, const void *p, size_t n)
-{
-    const unsigned char *b = p;
-    for (size_t i = 0; i < n; i++) {
-        h ^= b[i];
-        h *= 0x100000001b3ULL;
-    }
-    return h;
-}
-
-/* ---- identity ---- */
-
-static int hash_ends(int fd, uint64_t size, uint64_t *h)
-{
-    unsigned char *buf = malloc(HEAD_BYTES);
-    if (!buf)
-        return -1;
-    *h = FNV_INIT;
-    uint64_t offs[2] = {0, size > HEAD_BYTES ? size - HEAD_BYTES : 0};
-    int rc = 0;
-    for (int k = 0; k < 2 && !rc; k++) {
-        size_t want = size - offs[k] < HEAD_BYTES ? (size_t)(size - offs[k]) : HEAD_BYTES;
-        ssize_t got = pread(fd, buf, want, (off_t)offs[k]);
-        if (got != (ssize_t)want)
-            rc = -1;
-        else
-            *h = fnv(*h, buf, want);
-    }
-    free(buf);
-    return rc;
-}
-
 static int model_ids(const struct qmodel *m, struct tscache *c, struct qerr *err)
 {
     c->ids = calloc(m->n_maps ? (size_t)m->n_maps : 1, sizeof *c->ids);
@@ -92,7 +59,7 @@ static int model_ids(const struct qmodel *m, struct tscache *c, struct qerr *err
         f->ino = (uint64_t)st.st_ino;
         f->size = (uint64_t)st.st_size;
         f->mtime_ns = (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
-        if (hash_ends(m->maps[i].fd, f->size, &f->head))
+        if (fileid_hash_ends(m->maps[i].fd, f->size, &f->head))
             return qerr_set(err, QERR_IO, "%s: cannot read the file for the statistics cache",
                             m->maps[i].path);
     }
@@ -171,7 +138,7 @@ static void encode(const struct tscache *c, struct buf *b)
         put(b, &e->thresh, 8);
         put(b, v, sizeof v);
     }
-    uint64_t h = b->bad ? 0 : fnv(FNV_INIT, b->p, b->n);
+    uint64_t h = b->bad ? 0 : fileid_fnv(FILEID_FNV_INIT, b->p, b->n);
     put(b, &h, 8);
 }
 
@@ -203,7 +170,7 @@ static void decode(struct tscache *c, const unsigned char *p, size_t n)
         return;
     }
     memcpy(&h, p + n - 8, 8);
-    if (h != fnv(FNV_INIT, p, n - 8)) {
+    if (h != fileid_fnv(FILEID_FNV_INIT, p, n - 8)) {
         snprintf(c->why, sizeof c->why, "checksum mismatch (a torn or edited file)");
         return;
     }
@@ -260,7 +227,7 @@ struct tscache *tscache_open(const struct qmodel *m, const char *dir, struct qer
     }
     const char *id = realpath(m->path, real) ? real : m->path;
     if ((size_t)snprintf(c->path, sizeof c->path, "%s/stats/stats-%016llx.bin", base,
-                         (unsigned long long)fnv(FNV_INIT, id, strlen(id))) >= sizeof c->path) {
+                         (unsigned long long)fileid_fnv(FILEID_FNV_INIT, id, strlen(id))) >= sizeof c->path) {
         qerr_set(err, QERR_IO, "%s: cache folder path too long", base);
         tscache_close(c);
         return NULL;

@@ -150,15 +150,6 @@ START_TEST(cache_dir_order)
 }
 END_TEST
 
-START_TEST(fnv_reference)
-{
-    /* FNV-1a 64 test vectors (the published ones) */
-    ck_assert(sens_fnv(SENS_FNV_INIT, "", 0) == 0xcbf29ce484222325ULL);
-    ck_assert(sens_fnv(SENS_FNV_INIT, "a", 1) == 0xaf63dc4c8601ec8cULL);
-    ck_assert(sens_fnv(SENS_FNV_INIT, "foobar", 6) == 0x85944171f73967e8ULL);
-}
-END_TEST
-
 START_TEST(miss_then_hit)
 {
     setup();
@@ -376,7 +367,6 @@ int main(void)
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, cache_dir_order);
-    tcase_add_test(tc, fnv_reference);
     tcase_add_test(tc, miss_then_hit);
     tcase_add_test(tc, stale_model_mtime);
     tcase_add_test(tc, stale_model_contents);
