@@ -45,15 +45,11 @@ static enum ggt_id source_float_type(const struct qtensor *t)
     return t->dtype == QD_F16 ? GGT_F16 : t->dtype == QD_BF16 ? GGT_BF16 : GGT_F32;
 }
 
-static int plan_one(struct qmix *q, const struct gmix_opts *o, int i, struct qmix_tensor *x,
-                    struct qerr *err)
+/* The stored type and size of tensor t once x->c is chosen, added to the
+ * mix's totals. */
+static int account(struct qmix *q, const struct qtensor *t, struct qmix_tensor *x,
+                   struct qerr *err)
 {
-    struct qtensor *t = &q->m->tensors[i];
-    x->index = i;
-    int rc = gmix_tensor_type(q->p, &q->facts, o, t->name, t->layer, t->ndim, qtensor_cols(t),
-                              &x->c, err);
-    if (rc)
-        return rc;
     x->type = x->c.quantized ? x->c.type : source_float_type(t);
     x->nbytes = ggt_row_size(x->type, qtensor_cols(t)) * (uint64_t)qtensor_rows(t);
     if (!x->nbytes)
@@ -64,6 +60,18 @@ static int plan_one(struct qmix *q, const struct gmix_opts *o, int i, struct qmi
     q->n_params += t->nelem;
     q->bytes += x->nbytes;
     return 0;
+}
+
+static int plan_one(struct qmix *q, const struct gmix_opts *o, int i, struct qmix_tensor *x,
+                    struct qerr *err)
+{
+    struct qtensor *t = &q->m->tensors[i];
+    x->index = i;
+    int rc = gmix_tensor_type(q->p, &q->facts, o, t->name, t->layer, t->ndim, qtensor_cols(t),
+                              &x->c, err);
+    if (rc)
+        return rc;
+    return account(q, t, x, err);
 }
 
 int qmix_plan(struct qmix *q, struct qmodel *m, const struct gmix_preset *p,
@@ -152,16 +160,7 @@ static int spec_one(struct qmix *q, const struct qplan *p, int i, struct qmix_te
         if (rc)
             return rc;
     }
-    x->type = x->c.quantized ? x->c.type : source_float_type(t);
-    x->nbytes = ggt_row_size(x->type, qtensor_cols(t)) * (uint64_t)qtensor_rows(t);
-    if (!x->nbytes)
-        return qerr_set(err, QERR_ARG, "%s: tensor %s: %lld columns do not fit type %s",
-                        q->m->path, t->name, (long long)qtensor_cols(t), ggt_traits(x->type)->name);
-    q->n_quantized += x->c.quantized;
-    q->n_fallback += x->c.fallback;
-    q->n_params += t->nelem;
-    q->bytes += x->nbytes;
-    return 0;
+    return account(q, t, x, err);
 }
 
 int qmix_plan_spec(struct qmix *q, struct qmodel *m, const struct qplan *p, struct qerr *err)

@@ -561,16 +561,22 @@ static int embed_chunks(struct qrun_ctx *q)
 
 /* ---- the layer loop ---- */
 
+/* "blk.L.label", or the label alone outside the blocks. */
+static void where_name(char *what, size_t n, int layer, const char *label)
+{
+    if (layer >= 0)
+        snprintf(what, n, "blk.%d.%s", layer, label);
+    else
+        snprintf(what, n, "%s", label);
+}
+
 static int report_progress(struct qrun_ctx *q, int layer, const char *label)
 {
     struct qrun *r = q->r;
     if (!r->o.progress)
         return 0;
     char what[96];
-    if (layer >= 0)
-        snprintf(what, sizeof what, "blk.%d.%s", layer, label);
-    else
-        snprintf(what, sizeof what, "%s", label);
+    where_name(what, sizeof what, layer, label);
     if (r->o.progress(r->o.progress_ud, layer, r->m->cfg.n_layers, what))
         return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
     return 0;
@@ -583,10 +589,7 @@ static int report_phase(struct qrun_ctx *q, const char *phase, int layer, const 
     if (!r->o.on_phase)
         return 0;
     char what[96];
-    if (layer >= 0)
-        snprintf(what, sizeof what, "blk.%d.%s", layer, label);
-    else
-        snprintf(what, sizeof what, "%s", label);
+    where_name(what, sizeof what, layer, label);
     if (r->o.on_phase(r->o.progress_ud, phase, what))
         return qerr_set(q->err, QERR_CANCEL, "quantization cancelled");
     return 0;
