@@ -33,8 +33,13 @@ wait_for() {
 }
 keys() { $TM send-keys "$@"; }
 # start PACE: the built-in tour in a fresh server, exit code to $T_TMP/rc
+# Each start gets a fresh server socket: a new session on the socket of a
+# server still shutting down fails ("server exited unexpectedly").
+demo_n=0
 start() {
     $TM kill-server 2>/dev/null
+    demo_n=$((demo_n + 1))
+    TM="tmux -L qlens-demo-$$-$demo_n -f /dev/null"
     rm -f "$T_TMP/rc"
     $TM new-session -d -x 120 -y 40 \
         "env TERM=tmux-256color QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' '$Q' demo --pace $1; echo \$? >'$T_TMP/rc'; sleep 30"
