@@ -295,6 +295,60 @@ START_TEST(quant_copy_result_is_deep)
 }
 END_TEST
 
+/* The result buffers are kept and reused (ui/vm_quant.h): made ready in
+ * slices, the same memory across applies, smaller tensors and pins, and
+ * the same numbers as a fresh apply. */
+START_TEST(quant_buffers_reused)
+{
+    enum { R = 512, C = 2048 }; /* 1M values: more than one slice */
+    float *w = malloc((size_t)R * C * sizeof *w);
+    ck_assert_ptr_nonnull(w);
+    for (int i = 0; i < R * C; i++)
+        w[i] = (float)((i * 37) % 101) / 50.0f - 1.0f + (i == 999 ? 9.0f : 0.0f);
+    struct vm_quant a, fresh, b;
+    vm_quant_init(&a);
+    vm_quant_init(&fresh);
+    vm_quant_init(&b);
+    ck_assert(!vm_quant_ready(&a, (int64_t)R * C));
+    int steps = 0, rc;
+    while ((rc = vm_quant_prepare(&a, (int64_t)R * C, 0)) == 1) /* one slice a call */
+        steps++;
+    ck_assert_int_eq(rc, 0);
+    ck_assert_int_gt(steps, 1);
+    ck_assert(vm_quant_ready(&a, (int64_t)R * C));
+    ck_assert_int_eq(vm_quant_prepare(&a, (int64_t)R * C, 0), 0); /* ready: no work */
+    float *buf = a.wq;
+    ck_assert_int_eq(vm_quant_apply(&a, 1, w, R, C, NULL, NULL), 0);
+    ck_assert_ptr_eq(a.wq, buf);
+    ck_assert_int_eq(vm_quant_apply(&fresh, 1, w, R, C, NULL, NULL), 0);
+    ck_assert_int_eq(memcmp(a.wq, fresh.wq, (size_t)R * C * sizeof *w), 0);
+    ck_assert_int_eq(memcmp(a.err, fresh.err, (size_t)R * C * sizeof *w), 0);
+    ck_assert(a.rep.mse == fresh.rep.mse);
+    /* pins: the second copy lands in the first one's memory */
+    ck_assert_int_eq(vm_quant_copy_result(&b, &a), 0);
+    float *bbuf = b.wq;
+    a.bits = 3;
+    ck_assert_int_eq(vm_quant_apply(&a, 1, w, R, C, NULL, NULL), 0);
+    ck_assert_ptr_eq(a.wq, buf);
+    ck_assert(b.rep.mse == fresh.rep.mse); /* B kept the 4-bit run */
+    ck_assert_int_eq(vm_quant_copy_result(&b, &a), 0);
+    ck_assert_ptr_eq(b.wq, bbuf);
+    ck_assert_int_eq(memcmp(b.wq, a.wq, (size_t)R * C * sizeof *w), 0);
+    ck_assert_int_eq(b.bits, 3);
+    /* a smaller tensor fits the same memory; clear keeps it too */
+    ck_assert_int_eq(vm_quant_apply(&a, 2, w, 16, 64, NULL, NULL), 0);
+    ck_assert_ptr_eq(a.wq, buf);
+    ck_assert_int_eq(a.rows * a.cols, 16 * 64);
+    vm_quant_clear(&a);
+    ck_assert_int_eq(a.ti, -1);
+    ck_assert(vm_quant_ready(&a, (int64_t)R * C));
+    vm_quant_free(&a);
+    vm_quant_free(&fresh);
+    vm_quant_free(&b);
+    free(w);
+}
+END_TEST
+
 START_TEST(quant_grid_counts)
 {
     struct vm_quant q;
@@ -919,6 +973,7 @@ static Suite *suite(void)
     tcase_add_test(tc, quant_apply_errors);
     tcase_add_test(tc, quant_grid_counts);
     tcase_add_test(tc, quant_copy_result_is_deep);
+    tcase_add_test(tc, quant_buffers_reused);
     suite_add_tcase(s, tc);
     tc = tcase_create("runs");
     tcase_add_test(tc, runs_empty);

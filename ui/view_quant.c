@@ -21,6 +21,10 @@
 struct tui_quant {
     struct vm_quant cur;          /* settings + the result shown         */
     int stale;                    /* settings or tensor changed           */
+    int preparing;                /* result buffers being made ready in
+                                     slices before a live apply          */
+    int pin_prep;                 /* B's buffers being made ready (idle)  */
+    int applied;                  /* this frame quantized (sync apply)    */
     struct jobs_site_calib site;  /* calibration of the current site      */
     struct vm_map emap;           /* |W - Ŵ| heatmap                      */
     struct vm_map kmap;           /* weights kept in float, same grid     */
@@ -64,9 +68,10 @@ static void quant_refresh(struct tui *t)
     if (!q->stale || t->ti < 0)
         return;
     struct qtensor *qt = &t->m.tensors[t->ti];
+    q->preparing = 0; /* set again below while the live path prepares */
     if (!is_linear_like(qt)) {
         q->stale = 0;
-        vm_quant_free(&q->cur);
+        vm_quant_clear(&q->cur);
         emap_reset(q);
         snprintf(q->cur.msg, sizeof q->cur.msg, "%s is not a weight matrix; quantizers leave it in float",
                  qt->name);
@@ -74,8 +79,22 @@ static void quant_refresh(struct tui *t)
         return;
     }
     if (!vm_quant_needs_calib(&q->cur) && qt->nelem <= SYNC_MAX) {
+        /* fresh memory is written in slices over frames first; the
+         * apply runs on the frame after the last slice */
+        q->preparing = !vm_quant_ready(&q->cur, qt->nelem);
+        if (q->preparing) {
+            if (vm_quant_prepare(&q->cur, qt->nelem, TUI_TOUCH_MS) < 0) {
+                q->preparing = q->stale = 0;
+                vm_quant_clear(&q->cur);
+                q->cur.rc = QERR_NOMEM;
+                snprintf(q->cur.msg, sizeof q->cur.msg, "out of memory for the result of %s",
+                         qt->name);
+            }
+            return; /* still stale: the next frame continues */
+        }
         vm_quant_apply(&q->cur, t->ti, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt),
                        NULL, NULL);
+        q->applied = 1;
         q->stale = 0;
         emap_reset(q);
         return;
@@ -369,6 +388,26 @@ static int result_current(struct tui *t)
     return !strcmp(d, q->cur.desc);
 }
 
+/* B's buffers are made ready on the frames after a result (a slice per
+ * frame), so the frame of p only copies into memory already touched;
+ * not while B holds a run of another, smaller tensor (kept), and not
+ * for tensors quantized on the worker (their copy is the frame's). */
+static void prepare_pin(struct tui *t, int current)
+{
+    struct tui_quant *q = st(t);
+    int64_t n = q->cur.rows * q->cur.cols;
+    q->pin_prep = 0;
+    if (q->applied) { /* that frame's work is done: B's on the next ones */
+        q->applied = 0;
+        q->pin_prep = current && !vm_quant_ready(&q->pin, n);
+        return;
+    }
+    if (!current || n > SYNC_MAX || vm_quant_ready(&q->pin, n) ||
+        (q->pin.ti >= 0 && q->pin.cap < n))
+        return;
+    q->pin_prep = vm_quant_prepare(&q->pin, n, TUI_TOUCH_MS) > 0;
+}
+
 static void quant_draw(struct tui *t, int y0, int h)
 {
     struct tui_quant *q = st(t);
@@ -389,6 +428,12 @@ static void quant_draw(struct tui *t, int y0, int h)
                    atomic_load(&t->job.permille) / 10);
         return;
     }
+    if (q->preparing) {
+        draw_textf(y0 + 2, 2, t->w - 2, A_BOLD, "quantizing: preparing %.0f MB for the result "
+                   "(%d%%)", (double)q->cur.cap * 9 / 1e6,
+                   (int)(100 * q->cur.touched / (q->cur.cap ? q->cur.cap : 1)));
+        return;
+    }
     if (q->cur.rc < 0 || q->cur.ti != t->ti || !q->cur.wq) {
         draw_textf(y0 + 2, 2, t->w - 2, draw_attr(DP_ERR), "%s",
                    q->cur.msg[0] ? q->cur.msg : "no result yet");
@@ -405,6 +450,7 @@ static void quant_draw(struct tui *t, int y0, int h)
         draw_ab(t, y0 + 3, map_rows);
     else if (map_rows >= 1)
         draw_emap(t, y0 + 3, map_rows);
+    prepare_pin(t, current);
     const struct vl_row *r = vm_layers_row(&t->lay, t->ti);
     if (r && r->st_state == VL_ST_OK) /* its range is the tensor's AbsMax */
         draw_qhist(t, y0 + h - hist_h, hist_h, &r->st);
@@ -517,7 +563,9 @@ static void quant_tensor_changed(struct tui *t)
 
 static int quant_pending(struct tui *t)
 {
-    return vm_map_pending(&st(t)->emap) || vm_hist_pending(&st(t)->qhist);
+    struct tui_quant *q = st(t);
+    return q->preparing || q->pin_prep || vm_map_pending(&q->emap) ||
+           vm_hist_pending(&q->qhist);
 }
 
 static int quant_init(struct tui *t)

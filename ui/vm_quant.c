@@ -26,10 +26,81 @@ void vm_quant_init(struct vm_quant *q)
 
 void vm_quant_free(struct vm_quant *q)
 {
-    free(q->wq);
-    free(q->err);
+    free(q->wq); /* err and mask live in its block */
     free(q->kept);
     q->wq = q->err = q->kept = NULL;
+    q->mask = NULL;
+    q->cap = q->touched = 0;
+    q->ti = -1;
+}
+
+/* A result buffer.  Fresh memory costs a page fault per 4 KB on first
+ * touch: a 2048x768 result is about 3400 of them, which took 40-130 ms
+ * in a virtual machine (each fault exits to the host), most of the frame
+ * that entered the Quant view or pinned B.  So the buffers are kept
+ * (cap, grow only) and written once ahead of use in time slices
+ * (vm_quant_prepare).  Transparent huge pages were tried: 512x fewer
+ * faults when the kernel has them at hand, but a stall of 40-50 ms in
+ * one fault when it compacts memory for them (defrag=madvise) under
+ * the load of other processes. */
+static void *vq_alloc(size_t bytes)
+{
+    return malloc(bytes ? bytes : 1);
+}
+
+/* Room for n values in wq, err and mask (kept if already there), in one
+ * block that wq owns.  New buffers are untouched (touched = 0). */
+static int vq_reserve(struct vm_quant *q, int64_t n)
+{
+    if (q->wq && q->cap >= n)
+        return 0;
+    free(q->wq);
+    size_t m = (size_t)(n > 0 ? n : 1);
+    q->wq = vq_alloc(m * (2 * sizeof(float) + 1));
+    q->err = q->wq ? q->wq + m : NULL;
+    q->mask = q->wq ? (unsigned char *)(q->wq + 2 * m) : NULL;
+    q->cap = q->wq ? (int64_t)m : 0;
+    q->touched = 0;
+    return q->wq ? 0 : QERR_NOMEM;
+}
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+int vm_quant_prepare(struct vm_quant *q, int64_t n, double ms)
+{
+    if (vq_reserve(q, n) < 0)
+        return QERR_NOMEM;
+    double t0 = now_ms();
+    const int64_t page = 4096, slice = 16 * 1024; /* values per clock check */
+    while (q->touched < q->cap) {
+        int64_t end = q->touched + slice < q->cap ? q->touched + slice : q->cap;
+        for (int64_t i = q->touched; i < end; i += page / (int64_t)sizeof(float)) {
+            q->wq[i] = 0;
+            q->err[i] = 0;
+        }
+        for (int64_t i = q->touched; i < end; i += page)
+            q->mask[i] = 0;
+        q->touched = end;
+        if (ms >= 0 && now_ms() - t0 >= ms)
+            break;
+    }
+    return q->touched < q->cap;
+}
+
+int vm_quant_ready(const struct vm_quant *q, int64_t n)
+{
+    return q->wq && q->cap >= n && q->touched >= q->cap;
+}
+
+void vm_quant_clear(struct vm_quant *q)
+{
+    free(q->kept);
+    q->kept = NULL;
     q->ti = -1;
 }
 
@@ -193,13 +264,6 @@ int vm_quant_needs_calib(const struct vm_quant *q)
     return vm_quant_method(q)->needs_calib != QUANT_CALIB_NONE;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int64_t cols,
                    const struct quant_calib *calib, const struct quant_ctl *ctl)
 {
@@ -213,14 +277,9 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     if (q->rc == 0 && (rows > (1 << 30) || cols > (1 << 30)))
         q->rc = qerr_set(&err, QERR_ARG, "tensor too large or empty");
     size_t n = (size_t)(rows * cols);
-    if (q->rc == 0 && (q->ti != ti || q->rows * q->cols != rows * cols || !q->wq)) {
-        vm_quant_free(q);
-        q->wq = malloc((n ? n : 1) * sizeof *q->wq);
-        q->err = malloc((n ? n : 1) * sizeof *q->err);
-        if (!q->wq || !q->err)
-            q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld copy",
-                             (long long)rows, (long long)cols);
-    }
+    if (q->rc == 0 && vm_quant_prepare(q, (int64_t)n, -1) < 0)
+        q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld copy",
+                         (long long)rows, (long long)cols);
     q->ti = ti;
     q->rows = rows;
     q->cols = cols;
@@ -229,9 +288,7 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     memset(&side, 0, sizeof side);
     free(q->kept);
     q->kept = NULL;
-    if (q->rc == 0 && (side.fp_weights = malloc(n ? n : 1)) == NULL)
-        q->rc = qerr_set(&err, QERR_NOMEM, "out of memory for a %lldx%lld mask",
-                         (long long)rows, (long long)cols);
+    side.fp_weights = q->mask;
     if (q->rc == 0)
         q->rc = quant_apply(&spec, w, (int)rows, (int)cols, calib, q->wq, &side, &q->rep, ctl, &err);
     q->ms = now_ms() - t0;
@@ -239,7 +296,6 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
         (q->kept = malloc(n * sizeof *q->kept)))
         for (size_t i = 0; i < n; i++)
             q->kept[i] = side.fp_weights[i] ? 1.0f : 0.0f;
-    free(side.fp_weights);
     if (q->rc == 0) {
         for (size_t i = 0; i < n; i++)
             q->err[i] = fabsf(w[i] - q->wq[i]);
@@ -252,46 +308,51 @@ int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int
     return q->rc;
 }
 
-static float *dup_floats(const float *x, size_t n, int *fail)
-{
-    if (!x)
-        return NULL;
-    float *y = malloc((n ? n : 1) * sizeof *y);
-    if (!y)
-        *fail = 1;
-    else
-        memcpy(y, x, n * sizeof *y);
-    return y;
-}
-
+/* B's buffers are reused when they hold the result (the second pin on
+ * a tensor, or one made ready by vm_quant_prepare, touches no fresh
+ * memory). */
 int vm_quant_copy_result(struct vm_quant *dst, const struct vm_quant *src)
 {
-    vm_quant_free(dst);
-    struct vm_quant t = *src;
     size_t n = src->wq ? (size_t)(src->rows * src->cols) : 0;
-    int fail = 0;
-    t.wq = dup_floats(src->wq, n, &fail);
-    t.err = dup_floats(src->err, n, &fail);
-    t.kept = dup_floats(src->kept, n, &fail);
-    if (fail) {
-        free(t.wq);
-        free(t.err);
-        free(t.kept);
+    float *kept = NULL;
+    if (n && (vq_reserve(dst, (int64_t)n) < 0 ||
+              (src->kept && !(kept = malloc(n * sizeof *kept))))) {
+        vm_quant_free(dst);
         vm_quant_init(dst);
         return QERR_NOMEM;
     }
-    *dst = t;
+    struct vm_quant buf = *dst; /* its buffers stay dst's */
+    free(dst->kept);
+    *dst = *src;
+    dst->wq = buf.wq;
+    dst->err = buf.err;
+    dst->mask = buf.mask;
+    dst->cap = buf.cap;
+    dst->touched = buf.touched;
+    dst->kept = kept;
+    if (!n) { /* src has no result: neither has dst */
+        dst->ti = -1;
+        return 0;
+    }
+    memcpy(dst->wq, src->wq, n * sizeof *dst->wq);
+    memcpy(dst->err, src->err, n * sizeof *dst->err);
+    if (kept)
+        memcpy(kept, src->kept, n * sizeof *kept);
+    if (dst->touched < (int64_t)n)
+        dst->touched = (int64_t)n;
     return 0;
 }
 
 void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
 {
     free(dst->wq);
-    free(dst->err);
     free(dst->kept);
     dst->wq = src->wq;
     dst->err = src->err;
     dst->kept = src->kept;
+    dst->mask = src->mask;
+    dst->cap = src->cap;
+    dst->touched = src->touched;
     dst->ti = src->ti;
     dst->rows = src->rows;
     dst->cols = src->cols;
@@ -301,6 +362,8 @@ void vm_quant_take_result(struct vm_quant *dst, struct vm_quant *src)
     memcpy(dst->msg, src->msg, sizeof dst->msg);
     memcpy(dst->desc, src->desc, sizeof dst->desc);
     src->wq = src->err = src->kept = NULL;
+    src->mask = NULL;
+    src->cap = src->touched = 0;
     src->ti = -1;
 }
 

@@ -30,6 +30,12 @@ struct vm_quant {
     float *kept;          /* (rows, cols) 1 where the method kept the weight
                              in float (SpQR outliers), else 0; NULL when
                              it kept none                                 */
+    int64_t cap;          /* values wq and err can hold: kept across
+                             applies, tensors and pins (grow only), so a
+                             key's frame reuses memory already touched
+                             instead of faulting in fresh pages           */
+    unsigned char *mask;  /* (cap) the quantizer's kept-weight flags      */
+    int64_t touched;      /* values of the buffers written once already   */
     struct quant_report rep;
     int rc;               /* 0, or the QERR_* of the last apply            */
     char msg[800];        /* its message                                   */
@@ -39,6 +45,8 @@ struct vm_quant {
 
 void vm_quant_init(struct vm_quant *q);
 void vm_quant_free(struct vm_quant *q);
+/* No result any more (ti -1); the buffers stay for the next apply. */
+void vm_quant_clear(struct vm_quant *q);
 const struct quantizer *vm_quant_method(const struct vm_quant *q);
 /* Key actions: change one setting (results are then stale). */
 void vm_quant_next_method(struct vm_quant *q);  /* keeps bits, group, sym */
@@ -62,6 +70,17 @@ int vm_quant_needs_calib(const struct vm_quant *q);
  * wq, err, rep, desc, ms; on failure rc/msg.  Returns rc. */
 int vm_quant_apply(struct vm_quant *q, int ti, const float *w, int64_t rows, int64_t cols,
                    const struct quant_calib *calib, const struct quant_ctl *ctl);
+/* Make the buffers ready for a result of n values ahead of the apply:
+ * allocated, and their pages written once, for about `ms` milliseconds
+ * per call (ms < 0: all at once).  Writing fresh memory costs a page
+ * fault per 4 KB, which in a virtual machine took 40-90 ms for one
+ * 2048x768 result: done in slices on idle frames, the frame that
+ * quantizes or pins only reuses memory.  Returns 1 while pages are left,
+ * 0 when ready, QERR_NOMEM.  vm_quant_apply and vm_quant_copy_result
+ * work without it (touching inside the call). */
+int vm_quant_prepare(struct vm_quant *q, int64_t n, double ms);
+/* Are the buffers allocated and touched for n values? */
+int vm_quant_ready(const struct vm_quant *q, int64_t n);
 /* Copy src's settings and result into dst (the Quant view's pinned "B"
  * run); dst's old result is freed.  QERR_NOMEM leaves dst empty. */
 int vm_quant_copy_result(struct vm_quant *dst, const struct vm_quant *src);
