@@ -207,10 +207,12 @@ static int quant_progress(void *ud, double frac)
     return worker_cancelled(w);
 }
 
+/* One tensor quantized on the worker.  Its floats are pinned for the
+ * quantizer's call only (a copy the budget may free afterwards,
+ * src/model.h), not during the calibration pass before it. */
 static int job_quant(struct jobs_ctx *j, struct worker *w, struct qerr *err)
 {
     struct qtensor *t = &j->data->m->tensors[j->ti];
-    const float *x = qtensor_f32_orig(t);
     struct quant_calib qc;
     memset(&qc, 0, sizeof qc);
     const struct quant_calib *calib = NULL;
@@ -232,7 +234,10 @@ static int job_quant(struct jobs_ctx *j, struct worker *w, struct qerr *err)
     memset(&ctl, 0, sizeof ctl);
     ctl.progress = quant_progress;
     ctl.ud = w;
+    const float *x = qtensor_f32_pin(t);
     int rc = vm_quant_apply(&j->q, j->ti, x, qtensor_rows(t), qtensor_cols(t), calib, &ctl);
+    if (x)
+        qtensor_f32_unpin(t);
     if (rc < 0)
         qerr_set(err, rc, "%s", j->q.msg);
     return rc;

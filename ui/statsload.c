@@ -59,8 +59,11 @@ static void *sl_thread(void *p)
         struct qerr err;
         memset(&r, 0, sizeof r);
         qerr_clear(&err);
-        if (l->copies) /* the model's own lazy copy (thread-safe, src/model.h) */
-            qtensor_f32_orig(&l->m->tensors[i]);
+        if (l->copies) { /* into the model's budgeted cache (thread-safe, src/model.h) */
+            struct qtensor *mt = &l->m->tensors[i];
+            if (qtensor_f32_pin(mt))
+                qtensor_f32_unpin(mt);
+        }
         it->rc = tstats_tensor(&l->shadow, i, &o, &r, &err);
         struct qerr gone;
         if (it->rc == 0 && qmodel_intact(&l->shadow, &gone) < 0) { /* read zeros: void */

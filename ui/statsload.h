@@ -15,12 +15,14 @@
  * tensors with statsload_take every tick.
  *
  * Float copies: when every tensor's float copy fits in `copy_budget`
- * bytes (a small model), the thread also makes each tensor's lazy float
- * copy in the model (qtensor_f32_orig, thread-safe), so the Tensor and
- * Quant views of a small model open without a conversion inside a frame,
- * as when the statistics were computed before the first frame.  Above the
- * budget (a 1B-70B model) nothing is copied: statistics come from tiles
- * and the views convert the one tensor they show.
+ * bytes (a small model; the dashboard passes the float-copy budget,
+ * $QLENS_F32_CACHE), the thread also makes each tensor's float copy in
+ * the model's budgeted cache (pinned and released at once,
+ * qtensor_f32_pin, thread-safe), so the Tensor and Quant views of a small
+ * model open without a conversion inside a frame, as when the statistics
+ * were computed before the first frame.  Above the budget (a 1B-70B
+ * model) nothing is copied: statistics come from tiles and the views pin
+ * the one tensor they show.
  *
  * Results cache (src/tscache.h): opened for the model when it starts,
  * consulted and filled by tstats_tensor, saved when the thread ends, so a

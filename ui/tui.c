@@ -111,7 +111,9 @@ static int tui_load(struct tui *t, char *errbuf, int errcap)
         snprintf(errbuf, (size_t)errcap, "out of memory for the tensor list");
         return -1;
     }
-    if (statsload_start(&t->sl, &t->m, TUI_COPY_BUDGET) < 0) { /* no thread: here and now */
+    /* the copies it makes for the views: all of a small model's, within
+     * the float-copy budget (src/model.h) */
+    if (statsload_start(&t->sl, &t->m, (double)qmodel_f32_budget()) < 0) { /* no thread: here and now */
         vm_layers_free(&t->lay);
         if (vm_layers_init(&t->lay, &t->m, NULL, NULL) < 0) {
             snprintf(errbuf, (size_t)errcap, "out of memory computing statistics");
@@ -283,7 +285,10 @@ void tui_select_tensor(struct tui *t, int ti)
 
 void tui_show(struct tui *t, enum ui_view v)
 {
-    t->view = (enum ui_view)(((int)v + UV__COUNT) % UV__COUNT);
+    enum ui_view to = (enum ui_view)(((int)v + UV__COUNT) % UV__COUNT);
+    if (to != t->view && ui_views[t->view]->leave)
+        ui_views[t->view]->leave(t);
+    t->view = to;
     t->help_top = 0;
 }
 
@@ -330,7 +335,7 @@ static int refuse(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const c
                   const char *why)
 {
     char msg[200];
-    snprintf(msg, sizeof msg, "%s", why); /* why may live in j or the worker */
+    snprintf(msg, sizeof msg, "%.199s", why); /* why may live in j or the worker */
     if (ui_views[owner]->job_done)
         ui_views[owner]->job_done(t, j, QERR_CANCEL);
     free(j);
@@ -339,44 +344,13 @@ static int refuse(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const c
     return -1;
 }
 
-/* MiB of memory available (MemAvailable), or -1 when unknown. */
-static double mem_available_mib(void)
-{
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    long long kb = -1;
-    while (f && fgets(line, sizeof line, f))
-        if (sscanf(line, "MemAvailable: %lld kB", &kb) == 1)
-            break;
-    if (f)
-        fclose(f);
-    return kb < 0 ? -1 : (double)kb / 1024.0;
-}
-
+/* No float copies are made for a job (ARCHITECTURE.md, threads): the
+ * passes read F16/BF16 and quantized weights in tiles, a job that needs
+ * one tensor's floats pins them itself, and the whole-model jobs check
+ * their own memory before they start (src/pipeline.h,
+ * pipe_check_memory), as qlens quant and ppl do. */
 static int start_now(struct tui *t, struct jobs_ctx *j, enum ui_view owner, const char *label)
 {
-    /* Threading rule (ARCHITECTURE.md): the lazy float copy of a tensor
-     * (qtensor_f32_orig) is made on the main thread before any job runs,
-     * so both threads only read it.  On a small model the statistics
-     * thread made most of them; on a big one this is the whole model in
-     * floats: refused, before converting anything, when it cannot fit. */
-    double need = 0, avail = mem_available_mib();
-    for (int i = 0; i < t->m.n_tensors; i++)
-        if (!qtensor_f32_direct(&t->m.tensors[i], 0))
-            need += (double)t->m.tensors[i].nelem * 4.0 / 1048576.0;
-    char why[200];
-    if (avail >= 0 && need > 0.9 * avail) {
-        snprintf(why, sizeof why, "the dashboard's jobs need a float copy of every tensor "
-                 "(%.1f GB more) and %.1f GB are available; qlens quant / ppl read F16 in tiles",
-                 need / 1024, avail / 1024);
-        return refuse(t, j, owner, label, why);
-    }
-    for (int i = 0; i < t->m.n_tensors; i++)
-        if (!qtensor_f32_orig(&t->m.tensors[i])) {
-            snprintf(why, sizeof why, "out of memory converting %s to float",
-                     t->m.tensors[i].name);
-            return refuse(t, j, owner, label, why);
-        }
     j->owner = owner;
     int rc = worker_start(&t->job, j->kind, label, jobs_run, j);
     if (rc < 0)

@@ -23,9 +23,6 @@
  * (vm_quant_prepare): a page fault per 4 KB is slow in a virtual
  * machine, so big new buffers are made ready over a few frames. */
 #define TUI_TOUCH_MS 10.0
-/* Bytes of float copies the statistics thread may make for the views
- * (ui/statsload.h): a 110M-parameter model's 0.5 GB, not a 1B one's. */
-#define TUI_COPY_BUDGET (1024.0 * 1024.0 * 1024.0)
 /* Seconds a status message stays (errors twice as long). */
 #define TUI_MSG_SECONDS 10
 

@@ -35,6 +35,9 @@ struct view_ops {
     void (*job_done)(struct tui *t, struct jobs_ctx *j, int rc);
     /* The current tensor (t->ti) changed. */
     void (*tensor_changed)(struct tui *t);
+    /* Another view is shown instead: release what only the screen
+     * needs (the pinned float copy of the tensor, ui/wpin.h). */
+    void (*leave)(struct tui *t);
     /* Work left for the following frames while shown (maps and
      * histograms computed in steps): 1 asks for another frame soon. */
     int (*pending)(struct tui *t);

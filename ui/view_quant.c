@@ -15,10 +15,13 @@
 #include "ui/view_tensor.h"
 #include "ui/vm_hist.h"
 #include "ui/vm_map.h"
+#include "ui/wpin.h"
 
 #define SYNC_MAX (4 << 20)
 
 struct tui_quant {
+    struct wpin w;                /* the current tensor's floats, pinned
+                                     while shown (live apply, W map, grid) */
     struct vm_quant cur;          /* settings + the result shown         */
     int stale;                    /* settings or tensor changed           */
     int preparing;                /* result buffers being made ready in
@@ -92,7 +95,7 @@ static void quant_refresh(struct tui *t)
             }
             return; /* still stale: the next frame continues */
         }
-        vm_quant_apply(&q->cur, t->ti, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt),
+        vm_quant_apply(&q->cur, t->ti, wpin_get(&q->w, qt), qtensor_rows(qt), qtensor_cols(qt),
                        NULL, NULL);
         q->applied = 1;
         q->stale = 0;
@@ -322,7 +325,7 @@ static void draw_ab(struct tui *t, int y0, int rows)
     q->ab_drawn = q->gen + 1000 * q->pin_gen;
     char d[200];
     draw_text(y0, 0, pw, "W (float)", A_BOLD);
-    ab_follow(&q->wmap, qtensor_f32_orig(qt), mp, force);
+    ab_follow(&q->wmap, wpin_get(&q->w, qt), mp, force);
     view_tensor_heatmap(&q->wmap, NULL, 0, y0 + 1, 0, mr, pw);
     snprintf(d, sizeof d, "A: %.2f b/w %s", q->cur.rep.bits_per_weight, q->cur.desc);
     draw_text(y0, xa, pw, d, A_BOLD);
@@ -365,7 +368,7 @@ static void draw_qhist(struct tui *t, int y0, int h, const struct stats *s)
     struct vq_scope sc;
     vm_quant_scope(&q->cur, q->cur.rows, q->cur.cols, q->emap.cur_r, q->emap.cur_c, &sc);
     float lev[512];
-    int n = vm_quant_grid_scope(&q->cur, qtensor_f32_orig(qt), q->cur.cols, &sc, s->min, s->max,
+    int n = vm_quant_grid_scope(&q->cur, wpin_get(&q->w, qt), q->cur.cols, &sc, s->min, s->max,
                                 lev, 512);
     vm_hist_set_grid(&q->qhist, lev, n);
     char where[96], title[200];
@@ -554,11 +557,24 @@ static void quant_prompt_done(struct tui *t, enum ui_act a, const char *s)
         quant_refresh(t);
 }
 
+/* The old tensor's pin goes (the budget may free its copy): the W map
+ * forgets it; the results (wq, err) are the view's own buffers. */
 static void quant_tensor_changed(struct tui *t)
 {
-    st(t)->stale = 1;
+    struct tui_quant *q = st(t);
+    wpin_drop(&q->w);
+    vm_map_set(&q->wmap, NULL, 0, 0);
+    q->wmap.gw = 0;
+    q->stale = 1;
     if (t->view == UV_QUANT)
         quant_refresh(t);
+}
+
+/* Leaving: the pin goes; shown again, the draw pins anew and the W map
+ * follows the pointer (ab_follow compares it). */
+static void quant_leave(struct tui *t)
+{
+    wpin_drop(&st(t)->w);
 }
 
 static int quant_pending(struct tui *t)
@@ -595,6 +611,7 @@ static void quant_free(struct tui *t)
     struct tui_quant *q = st(t);
     if (!q)
         return;
+    wpin_drop(&q->w);
     vm_quant_free(&q->cur);
     jobs_site_free(&q->site);
     vm_map_free(&q->emap);
@@ -626,14 +643,13 @@ void view_quant_scope(struct tui *t, int64_t rows, int64_t cols, int64_t r, int6
     vm_quant_scope(&st(t)->cur, rows, cols, r, c, sc);
 }
 
-int view_quant_grid(struct tui *t, const struct vq_scope *sc, const struct stats *s, float *lev,
-                    int cap)
+int view_quant_grid(struct tui *t, const float *w, const struct vq_scope *sc,
+                    const struct stats *s, float *lev, int cap)
 {
     if (t->ti < 0)
         return 0;
     struct qtensor *qt = &t->m.tensors[t->ti];
-    return vm_quant_grid_scope(&st(t)->cur, qtensor_f32_orig(qt), qtensor_cols(qt), sc, s->min,
-                               s->max, lev, cap);
+    return vm_quant_grid_scope(&st(t)->cur, w, qtensor_cols(qt), sc, s->min, s->max, lev, cap);
 }
 
 const struct view_ops view_quant_ops = {
@@ -647,5 +663,6 @@ const struct view_ops view_quant_ops = {
     .prompt_done = quant_prompt_done,
     .job_done = quant_job_done,
     .tensor_changed = quant_tensor_changed,
+    .leave = quant_leave,
     .pending = quant_pending,
 };

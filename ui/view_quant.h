@@ -17,8 +17,9 @@ int view_quant_spec(struct tui *t, struct quant_spec *spec, struct qerr *err);
 void view_quant_scope(struct tui *t, int64_t rows, int64_t cols, int64_t r, int64_t c,
                       struct vq_scope *sc);
 /* The current quantizer's grid of scope sc of the current tensor, whose
- * statistics are s; returns the number of values written to lev. */
-int view_quant_grid(struct tui *t, const struct vq_scope *sc, const struct stats *s, float *lev,
-                    int cap);
+ * floats (pinned by the caller; NULL: the tensor-wide range) are w and
+ * statistics s; returns the number of values written to lev. */
+int view_quant_grid(struct tui *t, const float *w, const struct vq_scope *sc,
+                    const struct stats *s, float *lev, int cap);
 
 #endif

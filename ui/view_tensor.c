@@ -15,8 +15,11 @@
 #include "ui/view_tensor.h"
 #include "ui/vm_hist.h"
 #include "ui/vm_map.h"
+#include "ui/wpin.h"
 
 struct tensor_state {
+    struct wpin w;        /* the current tensor's floats, pinned while
+                             shown (map, histogram, profile, grid)       */
     struct vm_map map;
     struct vm_hist hist;
     const float *hist_x;  /* values the histogram was built from          */
@@ -33,6 +36,12 @@ struct tensor_state {
 };
 
 static struct tensor_state *st(struct tui *t) { return t->vs[UV_TENSOR]; }
+
+/* The current tensor's floats, pinned (NULL: cannot be converted). */
+static const float *weights(struct tui *t)
+{
+    return wpin_get(&st(t)->w, &t->m.tensors[t->ti]);
+}
 
 /* Point mp at the activation (tokens, channels) matrix feeding the current
  * tensor; 0 when none was captured. */
@@ -90,9 +99,9 @@ static void cursor_scope(struct tui *t, struct vq_scope *sc)
     struct tensor_state *ts = st(t);
     struct qtensor *qt = &t->m.tensors[t->ti];
     int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
-    int weights = !ts->act_map && ts->map.x == qtensor_f32_orig(qt);
-    view_quant_scope(t, rows, cols, weights ? ts->map.cur_r : 0, weights ? ts->map.cur_c : 0, sc);
-    if (!weights)
+    int w = !ts->act_map && ts->w.t == qt && ts->map.x && ts->map.x == ts->w.x;
+    view_quant_scope(t, rows, cols, w ? ts->map.cur_r : 0, w ? ts->map.cur_c : 0, sc);
+    if (!w)
         *sc = (struct vq_scope){VQS_TENSOR, 0, rows, 0, cols};
 }
 
@@ -250,7 +259,7 @@ static void ensure_hist(struct tui *t, const float *x, size_t n, const struct st
     struct vq_scope sc;
     cursor_scope(t, &sc);
     float lev[512];
-    int nl = ts->act_map ? 0 : view_quant_grid(t, &sc, s, lev, 512); /* a weight grid */
+    int nl = ts->act_map ? 0 : view_quant_grid(t, ts->w.x, &sc, s, lev, 512); /* a weight grid */
     vm_hist_set_grid(&ts->hist, lev, nl);
 }
 
@@ -278,7 +287,7 @@ static void ensure_profile(struct tui *t, struct qtensor *qt)
     struct tensor_state *ts = st(t);
     if (ts->prof && ts->prof_ti == t->ti && ts->prof_for == ts->prof_mode)
         return;
-    const float *x = qtensor_f32_orig(qt);
+    const float *x = weights(t);
     int64_t rows = qtensor_rows(qt), cols = qtensor_cols(qt);
     int64_t n = ts->prof_mode == 1 ? rows : cols;
     float *p = realloc(ts->prof, (size_t)(n > 0 ? n : 1) * sizeof *p);
@@ -364,8 +373,9 @@ static void tensor_draw(struct tui *t, int y0, int h)
         s = &t->acts.st[jobs_acts_index(&t->acts, qt)];
     } else if (ts->err_map && err_matrix(t, &ts->map)) {
         what = "|W - W_base|";
-    } else if (ts->map.x != qtensor_f32_orig(qt)) {
-        vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
+    } else if (ts->map.x != weights(t) || !ts->map.x) {
+        /* pinned anew after a leave: the same pointer is the same copy */
+        vm_map_set(&ts->map, weights(t), qtensor_rows(qt), qtensor_cols(qt));
         ts->map.gw = 0;
     }
     int have = act || (r && r->st_state == VL_ST_OK);
@@ -397,7 +407,7 @@ static void tensor_draw(struct tui *t, int y0, int h)
         if (act)
             ensure_hist(t, ts->map.x, (size_t)(ts->map.rows * ts->map.cols), s, t->w);
         else
-            ensure_hist(t, qtensor_f32_orig(qt), (size_t)qt->nelem, s, t->w);
+            ensure_hist(t, weights(t), (size_t)qt->nelem, s, t->w);
         char title[160];
         grid_title(t, title, sizeof title);
         if (act)
@@ -452,16 +462,28 @@ static int tensor_act(struct tui *t, enum ui_act a, int shown)
     }
 }
 
+/* The draw pins the new tensor when shown: moving through the list of a
+ * 7B model costs no float copy per row, and the old tensor's copy is
+ * released (the budget may free it).  Nothing may read the old floats:
+ * the map and histogram forget them. */
 static void tensor_changed(struct tui *t)
 {
     struct tensor_state *ts = st(t);
-    struct qtensor *qt = &t->m.tensors[t->ti];
-    if (t->view != UV_TENSOR) { /* the draw converts it when shown: moving */
-        ts->map.gw = 0;         /* through the list of a 7B model costs no */
-        return;                 /* float copy per row                      */
-    }
-    vm_map_set(&ts->map, qtensor_f32_orig(qt), qtensor_rows(qt), qtensor_cols(qt));
+    wpin_drop(&ts->w);
+    vm_map_set(&ts->map, NULL, 0, 0);
     ts->map.gw = 0; /* force a layout on the next draw */
+    ts->hist.x = NULL;
+    ts->hist.n = ts->hist.done = 0;
+    ts->hist_x = NULL;
+}
+
+/* Leaving: the pin goes, the map and histogram stay; shown again, the
+ * draw pins the tensor anew and keeps them when the copy is the same
+ * (still cached), else recomputes them (pointer compare).  Their
+ * pending steps run only while shown, so the old pointer is never read. */
+static void tensor_leave(struct tui *t)
+{
+    wpin_drop(&st(t)->w);
 }
 
 static int tensor_pending(struct tui *t)
@@ -487,6 +509,7 @@ static void tensor_free(struct tui *t)
     struct tensor_state *ts = st(t);
     if (!ts)
         return;
+    wpin_drop(&ts->w);
     vm_map_free(&ts->map);
     free(ts->err);
     vm_hist_free(&ts->hist);
@@ -505,5 +528,6 @@ const struct view_ops view_tensor_ops = {
     .act = tensor_act,
     .click = tensor_click,
     .tensor_changed = tensor_changed,
+    .leave = tensor_leave,
     .pending = tensor_pending,
 };
