@@ -36,6 +36,7 @@
 #include "ui/draw.h"
 #include "ui/keys.h"
 #include "ui/tui.h"
+#include "ui/tui_int.h" /* the walk below reads t->ti and the model */
 #include "bench/bench.h"
 
 struct series { const char *name; double max, sum; int n; };
@@ -213,6 +214,104 @@ static void bench_big(void)
         remove(path);
 }
 
+/* ---- memory while browsing a 1.1B-shape F16 model ---- */
+
+/* kB of one /proc/self/status field ("VmHWM:", "RssAnon:"), or -1. */
+static long status_kb(const char *field)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    size_t n = strlen(field);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, field, n)) {
+            kb = atol(line + n);
+            break;
+        }
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* Child: open, every statistic, then every tensor shown in the Tensor view
+ * (its map and histogram finished) in list order, as a user walking the
+ * model with Down and 2 would; up to `max` tensors (0: all). */
+static int walk_child(const char *path, int max)
+{
+    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
+    SCREEN *scr = newterm("xterm-256color", out, in);
+    if (!scr)
+        return 1;
+    draw_init();
+    char err[800];
+    struct tui *t = tui_open(path, err, sizeof err);
+    if (!t) {
+        endwin();
+        fprintf(stderr, "bench_tui: %s\n", err);
+        return 1;
+    }
+    tui_wait_stats(t);
+    long after_open = status_kb("VmRSS:");
+    int n = t->m.n_tensors, seen = 0, last = -1;
+    if (max <= 0 || max > n)
+        max = n;
+    double t0 = bench_wall();
+    for (int press = 0; press < 3 * n && seen < max; press++) {
+        tui_step(t, '1');
+        tui_step(t, UIK_DOWN);
+        if (t->ti == last)
+            continue; /* a group header */
+        last = t->ti;
+        tui_step(t, '2');
+        while (tui_idle(t))
+            ;
+        seen++;
+    }
+    double secs = bench_wall() - t0;
+    size_t held = qmodel_f32_bytes(), budget = qmodel_f32_budget();
+    long hwm = status_kb("VmHWM:"), anon = status_kb("RssAnon:"), file = status_kb("RssFile:");
+    tui_close(t);
+    endwin();
+    delscreen(scr);
+    const char *base = strrchr(path, '/');
+    printf("%s: walked %d of %d tensors in the Tensor view in %.1f s; RSS after opening %.2f GB, "
+           "peak %.2f GB; at the end anonymous %.2f GB, file pages %.2f GB; float copies held "
+           "%.2f GB (budget %.2f GB)\n", base ? base + 1 : path, seen, n, secs,
+           after_open / 1048576.0, hwm / 1048576.0, anon / 1048576.0, file / 1048576.0,
+           held / 1073741824.0, budget / 1073741824.0);
+    fflush(stdout);
+    return 0;
+}
+
+/* $QLENS_BENCH_1B, else bench_mem's generated file when it exists (not
+ * generated here: bench_mem makes it); QLENS_BENCH_WALK_MAX caps the
+ * tensors walked. */
+static void bench_walk(void)
+{
+    const char *p = getenv("QLENS_BENCH_1B");
+    char buf[512];
+    if (!p || !*p) {
+        const char *tmp = getenv("TMPDIR");
+        snprintf(buf, sizeof buf, "%s/qlens-bench-1.1b-f16v.gguf", tmp && *tmp ? tmp : "/tmp");
+        p = buf;
+    }
+    if (access(p, R_OK) != 0 || !strcmp(p, "off")) {
+        printf("walk of a 1.1B model: skipped (no %s; bench_mem generates it, or set "
+               "QLENS_BENCH_1B)\n", p);
+        return;
+    }
+    const char *mx = getenv("QLENS_BENCH_WALK_MAX");
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(walk_child(p, mx ? atoi(mx) : 0));
+    int st = 0;
+    if (pid > 0)
+        waitpid(pid, &st, 0);
+    if (pid < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+        printf("walk of a 1.1B model: the measurement failed\n");
+}
+
 int main(void)
 {
     const char *build = getenv("QLENS_BUILD");
@@ -332,6 +431,7 @@ int main(void)
     getloadavg(la, 1);
     printf("every frame under 50 ms: %s (load average %.1f on %ld CPUs during the run)\n",
            slow ? "NO" : "yes", la[0], sysconf(_SC_NPROCESSORS_ONLN));
+    bench_walk();
     bench_big();
     return 0;
 }
