@@ -32,7 +32,12 @@ static const char sens_help[] =
     "  --json             the JSON result on stdout instead of the table\n"
     "  --no-cache         measure every cell, neither read nor write the cache\n"
     "  --cache-dir DIR    the cache folder (default $QLENS_CACHE_DIR, else\n"
-    "                     $XDG_CACHE_HOME/qlens, else ~/.cache/qlens)\n\n"
+    "                     $XDG_CACHE_HOME/qlens, else ~/.cache/qlens)\n"
+    "  --threads N        threads for the cells (default: one per CPU); cells run\n"
+    "                     in parallel, each on its own forward pass and thread\n"
+    "  --cell-threads N   cells at once (default: every thread one cell; 1 = one\n"
+    "                     cell at a time, its evaluation on two chunk workers);\n"
+    "                     the numbers are the same either way\n\n"
     "Cells are cached under the cache folder's sens/, keyed by the model file\n"
     "(path, size, mtime, a hash of its first and last 64 KiB), the texts (hash\n"
     "of their tokens) and the settings (--ctx, --chunks, --calib-ctx,\n"
@@ -43,7 +48,20 @@ struct sens_args {
     struct qcli_opts c;
     const char *cands, *out, *cache_dir;
     int no_cache;
+    int threads, cell_threads;
 };
+
+/* A thread count, 1..SENS_MAX_THREADS. */
+static int count_opt(const char *opt, const char *v, int *out)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || end == v || *end || n < 1 || n > SENS_MAX_THREADS)
+        return cli_usage_error("sensitivity", "%s wants a count 1..%d (got '%s')", opt,
+                               SENS_MAX_THREADS, v ? v : ""), -1;
+    *out = (int)n;
+    return 0;
+}
 
 static int parse(int argc, char **argv, struct sens_args *a)
 {
@@ -58,9 +76,15 @@ static int parse(int argc, char **argv, struct sens_args *a)
         const char **sp = !strcmp(argv[i], "--candidates") ? &a->cands
                         : !strcmp(argv[i], "--out") ? &a->out
                         : !strcmp(argv[i], "--cache-dir") ? &a->cache_dir : NULL;
+        int *np = !strcmp(argv[i], "--threads") ? &a->threads
+                : !strcmp(argv[i], "--cell-threads") ? &a->cell_threads : NULL;
         if (!strcmp(argv[i], "--no-cache"))
             a->no_cache = 1;
-        else if (sp) {
+        else if (np) {
+            if (count_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL, np) < 0)
+                return -1;
+            i++;
+        } else if (sp) {
             if (i + 1 >= argc)
                 return cli_usage_error("sensitivity", "%s wants a value", argv[i]), -1;
             *sp = argv[++i];
@@ -220,6 +244,8 @@ static void print_text(const struct pipe_env *e, const struct sens *s)
            s->seconds_calib, s->seconds_float, s->n_computed, s->seconds_cells);
     if (s->n_reused)
         printf(" (+ %d from the cache)", s->n_reused);
+    if (s->n_computed)
+        printf(", %d at once", s->cell_threads);
     printf("\n");
 }
 
@@ -271,7 +297,8 @@ int cmd_sensitivity(int argc, char **argv)
     struct sens s;
     memset(&s, 0, sizeof s);
     struct pipe_opts po;
-    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir};
+    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir,
+                           a.threads, a.cell_threads};
     qcli_pipe_opts(&a.c, &po);
     int rc = qcli_setup(&e, &a.c, &err);
     e.cb.eval = NULL, e.cb.quant = NULL; /* the line above is the progress; Ctrl-C is cb.cancel */

@@ -80,7 +80,7 @@ static int job_sens(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         free(c);
         return rc;
     }
-    struct sens_ctl ctl = {sens_cb, w, 1, NULL};
+    struct sens_ctl ctl = {sens_cb, w, 1, NULL, 0, 0}; /* cells on every CPU */
     rc = sens_run(&p->s, &e, &po, c, n_c, &ctl, err);
     p->have_s = 1; /* cells finished before a cancel are shown too */
     qmodel_clear_overrides(j->data->m);
