@@ -214,7 +214,7 @@ static void write_json(FILE *f, const struct pipe_env *e, const struct sens *s)
     cli_json_num(f, s->seconds_calib);
     jnum(f, "float", s->seconds_float);
     jnum(f, "cells", s->seconds_cells);
-    fprintf(f, "}}\n");
+    fprintf(f, "},\"cells_at_once\":%d}\n", s->cell_threads);
 }
 
 static void print_text(const struct pipe_env *e, const struct sens *s)
@@ -240,12 +240,13 @@ static void print_text(const struct pipe_env *e, const struct sens *s)
            s->n_t * s->n_c);
     for (int p = 0; p < N_PROXY; p++)
         printf("  %-9s %.4f\n", proxy_fields[p].name, spearman(s, proxy_fields[p].off));
-    printf("time    calibration %.2f s, float evaluation %.2f s, %d cells %.2f s",
-           s->seconds_calib, s->seconds_float, s->n_computed, s->seconds_cells);
+    printf("time    calibration %.2f s, float evaluation %.2f s, ", s->seconds_calib,
+           s->seconds_float);
+    if (s->n_computed)
+        printf("%d at once: ", s->cell_threads);
+    printf("%d cells %.2f s", s->n_computed, s->seconds_cells);
     if (s->n_reused)
         printf(" (+ %d from the cache)", s->n_reused);
-    if (s->n_computed)
-        printf(", %d at once", s->cell_threads);
     printf("\n");
 }
 
