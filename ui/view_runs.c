@@ -344,7 +344,10 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
             tui_msg(t, 0, "restored \"%s\"", r->undo.spec);
         return 1;
     case UA_OPEN: /* drill down: where this run's error enters */
-        if (v->n > 0)
+        if (v->n > 0 && !strcmp(v->r[v->sel].method, "plan"))
+            tui_msg(t, 1, "a plan mixes configurations per tensor: the Divergence view "
+                    "compares one configuration (pick a uniform run)");
+        else if (v->n > 0)
             view_div_open(t, &v->r[v->sel]);
         return 1;
     case UA_EXPORT:
