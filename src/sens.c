@@ -2,6 +2,7 @@
 #include <cblas.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,8 +210,8 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
 /* The KL run of f (its overrides, and its own override slot) against the
  * float model: `workers` as ppl_opts.max_workers; progress/ud per chunk. */
 static int eval_on(struct pipe_env *e, struct fwd *f, const struct pipe_opts *o, int workers,
-                   int (*progress)(void *, int, int, double), void *ud, struct ppl_result *r,
-                   struct qerr *err)
+                   int (*progress)(void *, int, int, double), void *ud,
+                   struct ppl_cache *cache, struct ppl_result *r, struct qerr *err)
 {
     struct ppl_opts po;
     memset(&po, 0, sizeof po);
@@ -220,7 +221,7 @@ static int eval_on(struct pipe_env *e, struct fwd *f, const struct pipe_opts *o,
     po.cancel = e->cb.cancel;
     po.progress = progress; /* per chunk: a caller's cancel poll */
     po.progress_ud = ud;
-    po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
+    po.cache = cache && cache->logits && cache->filled ? cache : NULL;
     po.kl = 1;
     po.max_workers = workers;
     return ppl_run(f, e->eval_ids, e->n_eval, &po, r, err);
@@ -229,7 +230,7 @@ static int eval_on(struct pipe_env *e, struct fwd *f, const struct pipe_opts *o,
 int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
               struct qerr *err)
 {
-    return eval_on(e, &e->f, o, 0, e->cb.eval, e->cb.ud, r, err);
+    return eval_on(e, &e->f, o, 0, e->cb.eval, e->cb.ud, &e->cache, r, err);
 }
 
 /* The proxies of one cell from Ŵ and the site's XᵀX. */
@@ -264,12 +265,16 @@ struct cell_eval {
     int workers;                 /* ppl_opts.max_workers                  */
     int (*progress)(void *, int, int, double);
     void *ud;
+    struct ppl_cache cache;      /* a copy of the env's filled float-logit
+                                    cache: the rows are shared read-only,
+                                    the struct is the runner's (ppl_run
+                                    marks the cache it was given filled) */
 };
 
 /* One (tensor, candidate): quantize, proxies, KL with Ŵ in ev's slot.
  * The result goes to *cell (the caller publishes it). */
 static int run_cell(const struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
-                    struct calib *c, const struct cell_eval *ev, int ti, int ci,
+                    struct calib *c, struct cell_eval *ev, int ti, int ci,
                     struct sens_cell *cell, struct qerr *err)
 {
     const struct sens_tensor *t = &s->t[ti];
@@ -285,7 +290,7 @@ static int run_cell(const struct sens *s, struct pipe_env *e, const struct pipe_
     }
     fwd_set_override(ev->f, qmodel_get(e->mp, t->layer, t->role), wq);
     struct ppl_result r;
-    rc = eval_on(e, ev->f, o, ev->workers, ev->progress, ev->ud, &r, err);
+    rc = eval_on(e, ev->f, o, ev->workers, ev->progress, ev->ud, &ev->cache, &r, err);
     fwd_set_override(ev->f, NULL, NULL);
     free(wq);
     if (rc)
@@ -338,7 +343,7 @@ struct cell_pool {
     struct cache_run *cr;
     pthread_mutex_t mu;
     size_t next;                 /* next cell index to look at            */
-    volatile int stop;           /* set on cancel or error: in-flight KL
+    atomic_int stop;             /* set on cancel or error: in-flight KL
                                     passes stop at their next chunk       */
     int rc;
     struct qerr err;
@@ -358,7 +363,7 @@ static void pool_fail(struct cell_pool *p, int rc, const struct qerr *err)
         p->rc = rc;
         p->err = *err;
     }
-    p->stop = 1;
+    atomic_store(&p->stop, 1);
 }
 
 /* Under the lock: the next missing cell (-1: none left, or stopped). */
@@ -366,9 +371,10 @@ static long pool_claim(struct cell_pool *p)
 {
     struct sens *s = p->s;
     size_t total = (size_t)s->n_t * s->n_c;
-    while (!p->stop && p->next < total && s->cell[p->next].done)
+    int stop = atomic_load(&p->stop);
+    while (!stop && p->next < total && s->cell[p->next].done)
         p->next++; /* reused from the cache */
-    if (p->stop || p->next >= total)
+    if (stop || p->next >= total)
         return -1;
     long k = (long)p->next++;
     struct sens_progress pr = {SENS_PH_CELLS, s->n_reused + s->n_computed, (int)total,
@@ -422,7 +428,7 @@ static int runner_poll(void *ud, int done, int total, double ppl)
 {
     struct cell_runner *r = ud;
     const struct pipe_env *e = r->p->e;
-    return r->p->stop || (e->cb.eval && e->cb.eval(e->cb.ud, done, total, ppl));
+    return atomic_load(&r->p->stop) || (e->cb.eval && e->cb.eval(e->cb.ud, done, total, ppl));
 }
 
 /* Cells at once and KL workers per cell for `threads` threads (0: one per
@@ -432,7 +438,8 @@ static int runner_poll(void *ud, int done, int total, double ppl)
 int sens_split(int threads, int cell_threads, int n_missing, int *cells, int *workers)
 {
     long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-    int t = threads > 0 ? threads : cpus > 0 ? (int)cpus : 1;
+    int t = threads > 0 ? threads : cpus > SENS_AUTO_THREADS ? SENS_AUTO_THREADS
+                                  : cpus > 0 ? (int)cpus : 1;
     t = t > SENS_MAX_THREADS ? SENS_MAX_THREADS : t;
     int k = cell_threads > 0 ? cell_threads : t;
     k = k > t ? t : k;
@@ -462,6 +469,7 @@ static int runner_init(struct cell_runner *r, struct cell_pool *p, int parallel,
     r->ev.workers = 1;
     r->ev.progress = runner_poll;
     r->ev.ud = r;
+    r->ev.cache = p->e->cache; /* filled by now, or unused (logits NULL) */
     if (!parallel) {
         r->ev.f = &p->e->f;
         return 0;

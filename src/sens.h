@@ -116,7 +116,7 @@ struct sens_ctl {
 };
 
 /* Cells are measured in parallel: `threads` (0 = one per CPU, at most
- * SENS_MAX_THREADS) split into *cells cells at once, each KL pass with
+ * SENS_AUTO_THREADS; given, at most SENS_MAX_THREADS) split into *cells cells at once, each KL pass with
  * ppl_opts.max_workers = *workers.  cell_threads > 0 forces the number of
  * cells at once (1: one cell at a time, the KL pass using ppl's two chunk
  * workers when there are two threads).  Each extra cell at once costs one
@@ -124,6 +124,8 @@ struct sens_ctl {
  * being measured.  The result is the same for any split, bit for bit.
  * Returns *cells. */
 #define SENS_MAX_THREADS 64
+#define SENS_AUTO_THREADS 8  /* each runner holds two (n_ctx/2, vocab) logit
+                                buffers: 256 MiB at a 128K vocabulary     */
 int sens_split(int threads, int cell_threads, int n_missing, int *cells, int *workers);
 
 /* Run it (takes ownership of cands).  ctl may be NULL (no progress, no
