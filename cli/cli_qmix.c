@@ -344,6 +344,7 @@ static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr 
     memset(&q, 0, sizeof q);
     memset(&pr, 0, sizeof pr);
     a->c.need_calib = 0;
+    a->c.resident = 1; /* qmix_apply holds every dequantized tensor as floats */
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a->c, err);
     if (!rc) /* the mix's dequantized tensors are held as floats */

@@ -29,6 +29,10 @@ const char qcli_common_help[] =
     "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run that\n"
     "                     needs more stops before it starts, saying what needs it and\n"
     "                     which option lowers it (default: the memory available)\n"
+    "  --resident         hold the whole quantized model as floats and evaluate it\n"
+    "                     after the last block (default: the evaluation goes through\n"
+    "                     each block as soon as it is quantized, and the block's\n"
+    "                     floats are freed then; same numbers, memory of one block)\n"
     "  --progress         per-tensor progress with ETA on stderr, one line each, also\n"
     "                     when stderr is not a terminal (on a terminal: always, one\n"
     "                     line rewritten in place, unless --json)\n"
@@ -101,6 +105,7 @@ static int flag_opt(const char *s, struct qcli_opts *o)
            : !strcmp(s, "--force-ctx") ? &o->force_ctx
            : !strcmp(s, "--allow-overlap") ? &o->allow_overlap
            : !strcmp(s, "--progress") ? &o->progress
+           : !strcmp(s, "--resident") ? &o->resident
            : !strcmp(s, "--json") ? &o->json : NULL;
     if (!f)
         return 0;
@@ -172,6 +177,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->imatrix = o->imatrix;
     p->kl_base = o->kl_base;
     p->mem_budget = o->mem_budget;
+    p->resident = o->resident;
 }
 
 void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p)
@@ -667,6 +673,7 @@ int cmd_quant(int argc, char **argv)
     struct pipe_result res;
     memset(&res, 0, sizeof res);
     a.c.need_calib = spec.bits < 16 && spec.method->needs_calib;
+    a.c.resident |= a.save != NULL; /* --save-gguf writes every quantized tensor */
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a.c, &err);
     if (!rc)

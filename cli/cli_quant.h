@@ -33,6 +33,9 @@ struct qcli_opts {
                                       logits: chunks + float baseline)   */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
+    int resident;                  /* --resident: the whole quantized model
+                                      held as floats, whole passes after
+                                      the last block (pipe_opts.resident) */
     long kl_cache_mib;             /* keep the float baseline's logits for
                                       KL runs when they fit (MiB; 0 = off,
                                       recompute them for every run)       */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/estream.h"
 #include "src/membudget.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
@@ -338,16 +339,21 @@ void pipe_teardown(struct pipe_env *e)
 
 static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po);
 
-/* Weights of the tensors a run quantizes, and the largest step's (the
- * linears quantized together, converted to float with their output). */
-static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, double *all,
-                        double *step_max)
+/* Weights of the tensors a run quantizes; the largest step's (the
+ * linears quantized together, converted to float with their output); the
+ * largest block's; and those outside the blocks (token_embd, output). */
+struct qsizes {
+    double all, step_max, block_max, outside;
+};
+
+static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, struct qsizes *z)
 {
     static const enum qrole steps[3][3] = {{QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V},
                                            {QR_FFN_GATE, QR_FFN_UP, QR_ATTN_OUT},
                                            {QR_FFN_DOWN, QR_OTHER, QR_OTHER}};
-    *all = *step_max = 0;
-    for (int l = 0; l < m->cfg.n_layers; l++)
+    memset(z, 0, sizeof *z);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        double block = 0;
         for (int s = 0; s < 3; s++) {
             double step = 0;
             for (int i = 0; i < 3; i++) {
@@ -355,22 +361,36 @@ static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, doubl
                     steps[s][i] == QR_OTHER ? NULL : qmodel_get((struct qmodel *)m, l, steps[s][i]);
                 step += t ? (double)t->nelem : 0;
             }
-            *all += step;
-            *step_max = step > *step_max ? step : *step_max;
+            block += step;
+            z->step_max = step > z->step_max ? step : z->step_max;
         }
+        z->all += block;
+        z->block_max = block > z->block_max ? block : z->block_max;
+    }
     const struct qtensor *e = qmodel_get((struct qmodel *)m, -1, QR_TOK_EMBD);
     const struct qtensor *out = qmodel_get((struct qmodel *)m, -1, QR_OUTPUT);
     if (!out || m->cfg.tied_output)
         out = e;
-    double extra = (o->quant_output && out ? (double)out->nelem : 0) +
-                   (o->quant_embed && e && e != out ? (double)e->nelem : 0);
-    *all += extra;
-    if (o->quant_output && out && (double)out->nelem > *step_max)
-        *step_max = (double)out->nelem;
+    z->outside = (o->quant_output && out ? (double)out->nelem : 0) +
+                 (o->quant_embed && e && e != out ? (double)e->nelem : 0);
+    z->all += z->outside;
+    if (o->quant_output && out && (double)out->nelem > z->step_max)
+        z->step_max = (double)out->nelem;
 }
 
-int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
-                      int calibrated, int kl_cache, struct qerr *err)
+int pipe_streams(const struct pipe_env *e, const struct pipe_opts *o,
+                 const struct quant_spec *spec)
+{
+    if (o->resident || (spec && spec->bits >= 16))
+        return 0;
+    return !(spec && o->quant_output && e->mp->cfg.tied_output);
+}
+
+/* The check of pipe_check_memory; streamed: the evaluation goes through
+ * the block loop (one block's quantized floats at a time, plus the
+ * evaluation's hidden states). */
+static int check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                        int calibrated, int kl_cache, int streamed, struct qerr *err)
 {
     const struct qmodel *m = e->mp;
     const struct qconfig *c = &m->cfg;
@@ -387,10 +407,19 @@ int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int q
         cache = 0; /* not kept (a cache that does not fit is not made) */
     mem_plan_add(&p, "float logits kept for KL", cache, "--kl-cache-mib");
     if (quantized) {
-        double all, step;
-        quant_sizes(m, o, &all, &step);
-        mem_plan_add(&p, "quantized weights as floats", all * sizeof(float), NULL);
-        mem_plan_add(&p, "quantizer working copies", 3.0 * step * sizeof(float), NULL);
+        struct qsizes z;
+        quant_sizes(m, o, &z);
+        if (streamed) {
+            mem_plan_add(&p, "quantized weights as floats (one block and those outside)",
+                         (z.block_max + z.outside) * sizeof(float), NULL);
+            mem_plan_add(&p, "evaluation hidden states",
+                         estream_bytes(c, e->n_eval, &po), "--chunks");
+        } else {
+            mem_plan_add(&p, o->resident ? "quantized weights as floats (--resident)"
+                                         : "quantized weights as floats (whole model)",
+                         z.all * sizeof(float), o->resident ? "leaving out --resident" : NULL);
+        }
+        mem_plan_add(&p, "quantizer working copies", 3.0 * z.step_max * sizeof(float), NULL);
     }
     if (quantized && calibrated) {
         double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
@@ -411,6 +440,15 @@ int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int q
     snprintf(op, sizeof op, "%s: %s", m->path,
              quantized ? "quantizing and evaluating" : "evaluating");
     return mem_check(&p, o->mem_budget, op, err);
+}
+
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    /* a spec-less check (a sweep's first): streamed unless --resident, or
+     * a tied classifier quantized last */
+    int streamed = !o->resident && !(o->quant_output && e->mp->cfg.tied_output);
+    return check_memory(e, o, quantized, calibrated, kl_cache, streamed, err);
 }
 
 /* ---- running one configuration ---- */
@@ -454,15 +492,51 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
+/* A streamed evaluation riding on qrun's block loop (qrun_opts.on_block,
+ * src/estream.h): the hidden states start after the token embedding is
+ * final, go through each block as soon as it is quantized, and that
+ * block's float overrides are freed right after. */
+struct pipe_stream {
+    struct pipe_env *e;
+    struct qrun *run;
+    struct ppl_opts po;
+    struct fwd_hooks hooks;
+    struct estream es;
+};
+
+/* Free the float overrides of block `layer` (the streamed evaluation has
+ * gone through it and qrun never reads it again). */
+static void release_block(struct qmodel *m, int layer)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].layer == layer && m->tensors[i].override)
+            qtensor_set_override(&m->tensors[i], NULL);
+}
+
+static int stream_block(void *ud, int layer, struct qerr *err)
+{
+    struct pipe_stream *ps = ud;
+    if (layer < 0) { /* the run's options are set: its hooks are final */
+        qrun_eval_hooks(ps->run, &ps->hooks);
+        ps->po.hooks = ps->hooks.linear_in || ps->hooks.kv ? &ps->hooks : NULL;
+        return estream_begin(&ps->es, &ps->e->f, ps->e->eval_ids, ps->e->n_eval, &ps->po, err);
+    }
+    int rc = estream_block(&ps->es, layer, err);
+    if (!rc)
+        release_block(ps->e->mp, layer);
+    return rc;
+}
+
 /* Quantize (qrun) with a spec or a per-tensor plan; the model then holds
- * the run's overrides. */
+ * the run's overrides (those of the blocks freed already when ps, the
+ * streamed evaluation, is given). */
 static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
                        const struct quant_spec *spec, const struct qplan *plan, int act_bits,
-                       int kv_bits, struct qrun *run, struct qerr *err)
+                       int kv_bits, struct qrun *run, struct pipe_stream *ps, struct qerr *err)
 {
     int quantized = spec->bits < 16;
-    int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
-                               e->cache.logits != NULL, err);
+    int rc = check_memory(e, o, quantized, quantized && spec->method->needs_calib,
+                          e->cache.logits != NULL, ps != NULL, err);
     if (rc)
         return rc;
     struct qrun_opts ro;
@@ -491,6 +565,10 @@ static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
     ro.on_phase = e->cb.phase;
     ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
+    if (ps) {
+        ro.on_block = stream_block;
+        ro.on_block_ud = ps;
+    }
     qmodel_clear_overrides(e->mp);
     return qrun_quantize(run, &e->f, e->calib_ids, e->n_calib, &ro, err);
 }
@@ -498,7 +576,31 @@ static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
 int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
                   int act_bits, int kv_bits, struct qrun *run, struct qerr *err)
 {
-    return quantize_ro(e, o, spec, NULL, act_bits, kv_bits, run, err);
+    return quantize_ro(e, o, spec, NULL, act_bits, kv_bits, run, NULL, err);
+}
+
+/* Quantize with the evaluation streamed through the block loop, then the
+ * classifier and the scoring (estream_finish). */
+static int run_streamed(struct pipe_env *e, const struct pipe_opts *o,
+                        const struct quant_spec *spec, const struct qplan *plan, int act_bits,
+                        int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    struct pipe_stream ps;
+    memset(&ps, 0, sizeof ps);
+    ps.e = e;
+    ps.run = &res->run;
+    ppl_setup(e, o, &ps.po);
+    ps.po.kl = 1;
+    ps.po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
+    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, &ps, err);
+    if (rc >= 0 && !(rc = say_phase(e, "evaluating", "quantized model against the float one",
+                                    err)))
+        rc = estream_finish(&ps.es, &res->ppl, err);
+    /* the blocks' evaluation ran inside qrun: count it once, as evaluation */
+    res->run.seconds -= ps.es.seconds;
+    res->eval_seconds = res->ppl.seconds;
+    estream_free(&ps.es);
+    return rc;
 }
 
 /* Quantize, then evaluate against float. */
@@ -507,7 +609,9 @@ static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct qu
                   struct qerr *err)
 {
     memset(res, 0, sizeof *res);
-    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, err);
+    if (pipe_streams(e, o, plan ? NULL : spec))
+        return run_streamed(e, o, spec, plan, act_bits, kv_bits, res, err);
+    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, NULL, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;

@@ -261,7 +261,7 @@ static void finish(struct ppl_result *r, struct ppl_job *j)
 
 /* One chunk: candidate (and baseline, unless it is cached) logits of the
  * scored positions. */
-static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int first,
+static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int c, int first,
                      float *lc, float *lb, int base_cached)
 {
     int rc = 0, need_base = o->kl && !base_cached && !o->kl_in;
@@ -275,7 +275,8 @@ static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, i
         fwd_use_overrides(f, 1);
     }
     if (!rc)
-        rc = fwd_chunk_from(f, toks, o->n_ctx, first, lc, o->hooks);
+        rc = o->cand ? o->cand(o->cand_ud, f, c, first, lc)
+                     : fwd_chunk_from(f, toks, o->n_ctx, first, lc, o->hooks);
     return rc;
 }
 
@@ -348,7 +349,7 @@ static int do_chunk(struct ppl_worker *w, int c, struct qerr *e)
         return rc;
     float *lc = w->lc, *lb = w->lb;
     int cached = cache_rows(j, c, &lc, &lb);
-    if ((rc = run_chunk(w->f, o, w->buf, j->first, lc, lb, cached)))
+    if ((rc = run_chunk(w->f, o, w->buf, c, j->first, lc, lb, cached)))
         return qerr_set(e, rc, "%s", rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
     size_t off = (size_t)c * j->n_score;
     const int *targets = src + j->first + 1;
