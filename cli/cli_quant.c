@@ -282,6 +282,17 @@ int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_
     return rc;
 }
 
+int qcli_eval_blocks(struct pipe_env *e, const struct qcli_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_eval_blocks(e, &po, make, ud, pr, err);
+    clear_progress(e);
+    return rc;
+}
+
 int qcli_run(struct pipe_env *e, const struct qcli_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err)
 {

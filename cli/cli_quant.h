@@ -85,6 +85,11 @@ int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_res
  * the float model: KL mode, as qcli_run's evaluation. */
 int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                       struct qerr *err);
+/* The same with the overrides made block by block by make (the
+ * evaluation streamed through them: pipe_eval_blocks). */
+int qcli_eval_blocks(struct pipe_env *e, const struct qcli_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err);
 
 
 /* The configuration options of `qlens quant` (also `qlens divergence`). */

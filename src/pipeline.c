@@ -409,32 +409,16 @@ static int check_memory(const struct pipe_env *e, const struct pipe_opts *o, int
     if (quantized) {
         struct qsizes z;
         quant_sizes(m, o, &z);
-        if (streamed) {
-            mem_plan_add(&p, "quantized weights as floats (one block and those outside)",
-                         (z.block_max + z.outside) * sizeof(float), NULL);
-            mem_plan_add(&p, "evaluation hidden states",
-                         estream_bytes(c, e->n_eval, &po), "--chunks");
-        } else {
-            mem_plan_add(&p, o->resident ? "quantized weights as floats (--resident)"
-                                         : "quantized weights as floats (whole model)",
-                         z.all * sizeof(float), o->resident ? "leaving out --resident" : NULL);
-        }
-        mem_plan_add(&p, "quantizer working copies", 3.0 * z.step_max * sizeof(float), NULL);
-    }
-    if (quantized && calibrated) {
+        struct mem_quant q = {.all = z.all, .block_max = z.block_max, .step_max = z.step_max,
+                              .outside = z.outside, .streamed = streamed,
+                              .resident_opt = o->resident, .calibrated = calibrated,
+                              .sequential = o->sequential};
+        q.eval_tokens = estream_bytes(c, e->n_eval, &po) / ((double)c->dim * sizeof(float));
         double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
         if (o->calib_chunks > 0 && chunks > (double)o->calib_chunks)
             chunks = (double)o->calib_chunks;
-        mem_plan_add(&p, "calibration hidden states",
-                     (chunks + 1) * e->calib_ctx * (double)c->dim * sizeof(float),
-                     "--calib-chunks, --calib-ctx");
-        double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
-        double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
-        double one = d2 > h2 ? d2 : h2;
-        one = one > qd2 ? one : qd2;
-        /* XᵀX in doubles, and the method's factorization of it */
-        double xtx = o->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
-        mem_plan_add(&p, "calibration XᵀX", xtx * sizeof(double), NULL);
+        q.calib_tokens = (chunks + 1) * e->calib_ctx;
+        mem_plan_quant(&p, c, &q);
     }
     char op[600];
     snprintf(op, sizeof op, "%s: %s", m->path,
@@ -653,6 +637,34 @@ int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     po.kl = 1;
     int rc = say_phase(e, "evaluating", "model against the float one", err);
     return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+}
+
+int pipe_eval_blocks(struct pipe_env *e, const struct pipe_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err)
+{
+    memset(pr, 0, sizeof *pr);
+    struct pipe_opts oc = *o; /* the caller may quantize token_embd and output */
+    oc.quant_output = oc.quant_embed = 1;
+    int rc = check_memory(e, &oc, 1, 0, e->cache.logits != NULL, 1, err);
+    if (rc)
+        return rc;
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    po.kl = 1;
+    struct estream es;
+    memset(&es, 0, sizeof es);
+    qmodel_clear_overrides(e->mp);
+    if (!(rc = make(ud, -1, err)))
+        rc = estream_begin(&es, &e->f, e->eval_ids, e->n_eval, &po, err);
+    for (int l = 0; l < e->mp->cfg.n_layers && !rc; l++) {
+        if (!(rc = make(ud, l, err)) && !(rc = estream_block(&es, l, err)))
+            release_block(e->mp, l);
+    }
+    if (!rc && !(rc = say_phase(e, "evaluating", "model against the float one", err)))
+        rc = estream_finish(&es, pr, err);
+    estream_free(&es);
+    return rc;
 }
 
 void pipe_result_free(struct pipe_result *res)

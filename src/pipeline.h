@@ -197,6 +197,17 @@ int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int q
  * evaluates the quantized model its own way (src/mdiv.h). */
 int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
                   int act_bits, int kv_bits, struct qrun *run, struct qerr *err);
+/* Evaluate a model whose quantized overrides the caller makes block by
+ * block (e.g. a llama-quantize mix, src/qmix.h), streamed as pipe_run
+ * streams (src/estream.h): make(ud, -1) installs the tensors outside the
+ * blocks (token_embd, output), then for each block make(ud, layer), the
+ * evaluation goes through it and its overrides are freed.  KL mode
+ * against the float model; the same numbers as installing every override
+ * and pipe_eval_current.  Checks memory first (one block's floats, the
+ * tensors outside the blocks counted as quantized). */
+int pipe_eval_blocks(struct pipe_env *e, const struct pipe_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

@@ -6,7 +6,8 @@
 # exported GGUF bytes, for RTN, GPTQ (sequential and per block), AWQ, SpQR,
 # a ggml type, SmoothQuant with activation and KV quantization, a
 # quantized embedding, a tied classifier (never streamed), a --plan mix
-# with --export, and a KL base file; then the memory check: a generated
+# with --export, a llama-quantize preset (Q4_K_M) with --export, and a KL
+# base file; then the memory check: a generated
 # F16 model that fits a budget streamed but not resident.
 . tests/lib.sh
 Q=$QLENS_BIN
@@ -76,6 +77,16 @@ sed "s#$T_TMP/r.gguf#$T_TMP/s.gguf#" "$T_TMP/out" >"$T_TMP/pr.json"
 same "$T_TMP/ps.json" "$T_TMP/pr.json" "plan mix: streamed = resident"
 if cmp -s "$T_TMP/s.gguf" "$T_TMP/r.gguf"; then pass "plan mix: the exported GGUFs are byte-identical"
 else fail "plan mix: the exported GGUFs differ"; fi
+# a llama-quantize preset (tensors outside the blocks quantized too), exported
+expect_rc 0 "quant --method q4_k_m --export (streamed)" -- "$Q" quant "$S" --method q4_k_m \
+    --ctx 128 --chunks 4 --export "$T_TMP/ms.gguf" --json
+cp "$T_TMP/out" "$T_TMP/ms.json"
+expect_rc 0 "quant --method q4_k_m --export (resident)" -- "$Q" quant "$S" --method q4_k_m \
+    --ctx 128 --chunks 4 --export "$T_TMP/mr.gguf" --json --resident
+sed "s#$T_TMP/mr.gguf#$T_TMP/ms.gguf#" "$T_TMP/out" >"$T_TMP/mr.json"
+same "$T_TMP/ms.json" "$T_TMP/mr.json" "Q4_K_M preset: streamed = resident (PPL, KL, per-tensor errors)"
+if cmp -s "$T_TMP/ms.gguf" "$T_TMP/mr.gguf"; then pass "Q4_K_M preset: the exported GGUFs are byte-identical"
+else fail "Q4_K_M preset: the exported GGUFs differ"; fi
 # --save-gguf writes every quantized tensor: that run keeps them resident
 expect_rc 0 "quant --save-gguf" -- "$Q" quant "$S" --method rtn --bits 4 --ctx 128 --chunks 2 --save-gguf "$T_TMP/saved.gguf" --json
 cp "$T_TMP/out" "$T_TMP/save.json"
