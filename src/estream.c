@@ -103,9 +103,10 @@ static void blk_two(struct estream *s, struct blk_job *j)
 {
     struct fwd *f = s->f, *f2 = &s->f2;
     f2->use_overrides = 1;
-    int bt = f->blas_threads, at = f->att_threads;
+    int bt = f->blas_threads, at = f->att_threads, tt = f->tile_threads;
     f->blas_threads = f2->blas_threads = 1;
     f->att_threads = f2->att_threads = 1;
+    f->tile_threads = f2->tile_threads = 1; /* no helper thread per product */
     int prev = openblas_get_num_threads();
     openblas_set_num_threads(1);
     pthread_t th;
@@ -118,6 +119,7 @@ static void blk_two(struct estream *s, struct blk_job *j)
     openblas_set_num_threads(prev);
     f->blas_threads = bt;
     f->att_threads = at;
+    f->tile_threads = tt;
 }
 
 int estream_block(struct estream *s, int layer, struct qerr *err)
