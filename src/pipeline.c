@@ -378,12 +378,27 @@ static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, struc
         z->step_max = (double)out->nelem;
 }
 
+/* pipe_streams; tied_last: a tied classifier may be quantized last. */
+static int streams(const struct pipe_env *e, const struct pipe_opts *o, int tied_last)
+{
+    if (o->resident > 0 || (tied_last && o->quant_output && e->mp->cfg.tied_output))
+        return 0;
+    if (o->resident < 0)
+        return 1;
+    struct qsizes z;
+    struct ppl_opts po;
+    quant_sizes(e->mp, o, &z);
+    ppl_setup((struct pipe_env *)e, o, &po); /* reads e only */
+    double h = estream_bytes(&e->mp->cfg, e->n_eval, &po);
+    return h + (z.block_max + z.outside) * sizeof(float) <= z.all * sizeof(float);
+}
+
 int pipe_streams(const struct pipe_env *e, const struct pipe_opts *o,
                  const struct quant_spec *spec)
 {
-    if (o->resident || (spec && spec->bits >= 16))
+    if (spec && spec->bits >= 16)
         return 0;
-    return !(spec && o->quant_output && e->mp->cfg.tied_output);
+    return streams(e, o, spec != NULL);
 }
 
 /* The check of pipe_check_memory; streamed: the evaluation goes through
@@ -411,7 +426,7 @@ static int check_memory(const struct pipe_env *e, const struct pipe_opts *o, int
         quant_sizes(m, o, &z);
         struct mem_quant q = {.all = z.all, .block_max = z.block_max, .step_max = z.step_max,
                               .outside = z.outside, .streamed = streamed,
-                              .resident_opt = o->resident, .calibrated = calibrated,
+                              .resident_opt = o->resident > 0, .calibrated = calibrated,
                               .sequential = o->sequential};
         q.eval_tokens = estream_bytes(c, e->n_eval, &po) / ((double)c->dim * sizeof(float));
         double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
@@ -429,9 +444,8 @@ static int check_memory(const struct pipe_env *e, const struct pipe_opts *o, int
 int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
                       int calibrated, int kl_cache, struct qerr *err)
 {
-    /* a spec-less check (a sweep's first): streamed unless --resident, or
-     * a tied classifier quantized last */
-    int streamed = !o->resident && !(o->quant_output && e->mp->cfg.tied_output);
+    /* a spec-less check (a sweep's first): as a run of a spec decides */
+    int streamed = streams(e, o, 1);
     return check_memory(e, o, quantized, calibrated, kl_cache, streamed, err);
 }
 

@@ -87,11 +87,13 @@ struct pipe_opts {
                                       quantized tensor as a float override
                                       and evaluates whole passes after the
                                       last block (the model is left with
-                                      them: --save-gguf); 0 (default): the
-                                      evaluation is streamed through the
-                                      block loop (src/estream.h) and each
-                                      block's overrides are freed once the
-                                      evaluation has gone through it     */
+                                      them: --save-gguf); -1 (--stream):
+                                      the evaluation is streamed through
+                                      the block loop (src/estream.h) and
+                                      each block's overrides are freed
+                                      once it has gone through it; 0
+                                      (default): whichever holds less
+                                      (pipe_streams)                      */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
@@ -175,9 +177,12 @@ int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qp
                   struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
 /* Is a run of spec (or a plan: spec = NULL) streamed?  Not with
- * o->resident, nor when the weights stay float (nothing to stream), nor
- * when the classifier quantized at the end is the token embedding the
- * first block reads (tied output with quant_output). */
+ * o->resident = 1, nor when the weights stay float (nothing to stream),
+ * nor when the classifier quantized at the end is the token embedding the
+ * first block reads (tied output with quant_output); always with -1; with
+ * 0 when the streamed run holds less: the evaluation's hidden states plus
+ * one block's quantized floats against the whole model's (a small model
+ * with a long text is smaller resident). */
 int pipe_streams(const struct pipe_env *e, const struct pipe_opts *o,
                  const struct quant_spec *spec);
 /* Will a run fit in memory (src/membudget.h)?  quantized: weights are

@@ -7,8 +7,10 @@
 # a ggml type, SmoothQuant with activation and KV quantization, a
 # quantized embedding, a tied classifier (never streamed), a --plan mix
 # with --export, a llama-quantize preset (Q4_K_M) with --export, and a KL
-# base file; then the memory check: a generated
-# F16 model that fits a budget streamed but not resident.
+# base file (--stream forces streaming: by default this small model with
+# its long text holds less resident); then the memory check: the default
+# picks whichever holds less, and a generated F16 model fits a budget
+# streamed but not resident.
 . tests/lib.sh
 Q=$QLENS_BIN
 : "${QLENS_BUILD:=$(pwd)/build}"
@@ -42,7 +44,7 @@ EOF
 # both NAME ARGS...: quant streamed and --resident, JSON compared
 both() {
     name=$1; shift
-    if "$Q" quant "$S" "$@" --json >"$T_TMP/s.json" 2>"$T_TMP/s.err" &&
+    if "$Q" quant "$S" "$@" --stream --json >"$T_TMP/s.json" 2>"$T_TMP/s.err" &&
        "$Q" quant "$S" "$@" --resident --json >"$T_TMP/r.json" 2>"$T_TMP/r.err"; then
         same "$T_TMP/s.json" "$T_TMP/r.json" "$name: streamed = resident"
     else
@@ -69,7 +71,7 @@ both "one chunk (one worker)" --method gptq --bits 4 --ctx 128 --chunks 1 --cali
 # a plan mixing llama.cpp types, exported: same numbers, same bytes
 printf 'blk.0.attn_q=q8_0\nblk.1.ffn_up=q4_1\nblk.2.attn_v=float\n*=q4_0\n' >"$T_TMP/mix.plan"
 expect_rc 0 "quant --plan --export (streamed)" -- "$Q" quant "$S" --plan "$T_TMP/mix.plan" \
-    --ctx 128 --chunks 4 --export "$T_TMP/s.gguf" --json
+    --ctx 128 --chunks 4 --export "$T_TMP/s.gguf" --json --stream
 cp "$T_TMP/out" "$T_TMP/ps.json"
 expect_rc 0 "quant --plan --export (resident)" -- "$Q" quant "$S" --plan "$T_TMP/mix.plan" \
     --ctx 128 --chunks 4 --export "$T_TMP/r.gguf" --json --resident
@@ -79,7 +81,7 @@ if cmp -s "$T_TMP/s.gguf" "$T_TMP/r.gguf"; then pass "plan mix: the exported GGU
 else fail "plan mix: the exported GGUFs differ"; fi
 # a llama-quantize preset (tensors outside the blocks quantized too), exported
 expect_rc 0 "quant --method q4_k_m --export (streamed)" -- "$Q" quant "$S" --method q4_k_m \
-    --ctx 128 --chunks 4 --export "$T_TMP/ms.gguf" --json
+    --ctx 128 --chunks 4 --export "$T_TMP/ms.gguf" --json --stream
 cp "$T_TMP/out" "$T_TMP/ms.json"
 expect_rc 0 "quant --method q4_k_m --export (resident)" -- "$Q" quant "$S" --method q4_k_m \
     --ctx 128 --chunks 4 --export "$T_TMP/mr.gguf" --json --resident
@@ -101,6 +103,17 @@ if [ -s "$T_TMP/base.kl" ]; then
 else
     fail "no KL base file written"
 fi
+
+# the default: stories260K's 304 chunks of hidden states (38 MiB) outweigh
+# its quantized floats (0.9 MiB), so it stays resident; 2 chunks do not
+expect_rc 1 "default on stories260K, whole text" -- "$Q" quant "$S" --method rtn --bits 4 --mem-budget 1M
+expect_grep "quantized weights as floats \(whole model\)" "$T_TMP/err" "default: resident when that is smaller"
+expect_rc 1 "default on stories260K, 2 chunks of 64" -- "$Q" quant "$S" --method rtn --bits 4 --ctx 64 --chunks 2 --mem-budget 1M
+expect_grep "quantized weights as floats \(one block and those outside\)" "$T_TMP/err" "default: streamed when that is smaller"
+expect_rc 1 "--stream on the whole text" -- "$Q" quant "$S" --method rtn --bits 4 --mem-budget 1M --stream
+expect_grep "evaluation hidden states 38 MiB" "$T_TMP/err" "--stream: the hidden states of 304 chunks"
+expect_rc 1 "a preset, whole text: resident" -- "$Q" quant "$S" --method q4_k_m --mem-budget 1M
+expect_grep "quantized weights as floats \(whole model\)" "$T_TMP/err" "a preset follows the same rule"
 
 # memory: a generated F16 model whose quantized floats (40 MiB) do not fit
 # the budget resident, while one block's (10 MiB) do
