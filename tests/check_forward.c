@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/forward.h"
+#include "src/gemm16.h"
 #include "src/gguf_write.h"
 #include "src/model.h"
 #include "tests/testutil.h"
@@ -846,9 +847,10 @@ START_TEST(test_synthetic_features)
 END_TEST
 
 /* F16/BF16 weights run from tiles converted on the fly (several tiles per
- * matrix, the last one partial): no float copy of any matrix is made, and
- * the logits match the same model with whole float copies and the plain
- * reference. */
+ * matrix, the last one partial) and, where built, through gemm16 (in
+ * place, converted inside the product): no float copy of any matrix is
+ * made, and the logits of both match the same model with whole float
+ * copies and the plain reference. */
 START_TEST(test_tiled_weights)
 {
     static const char *dts[2] = {"f16", "bf16"};
@@ -871,6 +873,8 @@ START_TEST(test_tiled_weights)
         float *r = malloc(nl * sizeof(float));
         ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
         f.tile_rows = 7; /* 96 = 13 tiles of 7 + 5 */
+        ck_assert_int_eq(f.use_gemm16, gemm16_available());
+        f.use_gemm16 = 0;
         ck_assert_int_eq(fwd_prepare(&f), 0);
         ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
         if (f.wtile2) { /* the tiles split over two threads (lin_split) */
@@ -880,6 +884,16 @@ START_TEST(test_tiled_weights)
                           dts[d], max_abs_diff(a, c, nl));
             f.tile_threads = 1;
         }
+        float *g = malloc(nl * sizeof(float));
+        for (int th = 1; gemm16_available() && th <= (f.wtile2 ? 2 : 1); th++) {
+            f.use_gemm16 = 1; /* n = 40 rows: 3 register blocks of 12 + 4 */
+            f.tile_threads = th;
+            ck_assert_msg(fwd_chunk(&f, toks, n, g, NULL) == 0, "%s", f.err.msg);
+            ck_assert_msg(max_abs_diff(a, g, nl) <= 1e-5f, "%s: gemm16 (%d threads) vs tiles %g",
+                          dts[d], th, max_abs_diff(a, g, nl));
+            f.tile_threads = 1;
+        }
+        free(g);
         for (int i = 0; i < m.n_tensors; i++)
             if (m.tensors[i].ndim == 2)
                 ck_assert_msg(m.tensors[i].f32 == NULL, "%s converted whole", m.tensors[i].name);
