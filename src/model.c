@@ -1,7 +1,9 @@
 /* model: format detection, mapping, the tensor table and float access. */
 #include "src/model.h"
 
+#include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -325,37 +327,50 @@ int qmodel_split_rows(struct qmodel *m, const char *fused, int n, const char *co
     return 0;
 }
 
+/* "blk.N.attn_qkv" -> 0, "blk.N.ffn_gate_up" -> 1 with *layer = N; any
+ * other name -> -1. */
+static int fused_kind(const char *name, int *layer)
+{
+    if (strncmp(name, "blk.", 4) || !isdigit((unsigned char)name[4]))
+        return -1;
+    char *end;
+    long l = strtol(name + 4, &end, 10);
+    if (l > INT_MAX || (name[4] == '0' && end != name + 5))  /* "blk.007": not ours */
+        return -1;
+    *layer = (int)l;
+    return !strcmp(end, ".attn_qkv") ? 0 : !strcmp(end, ".ffn_gate_up") ? 1 : -1;
+}
+
 /* Phi-3's fused tensors: blk.N.attn_qkv (q_dim + 2 kv_dim rows) and
- * blk.N.ffn_gate_up (2 hidden rows, gate first), when present. */
+ * blk.N.ffn_gate_up (2 hidden rows, gate first), when present.  One pass
+ * over the tensors, not over the layers: block_count comes from the file,
+ * and a corrupt count of 2^31 layers would spin here for minutes. */
 int qmodel_split_fused(struct qmodel *m, struct qerr *err)
 {
     const struct qconfig *c = &m->cfg;
-    static const char *const qkv[3] = {"attn_q", "attn_k", "attn_v"};
-    static const char *const gu[2] = {"ffn_gate", "ffn_up"};
-    int64_t qkv_rows[3] = {(int64_t)c->n_heads * c->head_dim, (int64_t)c->n_kv_heads * c->head_dim,
-                           (int64_t)c->n_kv_heads * c->head_dim};
-    int64_t gu_rows[2] = {c->hidden_dim, c->hidden_dim};
-    int n_qkv = 0, n_gu = 0, rc = 0;
-    for (int l = 0; l < c->n_layers && !rc; l++) {
-        char fused[64], parts[3][64];
+    static const char *const names[2][3] = {{"attn_q", "attn_k", "attn_v"},
+                                            {"ffn_gate", "ffn_up", NULL}};
+    int64_t rows[2][3] = {{(int64_t)c->n_heads * c->head_dim, (int64_t)c->n_kv_heads * c->head_dim,
+                           (int64_t)c->n_kv_heads * c->head_dim},
+                          {c->hidden_dim, c->hidden_dim, 0}};
+    int count[2] = {0, 0}, rc = 0;
+    for (int i = 0; i < m->n_tensors && !rc;) {
+        int l, k = fused_kind(m->tensors[i].name, &l);
+        if (k < 0 || l >= c->n_layers) {  /* past the last layer: validation names it */
+            i++;
+            continue;
+        }
+        char fused[QM_NAME_MAX], parts[3][64];
         const char *pp[3] = {parts[0], parts[1], parts[2]};
-        snprintf(fused, sizeof fused, "blk.%d.attn_qkv", l);
-        if (qmodel_find(m, fused) >= 0) {
-            for (int k = 0; k < 3; k++)
-                snprintf(parts[k], sizeof parts[k], "blk.%d.%s", l, qkv[k]);
-            rc = qmodel_split_rows(m, fused, 3, pp, qkv_rows, err);
-            n_qkv++;
-        }
-        snprintf(fused, sizeof fused, "blk.%d.ffn_gate_up", l);
-        if (!rc && qmodel_find(m, fused) >= 0) {
-            for (int k = 0; k < 2; k++)
-                snprintf(parts[k], sizeof parts[k], "blk.%d.%s", l, gu[k]);
-            rc = qmodel_split_rows(m, fused, 2, pp, gu_rows, err);
-            n_gu++;
-        }
+        snprintf(fused, sizeof fused, "%s", m->tensors[i].name);
+        for (int j = 0; j < 3 - k; j++)
+            snprintf(parts[j], sizeof parts[j], "blk.%d.%s", l, names[k][j]);
+        /* the split removes tensor i and appends its parts at the end */
+        rc = qmodel_split_rows(m, fused, 3 - k, pp, rows[k], err);
+        count[k]++;
     }
-    snprintf(m->cfg.fused, sizeof m->cfg.fused, "%s%s%s", n_qkv ? "qkv" : "",
-             n_qkv && n_gu ? ", " : "", n_gu ? "gate_up" : "");
+    snprintf(m->cfg.fused, sizeof m->cfg.fused, "%s%s%s", count[0] ? "qkv" : "",
+             count[0] && count[1] ? ", " : "", count[1] ? "gate_up" : "");
     return rc;
 }
 

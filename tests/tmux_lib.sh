@@ -5,8 +5,10 @@ tm_n=0
 TM="tmux -L qlens-tm-$$-0 -f /dev/null"
 trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
 SCREEN="$T_TMP/screen"
-# start W H [ENV...] [-- ARGS]: the dashboard in a fresh session (working
-# directory $T_TMP); its exit code goes to $T_TMP/rc.
+# start W H [ENV...]: `qlens $START_ARGS` in a fresh session, working
+# directory $START_DIR (default $T_TMP), HOME $T_TMP, session file
+# $T_TMP/session.json (an ENV argument overrides any of these); its exit
+# code goes to $T_TMP/rc.
 start() {
     w=$1; h=$2; shift 2
     rm -f "$T_TMP/rc"
@@ -14,7 +16,7 @@ start() {
     tm_n=$((tm_n + 1))
     TM="tmux -L qlens-tm-$$-$tm_n -f /dev/null"
     $TM new-session -d -x "$w" -y "$h" \
-        "cd '$T_TMP' && env QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' QLENS_SESSION='$T_TMP/session.json' $* '$QLENS_BIN' $START_ARGS; echo \$? >'$T_TMP/rc'; sleep 30"
+        "cd '${START_DIR:-$T_TMP}' && env QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' QLENS_SESSION='$T_TMP/session.json' $* '$QLENS_BIN' $START_ARGS; echo \$? >'$T_TMP/rc'; sleep 30"
     $TM set-option -g status off >/dev/null 2>&1
 }
 cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
@@ -37,6 +39,17 @@ absent() {
     else pass "$2"; fi
 }
 keys() { $TM send-keys "$@"; }
+# wait_exit RC NAME [SECONDS]: the dashboard ends (default 10 s) with RC.
+wait_exit() {
+    n=$(( ${3:-10} * 10 ))
+    while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
+    if [ -f "$T_TMP/rc" ]; then
+        rc=$(cat "$T_TMP/rc")
+        if [ "$rc" = "${1:-0}" ]; then pass "$2 (exit $rc)"; else fail "$2 (exit $rc, wanted ${1:-0})"; fi
+    else
+        fail "$2 (still running)"
+    fi
+}
 # type_text TEXT: send TEXT literally (prompt input).
 type_text() { $TM send-keys -l -- "$1"; }
 

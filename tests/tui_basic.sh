@@ -3,49 +3,7 @@
 # socket), send keys, capture the pane and assert on the text.  Every wait
 # polls capture-pane with a deadline, so the test cannot hang.
 . "$(dirname "$0")/lib.sh"
-command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
-
-# One private server per start (a fresh socket avoids racing a dying one).
-nstart=0
-TM="tmux -L qlens-test-$$-0 -f /dev/null"
-trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
-SCREEN="$T_TMP/screen"
-
-# start W H [ENV...]: the dashboard in a fresh session; its exit code goes
-# to $T_TMP/rc when it ends.
-start() {
-    w=$1; h=$2; shift 2
-    rm -f "$T_TMP/rc"
-    $TM kill-server 2>/dev/null
-    nstart=$((nstart + 1))
-    TM="tmux -L qlens-test-$$-$nstart -f /dev/null"
-    $TM new-session -d -x "$w" -y "$h" \
-        "env QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' $* '$QLENS_BIN'; echo \$? >'$T_TMP/rc'; sleep 30"
-    $TM set-option -g status off >/dev/null 2>&1
-}
-cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
-# wait_for REGEX NAME [SECONDS]: poll the screen until REGEX shows.
-wait_for() {
-    n=$(( ${3:-10} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        cap
-        if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
-        sleep 0.1; n=$((n - 1))
-    done
-    fail "$2 (no /$1/ on screen)"; sed 's/^/  | /' "$SCREEN" | head -45
-    return 1
-}
-keys() { $TM send-keys "$@"; }
-wait_exit() {
-    n=100
-    while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
-    if [ -f "$T_TMP/rc" ]; then
-        rc=$(cat "$T_TMP/rc")
-        if [ "$rc" = "${1:-0}" ]; then pass "$2 (exit $rc)"; else fail "$2 (exit $rc, wanted ${1:-0})"; fi
-    else
-        fail "$2 (still running)"
-    fi
-}
+. "$(dirname "$0")/tmux_lib.sh"
 
 start 120 40
 wait_for 'blk\.0\.attn_q' "opens the default model in the Layers view"

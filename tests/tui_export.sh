@@ -4,26 +4,9 @@
 # screen tmux shows, the ANSI file has colours, the SVG/XHTML are
 # well-formed and draw the half-block heatmap as rectangles.
 . "$(dirname "$0")/lib.sh"
-command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
-TM="tmux -L qlens-export-$$ -f /dev/null"
-trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
-SCREEN="$T_TMP/screen"
+. "$(dirname "$0")/tmux_lib.sh"
 mkdir -p "$T_TMP/out"
-$TM new-session -d -x 110 -y 34 \
-    "cd '$T_TMP/out' && env TERM=tmux-256color QLENS_SHARED='$QLENS_SHARED' HOME='$T_TMP' '$QLENS_BIN'; echo \$? >'$T_TMP/rc'; sleep 30"
-$TM set-option -g status off >/dev/null 2>&1
-cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
-wait_for() {
-    n=$(( ${3:-10} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        cap
-        if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
-        sleep 0.1; n=$((n - 1))
-    done
-    fail "$2 (no /$1/ on screen)"; sed 's/^/  | /' "$SCREEN" | head -40
-    return 1
-}
-keys() { $TM send-keys "$@"; }
+START_DIR=$T_TMP/out start 110 34 TERM=tmux-256color
 
 wait_for 'blk\.0\.attn_q' "dashboard up"
 keys 2
@@ -51,6 +34,5 @@ fi
 keys E
 wait_for 'screen saved: qlens-screen-2' "a second export does not overwrite the first"
 keys q
-n=50; while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
-[ "$(cat "$T_TMP/rc" 2>/dev/null)" = 0 ] && pass "quits" || fail "did not quit cleanly"
+wait_exit 0 "quits"
 t_done

@@ -4,24 +4,8 @@
 # worker (progress bar) and is cancelled, a slow method quantizes on the
 # worker, the correlation view shows statistics.  Bounded waits only.
 . "$(dirname "$0")/lib.sh"
-command -v tmux >/dev/null 2>&1 || { fail "tmux not installed"; t_done; }
-TM="tmux -L qlens-views-$$ -f /dev/null"
-trap '$TM kill-server 2>/dev/null; rm -rf "$T_TMP"' EXIT
-SCREEN="$T_TMP/screen"
-cap() { $TM capture-pane -p >"$SCREEN" 2>/dev/null; }
-wait_for() {
-    n=$(( ${3:-10} * 10 ))
-    while [ "$n" -gt 0 ]; do
-        cap
-        if grep -qE -- "$1" "$SCREEN"; then pass "$2"; return 0; fi
-        sleep 0.1; n=$((n - 1))
-    done
-    fail "$2 (no /$1/ on screen)"; sed 's/^/  | /' "$SCREEN" | head -45
-    return 1
-}
-keys() { $TM send-keys "$@"; }
+. "$(dirname "$0")/tmux_lib.sh"
 
-# A session written by an earlier dashboard run (schema qlens-results/1).
 cat >"$T_TMP/session.json" <<'EOF'
 {"schema": "qlens-results/1", "source": "qlens dashboard session", "results": [
  {"id": "stories260K.bin/float (F32 weights)", "model": "stories260K.bin", "method": "float",
@@ -35,8 +19,7 @@ cat >"$T_TMP/session.json" <<'EOF'
   "top1": 0.7313, "base_ppl": 7.8806, "seconds": 21, "n_ctx": 512, "n_chunks": 303, "sym": 0}}]}
 EOF
 
-$TM new-session -d -x 120 -y 40 \
-    "cd '$T_TMP' && env QLENS_SHARED='$QLENS_SHARED' QLENS_SESSION='$T_TMP/session.json' '$QLENS_BIN'; echo \$? >'$T_TMP/rc'; sleep 30"
+start 120 40
 wait_for 'blk\.0\.attn_q' "dashboard starts with a session file"
 keys 4
 wait_for 'RTN w4 g128 asym +4 +128 +4\.29 +0\.18 +9\.4706\+-0\.104 +\+20\.18' "runs from the session, with dPPL %"
@@ -81,16 +64,12 @@ keys t f m e t h o d = G P T Q Enter
 wait_for 'where: method=GPTQ' "where filter on the correlation"
 wait_for 'n [0-9]+' "statistics under the filter"
 keys q
-n=100; while [ "$n" -gt 0 ] && [ ! -f "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
-[ "$(cat "$T_TMP/rc" 2>/dev/null)" = 0 ] && pass "quit" || fail "quit (rc $(cat "$T_TMP/rc" 2>/dev/null))"
+wait_exit 0 "quit"
 grep -q '"RTN w4 g128 asym"' "$T_TMP/session.json" && pass "session file kept" || fail "session file kept"
 
 # A missing model on a terminal: a message naming the file, exit 3 (I/O).
-rm -f "$T_TMP/rc"
-$TM new-session -d -x 80 -y 24 \
-    "env QLENS_SHARED='$QLENS_SHARED' '$QLENS_BIN' '$T_TMP/missing.bin' 2>'$T_TMP/err'; echo \$? >'$T_TMP/rc'; sleep 30"
-n=100; while [ "$n" -gt 0 ] && [ ! -s "$T_TMP/rc" ]; do sleep 0.1; n=$((n - 1)); done
-[ "$(cat "$T_TMP/rc" 2>/dev/null)" = 3 ] && pass "missing model exits 3" || fail "missing model (rc $(cat "$T_TMP/rc" 2>/dev/null))"
+START_ARGS="'$T_TMP/missing.bin' 2>'$T_TMP/err'" start 80 24
+wait_exit 3 "missing model"
 expect_grep 'missing\.bin' "$T_TMP/err" "error names the file"
 
 # Dashboard runs join lm-eval results imported into the session file (same
@@ -111,10 +90,7 @@ lm 0.30; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method floa
 lm 0.29; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method RTN --bits 8 --group 128 >/dev/null 2>&1
 lm 0.27; "$QLENS_BIN" results import "$T_TMP/lm.json" --into "$S2" --method RTN --bits 4 --group 128 >/dev/null 2>&1
 [ "$(grep -c hellaswag "$S2")" = 3 ] && pass "lm-eval results joined into the dashboard runs" || fail "lm-eval import did not join ($(grep -c hellaswag "$S2"))"
-$TM kill-server 2>/dev/null
-TM="tmux -L qlens-views2-$$ -f /dev/null"
-$TM new-session -d -x 120 -y 40 \
-    "env QLENS_SHARED='$QLENS_SHARED' QLENS_SESSION='$S2' HOME='$T_TMP' '$QLENS_BIN'; sleep 30"
+START_ARGS= start 120 40 QLENS_SESSION="$S2"
 wait_for 'blk\.0\.attn_q' "dashboard starts on the joined session"
 keys 4
 wait_for '^3 runs of stories260K' "the three runs"
