@@ -26,7 +26,11 @@
  *   gptq     `qlens quant --method gptq --bits 4` (8 calibration chunks):
  *            about ten minutes, so only with QLENS_BENCH_GPTQ=1
  *
- * QLENS_BENCH_MEM_ONLY=ppl runs the ppl comparison alone;
+ *   fwd-tile the F16 pass with gemm16 off: tiles converted and sgemm
+ *            (the path before gemm16, and still other types' path)
+ *
+ * QLENS_BENCH_MEM_ONLY=ppl runs the ppl comparison alone, =fwd the
+ * sgemm and forward-pass rows alone;
  * QLENS_BENCH_PPL_ROUNDS sets how many times it alternates (default 2).
  * The model is $QLENS_BENCH_1B, else $TMPDIR/qlens-bench-1.1b-f16v.gguf,
  * generated with tests/tool_genmodel when missing.  Skipped with a message
@@ -113,13 +117,17 @@ static double do_stats(struct qmodel *m)
     return rc ? -1 : dt;
 }
 
+/* copies 1: float copies first (the float path); 2: F16 in tiles and
+ * sgemm (gemm16 off); 0: as the pass runs (gemm16 where built). */
 static double do_fwd(struct qmodel *m, int copies)
 {
     struct fwd f;
     struct qerr err = {0};
     if (fwd_init(&f, m, T_TOKENS, &err))
         return -1;
-    if (copies)
+    if (copies == 2)
+        f.use_gemm16 = 0;
+    if (copies == 1)
         for (int i = 0; i < m->n_tensors; i++)
             qtensor_f32_orig(&m->tensors[i]);
     int toks[T_TOKENS];
@@ -177,6 +185,7 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
                 if (!strcmp(what, "stats")) r[0] = do_stats(&m);
                 else if (!strcmp(what, "fwd-f16")) r[0] = do_fwd(&m, 0);
                 else if (!strcmp(what, "fwd-f32")) r[0] = do_fwd(&m, 1);
+                else if (!strcmp(what, "fwd-tile")) r[0] = do_fwd(&m, 2);
                 else if (!strcmp(what, "sgemm")) r[0] = do_sgemm(&m.cfg);
                 qmodel_close(&m);
             }
@@ -501,22 +510,28 @@ int main(void)
     long rss;
     printf("model %s (%.0f MB, F16), forward passes of %d tokens\n", path, file_mb, T_TOKENS);
     in_child(path, "read", &gb, &rss); /* warm the page cache */
-    double tr = in_child(path, "read", &gb, &rss);
-    printf("%-8s %7.2f s  %6.2f GB/s            RSS %5ld MB\n", "read", tr, gb / tr, rss);
-    double ts = in_child(path, "stats", &gb, &rss);
-    printf("%-8s %7.2f s  %6.2f GB/s  x%.2f read   RSS %5ld MB (%.2f x file)\n", "stats", ts,
-           st.st_size / 1e9 / ts, tr / ts, rss, rss / file_mb);
+    double tr = 0, ts = 0;
+    if (!only || strcmp(only, "fwd")) { /* "fwd": the forward-pass rows alone */
+        tr = in_child(path, "read", &gb, &rss);
+        printf("%-8s %7.2f s  %6.2f GB/s            RSS %5ld MB\n", "read", tr, gb / tr, rss);
+        ts = in_child(path, "stats", &gb, &rss);
+        printf("%-8s %7.2f s  %6.2f GB/s  x%.2f read   RSS %5ld MB (%.2f x file)\n", "stats", ts,
+               st.st_size / 1e9 / ts, tr / ts, rss, rss / file_mb);
+    }
     double tg = in_child(path, "sgemm", &gb, &rss);
     printf("%-8s %7.2f s  %6.1f tok/s            (baseline: projections only)\n", "sgemm", tg,
            T_TOKENS / tg);
-    const char *fw[2] = {"fwd-f16", "fwd-f32"};
-    double tf[2];
-    for (int k = 0; k < 2; k++) {
+    const char *fw[3] = {"fwd-f16", "fwd-f32", "fwd-tile"};
+    double tf[3];
+    for (int k = 0; k < 3; k++) {
         tf[k] = in_child(path, fw[k], &gb, &rss);
         printf("%-8s %7.2f s  %6.1f tok/s  x%.2f sgemm  RSS %5ld MB (%.2f x file)\n", fw[k],
                tf[k], T_TOKENS / tf[k], tg / tf[k], rss, rss / file_mb);
     }
-    printf("fwd-f16 / fwd-f32 speed: x%.2f\n", tf[1] / tf[0]);
+    printf("fwd-f16 / fwd-f32 speed: x%.2f, fwd-f16 / fwd-tile (gemm16 / tiles + sgemm): "
+           "x%.2f\n", tf[1] / tf[0], tf[2] / tf[0]);
+    if (only && !strcmp(only, "fwd"))
+        return tg < 0 || tf[0] < 0 || tf[1] < 0 || tf[2] < 0;
     const char *b = getenv("QLENS_BUILD"), *sh = getenv("QLENS_SHARED");
     char qlens[600], text[600];
     snprintf(qlens, sizeof qlens, "%s/qlens", b ? b : "build");

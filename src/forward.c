@@ -233,9 +233,13 @@ int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
         return rc;
     }
     rope_tables(f);
-    f->use_gemm16 = gemm16_available();
     double per_block = (double)c->dim * (2 * f->q_dim + 2 * f->kv_dim) + 3.0 * c->dim * c->hidden_dim;
     f->blas_threads = per_block < FWD_SMALL_BLOCK_WEIGHTS ? 1 : 0;
+    /* Small models keep the tiles: there one tile holds a whole matrix, so
+     * the product is the same sgemm call as on a float copy, bit for bit
+     * (an exported plan's F16 tensors evaluate to exactly the numbers
+     * `quant --plan` printed); gemm16 sums in another order. */
+    f->use_gemm16 = gemm16_available() && per_block >= FWD_SMALL_BLOCK_WEIGHTS;
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) { /* small: one block of scores */
         size_t T = (size_t)max_tokens;
         f->att2 = fwd_alloc((T < FWD_ATT_BLOCK ? T : FWD_ATT_BLOCK) * T);

@@ -129,7 +129,8 @@ struct fwd {
                              so one converts while the other multiplies
                              (set with att_threads: large models, two
                              CPUs, OpenBLAS threaded); 1: one thread      */
-    int use_gemm16;       /* 1 (default where built): F16/BF16 matrices
+    int use_gemm16;       /* 1 (default where built, for models of 1M
+                             weights per block or more): F16/BF16 matrices
                              are multiplied in place by gemm16 (src/
                              gemm16.h: converted inside the product, no
                              tile) for chunks of FWD_GEMM16_MIN_N tokens
