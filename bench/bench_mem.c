@@ -30,7 +30,8 @@
  *            (the path before gemm16, and still other types' path)
  *
  * QLENS_BENCH_MEM_ONLY=ppl runs the ppl comparison alone, =fwd the
- * sgemm and forward-pass rows alone;
+ * sgemm and forward-pass rows alone, =fwd16 fwd-f16 and fwd-tile
+ * alternated twice (with CPU seconds);
  * QLENS_BENCH_PPL_ROUNDS sets how many times it alternates (default 2).
  * The model is $QLENS_BENCH_1B, else $TMPDIR/qlens-bench-1.1b-f16v.gguf,
  * generated with tests/tool_genmodel when missing.  Skipped with a message
@@ -165,8 +166,10 @@ static double do_sgemm(const struct qconfig *c)
     return dt;
 }
 
+static double child_cpu; /* CPU seconds (user + system) of the last in_child */
+
 /* Fork, run measurement `what`, return its seconds (and *gb for read) and
- * the child's peak RSS in MB. */
+ * the child's peak RSS in MB (its CPU seconds in child_cpu). */
 static double in_child(const char *path, const char *what, double *gb, long *rss_mb)
 {
     int pfd[2];
@@ -204,6 +207,8 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
     if (pid > 0)
         wait4(pid, &status, 0, &ru);
     *rss_mb = ru.ru_maxrss / 1024;
+    child_cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec / 1e6;
     *gb = r[1];
     return got == (ssize_t)sizeof r ? r[0] : -1;
 }
@@ -510,6 +515,15 @@ int main(void)
     long rss;
     printf("model %s (%.0f MB, F16), forward passes of %d tokens\n", path, file_mb, T_TOKENS);
     in_child(path, "read", &gb, &rss); /* warm the page cache */
+    if (only && !strcmp(only, "fwd16")) { /* gemm16 against the tiles, alternated twice */
+        for (int r = 0; r < 4; r++) {
+            const char *w = r % 2 ? "fwd-tile" : "fwd-f16";
+            double t = in_child(path, w, &gb, &rss);
+            printf("%-8s %7.2f s  %6.1f tok/s  CPU %6.1f s (whole child)  RSS %5ld MB\n", w, t,
+                   T_TOKENS / t, child_cpu, rss);
+        }
+        return 0;
+    }
     double tr = 0, ts = 0;
     if (!only || strcmp(only, "fwd")) { /* "fwd": the forward-pass rows alone */
         tr = in_child(path, "read", &gb, &rss);
@@ -525,8 +539,8 @@ int main(void)
     double tf[3];
     for (int k = 0; k < 3; k++) {
         tf[k] = in_child(path, fw[k], &gb, &rss);
-        printf("%-8s %7.2f s  %6.1f tok/s  x%.2f sgemm  RSS %5ld MB (%.2f x file)\n", fw[k],
-               tf[k], T_TOKENS / tf[k], tg / tf[k], rss, rss / file_mb);
+        printf("%-8s %7.2f s  %6.1f tok/s  x%.2f sgemm  CPU %6.1f s  RSS %5ld MB (%.2f x file)\n",
+               fw[k], tf[k], T_TOKENS / tf[k], tg / tf[k], child_cpu, rss, rss / file_mb);
     }
     printf("fwd-f16 / fwd-f32 speed: x%.2f, fwd-f16 / fwd-tile (gemm16 / tiles + sgemm): "
            "x%.2f\n", tf[1] / tf[0], tf[2] / tf[0]);
