@@ -32,7 +32,12 @@ static const char sens_help[] =
     "  --json             the JSON result on stdout instead of the table\n"
     "  --no-cache         measure every cell, neither read nor write the cache\n"
     "  --cache-dir DIR    the cache folder (default $QLENS_CACHE_DIR, else\n"
-    "                     $XDG_CACHE_HOME/qlens, else ~/.cache/qlens)\n\n"
+    "                     $XDG_CACHE_HOME/qlens, else ~/.cache/qlens)\n"
+    "  --threads N        threads for the cells (default: one per CPU, at most 8);\n"
+    "                     cells run in parallel, each on its own forward pass\n"
+    "  --cell-threads N   cells at once (default: every thread one cell; 1 = one\n"
+    "                     cell at a time, its evaluation on two chunk workers);\n"
+    "                     the numbers are the same either way\n\n"
     "Cells are cached under the cache folder's sens/, keyed by the model file\n"
     "(path, size, mtime, a hash of its first and last 64 KiB), the texts (hash\n"
     "of their tokens) and the settings (--ctx, --chunks, --calib-ctx,\n"
@@ -43,7 +48,20 @@ struct sens_args {
     struct qcli_opts c;
     const char *cands, *out, *cache_dir;
     int no_cache;
+    int threads, cell_threads;
 };
+
+/* A thread count, 1..SENS_MAX_THREADS. */
+static int count_opt(const char *opt, const char *v, int *out)
+{
+    char *end;
+    long n = v ? strtol(v, &end, 10) : 0;
+    if (!v || end == v || *end || n < 1 || n > SENS_MAX_THREADS)
+        return cli_usage_error("sensitivity", "%s wants a count 1..%d (got '%s')", opt,
+                               SENS_MAX_THREADS, v ? v : ""), -1;
+    *out = (int)n;
+    return 0;
+}
 
 static int parse(int argc, char **argv, struct sens_args *a)
 {
@@ -58,9 +76,15 @@ static int parse(int argc, char **argv, struct sens_args *a)
         const char **sp = !strcmp(argv[i], "--candidates") ? &a->cands
                         : !strcmp(argv[i], "--out") ? &a->out
                         : !strcmp(argv[i], "--cache-dir") ? &a->cache_dir : NULL;
+        int *np = !strcmp(argv[i], "--threads") ? &a->threads
+                : !strcmp(argv[i], "--cell-threads") ? &a->cell_threads : NULL;
         if (!strcmp(argv[i], "--no-cache"))
             a->no_cache = 1;
-        else if (sp) {
+        else if (np) {
+            if (count_opt(argv[i], i + 1 < argc ? argv[i + 1] : NULL, np) < 0)
+                return -1;
+            i++;
+        } else if (sp) {
             if (i + 1 >= argc)
                 return cli_usage_error("sensitivity", "%s wants a value", argv[i]), -1;
             *sp = argv[++i];
@@ -190,7 +214,7 @@ static void write_json(FILE *f, const struct pipe_env *e, const struct sens *s)
     cli_json_num(f, s->seconds_calib);
     jnum(f, "float", s->seconds_float);
     jnum(f, "cells", s->seconds_cells);
-    fprintf(f, "}}\n");
+    fprintf(f, "},\"cells_at_once\":%d}\n", s->cell_threads);
 }
 
 static void print_text(const struct pipe_env *e, const struct sens *s)
@@ -216,8 +240,11 @@ static void print_text(const struct pipe_env *e, const struct sens *s)
            s->n_t * s->n_c);
     for (int p = 0; p < N_PROXY; p++)
         printf("  %-9s %.4f\n", proxy_fields[p].name, spearman(s, proxy_fields[p].off));
-    printf("time    calibration %.2f s, float evaluation %.2f s, %d cells %.2f s",
-           s->seconds_calib, s->seconds_float, s->n_computed, s->seconds_cells);
+    printf("time    calibration %.2f s, float evaluation %.2f s, ", s->seconds_calib,
+           s->seconds_float);
+    if (s->n_computed)
+        printf("%d at once: ", s->cell_threads);
+    printf("%d cells %.2f s", s->n_computed, s->seconds_cells);
     if (s->n_reused)
         printf(" (+ %d from the cache)", s->n_reused);
     printf("\n");
@@ -271,7 +298,8 @@ int cmd_sensitivity(int argc, char **argv)
     struct sens s;
     memset(&s, 0, sizeof s);
     struct pipe_opts po;
-    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir};
+    struct sens_ctl ctl = {isatty(2) ? progress : NULL, NULL, !a.no_cache, a.cache_dir,
+                           a.threads, a.cell_threads};
     qcli_pipe_opts(&a.c, &po);
     int rc = qcli_setup(&e, &a.c, &err);
     e.cb.eval = NULL, e.cb.quant = NULL; /* the line above is the progress; Ctrl-C is cb.cancel */

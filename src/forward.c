@@ -51,7 +51,18 @@ static const float *fwd_w(const struct fwd *f, struct qtensor *t)
 {
     if (!t)
         return NULL;
+    if (f->use_overrides && t == f->ovr_t)
+        return f->ovr_w;
     return f->use_overrides ? qtensor_f32(t) : qtensor_f32_orig(t);
+}
+
+/* The floats of t that exist without converting: this context's override
+ * (fwd_set_override), else qtensor_f32_direct's. */
+static const float *fwd_direct(const struct fwd *f, const struct qtensor *t)
+{
+    if (f->use_overrides && t == f->ovr_t)
+        return f->ovr_w;
+    return qtensor_f32_direct(t, f->use_overrides);
 }
 
 /* ---- setup ---- */
@@ -311,6 +322,12 @@ void fwd_use_overrides(struct fwd *f, int on)
     f->use_overrides = on ? 1 : 0;
 }
 
+void fwd_set_override(struct fwd *f, const struct qtensor *t, const float *w)
+{
+    f->ovr_t = t && w ? t : NULL;
+    f->ovr_w = t && w ? w : NULL;
+}
+
 /* ---- kernels ---- */
 
 /* o (n, d) = rmsnorm of each row of x (n, d) times w (d).  o may be x.
@@ -355,7 +372,7 @@ static int all_finite(const float *x, size_t n)
  * bound; the tile is free here (no product is running). */
 static int scan_nonfinite(struct fwd *f, struct qtensor *t, int64_t *at)
 {
-    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    const float *w = fwd_direct(f, t);
     if (!w && t->ndim < 2)
         w = fwd_w(f, t); /* a vector: already converted by fwd_prepare */
     int64_t rows = qtensor_rows(t), cols = qtensor_cols(t);
@@ -408,7 +425,7 @@ static struct qtensor *first_nonfinite(struct fwd *f, int64_t *at)
 static const char *nonfinite_kind(struct fwd *f, const struct qtensor *t, int64_t at)
 {
     int64_t cols = qtensor_cols(t);
-    const float *w = qtensor_f32_direct(t, f->use_overrides);
+    const float *w = fwd_direct(f, t);
     float v;
     if (w)
         v = w[at];
@@ -525,7 +542,7 @@ static int use_g16(const struct fwd *f, const struct qtensor *t, int n)
 static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, int n, int in,
                   int out, float beta)
 {
-    const float *W = qtensor_f32_direct(t, f->use_overrides);
+    const float *W = fwd_direct(f, t);
     if (W) {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, x, in, W, in,
                     beta, y, out);
@@ -695,7 +712,7 @@ int fwd_embed(struct fwd *f, const int *tokens, int n, float *x)
     int rc = check_n(f, n);
     if (rc)
         return rc;
-    const float *e = qtensor_f32_direct(f->tok_embd, f->use_overrides);
+    const float *e = fwd_direct(f, f->tok_embd);
     int dim = f->cfg.dim;
     for (int i = 0; i < n; i++) {
         if (tokens[i] < 0 || tokens[i] >= f->cfg.vocab_size)

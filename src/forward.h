@@ -137,6 +137,13 @@ struct fwd {
                              or more; 0: tiles and sgemm, as other types  */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
+    /* This context's own override of one tensor (fwd_set_override): with
+     * use_overrides, ovr_t reads ovr_w instead of the model's weights, so
+     * several contexts on one model each evaluate a different quantized
+     * tensor at once (the sensitivity cells, src/sens.c) without touching
+     * the model's shared override slots. */
+    const struct qtensor *ovr_t;
+    const float *ovr_w;   /* (rows, cols) of ovr_t; the caller's memory  */
     struct qerr err;      /* message of the last failure                  */
 };
 
@@ -151,6 +158,11 @@ void fwd_free(struct fwd *f);
 int fwd_prepare(struct fwd *f);
 /* 1: read overrides (quantized weights) when set; 0: float originals. */
 void fwd_use_overrides(struct fwd *f, int on);
+/* Tensor t reads w (its rows x cols floats, kept by the caller until it is
+ * replaced) in this context only, ahead of any model override; t NULL
+ * removes it.  Contexts made for the same pass (ppl's chunk workers) copy
+ * it. */
+void fwd_set_override(struct fwd *f, const struct qtensor *t, const float *w);
 
 /* x (n, dim) = token_embd rows of tokens[0..n).  Token ids outside the
  * vocabulary are an error (QERR_ARG). */

@@ -444,6 +444,7 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
         return;
     }
     f2.use_overrides = f->use_overrides;
+    fwd_set_override(&f2, f->ovr_t, f->ovr_w);
     f2.cancel = f->cancel;
     int bt = f->blas_threads, at = f->att_threads, tt = f->tile_threads;
     f->blas_threads = f2.blas_threads = 1; /* one core per worker */

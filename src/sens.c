@@ -1,8 +1,12 @@
 /* sens: per-tensor sensitivity (src/sens.h). */
+#include <cblas.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "analysis/plan.h"
 #include "src/calib.h"
@@ -203,8 +207,11 @@ int sens_quantize(struct pipe_env *e, struct calib *c, const struct sens_tensor 
     return 0;
 }
 
-int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
-              struct qerr *err)
+/* The KL run of f (its overrides, and its own override slot) against the
+ * float model: `workers` as ppl_opts.max_workers; progress/ud per chunk. */
+static int eval_on(struct pipe_env *e, struct fwd *f, const struct pipe_opts *o, int workers,
+                   int (*progress)(void *, int, int, double), void *ud,
+                   struct ppl_cache *cache, struct ppl_result *r, struct qerr *err)
 {
     struct ppl_opts po;
     memset(&po, 0, sizeof po);
@@ -212,11 +219,18 @@ int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *
     po.max_chunks = o->chunks > 0 ? (int)o->chunks : 0;
     po.bos = e->bos;
     po.cancel = e->cb.cancel;
-    po.progress = e->cb.eval; /* per chunk: a caller's cancel poll */
-    po.progress_ud = e->cb.ud;
-    po.cache = e->cache.logits && e->cache.filled ? &e->cache : NULL;
+    po.progress = progress; /* per chunk: a caller's cancel poll */
+    po.progress_ud = ud;
+    po.cache = cache && cache->logits && cache->filled ? cache : NULL;
     po.kl = 1;
-    return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, r, err);
+    po.max_workers = workers;
+    return ppl_run(f, e->eval_ids, e->n_eval, &po, r, err);
+}
+
+int sens_eval(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *r,
+              struct qerr *err)
+{
+    return eval_on(e, &e->f, o, 0, e->cb.eval, e->cb.ud, &e->cache, r, err);
 }
 
 /* The proxies of one cell from Ŵ and the site's XᵀX. */
@@ -243,14 +257,30 @@ static int proxies(struct pipe_env *e, struct calib *c, const struct sens_tensor
     return plan_out_err2(w, wq, t->rows, t->cols, a->xtx, &cell->out_err2, err);
 }
 
-/* One (tensor, candidate): quantize, proxies, install, KL, uninstall. */
-static int run_cell(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
-                    struct calib *c, int ti, int ci, struct qerr *err)
+/* Where a cell is evaluated: a forward context whose own override slot
+ * takes the cell's Ŵ (the model's shared slots stay untouched, so several
+ * cells run at once), and how the KL pass may use threads. */
+struct cell_eval {
+    struct fwd *f;
+    int workers;                 /* ppl_opts.max_workers                  */
+    int (*progress)(void *, int, int, double);
+    void *ud;
+    struct ppl_cache cache;      /* a copy of the env's filled float-logit
+                                    cache: the rows are shared read-only,
+                                    the struct is the runner's (ppl_run
+                                    marks the cache it was given filled) */
+};
+
+/* One (tensor, candidate): quantize, proxies, KL with Ŵ in ev's slot.
+ * The result goes to *cell (the caller publishes it). */
+static int run_cell(const struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
+                    struct calib *c, struct cell_eval *ev, int ti, int ci,
+                    struct sens_cell *cell, struct qerr *err)
 {
     const struct sens_tensor *t = &s->t[ti];
-    struct sens_cell *cell = &s->cell[(size_t)ti * s->n_c + ci];
     struct quant_report rep;
     float *wq;
+    memset(cell, 0, sizeof *cell);
     int rc = sens_quantize(e, c, t, &s->c[ci].spec, &wq, &rep, err);
     if (rc)
         return rc;
@@ -258,11 +288,11 @@ static int run_cell(struct sens *s, struct pipe_env *e, const struct pipe_opts *
         free(wq);
         return rc;
     }
-    struct qtensor *q = qmodel_get(e->mp, t->layer, t->role);
-    qtensor_set_override(q, wq); /* owns wq now */
+    fwd_set_override(ev->f, qmodel_get(e->mp, t->layer, t->role), wq);
     struct ppl_result r;
-    rc = sens_eval(e, o, &r, err);
-    qtensor_set_override(q, NULL);
+    rc = eval_on(e, ev->f, o, ev->workers, ev->progress, ev->ud, &ev->cache, &r, err);
+    fwd_set_override(ev->f, NULL, NULL);
+    free(wq);
     if (rc)
         return rc;
     cell->kl_mean = r.kld.mean;
@@ -296,30 +326,212 @@ static void cache_save(struct sens *s, struct cache_run *cr)
     }
 }
 
+/* The missing cells, `n_cells` at once.  Each runner claims the next
+ * missing cell in (tensor, candidate) order under the lock, reports it
+ * (progress and cancel: calls are serialized by the lock), runs it
+ * outside the lock on its own forward context and publishes the result
+ * under the lock, where the periodic cache save reads s->cell.  A cell's
+ * numbers do not depend on which runner made it or when (ppl_run is
+ * bit-identical for any number of chunk workers), so the result equals
+ * the serial run's. */
+struct cell_pool {
+    struct sens *s;
+    struct pipe_env *e;
+    const struct pipe_opts *o;
+    struct calib *c;
+    const struct sens_ctl *ctl;
+    struct cache_run *cr;
+    pthread_mutex_t mu;
+    size_t next;                 /* next cell index to look at            */
+    atomic_int stop;             /* set on cancel or error: in-flight KL
+                                    passes stop at their next chunk       */
+    int rc;
+    struct qerr err;
+    double t0;
+};
+
+struct cell_runner {
+    struct cell_pool *p;
+    struct cell_eval ev;
+    struct fwd f;                /* a runner's own context (parallel)     */
+    int has_f, started;
+};
+
+static void pool_fail(struct cell_pool *p, int rc, const struct qerr *err)
+{
+    if (!p->rc) {
+        p->rc = rc;
+        p->err = *err;
+    }
+    atomic_store(&p->stop, 1);
+}
+
+/* Under the lock: the next missing cell (-1: none left, or stopped). */
+static long pool_claim(struct cell_pool *p)
+{
+    struct sens *s = p->s;
+    size_t total = (size_t)s->n_t * s->n_c;
+    int stop = atomic_load(&p->stop);
+    while (!stop && p->next < total && s->cell[p->next].done)
+        p->next++; /* reused from the cache */
+    if (stop || p->next >= total)
+        return -1;
+    long k = (long)p->next++;
+    struct sens_progress pr = {SENS_PH_CELLS, s->n_reused + s->n_computed, (int)total,
+                               (int)(k / s->n_c), (int)(k % s->n_c), NULL, NULL, -1};
+    pr.tensor = s->t[pr.ti].name, pr.cand = s->c[pr.ci].label;
+    if (s->n_computed)
+        pr.eta = (qclock_seconds() - p->t0) / s->n_computed * (pr.total - pr.done);
+    if (report(p->ctl, &pr) || (p->e->cb.cancel && *p->e->cb.cancel)) {
+        struct qerr e = {0};
+        qerr_set(&e, QERR_CANCEL, "interrupted");
+        pool_fail(p, QERR_CANCEL, &e);
+        return -1;
+    }
+    return k;
+}
+
+static void *pool_run(void *arg)
+{
+    struct cell_runner *r = arg;
+    struct cell_pool *p = r->p;
+    struct sens *s = p->s;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        long k = pool_claim(p);
+        pthread_mutex_unlock(&p->mu);
+        if (k < 0)
+            break;
+        struct sens_cell cell;
+        struct qerr err = {0};
+        int rc = run_cell(s, p->e, p->o, p->c, &r->ev, (int)(k / s->n_c), (int)(k % s->n_c),
+                          &cell, &err);
+        pthread_mutex_lock(&p->mu);
+        if (rc) {
+            pool_fail(p, rc, &err);
+        } else {
+            s->cell[k] = cell;
+            s->n_computed++;
+            if (p->cr->on && qclock_seconds() - p->cr->last_save > SENS_CACHE_SAVE_S)
+                cache_save(s, p->cr);
+        }
+        pthread_mutex_unlock(&p->mu);
+        if (rc)
+            break;
+    }
+    return NULL;
+}
+
+/* A parallel runner's per-chunk poll: the pool's stop, then the caller's
+ * eval callback (which must be thread-safe: it only polls a flag). */
+static int runner_poll(void *ud, int done, int total, double ppl)
+{
+    struct cell_runner *r = ud;
+    const struct pipe_env *e = r->p->e;
+    return atomic_load(&r->p->stop) || (e->cb.eval && e->cb.eval(e->cb.ud, done, total, ppl));
+}
+
+/* Cells at once and KL workers per cell for `threads` threads (0: one per
+ * CPU).  ctl->cell_threads forces the split; by default every thread runs
+ * cells of its own (single-threaded passes), which bench_sens measured
+ * faster than one cell at a time with two chunk workers (README). */
+int sens_split(int threads, int cell_threads, int n_missing, int *cells, int *workers)
+{
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    int t = threads > 0 ? threads : cpus > SENS_AUTO_THREADS ? SENS_AUTO_THREADS
+                                  : cpus > 0 ? (int)cpus : 1;
+    t = t > SENS_MAX_THREADS ? SENS_MAX_THREADS : t;
+    int k = cell_threads > 0 ? cell_threads : t;
+    k = k > t ? t : k;
+    k = k > n_missing ? n_missing : k;
+    k = k < 1 ? 1 : k;
+    *cells = k;
+    /* a lone cell keeps ppl's own two chunk workers when it has the
+     * threads; parallel cells run one chunk at a time each (ppl's workers
+     * would set OpenBLAS's process-wide thread count from several threads) */
+    *workers = k == 1 ? (t >= 2 ? 0 : 1) : 1;
+    return k;
+}
+
+static int n_missing(const struct sens *s)
+{
+    int n = 0;
+    for (size_t i = 0; i < (size_t)s->n_t * s->n_c; i++)
+        n += !s->cell[i].done;
+    return n;
+}
+
+static int runner_init(struct cell_runner *r, struct cell_pool *p, int parallel,
+                       struct qerr *err)
+{
+    memset(r, 0, sizeof *r);
+    r->p = p;
+    r->ev.workers = 1;
+    r->ev.progress = runner_poll;
+    r->ev.ud = r;
+    r->ev.cache = p->e->cache; /* filled by now, or unused (logits NULL) */
+    if (!parallel) {
+        r->ev.f = &p->e->f;
+        return 0;
+    }
+    int rc = fwd_init(&r->f, p->e->mp, p->e->f.max_tokens, err);
+    if (rc)
+        return rc;
+    r->has_f = 1;
+    r->f.blas_threads = 1; /* one core per runner */
+    r->f.att_threads = 1;
+    r->f.tile_threads = 1;
+    r->ev.f = &r->f;
+    return 0;
+}
+
 static int run_cells(struct sens *s, struct pipe_env *e, const struct pipe_opts *o,
                      struct calib *c, const struct sens_ctl *ctl, struct cache_run *cr,
                      struct qerr *err)
 {
-    struct sens_progress p = {SENS_PH_CELLS, 0, s->n_t * s->n_c, 0, 0, NULL, NULL, -1};
-    double t0 = qclock_seconds();
-    for (int ti = 0; ti < s->n_t; ti++)
-        for (int ci = 0; ci < s->n_c; ci++, p.done++) {
-            if (s->cell[(size_t)ti * s->n_c + ci].done)
-                continue; /* reused */
-            p.ti = ti, p.ci = ci;
-            p.tensor = s->t[ti].name, p.cand = s->c[ci].label;
-            p.eta = s->n_computed ? (qclock_seconds() - t0) / s->n_computed * (p.total - p.done)
-                                  : -1;
-            if (report(ctl, &p) || (e->cb.cancel && *e->cb.cancel))
-                return qerr_set(err, QERR_CANCEL, "interrupted");
-            int rc = run_cell(s, e, o, c, ti, ci, err);
-            if (rc)
-                return rc;
-            s->n_computed++;
-            if (cr->on && qclock_seconds() - cr->last_save > SENS_CACHE_SAVE_S)
-                cache_save(s, cr);
-        }
-    return 0;
+    int cells, workers;
+    sens_split(ctl ? ctl->threads : 0, ctl ? ctl->cell_threads : 0, n_missing(s), &cells,
+               &workers);
+    s->cell_threads = cells;
+    struct cell_pool p = {.s = s, .e = e, .o = o, .c = c, .ctl = ctl, .cr = cr};
+    p.t0 = qclock_seconds();
+    pthread_mutex_init(&p.mu, NULL);
+    struct cell_runner *r = calloc((size_t)cells, sizeof *r);
+    pthread_t *th = calloc((size_t)cells, sizeof *th);
+    int rc = r && th ? 0 : qerr_set(err, QERR_NOMEM, "out of memory");
+    int n_run = 0;
+    for (int i = 0; i < cells && !rc; i++, n_run++)
+        rc = runner_init(&r[i], &p, cells > 1, err);
+    if (!rc && cells > 1 && fwd_prepare(&e->f) < 0)
+        rc = qerr_set(err, QERR_NOMEM, "out of memory converting weights");
+    if (!rc && cells == 1) {
+        r[0].ev.workers = workers;
+        r[0].ev.progress = e->cb.eval; /* the serial path, as before */
+        r[0].ev.ud = e->cb.ud;
+        pool_run(&r[0]);
+    } else if (!rc) {
+        /* OpenBLAS's thread count is process-wide: one for the whole pool,
+         * so no runner's pass changes it */
+        int prev = openblas_get_num_threads();
+        openblas_set_num_threads(1);
+        for (int i = 1; i < cells; i++) /* a runner not started: fewer at once */
+            r[i].started = pthread_create(&th[i], NULL, pool_run, &r[i]) == 0;
+        pool_run(&r[0]);
+        for (int i = 1; i < cells; i++)
+            if (r[i].started)
+                pthread_join(th[i], NULL);
+        openblas_set_num_threads(prev);
+    }
+    for (int i = 0; r && i < n_run; i++)
+        if (r[i].has_f)
+            fwd_free(&r[i].f);
+    free(r), free(th);
+    pthread_mutex_destroy(&p.mu);
+    if (!rc && p.rc) {
+        rc = p.rc;
+        *err = p.err;
+    }
+    return rc;
 }
 
 /* Find the cache file and take its cells; problems only leave a note. */

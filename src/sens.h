@@ -68,6 +68,7 @@ struct sens {
     int calib_chunks, calib_ctx;
     double seconds_calib, seconds_float, seconds_cells;
     int have_base;               /* base filled (run or cache)            */
+    int cell_threads;            /* cells measured at once (sens_split)   */
     /* the cache (src/sens_cache.h) */
     int cache_state;             /* enum sens_cache_state                 */
     int n_reused, n_computed;    /* cells taken from it / measured now    */
@@ -110,7 +111,22 @@ struct sens_ctl {
     void *ud;
     int use_cache;               /* reuse and keep cells (src/sens_cache.h) */
     const char *cache_dir;       /* NULL: paths_cache_dir()               */
+    int threads;                 /* threads for the cells; 0 = one per CPU */
+    int cell_threads;            /* cells at once; 0 = sens_split's choice */
 };
+
+/* Cells are measured in parallel: `threads` (0 = one per CPU, at most
+ * SENS_AUTO_THREADS; given, at most SENS_MAX_THREADS) split into *cells cells at once, each KL pass with
+ * ppl_opts.max_workers = *workers.  cell_threads > 0 forces the number of
+ * cells at once (1: one cell at a time, the KL pass using ppl's two chunk
+ * workers when there are two threads).  Each extra cell at once costs one
+ * forward context, its logit buffers and one float copy of the tensor
+ * being measured.  The result is the same for any split, bit for bit.
+ * Returns *cells. */
+#define SENS_MAX_THREADS 64
+#define SENS_AUTO_THREADS 8  /* each runner holds two (n_ctx/2, vocab) logit
+                                buffers: 256 MiB at a 128K vocabulary     */
+int sens_split(int threads, int cell_threads, int n_missing, int *cells, int *workers);
 
 /* Run it (takes ownership of cands).  ctl may be NULL (no progress, no
  * cache).  With ctl->use_cache, cells found in the cache are reused (when

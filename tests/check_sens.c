@@ -78,6 +78,9 @@ static int stop_cb(void *ud, const struct sens_progress *p)
     return st->after >= 0 && st->seen++ >= st->after;
 }
 
+/* Cells at once for the next run() (0: the default split). */
+static int g_cell_threads, g_threads;
+
 static void run(struct run *r, const char *cands, int use_cache, struct stop *st)
 {
     struct pipe_opts o;
@@ -93,7 +96,7 @@ static void run(struct run *r, const char *cands, int use_cache, struct stop *st
     int n_c;
     ck_assert_int_eq(sens_parse_cands(cands, &c, &n_c, &r->err), 0);
     ck_assert_msg(pipe_setup(&r->e, model, &o, NULL, &r->err) == 0, "%s", r->err.msg);
-    struct sens_ctl ctl = {st ? stop_cb : NULL, st, use_cache, cdir};
+    struct sens_ctl ctl = {st ? stop_cb : NULL, st, use_cache, cdir, g_threads, g_cell_threads};
     r->rc = sens_run(&r->s, &r->e, &o, c, n_c, &ctl, &r->err);
 }
 
@@ -259,16 +262,117 @@ START_TEST(partial_reuse)
     struct stop st = {9, 0, 0};
     run(&a, "rtn:3:32,rtn:4:32", 1, &st);
     ck_assert_int_eq(a.rc, QERR_CANCEL);
-    ck_assert_int_eq(a.s.n_computed, 9);
+    /* 9 cells started before the cancel; cells in flight on other
+     * threads may still finish (and are kept), none is started after */
+    int kept = a.s.n_computed;
+    ck_assert_int_ge(kept, 9 - a.s.cell_threads + 1);
+    ck_assert_int_le(kept, 9);
+    int d = 0;
+    for (int i = 0; i < n_cells(&a); i++)
+        d += a.s.cell[i].done;
+    ck_assert_int_eq(d, kept);
     done(&a);
     st = (struct stop){-1, 0, 0};
     run(&b, "rtn:3:32,rtn:4:32", 1, &st);
     ck_assert_msg(b.rc == 0, "%s", b.err.msg);
-    ck_assert_int_eq(b.s.n_reused, 9);
-    ck_assert_int_eq(b.s.n_computed, n_cells(&b) - 9);
+    ck_assert_int_eq(b.s.n_reused, kept);
+    ck_assert_int_eq(b.s.n_computed, n_cells(&b) - kept);
     same_cells(&full, &b);
     done(&b);
     done(&full);
+}
+END_TEST
+
+/* Cells in parallel give the serial run's numbers, bit for bit, whatever
+ * the split (one cell at a time with two chunk workers, one with one,
+ * two and three cells at once), and every cell is measured once. */
+START_TEST(parallel_equals_serial)
+{
+    setup();
+    static const int splits[][2] = {{1, 1}, {2, 1}, {2, 2}, {3, 3}, {0, 0}};
+    struct run ref;
+    g_threads = 1, g_cell_threads = 1;
+    run(&ref, "rtn:2:32,rtn:4:row,q8_0", 0, NULL);
+    ck_assert_msg(ref.rc == 0, "%s", ref.err.msg);
+    ck_assert_int_eq(ref.s.cell_threads, 1);
+    for (size_t k = 1; k < sizeof splits / sizeof splits[0]; k++) {
+        struct run r;
+        struct stop st = {-1, 0, 0};
+        g_threads = splits[k][0], g_cell_threads = splits[k][1];
+        run(&r, "rtn:2:32,rtn:4:row,q8_0", 0, &st);
+        ck_assert_msg(r.rc == 0, "%s", r.err.msg);
+        if (g_cell_threads)
+            ck_assert_int_eq(r.s.cell_threads, g_cell_threads);
+        ck_assert_int_eq(r.s.n_computed, n_cells(&r));
+        ck_assert_int_eq(st.calls, n_cells(&r) + 2); /* one report per cell */
+        same_cells(&ref, &r);
+        for (int i = 0; i < n_cells(&r); i++)
+            ck_assert(r.s.cell[i].ppl == ref.s.cell[i].ppl);
+        done(&r);
+    }
+    g_threads = g_cell_threads = 0;
+    done(&ref);
+}
+END_TEST
+
+/* The split: never more cells than threads or missing cells; one cell
+ * keeps two chunk workers when it has two threads. */
+START_TEST(split_rule)
+{
+    int c, w;
+    ck_assert_int_eq(sens_split(2, 0, 70, &c, &w), 2);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(sens_split(2, 1, 70, &c, &w), 1);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(sens_split(1, 0, 70, &c, &w), 1);
+    ck_assert_int_eq(w, 1);
+    ck_assert_int_eq(sens_split(8, 0, 3, &c, &w), 3);
+    ck_assert_int_eq(sens_split(4, 9, 70, &c, &w), 4);
+    ck_assert_int_eq(sens_split(4, 0, 0, &c, &w), 1);
+    ck_assert_int_le(sens_split(0, 0, 1000, &c, &w), SENS_MAX_THREADS);
+    ck_assert_int_ge(c, 1);
+}
+END_TEST
+
+/* Cancel from the environment's flag (Ctrl-C) while cells run in
+ * parallel: the run stops with QERR_CANCEL, finished cells are kept. */
+static volatile int *g_flag;
+
+static int flag_cb(void *ud, const struct sens_progress *p)
+{
+    (void)ud;
+    if (p->phase == SENS_PH_CELLS && p->done >= 5)
+        *g_flag = 1;
+    return 0;
+}
+
+START_TEST(parallel_cancel_flag)
+{
+    setup();
+    struct pipe_opts o;
+    pipe_opts_default(&o);
+    o.eval = evalt, o.calib = calibt;
+    o.ctx = 32, o.chunks = 2, o.calib_ctx = 32, o.calib_chunks = 1;
+    struct run r;
+    memset(&r, 0, sizeof r);
+    struct sens_cand *c;
+    int n_c;
+    ck_assert_int_eq(sens_parse_cands("rtn:2:32,rtn:3:32,rtn:4:32", &c, &n_c, &r.err), 0);
+    ck_assert_msg(pipe_setup(&r.e, model, &o, NULL, &r.err) == 0, "%s", r.err.msg);
+    static volatile int flag;
+    flag = 0;
+    g_flag = &flag;
+    r.e.cb.cancel = &flag;
+    struct sens_ctl ctl = {flag_cb, NULL, 1, cdir, 2, 2};
+    r.rc = sens_run(&r.s, &r.e, &o, c, n_c, &ctl, &r.err);
+    ck_assert_int_eq(r.rc, QERR_CANCEL);
+    ck_assert_int_ge(r.s.n_computed, 5);
+    ck_assert_int_lt(r.s.n_computed, n_cells(&r));
+    int d = 0;
+    for (int i = 0; i < n_cells(&r); i++)
+        d += r.s.cell[i].done && isfinite(r.s.cell[i].kl_mean);
+    ck_assert_int_eq(d, r.s.n_computed);
+    done(&r);
 }
 END_TEST
 
@@ -372,6 +476,9 @@ int main(void)
     tcase_add_test(tc, stale_model_contents);
     tcase_add_test(tc, stale_text);
     tcase_add_test(tc, partial_reuse);
+    tcase_add_test(tc, parallel_equals_serial);
+    tcase_add_test(tc, split_rule);
+    tcase_add_test(tc, parallel_cancel_flag);
     tcase_add_test(tc, corrupt_file);
     tcase_add_test(tc, candidates_by_spec);
     tcase_add_test(tc, no_cache);

@@ -639,6 +639,132 @@ START_TEST(runs_label_joins_and_old_sessions)
 }
 END_TEST
 
+/* Plans in the Runs view: the entries `qlens plan --measure --out` writes
+ * (their fields as plan_measure.c names them) become rows of their model;
+ * the float and uniform entries of the same store, and other models'
+ * plans, do not; a save keeps the plan's entry as it is; deleting the row
+ * drops it at the next save, undo keeps it; the Plan view's own plan is a
+ * dashboard run written back with "plan": true. */
+#define PLAN_SPEC "plan 2.999 bpw (rtn:3:row x17, rtn:2:row x10, rtn:4:row x8)"
+START_TEST(runs_plan_entries)
+{
+    const char *path = tu_tmpfile("plan-session.json");
+    const char *text =
+        "{\"schema\": \"qlens-results/1\", \"source\": \"qlens 0.1 plan\", \"results\": [\n"
+        " {\"id\": \"m/float\", \"model\": \"m\", \"method\": \"float\", \"source\": \"qlens 0.1 plan\",\n"
+        "  \"bits\": {\"w\": 16, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 6.8966}},\n"
+        " {\"id\": \"m/RTN w3 g32 asym\", \"model\": \"m\", \"method\": \"rtn\",\n"
+        "  \"source\": \"qlens 0.1 plan\", \"group_size\": 32,\n"
+        "  \"bits\": {\"w\": 3, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 18.3},\n"
+        "  \"settings\": {\"spec\": \"RTN w3 g32 asym\", \"bits_per_weight\": 3.61}},\n"
+        " {\"id\": \"m/plan 3 bpw\", \"model\": \"m\", \"method\": \"plan\", \"source\": \"qlens 0.1 plan\",\n"
+        "  \"bits\": {\"w\": 3, \"a\": 16, \"kv\": 16}, \"memory_gb\": 0.0001,\n"
+        "  \"ppl\": {\"eval\": {\"value\": 55.07, \"stderr\": 2.5}},\n"
+        "  \"settings\": {\"spec\": \"" PLAN_SPEC "\", \"bits_per_weight\": 2.9993,\n"
+        "   \"size_mib\": 0.1, \"kl_mean\": 2.1475, \"kl_p99\": 8.153, \"top1\": 0.2686,\n"
+        "   \"delta_ppl_pct\": 698.5, \"ctx\": 256, \"chunks\": 8, \"sequential\": false,\n"
+        "   \"plan\": true, \"target_bpw\": 3, \"predicted_kl\": 1.8, \"sens\": \"s.json\",\n"
+        "   \"tensor_types\": \"blk.0.attn_q=rtn:2:row\"}},\n"
+        " {\"id\": \"o/plan 3 bpw\", \"model\": \"o\", \"method\": \"plan\", \"source\": \"qlens 0.1 plan\",\n"
+        "  \"bits\": {\"w\": 3, \"a\": 16, \"kv\": 16}, \"ppl\": {\"eval\": 9.0},\n"
+        "  \"settings\": {\"spec\": \"plan 3.000 bpw (q3_k x7)\", \"plan\": true}}]}\n";
+    tu_write_file(path, text, strlen(text));
+    struct vm_runs v;
+    struct qerr err;
+    qerr_clear(&err);
+    vm_runs_init(&v, "m.gguf", "eval", path);
+    ck_assert_msg(vm_runs_load(&v, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(v.n, 1); /* m's plan only */
+    const struct jobs_run *r = &v.r[0];
+    ck_assert_str_eq(r->method, "plan");
+    ck_assert_str_eq(r->ext_id, "m/plan 3 bpw");
+    ck_assert_str_eq(r->spec, PLAN_SPEC);
+    ck_assert_int_eq(r->bits, 3);
+    ck_assert_double_eq_tol(r->bpw, 2.9993, 1e-12);
+    ck_assert_double_eq_tol(r->size_mib, 0.1, 1e-12);
+    ck_assert_double_eq_tol(r->ppl, 55.07, 1e-12);
+    ck_assert_double_eq_tol(r->ppl_se, 2.5, 1e-12);
+    ck_assert_double_eq_tol(r->kl, 2.1475, 1e-12);
+    ck_assert_double_eq_tol(r->top1, 0.2686, 1e-12);
+    ck_assert_int_eq(r->n_ctx, 256);
+    ck_assert_int_eq(r->n_chunks, 8);
+    ck_assert_double_eq_tol(vm_runs_dppl(&v, 0), 698.5, 1e-9); /* from its own KL pass */
+    char c[64];
+    vm_runs_cell(&v, 0, VR_SPEC, c, sizeof c);
+    ck_assert_msg(!strncmp(c, "plan 2.999 bpw", 14), "%s", c);
+    vm_runs_cell(&v, 0, VR_GROUP, c, sizeof c);
+    ck_assert_str_eq(c, "-");
+    vm_runs_cell(&v, 0, VR_KL, c, sizeof c);
+    ck_assert_str_eq(c, "2.1475");
+    vm_runs_cell(&v, 0, VR_TIME, c, sizeof c);
+    ck_assert_str_eq(c, "-");
+    unsigned char front[4];
+    vm_runs_pareto(&v, front);
+    ck_assert_int_eq(front[0], 1);
+
+    /* the Plan view's plan of the same assignment, measured here: a row of
+     * its own beside the store's (whose entry stays the command's) */
+    struct jobs_run mine = mkrun("plan", PLAN_SPEC, 3, 0.1, 54.0, 6.9);
+    mine.bpw = 2.9993;
+    mine.n_ctx = 512;
+    ck_assert_int_eq(vm_runs_add(&v, &mine), 0);
+    ck_assert_int_eq(v.n, 2);
+    ck_assert_msg(vm_runs_save(&v, &err) == 0, "%s", err.msg);
+    struct results_store s;
+    results_store_init(&s);
+    ck_assert_msg(results_load(&s, path, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(s.n, 5);
+    int k = results_find(&s, "m/plan 3 bpw");
+    ck_assert_int_ge(k, 0);
+    ck_assert_str_eq(s.e[k].source, "qlens 0.1 plan"); /* kept as it is */
+    ck_assert_ptr_nonnull(strstr(s.e[k].settings_json, "tensor_types"));
+    int own = -1;
+    for (int i = 0; i < s.n; i++)
+        if (!strcmp(s.e[i].source, "qlens dashboard run"))
+            own = i;
+    ck_assert_int_ge(own, 0);
+    ck_assert_str_eq(s.e[own].method, "plan");
+    ck_assert_ptr_nonnull(strstr(s.e[own].settings_json, "\"plan\":true"));
+    results_store_free(&s);
+
+    /* read back: both plans, the dashboard's one a plan run too */
+    struct vm_runs w;
+    vm_runs_init(&w, "m.gguf", "eval", path);
+    ck_assert_msg(vm_runs_load(&w, &err) == 0, "%s", err.msg);
+    ck_assert_int_eq(w.n, 2);
+    int ext = w.r[0].ext_id[0] ? 0 : 1;
+    ck_assert_str_eq(w.r[ext].ext_id, "m/plan 3 bpw");
+    ck_assert_str_eq(w.r[1 - ext].method, "plan");
+    ck_assert_str_eq(w.r[1 - ext].ext_id, "");
+    ck_assert_double_eq_tol(w.r[1 - ext].bpw, 2.9993, 1e-12);
+
+    /* delete the command's plan, undo, delete again: dropped at save */
+    struct jobs_run undo = w.r[ext];
+    vm_runs_delete(&w, ext);
+    ck_assert_int_eq(vm_runs_add(&w, &undo), 0);
+    ck_assert_int_eq(w.n_gone, 0);
+    ck_assert_msg(vm_runs_save(&w, &err) == 0, "%s", err.msg);
+    results_store_init(&s);
+    ck_assert_int_eq(results_load(&s, path, &err), 0);
+    ck_assert_int_ge(results_find(&s, "m/plan 3 bpw"), 0);
+    results_store_free(&s);
+    for (int i = 0; i < w.n; i++)
+        if (w.r[i].ext_id[0])
+            vm_runs_delete(&w, i);
+    ck_assert_int_eq(w.n, 1);
+    ck_assert_msg(vm_runs_save(&w, &err) == 0, "%s", err.msg);
+    results_store_init(&s);
+    ck_assert_int_eq(results_load(&s, path, &err), 0);
+    ck_assert_int_eq(s.n, 4);
+    ck_assert_int_lt(results_find(&s, "m/plan 3 bpw"), 0);
+    ck_assert_int_ge(results_find(&s, "o/plan 3 bpw"), 0); /* another model's: kept */
+    ck_assert_int_ge(results_find(&s, "m/float"), 0);
+    results_store_free(&s);
+    vm_runs_free(&v);
+    vm_runs_free(&w);
+}
+END_TEST
+
 START_TEST(runs_bad_session_file)
 {
     const char *path = tu_tmpfile("bad.json");
@@ -925,6 +1051,7 @@ static Suite *suite(void)
     tcase_add_test(tc, runs_table_dppl_pareto);
     tcase_add_test(tc, runs_session_roundtrip_and_export);
     tcase_add_test(tc, runs_label_joins_and_old_sessions);
+    tcase_add_test(tc, runs_plan_entries);
     tcase_add_test(tc, runs_bad_session_file);
     tcase_add_test(tc, runs_session_numbers_beyond_int);
     tcase_add_test(tc, runs_over_the_cap_never_dropped);

@@ -47,6 +47,13 @@ jcheck "$T_TMP/cached.json" "d['cache']['reused'] == 105 and d['cache']['compute
 expect_rc 0 "sensitivity --no-cache" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --no-cache --json
 cp "$T_TMP/out" "$T_TMP/nocache.json"
 jcheck "$T_TMP/nocache.json" "d['cache']['reused'] == 0 and d['cache']['computed'] == 35 and d['cache']['file'] == ''" "--no-cache measures every cell"
+# cells one at a time and three at once: the same numbers
+expect_rc 0 "sensitivity --cell-threads 1" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --no-cache --cell-threads 1 --json
+cp "$T_TMP/out" "$T_TMP/serial.json"
+expect_rc 0 "sensitivity --threads 3" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --no-cache --threads 3 --json
+jcheck "$T_TMP/out" "d['cells_at_once'] == 3 and d['tensors'] == json.load(open('$T_TMP/serial.json'))['tensors'] and json.load(open('$T_TMP/serial.json'))['cells_at_once'] == 1" "3 cells at once give the serial numbers"
+expect_rc 2 "sensitivity --threads 0" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --threads 0
+expect_grep "threads wants a count 1..64 \(got '0'\)" "$T_TMP/err" "bad thread count named"
 head -c 20000 "$QLENS_SHARED/data/tinystories-eval.txt" >"$T_TMP/ev.txt"
 expect_rc 0 "sensitivity, a text" -- "$Q" sensitivity --candidates rtn:2:32 $SMALL --eval "$T_TMP/ev.txt" --cache-dir "$T_TMP/c2"
 printf 'Twice upon a day' | dd of="$T_TMP/ev.txt" conv=notrunc 2>/dev/null

@@ -70,6 +70,12 @@ struct jobs_run {
     double kl, top1;              /* mean KL (nats), top-1 agreement   */
     double seconds;
     int n_ctx, n_chunks;
+    /* A bit plan (method "plan"; spec "plan B bpw (CANDIDATE xN, ...)",
+     * as `qlens plan --out` names it) read from an entry another command
+     * wrote (`qlens plan --measure --out SESSION`): ext_id is that entry's
+     * id, the session keeps the entry as it is ("" = the dashboard's own
+     * run, written back by it). */
+    char ext_id[160];
 };
 
 struct jobs_ctx {

@@ -1,11 +1,13 @@
 /* jobs_plan: the Plan view's jobs (ui/jobs_plan.h). */
 #include "ui/jobs_plan.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "src/pipeline.h"
+#include "src/qclock.h"
 #include "src/qplan.h"
 #include "ui/jobs.h"
 
@@ -80,7 +82,7 @@ static int job_sens(struct jobs_ctx *j, struct worker *w, struct qerr *err)
         free(c);
         return rc;
     }
-    struct sens_ctl ctl = {sens_cb, w, 1, NULL};
+    struct sens_ctl ctl = {sens_cb, w, 1, NULL, 0, 0}; /* cells on every CPU */
     rc = sens_run(&p->s, &e, &po, c, n_c, &ctl, err);
     p->have_s = 1; /* cells finished before a cancel are shown too */
     qmodel_clear_overrides(j->data->m);
@@ -91,7 +93,8 @@ static int job_sens(struct jobs_ctx *j, struct worker *w, struct qerr *err)
 /* The plan (pick) as `qlens quant --plan` runs it: the spec lines through
  * src/qplan.h and pipe_run_plan. */
 static int run_plan(struct pipe_env *e, const struct pipe_opts *po, const struct sens *s,
-                    const int *pick, struct pipe_result *res, struct qerr *err)
+                    const int *pick, struct pipe_result *res, char *summary, size_t cap,
+                    struct qerr *err)
 {
     const char **names = calloc((size_t)s->n_t + 1, sizeof *names);
     const char **labels = calloc((size_t)s->n_t + 1, sizeof *labels);
@@ -100,8 +103,10 @@ static int run_plan(struct pipe_env *e, const struct pipe_opts *po, const struct
         names[i] = s->t[i].name, labels[i] = s->c[pick[i]].label;
     struct qplan p;
     if (!rc && !(rc = qplan_from_pairs(&p, names, labels, s->n_t, "the plan", err)) &&
-        !(rc = qplan_bind(&p, e->mp, err)))
+        !(rc = qplan_bind(&p, e->mp, err))) {
         rc = pipe_run_plan(e, po, &p, res, err);
+        qplan_summary(&p, summary, cap);
+    }
     if (names && labels)
         qplan_free(&p);
     free(names), free(labels);
@@ -111,18 +116,43 @@ static int run_plan(struct pipe_env *e, const struct pipe_opts *po, const struct
 /* The plan (pick) or candidate u on every tensor, run as `qlens quant
  * --plan` / `qlens quant` run them (so the view's numbers are the CLI's),
  * against the float model's cached logits; the model is left clean. */
+/* The plan's measurement as a run of the Runs view, named as `qlens plan
+ * --out` names it (cli/plan_measure.c), so the same plan is recognisable
+ * in both. */
+static void plan_run(const struct pipe_result *res, const char *summary, double seconds,
+                     struct jobs_run *run)
+{
+    const struct ppl_result *r = &res->ppl;
+    memset(run, 0, sizeof *run);
+    snprintf(run->method, sizeof run->method, "plan");
+    run->bpw = qrun_bits_per_weight(&res->run);
+    snprintf(run->spec, sizeof run->spec, "plan %.3f bpw (%s)", run->bpw, summary);
+    run->bits = (int)lround(fmin(fmax(run->bpw, 1), 16));
+    run->sym = 1;
+    run->size_mib = qrun_size_mib(&res->run);
+    run->ppl = r->ppl, run->ppl_se = r->ppl_stderr, run->base_ppl = r->base_ppl;
+    run->kl = r->kld.mean, run->top1 = r->top1;
+    run->seconds = seconds;
+    run->n_ctx = r->n_ctx, run->n_chunks = r->n_chunks;
+}
+
 static int measure(struct pipe_env *e, const struct pipe_opts *po, const struct sens *s,
-                   const int *pick, int u, struct jobs_plan_meas *m, struct qerr *err)
+                   const int *pick, int u, struct jobs_plan_meas *m, struct jobs_run *run,
+                   struct qerr *err)
 {
     struct pipe_result res;
+    char summary[sizeof run->spec] = "";
+    double t0 = qclock_seconds();
     memset(&res, 0, sizeof res);
-    int rc = pick ? run_plan(e, po, s, pick, &res, err)
+    int rc = pick ? run_plan(e, po, s, pick, &res, summary, sizeof summary, err)
                   : pipe_run(e, po, &s->c[u].spec, 0, 0, &res, err);
     if (!rc) {
         const struct ppl_result *r = &res.ppl;
         m->bpw = qrun_bits_per_weight(&res.run);
         m->ppl = r->ppl, m->base_ppl = r->base_ppl;
         m->kl = r->kld.mean, m->kl_p99 = r->kld.p99, m->top1 = r->top1;
+        if (pick)
+            plan_run(&res, summary, qclock_seconds() - t0, run);
     }
     pipe_result_free(&res);
     qmodel_clear_overrides(e->mp);
@@ -151,7 +181,8 @@ static int job_eval(struct jobs_ctx *j, struct worker *w, struct qerr *err)
             snprintf(p->m[k].label, sizeof p->m[k].label, "plan");
         else
             snprintf(p->m[k].label, sizeof p->m[k].label, "uniform %s", s->c[k - 1].label);
-        rc = measure(&e, &po, s, k ? NULL : p->pick, k - 1, &p->m[k], err);
+        rc = measure(&e, &po, s, k ? NULL : p->pick, k - 1, &p->m[k], &p->run, err);
+        p->have_run |= !rc && k == 0;
     }
     pipe_teardown(&e);
     return rc;

@@ -13,6 +13,7 @@
 #define QLENS_UI_JOBS_PLAN_H
 
 #include "src/sens.h"
+#include "ui/jobs.h"
 
 #define JOBS_PLAN_CHUNKS 4
 
@@ -36,6 +37,11 @@ struct jobs_plan {
     /* JOB_PLAN_EVAL: out */
     struct jobs_plan_meas *m;    /* (n_m): the plan, then each uniform   */
     int n_m;
+    struct jobs_run run;         /* the plan as a Runs-view row (method
+                                    "plan", spec "plan B bpw (rtn:3:row
+                                    x17, ...)" as qlens plan --out names
+                                    it), valid when have_run             */
+    int have_run;
 };
 
 struct jobs_ctx;

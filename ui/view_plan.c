@@ -16,6 +16,7 @@
 #include "ui/draw.h"
 #include "ui/jobs_plan.h"
 #include "ui/tui_int.h"
+#include "ui/view_runs.h"
 #include "ui/vm_plan.h"
 
 #define NAME_W 18                 /* tensor name column                    */
@@ -95,9 +96,13 @@ static void eval_done(struct tui *t, struct jobs_plan *jp, int rc)
     }
     vm_plan_take_meas(v, jp->m, jp->n_m);
     jp->m = NULL;
+    /* the plan is a run like any other: a row of the Runs view */
+    int kept = jp->have_run && view_runs_add(t, &jp->run, 0) == 0;
+    if (jp->have_run && !kept)
+        return; /* the status line says why it is not in Runs */
     const struct jobs_plan_meas *m = &v->meas[0];
-    tui_msg(t, 0, "plan measured: %.3f b/w, KL %.5f (predicted %.5f), PPL %.4f (float %.4f)",
-            m->bpw, m->kl, v->plan.kl, m->ppl, m->base_ppl);
+    tui_msg(t, 0, "plan measured: %.3f b/w, KL %.5f (predicted %.5f), PPL %.4f (float %.4f)%s",
+            m->bpw, m->kl, v->plan.kl, m->ppl, m->base_ppl, kept ? "; in Runs (4)" : "");
 }
 
 static void plan_job_done(struct tui *t, struct jobs_ctx *j, int rc)

@@ -53,27 +53,34 @@ static int runs_start(struct tui *t, enum job_kind kind)
     return tui_start_job(t, j, UV_RUNS, label);
 }
 
-static void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+int view_runs_add(struct tui *t, const struct jobs_run *run, int say)
 {
     struct vm_runs *v = &st(t)->vm;
+    if (vm_runs_add(v, run) < 0) {
+        tui_msg(t, 1, "%.60s: PPL %.4f, not kept: the session holds %d runs (d deletes one)",
+                run->spec, run->ppl, v->n);
+        return -1;
+    }
+    struct qerr err;
+    qerr_clear(&err);
+    int rc = vm_runs_save(v, &err);
+    if (rc < 0)
+        tui_msg(t, 1, "session not saved: %s", err.msg);
+    else if (say)
+        tui_msg(t, 0, "%s: PPL %.4f (%.1f s), saved to %s", run->spec, run->ppl,
+                run->seconds, v->path);
+    t->runs_gen++; /* the correlation store includes our runs */
+    return rc < 0 ? -1 : 0;
+}
+
+static void runs_job_done(struct tui *t, struct jobs_ctx *j, int rc)
+{
     if (rc < 0) {
         tui_msg(t, rc != QERR_CANCEL, "%s: %s", j->kind == JOB_BASELINE ? "baseline" : "run",
                 rc == QERR_CANCEL ? "cancelled" : t->job.err.msg);
         return;
     }
-    if (vm_runs_add(v, &j->run) < 0) {
-        tui_msg(t, 1, "%s: PPL %.4f, not kept: the session holds %d runs (d deletes one)",
-                j->run.spec, j->run.ppl, v->n);
-        return;
-    }
-    struct qerr err;
-    qerr_clear(&err);
-    if (vm_runs_save(v, &err) < 0)
-        tui_msg(t, 1, "session not saved: %s", err.msg);
-    else
-        tui_msg(t, 0, "%s: PPL %.4f (%.1f s), saved to %s", j->run.spec, j->run.ppl,
-                j->run.seconds, v->path);
-    t->runs_gen++; /* the correlation store includes our runs */
+    view_runs_add(t, &j->run, 1);
 }
 
 /* The columns shown: the configuration, then from the scrolled-to column
@@ -337,7 +344,10 @@ static int runs_act(struct tui *t, enum ui_act a, int shown)
             tui_msg(t, 0, "restored \"%s\"", r->undo.spec);
         return 1;
     case UA_OPEN: /* drill down: where this run's error enters */
-        if (v->n > 0)
+        if (v->n > 0 && !strcmp(v->r[v->sel].method, "plan"))
+            tui_msg(t, 1, "a plan mixes configurations per tensor: the Divergence view "
+                    "compares one configuration (pick a uniform run)");
+        else if (v->n > 0)
             view_div_open(t, &v->r[v->sel]);
         return 1;
     case UA_EXPORT:

@@ -5,6 +5,14 @@
 
 struct tui;
 struct results_import_opts;
+struct jobs_run;
+
+/* A finished run from another view (the Plan view's measured plan) into
+ * the table and the session file, as the Runs view's own jobs add theirs
+ * (replacing the same configuration at the same context); say = 1 puts
+ * "SPEC: PPL ..., saved to SESSION" on the status line.  <0: not kept or
+ * not saved (the status line says why). */
+int view_runs_add(struct tui *t, const struct jobs_run *run, int say);
 
 /* Path of the session file ("" when none); t->runs_gen bumps whenever
  * its content changes. */

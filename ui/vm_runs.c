@@ -22,6 +22,10 @@ const struct vr_coldef vr_cols[VR__NCOL] = {
 /* The same configuration at the same context (one row, one entry). */
 static int same_run(const struct jobs_run *a, const struct jobs_run *b)
 {
+    /* a plan from another command's entry is its own row (its entry is
+     * kept as it is): it joins only the same entry read again */
+    if (a->ext_id[0] || b->ext_id[0])
+        return !strcmp(a->ext_id, b->ext_id);
     /* 0: an entry from before the context was recorded */
     return !strcmp(a->spec, b->spec) && (a->n_ctx == b->n_ctx || !a->n_ctx || !b->n_ctx);
 }
@@ -42,11 +46,11 @@ int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap)
     int found = 0;
     for (int i = 0; i < v->n; i++) {
         const struct jobs_run *a = &v->r[i];
-        if (a->bits >= 16 || !(a->bpw > 0))
-            continue;
+        if (a->bits >= 16 || !(a->bpw > 0) || !strcmp(a->method, "plan"))
+            continue; /* a plan's Bits is its b/w rounded */
         double lo = a->bpw, hi = a->bpw;
         for (int k = 0; k < v->n; k++)
-            if (v->r[k].bits == a->bits && v->r[k].bpw > 0) {
+            if (v->r[k].bits == a->bits && v->r[k].bpw > 0 && strcmp(v->r[k].method, "plan")) {
                 lo = v->r[k].bpw < lo ? v->r[k].bpw : lo;
                 hi = v->r[k].bpw > hi ? v->r[k].bpw : hi;
             }
@@ -63,8 +67,10 @@ int vm_runs_storage_note(const struct vm_runs *v, char *buf, int cap)
 void vm_runs_free(struct vm_runs *v)
 {
     free(v->r);
+    free(v->gone);
     v->r = NULL;
-    v->n = v->cap = 0;
+    v->gone = NULL;
+    v->n = v->cap = v->n_gone = 0;
 }
 
 const char *vm_runs_default_path(void)
@@ -82,6 +88,34 @@ static double jnum(const cJSON *o, const char *k, double def)
 {
     const cJSON *x = cJSON_GetObjectItemCaseSensitive(o, k);
     return cJSON_IsNumber(x) ? x->valuedouble : def;
+}
+
+int vm_runs_entry_is_plan(const struct results_entry *e)
+{
+    if (!strcmp(e->method, "plan"))
+        return 1;
+    cJSON *s = e->settings_json ? cJSON_Parse(e->settings_json) : NULL;
+    int yes = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(s, "plan"));
+    cJSON_Delete(s);
+    return yes;
+}
+
+/* A plan entry as `qlens plan --out` (plan_measure.c) writes it: its
+ * settings name the fields as `qlens sweep` does (bits_per_weight,
+ * kl_mean, ctx, chunks, delta_ppl_pct), the dashboard's own as its
+ * session does; each is read where it is. */
+static void plan_fields(const struct results_entry *e, const cJSON *s, struct jobs_run *r)
+{
+    snprintf(r->method, sizeof r->method, "plan");
+    r->bpw = jnum(s, "bpw", jnum(s, "bits_per_weight", NAN));
+    r->bits = isfinite(r->bpw) ? (int)lround(fmin(fmax(r->bpw, 1), 16)) : e->w_bits;
+    r->group = 0;
+    r->kl = jnum(s, "kl", jnum(s, "kl_mean", NAN));
+    r->n_ctx = qnum_clamp_int(jnum(s, "n_ctx", jnum(s, "ctx", 0)), 0, INT_MAX, 0);
+    r->n_chunks = qnum_clamp_int(jnum(s, "n_chunks", jnum(s, "chunks", 0)), 0, INT_MAX, 0);
+    double d = jnum(s, "delta_ppl_pct", NAN);
+    if (isnan(r->base_ppl) && isfinite(d) && d > -100 && isfinite(r->ppl))
+        r->base_ppl = r->ppl / (1 + d / 100); /* the float PPL of its KL pass */
 }
 
 static void from_entry(const struct results_entry *e, const char *dataset, struct jobs_run *r)
@@ -107,6 +141,8 @@ static void from_entry(const struct results_entry *e, const char *dataset, struc
     r->n_ctx = qnum_clamp_int(jnum(s, "n_ctx", 0), 0, INT_MAX, 0);
     r->n_chunks = qnum_clamp_int(jnum(s, "n_chunks", 0), 0, INT_MAX, 0);
     r->sym = jnum(s, "sym", 1) != 0;
+    if (vm_runs_entry_is_plan(e))
+        plan_fields(e, s, r);
     cJSON_Delete(s);
 }
 
@@ -124,15 +160,35 @@ static int is_mine(const struct vm_runs *v, const struct results_entry *e)
 
 /* Rows from the entries of s that this dashboard wrote; those beyond
  * VM_RUNS_MAX are counted in n_over. */
+/* A plan of this model that another command wrote (`qlens plan --measure
+ * --out`): shown as a row, its entry kept as it is. */
+static int is_ext_plan(const struct vm_runs *v, const struct results_entry *e)
+{
+    return !is_mine(v, e) && !strcmp(e->model, v->model) && vm_runs_entry_is_plan(e) &&
+           results_entry_ppl(e, v->dataset);
+}
+
+static int is_gone(const struct vm_runs *v, const char *id)
+{
+    for (int i = 0; i < v->n_gone; i++)
+        if (!strcmp(v->gone[i], id))
+            return 1;
+    return 0;
+}
+
 static void add_mine(struct vm_runs *v, const struct results_store *s)
 {
-    for (int i = 0; i < s->n; i++)
-        if (is_mine(v, &s->e[i])) {
+    for (int i = 0; i < s->n; i++) {
+        int ext = is_ext_plan(v, &s->e[i]);
+        if (is_mine(v, &s->e[i]) || ext) {
             struct jobs_run r;
             from_entry(&s->e[i], v->dataset, &r);
+            if (ext)
+                snprintf(r.ext_id, sizeof r.ext_id, "%s", s->e[i].id);
             if (vm_runs_add(v, &r) == QERR_ARG)
                 v->n_over++;
         }
+    }
     v->sel = 0;
 }
 
@@ -195,6 +251,8 @@ static void settings_json(const struct jobs_run *r, char *buf, size_t cap)
         cJSON_AddNumberToObject(o, "n_ctx", r->n_ctx);
         cJSON_AddNumberToObject(o, "n_chunks", r->n_chunks);
         cJSON_AddNumberToObject(o, "sym", r->sym);
+        if (!strcmp(r->method, "plan"))
+            cJSON_AddBoolToObject(o, "plan", 1); /* as qlens plan --out marks them */
         txt = cJSON_PrintUnformatted(o);
     }
     snprintf(buf, cap, "%s", txt && strlen(txt) < cap ? txt : "{}");
@@ -259,9 +317,11 @@ static int save_to(const struct vm_runs *v, const char *path, int keep, struct q
         rc = results_load(&old, path, err);
     snprintf(s.source, sizeof s.source, "qlens dashboard session");
     for (int i = 0; rc == 0 && i < old.n; i++)
-        if (!is_mine(v, &old.e[i]))
+        if (!is_mine(v, &old.e[i]) && !is_gone(v, old.e[i].id)) /* gone: deleted here */
             rc = results_add_entry(&s, &old.e[i], err);
     for (int i = 0; rc == 0 && i < v->n; i++) {
+        if (keep && v->r[i].ext_id[0])
+            continue; /* another command's entry: kept above as it is */
         struct results_entry e;
         rc = to_entry(v, &v->r[i], &e, err);
         if (rc == 0)
@@ -286,8 +346,32 @@ int vm_runs_save(const struct vm_runs *v, struct qerr *err)
     return save_to(v, v->path, 1, err);
 }
 
+/* Deleting another command's plan row deletes its entry at the next save
+ * (restoring the row keeps it again). */
+static int gone_add(struct vm_runs *v, const char *id)
+{
+    char (*g)[160] = realloc(v->gone, (size_t)(v->n_gone + 1) * sizeof *g);
+    if (!g)
+        return QERR_NOMEM;
+    v->gone = g;
+    snprintf(v->gone[v->n_gone++], sizeof v->gone[0], "%s", id);
+    return 0;
+}
+
+static void gone_remove(struct vm_runs *v, const char *id)
+{
+    for (int i = 0; i < v->n_gone; i++)
+        if (!strcmp(v->gone[i], id)) {
+            memmove(v->gone + i, v->gone + i + 1, (size_t)(v->n_gone - i - 1) * sizeof v->gone[0]);
+            v->n_gone--;
+            return;
+        }
+}
+
 int vm_runs_add(struct vm_runs *v, const struct jobs_run *run)
 {
+    if (run->ext_id[0])
+        gone_remove(v, run->ext_id);
     for (int i = 0; i < v->n; i++)
         if (same_run(&v->r[i], run)) {
             v->r[i] = *run;
@@ -313,6 +397,8 @@ void vm_runs_delete(struct vm_runs *v, int i)
 {
     if (i < 0 || i >= v->n)
         return;
+    if (v->r[i].ext_id[0] && gone_add(v, v->r[i].ext_id) < 0)
+        return; /* out of memory: keep the row rather than lose track */
     memmove(v->r + i, v->r + i + 1, (size_t)(v->n - i - 1) * sizeof *v->r);
     v->n--;
     if (v->sel >= v->n)
@@ -442,11 +528,11 @@ void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
     if (i < 0 || i >= v->n)
         return;
     const struct jobs_run *r = &v->r[i];
-    int fl = !strcmp(r->method, "float");
+    int fl = !strcmp(r->method, "float"), plan = !strcmp(r->method, "plan");
     switch (col) {
     case VR_SPEC: snprintf(buf, (size_t)cap, "%s", r->spec); break;
     case VR_BITS: snprintf(buf, (size_t)cap, "%d", r->bits); break;
-    case VR_GROUP: if (fl) snprintf(buf, (size_t)cap, "-"); else group_text(r->group, buf, cap); break;
+    case VR_GROUP: if (fl || plan) snprintf(buf, (size_t)cap, "-"); else group_text(r->group, buf, cap); break;
     case VR_BPW: snprintf(buf, (size_t)cap, "%.3g", r->bpw); break;
     case VR_SIZE: snprintf(buf, (size_t)cap, "%.3g", r->size_mib); break;
     case VR_PPL: snprintf(buf, (size_t)cap, "%.4f+-%.3f", r->ppl, r->ppl_se); break;
@@ -457,7 +543,7 @@ void vm_runs_cell(const struct vm_runs *v, int i, int col, char *buf, int cap)
     }
     case VR_KL: snprintf(buf, (size_t)cap, fl ? "-" : "%.4f", r->kl); break;
     case VR_TOP1: snprintf(buf, (size_t)cap, fl ? "-" : "%.2f", 100 * r->top1); break;
-    case VR_TIME: snprintf(buf, (size_t)cap, "%.1f", r->seconds); break;
+    case VR_TIME: snprintf(buf, (size_t)cap, isfinite(r->seconds) ? "%.1f" : "-", r->seconds); break;
     case VR_CTX: snprintf(buf, (size_t)cap, r->n_ctx > 0 ? "%d" : "-", r->n_ctx); break;
     }
 }

@@ -17,7 +17,15 @@
  * ΔPPL % = 100 (PPL / PPL_float - 1) takes PPL_float from the same KL pass
  * when the run has one, else from the baseline row of the same n_ctx
  * (none: no ΔPPL).  The Pareto front
- * holds the runs no other run beats on both size and PPL. */
+ * holds the runs no other run beats on both size and PPL.
+ *
+ * Bit plans are runs too (method "plan", configuration "plan B bpw
+ * (CANDIDATE xN, ...)"): those the Plan view measures are the dashboard's
+ * own (written back with "plan": true), and the plan entries of this
+ * model that `qlens plan --measure --out SESSION` wrote are read as rows
+ * as well (jobs_run.ext_id): their fields as that command names them, the
+ * entry kept as it is at every save, and deleted from the file only when
+ * its row is deleted here. */
 #ifndef QLENS_UI_VM_RUNS_H
 #define QLENS_UI_VM_RUNS_H
 
@@ -48,8 +56,14 @@ struct vm_runs {
     int n_over;           /* this model's runs in the session file beyond
                              VM_RUNS_MAX: not shown, and vm_runs_save
                              refuses to write (it would drop them)       */
+    char (*gone)[160];    /* (n_gone) ids of other commands' plan entries
+                             deleted here: dropped from the file at save */
+    int n_gone;
 };
 
+/* Is e a bit plan (method "plan" or settings "plan": true)? */
+struct results_entry;
+int vm_runs_entry_is_plan(const struct results_entry *e);
 void vm_runs_init(struct vm_runs *v, const char *model, const char *dataset, const char *path);
 void vm_runs_free(struct vm_runs *v);
 /* Read the dashboard runs of v->model (or of v->file, an older session)
