@@ -447,9 +447,12 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     f2.use_overrides = f->use_overrides;
     fwd_set_override(&f2, f->ovr_t, f->ovr_w);
     f2.cancel = f->cancel;
-    int bt = f->blas_threads, at = f->att_threads;
+    int bt = f->blas_threads, at = f->att_threads, tt = f->tile_threads;
     f->blas_threads = f2.blas_threads = 1; /* one core per worker */
     f->att_threads = f2.att_threads = 1;
+    /* and no helper thread for the weight products either: two workers
+     * splitting each product again ran four threads on two cores */
+    f->tile_threads = f2.tile_threads = 1;
     /* OpenBLAS's thread count is process-wide: set it once here, so the
      * workers' passes find it already at 1 and never change it. */
     int prev = openblas_get_num_threads();
@@ -461,6 +464,7 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     openblas_set_num_threads(prev);
     f->blas_threads = bt;
     f->att_threads = at;
+    f->tile_threads = tt;
     worker_free(&w1);
     fwd_free(&f2);
 }
