@@ -26,6 +26,13 @@
  *   gptq     `qlens quant --method gptq --bits 4` (8 calibration chunks):
  *            about ten minutes, so only with QLENS_BENCH_GPTQ=1
  *
+ *   fwd-tile the F16 pass with gemm16 off: tiles converted and sgemm
+ *            (the path before gemm16, and still other types' path)
+ *
+ * QLENS_BENCH_MEM_ONLY=ppl runs the ppl comparison alone, =fwd the
+ * sgemm and forward-pass rows alone, =fwd16 fwd-f16 and fwd-tile
+ * alternated twice (with CPU seconds);
+ * QLENS_BENCH_PPL_ROUNDS sets how many times it alternates (default 2).
  * The model is $QLENS_BENCH_1B, else $TMPDIR/qlens-bench-1.1b-f16v.gguf,
  * generated with tests/tool_genmodel when missing.  Skipped with a message
  * when there is not enough free memory or disk. */
@@ -111,13 +118,17 @@ static double do_stats(struct qmodel *m)
     return rc ? -1 : dt;
 }
 
+/* copies 1: float copies first (the float path); 2: F16 in tiles and
+ * sgemm (gemm16 off); 0: as the pass runs (gemm16 where built). */
 static double do_fwd(struct qmodel *m, int copies)
 {
     struct fwd f;
     struct qerr err = {0};
     if (fwd_init(&f, m, T_TOKENS, &err))
         return -1;
-    if (copies)
+    if (copies == 2)
+        f.use_gemm16 = 0;
+    if (copies == 1)
         for (int i = 0; i < m->n_tensors; i++)
             qtensor_f32_orig(&m->tensors[i]);
     int toks[T_TOKENS];
@@ -155,8 +166,10 @@ static double do_sgemm(const struct qconfig *c)
     return dt;
 }
 
+static double child_cpu; /* CPU seconds (user + system) of the last in_child */
+
 /* Fork, run measurement `what`, return its seconds (and *gb for read) and
- * the child's peak RSS in MB. */
+ * the child's peak RSS in MB (its CPU seconds in child_cpu). */
 static double in_child(const char *path, const char *what, double *gb, long *rss_mb)
 {
     int pfd[2];
@@ -175,6 +188,7 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
                 if (!strcmp(what, "stats")) r[0] = do_stats(&m);
                 else if (!strcmp(what, "fwd-f16")) r[0] = do_fwd(&m, 0);
                 else if (!strcmp(what, "fwd-f32")) r[0] = do_fwd(&m, 1);
+                else if (!strcmp(what, "fwd-tile")) r[0] = do_fwd(&m, 2);
                 else if (!strcmp(what, "sgemm")) r[0] = do_sgemm(&m.cfg);
                 qmodel_close(&m);
             }
@@ -193,6 +207,8 @@ static double in_child(const char *path, const char *what, double *gb, long *rss
     if (pid > 0)
         wait4(pid, &status, 0, &ru);
     *rss_mb = ru.ru_maxrss / 1024;
+    child_cpu = ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec +
+                ru.ru_stime.tv_usec / 1e6;
     *gb = r[1];
     return got == (ssize_t)sizeof r ? r[0] : -1;
 }
@@ -265,48 +281,91 @@ static const char *node_llama_dir(char *buf, size_t cap)
     return stat(ok, &st) == 0 ? buf : NULL;
 }
 
-/* qlens ppl, then llama.cpp's forward pass on the same file. */
-static void bench_ppl_cli(const char *qlens, const char *model, const char *text, double file_mb)
+/* One `qlens ppl` run: tokens/s (from its own report: the evaluation
+ * only, as llama.cpp's figure below), CPU seconds and peak RSS of the
+ * whole process; -1 when it failed. */
+static double qlens_ppl_once(const char *qlens, const char *model, const char *text,
+                             double *cpu, long *rss)
 {
     static char out[1 << 16];
-    long rss;
     int st;
     char *argv[] = {(char *)qlens, "ppl", (char *)model, (char *)text, "--ctx", "512",
                     "--chunks", "2", NULL};
-    run_cmd(argv, out, sizeof out, &rss, &st);
+    run_cmd(argv, out, sizeof out, rss, &st);
+    *cpu = last_cpu;
     const char *p = strstr(out, " tokens/s");
     while (p && p > out && p[-1] != '\n' && p[-1] != ',')
         p--;
     double tps = ok_status(st) && p ? strtod(p, NULL) : -1;
-    if (tps <= 0) {
+    if (tps <= 0)
         printf("ppl      qlens failed: %.300s\n", out);
-        return;
-    }
-    printf("ppl      qlens      %7.1f tok/s (ctx 512, 2 chunks)  CPU %6.1f s  RSS %5ld MB "
-           "(%.2f x file)\n", tps, last_cpu, rss, rss / file_mb);
-    long qrss = rss;
-    double qcpu = last_cpu;
-    char dir[1024];
-    if (!node_llama_dir(dir, sizeof dir)) {
-        printf("ppl      llama.cpp: skipped (node-llama-cpp not installed: run "
-               "tests/e2e_llamacpp.sh once)\n");
-        return;
-    }
-    char *nargv[] = {"node", "bench/llamacpp_eval.mjs", dir, (char *)model, "512", "2", "32000",
-                     NULL};
-    run_cmd(nargv, out, sizeof out, &rss, &st);
+    return tps > 0 ? tps : -1;
+}
+
+/* llama.cpp's forward pass on the same file and token count (node-llama-
+ * cpp, 2 threads): tokens/s of its evaluation, or -1. */
+static double llama_ppl_once(const char *dir, const char *model, double *cpu, long *rss)
+{
+    static char out[1 << 16];
+    int st;
+    char *nargv[] = {"node", "bench/llamacpp_eval.mjs", (char *)dir, (char *)model, "512", "2",
+                     "32000", NULL};
+    run_cmd(nargv, out, sizeof out, rss, &st);
+    *cpu = last_cpu;
     const char *j = strstr(out, "{\"tokens\":");
     double toks = 0, secs = 0;
     if (!ok_status(st) || !j || sscanf(j, "{\"tokens\":%lf,\"seconds\":%lf", &toks, &secs) != 2 ||
         secs <= 0) {
         printf("ppl      llama.cpp: skipped (node failed: %.200s)\n", out);
-        return;
+        return -1;
     }
-    printf("ppl      llama.cpp  %7.1f tok/s (same file, 2 threads)  CPU %6.1f s  RSS %5ld MB "
-           "(node included)\n", toks / secs, last_cpu, rss);
-    printf("ppl      qlens / llama.cpp speed: x%.2f (CPU of the whole process: x%.2f), peak RSS: "
-           "x%.2f\n", tps / (toks / secs), qcpu > 0 ? last_cpu / qcpu : 0,
-           rss > 0 ? (double)qrss / rss : 0);
+    return toks / secs;
+}
+
+/* qlens ppl and llama.cpp's forward pass on the same file, alternated
+ * $QLENS_BENCH_PPL_ROUNDS times (default 2) so that both meet the same
+ * load; each round's ratio, and the ratio of the summed times. */
+static void bench_ppl_cli(const char *qlens, const char *model, const char *text, double file_mb)
+{
+    const char *rs = getenv("QLENS_BENCH_PPL_ROUNDS");
+    int rounds = rs && atoi(rs) > 0 ? atoi(rs) : 2;
+    char dir[1024];
+    const char *nd = node_llama_dir(dir, sizeof dir);
+    double q_s = 0, l_s = 0, q_cpu = 0, l_cpu = 0; /* seconds for 1024 tokens, summed */
+    long q_rss = 0, l_rss = 0;
+    int done = 0;
+    for (int r = 0; r < rounds; r++) {
+        double qc, lc;
+        long qr, lr;
+        double q = qlens_ppl_once(qlens, model, text, &qc, &qr);
+        if (q < 0)
+            return;
+        printf("ppl      qlens      %7.1f tok/s (ctx 512, 2 chunks)  CPU %6.1f s  RSS %5ld MB "
+               "(%.2f x file)\n", q, qc, qr, qr / file_mb);
+        q_rss = qr > q_rss ? qr : q_rss;
+        if (!nd) {
+            printf("ppl      llama.cpp: skipped (node-llama-cpp not installed: run "
+                   "tests/e2e_llamacpp.sh once)\n");
+            return;
+        }
+        double l = llama_ppl_once(nd, model, &lc, &lr);
+        if (l < 0)
+            return;
+        printf("ppl      llama.cpp  %7.1f tok/s (same file, 2 threads)  CPU %6.1f s  RSS %5ld MB "
+               "(node included)\n", l, lc, lr);
+        printf("ppl      round %d: qlens / llama.cpp speed x%.2f (CPU of the whole process: "
+               "x%.2f)\n", r + 1, q / l, qc > 0 ? lc / qc : 0);
+        l_rss = lr > l_rss ? lr : l_rss;
+        q_s += 1024 / q;
+        l_s += 1024 / l;
+        q_cpu += qc;
+        l_cpu += lc;
+        done++;
+    }
+    if (done)
+        printf("ppl      qlens / llama.cpp over %d rounds: speed x%.2f (CPU x%.2f), peak RSS "
+               "x%.2f\n", done, l_s / q_s, q_cpu > 0 ? l_cpu / q_cpu : 0,
+               l_rss > 0 ? (double)q_rss / l_rss : 0);
 }
 
 /* "time  calibration A s, quantization B s, evaluation C s" of qlens quant. */
@@ -443,25 +502,50 @@ int main(void)
     struct stat st;
     stat(path, &st);
     double file_mb = st.st_size / 1048576.0, gb;
+    const char *only = getenv("QLENS_BENCH_MEM_ONLY"); /* "ppl": that comparison alone */
+    if (only && !strcmp(only, "ppl")) {
+        const char *b = getenv("QLENS_BUILD"), *sh = getenv("QLENS_SHARED");
+        char qlens[600], text[600];
+        snprintf(qlens, sizeof qlens, "%s/qlens", b ? b : "build");
+        snprintf(text, sizeof text, "%s/data/tinystories-eval.txt", sh ? sh : "../shared");
+        printf("model %s (%.0f MB, F16)\n", path, file_mb);
+        bench_ppl_cli(qlens, path, text, file_mb);
+        return 0;
+    }
     long rss;
     printf("model %s (%.0f MB, F16), forward passes of %d tokens\n", path, file_mb, T_TOKENS);
     in_child(path, "read", &gb, &rss); /* warm the page cache */
-    double tr = in_child(path, "read", &gb, &rss);
-    printf("%-8s %7.2f s  %6.2f GB/s            RSS %5ld MB\n", "read", tr, gb / tr, rss);
-    double ts = in_child(path, "stats", &gb, &rss);
-    printf("%-8s %7.2f s  %6.2f GB/s  x%.2f read   RSS %5ld MB (%.2f x file)\n", "stats", ts,
-           st.st_size / 1e9 / ts, tr / ts, rss, rss / file_mb);
+    if (only && !strcmp(only, "fwd16")) { /* gemm16 against the tiles, alternated twice */
+        for (int r = 0; r < 4; r++) {
+            const char *w = r % 2 ? "fwd-tile" : "fwd-f16";
+            double t = in_child(path, w, &gb, &rss);
+            printf("%-8s %7.2f s  %6.1f tok/s  CPU %6.1f s (whole child)  RSS %5ld MB\n", w, t,
+                   T_TOKENS / t, child_cpu, rss);
+        }
+        return 0;
+    }
+    double tr = 0, ts = 0;
+    if (!only || strcmp(only, "fwd")) { /* "fwd": the forward-pass rows alone */
+        tr = in_child(path, "read", &gb, &rss);
+        printf("%-8s %7.2f s  %6.2f GB/s            RSS %5ld MB\n", "read", tr, gb / tr, rss);
+        ts = in_child(path, "stats", &gb, &rss);
+        printf("%-8s %7.2f s  %6.2f GB/s  x%.2f read   RSS %5ld MB (%.2f x file)\n", "stats", ts,
+               st.st_size / 1e9 / ts, tr / ts, rss, rss / file_mb);
+    }
     double tg = in_child(path, "sgemm", &gb, &rss);
     printf("%-8s %7.2f s  %6.1f tok/s            (baseline: projections only)\n", "sgemm", tg,
            T_TOKENS / tg);
-    const char *fw[2] = {"fwd-f16", "fwd-f32"};
-    double tf[2];
-    for (int k = 0; k < 2; k++) {
+    const char *fw[3] = {"fwd-f16", "fwd-f32", "fwd-tile"};
+    double tf[3];
+    for (int k = 0; k < 3; k++) {
         tf[k] = in_child(path, fw[k], &gb, &rss);
-        printf("%-8s %7.2f s  %6.1f tok/s  x%.2f sgemm  RSS %5ld MB (%.2f x file)\n", fw[k],
-               tf[k], T_TOKENS / tf[k], tg / tf[k], rss, rss / file_mb);
+        printf("%-8s %7.2f s  %6.1f tok/s  x%.2f sgemm  CPU %6.1f s  RSS %5ld MB (%.2f x file)\n",
+               fw[k], tf[k], T_TOKENS / tf[k], tg / tf[k], child_cpu, rss, rss / file_mb);
     }
-    printf("fwd-f16 / fwd-f32 speed: x%.2f\n", tf[1] / tf[0]);
+    printf("fwd-f16 / fwd-f32 speed: x%.2f, fwd-f16 / fwd-tile (gemm16 / tiles + sgemm): "
+           "x%.2f\n", tf[1] / tf[0], tf[2] / tf[0]);
+    if (only && !strcmp(only, "fwd"))
+        return tg < 0 || tf[0] < 0 || tf[1] < 0 || tf[2] < 0;
     const char *b = getenv("QLENS_BUILD"), *sh = getenv("QLENS_SHARED");
     char qlens[600], text[600];
     snprintf(qlens, sizeof qlens, "%s/qlens", b ? b : "build");

@@ -336,6 +336,12 @@ static int run_plan_only(struct mix_args *a, const struct gmix_opts *go, struct 
     return rc;
 }
 
+/* qcli_eval_blocks's make: the mix's tensors of one block. */
+static int apply_layer(void *ud, int layer, struct qerr *err)
+{
+    return qmix_apply_layer(ud, layer, infer_cancel_flag(), err);
+}
+
 static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr *err)
 {
     struct pipe_env e;
@@ -346,14 +352,18 @@ static int run_eval(struct mix_args *a, const struct gmix_opts *go, struct qerr 
     a->c.need_calib = 0;
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a->c, err);
-    if (!rc) /* the mix's dequantized tensors are held as floats */
-        rc = qcli_check_memory(&e, &a->c, 1, 0, 0, err);
+    int resident = !rc && !qcli_streams(&e, &a->c);
+    if (resident) { /* every dequantized tensor held as floats */
+        struct qcli_opts oc = a->c;
+        oc.quant_output = oc.quant_embed = 1; /* a mix quantizes them too */
+        rc = qcli_check_memory(&e, &oc, 1, 0, 0, err);
+    }
     if (!rc)
         rc = plan(a, &q, &e.im.m, go, err);
-    if (!rc)
-        rc = qmix_apply(&q, infer_cancel_flag(), err);
-    if (!rc)
+    if (!rc && resident && !(rc = qmix_apply(&q, infer_cancel_flag(), err)))
         rc = qcli_eval_current(&e, &a->c, &pr, err);
+    else if (!rc) /* streamed: one block's floats at a time (checks memory) */
+        rc = qcli_eval_blocks(&e, &a->c, apply_layer, &q, &pr, err);
     if (!rc && a->export_path)
         rc = qmix_export(&q, a->export_path, err);
     if (!rc && a->c.json)

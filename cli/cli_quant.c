@@ -29,6 +29,12 @@ const char qcli_common_help[] =
     "  --mem-budget SIZE  memory the run may use (4096 = MiB, or 800M, 6G); a run that\n"
     "                     needs more stops before it starts, saying what needs it and\n"
     "                     which option lowers it (default: the memory available)\n"
+    "  --stream           evaluate through each block as soon as it is quantized and\n"
+    "                     free the block's floats then (memory: one block's floats\n"
+    "                     and the evaluation's hidden states)\n"
+    "  --resident         hold the whole quantized model as floats and evaluate it\n"
+    "                     after the last block.  Default: whichever holds less (the\n"
+    "                     same numbers either way)\n"
     "  --progress         per-tensor progress with ETA on stderr, one line each, also\n"
     "                     when stderr is not a terminal (on a terminal: always, one\n"
     "                     line rewritten in place, unless --json)\n"
@@ -101,6 +107,8 @@ static int flag_opt(const char *s, struct qcli_opts *o)
            : !strcmp(s, "--force-ctx") ? &o->force_ctx
            : !strcmp(s, "--allow-overlap") ? &o->allow_overlap
            : !strcmp(s, "--progress") ? &o->progress
+           : !strcmp(s, "--resident") ? &o->resident
+           : !strcmp(s, "--stream") ? &o->stream
            : !strcmp(s, "--json") ? &o->json : NULL;
     if (!f)
         return 0;
@@ -172,6 +180,7 @@ static void to_pipe(const struct qcli_opts *o, struct pipe_opts *p)
     p->imatrix = o->imatrix;
     p->kl_base = o->kl_base;
     p->mem_budget = o->mem_budget;
+    p->resident = o->resident ? 1 : o->stream ? -1 : 0;
 }
 
 void qcli_pipe_opts(const struct qcli_opts *o, struct pipe_opts *p)
@@ -272,6 +281,25 @@ int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_
     struct pipe_opts po;
     to_pipe(o, &po);
     int rc = pipe_eval_current(e, &po, pr, err);
+    clear_progress(e);
+    return rc;
+}
+
+int qcli_streams(const struct pipe_env *e, const struct qcli_opts *o)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    po.quant_output = po.quant_embed = 1;
+    return pipe_streams(e, &po, NULL);
+}
+
+int qcli_eval_blocks(struct pipe_env *e, const struct qcli_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err)
+{
+    struct pipe_opts po;
+    to_pipe(o, &po);
+    int rc = pipe_eval_blocks(e, &po, make, ud, pr, err);
     clear_progress(e);
     return rc;
 }
@@ -667,6 +695,7 @@ int cmd_quant(int argc, char **argv)
     struct pipe_result res;
     memset(&res, 0, sizeof res);
     a.c.need_calib = spec.bits < 16 && spec.method->needs_calib;
+    a.c.resident |= a.save != NULL; /* --save-gguf writes every quantized tensor */
     infer_catch_sigint();
     int rc = qcli_setup(&e, &a.c, &err);
     if (!rc)

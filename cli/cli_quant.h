@@ -33,6 +33,12 @@ struct qcli_opts {
                                       logits: chunks + float baseline)   */
     int need_calib;                /* read the calibration text (default 1;
                                       0 for RTN / float-weight runs)      */
+    int resident;                  /* --resident: the whole quantized model
+                                      held as floats, whole passes after
+                                      the last block (pipe_opts.resident) */
+    int stream;                    /* --stream: the evaluation streamed
+                                      through the block loop even where
+                                      holding the model would take less  */
     long kl_cache_mib;             /* keep the float baseline's logits for
                                       KL runs when they fit (MiB; 0 = off,
                                       recompute them for every run)       */
@@ -82,6 +88,14 @@ int qcli_run_float(struct pipe_env *e, const struct qcli_opts *o, struct ppl_res
  * the float model: KL mode, as qcli_run's evaluation. */
 int qcli_eval_current(struct pipe_env *e, const struct qcli_opts *o, struct ppl_result *pr,
                       struct qerr *err);
+/* Is an evaluation of overrides made block by block streamed (the
+ * tensors outside the blocks counted as quantized)?  pipe_streams. */
+int qcli_streams(const struct pipe_env *e, const struct qcli_opts *o);
+/* The same with the overrides made block by block by make (the
+ * evaluation streamed through them: pipe_eval_blocks). */
+int qcli_eval_blocks(struct pipe_env *e, const struct qcli_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err);
 
 
 /* The configuration options of `qlens quant` (also `qlens divergence`). */

@@ -235,6 +235,7 @@ static int run(struct qp_args *a, struct qplan *p, struct qerr *err)
     memset(&mix, 0, sizeof mix);
     a->c.need_calib = qplan_needs_calib(p) != 0;
     a->c.out_err = 0;
+    a->c.resident |= a->save != NULL; /* --save-gguf writes every quantized tensor */
     int rc = qcli_setup(&e, &a->c, err);
     if (rc)
         return rc;

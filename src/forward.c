@@ -14,6 +14,7 @@
 
 #include "src/fastmath.h"
 #include "src/forward.h"
+#include "src/gemm16.h"
 
 /* Below this many weights per block, OpenBLAS's thread hand-off costs more
  * than the matmuls (stories260K: 50K weights per block, ~30% of the time in
@@ -25,6 +26,11 @@
  * float copy of the model stays resident.  4 MB: big enough for sgemm to
  * run near peak on each tile, small enough to stay in L2/L3. */
 #define FWD_TILE_FLOATS (1 << 20)
+
+/* From this many rows of x, F16/BF16 products run through gemm16: its
+ * conversion of a weight panel is shared by all the rows, while a few rows
+ * (generation steps) read each weight about once and gain nothing. */
+#define FWD_GEMM16_MIN_N 8
 
 /* Query rows per attention block: small enough to skip most of the masked
  * triangle, large enough for sgemm to run near peak. */
@@ -240,6 +246,11 @@ int fwd_init(struct fwd *f, struct qmodel *m, int max_tokens, struct qerr *err)
     rope_tables(f);
     double per_block = (double)c->dim * (2 * f->q_dim + 2 * f->kv_dim) + 3.0 * c->dim * c->hidden_dim;
     f->blas_threads = per_block < FWD_SMALL_BLOCK_WEIGHTS ? 1 : 0;
+    /* Small models keep the tiles: there one tile holds a whole matrix, so
+     * the product is the same sgemm call as on a float copy, bit for bit
+     * (an exported plan's F16 tensors evaluate to exactly the numbers
+     * `quant --plan` printed); gemm16 sums in another order. */
+    f->use_gemm16 = gemm16_available() && per_block >= FWD_SMALL_BLOCK_WEIGHTS;
     if (sysconf(_SC_NPROCESSORS_ONLN) >= 2) { /* small: one block of scores */
         size_t T = (size_t)max_tokens;
         f->att2 = fwd_alloc((T < FWD_ATT_BLOCK ? T : FWD_ATT_BLOCK) * T);
@@ -452,12 +463,27 @@ struct lin_job {
     float *tile;          /* (tile_rows, in)                              */
     int n, in, out, r0, r1;
     float beta;
+    int g16;              /* 1: W's 16-bit rows multiplied in place       */
     int bad;              /* a tile could not be converted                */
 };
+
+/* The job's rows by gemm16, straight from the mapped 16-bit values. */
+static void lin_rows16(struct lin_job *j)
+{
+    const uint16_t *w = (const uint16_t *)j->t->data + (size_t)j->r0 * j->in;
+    enum g16_type ty = j->t->dtype == QD_BF16 ? G16_BF16 : G16_F16;
+    if (j->r1 > j->r0 && gemm16(j->y + j->r0, (size_t)j->out, j->x, (size_t)j->in, j->n, j->in,
+                                w, (size_t)j->in, j->r1 - j->r0, ty, j->beta))
+        j->bad = 1;
+}
 
 static void *lin_rows(void *arg)
 {
     struct lin_job *j = arg;
+    if (j->g16) {
+        lin_rows16(j);
+        return NULL;
+    }
     int tr = j->f->tile_rows;
     for (int r0 = j->r0; r0 < j->r1; r0 += tr) {
         int nr = j->r1 - r0 < tr ? j->r1 - r0 : tr;
@@ -497,11 +523,22 @@ static int lin_split(struct fwd *f, struct lin_job *j0)
     return j0->bad || j1.bad;
 }
 
+/* Is t a matrix gemm16 multiplies in place (F16/BF16 as stored: no
+ * offset added on reading, 16-bit aligned)? */
+static int use_g16(const struct fwd *f, const struct qtensor *t, int n)
+{
+    return f->use_gemm16 && n >= FWD_GEMM16_MIN_N &&
+           (t->dtype == QD_F16 || t->dtype == QD_BF16) && t->add == 0.0f && t->data &&
+           (uintptr_t)t->data % sizeof(uint16_t) == 0 &&
+           t->nbytes >= (size_t)qtensor_rows(t) * qtensor_cols(t) * sizeof(uint16_t);
+}
+
 /* y (n, out) = x (n, in) Wᵀ, W (out, in) the weights of t; beta 1
  * accumulates into y.  Floats that exist (override, aligned F32, a copy
- * made elsewhere) go to one sgemm; other types are converted tile_rows
- * rows at a time (lin_rows), on two threads when tile_threads is 2.  Returns 0, or -1 when the weights cannot
- * be read. */
+ * made elsewhere) go to one sgemm; F16/BF16 go to gemm16 (use_g16); other
+ * types are converted tile_rows rows at a time (lin_rows).  Both of the
+ * last two run on two threads, half of W's rows each, when tile_threads
+ * is 2.  Returns 0, or -1 when the weights cannot be read. */
 static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, int n, int in,
                   int out, float beta)
 {
@@ -511,7 +548,7 @@ static int linear(struct fwd *f, float *y, const float *x, struct qtensor *t, in
                     beta, y, out);
         return 0;
     }
-    struct lin_job j = {f, y, x, t, f->wtile, n, in, out, 0, out, beta, 0};
+    struct lin_job j = {f, y, x, t, f->wtile, n, in, out, 0, out, beta, use_g16(f, t, n), 0};
     int bad = f->tile_threads >= 2 && f->wtile2 && out >= 32 ? lin_split(f, &j)
                                                              : (lin_rows(&j), j.bad);
     if (bad)

@@ -129,6 +129,12 @@ struct fwd {
                              so one converts while the other multiplies
                              (set with att_threads: large models, two
                              CPUs, OpenBLAS threaded); 1: one thread      */
+    int use_gemm16;       /* 1 (default where built, for models of 1M
+                             weights per block or more): F16/BF16 matrices
+                             are multiplied in place by gemm16 (src/
+                             gemm16.h: converted inside the product, no
+                             tile) for chunks of FWD_GEMM16_MIN_N tokens
+                             or more; 0: tiles and sgemm, as other types  */
     volatile int *cancel; /* optional: non-zero stops fwd_chunk / fwd_step
                              between blocks with QERR_CANCEL              */
     /* This context's own override of one tensor (fwd_set_override): with

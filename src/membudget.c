@@ -194,3 +194,29 @@ int mem_check_eval(const struct qmodel *m, int n_ctx, int workers, double budget
     snprintf(op, sizeof op, "%s: evaluating", m->path);
     return mem_check(&p, budget, op, err);
 }
+
+void mem_plan_quant(struct mem_plan *p, const struct qconfig *c, const struct mem_quant *q)
+{
+    if (q->streamed) {
+        mem_plan_add(p, "quantized weights as floats (one block and those outside)",
+                     (q->block_max + q->outside) * sizeof(float), NULL);
+        mem_plan_add(p, "evaluation hidden states", q->eval_tokens * c->dim * sizeof(float),
+                     "--chunks");
+    } else {
+        mem_plan_add(p, q->resident_opt ? "quantized weights as floats (--resident)"
+                                        : "quantized weights as floats (whole model)",
+                     q->all * sizeof(float), q->resident_opt ? "leaving out --resident" : NULL);
+    }
+    mem_plan_add(p, "quantizer working copies", 3.0 * q->step_max * sizeof(float), NULL);
+    if (!q->calibrated)
+        return;
+    mem_plan_add(p, "calibration hidden states", q->calib_tokens * c->dim * sizeof(float),
+                 "--calib-chunks, --calib-ctx");
+    double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
+    double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
+    double one = d2 > h2 ? d2 : h2;
+    one = one > qd2 ? one : qd2;
+    /* XᵀX in doubles, and the method's factorization of it */
+    double xtx = q->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
+    mem_plan_add(p, "calibration XᵀX", xtx * sizeof(double), NULL);
+}

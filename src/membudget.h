@@ -60,6 +60,31 @@ double mem_weights_bytes(const struct qmodel *m);
  * plus the (T, vocab) logits of one chunk. */
 double mem_fwd_bytes(const struct qconfig *c, int T);
 
+/* What a whole-model quantization holds beside the mapped weights and the
+ * evaluation's forward passes (src/pipeline.c fills it from the model's
+ * tensors).  Sizes in weights (floats), tokens or flags. */
+struct mem_quant {
+    double all;           /* weights of every quantized tensor           */
+    double block_max;     /* the largest block's quantized linears       */
+    double step_max;      /* the largest step (linears quantized together) */
+    double outside;       /* quantized tensors outside the blocks        */
+    int streamed;         /* the evaluation goes through each block as it
+                             is quantized (src/estream.h): one block's
+                             floats at a time, plus the hidden states    */
+    int resident_opt;     /* not streamed because of --resident          */
+    double eval_tokens;   /* evaluation chunks x n_ctx (streamed)        */
+    int calibrated;       /* calibration captured (hidden states, XᵀX)   */
+    int sequential;       /* one site's XᵀX at a time                    */
+    double calib_tokens;  /* (calibration chunks + 1) x calib_ctx        */
+};
+/* Add its parts: the quantized floats (the whole model's, or one block's
+ * and those outside the blocks when streamed), the evaluation's hidden
+ * states (streamed), the quantizer's working copies (3 x the largest
+ * step), the calibration hidden states and XᵀX with its factor (doubles;
+ * the largest of dim², hidden², (heads x head_dim)², or all four sites'
+ * at once when not sequential). */
+void mem_plan_quant(struct mem_plan *p, const struct qconfig *c, const struct mem_quant *q);
+
 /* A plain evaluation (qlens ppl): m's weights and `workers` forward
  * contexts of n_ctx tokens; then mem_check with op "PATH: evaluating". */
 int mem_check_eval(const struct qmodel *m, int n_ctx, int workers, double budget,

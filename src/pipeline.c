@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/afile.h"
+#include "src/estream.h"
 #include "src/membudget.h"
 #include "src/paths.h"
 #include "src/tokenizer.h"
@@ -338,16 +339,21 @@ void pipe_teardown(struct pipe_env *e)
 
 static void ppl_setup(struct pipe_env *e, const struct pipe_opts *o, struct ppl_opts *po);
 
-/* Weights of the tensors a run quantizes, and the largest step's (the
- * linears quantized together, converted to float with their output). */
-static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, double *all,
-                        double *step_max)
+/* Weights of the tensors a run quantizes; the largest step's (the
+ * linears quantized together, converted to float with their output); the
+ * largest block's; and those outside the blocks (token_embd, output). */
+struct qsizes {
+    double all, step_max, block_max, outside;
+};
+
+static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, struct qsizes *z)
 {
     static const enum qrole steps[3][3] = {{QR_ATTN_Q, QR_ATTN_K, QR_ATTN_V},
                                            {QR_FFN_GATE, QR_FFN_UP, QR_ATTN_OUT},
                                            {QR_FFN_DOWN, QR_OTHER, QR_OTHER}};
-    *all = *step_max = 0;
-    for (int l = 0; l < m->cfg.n_layers; l++)
+    memset(z, 0, sizeof *z);
+    for (int l = 0; l < m->cfg.n_layers; l++) {
+        double block = 0;
         for (int s = 0; s < 3; s++) {
             double step = 0;
             for (int i = 0; i < 3; i++) {
@@ -355,22 +361,51 @@ static void quant_sizes(const struct qmodel *m, const struct pipe_opts *o, doubl
                     steps[s][i] == QR_OTHER ? NULL : qmodel_get((struct qmodel *)m, l, steps[s][i]);
                 step += t ? (double)t->nelem : 0;
             }
-            *all += step;
-            *step_max = step > *step_max ? step : *step_max;
+            block += step;
+            z->step_max = step > z->step_max ? step : z->step_max;
         }
+        z->all += block;
+        z->block_max = block > z->block_max ? block : z->block_max;
+    }
     const struct qtensor *e = qmodel_get((struct qmodel *)m, -1, QR_TOK_EMBD);
     const struct qtensor *out = qmodel_get((struct qmodel *)m, -1, QR_OUTPUT);
     if (!out || m->cfg.tied_output)
         out = e;
-    double extra = (o->quant_output && out ? (double)out->nelem : 0) +
-                   (o->quant_embed && e && e != out ? (double)e->nelem : 0);
-    *all += extra;
-    if (o->quant_output && out && (double)out->nelem > *step_max)
-        *step_max = (double)out->nelem;
+    z->outside = (o->quant_output && out ? (double)out->nelem : 0) +
+                 (o->quant_embed && e && e != out ? (double)e->nelem : 0);
+    z->all += z->outside;
+    if (o->quant_output && out && (double)out->nelem > z->step_max)
+        z->step_max = (double)out->nelem;
 }
 
-int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
-                      int calibrated, int kl_cache, struct qerr *err)
+/* pipe_streams; tied_last: a tied classifier may be quantized last. */
+static int streams(const struct pipe_env *e, const struct pipe_opts *o, int tied_last)
+{
+    if (o->resident > 0 || (tied_last && o->quant_output && e->mp->cfg.tied_output))
+        return 0;
+    if (o->resident < 0)
+        return 1;
+    struct qsizes z;
+    struct ppl_opts po;
+    quant_sizes(e->mp, o, &z);
+    ppl_setup((struct pipe_env *)e, o, &po); /* reads e only */
+    double h = estream_bytes(&e->mp->cfg, e->n_eval, &po);
+    return h + (z.block_max + z.outside) * sizeof(float) <= z.all * sizeof(float);
+}
+
+int pipe_streams(const struct pipe_env *e, const struct pipe_opts *o,
+                 const struct quant_spec *spec)
+{
+    if (spec && spec->bits >= 16)
+        return 0;
+    return streams(e, o, spec != NULL);
+}
+
+/* The check of pipe_check_memory; streamed: the evaluation goes through
+ * the block loop (one block's quantized floats at a time, plus the
+ * evaluation's hidden states). */
+static int check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                        int calibrated, int kl_cache, int streamed, struct qerr *err)
 {
     const struct qmodel *m = e->mp;
     const struct qconfig *c = &m->cfg;
@@ -387,30 +422,31 @@ int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int q
         cache = 0; /* not kept (a cache that does not fit is not made) */
     mem_plan_add(&p, "float logits kept for KL", cache, "--kl-cache-mib");
     if (quantized) {
-        double all, step;
-        quant_sizes(m, o, &all, &step);
-        mem_plan_add(&p, "quantized weights as floats", all * sizeof(float), NULL);
-        mem_plan_add(&p, "quantizer working copies", 3.0 * step * sizeof(float), NULL);
-    }
-    if (quantized && calibrated) {
+        struct qsizes z;
+        quant_sizes(m, o, &z);
+        struct mem_quant q = {.all = z.all, .block_max = z.block_max, .step_max = z.step_max,
+                              .outside = z.outside, .streamed = streamed,
+                              .resident_opt = o->resident > 0, .calibrated = calibrated,
+                              .sequential = o->sequential};
+        q.eval_tokens = estream_bytes(c, e->n_eval, &po) / ((double)c->dim * sizeof(float));
         double chunks = e->calib_ctx > 0 ? (double)(e->n_calib / (size_t)e->calib_ctx) : 0;
         if (o->calib_chunks > 0 && chunks > (double)o->calib_chunks)
             chunks = (double)o->calib_chunks;
-        mem_plan_add(&p, "calibration hidden states",
-                     (chunks + 1) * e->calib_ctx * (double)c->dim * sizeof(float),
-                     "--calib-chunks, --calib-ctx");
-        double d2 = (double)c->dim * c->dim, h2 = (double)c->hidden_dim * c->hidden_dim;
-        double qd = (double)c->n_heads * c->head_dim, qd2 = qd * qd;
-        double one = d2 > h2 ? d2 : h2;
-        one = one > qd2 ? one : qd2;
-        /* XᵀX in doubles, and the method's factorization of it */
-        double xtx = o->sequential ? 2.0 * one : 2.0 * d2 + qd2 + h2 + one;
-        mem_plan_add(&p, "calibration XᵀX", xtx * sizeof(double), NULL);
+        q.calib_tokens = (chunks + 1) * e->calib_ctx;
+        mem_plan_quant(&p, c, &q);
     }
     char op[600];
     snprintf(op, sizeof op, "%s: %s", m->path,
              quantized ? "quantizing and evaluating" : "evaluating");
     return mem_check(&p, o->mem_budget, op, err);
+}
+
+int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
+                      int calibrated, int kl_cache, struct qerr *err)
+{
+    /* a spec-less check (a sweep's first): as a run of a spec decides */
+    int streamed = streams(e, o, 1);
+    return check_memory(e, o, quantized, calibrated, kl_cache, streamed, err);
 }
 
 /* ---- running one configuration ---- */
@@ -454,15 +490,51 @@ int pipe_run_float(struct pipe_env *e, const struct pipe_opts *o, struct ppl_res
     return ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
 }
 
+/* A streamed evaluation riding on qrun's block loop (qrun_opts.on_block,
+ * src/estream.h): the hidden states start after the token embedding is
+ * final, go through each block as soon as it is quantized, and that
+ * block's float overrides are freed right after. */
+struct pipe_stream {
+    struct pipe_env *e;
+    struct qrun *run;
+    struct ppl_opts po;
+    struct fwd_hooks hooks;
+    struct estream es;
+};
+
+/* Free the float overrides of block `layer` (the streamed evaluation has
+ * gone through it and qrun never reads it again). */
+static void release_block(struct qmodel *m, int layer)
+{
+    for (int i = 0; i < m->n_tensors; i++)
+        if (m->tensors[i].layer == layer && m->tensors[i].override)
+            qtensor_set_override(&m->tensors[i], NULL);
+}
+
+static int stream_block(void *ud, int layer, struct qerr *err)
+{
+    struct pipe_stream *ps = ud;
+    if (layer < 0) { /* the run's options are set: its hooks are final */
+        qrun_eval_hooks(ps->run, &ps->hooks);
+        ps->po.hooks = ps->hooks.linear_in || ps->hooks.kv ? &ps->hooks : NULL;
+        return estream_begin(&ps->es, &ps->e->f, ps->e->eval_ids, ps->e->n_eval, &ps->po, err);
+    }
+    int rc = estream_block(&ps->es, layer, err);
+    if (!rc)
+        release_block(ps->e->mp, layer);
+    return rc;
+}
+
 /* Quantize (qrun) with a spec or a per-tensor plan; the model then holds
- * the run's overrides. */
+ * the run's overrides (those of the blocks freed already when ps, the
+ * streamed evaluation, is given). */
 static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
                        const struct quant_spec *spec, const struct qplan *plan, int act_bits,
-                       int kv_bits, struct qrun *run, struct qerr *err)
+                       int kv_bits, struct qrun *run, struct pipe_stream *ps, struct qerr *err)
 {
     int quantized = spec->bits < 16;
-    int rc = pipe_check_memory(e, o, quantized, quantized && spec->method->needs_calib,
-                               e->cache.logits != NULL, err);
+    int rc = check_memory(e, o, quantized, quantized && spec->method->needs_calib,
+                          e->cache.logits != NULL, ps != NULL, err);
     if (rc)
         return rc;
     struct qrun_opts ro;
@@ -491,6 +563,10 @@ static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
     ro.on_phase = e->cb.phase;
     ro.on_tensor = e->cb.tensor;
     ro.progress_ud = e->cb.ud;
+    if (ps) {
+        ro.on_block = stream_block;
+        ro.on_block_ud = ps;
+    }
     qmodel_clear_overrides(e->mp);
     return qrun_quantize(run, &e->f, e->calib_ids, e->n_calib, &ro, err);
 }
@@ -498,7 +574,31 @@ static int quantize_ro(struct pipe_env *e, const struct pipe_opts *o,
 int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
                   int act_bits, int kv_bits, struct qrun *run, struct qerr *err)
 {
-    return quantize_ro(e, o, spec, NULL, act_bits, kv_bits, run, err);
+    return quantize_ro(e, o, spec, NULL, act_bits, kv_bits, run, NULL, err);
+}
+
+/* Quantize with the evaluation streamed through the block loop, then the
+ * classifier and the scoring (estream_finish). */
+static int run_streamed(struct pipe_env *e, const struct pipe_opts *o,
+                        const struct quant_spec *spec, const struct qplan *plan, int act_bits,
+                        int kv_bits, struct pipe_result *res, struct qerr *err)
+{
+    struct pipe_stream ps;
+    memset(&ps, 0, sizeof ps);
+    ps.e = e;
+    ps.run = &res->run;
+    ppl_setup(e, o, &ps.po);
+    ps.po.kl = 1;
+    ps.po.hooks_mt = 1; /* qrun's hooks only read the run: two chunks at a time */
+    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, &ps, err);
+    if (rc >= 0 && !(rc = say_phase(e, "evaluating", "quantized model against the float one",
+                                    err)))
+        rc = estream_finish(&ps.es, &res->ppl, err);
+    /* the blocks' evaluation ran inside qrun: count it once, as evaluation */
+    res->run.seconds -= ps.es.seconds;
+    res->eval_seconds = res->ppl.seconds;
+    estream_free(&ps.es);
+    return rc;
 }
 
 /* Quantize, then evaluate against float. */
@@ -507,7 +607,9 @@ static int run_ro(struct pipe_env *e, const struct pipe_opts *o, const struct qu
                   struct qerr *err)
 {
     memset(res, 0, sizeof *res);
-    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, err);
+    if (pipe_streams(e, o, plan ? NULL : spec))
+        return run_streamed(e, o, spec, plan, act_bits, kv_bits, res, err);
+    int rc = quantize_ro(e, o, spec, plan, act_bits, kv_bits, &res->run, NULL, err);
     if (rc < 0)
         return rc;
     struct ppl_opts po;
@@ -549,6 +651,34 @@ int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_
     po.kl = 1;
     int rc = say_phase(e, "evaluating", "model against the float one", err);
     return rc ? rc : ppl_run(&e->f, e->eval_ids, e->n_eval, &po, pr, err);
+}
+
+int pipe_eval_blocks(struct pipe_env *e, const struct pipe_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err)
+{
+    memset(pr, 0, sizeof *pr);
+    struct pipe_opts oc = *o; /* the caller may quantize token_embd and output */
+    oc.quant_output = oc.quant_embed = 1;
+    int rc = check_memory(e, &oc, 1, 0, e->cache.logits != NULL, 1, err);
+    if (rc)
+        return rc;
+    struct ppl_opts po;
+    ppl_setup(e, o, &po);
+    po.kl = 1;
+    struct estream es;
+    memset(&es, 0, sizeof es);
+    qmodel_clear_overrides(e->mp);
+    if (!(rc = make(ud, -1, err)))
+        rc = estream_begin(&es, &e->f, e->eval_ids, e->n_eval, &po, err);
+    for (int l = 0; l < e->mp->cfg.n_layers && !rc; l++) {
+        if (!(rc = make(ud, l, err)) && !(rc = estream_block(&es, l, err)))
+            release_block(e->mp, l);
+    }
+    if (!rc && !(rc = say_phase(e, "evaluating", "model against the float one", err)))
+        rc = estream_finish(&es, pr, err);
+    estream_free(&es);
+    return rc;
 }
 
 void pipe_result_free(struct pipe_result *res)

@@ -83,6 +83,17 @@ struct pipe_opts {
                                       given must tokenize to its tokens */
     double mem_budget;             /* bytes a run may use (--mem-budget);
                                       0: what the machine has available   */
+    int resident;                  /* 1 (--resident): pipe_run keeps every
+                                      quantized tensor as a float override
+                                      and evaluates whole passes after the
+                                      last block (the model is left with
+                                      them: --save-gguf); -1 (--stream):
+                                      the evaluation is streamed through
+                                      the block loop (src/estream.h) and
+                                      each block's overrides are freed
+                                      once it has gone through it; 0
+                                      (default): whichever holds less
+                                      (pipe_streams)                      */
 };
 
 /* Progress callbacks (NULL = none); a non-zero return cancels.  ud is
@@ -151,7 +162,10 @@ int pipe_setup_model(struct pipe_env *e, struct qmodel *m, struct tokenizer *tok
 void pipe_teardown(struct pipe_env *e);
 
 /* Quantize with spec (+ act/kv bits), evaluate against the float model
- * (KL mode), leave the model without overrides. */
+ * (KL mode).  Streamed (o->resident = 0, when the run allows it:
+ * pipe_streams) the model is left with the overrides of the tensors
+ * outside the blocks only (token_embd, output when quantized); resident,
+ * with every override.  The numbers are the same either way. */
 int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
              int act_bits, int kv_bits, struct pipe_result *res, struct qerr *err);
 /* The same with a per-tensor plan bound to this model (qplan_bind): each
@@ -162,8 +176,18 @@ int pipe_run(struct pipe_env *e, const struct pipe_opts *o, const struct quant_s
 int pipe_run_plan(struct pipe_env *e, const struct pipe_opts *o, const struct qplan *plan,
                   struct pipe_result *res, struct qerr *err);
 void pipe_result_free(struct pipe_result *res);
+/* Is a run of spec (or a plan: spec = NULL) streamed?  Not with
+ * o->resident = 1, nor when the weights stay float (nothing to stream),
+ * nor when the classifier quantized at the end is the token embedding the
+ * first block reads (tied output with quant_output); always with -1; with
+ * 0 when the streamed run holds less: the evaluation's hidden states plus
+ * one block's quantized floats against the whole model's (a small model
+ * with a long text is smaller resident). */
+int pipe_streams(const struct pipe_env *e, const struct pipe_opts *o,
+                 const struct quant_spec *spec);
 /* Will a run fit in memory (src/membudget.h)?  quantized: weights are
- * quantized (their floats held as overrides for the evaluation);
+ * quantized (their floats held as overrides for the evaluation: one
+ * block's at a time when streamed, unless o->resident, else all);
  * calibrated: the method captures calibration (hidden states, XᵀX);
  * kl_cache: the float logits are (or will be) kept (o->kl_cache_mib).
  * Checked by pipe_run / pipe_run_float themselves; a sweep calls it first
@@ -172,11 +196,23 @@ void pipe_result_free(struct pipe_result *res);
 int pipe_check_memory(const struct pipe_env *e, const struct pipe_opts *o, int quantized,
                       int calibrated, int kl_cache, struct qerr *err);
 /* Only the quantization of pipe_run: every linear quantized with spec
- * (overrides installed, left installed), run filled (qrun_free it; act /
+ * (overrides installed, left installed: the memory check counts the
+ * whole quantized model), run filled (qrun_free it; act /
  * kv bits go to its evaluation hooks, qrun_eval_hooks).  For work that
  * evaluates the quantized model its own way (src/mdiv.h). */
 int pipe_quantize(struct pipe_env *e, const struct pipe_opts *o, const struct quant_spec *spec,
                   int act_bits, int kv_bits, struct qrun *run, struct qerr *err);
+/* Evaluate a model whose quantized overrides the caller makes block by
+ * block (e.g. a llama-quantize mix, src/qmix.h), streamed as pipe_run
+ * streams (src/estream.h): make(ud, -1) installs the tensors outside the
+ * blocks (token_embd, output), then for each block make(ud, layer), the
+ * evaluation goes through it and its overrides are freed.  KL mode
+ * against the float model; the same numbers as installing every override
+ * and pipe_eval_current.  Checks memory first (one block's floats, the
+ * tensors outside the blocks counted as quantized). */
+int pipe_eval_blocks(struct pipe_env *e, const struct pipe_opts *o,
+                     int (*make)(void *ud, int layer, struct qerr *err), void *ud,
+                     struct ppl_result *pr, struct qerr *err);
 /* Evaluate the model as it stands (overrides installed by the caller, e.g.
  * a per-tensor ggml mix) against the float model, KL mode. */
 int pipe_eval_current(struct pipe_env *e, const struct pipe_opts *o, struct ppl_result *pr,

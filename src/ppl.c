@@ -261,7 +261,7 @@ static void finish(struct ppl_result *r, struct ppl_job *j)
 
 /* One chunk: candidate (and baseline, unless it is cached) logits of the
  * scored positions. */
-static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int first,
+static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, int c, int first,
                      float *lc, float *lb, int base_cached)
 {
     int rc = 0, need_base = o->kl && !base_cached && !o->kl_in;
@@ -275,7 +275,8 @@ static int run_chunk(struct fwd *f, const struct ppl_opts *o, const int *toks, i
         fwd_use_overrides(f, 1);
     }
     if (!rc)
-        rc = fwd_chunk_from(f, toks, o->n_ctx, first, lc, o->hooks);
+        rc = o->cand ? o->cand(o->cand_ud, f, c, first, lc)
+                     : fwd_chunk_from(f, toks, o->n_ctx, first, lc, o->hooks);
     return rc;
 }
 
@@ -348,7 +349,7 @@ static int do_chunk(struct ppl_worker *w, int c, struct qerr *e)
         return rc;
     float *lc = w->lc, *lb = w->lb;
     int cached = cache_rows(j, c, &lc, &lb);
-    if ((rc = run_chunk(w->f, o, w->buf, j->first, lc, lb, cached)))
+    if ((rc = run_chunk(w->f, o, w->buf, c, j->first, lc, lb, cached)))
         return qerr_set(e, rc, "%s", rc == QERR_CANCEL ? "perplexity: cancelled" : w->f->err.msg);
     size_t off = (size_t)c * j->n_score;
     const int *targets = src + j->first + 1;
@@ -446,9 +447,12 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     f2.use_overrides = f->use_overrides;
     fwd_set_override(&f2, f->ovr_t, f->ovr_w);
     f2.cancel = f->cancel;
-    int bt = f->blas_threads, at = f->att_threads;
+    int bt = f->blas_threads, at = f->att_threads, tt = f->tile_threads;
     f->blas_threads = f2.blas_threads = 1; /* one core per worker */
     f->att_threads = f2.att_threads = 1;
+    /* and no helper thread for the weight products either: two workers
+     * splitting each product again ran four threads on two cores */
+    f->tile_threads = f2.tile_threads = 1;
     /* OpenBLAS's thread count is process-wide: set it once here, so the
      * workers' passes find it already at 1 and never change it. */
     int prev = openblas_get_num_threads();
@@ -460,6 +464,7 @@ static void run_two(struct ppl_job *j, struct fwd *f, struct ppl_worker *w0)
     openblas_set_num_threads(prev);
     f->blas_threads = bt;
     f->att_threads = at;
+    f->tile_threads = tt;
     worker_free(&w1);
     fwd_free(&f2);
 }

@@ -74,6 +74,14 @@ struct ppl_opts {
     struct klfile_out *kl_out; /* plain mode: store every chunk's packed
                              log-probabilities in this file (its n_ctx,
                              vocabulary and chunks are the run's)        */
+    /* Candidate logits from the caller instead of the candidate forward
+     * pass (a streamed evaluation, src/estream.h, whose hidden states
+     * went through the blocks already): fill lc, (n_ctx - first, vocab),
+     * for chunk c with the worker's context f; 0 or a negative QERR_*
+     * code with the message in f->err.  Called on two threads at once
+     * when the run has two workers.  NULL: fwd_chunk_from with hooks. */
+    int (*cand)(void *ud, struct fwd *f, int c, int first, float *lc);
+    void *cand_ud;
 };
 
 /* Baseline logits kept across KL runs on the same chunks: a sweep scores

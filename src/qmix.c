@@ -283,18 +283,31 @@ static int apply_one(struct qmix *q, struct qmix_tensor *x, struct qerr *err)
     return rc;
 }
 
-int qmix_apply(struct qmix *q, volatile int *cancel, struct qerr *err)
+/* Apply the quantized tensors of `layer` (-1: outside the blocks), or of
+ * every layer when all. */
+static int apply_some(struct qmix *q, int all, int layer, volatile int *cancel, struct qerr *err)
 {
     for (int k = 0; k < q->n; k++) {
         if (cancel && *cancel)
             return qerr_set(err, QERR_CANCEL, "cancelled");
-        if (!q->t[k].c.quantized)
+        int tl = q->m->tensors[q->t[k].index].layer;
+        if (!q->t[k].c.quantized || (!all && (tl < 0 ? -1 : tl) != layer))
             continue;
         int rc = apply_one(q, &q->t[k], err);
         if (rc)
             return rc;
     }
     return 0;
+}
+
+int qmix_apply(struct qmix *q, volatile int *cancel, struct qerr *err)
+{
+    return apply_some(q, 1, 0, cancel, err);
+}
+
+int qmix_apply_layer(struct qmix *q, int layer, volatile int *cancel, struct qerr *err)
+{
+    return apply_some(q, 0, layer, cancel, err);
 }
 
 /* ---- export ---- */

@@ -80,6 +80,10 @@ int qmix_plan_spec(struct qmix *q, struct qmodel *m, const struct qplan *p, stru
 /* Quantize + dequantize every quantized tensor into overrides (cancel may
  * be NULL; polled between tensors, QERR_CANCEL). */
 int qmix_apply(struct qmix *q, volatile int *cancel, struct qerr *err);
+/* The same for the tensors of one block (layer -1: those outside the
+ * blocks), for an evaluation streamed block by block (pipe_eval_blocks):
+ * every tensor's result is the one qmix_apply gives it. */
+int qmix_apply_layer(struct qmix *q, int layer, volatile int *cancel, struct qerr *err);
 /* Write the GGUF of the real blocks to path, atomically. */
 int qmix_export(const struct qmix *q, const char *path, struct qerr *err);
 void qmix_free(struct qmix *q);

@@ -595,6 +595,16 @@ static int report_phase(struct qrun_ctx *q, const char *phase, int layer, const 
     return 0;
 }
 
+/* The block-done observer (qrun_opts.on_block). */
+static int block_done(struct qrun_ctx *q, int layer)
+{
+    const struct qrun_opts *o = &q->r->o;
+    if (!o->on_block)
+        return 0;
+    int rc = o->on_block(o->on_block_ud, layer, q->err);
+    return rc < 0 ? rc : 0;
+}
+
 /* One block with calibration: capture, quantize, advance. */
 static int run_block(struct qrun_ctx *q, int layer)
 {
@@ -613,7 +623,9 @@ static int run_block(struct qrun_ctx *q, int layer)
             rc = report_progress(q, layer, steps[s].label);
     }
     release_block(q, layer);
-    return rc ? rc : advance_block(q, layer);
+    if (!rc)
+        rc = advance_block(q, layer);
+    return rc ? rc : block_done(q, layer);
 }
 
 /* The tensor the classifier reads (token_embd when tied). */
@@ -736,7 +748,7 @@ static int run_no_calib(struct qrun_ctx *q)
 {
     struct qrun *r = q->r;
     int rc = 0;
-    for (int l = 0; l < r->m->cfg.n_layers && !rc; l++)
+    for (int l = 0; l < r->m->cfg.n_layers && !rc; l++) {
         for (int s = 0; s < N_SITES && !rc; s++) {
             rc = report_phase(q, "quantizing", l, steps[s].label);
             if (!rc)
@@ -744,6 +756,9 @@ static int run_no_calib(struct qrun_ctx *q)
             if (!rc)
                 rc = report_progress(q, l, steps[s].label);
         }
+        if (!rc)
+            rc = block_done(q, l);
+    }
     return rc;
 }
 
@@ -792,6 +807,8 @@ int qrun_quantize(struct qrun *r, struct fwd *f, const int *tokens, size_t n_tok
     fwd_use_overrides(f, 1);
     if (!rc && o->quant_embed && !tied_out)
         rc = run_embed(&q);
+    if (!rc)
+        rc = block_done(&q, -1);
     if (!rc && calib_needs(o, nl))
         rc = run_with_calib(&q);
     else if (!rc) {

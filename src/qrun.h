@@ -114,6 +114,16 @@ struct qrun_opts {
      * tensor is quantized; nonzero return cancels.  ud: progress_ud */
     int (*on_tensor)(void *ud, const struct qrun_progress *p);
     volatile int *cancel;
+    /* block done: called once with layer -1 before the first block (the
+     * token embedding is final: quantized already with quant_embed), then
+     * after the linears of each block `layer` are quantized and installed
+     * and the calibration states have gone through it.  Nothing in qrun
+     * reads a finished block's overrides again, so a streamed evaluation
+     * (src/estream.h) advances its own hidden states here and may free
+     * them.  A negative return stops the run with that code, the message
+     * in *err.  ud: on_block_ud */
+    int (*on_block)(void *ud, int layer, struct qerr *err);
+    void *on_block_ud;
 };
 
 /* Report of one quantized tensor. */

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "src/forward.h"
+#include "src/gemm16.h"
 #include "src/gguf_write.h"
 #include "src/model.h"
 #include "tests/testutil.h"
@@ -846,9 +847,10 @@ START_TEST(test_synthetic_features)
 END_TEST
 
 /* F16/BF16 weights run from tiles converted on the fly (several tiles per
- * matrix, the last one partial): no float copy of any matrix is made, and
- * the logits match the same model with whole float copies and the plain
- * reference. */
+ * matrix, the last one partial) and, where built, through gemm16 (in
+ * place, converted inside the product): no float copy of any matrix is
+ * made, and the logits of both match the same model with whole float
+ * copies and the plain reference. */
 START_TEST(test_tiled_weights)
 {
     static const char *dts[2] = {"f16", "bf16"};
@@ -871,6 +873,8 @@ START_TEST(test_tiled_weights)
         float *r = malloc(nl * sizeof(float));
         ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
         f.tile_rows = 7; /* 96 = 13 tiles of 7 + 5 */
+        ck_assert_int_eq(f.use_gemm16, 0); /* a small model keeps the tiles */
+
         ck_assert_int_eq(fwd_prepare(&f), 0);
         ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
         if (f.wtile2) { /* the tiles split over two threads (lin_split) */
@@ -880,6 +884,16 @@ START_TEST(test_tiled_weights)
                           dts[d], max_abs_diff(a, c, nl));
             f.tile_threads = 1;
         }
+        float *g = malloc(nl * sizeof(float));
+        for (int th = 1; gemm16_available() && th <= (f.wtile2 ? 2 : 1); th++) {
+            f.use_gemm16 = 1; /* n = 40 rows: 3 register blocks of 12 + 4 */
+            f.tile_threads = th;
+            ck_assert_msg(fwd_chunk(&f, toks, n, g, NULL) == 0, "%s", f.err.msg);
+            ck_assert_msg(max_abs_diff(a, g, nl) <= 1e-5f, "%s: gemm16 (%d threads) vs tiles %g",
+                          dts[d], th, max_abs_diff(a, g, nl));
+            f.tile_threads = 1;
+        }
+        free(g);
         for (int i = 0; i < m.n_tensors; i++)
             if (m.tensors[i].ndim == 2)
                 ck_assert_msg(m.tensors[i].f32 == NULL, "%s converted whole", m.tensors[i].name);
@@ -897,6 +911,44 @@ START_TEST(test_tiled_weights)
         free(a); free(c); free(r);
     }
     free(toks);
+}
+END_TEST
+
+/* A model of 1M weights per block or more (dim 320, hidden 864, F16)
+ * runs gemm16 by default where it is built; its logits equal the tiled
+ * path's and the plain reference's. */
+START_TEST(test_gemm16_default)
+{
+    const char *path = tu_tmpfile("g16.gguf");
+    const char *b = getenv("QLENS_BUILD");
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 320 --hidden 864 "
+             "--layers 1 --heads 4 --kv-heads 2 --vocab 300 --ctx 64 --seed 3 --dtype f16 "
+             "'%s' >/dev/null 2>&1", b ? b : "build", path);
+    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    struct qmodel m;
+    struct fwd f;
+    struct qerr err = {0};
+    ck_assert_msg(qmodel_open(&m, path, &err) == 0, "%s", err.msg);
+    int n = 21;
+    int *toks = random_tokens(n, 300, 5);
+    size_t nl = (size_t)n * 300;
+    float *a = malloc(nl * sizeof(float)), *t = malloc(nl * sizeof(float));
+    float *r = malloc(nl * sizeof(float));
+    ck_assert_int_eq(fwd_init(&f, &m, n, &err), 0);
+    ck_assert_int_eq(f.use_gemm16, gemm16_available());
+    ck_assert_int_eq(fwd_prepare(&f), 0);
+    ck_assert_msg(fwd_chunk(&f, toks, n, a, NULL) == 0, "%s", f.err.msg);
+    f.use_gemm16 = 0;
+    ck_assert_msg(fwd_chunk(&f, toks, n, t, NULL) == 0, "%s", f.err.msg);
+    ck_assert_int_eq(fwd_ref_chunk(&m, toks, n, 1, r, &err), 0);
+    ck_assert_msg(max_abs_diff(a, t, nl) <= 1e-5f, "default vs tiles %g", max_abs_diff(a, t, nl));
+    ck_assert_msg(max_abs_diff(a, r, nl) <= 1e-4f, "default vs reference %g",
+                  max_abs_diff(a, r, nl));
+    ck_assert_float_ne(a[0], a[1]);
+    fwd_free(&f);
+    qmodel_close(&m);
+    free(a); free(t); free(r); free(toks);
 }
 END_TEST
 
@@ -922,6 +974,7 @@ static Suite *forward_suite(void)
     tcase_add_test(tc, test_ref_one_token);
     tcase_add_test(tc, test_ref_block_edge);
     tcase_add_test(tc, test_att_threads);
+    tcase_add_test(tc, test_gemm16_default);
     tcase_add_test(tc, test_bin_vs_gguf);
     tcase_add_test(tc, test_causal_and_from);
     tcase_add_test(tc, test_step_cache);

@@ -127,6 +127,48 @@ START_TEST(test_real_model)
 }
 END_TEST
 
+/* The 7B shape (dim 4096, hidden 11008, 32 blocks, vocab 32000) in F16,
+ * quantized with GPTQ (32 calibration chunks of 512, 170 evaluation
+ * chunks): resident, 26 GB of quantized floats beside the 13.5 GB file
+ * do not fit a 24 GB machine; streamed, one block's 0.8 GB do. */
+START_TEST(test_7b_gptq)
+{
+    struct qconfig c = {0};
+    c.dim = 4096, c.hidden_dim = 11008, c.n_layers = 32, c.n_heads = 32, c.n_kv_heads = 32;
+    c.head_dim = 128, c.vocab_size = 32000;
+    double attn = 4.0 * c.dim * c.dim, ffn = 3.0 * c.dim * c.hidden_dim;
+    struct mem_quant q = {.all = c.n_layers * (attn + ffn), .block_max = attn + ffn,
+                          .step_max = 2.0 * c.dim * c.hidden_dim, .calibrated = 1,
+                          .sequential = 1, .calib_tokens = 33.0 * 512, .eval_tokens = 170.0 * 512};
+    double file = 2.0 * (q.all + 2.0 * c.vocab_size * c.dim);
+    struct qerr err = {0};
+    struct mem_plan p;
+    for (int streamed = 0; streamed < 2; streamed++) {
+        q.streamed = streamed;
+        q.resident_opt = !streamed;
+        mem_plan_init(&p);
+        mem_plan_add(&p, "weights (mapped)", file, NULL);
+        mem_plan_add(&p, "forward passes", 2.0 * mem_fwd_bytes(&c, 512), "--ctx");
+        mem_plan_quant(&p, &c, &q);
+        if (streamed) {
+            ck_assert_msg(p.total < 20.0 * 1024 * MIB, "streamed: %.1f GiB", p.total / 1024 / MIB);
+            ck_assert_int_eq(mem_check(&p, 22.0 * 1024 * MIB, "7b.gguf: quantizing", &err), 0);
+        } else {
+            ck_assert_msg(p.total > 36.0 * 1024 * MIB, "resident: %.1f GiB", p.total / 1024 / MIB);
+            ck_assert_int_eq(mem_check(&p, 22.0 * 1024 * MIB, "7b.gguf: quantizing", &err),
+                             QERR_UNSUPP);
+            ck_assert_msg(strstr(err.msg, "quantized weights as floats (--resident) 24.1 GiB"),
+                          "%s", err.msg);
+            ck_assert_msg(strstr(err.msg, "leaving out --resident"), "%s", err.msg);
+        }
+    }
+    /* the streamed parts: one block (202M weights) and the hidden states */
+    ck_assert_double_eq_tol(p.part[2].bytes, 4.0 * (attn + ffn), 1);
+    ck_assert_msg(!strcmp(p.part[3].what, "evaluation hidden states"), "%s", p.part[3].what);
+    ck_assert_double_eq_tol(p.part[3].bytes, 170.0 * 512 * 4096 * 4, 1);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("membudget");
@@ -138,6 +180,7 @@ int main(void)
     tcase_add_test(t, test_parse_units);
     tcase_add_test(t, test_plan_and_check);
     tcase_add_test(t, test_available);
+    tcase_add_test(t, test_7b_gptq);
     tcase_add_test(t, test_real_model);
     suite_add_tcase(s, t);
     return tu_run(s);
