@@ -22,28 +22,9 @@
 #define NT 5
 #define TN 2048
 
-/* A raw file of NT F16 tensors (tensor k holds k + i / TN). */
 static void f16_model(struct qmodel *m, const char *path)
 {
-    uint16_t *h = malloc(NT * TN * sizeof *h);
-    ck_assert_ptr_nonnull(h);
-    for (int k = 0; k < NT; k++)
-        for (int i = 0; i < TN; i++)
-            h[k * TN + i] = f32_to_f16((float)k + (float)i / TN);
-    ck_assert_int_eq(tu_write_file(path, h, NT * TN * sizeof *h), 0);
-    free(h);
-    memset(m, 0, sizeof *m);
-    m->path = strdup(path);
-    struct qerr err = {0};
-    int map = qmodel_map_file(m, path, &err);
-    ck_assert_int_ge(map, 0);
-    for (int k = 0; k < NT; k++) {
-        char name[16];
-        snprintf(name, sizeof name, "t%d", k);
-        int64_t shape[1] = {TN};
-        ck_assert_int_ge(qmodel_add_tensor(m, name, NULL, QD_F16, 1, shape, map,
-                                           (uint64_t)k * TN * 2, &err), 0);
-    }
+    tu_f16_model(m, path, NT, TN);
 }
 
 static int pins(const struct qmodel *m)

@@ -9,6 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "src/half.h"
+#include "src/model.h"
+
 const char *tu_shared(const char *rel)
 {
     static char buf[4][PATH_MAX];
@@ -98,4 +101,28 @@ int tu_run(Suite *s)
     int failed = srunner_ntests_failed(sr);
     srunner_free(sr);
     return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
+
+void tu_f16_model(struct qmodel *m, const char *path, int nt, int tn)
+{
+    size_t n = (size_t)nt * (size_t)tn;
+    uint16_t *h = malloc(n * sizeof *h);
+    ck_assert_ptr_nonnull(h);
+    for (int k = 0; k < nt; k++)
+        for (int i = 0; i < tn; i++)
+            h[(size_t)k * tn + i] = f32_to_f16((float)k + (float)i / tn);
+    ck_assert_int_eq(tu_write_file(path, h, n * sizeof *h), 0);
+    free(h);
+    memset(m, 0, sizeof *m);
+    m->path = strdup(path);
+    struct qerr err = {0};
+    int map = qmodel_map_file(m, path, &err);
+    ck_assert_int_ge(map, 0);
+    for (int k = 0; k < nt; k++) {
+        char name[16];
+        snprintf(name, sizeof name, "t%d", k);
+        int64_t shape[1] = {tn};
+        ck_assert_int_ge(qmodel_add_tensor(m, name, NULL, QD_F16, 1, shape, map,
+                                           (uint64_t)k * (uint64_t)tn * 2, &err), 0);
+    }
 }

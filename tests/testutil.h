@@ -17,6 +17,11 @@ int tu_write_file(const char *path, const void *data, size_t n);
 void tu_seed(unsigned long long s);
 double tu_uniform(void);   /* [0,1) */
 double tu_normal(void);    /* N(0,1) */
+/* A raw file at path of nt F16 tensors of tn values (tensor k holds
+ * k + i / tn), opened as model m ("t0", "t1", ...) through the builder
+ * API: the float-copy cache's test model. */
+struct qmodel;
+void tu_f16_model(struct qmodel *m, const char *path, int nt, int tn);
 /* Run a Check suite and return the process exit code. */
 struct Suite;
 int tu_run(struct Suite *s);
