@@ -147,21 +147,32 @@ static const char *big_model(char *buf, size_t cap, int *made)
 
 /* Child: open, first frame, every statistic; prints one line.  `what`
  * says whether the statistics cache was empty or filled. */
-static int big_child(const char *path, const char *what)
+/* The dashboard on path with a curses screen on /dev/null (a child
+ * process's, *scr); *t0 is the wall clock just before the model opens.  NULL
+ * after saying why on stderr. */
+static struct tui *headless_open(const char *path, double *t0, SCREEN **scr)
 {
     FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-    SCREEN *scr = newterm("xterm-256color", out, in);
-    if (!scr)
-        return 1;
+    if (!out || !in || !(*scr = newterm("xterm-256color", out, in)))
+        return NULL;
     draw_init();
     char err[800];
-    double t0 = bench_wall();
+    *t0 = bench_wall();
     struct tui *t = tui_open(path, err, sizeof err);
     if (!t) {
         endwin();
         fprintf(stderr, "bench_tui: %s\n", err);
-        return 1;
     }
+    return t;
+}
+
+static int big_child(const char *path, const char *what)
+{
+    double t0;
+    SCREEN *scr;
+    struct tui *t = headless_open(path, &t0, &scr);
+    if (!t)
+        return 1;
     tui_draw(t);
     double first = bench_wall() - t0;
     int left = tui_poll_stats(t);
@@ -238,18 +249,11 @@ static long status_kb(const char *field)
  * model with Down and 2 would; up to `max` tensors (0: all). */
 static int walk_child(const char *path, int max)
 {
-    FILE *out = fopen("/dev/null", "w"), *in = fopen("/dev/null", "r");
-    SCREEN *scr = newterm("xterm-256color", out, in);
-    if (!scr)
+    double t_open;
+    SCREEN *scr;
+    struct tui *t = headless_open(path, &t_open, &scr);
+    if (!t)
         return 1;
-    draw_init();
-    char err[800];
-    struct tui *t = tui_open(path, err, sizeof err);
-    if (!t) {
-        endwin();
-        fprintf(stderr, "bench_tui: %s\n", err);
-        return 1;
-    }
     tui_wait_stats(t);
     long after_open = status_kb("VmRSS:");
     int n = t->m.n_tensors, seen = 0, last = -1;
