@@ -140,14 +140,14 @@ jcheck "$T_TMP/imp.json" "[e for e in d['results'] if e['method'] == 'plan'][0][
 
 # --export of a planned mix of llama.cpp types: loads back with the planned
 # type per tensor, and evaluates to the numbers quant --plan printed
-G=../shared/models/stories260K.gguf
+G=$QLENS_SHARED/models/stories260K.gguf
 printf '# hand-made\nblk.0.attn_q=q8_0\nblk.1.ffn_up.weight = q4_1\nblk.2.attn_v=float\n*=q4_0\n' >"$T_TMP/mix.plan"
 expect_rc 0 "quant --plan --export" -- "$Q" quant "$G" --plan "$T_TMP/mix.plan" --ctx 128 --chunks 2 --export "$T_TMP/mix.gguf" --json
 cp "$T_TMP/out" "$T_TMP/mix.json"
 expect_rc 0 "exported plan loads (info)" -- "$Q" info "$T_TMP/mix.gguf" --json
 cp "$T_TMP/out" "$T_TMP/mixinfo.json"
 jcheck "$T_TMP/mixinfo.json" "(lambda t: t['blk.0.attn_q'] == 'Q8_0' and t['blk.1.ffn_up'] == 'Q4_1' and t['blk.2.attn_v'] == 'F32' and t['blk.3.attn_k'] == 'Q4_0' and t['blk.3.ffn_down'] == 'F16' and t['token_embd'] == 'F32')({x['name']: x['dtype'] for x in d['tensors']})" "exported types: q8_0, q4_1, float, q4_0, the f16 fallback, float embeddings"
-expect_rc 0 "exported plan evaluates" -- "$Q" ppl "$T_TMP/mix.gguf" ../shared/data/tinystories-eval.txt --ctx 128 --chunks 2 --kl-base "$G" --json
+expect_rc 0 "exported plan evaluates" -- "$Q" ppl "$T_TMP/mix.gguf" "$QLENS_SHARED/data/tinystories-eval.txt" --ctx 128 --chunks 2 --kl-base "$G" --json
 cp "$T_TMP/out" "$T_TMP/mixppl.json"
 jcheck "$T_TMP/mixppl.json" "abs(d['ppl'] - json.load(open('$T_TMP/mix.json'))['ppl']) < 1e-6 and abs(d['kl']['kld']['mean'] - json.load(open('$T_TMP/mix.json'))['kl']['mean']) < 1e-6" "exported file: the PPL and KL quant --plan measured"
 
