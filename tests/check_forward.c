@@ -490,12 +490,8 @@ END_TEST
  * through the real loaders. */
 static void gen_model(const char *fmt, const char *arch, const char *out)
 {
-    const char *b = getenv("QLENS_BUILD");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format %s --arch %s --dim 64 "
-             "--hidden 96 --layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 5 "
-             "'%s' >/dev/null 2>&1", b ? b : "build", fmt, arch, out);
-    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed (QLENS_BUILD=%s): %s", b ? b : "", cmd);
+    tu_genmodel(out, "--format %s --arch %s --dim 64 --hidden 96 --layers 2 --heads 4 "
+                "--kv-heads 2 --vocab 300 --ctx 128 --seed 5", fmt, arch);
 }
 
 static float *model_logits(const char *path, const int *toks, int n, struct qconfig *cfg)
@@ -584,12 +580,8 @@ static const struct family families[] = {
 
 static void gen_family(const struct family *fam, const char *fmt, const char *out)
 {
-    const char *b = getenv("QLENS_BUILD");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format %s --dim 64 --hidden 96 "
-             "--layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 9 %s '%s' "
-             ">/dev/null 2>&1", b ? b : "build", fmt, fam->args, out);
-    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    tu_genmodel(out, "--format %s --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 "
+                "--vocab 300 --ctx 128 --seed 9 %s", fmt, fam->args);
 }
 
 /* Logits of the batched pass and of the reference on one opened model. */
@@ -858,12 +850,8 @@ START_TEST(test_tiled_weights)
     int *toks = random_tokens(n, 300, 9);
     for (int d = 0; d < 2; d++) {
         const char *path = tu_tmpfile(d ? "tb.gguf" : "th.gguf");
-        const char *b = getenv("QLENS_BUILD");
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 64 --hidden 96 "
-                 "--layers 2 --heads 4 --kv-heads 2 --vocab 300 --ctx 128 --seed 7 --dtype %s "
-                 "'%s' >/dev/null 2>&1", b ? b : "build", dts[d], path);
-        ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+        tu_genmodel(path, "--format gguf --dim 64 --hidden 96 --layers 2 --heads 4 --kv-heads 2 "
+                    "--vocab 300 --ctx 128 --seed 7 --dtype %s", dts[d]);
         struct qmodel m;
         struct fwd f;
         struct qerr err = {0};
@@ -920,12 +908,8 @@ END_TEST
 START_TEST(test_gemm16_default)
 {
     const char *path = tu_tmpfile("g16.gguf");
-    const char *b = getenv("QLENS_BUILD");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 320 --hidden 864 "
-             "--layers 1 --heads 4 --kv-heads 2 --vocab 300 --ctx 64 --seed 3 --dtype f16 "
-             "'%s' >/dev/null 2>&1", b ? b : "build", path);
-    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    tu_genmodel(path, "--format gguf --dim 320 --hidden 864 --layers 1 --heads 4 --kv-heads 2 "
+                "--vocab 300 --ctx 64 --seed 3 --dtype f16");
     struct qmodel m;
     struct fwd f;
     struct qerr err = {0};

@@ -93,12 +93,8 @@ static int TOKS[T_CTX * T_CHUNKS + 5];
 static void tiny_setup(void)
 {
     const char *path = tu_tmpfile("mdiv-tiny.gguf");
-    const char *b = getenv("QLENS_BUILD");
-    char cmd[1024];
-    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 32 --hidden 48 "
-             "--layers 2 --heads 4 --kv-heads 2 --vocab 64 --ctx 64 --seed 11 '%s' >/dev/null 2>&1",
-             b ? b : "build", path);
-    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    tu_genmodel(path, "--format gguf --dim 32 --hidden 48 --layers 2 --heads 4 --kv-heads 2 "
+                "--vocab 64 --ctx 64 --seed 11");
     struct qerr err = {0};
     ck_assert_msg(qmodel_open(&TM, path, &err) == 0, "%s", err.msg);
     ck_assert_msg(fwd_init(&TF, &TM, T_CTX, &err) == 0, "%s", err.msg);

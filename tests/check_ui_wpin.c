@@ -99,13 +99,10 @@ static size_t largest_copy(const struct qmodel *m)
  * and leaving for the Layers view releases every pin. */
 START_TEST(dashboard_walk_stays_in_budget)
 {
-    const char *b = getenv("QLENS_BUILD");
-    char path[4096], cmd[5000];
+    char path[4096];
     snprintf(path, sizeof path, "%s", tu_tmpfile("wpin-walk.gguf"));
-    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' --format gguf --dim 64 --hidden 160 "
-             "--layers 3 --heads 4 --vocab 700 --ctx 64 --dtype f16 '%s' >/dev/null",
-             b ? b : "build", path);
-    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed: %s", cmd);
+    tu_genmodel(path, "--format gguf --dim 64 --hidden 160 --layers 3 --heads 4 --vocab 700 "
+                "--ctx 64 --dtype f16");
     setenv("QLENS_NO_STATS_CACHE", "1", 1);
     setenv("QLENS_SESSION", tu_tmpfile("wpin-session.json"), 1);
     setenv("LINES", "40", 1);

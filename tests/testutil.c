@@ -1,6 +1,7 @@
 #include "tests/testutil.h"
 
 #include <check.h>
+#include <stdarg.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -125,4 +126,17 @@ void tu_f16_model(struct qmodel *m, const char *path, int nt, int tn)
         ck_assert_int_ge(qmodel_add_tensor(m, name, NULL, QD_F16, 1, shape, map,
                                            (uint64_t)k * (uint64_t)tn * 2, &err), 0);
     }
+}
+
+void tu_genmodel(const char *out, const char *args, ...)
+{
+    char opts[1024], cmd[4096];
+    va_list ap;
+    va_start(ap, args);
+    vsnprintf(opts, sizeof opts, args, ap);
+    va_end(ap);
+    const char *b = getenv("QLENS_BUILD");
+    snprintf(cmd, sizeof cmd, "'%s/tests/tool_genmodel' %s '%s' >/dev/null 2>&1", b ? b : "build",
+             opts, out);
+    ck_assert_msg(system(cmd) == 0, "tool_genmodel failed (QLENS_BUILD=%s): %s", b ? b : "", cmd);
 }

@@ -22,6 +22,10 @@ double tu_normal(void);    /* N(0,1) */
  * API: the float-copy cache's test model. */
 struct qmodel;
 void tu_f16_model(struct qmodel *m, const char *path, int nt, int tn);
+/* Generate a random-weight model at out with tests/tool_genmodel (from
+ * $QLENS_BUILD, else build/); args (printf format) are its options.  A
+ * failure fails the test, naming the command. */
+void tu_genmodel(const char *out, const char *args, ...) __attribute__((format(printf, 2, 3)));
 /* Run a Check suite and return the process exit code. */
 struct Suite;
 int tu_run(struct Suite *s);
